@@ -1,0 +1,8 @@
+/* The `updraft` command's subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand name) and returns the process exit status. */
+#ifndef UPD_CLI_H
+#define UPD_CLI_H
+
+int upd_cmd_inspect(int argc, char **argv);
+
+#endif
