@@ -40,10 +40,11 @@ void tw_fill(uint8_t *buf, uint32_t len, uint32_t seed)
 
 /* ---- size arithmetic that cannot overflow -------------------------------------------- */
 
-/* *acc += v; returns 0 (and leaves *acc alone) if the sum would pass INT32_MAX. */
+/* *acc += v; returns 0 (and leaves *acc alone) if *acc or the sum would pass INT32_MAX
+ * (the writers return int32_t lengths). */
 static int add_len(uint32_t *acc, uint32_t v)
 {
-    if (v > 0x7FFFFFFFu - *acc)
+    if (*acc > 0x7FFFFFFFu || v > 0x7FFFFFFFu - *acc)
         return 0;
     *acc += v;
     return 1;
