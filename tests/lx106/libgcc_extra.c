@@ -22,7 +22,8 @@ int64_t __muldi3(int64_t a, int64_t b);
 
 __attribute__((noinline, noreturn)) static void divide_by_zero(void *caller)
 {
-    upd_lx106_fault(0, 6, (uint32_t)(uintptr_t)caller, 0, 0, 0);
+    upd_lx106_fault(0, 6, (uint32_t)(uintptr_t)caller, 0,
+                    (uint32_t)(uintptr_t)__builtin_frame_address(0), 0);
 }
 
 __attribute__((noinline)) static uint32_t udivmod32(uint32_t n, uint32_t d, uint32_t *rem)

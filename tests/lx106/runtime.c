@@ -166,7 +166,7 @@ void upd_lx106_fault(uint32_t vector, uint32_t cause, uint32_t pc, uint32_t vadd
     say("\n");
     uint32_t bottom = (uint32_t)(uintptr_t)__upd_stack_bottom;
     uint32_t top = (uint32_t)(uintptr_t)__upd_stack_top;
-    if (sp < bottom + 64 || (vector != 2 && vector != 4 && vaddr < bottom && vaddr + 4096 >= bottom)) {
+    if ((sp != 0 && sp < bottom + 64) || (vector != 2 && vector != 4 && vaddr < bottom && vaddr + 4096 >= bottom)) {
         say("***   STACK OVERFLOW: the stack is ");
         say_dec(top - bottom);
         say(" bytes (");

@@ -1,0 +1,16 @@
+# ctest lx106.core_no_malloc: fails if the cross-built core library calls the heap.
+#   cmake -DNM=xtensa-lx106-elf-nm -DLIB=.../libupdraft-core.a -P check-no-malloc.cmake
+if(NOT EXISTS "${LIB}")
+  message(FATAL_ERROR "no such library: ${LIB} (has the lx106 build run?)")
+endif()
+execute_process(COMMAND ${NM} -u ${LIB} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${NM} -u ${LIB} failed (${rc}): ${err}")
+endif()
+string(REGEX MATCHALL "[^\n]*[ \t](malloc|calloc|realloc|free|reallocarray|aligned_alloc|memalign|posix_memalign)\n"
+       hits "${out}\n")
+if(hits)
+  message(FATAL_ERROR "the core must not use the heap; ${NM} -u lists:\n${hits}"
+                      "(full list of undefined symbols below)\n${out}")
+endif()
+message(STATUS "no heap functions among the undefined symbols of ${LIB}:\n${out}")

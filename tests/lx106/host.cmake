@@ -1,0 +1,72 @@
+# Included by tests/CMakeLists.txt in the HOST build when UPD_LX106_TESTS is ON:
+# cross-builds the same source tree for the ESP8266's CPU as a nested build in
+# <build>/lx106 (cmake/toolchains/xtensa-lx106.cmake) and runs each core unit test
+# under QEMU as ctest "lx106.<test>". See docs/lx106.md.
+include(ExternalProject)
+
+set(UPD_LX106_DEBIAN_PACKAGES "gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc")
+find_program(UPD_LX106_GCC xtensa-lx106-elf-gcc)
+find_program(UPD_LX106_NM xtensa-lx106-elf-nm)
+find_program(UPD_LX106_SIZE xtensa-lx106-elf-size)
+find_program(UPD_QEMU_XTENSA qemu-system-xtensa)
+set(UPD_LX106_SPECS /usr/lib/xtensa-lx106-elf/picolibc.specs)
+set(missing "")
+foreach(v UPD_LX106_GCC UPD_LX106_NM UPD_LX106_SIZE UPD_QEMU_XTENSA)
+  if(NOT ${v})
+    list(APPEND missing ${v})
+  endif()
+endforeach()
+if(NOT EXISTS ${UPD_LX106_SPECS})
+  list(APPEND missing ${UPD_LX106_SPECS})
+endif()
+if(missing)
+  message(FATAL_ERROR
+    "UPD_LX106_TESTS=ON runs the core tests on the ESP8266's CPU under QEMU, but this "
+    "machine lacks: ${missing} (xtensa-lx106-elf-gcc/-nm/-size, qemu-system-xtensa, "
+    "picolibc). Install the Debian packages:\n"
+    "  sudo apt-get install ${UPD_LX106_DEBIAN_PACKAGES}\n"
+    "or configure with -DUPD_LX106_TESTS=OFF.")
+endif()
+
+set(UPD_LX106_BINARY_DIR ${CMAKE_BINARY_DIR}/lx106)
+set(UPD_LX106_CORE_LIB ${UPD_LX106_BINARY_DIR}/src/core/libupdraft-core.a)
+set(UPD_LX106_ELFS "")
+foreach(t ${UPD_CORE_UNIT_TESTS})
+  list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/tests/${t}.elf)
+endforeach()
+
+# The nested build gets the toolchain file and nothing of the host's flags: no
+# sanitizers (UPD_SANITIZE only acts on the host, and CFLAGS/LDFLAGS from the
+# environment are dropped), no fuzzers, no CLI. Same build type as the host.
+set(build_type ${CMAKE_BUILD_TYPE})
+if(NOT build_type)
+  set(build_type RelWithDebInfo)
+endif()
+ExternalProject_Add(updraft-lx106
+  SOURCE_DIR ${PROJECT_SOURCE_DIR}
+  BINARY_DIR ${UPD_LX106_BINARY_DIR}
+  CMAKE_COMMAND ${CMAKE_COMMAND} -E env --unset=CFLAGS --unset=LDFLAGS --unset=ASMFLAGS
+                --unset=CPPFLAGS --unset=CC ${CMAKE_COMMAND}
+  CMAKE_ARGS
+    -DCMAKE_TOOLCHAIN_FILE=${PROJECT_SOURCE_DIR}/cmake/toolchains/xtensa-lx106.cmake
+    -DCMAKE_BUILD_TYPE=${build_type}
+    -DUPD_SANITIZE=OFF
+    -DUPD_FUZZ=OFF
+    -DUPD_LX106_TESTS=OFF
+    -DUPD_BUILD_TESTS=ON
+  BUILD_ALWAYS ON
+  INSTALL_COMMAND ""
+  BUILD_BYPRODUCTS ${UPD_LX106_CORE_LIB} ${UPD_LX106_ELFS}
+  USES_TERMINAL_BUILD ON)
+
+foreach(t ${UPD_CORE_UNIT_TESTS})
+  add_test(NAME lx106.${t}
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_BINARY_DIR}/tests/${t}.elf)
+  set_tests_properties(lx106.${t} PROPERTIES TIMEOUT 90 LABELS lx106)
+endforeach()
+
+add_test(NAME lx106.core_no_malloc
+         COMMAND ${CMAKE_COMMAND} -DNM=${UPD_LX106_NM} -DLIB=${UPD_LX106_CORE_LIB}
+                 -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
+add_test(NAME lx106.core_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CORE_LIB})
+set_tests_properties(lx106.core_no_malloc lx106.core_size PROPERTIES LABELS lx106)
