@@ -88,10 +88,14 @@ static int digits_at(const char *s, size_t i, size_t e, size_t count)
 /* Compares two digit strings by value: leading zeros skipped, longer is larger. */
 static int cmp_digits(const char *a, size_t al, const char *b, size_t bl)
 {
-    while (al > 0 && *a == '0')
-        a++, al--;
-    while (bl > 0 && *b == '0')
-        b++, bl--;
+    while (al > 0 && *a == '0') {
+        a++;
+        al--;
+    }
+    while (bl > 0 && *b == '0') {
+        b++;
+        bl--;
+    }
     if (al != bl)
         return al < bl ? -1 : 1;
     return al ? sign(memcmp(a, b, al)) : 0;
@@ -187,12 +191,16 @@ static void vparse(struct vparse *p, const char *s, size_t len)
         len = 0;
     while (n < len && s[n] != '\0')
         n++;
-    while (n > 0 && is_space((unsigned char)s[0]))
-        s++, n--;
+    while (n > 0 && is_space((unsigned char)s[0])) {
+        s++;
+        n--;
+    }
     while (n > 0 && is_space((unsigned char)s[n - 1]))
         n--;
-    if (n >= 2 && (s[0] == 'v' || s[0] == 'V') && is_digit((unsigned char)s[1]))
-        s++, n--;
+    if (n >= 2 && (s[0] == 'v' || s[0] == 'V') && is_digit((unsigned char)s[1])) {
+        s++;
+        n--;
+    }
     p->s = s;
     p->n = n;
     if (n == 0) {
@@ -212,8 +220,10 @@ static void vparse(struct vparse *p, const char *s, size_t len)
         static const char dirty[] = "-dirty";
         for (j = 0; j < 6 && lower((unsigned char)s[e - 6 + j]) == (unsigned char)dirty[j]; j++)
             ;
-        if (j == 6)
-            e -= 6, p->meta2_beg = e;
+        if (j == 6) {
+            e -= 6;
+            p->meta2_beg = e;
+        }
     }
     strip_git_describe(p, &e);
 

@@ -139,6 +139,8 @@ static const struct vpair equal[] = {
     {"1.0.0-rc.1", "1.0.0rc1"},
     {"1.0.0-rc-1", "1.0.0.rc1"},
     {"1.0.0_beta", "1.0.0-beta"},
+    {"1.0.0-rc_2", "1.0.0-rc.2"},
+    {"1.0.0-x-y", "1.0.0-x.y"},
     {"1.0.0-rc01", "1.0.0-rc1"},
     {"2024-03-05", "2024.3.5"},
     {"2024-03-05T12:36", "2024-03-05 12:36:00"},
@@ -351,21 +353,54 @@ static unsigned rng(void)
     return rng_state;
 }
 
+/* Appends f to the string at d (length *len) if it fits. */
+static void append(char *d, size_t *len, const char *f)
+{
+    size_t fl = strlen(f);
+    if (*len + fl < GEN_MAX) {
+        memcpy(d + *len, f, fl + 1);
+        *len += fl;
+    }
+}
+
+/* Shapes of a version, each part spelt in several ways so that equal versions meet. */
+static const char *const g_lead[] = {"", "", "v", "V", " "};
+static const char *const g_rel[] = {"1",
+                                    "1.0",
+                                    "01",
+                                    "1.0.0",
+                                    "1.2",
+                                    "1.02",
+                                    "1.2.0",
+                                    "2024-01-02",
+                                    "2024.1.2",
+                                    "20240102-1200",
+                                    "20240102T120000",
+                                    "10"};
+static const char *const g_pre[] = {"",      "",       "-rc1",   "rc.1", "_RC1",
+                                    "-rc01", "-alpha", ".alpha", "-1"};
+static const char *const g_tail[] = {"", "", "", "+b1", "(x)", "-dirty", "-3-gabcd123", " "};
+#define PICK(a) (a)[rng() % (sizeof(a) / sizeof((a)[0]))]
+
+/* Two strings in three: version shapes; the others: soups of fragments. */
 static void generate(void)
 {
     for (size_t i = 0; i < NGEN; i++) {
-        size_t len = 0, parts = 1 + rng() % 7;
-        for (size_t k = 0; k < parts; k++) {
-            /* Most strings start with a number so that most are structured. */
-            const char *f =
-                (k == 0 && rng() % 4 != 0) ? fragments[rng() % 4] : fragments[rng() % NFRAG];
-            size_t fl = strlen(f);
-            if (len + fl >= GEN_MAX)
-                break;
-            memcpy(gen[i] + len, f, fl);
-            len += fl;
+        size_t len = 0;
+        gen[i][0] = '\0';
+        if (i % 3 != 2) {
+            append(gen[i], &len, PICK(g_lead));
+            append(gen[i], &len, PICK(g_rel));
+            append(gen[i], &len, PICK(g_pre));
+            append(gen[i], &len, PICK(g_tail));
+            continue;
         }
-        gen[i][len] = '\0';
+        size_t parts = 1 + rng() % 7;
+        for (size_t k = 0; k < parts; k++) {
+            /* Most soups start with a number so that most are structured. */
+            append(gen[i], &len,
+                   (k == 0 && rng() % 4 != 0) ? fragments[rng() % 4] : fragments[rng() % NFRAG]);
+        }
     }
 }
 
@@ -399,10 +434,13 @@ static void test_properties(void)
             CHECK_INT(ab, ==, -ba);
         }
     }
-    for (i = 0; i < NTRI; i++)
-        for (j = 0; j < NTRI; j++)
+    int bad = 0, chains = 0, spellings = 0;
+    for (i = 0; i < NTRI; i++) {
+        for (j = 0; j < NTRI; j++) {
             tri[i][j] = (signed char)sgn(upd_version_cmp(gen[i], gen[j]));
-    int bad = 0, chains = 0;
+            spellings += tri[i][j] == 0 && strcmp(gen[i], gen[j]) != 0;
+        }
+    }
     for (i = 0; i < NTRI; i++) {
         for (j = 0; j < NTRI; j++) {
             if (tri[i][j] > 0)
@@ -421,6 +459,7 @@ static void test_properties(void)
     }
     CHECK_INT(bad, ==, 0);
     CHECK_INT(chains, >, NTRI * NTRI * NTRI / 8);
+    CHECK_INT(spellings, >=, 10); /* the sample holds versions spelt in several ways */
 }
 
 /* A chain across all the rules: every pair of it compares in chain order. */
