@@ -5,25 +5,26 @@
 include(ExternalProject)
 
 set(UPD_LX106_DEBIAN_PACKAGES "gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc")
-find_program(UPD_LX106_GCC xtensa-lx106-elf-gcc)
-find_program(UPD_LX106_NM xtensa-lx106-elf-nm)
-find_program(UPD_LX106_SIZE xtensa-lx106-elf-size)
-find_program(UPD_QEMU_XTENSA qemu-system-xtensa)
-set(UPD_LX106_SPECS /usr/lib/xtensa-lx106-elf/picolibc.specs)
 set(missing "")
-foreach(v UPD_LX106_GCC UPD_LX106_NM UPD_LX106_SIZE UPD_QEMU_XTENSA)
-  if(NOT ${v})
-    list(APPEND missing ${v})
+foreach(pair UPD_LX106_GCC:xtensa-lx106-elf-gcc UPD_LX106_NM:xtensa-lx106-elf-nm
+             UPD_LX106_SIZE:xtensa-lx106-elf-size UPD_QEMU_XTENSA:qemu-system-xtensa)
+  string(REPLACE ":" ";" pair ${pair})
+  list(GET pair 0 var)
+  list(GET pair 1 prog)
+  find_program(${var} ${prog})
+  if(NOT ${var})
+    list(APPEND missing ${prog})
   endif()
 endforeach()
+set(UPD_LX106_SPECS /usr/lib/xtensa-lx106-elf/picolibc.specs)
 if(NOT EXISTS ${UPD_LX106_SPECS})
   list(APPEND missing ${UPD_LX106_SPECS})
 endif()
+list(JOIN missing ", " missing)
 if(missing)
   message(FATAL_ERROR
     "UPD_LX106_TESTS=ON runs the core tests on the ESP8266's CPU under QEMU, but this "
-    "machine lacks: ${missing} (xtensa-lx106-elf-gcc/-nm/-size, qemu-system-xtensa, "
-    "picolibc). Install the Debian packages:\n"
+    "machine lacks: ${missing}. Install the Debian packages:\n"
     "  sudo apt-get install ${UPD_LX106_DEBIAN_PACKAGES}\n"
     "or configure with -DUPD_LX106_TESTS=OFF.")
 endif()

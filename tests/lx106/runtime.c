@@ -60,9 +60,30 @@ FILE *const stderr = &upd_stdio;
 
 /* ---- start and exit ---- */
 
+/* Stack high-water mark: cstart fills the free stack with a pattern, _exit finds the
+ * lowest word that changed and prints how much of the stack the test used. */
+#define STACK_PAINT 0x57ac57acu
+
+static void say(const char *s);
+static void say_dec(uint32_t v);
+
+static void report_stack(void)
+{
+    const uint32_t *p = (const uint32_t *)(void *)__upd_stack_bottom;
+    const uint32_t *top = (const uint32_t *)(void *)__upd_stack_top;
+    while (p < top && *p == STACK_PAINT)
+        p++;
+    say("lx106: stack used ");
+    say_dec((uint32_t)((const char *)top - (const char *)p));
+    say(" of ");
+    say_dec((uint32_t)(__upd_stack_top - __upd_stack_bottom));
+    say(" bytes\n");
+}
+
 void _exit(int status)
 {
     out_flush();
+    report_stack();
     upd_lx106_simcall(UPD_SEMIHOST_EXIT, status, 0, 0);
     for (;;) {
     }
@@ -70,6 +91,10 @@ void _exit(int status)
 
 void upd_lx106_cstart(void)
 {
+    uint32_t *paint = (uint32_t *)(void *)__upd_stack_bottom;
+    uint32_t *below_frame = (uint32_t *)__builtin_frame_address(0) - 16;
+    while (paint < below_frame)
+        *paint++ = STACK_PAINT;
     memset(__upd_bss_start, 0, (size_t)(__upd_bss_end - __upd_bss_start));
     for (void (**f)(void) = __preinit_array_start; f < __preinit_array_end; f++)
         (*f)();
