@@ -42,6 +42,7 @@ static const struct vpair ordered[] = {
     {"2024-12-31", "2025-01-01"},
     {"2024", "2024-03-05"},
     {"2024-03-05", "2025"},
+    {"2025", "20240305"},
     {"2024-03-05", "2024-03-05T12:36"},
     {"2024-03-05T09:00", "2024-03-05T12:36"},
     {"2024-03-05T12:36", "2024-03-05T12:37"},
@@ -71,6 +72,7 @@ static const struct vpair ordered[] = {
     {"1.0.0-rc1", "1.0.0-rc.2"},
     {"1.0.0-1", "1.0.0-alpha"},
     {"1.0.0-2", "1.0.0-10"},
+    {"1.0.0-1a", "1.0.0-2"},
     {"1.0.0-0", "1.0.0"},
     {"1.0.0-rc", "1.0.0-rc1"},
     {"1.0.0-rc1", "1.0.0-rc1a"},
@@ -105,6 +107,8 @@ static const struct vpair ordered[] = {
     {"v5.0-rc1-3-gabcdef0", "v5.0-rc2"},
     {"v4.4.7", "v4.4.7-dirty"},
     {"v4.4.7-dirty", "v4.4.8"},
+    {"4.4.7", "4.4.7-DIRTY"},
+    {"4.4.7-DIRTY", "4.4.7-dirty"},
     {"v4.4.7-2-gabcd123", "v4.4.7-2-gabcd123-dirty"},
     {"v4.4.7-2-gabcd123", "v4.4.7-2-gabcd124"},
     {"v5.0-20220830-4-g4532e6", "v5.0"},
@@ -257,6 +261,7 @@ static void test_length_bounded(void)
     CHECK_INT(upd_version_cmpn(NULL, 0, "", 0), ==, 0);
     CHECK_INT(upd_version_cmpn(NULL, 0, nt_123, sizeof nt_123), <, 0);
     CHECK_INT(upd_version_cmpn(nt_123, 0, NULL, 0), ==, 0);
+    CHECK_INT(upd_version_cmpn(NULL, 5, "", 0), ==, 0); /* NULL is empty, whatever the length */
 }
 
 /* Strings far longer than UPD_VERSION_MAX compare as well. */
