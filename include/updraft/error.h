@@ -6,38 +6,38 @@
 
 /* X(NAME, value, message). Messages say what was wrong and what to do. */
 #define UPD_ERRNO_MAP(X)                                                                           \
-    X(EINVAL, -1, "invalid argument: a required pointer was NULL or a size was out of range")     \
-    X(ENOSPC, -2, "buffer too small for the result: pass a larger buffer")                        \
-    X(EIO, -3, "could not read the data: check that the file or stream is still readable")        \
+    X(EINVAL, -1, "invalid argument: a required pointer was NULL or a size was out of range")      \
+    X(ENOSPC, -2, "buffer too small for the result: pass a larger buffer")                         \
+    X(EIO, -3, "could not read the data: check that the file or stream is still readable")         \
     X(EEMPTY, -10,                                                                                 \
-      "the file is empty (0 bytes): the build or the download failed; upload the .bin the "       \
+      "the file is empty (0 bytes): the build or the download failed; upload the .bin the "        \
       "build produced")                                                                            \
     X(ETRUNC, -11,                                                                                 \
-      "the file ends inside the image: it was cut short (incomplete download or copy); upload "   \
+      "the file ends inside the image: it was cut short (incomplete download or copy); upload "    \
       "the complete file")                                                                         \
     X(ENOTIMAGE, -12,                                                                              \
-      "not a firmware image: upload the .bin file your build produced (for PlatformIO "           \
-      ".pio/build/<env>/firmware.bin)")                                                           \
+      "not a firmware image: upload the .bin file your build produced (for PlatformIO "            \
+      ".pio/build/<env>/firmware.bin)")                                                            \
     X(ENOTAPP, -13,                                                                                \
-      "a firmware-related file, but not an application image a device can install over the "      \
-      "air: upload the application .bin")                                                         \
+      "a firmware-related file, but not an application image a device can install over the "       \
+      "air: upload the application .bin")                                                          \
     X(ECHECKSUM, -14,                                                                              \
-      "the image checksum does not match its contents: the file is corrupted; rebuild it or "     \
+      "the image checksum does not match its contents: the file is corrupted; rebuild it or "      \
       "download it again")                                                                         \
     X(EHASH, -15,                                                                                  \
-      "the SHA-256 appended to the image does not match: the file is corrupted; rebuild it or "   \
+      "the SHA-256 appended to the image does not match: the file is corrupted; rebuild it or "    \
       "download it again")                                                                         \
     X(ECRC, -16,                                                                                   \
-      "the Arduino length/CRC words in the image do not match the file: the file is corrupted "   \
-      "or was modified after the build; rebuild it")                                              \
+      "the Arduino length/CRC words in the image do not match the file: the file is corrupted "    \
+      "or was modified after the build; rebuild it")                                               \
     X(EFORMAT, -17,                                                                                \
-      "the image header or segment table is malformed: the file is corrupted or not made by "     \
-      "esptool/elf2bin; rebuild it")                                                              \
+      "the image header or segment table is malformed: the file is corrupted or not made by "      \
+      "esptool/elf2bin; rebuild it")                                                               \
     X(EGZIP, -18,                                                                                  \
-      "the gzip data is damaged or does not hold a firmware image: compress the .bin itself "     \
-      "with gzip -9")                                                                             \
+      "the gzip data is damaged or does not hold a firmware image: compress the .bin itself "      \
+      "with gzip -9")                                                                              \
     X(EUNSUPPORTED, -19, "this firmware feature is not supported by updraft yet")                  \
-    X(EVERSION, -30, "the version string is empty or too long (max 255 characters)")              \
+    X(EVERSION, -30, "the version string is empty or too long (max 255 characters)")               \
     X(ENOFIT, -40, "the image would not be accepted by the device (see the explanation)")
 
 /* The constants: UPD_EINVAL, UPD_ETRUNC, ... */

@@ -40,16 +40,16 @@ typedef struct upd_device_facts {
 
 /* The predicted outcome. */
 typedef enum upd_fit_code {
-    UPD_FIT_OK = 0,            /* the device installs and boots the image */
-    UPD_FIT_NO_SPACE,          /* -100 (HTTP check) */
-    UPD_FIT_NO_SPACE_ROUNDUP,  /* Updater error 4: fits by length, not by its 4 KB round-up */
-    UPD_FIT_BAD_HEADER,        /* -106 */
-    UPD_FIT_FLASH_TOO_SMALL,   /* -107, or Updater error 9 on flash-map cores */
-    UPD_FIT_WRONG_PLATFORM,    /* image for the other family: installs and bricks, or fails */
-    UPD_FIT_WRONG_CHIP,        /* ESP32 family, other chip: rejected when activating */
-    UPD_FIT_NOT_INSTALLABLE,   /* the image is not an acceptable OTA file at all */
-    UPD_FIT_GZIP_UNSUPPORTED,  /* gzip image on a client that cannot inflate it */
-    UPD_FIT_WRONG_MODE         /* an app sent in filesystem mode or the reverse */
+    UPD_FIT_OK = 0,           /* the device installs and boots the image */
+    UPD_FIT_NO_SPACE,         /* -100 (HTTP check) */
+    UPD_FIT_NO_SPACE_ROUNDUP, /* Updater error 4: fits by length, not by its 4 KB round-up */
+    UPD_FIT_BAD_HEADER,       /* -106 */
+    UPD_FIT_FLASH_TOO_SMALL,  /* -107, or Updater error 9 on flash-map cores */
+    UPD_FIT_WRONG_PLATFORM,   /* image for the other family: installs and bricks, or fails */
+    UPD_FIT_WRONG_CHIP,       /* ESP32 family, other chip: rejected when activating */
+    UPD_FIT_NOT_INSTALLABLE,  /* the image is not an acceptable OTA file at all */
+    UPD_FIT_GZIP_UNSUPPORTED, /* gzip image on a client that cannot inflate it */
+    UPD_FIT_WRONG_MODE        /* an app sent in filesystem mode or the reverse */
 } upd_fit_code;
 
 typedef struct upd_fit_result {
@@ -63,8 +63,7 @@ typedef struct upd_fit_result {
 /* Predict the device's result for image img. Fills *out fully. Returns 0 when the
  * device would install the image and boot it (out->code == UPD_FIT_OK), else
  * UPD_ENOFIT (out->code says why), or UPD_EINVAL for NULL arguments. */
-int upd_fit_check(const upd_image_report *img, const upd_device_facts *dev,
-                  upd_fit_result *out);
+int upd_fit_check(const upd_image_report *img, const upd_device_facts *dev, upd_fit_result *out);
 
 /* Short stable name of a fit code: "ok", "no-space", "no-space-roundup", ... */
 const char *upd_fit_code_name(upd_fit_code c);

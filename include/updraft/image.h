@@ -50,11 +50,11 @@ typedef struct upd_sha256_ops {
 #define UPD_KIND_MAP(X)                                                                            \
     X(UNKNOWN, "unknown", "unrecognised data")                                                     \
     X(EMPTY, "empty", "empty file")                                                                \
-    X(ESP8266_APP, "esp8266-app", "ESP8266 Arduino application (eboot + app)")                    \
-    X(ESP32_APP, "esp32-app", "ESP32-family application image")                                   \
+    X(ESP8266_APP, "esp8266-app", "ESP8266 Arduino application (eboot + app)")                     \
+    X(ESP32_APP, "esp32-app", "ESP32-family application image")                                    \
     X(GZIP, "gzip", "gzip-compressed data")                                                        \
     X(ESP8266_BOOTLOADER, "esp8266-bootloader", "ESP8266 boot loader")                             \
-    X(ESP32_BOOTLOADER, "esp32-bootloader", "ESP32-family second-stage boot loader")              \
+    X(ESP32_BOOTLOADER, "esp32-bootloader", "ESP32-family second-stage boot loader")               \
     X(INIT_DATA, "init-data", "ESP8266 RF/PHY init data (esp_init_data_default.bin)")              \
     X(PARTITION_TABLE, "partition-table", "ESP-IDF partition table")                               \
     X(LITTLEFS, "littlefs", "LittleFS filesystem image")                                           \
@@ -165,7 +165,7 @@ typedef struct upd_app_desc {
 
 /* Flags for notes that do not make an image unacceptable. */
 enum {
-    UPD_NOTE_CRC_PATCHED_XOR = 1u << 0, /* core 3.x len/CRC at 0x1010 explains the app XOR */
+    UPD_NOTE_CRC_PATCHED_XOR = 1u << 0,    /* core 3.x len/CRC at 0x1010 explains the app XOR */
     UPD_NOTE_UNALIGNED_SEGMENTS = 1u << 1, /* Arduino segment lengths not multiples of 4 */
     UPD_NOTE_TRAILING_DATA = 1u << 2,      /* bytes after the image (not a signature) */
     UPD_NOTE_SIGNED = 1u << 3,             /* ESP8266 signature block / secure boot v2 */
@@ -182,14 +182,16 @@ typedef struct upd_image_report {
     uint32_t inspected; /* bytes that were available */
     upd_kind kind;
     upd_verdict verdict;
-    int error;        /* 0 when accepted, else the UPD_E* code of the rejection */
+    int error; /* 0 when accepted, else the UPD_E* code of the rejection */
     upd_platform platform;
-    upd_chip chip; /* UPD_CHIP_UNKNOWN when the file does not say */
+    upd_chip chip;           /* UPD_CHIP_UNKNOWN when the file does not say */
     uint8_t flash_mode;      /* of the app (or of the first image) */
     uint8_t flash_size_code; /* high nibble of byte 3 */
     uint8_t flash_freq_code; /* low nibble of byte 3 */
     uint32_t flash_size;     /* bytes, 0 when the code is unknown */
     uint32_t notes;          /* UPD_NOTE_* */
+    uint8_t first_byte;      /* the file's byte 0 (what the device's header check sees) */
+    uint8_t first_size_code; /* high nibble of the file's byte 3 (the device's -107 check) */
 
     uint8_t has_boot; /* ESP8266 Arduino: eboot image at 0 */
     uint8_t has_app;
@@ -203,15 +205,15 @@ typedef struct upd_image_report {
     uint32_t crc_stored;
     uint32_t crc_calc;
 
-    uint32_t image_end;  /* where the image data ends (before signature / trailing) */
-    uint32_t sig_len;    /* ESP8266 signature length (payload || sig || u32 len), 0 none */
+    uint32_t image_end; /* where the image data ends (before signature / trailing) */
+    uint32_t sig_len;   /* ESP8266 signature length (payload || sig || u32 len), 0 none */
 
     /* gzip container (kind == UPD_KIND_GZIP, or after upd_image_judge_gzip) */
     uint8_t gzip;
-    uint32_t gzip_isize;  /* uncompressed length mod 2^32 from the trailer */
+    uint32_t gzip_isize; /* uncompressed length mod 2^32 from the trailer */
     uint32_t gzip_mtime;
-    char gzip_name[64];   /* FNAME, truncated */
-    upd_kind inner_kind;  /* what the uncompressed data is (after judging) */
+    char gzip_name[64];  /* FNAME, truncated */
+    upd_kind inner_kind; /* what the uncompressed data is (after judging) */
 
     /* Merged factory image: application partitions found in the partition table */
     uint32_t app_part_offset[4];
@@ -231,8 +233,7 @@ typedef struct upd_image_report {
  * out->error, with the explanation in out->reason). sha256 may be NULL (appended
  * hashes are then reported as not checked). Returns UPD_EINVAL for NULL src/out. A
  * read error of the source gives UPD_EIO. */
-int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha256,
-                      upd_image_report *out);
+int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha256, upd_image_report *out);
 
 /* For a gzip file: given the outer report (kind GZIP) and the report of the
  * decompressed data, decide whether the gzip file is an acceptable OTA image (only an
@@ -240,8 +241,7 @@ int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha256,
  * merge the inner details into *outer. inflate_err is 0, or UPD_EGZIP when the caller
  * could not decompress the data (inner is then ignored and may be NULL). Returns
  * outer->error. */
-int upd_image_judge_gzip(upd_image_report *outer, const upd_image_report *inner,
-                         int inflate_err);
+int upd_image_judge_gzip(upd_image_report *outer, const upd_image_report *inner, int inflate_err);
 
 /* Bytes of flash named by a size code (ESP8266 or ESP32 meaning). 0 if unknown. */
 uint32_t upd_flash_size_bytes(upd_platform p, uint8_t size_code);

@@ -1,12 +1,358 @@
-/* `updraft inspect FILE...` (work in progress in this commit) */
+/* `updraft inspect FILE...`: what each file is, and whether a device accepts it. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "fileinspect.h"
+#include "updraft/error.h"
+#include "updraft/image.h"
+
+static const char *inspect_usage =
+    "usage: updraft inspect [--json] [--allow-fs] [--segments] FILE...\n"
+    "\n"
+    "Says what each firmware file is (ESP8266 Arduino app, gzip-compressed app, ESP32\n"
+    "app, boot loader, partition table, filesystem image, merged factory image, HTML page\n"
+    "saved as .bin, ...) and whether an ESP8266/ESP32 device would accept it as an\n"
+    "over-the-air update. FILE may be - for standard input.\n"
+    "\n"
+    "  --json       one JSON array with an object per file, for scripts\n"
+    "  --allow-fs   count filesystem images (LittleFS) as acceptable too\n"
+    "  --segments   list every segment of each image\n"
+    "\n"
+    "Exit status: 0 when every file is an acceptable OTA application image, 1 when at\n"
+    "least one is not, 2 on usage errors or unreadable files.\n";
+
+struct style {
+    const char *good, *bad, *dim, *bold, *off;
+};
+
+static void hexbytes(char *out, const uint8_t *in, size_t n)
+{
+    upd_hex(in, n, out);
+}
+
+static const char *checksum_word(int8_t ok)
+{
+    return ok == 1 ? "ok" : ok == 0 ? "MISMATCH" : "not checked";
+}
+
+static void print_image(const char *label, const upd_image_info *im, int segments,
+                        const struct style *st)
+{
+    printf("  %-10s at 0x%x: %u segment%s, entry 0x%08x, checksum %s, ends at 0x%x\n", label,
+           im->offset, im->segment_count, im->segment_count == 1 ? "" : "s", im->entry,
+           checksum_word(im->checksum_ok), im->end);
+    if (!segments)
+        return;
+    for (unsigned i = 0; i < im->segment_count && i < UPD_IMAGE_MAX_SEGMENTS; i++)
+        printf("    %sseg %-2u load 0x%08x  %8u bytes at file 0x%x%s\n", st->dim, i,
+               im->seg[i].load, im->seg[i].len, im->seg[i].offset, st->off);
+}
+
+static void print_hash(const upd_image_info *im)
+{
+    if (im->esp32 && im->hash_appended)
+        printf("  %-10s %s\n", "sha256",
+               im->hash_ok == 1   ? "appended, ok"
+               : im->hash_ok == 0 ? "appended, MISMATCH"
+                                  : "appended, not checked");
+}
+
+static void print_notes(const upd_image_report *r)
+{
+    static const struct {
+        uint32_t bit;
+        const char *text;
+    } notes[] = {
+        {UPD_NOTE_CRC_PATCHED_XOR, "app XOR checksum verified with the core 3.x length/CRC "
+                                   "words at 0x1010 taken out (as elf2bin writes them)"},
+        {UPD_NOTE_UNALIGNED_SEGMENTS, "segment lengths not multiples of 4 (normal for Arduino)"},
+        {UPD_NOTE_TRAILING_DATA, "data after the end of the image: the device stores it but "
+                                 "does not run it"},
+        {UPD_NOTE_SIGNED, "signed image"},
+        {UPD_NOTE_NO_APP_DESC, "no esp_app_desc_t (old ESP-IDF): the image does not say its "
+                               "version; give it with --version when releasing"},
+        {UPD_NOTE_NO_SHA256, "no SHA-256 appended (the boot loader checks only the XOR "
+                             "checksum)"},
+        {UPD_NOTE_HASH_UNCHECKED, "appended SHA-256 not checked"},
+        {UPD_NOTE_PREFIX_ONLY, "only part of the file was available"},
+    };
+    for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++)
+        if (r->notes & notes[i].bit)
+            printf("  %-10s %s\n", "note", notes[i].text);
+}
+
+static int acceptable(const upd_image_report *r, int allow_fs)
+{
+    return r->verdict == UPD_VERDICT_OTA_APP || (allow_fs && r->verdict == UPD_VERDICT_FS_IMAGE);
+}
+
+static void print_human(const char *name, const upd_file_info *fi, int allow_fs, int segments,
+                        const struct style *st)
+{
+    const upd_image_report *r = &fi->report;
+    int ok = acceptable(r, allow_fs);
+    printf("%s%s%s\n", st->bold, name, st->off);
+    printf("  %-10s %s%s%s: %s\n", "verdict", ok ? st->good : st->bad, upd_verdict_name(r->verdict),
+           st->off, r->reason);
+    printf("  %-10s %s", "kind", upd_kind_slug(r->kind));
+    if (r->gzip && fi->has_inner)
+        printf(" (holding %s)", upd_kind_slug(fi->inner.kind));
+    printf("\n");
+    if (r->error)
+        printf("  %-10s %s\n", "error", upd_err_name(r->error));
+    if (r->platform != UPD_PLATFORM_UNKNOWN) {
+        const char *chip = upd_chip_name(r->chip);
+        printf("  %-10s %s%s%s%s\n", "platform", upd_platform_name(r->platform), chip ? " (" : "",
+               chip ? chip : "", chip ? ")" : "");
+    }
+    if (r->has_app || r->has_boot) {
+        printf("  %-10s ", "flash");
+        if (r->flash_size >= 1048576u)
+            printf("%u MiB", r->flash_size / 1048576u);
+        else if (r->flash_size)
+            printf("%u KiB", r->flash_size / 1024u);
+        printf("%s%s", r->flash_size ? ", " : "", upd_flash_mode_name(r->flash_mode));
+        if (upd_flash_freq_mhz(r->flash_freq_code))
+            printf(", %u MHz", upd_flash_freq_mhz(r->flash_freq_code));
+        printf("\n");
+    }
+    printf("  %-10s %llu bytes", "size", (unsigned long long)fi->size);
+    if (fi->has_inner)
+        printf(" (gzip; %llu bytes unpacked)", (unsigned long long)fi->inner_size);
+    printf("\n");
+    if (r->gzip && r->gzip_name[0])
+        printf("  %-10s '%s'\n", "gzip name", r->gzip_name);
+    printf("  %-10s %s\n", "md5", fi->md5_hex);
+    printf("  %-10s %s\n", "sha256", fi->sha256_hex);
+    if (r->has_boot) {
+        print_image("boot", &r->boot, segments, st);
+        print_hash(&r->boot);
+    }
+    if (r->has_app) {
+        print_image("app", &r->app, segments, st);
+        print_hash(&r->app);
+    }
+    if (r->crc_offset)
+        printf("  %-10s length/CRC-32 at 0x%x: %s (0x%08x)\n", "crc", r->crc_offset,
+               r->crc_stored == r->crc_calc ? "ok" : "MISMATCH", r->crc_stored);
+    if (r->desc.present) {
+        printf("  %-10s version '%s', project '%s', ESP-IDF '%s', built '%s %s', "
+               "secure_version %u\n",
+               "app desc", r->desc.version, r->desc.project, r->desc.idf_ver, r->desc.date,
+               r->desc.time, r->desc.secure_version);
+    }
+    for (unsigned i = 0; i < r->app_part_count; i++)
+        printf("  %-10s app partition at 0x%x, %u bytes\n", "partition", r->app_part_offset[i],
+               r->app_part_size[i]);
+    print_notes(r);
+}
+
+static cJSON *image_json(const upd_image_info *im)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "offset", im->offset);
+    cJSON_AddNumberToObject(o, "end", im->end);
+    cJSON_AddNumberToObject(o, "entry", im->entry);
+    cJSON_AddStringToObject(o, "flash_mode", upd_flash_mode_name(im->flash_mode));
+    cJSON_AddNumberToObject(o, "size_freq", im->size_freq);
+    cJSON_AddNumberToObject(o, "checksum_stored", im->checksum_stored);
+    cJSON_AddNumberToObject(o, "checksum_calc", im->checksum_calc);
+    cJSON_AddItemToObject(o, "checksum_ok",
+                          im->checksum_ok < 0 ? cJSON_CreateNull()
+                                              : cJSON_CreateBool(im->checksum_ok));
+    if (im->esp32) {
+        cJSON_AddNumberToObject(o, "chip_id", im->chip_id);
+        cJSON_AddBoolToObject(o, "hash_appended", im->hash_appended);
+        cJSON_AddItemToObject(o, "hash_ok",
+                              im->hash_ok < 0 ? cJSON_CreateNull() : cJSON_CreateBool(im->hash_ok));
+        cJSON_AddNumberToObject(o, "min_rev_full", im->min_rev_full);
+        cJSON_AddNumberToObject(o, "max_rev_full", im->max_rev_full);
+    }
+    cJSON *segs = cJSON_AddArrayToObject(o, "segments");
+    for (unsigned i = 0; i < im->segment_count && i < UPD_IMAGE_MAX_SEGMENTS; i++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddNumberToObject(s, "load", im->seg[i].load);
+        cJSON_AddNumberToObject(s, "len", im->seg[i].len);
+        cJSON_AddNumberToObject(s, "offset", im->seg[i].offset);
+        cJSON_AddItemToArray(segs, s);
+    }
+    return o;
+}
+
+static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_fs)
+{
+    const upd_image_report *r = &fi->report;
+    cJSON *o = cJSON_CreateObject();
+    char hex[65];
+    cJSON_AddStringToObject(o, "file", name);
+    cJSON_AddBoolToObject(o, "acceptable", acceptable(r, allow_fs));
+    cJSON_AddStringToObject(o, "verdict", upd_verdict_name(r->verdict));
+    cJSON_AddStringToObject(o, "kind", upd_kind_slug(r->kind));
+    if (fi->has_inner)
+        cJSON_AddStringToObject(o, "inner_kind", upd_kind_slug(fi->inner.kind));
+    cJSON_AddStringToObject(o, "reason", r->reason);
+    if (r->error)
+        cJSON_AddStringToObject(o, "error", upd_err_name(r->error));
+    else
+        cJSON_AddNullToObject(o, "error");
+    cJSON_AddStringToObject(o, "platform", upd_platform_name(r->platform));
+    if (upd_chip_name(r->chip))
+        cJSON_AddStringToObject(o, "chip", upd_chip_name(r->chip));
+    else
+        cJSON_AddNullToObject(o, "chip");
+    cJSON_AddNumberToObject(o, "size", (double)fi->size);
+    if (fi->has_inner)
+        cJSON_AddNumberToObject(o, "inner_size", (double)fi->inner_size);
+    cJSON_AddStringToObject(o, "md5", fi->md5_hex);
+    cJSON_AddStringToObject(o, "sha256", fi->sha256_hex);
+    if (r->has_app || r->has_boot) {
+        cJSON *f = cJSON_AddObjectToObject(o, "flash");
+        cJSON_AddStringToObject(f, "mode", upd_flash_mode_name(r->flash_mode));
+        cJSON_AddNumberToObject(f, "size", r->flash_size);
+        cJSON_AddNumberToObject(f, "freq_mhz", upd_flash_freq_mhz(r->flash_freq_code));
+    }
+    if (r->has_boot)
+        cJSON_AddItemToObject(o, "boot", image_json(&r->boot));
+    if (r->has_app)
+        cJSON_AddItemToObject(o, "app", image_json(&r->app));
+    if (r->crc_offset) {
+        cJSON *c = cJSON_AddObjectToObject(o, "crc");
+        cJSON_AddNumberToObject(c, "offset", r->crc_offset);
+        cJSON_AddNumberToObject(c, "len", r->crc_len);
+        cJSON_AddNumberToObject(c, "stored", r->crc_stored);
+        cJSON_AddNumberToObject(c, "calc", r->crc_calc);
+        cJSON_AddBoolToObject(c, "ok", r->crc_stored == r->crc_calc);
+    }
+    if (r->desc.present) {
+        cJSON *d = cJSON_AddObjectToObject(o, "app_desc");
+        cJSON_AddStringToObject(d, "version", r->desc.version);
+        cJSON_AddStringToObject(d, "project", r->desc.project);
+        cJSON_AddStringToObject(d, "idf_ver", r->desc.idf_ver);
+        cJSON_AddStringToObject(d, "date", r->desc.date);
+        cJSON_AddStringToObject(d, "time", r->desc.time);
+        cJSON_AddNumberToObject(d, "secure_version", r->desc.secure_version);
+        hexbytes(hex, r->desc.elf_sha256, 32);
+        cJSON_AddStringToObject(d, "elf_sha256", hex);
+    }
+    if (r->gzip) {
+        cJSON *g = cJSON_AddObjectToObject(o, "gzip");
+        cJSON_AddNumberToObject(g, "isize", r->gzip_isize);
+        cJSON_AddNumberToObject(g, "mtime", r->gzip_mtime);
+        cJSON_AddStringToObject(g, "name", r->gzip_name);
+    }
+    if (r->sig_len)
+        cJSON_AddNumberToObject(o, "signature_len", r->sig_len);
+    cJSON *notes = cJSON_AddArrayToObject(o, "notes");
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {UPD_NOTE_CRC_PATCHED_XOR, "crc-patched-xor"},
+        {UPD_NOTE_UNALIGNED_SEGMENTS, "unaligned-segments"},
+        {UPD_NOTE_TRAILING_DATA, "trailing-data"},
+        {UPD_NOTE_SIGNED, "signed"},
+        {UPD_NOTE_NO_APP_DESC, "no-app-desc"},
+        {UPD_NOTE_NO_SHA256, "no-sha256"},
+        {UPD_NOTE_HASH_UNCHECKED, "hash-unchecked"},
+        {UPD_NOTE_PREFIX_ONLY, "prefix-only"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (r->notes & names[i].bit)
+            cJSON_AddItemToArray(notes, cJSON_CreateString(names[i].name));
+    if (r->app_part_count) {
+        cJSON *parts = cJSON_AddArrayToObject(o, "app_partitions");
+        for (unsigned i = 0; i < r->app_part_count; i++) {
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddNumberToObject(p, "offset", r->app_part_offset[i]);
+            cJSON_AddNumberToObject(p, "size", r->app_part_size[i]);
+            cJSON_AddItemToArray(parts, p);
+        }
+    }
+    return o;
+}
 
 int upd_cmd_inspect(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "updraft inspect: not built yet\n");
-    return 2;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"allow-fs", no_argument, NULL, 'f'},
+                                         {"segments", no_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, allow_fs = 0, segments = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "jfsh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'f':
+            allow_fs = 1;
+            break;
+        case 's':
+            segments = 1;
+            break;
+        case 'h':
+            fputs(inspect_usage, stdout);
+            return 0;
+        default:
+            fputs(inspect_usage, stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "updraft inspect: name at least one file\n\n%s", inspect_usage);
+        return 2;
+    }
+    int tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    struct style st = tty ? (struct style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
+                          : (struct style){"", "", "", "", ""};
+    upd_file_info *fi = malloc(sizeof *fi);
+    if (!fi) {
+        fprintf(stderr, "updraft inspect: out of memory\n");
+        return 2;
+    }
+    cJSON *all = json ? cJSON_CreateArray() : NULL;
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        char err[512];
+        const char *name = argv[i];
+        int rc = !strcmp(name, "-") ? upd_inspect_fd(STDIN_FILENO, "(stdin)", fi, err, sizeof err)
+                                    : upd_inspect_file(name, fi, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "updraft inspect: %s\n", err);
+            status = 2;
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "file", name);
+                cJSON_AddBoolToObject(o, "acceptable", 0);
+                cJSON_AddStringToObject(o, "read_error", err);
+                cJSON_AddItemToArray(all, o);
+            }
+            continue;
+        }
+        if (!acceptable(&fi->report, allow_fs) && status == 0)
+            status = 1;
+        if (json)
+            cJSON_AddItemToArray(all, report_json(name, fi, allow_fs));
+        else {
+            if (i > optind)
+                printf("\n");
+            print_human(name, fi, allow_fs, segments, &st);
+        }
+    }
+    if (json) {
+        char *text = cJSON_Print(all);
+        if (text) {
+            puts(text);
+            cJSON_free(text);
+        }
+        cJSON_Delete(all);
+    }
+    free(fi);
+    return status;
 }
