@@ -155,7 +155,8 @@ static int inspect_text(upd__ictx *ic, const uint8_t *t, uint32_t n)
     return upd__reject(r, UPD_KIND_TEXT, UPD_ENOTIMAGE);
 }
 
-/* Text: no NUL, and nearly all bytes printable ASCII, UTF-8 or white space. */
+/* Text: no NUL, and nearly all bytes printable ASCII, white space or well-formed UTF-8
+ * (a sequence cut at the end of the sample counts as well-formed). */
 static int looks_like_text(const uint8_t *t, uint32_t n)
 {
     uint32_t odd = 0;
@@ -165,8 +166,26 @@ static int looks_like_text(const uint8_t *t, uint32_t n)
         uint8_t c = t[i];
         if (c == 0)
             return 0;
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f')
+        if (c < 0x80) {
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f')
+                odd++;
+            continue;
+        }
+        unsigned more = c >= 0xC2 && c <= 0xDF   ? 1u
+                        : c >= 0xE0 && c <= 0xEF ? 2u
+                        : c >= 0xF0 && c <= 0xF4 ? 3u
+                                                 : 0u;
+        if (!more) {
             odd++;
+            continue;
+        }
+        unsigned k = 1;
+        while (k <= more && i + k < n && (t[i + k] & 0xC0u) == 0x80u)
+            k++;
+        if (k <= more && i + k < n)
+            odd++;
+        else
+            i += k - 1;
     }
     return odd * 50u <= n;
 }

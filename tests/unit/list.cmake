@@ -3,4 +3,5 @@ set(UPD_CORE_UNIT_TESTS
   test_error
   test_imgwriter
   test_version
+  test_image
 )
