@@ -4,4 +4,5 @@ set(UPD_CORE_UNIT_TESTS
   test_imgwriter
   test_version
   test_image
+  test_fit
 )
