@@ -134,7 +134,7 @@ typedef struct upd_image_info {
     uint32_t offset; /* file offset of the 0xE9 header */
     uint32_t end;    /* file offset just past the checksum byte (and the SHA-256) */
     uint32_t entry;
-    uint8_t segment_count; /* as the header says */
+    uint8_t segment_count; /* as the header says; 0 when outside 1..16 */
     uint8_t flash_mode;    /* header byte 2 */
     uint8_t size_freq;     /* header byte 3: size code << 4 | frequency code */
     uint8_t checksum_stored;

@@ -48,7 +48,10 @@ int upd__get(const upd__ictx *ic, uint32_t off, void *buf, uint32_t n)
         return 0;
     }
     int got = ic->src->read(ic->src, off, buf, n);
-    return got == (int)n ? 0 : UPD_EIO;
+    if (got == (int)n)
+        return 0;
+    *ic->io_err = UPD_EIO;
+    return UPD_EIO;
 }
 
 /* Visit [off, off+n) in pieces: directly for memory sources, through a small stack
@@ -293,7 +296,8 @@ int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha, upd_imag
     out->kind = UPD_KIND_UNKNOWN;
     out->inner_kind = UPD_KIND_UNKNOWN;
 
-    upd__ictx ic = {src, NULL, out, src->size, out->inspected, NULL};
+    int io_err = 0;
+    upd__ictx ic = {src, NULL, out, src->size, out->inspected, NULL, &io_err};
     if (sha && sha->init && sha->update && sha->final)
         ic.sha = sha;
     if (src->read == read_mem)
@@ -326,9 +330,10 @@ int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha, upd_imag
         e = upd__inspect_esp(&ic, head, headlen);
     else
         e = upd__inspect_other(&ic, head, headlen);
-    if (e == UPD_EIO) {
-        upd__fmt(out->reason, sizeof out->reason, "could not read the file: %s", upd_strerror(e));
-        return upd__reject(out, out->kind, e);
+    if (e == UPD_EIO || io_err) {
+        upd__fmt(out->reason, sizeof out->reason, "could not read the file: %s",
+                 upd_strerror(UPD_EIO));
+        return upd__reject(out, out->kind, UPD_EIO);
     }
     return out->error;
 }

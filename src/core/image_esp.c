@@ -41,7 +41,6 @@ int upd__esp_parse(upd__ictx *ic, uint32_t off, int esp32, upd_image_info *info)
     }
     if (e)
         return e;
-    info->segment_count = h[1];
     info->flash_mode = h[2];
     info->size_freq = h[3];
     info->entry = upd__le32(h + 4);
@@ -60,6 +59,7 @@ int upd__esp_parse(upd__ictx *ic, uint32_t off, int esp32, upd_image_info *info)
                  off, h[1], UPD_IMAGE_MAX_SEGMENTS);
         return UPD_EFORMAT;
     }
+    info->segment_count = h[1]; /* only a count that fits seg[] is ever recorded */
 
     uint32_t pos = off + hlen;
     uint8_t x = 0xEF;
@@ -75,25 +75,27 @@ int upd__esp_parse(upd__ictx *ic, uint32_t off, int esp32, upd_image_info *info)
         }
         if (e)
             return e;
-        upd_segment *s = &info->seg[i];
-        s->load = upd__le32(sh);
-        s->len = upd__le32(sh + 4);
-        s->offset = pos + 8;
-        if (esp32 && (s->len & 3u)) {
+        uint32_t load = upd__le32(sh), len = upd__le32(sh + 4), data = pos + 8;
+        if (esp32 && (len & 3u)) {
             upd__fmt(R_REASON(r),
                      "segment %u of the image at 0x%x is %u bytes long, not a multiple of 4 "
                      "as ESP32 images must be: the file is corrupted",
-                     i, off, s->len);
+                     i, off, len);
             return UPD_EFORMAT;
         }
-        if (!upd__in_file(ic, s->offset, s->len)) {
+        if (!upd__in_file(ic, data, len)) {
             upd__fmt(R_REASON(r),
                      "segment %u claims %u bytes at 0x%x but the file ends at 0x%x: the file "
                      "was cut short or its segment table is corrupted; upload the complete "
                      ".bin",
-                     i, s->len, s->offset, ic->size);
+                     i, len, data, ic->size);
             return UPD_ETRUNC;
         }
+        /* only segments that lie inside the file are recorded */
+        upd_segment *s = &info->seg[i];
+        s->load = load;
+        s->len = len;
+        s->offset = data;
         e = upd__xor_range(ic, s->offset, s->len, &x);
         if (e == UPD__PAST_PREFIX)
             past = 1;

@@ -16,6 +16,7 @@ typedef struct upd__ictx {
     uint32_t size;      /* file length */
     uint32_t avail;     /* readable prefix, <= size */
     const uint8_t *mem; /* non-NULL for memory sources: direct access, no copies */
+    int *io_err;        /* set to UPD_EIO by any failed read: the whole result is void */
 } upd__ictx;
 
 /* Read n bytes at off. 0 on success; UPD_ETRUNC when [off, off+n) passes the end of

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages updraft needs to build and test, if any is missing.
+# Run as root or with sudo available. Quiet when everything is there already.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
+  # host libraries: compression, crypto/TLS, HTTP, storage, JSON
+  zlib1g-dev libgnutls28-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev
+  # the ESP8266 CPU: cross compiler, C library, and QEMU to run tests on it
+  gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
+  # black-box tests
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "updraft: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
