@@ -4,5 +4,6 @@
 #define UPD_CLI_H
 
 int upd_cmd_inspect(int argc, char **argv);
+int upd_cmd_serve(int argc, char **argv);
 
 #endif

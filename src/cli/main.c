@@ -12,6 +12,7 @@ struct command {
 
 static const struct command commands[] = {
     {"inspect", upd_cmd_inspect, "say what firmware files are and whether devices accept them"},
+    {"serve", upd_cmd_serve, "run the update server (device endpoints, admin API, registry)"},
 };
 
 static void usage(FILE *f)

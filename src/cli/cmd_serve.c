@@ -1,0 +1,108 @@
+/* `updraft serve`: run the update server (src/server). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "server.h"
+
+static void serve_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: updraft serve [options]\n"
+        "\n"
+        "Run the update server: devices update from /update, /fw/<MAC>.bin and\n"
+        "/releases/<id>/<name>.bin; operators use the API under /api/v1.\n"
+        "\n"
+        "  --listen HOST:PORT       address to listen on (default 0.0.0.0:8080; :0 picks a port)\n"
+        "  --data DIR               state: database, firmware blobs, admin token\n"
+        "                           (default ./updraft-data, created)\n"
+        "  --tls-cert FILE          PEM certificate (chain) for native HTTPS\n"
+        "  --tls-key FILE           PEM private key for native HTTPS\n"
+        "  --device-auth USER:PASS  HTTP Basic credentials every device must send\n"
+        "                           (also UPDRAFT_DEVICE_AUTH)\n"
+        "  --device-auth-file FILE  per-device credentials, lines 'MAC USER:PASS'\n"
+        "  --threads N              request threads (default: one per CPU)\n"
+        "  --connection-limit N     most connections at once (default 16384)\n"
+        "  --timeout SECONDS        idle connection timeout (default 90)\n"
+        "  --max-upload MIB         largest release upload (default 64)\n"
+        "\n"
+        "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
+        "(generated and printed on first start). SIGTERM or SIGINT stop the server.\n");
+}
+
+static int parse_uint(const char *opt, const char *v, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long x = v ? strtoul(v, &end, 10) : 0;
+    if (!v || !*v || *end || x == 0 || x > max) {
+        fprintf(stderr, "updraft serve: %s needs a number from 1 to %lu\n", opt, max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int upd_cmd_serve(int argc, char **argv)
+{
+    upd_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            serve_usage(stdout);
+            return 0;
+        }
+#define TAKE(field)                                                                                \
+    do {                                                                                           \
+        if (!v) {                                                                                  \
+            fprintf(stderr, "updraft serve: %s needs a value\n", a);                               \
+            return 2;                                                                              \
+        }                                                                                          \
+        cfg.field = v;                                                                             \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--listen"))
+            TAKE(listen);
+        else if (!strcmp(a, "--data"))
+            TAKE(data_dir);
+        else if (!strcmp(a, "--tls-cert"))
+            TAKE(tls_cert);
+        else if (!strcmp(a, "--tls-key"))
+            TAKE(tls_key);
+        else if (!strcmp(a, "--device-auth"))
+            TAKE(device_auth);
+        else if (!strcmp(a, "--device-auth-file"))
+            TAKE(device_auth_file);
+#undef TAKE
+        else if (!strcmp(a, "--threads")) {
+            if (parse_uint(a, v, 256, &n))
+                return 2;
+            cfg.threads = (unsigned)n;
+            i++;
+        } else if (!strcmp(a, "--connection-limit")) {
+            if (parse_uint(a, v, 1000000, &n))
+                return 2;
+            cfg.connection_limit = (unsigned)n;
+            i++;
+        } else if (!strcmp(a, "--timeout")) {
+            if (parse_uint(a, v, 86400, &n))
+                return 2;
+            cfg.timeout_s = (unsigned)n;
+            i++;
+        } else if (!strcmp(a, "--max-upload")) {
+            if (parse_uint(a, v, 4096, &n))
+                return 2;
+            cfg.max_upload = (uint64_t)n << 20;
+            i++;
+        } else {
+            fprintf(stderr, "updraft serve: unknown option '%s'\n\n", a);
+            serve_usage(stderr);
+            return 2;
+        }
+    }
+    return upd_server_main(&cfg);
+}

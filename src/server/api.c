@@ -1,0 +1,546 @@
+/* The admin API under /api/v1 (Authorization: Bearer <token>). JSON in, JSON out;
+ * every error is {"error": what was wrong and what to do, "kind": short word}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv.h"
+
+#define MAX_JSON_BODY (64 * 1024)
+
+static void add_time(cJSON *j, const char *name, int64_t ms)
+{
+    if (ms <= 0) {
+        cJSON_AddNullToObject(j, name);
+        return;
+    }
+    char t[40];
+    upd__iso_time(ms, t, sizeof t);
+    cJSON_AddStringToObject(j, name, t);
+}
+
+static void add_str_or_null(cJSON *j, const char *name, const char *v)
+{
+    if (v && v[0])
+        cJSON_AddStringToObject(j, name, v);
+    else
+        cJSON_AddNullToObject(j, name);
+}
+
+static void add_int_or_null(cJSON *j, const char *name, int64_t v)
+{
+    if (v >= 0)
+        cJSON_AddNumberToObject(j, name, (double)v);
+    else
+        cJSON_AddNullToObject(j, name);
+}
+
+cJSON *upd__release_json(const upd_release_row *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)r->id);
+    cJSON_AddStringToObject(j, "version", r->version);
+    cJSON_AddStringToObject(j, "platform", r->platform);
+    cJSON_AddStringToObject(j, "mode", r->mode);
+    cJSON_AddStringToObject(j, "kind", r->kind);
+    add_str_or_null(j, "chip", r->chip);
+    add_str_or_null(j, "channel", r->channel);
+    cJSON_AddStringToObject(j, "filename", r->filename);
+    cJSON_AddStringToObject(j, "notes", r->notes);
+    cJSON_AddNumberToObject(j, "size", (double)r->size);
+    cJSON_AddStringToObject(j, "md5", r->md5);
+    cJSON_AddStringToObject(j, "sha256", r->sha256);
+    if (r->inner_md5[0]) {
+        cJSON_AddStringToObject(j, "inflated_md5", r->inner_md5);
+        cJSON_AddNumberToObject(j, "inflated_size", (double)r->inner_size);
+    }
+    add_time(j, "created", r->created_ms);
+    cJSON_AddBoolToObject(j, "retired", r->retired);
+    char url[256], stem[128];
+    upd__copy(stem, sizeof stem, r->filename[0] ? r->filename : "firmware");
+    size_t n = strlen(stem);
+    if (n > 3 && !strcmp(stem + n - 3, ".gz"))
+        stem[n -= 3] = '\0';
+    if (n > 4 && !strcmp(stem + n - 4, ".bin"))
+        stem[n -= 4] = '\0';
+    snprintf(url, sizeof url, "/releases/%lld/%s.bin", (long long)r->id, stem);
+    cJSON_AddStringToObject(j, "url", url);
+    return j;
+}
+
+static cJSON *device_json(const upd_device_row *d)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "mac", d->mac);
+    add_str_or_null(j, "ap_mac", d->ap_mac);
+    add_str_or_null(j, "platform", d->family);
+    add_str_or_null(j, "chip_id", d->chip_id);
+    add_str_or_null(j, "sdk", d->sdk);
+    add_str_or_null(j, "version", d->version);
+    add_int_or_null(j, "sketch_size", d->sketch_size);
+    add_str_or_null(j, "sketch_md5", d->sketch_md5);
+    add_str_or_null(j, "sketch_sha256", d->sketch_sha256);
+    add_int_or_null(j, "free_space", d->free_space);
+    add_int_or_null(j, "chip_size", d->chip_size);
+    add_str_or_null(j, "mode", d->mode);
+    add_str_or_null(j, "ip", d->ip);
+    add_str_or_null(j, "user_agent", d->user_agent);
+    add_time(j, "first_seen", d->first_seen_ms);
+    add_time(j, "last_seen", d->last_seen_ms);
+    add_str_or_null(j, "channel", d->channel);
+    cJSON_AddStringToObject(j, "effective_channel", d->channel[0] ? d->channel : "stable");
+    if (d->pin_release > 0)
+        cJSON_AddNumberToObject(j, "pinned_release", (double)d->pin_release);
+    else
+        cJSON_AddNullToObject(j, "pinned_release");
+    if (d->offered_release > 0)
+        cJSON_AddNumberToObject(j, "offered_release", (double)d->offered_release);
+    else
+        cJSON_AddNullToObject(j, "offered_release");
+    cJSON_AddNumberToObject(j, "offer_downloads", (double)d->offer_downloads);
+    if (d->running_release > 0)
+        cJSON_AddNumberToObject(j, "running_release", (double)d->running_release);
+    else
+        cJSON_AddNullToObject(j, "running_release");
+    add_str_or_null(j, "last_result", d->last_result);
+    return j;
+}
+
+static cJSON *event_json(const upd_event_row *e)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", (double)e->id);
+    add_time(j, "at", e->at_ms);
+    add_str_or_null(j, "mac", e->mac);
+    cJSON_AddStringToObject(j, "kind", e->kind);
+    if (e->release_id > 0)
+        cJSON_AddNumberToObject(j, "release", (double)e->release_id);
+    else
+        cJSON_AddNullToObject(j, "release");
+    add_int_or_null(j, "bytes", e->bytes);
+    cJSON_AddStringToObject(j, "detail", e->detail);
+    return j;
+}
+
+static int collect_release(void *ctx, const upd_release_row *r)
+{
+    cJSON_AddItemToArray(ctx, upd__release_json(r));
+    return 0;
+}
+
+static int collect_device(void *ctx, const upd_device_row *d)
+{
+    cJSON_AddItemToArray(ctx, device_json(d));
+    return 0;
+}
+
+static int collect_event(void *ctx, const upd_event_row *e)
+{
+    cJSON_AddItemToArray(ctx, event_json(e));
+    return 0;
+}
+
+static int collect_channel(void *ctx, const upd_channel_row *c)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", c->name);
+    cJSON_AddStringToObject(j, "platform", c->platform);
+    cJSON_AddStringToObject(j, "mode", c->mode);
+    cJSON_AddNumberToObject(j, "release", (double)c->release_id);
+    cJSON_AddStringToObject(j, "version", c->version);
+    add_time(j, "updated", c->updated_ms);
+    cJSON_AddItemToArray(ctx, j);
+    return 0;
+}
+
+static enum MHD_Result store_failed(req *r, struct MHD_Connection *c, const char *err)
+{
+    return upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
+                            "the database failed: %s (the server log may say more)",
+                            err && err[0] ? err : "unknown error");
+}
+
+/* Parse the JSON body into an object; replies 400 itself and returns NULL when bad. */
+static cJSON *json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+    if (r->body_too_big) {
+        *ret = upd__reply_error(r, c, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
+                                "the JSON body is larger than %d bytes", MAX_JSON_BODY);
+        return NULL;
+    }
+    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        *ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
+                                "the body must be a JSON object, e.g. {\"release\": 3}");
+        return NULL;
+    }
+    return j;
+}
+
+/* {"release": N} (number or numeric string) -> N, or replies 400 and returns -1. */
+static int64_t body_release(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+    cJSON *j = json_body(r, c, ret);
+    if (!j)
+        return -1;
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "release");
+    int64_t id = -1;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9.0e15)
+        id = (int64_t)v->valuedouble;
+    else if (cJSON_IsString(v)) {
+        char *end;
+        long long x = strtoll(v->valuestring, &end, 10);
+        if (*end == '\0' && x > 0)
+            id = x;
+    }
+    cJSON_Delete(j);
+    if (id < 1)
+        *ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
+                                "the body must name a release id: {\"release\": 3} (ids: GET "
+                                "/api/v1/releases)");
+    return id;
+}
+
+static int64_t parse_id(const char *s, const char **rest)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0 || (*end && *end != '/'))
+        return -1;
+    *rest = end;
+    return v;
+}
+
+static enum MHD_Result no_release(req *r, struct MHD_Connection *c, int64_t id)
+{
+    return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                            "there is no release %lld: list them with GET /api/v1/releases",
+                            (long long)id);
+}
+
+static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *method,
+                                const char *sub)
+{
+    srv *s = r->s;
+    char err[512] = "";
+    if (!*sub) {
+        if (!strcmp(method, "GET")) {
+            cJSON *arr = cJSON_CreateArray();
+            if (s->store->ops->release_list(s->store, collect_release, arr) != 0) {
+                cJSON_Delete(arr);
+                return store_failed(r, c, NULL);
+            }
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddItemToObject(j, "releases", arr);
+            return upd__reply_json(r, c, MHD_HTTP_OK, j);
+        }
+        if (!strcmp(method, "POST"))
+            return upd__upload_finish(r, c);
+        return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                "use GET to list releases or POST to add one");
+    }
+    const char *rest;
+    int64_t id = parse_id(sub + 1, &rest);
+    if (id < 0)
+        return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                "expected /api/v1/releases/<id> with a numeric id");
+    upd_release_row rel;
+    if (!*rest) {
+        if (strcmp(method, "GET"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use GET to show a release, POST .../retire to retire it");
+        if (s->store->ops->release_get(s->store, id, &rel) != 0)
+            return no_release(r, c, id);
+        cJSON *j = upd__release_json(&rel);
+        upd_image_report rep;
+        if (upd__release_report(s, &rel, &rep) == 0) {
+            cJSON *insp = cJSON_AddObjectToObject(j, "inspection");
+            cJSON_AddStringToObject(insp, "verdict", upd_verdict_name(rep.verdict));
+            cJSON_AddStringToObject(insp, "reason", rep.reason);
+            cJSON_AddStringToObject(insp, "flash_mode", upd_flash_mode_name(rep.flash_mode));
+            cJSON_AddNumberToObject(insp, "flash_size", rep.flash_size);
+        }
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
+    if (!strcmp(rest, "/retire")) {
+        if (strcmp(method, "POST"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use POST /api/v1/releases/<id>/retire");
+        int rc = s->store->ops->release_retire(s->store, id, err, sizeof err);
+        if (rc == UPD_STORE_ENOTFOUND)
+            return no_release(r, c, id);
+        if (rc)
+            return store_failed(r, c, err);
+        if (s->store->ops->release_get(s->store, id, &rel) != 0)
+            return no_release(r, c, id);
+        return upd__reply_json(r, c, MHD_HTTP_OK, upd__release_json(&rel));
+    }
+    return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                            "unknown release path: /api/v1/releases/<id> or .../retire");
+}
+
+static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *method,
+                                const char *sub)
+{
+    srv *s = r->s;
+    char err[512] = "";
+    if (!*sub) {
+        if (strcmp(method, "GET"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use GET /api/v1/channels, or PUT /api/v1/channels/<name>");
+        cJSON *arr = cJSON_CreateArray();
+        if (s->store->ops->channel_list(s->store, collect_channel, arr) != 0) {
+            cJSON_Delete(arr);
+            return store_failed(r, c, NULL);
+        }
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "channels", arr);
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
+    const char *name = sub + 1;
+    if (!upd__valid_channel(name))
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                "'%.100s' is not a channel name: use letters, digits, '.', '_' "
+                                "and '-'",
+                                name);
+    if (strcmp(method, "PUT") && strcmp(method, "POST"))
+        return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                "use PUT /api/v1/channels/<name> {\"release\": ID}");
+    enum MHD_Result ret = MHD_NO;
+    int64_t id = body_release(r, c, &ret);
+    if (id < 0)
+        return ret;
+    int rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
+    if (rc == UPD_STORE_ENOTFOUND)
+        return no_release(r, c, id);
+    if (rc == UPD_STORE_ECONFLICT)
+        return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
+    if (rc)
+        return store_failed(r, c, err);
+    upd_release_row rel;
+    if (s->store->ops->release_get(s->store, id, &rel) != 0)
+        return no_release(r, c, id);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON_AddStringToObject(j, "platform", rel.platform);
+    cJSON_AddStringToObject(j, "mode", rel.mode);
+    cJSON_AddNumberToObject(j, "release", (double)id);
+    cJSON_AddStringToObject(j, "version", rel.version);
+    return upd__reply_json(r, c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *method,
+                               const char *sub)
+{
+    srv *s = r->s;
+    char err[512] = "";
+    upd_writer_flush(s->writer); /* show what devices just did */
+    if (!*sub) {
+        if (strcmp(method, "GET"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use GET /api/v1/devices");
+        upd_device_filter f;
+        memset(&f, 0, sizeof f);
+        f.channel = upd__arg(c, "channel");
+        f.platform = upd__arg(c, "platform");
+        f.version = upd__arg(c, "version");
+        const char *since = upd__arg(c, "seen-since");
+        if (!since)
+            since = upd__arg(c, "seen_since");
+        if (since) {
+            f.seen_since_ms = upd__parse_time(since);
+            if (f.seen_since_ms < 0)
+                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                        "seen-since must be seconds since 1970 or a UTC time "
+                                        "like 2026-11-27T10:00:00Z");
+        }
+        const char *lim = upd__arg(c, "limit");
+        f.limit = lim ? atoi(lim) : 1000;
+        cJSON *arr = cJSON_CreateArray();
+        if (s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
+            cJSON_Delete(arr);
+            return store_failed(r, c, NULL);
+        }
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddItemToObject(j, "devices", arr);
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
+    const char *macs = sub + 1;
+    const char *slash = strchr(macs, '/');
+    size_t mlen = slash ? (size_t)(slash - macs) : strlen(macs);
+    char mac[UPD_MAC_STR];
+    if (upd__parse_mac(macs, mlen, mac) != 0)
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                "'%.*s' is not a MAC address: write it as 5C:CF:7F:0A:1B:2C or "
+                                "5ccf7f0a1b2c",
+                                (int)(mlen > 40 ? 40 : mlen), macs);
+    const char *action = slash ? slash : "";
+    if (!*action) {
+        if (strcmp(method, "GET"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use GET /api/v1/devices/<mac>");
+        upd_device_row d;
+        if (s->store->ops->device_get(s->store, mac, &d) != 0)
+            return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                    "device %s has never contacted this server (and was not "
+                                    "pinned or assigned): check its MAC",
+                                    mac);
+        cJSON *j = device_json(&d);
+        cJSON *hist = cJSON_AddArrayToObject(j, "history");
+        const char *lim = upd__arg(c, "limit");
+        s->store->ops->event_list(s->store, mac, NULL, 0, lim ? atoi(lim) : 100, collect_event,
+                                  hist);
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
+    if (!strcmp(action, "/pin")) {
+        int rc;
+        if (!strcmp(method, "DELETE")) {
+            rc = s->store->ops->device_set_pin(s->store, mac, 0, err, sizeof err);
+        } else if (!strcmp(method, "POST") || !strcmp(method, "PUT")) {
+            enum MHD_Result ret = MHD_NO;
+            int64_t id = body_release(r, c, &ret);
+            if (id < 0)
+                return ret;
+            rc = s->store->ops->device_set_pin(s->store, mac, id, err, sizeof err);
+            if (rc == UPD_STORE_ENOTFOUND)
+                return no_release(r, c, id);
+        } else {
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use POST .../pin {\"release\": ID} or DELETE .../pin");
+        }
+        if (rc == UPD_STORE_ECONFLICT)
+            return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
+        if (rc)
+            return store_failed(r, c, err);
+    } else if (!strcmp(action, "/channel")) {
+        if (!strcmp(method, "DELETE")) {
+            int rc = s->store->ops->device_set_channel(s->store, mac, NULL, err, sizeof err);
+            if (rc)
+                return store_failed(r, c, err);
+        } else if (!strcmp(method, "PUT") || !strcmp(method, "POST")) {
+            enum MHD_Result ret = MHD_NO;
+            cJSON *j = json_body(r, c, &ret);
+            if (!j)
+                return ret;
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "channel");
+            const char *ch = cJSON_IsString(v) ? v->valuestring : NULL;
+            if (!cJSON_IsNull(v) && (!ch || (*ch && !upd__valid_channel(ch)))) {
+                cJSON_Delete(j);
+                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
+                                        "the body must be {\"channel\": \"beta\"} (letters, "
+                                        "digits, '.', '_', '-'), or {\"channel\": null} to clear");
+            }
+            int rc = s->store->ops->device_set_channel(s->store, mac, ch, err, sizeof err);
+            cJSON_Delete(j);
+            if (rc)
+                return store_failed(r, c, err);
+        } else {
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use PUT .../channel {\"channel\": \"beta\"}");
+        }
+    } else {
+        return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                "unknown device path: /api/v1/devices/<mac>, .../pin, "
+                                ".../channel");
+    }
+    upd_device_row d;
+    if (s->store->ops->device_get(s->store, mac, &d) != 0)
+        return store_failed(r, c, "the device row vanished");
+    return upd__reply_json(r, c, MHD_HTTP_OK, device_json(&d));
+}
+
+static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *method)
+{
+    srv *s = r->s;
+    if (strcmp(method, "GET"))
+        return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                "use GET /api/v1/events");
+    upd_writer_flush(s->writer);
+    const char *macarg = upd__arg(c, "mac");
+    char mac[UPD_MAC_STR];
+    if (macarg && upd__parse_mac(macarg, strlen(macarg), mac) != 0)
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                "mac must be a MAC address like 5C:CF:7F:0A:1B:2C");
+    const char *before = upd__arg(c, "before");
+    const char *lim = upd__arg(c, "limit");
+    cJSON *arr = cJSON_CreateArray();
+    if (s->store->ops->event_list(s->store, macarg ? mac : NULL, upd__arg(c, "kind"),
+                                  before ? atoll(before) : 0, lim ? atoi(lim) : 100, collect_event,
+                                  arr) != 0) {
+        cJSON_Delete(arr);
+        return store_failed(r, c, NULL);
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddItemToObject(j, "events", arr);
+    return upd__reply_json(r, c, MHD_HTTP_OK, j);
+}
+
+static int authorized(srv *s, struct MHD_Connection *c)
+{
+    const char *h = upd__header(c, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7))
+        return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return upd__secret_eq(h, s->token);
+}
+
+enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *upload_data,
+                               size_t *upload_data_size)
+{
+    const char *path = url + 7; /* after "/api/v1" */
+    int is_upload = !strcmp(path, "/releases") && !strcmp(method, "POST");
+    if (!r->started) {
+        r->started = 1;
+        if (!authorized(r->s, c))
+            return upd__reply_error(r, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                    "missing or wrong admin token: send 'Authorization: Bearer "
+                                    "<token>' (the token is in the data directory's admin-token "
+                                    "file, or UPDRAFT_ADMIN_TOKEN)");
+        if (is_upload && upd__upload_begin(r, c) != 0)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    if (r->responded) { /* answered before the body was read: drop the rest */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (is_upload)
+            upd__upload_feed(r, c, upload_data, *upload_data_size);
+        else if (r->body_len + *upload_data_size > MAX_JSON_BODY)
+            r->body_too_big = 1;
+        else {
+            char *nb = realloc(r->body, r->body_len + *upload_data_size + 1);
+            if (!nb)
+                return MHD_NO;
+            memcpy(nb + r->body_len, upload_data, *upload_data_size);
+            r->body = nb;
+            r->body_len += *upload_data_size;
+            nb[r->body_len] = '\0';
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!strncmp(path, "/releases", 9) && (path[9] == '\0' || path[9] == '/'))
+        return releases(r, c, method, path + 9);
+    if (!strncmp(path, "/channels", 9) && (path[9] == '\0' || path[9] == '/'))
+        return channels(r, c, method, path + 9);
+    if (!strncmp(path, "/devices", 8) && (path[8] == '\0' || path[8] == '/'))
+        return devices(r, c, method, path + 8);
+    if (!strcmp(path, "/events"))
+        return events(r, c, method);
+    if (!strcmp(path, "") || !strcmp(path, "/")) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "service", "updraft");
+        cJSON_AddNumberToObject(j, "dropped_device_records",
+                                (double)upd_writer_dropped(r->s->writer));
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
+    return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                            "no such API path: see docs/api.md (releases, channels, devices, "
+                            "events under /api/v1)");
+}

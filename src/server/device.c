@@ -1,0 +1,539 @@
+/* Device endpoints: the Arduino httpUpdate protocol (GET /update[/<channel>]), the
+ * static layout (GET /fw/<MAC>.version, /fw/<MAC>.bin) and immutable downloads with
+ * Range (GET|HEAD /releases/<id>/<name>.bin). Wire facts: shared/spec. A 200 here always
+ * carries a complete, validated image with its exact Content-Length; everything else is
+ * 304 or an error code the device understands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+/* ---- reading the device's headers ---------------------------------------------------- */
+
+static void copy_clean(char *dst, size_t cap, const char *src)
+{
+    dst[0] = '\0';
+    if (!src || strlen(src) >= cap)
+        return;
+    for (const char *p = src; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+            return;
+    strcpy(dst, src);
+}
+
+static int64_t parse_num(const char *s)
+{
+    if (!s || !*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (1ull << 40))
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    return (int64_t)v;
+}
+
+static void copy_hex(char *dst, size_t n, const char *src)
+{
+    dst[0] = '\0';
+    if (!src || strlen(src) != n)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char ch = src[i];
+        if (ch >= 'A' && ch <= 'F')
+            ch = (char)(ch - 'A' + 'a');
+        else if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            dst[0] = '\0';
+            return;
+        }
+        dst[i] = ch;
+    }
+    dst[n] = '\0';
+}
+
+/* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr. */
+static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
+{
+    memset(dr, 0, sizeof *dr);
+    upd_device_row *d = &dr->dev;
+    d->sketch_size = d->free_space = d->chip_size = -1;
+    const char *ua = upd__header(c, "User-Agent");
+    const char *pfx = NULL;
+    if (upd__header(c, "x-ESP8266-STA-MAC") || upd__header(c, "x-ESP8266-mode") ||
+        upd__header(c, "x-ESP8266-free-space")) {
+        pfx = "x-ESP8266-";
+    } else if (upd__header(c, "x-ESP32-STA-MAC") || upd__header(c, "x-ESP32-mode") ||
+               upd__header(c, "x-ESP32-free-space")) {
+        pfx = "x-ESP32-";
+    }
+    if (pfx ? pfx[5] == '8' : (ua && !strcasecmp(ua, "ESP8266-http-Update"))) {
+        dr->family_known = 1;
+        dr->client = UPD_CLIENT_ESP8266_ARDUINO;
+        strcpy(d->family, "esp8266");
+        pfx = "x-ESP8266-";
+    } else if (pfx || (ua && !strcasecmp(ua, "ESP32-http-Update"))) {
+        dr->family_known = 1;
+        dr->client = UPD_CLIENT_ESP32_ARDUINO;
+        strcpy(d->family, "esp32");
+        pfx = "x-ESP32-";
+    } else if (ua && !strncasecmp(ua, "ESP32 HTTP Client", 17)) {
+        dr->family_known = 1;
+        dr->client = UPD_CLIENT_ESP_IDF;
+        strcpy(d->family, "esp32");
+        pfx = "x-ESP32-";
+    }
+    copy_clean(d->user_agent, sizeof d->user_agent, ua);
+    upd__client_ip(c, d->ip, sizeof d->ip);
+    if (!pfx)
+        return;
+    char name[64];
+#define H(field) (snprintf(name, sizeof name, "%s%s", pfx, field), upd__header(c, name))
+    const char *v = H("STA-MAC");
+    if (v && upd__parse_mac(v, strlen(v), d->mac) == 0)
+        dr->has_mac = 1;
+    v = H("AP-MAC");
+    if (!v || upd__parse_mac(v, strlen(v), d->ap_mac) != 0)
+        d->ap_mac[0] = '\0';
+    v = H("Chip-ID");
+    if (parse_num(v) >= 0)
+        copy_clean(d->chip_id, sizeof d->chip_id, v);
+    copy_clean(d->sdk, sizeof d->sdk, H("sdk-version"));
+    copy_clean(d->version, sizeof d->version, H("version"));
+    d->sketch_size = parse_num(H("sketch-size"));
+    copy_hex(d->sketch_md5, 32, H("sketch-md5"));
+    copy_hex(d->sketch_sha256, 64, H("sketch-sha256"));
+    d->free_space = parse_num(H("free-space"));
+    d->chip_size = parse_num(H("chip-size"));
+    copy_clean(d->mode, sizeof d->mode, H("mode"));
+#undef H
+    if (!strcasecmp(d->mode, "spiffs"))
+        dr->mode_fs = 1;
+    else if (!strcasecmp(d->mode, "version"))
+        dr->mode_version = 1;
+}
+
+/* ---- device auth -------------------------------------------------------------------- */
+
+/* 1 when the request may go on: no device auth configured, or the right credentials. */
+static int device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
+{
+    if (!s->fleet_auth && s->ncreds == 0)
+        return 1;
+    char user[128], pass[128];
+    if (upd__basic_auth(c, user, sizeof user, pass, sizeof pass) != 0)
+        return 0;
+    if (mac && mac[0]) {
+        for (size_t i = 0; i < s->ncreds; i++)
+            if (!strcmp(s->creds[i].mac, mac))
+                return upd__secret_eq(user, s->creds[i].user) &
+                       upd__secret_eq(pass, s->creds[i].pass);
+    }
+    if (s->fleet_auth && upd__secret_eq(user, s->fleet_user) & upd__secret_eq(pass, s->fleet_pass))
+        return 1;
+    if (!mac || !mac[0]) {
+        /* a download that names no device: any device's credentials will do */
+        for (size_t i = 0; i < s->ncreds; i++)
+            if (upd__secret_eq(user, s->creds[i].user) & upd__secret_eq(pass, s->creds[i].pass))
+                return 1;
+    }
+    return 0;
+}
+
+static enum MHD_Result unauthorized(req *r, struct MHD_Connection *c)
+{
+    return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
+                           "updraft: device authentication required: the device must send the "
+                           "user and password configured on the server (HTTP Basic, "
+                           "ESPhttpUpdate.setAuthorization)");
+}
+
+/* ---- answers ------------------------------------------------------------------------- */
+
+static void set_reason_header(struct MHD_Response *resp, const char *detail)
+{
+    char clean[UPD_DETAIL_MAX];
+    size_t n = 0;
+    for (const char *p = detail; *p && n + 1 < sizeof clean; p++)
+        clean[n++] = ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E) ? ' ' : *p;
+    clean[n] = '\0';
+    MHD_add_response_header(resp, "X-Updraft-Reason", clean);
+}
+
+static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char *detail)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    set_reason_header(resp, detail);
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    return upd__queue(r, c, MHD_HTTP_NOT_MODIFIED, resp);
+}
+
+static void url_stem(const upd_release_row *rel, char *out, size_t cap)
+{
+    char name[128];
+    upd__copy(name, sizeof name, rel->filename[0] ? rel->filename : "firmware");
+    size_t n = strlen(name);
+    if (n > 3 && !strcmp(name + n - 3, ".gz"))
+        name[n -= 3] = '\0';
+    if (n > 4 && !strcmp(name + n - 4, ".bin"))
+        name[n -= 4] = '\0';
+    snprintf(out, cap, "%s", name);
+}
+
+static void push_download(req *r, const char *event, int64_t bytes, const char *detail)
+{
+    upd_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.type = UPD_REC_DOWNLOAD;
+    rec.at_ms = upd__now_ms();
+    upd__copy(rec.mac, sizeof rec.mac, r->mac);
+    upd__copy(rec.event, sizeof rec.event, event);
+    rec.release_id = r->release_id;
+    rec.bytes = bytes;
+    upd__copy(rec.detail, sizeof rec.detail, detail);
+    upd_writer_push(r->s->writer, &rec);
+}
+
+/* Parse a single "bytes=" range against size. Returns 1 with [*first, *last] for a
+ * satisfiable range, 0 to serve the whole file (no Range, a syntax we ignore, or
+ * several ranges), -1 when unsatisfiable (416). */
+static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    if (!h)
+        return 0;
+    while (*h == ' ')
+        h++;
+    if (strncasecmp(h, "bytes=", 6))
+        return 0;
+    h += 6;
+    if (strchr(h, ','))
+        return 0;
+    while (*h == ' ')
+        h++;
+    uint64_t a = 0, b = 0;
+    int has_a = 0, has_b = 0;
+    while (*h >= '0' && *h <= '9') {
+        if (a > UINT64_MAX / 10 - 10)
+            return 0;
+        a = a * 10 + (uint64_t)(*h++ - '0');
+        has_a = 1;
+    }
+    if (*h++ != '-')
+        return 0;
+    while (*h >= '0' && *h <= '9') {
+        if (b > UINT64_MAX / 10 - 10)
+            b = UINT64_MAX / 10; /* absurdly long: clamped below anyway */
+        else
+            b = b * 10 + (uint64_t)(*h - '0');
+        h++;
+        has_b = 1;
+    }
+    while (*h == ' ')
+        h++;
+    if (*h || (!has_a && !has_b))
+        return 0;
+    if (!has_a) { /* suffix: the last b bytes */
+        if (b == 0)
+            return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if (has_b && b < a)
+        return 0; /* invalid: ignore the header (RFC 9110) */
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = (!has_b || b >= size) ? size - 1 : b;
+    return 1;
+}
+
+/* Answer with the release's image (or the slice a Range asks for), straight from the
+ * blob file (sendfile). immutable: the long-cache headers of /releases/. */
+static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_release_row *rel,
+                                   const char *method, int immutable)
+{
+    srv *s = r->s;
+    char path[PATH_MAX + 80];
+    upd__blob_path(s, rel->sha256, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)rel->size) {
+        fprintf(stderr,
+                "updraft: release %lld: blob %s is %s: restore the data directory from "
+                "a backup\n",
+                (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
+        if (fd >= 0)
+            close(fd);
+        return upd__reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               "updraft: the release's file is missing or damaged on the server");
+    }
+    uint64_t size = (uint64_t)st.st_size, first = 0, last = size - 1;
+    int rr = parse_range(upd__header(c, "Range"), size, &first, &last);
+    char buf[160];
+    if (rr < 0) {
+        close(fd);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        snprintf(buf, sizeof buf, "bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(resp, "Content-Range", buf);
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        return upd__queue(r, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+    }
+    uint64_t len = last - first + 1;
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, first);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+    snprintf(buf, sizeof buf, "\"%s\"", rel->sha256);
+    MHD_add_response_header(resp, "ETag", buf);
+    MHD_add_response_header(resp, "x-version", rel->version);
+    if (rr == 0)
+        MHD_add_response_header(resp, "x-MD5", rel->md5);
+    else {
+        snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu", (unsigned long long)first,
+                 (unsigned long long)last, (unsigned long long)size);
+        MHD_add_response_header(resp, "Content-Range", buf);
+    }
+    char stem[128];
+    url_stem(rel, stem, sizeof stem);
+    snprintf(buf, sizeof buf, "attachment; filename=\"%s.bin\"", stem);
+    MHD_add_response_header(resp, "Content-Disposition", buf);
+    MHD_add_response_header(resp, "Cache-Control",
+                            immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    if (strcmp(method, "HEAD") != 0) {
+        r->dl = 1;
+        r->dl_to_end = last == size - 1;
+        r->release_id = rel->id;
+        r->dl_len = len;
+        char d[UPD_DETAIL_MAX];
+        if (first == 0) {
+            snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes", (long long)rel->id,
+                     (unsigned long long)len, (unsigned long long)size);
+            push_download(r, "download-started", (int64_t)len, d);
+        }
+    }
+    return upd__queue(r, c, rr ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp);
+}
+
+static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
+                         const char *result_override)
+{
+    if (!dr->has_mac)
+        return;
+    upd_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.type = UPD_REC_CHECKIN;
+    rec.at_ms = upd__now_ms();
+    rec.dev = dr->dev;
+    upd__copy(rec.result, sizeof rec.result, result_override ? result_override : dec->result);
+    rec.release_id = dec->have_rel ? dec->rel.id : 0;
+    upd__copy(rec.detail, sizeof rec.detail, dec->detail);
+    upd_writer_push(r->s->writer, &rec);
+}
+
+/* GET /update, /update/<channel>, and /fw/<MAC>.bin requests that carry device headers. */
+static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const char *method,
+                                     const char *channel, const char *path_mac)
+{
+    srv *s = r->s;
+    upd_devreq dr;
+    read_devreq(c, &dr);
+    if (path_mac) {
+        if (dr.has_mac && strcmp(dr.dev.mac, path_mac) != 0)
+            return upd__reply_text(r, c, MHD_HTTP_FORBIDDEN,
+                                   "updraft: the MAC in the URL is not the device's STA MAC");
+        upd__copy(dr.dev.mac, sizeof dr.dev.mac, path_mac);
+        dr.has_mac = 1;
+    }
+    if (!dr.family_known)
+        return upd__reply_text(r, c, MHD_HTTP_FORBIDDEN,
+                               "updraft: this is the device update endpoint: ESP8266/ESP32 "
+                               "update clients send the x-ESP8266-* or x-ESP32-* headers. "
+                               "Humans: see /api/v1 and docs/protocol.md");
+    if (dr.dev.mode[0] && !dr.mode_fs && !dr.mode_version && strcasecmp(dr.dev.mode, "sketch"))
+        return upd__reply_text(r, c, MHD_HTTP_BAD_REQUEST,
+                               "updraft: unknown x-*-mode: expected sketch, spiffs or version");
+    if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
+        return unauthorized(r, c);
+    if (channel) {
+        if (!upd__valid_channel(channel))
+            return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
+                                   "updraft: not a channel name (letters, digits, . _ -)");
+        upd__copy(dr.url_channel, sizeof dr.url_channel, channel);
+    }
+    upd_device_row *known = NULL;
+    if (dr.has_mac) {
+        known = malloc(sizeof *known);
+        if (known && s->store->ops->device_get(s->store, dr.dev.mac, known) != 0) {
+            free(known);
+            known = NULL;
+        }
+    }
+    upd_decision *dec = malloc(sizeof *dec);
+    if (!dec) {
+        free(known);
+        return MHD_NO;
+    }
+    upd__decide(s, &dr, known, dec);
+    free(known);
+    enum MHD_Result ret;
+    upd__copy(r->mac, sizeof r->mac, dr.has_mac ? dr.dev.mac : "");
+    if (dr.mode_version) {
+        int tell = dec->have_rel && (dec->offer || !strcmp(dec->result, "current"));
+        if (tell) {
+            struct MHD_Response *resp =
+                MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+            if (!resp) {
+                free(dec);
+                return MHD_NO;
+            }
+            MHD_add_response_header(resp, "x-version", dec->rel.version);
+            MHD_add_response_header(resp, "x-MD5", dec->rel.md5);
+            MHD_add_response_header(resp, "Cache-Control", "no-cache");
+            ret = upd__queue(r, c, MHD_HTTP_OK, resp);
+            char d[UPD_DETAIL_MAX];
+            snprintf(d, sizeof d, "version query: told it release %lld (version %.200s)",
+                     (long long)dec->rel.id, dec->rel.version);
+            upd__copy(dec->detail, sizeof dec->detail, d);
+            push_checkin(r, &dr, dec, "version");
+        } else {
+            ret = not_modified(r, c, dec->detail);
+            push_checkin(r, &dr, dec, NULL);
+        }
+    } else if (dec->offer) {
+        ret = serve_image(r, c, &dec->rel, method, 0);
+        push_checkin(r, &dr, dec, NULL);
+    } else {
+        ret = not_modified(r, c, dec->detail);
+        push_checkin(r, &dr, dec, NULL);
+    }
+    free(dec);
+    return ret;
+}
+
+/* GET /fw/<MAC>.version and /fw/<MAC>.bin */
+static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *method,
+                                 const char *rest)
+{
+    srv *s = r->s;
+    const char *dot = strrchr(rest, '.');
+    char mac[UPD_MAC_STR];
+    if (!dot || upd__parse_mac(rest, (size_t)(dot - rest), mac) != 0)
+        return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
+                               "updraft: expected /fw/<MAC>.version or /fw/<MAC>.bin (MAC as "
+                               "5CCF7F0A1B2C or 5C:CF:7F:0A:1B:2C)");
+    int is_bin = !strcmp(dot, ".bin");
+    if (!is_bin && strcmp(dot, ".version"))
+        return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
+                               "updraft: expected /fw/<MAC>.version or /fw/<MAC>.bin");
+    if (is_bin && (upd__header(c, "x-ESP8266-STA-MAC") || upd__header(c, "x-ESP32-STA-MAC") ||
+                   upd__header(c, "x-ESP8266-mode") || upd__header(c, "x-ESP32-mode")))
+        return handle_update(r, c, method, NULL, mac);
+    if (!device_auth_ok(s, c, mac))
+        return unauthorized(r, c);
+    upd_device_row *known = malloc(sizeof *known);
+    upd_release_row *rel = malloc(sizeof *rel);
+    if (!known || !rel) {
+        free(known);
+        free(rel);
+        return MHD_NO;
+    }
+    int have_known = s->store->ops->device_get(s->store, mac, known) == 0;
+    char why[UPD_DETAIL_MAX];
+    int pinned;
+    enum MHD_Result ret;
+    upd__copy(r->mac, sizeof r->mac, mac);
+    if (upd__target(s, have_known ? known->family : "", 0, "", have_known ? known : NULL, rel,
+                    &pinned, why, sizeof why) != 0) {
+        char msg[UPD_DETAIL_MAX + 16];
+        snprintf(msg, sizeof msg, "updraft: %s", why);
+        ret = upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, msg);
+    } else if (is_bin) {
+        ret = serve_image(r, c, rel, method, 0);
+    } else {
+        size_t n = strlen(rel->version);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(n, rel->version, MHD_RESPMEM_MUST_COPY);
+        if (!resp)
+            ret = MHD_NO;
+        else {
+            MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+            MHD_add_response_header(resp, "Cache-Control", "no-cache");
+            MHD_add_response_header(resp, "x-MD5", rel->md5);
+            ret = upd__queue(r, c, MHD_HTTP_OK, resp);
+        }
+    }
+    free(known);
+    free(rel);
+    return ret;
+}
+
+/* GET|HEAD /releases/<id>/<name>.bin */
+static enum MHD_Result handle_release_file(req *r, struct MHD_Connection *c, const char *method,
+                                           const char *rest)
+{
+    srv *s = r->s;
+    char *end;
+    long long id = strtoll(rest, &end, 10);
+    size_t n = strlen(end);
+    if (id <= 0 || end == rest || *end != '/' || n < 6 || strcmp(end + n - 4, ".bin") ||
+        strchr(end + 1, '/'))
+        return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
+                               "updraft: expected /releases/<id>/<name>.bin");
+    upd_devreq dr;
+    read_devreq(c, &dr);
+    if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
+        return unauthorized(r, c);
+    upd_release_row *rel = malloc(sizeof *rel);
+    if (!rel)
+        return MHD_NO;
+    enum MHD_Result ret;
+    if (s->store->ops->release_get(s->store, id, rel) != 0)
+        ret = upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, "updraft: no such release");
+    else {
+        upd__copy(r->mac, sizeof r->mac, dr.has_mac ? dr.dev.mac : "");
+        ret = serve_image(r, c, rel, method, 1);
+    }
+    free(rel);
+    return ret;
+}
+
+enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *url,
+                                  const char *method)
+{
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
+        return upd__queue(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+    }
+    if (!strcmp(url, "/update"))
+        return handle_update(r, c, method, NULL, NULL);
+    if (!strncmp(url, "/update/", 8))
+        return handle_update(r, c, method, url + 8, NULL);
+    if (!strncmp(url, "/fw/", 4))
+        return handle_fw(r, c, method, url + 4);
+    if (!strncmp(url, "/releases/", 10))
+        return handle_release_file(r, c, method, url + 10);
+    return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
+                           "updraft: not found. Devices: /update, /update/<channel>, "
+                           "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin; "
+                           "admin API: /api/v1/");
+}

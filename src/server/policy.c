@@ -1,0 +1,211 @@
+/* Deciding what a device gets (policy v1): its pinned release, else its channel's
+ * current release; offered only when it is not what the device runs, not a downgrade
+ * (unless pinned), and the core's fit rules say the device's own client will install
+ * and boot it. Every "no" carries a sentence that says why. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "host/fileinspect.h"
+#include "srv.h"
+#include "updraft/version.h"
+
+int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *out)
+{
+    pthread_mutex_lock(&s->cache_mu);
+    for (size_t i = 0; i < s->ncache; i++)
+        if (s->cache[i].id == rel->id) {
+            *out = s->cache[i].rep;
+            pthread_mutex_unlock(&s->cache_mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&s->cache_mu);
+
+    char path[PATH_MAX + 80], err[512];
+    upd__blob_path(s, rel->sha256, path, sizeof path);
+    upd_file_info *fi = malloc(sizeof *fi);
+    if (!fi)
+        return -1;
+    if (upd_inspect_file(path, fi, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft: release %lld: %s\n", (long long)rel->id, err);
+        free(fi);
+        return -1;
+    }
+    *out = fi->report;
+    free(fi);
+
+    pthread_mutex_lock(&s->cache_mu);
+    if (s->ncache == s->capcache) {
+        size_t nc = s->capcache ? s->capcache * 2 : 16;
+        report_entry *p = realloc(s->cache, nc * sizeof *p);
+        if (p) {
+            s->cache = p;
+            s->capcache = nc;
+        }
+    }
+    if (s->ncache < s->capcache) {
+        s->cache[s->ncache].id = rel->id;
+        s->cache[s->ncache].rep = *out;
+        s->ncache++;
+    }
+    pthread_mutex_unlock(&s->cache_mu);
+    return 0;
+}
+
+int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel,
+                const upd_device_row *known, upd_release_row *out, int *pinned, char *why,
+                size_t whylen)
+{
+    const char *mode = mode_fs ? "fs" : "sketch";
+    *pinned = 0;
+    if (known && known->pin_release > 0) {
+        int rc = s->store->ops->release_get(s->store, known->pin_release, out);
+        if (rc == 0 && !out->retired && !strcmp(out->mode, mode)) {
+            *pinned = 1;
+            return 0;
+        }
+        if (rc != 0 || out->retired) {
+            snprintf(why, whylen,
+                     "pinned to release %lld, which is %s: nothing is offered; pin another "
+                     "release or unpin the device",
+                     (long long)known->pin_release, rc ? "gone" : "retired");
+            return -1;
+        }
+        /* pinned to an app but asking for a filesystem (or the reverse): use the channel */
+    }
+    const char *ch = url_channel && url_channel[0] ? url_channel
+                     : known && known->channel[0]  ? known->channel
+                                                   : "stable";
+    const char *fams[3];
+    int nf = 0;
+    if (family && family[0])
+        fams[nf++] = family;
+    else {
+        fams[nf++] = "esp8266";
+        fams[nf++] = "esp32";
+    }
+    if (mode_fs)
+        fams[nf++] = "any";
+    for (int i = 0; i < nf; i++)
+        if (s->store->ops->channel_current(s->store, ch, fams[i], mode, out) == 0)
+            return 0;
+    snprintf(why, whylen,
+             "channel '%s' has no current %s release%s%s: nothing to install (publish one with "
+             "'updraft release add FILE --version V --channel %s')",
+             ch, mode_fs ? "filesystem" : "application", family && family[0] ? " for " : "",
+             family && family[0] ? family : "", ch);
+    return -1;
+}
+
+static int runs_release(const upd_devreq *dr, const upd_release_row *rel, const char **how)
+{
+    const upd_device_row *d = &dr->dev;
+    if (!dr->mode_fs) {
+        if (d->sketch_md5[0] &&
+            (!strcasecmp(d->sketch_md5, rel->md5) ||
+             (rel->inner_md5[0] && !strcasecmp(d->sketch_md5, rel->inner_md5)))) {
+            *how = "same MD5";
+            return 1;
+        }
+        if (d->sketch_sha256[0] && !strcasecmp(d->sketch_sha256, rel->sha256)) {
+            *how = "same SHA-256";
+            return 1;
+        }
+        if (d->sketch_md5[0] || d->sketch_sha256[0]) {
+            /* it told us its image hash and it differs: a different image, whatever the
+             * version string says (a rebuild with an unchanged version) */
+            return 0;
+        }
+    }
+    if (d->version[0] && upd_version_cmp(d->version, rel->version) == 0) {
+        *how = "same version";
+        return 1;
+    }
+    return 0;
+}
+
+void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_decision *out)
+{
+    memset(out, 0, sizeof *out);
+    out->result = "none";
+    const upd_device_row *d = &dr->dev;
+    char why[UPD_DETAIL_MAX];
+    if (upd__target(s, d->family, dr->mode_fs, dr->url_channel, known, &out->rel, &out->pinned, why,
+                    sizeof why) != 0) {
+        upd__copy(out->detail, sizeof out->detail, why);
+        return;
+    }
+    upd_release_row *rel = &out->rel;
+    out->have_rel = 1;
+    const char *how = NULL;
+    if (runs_release(dr, rel, &how)) {
+        out->result = "current";
+        snprintf(out->detail, sizeof out->detail,
+                 "up to date: runs release %lld (version %.200s, %s)", (long long)rel->id,
+                 rel->version, how);
+        return;
+    }
+    if (!out->pinned && d->version[0] && upd_version_cmp(rel->version, d->version) < 0) {
+        out->result = "declined";
+        snprintf(out->detail, sizeof out->detail,
+                 "release %lld has version %.100s, older than the running %.100s: downgrades "
+                 "are offered only to pinned devices ('updraft device pin MAC %lld')",
+                 (long long)rel->id, rel->version, d->version, (long long)rel->id);
+        return;
+    }
+    if (!dr->mode_fs && !d->version[0] && !d->sketch_md5[0] && !d->sketch_sha256[0]) {
+        /* an old core that says nothing about its image: avoid an endless update loop */
+        if (known && known->running_release == rel->id) {
+            out->result = "current";
+            snprintf(out->detail, sizeof out->detail,
+                     "up to date: it sends no version or MD5, and it last installed release %lld",
+                     (long long)rel->id);
+            return;
+        }
+        if (d->sketch_size > 0 &&
+            (d->sketch_size == rel->size || d->sketch_size == rel->inner_size)) {
+            out->result = "current";
+            snprintf(out->detail, sizeof out->detail,
+                     "up to date (assumed): it sends no version or MD5 and its sketch is as "
+                     "long as release %lld (%lld bytes)",
+                     (long long)rel->id, (long long)d->sketch_size);
+            return;
+        }
+    }
+    upd_image_report rep;
+    if (upd__release_report(s, rel, &rep) != 0) {
+        out->result = "declined";
+        snprintf(out->detail, sizeof out->detail,
+                 "release %lld cannot be read from the blob store: check the data directory "
+                 "(the server log says more)",
+                 (long long)rel->id);
+        return;
+    }
+    upd_device_facts f;
+    memset(&f, 0, sizeof f);
+    f.client = dr->client;
+    f.mode = dr->mode_fs ? UPD_MODE_FS : UPD_MODE_SKETCH;
+    f.chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : UPD_CHIP_UNKNOWN;
+    if (d->free_space >= 0 && d->free_space <= UINT32_MAX) {
+        f.has_free_space = 1;
+        f.free_space = (uint32_t)d->free_space;
+    }
+    if (d->chip_size > 0 && d->chip_size <= UINT32_MAX) {
+        f.has_chip_size = 1;
+        f.chip_size = (uint32_t)d->chip_size;
+    }
+    upd_fit_result fr;
+    memset(&fr, 0, sizeof fr);
+    if (upd_fit_check(&rep, &f, &fr) != 0) {
+        out->result = "declined";
+        snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
+                 (long long)rel->id, rel->version,
+                 fr.explanation[0] ? fr.explanation : upd_fit_code_name(fr.code));
+        return;
+    }
+    out->offer = 1;
+    out->result = "offered";
+    snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s",
+             (long long)rel->id, rel->version, out->pinned ? " (pinned)" : "");
+}

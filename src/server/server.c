@@ -1,0 +1,498 @@
+/* `updraft serve`: setup (data directory, admin token, store, writer thread), the
+ * libmicrohttpd daemon (epoll, thread pool, explicit limits), request dispatch and the
+ * completion callback that turns finished downloads into device events. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+/* ---- setup helpers ---------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n + 1 == cap) {
+            if (cap > (1u << 24))
+                break;
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else
+                buf = nb;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+/* The admin token: UPDRAFT_ADMIN_TOKEN, else <data>/admin-token, else a new random one
+ * written there with mode 0600. */
+static int setup_token(srv *s)
+{
+    const char *env = getenv("UPDRAFT_ADMIN_TOKEN");
+    if (env && *env) {
+        if (strlen(env) >= sizeof s->token || strlen(env) < 8) {
+            fprintf(stderr, "updraft: UPDRAFT_ADMIN_TOKEN must be 8 to %zu characters long\n",
+                    sizeof s->token - 1);
+            return -1;
+        }
+        upd__copy(s->token, sizeof s->token, env);
+        printf("admin token: from UPDRAFT_ADMIN_TOKEN\n");
+        return 0;
+    }
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/admin-token", s->data_dir);
+    char *text = NULL;
+    if (read_file(path, &text, NULL) == 0) {
+        text[strcspn(text, "\r\n")] = '\0';
+        if (strlen(text) >= 8 && strlen(text) < sizeof s->token) {
+            upd__copy(s->token, sizeof s->token, text);
+            free(text);
+            printf("admin token: in %s\n", path);
+            return 0;
+        }
+        free(text);
+        fprintf(stderr,
+                "updraft: %s does not hold a usable token (8 to %zu characters): delete it to "
+                "generate a new one, or set UPDRAFT_ADMIN_TOKEN\n",
+                path, sizeof s->token - 1);
+        return -1;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "updraft: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    unsigned char rnd[24];
+    if (gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd) != 0) {
+        fprintf(stderr, "updraft: no random numbers for the admin token (GnuTLS)\n");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(s->token + 2 * i, 3, "%02x", rnd[i]);
+    char tmp[PATH_MAX + 32];
+    snprintf(tmp, sizeof tmp, "%s/admin-token.tmp", s->data_dir);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, s->token, strlen(s->token)) < 0 ||
+        write(fd, "\n", 1) != 1 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "updraft: cannot write the admin token to %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    printf("admin token: %s\n  (generated now, stored in %s, mode 0600; the CLI reads it from "
+           "UPDRAFT_TOKEN)\n",
+           s->token, path);
+    return 0;
+}
+
+static int split_cred(const char *text, char *user, size_t ucap, char *pass, size_t pcap)
+{
+    const char *colon = strchr(text, ':');
+    if (!colon || colon == text || (size_t)(colon - text) >= ucap || strlen(colon + 1) >= pcap ||
+        !colon[1])
+        return -1;
+    memcpy(user, text, (size_t)(colon - text));
+    user[colon - text] = '\0';
+    strcpy(pass, colon + 1);
+    return 0;
+}
+
+static int setup_device_auth(srv *s)
+{
+    const char *fleet = s->cfg.device_auth ? s->cfg.device_auth : getenv("UPDRAFT_DEVICE_AUTH");
+    if (fleet && *fleet) {
+        if (split_cred(fleet, s->fleet_user, sizeof s->fleet_user, s->fleet_pass,
+                       sizeof s->fleet_pass) != 0) {
+            fprintf(stderr, "updraft: --device-auth must be USER:PASSWORD (both non-empty)\n");
+            return -1;
+        }
+        s->fleet_auth = 1;
+    }
+    if (!s->cfg.device_auth_file)
+        return 0;
+    char *text;
+    if (read_file(s->cfg.device_auth_file, &text, NULL) != 0) {
+        fprintf(stderr, "updraft: cannot read the device credentials file %s: %s\n",
+                s->cfg.device_auth_file, strerror(errno));
+        return -1;
+    }
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        line[strcspn(line, "\r#")] = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            continue;
+        char *sp = p + strcspn(p, " \t");
+        char *cred = sp;
+        while (*cred == ' ' || *cred == '\t')
+            cred++;
+        *sp = '\0';
+        char *e = cred + strcspn(cred, " \t");
+        *e = '\0';
+        dev_cred dc;
+        if (upd__parse_mac(p, strlen(p), dc.mac) != 0 ||
+            split_cred(cred, dc.user, sizeof dc.user, dc.pass, sizeof dc.pass) != 0) {
+            fprintf(stderr,
+                    "updraft: %s line %d: expected 'MAC USER:PASSWORD' (e.g. "
+                    "5C:CF:7F:0A:1B:2C dev1:secret)\n",
+                    s->cfg.device_auth_file, lineno);
+            free(text);
+            return -1;
+        }
+        dev_cred *nc = realloc(s->creds, (s->ncreds + 1) * sizeof *nc);
+        if (!nc) {
+            free(text);
+            return -1;
+        }
+        s->creds = nc;
+        s->creds[s->ncreds++] = dc;
+    }
+    free(text);
+    return 0;
+}
+
+/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[256] = "0.0.0.0";
+    const char *port;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':' || (size_t)(close - spec - 1) >= sizeof host)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(close - spec - 1));
+        host[close - spec - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (colon) {
+            if ((size_t)(colon - spec) >= sizeof host)
+                return -1;
+            if (colon != spec) {
+                memcpy(host, spec, (size_t)(colon - spec));
+                host[colon - spec] = '\0';
+            }
+            port = colon + 1;
+        } else {
+            port = spec;
+        }
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        return -1;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* ---- request handling --------------------------------------------------------------------- */
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    srv *s = cls;
+    (void)version;
+    req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->s = s;
+        *con_cls = r;
+        r->acked0 = upd__tcp_acked(c, &r->acked_ok);
+    }
+    if (!strncmp(url, "/api/v1", 7) && (url[7] == '\0' || url[7] == '/'))
+        return upd__api_route(r, c, url, method, upload_data, upload_data_size);
+    /* device endpoints and the rest carry no body: answer on the first call */
+    if (r->responded) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!strcmp(url, "/") || !strcmp(url, "/healthz")) {
+        r->started = 1;
+        return upd__reply_text(r, c, MHD_HTTP_OK,
+                               !strcmp(url, "/") ? "updraft update server: devices use /update "
+                                                   "(docs/protocol.md), operators /api/v1 "
+                                                   "(docs/api.md)"
+                                                 : "ok");
+    }
+    return upd__device_route(r, c, url, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->dl) {
+        upd_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.type = UPD_REC_DOWNLOAD;
+        rec.at_ms = upd__now_ms();
+        upd__copy(rec.mac, sizeof rec.mac, r->mac);
+        rec.release_id = r->release_id;
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            if (r->dl_to_end) {
+                snprintf(rec.event, sizeof rec.event, "download-completed");
+                rec.bytes = (int64_t)r->dl_len;
+                snprintf(rec.detail, sizeof rec.detail, "release %lld: %llu bytes sent",
+                         (long long)r->release_id, (unsigned long long)r->dl_len);
+                upd_writer_push(r->s->writer, &rec);
+            }
+        } else {
+            int ok = 0;
+            uint64_t acked = upd__tcp_acked(c, &ok);
+            int64_t bytes = -1;
+            if (ok && r->acked_ok && acked >= r->acked0) {
+                uint64_t d = acked - r->acked0;
+                /* minus the response header (about 300 bytes); never more than the body */
+                d = d > 300 ? d - 300 : 0;
+                bytes = (int64_t)(d > r->dl_len ? r->dl_len : d);
+            }
+            snprintf(rec.event, sizeof rec.event, "download-aborted");
+            rec.bytes = bytes;
+            snprintf(rec.detail, sizeof rec.detail,
+                     "release %lld: the connection ended after %s%lld of %llu bytes (%s)",
+                     (long long)r->release_id, bytes < 0 ? "an unknown number " : "about ",
+                     (long long)(bytes < 0 ? 0 : bytes), (unsigned long long)r->dl_len,
+                     toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timed out"
+                     : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN
+                         ? "server shutting down"
+                         : "closed by the device or the network");
+            upd_writer_push(r->s->writer, &rec);
+        }
+    }
+    upd__upload_free(r->up);
+    free(r->body);
+    free(r);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n'))
+        buf[--n] = '\0';
+    fprintf(stderr, "updraft: http: %s\n", buf);
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+int upd_server_main(const upd_server_config *cfg)
+{
+    srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return 1;
+    int status = 1;
+    char *cert = NULL, *key = NULL;
+    s->cfg = *cfg;
+    const char *data = cfg->data_dir ? cfg->data_dir : "./updraft-data";
+    const char *listen = cfg->listen ? cfg->listen : "0.0.0.0:8080";
+    s->max_upload = cfg->max_upload ? cfg->max_upload : 64ull << 20;
+    pthread_mutex_init(&s->cache_mu, NULL);
+    unsigned threads = cfg->threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
+    }
+
+    upd__copy(s->data_dir, sizeof s->data_dir, data);
+    snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data);
+    snprintf(s->blob_dir, sizeof s->blob_dir, "%s/blobs/sha256", data);
+    if (mkdir_p(s->data_dir, 0700) != 0 || mkdir_p(s->tmp_dir, 0700) != 0 ||
+        mkdir_p(s->blob_dir, 0750) != 0) {
+        fprintf(stderr,
+                "updraft: cannot create the data directory %s: %s: pick another with --data "
+                "DIR\n",
+                data, strerror(errno));
+        goto out;
+    }
+    if ((cfg->tls_cert != NULL) != (cfg->tls_key != NULL)) {
+        fprintf(stderr, "updraft: --tls-cert and --tls-key go together: give both PEM files\n");
+        goto out;
+    }
+    if (cfg->tls_cert) {
+        if (read_file(cfg->tls_cert, &cert, NULL) != 0 ||
+            read_file(cfg->tls_key, &key, NULL) != 0) {
+            fprintf(stderr, "updraft: cannot read %s: %s\n", cert ? cfg->tls_key : cfg->tls_cert,
+                    strerror(errno));
+            goto out;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            fprintf(stderr, "updraft: this libmicrohttpd was built without TLS: run behind a "
+                            "TLS proxy instead (docs/operations.md)\n");
+            goto out;
+        }
+    }
+    if (setup_device_auth(s) != 0 || setup_token(s) != 0)
+        goto out;
+
+    char db[PATH_MAX + 16], err[512];
+    snprintf(db, sizeof db, "%s/updraft.db", data);
+    s->store = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!s->store) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    upd__blob_gc(s);
+    s->writer = upd_writer_start(s->store, 8192);
+    if (!s->writer) {
+        fprintf(stderr, "updraft: cannot start the writer thread\n");
+        goto out;
+    }
+
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (parse_listen(listen, &ss, &sslen) != 0) {
+        fprintf(stderr,
+                "updraft: --listen '%s' is not HOST:PORT (e.g. 0.0.0.0:8080, [::]:8080, :8080)\n",
+                listen);
+        goto out;
+    }
+
+    /* More descriptors: every connection and every download holds one or two. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    /* Signals: block them in every thread; this one waits for them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (cert)
+        flags |= MHD_USE_TLS;
+    unsigned limit = cfg->connection_limit ? cfg->connection_limit : 16384;
+    unsigned timeout = cfg->timeout_s ? cfg->timeout_s : 90;
+    struct MHD_OptionItem tls_opts[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4 * 1024,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    if (!s->mhd) {
+        fprintf(stderr,
+                "updraft: cannot listen on %s: the port is in use, or the address is not on "
+                "this machine (or, with --tls-*, the certificate or key is not valid PEM)\n",
+                listen);
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = di ? di->port : 0;
+    char host[INET6_ADDRSTRLEN] = "";
+    if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host, sizeof host);
+    else
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, host, sizeof host);
+    printf("data: %s\n", s->data_dir);
+    printf("listening on %s://%s%s%s:%u\n", cert ? "https" : "http",
+           ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    printf("shutting down (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    fflush(stdout);
+    status = 0;
+out:
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd);
+    upd_writer_stop(s->writer);
+    if (s->store)
+        s->store->ops->close(s->store);
+    free(s->creds);
+    free(s->cache);
+    pthread_mutex_destroy(&s->cache_mu);
+    if (key) {
+        memset(key, 0, strlen(key));
+        free(key);
+    }
+    free(cert);
+    memset(s->token, 0, sizeof s->token);
+    free(s);
+    return status;
+}

@@ -1,0 +1,25 @@
+/* `updraft serve`: the update server (device endpoints, admin API, device registry). */
+#ifndef UPD_SERVER_SERVER_H
+#define UPD_SERVER_SERVER_H
+
+#include <stdint.h>
+
+typedef struct upd_server_config {
+    const char *listen;   /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; NULL: 0.0.0.0:8080 */
+    const char *data_dir; /* NULL: ./updraft-data */
+    const char *tls_cert; /* PEM files for native HTTPS; both or neither */
+    const char *tls_key;
+    const char *device_auth;      /* "USER:PASSWORD" every device must send (HTTP Basic) */
+    const char *device_auth_file; /* lines "MAC USER:PASSWORD": per-device credentials */
+    unsigned threads;             /* request threads; 0: number of CPUs (at least 2) */
+    unsigned connection_limit;    /* 0: 16384 */
+    unsigned timeout_s;           /* idle connection timeout; 0: 90 */
+    uint64_t max_upload;          /* largest upload accepted, bytes; 0: 64 MiB */
+} upd_server_config;
+
+/* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token
+ * information on stdout, errors on stderr. Returns a process exit status (0 after a
+ * clean shutdown, 1 when it could not start). */
+int upd_server_main(const upd_server_config *cfg);
+
+#endif

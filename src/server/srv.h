@@ -1,0 +1,163 @@
+/* Internals shared by the server's modules: the server state, the per-request state,
+ * and the small HTTP helpers (http.c). Not a public interface. */
+#ifndef UPD_SERVER_SRV_H
+#define UPD_SERVER_SRV_H
+
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "server.h"
+#include "store.h"
+#include "writer.h"
+#include "updraft/fit.h"
+#include "updraft/image.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+typedef struct dev_cred {
+    char mac[UPD_MAC_STR];
+    char user[128];
+    char pass[128];
+} dev_cred;
+
+typedef struct report_entry {
+    int64_t id;
+    upd_image_report rep;
+} report_entry;
+
+typedef struct srv {
+    upd_server_config cfg;
+    char data_dir[PATH_MAX];
+    char tmp_dir[PATH_MAX];
+    char blob_dir[PATH_MAX]; /* <data>/blobs/sha256 */
+    char token[160];
+    upd_store *store;
+    upd_writer *writer;
+    struct MHD_Daemon *mhd;
+    int fleet_auth;
+    char fleet_user[128];
+    char fleet_pass[128];
+    dev_cred *creds;
+    size_t ncreds;
+    pthread_mutex_t cache_mu;
+    report_entry *cache;
+    size_t ncache, capcache;
+    uint64_t max_upload;
+} srv;
+
+struct upload;
+
+/* One request (MHD's con_cls). */
+typedef struct req {
+    srv *s;
+    int started;
+    int responded; /* a response was queued (possibly before the body was read) */
+    /* JSON bodies of admin calls */
+    char *body;
+    size_t body_len;
+    int body_too_big;
+    struct upload *up;
+    /* download accounting for the completion callback */
+    int dl;
+    int dl_to_end; /* the response carries the file's last byte */
+    char mac[UPD_MAC_STR];
+    int64_t release_id;
+    uint64_t dl_len;
+    uint64_t acked0; /* TCP bytes acked on the socket when the request began */
+    int acked_ok;
+    char ip[48];
+} req;
+
+/* ---- http.c ---- */
+/* Copy the NUL-terminated src into dst of cap bytes, cut short if needed (NULL -> ""). */
+void upd__copy(char *dst, size_t cap, const char *src);
+int64_t upd__now_ms(void);
+/* Format ms since the epoch as "2026-11-27T01:42:27.123Z". */
+void upd__iso_time(int64_t ms, char *out, size_t cap);
+/* Parse "2026-11-27T01:42:27Z", "2026-11-27" or seconds since the epoch; -1 if bad. */
+int64_t upd__parse_time(const char *s);
+const char *upd__header(struct MHD_Connection *c, const char *name);
+const char *upd__arg(struct MHD_Connection *c, const char *name);
+/* Normalize a MAC (with or without ':'/'-', any case) to "AA:BB:CC:DD:EE:FF". 0 ok, -1 bad. */
+int upd__parse_mac(const char *in, size_t len, char out[UPD_MAC_STR]);
+/* Constant-time string comparison; 1 when equal. */
+int upd__secret_eq(const char *a, const char *b);
+/* Decode "Authorization: Basic ..." into user and pass. 0 ok, -1 absent or malformed. */
+int upd__basic_auth(struct MHD_Connection *c, char *user, size_t ucap, char *pass, size_t pcap);
+void upd__client_ip(struct MHD_Connection *c, char *out, size_t cap);
+/* Queue a response and drop our reference. */
+enum MHD_Result upd__queue(req *r, struct MHD_Connection *c, unsigned status,
+                           struct MHD_Response *resp);
+/* Reply with JSON (takes ownership of j). */
+enum MHD_Result upd__reply_json(req *r, struct MHD_Connection *c, unsigned status, cJSON *j);
+/* Reply {"error": msg, "kind": kind}. */
+enum MHD_Result upd__reply_error(req *r, struct MHD_Connection *c, unsigned status,
+                                 const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Plain-text reply (human readers: error pages of device endpoints). */
+enum MHD_Result upd__reply_text(req *r, struct MHD_Connection *c, unsigned status,
+                                const char *text);
+/* Is s a safe header value: printable ASCII, no CR/LF, at most max bytes? */
+int upd__printable(const char *s, size_t max);
+/* Is s a valid channel name: [A-Za-z0-9._-]{1,63}? */
+int upd__valid_channel(const char *s);
+
+/* ---- tcpinfo.c ---- */
+uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
+
+/* ---- blobs.c ---- */
+void upd__blob_path(const srv *s, const char *sha256, char *out, size_t cap);
+/* Move the fsynced temp file at tmp into the blob store as sha256 (durably). 0 ok. */
+int upd__blob_commit(const srv *s, const char *tmp, const char *sha256, char *err, size_t errlen);
+/* Startup: remove temp files and blobs no release references. */
+void upd__blob_gc(srv *s);
+
+/* ---- policy.c ---- */
+typedef struct upd_devreq {
+    upd_device_row dev; /* facts from the request ("" / -1 unknown) */
+    int has_mac;
+    upd_client client;
+    int family_known;
+    int mode_fs;      /* spiffs mode */
+    int mode_version; /* "ask only" version mode */
+    char url_channel[UPD_NAME_MAX];
+} upd_devreq;
+
+typedef struct upd_decision {
+    int offer;    /* 1: send rel */
+    int have_rel; /* rel is filled */
+    int pinned;
+    upd_release_row rel;
+    const char *result; /* "offered", "declined", "current", "none" */
+    char detail[UPD_DETAIL_MAX];
+} upd_decision;
+
+/* Decide what the device of dr gets. known: its registry row or NULL. */
+void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_decision *out);
+/* The release a device should run (pin, else channel), without the fit rules; 0 found. */
+int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel,
+                const upd_device_row *known, upd_release_row *out, int *pinned, char *why,
+                size_t whylen);
+/* The inspection report of a release's blob (cached). 0 ok. */
+int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *out);
+
+/* ---- device.c / api.c / upload.c ---- */
+enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *url,
+                                  const char *method);
+enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *upload_data,
+                               size_t *upload_data_size);
+cJSON *upd__release_json(const upd_release_row *rel);
+/* Upload of a release: feed body bytes (size 0 = end of body). */
+int upd__upload_begin(req *r, struct MHD_Connection *c);
+enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size);
+enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c);
+void upd__upload_free(struct upload *up);
+
+#endif

@@ -1,0 +1,168 @@
+/* The server's persistent state behind one interface: releases, channels, devices and
+ * their events. The SQLite implementation (store_sqlite.c) holds every SQL statement
+ * and every schema migration; a PostgreSQL backend implements the same operations.
+ *
+ * Threads: every operation may be called from any thread at the same time. Admin
+ * writes are synchronous and transactional; device-state writes arrive in batches from
+ * the writer thread (writer.h) through apply_batch. Rows are plain structs copied out;
+ * strings are NUL-terminated, "" when unknown; integers -1 when unknown. */
+#ifndef UPD_SERVER_STORE_H
+#define UPD_SERVER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UPD_NAME_MAX   64   /* channel names, platform and mode words (with NUL) */
+#define UPD_VER_MAX    256  /* version strings (255 characters + NUL) */
+#define UPD_NOTES_MAX  4096 /* release notes */
+#define UPD_DETAIL_MAX 512  /* event details */
+#define UPD_MAC_STR    18   /* "AA:BB:CC:DD:EE:FF" + NUL */
+
+/* Results of store operations (besides 0). */
+enum {
+    UPD_STORE_ENOTFOUND = -2, /* no such row */
+    UPD_STORE_ECONFLICT = -3, /* a unique key is taken (same image uploaded twice) */
+    UPD_STORE_EFAIL = -4      /* the database failed: see the error text */
+};
+
+typedef struct upd_release_row {
+    int64_t id;
+    char version[UPD_VER_MAX];
+    char platform[16];          /* "esp8266", "esp32", or "any" (filesystem images) */
+    char mode[8];               /* "sketch" or "fs" */
+    char kind[32];              /* upd_kind_slug of the image */
+    char chip[16];              /* "ESP32-C3", "ESP8266", "" */
+    char channel[UPD_NAME_MAX]; /* channel named at upload, "" */
+    char filename[128];
+    char notes[UPD_NOTES_MAX];
+    char md5[33];       /* of the file as served */
+    char sha256[65];    /* of the file as served; also its blob name */
+    char inner_md5[33]; /* gzip releases: md5 of the inflated image (what devices report) */
+    int64_t size;
+    int64_t inner_size;
+    int64_t created_ms;
+    int retired;
+} upd_release_row;
+
+typedef struct upd_device_row {
+    char mac[UPD_MAC_STR]; /* identity: STA MAC */
+    char ap_mac[UPD_MAC_STR];
+    char family[16]; /* "esp8266", "esp32", "" */
+    char chip_id[24];
+    char sdk[64];
+    char version[UPD_VER_MAX];
+    int64_t sketch_size;
+    char sketch_md5[33];
+    char sketch_sha256[65];
+    int64_t free_space;
+    int64_t chip_size;
+    char mode[16];
+    char ip[48];
+    char user_agent[128];
+    int64_t first_seen_ms;
+    int64_t last_seen_ms;
+    /* state kept by the server */
+    char channel[UPD_NAME_MAX]; /* assigned channel, "" = none */
+    int64_t pin_release;        /* 0 = not pinned */
+    int64_t offered_release;    /* last release offered and not yet seen running, 0 */
+    int64_t offered_ms;
+    int64_t offer_downloads; /* completed downloads of offered_release */
+    int64_t running_release; /* release we know it runs, 0 unknown */
+    char last_result[UPD_DETAIL_MAX];
+} upd_device_row;
+
+typedef struct upd_event_row {
+    int64_t id;
+    int64_t at_ms;
+    char mac[UPD_MAC_STR]; /* "" for events of no device (admin actions, anonymous downloads) */
+    char kind[24];
+    int64_t release_id; /* 0 none */
+    int64_t bytes;      /* -1 none */
+    char detail[UPD_DETAIL_MAX];
+} upd_event_row;
+
+typedef struct upd_channel_row {
+    char name[UPD_NAME_MAX];
+    char platform[16];
+    char mode[8];
+    int64_t release_id;
+    char version[UPD_VER_MAX];
+    int64_t updated_ms;
+} upd_channel_row;
+
+typedef struct upd_device_filter {
+    const char *channel;   /* effective channel (assigned, else "stable"); NULL any */
+    const char *platform;  /* family; NULL any */
+    const char *version;   /* exact version string; NULL any */
+    int64_t seen_since_ms; /* 0 any */
+    int limit;             /* <= 0: 1000 */
+} upd_device_filter;
+
+/* What the writer thread hands over: one device request (check-in) or one download. */
+typedef enum upd_record_type { UPD_REC_CHECKIN = 1, UPD_REC_DOWNLOAD } upd_record_type;
+
+typedef struct upd_record {
+    upd_record_type type;
+    int64_t at_ms;
+    upd_device_row dev;    /* CHECKIN: the facts the request carried (unknown: ""/-1) */
+    char mac[UPD_MAC_STR]; /* DOWNLOAD: the device, "" when unknown */
+    char result[16];       /* CHECKIN: "offered", "declined", "current", "none", "version" */
+    int64_t release_id;    /* offered / downloaded release, 0 none */
+    char event[24];        /* DOWNLOAD: "download-started" / "download-completed" / ... */
+    int64_t bytes;
+    char detail[UPD_DETAIL_MAX];
+} upd_record;
+
+typedef struct upd_store upd_store;
+
+typedef int (*upd_release_cb)(void *ctx, const upd_release_row *r);
+typedef int (*upd_device_cb)(void *ctx, const upd_device_row *d);
+typedef int (*upd_event_cb)(void *ctx, const upd_event_row *e);
+typedef int (*upd_channel_cb)(void *ctx, const upd_channel_row *c);
+
+/* Every operation returns 0, UPD_STORE_ENOTFOUND, UPD_STORE_ECONFLICT or
+ * UPD_STORE_EFAIL (then err, when not NULL, holds the reason). List callbacks return 0
+ * to go on, non-zero to stop. */
+typedef struct upd_store_ops {
+    void (*close)(upd_store *st);
+    /* Insert r (id and created_ms are assigned and written back) and, when channel is
+     * not NULL/"", make it that channel's current release: one transaction. */
+    int (*release_insert)(upd_store *st, upd_release_row *r, const char *channel, char *err,
+                          size_t errlen);
+    int (*release_get)(upd_store *st, int64_t id, upd_release_row *out);
+    int (*release_by_sha256)(upd_store *st, const char *sha256, upd_release_row *out);
+    int (*release_list)(upd_store *st, upd_release_cb cb, void *ctx);
+    /* Retire a release and take it out of every channel that points to it. */
+    int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);
+    /* Is the blob with this sha256 referenced by a release? 1 yes, 0 no, <0 error */
+    int (*blob_referenced)(upd_store *st, const char *sha256);
+    int (*channel_set)(upd_store *st, const char *name, int64_t release_id, char *err,
+                       size_t errlen);
+    int (*channel_current)(upd_store *st, const char *name, const char *platform, const char *mode,
+                           upd_release_row *out);
+    int (*channel_list)(upd_store *st, upd_channel_cb cb, void *ctx);
+    int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
+    int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
+    /* release_id 0 unpins. Creates the device row when it does not exist yet. */
+    int (*device_set_pin)(upd_store *st, const char *mac, int64_t release_id, char *err,
+                          size_t errlen);
+    /* channel NULL or "" clears the assignment. */
+    int (*device_set_channel)(upd_store *st, const char *mac, const char *channel, char *err,
+                              size_t errlen);
+    /* Events, newest first; mac NULL = all; kind NULL = all; before_id 0 = newest. */
+    int (*event_list)(upd_store *st, const char *mac, const char *kind, int64_t before_id,
+                      int limit, upd_event_cb cb, void *ctx);
+    /* Apply the writer thread's records in one transaction (device upserts, events,
+     * and the inferred "updated" / "failed" events). */
+    int (*apply_batch)(upd_store *st, const upd_record *recs, size_t n, char *err, size_t errlen);
+} upd_store_ops;
+
+struct upd_store {
+    const upd_store_ops *ops;
+};
+
+/* Open (create, migrate) the SQLite store at path. pool is the number of connections
+ * for concurrent readers. Returns NULL with a message in err on failure. */
+upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen);
+
+#endif

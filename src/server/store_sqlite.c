@@ -1,0 +1,1129 @@
+/* The SQLite store: every SQL statement and every schema migration of the server.
+ * WAL journal, synchronous=NORMAL (a commit does not wait for fsync; a power cut may
+ * lose the last commits but never corrupts the database). A small pool of connections
+ * serves concurrent readers; writes take the write lock with BEGIN IMMEDIATE. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "store.h"
+#include "updraft/version.h"
+
+/* ---- schema ------------------------------------------------------------------------ */
+
+/* Migrations, applied in order; PRAGMA user_version counts the applied ones. Never edit
+ * an entry once released: append a new one. */
+static const char *const MIGRATIONS[] = {
+    /* 1: releases, channels, devices, events */
+    "CREATE TABLE releases("
+    " id INTEGER PRIMARY KEY, version TEXT NOT NULL, platform TEXT NOT NULL,"
+    " mode TEXT NOT NULL, kind TEXT NOT NULL, chip TEXT NOT NULL DEFAULT '',"
+    " channel TEXT NOT NULL DEFAULT '', filename TEXT NOT NULL DEFAULT '',"
+    " notes TEXT NOT NULL DEFAULT '', md5 TEXT NOT NULL, sha256 TEXT NOT NULL UNIQUE,"
+    " inner_md5 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL,"
+    " inner_size INTEGER NOT NULL DEFAULT -1, created_ms INTEGER NOT NULL,"
+    " retired INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE channels("
+    " name TEXT NOT NULL, platform TEXT NOT NULL, mode TEXT NOT NULL,"
+    " release_id INTEGER NOT NULL REFERENCES releases(id), updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(name, platform, mode));"
+    "CREATE TABLE devices("
+    " mac TEXT PRIMARY KEY, ap_mac TEXT, family TEXT, chip_id TEXT, sdk TEXT, version TEXT,"
+    " sketch_size INTEGER, sketch_md5 TEXT, sketch_sha256 TEXT, free_space INTEGER,"
+    " chip_size INTEGER, mode TEXT, ip TEXT, user_agent TEXT,"
+    " first_seen_ms INTEGER NOT NULL DEFAULT 0, last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+    " channel TEXT, pin_release INTEGER, offered_release INTEGER, offered_ms INTEGER,"
+    " offer_downloads INTEGER NOT NULL DEFAULT 0, pre_md5 TEXT, pre_sha256 TEXT,"
+    " pre_version TEXT, running_release INTEGER, last_result TEXT);"
+    "CREATE INDEX devices_seen ON devices(last_seen_ms);"
+    "CREATE TABLE events("
+    " id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, mac TEXT, kind TEXT NOT NULL,"
+    " release_id INTEGER, bytes INTEGER, detail TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX events_mac ON events(mac, id);",
+};
+#define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+/* ---- statements ---------------------------------------------------------------------- */
+
+#define REL_COLS                                                                                   \
+    "id, version, platform, mode, kind, chip, channel, filename, notes, md5, sha256, inner_md5, "  \
+    "size, inner_size, created_ms, retired"
+#define DEV_COLS                                                                                   \
+    "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
+    "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
+    "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result"
+
+enum q {
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_REL_INSERT,
+    Q_REL_GET,
+    Q_REL_BY_SHA,
+    Q_REL_LIST,
+    Q_REL_RETIRE,
+    Q_REL_UNCHANNEL,
+    Q_BLOB_REF,
+    Q_CHAN_SET,
+    Q_CHAN_CURRENT,
+    Q_CHAN_LIST,
+    Q_DEV_GET,
+    Q_DEV_PRE,
+    Q_DEV_LIST,
+    Q_DEV_ENSURE,
+    Q_DEV_PIN,
+    Q_DEV_CHANNEL,
+    Q_DEV_UPSERT,
+    Q_DEV_OFFER,
+    Q_DEV_UPDATED,
+    Q_DEV_RESULT,
+    Q_DEV_DOWNLOADED,
+    Q_DEV_FAILED_RESET,
+    Q_DEV_RUNNING,
+    Q_EV_INSERT,
+    Q_EV_LIST,
+    Q__COUNT
+};
+
+static const char *const SQL[Q__COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_REL_INSERT] = "INSERT INTO releases(version, platform, mode, kind, chip, channel, "
+                     "filename, notes, md5, sha256, inner_md5, size, inner_size, created_ms) "
+                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+    [Q_REL_GET] = "SELECT " REL_COLS " FROM releases WHERE id=?1",
+    [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases WHERE sha256=?1",
+    [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases ORDER BY id DESC",
+    [Q_REL_RETIRE] = "UPDATE releases SET retired=1 WHERE id=?1",
+    [Q_REL_UNCHANNEL] = "DELETE FROM channels WHERE release_id=?1",
+    [Q_BLOB_REF] = "SELECT 1 FROM releases WHERE sha256=?1",
+    [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
+                   "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
+                   "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
+    [Q_CHAN_CURRENT] = "SELECT r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, "
+                       "r.filename, r.notes, r.md5, r.sha256, r.inner_md5, r.size, r.inner_size, "
+                       "r.created_ms, r.retired FROM channels c JOIN releases r ON "
+                       "r.id=c.release_id WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
+                       "r.retired=0",
+    [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms "
+                    "FROM channels c JOIN releases r ON r.id=c.release_id "
+                    "ORDER BY c.name, c.platform, c.mode",
+    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
+    [Q_DEV_PRE] = "SELECT pre_md5, pre_sha256, pre_version FROM devices WHERE mac=?1",
+    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE "
+                   "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "
+                   "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND "
+                   "last_seen_ms>=?4 ORDER BY last_seen_ms DESC, mac LIMIT ?5",
+    [Q_DEV_ENSURE] = "INSERT OR IGNORE INTO devices(mac) VALUES(?1)",
+    [Q_DEV_PIN] = "UPDATE devices SET pin_release=?2 WHERE mac=?1",
+    [Q_DEV_CHANNEL] = "UPDATE devices SET channel=?2 WHERE mac=?1",
+    [Q_DEV_UPSERT] =
+        "INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
+        "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
+        "last_seen_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15) "
+        "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, ap_mac), "
+        "family=COALESCE(excluded.family, family), chip_id=COALESCE(excluded.chip_id, chip_id), "
+        "sdk=COALESCE(excluded.sdk, sdk), version=COALESCE(excluded.version, version), "
+        "sketch_size=COALESCE(excluded.sketch_size, sketch_size), "
+        "sketch_md5=COALESCE(excluded.sketch_md5, sketch_md5), "
+        "sketch_sha256=COALESCE(excluded.sketch_sha256, sketch_sha256), "
+        "free_space=COALESCE(excluded.free_space, free_space), "
+        "chip_size=COALESCE(excluded.chip_size, chip_size), mode=COALESCE(excluded.mode, mode), "
+        "ip=COALESCE(excluded.ip, ip), user_agent=COALESCE(excluded.user_agent, user_agent), "
+        "first_seen_ms=CASE WHEN first_seen_ms=0 THEN excluded.first_seen_ms ELSE first_seen_ms "
+        "END, last_seen_ms=MAX(last_seen_ms, excluded.last_seen_ms)",
+    [Q_DEV_OFFER] = "UPDATE devices SET offered_release=?2, offered_ms=?3, offer_downloads=0, "
+                    "pre_md5=?4, pre_sha256=?5, pre_version=?6 WHERE mac=?1",
+    [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
+                      "offer_downloads=0, running_release=?2 WHERE mac=?1",
+    [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2 WHERE mac=?1",
+    [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
+                         "AND offered_release=?2 RETURNING offer_downloads",
+    [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
+    [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
+    [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
+                    "VALUES(?1,?2,?3,?4,?5,?6)",
+    [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail FROM events WHERE "
+                  "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
+                  "ORDER BY id DESC LIMIT ?4",
+};
+
+/* ---- connection pool ------------------------------------------------------------------ */
+
+typedef struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[Q__COUNT];
+    int busy;
+} conn;
+
+typedef struct sqlite_store {
+    upd_store base;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int n;
+    conn *pool;
+} sqlite_store;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static conn *acquire(sqlite_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        for (int i = 0; i < s->n; i++)
+            if (!s->pool[i].busy) {
+                s->pool[i].busy = 1;
+                pthread_mutex_unlock(&s->mu);
+                return &s->pool[i];
+            }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+}
+
+static void release_conn(sqlite_store *s, conn *c)
+{
+    pthread_mutex_lock(&s->mu);
+    c->busy = 0;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The prepared statement q of c, reset and unbound; NULL if it cannot be prepared. */
+static sqlite3_stmt *stmt(conn *c, enum q q)
+{
+    if (!c->st[q]) {
+        if (sqlite3_prepare_v3(c->db, SQL[q], -1, SQLITE_PREPARE_PERSISTENT, &c->st[q], NULL) !=
+            SQLITE_OK) {
+            fprintf(stderr, "updraft: SQL prepare failed (%s): %s\n", sqlite3_errmsg(c->db),
+                    SQL[q]);
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->st[q]);
+    sqlite3_clear_bindings(c->st[q]);
+    return c->st[q];
+}
+
+static void seterr(char *err, size_t errlen, const char *what, conn *c)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what, c ? sqlite3_errmsg(c->db) : "unknown error");
+}
+
+/* Bind text, NULL when s is NULL or empty. */
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v >= 0)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static int64_t col_int(sqlite3_stmt *st, int i, int64_t dflt)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL)
+        return dflt;
+    return sqlite3_column_int64(st, i);
+}
+
+static void read_release(sqlite3_stmt *st, upd_release_row *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    col_text(st, 1, r->version, sizeof r->version);
+    col_text(st, 2, r->platform, sizeof r->platform);
+    col_text(st, 3, r->mode, sizeof r->mode);
+    col_text(st, 4, r->kind, sizeof r->kind);
+    col_text(st, 5, r->chip, sizeof r->chip);
+    col_text(st, 6, r->channel, sizeof r->channel);
+    col_text(st, 7, r->filename, sizeof r->filename);
+    col_text(st, 8, r->notes, sizeof r->notes);
+    col_text(st, 9, r->md5, sizeof r->md5);
+    col_text(st, 10, r->sha256, sizeof r->sha256);
+    col_text(st, 11, r->inner_md5, sizeof r->inner_md5);
+    r->size = col_int(st, 12, 0);
+    r->inner_size = col_int(st, 13, -1);
+    r->created_ms = col_int(st, 14, 0);
+    r->retired = (int)col_int(st, 15, 0);
+}
+
+static void read_device(sqlite3_stmt *st, upd_device_row *d)
+{
+    memset(d, 0, sizeof *d);
+    col_text(st, 0, d->mac, sizeof d->mac);
+    col_text(st, 1, d->ap_mac, sizeof d->ap_mac);
+    col_text(st, 2, d->family, sizeof d->family);
+    col_text(st, 3, d->chip_id, sizeof d->chip_id);
+    col_text(st, 4, d->sdk, sizeof d->sdk);
+    col_text(st, 5, d->version, sizeof d->version);
+    d->sketch_size = col_int(st, 6, -1);
+    col_text(st, 7, d->sketch_md5, sizeof d->sketch_md5);
+    col_text(st, 8, d->sketch_sha256, sizeof d->sketch_sha256);
+    d->free_space = col_int(st, 9, -1);
+    d->chip_size = col_int(st, 10, -1);
+    col_text(st, 11, d->mode, sizeof d->mode);
+    col_text(st, 12, d->ip, sizeof d->ip);
+    col_text(st, 13, d->user_agent, sizeof d->user_agent);
+    d->first_seen_ms = col_int(st, 14, 0);
+    d->last_seen_ms = col_int(st, 15, 0);
+    col_text(st, 16, d->channel, sizeof d->channel);
+    d->pin_release = col_int(st, 17, 0);
+    d->offered_release = col_int(st, 18, 0);
+    d->offered_ms = col_int(st, 19, 0);
+    d->offer_downloads = col_int(st, 20, 0);
+    d->running_release = col_int(st, 21, 0);
+    col_text(st, 22, d->last_result, sizeof d->last_result);
+}
+
+/* Run a statement that returns no rows. */
+static int exec_done(conn *c, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_CONSTRAINT)
+        return UPD_STORE_ECONFLICT;
+    (void)c;
+    return UPD_STORE_EFAIL;
+}
+
+static int simple(conn *c, enum q q)
+{
+    sqlite3_stmt *st = stmt(c, q);
+    return st ? exec_done(c, st) : UPD_STORE_EFAIL;
+}
+
+static int begin(conn *c)
+{
+    return simple(c, Q_BEGIN);
+}
+
+static int commit(conn *c)
+{
+    return simple(c, Q_COMMIT);
+}
+
+static void rollback(conn *c)
+{
+    simple(c, Q_ROLLBACK);
+}
+
+static int add_event(conn *c, int64_t at, const char *mac, const char *kind, int64_t rel,
+                     int64_t bytes, const char *detail)
+{
+    sqlite3_stmt *st = stmt(c, Q_EV_INSERT);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_int64(st, 1, at);
+    bind_text_or_null(st, 2, mac);
+    sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+    if (rel > 0)
+        sqlite3_bind_int64(st, 4, rel);
+    bind_int_or_null(st, 5, bytes);
+    sqlite3_bind_text(st, 6, detail ? detail : "", -1, SQLITE_TRANSIENT);
+    return exec_done(c, st);
+}
+
+/* ---- releases ---------------------------------------------------------------------- */
+
+static int get_release(conn *c, int64_t id, upd_release_row *out)
+{
+    sqlite3_stmt *st = stmt(c, Q_REL_GET);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_release(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+}
+
+static int set_channel(conn *c, const char *name, const upd_release_row *r, int64_t at)
+{
+    sqlite3_stmt *st = stmt(c, Q_CHAN_SET);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->platform, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, r->mode, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, r->id);
+    sqlite3_bind_int64(st, 5, at);
+    int rc = exec_done(c, st);
+    if (rc == 0) {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)", name,
+                 r->platform, r->mode, (long long)r->id, r->version);
+        rc = add_event(c, at, NULL, "channel-set", r->id, -1, d);
+    }
+    return rc;
+}
+
+static int s_release_insert(upd_store *base, upd_release_row *r, const char *channel, char *err,
+                            size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    if (rc) {
+        seterr(err, errlen, "could not start a transaction", c);
+        release_conn(s, c);
+        return rc;
+    }
+    r->created_ms = now_ms();
+    if (channel && *channel)
+        snprintf(r->channel, sizeof r->channel, "%s", channel);
+    sqlite3_stmt *st = stmt(c, Q_REL_INSERT);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, r->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->platform, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, r->mode, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, r->kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, r->chip, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 6, r->channel, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, r->filename, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 8, r->notes, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 9, r->md5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 10, r->sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 11, r->inner_md5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 12, r->size);
+    sqlite3_bind_int64(st, 13, r->inner_size);
+    sqlite3_bind_int64(st, 14, r->created_ms);
+    rc = exec_done(c, st);
+    if (rc)
+        goto fail;
+    r->id = sqlite3_last_insert_rowid(c->db);
+    {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "release %lld added: version %.200s, %s %s, %lld bytes",
+                 (long long)r->id, r->version, r->platform, r->kind, (long long)r->size);
+        rc = add_event(c, r->created_ms, NULL, "release-added", r->id, r->size, d);
+        if (rc)
+            goto fail;
+    }
+    if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms)) != 0)
+        goto fail;
+    if ((rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    seterr(err, errlen,
+           rc == UPD_STORE_ECONFLICT ? "this image is already a release"
+                                     : "could not record the release",
+           c);
+    rollback(c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_get(upd_store *base, int64_t id, upd_release_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = get_release(c, id, out);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_by_sha256(upd_store *base, const char *sha, upd_release_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_REL_BY_SHA);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            read_release(st, out);
+        rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_list(upd_store *base, upd_release_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_REL_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    upd_release_row *r = malloc(sizeof *r);
+    if (!r)
+        rc = UPD_STORE_EFAIL;
+    while (rc == 0) {
+        int x = sqlite3_step(st);
+        if (x == SQLITE_DONE)
+            break;
+        if (x != SQLITE_ROW) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        read_release(st, r);
+        if (cb(ctx, r))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    free(r);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_retire(upd_store *base, int64_t id, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row r;
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    if ((rc = get_release(c, id, &r)) != 0)
+        goto fail;
+    sqlite3_stmt *st = stmt(c, Q_REL_RETIRE);
+    if (!st || (rc = (sqlite3_bind_int64(st, 1, id), exec_done(c, st))) != 0)
+        goto fail;
+    st = stmt(c, Q_REL_UNCHANNEL);
+    if (!st || (rc = (sqlite3_bind_int64(st, 1, id), exec_done(c, st))) != 0)
+        goto fail;
+    char d[UPD_DETAIL_MAX];
+    snprintf(d, sizeof d, "release %lld (version %.200s) retired", (long long)id, r.version);
+    if ((rc = add_event(c, now_ms(), NULL, "release-retired", id, -1, d)) != 0)
+        goto fail;
+    if ((rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    if (rc != UPD_STORE_ENOTFOUND)
+        seterr(err, errlen, "could not retire the release", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc ? rc : UPD_STORE_EFAIL;
+}
+
+static int s_blob_referenced(upd_store *base, const char *sha)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_BLOB_REF);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        rc = x == SQLITE_ROW ? 1 : x == SQLITE_DONE ? 0 : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- channels ------------------------------------------------------------------------ */
+
+static int s_channel_set(upd_store *base, const char *name, int64_t id, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row r;
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    if ((rc = get_release(c, id, &r)) != 0)
+        goto fail;
+    if (r.retired) {
+        if (err)
+            snprintf(err, errlen,
+                     "release %lld is retired: pick a release that is not retired "
+                     "(GET /api/v1/releases)",
+                     (long long)id);
+        rollback(c);
+        release_conn(s, c);
+        return UPD_STORE_ECONFLICT;
+    }
+    if ((rc = set_channel(c, name, &r, now_ms())) != 0 || (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    if (rc != UPD_STORE_ENOTFOUND)
+        seterr(err, errlen, "could not set the channel", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_channel_current(upd_store *base, const char *name, const char *platform,
+                             const char *mode, upd_release_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_CHAN_CURRENT);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, platform, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, mode, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW)
+            read_release(st, out);
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_CHAN_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    while (rc == 0) {
+        int x = sqlite3_step(st);
+        if (x == SQLITE_DONE)
+            break;
+        if (x != SQLITE_ROW) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        upd_channel_row ch;
+        memset(&ch, 0, sizeof ch);
+        col_text(st, 0, ch.name, sizeof ch.name);
+        col_text(st, 1, ch.platform, sizeof ch.platform);
+        col_text(st, 2, ch.mode, sizeof ch.mode);
+        ch.release_id = col_int(st, 3, 0);
+        col_text(st, 4, ch.version, sizeof ch.version);
+        ch.updated_ms = col_int(st, 5, 0);
+        if (cb(ctx, &ch))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- devices ------------------------------------------------------------------------- */
+
+static int get_device(conn *c, const char *mac, upd_device_row *out)
+{
+    sqlite3_stmt *st = stmt(c, Q_DEV_GET);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_device(st, out);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+}
+
+static int s_device_get(upd_store *base, const char *mac, upd_device_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = get_device(c, mac, out);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_DEV_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    upd_device_row *d = malloc(sizeof *d);
+    if (!d)
+        rc = UPD_STORE_EFAIL;
+    if (rc == 0) {
+        bind_text_or_null(st, 1, f ? f->channel : NULL);
+        bind_text_or_null(st, 2, f ? f->platform : NULL);
+        bind_text_or_null(st, 3, f ? f->version : NULL);
+        sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
+        sqlite3_bind_int(st, 5, f && f->limit > 0 ? f->limit : 1000);
+    }
+    while (rc == 0) {
+        int x = sqlite3_step(st);
+        if (x == SQLITE_DONE)
+            break;
+        if (x != SQLITE_ROW) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        read_device(st, d);
+        if (cb(ctx, d))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    free(d);
+    release_conn(s, c);
+    return rc;
+}
+
+static int ensure_device(conn *c, const char *mac)
+{
+    sqlite3_stmt *st = stmt(c, Q_DEV_ENSURE);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    return exec_done(c, st);
+}
+
+static int s_device_set_pin(upd_store *base, const char *mac, int64_t id, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row r;
+    char d[UPD_DETAIL_MAX];
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    if (id > 0) {
+        if ((rc = get_release(c, id, &r)) != 0)
+            goto fail;
+        if (r.retired) {
+            if (err)
+                snprintf(err, errlen, "release %lld is retired: pin a release that is not retired",
+                         (long long)id);
+            rollback(c);
+            release_conn(s, c);
+            return UPD_STORE_ECONFLICT;
+        }
+        snprintf(d, sizeof d, "pinned to release %lld (version %.200s)", (long long)id, r.version);
+    } else {
+        snprintf(d, sizeof d, "unpinned");
+    }
+    if ((rc = ensure_device(c, mac)) != 0)
+        goto fail;
+    sqlite3_stmt *st = stmt(c, Q_DEV_PIN);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    if (id > 0)
+        sqlite3_bind_int64(st, 2, id);
+    if ((rc = exec_done(c, st)) != 0)
+        goto fail;
+    if ((rc = add_event(c, now_ms(), mac, id > 0 ? "pinned" : "unpinned", id, -1, d)) != 0 ||
+        (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    if (rc != UPD_STORE_ENOTFOUND)
+        seterr(err, errlen, "could not pin the device", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_device_set_channel(upd_store *base, const char *mac, const char *channel, char *err,
+                                size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    char d[UPD_DETAIL_MAX];
+    int rc = begin(c);
+    if (rc || (rc = ensure_device(c, mac)) != 0)
+        goto fail;
+    sqlite3_stmt *st = stmt(c, Q_DEV_CHANNEL);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, channel);
+    if ((rc = exec_done(c, st)) != 0)
+        goto fail;
+    if (channel && *channel)
+        snprintf(d, sizeof d, "assigned to channel '%s'", channel);
+    else
+        snprintf(d, sizeof d, "channel assignment cleared (follows 'stable' or the URL)");
+    if ((rc = add_event(c, now_ms(), mac, "channel-assigned", 0, -1, d)) != 0 ||
+        (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    seterr(err, errlen, "could not set the device's channel", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc ? rc : UPD_STORE_EFAIL;
+}
+
+static int s_event_list(upd_store *base, const char *mac, const char *kind, int64_t before,
+                        int limit, upd_event_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_EV_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (rc == 0) {
+        bind_text_or_null(st, 1, mac);
+        bind_text_or_null(st, 2, kind);
+        sqlite3_bind_int64(st, 3, before > 0 ? before : 0);
+        sqlite3_bind_int(st, 4, limit > 0 ? limit : 100);
+    }
+    while (rc == 0) {
+        int x = sqlite3_step(st);
+        if (x == SQLITE_DONE)
+            break;
+        if (x != SQLITE_ROW) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        upd_event_row e;
+        memset(&e, 0, sizeof e);
+        e.id = sqlite3_column_int64(st, 0);
+        e.at_ms = col_int(st, 1, 0);
+        col_text(st, 2, e.mac, sizeof e.mac);
+        col_text(st, 3, e.kind, sizeof e.kind);
+        e.release_id = col_int(st, 4, 0);
+        e.bytes = col_int(st, 5, -1);
+        col_text(st, 6, e.detail, sizeof e.detail);
+        if (cb(ctx, &e))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- the writer thread's batches ------------------------------------------------------ */
+
+static int same_image(const upd_device_row *d, const upd_release_row *r)
+{
+    if (d->sketch_md5[0])
+        return !strcasecmp(d->sketch_md5, r->md5) ||
+               (r->inner_md5[0] && !strcasecmp(d->sketch_md5, r->inner_md5));
+    if (d->sketch_sha256[0])
+        return !strcasecmp(d->sketch_sha256, r->sha256);
+    if (d->version[0])
+        return upd_version_cmp(d->version, r->version) == 0;
+    return 0;
+}
+
+/* The device checks in while an offer is open: did it install the offered image, or is
+ * it back on the image it ran when the offer was made? */
+static int infer_outcome(conn *c, const upd_record *rec, const upd_device_row *old)
+{
+    upd_release_row rel;
+    char d[UPD_DETAIL_MAX];
+    if (get_release(c, old->offered_release, &rel) != 0)
+        return 0;
+    if (same_image(&rec->dev, &rel)) {
+        snprintf(d, sizeof d, "now runs release %lld (version %.200s)", (long long)rel.id,
+                 rel.version);
+        sqlite3_stmt *st = stmt(c, Q_DEV_UPDATED);
+        if (!st)
+            return UPD_STORE_EFAIL;
+        sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, rel.id);
+        int rc = exec_done(c, st);
+        return rc ? rc : add_event(c, rec->at_ms, rec->dev.mac, "updated", rel.id, -1, d);
+    }
+    if (old->offer_downloads < 1)
+        return 0;
+    /* Downloaded at least once since the offer: still on the image it had then? */
+    sqlite3_stmt *st = stmt(c, Q_DEV_PRE);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
+    char pre_md5[33] = "", pre_sha[65] = "", pre_ver[UPD_VER_MAX] = "";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        col_text(st, 0, pre_md5, sizeof pre_md5);
+        col_text(st, 1, pre_sha, sizeof pre_sha);
+        col_text(st, 2, pre_ver, sizeof pre_ver);
+    }
+    sqlite3_reset(st);
+    int back = 0;
+    if (rec->dev.sketch_md5[0] && pre_md5[0])
+        back = !strcasecmp(rec->dev.sketch_md5, pre_md5);
+    else if (rec->dev.sketch_sha256[0] && pre_sha[0])
+        back = !strcasecmp(rec->dev.sketch_sha256, pre_sha);
+    else if (rec->dev.version[0] && pre_ver[0])
+        back = upd_version_cmp(rec->dev.version, pre_ver) == 0;
+    if (!back)
+        return 0;
+    snprintf(d, sizeof d,
+             "downloaded release %lld (version %.200s) but still runs its previous image: the "
+             "update was refused, failed to boot or was rolled back",
+             (long long)rel.id, rel.version);
+    st = stmt(c, Q_DEV_FAILED_RESET);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
+    int rc = exec_done(c, st);
+    return rc ? rc : add_event(c, rec->at_ms, rec->dev.mac, "failed", rel.id, -1, d);
+}
+
+static int apply_checkin(conn *c, const upd_record *rec)
+{
+    const upd_device_row *d = &rec->dev;
+    upd_device_row old;
+    int have_old = get_device(c, d->mac, &old) == 0;
+    sqlite3_stmt *st = stmt(c, Q_DEV_UPSERT);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 2, d->ap_mac);
+    bind_text_or_null(st, 3, d->family);
+    bind_text_or_null(st, 4, d->chip_id);
+    bind_text_or_null(st, 5, d->sdk);
+    bind_text_or_null(st, 6, d->version);
+    bind_int_or_null(st, 7, d->sketch_size);
+    bind_text_or_null(st, 8, d->sketch_md5);
+    bind_text_or_null(st, 9, d->sketch_sha256);
+    bind_int_or_null(st, 10, d->free_space);
+    bind_int_or_null(st, 11, d->chip_size);
+    bind_text_or_null(st, 12, d->mode);
+    bind_text_or_null(st, 13, d->ip);
+    bind_text_or_null(st, 14, d->user_agent);
+    sqlite3_bind_int64(st, 15, rec->at_ms);
+    int rc = exec_done(c, st);
+    if (rc)
+        return rc;
+    if (have_old && old.offered_release > 0 && (rc = infer_outcome(c, rec, &old)) != 0)
+        return rc;
+
+    const char *kind = "check";
+    if (!strcmp(rec->result, "offered")) {
+        kind = "offered";
+        if (!have_old || old.offered_release != rec->release_id) {
+            st = stmt(c, Q_DEV_OFFER);
+            if (!st)
+                return UPD_STORE_EFAIL;
+            sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, rec->release_id);
+            sqlite3_bind_int64(st, 3, rec->at_ms);
+            bind_text_or_null(st, 4, d->sketch_md5);
+            bind_text_or_null(st, 5, d->sketch_sha256);
+            bind_text_or_null(st, 6, d->version);
+            if ((rc = exec_done(c, st)) != 0)
+                return rc;
+        }
+    } else if (!strcmp(rec->result, "declined")) {
+        kind = "declined";
+    } else if (!strcmp(rec->result, "current") && rec->release_id > 0) {
+        st = stmt(c, Q_DEV_RUNNING);
+        if (!st)
+            return UPD_STORE_EFAIL;
+        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, rec->release_id);
+        if ((rc = exec_done(c, st)) != 0)
+            return rc;
+    }
+    st = stmt(c, Q_DEV_RESULT);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, rec->detail, -1, SQLITE_TRANSIENT);
+    if ((rc = exec_done(c, st)) != 0)
+        return rc;
+    return add_event(c, rec->at_ms, d->mac, kind, rec->release_id, -1, rec->detail);
+}
+
+static int apply_download(conn *c, const upd_record *rec)
+{
+    int rc =
+        add_event(c, rec->at_ms, rec->mac, rec->event, rec->release_id, rec->bytes, rec->detail);
+    if (rc || !rec->mac[0] || strcmp(rec->event, "download-completed"))
+        return rc;
+    sqlite3_stmt *st = stmt(c, Q_DEV_DOWNLOADED);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, rec->release_id);
+    int64_t count = 0;
+    int x = sqlite3_step(st);
+    if (x == SQLITE_ROW)
+        count = sqlite3_column_int64(st, 0);
+    while (x == SQLITE_ROW)
+        x = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (x != SQLITE_DONE)
+        return UPD_STORE_EFAIL;
+    if (count >= 3 && count % 3 == 0) {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d,
+                 "release %lld downloaded %lld times since it was offered and the device does "
+                 "not run it: it fails to install or boot; check the device's serial log",
+                 (long long)rec->release_id, (long long)count);
+        rc = add_event(c, rec->at_ms, rec->mac, "failed", rec->release_id, -1, d);
+    }
+    return rc;
+}
+
+static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, char *err,
+                         size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i])
+                                             : apply_download(c, &recs[i]);
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not write device records", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- open / close ----------------------------------------------------------------------- */
+
+static void s_close(upd_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    if (!s)
+        return;
+    for (int i = 0; i < s->n; i++) {
+        for (int q = 0; q < Q__COUNT; q++)
+            sqlite3_finalize(s->pool[i].st[q]);
+        if (s->pool[i].db) {
+            if (i == 0)
+                sqlite3_exec(s->pool[i].db, "PRAGMA optimize", NULL, NULL, NULL);
+            sqlite3_close(s->pool[i].db);
+        }
+    }
+    free(s->pool);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static const upd_store_ops SQLITE_OPS = {
+    .close = s_close,
+    .release_insert = s_release_insert,
+    .release_get = s_release_get,
+    .release_by_sha256 = s_release_by_sha256,
+    .release_list = s_release_list,
+    .release_retire = s_release_retire,
+    .blob_referenced = s_blob_referenced,
+    .channel_set = s_channel_set,
+    .channel_current = s_channel_current,
+    .channel_list = s_channel_list,
+    .device_get = s_device_get,
+    .device_list = s_device_list,
+    .device_set_pin = s_device_set_pin,
+    .device_set_channel = s_device_set_channel,
+    .event_list = s_event_list,
+    .apply_batch = s_apply_batch,
+};
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int have = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            have = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (have > N_MIGRATIONS) {
+        snprintf(err, errlen,
+                 "the database has schema version %d, newer than this updraft knows (%d): run "
+                 "a newer updraft",
+                 have, N_MIGRATIONS);
+        return -1;
+    }
+    for (int v = have; v < N_MIGRATIONS; v++) {
+        char *msg = NULL;
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, MIGRATIONS[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, pragma, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "schema migration %d failed: %s", v + 1,
+                     msg ? msg : sqlite3_errmsg(db));
+            sqlite3_free(msg);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen)
+{
+    if (pool < 2)
+        pool = 2;
+    sqlite_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->pool = calloc((size_t)pool, sizeof *s->pool))) {
+        snprintf(err, errlen, "out of memory");
+        free(s);
+        return NULL;
+    }
+    s->base.ops = &SQLITE_OPS;
+    s->n = pool;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    for (int i = 0; i < pool; i++) {
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open_v2(
+            path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        s->pool[i].db = db;
+        if (rc != SQLITE_OK) {
+            snprintf(err, errlen, "cannot open the database %s: %s", path,
+                     db ? sqlite3_errmsg(db) : "out of memory");
+            s_close(&s->base);
+            return NULL;
+        }
+        sqlite3_busy_timeout(db, 10000);
+        char *msg = NULL;
+        if (sqlite3_exec(db,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+                         NULL, NULL, &msg) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot set up the database %s: %s", path,
+                     msg ? msg : sqlite3_errmsg(db));
+            sqlite3_free(msg);
+            s_close(&s->base);
+            return NULL;
+        }
+        if (i == 0 && migrate(db, err, errlen) != 0) {
+            s_close(&s->base);
+            return NULL;
+        }
+    }
+    return &s->base;
+}

@@ -1,0 +1,422 @@
+/* Release uploads: the body (raw, or the file part of a multipart/form-data form) is
+ * streamed to a temp file in <data>/tmp, then fsynced, inspected by the core through
+ * upd_inspect_file, moved into the blob store and recorded in one transaction. Until
+ * the transaction commits nothing is visible; a crash leaves at most a temp file or an
+ * unreferenced blob, both removed at the next start and never served. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "host/fileinspect.h"
+#include "srv.h"
+#include "updraft/error.h"
+#include "updraft/version.h"
+
+struct upload {
+    int fd;
+    char tmp[PATH_MAX + 32];
+    uint64_t received;
+    unsigned fail_status; /* set when the upload already failed */
+    char fail_kind[32];
+    char fail_msg[512];
+    struct MHD_PostProcessor *pp;
+    int saw_file;
+    char version[UPD_VER_MAX + 1];
+    char channel[UPD_NAME_MAX + 1];
+    char platform[17];
+    char filename[129];
+    char notes[UPD_NOTES_MAX + 1];
+    int too_long; /* a form field was longer than we keep */
+};
+
+static void fail(struct upload *up, unsigned status, const char *kind, const char *msg)
+{
+    if (up->fail_status)
+        return;
+    up->fail_status = status;
+    upd__copy(up->fail_kind, sizeof up->fail_kind, kind);
+    upd__copy(up->fail_msg, sizeof up->fail_msg, msg);
+}
+
+static void write_data(srv *s, struct upload *up, const char *data, size_t size)
+{
+    if (up->fail_status || size == 0)
+        return;
+    if (up->received + size > s->max_upload) {
+        char m[256];
+        snprintf(m, sizeof m,
+                 "the upload is larger than %llu bytes, the server's limit: firmware images are "
+                 "smaller; check the file, or start the server with a larger --max-upload",
+                 (unsigned long long)s->max_upload);
+        fail(up, MHD_HTTP_CONTENT_TOO_LARGE, "too-large", m);
+        return;
+    }
+    while (size > 0) {
+        ssize_t w = write(up->fd, data, size);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            char m[256];
+            snprintf(m, sizeof m,
+                     "the server could not store the upload: %s; free space in the "
+                     "data directory and retry",
+                     strerror(errno));
+            fail(up, MHD_HTTP_INSUFFICIENT_STORAGE, "storage", m);
+            return;
+        }
+        data += w;
+        size -= (size_t)w;
+        up->received += (uint64_t)w;
+    }
+}
+
+static void append_field(struct upload *up, char *dst, size_t cap, const char *data, uint64_t off,
+                         size_t size)
+{
+    if (off + size >= cap) {
+        up->too_long = 1;
+        return;
+    }
+    memcpy(dst + off, data, size);
+    dst[off + size] = '\0';
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    req *r = cls;
+    struct upload *up = r->up;
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (!key)
+        return MHD_YES;
+    if (filename || !strcmp(key, "file")) {
+        if (up->saw_file == 2)
+            return MHD_YES;
+        if (off == 0 && up->saw_file == 0 && filename && !up->filename[0])
+            upd__copy(up->filename, sizeof up->filename, filename);
+        if (off == 0 && up->received > 0)
+            up->saw_file = 2; /* a second file part: only the first one counts */
+        else {
+            up->saw_file = 1;
+            write_data(r->s, up, data, size);
+        }
+        return MHD_YES;
+    }
+    if (!strcmp(key, "version"))
+        append_field(up, up->version, sizeof up->version, data, off, size);
+    else if (!strcmp(key, "channel"))
+        append_field(up, up->channel, sizeof up->channel, data, off, size);
+    else if (!strcmp(key, "platform"))
+        append_field(up, up->platform, sizeof up->platform, data, off, size);
+    else if (!strcmp(key, "notes"))
+        append_field(up, up->notes, sizeof up->notes, data, off, size);
+    else if (!strcmp(key, "filename"))
+        append_field(up, up->filename, sizeof up->filename, data, off, size);
+    return MHD_YES;
+}
+
+void upd__upload_free(struct upload *up)
+{
+    if (!up)
+        return;
+    if (up->pp)
+        MHD_destroy_post_processor(up->pp);
+    if (up->fd >= 0)
+        close(up->fd);
+    if (up->tmp[0])
+        unlink(up->tmp);
+    free(up);
+}
+
+static void take_arg(struct MHD_Connection *c, const char *name, char *dst, size_t cap,
+                     struct upload *up)
+{
+    const char *v = upd__arg(c, name);
+    if (!v)
+        return;
+    if (strlen(v) >= cap)
+        up->too_long = 1;
+    else
+        strcpy(dst, v);
+}
+
+int upd__upload_begin(req *r, struct MHD_Connection *c)
+{
+    srv *s = r->s;
+    struct upload *up = calloc(1, sizeof *up);
+    if (!up)
+        return -1;
+    up->fd = -1;
+    r->up = up;
+    take_arg(c, "version", up->version, sizeof up->version, up);
+    take_arg(c, "channel", up->channel, sizeof up->channel, up);
+    take_arg(c, "platform", up->platform, sizeof up->platform, up);
+    take_arg(c, "notes", up->notes, sizeof up->notes, up);
+    take_arg(c, "filename", up->filename, sizeof up->filename, up);
+    snprintf(up->tmp, sizeof up->tmp, "%s/upload-XXXXXX", s->tmp_dir);
+    up->fd = mkostemp(up->tmp, O_CLOEXEC);
+    if (up->fd < 0) {
+        char m[PATH_MAX + 200];
+        snprintf(m, sizeof m, "the server cannot create a temp file in %s: %s", s->tmp_dir,
+                 strerror(errno));
+        up->tmp[0] = '\0';
+        fail(up, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", m);
+        return 0;
+    }
+    const char *ct = upd__header(c, "Content-Type");
+    if (ct && !strncasecmp(ct, "multipart/form-data", 19)) {
+        up->pp = MHD_create_post_processor(c, 64 * 1024, post_iter, r);
+        if (!up->pp)
+            fail(up, MHD_HTTP_BAD_REQUEST, "bad-request",
+                 "the multipart/form-data body has no usable boundary: send the form as curl "
+                 "-F file=@firmware.bin does, or send the file as the raw body");
+    }
+    return 0;
+}
+
+enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size)
+{
+    (void)c;
+    struct upload *up = r->up;
+    if (up->fail_status)
+        return MHD_YES;
+    if (up->pp) {
+        if (MHD_post_process(up->pp, data, size) != MHD_YES)
+            fail(up, MHD_HTTP_BAD_REQUEST, "bad-request",
+                 "the multipart/form-data body is malformed: send it as curl -F does, or "
+                 "send the file as the raw body");
+    } else {
+        write_data(r->s, up, data, size);
+    }
+    return MHD_YES;
+}
+
+/* MD5 of the inflated content of a gzip file (what a device reports as sketch-md5 once it
+ * runs the image). 0 ok. */
+static int gunzip_md5(const char *path, char out[33], int64_t *inflated)
+{
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return -1;
+    gnutls_hash_hd_t h;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_MD5) < 0) {
+        gzclose(gz);
+        return -1;
+    }
+    unsigned char buf[65536];
+    int n;
+    int64_t total = 0;
+    while ((n = gzread(gz, buf, sizeof buf)) > 0) {
+        gnutls_hash(h, buf, (size_t)n);
+        total += n;
+    }
+    int err = 0;
+    gzerror(gz, &err);
+    gzclose(gz);
+    unsigned char md[16];
+    gnutls_hash_deinit(h, md);
+    if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
+        return -1;
+    upd_hex(md, 16, out);
+    *inflated = total;
+    return 0;
+}
+
+static void clean_filename(char *f)
+{
+    const char *base = strrchr(f, '/');
+    if (!base)
+        base = strrchr(f, '\\');
+    if (base)
+        memmove(f, base + 1, strlen(base + 1) + 1);
+    for (char *p = f; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            *p = '_';
+    if (f[0] == '.')
+        f[0] = '_';
+}
+
+static int ascii_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
+            return 0;
+    return 1;
+}
+
+enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
+{
+    srv *s = r->s;
+    struct upload *up = r->up;
+    if (up->pp && !up->fail_status)
+        MHD_post_process(up->pp, "", 0);
+    if (up->fail_status)
+        return upd__reply_error(r, c, up->fail_status, up->fail_kind, "%s", up->fail_msg);
+    if (up->too_long)
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                "a field is too long: version at most %d characters, channel %d, "
+                                "platform 16, filename 128, notes %d",
+                                UPD_VER_MAX - 1, UPD_NAME_MAX - 1, UPD_NOTES_MAX - 1);
+    if (up->received == 0)
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "empty",
+                                "no file was uploaded: send the firmware .bin as the request "
+                                "body (Content-Type: application/octet-stream) or as the 'file' "
+                                "field of a multipart/form-data form");
+    if (fsync(up->fd) != 0)
+        return upd__reply_error(r, c, MHD_HTTP_INSUFFICIENT_STORAGE, "storage",
+                                "the server could not flush the upload to disk: %s",
+                                strerror(errno));
+    close(up->fd);
+    up->fd = -1;
+
+    upd_file_info *fi = malloc(sizeof *fi);
+    upd_release_row *rel = calloc(1, sizeof *rel);
+    enum MHD_Result ret;
+    char err[1024];
+    if (!fi || !rel) {
+        free(fi);
+        free(rel);
+        return MHD_NO;
+    }
+    if (upd_inspect_file(up->tmp, fi, err, sizeof err) != 0) {
+        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
+                               "the server could not read the upload back: %s", err);
+        goto out;
+    }
+    const upd_image_report *rep = &fi->report;
+    if (rep->verdict != UPD_VERDICT_OTA_APP && rep->verdict != UPD_VERDICT_FS_IMAGE) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "error", upd_strerror(rep->error ? rep->error : UPD_ENOTAPP));
+        cJSON_AddStringToObject(j, "kind", upd_kind_slug(rep->kind));
+        cJSON_AddStringToObject(j, "kind_description", upd_kind_desc(rep->kind));
+        cJSON_AddStringToObject(j, "reason", rep->reason);
+        cJSON_AddStringToObject(j, "code", upd_err_name(rep->error ? rep->error : UPD_ENOTAPP));
+        cJSON_AddStringToObject(j, "verdict", upd_verdict_name(rep->verdict));
+        ret = upd__reply_json(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
+        goto out;
+    }
+    int fs = rep->verdict == UPD_VERDICT_FS_IMAGE;
+    if (!up->version[0] && rep->desc.present && rep->desc.version[0] &&
+        ascii_printable(rep->desc.version))
+        upd__copy(up->version, sizeof up->version, rep->desc.version);
+    if (!up->version[0]) {
+        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                               "the release needs a version: pass ?version=1.2.3 (or the "
+                               "'version' form field); devices compare it with the version "
+                               "they send");
+        goto out;
+    }
+    if (!ascii_printable(up->version) || strlen(up->version) > UPD_VERSION_MAX) {
+        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                               "the version must be printable ASCII of at most %d characters "
+                               "(it is sent to devices in the x-version header)",
+                               UPD_VERSION_MAX);
+        goto out;
+    }
+    if (up->channel[0] && !upd__valid_channel(up->channel)) {
+        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                               "channel '%s' is not a valid name: use letters, digits, '.', "
+                               "'_' and '-' (at most 63)",
+                               up->channel);
+        goto out;
+    }
+    const char *img_platform = upd_platform_name(rep->platform);
+    if (up->platform[0]) {
+        if (strcasecmp(up->platform, "esp8266") && strcasecmp(up->platform, "esp32")) {
+            ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                   "platform must be esp8266 or esp32, not '%s'", up->platform);
+            goto out;
+        }
+        for (char *p = up->platform; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        if (!fs && rep->platform != UPD_PLATFORM_UNKNOWN && strcmp(up->platform, img_platform)) {
+            cJSON *j = cJSON_CreateObject();
+            char m[256];
+            snprintf(m, sizeof m,
+                     "the image is an %s image but platform=%s was given: upload the %s build, "
+                     "or leave platform out",
+                     img_platform, up->platform, up->platform);
+            cJSON_AddStringToObject(j, "error", m);
+            cJSON_AddStringToObject(j, "kind", upd_kind_slug(rep->kind));
+            cJSON_AddStringToObject(j, "reason", rep->reason);
+            ret = upd__reply_json(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
+            goto out;
+        }
+    }
+    upd__copy(rel->version, sizeof rel->version, up->version);
+    upd__copy(rel->platform, sizeof rel->platform,
+              fs ? (up->platform[0] ? up->platform : "any")
+                 : (rep->platform != UPD_PLATFORM_UNKNOWN ? img_platform : up->platform));
+    if (!rel->platform[0])
+        snprintf(rel->platform, sizeof rel->platform, "any");
+    upd__copy(rel->mode, sizeof rel->mode, fs ? "fs" : "sketch");
+    upd__copy(rel->kind, sizeof rel->kind, upd_kind_slug(rep->kind));
+    const char *chip = upd_chip_name(rep->chip);
+    upd__copy(rel->chip, sizeof rel->chip, chip ? chip : "");
+    clean_filename(up->filename);
+    upd__copy(rel->filename, sizeof rel->filename, up->filename[0] ? up->filename : "firmware.bin");
+    upd__copy(rel->notes, sizeof rel->notes, up->notes);
+    upd__copy(rel->md5, sizeof rel->md5, fi->md5_hex);
+    upd__copy(rel->sha256, sizeof rel->sha256, fi->sha256_hex);
+    rel->size = (int64_t)fi->size;
+    rel->inner_size = -1;
+    if (rep->gzip || fi->has_inner) {
+        int64_t isz = 0;
+        if (gunzip_md5(up->tmp, rel->inner_md5, &isz) == 0)
+            rel->inner_size = isz;
+    }
+    upd_release_row existing;
+    if (s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0) {
+        cJSON *j = cJSON_CreateObject();
+        char m[512];
+        snprintf(m, sizeof m,
+                 "this exact file is already release %lld (version %.200s): to serve it on "
+                 "another channel use PUT /api/v1/channels/<name> {\"release\": %lld}",
+                 (long long)existing.id, existing.version, (long long)existing.id);
+        cJSON_AddStringToObject(j, "error", m);
+        cJSON_AddStringToObject(j, "kind", "duplicate");
+        cJSON_AddNumberToObject(j, "release", (double)existing.id);
+        ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+        goto out;
+    }
+    if (upd__blob_commit(s, up->tmp, rel->sha256, err, sizeof err) != 0) {
+        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        goto out;
+    }
+    up->tmp[0] = '\0'; /* now the blob's; the store GC owns it if the insert fails */
+    int rc = s->store->ops->release_insert(s->store, rel, up->channel, err, sizeof err);
+    if (rc == UPD_STORE_ECONFLICT) {
+        ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "duplicate",
+                               "this exact file was just added as another release: list them "
+                               "with GET /api/v1/releases");
+        goto out;
+    }
+    if (rc != 0) {
+        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        goto out;
+    }
+    {
+        cJSON *j = upd__release_json(rel);
+        cJSON *insp = cJSON_AddObjectToObject(j, "inspection");
+        cJSON_AddStringToObject(insp, "verdict", upd_verdict_name(rep->verdict));
+        cJSON_AddStringToObject(insp, "reason", rep->reason);
+        cJSON_AddStringToObject(insp, "flash_mode", upd_flash_mode_name(rep->flash_mode));
+        cJSON_AddNumberToObject(insp, "flash_size", rep->flash_size);
+        ret = upd__reply_json(r, c, MHD_HTTP_CREATED, j);
+    }
+out:
+    free(fi);
+    free(rel);
+    return ret;
+}

@@ -1,0 +1,146 @@
+/* Batched device-state writer (see writer.h). Two vectors: handlers append to the
+ * pending one under the lock; the thread swaps it out and writes it unlocked. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "writer.h"
+
+#define BATCH_WAIT_MS 20
+
+struct upd_writer {
+    upd_store *st;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* records arrived, or stop */
+    pthread_cond_t done; /* a batch was written */
+    upd_record *pending;
+    size_t n, cap, max;
+    uint64_t pushed, written, dropped;
+    int stop;
+};
+
+static void *writer_main(void *arg)
+{
+    upd_writer *w = arg;
+    upd_record *batch = NULL;
+    size_t batch_cap = 0;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->n == 0 && !w->stop)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->n == 0 && w->stop)
+            break;
+        if (!w->stop && w->n < 256) {
+            /* let a burst gather into one transaction */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += BATCH_WAIT_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->work, &w->mu, &ts);
+        }
+        /* swap the vectors */
+        upd_record *tmp = batch;
+        size_t tmp_cap = batch_cap;
+        batch = w->pending;
+        batch_cap = w->cap;
+        size_t n = w->n;
+        uint64_t upto = w->pushed;
+        w->pending = tmp;
+        w->cap = tmp_cap;
+        w->n = 0;
+        pthread_mutex_unlock(&w->mu);
+
+        char err[256] = "";
+        if (w->st->ops->apply_batch(w->st, batch, n, err, sizeof err) != 0)
+            fprintf(stderr, "updraft: %s (%zu device records lost)\n", err, n);
+
+        pthread_mutex_lock(&w->mu);
+        w->written = upto;
+        pthread_cond_broadcast(&w->done);
+    }
+    w->written = w->pushed;
+    pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->mu);
+    free(batch);
+    return NULL;
+}
+
+upd_writer *upd_writer_start(upd_store *st, size_t max_queue)
+{
+    upd_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->st = st;
+    w->max = max_queue ? max_queue : 8192;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->done, NULL);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void upd_writer_push(upd_writer *w, const upd_record *r)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->n == w->cap && w->cap < w->max) {
+        size_t nc = w->cap ? w->cap * 2 : 64;
+        if (nc > w->max)
+            nc = w->max;
+        upd_record *p = realloc(w->pending, nc * sizeof *p);
+        if (p) {
+            w->pending = p;
+            w->cap = nc;
+        }
+    }
+    if (w->n < w->cap) {
+        w->pending[w->n++] = *r;
+        w->pushed++;
+        pthread_cond_signal(&w->work);
+    } else {
+        w->dropped++;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+void upd_writer_flush(upd_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t target = w->pushed;
+    pthread_cond_signal(&w->work);
+    while (w->written < target)
+        pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t upd_writer_dropped(upd_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t d = w->dropped;
+    pthread_mutex_unlock(&w->mu);
+    return d;
+}
+
+void upd_writer_stop(upd_writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    free(w->pending);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    free(w);
+}

@@ -1,0 +1,31 @@
+/* The device-state writer: request handlers queue records (check-ins, downloads) and
+ * return at once; one thread writes them to the store in batches, one transaction per
+ * batch. A device check never waits on the disk. */
+#ifndef UPD_SERVER_WRITER_H
+#define UPD_SERVER_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct upd_writer upd_writer;
+
+/* Start the writer thread over st. max_queue bounds the records waiting (records that
+ * arrive while it is full are dropped and counted). NULL when out of memory. */
+upd_writer *upd_writer_start(upd_store *st, size_t max_queue);
+
+/* Queue a copy of *r. Never blocks on I/O. */
+void upd_writer_push(upd_writer *w, const upd_record *r);
+
+/* Wait until every record queued before this call is written (used by admin reads so
+ * that they see what devices just did). */
+void upd_writer_flush(upd_writer *w);
+
+/* Records dropped because the queue was full, since start. */
+uint64_t upd_writer_dropped(upd_writer *w);
+
+/* Write everything still queued, stop the thread, free w. NULL is harmless. */
+void upd_writer_stop(upd_writer *w);
+
+#endif
