@@ -333,7 +333,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char buf[1024];

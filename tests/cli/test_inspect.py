@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Black-box tests of `updraft inspect`: the real binary on synthetic files made by
+mkimage, and on the real firmware corpus when ../shared/testdata/firmware exists.
+
+usage: test_inspect.py UPDRAFT MKIMAGE [FIRMWARE_DIR]
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+UPDRAFT = MKIMAGE = FIRMWARE = None
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([UPDRAFT, *args], input=stdin, capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class Inspect(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.files = {}
+        for kind in ("esp8266-app", "esp8266-app-crc", "esp8266-app-gz", "esp32-app",
+                     "esp32c3-app", "esp32-bootloader", "html", "empty"):
+            path = os.path.join(cls.tmp.name, kind + ".bin")
+            subprocess.run([MKIMAGE, kind, path, "150000", "7", "2.4.0"], check=True)
+            cls.files[kind] = path
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def json_of(self, *paths, extra=()):
+        rc, out, err = run("inspect", "--json", *extra, *paths)
+        return rc, json.loads(out), err
+
+    def test_esp8266_app_accepted_with_hashes(self):
+        path = self.files["esp8266-app"]
+        rc, out, _ = run("inspect", path)
+        self.assertEqual(rc, 0)
+        self.assertIn("ota-app", out)
+        self.assertIn("ESP8266 Arduino application", out)
+        self.assertNotIn("\x1b[", out, "no colour when stdout is not a terminal")
+        rc, js, _ = self.json_of(path)
+        self.assertEqual(rc, 0)
+        (r,) = js
+        data = open(path, "rb").read()
+        self.assertEqual(r["md5"], hashlib.md5(data).hexdigest())
+        self.assertEqual(r["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual(r["size"], len(data))
+        self.assertEqual(r["kind"], "esp8266-app")
+        self.assertTrue(r["acceptable"])
+        self.assertIsNone(r["error"])
+        self.assertEqual(r["platform"], "esp8266")
+        self.assertEqual(r["flash"]["size"], 4 * 1024 * 1024)
+        self.assertEqual(r["flash"]["mode"], "DIO")
+        self.assertEqual(r["app"]["offset"], 0x1000)
+        self.assertEqual(len(r["app"]["segments"]), 5)
+        self.assertTrue(r["app"]["checksum_ok"])
+
+    def test_core3_crc_words(self):
+        rc, (r,), _ = self.json_of(self.files["esp8266-app-crc"])
+        self.assertEqual(rc, 0)
+        self.assertEqual(r["crc"]["offset"], 0x1010)
+        self.assertTrue(r["crc"]["ok"])
+        self.assertIn("crc-patched-xor", r["notes"])
+
+    def test_gzip_app(self):
+        rc, (r,), _ = self.json_of(self.files["esp8266-app-gz"])
+        self.assertEqual(rc, 0)
+        self.assertEqual(r["kind"], "gzip")
+        self.assertEqual(r["inner_kind"], "esp8266-app")
+        self.assertEqual(r["gzip"]["name"], "firmware.bin")
+        self.assertGreater(r["inner_size"], r["size"] - 1000)
+
+    def test_esp32_apps(self):
+        rc, js, _ = self.json_of(self.files["esp32-app"], self.files["esp32c3-app"])
+        self.assertEqual(rc, 0)
+        self.assertEqual([r["chip"] for r in js], ["ESP32", "ESP32-C3"])
+        for r in js:
+            self.assertEqual(r["app_desc"]["version"], "2.4.0")
+            self.assertTrue(r["app"]["hash_ok"])
+
+    def test_refusals_name_the_file_and_exit_1(self):
+        cases = {
+            "esp32-bootloader": ("esp32-bootloader", "boot loader", "UPD_ENOTAPP"),
+            "html": ("html", "HTML page", "UPD_ENOTIMAGE"),
+            "empty": ("empty", "empty", "UPD_EEMPTY"),
+        }
+        for name, (kind, words, error) in cases.items():
+            with self.subTest(name=name):
+                rc, (r,), _ = self.json_of(self.files[name])
+                self.assertEqual(rc, 1)
+                self.assertFalse(r["acceptable"])
+                self.assertEqual(r["kind"], kind)
+                self.assertEqual(r["error"], error)
+                self.assertIn(words, r["reason"])
+                self.assertIn("upload", r["reason"])
+
+    def test_truncated_file(self):
+        data = open(self.files["esp8266-app"], "rb").read()
+        for cut in (5, 0x1004, len(data) // 2, len(data) - 1):
+            with self.subTest(cut=cut):
+                path = os.path.join(self.tmp.name, "cut.bin")
+                open(path, "wb").write(data[:cut])
+                rc, (r,), _ = self.json_of(path)
+                self.assertEqual(rc, 1)
+                self.assertEqual(r["error"], "UPD_ETRUNC")
+                self.assertIn("cut short", r["reason"])
+
+    def test_mixed_files_exit_1_and_keep_order(self):
+        rc, js, _ = self.json_of(self.files["esp8266-app"], self.files["html"],
+                                 self.files["esp32-app"])
+        self.assertEqual(rc, 1)
+        self.assertEqual([r["kind"] for r in js], ["esp8266-app", "html", "esp32-app"])
+
+    def test_stdin(self):
+        data = open(self.files["esp32-app"], "rb").read()
+        rc, out, _ = run("inspect", "--json", "-", stdin=data)
+        self.assertEqual(rc, 0)
+        self.assertEqual(json.loads(out)[0]["sha256"], hashlib.sha256(data).hexdigest())
+
+    def test_filesystem_image_needs_allow_fs(self):
+        sb = bytearray(b"\xff" * 8192)
+        sb[0:32] = bytes(32)
+        sb[8:16] = b"littlefs"
+        sb[24:28] = (4096).to_bytes(4, "little")
+        sb[28:32] = (2).to_bytes(4, "little")
+        path = os.path.join(self.tmp.name, "littlefs.bin")
+        open(path, "wb").write(sb)
+        rc, (r,), _ = self.json_of(path)
+        self.assertEqual((rc, r["verdict"], r["acceptable"]), (1, "fs-image", False))
+        rc, (r,), _ = self.json_of(path, extra=("--allow-fs",))
+        self.assertEqual((rc, r["acceptable"]), (0, True))
+
+    def test_usage_and_unreadable_files(self):
+        rc, _, err = run("inspect")
+        self.assertEqual(rc, 2)
+        self.assertIn("name at least one file", err)
+        rc, out, _ = run("inspect", "--help")
+        self.assertEqual(rc, 0)
+        self.assertIn("Exit status", out)
+        rc, _, err = run("inspect", "/nonexistent/fw.bin")
+        self.assertEqual(rc, 2)
+        self.assertIn("/nonexistent/fw.bin: No such file or directory", err)
+        rc, _, err = run("inspect", self.tmp.name)
+        self.assertEqual(rc, 2)
+        self.assertIn("is a directory", err)
+        rc, _, err = run("inspect", "--bogus", self.files["html"])
+        self.assertEqual(rc, 2)
+        rc, _, err = run("frobnicate")
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown command", err)
+
+    def test_real_corpus(self):
+        if not FIRMWARE or not os.path.exists(os.path.join(FIRMWARE, "MANIFEST.tsv")):
+            self.skipTest("SKIPPED: the real firmware corpus (../shared/testdata/firmware) "
+                          "is not beside this clone")
+        rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(FIRMWARE, "MANIFEST.tsv"))]
+        head, rows = rows[0], rows[1:]
+        fi, ki = head.index("file"), head.index("kind")
+        apps = {"esp8266-app", "esp8266-app-gz", "esp32-app"}
+        for row in rows:
+            with self.subTest(file=row[fi]):
+                rc, (r,), _ = self.json_of(os.path.join(FIRMWARE, row[fi]))
+                self.assertEqual(rc, 0 if row[ki] in apps else 1, r["reason"])
+                self.assertEqual(r["acceptable"], row[ki] in apps)
+
+
+if __name__ == "__main__":
+    UPDRAFT, MKIMAGE = sys.argv[1], sys.argv[2]
+    FIRMWARE = sys.argv[3] if len(sys.argv) > 3 else None
+    unittest.main(argv=[sys.argv[0], "-v"])
