@@ -5,5 +5,8 @@
 
 int upd_cmd_inspect(int argc, char **argv);
 int upd_cmd_serve(int argc, char **argv);
+int upd_cmd_release(int argc, char **argv);
+int upd_cmd_device(int argc, char **argv);
+int upd_cmd_channel(int argc, char **argv);
 
 #endif

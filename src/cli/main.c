@@ -13,6 +13,9 @@ struct command {
 static const struct command commands[] = {
     {"inspect", upd_cmd_inspect, "say what firmware files are and whether devices accept them"},
     {"serve", upd_cmd_serve, "run the update server (device endpoints, admin API, registry)"},
+    {"release", upd_cmd_release, "add, list, show and retire releases (over the API)"},
+    {"device", upd_cmd_device, "list and show devices, pin them, set their channel"},
+    {"channel", upd_cmd_channel, "set and list what each channel serves"},
 };
 
 static void usage(FILE *f)

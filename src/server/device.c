@@ -416,8 +416,8 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
             push_checkin(r, &dr, dec, NULL);
         }
     } else if (dec->offer) {
+        push_checkin(r, &dr, dec, NULL); /* "offered" goes before "download-started" */
         ret = serve_image(r, c, &dec->rel, method, 0);
-        push_checkin(r, &dr, dec, NULL);
     } else {
         ret = not_modified(r, c, dec->detail);
         push_checkin(r, &dr, dec, NULL);
