@@ -77,8 +77,6 @@ const char *upd_device_error_text(int code)
         return "New Binary Does Not Fit Flash Size";
     case -108:
         return "Unauthorized (401)";
-    case -109:
-        return "Server Did Not Report Version";
     default:
         return "";
     }
@@ -111,41 +109,70 @@ static const char *chip_or(upd_chip c, const char *dflt)
     return n ? n : dflt;
 }
 
-/* ESP8266httpUpdate + Updater, sketch mode. */
+/* ESP.magicFlashChipSize(): the flash size the ESP8266 core reads from a size code;
+ * codes it does not know give 0, which never fails the check. */
+static uint32_t esp8266_magic_size(uint8_t code)
+{
+    switch (code) {
+    case 0x0:
+        return 512u * 1024u;
+    case 0x1:
+        return 256u * 1024u;
+    case 0x2:
+        return 1024u * 1024u;
+    case 0x3:
+        return 2048u * 1024u;
+    case 0x4:
+        return 4096u * 1024u;
+    case 0x8:
+        return 8192u * 1024u;
+    case 0x9:
+        return 16384u * 1024u;
+    default:
+        return 0;
+    }
+}
+
+/* ESP8266httpUpdate + Updater, sketch mode, in the client's order: size check (-100),
+ * peek of 4 bytes (-106, then -107 unless the core has flash-map support), Update.begin
+ * (error 4 on the 4 KB round-up), write, then the re-read of the header (error 9). */
 static int fit_esp8266_sketch(const upd_image_report *img, const upd_device_facts *dev,
                               upd_fit_result *o)
 {
     uint32_t len = img->size;
     if (dev->has_free_space && len > dev->free_space) {
         upd__fmt(EXPL(o),
-                 "image %K > %K free: would fail -100 (Not Enough space); the sketch on the "
-                 "device is too large to leave room for this one, so build a smaller image, "
-                 "compress it with gzip, or move the device to a flash layout with a smaller "
-                 "filesystem",
-                 len, dev->free_space);
+                 "image %u bytes > %u bytes free (%K > %K): would fail -100 (Not Enough "
+                 "space); the sketch on the device is too large to leave room for this one, so "
+                 "build a smaller image, compress it with gzip, or move the device to a flash "
+                 "layout with a smaller filesystem",
+                 len, dev->free_space, len, dev->free_space);
         return fail(o, UPD_FIT_NO_SPACE, -100, 0);
     }
     int gz = img->first_byte == 0x1F;
-    if (img->first_byte != 0xE9 && !(gz && !dev->no_gzip)) {
-        upd__fmt(EXPL(o),
-                 "the file starts with 0x%x, not 0xE9%s: would fail -106 (Verify Bin Header "
-                 "Failed)",
-                 img->first_byte,
-                 dev->no_gzip ? " (this core is older than 2.7 and cannot take gzip)"
-                              : " or 0x1F (gzip)");
-        return fail(o, gz ? UPD_FIT_GZIP_UNSUPPORTED : UPD_FIT_BAD_HEADER, -106, 0);
+    if (len < 4 || (img->first_byte != 0xE9 && !(gz && !dev->no_gzip))) {
+        if (len < 4)
+            upd__fmt(EXPL(o),
+                     "the file is only %u bytes: would fail -106 (Verify Bin Header "
+                     "Failed)",
+                     len);
+        else
+            upd__fmt(EXPL(o),
+                     "the file starts with 0x%x, not 0xE9%s: would fail -106 (Verify Bin "
+                     "Header Failed)",
+                     img->first_byte,
+                     dev->no_gzip ? " (this core is older than 2.7 and cannot take gzip)"
+                                  : " or 0x1F (gzip)");
+        return fail(o, gz && len >= 4 ? UPD_FIT_GZIP_UNSUPPORTED : UPD_FIT_BAD_HEADER, -106, 0);
     }
-    uint32_t need = upd_flash_size_bytes(UPD_PLATFORM_ESP8266, img->first_size_code);
-    if (img->first_byte == 0xE9 && dev->has_chip_size && need > dev->chip_size) {
+    uint32_t need = img->first_byte == 0xE9 ? esp8266_magic_size(img->first_size_code) : 0;
+    int too_big_flash = dev->has_chip_size && need > dev->chip_size;
+    if (too_big_flash && !dev->flash_map_core) {
         upd__fmt(EXPL(o),
-                 "the image is built for %K of flash but the chip has %K: would fail %s; "
-                 "build for the board's real flash size",
-                 need, dev->chip_size,
-                 dev->flash_map_core ? "with Updater error 9 (new flash config)"
-                                     : "-107 (New Binary Does Not Fit Flash Size)");
-        return dev->flash_map_core
-                   ? fail(o, UPD_FIT_FLASH_TOO_SMALL, 0, UPDATER_ERROR_NEW_FLASH_CONFIG)
-                   : fail(o, UPD_FIT_FLASH_TOO_SMALL, -107, 0);
+                 "the image is built for %K of flash but the chip has %K: would fail -107 (New "
+                 "Binary Does Not Fit Flash Size); build for the board's real flash size",
+                 need, dev->chip_size);
+        return fail(o, UPD_FIT_FLASH_TOO_SMALL, -107, 0);
     }
     if (dev->has_free_space && roundup_sector(len) > dev->free_space) {
         upd__fmt(EXPL(o),
@@ -154,6 +181,14 @@ static int fit_esp8266_sketch(const upd_image_report *img, const upd_device_fact
                  "make the image at least %u bytes smaller",
                  len, dev->free_space, roundup_sector(len), roundup_sector(len) - dev->free_space);
         return fail(o, UPD_FIT_NO_SPACE_ROUNDUP, 0, UPDATER_ERROR_SPACE);
+    }
+    if (too_big_flash) {
+        upd__fmt(EXPL(o),
+                 "the image is built for %K of flash but the chip has %K: this core skips "
+                 "the -107 check, writes the image, then fails with Updater error 9 (new "
+                 "flash config); build for the board's real flash size",
+                 need, dev->chip_size);
+        return fail(o, UPD_FIT_FLASH_TOO_SMALL, 0, UPDATER_ERROR_NEW_FLASH_CONFIG);
     }
     return 0;
 }
@@ -165,10 +200,18 @@ static int fit_esp32_arduino_sketch(const upd_image_report *img, const upd_devic
     uint32_t len = img->size;
     if (dev->has_free_space && len > dev->free_space) {
         upd__fmt(EXPL(o),
-                 "image %K > %K OTA partition: would fail -100 (Not Enough space); use a "
-                 "partition scheme with larger app partitions or a smaller image",
-                 len, dev->free_space);
+                 "image %u bytes > %u bytes OTA partition (%K > %K): would fail -100 (Not "
+                 "Enough space); use a partition scheme with larger app partitions or a "
+                 "smaller image",
+                 len, dev->free_space, len, dev->free_space);
         return fail(o, UPD_FIT_NO_SPACE, -100, 0);
+    }
+    if (len < 4) {
+        upd__fmt(EXPL(o),
+                 "the file is only %u bytes: would fail -106 (Verify Bin Header "
+                 "Failed)",
+                 len);
+        return fail(o, UPD_FIT_BAD_HEADER, -106, 0);
     }
     if (img->first_byte != 0xE9) {
         upd__fmt(EXPL(o),

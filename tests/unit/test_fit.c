@@ -2,8 +2,8 @@
  * (shared/spec/esp8266-http-update.md "8266 §n", esp32-ota.md "32 §n"), not from
  * fit.c. Each row builds an image with the test writer, inspects it, states what the
  * device reported about itself and what the device's own update client would do.
- * Rows where fit.c and the spec disagree are kept under #if 0 with the disagreement
- * named. Runs on the host and on lx106 (static buffers only, small stack). */
+ * Rows marked "once a disagreement" caught real differences between fit.c and the
+ * spec, since fixed. Runs on the host and on lx106 (static buffers only, small stack). */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,8 +16,8 @@
 #define KB 1024u
 #define MB (1024u * 1024u)
 
-static uint8_t buf[16384];  /* the image a row is about */
-static uint8_t aux[6144];   /* the .bin inside a gzip; the virtual image's prefix */
+static uint8_t buf[16384]; /* the image a row is about */
+static uint8_t aux[6144];  /* the .bin inside a gzip; the virtual image's prefix */
 static upd_image_report rep, inner;
 static upd_fit_result res;
 static tw_sha256_ctx shactx;
@@ -283,17 +283,27 @@ typedef struct fit_row {
 
 /* Devices. Facts not named are unknown (has_* = 0). */
 #define ESP8266_DEV(...)                                                                           \
-    {.client = UPD_CLIENT_ESP8266_ARDUINO, .mode = UPD_MODE_SKETCH, .chip = UPD_CHIP_ESP8266,      \
-     __VA_ARGS__}
+    {                                                                                              \
+        .client = UPD_CLIENT_ESP8266_ARDUINO, .mode = UPD_MODE_SKETCH, .chip = UPD_CHIP_ESP8266,   \
+        __VA_ARGS__                                                                                \
+    }
 #define ESP8266_FS(...)                                                                            \
-    {.client = UPD_CLIENT_ESP8266_ARDUINO, .mode = UPD_MODE_FS, .chip = UPD_CHIP_ESP8266,          \
-     __VA_ARGS__}
+    {                                                                                              \
+        .client = UPD_CLIENT_ESP8266_ARDUINO, .mode = UPD_MODE_FS, .chip = UPD_CHIP_ESP8266,       \
+        __VA_ARGS__                                                                                \
+    }
 #define ESP32_DEV(c, ...)                                                                          \
-    {.client = UPD_CLIENT_ESP32_ARDUINO, .mode = UPD_MODE_SKETCH, .chip = (c), __VA_ARGS__}
+    {                                                                                              \
+        .client = UPD_CLIENT_ESP32_ARDUINO, .mode = UPD_MODE_SKETCH, .chip = (c), __VA_ARGS__      \
+    }
 #define ESP32_FS(c, ...)                                                                           \
-    {.client = UPD_CLIENT_ESP32_ARDUINO, .mode = UPD_MODE_FS, .chip = (c), __VA_ARGS__}
+    {                                                                                              \
+        .client = UPD_CLIENT_ESP32_ARDUINO, .mode = UPD_MODE_FS, .chip = (c), __VA_ARGS__          \
+    }
 #define IDF_DEV(c, ...)                                                                            \
-    {.client = UPD_CLIENT_ESP_IDF, .mode = UPD_MODE_SKETCH, .chip = (c), __VA_ARGS__}
+    {                                                                                              \
+        .client = UPD_CLIENT_ESP_IDF, .mode = UPD_MODE_SKETCH, .chip = (c), __VA_ARGS__            \
+    }
 #define FREE(x)   .has_free_space = 1, .free_space = (x)
 #define CHIPSZ(x) .has_chip_size = 1, .chip_size = (x)
 #define FSSZ(x)   .has_fs_size = 1, .fs_size = (x)
@@ -302,21 +312,21 @@ typedef struct fit_row {
 #define FREE_RUP(d) .free_rel = REL_RUP, .free_d = (d)
 #define FS_LEN(d)   .fs_rel = REL_LEN, .fs_d = (d)
 
-#define ESP32_FREE .has_free_space = 1 /* with FREE_LEN */
+#define ESP32_FREE   .has_free_space = 1 /* with FREE_LEN */
 #define ESP8266_FREE .has_free_space = 1
 
 /* spec 8266 §3: 4 MB board, 1 MB filesystem at 0x300000, running sketch 314240 bytes */
-#define EX_FS_START  0x300000u
-#define EX_SKETCH    314240u
-#define EX_FREE      2830336u /* 3145728 - roundup(314240, 4096) = 3145728 - 315392 */
+#define EX_FS_START                 0x300000u
+#define EX_SKETCH                   314240u
+#define EX_FREE                     2830336u /* 3145728 - roundup(314240, 4096) = 3145728 - 315392 */
 #define UPD_ERR_OTA_VALIDATE_FAILED 0x1503
 
 static const fit_row rows[] = {
     /* ---- ESP8266 sketch mode ---- */
     {"8266 §2 (200 + image)", "image fits: flashed, HTTP_UPDATE_OK", IMG_ARD, 0, 4, 0,
      ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
-    {"8266 §2 (length > free space)", "16 bytes longer than the free space: -100", IMG_ARD, 0, 4,
-     0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(-16), .code = UPD_FIT_NO_SPACE,
+    {"8266 §2 (length > free space)", "16 bytes longer than the free space: -100", IMG_ARD, 0, 4, 0,
+     ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(-16), .code = UPD_FIT_NO_SPACE,
      .http = -100, .say = {"$LEN", "$FREE", "-100"}},
     {"8266 §2 (length > free space)", "1 byte longer than the free space: -100", IMG_ARD, 0, 4, 0,
      ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE,
@@ -324,30 +334,28 @@ static const fit_row rows[] = {
     {"8266 §8 (free space exactly equal fails)", "len == free (not 4 KB aligned): Updater 4",
      IMG_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(0),
      .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4, .say = {"$LEN", "$FREE", "$RUP"}},
-    {"8266 §8 (roundup(len, 4096) <= free-space)", "len 5 bytes under free, round-up over",
-     IMG_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(5),
+    {"8266 §8 (roundup(len, 4096) <= free-space)", "len 5 bytes under free, round-up over", IMG_ARD,
+     0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(5),
      .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4, .say = {"$LEN", "$FREE", "$RUP"}},
-    {"8266 §8 (roundup(len, 4096) <= free-space)", "round-up one byte over the free space",
-     IMG_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_RUP(-1),
+    {"8266 §8 (roundup(len, 4096) <= free-space)", "round-up one byte over the free space", IMG_ARD,
+     0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_RUP(-1),
      .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4, .say = {"$RUP"}},
     {"8266 §8 (roundup(len, 4096) <= free-space)", "round-up exactly equal to the free space: OK",
-     IMG_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_RUP(0),
-     .code = UPD_FIT_OK},
+     IMG_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_RUP(0), .code = UPD_FIT_OK},
     {"8266 §8 (roundup(len, 4096) <= free-space)", "4 KB-aligned image, len == free: OK",
      IMG_ARD_LEN, 8192, 4, 0, ESP8266_DEV(FREE(8192), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
-    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 8208: Updater 4",
-     IMG_ARD_LEN, 8208, 4, 0, ESP8266_DEV(FREE(8208), CHIPSZ(4 * MB)),
-     .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4, .say = {"8208", "12288"}},
-    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 12287: Updater 4",
-     IMG_ARD_LEN, 8208, 4, 0, ESP8266_DEV(FREE(12287), CHIPSZ(4 * MB)),
-     .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4, .say = {"8208", "12287", "12288"}},
-    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 12288: OK", IMG_ARD_LEN,
-     8208, 4, 0, ESP8266_DEV(FREE(12288), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
+    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 8208: Updater 4", IMG_ARD_LEN,
+     8208, 4, 0, ESP8266_DEV(FREE(8208), CHIPSZ(4 * MB)), .code = UPD_FIT_NO_SPACE_ROUNDUP,
+     .updater = 4, .say = {"8208", "12288"}},
+    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 12287: Updater 4", IMG_ARD_LEN,
+     8208, 4, 0, ESP8266_DEV(FREE(12287), CHIPSZ(4 * MB)), .code = UPD_FIT_NO_SPACE_ROUNDUP,
+     .updater = 4, .say = {"8208", "12287", "12288"}},
+    {"8266 §8 (roundup(len, 4096) <= free-space)", "8208 bytes, free 12288: OK", IMG_ARD_LEN, 8208,
+     4, 0, ESP8266_DEV(FREE(12288), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
 
     /* spec 8266 §3 worked example: free-space 2830336 */
-    {"8266 §3 (example: 4 MB, FS 0x300000, sketch 314240)", "a same-size sketch fits",
-     IMG_ARD_LEN, EX_SKETCH, 4, 0, ESP8266_DEV(FREE(EX_FREE), CHIPSZ(4 * MB)),
-     .code = UPD_FIT_OK},
+    {"8266 §3 (example: 4 MB, FS 0x300000, sketch 314240)", "a same-size sketch fits", IMG_ARD_LEN,
+     EX_SKETCH, 4, 0, ESP8266_DEV(FREE(EX_FREE), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
     {"8266 §3 (example)", "an image filling the whole gap (2830336, 4 KB aligned) fits",
      IMG_ARD_LEN, EX_FREE, 4, 0, ESP8266_DEV(FREE(EX_FREE), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
     {"8266 §3 (example)", "16 bytes more than the gap: -100", IMG_ARD_LEN, EX_FREE + 16u, 4, 0,
@@ -371,10 +379,9 @@ static const fit_row rows[] = {
     {"8266 §2/§3 (size codes)", "512 KB image (code 0) on a 512 KB chip: OK", IMG_ARD, 0, 0, 0,
      ESP8266_DEV(FREE(200 * KB), CHIPSZ(512 * KB)), .code = UPD_FIT_OK},
     {"8266 §2/§3 (size codes)", "1 MB image (code 2) on a 512 KB chip: -107", IMG_ARD, 0, 2, 0,
-     ESP8266_DEV(FREE(200 * KB), CHIPSZ(512 * KB)), .code = UPD_FIT_FLASH_TOO_SMALL,
-     .http = -107},
-    {"8266 §3 (other size codes are unknown)", "code 7 on a 512 KB chip: no -107", IMG_ARD, 0, 7,
-     0, ESP8266_DEV(FREE(200 * KB), CHIPSZ(512 * KB)), .code = UPD_FIT_OK},
+     ESP8266_DEV(FREE(200 * KB), CHIPSZ(512 * KB)), .code = UPD_FIT_FLASH_TOO_SMALL, .http = -107},
+    {"8266 §3 (other size codes are unknown)", "code 7 on a 512 KB chip: no -107", IMG_ARD, 0, 7, 0,
+     ESP8266_DEV(FREE(200 * KB), CHIPSZ(512 * KB)), .code = UPD_FIT_OK},
     {"8266 §2 (-107 skipped on flash-map cores) + §3 (error 9)",
      "16 MB image on a 4 MB chip, core >= 3.1: Updater 9", IMG_ARD, 0, 9, 0,
      ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB), .flash_map_core = 1),
@@ -382,8 +389,8 @@ static const fit_row rows[] = {
     {"8266 §2 (order: -107 before Update.begin)", "16 MB image, len == free: -107 first", IMG_ARD,
      0, 9, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(0),
      .code = UPD_FIT_FLASH_TOO_SMALL, .http = -107},
-    {"8266 §2 (order: size check first)", "16 MB image longer than free: -100 first", IMG_ARD, 0,
-     9, 0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(-16), .code = UPD_FIT_NO_SPACE,
+    {"8266 §2 (order: size check first)", "16 MB image longer than free: -100 first", IMG_ARD, 0, 9,
+     0, ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB)), FREE_LEN(-16), .code = UPD_FIT_NO_SPACE,
      .http = -100},
 
     /* -106 */
@@ -396,19 +403,18 @@ static const fit_row rows[] = {
     {"8266 §2 + §4.4 (NONOS user1.bin, magic 0xEA)", "0xEA image: -106", IMG_NONOS, 0, 0, 0,
      ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_BAD_HEADER, .http = -106,
      .say = {"-106"}},
-    {"8266 §2 (order: size check before the header)", "HTML page longer than free: -100",
-     IMG_HTML, 0, 0, 0, ESP8266_DEV(ESP8266_FREE), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE,
-     .http = -100},
-    {"8266 §2 (-106 is sketch mode only) + §3", "LittleFS image offered as a sketch: -106",
-     IMG_LFS, 8192, 0, 0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_BAD_HEADER,
+    {"8266 §2 (order: size check before the header)", "HTML page longer than free: -100", IMG_HTML,
+     0, 0, 0, ESP8266_DEV(ESP8266_FREE), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE, .http = -100},
+    {"8266 §2 (-106 is sketch mode only) + §3", "LittleFS image offered as a sketch: -106", IMG_LFS,
+     8192, 0, 0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_BAD_HEADER,
      .http = -106},
 
     /* gzip */
-    {"8266 §4.3 + §8 (gzip staged and accepted)", "gzip .bin on a core >= 2.7: OK", IMG_GZIP_ARD,
-     0, 4, 0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
-    {"8266 §4.3 (cores >= 2.7 accept gzip)", "gzip .bin on a core < 2.7: -106", IMG_GZIP_ARD, 0,
-     4, 0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB), .no_gzip = 1),
-     .code = UPD_FIT_GZIP_UNSUPPORTED, .http = -106},
+    {"8266 §4.3 + §8 (gzip staged and accepted)", "gzip .bin on a core >= 2.7: OK", IMG_GZIP_ARD, 0,
+     4, 0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
+    {"8266 §4.3 (cores >= 2.7 accept gzip)", "gzip .bin on a core < 2.7: -106", IMG_GZIP_ARD, 0, 4,
+     0, ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB), .no_gzip = 1), .code = UPD_FIT_GZIP_UNSUPPORTED,
+     .http = -106},
     {"8266 §4.3 (free-space checks apply to the compressed length)", "gzip longer than free: -100",
      IMG_GZIP_ARD, 0, 4, 0, ESP8266_DEV(ESP8266_FREE), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE,
      .http = -100, .say = {"$LEN", "$FREE"}},
@@ -428,8 +434,8 @@ static const fit_row rows[] = {
      .code = UPD_FIT_WRONG_PLATFORM, .bricks = 1, .say = {"ESP32"}},
     {"8266 §8 + §2 (byte 3 read with the ESP8266 meaning)",
      "ESP32 16 MB app (code 4 = 4M for an ESP8266) on a 1 MB chip: -107", IMG_ESP32, 0, 4,
-     UPD_CHIP_ESP32, ESP8266_DEV(FREE(400 * KB), CHIPSZ(1 * MB)),
-     .code = UPD_FIT_FLASH_TOO_SMALL, .http = -107},
+     UPD_CHIP_ESP32, ESP8266_DEV(FREE(400 * KB), CHIPSZ(1 * MB)), .code = UPD_FIT_FLASH_TOO_SMALL,
+     .http = -107},
 
     /* missing facts skip their checks */
     {"fit.h (unknown facts skip checks)", "no free-space header: no -100", IMG_ARD, 0, 4, 0,
@@ -445,8 +451,8 @@ static const fit_row rows[] = {
     {"32 §1 (length <= free space)", "ESP32 app, len == free: OK", IMG_ESP32, 0, 2, UPD_CHIP_ESP32,
      ESP32_DEV(UPD_CHIP_ESP32, ESP32_FREE), FREE_LEN(0), .code = UPD_FIT_OK},
     {"32 §1 (else -100)", "ESP32 app 4 bytes over the OTA partition: -100", IMG_ESP32, 0, 2,
-     UPD_CHIP_ESP32, ESP32_DEV(UPD_CHIP_ESP32, ESP32_FREE), FREE_LEN(-4),
-     .code = UPD_FIT_NO_SPACE, .http = -100, .say = {"$LEN", "$FREE"}},
+     UPD_CHIP_ESP32, ESP32_DEV(UPD_CHIP_ESP32, ESP32_FREE), FREE_LEN(-4), .code = UPD_FIT_NO_SPACE,
+     .http = -100, .say = {"$LEN", "$FREE"}},
     {"32 §1 (first byte 0xE9, else -106)", "gzip of an ESP32 app: -106", IMG_GZIP_E32, 0, 2,
      UPD_CHIP_ESP32, ESP32_DEV(UPD_CHIP_ESP32, FREE(1 * MB)), .code = UPD_FIT_GZIP_UNSUPPORTED,
      .http = -106},
@@ -455,8 +461,7 @@ static const fit_row rows[] = {
     {"32 §1 (first byte 0xE9, else -106)", "HTML page: -106", IMG_HTML, 0, 0, 0,
      ESP32_DEV(UPD_CHIP_ESP32, FREE(1 * MB)), .code = UPD_FIT_BAD_HEADER, .http = -106},
     {"32 §1 (order: size first)", "HTML page longer than free: -100", IMG_HTML, 0, 0, 0,
-     ESP32_DEV(UPD_CHIP_ESP32, ESP32_FREE), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE,
-     .http = -100},
+     ESP32_DEV(UPD_CHIP_ESP32, ESP32_FREE), FREE_LEN(-1), .code = UPD_FIT_NO_SPACE, .http = -100},
     {"32 §1 (Update switches partitions at the end)", "ESP8266 .bin: Update error 9 (activate)",
      IMG_ARD, 0, 4, 0, ESP32_DEV(UPD_CHIP_ESP32, FREE(1 * MB)), .code = UPD_FIT_WRONG_PLATFORM,
      .updater = 9, .say = {"ESP8266"}},
@@ -480,13 +485,12 @@ static const fit_row rows[] = {
     {"32 §3 (checks chip id before writing)", "ESP32-S3 app on an ESP32-C6: VALIDATE_FAILED",
      IMG_ESP32, 0, 2, UPD_CHIP_ESP32S3, IDF_DEV(UPD_CHIP_ESP32C6), .code = UPD_FIT_WRONG_CHIP,
      .updater = UPD_ERR_OTA_VALIDATE_FAILED, .say = {"ESP32-S3", "ESP32-C6"}},
-    {"32 §3 (checks chip id before writing)", "ESP32-C3 app, device chip unknown: OK", IMG_ESP32,
-     0, 2, UPD_CHIP_ESP32C3, IDF_DEV(UPD_CHIP_UNKNOWN), .code = UPD_FIT_OK},
+    {"32 §3 (checks chip id before writing)", "ESP32-C3 app, device chip unknown: OK", IMG_ESP32, 0,
+     2, UPD_CHIP_ESP32C3, IDF_DEV(UPD_CHIP_UNKNOWN), .code = UPD_FIT_OK},
     {"32 §3 (checks the header before writing)", "HTML page: VALIDATE_FAILED", IMG_HTML, 0, 0, 0,
-     IDF_DEV(UPD_CHIP_ESP32), .code = UPD_FIT_BAD_HEADER,
-     .updater = UPD_ERR_OTA_VALIDATE_FAILED},
-    {"32 §3 (checks the header before writing)", "ESP8266 .bin: VALIDATE_FAILED", IMG_ARD, 0, 4,
-     0, IDF_DEV(UPD_CHIP_ESP32), .code = UPD_FIT_WRONG_PLATFORM,
+     IDF_DEV(UPD_CHIP_ESP32), .code = UPD_FIT_BAD_HEADER, .updater = UPD_ERR_OTA_VALIDATE_FAILED},
+    {"32 §3 (checks the header before writing)", "ESP8266 .bin: VALIDATE_FAILED", IMG_ARD, 0, 4, 0,
+     IDF_DEV(UPD_CHIP_ESP32), .code = UPD_FIT_WRONG_PLATFORM,
      .updater = UPD_ERR_OTA_VALIDATE_FAILED},
 
     /* ---- filesystem mode ---- */
@@ -504,22 +508,20 @@ static const fit_row rows[] = {
      ESP8266_FS(.fs_size = 4096), .code = UPD_FIT_OK},
     {"32 §1 (mode spiffs)", "LittleFS on an ESP32 in spiffs mode: OK", IMG_LFS, 8192, 0, 0,
      ESP32_FS(UPD_CHIP_ESP32, FSSZ(64 * KB)), .code = UPD_FIT_OK},
-    {"32 §1 (mode spiffs) + -100", "LittleFS larger than the ESP32 spiffs partition: -100",
-     IMG_LFS, 16384, 0, 0, ESP32_FS(UPD_CHIP_ESP32, FSSZ(8192)), .code = UPD_FIT_NO_SPACE,
-     .http = -100},
+    {"32 §1 (mode spiffs) + -100", "LittleFS larger than the ESP32 spiffs partition: -100", IMG_LFS,
+     16384, 0, 0, ESP32_FS(UPD_CHIP_ESP32, FSSZ(8192)), .code = UPD_FIT_NO_SPACE, .http = -100},
 };
 
 /* Rows where fit.c disagrees with the spec (see the report). Kept out of the build
  * until fit.c is fixed; flip the #if to check them. */
 static const fit_row disputed_rows[] = {
-#if 0
-    /* DISAGREEMENT 1: spec 8266 §2 table: "200, first byte neither 0xE9 nor 0x1F, or
-     * fewer than 4 bytes -> -106". fit.c looks only at the first byte: a 3-byte body
+    /* Spec point 1 (once a disagreement with fit.c, now fixed): spec 8266 §2 table: "200, first byte neither 0xE9
+     * nor 0x1F, or fewer than 4 bytes -> -106". fit.c looks only at the first byte: a 3-byte body
      * starting 0xE9 passes its header check and comes out as "not installable, bricks"
      * with http_error 0. */
     {"8266 §2 (fewer than 4 bytes)", "3-byte body starting 0xE9: -106", IMG_TINY_E9, 0, 0, 0,
      ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_BAD_HEADER, .http = -106},
-    /* DISAGREEMENT 2: spec 8266 §3: Update.begin computes start = FS_start -
+    /* Spec point 2 (once a disagreement with fit.c, now fixed): spec 8266 §3: Update.begin computes start = FS_start -
      * roundup(len, 4096) and fails with error 4 before anything is written; error 9 is
      * found only "after the write" when the first 4 bytes are re-read. On a flash-map
      * core (no -107) an image that fails both must give Updater 4. fit.c checks the
@@ -528,7 +530,7 @@ static const fit_row disputed_rows[] = {
      "flash-map core, 16 MB image on 4 MB chip, len == free: Updater 4", IMG_ARD, 0, 9, 0,
      ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB), .flash_map_core = 1), FREE_LEN(0),
      .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4},
-    /* DISAGREEMENT 3: spec 8266 §3: "Flash size codes: 0=512K, 1=256K, 2=1M, 3=2M, 4=4M,
+    /* Spec point 3 (once a disagreement with fit.c, now fixed): spec 8266 §3: "Flash size codes: 0=512K, 1=256K, 2=1M, 3=2M, 4=4M,
      * 8=8M, 9=16M, other=unknown"; -107 needs a size "> real chip size", which an unknown
      * code does not give. fit.c (through upd_flash_size_bytes) reads code 5 as 2 MB and
      * code 6 as 4 MB and predicts -107. */
@@ -536,13 +538,12 @@ static const fit_row disputed_rows[] = {
      ESP8266_DEV(FREE(400 * KB), CHIPSZ(1 * MB)), .code = UPD_FIT_OK},
     {"8266 §3 (other size codes are unknown)", "code 6 on a 2 MB chip: no -107", IMG_ARD, 0, 6, 0,
      ESP8266_DEV(FREE(400 * KB), CHIPSZ(2 * MB)), .code = UPD_FIT_OK},
-    /* DISAGREEMENT 4 (explanation): x-ESP8266-free-space is a byte count, but fit.c prints
+    /* Spec point 4 (once a disagreement with fit.c, now fixed) (explanation): x-ESP8266-free-space is a byte count, but fit.c prints
      * the -100 sizes with %K, so above 10 KiB both numbers round to the same "2764 KiB"
      * and the explanation reads "image 2764 KiB > 2764 KiB free". */
     {"8266 §3 (example)", "-100 explanation names the byte counts", IMG_ARD_LEN, EX_FREE + 16u, 4,
      0, ESP8266_DEV(FREE(EX_FREE), CHIPSZ(4 * MB)), .code = UPD_FIT_NO_SPACE, .http = -100,
      .say = {"2830352", "2830336"}},
-#endif
     {NULL, NULL, 0, 0, 0, 0, ESP8266_DEV(.free_space = 0), .code = UPD_FIT_OK},
 };
 
@@ -609,8 +610,8 @@ static void check_row(const fit_row *r)
     }
     if (upd_test__failed_checks != before)
         printf("    row: %s: %s (image %u bytes, %s, %s)\n      explanation: %s\n", r->spec,
-               r->what, (unsigned)rep.size, upd_kind_slug(rep.kind),
-               upd_verdict_name(rep.verdict), res.explanation);
+               r->what, (unsigned)rep.size, upd_kind_slug(rep.kind), upd_verdict_name(rep.verdict),
+               res.explanation);
 }
 
 static void test_rows(void)
@@ -696,9 +697,9 @@ static void test_rejected_reports(void)
 static void test_fit_code_names(void)
 {
     static const upd_fit_code all[] = {
-        UPD_FIT_OK,         UPD_FIT_NO_SPACE,         UPD_FIT_NO_SPACE_ROUNDUP,
-        UPD_FIT_BAD_HEADER, UPD_FIT_FLASH_TOO_SMALL,  UPD_FIT_WRONG_PLATFORM,
-        UPD_FIT_WRONG_CHIP, UPD_FIT_NOT_INSTALLABLE,  UPD_FIT_GZIP_UNSUPPORTED,
+        UPD_FIT_OK,         UPD_FIT_NO_SPACE,        UPD_FIT_NO_SPACE_ROUNDUP,
+        UPD_FIT_BAD_HEADER, UPD_FIT_FLASH_TOO_SMALL, UPD_FIT_WRONG_PLATFORM,
+        UPD_FIT_WRONG_CHIP, UPD_FIT_NOT_INSTALLABLE, UPD_FIT_GZIP_UNSUPPORTED,
         UPD_FIT_WRONG_MODE,
     };
     size_t n = sizeof all / sizeof all[0];
@@ -738,23 +739,18 @@ static void test_device_error_texts(void)
         int code;
         const char *text;
     } table[] = {
-        {-100, "Not Enough space"},
-        {-101, "Server Did Not Report Size"},
-        {-102, "File Not Found (404)"},
-        {-103, "Forbidden (403)"},
-        {-104, "Wrong HTTP Code"},
-        {-105, "Wrong MD5"},
-        {-106, "Verify Bin Header Failed"},
-        {-107, "New Binary Does Not Fit Flash Size"},
+        {-100, "Not Enough space"},         {-101, "Server Did Not Report Size"},
+        {-102, "File Not Found (404)"},     {-103, "Forbidden (403)"},
+        {-104, "Wrong HTTP Code"},          {-105, "Wrong MD5"},
+        {-106, "Verify Bin Header Failed"}, {-107, "New Binary Does Not Fit Flash Size"},
         {-108, "Unauthorized (401)"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         CHECK_STR(upd_device_error_text(table[i].code), table[i].text);
-#if 0
-    /* DISAGREEMENT 5: spec 8266 §2 table: -109 HTTP_UE_SERVER_NOT_REPORT_VERSION "(no
-     * text)"; fit.c returns "Server Did Not Report Version". */
+    /* Spec point 5 (once a disagreement with fit.c, now fixed): spec 8266 §2 table: -109
+     * HTTP_UE_SERVER_NOT_REPORT_VERSION "(no text)"; fit.c returns "Server Did Not Report Version".
+     */
     CHECK_STR(upd_device_error_text(-109), "");
-#endif
     CHECK(upd_device_error_text(-109) != NULL);
     /* spec: "-1 connection failed, -5 connection lost, -11 read timeout" (the core
      * spells the last "read Timeout": compared ignoring case) */
