@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# Builds updraft (release) after installing what is missing, then runs it. With no
-# arguments it inspects the firmware corpus beside the repository if there is one.
+# Builds updraft (release) after installing what is missing, then runs it: with no
+# arguments the update server (`updraft serve`: 0.0.0.0:8080, state in ./updraft-data),
+# otherwise `updraft` with the given arguments (e.g. `inspect firmware.bin`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
 bin=build/release/src/cli/updraft
-if [ $# -gt 0 ]; then
-  exec "$bin" "$@"
+if [ $# -eq 0 ]; then
+  exec "$bin" serve
 fi
-if [ -d ../shared/testdata/firmware ]; then
-  "$bin" inspect ../shared/testdata/firmware/*.bin ../shared/testdata/firmware/*.gz || true
-else
-  exec "$bin" --help
-fi
+exec "$bin" "$@"
