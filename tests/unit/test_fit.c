@@ -512,35 +512,33 @@ static const fit_row rows[] = {
      16384, 0, 0, ESP32_FS(UPD_CHIP_ESP32, FSSZ(8192)), .code = UPD_FIT_NO_SPACE, .http = -100},
 };
 
-/* Rows where fit.c disagrees with the spec (see the report). Kept out of the build
- * until fit.c is fixed; flip the #if to check them. */
+/* Rows that once showed fit.c disagreeing with the spec (fixed since): kept apart so
+ * that the history of each is next to it. */
 static const fit_row disputed_rows[] = {
-    /* Spec point 1 (once a disagreement with fit.c, now fixed): spec 8266 §2 table: "200, first byte neither 0xE9
-     * nor 0x1F, or fewer than 4 bytes -> -106". fit.c looks only at the first byte: a 3-byte body
-     * starting 0xE9 passes its header check and comes out as "not installable, bricks"
-     * with http_error 0. */
+    /* 1. spec 8266 §2 table: "200, first byte neither 0xE9 nor 0x1F, or fewer than 4
+     * bytes -> -106". fit.c once looked only at the first byte, so a 3-byte body starting
+     * 0xE9 came out as "not installable, bricks" with http_error 0. */
     {"8266 §2 (fewer than 4 bytes)", "3-byte body starting 0xE9: -106", IMG_TINY_E9, 0, 0, 0,
      ESP8266_DEV(FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_BAD_HEADER, .http = -106},
-    /* Spec point 2 (once a disagreement with fit.c, now fixed): spec 8266 §3: Update.begin computes start = FS_start -
-     * roundup(len, 4096) and fails with error 4 before anything is written; error 9 is
-     * found only "after the write" when the first 4 bytes are re-read. On a flash-map
-     * core (no -107) an image that fails both must give Updater 4. fit.c checks the
-     * size code first and gives Updater 9. */
+    /* 2. spec 8266 §3: Update.begin computes start = FS_start - roundup(len, 4096) and
+     * fails with error 4 before anything is written; error 9 is found only "after the
+     * write" when the first 4 bytes are re-read. On a flash-map core (no -107) an image
+     * that fails both gives Updater 4. fit.c once checked the size code first (error 9). */
     {"8266 §3 (error 4 at begin, error 9 after the write)",
      "flash-map core, 16 MB image on 4 MB chip, len == free: Updater 4", IMG_ARD, 0, 9, 0,
      ESP8266_DEV(ESP8266_FREE, CHIPSZ(4 * MB), .flash_map_core = 1), FREE_LEN(0),
      .code = UPD_FIT_NO_SPACE_ROUNDUP, .updater = 4},
-    /* Spec point 3 (once a disagreement with fit.c, now fixed): spec 8266 §3: "Flash size codes: 0=512K, 1=256K, 2=1M, 3=2M, 4=4M,
-     * 8=8M, 9=16M, other=unknown"; -107 needs a size "> real chip size", which an unknown
-     * code does not give. fit.c (through upd_flash_size_bytes) reads code 5 as 2 MB and
-     * code 6 as 4 MB and predicts -107. */
+    /* 3. spec 8266 §3: "Flash size codes: 0=512K, 1=256K, 2=1M, 3=2M, 4=4M, 8=8M, 9=16M,
+     * other=unknown"; -107 needs a size "> real chip size", which an unknown code does
+     * not give. fit.c once read code 5 as 2 MB and code 6 as 4 MB (esptool's meaning)
+     * and predicted -107. */
     {"8266 §3 (other size codes are unknown)", "code 5 on a 1 MB chip: no -107", IMG_ARD, 0, 5, 0,
      ESP8266_DEV(FREE(400 * KB), CHIPSZ(1 * MB)), .code = UPD_FIT_OK},
     {"8266 §3 (other size codes are unknown)", "code 6 on a 2 MB chip: no -107", IMG_ARD, 0, 6, 0,
      ESP8266_DEV(FREE(400 * KB), CHIPSZ(2 * MB)), .code = UPD_FIT_OK},
-    /* Spec point 4 (once a disagreement with fit.c, now fixed) (explanation): x-ESP8266-free-space is a byte count, but fit.c prints
-     * the -100 sizes with %K, so above 10 KiB both numbers round to the same "2764 KiB"
-     * and the explanation reads "image 2764 KiB > 2764 KiB free". */
+    /* 4. (explanation) x-ESP8266-free-space is a byte count; fit.c once printed the -100
+     * sizes rounded to KiB only, so the spec example read "image 2764 KiB > 2764 KiB
+     * free". */
     {"8266 §3 (example)", "-100 explanation names the byte counts", IMG_ARD_LEN, EX_FREE + 16u, 4,
      0, ESP8266_DEV(FREE(EX_FREE), CHIPSZ(4 * MB)), .code = UPD_FIT_NO_SPACE, .http = -100,
      .say = {"2830352", "2830336"}},
@@ -747,9 +745,8 @@ static void test_device_error_texts(void)
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         CHECK_STR(upd_device_error_text(table[i].code), table[i].text);
-    /* Spec point 5 (once a disagreement with fit.c, now fixed): spec 8266 §2 table: -109
-     * HTTP_UE_SERVER_NOT_REPORT_VERSION "(no text)"; fit.c returns "Server Did Not Report Version".
-     */
+    /* spec 8266 §2 table: -109 HTTP_UE_SERVER_NOT_REPORT_VERSION "(no text)" (fit.c
+     * once returned "Server Did Not Report Version") */
     CHECK_STR(upd_device_error_text(-109), "");
     CHECK(upd_device_error_text(-109) != NULL);
     /* spec: "-1 connection failed, -5 connection lost, -11 read timeout" (the core
