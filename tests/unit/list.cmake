@@ -5,4 +5,5 @@ set(UPD_CORE_UNIT_TESTS
   test_version
   test_image
   test_fit
+  test_malformed
 )
