@@ -157,6 +157,8 @@ static int seg_inside(const upd_image_info *in, uint32_t size)
         in->segment_count < UPD_IMAGE_MAX_SEGMENTS ? in->segment_count : UPD_IMAGE_MAX_SEGMENTS;
     for (unsigned i = 0; i < n; i++) {
         const upd_segment *s = &in->seg[i];
+        if (s->offset == 0 && s->len == 0)
+            continue; /* not recorded */
         if (s->offset > size || s->len > size - s->offset || s->offset < in->offset)
             return 0;
     }
@@ -183,10 +185,9 @@ static void check_report(int rc, const upd_image_report *r, uint32_t size, uint3
         CHECK_INT(r->error, ==, 0);
     CHECK((unsigned)r->verdict <= UPD_VERDICT_INCOMPLETE);
     CHECK((unsigned)r->kind < UPD_KIND__COUNT);
-    if (r->has_boot)
-        CHECK(seg_inside(&r->boot, size));
-    if (r->has_app)
-        CHECK(seg_inside(&r->app, size));
+    /* segments are recorded only when they lie inside the file, whatever the verdict */
+    CHECK(seg_inside(&r->boot, size));
+    CHECK(seg_inside(&r->app, size));
     if (r->verdict == UPD_VERDICT_OTA_APP) {
         CHECK(r->has_app);
         CHECK(r->image_end <= size);
@@ -728,6 +729,14 @@ static void test_failing_source(void)
     failing_reads(make_gzip(), "gzip");
     failing_reads(make_littlefs(8192), "LittleFS");
     printf("    %u failed reads did not end in UPD_EIO\n", eio_swallowed);
+    CHECK_INT(eio_swallowed, ==, 0);
+    /* no source, no report, no read function */
+    upd_source src;
+    upd_source_init_mem(&src, img, 64);
+    CHECK_INT(upd_image_inspect(NULL, &sha, &rep), ==, UPD_EINVAL);
+    CHECK_INT(upd_image_inspect(&src, &sha, NULL), ==, UPD_EINVAL);
+    src.read = NULL;
+    CHECK_INT(upd_image_inspect(&src, &sha, &rep), ==, UPD_EINVAL);
 }
 
 static void test_prefixes_of_valid_images(void)
