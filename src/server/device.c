@@ -223,8 +223,10 @@ static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *
     int has_a = 0, has_b = 0;
     while (*h >= '0' && *h <= '9') {
         if (a > UINT64_MAX / 10 - 10)
-            return 0;
-        a = a * 10 + (uint64_t)(*h++ - '0');
+            a = UINT64_MAX / 10; /* saturate: past any file, so unsatisfiable */
+        else
+            a = a * 10 + (uint64_t)(*h - '0');
+        h++;
         has_a = 1;
     }
     if (*h++ != '-')

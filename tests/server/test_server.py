@@ -4,7 +4,7 @@ dir, talk to it the way devices (raw sockets, byte-exact requests from shared/sp
 operators (the JSON API, the CLI) do, and check every status, header, byte and registry row.
 
 usage: test_server.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: esp8266 esp32 ranges fw api auth registry corpus cli lifecycle
+GROUP: esp8266 esp32 ranges fw api auth registry corpus cli lifecycle tls robust
 Python 3 standard library only. Synthetic images are built here (spec formats), so the
 tests run on a fresh clone; FIRMWARE_DIR (../shared/testdata/firmware) is optional."""
 import functools
@@ -832,9 +832,125 @@ def t_lifecycle():
     check("removed" in srv.stderr, "the server says what it cleaned up")
 
 
+def t_tls():
+    import shutil
+    import ssl
+    if not shutil.which("openssl"):
+        print("SKIPPED: no openssl command to make a test certificate")
+        return
+    tmp = tempfile.TemporaryDirectory()
+    cert = os.path.join(tmp.name, "cert.pem")
+    key = os.path.join(tmp.name, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"], check=True,
+                   capture_output=True)
+    env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
+    p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
+                          os.path.join(tmp.name, "d"), "--tls-cert", cert, "--tls-key", key],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    port = None
+    for _ in range(10):
+        line = p.stdout.readline().decode()
+        m = re.match(r"listening on https://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    check(port is not None, "HTTPS server starts and says https://")
+    if port:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        img = arduino_bin(seed=71)
+
+        def tls(req):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+            s.sendall(req)
+            r = read_response(s, req.startswith(b"HEAD"))
+            s.close()
+            return r
+        r = tls(("POST /api/v1/releases?version=1.0&channel=stable HTTP/1.1\r\nHost: x\r\n"
+                 "Authorization: Bearer %s\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                 % (TOKEN, len(img))).encode() + img)
+        eq(r.status, 201, "upload over HTTPS")
+        r = tls(esp8266_request(port))
+        check_image_response(r, img, "1.0", "ESP8266 request over HTTPS")
+    p.send_signal(signal.SIGTERM)
+    eq(p.wait(10), 0, "HTTPS server exits 0")
+    p.stdout.close()
+    p.stderr.close()
+    # one of the two files only: a clear refusal
+    r = subprocess.run([BIN, "serve", "--tls-cert", cert, "--data", os.path.join(tmp.name, "e")],
+                       capture_output=True, text=True, timeout=10)
+    check(r.returncode == 1 and "--tls-key" in r.stderr, "--tls-cert without --tls-key refused")
+
+
+def t_robust():
+    """Malformed and hostile requests: sensible answers, no crash (run under ASan too)."""
+    srv = Server()
+    try:
+        img = arduino_bin(seed=81)
+        rel = srv.upload(img, "1.0", "stable").json
+        bad = [
+            b"\x00\x01\x02garbage\r\n\r\n",
+            b"GET / HTTP/9.9\r\n\r\n",
+            b"GET /update HTTP/1.0\r\nUser-Agent: ESP8266-http-Update\r\n"
+            b"x-ESP8266-STA-MAC: zz:zz\r\nx-ESP8266-free-space: -5\r\n"
+            b"x-ESP8266-sketch-size: 99999999999999999999999\r\nx-ESP8266-sketch-md5: xyz\r\n"
+            b"x-ESP8266-chip-size: 4M\r\nx-ESP8266-version: \xff\xfe\r\n\r\n",
+            b"GET /update/" + b"a" * 300 + b" HTTP/1.0\r\nUser-Agent: ESP8266-http-Update\r\n\r\n",
+            b"GET /update/..%2f..%2fetc HTTP/1.0\r\nUser-Agent: ESP8266-http-Update\r\n\r\n",
+            b"GET /releases/1/../../../etc/passwd HTTP/1.0\r\n\r\n",
+            b"GET /releases/-1/x.bin HTTP/1.0\r\n\r\n",
+            b"GET /releases/99999999999999999999999/x.bin HTTP/1.0\r\n\r\n",
+            b"GET /fw/.bin HTTP/1.0\r\n\r\n",
+            b"GET /fw/5CCF7F0A1B2C HTTP/1.0\r\n\r\n",
+            b"DELETE /update HTTP/1.0\r\n\r\n",
+            b"GET /api/v1/devices/" + b"%41" * 100 + b" HTTP/1.0\r\nAuthorization: Bearer "
+            + TOKEN.encode() + b"\r\n\r\n",
+            b"GET /update HTTP/1.0\r\nUser-Agent: ESP8266-http-Update\r\nAuthorization: Basic "
+            b"!!!!\r\nx-ESP8266-STA-MAC: 01:02:03:04:05:06\r\n\r\n",
+            b"GET /update HTTP/1.0\r\nX-Big: " + b"A" * 100000 + b"\r\n\r\n",
+            b"POST /api/v1/channels/x HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode() +
+            b"\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{\"rel",
+            b"POST /api/v1/releases?version=1 HTTP/1.1\r\nAuthorization: Bearer " + TOKEN.encode() +
+            b"\r\nContent-Type: multipart/form-data\r\nContent-Length: 10\r\nConnection: close"
+            b"\r\n\r\n0123456789",
+        ]
+        for rng in ("bytes=", "bytes=-", "bytes=5-1", "bytes=a-b", "bytes=0-1,5-6", "items=0-1",
+                    "bytes=-0", "bytes=18446744073709551615-", "bytes=1-18446744073709551616"):
+            bad.append(("GET %s HTTP/1.0\r\nRange: %s\r\n\r\n" % (rel["url"], rng)).encode())
+        for req in bad:
+            try:
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                s.sendall(req)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                s.close()
+            except OSError:
+                data = b""
+            if data:
+                status = int(data.split(b" ", 2)[1])
+                check(status != 200 or b"Range" in req or data.endswith(img) or b"x-MD5" not in data,
+                      "a 200 is only ever an image: %r" % req[:60])
+                check(status != 500, "no 500 for %r" % req[:60])
+        for rng, want in (("bytes=5-1", 200), ("bytes=0-1,5-6", 200), ("items=0-1", 200),
+                          ("bytes=-0", 416), ("bytes=18446744073709551615-", 416)):
+            r = srv.raw(("GET %s HTTP/1.0\r\nRange: %s\r\n\r\n" % (rel["url"], rng)).encode())
+            eq(r.status, want, "Range %s" % rng)
+        r = srv.raw(esp8266_request(srv.port))
+        check_image_response(r, img, "1.0", "still serving after the hostile requests")
+    finally:
+        srv.stop()
+
+
 GROUPS = {"esp8266": t_esp8266, "esp32": t_esp32, "ranges": t_ranges, "fw": t_fw, "api": t_api,
           "auth": t_auth, "registry": t_registry, "corpus": t_corpus, "cli": t_cli,
-          "lifecycle": t_lifecycle}
+          "lifecycle": t_lifecycle, "tls": t_tls, "robust": t_robust}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()
