@@ -125,6 +125,27 @@ static int runs_release(const upd_devreq *dr, const upd_release_row *rel, const 
     return 0;
 }
 
+/* Which ESP32-family chip the device is: the Arduino-ESP32 headers do not say, but the
+ * image it runs does when that image is one of our releases (by its md5 or SHA-256, or
+ * the release it is known to have installed). UPD_CHIP_UNKNOWN otherwise. */
+static upd_chip device_chip(srv *s, const upd_device_row *d, const upd_device_row *known)
+{
+    upd_release_row *r = malloc(sizeof *r);
+    upd_chip chip = UPD_CHIP_UNKNOWN;
+    if (!r)
+        return chip;
+    int found =
+        (d->sketch_md5[0] && s->store->ops->release_by_hash(s->store, d->sketch_md5, r) == 0) ||
+        (d->sketch_sha256[0] &&
+         s->store->ops->release_by_hash(s->store, d->sketch_sha256, r) == 0) ||
+        (known && known->running_release > 0 &&
+         s->store->ops->release_get(s->store, known->running_release, r) == 0);
+    if (found && !strcmp(r->platform, "esp32") && r->chip[0])
+        chip = upd_chip_parse(r->chip);
+    free(r);
+    return chip;
+}
+
 void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_decision *out)
 {
     memset(out, 0, sizeof *out);
@@ -186,7 +207,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     memset(&f, 0, sizeof f);
     f.client = dr->client;
     f.mode = dr->mode_fs ? UPD_MODE_FS : UPD_MODE_SKETCH;
-    f.chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : UPD_CHIP_UNKNOWN;
+    f.chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : device_chip(s, d, known);
     if (d->free_space >= 0 && d->free_space <= UINT32_MAX) {
         f.has_free_space = 1;
         f.free_space = (uint32_t)d->free_space;

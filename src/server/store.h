@@ -131,6 +131,9 @@ typedef struct upd_store_ops {
                           size_t errlen);
     int (*release_get)(upd_store *st, int64_t id, upd_release_row *out);
     int (*release_by_sha256)(upd_store *st, const char *sha256, upd_release_row *out);
+    /* A release whose file (or, for gzip, inflated image) has this md5: what a device
+     * that reports it as its sketch-md5 runs. Any SHA-256 (64 hex) matches sha256. */
+    int (*release_by_hash)(upd_store *st, const char *hex, upd_release_row *out);
     int (*release_list)(upd_store *st, upd_release_cb cb, void *ctx);
     /* Retire a release and take it out of every channel that points to it. */
     int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);

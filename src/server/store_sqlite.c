@@ -64,6 +64,7 @@ enum q {
     Q_REL_INSERT,
     Q_REL_GET,
     Q_REL_BY_SHA,
+    Q_REL_BY_HASH,
     Q_REL_LIST,
     Q_REL_RETIRE,
     Q_REL_UNCHANNEL,
@@ -98,6 +99,8 @@ static const char *const SQL[Q__COUNT] = {
                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
     [Q_REL_GET] = "SELECT " REL_COLS " FROM releases WHERE id=?1",
     [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases WHERE sha256=?1",
+    [Q_REL_BY_HASH] = "SELECT " REL_COLS " FROM releases WHERE md5=lower(?1) OR "
+                      "inner_md5=lower(?1) OR sha256=lower(?1) ORDER BY id DESC LIMIT 1",
     [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases ORDER BY id DESC",
     [Q_REL_RETIRE] = "UPDATE releases SET retired=1 WHERE id=?1",
     [Q_REL_UNCHANNEL] = "DELETE FROM channels WHERE release_id=?1",
@@ -454,11 +457,11 @@ static int s_release_get(upd_store *base, int64_t id, upd_release_row *out)
     return rc;
 }
 
-static int s_release_by_sha256(upd_store *base, const char *sha, upd_release_row *out)
+static int release_by(upd_store *base, enum q q, const char *sha, upd_release_row *out)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    sqlite3_stmt *st = stmt(c, Q_REL_BY_SHA);
+    sqlite3_stmt *st = stmt(c, q);
     int rc = UPD_STORE_EFAIL;
     if (st) {
         sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
@@ -470,6 +473,16 @@ static int s_release_by_sha256(upd_store *base, const char *sha, upd_release_row
     }
     release_conn(s, c);
     return rc;
+}
+
+static int s_release_by_sha256(upd_store *base, const char *sha, upd_release_row *out)
+{
+    return release_by(base, Q_REL_BY_SHA, sha, out);
+}
+
+static int s_release_by_hash(upd_store *base, const char *hex, upd_release_row *out)
+{
+    return release_by(base, Q_REL_BY_HASH, hex, out);
 }
 
 static int s_release_list(upd_store *base, upd_release_cb cb, void *ctx)
@@ -1035,6 +1048,7 @@ static const upd_store_ops SQLITE_OPS = {
     .release_insert = s_release_insert,
     .release_get = s_release_get,
     .release_by_sha256 = s_release_by_sha256,
+    .release_by_hash = s_release_by_hash,
     .release_list = s_release_list,
     .release_retire = s_release_retire,
     .blob_referenced = s_blob_referenced,

@@ -394,6 +394,17 @@ def t_esp32():
         eq(srv.upload(e8, "9.9", "eight").status, 201, "upload ESP8266 app")
         r = srv.raw(esp32_request(srv.port, path="/update/eight", mac="24:6F:28:AA:BB:CF"))
         eq(r.status, 304, "ESP32 device, channel with only an ESP8266 release: 304")
+        # the device runs our ESP32 release: a C3 image on its channel is refused
+        c3 = esp32_app(seed=9, chip=5, version="2.0.0")
+        eq(srv.upload(c3, "2.0.0", "c3").status, 201, "upload ESP32-C3 app")
+        r = srv.raw(esp32_request(srv.port, path="/update/c3", mac="24:6F:28:AA:BB:D0",
+                                  md5sum=md5(img), version="1.5.0"))
+        eq(r.status, 304, "ESP32 device (known by its running release) never gets a C3 image")
+        ev = events(srv, "24:6F:28:AA:BB:D0", "declined")
+        check(ev and "C3" in ev[0]["detail"], "wrong-chip refusal recorded: %r" % ev)
+        r = srv.raw(esp32_request(srv.port, path="/update/c3", mac="24:6F:28:AA:BB:D1",
+                                  md5sum=md5(c3), version="1.0.0"))
+        eq(r.status, 304, "a C3 already running it: 304")
         d = srv.api("GET", "/api/v1/devices/24:6F:28:AA:BB:CC").json
         eq(d["platform"], "esp32", "ESP32 device registered with its platform")
         eq(d["sdk"], "v4.4.5", "ESP32 sdk recorded")
