@@ -541,6 +541,12 @@ int upd__inspect_esp(upd__ictx *ic, const uint8_t *head, uint32_t headlen)
         upd__fmt(R_REASON(r), "starts like an esptool image; the header is not complete yet");
         return 0;
     }
+    if (headlen < 24 && r->size > headlen) {
+        /* could be the first bytes of a 24-byte ESP32 header: wait for the rest */
+        r->verdict = UPD_VERDICT_INCOMPLETE;
+        upd__fmt(R_REASON(r), "starts like an esptool image; the header is not complete yet");
+        return 0;
+    }
     if (headlen >= 24 && upd__esp32_header_plausible(head)) {
         /* An ESP8266 image can look like an ESP32 header only by accident; prefer
          * ESP32 unless its segment walk fails and the ESP8266 one works. */

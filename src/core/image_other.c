@@ -243,7 +243,7 @@ int upd__inspect_other(upd__ictx *ic, const uint8_t *head, uint32_t n)
     if (n >= 32 && memcmp(head + 8, "littlefs", 8) == 0) {
         uint32_t bs = upd__le32(head + 24), bc = upd__le32(head + 28);
         r->kind = UPD_KIND_LITTLEFS;
-        r->verdict = UPD_VERDICT_FS_IMAGE;
+        r->verdict = r->inspected < r->size ? UPD_VERDICT_INCOMPLETE : UPD_VERDICT_FS_IMAGE;
         r->error = 0;
         upd__fmt(R_REASON(r), "LittleFS filesystem image (%K", r->size);
         if (bs >= 128 && bs <= 65536 && bc)
