@@ -38,7 +38,19 @@
       "with gzip -9")                                                                              \
     X(EUNSUPPORTED, -19, "this firmware feature is not supported by updraft yet")                  \
     X(EVERSION, -30, "the version string is empty or too long (max 255 characters)")               \
-    X(ENOFIT, -40, "the image would not be accepted by the device (see the explanation)")
+    X(ENOFIT, -40, "the image would not be accepted by the device (see the explanation)")        \
+    X(ESHA256, -50,                                                                                \
+      "the downloaded image's SHA-256 does not match the announced one: the download was "        \
+      "corrupted or the server sent another file; the update was not installed, check again")     \
+    X(EIMAGE, -51,                                                                                 \
+      "the downloaded file is not an image this device can boot (inspector, see the detail "      \
+      "code): the update was not installed; publish the right .bin for this device")             \
+    X(ESTATE, -52,                                                                                 \
+      "the boot command could not be written to persistent state (RTC memory / otadata): "        \
+      "the update was not installed; check the port's state operations")                          \
+    X(ERESUME, -53,                                                                                \
+      "the server's answer to a resumed download (Range) does not match the interrupted one "    \
+      "(other length, ETag or range): progress dropped, the next check starts over")
 
 /* The constants: UPD_EINVAL, UPD_ETRUNC, ... */
 enum upd_errno {

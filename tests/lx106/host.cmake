@@ -36,6 +36,15 @@ foreach(t ${UPD_CORE_UNIT_TESTS})
   list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/tests/${t}.elf)
 endforeach()
 
+# The device client: its library and its tests (tests/client/list.cmake) come out of
+# the same nested build.
+include(${PROJECT_SOURCE_DIR}/tests/client/list.cmake)
+set(UPD_LX106_CLIENT_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client.a)
+foreach(t ${UPD_CLIENT_UNIT_TESTS})
+  list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/tests/client/${t}.elf)
+endforeach()
+list(APPEND UPD_LX106_ELFS ${UPD_LX106_CLIENT_LIB})
+
 # The nested build gets the toolchain file and nothing of the host's flags: no
 # sanitizers (UPD_SANITIZE only acts on the host, and CFLAGS/LDFLAGS from the
 # environment are dropped), no fuzzers, no CLI. Same build type as the host.
@@ -71,3 +80,16 @@ add_test(NAME lx106.core_no_malloc
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
 add_test(NAME lx106.core_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CORE_LIB})
 set_tests_properties(lx106.core_no_malloc lx106.core_size PROPERTIES LABELS lx106)
+
+# The device client on lx106: its tests under QEMU, no heap, and its size (goal: text
+# <= 8 KB at -Os; see it with ctest -R client_size -V).
+foreach(t ${UPD_CLIENT_UNIT_TESTS})
+  add_test(NAME lx106.${t}
+           COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_BINARY_DIR}/tests/client/${t}.elf)
+  set_tests_properties(lx106.${t} PROPERTIES TIMEOUT 90 LABELS lx106)
+endforeach()
+add_test(NAME lx106.client_no_malloc
+         COMMAND ${CMAKE_COMMAND} -DNM=${UPD_LX106_NM} -DLIB=${UPD_LX106_CLIENT_LIB}
+                 -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
+add_test(NAME lx106.client_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CLIENT_LIB})
+set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)

@@ -1,0 +1,927 @@
+/* The device update engine, HTTP side: the request the ESP8266 (or Arduino-ESP32)
+ * client sends, byte for byte, and the reading of the response the way its HTTPClient
+ * and ESP8266httpUpdate read it (shared/spec/esp8266-http-update.md sections 1, 2, 8;
+ * esp32-ota.md section 1). The flash side is in stage.c. No I/O, no allocation. */
+#include <string.h>
+
+#include "client_int.h"
+
+_Static_assert(sizeof(upd_client_ctx) <= 512, "the client context must stay <= 512 bytes");
+
+#define DEFAULT_TIMEOUT_MS        8000u  /* ESPhttpUpdate's HTTP client timeout */
+#define DEFAULT_STREAM_TIMEOUT_MS 60000u /* the Updater gives up on a stalled body */
+#define DEFAULT_REDIRECT_LIMIT    10u
+
+/* ---- small string helpers (no locale, no libc beyond string.h) ---------------------- */
+
+static int lower(int ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch;
+}
+
+/* Arduino String::equalsIgnoreCase over a (pointer, length) name. */
+static int name_is(const uint8_t *p, uint32_t n, const char *name)
+{
+    uint32_t i = 0;
+    for (; i < n && name[i]; i++)
+        if (lower(p[i]) != lower((unsigned char)name[i]))
+            return 0;
+    return i == n && name[i] == '\0';
+}
+
+static int is_space(int ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = lower(ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Decode 2*n hex digits into out; 0 if all were hex digits, -1 otherwise. */
+static int unhex(const uint8_t *p, uint8_t *out, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        int h = hexval(p[2 * i]), l = hexval(p[2 * i + 1]);
+        if (h < 0 || l < 0)
+            return -1;
+        out[i] = (uint8_t)(h << 4 | l);
+    }
+    return 0;
+}
+
+/* String::toInt(), i.e. atol: leading spaces, a sign, digits up to the first non-digit;
+ * saturates at the 32-bit limits as newlib's strtol does on the ESP8266. */
+static int32_t to_int(const uint8_t *p, uint32_t n)
+{
+    uint32_t i = 0;
+    int neg = 0;
+    int64_t v = 0;
+    while (i < n && is_space(p[i]))
+        i++;
+    if (i < n && (p[i] == '+' || p[i] == '-'))
+        neg = p[i++] == '-';
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        v = v * 10 + (p[i] - '0');
+        if (v > 0x80000000LL)
+            v = 0x80000000LL;
+    }
+    if (neg)
+        return v >= 0x80000000LL ? INT32_MIN : (int32_t)-v;
+    return v > 0x7FFFFFFFLL ? INT32_MAX : (int32_t)v;
+}
+
+/* Parse an unsigned decimal at p[*i..n); -1 if there is no digit or it overflows. */
+static int64_t parse_u32(const uint8_t *p, uint32_t n, uint32_t *i)
+{
+    int64_t v = -1;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+        v = (v < 0 ? 0 : v) * 10 + (p[*i] - '0');
+        if (v > 0xFFFFFFFFLL)
+            return -1;
+        (*i)++;
+    }
+    return v;
+}
+
+/* ---- the request ---------------------------------------------------------------------- */
+
+typedef struct wbuf {
+    uint8_t *p;
+    uint32_t n, cap;
+    int over;
+} wbuf;
+
+static void put(wbuf *w, const void *s, size_t n)
+{
+    if (w->over || n > w->cap - w->n) {
+        w->over = 1;
+        return;
+    }
+    memmove(w->p + w->n, s, n);
+    w->n += (uint32_t)n;
+}
+
+static void puts_(wbuf *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void putu(wbuf *w, uint32_t v)
+{
+    char t[10];
+    int i = (int)sizeof t;
+    do {
+        t[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    put(w, t + i, sizeof t - (size_t)i);
+}
+
+/* WiFi.macAddress(): uppercase hex with colons. */
+static void putmac(wbuf *w, const uint8_t mac[6])
+{
+    static const char hx[] = "0123456789ABCDEF";
+    char t[17];
+    for (int i = 0; i < 6; i++) {
+        t[3 * i] = hx[mac[i] >> 4];
+        t[3 * i + 1] = hx[mac[i] & 15];
+        if (i < 5)
+            t[3 * i + 2] = ':';
+    }
+    put(w, t, sizeof t);
+}
+
+static void header(wbuf *w, const char *prefix, const char *name, const char *value)
+{
+    puts_(w, prefix);
+    puts_(w, name);
+    puts_(w, ": ");
+    puts_(w, value ? value : "");
+    puts_(w, "\r\n");
+}
+
+static void header_u(wbuf *w, const char *prefix, const char *name, uint32_t v)
+{
+    puts_(w, prefix);
+    puts_(w, name);
+    puts_(w, ": ");
+    putu(w, v);
+    puts_(w, "\r\n");
+}
+
+static void header_mac(wbuf *w, const char *prefix, const char *name, const uint8_t mac[6])
+{
+    puts_(w, prefix);
+    puts_(w, name);
+    puts_(w, ": ");
+    putmac(w, mac);
+    puts_(w, "\r\n");
+}
+
+/* The device headers ESP8266httpUpdate / HTTPUpdate add, in their order. */
+static void device_headers(const upd_client_ctx *c, wbuf *w)
+{
+    const upd_client_config *cfg = c->cfg;
+    const upd_flash_layout *l = &c->port->flash.layout;
+    const char *mode = cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch";
+    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO) {
+        const char *x = "x-ESP32-";
+        puts_(w, "Cache-Control: no-cache\r\n");
+        header_mac(w, x, "STA-MAC", cfg->sta_mac);
+        header_mac(w, x, "AP-MAC", cfg->ap_mac);
+        header_u(w, x, "free-space", upd__free_space(c));
+        header_u(w, x, "sketch-size", l->sketch_size);
+        if (cfg->sketch_md5 && cfg->sketch_md5[0])
+            header(w, x, "sketch-md5", cfg->sketch_md5);
+        if (cfg->sketch_sha256 && cfg->sketch_sha256[0])
+            header(w, x, "sketch-sha256", cfg->sketch_sha256);
+        header_u(w, x, "chip-size", l->chip_size);
+        header(w, x, "sdk-version", cfg->sdk_version);
+        header(w, x, "mode", mode);
+        if (cfg->version && cfg->version[0])
+            header(w, x, "version", cfg->version);
+        return;
+    }
+    const char *x = "x-ESP8266-";
+    header_u(w, x, "Chip-ID", cfg->chip_id);
+    header_mac(w, x, "STA-MAC", cfg->sta_mac);
+    header_mac(w, x, "AP-MAC", cfg->ap_mac);
+    header_u(w, x, "free-space", upd__free_space(c));
+    header_u(w, x, "sketch-size", l->sketch_size);
+    header(w, x, "sketch-md5", cfg->sketch_md5);
+    header_u(w, x, "chip-size", l->chip_size);
+    header(w, x, "sdk-version", cfg->sdk_version);
+    header(w, x, "mode", mode);
+    if (cfg->version && cfg->version[0])
+        header(w, x, "version", cfg->version);
+}
+
+/* Write the request into buf at req_off (HTTPClient::sendHeader's layout). After a
+ * redirect the device's HTTPClient has cleared the headers the update code added: only
+ * its own lines and Content-Length go out again. Returns 0 or UPD_ENOSPC. */
+static int build_request(upd_client_ctx *c, int redirected)
+{
+    const upd_client_config *cfg = c->cfg;
+    wbuf w = {c->buf + c->req_off, 0, c->cap - c->req_off, 0};
+    puts_(&w, "GET ");
+    if (c->path_len)
+        put(&w, c->path, c->path_len);
+    else
+        puts_(&w, "/");
+    puts_(&w, " HTTP/1.0\r\nHost: ");
+    puts_(&w, c->host);
+    if (c->tcp_port != 80 && c->tcp_port != 443) {
+        puts_(&w, ":");
+        putu(&w, c->tcp_port);
+    }
+    puts_(&w, "\r\nUser-Agent: ");
+    puts_(&w, cfg->flavor == UPD_CLIENT_ESP32_ARDUINO ? "ESP32-http-Update" : "ESP8266-http-Update");
+    if (cfg->auth && cfg->auth[0]) {
+        puts_(&w, "\r\nAuthorization: Basic ");
+        puts_(&w, cfg->auth);
+    }
+    puts_(&w, "\r\nConnection: close\r\n");
+    if (!redirected)
+        device_headers(c, &w);
+    if (cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO)
+        puts_(&w, "Content-Length: 0\r\n"); /* sent even on GET (core >= 2.6.0) */
+    if (c->flags & UPD__CF_RESUMING) {
+        puts_(&w, "Range: bytes=");
+        putu(&w, c->received);
+        puts_(&w, "-\r\n");
+    }
+    puts_(&w, "\r\n");
+    if (w.over)
+        return UPD_ENOSPC;
+    c->req_len = (uint16_t)w.n;
+    c->req_sent = 0;
+    return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+static int set_host(upd_client_ctx *c, const uint8_t *h, size_t n)
+{
+    if (n == 0 || n > UPD_CLIENT_HOST_MAX)
+        return -1;
+    memcpy(c->host, h, n);
+    c->host[n] = '\0';
+    return 0;
+}
+
+int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_port *port,
+                    void *buf, size_t buf_len)
+{
+    if (!c || !cfg || !port || !buf || !cfg->host)
+        return UPD_EINVAL;
+    memset(c, 0, sizeof *c);
+    c->state = UPD__CS_DONE;
+    c->result = UPD_CLIENT_FAILED;
+    if ((uintptr_t)buf & 3u)
+        return UPD_EINVAL;
+    if (cfg->flavor != UPD_CLIENT_ESP8266_ARDUINO && cfg->flavor != UPD_CLIENT_ESP32_ARDUINO)
+        return UPD_EUNSUPPORTED;
+    if (!port->flash.read || !port->flash.erase || !port->flash.write || !port->clock.now_ms ||
+        !port->crypto.md5.init || !port->crypto.md5.update || !port->crypto.md5.final ||
+        !port->state.write)
+        return UPD_EINVAL;
+    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO && !port->state.activate)
+        return UPD_EINVAL;
+    if (buf_len < UPD_CLIENT_BUF_MIN || buf_len > 0xFFFFu * 16u ||
+        ((cfg->features & UPD_CLIENT_F_INSPECT) && buf_len < UPD_CLIENT_BUF_INSPECT))
+        return UPD_ENOSPC;
+    c->cfg = cfg;
+    c->port = port;
+    c->buf = buf;
+    c->cap = (uint32_t)buf_len;
+    c->chunk = 1024;
+    while (c->chunk < UPD_FLASH_SECTOR && c->chunk * 2 <= c->cap)
+        c->chunk *= 2;
+    c->lim = c->cap;
+    c->tls = cfg->tls ? 1 : 0;
+    c->tcp_port = cfg->port ? cfg->port : (c->tls ? 443 : 80);
+    if (set_host(c, (const uint8_t *)cfg->host, strlen(cfg->host)) != 0)
+        return UPD_EINVAL;
+    c->path = cfg->path ? cfg->path : "";
+    size_t pl = strlen(c->path);
+    if (pl > 0xFFFFu)
+        return UPD_ENOSPC;
+    c->path_len = (uint16_t)pl;
+    c->content_length = -1;
+    if (cfg->expected_sha256) {
+        memcpy(c->sha256, cfg->expected_sha256, 32);
+        c->flags |= UPD__CF_SHA_SET;
+    }
+    if ((cfg->features & UPD_CLIENT_F_RESUME) && upd__resume_load(c))
+        c->flags |= UPD__CF_RESUMING;
+    int e = build_request(c, 0);
+    if (e)
+        return e;
+    c->state = UPD__CS_CONNECT;
+    c->result = (uint8_t)UPD_CLIENT_RUNNING;
+    return 0;
+}
+
+void upd__client_finish(upd_client_ctx *c, int r, int err)
+{
+    c->state = UPD__CS_DONE;
+    c->result = (uint8_t)r;
+    c->error = r == UPD_CLIENT_FAILED ? err : 0;
+}
+
+static void fail(upd_client_ctx *c, int err)
+{
+    upd__client_finish(c, UPD_CLIENT_FAILED, err);
+}
+
+static uint32_t now(const upd_client_ctx *c)
+{
+    return c->port->clock.now_ms(c->port->clock.ctx);
+}
+
+upd_client_want upd_client_poll(upd_client_ctx *c)
+{
+    if (!c)
+        return UPD_CLIENT_DONE;
+    const upd_client_config *cfg = c->cfg;
+    uint32_t waited = c->state >= UPD__CS_HEADERS && c->state < UPD__CS_DONE ? now(c) - c->last_ms : 0;
+    uint32_t to = cfg && cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    uint32_t sto = cfg && cfg->stream_timeout_ms ? cfg->stream_timeout_ms : DEFAULT_STREAM_TIMEOUT_MS;
+    switch (c->state) {
+    case UPD__CS_CONNECT:
+        return UPD_CLIENT_WANT_CONNECT;
+    case UPD__CS_SEND:
+        return UPD_CLIENT_WANT_SEND;
+    case UPD__CS_HEADERS:
+        if (waited > to)
+            fail(c, UPD_PORT_ETIMEOUT); /* HTTPC_ERROR_READ_TIMEOUT */
+        break;
+    case UPD__CS_PEEK:
+        if (waited > to)
+            fail(c, -106); /* peekBytes() came back with fewer than 4 bytes */
+        break;
+    case UPD__CS_BODY:
+        if (waited > sto)
+            fail(c, UPD__UE_STREAM);
+        break;
+    default:
+        break;
+    }
+    return c->state == UPD__CS_DONE ? UPD_CLIENT_DONE : UPD_CLIENT_WANT_RECV;
+}
+
+const char *upd_client_host(const upd_client_ctx *c)
+{
+    return c ? c->host : "";
+}
+
+uint16_t upd_client_port(const upd_client_ctx *c)
+{
+    return c ? c->tcp_port : 0;
+}
+
+int upd_client_tls(const upd_client_ctx *c)
+{
+    return c ? c->tls : 0;
+}
+
+void upd_client_connected(upd_client_ctx *c)
+{
+    if (c && c->state == UPD__CS_CONNECT)
+        c->state = UPD__CS_SEND;
+}
+
+const uint8_t *upd_client_want_send(const upd_client_ctx *c, size_t *len)
+{
+    if (!c || c->state != UPD__CS_SEND) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = (size_t)(c->req_len - c->req_sent);
+    return c->buf + c->req_off + c->req_sent;
+}
+
+/* Reset what a response leaves behind, before reading the next one. */
+static void start_response(upd_client_ctx *c)
+{
+    c->state = UPD__CS_HEADERS;
+    c->fill = 0;
+    c->status = 0;
+    c->content_length = -1;
+    c->lim = c->cap;
+    c->loc_len = 0;
+    c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK |
+                            UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER | UPD__CF_LINE_OVER |
+                            UPD__CF_CRANGE | UPD__CF_ETAG | UPD__CF_SHA_HDR_BAD);
+    c->last_ms = now(c);
+}
+
+void upd_client_sent(upd_client_ctx *c, size_t n)
+{
+    if (!c || c->state != UPD__CS_SEND)
+        return;
+    if (n > (size_t)(c->req_len - c->req_sent))
+        n = (size_t)(c->req_len - c->req_sent);
+    c->req_sent = (uint16_t)(c->req_sent + n);
+    if (c->req_sent == c->req_len)
+        start_response(c);
+}
+
+/* ---- response headers ---------------------------------------------------------------------- */
+
+/* HTTPClient::setURL for a Location: a path keeps the connection's host; an absolute
+ * URL must have the same scheme. 0 when the new target is set (request rebuilt). */
+static int follow(upd_client_ctx *c)
+{
+    uint8_t *loc = c->buf + c->lim;
+    uint32_t n = c->loc_len;
+    if (n == 0)
+        return -1;
+    uint32_t path_at = 0;
+    if (loc[0] != '/') {
+        const char *scheme = c->tls ? "https://" : "http://";
+        uint32_t sl = (uint32_t)strlen(scheme), i;
+        if (n < sl || memcmp(loc, scheme, sl) != 0)
+            return -1;
+        uint32_t h0 = sl, h1 = h0;
+        while (h1 < n && loc[h1] != '/')
+            h1++;
+        for (i = h0; i < h1; i++) /* user:password@host: not supported, fail as no URL */
+            if (loc[i] == '@')
+                return -1;
+        uint32_t colon = h1;
+        for (i = h0; i < h1; i++)
+            if (loc[i] == ':')
+                colon = i;
+        uint16_t port = c->tls ? 443 : 80;
+        if (colon < h1) {
+            uint32_t j = colon + 1;
+            int64_t p = parse_u32(loc, h1, &j);
+            if (p <= 0 || p > 65535 || j != h1)
+                return -1;
+            port = (uint16_t)p;
+        }
+        char saved[UPD_CLIENT_HOST_MAX + 1];
+        memcpy(saved, c->host, sizeof saved);
+        if (set_host(c, loc + h0, colon - h0) != 0) {
+            memcpy(c->host, saved, sizeof saved);
+            return -1;
+        }
+        c->tcp_port = port;
+        path_at = h1;
+    }
+    /* The path goes to the front of the buffer; the request is built right after it. */
+    uint32_t pl = n - path_at;
+    memmove(c->buf, loc + path_at, pl);
+    c->path = (const char *)c->buf;
+    c->path_len = (uint16_t)pl;
+    c->req_off = (uint16_t)pl;
+    c->flags &= ~(uint32_t)UPD__CF_RESUMING;
+    if (build_request(c, 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* Keep a Location value above the line area (only the last one counts). Values over
+ * half the buffer are dropped: following it fails as a bad Location would (-104). */
+static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
+{
+    c->lim = c->cap;
+    c->loc_len = 0;
+    if (n == 0 || n > c->cap / 2)
+        return;
+    memmove(c->buf + c->cap - n, v, n);
+    c->lim = c->cap - n;
+    c->loc_len = n;
+}
+
+/* Content-Range: bytes first-last/total */
+static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
+{
+    uint32_t i = 6;
+    if (n < 6 || !name_is(v, 6, "bytes ") )
+        return;
+    int64_t a = parse_u32(v, n, &i);
+    if (a < 0 || i >= n || v[i++] != '-')
+        return;
+    int64_t b = parse_u32(v, n, &i);
+    if (b < 0 || i >= n || v[i++] != '/')
+        return;
+    int64_t t = parse_u32(v, n, &i);
+    if (t < 0 || i != n)
+        return;
+    c->range_first = (uint32_t)a;
+    c->range_last = (uint32_t)b;
+    c->range_total = (uint32_t)t;
+    c->flags |= UPD__CF_CRANGE;
+}
+
+/* One header line (without its '\n'), read as HTTPClient::handleHeaderResponse does.
+ * Returns 1 at the empty line that ends the headers. */
+static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
+{
+    static const char http1[] = "HTTP/1.";
+    if (n >= sizeof http1 - 1 && memcmp(p, http1, sizeof http1 - 1) == 0) {
+        uint32_t sp = 0;
+        while (sp < n && p[sp] != ' ')
+            sp++;
+        uint32_t a = sp < n ? sp + 1 : 0, b = a;
+        while (b < n && p[b] != ' ')
+            b++;
+        int32_t code = to_int(p + a, b - a);
+        c->status = (int16_t)(code < -32768 ? -32768 : code > 32767 ? 32767 : code);
+    } else {
+        uint32_t sep = 0;
+        while (sep < n && p[sep] != ':')
+            sep++;
+        if (sep > 0 && sep < n) {
+            uint32_t v0 = sep + 1, v1 = n;
+            while (v0 < v1 && is_space(p[v0]))
+                v0++;
+            while (v1 > v0 && is_space(p[v1 - 1]))
+                v1--;
+            const uint8_t *v = p + v0;
+            uint32_t vn = v1 - v0;
+            const upd_client_config *cfg = c->cfg;
+            if (name_is(p, sep, "Content-Length")) {
+                c->content_length = to_int(v, vn);
+            } else if (name_is(p, sep, "Transfer-Encoding")) {
+                c->flags &= ~(uint32_t)(UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER);
+                if (vn)
+                    c->flags |= name_is(v, vn, "chunked") ? UPD__CF_TE_CHUNKED : UPD__CF_TE_OTHER;
+            } else if (name_is(p, sep, "Location")) {
+                if (cfg->follow_redirects)
+                    keep_location(c, v, vn);
+            } else if (name_is(p, sep, "x-MD5")) {
+                c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK);
+                if (vn)
+                    c->flags |= UPD__CF_MD5_SEEN;
+                if (vn == 32) {
+                    c->flags |= UPD__CF_MD5_LEN_OK;
+                    uint8_t md5[16];
+                    if (unhex(v, md5, 16) == 0) {
+                        memcpy(c->md5, md5, 16);
+                        c->flags |= UPD__CF_MD5_HEX_OK;
+                    }
+                }
+            } else if (name_is(p, sep, "x-SHA256")) {
+                uint8_t h[32];
+                if (!(cfg->features & UPD_CLIENT_F_SHA256) || cfg->expected_sha256)
+                    ; /* not asked for, or the config's hash rules */
+                else if (vn == 64 && unhex(v, h, 32) == 0) {
+                    memcpy(c->sha256, h, 32);
+                    c->flags |= UPD__CF_SHA_SET;
+                } else {
+                    c->flags |= UPD__CF_SHA_HDR_BAD;
+                }
+            } else if (name_is(p, sep, "Content-Range")) {
+                parse_content_range(c, v, vn);
+            } else if (name_is(p, sep, "ETag")) {
+                c->etag_crc = upd_crc32_mpeg2(0xFFFFFFFFu, v, vn);
+                c->flags |= UPD__CF_ETAG;
+            }
+        }
+    }
+    uint32_t i = 0;
+    while (i < n && is_space(p[i]))
+        i++;
+    return i == n;
+}
+
+/* The 200 of a check that was not resumed (or whose Range the server ignored). */
+static void on_200(upd_client_ctx *c)
+{
+    const upd_client_config *cfg = c->cfg;
+    const upd_flash_layout *l = &c->port->flash.layout;
+    if (c->flags & UPD__CF_RESUMING) { /* Range ignored: start over */
+        c->flags &= ~(uint32_t)UPD__CF_RESUMING;
+        c->received = 0;
+        c->written = 0;
+        c->saved = 0;
+    }
+    int32_t len = c->content_length;
+    if (len <= 0) {
+        fail(c, -101); /* HTTP_UE_SERVER_NOT_REPORT_SIZE */
+        return;
+    }
+    c->total = (uint32_t)len;
+    uint32_t room = cfg->mode == UPD_MODE_FS ? l->fs_end - l->fs_start : upd__free_space(c);
+    if (c->total > room) {
+        fail(c, -100); /* HTTP_UE_TOO_LESS_SPACE */
+        return;
+    }
+    c->state = cfg->mode == UPD_MODE_FS ? UPD__CS_BODY : UPD__CS_PEEK;
+    if (c->state == UPD__CS_BODY) {
+        int e = upd__stage_begin(c);
+        if (e)
+            fail(c, e);
+    }
+}
+
+/* A 206 to our Range request: continue the interrupted download if it is the same
+ * file (length, Content-Range, ETag, x-MD5 compared with the resume record). */
+static void on_206(upd_client_ctx *c)
+{
+    const upd_client_config *cfg = c->cfg;
+    int same = (c->flags & UPD__CF_CRANGE) && c->range_first == c->received &&
+               c->range_total == c->total && c->range_last == c->total - 1u &&
+               c->content_length == (int32_t)(c->total - c->received) &&
+               !(c->flags & (UPD__CF_SHA_HDR_BAD | UPD__CF_TE_CHUNKED)) &&
+               upd__resume_match(c) == 0;
+    if (!same) {
+        upd__resume_clear(c);
+        c->detail = UPD_ERESUME;
+        fail(c, UPD_ERESUME);
+        return;
+    }
+    c->state = UPD__CS_BODY;
+    if (cfg->progress)
+        cfg->progress(cfg->progress_arg, c->received, c->total);
+}
+
+/* The end of the headers: what HTTPClient returns, then ESP8266httpUpdate's switch. */
+static void headers_done(upd_client_ctx *c)
+{
+    const upd_client_config *cfg = c->cfg;
+    if (c->flags & UPD__CF_TE_OTHER) {
+        fail(c, -9); /* HTTPC_ERROR_ENCODING */
+        return;
+    }
+    int code = c->status;
+    if (code <= 0) {
+        fail(c, -7); /* HTTPC_ERROR_NO_HTTP_SERVER */
+        return;
+    }
+    unsigned limit = cfg->redirect_limit ? cfg->redirect_limit : DEFAULT_REDIRECT_LIMIT;
+    if (cfg->follow_redirects && c->redirects < limit && c->loc_len &&
+        (code == 301 || code == 307 || code == 302 || code == 303)) {
+        /* GET is allowed for 301/307 in "strict" mode as in "force"; 308 never. */
+        if (follow(c) == 0) {
+            c->redirects++;
+            c->state = UPD__CS_CONNECT;
+            c->fill = 0;
+            c->lim = c->cap;
+            c->loc_len = 0;
+            return;
+        }
+    }
+    int resuming = (c->flags & UPD__CF_RESUMING) != 0;
+    switch (code) {
+    case 200:
+        on_200(c);
+        return;
+    case 206:
+        if (resuming) {
+            on_206(c);
+            return;
+        }
+        break;
+    case 304:
+        if (resuming)
+            upd__resume_clear(c);
+        upd__client_finish(c, UPD_CLIENT_NO_UPDATES, 0);
+        return;
+    case 404:
+    case 403:
+    case 401:
+    case 416:
+        if (resuming)
+            upd__resume_clear(c);
+        break;
+    default:
+        break;
+    }
+    if (code == 404)
+        fail(c, -102);
+    else if (code == 403)
+        fail(c, -103);
+    else if (code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO)
+        fail(c, -108);
+    else
+        fail(c, -104);
+}
+
+/* ---- receiving ---------------------------------------------------------------------------- */
+
+/* The first 4 bytes of a sketch: ESP8266httpUpdate's checks before Update.begin. */
+static void peek_done(upd_client_ctx *c)
+{
+    const upd_client_config *cfg = c->cfg;
+    const uint8_t *b = c->buf;
+    if (c->fill < 4) {
+        fail(c, -106);
+        return;
+    }
+    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO) {
+        if (b[0] != 0xE9) {
+            fail(c, -106);
+            return;
+        }
+    } else {
+        if (b[0] != 0xE9 && b[0] != 0x1F) {
+            fail(c, -106);
+            return;
+        }
+        if (b[0] == 0xE9 && !cfg->flash_map_core &&
+            upd__magic_flash_size(b[3] >> 4) > c->port->flash.layout.chip_size) {
+            fail(c, -107);
+            return;
+        }
+    }
+    /* Stream bytes past the body (possible only for bodies under 4 bytes) stay unread. */
+    if (c->fill > c->total)
+        c->fill = c->total;
+    c->state = UPD__CS_BODY;
+    int e = upd__stage_begin(c);
+    if (e)
+        fail(c, e);
+}
+
+/* Write full chunks (and the last piece) from the buffer. */
+static void body_progress(upd_client_ctx *c)
+{
+    while (c->state == UPD__CS_BODY) {
+        uint32_t left = c->total - c->received;
+        if (c->fill == 0 && left > 0)
+            return;
+        if (c->fill < c->chunk && c->fill < left)
+            return;
+        uint32_t n = c->fill < c->chunk ? c->fill : c->chunk;
+        uint32_t rest = c->fill - n;
+        c->fill = n;
+        int e = n ? upd__stage_flush(c) : 0;
+        if (e) {
+            fail(c, e);
+            return;
+        }
+        c->received += n;
+        memmove(c->buf, c->buf + n, rest);
+        c->fill = rest;
+        if (c->received == c->total) {
+            upd__stage_end(c);
+            return;
+        }
+    }
+}
+
+size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
+{
+    if (!c || (!data && len))
+        return 0;
+    const uint8_t *d = data;
+    size_t taken = 0;
+    if (len)
+        c->last_ms = now(c);
+    while (taken < len) {
+        if (c->state == UPD__CS_HEADERS) {
+            uint8_t ch = d[taken++];
+            if (ch != '\n') {
+                if (c->fill < c->lim)
+                    c->buf[c->fill++] = ch;
+                else
+                    c->flags |= UPD__CF_LINE_OVER;
+                continue;
+            }
+            uint32_t n = c->fill;
+            c->flags &= ~(uint32_t)UPD__CF_LINE_OVER;
+            int end = header_line(c, c->buf, n);
+            c->fill = 0;
+            if (end)
+                headers_done(c);
+        } else if (c->state == UPD__CS_PEEK) {
+            size_t k = len - taken;
+            if (k > c->chunk - c->fill)
+                k = c->chunk - c->fill;
+            memcpy(c->buf + c->fill, d + taken, k);
+            c->fill += (uint32_t)k;
+            taken += k;
+            if (c->fill >= 4) {
+                peek_done(c);
+                body_progress(c);
+            }
+        } else if (c->state == UPD__CS_BODY) {
+            size_t k = len - taken;
+            uint32_t left = c->total - c->received - c->fill;
+            if (k > left)
+                k = left;
+            if (k > c->chunk - c->fill)
+                k = c->chunk - c->fill;
+            if (k == 0)
+                break;
+            memcpy(c->buf + c->fill, d + taken, k);
+            c->fill += (uint32_t)k;
+            taken += k;
+            body_progress(c);
+        } else {
+            break;
+        }
+    }
+    return taken;
+}
+
+void upd_client_eof(upd_client_ctx *c)
+{
+    if (!c)
+        return;
+    switch (c->state) {
+    case UPD__CS_CONNECT:
+        fail(c, UPD_PORT_ECONNECT);
+        break;
+    case UPD__CS_SEND:
+        fail(c, UPD_PORT_ESEND);
+        break;
+    case UPD__CS_HEADERS:
+        fail(c, UPD_PORT_ELOST); /* HTTPC_ERROR_CONNECTION_LOST */
+        break;
+    case UPD__CS_PEEK:
+        fail(c, -106);
+        break;
+    case UPD__CS_BODY:
+        fail(c, UPD__UE_STREAM);
+        break;
+    default:
+        break;
+    }
+}
+
+void upd_client_transport_error(upd_client_ctx *c, int err)
+{
+    if (!c)
+        return;
+    if (err >= 0 || err < -11)
+        err = UPD_PORT_ELOST;
+    switch (c->state) {
+    case UPD__CS_CONNECT:
+        fail(c, UPD_PORT_ECONNECT);
+        break;
+    case UPD__CS_SEND:
+        fail(c, UPD_PORT_ESEND);
+        break;
+    case UPD__CS_HEADERS:
+        fail(c, err);
+        break;
+    case UPD__CS_PEEK:
+        fail(c, -106);
+        break;
+    case UPD__CS_BODY:
+        fail(c, UPD__UE_STREAM);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+upd_client_result upd_client_result_of(const upd_client_ctx *c)
+{
+    if (!c || c->state != UPD__CS_DONE)
+        return UPD_CLIENT_RUNNING;
+    return (upd_client_result)c->result;
+}
+
+int upd_client_error(const upd_client_ctx *c)
+{
+    return c && c->state == UPD__CS_DONE ? c->error : 0;
+}
+
+int upd_client_detail(const upd_client_ctx *c)
+{
+    return c ? c->detail : 0;
+}
+
+int upd_client_status(const upd_client_ctx *c)
+{
+    return c ? c->status : 0;
+}
+
+const char *upd_client_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "no error";
+    case -9:
+        return "Transfer-Encoding not supported";
+    case -109:
+        return "Server Did Not Report Version";
+    case 1:
+        return "Flash Write Failed";
+    case 2:
+        return "Flash Erase Failed";
+    case 3:
+        return "Flash Read Failed";
+    case 4:
+        return "Not Enough Space";
+    case 5:
+        return "Bad Size Given";
+    case 6:
+        return "Stream Read Timeout";
+    case 7:
+        return "MD5 verification failed";
+    case 8:
+        return "Flash Configuration Wrong";
+    case 9:
+        return "New Flash Configuration Wrong";
+    case 10:
+        return "Magic byte is not 0xE9";
+    case 11:
+        return "Invalid bootstrapping state, reset ESP8266 before updating";
+    case 12:
+        return "Signature verification failed";
+    default:
+        break;
+    }
+    if (err >= -108 && err <= -1) {
+        const char *t = upd_device_error_text(err);
+        if (t[0])
+            return t;
+    }
+    return upd_strerror(err);
+}

@@ -1,0 +1,77 @@
+/* Private interface between the parts of the device update engine: the HTTP side
+ * (client.c: request, response headers, results) and the flash side (stage.c: staging
+ * area, writes, verification, boot command, resume record). */
+#ifndef UPD_CLIENT_INT_H
+#define UPD_CLIENT_INT_H
+
+#include "updraft/client.h"
+#include "updraft/error.h"
+
+enum upd__client_state {
+    UPD__CS_CONNECT = 0, /* wants a connection */
+    UPD__CS_SEND,        /* the request is going out */
+    UPD__CS_HEADERS,     /* status line and headers */
+    UPD__CS_PEEK,        /* 200 in sketch mode: waiting for the first 4 bytes */
+    UPD__CS_BODY,        /* writing the body to flash */
+    UPD__CS_DONE
+};
+
+/* flags */
+enum {
+    UPD__CF_MD5_SEEN = 1u << 0,    /* x-MD5 with a non-empty value */
+    UPD__CF_MD5_LEN_OK = 1u << 1,  /* ... of exactly 32 characters */
+    UPD__CF_MD5_HEX_OK = 1u << 2,  /* ... all hex digits (else it can never match) */
+    UPD__CF_SHA_SET = 1u << 3,     /* an expected SHA-256 is known */
+    UPD__CF_TE_CHUNKED = 1u << 4,  /* Transfer-Encoding: chunked */
+    UPD__CF_TE_OTHER = 1u << 5,    /* another Transfer-Encoding: HTTPClient gives -9 */
+    UPD__CF_LINE_OVER = 1u << 6,   /* a header line longer than the buffer: rest dropped */
+    UPD__CF_RESUMING = 1u << 7,    /* the request carries Range: bytes=N- */
+    UPD__CF_CRANGE = 1u << 8,      /* a parsable Content-Range came */
+    UPD__CF_ETAG = 1u << 9,        /* an ETag came (etag_crc) */
+    UPD__CF_SHA_RUN = 1u << 10,    /* the SHA-256 of the body is being computed */
+    UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
+    UPD__CF_REC = 1u << 12          /* a resume record may exist: clear it at the end */
+};
+
+#define UPD__EBOOT_MAGIC    0xEB001000u
+#define UPD__EBOOT_COPY_RAW 1u
+
+/* ESP8266 Updater errors (positive), as ESPhttpUpdate.getLastError() reports them. */
+#define UPD__UE_WRITE            1
+#define UPD__UE_ERASE            2
+#define UPD__UE_READ             3
+#define UPD__UE_SPACE            4
+#define UPD__UE_STREAM           6
+#define UPD__UE_MD5              7
+#define UPD__UE_NEW_FLASH_CONFIG 9
+#define UPD__UE_MAGIC_BYTE       10
+/* Arduino-ESP32 Update: activation of the new slot failed. */
+#define UPD__UE32_ACTIVATE 9
+
+/* Finish the check with result r and device error code err (0 for OK/NO_UPDATES). */
+void upd__client_finish(upd_client_ctx *c, int r, int err);
+
+/* stage.c */
+uint32_t upd__roundup_sector(uint32_t n);
+/* x-*-free-space as the device reports it. */
+uint32_t upd__free_space(const upd_client_ctx *c);
+/* ESP.magicFlashChipSize(code): 0 for codes the ESP8266 core does not know. */
+uint32_t upd__magic_flash_size(uint8_t code);
+/* Update.begin(total): staging address into c->start; 0 or an Updater error. */
+int upd__stage_begin(upd_client_ctx *c);
+/* Hash and write the c->fill bytes at the start of buf; 0 or the device error code. */
+int upd__stage_flush(upd_client_ctx *c);
+/* Update.end(): MD5, header re-read, extensions, boot command. Finishes the check. */
+void upd__stage_end(upd_client_ctx *c);
+/* Start the hashes over the body. */
+void upd__hash_init(upd_client_ctx *c);
+/* Resume record: load at init (1 = a download can be resumed: c->start, received,
+ * md5 ... set and the hashes re-run over the flash), save, clear. */
+int upd__resume_load(upd_client_ctx *c);
+/* At a 206: 0 if the record (reloaded) describes the same file as the response; the
+ * record's x-MD5 / SHA-256 become the expected hashes. */
+int upd__resume_match(upd_client_ctx *c);
+void upd__resume_save(upd_client_ctx *c);
+void upd__resume_clear(upd_client_ctx *c);
+
+#endif

@@ -1,0 +1,454 @@
+/* The device update engine, flash side: where the new image goes (the ESP8266
+ * Updater's staging math, shared/spec/esp8266-http-update.md section 3), writing it
+ * sector by sector through the port, the Updater's checks at the end, the engine's own
+ * checks (SHA-256, the core's inspector), the eboot command, and the resume record. */
+#include <string.h>
+
+#include "client_int.h"
+
+#define SECTOR UPD_FLASH_SECTOR
+
+#define RESUME_MAGIC   0x52445055u /* "UPDR" */
+#define RESUME_VERSION 1u
+#define RF_MD5         1u
+#define RF_SHA         2u
+#define RF_ETAG        4u
+
+/* Resume record layout (UPD_STATE_RESUME, little-endian). */
+#define RR_MAGIC 0
+#define RR_VER   4 /* u8 version, u8 flavor, u8 mode, u8 RF_* */
+#define RR_TOTAL 8
+#define RR_START 12
+#define RR_DONE  16
+#define RR_ETAG  20
+#define RR_MD5   24
+#define RR_SHA   40
+#define RR_HEAD  72
+#define RR_CRC   124
+_Static_assert(RR_CRC + 4 == UPD_STATE_RESUME_SIZE, "resume record is UPD_STATE_RESUME_SIZE");
+_Static_assert(RR_HEAD + 16 <= RR_CRC, "resume record fields overlap");
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint32_t upd__roundup_sector(uint32_t n)
+{
+    return n > 0xFFFFFFFFu - (SECTOR - 1u) ? 0xFFFFF000u : (n + SECTOR - 1u) & ~(SECTOR - 1u);
+}
+
+static int esp32(const upd_client_ctx *c)
+{
+    return c->cfg->flavor == UPD_CLIENT_ESP32_ARDUINO;
+}
+
+static int sketch(const upd_client_ctx *c)
+{
+    return c->cfg->mode == UPD_MODE_SKETCH;
+}
+
+uint32_t upd__free_space(const upd_client_ctx *c)
+{
+    const upd_flash_layout *l = &c->port->flash.layout;
+    if (esp32(c))
+        return l->slot_size;
+    uint32_t used = upd__roundup_sector(l->sketch_size);
+    return l->fs_start > used ? l->fs_start - used : 0;
+}
+
+uint32_t upd__magic_flash_size(uint8_t code)
+{
+    switch (code) {
+    case 0x0:
+        return 512u * 1024u;
+    case 0x1:
+        return 256u * 1024u;
+    case 0x2:
+        return 1024u * 1024u;
+    case 0x3:
+        return 2048u * 1024u;
+    case 0x4:
+        return 4096u * 1024u;
+    case 0x8:
+        return 8192u * 1024u;
+    case 0x9:
+        return 16384u * 1024u;
+    default:
+        return 0;
+    }
+}
+
+/* Update.begin's placement of c->total bytes; 0 and *start, or Updater error 4. */
+static int placement(const upd_client_ctx *c, uint32_t *start)
+{
+    const upd_flash_layout *l = &c->port->flash.layout;
+    uint32_t rl = upd__roundup_sector(c->total);
+    if (esp32(c)) {
+        *start = sketch(c) ? l->slot_start : l->fs_start;
+        return 0;
+    }
+    if (sketch(c)) {
+        /* the new image at the top of the free gap, below the filesystem */
+        uint32_t s = l->fs_start > rl ? l->fs_start - rl : 0;
+        if (s < upd__roundup_sector(l->sketch_size))
+            return UPD__UE_SPACE;
+        *start = s;
+        return 0;
+    }
+    if (l->fs_start > l->fs_end || rl > l->fs_end - l->fs_start)
+        return UPD__UE_SPACE;
+    *start = l->fs_start;
+    return 0;
+}
+
+static int sha_ops_ok(const upd_client_ctx *c)
+{
+    const upd_sha256_ops *s = &c->port->crypto.sha256;
+    return s->init && s->update && s->final;
+}
+
+void upd__hash_init(upd_client_ctx *c)
+{
+    const upd_crypto_ops *k = &c->port->crypto;
+    k->md5.init(k->md5.ctx);
+    c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
+    if ((c->flags & UPD__CF_SHA_SET) && sha_ops_ok(c)) {
+        k->sha256.init(k->sha256.ctx);
+        c->flags |= UPD__CF_SHA_RUN;
+    }
+}
+
+static void hash_update(upd_client_ctx *c, const uint8_t *p, uint32_t n)
+{
+    const upd_crypto_ops *k = &c->port->crypto;
+    k->md5.update(k->md5.ctx, p, n);
+    if (c->flags & UPD__CF_SHA_RUN)
+        k->sha256.update(k->sha256.ctx, p, n);
+}
+
+static void progress(const upd_client_ctx *c, uint32_t done)
+{
+    if (c->cfg->progress)
+        c->cfg->progress(c->cfg->progress_arg, done, c->total);
+}
+
+int upd__stage_begin(upd_client_ctx *c)
+{
+    int e = placement(c, &c->start);
+    if (e)
+        return e;
+    /* ESP8266httpUpdate calls Update.setMD5 after Update.begin: a wrong length is -105 */
+    if ((c->flags & UPD__CF_MD5_SEEN) && !(c->flags & UPD__CF_MD5_LEN_OK))
+        return -105;
+    upd__hash_init(c);
+    c->received = 0;
+    c->written = 0;
+    c->saved = 0;
+    progress(c, 0);
+    return 0;
+}
+
+int upd__stage_flush(upd_client_ctx *c)
+{
+    const upd_flash_ops *f = &c->port->flash;
+    uint8_t *b = c->buf;
+    uint32_t n = c->fill, addr = c->start + c->written;
+    hash_update(c, b, n); /* over the bytes as received, before any patch */
+    if (c->written == 0 && sketch(c)) {
+        if (esp32(c)) {
+            /* Hold the first bytes back: the slot is not bootable until the end. */
+            uint32_t k = n < 16 ? n : 16;
+            memcpy(c->head, b, k);
+            memset(b, 0xFF, k);
+        } else {
+            memcpy(c->head, b, n < 4 ? n : 4);
+            /* The Updater writes the running chip's flash mode into byte 2 (not gzip). */
+            if (n > 2 && b[0] != 0x1F && b[2] != f->layout.flash_mode)
+                b[2] = f->layout.flash_mode;
+        }
+    }
+    if (addr % SECTOR == 0 && f->erase(f->ctx, addr) < 0)
+        return UPD__UE_ERASE;
+    while (n & 3u) /* the last piece: pad to a word with erased bytes */
+        b[n++] = 0xFF;
+    if (f->write(f->ctx, addr, b, n) < 0)
+        return UPD__UE_WRITE;
+    c->written += n;
+    progress(c, c->received + c->fill);
+    if ((c->cfg->features & UPD_CLIENT_F_RESUME) && c->written % SECTOR == 0 &&
+        c->received + c->fill < c->total) {
+        uint32_t step = c->cfg->resume_step ? upd__roundup_sector(c->cfg->resume_step) : 16384u;
+        if (c->written - c->saved >= step)
+            upd__resume_save(c);
+    }
+    return 0;
+}
+
+/* ---- the end: Update.end() and the engine's own checks --------------------------------- */
+
+static int flash_src_read(const upd_source *src, uint32_t off, void *buf, uint32_t len)
+{
+    const upd_client_ctx *c = src->ctx;
+    if (off >= src->avail)
+        return 0;
+    if (len > src->avail - off)
+        len = src->avail - off;
+    if (c->port->flash.read(c->port->flash.ctx, c->start + off, buf, len) < 0)
+        return UPD_EIO;
+    /* judge the image as received: without the Updater's flash-mode patch */
+    uint32_t held = esp32(c) ? 16u : 4u;
+    for (uint32_t i = off; i < held && i < off + len && i < c->total; i++)
+        ((uint8_t *)buf)[i - off] = c->head[i];
+    return (int)len;
+}
+
+/* The core's inspector over the staged image (the report lives in the caller's buffer,
+ * free by now). 0 if it is an image this device boots, else UPD_EIMAGE (c->detail). */
+static int inspect(upd_client_ctx *c)
+{
+    upd_image_report *rep = (upd_image_report *)(void *)c->buf;
+    upd_source src = {flash_src_read, c, c->total, c->total};
+    const upd_sha256_ops *sha = sha_ops_ok(c) ? &c->port->crypto.sha256 : NULL;
+    int e = upd_image_inspect(&src, sha, rep);
+    int ok;
+    if (esp32(c))
+        ok = e == 0 && rep->verdict == UPD_VERDICT_OTA_APP && rep->platform == UPD_PLATFORM_ESP32;
+    else
+        ok = e == 0 && ((rep->verdict == UPD_VERDICT_OTA_APP &&
+                         rep->platform == UPD_PLATFORM_ESP8266) ||
+                        rep->kind == UPD_KIND_GZIP);
+    if (ok)
+        return 0;
+    c->detail = e ? e : UPD_ENOTAPP;
+    return UPD_EIMAGE;
+}
+
+/* The eboot command (spec section 3): copy size bytes from the staged area to 0. */
+static int write_boot_command(upd_client_ctx *c)
+{
+    uint8_t cmd[UPD_STATE_BOOT_SIZE];
+    memset(cmd, 0, sizeof cmd);
+    put32(cmd + 0, UPD__EBOOT_MAGIC);
+    put32(cmd + 4, UPD__EBOOT_COPY_RAW);
+    put32(cmd + 8, c->start); /* args[0]: from */
+    put32(cmd + 12, 0);       /* args[1]: to */
+    put32(cmd + 16, c->total); /* args[2]: size */
+    put32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
+    const upd_state_ops *s = &c->port->state;
+    return s->write(s->ctx, UPD_STATE_BOOT, cmd, sizeof cmd) < 0 ? UPD_ESTATE : 0;
+}
+
+static int fail_detail(upd_client_ctx *c, int err)
+{
+    if (!c->detail)
+        c->detail = err;
+    upd__client_finish(c, UPD_CLIENT_FAILED, err);
+    return err;
+}
+
+void upd__stage_end(upd_client_ctx *c)
+{
+    const upd_crypto_ops *k = &c->port->crypto;
+    const upd_flash_ops *f = &c->port->flash;
+    uint8_t md5[16], sha[32];
+    progress(c, c->total);
+    k->md5.final(k->md5.ctx, md5);
+    if (c->flags & UPD__CF_SHA_RUN)
+        k->sha256.final(k->sha256.ctx, sha);
+    if ((c->flags & UPD__CF_MD5_SEEN) &&
+        (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0)) {
+        upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE_MD5);
+        return;
+    }
+    if (sketch(c) && esp32(c)) {
+        /* Update.end() writes the bytes it held back */
+        uint32_t n = c->total < 16 ? c->total : 16;
+        memset(c->buf, 0xFF, 16);
+        memcpy(c->buf, c->head, n);
+        if (f->write(f->ctx, c->start, c->buf, (n + 3u) & ~3u) < 0) {
+            upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE_WRITE);
+            return;
+        }
+    } else if (sketch(c)) {
+        /* Updater::_verifyEnd: re-read the header from flash */
+        uint8_t h[4];
+        int err = 0;
+        if (f->read(f->ctx, c->start, h, 4) < 0)
+            err = UPD__UE_READ;
+        else if (h[0] == 0x1F && h[1] == 0x8B)
+            err = 0;
+        else if (h[0] != 0xE9)
+            err = UPD__UE_MAGIC_BYTE;
+        else if (upd__magic_flash_size(h[3] >> 4) > f->layout.chip_size)
+            err = UPD__UE_NEW_FLASH_CONFIG;
+        if (err) {
+            upd__client_finish(c, UPD_CLIENT_FAILED, err);
+            return;
+        }
+    }
+    /* Beyond the real client: SHA-256 and the inspector. */
+    if (c->flags & UPD__CF_SHA_HDR_BAD) {
+        fail_detail(c, UPD_ESHA256);
+        return;
+    }
+    if (c->flags & UPD__CF_SHA_SET) {
+        if (!(c->flags & UPD__CF_SHA_RUN)) {
+            c->detail = UPD_EUNSUPPORTED; /* the port has no SHA-256 */
+            fail_detail(c, UPD_ESHA256);
+            return;
+        }
+        if (memcmp(sha, c->sha256, 32) != 0) {
+            fail_detail(c, UPD_ESHA256);
+            return;
+        }
+    }
+    if ((c->cfg->features & UPD_CLIENT_F_INSPECT) && sketch(c) && inspect(c) != 0) {
+        fail_detail(c, UPD_EIMAGE);
+        return;
+    }
+    upd__resume_clear(c);
+    if (sketch(c)) {
+        if (esp32(c)) {
+            const upd_state_ops *s = &c->port->state;
+            if (s->activate(s->ctx, c->start, c->total) < 0) {
+                upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE32_ACTIVATE);
+                return;
+            }
+        } else if (write_boot_command(c) != 0) {
+            fail_detail(c, UPD_ESTATE);
+            return;
+        }
+    }
+    upd__client_finish(c, UPD_CLIENT_OK, 0);
+}
+
+/* ---- resume record ----------------------------------------------------------------------- */
+
+static int resume_read(const upd_client_ctx *c, uint8_t *r)
+{
+    const upd_state_ops *s = &c->port->state;
+    if (!s->read || s->read(s->ctx, UPD_STATE_RESUME, r, UPD_STATE_RESUME_SIZE) < 0)
+        return -1;
+    if (get32(r + RR_MAGIC) != RESUME_MAGIC || r[RR_VER] != RESUME_VERSION ||
+        r[RR_VER + 1] != (uint8_t)c->cfg->flavor || r[RR_VER + 2] != (uint8_t)c->cfg->mode ||
+        get32(r + RR_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC))
+        return -1;
+    return 0;
+}
+
+int upd__resume_load(upd_client_ctx *c)
+{
+    uint8_t *r = c->buf; /* free: the request is built after this */
+    if (resume_read(c, r) != 0)
+        return 0;
+    c->flags |= UPD__CF_REC;
+    uint32_t total = get32(r + RR_TOTAL), start = get32(r + RR_START), done = get32(r + RR_DONE);
+    uint8_t rf = r[RR_VER + 3], head[16];
+    memcpy(head, r + RR_HEAD, 16);
+    c->total = total;
+    uint32_t want;
+    if (total == 0 || done == 0 || done >= total || done % SECTOR || placement(c, &want) != 0 ||
+        want != start)
+        return 0;
+    /* Run the hashes over what is on flash, as it was received (before the patches). */
+    const upd_crypto_ops *k = &c->port->crypto;
+    k->md5.init(k->md5.ctx);
+    c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
+    if (((rf & RF_SHA) || (c->flags & UPD__CF_SHA_SET)) && sha_ops_ok(c)) {
+        k->sha256.init(k->sha256.ctx);
+        c->flags |= UPD__CF_SHA_RUN;
+    }
+    const upd_flash_ops *f = &c->port->flash;
+    for (uint32_t off = 0; off < done; off += c->chunk) {
+        uint32_t n = done - off < c->chunk ? done - off : c->chunk;
+        if (f->read(f->ctx, start + off, c->buf, n) < 0)
+            return 0;
+        if (off == 0 && sketch(c))
+            memcpy(c->buf, head, esp32(c) ? 16 : 4);
+        hash_update(c, c->buf, n);
+    }
+    c->start = start;
+    c->received = c->written = c->saved = done;
+    memcpy(c->head, head, sizeof c->head);
+    return 1;
+}
+
+int upd__resume_match(upd_client_ctx *c)
+{
+    uint8_t *r = c->buf; /* free between the headers and the body */
+    if (resume_read(c, r) != 0 || get32(r + RR_TOTAL) != c->total)
+        return -1;
+    uint8_t rf = r[RR_VER + 3];
+    if ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != get32(r + RR_ETAG)))
+        return -1;
+    if (rf & RF_MD5) {
+        if (c->flags & UPD__CF_MD5_SEEN) {
+            if (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(c->md5, r + RR_MD5, 16) != 0)
+                return -1;
+        }
+        memcpy(c->md5, r + RR_MD5, 16);
+        c->flags |= UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK;
+    }
+    if ((rf & RF_SHA) && !c->cfg->expected_sha256) {
+        if ((c->flags & UPD__CF_SHA_SET) && memcmp(c->sha256, r + RR_SHA, 32) != 0)
+            return -1;
+        memcpy(c->sha256, r + RR_SHA, 32);
+        c->flags |= UPD__CF_SHA_SET;
+    }
+    return 0;
+}
+
+void upd__resume_save(upd_client_ctx *c)
+{
+    const upd_state_ops *s = &c->port->state;
+    uint8_t r[UPD_STATE_RESUME_SIZE];
+    memset(r, 0, sizeof r);
+    uint8_t rf = 0;
+    put32(r + RR_MAGIC, RESUME_MAGIC);
+    put32(r + RR_TOTAL, c->total);
+    put32(r + RR_START, c->start);
+    put32(r + RR_DONE, c->written);
+    if ((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK)) {
+        rf |= RF_MD5;
+        memcpy(r + RR_MD5, c->md5, 16);
+    }
+    if (c->flags & UPD__CF_SHA_SET) {
+        rf |= RF_SHA;
+        memcpy(r + RR_SHA, c->sha256, 32);
+    }
+    if (c->flags & UPD__CF_ETAG) {
+        rf |= RF_ETAG;
+        put32(r + RR_ETAG, c->etag_crc);
+    }
+    r[RR_VER] = RESUME_VERSION;
+    r[RR_VER + 1] = (uint8_t)c->cfg->flavor;
+    r[RR_VER + 2] = (uint8_t)c->cfg->mode;
+    r[RR_VER + 3] = rf;
+    memcpy(r + RR_HEAD, c->head, 16);
+    put32(r + RR_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC));
+    c->flags |= UPD__CF_REC;
+    if (s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r) >= 0)
+        c->saved = c->written;
+}
+
+void upd__resume_clear(upd_client_ctx *c)
+{
+    /* Only when there can be a record: we resumed or saved in this check. */
+    if (!(c->cfg->features & UPD_CLIENT_F_RESUME) || !(c->flags & UPD__CF_REC))
+        return;
+    c->flags &= ~(uint32_t)UPD__CF_REC;
+    uint8_t r[UPD_STATE_RESUME_SIZE];
+    memset(r, 0, sizeof r);
+    const upd_state_ops *s = &c->port->state;
+    s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r);
+    c->saved = 0;
+}

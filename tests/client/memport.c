@@ -1,0 +1,319 @@
+/* The in-memory test port (memport.h). */
+#include <string.h>
+
+#include "memport.h"
+
+/* ---- MD5 --------------------------------------------------------------------------- */
+
+static const uint32_t md5_k[64] = {
+    0xd76aa478u, 0xe8c7b756u, 0x242070dbu, 0xc1bdceeeu, 0xf57c0fafu, 0x4787c62au, 0xa8304613u,
+    0xfd469501u, 0x698098d8u, 0x8b44f7afu, 0xffff5bb1u, 0x895cd7beu, 0x6b901122u, 0xfd987193u,
+    0xa679438eu, 0x49b40821u, 0xf61e2562u, 0xc040b340u, 0x265e5a51u, 0xe9b6c7aau, 0xd62f105du,
+    0x02441453u, 0xd8a1e681u, 0xe7d3fbc8u, 0x21e1cde6u, 0xc33707d6u, 0xf4d50d87u, 0x455a14edu,
+    0xa9e3e905u, 0xfcefa3f8u, 0x676f02d9u, 0x8d2a4c8au, 0xfffa3942u, 0x8771f681u, 0x6d9d6122u,
+    0xfde5380cu, 0xa4beea44u, 0x4bdecfa9u, 0xf6bb4b60u, 0xbebfbc70u, 0x289b7ec6u, 0xeaa127fau,
+    0xd4ef3085u, 0x04881d05u, 0xd9d4d039u, 0xe6db99e5u, 0x1fa27cf8u, 0xc4ac5665u, 0xf4292244u,
+    0x432aff97u, 0xab9423a7u, 0xfc93a039u, 0x655b59c3u, 0x8f0ccc92u, 0xffeff47du, 0x85845dd1u,
+    0x6fa87e4fu, 0xfe2ce6e0u, 0xa3014314u, 0x4e0811a1u, 0xf7537e82u, 0xbd3af235u, 0x2ad7d2bbu,
+    0xeb86d391u,
+};
+static const uint8_t md5_s[16] = {7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21};
+
+static uint32_t rol(uint32_t x, unsigned n)
+{
+    return x << n | x >> (32u - n);
+}
+
+static void md5_block(uint32_t h[4], const uint8_t *p)
+{
+    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+               (uint32_t)p[4 * i + 3] << 24;
+    for (unsigned i = 0; i < 64; i++) {
+        uint32_t f;
+        unsigned g;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        } else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) & 15;
+        } else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) & 15;
+        } else {
+            f = c ^ (b | ~d);
+            g = (7 * i) & 15;
+        }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        b = b + rol(a + f + md5_k[i] + w[g], md5_s[(i >> 4) * 4 + (i & 3)]);
+        a = t;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+}
+
+void mp_md5_init(void *ctx)
+{
+    mp_md5 *m = ctx;
+    m->h[0] = 0x67452301u;
+    m->h[1] = 0xefcdab89u;
+    m->h[2] = 0x98badcfeu;
+    m->h[3] = 0x10325476u;
+    m->bytes = 0;
+}
+
+void mp_md5_update(void *ctx, const void *data, size_t len)
+{
+    mp_md5 *m = ctx;
+    const uint8_t *p = data;
+    while (len) {
+        size_t fill = (size_t)(m->bytes & 63u), k = 64 - fill;
+        if (k > len)
+            k = len;
+        memcpy(m->buf + fill, p, k);
+        m->bytes += k;
+        p += k;
+        len -= k;
+        if ((m->bytes & 63u) == 0)
+            md5_block(m->h, m->buf);
+    }
+}
+
+void mp_md5_final(void *ctx, uint8_t out[16])
+{
+    mp_md5 *m = ctx;
+    uint64_t bits = m->bytes * 8u;
+    static const uint8_t pad80 = 0x80, zero = 0;
+    mp_md5_update(m, &pad80, 1);
+    while ((m->bytes & 63u) != 56)
+        mp_md5_update(m, &zero, 1);
+    uint8_t l[8];
+    for (int i = 0; i < 8; i++)
+        l[i] = (uint8_t)(bits >> (8 * i));
+    mp_md5_update(m, l, 8);
+    for (int i = 0; i < 16; i++)
+        out[i] = (uint8_t)(m->h[i / 4] >> (8 * (i % 4)));
+}
+
+/* ---- flash --------------------------------------------------------------------------- */
+
+static int in_window(memport *m, uint32_t addr, uint32_t len)
+{
+    if (addr < m->base || addr - m->base > m->size || len > m->size - (addr - m->base)) {
+        m->range_violations++;
+        return 0;
+    }
+    return 1;
+}
+
+static int f_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    memport *m = ctx;
+    if (!in_window(m, addr, len))
+        return -1;
+    m->reads++;
+    memcpy(buf, m->flash + (addr - m->base), len);
+    return 0;
+}
+
+static int f_erase(void *ctx, uint32_t addr)
+{
+    memport *m = ctx;
+    if (addr % UPD_FLASH_SECTOR || !in_window(m, addr, UPD_FLASH_SECTOR))
+        return -1;
+    if ((int32_t)m->erases++ == m->fail_erase_at)
+        return -1;
+    uint32_t s = (addr - m->base) / UPD_FLASH_SECTOR;
+    memset(m->flash + (addr - m->base), 0xFF, UPD_FLASH_SECTOR);
+    if (s < sizeof m->erased * 8)
+        m->erased[s / 8] |= (uint8_t)(1u << (s % 8));
+    return 0;
+}
+
+static int f_write(void *ctx, uint32_t addr, const void *buf, uint32_t len)
+{
+    memport *m = ctx;
+    if ((addr | len) & 3u || ((uintptr_t)buf & 3u) || !in_window(m, addr, len))
+        return -1;
+    if ((int32_t)m->writes++ == m->fail_write_at)
+        return -1;
+    const uint8_t *p = buf;
+    uint8_t *f = m->flash + (addr - m->base);
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t s = (addr - m->base + i) / UPD_FLASH_SECTOR;
+        if (s < sizeof m->erased * 8 && !(m->erased[s / 8] & (1u << (s % 8))))
+            m->unerased_writes++;
+        if (p[i] & ~f[i])
+            m->nor_violations++;
+        f[i] &= p[i];
+    }
+    return 0;
+}
+
+/* ---- state, clock, crypto -------------------------------------------------------------- */
+
+static int s_read(void *ctx, unsigned area, void *buf, uint32_t len)
+{
+    memport *m = ctx;
+    if (m->state_fail)
+        return -1;
+    if (area == UPD_STATE_BOOT && len <= sizeof m->boot)
+        memcpy(buf, m->boot, len);
+    else if (area == UPD_STATE_RESUME && len <= sizeof m->resume)
+        memcpy(buf, m->resume, len);
+    else
+        return -1;
+    return 0;
+}
+
+static int s_write(void *ctx, unsigned area, const void *buf, uint32_t len)
+{
+    memport *m = ctx;
+    if (m->state_fail)
+        return -1;
+    if (area == UPD_STATE_BOOT && len <= sizeof m->boot) {
+        memcpy(m->boot, buf, len);
+        m->boot_writes++;
+    } else if (area == UPD_STATE_RESUME && len <= sizeof m->resume) {
+        memcpy(m->resume, buf, len);
+        m->resume_writes++;
+    } else
+        return -1;
+    return 0;
+}
+
+static int s_activate(void *ctx, uint32_t start, uint32_t size)
+{
+    memport *m = ctx;
+    if (m->state_fail)
+        return -1;
+    m->activated++;
+    m->act_start = start;
+    m->act_size = size;
+    return 0;
+}
+
+static uint32_t c_now(void *ctx)
+{
+    memport *m = ctx;
+    m->now += m->tick;
+    return m->now;
+}
+
+static void sha_init(void *ctx)
+{
+    tw_sha256_init(ctx);
+}
+
+/* ---- transport --------------------------------------------------------------------------- */
+
+static int t_connect(void *ctx, const char *host, uint16_t port, int tls, uint32_t timeout_ms)
+{
+    memport *m = ctx;
+    (void)timeout_ms;
+    m->connects++;
+    if (m->connect_fail)
+        return UPD_PORT_ECONNECT;
+    size_t n = strlen(host);
+    if (n >= sizeof m->host)
+        n = sizeof m->host - 1;
+    memcpy(m->host, host, n);
+    m->host[n] = '\0';
+    m->tcp_port = port;
+    m->tls = tls;
+    m->cur = m->cur + 1;
+    m->pos = 0;
+    if (m->cur < MP_MAX_RESP)
+        m->req_start[m->cur] = m->sent_len;
+    return 0;
+}
+
+static int t_send(void *ctx, const void *buf, size_t len, uint32_t timeout_ms)
+{
+    memport *m = ctx;
+    (void)timeout_ms;
+    size_t k = len > 100 ? 100 : len; /* in pieces, to exercise partial sends */
+    if (k > MP_SENT_MAX - m->sent_len)
+        return UPD_PORT_ESEND;
+    memcpy(m->sent + m->sent_len, buf, k);
+    m->sent_len += k;
+    return (int)k;
+}
+
+static int t_recv(void *ctx, void *buf, size_t len, uint32_t timeout_ms)
+{
+    memport *m = ctx;
+    if (m->cur < 0 || m->cur >= m->nresp)
+        return 0;
+    const mp_resp *r = &m->resp[m->cur];
+    if (m->pos >= r->len) {
+        if (r->end == MP_STALL) {
+            m->now += timeout_ms;
+            return UPD_PORT_ETIMEOUT;
+        }
+        return r->end == MP_RESET ? UPD_PORT_ELOST : 0;
+    }
+    size_t piece = m->piece ? m->piece : 256;
+    size_t k = r->len - m->pos;
+    if (k > piece)
+        k = piece;
+    if (k > len)
+        k = len;
+    memcpy(buf, r->data + m->pos, k);
+    m->pos += k;
+    return (int)k;
+}
+
+static void t_close(void *ctx)
+{
+    (void)ctx;
+}
+
+void memport_init(memport *m, uint8_t *mem, uint32_t base, uint32_t size,
+                  const upd_flash_layout *layout)
+{
+    memset(m, 0, sizeof *m);
+    m->flash = mem;
+    m->base = base;
+    m->size = size;
+    m->fail_erase_at = -1;
+    m->fail_write_at = -1;
+    m->cur = -1;
+    m->tick = 1;
+    upd_port *p = &m->port;
+    p->transport = (upd_transport_ops){t_connect, t_send, t_recv, t_close, m};
+    p->flash.read = f_read;
+    p->flash.erase = f_erase;
+    p->flash.write = f_write;
+    p->flash.ctx = m;
+    p->flash.layout = *layout;
+    p->clock = (upd_clock_ops){c_now, m};
+    p->crypto.md5 = (upd_md5_ops){mp_md5_init, mp_md5_update, mp_md5_final, &m->md5};
+    p->crypto.sha256 = (upd_sha256_ops){sha_init, tw_sha256_update, tw_sha256_final, &m->sha};
+    p->state = (upd_state_ops){s_read, s_write, s_activate, m};
+}
+
+void memport_add_response(memport *m, const void *data, size_t len, int end)
+{
+    if (m->nresp < MP_MAX_RESP)
+        m->resp[m->nresp++] = (mp_resp){data, len, end};
+}
+
+const char *memport_request(const memport *m, int i, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (i < 0 || i > m->cur || i >= MP_MAX_RESP || cap == 0)
+        return out;
+    size_t a = m->req_start[i];
+    size_t b = i + 1 <= m->cur && i + 1 < MP_MAX_RESP ? m->req_start[i + 1] : m->sent_len;
+    size_t n = b - a < cap - 1 ? b - a : cap - 1;
+    memcpy(out, m->sent + a, n);
+    out[n] = '\0';
+    return out;
+}

@@ -1,0 +1,84 @@
+/* An in-memory port for the client's unit tests (host and lx106): a window of NOR
+ * flash with erase/write counters, fault injection and NOR checks (a write may only
+ * clear bits of erased sectors), the two state areas, a fake clock, MD5 and SHA-256,
+ * and a scripted transport that plays canned responses (in pieces of any size, then a
+ * close or a stall) and records the requests. The full simulated device (eboot copy,
+ * ESP32 otadata, power cuts) is ports/sim; this is only what unit tests need. */
+#ifndef UPD_TEST_MEMPORT_H
+#define UPD_TEST_MEMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imgwriter.h"
+#include "updraft/port.h"
+
+/* Incremental MD5 (RFC 1321), checked against tw_md5 by the tests. */
+typedef struct mp_md5 {
+    uint32_t h[4];
+    uint64_t bytes;
+    uint8_t buf[64];
+} mp_md5;
+void mp_md5_init(void *ctx);
+void mp_md5_update(void *ctx, const void *data, size_t len);
+void mp_md5_final(void *ctx, uint8_t out[16]);
+
+#define MP_MAX_RESP 12 /* responses per check (redirect chains) */
+#define MP_SENT_MAX 2048
+
+enum mp_end { MP_CLOSE = 0, MP_STALL = 1, MP_RESET = 2 };
+
+typedef struct mp_resp {
+    const uint8_t *data;
+    size_t len;
+    int end; /* enum mp_end after the bytes */
+} mp_resp;
+
+typedef struct memport {
+    upd_port port;
+    /* flash window [base, base + size) */
+    uint8_t *flash;
+    uint32_t base, size;
+    uint32_t erases, writes, reads;
+    int32_t fail_erase_at, fail_write_at; /* fail the Nth (0-based) erase/write; -1 never */
+    int nor_violations, range_violations, unerased_writes;
+    uint8_t erased[64]; /* bit per sector of the window: erased since the start */
+    /* state */
+    uint8_t boot[UPD_STATE_BOOT_SIZE];
+    uint8_t resume[UPD_STATE_RESUME_SIZE];
+    int boot_writes, resume_writes, state_fail;
+    int activated;
+    uint32_t act_start, act_size;
+    /* clock: each read advances by tick ms */
+    uint32_t now, tick;
+    /* crypto */
+    mp_md5 md5;
+    tw_sha256_ctx sha;
+    int no_sha;
+    /* transport */
+    mp_resp resp[MP_MAX_RESP];
+    int nresp;
+    int cur; /* the connection's response index, -1 none */
+    size_t pos;
+    size_t piece; /* bytes per recv (0: 256) */
+    int connects, connect_fail;
+    char host[64];
+    uint16_t tcp_port;
+    int tls;
+    char sent[MP_SENT_MAX]; /* all requests, one after another */
+    size_t sent_len;
+    size_t req_start[MP_MAX_RESP]; /* where each request starts in sent */
+} memport;
+
+/* Set up m with the flash window mem (size bytes standing for physical addresses
+ * [base, base + size), contents left as given) and the layout. */
+void memport_init(memport *m, uint8_t *mem, uint32_t base, uint32_t size,
+                  const upd_flash_layout *layout);
+
+/* Queue a response for the next connection. */
+void memport_add_response(memport *m, const void *data, size_t len, int end);
+
+/* NUL-terminated copy of the i-th request into out (cap bytes). */
+const char *memport_request(const memport *m, int i, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,239 @@
+/* The request the engine sends, byte for byte against the device's own (shared/spec
+ * esp8266-http-update.md sections 1 and 8, esp32-ota.md section 1): the captured
+ * request of section 8, the free-space example of section 3, Host without :80/:443,
+ * Authorization, no x-ESP8266-version for an empty version, spiffs mode, the ESP32
+ * variant, the request after a followed redirect, and init's argument checks. */
+#include <stdint.h>
+#include <string.h>
+
+#include "memport.h"
+#include "upd_test.h"
+#include "updraft/client.h"
+#include "updraft/error.h"
+
+static uint32_t buf[2048 / 4];
+static uint8_t flash[8192];
+static memport mp;
+static upd_client_ctx cl;
+static char req[2048];
+
+static const upd_flash_layout layout_4m2m = {
+    .chip_size = 4194304, .sketch_size = 400000, .fs_start = 0x200000, .fs_end = 0x3FA000};
+
+static upd_client_config base_cfg(void)
+{
+    upd_client_config c = {0};
+    c.flavor = UPD_CLIENT_ESP8266_ARDUINO;
+    c.mode = UPD_MODE_SKETCH;
+    c.host = "127.0.0.1";
+    c.port = 38081;
+    c.path = "/fw.bin";
+    c.version = "1.0.0";
+    c.sdk_version = "2.5.0";
+    c.sketch_md5 = "a43ad019932b627ab90ee35a94a764ee";
+    c.chip_id = 15602487;
+    static const uint8_t mac[6] = {0xDE, 0xBA, 0x7A, 0xB1, 0xE0, 0x42};
+    memcpy(c.sta_mac, mac, 6);
+    memcpy(c.ap_mac, mac, 6);
+    return c;
+}
+
+/* Run one check against a single canned response; the request lands in req. */
+static upd_client_result run(const upd_client_config *cfg, const upd_flash_layout *l,
+                             const char *resp)
+{
+    memport_init(&mp, flash, l->fs_start - sizeof flash, sizeof flash, l);
+    memport_add_response(&mp, resp, strlen(resp), MP_CLOSE);
+    int e = upd_client_init(&cl, cfg, &mp.port, buf, sizeof buf);
+    CHECK_INT(e, ==, 0);
+    if (e)
+        return UPD_CLIENT_FAILED;
+    upd_client_result r = upd_client_run(&cl);
+    memport_request(&mp, 0, req, sizeof req);
+    return r;
+}
+
+/* The exact request of spec section 8, captured from the real client. */
+static void test_section8_request(void)
+{
+    upd_client_config cfg = base_cfg();
+    CHECK_INT(run(&cfg, &layout_4m2m, "HTTP/1.0 304 Not Modified\r\n\r\n"), ==,
+              UPD_CLIENT_NO_UPDATES);
+    CHECK_STR(req, "GET /fw.bin HTTP/1.0\r\n"
+                   "Host: 127.0.0.1:38081\r\n"
+                   "User-Agent: ESP8266-http-Update\r\n"
+                   "Connection: close\r\n"
+                   "x-ESP8266-Chip-ID: 15602487\r\n"
+                   "x-ESP8266-STA-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP8266-AP-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP8266-free-space: 1695744\r\n"
+                   "x-ESP8266-sketch-size: 400000\r\n"
+                   "x-ESP8266-sketch-md5: a43ad019932b627ab90ee35a94a764ee\r\n"
+                   "x-ESP8266-chip-size: 4194304\r\n"
+                   "x-ESP8266-sdk-version: 2.5.0\r\n"
+                   "x-ESP8266-mode: sketch\r\n"
+                   "x-ESP8266-version: 1.0.0\r\n"
+                   "Content-Length: 0\r\n"
+                   "\r\n");
+    CHECK_STR(mp.host, "127.0.0.1");
+    CHECK_INT(mp.tcp_port, ==, 38081);
+    CHECK_INT(upd_client_error(&cl), ==, 0);
+}
+
+/* Section 1/3: 4 MB board, 1 MB filesystem at 0x300000, sketch 314240: free 2830336.
+ * Port 80 is left out of Host; Authorization comes after User-Agent; the query stays;
+ * an empty version sends no x-ESP8266-version; spiffs mode. */
+static void test_section1_variants(void)
+{
+    static const upd_flash_layout l = {.chip_size = 4194304, .sketch_size = 314240,
+                                       .fs_start = 0x300000, .fs_end = 0x3FA000};
+    upd_client_config cfg = base_cfg();
+    cfg.host = "ota.example.com";
+    cfg.port = 80;
+    cfg.path = "/update.php?app=thermo&x=1";
+    cfg.auth = "dXNlcjpwYXNz";
+    cfg.version = "";
+    cfg.mode = UPD_MODE_FS;
+    cfg.chip_id = 10490624;
+    static const uint8_t sta[6] = {0x5C, 0xCF, 0x7F, 0x0A, 0x1B, 0x2C};
+    static const uint8_t ap[6] = {0x5E, 0xCF, 0x7F, 0x0A, 0x1B, 0x2C};
+    memcpy(cfg.sta_mac, sta, 6);
+    memcpy(cfg.ap_mac, ap, 6);
+    cfg.sdk_version = "2.2.2-dev(38a443e)";
+    cfg.sketch_md5 = "0123456789abcdef0123456789abcdef";
+    CHECK_INT(run(&cfg, &l, "HTTP/1.1 304 Not Modified\r\n\r\n"), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_STR(req, "GET /update.php?app=thermo&x=1 HTTP/1.0\r\n"
+                   "Host: ota.example.com\r\n"
+                   "User-Agent: ESP8266-http-Update\r\n"
+                   "Authorization: Basic dXNlcjpwYXNz\r\n"
+                   "Connection: close\r\n"
+                   "x-ESP8266-Chip-ID: 10490624\r\n"
+                   "x-ESP8266-STA-MAC: 5C:CF:7F:0A:1B:2C\r\n"
+                   "x-ESP8266-AP-MAC: 5E:CF:7F:0A:1B:2C\r\n"
+                   "x-ESP8266-free-space: 2830336\r\n"
+                   "x-ESP8266-sketch-size: 314240\r\n"
+                   "x-ESP8266-sketch-md5: 0123456789abcdef0123456789abcdef\r\n"
+                   "x-ESP8266-chip-size: 4194304\r\n"
+                   "x-ESP8266-sdk-version: 2.2.2-dev(38a443e)\r\n"
+                   "x-ESP8266-mode: spiffs\r\n"
+                   "Content-Length: 0\r\n"
+                   "\r\n");
+    /* https on 443: no port in Host either; the path defaults to "/" */
+    cfg.tls = 1;
+    cfg.port = 443;
+    cfg.path = NULL;
+    cfg.auth = NULL;
+    CHECK_INT(run(&cfg, &l, "HTTP/1.0 304 Not Modified\r\n\r\n"), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK(strncmp(req, "GET / HTTP/1.0\r\nHost: ota.example.com\r\nUser-Agent: ", 50) == 0);
+    CHECK_INT(mp.tls, ==, 1);
+    CHECK_INT(mp.tcp_port, ==, 443);
+}
+
+/* esp32-ota.md section 1: ESP32-http-Update, Cache-Control, x-ESP32-* with the next
+ * slot's size as free space, sketch-sha256 in uppercase, no Content-Length. */
+static void test_esp32_request(void)
+{
+    static const upd_flash_layout l = {.chip_size = 4194304, .sketch_size = 912384,
+                                       .fs_start = 0x290000, .fs_end = 0x3F0000,
+                                       .slot_start = 0x150000, .slot_size = 0x140000};
+    upd_client_config cfg = base_cfg();
+    cfg.flavor = UPD_CLIENT_ESP32_ARDUINO;
+    cfg.port = 8080;
+    cfg.path = "/esp32/update";
+    cfg.sdk_version = "v4.4.5";
+    cfg.version = "2.0.1";
+    cfg.sketch_sha256 = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+    CHECK_INT(run(&cfg, &l, "HTTP/1.0 304 Not Modified\r\n\r\n"), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_STR(req, "GET /esp32/update HTTP/1.0\r\n"
+                   "Host: 127.0.0.1:8080\r\n"
+                   "User-Agent: ESP32-http-Update\r\n"
+                   "Connection: close\r\n"
+                   "Cache-Control: no-cache\r\n"
+                   "x-ESP32-STA-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP32-AP-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP32-free-space: 1310720\r\n"
+                   "x-ESP32-sketch-size: 912384\r\n"
+                   "x-ESP32-sketch-md5: a43ad019932b627ab90ee35a94a764ee\r\n"
+                   "x-ESP32-sketch-sha256: "
+                   "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08\r\n"
+                   "x-ESP32-chip-size: 4194304\r\n"
+                   "x-ESP32-sdk-version: v4.4.5\r\n"
+                   "x-ESP32-mode: sketch\r\n"
+                   "x-ESP32-version: 2.0.1\r\n"
+                   "\r\n");
+}
+
+/* Section 8: with redirects on, the second request carries none of the x-ESP8266
+ * headers (HTTPClient cleared them), only its own lines and Content-Length. An absolute
+ * Location moves to its host and port. */
+static void test_redirect_request(void)
+{
+    static const char r1[] = "HTTP/1.1 302 Found\r\nLocation: http://cdn.example.net:8081/a/fw.bin?v=2\r\n"
+                             "Content-Length: 0\r\n\r\n";
+    static const char r2[] = "HTTP/1.0 304 Not Modified\r\n\r\n";
+    upd_client_config cfg = base_cfg();
+    cfg.follow_redirects = 1;
+    cfg.auth = "YTpi";
+    memport_init(&mp, flash, layout_4m2m.fs_start - sizeof flash, sizeof flash, &layout_4m2m);
+    memport_add_response(&mp, r1, strlen(r1), MP_CLOSE);
+    memport_add_response(&mp, r2, strlen(r2), MP_CLOSE);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, 0);
+    CHECK_INT(upd_client_run(&cl), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_INT(mp.connects, ==, 2);
+    CHECK_STR(mp.host, "cdn.example.net");
+    CHECK_INT(mp.tcp_port, ==, 8081);
+    memport_request(&mp, 1, req, sizeof req);
+    CHECK_STR(req, "GET /a/fw.bin?v=2 HTTP/1.0\r\n"
+                   "Host: cdn.example.net:8081\r\n"
+                   "User-Agent: ESP8266-http-Update\r\n"
+                   "Authorization: Basic YTpi\r\n"
+                   "Connection: close\r\n"
+                   "Content-Length: 0\r\n"
+                   "\r\n");
+    memport_request(&mp, 0, req, sizeof req);
+    CHECK_CONTAINS(req, "x-ESP8266-mode: sketch\r\n");
+}
+
+static void test_init_checks(void)
+{
+    upd_client_config cfg = base_cfg();
+    memport_init(&mp, flash, layout_4m2m.fs_start - sizeof flash, sizeof flash, &layout_4m2m);
+    CHECK_INT(upd_client_init(NULL, &cfg, &mp.port, buf, sizeof buf), ==, UPD_EINVAL);
+    CHECK_INT(upd_client_init(&cl, NULL, &mp.port, buf, sizeof buf), ==, UPD_EINVAL);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, (uint8_t *)buf + 1, 1500), ==, UPD_EINVAL);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, 1023), ==, UPD_ENOSPC);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, 1024), ==, 0);
+    cfg.features = UPD_CLIENT_F_INSPECT;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, 1024), ==, UPD_ENOSPC);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, 0);
+    cfg.flavor = UPD_CLIENT_ESP_IDF;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, UPD_EUNSUPPORTED);
+    cfg = base_cfg();
+    cfg.host = "a-very-long-host-name-that-is-longer-than-sixty-three-characters.example.com";
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, UPD_EINVAL);
+    cfg = base_cfg();
+    static char longpath[1100];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[0] = '/';
+    cfg.path = longpath;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, 1024), ==, UPD_ENOSPC);
+    /* a failed init leaves a context that is DONE and FAILED, safe to poll */
+    CHECK_INT(upd_client_poll(&cl), ==, UPD_CLIENT_DONE);
+    CHECK_INT(upd_client_result_of(&cl), ==, UPD_CLIENT_FAILED);
+    upd_port p = mp.port;
+    p.crypto.md5.init = NULL;
+    cfg = base_cfg();
+    CHECK_INT(upd_client_init(&cl, &cfg, &p, buf, sizeof buf), ==, UPD_EINVAL);
+    CHECK_INT((int)sizeof(upd_client_ctx), <=, 512);
+    printf("# sizeof(upd_client_ctx) = %u\n", (unsigned)sizeof(upd_client_ctx));
+}
+
+int main(void)
+{
+    RUN(test_section8_request);
+    RUN(test_section1_variants);
+    RUN(test_esp32_request);
+    RUN(test_redirect_request);
+    RUN(test_init_checks);
+    return upd_test_summary();
+}
