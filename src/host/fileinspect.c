@@ -2,6 +2,7 @@
 #include "fileinspect.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,22 +108,51 @@ static uint8_t *gunzip(const uint8_t *data, size_t len, uint32_t isize_hint, siz
     return out;
 }
 
+static void inspect_gzip(const uint8_t *data, size_t len, upd_sha256_ops *ops, upd_file_info *out);
+
+/* The whole-file MD5 is computed on a second thread while the first one inspects and
+ * takes the SHA-256 (all only read the mapped file): MD5 is the slowest of the three. */
+struct hash_job {
+    const uint8_t *data;
+    size_t len;
+    upd_file_info *out;
+};
+
+static void *hash_md5(void *arg)
+{
+    struct hash_job *j = arg;
+    gnutls_hash_fast(GNUTLS_DIG_MD5, j->data, j->len, j->out->md5);
+    return NULL;
+}
+
 static void inspect_buffer(const uint8_t *data, size_t len, upd_file_info *out)
 {
     struct sha_state st;
     upd_sha256_ops ops = {sha_init, sha_update, sha_final, &st};
     upd_source src;
+    struct hash_job job = {data, len, out};
+    pthread_t th;
 
     out->size = len;
-    gnutls_hash_fast(GNUTLS_DIG_MD5, data, len, out->md5);
+    /* small files are not worth a thread; no thread: do it here */
+    int threaded = len >= 256u * 1024u && pthread_create(&th, NULL, hash_md5, &job) == 0;
+    if (!threaded)
+        hash_md5(&job);
     gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, out->sha256);
-    upd_hex(out->md5, 16, out->md5_hex);
-    upd_hex(out->sha256, 32, out->sha256_hex);
-
     upd_source_init_mem(&src, data, (uint32_t)len);
     upd_image_inspect(&src, &ops, &out->report);
-    if (!out->report.gzip || out->report.verdict != UPD_VERDICT_INCOMPLETE)
-        return;
+    if (out->report.gzip && out->report.verdict == UPD_VERDICT_INCOMPLETE)
+        inspect_gzip(data, len, &ops, out);
+    if (threaded)
+        pthread_join(th, NULL);
+    upd_hex(out->md5, 16, out->md5_hex);
+    upd_hex(out->sha256, 32, out->sha256_hex);
+}
+
+/* Inflate a gzip file and judge what it holds. */
+static void inspect_gzip(const uint8_t *data, size_t len, upd_sha256_ops *ops, upd_file_info *out)
+{
+    upd_source src;
 
     size_t ilen = 0;
     uint8_t *inner = gunzip(data, len, out->report.gzip_isize, &ilen);
@@ -133,7 +163,7 @@ static void inspect_buffer(const uint8_t *data, size_t len, upd_file_info *out)
     }
     out->inner_size = ilen;
     upd_source_init_mem(&src, inner, (uint32_t)ilen);
-    upd_image_inspect(&src, &ops, &out->inner);
+    upd_image_inspect(&src, ops, &out->inner);
     out->has_inner = 1;
     upd_image_judge_gzip(&out->report, &out->inner, 0);
     free(inner);
