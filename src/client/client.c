@@ -58,34 +58,34 @@ static int unhex(const uint8_t *p, uint8_t *out, uint32_t n)
  * saturates at the 32-bit limits as newlib's strtol does on the ESP8266. */
 static int32_t to_int(const uint8_t *p, uint32_t n)
 {
-    uint32_t i = 0;
+    uint32_t i = 0, v = 0;
     int neg = 0;
-    int64_t v = 0;
     while (i < n && is_space(p[i]))
         i++;
     if (i < n && (p[i] == '+' || p[i] == '-'))
         neg = p[i++] == '-';
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
-        v = v * 10 + (p[i] - '0');
-        if (v > 0x80000000LL)
-            v = 0x80000000LL;
-    }
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+        v = v > 214748364u ? 0x80000000u : v * 10u + (uint32_t)(p[i] - '0');
+    if (v > 0x80000000u)
+        v = 0x80000000u;
     if (neg)
-        return v >= 0x80000000LL ? INT32_MIN : (int32_t)-v;
-    return v > 0x7FFFFFFFLL ? INT32_MAX : (int32_t)v;
+        return v == 0x80000000u ? INT32_MIN : -(int32_t)v;
+    return v >= 0x80000000u ? INT32_MAX : (int32_t)v;
 }
 
-/* Parse an unsigned decimal at p[*i..n); -1 if there is no digit or it overflows. */
-static int64_t parse_u32(const uint8_t *p, uint32_t n, uint32_t *i)
+/* Parse an unsigned decimal at p[*i..n) into *v; 0, or -1 if there is no digit or it
+ * overflows 32 bits. */
+static int parse_u32(const uint8_t *p, uint32_t n, uint32_t *i, uint32_t *v)
 {
-    int64_t v = -1;
-    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
-        v = (v < 0 ? 0 : v) * 10 + (p[*i] - '0');
-        if (v > 0xFFFFFFFFLL)
+    uint32_t x = 0, i0 = *i;
+    for (; *i < n && p[*i] >= '0' && p[*i] <= '9'; (*i)++) {
+        uint32_t d = (uint32_t)(p[*i] - '0');
+        if (x > (0xFFFFFFFFu - d) / 10u)
             return -1;
-        (*i)++;
+        x = x * 10u + d;
     }
-    return v;
+    *v = x;
+    return *i > i0 ? 0 : -1;
 }
 
 /* ---- the request ---------------------------------------------------------------------- */
@@ -442,9 +442,8 @@ static int follow(upd_client_ctx *c)
                 colon = i;
         uint16_t port = c->tls ? 443 : 80;
         if (colon < h1) {
-            uint32_t j = colon + 1;
-            int64_t p = parse_u32(loc, h1, &j);
-            if (p <= 0 || p > 65535 || j != h1)
+            uint32_t j = colon + 1, p;
+            if (parse_u32(loc, h1, &j, &p) != 0 || p == 0 || p > 65535 || j != h1)
                 return -1;
             port = (uint16_t)p;
         }
@@ -485,21 +484,16 @@ static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 /* Content-Range: bytes first-last/total */
 static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 {
-    uint32_t i = 6;
-    if (n < 6 || !name_is(v, 6, "bytes ") )
+    uint32_t i = 6, a, b, t;
+    if (n < 6 || !name_is(v, 6, "bytes "))
         return;
-    int64_t a = parse_u32(v, n, &i);
-    if (a < 0 || i >= n || v[i++] != '-')
+    if (parse_u32(v, n, &i, &a) != 0 || i >= n || v[i++] != '-' ||
+        parse_u32(v, n, &i, &b) != 0 || i >= n || v[i++] != '/' ||
+        parse_u32(v, n, &i, &t) != 0 || i != n)
         return;
-    int64_t b = parse_u32(v, n, &i);
-    if (b < 0 || i >= n || v[i++] != '/')
-        return;
-    int64_t t = parse_u32(v, n, &i);
-    if (t < 0 || i != n)
-        return;
-    c->range_first = (uint32_t)a;
-    c->range_last = (uint32_t)b;
-    c->range_total = (uint32_t)t;
+    c->range_first = a;
+    c->range_last = b;
+    c->range_total = t;
     c->flags |= UPD__CF_CRANGE;
 }
 
