@@ -396,16 +396,19 @@ static int inspect_arduino(upd__ictx *ic)
     static const uint32_t places[2] = {0x1010u, 0xFF8u};
     for (unsigned i = 0; i < 2 && !r->crc_offset; i++) {
         uint8_t w[8];
-        if (upd__get(ic, places[i], w, 8) != 0 || upd__le32(w) != payload)
+        /* the length word is the .bin's length as built: the file, the signed payload,
+         * or less when bytes were appended after the build */
+        uint32_t clen = upd__get(ic, places[i], w, 8) == 0 ? upd__le32(w) : 0;
+        if (clen < r->app.end || clen > payload)
             continue;
         uint32_t calc;
-        e = upd__crc_with_hole(ic, payload, places[i], &calc);
+        e = upd__crc_with_hole(ic, clen, places[i], &calc);
         if (e == UPD__PAST_PREFIX)
             return finish_incomplete(r, UPD_KIND_ESP8266_APP);
         if (e)
             return e;
         r->crc_offset = places[i];
-        r->crc_len = payload;
+        r->crc_len = clen;
         r->crc_stored = upd__le32(w + 4);
         r->crc_calc = calc;
     }

@@ -136,6 +136,14 @@ static void test_arduino_signed_and_trailing(void)
     CHECK_INT(rep.crc_offset, ==, 0x1010);
     CHECK_CONTAINS(rep.reason, "signed");
 
+    /* bytes appended after a core 3.x build: the CRC still covers the .bin as built */
+    n = arduino(TW_CRC_AT_1010, 2);
+    memset(img + n, 0xFF, 100);
+    CHECK_INT(inspect((uint32_t)n + 100, NULL), ==, 0);
+    CHECK(rep.notes & UPD_NOTE_TRAILING_DATA);
+    CHECK_INT(rep.crc_len, ==, (uint32_t)n);
+    CHECK(rep.notes & UPD_NOTE_CRC_PATCHED_XOR);
+
     n = arduino(TW_CRC_NONE, 1);
     memset(img + n, 0xFF, 100);
     CHECK_INT(inspect((uint32_t)n + 100, NULL), ==, 0);
