@@ -663,7 +663,13 @@ def t_registry():
         mac = "DE:BA:7A:B1:E0:42"
         r = srv.raw(esp8266_request(srv.port))
         eq(r.status, 200, "offered")
-        d = srv.api("GET", "/api/v1/devices/de-ba-7a-b1-e0-42").json
+        # download-completed is recorded when the server sees the response finished,
+        # which can come a moment after the device has read the last byte
+        for _ in range(100):
+            d = srv.api("GET", "/api/v1/devices/de-ba-7a-b1-e0-42").json
+            if any(e["kind"] == "download-completed" for e in d.get("history", [])):
+                break
+            time.sleep(0.05)
         want = {"mac": mac, "ap_mac": mac, "platform": "esp8266", "chip_id": "15602487",
                 "sdk": "2.5.0", "version": "1.0.0", "sketch_size": 400000,
                 "sketch_md5": "a43ad019932b627ab90ee35a94a764ee", "free_space": 1695744,
