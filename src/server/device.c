@@ -304,6 +304,8 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     snprintf(buf, sizeof buf, "\"%s\"", rel->sha256);
     MHD_add_response_header(resp, "ETag", buf);
     MHD_add_response_header(resp, "x-version", rel->version);
+    /* the whole image's SHA-256, for clients that verify more than the MD5 (updraft's) */
+    MHD_add_response_header(resp, "x-SHA256", rel->sha256);
     if (rr == 0)
         MHD_add_response_header(resp, "x-MD5", rel->md5);
     else {
