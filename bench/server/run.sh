@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# Server benchmarks for `updraft serve` (issue 3), all in one run, loopback only:
+#
+#   1. checks/s, the "no update" path: a device already on the current release asks
+#      GET /update with the exact ESP8266 request (spec section 8: HTTP/1.0,
+#      Connection: close, all x-ESP8266-* headers). updraft (304 from its policy) vs
+#      nginx (`return 304;`) vs the PHP reference server of spec section 6
+#      (reference.php under `php -S`, single process, and with PHP_CLI_SERVER_WORKERS=2).
+#   2. 1 MiB downloads: the same request from a device on an older version; updraft
+#      sends the 1 MiB release (/update, and the immutable /releases/<id>/<name>.bin)
+#      vs nginx serving the same file statically with sendfile. MiB/s, and the server
+#      process's CPU time (utime+stime from /proc/<pid>/stat, all threads and workers)
+#      per MiB sent.
+#   3. 10,000 concurrent slow downloads (slowdl.c: one epoll process, 50,000 bytes/s per
+#      connection, small receive window) of a ~200 KB release from a freshly started
+#      updraft; VmRSS, open fds and established connections sampled every 0.25 s.
+#
+# Every wrk run uses the same settings (-t2 -c64 -d10s by default); the servers take
+# turns within each round (ROUNDS rounds) so background noise hits all alike; tables
+# give the median of the rounds and every round's value.
+#
+# Usage: bench/server/run.sh            (from anywhere; about 7 minutes)
+#        PROFILE=1 bench/server/run.sh  (adds a perf + strace profile of updraft)
+# Settings (environment): ROUNDS=3 DURATION=10 WRK_THREADS=2 WRK_CONNS=64 SLOW_N=10000
+#   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 SKIP_BUILD=1 (use the existing
+#   build/release binaries) OUT=bench/results/server.md KEEP_WORK=1 (keep the temp dir)
+# Needs: wrk, nginx, php-cli, curl, cc, cmake+ninja (unless SKIP_BUILD=1).
+# Bounded: every wrk run lasts DURATION seconds (+ a 15 s kill timer), the slow test at
+# most SLOW_MAX_S seconds. Processes and the temp directory are removed on exit. Exits
+# 0 whatever the numbers are (non-zero only when the benchmark could not be set up).
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/bench/server"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNS=${WRK_CONNS:-64}
+SLOW_N=${SLOW_N:-10000}
+SLOW_RATE=${SLOW_RATE:-50000}
+SLOW_CODE=${SLOW_CODE:-162000}
+SLOW_MAX_S=${SLOW_MAX_S:-120}
+SLOW_ROUNDS=${SLOW_ROUNDS:-3}
+OUT=${OUT:-$ROOT/bench/results/server.md}
+UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
+MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
+TOKEN=bench-admin-token-0123456789
+MAC=DE:BA:7A:B1:E0:42
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+WORK=$(mktemp -d /tmp/updraft-bench.XXXXXX) || die "no temp dir"
+declare -a STARTED=()
+cleanup() {
+    local p
+    for p in "${STARTED[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${STARTED[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "${KEEP_WORK:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in wrk nginx php curl cc md5sum; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk nginx-light php-cli curl gcc)"
+done
+
+# ---- fd limit: as high as the hard limit allows (both the server and slowdl inherit it)
+ulimit -Hn 65536 2>/dev/null
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+FD_LIMIT=$(ulimit -n)
+log "fd limit (ulimit -n) for all processes: $FD_LIMIT"
+
+# ---- build ------------------------------------------------------------------------------
+if [ -z "${SKIP_BUILD:-}" ]; then
+    log "building (cmake --preset release)"
+    (cd "$ROOT" && cmake --preset release >/dev/null &&
+        cmake --build --preset release --target updraft mkimage >/dev/null) ||
+        log "warning: build failed; using the binaries already in build/release"
+fi
+[ -x "$UPDRAFT" ] || die "$UPDRAFT missing: cmake --preset release && cmake --build --preset release"
+[ -x "$MKIMAGE" ] || die "$MKIMAGE missing: cmake --build --preset release --target mkimage"
+cc -O2 -Wall -o "$WORK/slowdl" "$HERE/slowdl.c" || die "cannot compile slowdl.c"
+
+# ---- ports ------------------------------------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port=$((20000 + RANDOM % 20000))
+pick_port() { # VAR: set VAR to a free port (no subshell: next_port must advance)
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    printf -v "$1" '%s' "$next_port"
+    next_port=$((next_port + 1))
+}
+pick_port P_UPD
+pick_port P_NGX
+pick_port P_PHP
+pick_port P_PHP2
+
+wait_port() { # PORT: up to 10 s
+    for _ in $(seq 100); do
+        port_free "$1" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- firmware files ---------------------------------------------------------------------
+# 1 MiB exactly: mkimage's esp8266-app adds 38,432 bytes around the code segment.
+"$MKIMAGE" esp8266-app "$WORK/fw-1mib.bin" 1010144 1 >/dev/null || die "mkimage failed"
+"$MKIMAGE" esp8266-app "$WORK/fw-slow.bin" "$SLOW_CODE" 7 >/dev/null || die "mkimage failed"
+BIG_SIZE=$(stat -c %s "$WORK/fw-1mib.bin")
+BIG_MD5=$(md5sum "$WORK/fw-1mib.bin" | cut -d' ' -f1)
+SLOW_SIZE=$(stat -c %s "$WORK/fw-slow.bin")
+[ "$BIG_SIZE" = 1048576 ] || log "warning: the big image is $BIG_SIZE bytes, not 1 MiB"
+
+# ---- the device requests (spec section 8, byte for byte) --------------------------------
+# device_request PATH HOST:PORT VERSION SKETCH_MD5 SKETCH_SIZE > file
+device_request() {
+    printf '%s\r\n' \
+        "GET $1 HTTP/1.0" \
+        "Host: $2" \
+        "User-Agent: ESP8266-http-Update" \
+        "Connection: close" \
+        "x-ESP8266-Chip-ID: 15602487" \
+        "x-ESP8266-STA-MAC: $MAC" \
+        "x-ESP8266-AP-MAC: $MAC" \
+        "x-ESP8266-free-space: 1695744" \
+        "x-ESP8266-sketch-size: $5" \
+        "x-ESP8266-sketch-md5: $4" \
+        "x-ESP8266-chip-size: 4194304" \
+        "x-ESP8266-sdk-version: 2.5.0" \
+        "x-ESP8266-mode: sketch" \
+        "x-ESP8266-version: $3" \
+        "Content-Length: 0" \
+        ""
+}
+OLD_MD5=a43ad019932b627ab90ee35a94a764ee
+# a device running the current release (2.0.0 = the 1 MiB image): every server says 304
+for p in UPD NGX PHP PHP2; do
+    port_var=P_$p
+    device_request /update "127.0.0.1:${!port_var}" 2.0.0 "$BIG_MD5" "$BIG_SIZE" >"$WORK/check-$p.req"
+done
+# a device on 1.0.0: gets the 1 MiB image
+device_request /update "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-UPD.req"
+device_request /firmware.bin "127.0.0.1:$P_NGX" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGX.req"
+device_request /update/slow "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/slow.req"
+
+# raw_status PORT REQFILE -> "STATUS CONTENT_LENGTH" of one exchange
+raw_status() {
+    local out
+    out=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        cat "$2" >&3
+        timeout 10 head -c 4096 <&3 | tr -d '\r' | sed '/^$/q'
+    ) || return 1
+    printf '%s %s\n' "$(printf '%s\n' "$out" | head -1 | cut -d' ' -f2)" \
+        "$(printf '%s\n' "$out" | grep -i '^content-length:' | head -1 | cut -d' ' -f2)"
+}
+
+# ---- servers ----------------------------------------------------------------------------
+start_updraft() { # (re)start updraft on P_UPD with the data dir in WORK
+    UPDRAFT_ADMIN_TOKEN=$TOKEN "$UPDRAFT" serve --listen "127.0.0.1:$P_UPD" \
+        --data "$WORK/updraft-data" >>"$WORK/updraft.log" 2>&1 &
+    UPD_PID=$!
+    STARTED+=("$UPD_PID")
+    wait_port "$P_UPD" || die "updraft did not start: $(tail -5 "$WORK/updraft.log")"
+}
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+start_updraft
+api() { curl -sS -H "Authorization: Bearer $TOKEN" "$@"; }
+upload() { # FILE VERSION CHANNEL -> release id
+    api --data-binary "@$1" -H 'Content-Type: application/octet-stream' \
+        "http://127.0.0.1:$P_UPD/api/v1/releases?version=$2&channel=$3" |
+        sed -n 's/^{"id":\([0-9]*\),.*/\1/p'
+}
+BIG_ID=$(upload "$WORK/fw-1mib.bin" 2.0.0 stable)
+SLOW_ID=$(upload "$WORK/fw-slow.bin" 2.0.0 slow)
+[ -n "$BIG_ID" ] && [ -n "$SLOW_ID" ] || die "release upload failed: $(tail -5 "$WORK/updraft.log")"
+device_request "/releases/$BIG_ID/firmware.bin" "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 \
+    >"$WORK/dl-UPDREL.req"
+log "updraft on :$P_UPD (pid $UPD_PID), releases $BIG_ID (1 MiB) and $SLOW_ID ($SLOW_SIZE B)"
+
+NGX_DIR="$WORK/nginx"
+mkdir -p "$NGX_DIR"
+ngx_user=""
+[ "$(id -u)" = 0 ] && ngx_user="user $(id -un) $(id -gn);"
+cat >"$NGX_DIR/nginx.conf" <<EOF
+# nginx as the benchmark's baseline: as lean as it gets (no access log).
+$ngx_user
+worker_processes $(nproc);
+pid $NGX_DIR/nginx.pid;
+error_log $NGX_DIR/error.log warn;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    client_body_temp_path $NGX_DIR/body;
+    proxy_temp_path $NGX_DIR/proxy;
+    fastcgi_temp_path $NGX_DIR/fastcgi;
+    uwsgi_temp_path $NGX_DIR/uwsgi;
+    scgi_temp_path $NGX_DIR/scgi;
+    sendfile on;
+    tcp_nopush on;
+    server {
+        listen 127.0.0.1:$P_NGX backlog=4096;
+        location = /update { return 304; }
+        location = /firmware.bin {
+            default_type application/octet-stream;
+            alias $WORK/fw-1mib.bin;
+        }
+    }
+}
+EOF
+nginx -c "$NGX_DIR/nginx.conf" -g 'daemon off;' >"$NGX_DIR/stdout.log" 2>&1 &
+NGX_PID=$!
+STARTED+=("$NGX_PID")
+wait_port "$P_NGX" || die "nginx did not start: $(cat "$NGX_DIR/error.log")"
+
+start_php() { # PORT WORKERS -> PID in PHP_PID
+    (
+        cd "$HERE" || exit 1
+        if [ "$2" -gt 1 ]; then export PHP_CLI_SERVER_WORKERS=$2; fi
+        REF_MAC=$MAC REF_FILE="$WORK/fw-1mib.bin" REF_VERSION=2.0.0 \
+            exec php -S "127.0.0.1:$1" reference.php
+    ) >"$WORK/php-$1.log" 2>&1 &
+    PHP_PID=$!
+    STARTED+=("$PHP_PID")
+    wait_port "$1" || die "php -S did not start: $(tail -3 "$WORK/php-$1.log")"
+}
+start_php "$P_PHP" 1
+PHP1_PID=$PHP_PID
+start_php "$P_PHP2" 2
+PHP2_PID=$PHP_PID
+log "nginx on :$P_NGX (pid $NGX_PID), php -S on :$P_PHP and :$P_PHP2 (2 workers)"
+
+# ---- measuring --------------------------------------------------------------------------
+# all pids of a server: the process and its children (nginx workers, php -S workers)
+pids_of() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
+cpu_ticks() { # PIDS... -> utime+stime summed (clock ticks)
+    local sum=0 p f
+    for p in "$@"; do
+        f=$(cut -d')' -f2- "/proc/$p/stat" 2>/dev/null) || continue
+        # after "comm)": field 3 is state, so utime/stime (14, 15) are words 12 and 13
+        sum=$((sum + $(echo "$f" | awk '{print $12 + $13}')))
+    done
+    echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+
+declare -A RES      # RES[test,server,round]="requests duration_us errors cpu_ticks"
+declare -A SANITY   # SANITY[test,server]="status length"
+
+# wrk_run TEST SERVER PORT REQFILE PID
+wrk_run() {
+    local test=$1 name=$2 port=$3 req=$4 pid=$5 round=$6 pids c0 c1 line
+    pids=$(pids_of "$pid")
+    # shellcheck disable=SC2086
+    c0=$(cpu_ticks $pids)
+    line=$(timeout $((DURATION + 15)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" \
+        -s "$HERE/device.lua" "http://127.0.0.1:$port" -- "$req" 2>&1 | grep '^WRK ')
+    # shellcheck disable=SC2086
+    c1=$(cpu_ticks $pids)
+    if [ -z "$line" ]; then
+        log "$test $name round $round: wrk gave no result"
+        return
+    fi
+    local rq du er
+    rq=$(echo "$line" | sed -n 's/.* requests=\([0-9]*\).*/\1/p')
+    du=$(echo "$line" | sed -n 's/.* duration_us=\([0-9]*\).*/\1/p')
+    er=$(echo "$line" | awk '{s=0; for(i=1;i<=NF;i++) if ($i ~ /^err_/) {split($i,a,"="); s+=a[2]} print s}')
+    RES[$test,$name,$round]="$rq $du $er $((c1 - c0))"
+    log "$test $name round $round: $(echo "$line" | cut -c5-) cpu_ticks=$((c1 - c0))"
+    sleep 1
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# sanity: every server answers the way the benchmark assumes
+SANITY[check,updraft]=$(raw_status "$P_UPD" "$WORK/check-UPD.req")
+SANITY[check,nginx]=$(raw_status "$P_NGX" "$WORK/check-NGX.req")
+SANITY[check,php]=$(raw_status "$P_PHP" "$WORK/check-PHP.req")
+SANITY[check,php-w2]=$(raw_status "$P_PHP2" "$WORK/check-PHP2.req")
+SANITY[dl,updraft]=$(raw_status "$P_UPD" "$WORK/dl-UPD.req")
+SANITY[dl,updraft-rel]=$(raw_status "$P_UPD" "$WORK/dl-UPDREL.req")
+SANITY[dl,nginx]=$(raw_status "$P_NGX" "$WORK/dl-NGX.req")
+for k in "${!SANITY[@]}"; do log "sanity $k: ${SANITY[$k]}"; done
+
+# ---- 1. checks/s ------------------------------------------------------------------------
+CHECK_SERVERS="updraft nginx php php-w2"
+for r in $(seq "$ROUNDS"); do
+    wrk_run check updraft "$P_UPD" "$WORK/check-UPD.req" "$UPD_PID" "$r"
+    wrk_run check nginx "$P_NGX" "$WORK/check-NGX.req" "$NGX_PID" "$r"
+    wrk_run check php "$P_PHP" "$WORK/check-PHP.req" "$PHP1_PID" "$r"
+    wrk_run check php-w2 "$P_PHP2" "$WORK/check-PHP2.req" "$PHP2_PID" "$r"
+done
+DROPPED=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_records":\([0-9]*\).*/\1/p')
+
+# ---- 2. 1 MiB downloads ------------------------------------------------------------------
+DL_SERVERS="updraft updraft-rel nginx"
+for r in $(seq "$ROUNDS"); do
+    wrk_run dl updraft "$P_UPD" "$WORK/dl-UPD.req" "$UPD_PID" "$r"
+    wrk_run dl updraft-rel "$P_UPD" "$WORK/dl-UPDREL.req" "$UPD_PID" "$r"
+    wrk_run dl nginx "$P_NGX" "$WORK/dl-NGX.req" "$NGX_PID" "$r"
+done
+DROPPED2=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_records":\([0-9]*\).*/\1/p')
+UPD_RSS_AFTER_LOAD=$(awk '/VmHWM/ {print $2}' "/proc/$UPD_PID/status")
+
+# ---- 4. optional: where updraft's time goes (PROFILE=1; needs perf and strace) ------------
+PROFILE_MD=""
+if [ -n "${PROFILE:-}" ] && command -v perf >/dev/null && command -v strace >/dev/null; then
+    prof_run() { # NAME REQFILE: perf profile of updraft over one wrk run, then strace counts
+        local name=$1 req=$2 writer wrkpid
+        timeout $((DURATION + 15)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${DURATION}s" \
+            -s "$HERE/device.lua" "http://127.0.0.1:$P_UPD" -- "$req" >"$WORK/prof-$name.wrk" 2>&1 &
+        wrkpid=$!
+        sleep 1
+        timeout 30 perf record -F 499 -g -p "$UPD_PID" -o "$WORK/perf-$name.data" \
+            -- sleep $((DURATION / 2)) >"$WORK/perf-$name.log" 2>&1
+        timeout -s INT 3 strace -f -c -p "$UPD_PID" -o "$WORK/strace-$name.txt" >"$WORK/strace-$name.log" 2>&1
+        wait "$wrkpid" 2>/dev/null
+        writer=$(ls "/proc/$UPD_PID/task" | sort -n | awk -v m="$UPD_PID" '$1 != m' | head -1)
+        echo "#### $name"
+        echo
+        echo "perf samples by thread and library (writer = the device-record writer thread):"
+        echo
+        echo '```'
+        perf script -i "$WORK/perf-$name.data" -F tid,ip,dso -G 2>/dev/null |
+            awk -v w="$writer" '{t = ($1 == w) ? "writer" : "http"; d = $NF; gsub(/[()]/, "", d); sub(/.*\//, "", d); c[t " " d]++; n++}
+                END {for (k in c) printf "%5.1f%%  %s\n", 100 * c[k] / n, k}' | sort -rn | head -12
+        echo '```'
+        echo
+        echo "top symbols (self time):"
+        echo
+        echo '```'
+        perf report -i "$WORK/perf-$name.data" --no-children --stdio --sort dso,sym -g none 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -15
+        echo '```'
+        echo
+        echo "system calls of the updraft process for 3 s under the same load (strace -c -f; strace slows the server, so count calls, not time):"
+        echo
+        echo '```'
+        head -22 "$WORK/strace-$name.txt" 2>/dev/null
+        echo '```'
+        echo
+    }
+    log "profiling updraft (PROFILE=1)"
+    PROFILE_MD=$(
+        prof_run check "$WORK/check-UPD.req"
+        prof_run download "$WORK/dl-UPD.req"
+    )
+fi
+
+# ---- 3. slow downloads ------------------------------------------------------------------
+# Each round: a fresh updraft process (same data) so its peak RSS belongs to that round.
+# The sampler records every 0.25 s: VmRSS, open fds, sockets the process holds,
+# established connections on the port, and (system-wide, /proc/net/sockstat) TCP
+# orphans (closed by the process, data still queued in the kernel) and TCP kernel memory.
+declare -A SL # SL[round,key]
+for r in $(seq "$SLOW_ROUNDS"); do
+    stop_pid "$UPD_PID"
+    start_updraft
+    [ "$r" = 1 ] && SLOW_SANITY=$(raw_status "$P_UPD" "$WORK/slow.req")
+    sleep 1
+    SL[$r,idle]=$(awk '/VmRSS/ {print $2}' "/proc/$UPD_PID/status")
+    (
+        while kill -0 "$UPD_PID" 2>/dev/null; do
+            rss=$(awk '/VmRSS/ {print $2}' "/proc/$UPD_PID/status" 2>/dev/null)
+            fds=$(ls "/proc/$UPD_PID/fd" 2>/dev/null | wc -l)
+            socks=$(find "/proc/$UPD_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+            est=$(ss -Htn state established "( sport = :$P_UPD )" 2>/dev/null | wc -l)
+            read -r orphan tcpmem < <(awk '/^TCP:/ {for (i=2;i<NF;i++) {if ($i=="orphan") o=$(i+1); if ($i=="mem") m=$(i+1)} print o, m}' /proc/net/sockstat)
+            echo "${rss:-0} $fds $socks $est ${orphan:-0} ${tcpmem:-0}"
+            sleep 0.25
+        done
+    ) >"$WORK/slow-samples-$r.txt" &
+    SAMPLER=$!
+    STARTED+=("$SAMPLER")
+    line=$(timeout $((SLOW_MAX_S + 30)) "$WORK/slowdl" 127.0.0.1 "$P_UPD" "$WORK/slow.req" \
+        "$SLOW_N" "$SLOW_RATE" "$SLOW_SIZE" "$SLOW_MAX_S")
+    sleep 0.5
+    kill "$SAMPLER" 2>/dev/null
+    wait "$SAMPLER" 2>/dev/null
+    SL[$r,line]=$line
+    SL[$r,hwm]=$(awk '/VmHWM/ {print $2}' "/proc/$UPD_PID/status")
+    SL[$r,dropped]=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_records":\([0-9]*\).*/\1/p')
+    read -r "SL[$r,rss]" "SL[$r,fds]" "SL[$r,socks]" "SL[$r,est]" "SL[$r,orphan]" "SL[$r,tcpmem]" < <(awk '
+        {for (i=1;i<=6;i++) if ($i+0 > m[i]) m[i]=$i+0} END {print m[1]+0, m[2]+0, m[3]+0, m[4]+0, m[5]+0, m[6]+0}' "$WORK/slow-samples-$r.txt")
+    log "slow round $r: $line hwm_kb=${SL[$r,hwm]} held_sockets=${SL[$r,socks]} orphans=${SL[$r,orphan]}"
+    sleep 2
+done
+UPD_ERRLOG=$(grep -c 'updraft: http:' "$WORK/updraft.log")
+UPD_ERRSAMPLE=$(grep 'updraft: http:' "$WORK/updraft.log" | sort | uniq -c | sort -rn | head -3)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ------------------------------------------------------------------------------
+kv() { echo "${SLOW_LINE:-}" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+fmt() { awk -v x="$1" -v d="${2:-0}" 'BEGIN {if (x=="nan" || x=="") print "n/a"; else printf "%.*f", d, x}'; }
+
+# rate TEST SERVER ROUND -> requests per second
+rate() {
+    local v=${RES[$1,$2,$3]:-}
+    [ -n "$v" ] || { echo nan; return; }
+    set -- $v
+    awk -v n="$1" -v d="$2" 'BEGIN {printf "%.3f", n / (d / 1e6)}'
+}
+errs() { local t=0 r v; for r in $(seq "$ROUNDS"); do v=${RES[$1,$2,$r]:-}; [ -n "$v" ] && t=$((t + $(echo "$v" | cut -d' ' -f3))); done; echo $t; }
+# cpu ms per unit: TEST SERVER ROUND UNITS_PER_REQUEST
+cpu_per() {
+    local v=${RES[$1,$2,$3]:-}
+    [ -n "$v" ] || { echo nan; return; }
+    set -- $v "$4"
+    awk -v n="$1" -v t="$4" -v hz="$HZ" -v u="$5" 'BEGIN {if (n == 0) print "nan"; else printf "%.4f", (t / hz * 1000) / (n * u)}'
+}
+med_rate() { local r; for r in $(seq "$ROUNDS"); do rate "$1" "$2" "$r"; done | grep -v nan | median; }
+all_rates() { local r out=""; for r in $(seq "$ROUNDS"); do out="$out$(fmt "$(rate "$1" "$2" "$r")" "${3:-0}"), "; done; echo "${out%, }"; }
+med_cpu() { local r; for r in $(seq "$ROUNDS"); do cpu_per "$1" "$2" "$r" "$3"; done | grep -v nan | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b+0 == 0 || a=="nan" || b=="nan") print "n/a"; else printf "%.2f", a / b}'; }
+goal() { # VALUE OP LIMIT
+    awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {if (v=="n/a") {print "n/a"; exit}
+        ok = (op == ">=") ? (v >= l) : (op == "<=") ? (v <= l) : (v < l); print ok ? "met" : "MISSED"}'
+}
+
+MIB_PER_REQ=$(awk -v s="$BIG_SIZE" 'BEGIN {printf "%.6f", s / 1048576}')
+declare -A CHK DLR CPUC CPUD
+for s in $CHECK_SERVERS; do
+    CHK[$s]=$(med_rate check "$s")
+    CPUC[$s]=$(med_cpu check "$s" 0.001) # ms per 1000 checks
+done
+for s in $DL_SERVERS; do
+    DLR[$s]=$(awk -v r="$(med_rate dl "$s")" -v m="$MIB_PER_REQ" 'BEGIN {if (r=="nan") print "nan"; else printf "%.3f", r * m}')
+    CPUD[$s]=$(med_cpu dl "$s" "$MIB_PER_REQ")
+done
+R_NGX=$(ratio "${CHK[updraft]}" "${CHK[nginx]}")
+R_PHP=$(ratio "${CHK[updraft]}" "${CHK[php]}")
+R_PHP2=$(ratio "${CHK[updraft]}" "${CHK[php-w2]}")
+R_DL=$(ratio "${DLR[updraft]}" "${DLR[nginx]}")
+R_DLREL=$(ratio "${DLR[updraft-rel]}" "${DLR[nginx]}")
+R_CPU=$(ratio "${CPUD[updraft]}" "${CPUD[nginx]}")
+R_CPUREL=$(ratio "${CPUD[updraft-rel]}" "${CPUD[nginx]}")
+mb() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
+SLOW_HWM_MAX=0
+SLOW_FAILED_SUM=0
+for r in $(seq "$SLOW_ROUNDS"); do
+    [ "${SL[$r,hwm]:-0}" -gt "$SLOW_HWM_MAX" ] && SLOW_HWM_MAX=${SL[$r,hwm]}
+    f=$(echo "${SL[$r,line]}" | tr ' ' '\n' | sed -n 's/^failed=//p')
+    SLOW_FAILED_SUM=$((SLOW_FAILED_SUM + ${f:-$SLOW_N}))
+done
+
+mkdir -p "$(dirname "$OUT")"
+{
+    echo "# Server benchmark results"
+    echo
+    echo "Written by \`bench/server/run.sh\` (method: docs/benchmarks.md, \"Server benchmarks\")."
+    echo "Do not edit by hand: run the script again."
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+    echo "| machine | $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r) |"
+    echo "| load average before / after | $LOAD_BEFORE / $LOAD_AFTER (other jobs share the machine) |"
+    echo "| updraft | $(cd "$ROOT" && git describe --always --dirty 2>/dev/null), release build, $("$UPDRAFT" --version 2>/dev/null | head -1) libmicrohttpd $(dpkg-query -W -f '${Version}' 'libmicrohttpd12*' 2>/dev/null | head -c 40) |"
+    echo "| nginx | $(nginx -v 2>&1 | sed 's/^nginx version: //'), $(nproc) workers, sendfile on, tcp_nopush on, access_log off |"
+    echo "| php | $(php -r 'echo PHP_VERSION;') \`php -S\` (one process; and PHP_CLI_SERVER_WORKERS=2) |"
+    echo "| wrk | $(wrk -v 2>&1 | head -1 | cut -d' ' -f2) \`-t$WRK_THREADS -c$WRK_CONNS -d${DURATION}s\`, $ROUNDS rounds, servers alternating; wrk runs on the same CPUs |"
+    echo "| fd limit | \`ulimit -n\` = $FD_LIMIT for the servers and the clients (the hard limit here) |"
+    echo
+    echo "Every request is the ESP8266 request of spec section 8 byte for byte: HTTP/1.0,"
+    echo "\`Connection: close\`, so each check and each download is a new TCP connection."
+    echo
+    echo "## 1. Checks per second (device on the current release: 304)"
+    echo
+    echo "| server | checks/s (median) | each round | server CPU ms per 1000 checks | checks per server CPU-second | wrk errors |"
+    echo "|---|---:|---|---:|---:|---:|"
+    for s in $CHECK_SERVERS; do
+        echo "| $s | $(fmt "${CHK[$s]}") | $(all_rates check "$s") | $(fmt "${CPUC[$s]}" 1) | $(awk -v c="${CPUC[$s]}" 'BEGIN {if (c=="nan" || c+0==0) print "n/a"; else printf "%.0f", 1e6 / c}') | $(errs check "$s") |"
+    done
+    echo
+    echo "Answers checked before the runs (status, Content-Length): updraft \`${SANITY[check,updraft]}\`,"
+    echo "nginx \`${SANITY[check,nginx]}\`, php \`${SANITY[check,php]}\`, php-w2 \`${SANITY[check,php-w2]}\`."
+    echo "updraft device records dropped by its writer queue during the check runs: ${DROPPED:-n/a}."
+    echo
+    echo "| goal | measured | |"
+    echo "|---|---:|---|"
+    echo "| updraft >= 1.0x nginx | ${R_NGX}x | $(goal "$R_NGX" ">=" 1.0) |"
+    echo "| updraft >= 20x PHP (\`php -S\`, one process) | ${R_PHP}x | $(goal "$R_PHP" ">=" 20) |"
+    echo "| updraft >= 20x PHP (2 workers) | ${R_PHP2}x | $(goal "$R_PHP2" ">=" 20) |"
+    echo
+    echo "Per server CPU-second (capacity when the server has the CPUs to itself): updraft"
+    echo "does $(ratio "${CPUC[nginx]}" "${CPUC[updraft]}")x the checks of nginx and $(ratio "${CPUC[php]}" "${CPUC[updraft]}")x those of PHP."
+    echo
+    echo "## 2. 1 MiB downloads (device on an older version: 200 with the image)"
+    echo
+    echo "Image: $BIG_SIZE bytes. updraft = \`GET /update\` (policy decision, then the blob);"
+    echo "updraft-rel = \`GET /releases/$BIG_ID/firmware.bin\` (same headers); nginx = static file."
+    echo
+    echo "| server | MiB/s (median) | each round (downloads/s) | server CPU ms per MiB | wrk errors |"
+    echo "|---|---:|---|---:|---:|"
+    for s in $DL_SERVERS; do
+        echo "| $s | $(fmt "${DLR[$s]}" 1) | $(all_rates dl "$s" 1) | $(fmt "${CPUD[$s]}" 2) | $(errs dl "$s") |"
+    done
+    echo
+    echo "Answers checked before the runs: updraft \`${SANITY[dl,updraft]}\`, updraft-rel"
+    echo "\`${SANITY[dl,updraft-rel]}\`, nginx \`${SANITY[dl,nginx]}\`. Dropped device records after"
+    echo "the download runs: ${DROPPED2:-n/a}. updraft peak RSS over sections 1-2: $(awk -v k="$UPD_RSS_AFTER_LOAD" 'BEGIN {printf "%.1f", k/1024}') MB."
+    echo
+    echo "| goal | measured | |"
+    echo "|---|---:|---|"
+    echo "| throughput >= 0.9x nginx (/update) | ${R_DL}x | $(goal "$R_DL" ">=" 0.9) |"
+    echo "| throughput >= 0.9x nginx (/releases/) | ${R_DLREL}x | $(goal "$R_DLREL" ">=" 0.9) |"
+    echo "| CPU per MiB <= nginx (/update) | ${R_CPU}x nginx | $(goal "$R_CPU" "<=" 1.0) |"
+    echo "| CPU per MiB <= nginx (/releases/) | ${R_CPUREL}x nginx | $(goal "$R_CPUREL" "<=" 1.0) |"
+    echo
+    echo "## 3. $SLOW_N concurrent slow downloads"
+    echo
+    echo "slowdl: $SLOW_N connections opened at 100 per 10 ms, each reading at $SLOW_RATE bytes/s"
+    echo "(8 KB steps, SO_RCVBUF 16 KB, MSS 1460) a $SLOW_SIZE-byte release via \`GET /update/slow\`;"
+    echo "a freshly started updraft for each of $SLOW_ROUNDS rounds (default options: connection"
+    echo "limit 16384, timeout 90 s). First answer: \`$SLOW_SANITY\`. Peaks are of the 0.25 s samples"
+    echo "except VmHWM (the kernel's high-water mark of the process's RSS)."
+    echo
+    echo "| round | completed | failures | all opened after | download avg / max | server RSS idle -> peak (VmHWM) | sockets held by the server, peak | established, peak | TCP orphans, peak (system) | kernel TCP memory, peak | device records dropped |"
+    echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for r in $(seq "$SLOW_ROUNDS"); do
+        SLOW_LINE=${SL[$r,line]}
+        fk=""
+        for k in connect send reset status header magic short long unfinished; do
+            v=$(kv "fail_$k")
+            [ "${v:-0}" != 0 ] && fk="$fk $k $v,"
+        done
+        fk=${fk%,}
+        echo "| $r | $(kv completed) of $(kv connections) | $(kv failed)${fk:+ (${fk# })} | $(kv all_opened_s) s | $(kv avg_download_s) / $(kv max_download_s) s | $(mb "${SL[$r,idle]}") -> $(mb "${SL[$r,hwm]}") MB | ${SL[$r,socks]} | ${SL[$r,est]} | ${SL[$r,orphan]} | $(awk -v p="${SL[$r,tcpmem]}" 'BEGIN {printf "%.0f MB", p * 4096 / 1048576}') | ${SL[$r,dropped]:-n/a} |"
+    done
+    echo
+    echo "Ideal download time: $(awk -v s="$SLOW_SIZE" -v r="$SLOW_RATE" 'BEGIN {printf "%.2f", s / r}') s. fd limit $FD_LIMIT. libmicrohttpd errors logged: $UPD_ERRLOG."
+    if [ -n "$UPD_ERRSAMPLE" ]; then
+        echo "Most frequent server log lines:"
+        echo
+        echo '```'
+        echo "$UPD_ERRSAMPLE"
+        echo '```'
+    fi
+    echo
+    echo "| goal | measured (worst round) | |"
+    echo "|---|---:|---|"
+    echo "| peak RSS < 64 MB | $(mb "$SLOW_HWM_MAX") MB | $(goal "$(mb "$SLOW_HWM_MAX")" "<" 64) |"
+    echo "| 0 failures | $SLOW_FAILED_SUM | $( [ "$SLOW_FAILED_SUM" = 0 ] && echo met || echo MISSED) |"
+    if [ -n "$PROFILE_MD" ]; then
+        echo
+        echo "## 4. Where updraft's time goes (PROFILE=1)"
+        echo
+        echo "perf (\`perf record -g -F 499\` for $((DURATION / 2)) s of a wrk run as in sections 1 and 2) and strace."
+        echo
+        echo "$PROFILE_MD"
+    fi
+} >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+log "results written to $OUT"
+cat "$OUT"
+exit 0
