@@ -485,6 +485,18 @@ static int s_release_by_hash(upd_store *base, const char *hex, upd_release_row *
     return release_by(base, Q_REL_BY_HASH, hex, out);
 }
 
+/* One step of a listing query: 1 with a row in st, 0 at the end or on an error (then
+ * *rc is set). */
+static int next_row(sqlite3_stmt *st, int *rc)
+{
+    int x = sqlite3_step(st);
+    if (x == SQLITE_ROW)
+        return 1;
+    if (x != SQLITE_DONE)
+        *rc = UPD_STORE_EFAIL;
+    return 0;
+}
+
 static int s_release_list(upd_store *base, upd_release_cb cb, void *ctx)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -494,14 +506,7 @@ static int s_release_list(upd_store *base, upd_release_cb cb, void *ctx)
     upd_release_row *r = malloc(sizeof *r);
     if (!r)
         rc = UPD_STORE_EFAIL;
-    while (rc == 0) {
-        int x = sqlite3_step(st);
-        if (x == SQLITE_DONE)
-            break;
-        if (x != SQLITE_ROW) {
-            rc = UPD_STORE_EFAIL;
-            break;
-        }
+    while (rc == 0 && next_row(st, &rc)) {
         read_release(st, r);
         if (cb(ctx, r))
             break;
@@ -622,14 +627,7 @@ static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
     conn *c = acquire(s);
     sqlite3_stmt *st = stmt(c, Q_CHAN_LIST);
     int rc = st ? 0 : UPD_STORE_EFAIL;
-    while (rc == 0) {
-        int x = sqlite3_step(st);
-        if (x == SQLITE_DONE)
-            break;
-        if (x != SQLITE_ROW) {
-            rc = UPD_STORE_EFAIL;
-            break;
-        }
+    while (rc == 0 && next_row(st, &rc)) {
         upd_channel_row ch;
         memset(&ch, 0, sizeof ch);
         col_text(st, 0, ch.name, sizeof ch.name);
@@ -687,14 +685,7 @@ static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device
         sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
         sqlite3_bind_int(st, 5, f && f->limit > 0 ? f->limit : 1000);
     }
-    while (rc == 0) {
-        int x = sqlite3_step(st);
-        if (x == SQLITE_DONE)
-            break;
-        if (x != SQLITE_ROW) {
-            rc = UPD_STORE_EFAIL;
-            break;
-        }
+    while (rc == 0 && next_row(st, &rc)) {
         read_device(st, d);
         if (cb(ctx, d))
             break;
@@ -811,14 +802,7 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
         sqlite3_bind_int64(st, 3, before > 0 ? before : 0);
         sqlite3_bind_int(st, 4, limit > 0 ? limit : 100);
     }
-    while (rc == 0) {
-        int x = sqlite3_step(st);
-        if (x == SQLITE_DONE)
-            break;
-        if (x != SQLITE_ROW) {
-            rc = UPD_STORE_EFAIL;
-            break;
-        }
+    while (rc == 0 && next_row(st, &rc)) {
         upd_event_row e;
         memset(&e, 0, sizeof e);
         e.id = sqlite3_column_int64(st, 0);
