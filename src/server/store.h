@@ -16,7 +16,9 @@
 #define UPD_VER_MAX    256  /* version strings (255 characters + NUL) */
 #define UPD_NOTES_MAX  4096 /* release notes */
 #define UPD_DETAIL_MAX 512  /* event details */
-#define UPD_MAC_STR    18   /* "AA:BB:CC:DD:EE:FF" + NUL */
+/* A routine check that changes nothing is recorded as an event at most this often. */
+#define UPD_CHECK_EVENT_MS (60 * 60 * 1000)
+#define UPD_MAC_STR        18 /* "AA:BB:CC:DD:EE:FF" + NUL */
 
 /* Results of store operations (besides 0). */
 enum {
@@ -69,6 +71,7 @@ typedef struct upd_device_row {
     int64_t offer_downloads; /* completed downloads of offered_release */
     int64_t running_release; /* release we know it runs, 0 unknown */
     char last_result[UPD_DETAIL_MAX];
+    int64_t last_event_ms; /* when the device's last event was recorded */
 } upd_device_row;
 
 typedef struct upd_event_row {

@@ -44,6 +44,8 @@ static const char *const MIGRATIONS[] = {
     " id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, mac TEXT, kind TEXT NOT NULL,"
     " release_id INTEGER, bytes INTEGER, detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX events_mac ON events(mac, id);",
+    /* 2: when the device's last event was written (routine checks are thinned out) */
+    "ALTER TABLE devices ADD COLUMN last_event_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -55,7 +57,8 @@ static const char *const MIGRATIONS[] = {
 #define DEV_COLS                                                                                   \
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
-    "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result"
+    "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
+    "last_event_ms"
 
 enum q {
     Q_BEGIN,
@@ -144,7 +147,7 @@ static const char *const SQL[Q__COUNT] = {
                     "pre_md5=?4, pre_sha256=?5, pre_version=?6 WHERE mac=?1",
     [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
                       "offer_downloads=0, running_release=?2 WHERE mac=?1",
-    [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2 WHERE mac=?1",
+    [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2, last_event_ms=?3 WHERE mac=?1",
     [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
                          "AND offered_release=?2 RETURNING offer_downloads",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
@@ -300,6 +303,7 @@ static void read_device(sqlite3_stmt *st, upd_device_row *d)
     d->offer_downloads = col_int(st, 20, 0);
     d->running_release = col_int(st, 21, 0);
     col_text(st, 22, d->last_result, sizeof d->last_result);
+    d->last_event_ms = col_int(st, 23, 0);
 }
 
 /* Run a statement that returns no rows. */
@@ -945,11 +949,18 @@ static int apply_checkin(conn *c, const upd_record *rec)
         if ((rc = exec_done(c, st)) != 0)
             return rc;
     }
+    /* A routine check that says what the last event said is written as an event at
+     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert above) shows the rest.
+     * Devices check every few minutes; an event per check would grow without end. */
+    if (!strcmp(kind, "check") && have_old && !strcmp(old.last_result, rec->detail) &&
+        rec->at_ms - old.last_event_ms < UPD_CHECK_EVENT_MS)
+        return 0;
     st = stmt(c, Q_DEV_RESULT);
     if (!st)
         return UPD_STORE_EFAIL;
     sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, rec->detail, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, rec->at_ms);
     if ((rc = exec_done(c, st)) != 0)
         return rc;
     return add_event(c, rec->at_ms, d->mac, kind, rec->release_id, -1, rec->detail);

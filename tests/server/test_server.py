@@ -687,6 +687,16 @@ def t_registry():
         eq(r.status, 304, "after the update: 304")
         d = srv.api("GET", "/api/v1/devices/" + mac).json
         eq(d["history"][0]["kind"], "check", "up-to-date check recorded")
+        # the same check again: last_seen moves, no second identical check event
+        nchecks = sum(e["kind"] == "check" for e in d["history"])
+        seen = d["last_seen"]
+        time.sleep(0.01)
+        r = srv.raw(esp8266_request(srv.port, md5sum=md5(img), version="2.0", size=len(img)))
+        eq(r.status, 304, "second check: 304")
+        d2 = srv.api("GET", "/api/v1/devices/" + mac).json
+        eq(sum(e["kind"] == "check" for e in d2["history"]), nchecks,
+           "a routine check repeating the last one adds no event")
+        check(d2["last_seen"] >= seen, "last_seen still updated")
         eq(d["history"][1]["kind"], "updated", "updated inferred")
         eq(d["running_release"], rel["id"], "running release known")
         eq(d["offered_release"], None, "offer closed")
