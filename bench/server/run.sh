@@ -377,6 +377,7 @@ fi
 # established connections on the port, and (system-wide, /proc/net/sockstat) TCP
 # orphans (closed by the process, data still queued in the kernel) and TCP kernel memory.
 declare -A SL # SL[round,key]
+LOG_LINES_BEFORE_SLOW=$(wc -l <"$WORK/updraft.log")
 for r in $(seq "$SLOW_ROUNDS"); do
     stop_pid "$UPD_PID"
     start_updraft
@@ -409,8 +410,9 @@ for r in $(seq "$SLOW_ROUNDS"); do
     log "slow round $r: $line hwm_kb=${SL[$r,hwm]} held_sockets=${SL[$r,socks]} orphans=${SL[$r,orphan]}"
     sleep 2
 done
-UPD_ERRLOG=$(grep -c 'updraft: http:' "$WORK/updraft.log")
-UPD_ERRSAMPLE=$(grep 'updraft: http:' "$WORK/updraft.log" | sort | uniq -c | sort -rn | head -3)
+UPD_ERRLOG=$(tail -n +"$((LOG_LINES_BEFORE_SLOW + 1))" "$WORK/updraft.log" | grep -c 'updraft: http:')
+UPD_ERRSAMPLE=$(tail -n +"$((LOG_LINES_BEFORE_SLOW + 1))" "$WORK/updraft.log" | grep 'updraft: http:' |
+    sort | uniq -c | sort -rn | head -3)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- report ------------------------------------------------------------------------------
@@ -552,7 +554,7 @@ mkdir -p "$(dirname "$OUT")"
         echo "| $r | $(kv completed) of $(kv connections) | $(kv failed)${fk:+ (${fk# })} | $(kv all_opened_s) s | $(kv avg_download_s) / $(kv max_download_s) s | $(mb "${SL[$r,idle]}") -> $(mb "${SL[$r,hwm]}") MB | ${SL[$r,socks]} | ${SL[$r,est]} | ${SL[$r,orphan]} | $(awk -v p="${SL[$r,tcpmem]}" 'BEGIN {printf "%.0f MB", p * 4096 / 1048576}') | ${SL[$r,dropped]:-n/a} |"
     done
     echo
-    echo "Ideal download time: $(awk -v s="$SLOW_SIZE" -v r="$SLOW_RATE" 'BEGIN {printf "%.2f", s / r}') s. fd limit $FD_LIMIT. libmicrohttpd errors logged: $UPD_ERRLOG."
+    echo "Ideal download time: $(awk -v s="$SLOW_SIZE" -v r="$SLOW_RATE" 'BEGIN {printf "%.2f", s / r}') s. fd limit $FD_LIMIT. libmicrohttpd errors logged during these rounds: $UPD_ERRLOG."
     if [ -n "$UPD_ERRSAMPLE" ]; then
         echo "Most frequent server log lines:"
         echo
