@@ -191,6 +191,10 @@ void upd_sim_intern(upd_sim_dev *dev);
  * the RTC memory. Returns enum upd_sim_boot_result and sets dev->state. */
 int upd_sim_boot(upd_sim_dev *dev);
 
+/* dev's flash is known to hold exactly what twin's holds (the same shared pages): take
+ * twin's boot result instead of booting (fleets: one boot check for 10,000 devices). */
+void upd_sim_boot_as(upd_sim_dev *dev, const upd_sim_dev *twin);
+
 /* ESP32: the running application marks itself valid (otadata PENDING_VERIFY -> VALID;
  * esp_ota_mark_app_valid_cancel_rollback). 0, or -1 (power cut, see dev->state). */
 int upd_sim_confirm(upd_sim_dev *dev);

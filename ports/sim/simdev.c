@@ -505,6 +505,21 @@ static int boot_esp32(upd_sim_dev *dev)
     return bricked(dev);
 }
 
+void upd_sim_boot_as(upd_sim_dev *dev, const upd_sim_dev *twin)
+{
+    dev->flash.off = 0;
+    dev->state = twin->state;
+    dev->phase = UPD_SIM_PH_APP;
+    dev->boots++;
+    dev->run_addr = twin->run_addr;
+    dev->run_size = twin->run_size;
+    dev->run_slot = twin->run_slot;
+    dev->pending_verify = twin->pending_verify;
+    memcpy(dev->run_md5, twin->run_md5, sizeof dev->run_md5);
+    memcpy(dev->run_md5_hex, twin->run_md5_hex, sizeof dev->run_md5_hex);
+    memcpy(dev->run_sha256_hex, twin->run_sha256_hex, sizeof dev->run_sha256_hex);
+}
+
 int upd_sim_boot(upd_sim_dev *dev)
 {
     dev->flash.off = 0;

@@ -251,8 +251,18 @@ static int fail_detail(upd_client_ctx *c, int err)
 {
     if (!c->detail)
         c->detail = err;
+    upd__resume_clear(c);
     upd__client_finish(c, UPD_CLIENT_FAILED, err);
     return err;
+}
+
+/* The downloaded bytes failed a check: drop the resume record too, or the next check
+ * would resume over the same bad bytes on flash and fail the same way forever (found by
+ * `updraft sim --faults corrupt=P`: a bit flipped before a saved resume point). */
+static void fail_verify(upd_client_ctx *c, int err)
+{
+    upd__resume_clear(c);
+    upd__client_finish(c, UPD_CLIENT_FAILED, err);
 }
 
 void upd__stage_end(upd_client_ctx *c)
@@ -266,7 +276,7 @@ void upd__stage_end(upd_client_ctx *c)
         k->sha256.final(k->sha256.ctx, sha);
     if ((c->flags & UPD__CF_MD5_SEEN) &&
         (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0)) {
-        upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE_MD5);
+        fail_verify(c, UPD__UE_MD5);
         return;
     }
     if (sketch(c) && esp32(c)) {
@@ -291,7 +301,10 @@ void upd__stage_end(upd_client_ctx *c)
         else if (upd__magic_flash_size(h[3] >> 4) > f->layout.chip_size)
             err = UPD__UE_NEW_FLASH_CONFIG;
         if (err) {
-            upd__client_finish(c, UPD_CLIENT_FAILED, err);
+            if (err == UPD__UE_READ)
+                upd__client_finish(c, UPD_CLIENT_FAILED, err);
+            else
+                fail_verify(c, err);
             return;
         }
     }

@@ -1,0 +1,1195 @@
+/* `updraft sim`: a fleet of simulated devices (ports/sim) updating from a server. Each
+ * device is a real update engine (updraft/client.h) on simulated flash, driven through
+ * its want_send/feed API from ONE epoll loop with non-blocking sockets. Devices check,
+ * download, write, verify, reboot (eboot's copy / ESP32 otadata) and check again until
+ * the server says 304. Faults: dropped links, truncated responses, bit flips, power
+ * cuts during the client's work and during the boot loader's copy, slow links. Every
+ * fault is drawn from the device's own seeded generator at fixed points, so a seed
+ * gives the same faults and outcomes. docs/sim.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef UPD_HAVE_SIM
+int upd_cmd_sim(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "updraft sim: this binary was built without the simulator (ports/sim is "
+                    "added by tests/sim: configure with UPD_BUILD_TESTS=ON)\n");
+    return 2;
+}
+#else
+
+#include "sim.h"
+#include "simhost.h"
+#include "updraft/client.h"
+
+#define HDR_MAX   4096
+#define RX_CHUNK  16384
+#define MAX_CODES 64
+
+static void sim_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: updraft sim --server URL [options]\n"
+            "\n"
+            "Simulate a fleet: N devices, each the real update engine on simulated flash\n"
+            "(ESP8266 eboot copy, ESP32 otadata and rollback), in one event loop, checking\n"
+            "and updating from URL until they converge. Deterministic for a seed.\n"
+            "\n"
+            "  --server URL       http://HOST:PORT/PATH the devices check (e.g. .../update)\n"
+            "  --devices N        devices (default 100)\n"
+            "  --platform P       esp8266 (default) or esp32\n"
+            "  --layout NAME      flash layout: esp8266-4m1m (default), esp8266-4m2m,\n"
+            "                     esp8266-4m3m, esp8266-2m1m, esp8266-1m64, esp8266-1m0,\n"
+            "                     esp32-4m (default for esp32)\n"
+            "  --version V        the version the devices run at first (default 1.0.0)\n"
+            "  --firmware FILE    the image they run at first (default: a synthetic one)\n"
+            "  --code-size BYTES  size of the synthetic image's code (default 250000)\n"
+            "  --faults LIST      comma-separated: drop=P,truncate=P,corrupt=P,powercut=P,\n"
+            "                     bootcut=P (probabilities 0..1 per check, bootcut per\n"
+            "                     installed update), slow=KBPS (each device's link speed)\n"
+            "  --seed S           seed of the faults (default 1)\n"
+            "  --parallel N       connections at once (default 256)\n"
+            "  --max-checks N     checks per device before it counts as failed (default 40)\n"
+            "  --retry-ms MS      wait after a failed check (default 100)\n"
+            "  --features F       all (default: resume, SHA-256, inspector) or none (parity)\n"
+            "  --json             print the summary as one JSON object (last line)\n"
+            "  --quiet            no progress bar\n"
+            "\n"
+            "Exit status: 0 when every device converged (updated or current) and none was\n"
+            "bricked by the client; 1 otherwise; 2 for bad arguments. Bricks by eboot's copy\n"
+            "(bootcut) are the hardware's truth: counted apart, they do not fail the run.\n");
+}
+
+/* ---- options ------------------------------------------------------------------------- */
+
+typedef struct faults {
+    double drop, truncate, corrupt, powercut, bootcut;
+    double slow_kbps;
+} faults;
+
+typedef struct opts {
+    char host[UPD_CLIENT_HOST_MAX + 1];
+    uint16_t port;
+    const char *path;
+    const char *url;
+    unsigned devices, parallel, max_checks, retry_ms;
+    int platform;
+    const upd_sim_layout *lay;
+    const char *version, *firmware;
+    uint32_t code_size;
+    faults f;
+    uint32_t seed;
+    uint32_t features;
+    int json, quiet;
+} opts;
+
+static int parse_url(opts *o, const char *url)
+{
+    const char *p = url;
+    if (strncmp(p, "http://", 7) != 0) {
+        fprintf(stderr, "updraft sim: --server must be an http:// URL (the sim has no TLS)\n");
+        return -1;
+    }
+    p += 7;
+    const char *slash = strchr(p, '/'), *end = slash ? slash : p + strlen(p);
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *hend = colon ? colon : end;
+    if (hend == p || (size_t)(hend - p) > UPD_CLIENT_HOST_MAX) {
+        fprintf(stderr, "updraft sim: no host in --server %s\n", url);
+        return -1;
+    }
+    memcpy(o->host, p, (size_t)(hend - p));
+    o->host[hend - p] = '\0';
+    o->port = 80;
+    if (colon) {
+        char *e;
+        unsigned long v = strtoul(colon + 1, &e, 10);
+        if (e != end || v == 0 || v > 65535) {
+            fprintf(stderr, "updraft sim: bad port in --server %s\n", url);
+            return -1;
+        }
+        o->port = (uint16_t)v;
+    }
+    o->path = slash ? slash : "/";
+    o->url = url;
+    return 0;
+}
+
+static int parse_prob(const char *k, const char *v, double *out)
+{
+    char *e;
+    double d = strtod(v, &e);
+    if (e == v || *e || d < 0 || d > 1) {
+        fprintf(stderr, "updraft sim: --faults %s=%s: a probability from 0 to 1\n", k, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_faults(faults *f, const char *list)
+{
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    strcpy(buf, list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            fprintf(stderr, "updraft sim: --faults: '%s' is not NAME=VALUE\n", t);
+            return -1;
+        }
+        *eq = '\0';
+        const char *v = eq + 1;
+        int r;
+        if (!strcmp(t, "drop"))
+            r = parse_prob(t, v, &f->drop);
+        else if (!strcmp(t, "truncate"))
+            r = parse_prob(t, v, &f->truncate);
+        else if (!strcmp(t, "corrupt"))
+            r = parse_prob(t, v, &f->corrupt);
+        else if (!strcmp(t, "powercut"))
+            r = parse_prob(t, v, &f->powercut);
+        else if (!strcmp(t, "bootcut"))
+            r = parse_prob(t, v, &f->bootcut);
+        else if (!strcmp(t, "slow")) {
+            char *e;
+            f->slow_kbps = strtod(v, &e);
+            r = (e == v || *e || f->slow_kbps <= 0) ? -1 : 0;
+            if (r)
+                fprintf(stderr, "updraft sim: --faults slow=%s: kilobytes per second > 0\n", v);
+        } else {
+            fprintf(stderr, "updraft sim: --faults: unknown fault '%s' (drop, truncate, corrupt, "
+                            "powercut, bootcut, slow)\n", t);
+            r = -1;
+        }
+        if (r)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_uns(const char *opt, const char *v, unsigned long min, unsigned long max,
+                     unsigned long *out)
+{
+    char *e;
+    unsigned long x = v ? strtoul(v, &e, 10) : 0;
+    if (!v || !*v || *e || x < min || x > max) {
+        fprintf(stderr, "updraft sim: %s needs a number from %lu to %lu\n", opt, min, max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* ---- devices ----------------------------------------------------------------------------- */
+
+enum { D_WAIT = 0, D_ACTIVE, D_DONE };
+enum { OUT_NONE = 0, OUT_UPDATED, OUT_CURRENT, OUT_FAILED, OUT_BRICK_CLIENT, OUT_BRICK_BOOT };
+
+typedef struct sdev {
+    upd_sim_dev d;
+    upd_client_ctx c;
+    upd_client_config cfg;
+    uint32_t buf[2048 / 4];
+    uint32_t rng;
+    uint32_t index;
+    uint16_t checks, installs;
+    uint8_t st, outcome;
+    int last_err;
+    int slot; /* active: its slot */
+    uint64_t wake_ms;
+    char version[32];
+    char offered[32]; /* x-version of the image being installed */
+    uint8_t mac[6];
+} sdev;
+
+/* One connection in flight: the fault plan of the check and the header scanner. */
+typedef struct slot {
+    int fd;
+    uint32_t dev;
+    int registered, rd_on;
+    uint64_t rx;        /* response bytes received */
+    uint32_t hdr_len;   /* bytes buffered while the headers are incomplete */
+    int hdr_done;
+    uint64_t total;     /* header + Content-Length once known */
+    /* fault plan: fractions of the response, drawn at the start of the check */
+    double f_drop, f_trunc, f_corrupt, f_cut;
+    uint8_t corrupt_bit;
+    uint64_t drop_at, trunc_at, corrupt_at, cut_at; /* UINT64_MAX: none */
+    double tokens;
+    uint64_t refill_ms;
+    int throttled;
+    int counted; /* a resumed download was counted */
+    uint8_t hdr[HDR_MAX];
+} slot;
+
+typedef struct fleet {
+    opts o;
+    sdev *dev;
+    slot *slots;
+    int *free_slots, nfree;
+    uint32_t *runq, rq_head, rq_tail, rq_cap; /* ring of device indices */
+    uint32_t *delay, dq_head, dq_tail;        /* ring: failed devices waiting (FIFO = by wake) */
+    int epfd;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    upd_sim_host *host;
+    upd_sim_dev twin;
+    /* counts */
+    unsigned done, updated, current, failed, bricked_client, bricked_boot;
+    unsigned long long checks, retries, bytes, cuts_client, cuts_boot, rollbacks, installs;
+    unsigned long long resumed;
+    int codes[MAX_CODES], code_fail[MAX_CODES], code_err[MAX_CODES], ncodes;
+    uint64_t t0, last_bar;
+    int tty;
+} fleet;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t rnd(uint32_t *s)
+{
+    /* xorshift32 */
+    uint32_t x = *s ? *s : 0x2545F491u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+static double rnd01(uint32_t *s)
+{
+    return (rnd(s) >> 8) * (1.0 / 16777216.0);
+}
+
+static int code_index(fleet *fl, int code)
+{
+    for (int i = 0; i < fl->ncodes; i++)
+        if (fl->codes[i] == code)
+            return i;
+    if (fl->ncodes == MAX_CODES)
+        return MAX_CODES - 1;
+    fl->codes[fl->ncodes] = code;
+    return fl->ncodes++;
+}
+
+static void runq_push(fleet *fl, uint32_t i)
+{
+    fl->runq[fl->rq_tail++ % fl->rq_cap] = i;
+}
+
+/* ---- one check ------------------------------------------------------------------------------ */
+
+static void finish_check(fleet *fl, sdev *d);
+
+static void slot_close(fleet *fl, slot *s)
+{
+    if (s->fd >= 0) {
+        if (s->registered)
+            epoll_ctl(fl->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+        close(s->fd);
+    }
+    s->fd = -1;
+    s->registered = 0;
+}
+
+static void want_events(fleet *fl, slot *s, uint32_t ev)
+{
+    struct epoll_event e = {.events = ev, .data.u32 = (uint32_t)(s - fl->slots)};
+    if (!s->registered) {
+        if (epoll_ctl(fl->epfd, EPOLL_CTL_ADD, s->fd, &e) == 0)
+            s->registered = 1;
+    } else {
+        epoll_ctl(fl->epfd, EPOLL_CTL_MOD, s->fd, &e);
+    }
+}
+
+static int resolve(fleet *fl, const char *host, uint16_t port, struct sockaddr_storage *ss,
+                   socklen_t *len)
+{
+    if (!strcmp(host, fl->o.host) && port == fl->o.port && fl->addrlen) {
+        *ss = fl->addr;
+        *len = fl->addrlen;
+        return 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0)
+        return -1;
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+static void start_connect(fleet *fl, sdev *d, slot *s)
+{
+    slot_close(fl, s);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (resolve(fl, upd_client_host(&d->c), upd_client_port(&d->c), &ss, &len) != 0) {
+        upd_client_transport_error(&d->c, UPD_PORT_ECONNECT);
+        return;
+    }
+    s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        upd_client_transport_error(&d->c, UPD_PORT_ECONNECT);
+        return;
+    }
+    int one = 1;
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int r = connect(s->fd, (struct sockaddr *)&ss, len);
+    if (r == 0) {
+        upd_client_connected(&d->c);
+    } else if (errno != EINPROGRESS) {
+        slot_close(fl, s);
+        upd_client_transport_error(&d->c, UPD_PORT_ECONNECT);
+        return;
+    }
+    want_events(fl, s, EPOLLOUT);
+}
+
+/* Compute the fault offsets once the response's length is known. */
+static void plan_offsets(slot *s)
+{
+    uint64_t t = s->total ? s->total : 1;
+    s->drop_at = s->f_drop >= 0 ? (uint64_t)(s->f_drop * (double)t) : UINT64_MAX;
+    s->trunc_at = s->f_trunc >= 0 ? (uint64_t)(s->f_trunc * (double)t) : UINT64_MAX;
+    s->corrupt_at = s->f_corrupt >= 0 ? (uint64_t)(s->f_corrupt * (double)t) : UINT64_MAX;
+    s->cut_at = s->f_cut >= 0 ? (uint64_t)(s->f_cut * (double)t) : UINT64_MAX;
+}
+
+/* Scan the buffered headers: their length, Content-Length and x-version. */
+static void parse_headers(sdev *d, slot *s)
+{
+    uint32_t i = 0, n = s->hdr_len;
+    uint64_t clen = 0;
+    d->offered[0] = '\0';
+    while (i < n) {
+        uint32_t j = i;
+        while (j < n && s->hdr[j] != '\n')
+            j++;
+        const char *line = (const char *)s->hdr + i;
+        uint32_t ll = j - i;
+        if (ll && line[ll - 1] == '\r')
+            ll--;
+        if (ll > 15 && !strncasecmp(line, "Content-Length:", 15))
+            clen = strtoull(line + 15, NULL, 10);
+        if (ll > 10 && !strncasecmp(line, "x-version:", 10)) {
+            uint32_t k = 10;
+            while (k < ll && line[k] == ' ')
+                k++;
+            uint32_t vl = ll - k < sizeof d->offered - 1 ? ll - k : (uint32_t)sizeof d->offered - 1;
+            memcpy(d->offered, line + k, vl);
+            d->offered[vl] = '\0';
+        }
+        i = j + 1;
+    }
+    s->total = s->hdr_len + clen;
+}
+
+/* Hand bytes to the engine through the fault plan. Returns 0 to go on, 1 when the link
+ * was dropped or truncated here (the connection is gone). */
+static int deliver(fleet *fl, sdev *d, slot *s, uint8_t *p, size_t n)
+{
+    while (n && upd_client_result_of(&d->c) == UPD_CLIENT_RUNNING) {
+        uint64_t at = s->rx, stop = UINT64_MAX;
+        if (s->drop_at >= at && s->drop_at < stop)
+            stop = s->drop_at;
+        if (s->trunc_at >= at && s->trunc_at < stop)
+            stop = s->trunc_at;
+        if (s->cut_at >= at && s->cut_at < stop)
+            stop = s->cut_at;
+        size_t k = n;
+        if (stop != UINT64_MAX && stop - at < k)
+            k = (size_t)(stop - at);
+        if (s->corrupt_at >= at && s->corrupt_at < at + k) {
+            p[s->corrupt_at - at] ^= (uint8_t)(1u << s->corrupt_bit);
+            s->corrupt_at = UINT64_MAX;
+        }
+        /* count what the engine took: the same for a seed, unlike what recv() read */
+        if (k)
+            fl->bytes += upd_client_feed(&d->c, p, k);
+        s->rx += k;
+        p += k;
+        n -= k;
+        if (s->rx == s->cut_at) {
+            s->cut_at = UINT64_MAX;
+            upd_sim_arm_cut(&d->d, UPD_SIM_PH_APP, 0); /* the next erase/write loses power */
+        }
+        if (s->rx == s->drop_at) {
+            s->drop_at = UINT64_MAX;
+            slot_close(fl, s);
+            upd_client_transport_error(&d->c, UPD_PORT_ELOST);
+            return 1;
+        }
+        if (s->rx == s->trunc_at) {
+            s->trunc_at = UINT64_MAX;
+            slot_close(fl, s);
+            upd_client_eof(&d->c);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Bytes arrived: buffer the headers (the fault plan needs the response's length), then
+ * deliver. */
+static int on_bytes(fleet *fl, sdev *d, slot *s, uint8_t *p, size_t n)
+{
+    if (!s->hdr_done) {
+        size_t k = HDR_MAX - s->hdr_len < n ? HDR_MAX - s->hdr_len : n;
+        memcpy(s->hdr + s->hdr_len, p, k);
+        uint32_t old = s->hdr_len;
+        s->hdr_len += (uint32_t)k;
+        /* find the end of the headers */
+        uint32_t end = 0;
+        for (uint32_t i = old >= 3 ? old - 3 : 0; i + 3 < s->hdr_len; i++)
+            if (!memcmp(s->hdr + i, "\r\n\r\n", 4)) {
+                end = i + 4;
+                break;
+            }
+        if (!end && s->hdr_len < HDR_MAX && k == n)
+            return 0;
+        if (!end)
+            end = s->hdr_len;
+        /* the bytes past the headers go back to the stream */
+        uint32_t extra = s->hdr_len - end;
+        s->hdr_len = end;
+        parse_headers(d, s);
+        plan_offsets(s);
+        s->hdr_done = 1;
+        if (deliver(fl, d, s, s->hdr, end))
+            return 1;
+        if (extra && deliver(fl, d, s, s->hdr + end, extra))
+            return 1;
+        p += k;
+        n -= k;
+    }
+    return n ? deliver(fl, d, s, p, n) : 0;
+}
+
+/* Drive the engine until it waits for the network (or is done). */
+static void pump(fleet *fl, sdev *d)
+{
+    slot *s = &fl->slots[d->slot];
+    for (int guard = 0; guard < 64; guard++) {
+        switch (upd_client_poll(&d->c)) {
+        case UPD_CLIENT_WANT_CONNECT:
+            start_connect(fl, d, s);
+            if (s->fd >= 0)
+                return; /* wait for EPOLLOUT */
+            continue;
+        case UPD_CLIENT_WANT_SEND: {
+            if (s->fd < 0) {
+                upd_client_transport_error(&d->c, UPD_PORT_ESEND);
+                continue;
+            }
+            size_t n;
+            const uint8_t *p = upd_client_want_send(&d->c, &n);
+            if (!s->counted && memmem(p, n, "\r\nRange: ", 9)) {
+                s->counted = 1; /* the engine resumes an interrupted download */
+                fl->resumed++;
+            }
+            ssize_t k = send(s->fd, p, n, MSG_NOSIGNAL);
+            if (k > 0) {
+                upd_client_sent(&d->c, (size_t)k);
+                if (upd_client_poll(&d->c) == UPD_CLIENT_WANT_RECV) {
+                    s->rx = 0;
+                    s->hdr_len = 0;
+                    s->hdr_done = 0;
+                    s->rd_on = 1;
+                    want_events(fl, s, EPOLLIN | EPOLLRDHUP);
+                    return;
+                }
+                continue;
+            }
+            if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                want_events(fl, s, EPOLLOUT);
+                return;
+            }
+            upd_client_transport_error(&d->c, UPD_PORT_ESEND);
+            continue;
+        }
+        case UPD_CLIENT_WANT_RECV:
+            if (s->fd < 0) { /* the link is gone, the engine did not notice yet */
+                upd_client_eof(&d->c);
+                continue;
+            }
+            return;
+        case UPD_CLIENT_DONE:
+        default:
+            finish_check(fl, d);
+            return;
+        }
+    }
+}
+
+static void on_readable(fleet *fl, sdev *d, slot *s)
+{
+    static uint8_t rx[RX_CHUNK];
+    for (int round = 0; round < 8 && s->fd >= 0; round++) {
+        size_t want = sizeof rx;
+        if (fl->o.f.slow_kbps > 0) {
+            uint64_t t = now_ms();
+            s->tokens += (double)(t - s->refill_ms) * fl->o.f.slow_kbps * 1.024;
+            double cap = fl->o.f.slow_kbps * 1024.0 * 0.25 + 1460; /* a quarter second burst */
+            if (s->tokens > cap)
+                s->tokens = cap;
+            s->refill_ms = t;
+            if (s->tokens < 1) {
+                want_events(fl, s, 0); /* the link is busy: come back on the tick */
+                s->throttled = 1;
+                return;
+            }
+            if ((double)want > s->tokens)
+                want = (size_t)s->tokens;
+        }
+        ssize_t k = recv(s->fd, rx, want, 0);
+        if (k > 0) {
+            if (fl->o.f.slow_kbps > 0)
+                s->tokens -= (double)k;
+            if (on_bytes(fl, d, s, rx, (size_t)k))
+                break;
+            if (upd_client_result_of(&d->c) != UPD_CLIENT_RUNNING)
+                break;
+            continue;
+        }
+        if (k == 0) {
+            /* the server closed: whatever headers are buffered go to the engine first */
+            if (!s->hdr_done && s->hdr_len) {
+                s->total = s->hdr_len;
+                plan_offsets(s);
+                s->hdr_done = 1;
+                uint32_t n = s->hdr_len;
+                if (deliver(fl, d, s, s->hdr, n))
+                    break;
+            }
+            slot_close(fl, s);
+            if (upd_client_result_of(&d->c) == UPD_CLIENT_RUNNING)
+                upd_client_eof(&d->c);
+            break;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (errno == EINTR)
+            continue;
+        slot_close(fl, s);
+        upd_client_transport_error(&d->c, UPD_PORT_ELOST);
+        break;
+    }
+    pump(fl, d);
+}
+
+static void on_writable(fleet *fl, sdev *d, slot *s)
+{
+    if (upd_client_poll(&d->c) == UPD_CLIENT_WANT_CONNECT) {
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &l) != 0 || err) {
+            slot_close(fl, s);
+            upd_client_transport_error(&d->c, UPD_PORT_ECONNECT);
+        } else {
+            upd_client_connected(&d->c);
+        }
+    }
+    pump(fl, d);
+}
+
+/* Start a check of device d in a free slot: draw its faults, build its config. */
+static void start_check(fleet *fl, sdev *d)
+{
+    int si = fl->free_slots[--fl->nfree];
+    slot *s = &fl->slots[si];
+    const faults *f = &fl->o.f;
+    d->slot = si;
+    d->st = D_ACTIVE;
+    d->checks++;
+    fl->checks++;
+    s->dev = d->index;
+    s->fd = -1;
+    s->registered = 0;
+    s->rx = 0;
+    s->hdr_len = 0;
+    s->hdr_done = 0;
+    s->total = 0;
+    s->throttled = 0;
+    s->counted = 0;
+    s->tokens = f->slow_kbps * 1024.0 * 0.05;
+    s->refill_ms = now_ms();
+    /* the same number of draws whatever happens: a seed fixes every fault */
+    double r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = rnd01(&d->rng);
+    s->f_drop = r[0] < f->drop ? r[1] : -1;
+    s->f_trunc = r[2] < f->truncate ? r[3] : -1;
+    s->f_corrupt = r[4] < f->corrupt ? r[5] : -1;
+    s->f_cut = r[6] < f->powercut ? r[7] : -1;
+    s->corrupt_bit = (uint8_t)(rnd(&d->rng) & 7u);
+    s->drop_at = s->trunc_at = s->corrupt_at = s->cut_at = UINT64_MAX;
+
+    upd_client_config *c = &d->cfg;
+    memset(c, 0, sizeof *c);
+    c->host = fl->o.host;
+    c->port = fl->o.port;
+    c->path = fl->o.path;
+    c->version = d->version;
+    c->sdk_version = fl->o.platform == UPD_SIM_ESP32 ? "v4.4.5" : "2.2.2-dev(38a443e)";
+    c->chip_id = (uint32_t)d->mac[3] << 16 | (uint32_t)d->mac[4] << 8 | d->mac[5];
+    memcpy(c->sta_mac, d->mac, 6);
+    memcpy(c->ap_mac, d->mac, 6);
+    c->ap_mac[0] |= 2;
+    c->features = fl->o.features;
+    upd_sim_client_config(&d->d, c);
+    if (upd_client_init(&d->c, c, &d->d.port, d->buf, sizeof d->buf) != 0) {
+        fprintf(stderr, "updraft sim: engine init failed\n");
+        exit(1);
+    }
+    pump(fl, d);
+}
+
+static void device_done(fleet *fl, sdev *d, int outcome)
+{
+    d->st = D_DONE;
+    d->outcome = (uint8_t)outcome;
+    fl->done++;
+    switch (outcome) {
+    case OUT_UPDATED:
+        fl->updated++;
+        break;
+    case OUT_CURRENT:
+        fl->current++;
+        break;
+    case OUT_FAILED:
+        fl->failed++;
+        fl->code_fail[code_index(fl, d->last_err)]++;
+        break;
+    case OUT_BRICK_CLIENT:
+        fl->bricked_client++;
+        break;
+    case OUT_BRICK_BOOT:
+        fl->bricked_boot++;
+        break;
+    }
+}
+
+/* Power on until the device runs or is dead (a cut of the boot loader's work needs
+ * another power-on). 1 if it runs. */
+static int power_on(fleet *fl, sdev *d)
+{
+    for (;;) {
+        int b = upd_sim_boot(&d->d);
+        if (b == UPD_SIM_BOOTED)
+            return 1;
+        if (b == UPD_SIM_BOOT_CUT) {
+            fl->cuts_boot++;
+            continue;
+        }
+        device_done(fl, d, d->d.bricked_phase == UPD_SIM_PH_BOOT ? OUT_BRICK_BOOT : OUT_BRICK_CLIENT);
+        return 0;
+    }
+}
+
+/* A check ended: reboot after an install, retry after a failure, stop at 304. */
+static void finish_check(fleet *fl, sdev *d)
+{
+    slot *s = &fl->slots[d->slot];
+    uint64_t body = s->total > s->hdr_len ? s->total - s->hdr_len : 0;
+    slot_close(fl, s);
+    fl->free_slots[fl->nfree++] = d->slot;
+    d->slot = -1;
+    int r = upd_client_result_of(&d->c);
+    int err = upd_client_error(&d->c);
+    double rb = rnd01(&d->rng), rn = rnd01(&d->rng); /* boot-cut draws, always taken */
+    if (d->d.state == UPD_SIM_OFF) {
+        /* the power was cut during the client's work */
+        fl->cuts_client++;
+        fl->retries++;
+        upd_sim_intern(&d->d);
+        if (!power_on(fl, d))
+            return;
+        runq_push(fl, d->index);
+        d->st = D_WAIT;
+        return;
+    }
+    if (r == UPD_CLIENT_NO_UPDATES) {
+        upd_sim_intern(&d->d);
+        device_done(fl, d, d->installs ? OUT_UPDATED : OUT_CURRENT);
+        return;
+    }
+    if (r == UPD_CLIENT_OK) {
+        fl->installs++;
+        d->installs++;
+        char before[33];
+        memcpy(before, d->d.run_md5_hex, sizeof before);
+        if (rb < fl->o.f.bootcut) {
+            /* a cut during the boot loader's work: eboot's copy (2 operations per sector) or
+             * the ESP32 bootloader's otadata update */
+            uint32_t ops = fl->o.platform == UPD_SIM_ESP32 ? 2u : 2u * (uint32_t)((body + 4095u) / 4096u);
+            upd_sim_arm_cut(&d->d, UPD_SIM_PH_BOOT, (int32_t)(rn * ops));
+        }
+        if (!power_on(fl, d)) {
+            upd_sim_intern(&d->d);
+            return;
+        }
+        if (upd_sim_confirm(&d->d) != 0 && !power_on(fl, d))
+            return;
+        if (strcmp(before, d->d.run_md5_hex) != 0 && d->offered[0])
+            snprintf(d->version, sizeof d->version, "%s", d->offered);
+        upd_sim_intern(&d->d);
+        runq_push(fl, d->index); /* the new image checks in at once */
+        d->st = D_WAIT;
+        return;
+    }
+    /* failed */
+    d->last_err = err;
+    fl->code_err[code_index(fl, err)]++;
+    upd_sim_intern(&d->d);
+    if (d->checks >= fl->o.max_checks) {
+        device_done(fl, d, OUT_FAILED);
+        return;
+    }
+    fl->retries++;
+    d->st = D_WAIT;
+    d->wake_ms = now_ms() + fl->o.retry_ms;
+    fl->delay[fl->dq_tail++ % fl->rq_cap] = d->index;
+}
+
+/* ---- output ------------------------------------------------------------------------------------ */
+
+static void progress_bar(fleet *fl, int final)
+{
+    if (!fl->tty || fl->o.quiet || fl->o.json)
+        return;
+    uint64_t t = now_ms();
+    if (!final && t - fl->last_bar < 200)
+        return;
+    fl->last_bar = t;
+    double secs = (double)(t - fl->t0) / 1000.0;
+    unsigned n = fl->o.devices, w = 30, fillw = n ? (unsigned)((uint64_t)fl->done * w / n) : w;
+    char bar[64];
+    for (unsigned i = 0; i < w; i++)
+        bar[i] = i < fillw ? '#' : '.';
+    bar[w] = '\0';
+    fprintf(stderr,
+            "\r[%s] %u/%u  updated %u  current %u  failed %u  bricked %u+%u  %.1f MB  %.1fs ",
+            bar, fl->done, n, fl->updated, fl->current, fl->failed, fl->bricked_client,
+            fl->bricked_boot, (double)fl->bytes / 1e6, secs);
+    if (final)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void print_codes(FILE *f, const fleet *fl, const int *counts, int json)
+{
+    /* in order of the code, not of first appearance (which depends on timing) */
+    int ord[MAX_CODES], first = 1;
+    for (int i = 0; i < fl->ncodes; i++) {
+        int j = i;
+        for (; j > 0 && fl->codes[ord[j - 1]] > fl->codes[i]; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = i;
+    }
+    for (int oi = 0; oi < fl->ncodes; oi++) {
+        int i = ord[oi];
+        if (!counts[i])
+            continue;
+        if (json)
+            fprintf(f, "%s\"%d\": %d", first ? "" : ", ", fl->codes[i], counts[i]);
+        else
+            fprintf(f, "%s%d (%s): %d", first ? "" : ", ", fl->codes[i],
+                    upd_client_strerror(fl->codes[i]), counts[i]);
+        first = 0;
+    }
+    if (first && !json)
+        fprintf(f, "none");
+}
+
+static void summary(const fleet *fl, double secs)
+{
+    const opts *o = &fl->o;
+    uint64_t priv, shared;
+    upd_sim_host_pages(fl->host, &priv, &shared);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (!o->json || !o->quiet) {
+        FILE *f = o->json ? stderr : stdout;
+        fprintf(f, "updraft sim: %u %s devices (%s) against %s, seed %u\n", o->devices,
+                o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266", o->lay->name, o->url,
+                (unsigned)o->seed);
+        fprintf(f, "  updated            %u\n", fl->updated);
+        fprintf(f, "  already current    %u\n", fl->current);
+        fprintf(f, "  failed             %u  (", fl->failed);
+        print_codes(f, fl, fl->code_fail, 0);
+        fprintf(f, ")\n  errors on the way  ");
+        print_codes(f, fl, fl->code_err, 0);
+        fprintf(f, "\n  checks             %llu (retries %llu, resumed downloads %llu, installs %llu)\n",
+                fl->checks, fl->retries, fl->resumed, fl->installs);
+        fprintf(f, "  power cuts         during download/write %llu, during the boot loader %llu\n",
+                fl->cuts_client, fl->cuts_boot);
+        fprintf(f, "  bricked            during download/write %u, during the boot loader's copy %u\n",
+                fl->bricked_client, fl->bricked_boot);
+        fprintf(f, "  wall time          %.2f s\n", secs);
+        fprintf(f, "  received           %.1f MB\n", (double)fl->bytes / 1e6);
+        fprintf(f, "  sim memory         peak RSS %ld MB, flash pages %llu private + %llu shared\n",
+                ru.ru_maxrss / 1024, (unsigned long long)priv, (unsigned long long)shared);
+    }
+    if (o->json) {
+        printf("{\"devices\": %u, \"platform\": \"%s\", \"layout\": \"%s\", \"seed\": %u, "
+               "\"updated\": %u, \"current\": %u, \"failed\": {",
+               o->devices, o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266", o->lay->name,
+               (unsigned)o->seed, fl->updated, fl->current);
+        print_codes(stdout, fl, fl->code_fail, 1);
+        printf("}, \"failed_total\": %u, \"errors\": {", fl->failed);
+        print_codes(stdout, fl, fl->code_err, 1);
+        printf("}, \"checks\": %llu, \"retries\": %llu, \"resumed\": %llu, \"installs\": %llu, "
+               "\"power_cuts_client\": %llu, \"power_cuts_bootloader\": %llu, "
+               "\"bricked_client\": %u, \"bricked_bootloader\": %u, \"seconds\": %.3f, "
+               "\"bytes\": %llu, \"peak_rss_kb\": %ld}\n",
+               fl->checks, fl->retries, fl->resumed, fl->installs, fl->cuts_client,
+               fl->cuts_boot, fl->bricked_client, fl->bricked_boot, secs, fl->bytes,
+               ru.ru_maxrss);
+    }
+    fflush(stdout);
+}
+
+/* ---- set up and loop -------------------------------------------------------------------------- */
+
+static uint8_t *read_file(const char *path, uint32_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1 << 20;
+            uint8_t *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        if (!k)
+            break;
+        n += k;
+    }
+    fclose(f);
+    *len = (uint32_t)n;
+    return buf;
+}
+
+static int setup(fleet *fl)
+{
+    opts *o = &fl->o;
+    /* the server's address, once */
+    if (resolve(fl, o->host, o->port, &fl->addr, &fl->addrlen) != 0) {
+        fprintf(stderr, "updraft sim: cannot resolve %s\n", o->host);
+        return -1;
+    }
+    fl->host = upd_sim_host_new(1);
+    if (!fl->host)
+        return -1;
+    /* the factory image and its shared pages */
+    uint32_t len = 0;
+    uint8_t *img;
+    if (o->firmware) {
+        img = read_file(o->firmware, &len);
+        if (!img) {
+            fprintf(stderr, "updraft sim: cannot read %s\n", o->firmware);
+            return -1;
+        }
+    } else {
+        uint32_t cap = o->code_size + 65536;
+        img = malloc(cap);
+        int32_t n = img ? upd_sim_make_image(o->platform, o->lay->size_code, img, cap, o->code_size,
+                                             1, o->version)
+                        : -1;
+        if (n < 0) {
+            fprintf(stderr, "updraft sim: cannot make a %u-byte image\n", (unsigned)o->code_size);
+            free(img);
+            return -1;
+        }
+        len = (uint32_t)n;
+    }
+    const upd_sim_env *env = upd_sim_host_env(fl->host);
+    upd_sim_init(&fl->twin, o->lay, env, 0);
+    if (upd_sim_flash_image(&fl->twin, img, len) != 0 || upd_sim_boot(&fl->twin) != UPD_SIM_BOOTED) {
+        fprintf(stderr, "updraft sim: the factory image does not boot on a %s (not an intact %s "
+                        "application, or too large for the layout)\n",
+                o->lay->name, o->platform == UPD_SIM_ESP32 ? "ESP32" : "ESP8266 Arduino");
+        free(img);
+        return -1;
+    }
+    uint32_t npages = (len + 4095u) / 4096u;
+    uint8_t **pages = calloc(npages, sizeof *pages);
+    if (!pages || upd_sim_host_share(fl->host, img, len, pages, npages) != 0)
+        return -1;
+    free(img);
+    uint32_t base = o->platform == UPD_SIM_ESP32 ? o->lay->slot[0] : 0;
+
+    fl->dev = calloc(o->devices, sizeof *fl->dev);
+    fl->slots = calloc(o->parallel, sizeof *fl->slots);
+    fl->free_slots = calloc(o->parallel, sizeof *fl->free_slots);
+    fl->rq_cap = o->devices + 1;
+    fl->runq = calloc(fl->rq_cap, sizeof *fl->runq);
+    fl->delay = calloc(fl->rq_cap, sizeof *fl->delay);
+    if (!fl->dev || !fl->slots || !fl->free_slots || !fl->runq || !fl->delay) {
+        fprintf(stderr, "updraft sim: out of memory for %u devices\n", o->devices);
+        return -1;
+    }
+    for (unsigned i = 0; i < o->parallel; i++) {
+        fl->slots[i].fd = -1;
+        fl->free_slots[fl->nfree++] = (int)(o->parallel - 1 - i);
+    }
+    for (uint32_t i = 0; i < o->devices; i++) {
+        sdev *d = &fl->dev[i];
+        upd_sim_init(&d->d, o->lay, env, o->seed ^ (i * 0x9E3779B9u));
+        upd_sim_map_shared(&d->d, base, pages, npages);
+        upd_sim_boot_as(&d->d, &fl->twin);
+        d->index = i;
+        d->slot = -1;
+        d->rng = (o->seed * 0x85EBCA6Bu) ^ ((i + 1) * 0xC2B2AE35u);
+        for (int k = 0; k < 4; k++)
+            rnd(&d->rng);
+        snprintf(d->version, sizeof d->version, "%s", o->version);
+        uint32_t id = i + 1;
+        uint8_t mac[6] = {0x5C, 0xCF, 0x7F, (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+        if (o->platform == UPD_SIM_ESP32)
+            mac[0] = 0x24, mac[1] = 0x0A, mac[2] = 0xC4;
+        memcpy(d->mac, mac, 6);
+        runq_push(fl, i);
+    }
+    upd_sim_host_unshare(fl->host, pages, npages);
+    free(pages);
+    upd_sim_free(&fl->twin);
+    fl->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return fl->epfd < 0 ? -1 : 0;
+}
+
+/* Timeouts of the engines and slow links, every tick. */
+static void tick(fleet *fl)
+{
+    for (unsigned i = 0; i < fl->o.parallel; i++) {
+        slot *s = &fl->slots[i];
+        if (s->fd < 0)
+            continue;
+        sdev *d = &fl->dev[s->dev];
+        if (d->st != D_ACTIVE || d->slot != (int)i)
+            continue;
+        if (s->throttled) {
+            s->throttled = 0;
+            want_events(fl, s, EPOLLIN | EPOLLRDHUP);
+        }
+        if (upd_client_poll(&d->c) == UPD_CLIENT_DONE)
+            finish_check(fl, d);
+    }
+}
+
+static int run(fleet *fl)
+{
+    struct epoll_event ev[256];
+    uint64_t last_tick = now_ms();
+    fl->t0 = now_ms();
+    while (fl->done < fl->o.devices) {
+        uint64_t t = now_ms();
+        while (fl->dq_head != fl->dq_tail && fl->dev[fl->delay[fl->dq_head % fl->rq_cap]].wake_ms <= t)
+            runq_push(fl, fl->delay[fl->dq_head++ % fl->rq_cap]);
+        while (fl->nfree && fl->rq_head != fl->rq_tail) {
+            sdev *d = &fl->dev[fl->runq[fl->rq_head++ % fl->rq_cap]];
+            if (d->st == D_WAIT)
+                start_check(fl, d);
+        }
+        int timeout = fl->o.f.slow_kbps > 0 ? 10 : 50;
+        int n = epoll_wait(fl->epfd, ev, 256, timeout);
+        if (n < 0 && errno != EINTR) {
+            perror("epoll_wait");
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            slot *s = &fl->slots[ev[i].data.u32];
+            if (s->fd < 0)
+                continue;
+            sdev *d = &fl->dev[s->dev];
+            if (d->st != D_ACTIVE)
+                continue;
+            if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                if (upd_client_poll(&d->c) == UPD_CLIENT_WANT_RECV)
+                    on_readable(fl, d, s);
+                else
+                    on_writable(fl, d, s);
+            } else if (ev[i].events & EPOLLOUT) {
+                on_writable(fl, d, s);
+            }
+        }
+        t = now_ms();
+        if (t - last_tick >= (fl->o.f.slow_kbps > 0 ? 10u : 100u)) {
+            last_tick = t;
+            tick(fl);
+        }
+        progress_bar(fl, 0);
+    }
+    progress_bar(fl, 1);
+    return 0;
+}
+
+int upd_cmd_sim(int argc, char **argv)
+{
+    fleet *fl = calloc(1, sizeof *fl);
+    if (!fl)
+        return 1;
+    opts *o = &fl->o;
+    o->devices = 100;
+    o->parallel = 256;
+    o->max_checks = 40;
+    o->retry_ms = 100;
+    o->version = "1.0.0";
+    o->code_size = 250000;
+    o->seed = 1;
+    o->features = UPD_CLIENT_F_ALL;
+    o->platform = UPD_SIM_ESP8266;
+    const char *layout = NULL, *url = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        unsigned long n;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            sim_usage(stdout);
+            free(fl);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            o->quiet = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "updraft sim: unknown option or missing value: %s\n", a);
+            free(fl);
+            return 2;
+        }
+        i++;
+        int bad = 0;
+        if (!strcmp(a, "--server"))
+            url = v;
+        else if (!strcmp(a, "--devices"))
+            bad = parse_uns(a, v, 1, 1000000, &n) || (o->devices = (unsigned)n, 0);
+        else if (!strcmp(a, "--parallel"))
+            bad = parse_uns(a, v, 1, 65536, &n) || (o->parallel = (unsigned)n, 0);
+        else if (!strcmp(a, "--max-checks"))
+            bad = parse_uns(a, v, 1, 60000, &n) || (o->max_checks = (unsigned)n, 0);
+        else if (!strcmp(a, "--retry-ms"))
+            bad = parse_uns(a, v, 0, 3600000, &n) || (o->retry_ms = (unsigned)n, 0);
+        else if (!strcmp(a, "--seed"))
+            bad = parse_uns(a, v, 0, 0xFFFFFFFFul, &n) || (o->seed = (uint32_t)n, 0);
+        else if (!strcmp(a, "--code-size"))
+            bad = parse_uns(a, v, 1024, 3000000, &n) || (o->code_size = (uint32_t)n, 0);
+        else if (!strcmp(a, "--version"))
+            o->version = v;
+        else if (!strcmp(a, "--firmware"))
+            o->firmware = v;
+        else if (!strcmp(a, "--layout"))
+            layout = v;
+        else if (!strcmp(a, "--faults"))
+            bad = parse_faults(&o->f, v) != 0;
+        else if (!strcmp(a, "--features")) {
+            if (!strcmp(v, "all"))
+                o->features = UPD_CLIENT_F_ALL;
+            else if (!strcmp(v, "none"))
+                o->features = 0;
+            else
+                bad = 1;
+        } else if (!strcmp(a, "--platform")) {
+            if (!strcmp(v, "esp8266"))
+                o->platform = UPD_SIM_ESP8266;
+            else if (!strcmp(v, "esp32"))
+                o->platform = UPD_SIM_ESP32;
+            else {
+                fprintf(stderr, "updraft sim: --platform esp8266 or esp32\n");
+                bad = 1;
+            }
+        } else {
+            fprintf(stderr, "updraft sim: unknown option %s\n", a);
+            bad = 1;
+        }
+        if (bad) {
+            free(fl);
+            return 2;
+        }
+    }
+    if (!url) {
+        sim_usage(stderr);
+        free(fl);
+        return 2;
+    }
+    if (parse_url(o, url) != 0) {
+        free(fl);
+        return 2;
+    }
+    o->lay = upd_sim_layout_find(layout ? layout
+                                        : o->platform == UPD_SIM_ESP32 ? "esp32-4m" : "esp8266-4m1m");
+    if (!o->lay || o->lay->platform != o->platform) {
+        fprintf(stderr, "updraft sim: --layout %s is not a %s layout\n", layout ? layout : "?",
+                o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266");
+        free(fl);
+        return 2;
+    }
+    if (o->parallel > o->devices)
+        o->parallel = o->devices;
+    /* one descriptor per connection: raise the soft limit as far as allowed */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    fl->tty = isatty(2);
+    if (setup(fl) != 0)
+        return 1;
+    if (run(fl) != 0)
+        return 1;
+    double secs = (double)(now_ms() - fl->t0) / 1000.0;
+    summary(fl, secs);
+    int ok = fl->bricked_client == 0 && fl->failed == 0;
+    for (unsigned i = 0; i < o->devices; i++)
+        upd_sim_free(&fl->dev[i].d);
+    upd_sim_host_free(fl->host);
+    free(fl->dev);
+    free(fl->slots);
+    free(fl->free_slots);
+    free(fl->runq);
+    free(fl->delay);
+    free(fl);
+    return ok ? 0 : 1;
+}
+
+#endif
