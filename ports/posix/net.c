@@ -133,6 +133,9 @@ static void describe_status(upd_posix_net *n, unsigned status)
     if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0) == 0) {
         snprintf(n->tls_problem, sizeof n->tls_problem, "%s", (const char *)out.data);
         gnutls_free(out.data);
+        size_t k = strlen(n->tls_problem);
+        while (k && n->tls_problem[k - 1] == ' ')
+            n->tls_problem[--k] = '\0';
     } else {
         snprintf(n->tls_problem, sizeof n->tls_problem, "certificate status 0x%x", status);
     }

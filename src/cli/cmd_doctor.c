@@ -2097,7 +2097,7 @@ int upd_cmd_doctor(int argc, char **argv)
         return 0;
     }
     if (pa != 0) {
-        fprintf(stderr, "updraft doctor: %s\n\n%s", err, doctor_usage);
+        fprintf(stderr, "updraft doctor: %s (see updraft doctor --help)\n", err);
         return 2;
     }
     doctor *d = calloc(1, sizeof *d);
