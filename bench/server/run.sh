@@ -19,7 +19,7 @@
 # turns within each round (ROUNDS rounds) so background noise hits all alike; tables
 # give the median of the rounds and every round's value.
 #
-# Usage: bench/server/run.sh            (from anywhere; about 7 minutes)
+# Usage: bench/server/run.sh            (from anywhere; about 6 minutes)
 #        PROFILE=1 bench/server/run.sh  (adds a perf + strace profile of updraft)
 # Settings (environment): ROUNDS=3 DURATION=10 WRK_THREADS=2 WRK_CONNS=64 SLOW_N=10000
 #   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 SKIP_BUILD=1 (use the existing
@@ -541,7 +541,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "limit 16384, timeout 90 s). First answer: \`$SLOW_SANITY\`. Peaks are of the 0.25 s samples"
     echo "except VmHWM (the kernel's high-water mark of the process's RSS)."
     echo
-    echo "| round | completed | failures | all opened after | download avg / max | server RSS idle -> peak (VmHWM) | sockets held by the server, peak | established, peak | TCP orphans, peak (system) | kernel TCP memory, peak | device records dropped |"
+    echo "| round | completed | failures | all opened after | download avg / max | server RSS idle -> peak (VmHWM) | server fds / sockets held, peak | established, peak | TCP orphans, peak (system) | kernel TCP memory, peak | device records dropped |"
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     for r in $(seq "$SLOW_ROUNDS"); do
         SLOW_LINE=${SL[$r,line]}
@@ -551,7 +551,7 @@ mkdir -p "$(dirname "$OUT")"
             [ "${v:-0}" != 0 ] && fk="$fk $k $v,"
         done
         fk=${fk%,}
-        echo "| $r | $(kv completed) of $(kv connections) | $(kv failed)${fk:+ (${fk# })} | $(kv all_opened_s) s | $(kv avg_download_s) / $(kv max_download_s) s | $(mb "${SL[$r,idle]}") -> $(mb "${SL[$r,hwm]}") MB | ${SL[$r,socks]} | ${SL[$r,est]} | ${SL[$r,orphan]} | $(awk -v p="${SL[$r,tcpmem]}" 'BEGIN {printf "%.0f MB", p * 4096 / 1048576}') | ${SL[$r,dropped]:-n/a} |"
+        echo "| $r | $(kv completed) of $(kv connections) | $(kv failed)${fk:+ (${fk# })} | $(kv all_opened_s) s | $(kv avg_download_s) / $(kv max_download_s) s | $(mb "${SL[$r,idle]}") -> $(mb "${SL[$r,hwm]}") MB | ${SL[$r,fds]} / ${SL[$r,socks]} | ${SL[$r,est]} | ${SL[$r,orphan]} | $(awk -v p="${SL[$r,tcpmem]}" 'BEGIN {printf "%.0f MB", p * 4096 / 1048576}') | ${SL[$r,dropped]:-n/a} |"
     done
     echo
     echo "Ideal download time: $(awk -v s="$SLOW_SIZE" -v r="$SLOW_RATE" 'BEGIN {printf "%.2f", s / r}') s. fd limit $FD_LIMIT. libmicrohttpd errors logged during these rounds: $UPD_ERRLOG."
