@@ -56,11 +56,17 @@ die() {
 WORK=$(mktemp -d /tmp/updraft-bench.XXXXXX) || die "no temp dir"
 declare -a STARTED=()
 cleanup() {
-    local p
+    # the processes started here and their children (nginx and php -S workers: a php -S
+    # master stopped by SIGTERM does not always take its workers along)
+    local p all=()
     for p in "${STARTED[@]}"; do
+        # shellcheck disable=SC2207
+        all+=($(pgrep -P "$p" 2>/dev/null) "$p")
+    done
+    for p in "${all[@]}"; do
         kill -TERM "$p" 2>/dev/null
     done
-    for p in "${STARTED[@]}"; do
+    for p in "${all[@]}"; do
         for _ in $(seq 50); do
             kill -0 "$p" 2>/dev/null || break
             sleep 0.1
