@@ -320,6 +320,7 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     MHD_add_response_header(resp, "Cache-Control",
                             immutable ? "public, max-age=31536000, immutable" : "no-cache");
     if (strcmp(method, "HEAD") != 0) {
+        r->acked0 = upd__tcp_acked(c, &r->acked_ok); /* to measure an aborted download */
         r->dl = 1;
         r->dl_to_end = last == size - 1;
         r->release_id = rel->id;

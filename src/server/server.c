@@ -262,7 +262,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         r->s = s;
         *con_cls = r;
-        r->acked0 = upd__tcp_acked(c, &r->acked_ok);
     }
     if (!strncmp(url, "/api/v1", 7) && (url[7] == '\0' || url[7] == '/'))
         return upd__api_route(r, c, url, method, upload_data, upload_data_size);
@@ -449,10 +448,10 @@ int upd_server_main(const upd_server_config *cfg)
         flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)4 * 1024,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)UPD_CONN_MEMORY,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->mhd) {
         fprintf(stderr,
                 "updraft: cannot listen on %s: the port is in use, or the address is not on "

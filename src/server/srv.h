@@ -20,6 +20,12 @@
 #define PATH_MAX 4096
 #endif
 
+/* libmicrohttpd's memory pool per connection: request headers, response headers and the
+ * read buffer. A device request is about 500 bytes; 10,000 devices downloading at once
+ * must fit in a few tens of MB (bench/server). Admin uploads stream through it in
+ * smaller reads. */
+#define UPD_CONN_MEMORY (4 * 1024)
+
 typedef struct dev_cred {
     char mac[UPD_MAC_STR];
     char user[128];
@@ -69,7 +75,7 @@ typedef struct req {
     char mac[UPD_MAC_STR];
     int64_t release_id;
     uint64_t dl_len;
-    uint64_t acked0; /* TCP bytes acked on the socket when the request began */
+    uint64_t acked0; /* TCP bytes acked on the socket when the download began */
     int acked_ok;
     char ip[48];
 } req;
