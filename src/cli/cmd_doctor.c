@@ -1343,7 +1343,7 @@ static void probe_run(const doctor *d, const char *method, const char *extra, pr
         parse_resp(pr->raw, pr->len, &pr->r);
     pr->ok = pr->r.complete;
     if (!pr->ok)
-        snprintf(pr->error, sizeof pr->error, "no complete answer (%s)",
+        snprintf(pr->error, sizeof pr->error, "no complete answer (%.200s)",
                  net.error[0] ? net.error : "closed or timed out");
     upd_posix_net_free(&net);
 }
