@@ -36,6 +36,8 @@
 #define UPD_CLIENT_BUF_INSPECT ((uint32_t)sizeof(upd_image_report))
 /* Longest host name (a redirect to a longer one fails as the device's would: -104). */
 #define UPD_CLIENT_HOST_MAX 63
+/* Longest x-version value the engine keeps (version mode, outcome report). */
+#define UPD_CLIENT_VERSION_MAX 47
 
 /* Features beyond the real client. 0 gives exact parity with the device's client. */
 enum {
@@ -84,6 +86,11 @@ typedef struct upd_client_config {
      * (total, total) when everything is written. NULL: not called. */
     void (*progress)(void *arg, uint32_t done, uint32_t total);
     void *progress_arg;
+    /* 1: only ask (ESP8266httpUpdate::getAvailableVersion): send x-ESP8266-mode: version
+     * (mode is not used), download nothing. A 200 with x-version ends UPD_CLIENT_OK with
+     * the offer in upd_client_offered_version() / upd_client_offered_md5(); a 200
+     * without it fails with -109; 304 is UPD_CLIENT_NO_UPDATES. ESP8266 flavor only. */
+    uint8_t version_only;
 } upd_client_config;
 
 /* The outcome, numbered as ESP8266httpUpdate's HTTPUpdateResult. */
@@ -141,6 +148,8 @@ typedef struct upd_client_ctx {
     uint8_t md5[16];    /* x-MD5, decoded */
     uint8_t sha256[32]; /* x-SHA256 or the config's */
     uint8_t head[16];   /* ESP32: first 16 bytes held back; ESP8266: original bytes 0..3 */
+    uint8_t offered_len; /* x-version of the response, NUL-terminated in offered */
+    char offered[UPD_CLIENT_VERSION_MAX + 1];
 } upd_client_ctx;
 
 /* Start a check. cfg, port and buf (buf_len bytes, 4-byte aligned, at least
@@ -195,6 +204,14 @@ int upd_client_error(const upd_client_ctx *c);
 /* For an engine error: the core's UPD_E* code behind it (e.g. the inspector's
  * rejection), else 0. */
 int upd_client_detail(const upd_client_ctx *c);
+
+/* The x-version of the last response (version mode: the version offered), "" when the
+ * server sent none (or an empty one). Never NULL; valid until the next init. */
+const char *upd_client_offered_version(const upd_client_ctx *c);
+
+/* The x-MD5 of the last response when it was 32 hex digits: 1 and the 16 bytes in out;
+ * else 0. */
+int upd_client_offered_md5(const upd_client_ctx *c, uint8_t out[16]);
 
 /* The HTTP status code of the (last) response, 0 before one arrived. */
 int upd_client_status(const upd_client_ctx *c);

@@ -168,7 +168,7 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
 {
     const upd_client_config *cfg = c->cfg;
     const upd_flash_layout *l = &c->port->flash.layout;
-    const char *mode = cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch";
+    const char *mode = cfg->version_only ? "version" : cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch";
     if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO) {
         const char *x = "x-ESP32-";
         puts_(w, "Cache-Control: no-cache\r\n");
@@ -270,8 +270,8 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
         !port->crypto.md5.init || !port->crypto.md5.update || !port->crypto.md5.final ||
         !port->state.write)
         return UPD_EINVAL;
-    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO && !port->state.activate)
-        return UPD_EINVAL;
+    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO && (!port->state.activate || cfg->version_only))
+        return cfg->version_only ? UPD_EUNSUPPORTED : UPD_EINVAL;
     if (buf_len < UPD_CLIENT_BUF_MIN || buf_len > 0xFFFFu * 16u ||
         ((cfg->features & UPD_CLIENT_F_INSPECT) && buf_len < UPD_CLIENT_BUF_INSPECT))
         return UPD_ENOSPC;
@@ -397,9 +397,11 @@ static void start_response(upd_client_ctx *c)
     c->content_length = -1;
     c->lim = c->cap;
     c->loc_len = 0;
+    c->offered_len = 0;
+    c->offered[0] = '\0';
     c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK |
                             UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER | UPD__CF_LINE_OVER |
-                            UPD__CF_CRANGE | UPD__CF_ETAG | UPD__CF_SHA_HDR_BAD);
+                            UPD__CF_CRANGE | UPD__CF_ETAG | UPD__CF_SHA_HDR_BAD | UPD__CF_VER_LONG);
     c->last_ms = now(c);
 }
 
@@ -555,6 +557,15 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
                 } else {
                     c->flags |= UPD__CF_SHA_HDR_BAD;
                 }
+            } else if (name_is(p, sep, "x-version")) {
+                c->flags &= ~(uint32_t)UPD__CF_VER_LONG;
+                if (vn > UPD_CLIENT_VERSION_MAX) {
+                    c->flags |= UPD__CF_VER_LONG;
+                    vn = 0;
+                }
+                memcpy(c->offered, v, vn);
+                c->offered[vn] = '\0';
+                c->offered_len = (uint8_t)vn;
             } else if (name_is(p, sep, "Content-Range")) {
                 parse_content_range(c, v, vn);
             } else if (name_is(p, sep, "ETag")) {
@@ -649,7 +660,14 @@ static void headers_done(upd_client_ctx *c)
     int resuming = (c->flags & UPD__CF_RESUMING) != 0;
     switch (code) {
     case 200:
-        on_200(c);
+        if (!cfg->version_only)
+            on_200(c);
+        else if (c->flags & UPD__CF_VER_LONG)
+            fail(c, UPD_ENOSPC);
+        else if (c->offered_len)
+            upd__client_finish(c, UPD_CLIENT_OK, 0);
+        else
+            fail(c, -109); /* HTTP_UE_SERVER_NOT_REPORT_VERSION */
         return;
     case 206:
         if (resuming) {
@@ -869,6 +887,19 @@ int upd_client_error(const upd_client_ctx *c)
 int upd_client_detail(const upd_client_ctx *c)
 {
     return c ? c->detail : 0;
+}
+
+const char *upd_client_offered_version(const upd_client_ctx *c)
+{
+    return c ? c->offered : "";
+}
+
+int upd_client_offered_md5(const upd_client_ctx *c, uint8_t out[16])
+{
+    if (!c || !(c->flags & UPD__CF_MD5_HEX_OK) || !(c->flags & UPD__CF_MD5_LEN_OK))
+        return 0;
+    memcpy(out, c->md5, 16);
+    return 1;
 }
 
 int upd_client_status(const upd_client_ctx *c)

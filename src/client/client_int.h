@@ -30,7 +30,8 @@ enum {
     UPD__CF_ETAG = 1u << 9,        /* an ETag came (etag_crc) */
     UPD__CF_SHA_RUN = 1u << 10,    /* the SHA-256 of the body is being computed */
     UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
-    UPD__CF_REC = 1u << 12          /* a resume record may exist: clear it at the end */
+    UPD__CF_REC = 1u << 12,         /* a resume record may exist: clear it at the end */
+    UPD__CF_VER_LONG = 1u << 13     /* x-version longer than UPD_CLIENT_VERSION_MAX */
 };
 
 #define UPD__EBOOT_MAGIC    0xEB001000u

@@ -146,7 +146,8 @@ enum setup {
     S_STALL = 1 << 8,      /* after the bytes, silence (the clock runs) instead of close */
     S_ERASE_FAIL = 1 << 9, /* the first erase fails */
     S_WRITE_FAIL = 1 << 10,/* the second write fails */
-    S_RESET = 1 << 11      /* after the bytes, the connection breaks */
+    S_RESET = 1 << 11,     /* after the bytes, the connection breaks */
+    S_VERSION = 1 << 12    /* mode "version" (getAvailableVersion): x-version expected */
 };
 
 #define SAME 9999
@@ -310,6 +311,28 @@ static const row rows[] = {
      B_E32, 0, S_ESP32, FAIL, 7, SAME, NULL},
     {"esp32: ESP8266 image accepted by the device", H200 "Content-Length: {len}\r\n\r\n", B_APP,
      0, S_ESP32, OK, 0, UPD_EIMAGE, NULL},
+    /* mode "version" (ESP8266httpUpdate::getAvailableVersion, spec sections 1, 2, 6) */
+    {"version: 200 with x-version and x-MD5, no body",
+     "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\nx-version: 2.0.0\r\nContent-Length: 0\r\n\r\n", B_NONE, 0,
+     S_VERSION, OK, 0, SAME, NULL},
+    {"version: 200 with x-version only", "HTTP/1.0 200 OK\r\nX-Version:  2.0.0 \r\n\r\n", B_NONE,
+     0, S_VERSION, OK, 0, SAME, NULL},
+    {"version: 200 with x-version and a body: nothing is written",
+     H200 "Content-Length: {len}\r\nx-version: 2.0.0\r\nx-MD5: {md5}\r\n\r\n", B_APP, 0,
+     S_VERSION, OK, 0, SAME, NULL},
+    {"version: 200 without x-version: -109", "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\n\r\n", B_NONE,
+     0, S_VERSION, FAIL, -109, SAME, NULL},
+    {"version: 200 with an empty x-version: -109", "HTTP/1.1 200 OK\r\nx-version:\r\n\r\n",
+     B_NONE, 0, S_VERSION, FAIL, -109, SAME, NULL},
+    {"version: 304 is no update", "HTTP/1.1 304 Not Modified\r\n\r\n", B_NONE, 0, S_VERSION,
+     NOUP, 0, SAME, NULL},
+    {"version: 404", "HTTP/1.1 404 Not Found\r\n\r\n", B_NONE, 0, S_VERSION, FAIL, -102, SAME,
+     NULL},
+    {"version: 403", "HTTP/1.1 403 Forbidden\r\nx-version: 2.0.0\r\n\r\n", B_NONE, 0,
+     S_VERSION, FAIL, -103, SAME, NULL},
+    {"version: 500", "HTTP/1.1 500 Oops\r\n\r\n", B_NONE, 0, S_VERSION, FAIL, -104, SAME, NULL},
+    {"version: 302 followed to a 200", "HTTP/1.1 302 Found\r\nLocation: /v\r\n\r\n", B_NONE, 0,
+     S_VERSION | S_FOLLOW, OK, 0, SAME, "HTTP/1.1 200 OK\r\nx-version: 2.0.0\r\n\r\n"},
 };
 
 /* ---- running a row ------------------------------------------------------------------------ */
@@ -442,6 +465,7 @@ static void run_row(const row *r, int features, size_t piece)
     cfg.follow_redirects = (r->setup & S_FOLLOW) ? 1 : 0;
     cfg.flash_map_core = (r->setup & S_FLASHMAP) ? 1 : 0;
     cfg.features = (uint32_t)features;
+    cfg.version_only = (r->setup & S_VERSION) ? 1 : 0;
     cfg.progress = on_progress;
     progress_calls = 0;
     progress_last = 0;
@@ -453,7 +477,19 @@ static void run_row(const row *r, int features, size_t piece)
     int want_res = want_err ? UPD_CLIENT_FAILED : r->result;
     int bad = e != 0 || res != want_res || err != want_err;
     uint32_t start = 0;
-    if (!bad && res == UPD_CLIENT_OK) {
+    if (!bad && (r->setup & S_VERSION)) {
+        /* only asked: nothing written, the offer (and x-MD5 when sent) given back */
+        uint8_t d[16], want[16];
+        int md5_sent = strstr(r->second ? r->second : r->head, "{md5}") != NULL;
+        tw_md5(body, (size_t)n, want);
+        if (mp.erases || mp.writes || mp.boot_writes ||
+            (res == OK && strcmp(upd_client_offered_version(&cl), "2.0.0") != 0) ||
+            upd_client_offered_md5(&cl, d) != md5_sent || (md5_sent && memcmp(d, want, 16))) {
+            printf("  row \"%s\": version \"%s\", %u writes\n", r->name,
+                   upd_client_offered_version(&cl), (unsigned)mp.writes);
+            bad = 1;
+        }
+    } else if (!bad && res == UPD_CLIENT_OK) {
         /* what is on flash, where the Updater puts it */
         if (r->setup & S_ESP32)
             start = l.slot_start;

@@ -194,6 +194,50 @@ static void test_redirect_request(void)
     CHECK_CONTAINS(req, "x-ESP8266-mode: sketch\r\n");
 }
 
+/* Mode "version" (spec section 1, getAvailableVersion): the same request with
+ * x-ESP8266-mode: version; the offer comes back from x-version and x-MD5. */
+static void test_version_request(void)
+{
+    upd_client_config cfg = base_cfg();
+    cfg.version_only = 1;
+    cfg.mode = UPD_MODE_FS; /* not used in version mode */
+    CHECK_INT(run(&cfg, &layout_4m2m,
+                  "HTTP/1.0 200 OK\r\nx-MD5: 0123456789ABCDEF0123456789abcdef\r\n"
+                  "x-version: 1.0.1\r\n\r\n"),
+              ==, UPD_CLIENT_OK);
+    CHECK_STR(req, "GET /fw.bin HTTP/1.0\r\n"
+                   "Host: 127.0.0.1:38081\r\n"
+                   "User-Agent: ESP8266-http-Update\r\n"
+                   "Connection: close\r\n"
+                   "x-ESP8266-Chip-ID: 15602487\r\n"
+                   "x-ESP8266-STA-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP8266-AP-MAC: DE:BA:7A:B1:E0:42\r\n"
+                   "x-ESP8266-free-space: 1695744\r\n"
+                   "x-ESP8266-sketch-size: 400000\r\n"
+                   "x-ESP8266-sketch-md5: a43ad019932b627ab90ee35a94a764ee\r\n"
+                   "x-ESP8266-chip-size: 4194304\r\n"
+                   "x-ESP8266-sdk-version: 2.5.0\r\n"
+                   "x-ESP8266-mode: version\r\n"
+                   "x-ESP8266-version: 1.0.0\r\n"
+                   "Content-Length: 0\r\n"
+                   "\r\n");
+    CHECK_STR(upd_client_offered_version(&cl), "1.0.1");
+    uint8_t d[16];
+    CHECK_INT(upd_client_offered_md5(&cl, d), ==, 1);
+    CHECK_INT(d[0], ==, 0x01);
+    CHECK_INT(d[15], ==, 0xef);
+    CHECK_INT(mp.writes, ==, 0);
+    /* a version longer than UPD_CLIENT_VERSION_MAX is not cut: the check fails */
+    CHECK_INT(run(&cfg, &layout_4m2m,
+                  "HTTP/1.0 200 OK\r\nx-version: "
+                  "0123456789012345678901234567890123456789012345678\r\n\r\n"),
+              ==, UPD_CLIENT_FAILED);
+    CHECK_INT(upd_client_error(&cl), ==, UPD_ENOSPC);
+    /* ESP32's HTTPUpdate has no version mode */
+    cfg.flavor = UPD_CLIENT_ESP32_ARDUINO;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, UPD_EUNSUPPORTED);
+}
+
 static void test_init_checks(void)
 {
     upd_client_config cfg = base_cfg();
@@ -234,6 +278,7 @@ int main(void)
     RUN(test_section1_variants);
     RUN(test_esp32_request);
     RUN(test_redirect_request);
+    RUN(test_version_request);
     RUN(test_init_checks);
     return upd_test_summary();
 }
