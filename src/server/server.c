@@ -396,9 +396,15 @@ int upd_server_main(const upd_server_config *cfg)
 
     char db[PATH_MAX + 16], err[512];
     snprintf(db, sizeof db, "%s/updraft.db", data);
-    s->store = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
-    if (!s->store) {
+    upd_store *sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!sqlite) {
         fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    s->store = upd_store_cached(sqlite);
+    if (!s->store) {
+        sqlite->ops->close(sqlite);
+        fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
     upd__blob_gc(s);

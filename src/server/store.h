@@ -171,4 +171,10 @@ struct upd_store {
  * for concurrent readers. Returns NULL with a message in err on failure. */
 upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen);
 
+/* Wrap a store with the read cache of the device check path (store_cache.c): release,
+ * channel and device reads are served from memory until a write through the wrapper
+ * (or at most a second) makes them stale. Owns inner from then on (close closes it).
+ * NULL (inner left open) when out of memory. */
+upd_store *upd_store_cached(upd_store *inner);
+
 #endif

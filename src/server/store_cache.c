@@ -1,0 +1,328 @@
+/* A read cache in front of any store (SQLite now, PostgreSQL later): the device check
+ * path reads the device's row, its channel's current release and release rows on
+ * every request; these change only through this store's own writes (the admin API and
+ * the writer thread) or, with several servers on one database, through another
+ * server's. So entries are dropped by a generation counter that every write through
+ * this wrapper bumps, and are never used for longer than UPD_CACHE_TTL_MS, which
+ * bounds what another server's writes can leave stale.
+ *
+ * A reader notes the generation before it asks the store and files the answer only if
+ * no write came in between, so a row read just before a write is never kept. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+
+#define UPD_CACHE_TTL_MS 1000
+#define DEV_SLOTS        1024 /* direct-mapped; a collision replaces the older entry */
+#define REL_SLOTS        64
+#define CHAN_SLOTS       64
+#define KEY_MAX          96
+
+typedef struct dev_ent {
+    uint64_t gen;
+    int64_t at_ms;
+    int used;
+    upd_device_row row;
+} dev_ent;
+
+typedef struct rel_ent {
+    uint64_t gen;
+    int64_t at_ms;
+    int used, found;
+    char key[KEY_MAX]; /* "#<id>", "h<hex>" or "c<name>/<platform>/<mode>" */
+    upd_release_row row;
+} rel_ent;
+
+typedef struct cache_store {
+    upd_store base;
+    upd_store *inner;
+    pthread_mutex_t mu;
+    uint64_t dev_gen; /* bumped by every write that can change a device row */
+    uint64_t rel_gen; /* bumped by every write to releases or channels */
+    dev_ent dev[DEV_SLOTS];
+    rel_ent rel[REL_SLOTS + CHAN_SLOTS];
+} cache_store;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static cache_store *cs(upd_store *st)
+{
+    return (cache_store *)st;
+}
+
+/* ---- releases and channels ----------------------------------------------------------- */
+
+/* Look key up; 1 with *out filled (or 0 found flag in *found) on a fresh hit. */
+static int rel_lookup(cache_store *c, const char *key, unsigned base, unsigned slots,
+                      upd_release_row *out, int *found, uint64_t *gen)
+{
+    rel_ent *e = &c->rel[base + hash(key) % slots];
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    *gen = c->rel_gen;
+    if (e->used && e->gen == c->rel_gen && now_ms() - e->at_ms < UPD_CACHE_TTL_MS &&
+        !strcmp(e->key, key)) {
+        *found = e->found;
+        if (e->found)
+            *out = e->row;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void rel_file(cache_store *c, const char *key, unsigned base, unsigned slots,
+                     const upd_release_row *row, int found, uint64_t gen)
+{
+    if (strlen(key) >= KEY_MAX)
+        return;
+    rel_ent *e = &c->rel[base + hash(key) % slots];
+    pthread_mutex_lock(&c->mu);
+    if (gen == c->rel_gen) {
+        e->used = 1;
+        e->gen = gen;
+        e->at_ms = now_ms();
+        e->found = found;
+        strcpy(e->key, key);
+        if (found)
+            e->row = *row;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The shared shape of the cached release reads: key, then the inner call. */
+typedef int (*rel_fetch)(upd_store *inner, const void *arg, upd_release_row *out);
+
+static int cached_release(cache_store *c, const char *key, unsigned base, unsigned slots,
+                          rel_fetch fetch, const void *arg, upd_release_row *out)
+{
+    int found;
+    uint64_t gen;
+    if (rel_lookup(c, key, base, slots, out, &found, &gen))
+        return found ? 0 : UPD_STORE_ENOTFOUND;
+    int rc = fetch(c->inner, arg, out);
+    if (rc == 0 || rc == UPD_STORE_ENOTFOUND)
+        rel_file(c, key, base, slots, out, rc == 0, gen);
+    return rc;
+}
+
+static int fetch_by_id(upd_store *inner, const void *arg, upd_release_row *out)
+{
+    return inner->ops->release_get(inner, *(const int64_t *)arg, out);
+}
+
+static int fetch_by_hash(upd_store *inner, const void *arg, upd_release_row *out)
+{
+    return inner->ops->release_by_hash(inner, (const char *)arg, out);
+}
+
+struct chan_arg {
+    const char *name, *platform, *mode;
+};
+
+static int fetch_channel(upd_store *inner, const void *arg, upd_release_row *out)
+{
+    const struct chan_arg *a = arg;
+    return inner->ops->channel_current(inner, a->name, a->platform, a->mode, out);
+}
+
+static int c_release_get(upd_store *st, int64_t id, upd_release_row *out)
+{
+    char key[32];
+    snprintf(key, sizeof key, "#%lld", (long long)id);
+    return cached_release(cs(st), key, 0, REL_SLOTS, fetch_by_id, &id, out);
+}
+
+static int c_release_by_hash(upd_store *st, const char *hex, upd_release_row *out)
+{
+    char key[KEY_MAX];
+    if (snprintf(key, sizeof key, "h%s", hex) >= (int)sizeof key)
+        return cs(st)->inner->ops->release_by_hash(cs(st)->inner, hex, out);
+    return cached_release(cs(st), key, 0, REL_SLOTS, fetch_by_hash, hex, out);
+}
+
+static int c_channel_current(upd_store *st, const char *name, const char *platform,
+                             const char *mode, upd_release_row *out)
+{
+    char key[KEY_MAX];
+    struct chan_arg a = {name, platform, mode};
+    if (snprintf(key, sizeof key, "c%s/%s/%s", name, platform, mode) >= (int)sizeof key)
+        return fetch_channel(cs(st)->inner, &a, out);
+    return cached_release(cs(st), key, REL_SLOTS, CHAN_SLOTS, fetch_channel, &a, out);
+}
+
+/* ---- devices ---------------------------------------------------------------------------- */
+
+static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
+{
+    cache_store *c = cs(st);
+    dev_ent *e = &c->dev[hash(mac) % DEV_SLOTS];
+    pthread_mutex_lock(&c->mu);
+    uint64_t gen = c->dev_gen;
+    if (e->used && e->gen == gen && now_ms() - e->at_ms < UPD_CACHE_TTL_MS &&
+        !strcmp(e->row.mac, mac)) {
+        *out = e->row;
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    int rc = c->inner->ops->device_get(c->inner, mac, out);
+    if (rc == 0) {
+        pthread_mutex_lock(&c->mu);
+        if (gen == c->dev_gen) {
+            e->used = 1;
+            e->gen = gen;
+            e->at_ms = now_ms();
+            e->row = *out;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    return rc;
+}
+
+/* ---- writes: through to the store, then drop what they may have changed ---------------- */
+
+static void bump(cache_store *c, int releases, int devices)
+{
+    pthread_mutex_lock(&c->mu);
+    c->rel_gen += (uint64_t)releases;
+    c->dev_gen += (uint64_t)devices;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int c_release_insert(upd_store *st, upd_release_row *r, const char *channel, char *err,
+                            size_t errlen)
+{
+    int rc = cs(st)->inner->ops->release_insert(cs(st)->inner, r, channel, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
+static int c_release_retire(upd_store *st, int64_t id, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->release_retire(cs(st)->inner, id, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
+static int c_channel_set(upd_store *st, const char *name, int64_t id, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->channel_set(cs(st)->inner, name, id, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
+static int c_device_set_pin(upd_store *st, const char *mac, int64_t id, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_set_pin(cs(st)->inner, mac, id, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
+static int c_device_set_channel(upd_store *st, const char *mac, const char *ch, char *err,
+                                size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_set_channel(cs(st)->inner, mac, ch, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
+static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->apply_batch(cs(st)->inner, recs, n, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
+/* ---- passed straight through ------------------------------------------------------------ */
+
+static int c_release_by_sha256(upd_store *st, const char *sha256, upd_release_row *out)
+{
+    return cs(st)->inner->ops->release_by_sha256(cs(st)->inner, sha256, out);
+}
+
+static int c_release_list(upd_store *st, upd_release_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->release_list(cs(st)->inner, cb, ctx);
+}
+
+static int c_blob_referenced(upd_store *st, const char *sha256)
+{
+    return cs(st)->inner->ops->blob_referenced(cs(st)->inner, sha256);
+}
+
+static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->channel_list(cs(st)->inner, cb, ctx);
+}
+
+static int c_device_list(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->device_list(cs(st)->inner, f, cb, ctx);
+}
+
+static int c_event_list(upd_store *st, const char *mac, const char *kind, int64_t before, int limit,
+                        upd_event_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->event_list(cs(st)->inner, mac, kind, before, limit, cb, ctx);
+}
+
+static void c_close(upd_store *st)
+{
+    if (!st)
+        return;
+    cache_store *c = cs(st);
+    c->inner->ops->close(c->inner);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static const upd_store_ops CACHE_OPS = {
+    .close = c_close,
+    .release_insert = c_release_insert,
+    .release_get = c_release_get,
+    .release_by_sha256 = c_release_by_sha256,
+    .release_by_hash = c_release_by_hash,
+    .release_list = c_release_list,
+    .release_retire = c_release_retire,
+    .blob_referenced = c_blob_referenced,
+    .channel_set = c_channel_set,
+    .channel_current = c_channel_current,
+    .channel_list = c_channel_list,
+    .device_get = c_device_get,
+    .device_list = c_device_list,
+    .device_set_pin = c_device_set_pin,
+    .device_set_channel = c_device_set_channel,
+    .event_list = c_event_list,
+    .apply_batch = c_apply_batch,
+};
+
+upd_store *upd_store_cached(upd_store *inner)
+{
+    if (!inner)
+        return NULL;
+    cache_store *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base.ops = &CACHE_OPS;
+    c->inner = inner;
+    pthread_mutex_init(&c->mu, NULL);
+    return &c->base;
+}
