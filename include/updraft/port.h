@@ -99,13 +99,22 @@ typedef struct upd_md5_ops {
 
 /* md5 is required (x-MD5, the ESP8266 client's check). sha256 may have NULL functions:
  * then no SHA-256 is checked (neither a hash the server announced nor the one ESP32
- * images append). verify (optional, NULL: signed images cannot be checked): 0 if sig
- * is a valid signature of the SHA-256 digest under the device's key, else negative. */
+ * images append). verify (optional): 0 if sig is a valid signature of the SHA-256
+ * digest under the device's key, else negative. With verify set the device only accepts
+ * signed images (payload || signature || u32 LE signature length, spec section 5, as
+ * the ESP8266 Updater with a verifier compiled in): the engine requires the length to be
+ * verify_sig_len, hashes the payload read back from flash with sha256 (required then),
+ * calls verify, and commits only the payload; x-MD5 is ignored. verify NULL: images are
+ * not expected to be signed (a signed file is installed with its trailer, as the real
+ * client without a verifier does). */
 typedef struct upd_crypto_ops {
     upd_md5_ops md5;
     upd_sha256_ops sha256;
     int (*verify)(void *ctx, const uint8_t digest[32], const uint8_t *sig, size_t sig_len);
     void *verify_ctx;
+    /* The verifier's signature length in bytes (the RSA modulus length: 256 for
+     * RSA-2048), at most the engine's buffer size; 0 means 256. */
+    uint32_t verify_sig_len;
 } upd_crypto_ops;
 
 /* ---- small persistent state --------------------------------------------------------- */

@@ -46,6 +46,7 @@ enum {
 #define UPD__UE_MD5              7
 #define UPD__UE_NEW_FLASH_CONFIG 9
 #define UPD__UE_MAGIC_BYTE       10
+#define UPD__UE_SIGN             12
 /* Arduino-ESP32 Update: activation of the new slot failed. */
 #define UPD__UE32_ACTIVATE 9
 

@@ -146,8 +146,10 @@ int upd__stage_begin(upd_client_ctx *c)
     int e = placement(c, &c->start);
     if (e)
         return e;
-    /* ESP8266httpUpdate calls Update.setMD5 after Update.begin: a wrong length is -105 */
-    if ((c->flags & UPD__CF_MD5_SEEN) && !(c->flags & UPD__CF_MD5_LEN_OK))
+    /* ESP8266httpUpdate calls Update.setMD5 after Update.begin: a wrong length is -105
+     * (with a verifier x-MD5 is ignored entirely, spec section 2) */
+    if ((c->flags & UPD__CF_MD5_SEEN) && !(c->flags & UPD__CF_MD5_LEN_OK) &&
+        !c->port->crypto.verify)
         return -105;
     upd__hash_init(c);
     c->received = 0;
@@ -265,6 +267,50 @@ static void fail_verify(upd_client_ctx *c, int err)
     upd__client_finish(c, UPD_CLIENT_FAILED, err);
 }
 
+/* Read staged bytes as received: ESP32's held-back first 16 bytes come from c->head
+ * (the ESP8266's flash-mode patch stays: the Updater hashes what is on flash). */
+static int staged_read(const upd_client_ctx *c, uint32_t off, uint8_t *buf, uint32_t len)
+{
+    const upd_flash_ops *f = &c->port->flash;
+    if (f->read(f->ctx, c->start + off, buf, len) < 0)
+        return -1;
+    for (uint32_t i = off; esp32(c) && sketch(c) && i < 16 && i < off + len; i++)
+        buf[i - off] = c->head[i];
+    return 0;
+}
+
+/* Signed image (spec section 5): payload || signature || u32 LE length. The length must
+ * be the verifier's; the payload is hashed as it is on flash and verified through the
+ * port; then only the payload counts (c->total). 0, or an Updater error (12, 3). */
+static int check_signature(upd_client_ctx *c)
+{
+    const upd_crypto_ops *k = &c->port->crypto;
+    uint32_t want = k->verify_sig_len ? k->verify_sig_len : 256u, sl;
+    uint8_t *b = c->buf, digest[32];
+    if (!sha_ops_ok(c) || c->total < 4 || want > c->cap)
+        return UPD__UE_SIGN;
+    if (staged_read(c, c->total - 4, b, 4) != 0)
+        return UPD__UE_READ;
+    sl = get32(b);
+    if (sl != want || sl >= c->total - 4)
+        return UPD__UE_SIGN;
+    uint32_t plen = c->total - 4 - sl;
+    k->sha256.init(k->sha256.ctx);
+    for (uint32_t off = 0; off < plen; off += c->chunk) {
+        uint32_t n = plen - off < c->chunk ? plen - off : c->chunk;
+        if (staged_read(c, off, b, n) != 0)
+            return UPD__UE_READ;
+        k->sha256.update(k->sha256.ctx, b, n);
+    }
+    k->sha256.final(k->sha256.ctx, digest);
+    if (staged_read(c, plen, b, sl) != 0)
+        return UPD__UE_READ;
+    if (k->verify(k->verify_ctx, digest, b, sl) != 0)
+        return UPD__UE_SIGN;
+    c->total = plen;
+    return 0;
+}
+
 void upd__stage_end(upd_client_ctx *c)
 {
     const upd_crypto_ops *k = &c->port->crypto;
@@ -274,8 +320,18 @@ void upd__stage_end(upd_client_ctx *c)
     k->md5.final(k->md5.ctx, md5);
     if (c->flags & UPD__CF_SHA_RUN)
         k->sha256.final(k->sha256.ctx, sha);
-    if ((c->flags & UPD__CF_MD5_SEEN) &&
-        (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0)) {
+    if (k->verify) {
+        int e = check_signature(c);
+        if (e == UPD__UE_READ) {
+            upd__client_finish(c, UPD_CLIENT_FAILED, e);
+            return;
+        }
+        if (e) {
+            fail_verify(c, e);
+            return;
+        }
+    } else if ((c->flags & UPD__CF_MD5_SEEN) &&
+               (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0)) {
         fail_verify(c, UPD__UE_MD5);
         return;
     }

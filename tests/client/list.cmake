@@ -4,4 +4,5 @@ set(UPD_CLIENT_UNIT_TESTS
   test_client_request
   test_client_parity
   test_client_ext
+  test_client_sign
 )

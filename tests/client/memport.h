@@ -55,6 +55,7 @@ typedef struct memport {
     mp_md5 md5;
     tw_sha256_ctx sha;
     int no_sha;
+    int verifies; /* calls of the fake verifier */
     /* transport */
     mp_resp resp[MP_MAX_RESP];
     int nresp;
@@ -74,6 +75,14 @@ typedef struct memport {
  * [base, base + size), contents left as given) and the layout. */
 void memport_init(memport *m, uint8_t *mem, uint32_t base, uint32_t size,
                   const upd_flash_layout *layout);
+
+/* Give the port a fake signature verifier (crypto.verify) for sig_len-byte signatures:
+ * it accepts exactly the signature memport_sign() makes, the SHA-256 digest followed by
+ * zeros up to sig_len bytes (a stand-in for RSA with a 2048-bit modulus: 256). */
+void memport_enable_verify(memport *m, uint32_t sig_len);
+
+/* The fake signature of payload (n bytes) into sig (sig_len >= 32 bytes). */
+void memport_sign(const void *payload, size_t n, uint8_t *sig, uint32_t sig_len);
 
 /* Queue a response for the next connection. */
 void memport_add_response(memport *m, const void *data, size_t len, int end);
