@@ -58,6 +58,18 @@ static void copy_hex(char *dst, size_t n, const char *src)
     dst[n] = '\0';
 }
 
+/* The header pfx + field (e.g. "x-ESP8266-" "free-space"), any case; NULL if absent. */
+static const char *family_header(struct MHD_Connection *c, const char *pfx, const char *field)
+{
+    char name[64];
+    size_t a = strlen(pfx), b = strlen(field);
+    if (a + b >= sizeof name)
+        return NULL;
+    memcpy(name, pfx, a);
+    memcpy(name + a, field, b + 1);
+    return upd__header(c, name);
+}
+
 /* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr. */
 static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
 {
@@ -93,8 +105,7 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
     upd__client_ip(c, d->ip, sizeof d->ip);
     if (!pfx)
         return;
-    char name[64];
-#define H(field) (snprintf(name, sizeof name, "%s%s", pfx, field), upd__header(c, name))
+#define H(field) family_header(c, pfx, field)
     const char *v = H("STA-MAC");
     if (v && upd__parse_mac(v, strlen(v), d->mac) == 0)
         dr->has_mac = 1;

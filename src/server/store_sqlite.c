@@ -940,7 +940,8 @@ static int apply_checkin(conn *c, const upd_record *rec)
         }
     } else if (!strcmp(rec->result, "declined")) {
         kind = "declined";
-    } else if (!strcmp(rec->result, "current") && rec->release_id > 0) {
+    } else if (!strcmp(rec->result, "current") && rec->release_id > 0 &&
+               (!have_old || old.running_release != rec->release_id)) {
         st = stmt(c, Q_DEV_RUNNING);
         if (!st)
             return UPD_STORE_EFAIL;

@@ -8,7 +8,8 @@
 
 #include "writer.h"
 
-#define BATCH_WAIT_MS 20
+#define BATCH_WAIT_MS   20
+#define COALESCE_WINDOW 64 /* how far ahead a check-in looks for its repeat */
 
 struct upd_writer {
     upd_store *st;
@@ -21,6 +22,47 @@ struct upd_writer {
     uint64_t pushed, written, dropped;
     int stop;
 };
+
+/* A routine check-in ("current" or "none") that the same device repeats, with the same
+ * facts and the same answer, before anything else of that device in the batch, is
+ * superseded: the later one writes the same row with a newer last_seen. A device that
+ * retries in a tight loop thus costs one write per batch, not one per request. */
+static int routine(const upd_record *r)
+{
+    return r->type == UPD_REC_CHECKIN &&
+           (!strcmp(r->result, "current") || !strcmp(r->result, "none"));
+}
+
+static const char *rec_mac(const upd_record *r)
+{
+    return r->type == UPD_REC_CHECKIN ? r->dev.mac : r->mac;
+}
+
+static size_t coalesce(upd_record *b, size_t n)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n; i++) {
+        int superseded = 0;
+        if (routine(&b[i]) && b[i].dev.mac[0]) {
+            size_t end = i + 1 + COALESCE_WINDOW < n ? i + 1 + COALESCE_WINDOW : n;
+            for (size_t j = i + 1; j < end; j++) {
+                if (strcmp(rec_mac(&b[j]), b[i].dev.mac) != 0)
+                    continue;
+                superseded = routine(&b[j]) && b[j].release_id == b[i].release_id &&
+                             !strcmp(b[j].result, b[i].result) &&
+                             !strcmp(b[j].detail, b[i].detail) &&
+                             !memcmp(&b[j].dev, &b[i].dev, sizeof b[i].dev);
+                break; /* the device's next record decides */
+            }
+        }
+        if (!superseded) {
+            if (out != i)
+                b[out] = b[i];
+            out++;
+        }
+    }
+    return out;
+}
 
 static void *writer_main(void *arg)
 {
@@ -57,6 +99,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&w->mu);
 
         char err[256] = "";
+        n = coalesce(batch, n);
         if (w->st->ops->apply_batch(w->st, batch, n, err, sizeof err) != 0)
             fprintf(stderr, "updraft: %s (%zu device records lost)\n", err, n);
 
