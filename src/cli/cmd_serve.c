@@ -27,9 +27,39 @@ static void serve_usage(FILE *f)
         "  --connection-limit N     most connections at once (default 16384)\n"
         "  --timeout SECONDS        idle connection timeout (default 90)\n"
         "  --max-upload MIB         largest release upload (default 64)\n"
+        "  --keep-events AGE        delete device and admin events older than AGE, e.g.\n"
+        "                           90d (default), 12h, 30m, 45s; 'forever' keeps them\n"
         "\n"
         "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
         "(generated and printed on first start). SIGTERM or SIGINT stop the server.\n");
+}
+
+/* "90d", "12h", "30m", "45s" (or plain seconds) into milliseconds; "forever" = 0. */
+static int parse_age(const char *v, int64_t *out)
+{
+    if (v && !strcmp(v, "forever")) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || !*v || end == v || x == 0 || x > 36500ull * 86400ull)
+        return -1;
+    unsigned long long unit = 1000;
+    if (*end == 'd')
+        unit = 86400000ull;
+    else if (*end == 'h')
+        unit = 3600000ull;
+    else if (*end == 'm')
+        unit = 60000ull;
+    else if (*end != 's' && *end != '\0')
+        return -1;
+    if (*end && end[1])
+        return -1;
+    if (x * unit > 36500ull * 86400000ull)
+        return -1;
+    *out = (int64_t)(x * unit);
+    return 0;
 }
 
 static int parse_uint(const char *opt, const char *v, unsigned long max, unsigned long *out)
@@ -48,6 +78,7 @@ int upd_cmd_serve(int argc, char **argv)
 {
     upd_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    cfg.keep_events_ms = 90ll * 86400000ll;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -92,6 +123,13 @@ int upd_cmd_serve(int argc, char **argv)
             if (parse_uint(a, v, 86400, &n))
                 return 2;
             cfg.timeout_s = (unsigned)n;
+            i++;
+        } else if (!strcmp(a, "--keep-events")) {
+            if (parse_age(v, &cfg.keep_events_ms) != 0) {
+                fprintf(stderr, "updraft serve: --keep-events needs an age like 90d, 12h, 30m "
+                                "or 45s (up to 100 years), or 'forever'\n");
+                return 2;
+            }
             i++;
         } else if (!strcmp(a, "--max-upload")) {
             if (parse_uint(a, v, 4096, &n))

@@ -408,7 +408,7 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
-    s->writer = upd_writer_start(s->store, 8192);
+    s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
         goto out;

@@ -15,6 +15,7 @@ typedef struct upd_server_config {
     unsigned connection_limit;    /* 0: 16384 */
     unsigned timeout_s;           /* idle connection timeout; 0: 90 */
     uint64_t max_upload;          /* largest upload accepted, bytes; 0: 64 MiB */
+    int64_t keep_events_ms;       /* delete events older than this; 0 keeps them all */
 } upd_server_config;
 
 /* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token

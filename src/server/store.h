@@ -158,6 +158,9 @@ typedef struct upd_store_ops {
     /* Events, newest first; mac NULL = all; kind NULL = all; before_id 0 = newest. */
     int (*event_list)(upd_store *st, const char *mac, const char *kind, int64_t before_id,
                       int limit, upd_event_cb cb, void *ctx);
+    /* Delete up to max events older than before_ms (oldest first). Returns how many
+     * were deleted (>= 0) or UPD_STORE_EFAIL. */
+    int (*events_prune)(upd_store *st, int64_t before_ms, int max);
     /* Apply the writer thread's records in one transaction (device upserts, events,
      * and the inferred "updated" / "failed" events). */
     int (*apply_batch)(upd_store *st, const upd_record *recs, size_t n, char *err, size_t errlen);

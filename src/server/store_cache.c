@@ -284,6 +284,11 @@ static int c_event_list(upd_store *st, const char *mac, const char *kind, int64_
     return cs(st)->inner->ops->event_list(cs(st)->inner, mac, kind, before, limit, cb, ctx);
 }
 
+static int c_events_prune(upd_store *st, int64_t before_ms, int max)
+{
+    return cs(st)->inner->ops->events_prune(cs(st)->inner, before_ms, max);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -311,6 +316,7 @@ static const upd_store_ops CACHE_OPS = {
     .device_set_pin = c_device_set_pin,
     .device_set_channel = c_device_set_channel,
     .event_list = c_event_list,
+    .events_prune = c_events_prune,
     .apply_batch = c_apply_batch,
 };
 

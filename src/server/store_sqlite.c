@@ -88,6 +88,7 @@ enum q {
     Q_DEV_DOWNLOADED,
     Q_DEV_FAILED_RESET,
     Q_DEV_RUNNING,
+    Q_EV_PRUNE,
     Q_EV_INSERT,
     Q_EV_LIST,
     Q__COUNT
@@ -152,6 +153,8 @@ static const char *const SQL[Q__COUNT] = {
                          "AND offered_release=?2 RETURNING offer_downloads",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
+    [Q_EV_PRUNE] = "DELETE FROM events WHERE id IN "
+                   "(SELECT id FROM events WHERE at_ms < ?1 ORDER BY id LIMIT ?2)",
     [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail FROM events WHERE "
@@ -998,6 +1001,22 @@ static int apply_download(conn *c, const upd_record *rec)
     return rc;
 }
 
+static int s_events_prune(upd_store *base, int64_t before_ms, int max)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_EV_PRUNE);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, before_ms);
+        sqlite3_bind_int(st, 2, max);
+        if (exec_done(c, st) == 0)
+            rc = sqlite3_changes(c->db);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, char *err,
                          size_t errlen)
 {
@@ -1056,6 +1075,7 @@ static const upd_store_ops SQLITE_OPS = {
     .device_set_pin = s_device_set_pin,
     .device_set_channel = s_device_set_channel,
     .event_list = s_event_list,
+    .events_prune = s_events_prune,
     .apply_batch = s_apply_batch,
 };
 

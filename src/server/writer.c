@@ -21,7 +21,48 @@ struct upd_writer {
     size_t n, cap, max;
     uint64_t pushed, written, dropped;
     int stop;
+    int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
+    int64_t next_prune; /* monotonic ms of the next pruning pass */
 };
+
+#define PRUNE_CHUNK 5000 /* events deleted per statement: short write locks */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How often to prune: a quarter of the retention, at most hourly, at least each second. */
+static int64_t prune_every(int64_t keep_ms)
+{
+    int64_t p = keep_ms / 4;
+    return p > 3600000 ? 3600000 : p < 1000 ? 1000 : p;
+}
+
+/* Delete the events that aged out, in chunks, outside the lock. */
+static void prune(upd_writer *w)
+{
+    int64_t before = wall_ms() - w->keep_ms;
+    long total = 0;
+    int n;
+    while ((n = w->st->ops->events_prune(w->st, before, PRUNE_CHUNK)) > 0) {
+        total += n;
+        if (n < PRUNE_CHUNK)
+            break;
+    }
+    if (n < 0)
+        fprintf(stderr, "updraft: could not delete old events (retention)\n");
+    (void)total;
+}
 
 /* A routine check-in ("current" or "none") that the same device repeats, with the same
  * facts and the same answer, before anything else of that device in the batch, is
@@ -71,8 +112,29 @@ static void *writer_main(void *arg)
     size_t batch_cap = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->n == 0 && !w->stop)
-            pthread_cond_wait(&w->work, &w->mu);
+        while (w->n == 0 && !w->stop) {
+            if (w->keep_ms > 0 && mono_ms() >= w->next_prune) {
+                w->next_prune = mono_ms() + prune_every(w->keep_ms);
+                pthread_mutex_unlock(&w->mu);
+                prune(w);
+                pthread_mutex_lock(&w->mu);
+                continue;
+            }
+            if (w->keep_ms <= 0) {
+                pthread_cond_wait(&w->work, &w->mu);
+                continue;
+            }
+            int64_t wait = w->next_prune - mono_ms();
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->work, &w->mu, &ts);
+        }
         if (w->n == 0 && w->stop)
             break;
         if (!w->stop && w->n < 256) {
@@ -114,12 +176,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-upd_writer *upd_writer_start(upd_store *st, size_t max_queue)
+upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms)
 {
     upd_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->st = st;
+    w->keep_ms = keep_events_ms > 0 ? keep_events_ms : 0;
+    w->next_prune = mono_ms(); /* a first pass at start */
     w->max = max_queue ? max_queue : 8192;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);

@@ -4,7 +4,7 @@ dir, talk to it the way devices (raw sockets, byte-exact requests from shared/sp
 operators (the JSON API, the CLI) do, and check every status, header, byte and registry row.
 
 usage: test_server.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: esp8266 esp32 ranges fw api auth registry corpus cli lifecycle tls robust
+GROUP: esp8266 esp32 ranges fw api auth registry retention corpus cli lifecycle tls robust
 Python 3 standard library only. Synthetic images are built here (spec formats), so the
 tests run on a fresh clone; FIRMWARE_DIR (../shared/testdata/firmware) is optional."""
 import functools
@@ -724,6 +724,32 @@ def t_registry():
         srv.stop()
 
 
+def t_retention():
+    # events older than --keep-events are deleted by the writer when it is idle
+    srv = Server(extra=["--keep-events", "2s"])
+    try:
+        eq(srv.upload(arduino_bin(seed=51), "1.0", "stable").status, 201, "upload")
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E0:51"))
+        eq(r.status, 200, "offered")
+        check(len(events(srv)) >= 3, "events recorded (release-added, channel-set, offered...)")
+        gone = False
+        for _ in range(80):
+            time.sleep(0.1)
+            if not events(srv):
+                gone = True
+                break
+        check(gone, "events older than 2 s deleted: %r" % events(srv))
+        d = srv.api("GET", "/api/v1/devices/DE:BA:7A:B1:E0:51").json
+        eq(d.get("mac"), "DE:BA:7A:B1:E0:51", "the device itself is kept")
+    finally:
+        srv.stop()
+    for bad in ("0", "-3d", "5x", "12hh", ""):
+        p = subprocess.run([BIN, "serve", "--keep-events", bad], capture_output=True, text=True,
+                           timeout=10)
+        eq(p.returncode, 2, "--keep-events %r refused" % bad)
+        check("--keep-events needs an age" in p.stderr, "the refusal says what to give")
+
+
 MANIFEST_ACCEPT = {"esp8266-app", "esp8266-app-gz", "esp32-app"}
 
 
@@ -977,7 +1003,7 @@ def t_robust():
 
 
 GROUPS = {"esp8266": t_esp8266, "esp32": t_esp32, "ranges": t_ranges, "fw": t_fw, "api": t_api,
-          "auth": t_auth, "registry": t_registry, "corpus": t_corpus, "cli": t_cli,
+          "auth": t_auth, "registry": t_registry, "retention": t_retention, "corpus": t_corpus, "cli": t_cli,
           "lifecycle": t_lifecycle, "tls": t_tls, "robust": t_robust}
 
 if __name__ == "__main__":
