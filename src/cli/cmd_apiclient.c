@@ -1,33 +1,29 @@
 /* HTTP/1.1 client of the admin commands (see cmd_apiclient.h). */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cmd_apiclient.h"
+#include "upd_posix.h"
+
+/* Waits of the admin client: generous, an upload of a large image may take a while. */
+#define API_TIMEOUT_MS 60000u
 
 static int parse_base(char *host, size_t hcap, char *port, size_t pcap, char *prefix, size_t xcap,
-                      char *err, size_t errlen)
+                      int *tls, char *err, size_t errlen)
 {
     const char *url = getenv("UPDRAFT_URL");
     if (!url || !*url)
         url = "http://127.0.0.1:8080";
-    if (!strncasecmp(url, "https://", 8)) {
-        snprintf(err, errlen,
-                 "UPDRAFT_URL=%s: the CLI speaks plain http only; run it on the server host "
-                 "with UPDRAFT_URL=http://127.0.0.1:PORT (or through an SSH tunnel)",
-                 url);
+    *tls = !strncasecmp(url, "https://", 8);
+    if (!*tls && strncasecmp(url, "http://", 7)) {
+        snprintf(err, errlen, "UPDRAFT_URL=%s must start with http:// or https://", url);
         return -1;
     }
-    if (strncasecmp(url, "http://", 7)) {
-        snprintf(err, errlen, "UPDRAFT_URL=%s must start with http://", url);
-        return -1;
-    }
-    const char *h = url + 7;
+    const char *h = url + (*tls ? 8 : 7);
     const char *slash = strchr(h, '/');
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
     char hp[300];
@@ -47,7 +43,7 @@ static int parse_base(char *host, size_t hcap, char *port, size_t pcap, char *pr
         *colon = '\0';
         snprintf(port, pcap, "%s", colon + 1);
     } else {
-        snprintf(port, pcap, "80");
+        snprintf(port, pcap, "%s", *tls ? "443" : "80");
     }
     if (hp[0] == '[') {
         size_t n = strlen(hp);
@@ -60,13 +56,11 @@ static int parse_base(char *host, size_t hcap, char *port, size_t pcap, char *pr
     return 0;
 }
 
-static int send_all(int fd, const void *p, size_t n)
+static int send_all(upd_posix_net *net, const void *p, size_t n)
 {
     const char *b = p;
     while (n) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        int w = upd_posix_net_send(net, b, n, API_TIMEOUT_MS);
         if (w <= 0)
             return -1;
         b += w;
@@ -95,33 +89,29 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
                     size_t errlen)
 {
     char host[300], port[16], prefix[512];
+    int tls = 0;
     memset(out, 0, sizeof *out);
-    if (parse_base(host, sizeof host, port, sizeof port, prefix, sizeof prefix, err, errlen))
+    if (parse_base(host, sizeof host, port, sizeof port, prefix, sizeof prefix, &tls, err, errlen))
         return -1;
     const char *token = getenv("UPDRAFT_TOKEN");
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    int gai = getaddrinfo(host, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s (check UPDRAFT_URL)", host, gai_strerror(gai));
+    char *pend;
+    unsigned long pnum = strtoul(port, &pend, 10);
+    if (!port[0] || *pend || pnum == 0 || pnum > 65535) {
+        snprintf(err, errlen, "UPDRAFT_URL has a bad port '%s'", port);
         return -1;
     }
-    int fd = -1;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-            continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-            break;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(err, errlen,
-                 "cannot connect to %s:%s: %s: is 'updraft serve' running there? (UPDRAFT_URL)",
-                 host, port, strerror(errno));
+    upd_posix_net net;
+    upd_posix_net_init(&net);
+    /* https: the system's trust store, or UPDRAFT_CA_FILE (e.g. a self-signed server's
+     * certificate); UPDRAFT_INSECURE=1 skips verification */
+    net.ca_file = getenv("UPDRAFT_CA_FILE");
+    net.insecure = getenv("UPDRAFT_INSECURE") && !strcmp(getenv("UPDRAFT_INSECURE"), "1");
+    if (upd_posix_net_connect(&net, host, (uint16_t)pnum, tls, 10000) != 0) {
+        snprintf(err, errlen, "cannot connect to %s:%s: %s%s", host, port, net.error,
+                 net.tls_verify_failed
+                     ? " (give the server's certificate with UPDRAFT_CA_FILE=cert.pem)"
+                     : ": is 'updraft serve' running there? (UPDRAFT_URL)");
+        upd_posix_net_free(&net);
         return -1;
     }
     char head[4096];
@@ -134,12 +124,12 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
                      content_type ? content_type : "", content_type ? "\r\n" : "", len);
     if (n < 0 || (size_t)n >= sizeof head) {
         snprintf(err, errlen, "request too long");
-        close(fd);
+        upd_posix_net_free(&net);
         return -1;
     }
-    int fail = send_all(fd, head, (size_t)n);
+    int fail = send_all(&net, head, (size_t)n);
     if (!fail && body)
-        fail = send_all(fd, body, len);
+        fail = send_all(&net, body, len);
     if (!fail && body_fd >= 0) {
         int tty = isatty(2);
         char buf[65536];
@@ -150,10 +140,10 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
                 continue;
             if (r <= 0) {
                 snprintf(err, errlen, "reading the file failed after %zu bytes", done);
-                close(fd);
+                upd_posix_net_free(&net);
                 return -1;
             }
-            fail = send_all(fd, buf, (size_t)r);
+            fail = send_all(&net, buf, (size_t)r);
             done += (size_t)r;
             if (tty)
                 progress(done, len, done >= len);
@@ -172,14 +162,12 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
             }
             resp = nr;
         }
-        ssize_t r = recv(fd, resp + got, cap - got - 1, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
+        int r = upd_posix_net_recv(&net, resp + got, cap - got - 1, API_TIMEOUT_MS);
         if (r <= 0)
             break;
         got += (size_t)r;
     }
-    close(fd);
+    upd_posix_net_free(&net);
     if (!resp || got == 0) {
         free(resp);
         snprintf(err, errlen, "the server closed the connection without an answer%s",

@@ -1,6 +1,7 @@
 /* A small HTTP/1.1 client for the admin commands: one request per connection, to the
  * server named by UPDRAFT_URL (default http://127.0.0.1:8080) with the token in
- * UPDRAFT_TOKEN. Plain http only. */
+ * UPDRAFT_TOKEN. https:// URLs are verified against the system's trust store, or
+ * UPDRAFT_CA_FILE; UPDRAFT_INSECURE=1 skips the verification. */
 #ifndef UPD_CLI_APICLIENT_H
 #define UPD_CLI_APICLIENT_H
 

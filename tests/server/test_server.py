@@ -895,7 +895,8 @@ def t_tls():
     cert = os.path.join(tmp.name, "cert.pem")
     key = os.path.join(tmp.name, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"], check=True,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
                    capture_output=True)
     env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
     p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
@@ -928,6 +929,21 @@ def t_tls():
         eq(r.status, 201, "upload over HTTPS")
         r = tls(esp8266_request(port))
         check_image_response(r, img, "1.0", "ESP8266 request over HTTPS")
+        # the admin CLI over https: refused without trust, fine with the certificate
+        cenv = dict(os.environ, UPDRAFT_URL="https://127.0.0.1:%d" % port, UPDRAFT_TOKEN=TOKEN)
+        cenv.pop("UPDRAFT_CA_FILE", None)
+        cenv.pop("UPDRAFT_INSECURE", None)
+        c = subprocess.run([BIN, "release", "list", "--json"], capture_output=True, text=True,
+                           env=cenv, timeout=20)
+        check(c.returncode != 0 and "UPDRAFT_CA_FILE" in c.stderr,
+              "CLI refuses an untrusted certificate and says how to trust it: %r" % c.stderr)
+        c = subprocess.run([BIN, "release", "list", "--json"], capture_output=True, text=True,
+                           env=dict(cenv, UPDRAFT_CA_FILE=cert), timeout=20)
+        check(c.returncode == 0 and '"1.0"' in c.stdout,
+              "CLI lists releases over https with UPDRAFT_CA_FILE: %r %r" % (c.stdout, c.stderr))
+        c = subprocess.run([BIN, "release", "list"], capture_output=True, text=True,
+                           env=dict(cenv, UPDRAFT_INSECURE="1"), timeout=20)
+        eq(c.returncode, 0, "CLI over https with UPDRAFT_INSECURE=1")
     p.send_signal(signal.SIGTERM)
     eq(p.wait(10), 0, "HTTPS server exits 0")
     p.stdout.close()
