@@ -818,10 +818,33 @@ def t_cli():
                            "--notes", "pi & more")
         eq(rc, 0, "release add: exit 0 (%s)" % err)
         check("release 1" in out, "release add prints the id: %r" % out)
+        check("\r[" not in err, "no progress bar when stderr is not a terminal")
+        # on a terminal: a progress bar that ends at 100%
+        import pty
+        big = os.path.join(tmp.name, "big.bin")
+        open(big, "wb").write(esp32_app(seed=52, big=3 << 20))
+        master, slave = pty.openpty()
+        p = subprocess.Popen([BIN, "release", "add", big, "--version", "3.2"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(master)
+        eq(p.wait(30), 0, "release add on a terminal: exit 0")
+        text = shown.decode(errors="replace")
+        check("\r[" in text and "100%" in text and "#" * 40 in text,
+              "progress bar on a terminal, ending at 100%%: %r" % text[-300:])
         rc, out, err = run("release", "list", "--json")
         rels = json.loads(out)["releases"]
-        eq((rc, rels[0]["version"], rels[0]["notes"]), (0, "3.1.4", "pi & more"),
-           "release list --json")
+        rels = {r["version"]: r for r in rels}
+        eq((rc, rels["3.1.4"]["notes"]), (0, "pi & more"), "release list --json")
         rc, out, err = run("release", "list")
         check(rc == 0 and "3.1.4" in out, "release list table")
         bad = os.path.join(tmp.name, "page.bin")
