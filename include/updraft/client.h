@@ -51,6 +51,10 @@ enum {
     /* Keep download progress in the port's UPD_STATE_RESUME area and continue an
      * interrupted download with Range: bytes=N- (206 expected; a 200 starts over). */
     UPD_CLIENT_F_RESUME = 1u << 2,
+    /* Keep the outcome of each update attempt in the port's UPD_STATE_REPORT area and
+     * send it on the next check as one x-updraft-report header (docs/protocol.md,
+     * "Outcome report"). Not in UPD_CLIENT_F_ALL: the server must expect the header. */
+    UPD_CLIENT_F_REPORT = 1u << 3,
     UPD_CLIENT_F_ALL = UPD_CLIENT_F_INSPECT | UPD_CLIENT_F_SHA256 | UPD_CLIENT_F_RESUME
 };
 
@@ -220,6 +224,16 @@ int upd_client_status(const upd_client_ctx *c);
  * ("Server Did Not Report Size", "MD5 Check Failed" ...), upd_strerror() for the
  * engine's. Never NULL. */
 const char *upd_client_strerror(int err);
+
+/* The running image's state (enum upd_boot_state) from port->rollback.boot_state, or
+ * UPD_EUNSUPPORTED where the platform cannot roll back (ESP8266), UPD_ESTATE if the
+ * port failed. Call it after boot: UPD_BOOT_PENDING means "run your health check, then
+ * upd_client_confirm(), or the next reset goes back to the previous image". */
+int upd_client_boot_state(const upd_port *port);
+
+/* Confirm the running image (PENDING -> VALID) through port->rollback.confirm: 0,
+ * UPD_EUNSUPPORTED (no rollback on this platform: nothing to confirm), UPD_ESTATE. */
+int upd_client_confirm(const upd_port *port);
 
 /* Run a whole check synchronously through port->transport (connect, send, receive
  * with short waits, close), polling the engine. Returns upd_client_result_of(c). */

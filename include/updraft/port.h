@@ -127,22 +127,54 @@ enum upd_state_area {
     /* UPD_STATE_RESUME_SIZE bytes: download progress for resuming with Range. Should
      * survive a power loss (flash) for resume after a power cut; RTC memory gives
      * resume after a reset only. A port without it returns negative: no resume. */
-    UPD_STATE_RESUME = 1
+    UPD_STATE_RESUME = 1,
+    /* UPD_STATE_REPORT_SIZE bytes: the outcome of the last update attempt, sent to the
+     * server on the next check (UPD_CLIENT_F_REPORT). Should survive a reset and a power
+     * loss (flash, NVS). A port without it returns negative: nothing is reported. */
+    UPD_STATE_REPORT = 2
 };
 
 #define UPD_STATE_BOOT_SIZE   128u
 #define UPD_STATE_RESUME_SIZE 128u
+#define UPD_STATE_REPORT_SIZE 96u
+
+/* What the boot loader made of the running image (upd_state_ops.boot_state). */
+enum upd_boot_state {
+    UPD_BOOT_VALID = 0,      /* confirmed (or the platform needs no confirmation) */
+    UPD_BOOT_PENDING = 1,    /* first boot after an update: confirm, or the next reset
+                                rolls back (ESP32 otadata PENDING_VERIFY) */
+    UPD_BOOT_ROLLED_BACK = 2 /* the last activated image was not confirmed (ABORTED) or
+                                did not boot (INVALID): this is the previous image */
+};
 
 /*   read/write: len bytes at the start of area. 0 or negative. A never-written area
  *     reads as anything (the engine checks magic and CRC).
  *   activate: ESP32 only (NULL on ESP8266): make the slot at start (size bytes, a
- *     verified image) the boot partition for the next reset (otadata). 0 or negative. */
+ *     verified image) the boot partition for the next reset (otadata). 0 or negative.
+ *   (rollback: see upd_rollback_ops below.) */
 typedef struct upd_state_ops {
     int (*read)(void *ctx, unsigned area, void *buf, uint32_t len);
     int (*write)(void *ctx, unsigned area, const void *buf, uint32_t len);
     int (*activate)(void *ctx, uint32_t start, uint32_t size);
     void *ctx;
 } upd_state_ops;
+
+/* ---- rollback (optional) -------------------------------------------------------------- */
+
+/* Only where the boot loader can roll back: ESP32 with two OTA slots and rollback
+ * enabled. NULL functions on ESP8266, whose eboot copies the new image over the old one
+ * (nothing to go back to).
+ *   boot_state: enum upd_boot_state of the running image, or negative.
+ *   confirm:    the running image is good (otadata PENDING_VERIFY -> VALID,
+ *               esp_ota_mark_app_valid_cancel_rollback); harmless when already VALID.
+ *               0 or negative.
+ * The application calls them through upd_client_boot_state() / upd_client_confirm();
+ * the engine calls boot_state for the outcome report's rollback flag. */
+typedef struct upd_rollback_ops {
+    int (*boot_state)(void *ctx);
+    int (*confirm)(void *ctx);
+    void *ctx;
+} upd_rollback_ops;
 
 /* ---- the whole port ------------------------------------------------------------------ */
 
@@ -152,6 +184,7 @@ typedef struct upd_port {
     upd_clock_ops clock;
     upd_crypto_ops crypto;
     upd_state_ops state;
+    upd_rollback_ops rollback; /* optional: zero where the platform cannot roll back */
 } upd_port;
 
 #endif

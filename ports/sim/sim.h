@@ -141,6 +141,8 @@ typedef struct upd_sim_dev {
     upd_sim_flash flash;
     upd_port port;
     uint8_t rtc[UPD_STATE_BOOT_SIZE]; /* RTC user memory (ESP8266): the eboot command */
+    uint8_t report[UPD_STATE_REPORT_SIZE]; /* UPD_STATE_REPORT: kept like NVS (survives
+                                              resets and cuts; not a modelled flash area) */
     upd_sim_md5 md5;
     upd_sim_sha256 sha;
     uint32_t rng;          /* garbage for cut operations and lost RTC memory */

@@ -75,6 +75,10 @@ static int s_read(void *ctx, unsigned area, void *buf, uint32_t len)
     }
     if (area == UPD_STATE_RESUME)
         return upd_sim_read(dev, dev->lay->resume, buf, len);
+    if (area == UPD_STATE_REPORT && len <= sizeof dev->report) {
+        memcpy(buf, dev->report, len);
+        return 0;
+    }
     return -1;
 }
 
@@ -87,6 +91,10 @@ static int s_write(void *ctx, unsigned area, const void *buf, uint32_t len)
         return -1;
     if (area == UPD_STATE_BOOT) {
         memcpy(dev->rtc, buf, len); /* RTC user memory: survives a reset, not a power loss */
+        return 0;
+    }
+    if (area == UPD_STATE_REPORT && len <= sizeof dev->report) {
+        memcpy(dev->report, buf, len);
         return 0;
     }
     if (area != UPD_STATE_RESUME)
@@ -198,6 +206,31 @@ int upd_sim_confirm(upd_sim_dev *dev)
     return 0;
 }
 
+/* The port's rollback ops (ESP32): the running image's otadata state, and confirm. */
+static int s_boot_state(void *ctx)
+{
+    upd_sim_dev *dev = ctx;
+    if (dev->state != UPD_SIM_RUNNING)
+        return -1;
+    if (dev->pending_verify)
+        return UPD_BOOT_PENDING;
+    /* an ABORTED/INVALID entry newer than the one that runs: the update was rolled back */
+    uint32_t seq = 0, st = 0;
+    int act = active_entry(dev, 0, &seq, &st);
+    for (int i = 0; i < 2; i++) {
+        uint32_t q, s2;
+        if (i != act && upd_sim_otadata_entry(dev, i, &q, &s2) &&
+            (s2 == UPD_SIM_OTA_ABORTED || s2 == UPD_SIM_OTA_INVALID) && (act < 0 || q > seq))
+            return UPD_BOOT_ROLLED_BACK;
+    }
+    return UPD_BOOT_VALID;
+}
+
+static int s_confirm(void *ctx)
+{
+    return upd_sim_confirm(ctx);
+}
+
 /* ---- set up ------------------------------------------------------------------------------------ */
 
 void upd_sim_init(upd_sim_dev *dev, const upd_sim_layout *lay, const upd_sim_env *env,
@@ -227,6 +260,8 @@ void upd_sim_init(upd_sim_dev *dev, const upd_sim_layout *lay, const upd_sim_env
     p->state.read = s_read;
     p->state.write = s_write;
     p->state.activate = lay->platform == UPD_SIM_ESP32 ? s_activate : NULL;
+    if (lay->platform == UPD_SIM_ESP32)
+        p->rollback = (upd_rollback_ops){s_boot_state, s_confirm, dev};
     p->state.ctx = dev;
 }
 

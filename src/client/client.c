@@ -201,6 +201,99 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
         header(w, x, "version", cfg->version);
 }
 
+/* ---- outcome report (docs/protocol.md "Outcome report (device -> server)") ---------- */
+
+#define REPORT_MAGIC 0x54504552u /* "REPT" */
+#define RP_VER    4  /* u8 record version (1), u8 RPF_* */
+#define RP_RESULT 8  /* i32: 0 installed, else the device error code */
+#define RP_MD5    12 /* 16 bytes */
+#define RP_VLEN   28 /* u8, then the version (at most UPD_CLIENT_VERSION_MAX chars) */
+#define RP_CRC    (UPD_STATE_REPORT_SIZE - 4)
+#define RPF_MD5   1u
+_Static_assert(RP_VLEN + 1 + UPD_CLIENT_VERSION_MAX <= RP_CRC, "report record fields overlap");
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int report_on(const upd_client_ctx *c)
+{
+    return (c->cfg->features & UPD_CLIENT_F_REPORT) && c->port->state.read;
+}
+
+/* The x-updraft-report header from the stored record, if there is a valid one. */
+static void report_header(upd_client_ctx *c, wbuf *w)
+{
+    static const char hx[] = "0123456789abcdef";
+    uint8_t r[UPD_STATE_REPORT_SIZE];
+    const upd_state_ops *s = &c->port->state;
+    if (!report_on(c) || s->read(s->ctx, UPD_STATE_REPORT, r, sizeof r) < 0 ||
+        rd32(r) != REPORT_MAGIC || r[RP_VER] != 1 || r[RP_VLEN] > UPD_CLIENT_VERSION_MAX ||
+        rd32(r + RP_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC))
+        return;
+    int32_t res = (int32_t)rd32(r + RP_RESULT);
+    puts_(w, "x-updraft-report: v=1;result=");
+    if (res < 0)
+        puts_(w, "-");
+    putu(w, res < 0 ? 0u - (uint32_t)res : (uint32_t)res);
+    if (r[RP_VER + 1] & RPF_MD5) {
+        char t[32];
+        for (int i = 0; i < 16; i++) {
+            t[2 * i] = hx[r[RP_MD5 + i] >> 4];
+            t[2 * i + 1] = hx[r[RP_MD5 + i] & 15];
+        }
+        puts_(w, ";md5=");
+        put(w, t, sizeof t);
+    }
+    if (r[RP_VLEN]) {
+        puts_(w, ";version=");
+        put(w, r + RP_VLEN + 1, r[RP_VLEN]);
+    }
+    puts_(w, res == 0 && upd_client_boot_state(c->port) == UPD_BOOT_ROLLED_BACK ? ";rollback=1\r\n"
+                                                                            : ";rollback=0\r\n");
+    c->flags |= UPD__CF_REPORTED;
+}
+
+/* Store the outcome of an offered image (result 0: installed, else the error code). */
+static void report_save(upd_client_ctx *c, int32_t res)
+{
+    uint8_t r[UPD_STATE_REPORT_SIZE];
+    memset(r, 0, sizeof r);
+    wr32(r, REPORT_MAGIC);
+    r[RP_VER] = 1;
+    if ((c->flags & UPD__CF_MD5_HEX_OK) && (c->flags & UPD__CF_MD5_LEN_OK)) {
+        r[RP_VER + 1] = RPF_MD5;
+        memcpy(r + RP_MD5, c->md5, 16);
+    }
+    wr32(r + RP_RESULT, (uint32_t)res);
+    /* a version that cannot stand in the header's syntax is left out */
+    uint32_t n = c->offered_len, i = 0;
+    while (i < n && c->offered[i] > ' ' && c->offered[i] < 0x7F && c->offered[i] != ';')
+        i++;
+    if (i == n) {
+        r[RP_VLEN] = (uint8_t)n;
+        memcpy(r + RP_VLEN + 1, c->offered, n);
+    }
+    wr32(r + RP_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC));
+    c->port->state.write(c->port->state.ctx, UPD_STATE_REPORT, r, sizeof r);
+}
+
+/* The report went out and an answer came: forget it (an offer writes a new one). */
+static void report_clear(upd_client_ctx *c)
+{
+    uint8_t r[UPD_STATE_REPORT_SIZE];
+    memset(r, 0, sizeof r);
+    c->flags &= ~(uint32_t)UPD__CF_REPORTED;
+    c->port->state.write(c->port->state.ctx, UPD_STATE_REPORT, r, sizeof r);
+}
+
 /* Write the request into buf at req_off (HTTPClient::sendHeader's layout). After a
  * redirect the device's HTTPClient has cleared the headers the update code added: only
  * its own lines and Content-Length go out again. Returns 0 or UPD_ENOSPC. */
@@ -226,8 +319,10 @@ static int build_request(upd_client_ctx *c, int redirected)
         puts_(&w, cfg->auth);
     }
     puts_(&w, "\r\nConnection: close\r\n");
-    if (!redirected)
+    if (!redirected) {
         device_headers(c, &w);
+        report_header(c, &w);
+    }
     if (cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO)
         puts_(&w, "Content-Length: 0\r\n"); /* sent even on GET (core >= 2.6.0) */
     if (c->flags & UPD__CF_RESUMING) {
@@ -309,6 +404,10 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
 
 void upd__client_finish(upd_client_ctx *c, int r, int err)
 {
+    if ((c->flags & UPD__CF_OFFER) && report_on(c)) {
+        c->flags &= ~(uint32_t)UPD__CF_OFFER;
+        report_save(c, r == UPD_CLIENT_FAILED ? err : 0);
+    }
     c->state = UPD__CS_DONE;
     c->result = (uint8_t)r;
     c->error = r == UPD_CLIENT_FAILED ? err : 0;
@@ -644,6 +743,10 @@ static void headers_done(upd_client_ctx *c)
         fail(c, -7); /* HTTPC_ERROR_NO_HTTP_SERVER */
         return;
     }
+    if (c->flags & UPD__CF_REPORTED)
+        report_clear(c);
+    if ((code == 200 && !cfg->version_only) || (code == 206 && (c->flags & UPD__CF_RESUMING)))
+        c->flags |= UPD__CF_OFFER;
     unsigned limit = cfg->redirect_limit ? cfg->redirect_limit : DEFAULT_REDIRECT_LIMIT;
     if (cfg->follow_redirects && c->redirects < limit && c->loc_len &&
         (code == 301 || code == 307 || code == 302 || code == 303)) {

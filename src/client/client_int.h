@@ -31,7 +31,9 @@ enum {
     UPD__CF_SHA_RUN = 1u << 10,    /* the SHA-256 of the body is being computed */
     UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
     UPD__CF_REC = 1u << 12,         /* a resume record may exist: clear it at the end */
-    UPD__CF_VER_LONG = 1u << 13     /* x-version longer than UPD_CLIENT_VERSION_MAX */
+    UPD__CF_VER_LONG = 1u << 13,    /* x-version longer than UPD_CLIENT_VERSION_MAX */
+    UPD__CF_REPORTED = 1u << 14,    /* the request carries x-updraft-report */
+    UPD__CF_OFFER = 1u << 15        /* an image was offered: record the outcome */
 };
 
 #define UPD__EBOOT_MAGIC    0xEB001000u

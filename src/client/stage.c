@@ -521,3 +521,20 @@ void upd__resume_clear(upd_client_ctx *c)
     s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r);
     c->saved = 0;
 }
+
+/* ---- rollback (ESP32 slots) ---------------------------------------------------------------- */
+
+int upd_client_boot_state(const upd_port *port)
+{
+    if (!port || !port->rollback.boot_state)
+        return UPD_EUNSUPPORTED;
+    int st = port->rollback.boot_state(port->rollback.ctx);
+    return st < 0 ? UPD_ESTATE : st;
+}
+
+int upd_client_confirm(const upd_port *port)
+{
+    if (!port || !port->rollback.confirm)
+        return UPD_EUNSUPPORTED;
+    return port->rollback.confirm(port->rollback.ctx) < 0 ? UPD_ESTATE : 0;
+}

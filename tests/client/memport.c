@@ -167,6 +167,8 @@ static int s_read(void *ctx, unsigned area, void *buf, uint32_t len)
         memcpy(buf, m->boot, len);
     else if (area == UPD_STATE_RESUME && len <= sizeof m->resume)
         memcpy(buf, m->resume, len);
+    else if (area == UPD_STATE_REPORT && len <= sizeof m->report)
+        memcpy(buf, m->report, len);
     else
         return -1;
     return 0;
@@ -183,6 +185,9 @@ static int s_write(void *ctx, unsigned area, const void *buf, uint32_t len)
     } else if (area == UPD_STATE_RESUME && len <= sizeof m->resume) {
         memcpy(m->resume, buf, len);
         m->resume_writes++;
+    } else if (area == UPD_STATE_REPORT && len <= sizeof m->report) {
+        memcpy(m->report, buf, len);
+        m->report_writes++;
     } else
         return -1;
     return 0;
@@ -221,6 +226,26 @@ static int v_verify(void *ctx, const uint8_t digest[32], const uint8_t *sig, siz
         if (sig[i])
             return -1;
     return 0;
+}
+
+static int r_boot_state(void *ctx)
+{
+    return ((memport *)ctx)->boot_state;
+}
+
+static int r_confirm(void *ctx)
+{
+    memport *m = ctx;
+    if (m->state_fail)
+        return -1;
+    m->confirms++;
+    m->boot_state = UPD_BOOT_VALID;
+    return 0;
+}
+
+void memport_enable_rollback(memport *m)
+{
+    m->port.rollback = (upd_rollback_ops){r_boot_state, r_confirm, m};
 }
 
 void memport_enable_verify(memport *m, uint32_t sig_len)

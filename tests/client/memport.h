@@ -46,7 +46,9 @@ typedef struct memport {
     /* state */
     uint8_t boot[UPD_STATE_BOOT_SIZE];
     uint8_t resume[UPD_STATE_RESUME_SIZE];
-    int boot_writes, resume_writes, state_fail;
+    uint8_t report[UPD_STATE_REPORT_SIZE];
+    int boot_writes, resume_writes, report_writes, state_fail;
+    int boot_state, confirms; /* after memport_enable_rollback */
     int activated;
     uint32_t act_start, act_size;
     /* clock: each read advances by tick ms */
@@ -83,6 +85,10 @@ void memport_enable_verify(memport *m, uint32_t sig_len);
 
 /* The fake signature of payload (n bytes) into sig (sig_len >= 32 bytes). */
 void memport_sign(const void *payload, size_t n, uint8_t *sig, uint32_t sig_len);
+
+/* Give the port the rollback ops (an ESP32 with otadata): boot_state returns
+ * m->boot_state, confirm sets it to UPD_BOOT_VALID and counts. */
+void memport_enable_rollback(memport *m);
 
 /* Queue a response for the next connection. */
 void memport_add_response(memport *m, const void *data, size_t len, int end);

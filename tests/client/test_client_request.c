@@ -4,6 +4,7 @@
  * Authorization, no x-ESP8266-version for an empty version, spiffs mode, the ESP32
  * variant, the request after a followed redirect, and init's argument checks. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "memport.h"
@@ -85,8 +86,8 @@ static void test_section8_request(void)
  * an empty version sends no x-ESP8266-version; spiffs mode. */
 static void test_section1_variants(void)
 {
-    static const upd_flash_layout l = {.chip_size = 4194304, .sketch_size = 314240,
-                                       .fs_start = 0x300000, .fs_end = 0x3FA000};
+    static const upd_flash_layout l = {
+        .chip_size = 4194304, .sketch_size = 314240, .fs_start = 0x300000, .fs_end = 0x3FA000};
     upd_client_config cfg = base_cfg();
     cfg.host = "ota.example.com";
     cfg.port = 80;
@@ -133,9 +134,12 @@ static void test_section1_variants(void)
  * slot's size as free space, sketch-sha256 in uppercase, no Content-Length. */
 static void test_esp32_request(void)
 {
-    static const upd_flash_layout l = {.chip_size = 4194304, .sketch_size = 912384,
-                                       .fs_start = 0x290000, .fs_end = 0x3F0000,
-                                       .slot_start = 0x150000, .slot_size = 0x140000};
+    static const upd_flash_layout l = {.chip_size = 4194304,
+                                       .sketch_size = 912384,
+                                       .fs_start = 0x290000,
+                                       .fs_end = 0x3F0000,
+                                       .slot_start = 0x150000,
+                                       .slot_size = 0x140000};
     upd_client_config cfg = base_cfg();
     cfg.flavor = UPD_CLIENT_ESP32_ARDUINO;
     cfg.port = 8080;
@@ -168,8 +172,9 @@ static void test_esp32_request(void)
  * Location moves to its host and port. */
 static void test_redirect_request(void)
 {
-    static const char r1[] = "HTTP/1.1 302 Found\r\nLocation: http://cdn.example.net:8081/a/fw.bin?v=2\r\n"
-                             "Content-Length: 0\r\n\r\n";
+    static const char r1[] =
+        "HTTP/1.1 302 Found\r\nLocation: http://cdn.example.net:8081/a/fw.bin?v=2\r\n"
+        "Content-Length: 0\r\n\r\n";
     static const char r2[] = "HTTP/1.0 304 Not Modified\r\n\r\n";
     upd_client_config cfg = base_cfg();
     cfg.follow_redirects = 1;
@@ -238,6 +243,136 @@ static void test_version_request(void)
     CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, UPD_EUNSUPPORTED);
 }
 
+#define RESP(s) s, strlen(s)
+
+/* One check with F_REPORT on the same memport (its report area kept across checks):
+ * a single response; the request lands in req. */
+static upd_client_result run_keep(const upd_client_config *cfg, const void *resp, size_t n)
+{
+    mp.nresp = 0;
+    mp.cur = -1;
+    mp.sent_len = 0;
+    memport_add_response(&mp, resp, n, MP_CLOSE);
+    CHECK_INT(upd_client_init(&cl, cfg, &mp.port, buf, sizeof buf), ==, 0);
+    upd_client_result r = upd_client_run(&cl);
+    memport_request(&mp, 0, req, sizeof req);
+    return r;
+}
+
+#define REQ_HEAD                                                                                   \
+    "GET /fw.bin HTTP/1.0\r\n"                                                                     \
+    "Host: 127.0.0.1:38081\r\n"                                                                    \
+    "User-Agent: ESP8266-http-Update\r\n"                                                          \
+    "Connection: close\r\n"                                                                        \
+    "x-ESP8266-Chip-ID: 15602487\r\n"                                                              \
+    "x-ESP8266-STA-MAC: DE:BA:7A:B1:E0:42\r\n"                                                     \
+    "x-ESP8266-AP-MAC: DE:BA:7A:B1:E0:42\r\n"                                                      \
+    "x-ESP8266-free-space: 1695744\r\n"                                                            \
+    "x-ESP8266-sketch-size: 400000\r\n"                                                            \
+    "x-ESP8266-sketch-md5: a43ad019932b627ab90ee35a94a764ee\r\n"                                   \
+    "x-ESP8266-chip-size: 4194304\r\n"                                                             \
+    "x-ESP8266-sdk-version: 2.5.0\r\n"                                                             \
+    "x-ESP8266-mode: sketch\r\n"                                                                   \
+    "x-ESP8266-version: 1.0.0\r\n"
+
+/* The outcome report (docs/protocol.md "Outcome report"): the attempt is recorded, sent
+ * as one header after the device headers on the next check, and cleared once a check
+ * carrying it got a complete answer. */
+static void test_report_header(void)
+{
+    static uint8_t img[600];
+    static char resp[1024];
+    memset(img, 0x11, sizeof img);
+    img[0] = 0xE9;
+    img[3] = 0x40;
+    upd_client_config cfg = base_cfg();
+    cfg.features = UPD_CLIENT_F_REPORT;
+    memport_init(&mp, flash, layout_4m2m.fs_start - sizeof flash, sizeof flash, &layout_4m2m);
+    /* 1. nothing recorded yet: the request is the device's own */
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_STR(req, REQ_HEAD "Content-Length: 0\r\n\r\n");
+    CHECK_INT(mp.report_writes, ==, 0);
+    /* 2. an image with a wrong x-MD5: Updater 7 is recorded */
+    int hl = snprintf(resp, sizeof resp,
+                      "HTTP/1.0 200 OK\r\nContent-Length: %u\r\nx-MD5: "
+                      "00112233445566778899AABBCCDDEEFF\r\nx-version: 1.0.1\r\n\r\n",
+                      (unsigned)sizeof img);
+    memcpy(resp + hl, img, sizeof img);
+    CHECK_INT(run_keep(&cfg, resp, (size_t)hl + sizeof img), ==, UPD_CLIENT_FAILED);
+    CHECK_INT(upd_client_error(&cl), ==, 7);
+    CHECK_INT(mp.report_writes, ==, 1);
+    /* 3. the next check carries it; the connection breaks before an answer: kept */
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 200 OK\r\nCont")), ==, UPD_CLIENT_FAILED);
+    CHECK_INT(upd_client_error(&cl), ==, -5);
+    CHECK_STR(req, REQ_HEAD "x-updraft-report: v=1;result=7;md5=00112233445566778899aabbccddeeff;"
+                            "version=1.0.1;rollback=0\r\n"
+                            "Content-Length: 0\r\n\r\n");
+    CHECK_INT(mp.report_writes, ==, 1);
+    /* 4. sent again; a 304 is a complete answer: cleared */
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_CONTAINS(req, "x-updraft-report: v=1;result=7;");
+    CHECK_INT(mp.report_writes, ==, 2);
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK(strstr(req, "x-updraft-report") == NULL);
+    /* 5. a negative code, no x-MD5, a version that cannot stand in the syntax */
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 200 OK\r\nx-version: 2;beta\r\n\r\n")), ==,
+              UPD_CLIENT_FAILED);
+    CHECK_INT(upd_client_error(&cl), ==, -101);
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 404 Not Found\r\n\r\n")), ==, UPD_CLIENT_FAILED);
+    CHECK_CONTAINS(req,
+                   "x-ESP8266-version: 1.0.0\r\nx-updraft-report: v=1;result=-101;rollback=0\r\n"
+                   "Content-Length: 0\r\n\r\n");
+    /* 6. installed (result 0), then the platform rolled it back: rollback=1 */
+    hl =
+        snprintf(resp, sizeof resp, "HTTP/1.0 200 OK\r\nContent-Length: %u\r\nx-version: 7\r\n\r\n",
+                 (unsigned)sizeof img);
+    memcpy(resp + hl, img, sizeof img);
+    CHECK_INT(run_keep(&cfg, resp, (size_t)hl + sizeof img), ==, UPD_CLIENT_OK);
+    memport_enable_rollback(&mp);
+    mp.boot_state = UPD_BOOT_ROLLED_BACK;
+    /* without the feature nothing is sent (and the record stays) */
+    cfg.features = 0;
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK_STR(req, REQ_HEAD "Content-Length: 0\r\n\r\n");
+    cfg.features = UPD_CLIENT_F_REPORT;
+    /* a redirect is an answer: cleared; the redirected request does not carry it */
+    cfg.follow_redirects = 1;
+    mp.nresp = 0;
+    mp.cur = -1;
+    mp.sent_len = 0;
+    memport_add_response(&mp, RESP("HTTP/1.0 302 Found\r\nLocation: /b\r\n\r\n"), MP_CLOSE);
+    memport_add_response(&mp, RESP("HTTP/1.0 304 Not Modified\r\n\r\n"), MP_CLOSE);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, buf, sizeof buf), ==, 0);
+    CHECK_INT(upd_client_run(&cl), ==, UPD_CLIENT_NO_UPDATES);
+    memport_request(&mp, 0, req, sizeof req);
+    CHECK_CONTAINS(req, "x-updraft-report: v=1;result=0;version=7;rollback=1\r\n");
+    memport_request(&mp, 1, req, sizeof req);
+    CHECK(strstr(req, "x-updraft-report") == NULL);
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK(strstr(req, "x-updraft-report") == NULL);
+    /* version mode records nothing */
+    cfg.version_only = 1;
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 200 OK\r\nx-version: 9\r\n\r\n")), ==, UPD_CLIENT_OK);
+    cfg.version_only = 0;
+    CHECK_INT(run_keep(&cfg, RESP("HTTP/1.0 304 Not Modified\r\n\r\n")), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK(strstr(req, "x-updraft-report") == NULL);
+}
+
+/* Rollback API: ESP8266 ports have no boot_state/confirm. */
+static void test_confirm_api(void)
+{
+    memport_init(&mp, flash, layout_4m2m.fs_start - sizeof flash, sizeof flash, &layout_4m2m);
+    CHECK_INT(upd_client_boot_state(&mp.port), ==, UPD_EUNSUPPORTED);
+    CHECK_INT(upd_client_confirm(&mp.port), ==, UPD_EUNSUPPORTED);
+    memport_enable_rollback(&mp);
+    mp.boot_state = UPD_BOOT_PENDING;
+    CHECK_INT(upd_client_boot_state(&mp.port), ==, UPD_BOOT_PENDING);
+    CHECK_INT(upd_client_confirm(&mp.port), ==, 0);
+    CHECK_INT(upd_client_boot_state(&mp.port), ==, UPD_BOOT_VALID);
+    mp.state_fail = 1;
+    CHECK_INT(upd_client_confirm(&mp.port), ==, UPD_ESTATE);
+}
+
 static void test_init_checks(void)
 {
     upd_client_config cfg = base_cfg();
@@ -279,6 +414,8 @@ int main(void)
     RUN(test_esp32_request);
     RUN(test_redirect_request);
     RUN(test_version_request);
+    RUN(test_report_header);
+    RUN(test_confirm_api);
     RUN(test_init_checks);
     return upd_test_summary();
 }

@@ -24,13 +24,19 @@ static memport mp;
 static upd_client_ctx cl;
 static uint32_t payload_len;
 
-static const upd_flash_layout L = {.chip_size = 1024 * KB, .sketch_size = 300000,
-                                   .fs_start = 0xEB000, .fs_end = 0xFB000, .flash_mode = 2};
+static const upd_flash_layout L = {.chip_size = 1024 * KB,
+                                   .sketch_size = 300000,
+                                   .fs_start = 0xEB000,
+                                   .fs_end = 0xFB000,
+                                   .flash_mode = 2};
 #define BASE (0xEB000u - 12 * KB)
 
-static const upd_flash_layout L32 = {.chip_size = 4096 * KB, .sketch_size = 0x90000,
-                                     .fs_start = 0x310000, .fs_end = 0x3F0000,
-                                     .slot_start = 0x110000, .slot_size = 0x100000};
+static const upd_flash_layout L32 = {.chip_size = 4096 * KB,
+                                     .sketch_size = 0x90000,
+                                     .fs_start = 0x310000,
+                                     .fs_end = 0x3F0000,
+                                     .slot_start = 0x110000,
+                                     .slot_size = 0x100000};
 
 static const tw_seg segs[] = {{0x40201010u, 2500u, 211u},
                               {0x40100000u, 903u, 212u},
@@ -179,8 +185,8 @@ static void test_truncated(void)
     CHECK_INT(mp.verifies, ==, 0);
     /* the body ends early: the download fails first (Updater 6) */
     len = make_signed(0, SIG, SIG);
-    int hl = snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
-                      (unsigned)len);
+    int hl =
+        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", (unsigned)len);
     memcpy(resp + hl, file, len - 10);
     memset(flash, 0xA5, sizeof flash);
     memport_init(&mp, flash, BASE, sizeof flash, &L);
@@ -205,8 +211,8 @@ static void test_flash_mode_patch_breaks_signature(void)
     memset(flash, 0xA5, sizeof flash);
     memport_init(&mp, flash, BASE, sizeof flash, &l);
     memport_enable_verify(&mp, SIG);
-    int hl = snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
-                      (unsigned)len);
+    int hl =
+        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", (unsigned)len);
     memcpy(resp + hl, file, len);
     memport_add_response(&mp, resp, (size_t)hl + len, MP_CLOSE);
     upd_client_config cfg = {0};
@@ -241,8 +247,8 @@ static void test_no_verifier(void)
     uint32_t len = make_signed(0, SIG, SIG);
     memset(flash, 0xA5, sizeof flash);
     memport_init(&mp, flash, BASE, sizeof flash, &L);
-    int hl = snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n",
-                      (unsigned)len);
+    int hl =
+        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\n\r\n", (unsigned)len);
     memcpy(resp + hl, file, len);
     memport_add_response(&mp, resp, (size_t)hl + len, MP_CLOSE);
     upd_client_config cfg = {0};

@@ -17,6 +17,7 @@
 #include "simhost.h"
 #include "upd_test.h"
 #include "updraft/client.h"
+#include "updraft/error.h"
 
 #define KB 1024u
 
@@ -163,6 +164,7 @@ static uint8_t *respond(server *s, const char *req, size_t *len)
 }
 
 static uint32_t cbuf[2048 / 4];
+static char last_req[2048]; /* the last request check() sent */
 
 /* One update check of the device against the server; the engine's result. */
 static int check(upd_sim_dev *dev, server *s, uint32_t features, int *err)
@@ -204,6 +206,7 @@ static int check(upd_sim_dev *dev, server *s, uint32_t features, int *err)
         case UPD_CLIENT_WANT_RECV:
             if (!resp) {
                 req[rl] = '\0';
+                memcpy(last_req, req, rl + 1);
                 resp = respond(s, req, &rlen);
             }
             if (rpos < rlen) {
@@ -516,6 +519,62 @@ static void test_esp32_rollback(void)
     free(nw.data);
 }
 
+/* The same through the engine's API (upd_client_boot_state / upd_client_confirm on the
+ * sim's rollback ops) and the outcome report: update -> reboot -> PENDING, not confirmed
+ * -> reboot -> the old image, and the next check reports rollback=1; update -> confirm
+ * -> stays (rollback=0). ESP8266 has no rollback ops. */
+static void test_esp32_engine_confirm_and_report(void)
+{
+    const scenario *sc = &esp32_all;
+    const upd_sim_layout *l = upd_sim_layout_find(sc->layout);
+    image old = old_image(l->platform, l->size_code, sc->old_code);
+    image nw = new_image(l->platform, l->size_code, sc->new_code, 0);
+    server s = {&nw, 0, 0};
+    static upd_sim_dev dev;
+    int err;
+    uint32_t f = sc->features | UPD_CLIENT_F_REPORT;
+    char want[160];
+    fresh(&dev, sc, &old);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_BOOT_VALID);
+    CHECK_INT(check(&dev, &s, f, &err), ==, UPD_CLIENT_OK);
+    CHECK(strstr(last_req, "x-updraft-report") == NULL);
+    CHECK_INT(upd_sim_boot(&dev), ==, UPD_SIM_BOOTED);
+    CHECK_STR(dev.run_md5_hex, nw.run_md5);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_BOOT_PENDING);
+    /* the app's health check fails: no confirmation, reset */
+    CHECK_INT(upd_sim_boot(&dev), ==, UPD_SIM_BOOTED);
+    CHECK_STR(dev.run_md5_hex, old.run_md5);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_BOOT_ROLLED_BACK);
+    /* the next check tells the server, and gets the update again */
+    CHECK_INT(check(&dev, &s, f, &err), ==, UPD_CLIENT_OK);
+    snprintf(want, sizeof want, "\r\nx-updraft-report: v=1;result=0;md5=%s;rollback=1\r\n", nw.md5);
+    CHECK_CONTAINS(last_req, want);
+    CHECK_INT(upd_sim_boot(&dev), ==, UPD_SIM_BOOTED);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_BOOT_PENDING);
+    CHECK_INT(upd_client_confirm(&dev.port), ==, 0);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_BOOT_VALID);
+    CHECK_INT(upd_sim_boot(&dev), ==, UPD_SIM_BOOTED);
+    CHECK_STR(dev.run_md5_hex, nw.run_md5);
+    CHECK_INT(dev.rollbacks, ==, 1);
+    /* converged: 304, and the report of the installed image goes with that check */
+    CHECK_INT(check(&dev, &s, f, &err), ==, UPD_CLIENT_NO_UPDATES);
+    snprintf(want, sizeof want, "\r\nx-updraft-report: v=1;result=0;md5=%s;rollback=0\r\n", nw.md5);
+    CHECK_CONTAINS(last_req, want);
+    CHECK_INT(check(&dev, &s, f, &err), ==, UPD_CLIENT_NO_UPDATES);
+    CHECK(strstr(last_req, "x-updraft-report") == NULL);
+    upd_sim_free(&dev);
+    /* ESP8266 (eboot copies over the old image): no rollback, nothing to confirm */
+    const scenario *e8 = &esp8266_raw;
+    image o8 = old_image(UPD_SIM_ESP8266, upd_sim_layout_find(e8->layout)->size_code, e8->old_code);
+    fresh(&dev, e8, &o8);
+    CHECK_INT(upd_client_boot_state(&dev.port), ==, UPD_EUNSUPPORTED);
+    CHECK_INT(upd_client_confirm(&dev.port), ==, UPD_EUNSUPPORTED);
+    upd_sim_free(&dev);
+    free(o8.data);
+    free(old.data);
+    free(nw.data);
+}
+
 /* The eboot command and copy, byte for byte (spec section 3), and the staging math. */
 static void test_esp8266_staging_and_eboot(void)
 {
@@ -579,6 +638,7 @@ int main(void)
     RUN(test_esp8266_gzip_eboot_cuts);
     RUN(test_esp32_otadata_cuts);
     RUN(test_esp32_rollback);
+    RUN(test_esp32_engine_confirm_and_report);
     RUN(test_pages_released);
     printf("power-cut cases run: %d\n", total_cases);
     upd_sim_host_free(host);
