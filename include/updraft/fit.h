@@ -65,6 +65,11 @@ typedef struct upd_fit_result {
  * UPD_ENOFIT (out->code says why), or UPD_EINVAL for NULL arguments. */
 int upd_fit_check(const upd_image_report *img, const upd_device_facts *dev, upd_fit_result *out);
 
+/* The flash size the ESP8266 core reads from an image's size code (header byte 3, high
+ * nibble) in ESP.magicFlashChipSize(): 0 512K, 1 256K, 2 1M, 3 2M, 4 4M, 8 8M, 9 16M; every
+ * other code gives 0, which never fails the device's -107 / Updater 9 check. */
+uint32_t upd_esp8266_magic_flash_size(uint8_t code);
+
 /* Short stable name of a fit code: "ok", "no-space", "no-space-roundup", ... */
 const char *upd_fit_code_name(upd_fit_code c);
 

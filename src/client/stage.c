@@ -67,24 +67,7 @@ uint32_t upd__free_space(const upd_client_ctx *c)
 
 uint32_t upd__magic_flash_size(uint8_t code)
 {
-    switch (code) {
-    case 0x0:
-        return 512u * 1024u;
-    case 0x1:
-        return 256u * 1024u;
-    case 0x2:
-        return 1024u * 1024u;
-    case 0x3:
-        return 2048u * 1024u;
-    case 0x4:
-        return 4096u * 1024u;
-    case 0x8:
-        return 8192u * 1024u;
-    case 0x9:
-        return 16384u * 1024u;
-    default:
-        return 0;
-    }
+    return upd_esp8266_magic_flash_size(code); /* one table, in the core's fit rules */
 }
 
 /* Update.begin's placement of c->total bytes; 0 and *start, or Updater error 4. */

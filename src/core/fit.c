@@ -109,9 +109,7 @@ static const char *chip_or(upd_chip c, const char *dflt)
     return n ? n : dflt;
 }
 
-/* ESP.magicFlashChipSize(): the flash size the ESP8266 core reads from a size code;
- * codes it does not know give 0, which never fails the check. */
-static uint32_t esp8266_magic_size(uint8_t code)
+uint32_t upd_esp8266_magic_flash_size(uint8_t code)
 {
     switch (code) {
     case 0x0:
@@ -165,7 +163,7 @@ static int fit_esp8266_sketch(const upd_image_report *img, const upd_device_fact
                                   : " or 0x1F (gzip)");
         return fail(o, gz && len >= 4 ? UPD_FIT_GZIP_UNSUPPORTED : UPD_FIT_BAD_HEADER, -106, 0);
     }
-    uint32_t need = img->first_byte == 0xE9 ? esp8266_magic_size(img->first_size_code) : 0;
+    uint32_t need = img->first_byte == 0xE9 ? upd_esp8266_magic_flash_size(img->first_size_code) : 0;
     int too_big_flash = dev->has_chip_size && need > dev->chip_size;
     if (too_big_flash && !dev->flash_map_core) {
         upd__fmt(EXPL(o),
