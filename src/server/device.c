@@ -130,6 +130,86 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
         dr->mode_version = 1;
 }
 
+/* ---- the device's outcome report (docs/protocol.md "Outcome report") ----------------- */
+
+/* Take the next "key=value" field of a report: 1 with key/value set, 0 at the end. */
+static int report_field(const char **p, char *key, size_t kcap, char *val, size_t vcap)
+{
+    const char *s = *p;
+    if (!*s)
+        return 0;
+    const char *eq = strchr(s, '='), *semi = strchr(s, ';');
+    const char *end = semi ? semi : s + strlen(s);
+    if (!eq || eq > end || (size_t)(eq - s) >= kcap || (size_t)(end - eq - 1) >= vcap)
+        return -1;
+    memcpy(key, s, (size_t)(eq - s));
+    key[eq - s] = '\0';
+    memcpy(val, eq + 1, (size_t)(end - eq - 1));
+    val[end - eq - 1] = '\0';
+    *p = semi ? semi + 1 : end;
+    return 1;
+}
+
+/* Parse x-updraft-report into dr (report[0] stays 0 for an absent or invalid header;
+ * unknown fields are ignored, a v other than 1 voids the whole header). */
+static void read_report(srv *s, struct MHD_Connection *c, upd_devreq *dr)
+{
+    const char *h = upd__header(c, "x-updraft-report");
+    if (!h || strlen(h) > 200)
+        return;
+    char key[16], val[64], md5[33] = "", version[48] = "";
+    int v = 0, have_result = 0, rollback = -1;
+    long result = 0;
+    const char *p = h;
+    int f;
+    while ((f = report_field(&p, key, sizeof key, val, sizeof val)) == 1) {
+        char *end;
+        if (!strcmp(key, "v"))
+            v = !strcmp(val, "1");
+        else if (!strcmp(key, "result")) {
+            result = strtol(val, &end, 10);
+            have_result = *val && !*end && result > -1000 && result < 1000;
+        } else if (!strcmp(key, "md5"))
+            copy_hex(md5, 32, val);
+        else if (!strcmp(key, "version"))
+            copy_clean(version, sizeof version, val);
+        else if (!strcmp(key, "rollback"))
+            rollback = !strcmp(val, "1") ? 1 : !strcmp(val, "0") ? 0 : -1;
+    }
+    if (f < 0 || !v || !have_result || rollback < 0)
+        return;
+    snprintf(dr->report, sizeof dr->report, "v=1;result=%ld%s%s%s%s;rollback=%d", result,
+             md5[0] ? ";md5=" : "", md5, version[0] ? ";version=" : "", version, rollback);
+    upd_release_row *rel = md5[0] ? malloc(sizeof *rel) : NULL;
+    if (rel && s->store->ops->release_by_hash(s->store, md5, rel) == 0)
+        dr->report_release = rel->id;
+    free(rel);
+    char what[96];
+    if (version[0])
+        snprintf(what, sizeof what, "version %s", version);
+    else if (md5[0])
+        snprintf(what, sizeof what, "the image with MD5 %s", md5);
+    else
+        snprintf(what, sizeof what, "the offered image");
+    if (result == 0 && rollback) {
+        upd__copy(dr->report_kind, sizeof dr->report_kind, "report-rolled-back");
+        snprintf(dr->report_detail, sizeof dr->report_detail,
+                 "the device reports: %s was installed, then rolled back by its boot loader "
+                 "(the application did not confirm it)",
+                 what);
+    } else if (result == 0) {
+        upd__copy(dr->report_kind, sizeof dr->report_kind, "report-installed");
+        snprintf(dr->report_detail, sizeof dr->report_detail, "the device reports: %s installed",
+                 what);
+    } else {
+        const char *text = upd_device_error_text((int)result);
+        upd__copy(dr->report_kind, sizeof dr->report_kind, "report-failed");
+        snprintf(dr->report_detail, sizeof dr->report_detail,
+                 "the device reports: %s failed with %ld%s%s%s", what, result, text[0] ? " (" : "",
+                 text, text[0] ? ")" : "");
+    }
+}
+
 /* ---- device auth -------------------------------------------------------------------- */
 
 /* 1 when the request may go on: no device auth configured, or the right credentials. */
@@ -359,6 +439,10 @@ static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
     upd__copy(rec.result, sizeof rec.result, result_override ? result_override : dec->result);
     rec.release_id = dec->have_rel ? dec->rel.id : 0;
     upd__copy(rec.detail, sizeof rec.detail, dec->detail);
+    upd__copy(rec.report, sizeof rec.report, dr->report);
+    rec.report_release = dr->report_release;
+    upd__copy(rec.report_kind, sizeof rec.report_kind, dr->report_kind);
+    upd__copy(rec.report_detail, sizeof rec.report_detail, dr->report_detail);
     upd_writer_push(r->s->writer, &rec);
 }
 
@@ -369,6 +453,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
     srv *s = r->s;
     upd_devreq dr;
     read_devreq(c, &dr);
+    read_report(s, c, &dr);
     if (path_mac) {
         if (dr.has_mac && strcmp(dr.dev.mac, path_mac) != 0)
             return upd__reply_text(r, c, MHD_HTTP_FORBIDDEN,

@@ -133,6 +133,11 @@ typedef struct upd_devreq {
     int mode_fs;      /* spiffs mode */
     int mode_version; /* "ask only" version mode */
     char url_channel[UPD_NAME_MAX];
+    /* x-updraft-report, when valid: normalised, its event kind and sentence */
+    char report[UPD_REPORT_MAX];
+    int64_t report_release;
+    char report_kind[24];
+    char report_detail[256];
 } upd_devreq;
 
 typedef struct upd_decision {

@@ -16,6 +16,8 @@
 #define UPD_VER_MAX    256  /* version strings (255 characters + NUL) */
 #define UPD_NOTES_MAX  4096 /* release notes */
 #define UPD_DETAIL_MAX 512  /* event details */
+/* x-updraft-report, normalised (docs/protocol.md "Outcome report"): at most 144 bytes. */
+#define UPD_REPORT_MAX 160
 /* A routine check that changes nothing is recorded as an event at most this often. */
 #define UPD_CHECK_EVENT_MS (60 * 60 * 1000)
 #define UPD_MAC_STR        18 /* "AA:BB:CC:DD:EE:FF" + NUL */
@@ -71,7 +73,8 @@ typedef struct upd_device_row {
     int64_t offer_downloads; /* completed downloads of offered_release */
     int64_t running_release; /* release we know it runs, 0 unknown */
     char last_result[UPD_DETAIL_MAX];
-    int64_t last_event_ms; /* when the device's last event was recorded */
+    int64_t last_event_ms;            /* when the device's last event was recorded */
+    char last_report[UPD_REPORT_MAX]; /* the last x-updraft-report recorded, normalised */
 } upd_device_row;
 
 typedef struct upd_event_row {
@@ -114,6 +117,13 @@ typedef struct upd_record {
     char event[24];        /* DOWNLOAD: "download-started" / "download-completed" / ... */
     int64_t bytes;
     char detail[UPD_DETAIL_MAX];
+    /* CHECKIN with an outcome report: the normalised header (the idempotency key), the
+     * event kind ("report-installed", "report-failed", "report-rolled-back") and its
+     * sentence; report[0] == 0 when the device sent none (or an invalid one). */
+    char report[UPD_REPORT_MAX];
+    int64_t report_release; /* the release whose MD5 the report names, 0 unknown */
+    char report_kind[24];
+    char report_detail[256];
 } upd_record;
 
 typedef struct upd_store upd_store;

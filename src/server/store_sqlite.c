@@ -46,6 +46,8 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX events_mac ON events(mac, id);",
     /* 2: when the device's last event was written (routine checks are thinned out) */
     "ALTER TABLE devices ADD COLUMN last_event_ms INTEGER NOT NULL DEFAULT 0;",
+    /* 3: the last outcome report a device sent (recorded once, docs/protocol.md) */
+    "ALTER TABLE devices ADD COLUMN last_report TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -58,7 +60,7 @@ static const char *const MIGRATIONS[] = {
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms"
+    "last_event_ms, last_report"
 
 enum q {
     Q_BEGIN,
@@ -85,6 +87,7 @@ enum q {
     Q_DEV_OFFER,
     Q_DEV_UPDATED,
     Q_DEV_RESULT,
+    Q_DEV_REPORT,
     Q_DEV_DOWNLOADED,
     Q_DEV_FAILED_RESET,
     Q_DEV_RUNNING,
@@ -149,6 +152,7 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
                       "offer_downloads=0, running_release=?2 WHERE mac=?1",
     [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2, last_event_ms=?3 WHERE mac=?1",
+    [Q_DEV_REPORT] = "UPDATE devices SET last_report=?2 WHERE mac=?1",
     [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
                          "AND offered_release=?2 RETURNING offer_downloads",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
@@ -307,6 +311,7 @@ static void read_device(sqlite3_stmt *st, upd_device_row *d)
     d->running_release = col_int(st, 21, 0);
     col_text(st, 22, d->last_result, sizeof d->last_result);
     d->last_event_ms = col_int(st, 23, 0);
+    col_text(st, 24, d->last_report, sizeof d->last_report);
 }
 
 /* Run a statement that returns no rows. */
@@ -924,6 +929,19 @@ static int apply_checkin(conn *c, const upd_record *rec)
         return rc;
     if (have_old && old.offered_release > 0 && (rc = infer_outcome(c, rec, &old)) != 0)
         return rc;
+    /* the device's own report of its last attempt: once per distinct report (a device
+     * repeats it until it gets an answer) */
+    if (rec->report[0] && (!have_old || strcmp(old.last_report, rec->report) != 0)) {
+        st = stmt(c, Q_DEV_REPORT);
+        if (!st)
+            return UPD_STORE_EFAIL;
+        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, rec->report, -1, SQLITE_TRANSIENT);
+        if ((rc = exec_done(c, st)) != 0 ||
+            (rc = add_event(c, rec->at_ms, d->mac, rec->report_kind, rec->report_release, -1,
+                            rec->report_detail)) != 0)
+            return rc;
+    }
 
     const char *kind = "check";
     if (!strcmp(rec->result, "offered")) {

@@ -92,6 +92,7 @@ static size_t coalesce(upd_record *b, size_t n)
                 superseded = routine(&b[j]) && b[j].release_id == b[i].release_id &&
                              !strcmp(b[j].result, b[i].result) &&
                              !strcmp(b[j].detail, b[i].detail) &&
+                             !strcmp(b[j].report, b[i].report) &&
                              !memcmp(&b[j].dev, &b[i].dev, sizeof b[i].dev);
                 break; /* the device's next record decides */
             }

@@ -4,7 +4,7 @@ dir, talk to it the way devices (raw sockets, byte-exact requests from shared/sp
 operators (the JSON API, the CLI) do, and check every status, header, byte and registry row.
 
 usage: test_server.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: esp8266 esp32 ranges fw api auth registry retention corpus cli lifecycle tls robust
+GROUP: esp8266 esp32 ranges fw api auth registry report retention corpus cli lifecycle tls robust
 Python 3 standard library only. Synthetic images are built here (spec formats), so the
 tests run on a fresh clone; FIRMWARE_DIR (../shared/testdata/firmware) is optional."""
 import functools
@@ -724,6 +724,58 @@ def t_registry():
         srv.stop()
 
 
+def with_report(req, report):
+    """Add updraft's outcome report header (docs/protocol.md) before Content-Length."""
+    return req.replace(b"Content-Length: 0\r\n", ("x-updraft-report: %s\r\n" % report).encode()
+                       + b"Content-Length: 0\r\n")
+
+
+def t_report():
+    srv = Server()
+    try:
+        img = arduino_bin(seed=61)
+        rel = srv.upload(img, "2.0", "stable").json
+        mac = "DE:BA:7A:B1:E0:61"
+        bad = "v=1;result=7;md5=%s;version=2.0;rollback=0" % md5(img)
+        r = srv.raw(with_report(esp8266_request(srv.port, mac=mac), bad))
+        eq(r.status, 200, "a check with a report is answered as usual")
+        ev = events(srv, mac, "report-failed")
+        check(len(ev) == 1 and "version 2.0 failed with 7" in ev[0]["detail"],
+              "report-failed recorded with the result: %r" % ev)
+        eq(ev[0]["release"] if ev else None, rel["id"], "the report names the release by MD5")
+        # the device repeats it (it lost the answer): recorded once
+        srv.raw(with_report(esp8266_request(srv.port, mac=mac), bad))
+        eq(len(events(srv, mac, "report-failed")), 1, "a repeated report is recorded once")
+        # an installed image, then one rolled back; -106 with its text
+        srv.raw(with_report(esp8266_request(srv.port, mac=mac),
+                            "v=1;result=0;md5=%s;version=2.0;rollback=0" % md5(img)))
+        check(any("version 2.0 installed" in e["detail"]
+                  for e in events(srv, mac, "report-installed")), "report-installed recorded")
+        srv.raw(with_report(esp8266_request(srv.port, mac=mac),
+                            "v=1;result=0;md5=%s;rollback=1" % md5(img)))
+        check(any("rolled back" in e["detail"] for e in events(srv, mac, "report-rolled-back")),
+              "report-rolled-back recorded")
+        srv.raw(with_report(esp8266_request(srv.port, mac=mac), "v=1;result=-106;rollback=0"))
+        check(any("Verify Bin Header Failed" in e["detail"]
+                  for e in events(srv, mac, "report-failed")), "-106 named with its text")
+        # malformed or future reports are ignored, and the check is still answered
+        for junk in ("v=2;result=0;rollback=0", "garbage", "v=1;rollback=0",
+                     "v=1;result=x;rollback=0", "v=1;result=0;rollback=7",
+                     "v=1;result=0;" + "x" * 300):
+            r = srv.raw(with_report(esp8266_request(srv.port, mac=mac), junk))
+            eq(r.status, 200, "report %r: still answered" % junk[:30])
+        rep = [e for e in events(srv, mac) if e["kind"].startswith("report-")]
+        eq(len(rep), 4, "invalid reports add no event: %r" % [e["detail"] for e in rep])
+        # unknown fields are ignored and an md5 that is not 32 hex digits left out
+        srv.raw(with_report(esp8266_request(srv.port, mac=mac),
+                            "v=1;result=12;md5=zz;rollback=0;extra=1"))
+        ev = events(srv, mac, "report-failed")
+        check(any("the offered image failed with 12" in e["detail"] for e in ev),
+              "report with an unknown field and a bad md5 still recorded: %r" % ev)
+    finally:
+        srv.stop()
+
+
 def t_retention():
     # events older than --keep-events are deleted by the writer when it is idle
     srv = Server(extra=["--keep-events", "2s"])
@@ -1042,7 +1094,7 @@ def t_robust():
 
 
 GROUPS = {"esp8266": t_esp8266, "esp32": t_esp32, "ranges": t_ranges, "fw": t_fw, "api": t_api,
-          "auth": t_auth, "registry": t_registry, "retention": t_retention, "corpus": t_corpus, "cli": t_cli,
+          "auth": t_auth, "registry": t_registry, "report": t_report, "retention": t_retention, "corpus": t_corpus, "cli": t_cli,
           "lifecycle": t_lifecycle, "tls": t_tls, "robust": t_robust}
 
 if __name__ == "__main__":
