@@ -44,6 +44,9 @@ foreach(t ${UPD_CLIENT_UNIT_TESTS})
   list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/tests/client/${t}.elf)
 endforeach()
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_CLIENT_LIB})
+# The ESP8266 port over a fake SDK (tests/esp8266).
+set(UPD_LX106_ESP8266_ELF ${UPD_LX106_BINARY_DIR}/tests/esp8266/test_esp8266_port.elf)
+list(APPEND UPD_LX106_ELFS ${UPD_LX106_ESP8266_ELF})
 
 # The nested build gets the toolchain file and nothing of the host's flags: no
 # sanitizers (UPD_SANITIZE only acts on the host, and CFLAGS/LDFLAGS from the
@@ -93,3 +96,8 @@ add_test(NAME lx106.client_no_malloc
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
 add_test(NAME lx106.client_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CLIENT_LIB})
 set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)
+
+# The ESP8266 NONOS SDK port itself (ports/esp8266) with the real engine, over the fake
+# SDK of tests/esp8266, on the ESP8266's CPU.
+add_test(NAME lx106.esp8266_port COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_ESP8266_ELF})
+set_tests_properties(lx106.esp8266_port PROPERTIES TIMEOUT 90 LABELS lx106)
