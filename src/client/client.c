@@ -12,6 +12,9 @@ _Static_assert(sizeof(upd_client_ctx) <= 512, "the client context must stay <= 5
 #define DEFAULT_STREAM_TIMEOUT_MS 60000u /* the Updater gives up on a stalled body */
 #define DEFAULT_REDIRECT_LIMIT    10u
 
+#define VERSION_ONLY(cfg) (UPD_CLIENT_WITH_VERSION && (cfg)->version_only)
+#define RESUMING(c)       (UPD_CLIENT_WITH_RESUME && ((c)->flags & UPD__CF_RESUMING))
+
 /* ---- small string helpers (no locale, no libc beyond string.h) ---------------------- */
 
 static int lower(int ch)
@@ -31,7 +34,7 @@ static int name_is(const uint8_t *p, uint32_t n, const char *name)
 
 static int is_space(int ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
 }
 
 static int hexval(int ch)
@@ -54,19 +57,33 @@ static int unhex(const uint8_t *p, uint8_t *out, uint32_t n)
     return 0;
 }
 
+/* The decimal digits at p[*i..n) into *v; returns 1 if the value overflowed 32 bits
+ * (*v is then meaningless), else 0. *i ends after the last digit. */
+static int digits(const uint8_t *p, uint32_t n, uint32_t *i, uint32_t *v)
+{
+    uint32_t x = 0;
+    int over = 0;
+    for (; *i < n && p[*i] >= '0' && p[*i] <= '9'; (*i)++) {
+        uint32_t d = (uint32_t)(p[*i] - '0');
+        if (x > (0xFFFFFFFFu - d) / 10u)
+            over = 1;
+        x = x * 10u + d;
+    }
+    *v = x;
+    return over;
+}
+
 /* String::toInt(), i.e. atol: leading spaces, a sign, digits up to the first non-digit;
  * saturates at the 32-bit limits as newlib's strtol does on the ESP8266. */
 static int32_t to_int(const uint8_t *p, uint32_t n)
 {
-    uint32_t i = 0, v = 0;
+    uint32_t i = 0, v;
     int neg = 0;
     while (i < n && is_space(p[i]))
         i++;
     if (i < n && (p[i] == '+' || p[i] == '-'))
         neg = p[i++] == '-';
-    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-        v = v > 214748364u ? 0x80000000u : v * 10u + (uint32_t)(p[i] - '0');
-    if (v > 0x80000000u)
+    if (digits(p, n, &i, &v) || v > 0x80000000u)
         v = 0x80000000u;
     if (neg)
         return v == 0x80000000u ? INT32_MIN : -(int32_t)v;
@@ -77,15 +94,8 @@ static int32_t to_int(const uint8_t *p, uint32_t n)
  * overflows 32 bits. */
 static int parse_u32(const uint8_t *p, uint32_t n, uint32_t *i, uint32_t *v)
 {
-    uint32_t x = 0, i0 = *i;
-    for (; *i < n && p[*i] >= '0' && p[*i] <= '9'; (*i)++) {
-        uint32_t d = (uint32_t)(p[*i] - '0');
-        if (x > (0xFFFFFFFFu - d) / 10u)
-            return -1;
-        x = x * 10u + d;
-    }
-    *v = x;
-    return *i > i0 ? 0 : -1;
+    uint32_t i0 = *i;
+    return digits(p, n, i, v) || *i == i0 ? -1 : 0;
 }
 
 /* ---- the request ---------------------------------------------------------------------- */
@@ -122,87 +132,91 @@ static void putu(wbuf *w, uint32_t v)
     put(w, t + i, sizeof t - (size_t)i);
 }
 
-/* WiFi.macAddress(): uppercase hex with colons. */
-static void putmac(wbuf *w, const uint8_t mac[6])
+/* n bytes in hex: with a separator uppercase and separated (WiFi.macAddress()), else
+ * lowercase and joined (an MD5). */
+static void puthex(wbuf *w, const uint8_t *p, int n, char sep)
 {
-    static const char hx[] = "0123456789ABCDEF";
-    char t[17];
-    for (int i = 0; i < 6; i++) {
-        t[3 * i] = hx[mac[i] >> 4];
-        t[3 * i + 1] = hx[mac[i] & 15];
-        if (i < 5)
-            t[3 * i + 2] = ':';
+    const char *hx = sep ? "0123456789ABCDEF" : "0123456789abcdef";
+    for (int i = 0; i < n; i++) {
+        char t[3] = {hx[p[i] >> 4], hx[p[i] & 15], sep};
+        put(w, t, sep && i + 1 < n ? 3 : 2);
     }
-    put(w, t, sizeof t);
 }
 
-static void header(wbuf *w, const char *prefix, const char *name, const char *value)
-{
-    puts_(w, prefix);
-    puts_(w, name);
-    puts_(w, ": ");
-    puts_(w, value ? value : "");
-    puts_(w, "\r\n");
-}
+/* The device headers ESP8266httpUpdate / HTTPUpdate add, in their order, as one table:
+ * per header a flag byte (DH_*) then the name after the x-ESP8266- / x-ESP32- prefix.
+ * The values come in the same order from device_headers(). */
+#define DH_U32     0x01u /* value kinds (low two bits) */
+#define DH_MAC     0x02u
+#define DH_STR     0x03u
+#define DH_ESP8266 0x04u /* only the ESP8266 sends it */
+#define DH_ESP32   0x08u /* only the ESP32 sends it */
+#define DH_OPT     0x10u /* left out when NULL or empty */
+#define DH_OPT32   0x20u /* ... on the ESP32 only */
+static const char dev_headers[] =
+    "\x05" "Chip-ID\0"
+    "\x02" "STA-MAC\0"
+    "\x02" "AP-MAC\0"
+    "\x01" "free-space\0"
+    "\x01" "sketch-size\0"
+    "\x23" "sketch-md5\0"
+    "\x1B" "sketch-sha256\0"
+    "\x01" "chip-size\0"
+    "\x03" "sdk-version\0"
+    "\x03" "mode\0"
+    "\x13" "version\0";
 
-static void header_u(wbuf *w, const char *prefix, const char *name, uint32_t v)
-{
-    puts_(w, prefix);
-    puts_(w, name);
-    puts_(w, ": ");
-    putu(w, v);
-    puts_(w, "\r\n");
-}
-
-static void header_mac(wbuf *w, const char *prefix, const char *name, const uint8_t mac[6])
-{
-    puts_(w, prefix);
-    puts_(w, name);
-    puts_(w, ": ");
-    putmac(w, mac);
-    puts_(w, "\r\n");
-}
-
-/* The device headers ESP8266httpUpdate / HTTPUpdate add, in their order. */
 static void device_headers(const upd_client_ctx *c, wbuf *w)
 {
     const upd_client_config *cfg = c->cfg;
     const upd_flash_layout *l = &c->port->flash.layout;
-    const char *mode = cfg->version_only ? "version" : cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch";
-    if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO) {
-        const char *x = "x-ESP32-";
+    int esp32 = cfg->flavor == UPD_CLIENT_ESP32_ARDUINO;
+    const uintptr_t val[] = {
+        cfg->chip_id,
+        (uintptr_t)cfg->sta_mac,
+        (uintptr_t)cfg->ap_mac,
+        upd__free_space(c),
+        l->sketch_size,
+        (uintptr_t)cfg->sketch_md5,
+        (uintptr_t)cfg->sketch_sha256,
+        l->chip_size,
+        (uintptr_t)cfg->sdk_version,
+        (uintptr_t)(VERSION_ONLY(cfg) ? "version" : cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch"),
+        (uintptr_t)cfg->version,
+    };
+    const char *x = esp32 ? "x-ESP32-" : "x-ESP8266-";
+    if (esp32)
         puts_(w, "Cache-Control: no-cache\r\n");
-        header_mac(w, x, "STA-MAC", cfg->sta_mac);
-        header_mac(w, x, "AP-MAC", cfg->ap_mac);
-        header_u(w, x, "free-space", upd__free_space(c));
-        header_u(w, x, "sketch-size", l->sketch_size);
-        if (cfg->sketch_md5 && cfg->sketch_md5[0])
-            header(w, x, "sketch-md5", cfg->sketch_md5);
-        if (cfg->sketch_sha256 && cfg->sketch_sha256[0])
-            header(w, x, "sketch-sha256", cfg->sketch_sha256);
-        header_u(w, x, "chip-size", l->chip_size);
-        header(w, x, "sdk-version", cfg->sdk_version);
-        header(w, x, "mode", mode);
-        if (cfg->version && cfg->version[0])
-            header(w, x, "version", cfg->version);
-        return;
+    const char *t = dev_headers;
+    for (int i = 0; *t; i++) {
+        unsigned f = (uint8_t)*t++;
+        const char *name = t;
+        t += strlen(t) + 1;
+        uintptr_t v = val[i];
+        if (f & (esp32 ? DH_ESP8266 : DH_ESP32))
+            continue;
+        if ((f & 3u) == DH_STR) {
+            if (!v)
+                v = (uintptr_t)"";
+            if ((f & (esp32 ? DH_OPT | DH_OPT32 : DH_OPT)) && !*(const char *)v)
+                continue;
+        }
+        puts_(w, x);
+        puts_(w, name);
+        puts_(w, ": ");
+        if ((f & 3u) == DH_U32)
+            putu(w, (uint32_t)v);
+        else if ((f & 3u) == DH_MAC)
+            puthex(w, (const uint8_t *)v, 6, ':');
+        else
+            puts_(w, (const char *)v);
+        puts_(w, "\r\n");
     }
-    const char *x = "x-ESP8266-";
-    header_u(w, x, "Chip-ID", cfg->chip_id);
-    header_mac(w, x, "STA-MAC", cfg->sta_mac);
-    header_mac(w, x, "AP-MAC", cfg->ap_mac);
-    header_u(w, x, "free-space", upd__free_space(c));
-    header_u(w, x, "sketch-size", l->sketch_size);
-    header(w, x, "sketch-md5", cfg->sketch_md5);
-    header_u(w, x, "chip-size", l->chip_size);
-    header(w, x, "sdk-version", cfg->sdk_version);
-    header(w, x, "mode", mode);
-    if (cfg->version && cfg->version[0])
-        header(w, x, "version", cfg->version);
 }
 
 /* ---- outcome report (docs/protocol.md "Outcome report (device -> server)") ---------- */
 
+#if UPD_CLIENT_WITH_REPORT
 #define REPORT_MAGIC 0x54504552u /* "REPT" */
 #define RP_VER    4  /* u8 record version (1), u8 RPF_* */
 #define RP_RESULT 8  /* i32: 0 installed, else the device error code */
@@ -212,17 +226,6 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
 #define RPF_MD5   1u
 _Static_assert(RP_VLEN + 1 + UPD_CLIENT_VERSION_MAX <= RP_CRC, "report record fields overlap");
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int report_on(const upd_client_ctx *c)
 {
     return (c->cfg->features & UPD_CLIENT_F_REPORT) && c->port->state.read;
@@ -231,26 +234,20 @@ static int report_on(const upd_client_ctx *c)
 /* The x-updraft-report header from the stored record, if there is a valid one. */
 static void report_header(upd_client_ctx *c, wbuf *w)
 {
-    static const char hx[] = "0123456789abcdef";
     uint8_t r[UPD_STATE_REPORT_SIZE];
     const upd_state_ops *s = &c->port->state;
     if (!report_on(c) || s->read(s->ctx, UPD_STATE_REPORT, r, sizeof r) < 0 ||
-        rd32(r) != REPORT_MAGIC || r[RP_VER] != 1 || r[RP_VLEN] > UPD_CLIENT_VERSION_MAX ||
-        rd32(r + RP_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC))
+        upd__rd32(r) != REPORT_MAGIC || r[RP_VER] != 1 || r[RP_VLEN] > UPD_CLIENT_VERSION_MAX ||
+        upd__rd32(r + RP_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC))
         return;
-    int32_t res = (int32_t)rd32(r + RP_RESULT);
+    int32_t res = (int32_t)upd__rd32(r + RP_RESULT);
     puts_(w, "x-updraft-report: v=1;result=");
     if (res < 0)
         puts_(w, "-");
     putu(w, res < 0 ? 0u - (uint32_t)res : (uint32_t)res);
     if (r[RP_VER + 1] & RPF_MD5) {
-        char t[32];
-        for (int i = 0; i < 16; i++) {
-            t[2 * i] = hx[r[RP_MD5 + i] >> 4];
-            t[2 * i + 1] = hx[r[RP_MD5 + i] & 15];
-        }
         puts_(w, ";md5=");
-        put(w, t, sizeof t);
+        puthex(w, r + RP_MD5, 16, 0);
     }
     if (r[RP_VLEN]) {
         puts_(w, ";version=");
@@ -261,38 +258,34 @@ static void report_header(upd_client_ctx *c, wbuf *w)
     c->flags |= UPD__CF_REPORTED;
 }
 
-/* Store the outcome of an offered image (result 0: installed, else the error code). */
-static void report_save(upd_client_ctx *c, int32_t res)
-{
-    uint8_t r[UPD_STATE_REPORT_SIZE];
-    memset(r, 0, sizeof r);
-    wr32(r, REPORT_MAGIC);
-    r[RP_VER] = 1;
-    if ((c->flags & UPD__CF_MD5_HEX_OK) && (c->flags & UPD__CF_MD5_LEN_OK)) {
-        r[RP_VER + 1] = RPF_MD5;
-        memcpy(r + RP_MD5, c->md5, 16);
-    }
-    wr32(r + RP_RESULT, (uint32_t)res);
-    /* a version that cannot stand in the header's syntax is left out */
-    uint32_t n = c->offered_len, i = 0;
-    while (i < n && c->offered[i] > ' ' && c->offered[i] < 0x7F && c->offered[i] != ';')
-        i++;
-    if (i == n) {
-        r[RP_VLEN] = (uint8_t)n;
-        memcpy(r + RP_VLEN + 1, c->offered, n);
-    }
-    wr32(r + RP_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC));
-    c->port->state.write(c->port->state.ctx, UPD_STATE_REPORT, r, sizeof r);
-}
-
-/* The report went out and an answer came: forget it (an offer writes a new one). */
-static void report_clear(upd_client_ctx *c)
+/* Store the outcome of an offered image (result 0: installed, else the error code), or
+ * with clear set an empty record (the report went out and an answer came). */
+static void report_write(upd_client_ctx *c, int32_t res, int clear)
 {
     uint8_t r[UPD_STATE_REPORT_SIZE];
     memset(r, 0, sizeof r);
     c->flags &= ~(uint32_t)UPD__CF_REPORTED;
+    if (!clear) {
+        upd__wr32(r, REPORT_MAGIC);
+        r[RP_VER] = 1;
+        if ((c->flags & UPD__CF_MD5_HEX_OK) && (c->flags & UPD__CF_MD5_LEN_OK)) {
+            r[RP_VER + 1] = RPF_MD5;
+            memcpy(r + RP_MD5, c->md5, 16);
+        }
+        upd__wr32(r + RP_RESULT, (uint32_t)res);
+        /* a version that cannot stand in the header's syntax is left out */
+        uint32_t n = c->offered_len, i = 0;
+        while (i < n && c->offered[i] > ' ' && c->offered[i] < 0x7F && c->offered[i] != ';')
+            i++;
+        if (i == n) {
+            r[RP_VLEN] = (uint8_t)n;
+            memcpy(r + RP_VLEN + 1, c->offered, n);
+        }
+        upd__wr32(r + RP_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC));
+    }
     c->port->state.write(c->port->state.ctx, UPD_STATE_REPORT, r, sizeof r);
 }
+#endif
 
 /* Write the request into buf at req_off (HTTPClient::sendHeader's layout). After a
  * redirect the device's HTTPClient has cleared the headers the update code added: only
@@ -312,8 +305,8 @@ static int build_request(upd_client_ctx *c, int redirected)
         puts_(&w, ":");
         putu(&w, c->tcp_port);
     }
-    puts_(&w, "\r\nUser-Agent: ");
-    puts_(&w, cfg->flavor == UPD_CLIENT_ESP32_ARDUINO ? "ESP32-http-Update" : "ESP8266-http-Update");
+    puts_(&w, cfg->flavor == UPD_CLIENT_ESP32_ARDUINO ? "\r\nUser-Agent: ESP32-http-Update"
+                                                      : "\r\nUser-Agent: ESP8266-http-Update");
     if (cfg->auth && cfg->auth[0]) {
         puts_(&w, "\r\nAuthorization: Basic ");
         puts_(&w, cfg->auth);
@@ -321,11 +314,13 @@ static int build_request(upd_client_ctx *c, int redirected)
     puts_(&w, "\r\nConnection: close\r\n");
     if (!redirected) {
         device_headers(c, &w);
+#if UPD_CLIENT_WITH_REPORT
         report_header(c, &w);
+#endif
     }
     if (cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO)
         puts_(&w, "Content-Length: 0\r\n"); /* sent even on GET (core >= 2.6.0) */
-    if (c->flags & UPD__CF_RESUMING) {
+    if (RESUMING(c)) {
         puts_(&w, "Range: bytes=");
         putu(&w, c->received);
         puts_(&w, "-\r\n");
@@ -367,6 +362,15 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
         return UPD_EINVAL;
     if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO && (!port->state.activate || cfg->version_only))
         return cfg->version_only ? UPD_EUNSUPPORTED : UPD_EINVAL;
+    /* features this build left out (client_int.h): refuse them, never ignore them */
+    uint32_t missing = (UPD_CLIENT_WITH_INSPECT ? 0u : UPD_CLIENT_F_INSPECT) |
+                       (UPD_CLIENT_WITH_SHA256 ? 0u : UPD_CLIENT_F_SHA256) |
+                       (UPD_CLIENT_WITH_RESUME ? 0u : UPD_CLIENT_F_RESUME) |
+                       (UPD_CLIENT_WITH_REPORT ? 0u : UPD_CLIENT_F_REPORT);
+    if ((cfg->features & missing) || (!UPD_CLIENT_WITH_SHA256 && cfg->expected_sha256) ||
+        (!UPD_CLIENT_WITH_VERSION && cfg->version_only) ||
+        (!UPD_CLIENT_WITH_SIGN && port->crypto.verify))
+        return UPD_EUNSUPPORTED;
     if (buf_len < UPD_CLIENT_BUF_MIN || buf_len > 0xFFFFu * 16u ||
         ((cfg->features & UPD_CLIENT_F_INSPECT) && buf_len < UPD_CLIENT_BUF_INSPECT))
         return UPD_ENOSPC;
@@ -388,12 +392,16 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
         return UPD_ENOSPC;
     c->path_len = (uint16_t)pl;
     c->content_length = -1;
+#if UPD_CLIENT_WITH_SHA256
     if (cfg->expected_sha256) {
         memcpy(c->sha256, cfg->expected_sha256, 32);
         c->flags |= UPD__CF_SHA_SET;
     }
+#endif
+#if UPD_CLIENT_WITH_RESUME
     if ((cfg->features & UPD_CLIENT_F_RESUME) && upd__resume_load(c))
         c->flags |= UPD__CF_RESUMING;
+#endif
     int e = build_request(c, 0);
     if (e)
         return e;
@@ -404,10 +412,12 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
 
 void upd__client_finish(upd_client_ctx *c, int r, int err)
 {
+#if UPD_CLIENT_WITH_REPORT
     if ((c->flags & UPD__CF_OFFER) && report_on(c)) {
         c->flags &= ~(uint32_t)UPD__CF_OFFER;
-        report_save(c, r == UPD_CLIENT_FAILED ? err : 0);
+        report_write(c, r == UPD_CLIENT_FAILED ? err : 0, 0);
     }
+#endif
     c->state = UPD__CS_DONE;
     c->result = (uint8_t)r;
     c->error = r == UPD_CLIENT_FAILED ? err : 0;
@@ -423,35 +433,32 @@ static uint32_t now(const upd_client_ctx *c)
     return c->port->clock.now_ms(c->port->clock.ctx);
 }
 
+/* The connection ended (eof) or broke in the current state: what the device reports.
+ * In the headers the caller's code (-5 lost, -11 timeout); in the peek -106; in the
+ * body Updater error 6. */
+static void fail_in_state(upd_client_ctx *c, int in_headers)
+{
+    static const int8_t err[] = {UPD_PORT_ECONNECT, UPD_PORT_ESEND, 0, -106, UPD__UE_STREAM};
+    if (c->state < UPD__CS_DONE)
+        fail(c, c->state == UPD__CS_HEADERS ? in_headers : err[c->state]);
+}
+
 upd_client_want upd_client_poll(upd_client_ctx *c)
 {
     if (!c)
         return UPD_CLIENT_DONE;
     const upd_client_config *cfg = c->cfg;
-    uint32_t waited = c->state >= UPD__CS_HEADERS && c->state < UPD__CS_DONE ? now(c) - c->last_ms : 0;
-    uint32_t to = cfg && cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
-    uint32_t sto = cfg && cfg->stream_timeout_ms ? cfg->stream_timeout_ms : DEFAULT_STREAM_TIMEOUT_MS;
-    switch (c->state) {
-    case UPD__CS_CONNECT:
-        return UPD_CLIENT_WANT_CONNECT;
-    case UPD__CS_SEND:
-        return UPD_CLIENT_WANT_SEND;
-    case UPD__CS_HEADERS:
-        if (waited > to)
-            fail(c, UPD_PORT_ETIMEOUT); /* HTTPC_ERROR_READ_TIMEOUT */
-        break;
-    case UPD__CS_PEEK:
-        if (waited > to)
-            fail(c, -106); /* peekBytes() came back with fewer than 4 bytes */
-        break;
-    case UPD__CS_BODY:
-        if (waited > sto)
-            fail(c, UPD__UE_STREAM);
-        break;
-    default:
-        break;
+    if (c->state >= UPD__CS_HEADERS && c->state < UPD__CS_DONE) {
+        uint32_t to = c->state == UPD__CS_BODY
+                          ? (cfg->stream_timeout_ms ? cfg->stream_timeout_ms : DEFAULT_STREAM_TIMEOUT_MS)
+                          : (cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS);
+        if (now(c) - c->last_ms > to)
+            fail_in_state(c, UPD_PORT_ETIMEOUT); /* HTTPC_ERROR_READ_TIMEOUT */
     }
-    return c->state == UPD__CS_DONE ? UPD_CLIENT_DONE : UPD_CLIENT_WANT_RECV;
+    return c->state == UPD__CS_DONE   ? UPD_CLIENT_DONE
+           : c->state == UPD__CS_CONNECT ? UPD_CLIENT_WANT_CONNECT
+           : c->state == UPD__CS_SEND    ? UPD_CLIENT_WANT_SEND
+                                         : UPD_CLIENT_WANT_RECV;
 }
 
 const char *upd_client_host(const upd_client_ctx *c)
@@ -582,6 +589,7 @@ static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
     c->loc_len = n;
 }
 
+#if UPD_CLIENT_WITH_RESUME
 /* Content-Range: bytes first-last/total */
 static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 {
@@ -597,80 +605,106 @@ static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
     c->range_total = t;
     c->flags |= UPD__CF_CRANGE;
 }
+#endif
+
+/* The response headers the engine reads, in one table (HTTPClient collects the ones the
+ * update code asked for; the name must match up to the colon, any case). */
+enum { H_LENGTH, H_TE, H_LOCATION, H_MD5, H_SHA256, H_VERSION, H_RANGE, H_ETAG };
+static const char resp_headers[] = "Content-Length\0Transfer-Encoding\0Location\0x-MD5\0"
+                                   "x-SHA256\0x-version\0Content-Range\0ETag\0";
+
+static int header_id(const uint8_t *p, uint32_t n)
+{
+    int id = 0;
+    for (const char *t = resp_headers; *t; t += strlen(t) + 1, id++)
+        if (name_is(p, n, t))
+            return id;
+    return -1;
+}
 
 /* One header line (without its '\n'), read as HTTPClient::handleHeaderResponse does.
  * Returns 1 at the empty line that ends the headers. */
 static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
 {
-    static const char http1[] = "HTTP/1.";
-    if (n >= sizeof http1 - 1 && memcmp(p, http1, sizeof http1 - 1) == 0) {
-        uint32_t sp = 0;
-        while (sp < n && p[sp] != ' ')
-            sp++;
-        uint32_t a = sp < n ? sp + 1 : 0, b = a;
+    /* the status line splits at the first space, a header at the first colon */
+    int status = n >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
+    uint32_t sep = 0;
+    while (sep < n && p[sep] != (status ? ' ' : ':'))
+        sep++;
+    if (status) {
+        uint32_t a = sep < n ? sep + 1 : 0, b = a;
         while (b < n && p[b] != ' ')
             b++;
         int32_t code = to_int(p + a, b - a);
         c->status = (int16_t)(code < -32768 ? -32768 : code > 32767 ? 32767 : code);
-    } else {
-        uint32_t sep = 0;
-        while (sep < n && p[sep] != ':')
-            sep++;
-        if (sep > 0 && sep < n) {
-            uint32_t v0 = sep + 1, v1 = n;
-            while (v0 < v1 && is_space(p[v0]))
-                v0++;
-            while (v1 > v0 && is_space(p[v1 - 1]))
-                v1--;
-            const uint8_t *v = p + v0;
-            uint32_t vn = v1 - v0;
-            const upd_client_config *cfg = c->cfg;
-            if (name_is(p, sep, "Content-Length")) {
-                c->content_length = to_int(v, vn);
-            } else if (name_is(p, sep, "Transfer-Encoding")) {
-                c->flags &= ~(uint32_t)(UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER);
-                if (vn)
-                    c->flags |= name_is(v, vn, "chunked") ? UPD__CF_TE_CHUNKED : UPD__CF_TE_OTHER;
-            } else if (name_is(p, sep, "Location")) {
-                if (cfg->follow_redirects)
-                    keep_location(c, v, vn);
-            } else if (name_is(p, sep, "x-MD5")) {
-                c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK);
-                if (vn)
-                    c->flags |= UPD__CF_MD5_SEEN;
-                if (vn == 32) {
-                    c->flags |= UPD__CF_MD5_LEN_OK;
-                    uint8_t md5[16];
-                    if (unhex(v, md5, 16) == 0) {
-                        memcpy(c->md5, md5, 16);
-                        c->flags |= UPD__CF_MD5_HEX_OK;
-                    }
+    } else if (sep > 0 && sep < n) {
+        uint32_t v0 = sep + 1, v1 = n;
+        while (v0 < v1 && is_space(p[v0]))
+            v0++;
+        while (v1 > v0 && is_space(p[v1 - 1]))
+            v1--;
+        const uint8_t *v = p + v0;
+        uint32_t vn = v1 - v0;
+        const upd_client_config *cfg = c->cfg;
+        uint8_t h[32];
+        switch (header_id(p, sep)) {
+        case H_LENGTH:
+            c->content_length = to_int(v, vn);
+            break;
+        case H_TE:
+            c->flags &= ~(uint32_t)(UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER);
+            if (vn)
+                c->flags |= name_is(v, vn, "chunked") ? UPD__CF_TE_CHUNKED : UPD__CF_TE_OTHER;
+            break;
+        case H_LOCATION:
+            if (cfg->follow_redirects)
+                keep_location(c, v, vn);
+            break;
+        case H_MD5:
+            c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK);
+            if (vn)
+                c->flags |= UPD__CF_MD5_SEEN;
+            if (vn == 32) {
+                c->flags |= UPD__CF_MD5_LEN_OK;
+                if (unhex(v, h, 16) == 0) {
+                    memcpy(c->md5, h, 16);
+                    c->flags |= UPD__CF_MD5_HEX_OK;
                 }
-            } else if (name_is(p, sep, "x-SHA256")) {
-                uint8_t h[32];
-                if (!(cfg->features & UPD_CLIENT_F_SHA256) || cfg->expected_sha256)
-                    ; /* not asked for, or the config's hash rules */
-                else if (vn == 64 && unhex(v, h, 32) == 0) {
-                    memcpy(c->sha256, h, 32);
-                    c->flags |= UPD__CF_SHA_SET;
-                } else {
-                    c->flags |= UPD__CF_SHA_HDR_BAD;
-                }
-            } else if (name_is(p, sep, "x-version")) {
-                c->flags &= ~(uint32_t)UPD__CF_VER_LONG;
-                if (vn > UPD_CLIENT_VERSION_MAX) {
-                    c->flags |= UPD__CF_VER_LONG;
-                    vn = 0;
-                }
-                memcpy(c->offered, v, vn);
-                c->offered[vn] = '\0';
-                c->offered_len = (uint8_t)vn;
-            } else if (name_is(p, sep, "Content-Range")) {
-                parse_content_range(c, v, vn);
-            } else if (name_is(p, sep, "ETag")) {
-                c->etag_crc = upd_crc32_mpeg2(0xFFFFFFFFu, v, vn);
-                c->flags |= UPD__CF_ETAG;
             }
+            break;
+#if UPD_CLIENT_WITH_SHA256
+        case H_SHA256:
+            if (!(cfg->features & UPD_CLIENT_F_SHA256) || cfg->expected_sha256)
+                ; /* not asked for, or the config's hash rules */
+            else if (vn == 64 && unhex(v, h, 32) == 0) {
+                memcpy(c->sha256, h, 32);
+                c->flags |= UPD__CF_SHA_SET;
+            } else {
+                c->flags |= UPD__CF_SHA_HDR_BAD;
+            }
+            break;
+#endif
+        case H_VERSION:
+            c->flags &= ~(uint32_t)UPD__CF_VER_LONG;
+            if (vn > UPD_CLIENT_VERSION_MAX) {
+                c->flags |= UPD__CF_VER_LONG;
+                vn = 0;
+            }
+            memcpy(c->offered, v, vn);
+            c->offered[vn] = '\0';
+            c->offered_len = (uint8_t)vn;
+            break;
+#if UPD_CLIENT_WITH_RESUME
+        case H_RANGE:
+            parse_content_range(c, v, vn);
+            break;
+        case H_ETAG:
+            c->etag_crc = upd_crc32_mpeg2(0xFFFFFFFFu, v, vn);
+            c->flags |= UPD__CF_ETAG;
+            break;
+#endif
+        default:
+            break;
         }
     }
     uint32_t i = 0;
@@ -679,36 +713,39 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
     return i == n;
 }
 
+/* Update.begin(): the body goes to flash from now on. */
+static void begin_body(upd_client_ctx *c)
+{
+    c->state = UPD__CS_BODY;
+    int e = upd__stage_begin(c);
+    if (e)
+        fail(c, e);
+}
+
 /* The 200 of a check that was not resumed (or whose Range the server ignored). */
 static void on_200(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
     const upd_flash_layout *l = &c->port->flash.layout;
-    if (c->flags & UPD__CF_RESUMING) { /* Range ignored: start over */
+    if (RESUMING(c)) { /* Range ignored: start over */
         c->flags &= ~(uint32_t)UPD__CF_RESUMING;
         c->received = 0;
         c->written = 0;
         c->saved = 0;
     }
     int32_t len = c->content_length;
-    if (len <= 0) {
-        fail(c, -101); /* HTTP_UE_SERVER_NOT_REPORT_SIZE */
-        return;
-    }
     c->total = (uint32_t)len;
-    uint32_t room = cfg->mode == UPD_MODE_FS ? l->fs_end - l->fs_start : upd__free_space(c);
-    if (c->total > room) {
+    if (len <= 0)
+        fail(c, -101); /* HTTP_UE_SERVER_NOT_REPORT_SIZE */
+    else if (c->total > (cfg->mode == UPD_MODE_FS ? l->fs_end - l->fs_start : upd__free_space(c)))
         fail(c, -100); /* HTTP_UE_TOO_LESS_SPACE */
-        return;
-    }
-    c->state = cfg->mode == UPD_MODE_FS ? UPD__CS_BODY : UPD__CS_PEEK;
-    if (c->state == UPD__CS_BODY) {
-        int e = upd__stage_begin(c);
-        if (e)
-            fail(c, e);
-    }
+    else if (cfg->mode != UPD_MODE_FS)
+        c->state = UPD__CS_PEEK;
+    else
+        begin_body(c);
 }
 
+#if UPD_CLIENT_WITH_RESUME
 /* A 206 to our Range request: continue the interrupted download if it is the same
  * file (length, Content-Range, ETag, x-MD5 compared with the resume record). */
 static void on_206(upd_client_ctx *c)
@@ -729,41 +766,40 @@ static void on_206(upd_client_ctx *c)
     if (cfg->progress)
         cfg->progress(cfg->progress_arg, c->received, c->total);
 }
+#endif
 
 /* The end of the headers: what HTTPClient returns, then ESP8266httpUpdate's switch. */
 static void headers_done(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
+    int code = c->status;
     if (c->flags & UPD__CF_TE_OTHER) {
         fail(c, -9); /* HTTPC_ERROR_ENCODING */
         return;
     }
-    int code = c->status;
     if (code <= 0) {
         fail(c, -7); /* HTTPC_ERROR_NO_HTTP_SERVER */
         return;
     }
+#if UPD_CLIENT_WITH_REPORT
     if (c->flags & UPD__CF_REPORTED)
-        report_clear(c);
-    if ((code == 200 && !cfg->version_only) || (code == 206 && (c->flags & UPD__CF_RESUMING)))
+        report_write(c, 0, 1);
+    if ((code == 200 && !VERSION_ONLY(cfg)) || (code == 206 && RESUMING(c)))
         c->flags |= UPD__CF_OFFER;
+#endif
     unsigned limit = cfg->redirect_limit ? cfg->redirect_limit : DEFAULT_REDIRECT_LIMIT;
     if (cfg->follow_redirects && c->redirects < limit && c->loc_len &&
-        (code == 301 || code == 307 || code == 302 || code == 303)) {
+        (code == 301 || code == 307 || code == 302 || code == 303) && follow(c) == 0) {
         /* GET is allowed for 301/307 in "strict" mode as in "force"; 308 never. */
-        if (follow(c) == 0) {
-            c->redirects++;
-            c->state = UPD__CS_CONNECT;
-            c->fill = 0;
-            c->lim = c->cap;
-            c->loc_len = 0;
-            return;
-        }
+        c->redirects++;
+        c->state = UPD__CS_CONNECT;
+        c->fill = 0;
+        c->lim = c->cap;
+        c->loc_len = 0;
+        return;
     }
-    int resuming = (c->flags & UPD__CF_RESUMING) != 0;
-    switch (code) {
-    case 200:
-        if (!cfg->version_only)
+    if (code == 200) {
+        if (!VERSION_ONLY(cfg))
             on_200(c);
         else if (c->flags & UPD__CF_VER_LONG)
             fail(c, UPD_ENOSPC);
@@ -772,35 +808,25 @@ static void headers_done(upd_client_ctx *c)
         else
             fail(c, -109); /* HTTP_UE_SERVER_NOT_REPORT_VERSION */
         return;
-    case 206:
-        if (resuming) {
+    }
+#if UPD_CLIENT_WITH_RESUME
+    if (RESUMING(c)) {
+        if (code == 206) {
             on_206(c);
             return;
         }
-        break;
-    case 304:
-        if (resuming)
+        /* the file is gone or changed: forget the record; a server error keeps it */
+        if (code == 304 || code == 401 || code == 403 || code == 404 || code == 416)
             upd__resume_clear(c);
-        upd__client_finish(c, UPD_CLIENT_NO_UPDATES, 0);
-        return;
-    case 404:
-    case 403:
-    case 401:
-    case 416:
-        if (resuming)
-            upd__resume_clear(c);
-        break;
-    default:
-        break;
     }
-    if (code == 404)
-        fail(c, -102);
-    else if (code == 403)
-        fail(c, -103);
-    else if (code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO)
-        fail(c, -108);
+#endif
+    if (code == 304)
+        upd__client_finish(c, UPD_CLIENT_NO_UPDATES, 0);
     else
-        fail(c, -104);
+        fail(c, code == 404   ? -102
+                : code == 403 ? -103
+                : code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO ? -108
+                                                                           : -104);
 }
 
 /* ---- receiving ---------------------------------------------------------------------------- */
@@ -833,10 +859,7 @@ static void peek_done(upd_client_ctx *c)
     /* Stream bytes past the body (possible only for bodies under 4 bytes) stay unread. */
     if (c->fill > c->total)
         c->fill = c->total;
-    c->state = UPD__CS_BODY;
-    int e = upd__stage_begin(c);
-    if (e)
-        fail(c, e);
+    begin_body(c);
 }
 
 /* Write full chunks (and the last piece) from the buffer. */
@@ -923,54 +946,14 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
 
 void upd_client_eof(upd_client_ctx *c)
 {
-    if (!c)
-        return;
-    switch (c->state) {
-    case UPD__CS_CONNECT:
-        fail(c, UPD_PORT_ECONNECT);
-        break;
-    case UPD__CS_SEND:
-        fail(c, UPD_PORT_ESEND);
-        break;
-    case UPD__CS_HEADERS:
-        fail(c, UPD_PORT_ELOST); /* HTTPC_ERROR_CONNECTION_LOST */
-        break;
-    case UPD__CS_PEEK:
-        fail(c, -106);
-        break;
-    case UPD__CS_BODY:
-        fail(c, UPD__UE_STREAM);
-        break;
-    default:
-        break;
-    }
+    if (c)
+        fail_in_state(c, UPD_PORT_ELOST); /* HTTPC_ERROR_CONNECTION_LOST */
 }
 
 void upd_client_transport_error(upd_client_ctx *c, int err)
 {
-    if (!c)
-        return;
-    if (err >= 0 || err < -11)
-        err = UPD_PORT_ELOST;
-    switch (c->state) {
-    case UPD__CS_CONNECT:
-        fail(c, UPD_PORT_ECONNECT);
-        break;
-    case UPD__CS_SEND:
-        fail(c, UPD_PORT_ESEND);
-        break;
-    case UPD__CS_HEADERS:
-        fail(c, err);
-        break;
-    case UPD__CS_PEEK:
-        fail(c, -106);
-        break;
-    case UPD__CS_BODY:
-        fail(c, UPD__UE_STREAM);
-        break;
-    default:
-        break;
-    }
+    if (c)
+        fail_in_state(c, err >= 0 || err < -11 ? UPD_PORT_ELOST : err);
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -1010,41 +993,25 @@ int upd_client_status(const upd_client_ctx *c)
     return c ? c->status : 0;
 }
 
+/* The Updater's texts for its errors 1..12, one after another. */
+static const char updater_texts[] = "Flash Write Failed\0Flash Erase Failed\0Flash Read Failed\0"
+                                    "Not Enough Space\0Bad Size Given\0Stream Read Timeout\0"
+                                    "MD5 verification failed\0Flash Configuration Wrong\0"
+                                    "New Flash Configuration Wrong\0Magic byte is not 0xE9\0"
+                                    "Invalid bootstrapping state, reset ESP8266 before updating\0"
+                                    "Signature verification failed";
+
 const char *upd_client_strerror(int err)
 {
-    switch (err) {
-    case 0:
+    if (err == 0)
         return "no error";
-    case -9:
-        return "Transfer-Encoding not supported";
-    case -109:
+    if (err == -109)
         return "Server Did Not Report Version";
-    case 1:
-        return "Flash Write Failed";
-    case 2:
-        return "Flash Erase Failed";
-    case 3:
-        return "Flash Read Failed";
-    case 4:
-        return "Not Enough Space";
-    case 5:
-        return "Bad Size Given";
-    case 6:
-        return "Stream Read Timeout";
-    case 7:
-        return "MD5 verification failed";
-    case 8:
-        return "Flash Configuration Wrong";
-    case 9:
-        return "New Flash Configuration Wrong";
-    case 10:
-        return "Magic byte is not 0xE9";
-    case 11:
-        return "Invalid bootstrapping state, reset ESP8266 before updating";
-    case 12:
-        return "Signature verification failed";
-    default:
-        break;
+    if (err >= 1 && err <= 12) {
+        const char *t = updater_texts;
+        while (--err)
+            t += strlen(t) + 1;
+        return t;
     }
     if (err >= -108 && err <= -1) {
         const char *t = upd_device_error_text(err);

@@ -7,6 +7,39 @@
 #include "updraft/client.h"
 #include "updraft/error.h"
 
+/* Compile-time features (1: built in, the default; 0: left out to save code on small
+ * devices). With a feature left out, init refuses a configuration or port that asks for
+ * it (UPD_EUNSUPPORTED) rather than silently behaving like the plain device client.
+ *   SIGN      signed images through port->crypto.verify (spec section 5)
+ *   REPORT    UPD_CLIENT_F_REPORT, the x-updraft-report outcome header
+ *   RESUME    UPD_CLIENT_F_RESUME, Range downloads from the UPD_STATE_RESUME record
+ *   SHA256    UPD_CLIENT_F_SHA256 and expected_sha256
+ *   VERSION   version_only (getAvailableVersion)
+ *   ROLLBACK  upd_client_boot_state / upd_client_confirm (else UPD_EUNSUPPORTED)
+ *   INSPECT   UPD_CLIENT_F_INSPECT, the core's inspector before committing
+ * The parity configuration (features 0, no verifier) needs none of them. */
+#ifndef UPD_CLIENT_WITH_SIGN
+#define UPD_CLIENT_WITH_SIGN 1
+#endif
+#ifndef UPD_CLIENT_WITH_REPORT
+#define UPD_CLIENT_WITH_REPORT 1
+#endif
+#ifndef UPD_CLIENT_WITH_RESUME
+#define UPD_CLIENT_WITH_RESUME 1
+#endif
+#ifndef UPD_CLIENT_WITH_SHA256
+#define UPD_CLIENT_WITH_SHA256 1
+#endif
+#ifndef UPD_CLIENT_WITH_VERSION
+#define UPD_CLIENT_WITH_VERSION 1
+#endif
+#ifndef UPD_CLIENT_WITH_ROLLBACK
+#define UPD_CLIENT_WITH_ROLLBACK 1
+#endif
+#ifndef UPD_CLIENT_WITH_INSPECT
+#define UPD_CLIENT_WITH_INSPECT 1
+#endif
+
 enum upd__client_state {
     UPD__CS_CONNECT = 0, /* wants a connection */
     UPD__CS_SEND,        /* the request is going out */
@@ -56,6 +89,8 @@ enum {
 void upd__client_finish(upd_client_ctx *c, int r, int err);
 
 /* stage.c */
+uint32_t upd__rd32(const uint8_t *p);
+void upd__wr32(uint8_t *p, uint32_t v);
 uint32_t upd__roundup_sector(uint32_t n);
 /* x-*-free-space as the device reports it. */
 uint32_t upd__free_space(const upd_client_ctx *c);

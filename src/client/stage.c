@@ -28,15 +28,13 @@
 _Static_assert(RR_CRC + 4 == UPD_STATE_RESUME_SIZE, "resume record is UPD_STATE_RESUME_SIZE");
 _Static_assert(RR_HEAD + 16 <= RR_CRC, "resume record fields overlap");
 
-static void put32(uint8_t *p, uint32_t v)
+void upd__wr32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t get32(const uint8_t *p)
+uint32_t upd__rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -222,12 +220,12 @@ static int write_boot_command(upd_client_ctx *c)
 {
     uint8_t cmd[UPD_STATE_BOOT_SIZE];
     memset(cmd, 0, sizeof cmd);
-    put32(cmd + 0, UPD__EBOOT_MAGIC);
-    put32(cmd + 4, UPD__EBOOT_COPY_RAW);
-    put32(cmd + 8, c->start); /* args[0]: from */
-    put32(cmd + 12, 0);       /* args[1]: to */
-    put32(cmd + 16, c->total); /* args[2]: size */
-    put32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
+    upd__wr32(cmd + 0, UPD__EBOOT_MAGIC);
+    upd__wr32(cmd + 4, UPD__EBOOT_COPY_RAW);
+    upd__wr32(cmd + 8, c->start); /* args[0]: from */
+    upd__wr32(cmd + 12, 0);       /* args[1]: to */
+    upd__wr32(cmd + 16, c->total); /* args[2]: size */
+    upd__wr32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
     const upd_state_ops *s = &c->port->state;
     return s->write(s->ctx, UPD_STATE_BOOT, cmd, sizeof cmd) < 0 ? UPD_ESTATE : 0;
 }
@@ -274,7 +272,7 @@ static int check_signature(upd_client_ctx *c)
         return UPD__UE_SIGN;
     if (staged_read(c, c->total - 4, b, 4) != 0)
         return UPD__UE_READ;
-    sl = get32(b);
+    sl = upd__rd32(b);
     if (sl != want || sl >= c->total - 4)
         return UPD__UE_SIGN;
     uint32_t plen = c->total - 4 - sl;
@@ -390,9 +388,9 @@ static int resume_read(const upd_client_ctx *c, uint8_t *r)
     const upd_state_ops *s = &c->port->state;
     if (!s->read || s->read(s->ctx, UPD_STATE_RESUME, r, UPD_STATE_RESUME_SIZE) < 0)
         return -1;
-    if (get32(r + RR_MAGIC) != RESUME_MAGIC || r[RR_VER] != RESUME_VERSION ||
+    if (upd__rd32(r + RR_MAGIC) != RESUME_MAGIC || r[RR_VER] != RESUME_VERSION ||
         r[RR_VER + 1] != (uint8_t)c->cfg->flavor || r[RR_VER + 2] != (uint8_t)c->cfg->mode ||
-        get32(r + RR_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC))
+        upd__rd32(r + RR_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC))
         return -1;
     return 0;
 }
@@ -403,7 +401,7 @@ int upd__resume_load(upd_client_ctx *c)
     if (resume_read(c, r) != 0)
         return 0;
     c->flags |= UPD__CF_REC;
-    uint32_t total = get32(r + RR_TOTAL), start = get32(r + RR_START), done = get32(r + RR_DONE);
+    uint32_t total = upd__rd32(r + RR_TOTAL), start = upd__rd32(r + RR_START), done = upd__rd32(r + RR_DONE);
     uint8_t rf = r[RR_VER + 3], head[16];
     memcpy(head, r + RR_HEAD, 16);
     c->total = total;
@@ -437,10 +435,10 @@ int upd__resume_load(upd_client_ctx *c)
 int upd__resume_match(upd_client_ctx *c)
 {
     uint8_t *r = c->buf; /* free between the headers and the body */
-    if (resume_read(c, r) != 0 || get32(r + RR_TOTAL) != c->total)
+    if (resume_read(c, r) != 0 || upd__rd32(r + RR_TOTAL) != c->total)
         return -1;
     uint8_t rf = r[RR_VER + 3];
-    if ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != get32(r + RR_ETAG)))
+    if ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != upd__rd32(r + RR_ETAG)))
         return -1;
     if (rf & RF_MD5) {
         if (c->flags & UPD__CF_MD5_SEEN) {
@@ -465,10 +463,10 @@ void upd__resume_save(upd_client_ctx *c)
     uint8_t r[UPD_STATE_RESUME_SIZE];
     memset(r, 0, sizeof r);
     uint8_t rf = 0;
-    put32(r + RR_MAGIC, RESUME_MAGIC);
-    put32(r + RR_TOTAL, c->total);
-    put32(r + RR_START, c->start);
-    put32(r + RR_DONE, c->written);
+    upd__wr32(r + RR_MAGIC, RESUME_MAGIC);
+    upd__wr32(r + RR_TOTAL, c->total);
+    upd__wr32(r + RR_START, c->start);
+    upd__wr32(r + RR_DONE, c->written);
     if ((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK)) {
         rf |= RF_MD5;
         memcpy(r + RR_MD5, c->md5, 16);
@@ -479,14 +477,14 @@ void upd__resume_save(upd_client_ctx *c)
     }
     if (c->flags & UPD__CF_ETAG) {
         rf |= RF_ETAG;
-        put32(r + RR_ETAG, c->etag_crc);
+        upd__wr32(r + RR_ETAG, c->etag_crc);
     }
     r[RR_VER] = RESUME_VERSION;
     r[RR_VER + 1] = (uint8_t)c->cfg->flavor;
     r[RR_VER + 2] = (uint8_t)c->cfg->mode;
     r[RR_VER + 3] = rf;
     memcpy(r + RR_HEAD, c->head, 16);
-    put32(r + RR_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC));
+    upd__wr32(r + RR_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC));
     c->flags |= UPD__CF_REC;
     if (s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r) >= 0)
         c->saved = c->written;
