@@ -307,6 +307,8 @@ static int area_at(unsigned area, uint32_t len, uint32_t *off)
         *off = 0;
     else if (area == UPD_STATE_RESUME && len <= UPD_STATE_RESUME_SIZE)
         *off = UPD_STATE_BOOT_SIZE;
+    else if (area == UPD_STATE_REPORT && len <= UPD_STATE_REPORT_SIZE)
+        *off = UPD_POSIX_STATE_REPORT_OFF;
     else
         return -1;
     return 0;
@@ -342,8 +344,10 @@ int upd_posix_state_write(void *ctx, unsigned area, const void *buf, uint32_t le
     memcpy(s->mem + off, buf, len);
     if (area == UPD_STATE_BOOT)
         s->boot_writes++;
-    else
+    else if (area == UPD_STATE_RESUME)
         s->resume_writes++;
+    else
+        s->report_writes++;
     return persist(s, off, len);
 }
 

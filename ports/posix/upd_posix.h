@@ -8,7 +8,8 @@
  *              clear bits (as NOR flash), misuse is counted
  *   clock      CLOCK_MONOTONIC in milliseconds
  *   crypto     MD5 and SHA-256 from GnuTLS; no signature verification yet (NULL)
- *   state      the boot and resume areas (and the ESP32 activation) in a small file
+ *   state      the boot, resume and outcome-report areas (and the ESP32 activation) in
+ *              a small file
  *
  * Unlike the engine, the port may allocate (GnuTLS does) and includes OS headers; it is
  * a static library for the host only (updraft-port-posix). Every function that can
@@ -105,13 +106,16 @@ void upd_posix_hash_free(upd_posix_hash *h);
 /* ---- persistent state ------------------------------------------------------------------- */
 
 /* File layout: [0,128) UPD_STATE_BOOT, [128,256) UPD_STATE_RESUME, [256,264) the last
- * activation (u32 LE start, u32 LE size; ESP32). A new file is all zero. */
-#define UPD_POSIX_STATE_FILE_SIZE 264u
+ * activation (u32 LE start, u32 LE size; ESP32), [264,360) UPD_STATE_REPORT (the
+ * outcome report, docs/client.md). A new file is all zero; an older, shorter file is
+ * extended with zeros when opened (a zero report is "nothing to report"). */
+#define UPD_POSIX_STATE_REPORT_OFF 264u
+#define UPD_POSIX_STATE_FILE_SIZE  (UPD_POSIX_STATE_REPORT_OFF + UPD_STATE_REPORT_SIZE)
 
 typedef struct upd_posix_state {
     int fd;
     uint8_t mem[UPD_POSIX_STATE_FILE_SIZE]; /* the file's contents */
-    int boot_writes, resume_writes, activations;
+    int boot_writes, resume_writes, report_writes, activations;
     char error[UPD_POSIX_ERROR_MAX];
 } upd_posix_state;
 

@@ -1,5 +1,5 @@
 /* The posix port (ports/posix/upd_posix.h): NOR flash semantics of the file-backed
- * flash, persistence of flash and state files, the GnuTLS hashes against known vectors,
+ * flash, persistence of flash and state files (boot, resume, outcome report), the GnuTLS hashes against known vectors,
  * the clock, and the transport's errors and timeouts on 127.0.0.1. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -99,6 +99,56 @@ static void test_state(void)
     upd_posix_state_close(&s);
 }
 
+/* The outcome-report area (UPD_STATE_REPORT, 96 bytes): kept in the state file after the
+ * activation record, survives a reopen, and an older 264-byte file (before the area
+ * existed) is extended with zeros, which the engine reads as "nothing to report". */
+static void test_state_report(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/state-report.bin", dir);
+    uint8_t rep[UPD_STATE_REPORT_SIZE], back[UPD_STATE_REPORT_SIZE], old[264];
+    for (size_t i = 0; i < sizeof rep; i++)
+        rep[i] = (uint8_t)(0xA0 ^ i);
+    for (size_t i = 0; i < sizeof old; i++)
+        old[i] = (uint8_t)(i * 7);
+    FILE *f = fopen(path, "wb"); /* a state file written before the report area */
+    CHECK(f && fwrite(old, 1, sizeof old, f) == sizeof old);
+    if (f)
+        fclose(f);
+    upd_posix_state s;
+    CHECK(upd_posix_state_open(&s, path) == 0);
+    CHECK(upd_posix_state_read(&s, UPD_STATE_BOOT, back, 96) == 0 && !memcmp(back, old, 96));
+    memset(back, 0x55, sizeof back);
+    CHECK(upd_posix_state_read(&s, UPD_STATE_REPORT, back, sizeof back) == 0);
+    int zero = 1;
+    for (size_t i = 0; i < sizeof back; i++)
+        zero &= back[i] == 0;
+    CHECK(zero);
+    CHECK(upd_posix_state_write(&s, UPD_STATE_REPORT, rep, sizeof rep) == 0);
+    CHECK(upd_posix_state_write(&s, UPD_STATE_REPORT, rep, sizeof rep + 1) < 0);
+    CHECK(upd_posix_state_read(&s, UPD_STATE_REPORT, back, sizeof back + 1) < 0);
+    CHECK(s.report_writes == 1 && s.boot_writes == 0 && s.resume_writes == 0);
+    /* the other areas are untouched */
+    CHECK(!memcmp(s.mem, old, sizeof old));
+    upd_posix_state_close(&s);
+    FILE *g = fopen(path, "rb");
+    uint8_t file[UPD_POSIX_STATE_FILE_SIZE + 1];
+    size_t n = g ? fread(file, 1, sizeof file, g) : 0;
+    if (g)
+        fclose(g);
+    CHECK(n == UPD_POSIX_STATE_FILE_SIZE && UPD_POSIX_STATE_FILE_SIZE == 360);
+    CHECK(!memcmp(file + UPD_POSIX_STATE_REPORT_OFF, rep, sizeof rep));
+    CHECK(upd_posix_state_open(&s, path) == 0);
+    CHECK(upd_posix_state_read(&s, UPD_STATE_REPORT, back, sizeof back) == 0 &&
+          !memcmp(back, rep, sizeof rep));
+    upd_posix_state_close(&s);
+    /* in memory only (no file) it works the same */
+    CHECK(upd_posix_state_open(&s, NULL) == 0);
+    CHECK(upd_posix_state_write(&s, UPD_STATE_REPORT, rep, sizeof rep) == 0);
+    CHECK(upd_posix_state_read(&s, UPD_STATE_REPORT, back, 10) == 0 && !memcmp(back, rep, 10));
+    upd_posix_state_close(&s);
+}
+
 static void hex(const uint8_t *p, int n, char *out)
 {
     for (int i = 0; i < n; i++)
@@ -188,6 +238,7 @@ int main(void)
     }
     test_flash();
     test_state();
+    test_state_report();
     test_hashes_and_clock();
     test_net();
     test_port();
