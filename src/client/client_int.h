@@ -111,6 +111,13 @@ int upd__resume_load(upd_client_ctx *c);
  * record's x-MD5 / SHA-256 become the expected hashes. */
 int upd__resume_match(upd_client_ctx *c);
 void upd__resume_save(upd_client_ctx *c);
+#if UPD_CLIENT_WITH_RESUME
 void upd__resume_clear(upd_client_ctx *c);
+#else
+static inline void upd__resume_clear(upd_client_ctx *c)
+{
+    (void)c; /* no record without resume */
+}
+#endif
 
 #endif

@@ -102,7 +102,7 @@ void upd__hash_init(upd_client_ctx *c)
     const upd_crypto_ops *k = &c->port->crypto;
     k->md5.init(k->md5.ctx);
     c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
-    if ((c->flags & UPD__CF_SHA_SET) && sha_ops_ok(c)) {
+    if (UPD_CLIENT_WITH_SHA256 && (c->flags & UPD__CF_SHA_SET) && sha_ops_ok(c)) {
         k->sha256.init(k->sha256.ctx);
         c->flags |= UPD__CF_SHA_RUN;
     }
@@ -112,7 +112,7 @@ static void hash_update(upd_client_ctx *c, const uint8_t *p, uint32_t n)
 {
     const upd_crypto_ops *k = &c->port->crypto;
     k->md5.update(k->md5.ctx, p, n);
-    if (c->flags & UPD__CF_SHA_RUN)
+    if (UPD_CLIENT_WITH_SHA256 && (c->flags & UPD__CF_SHA_RUN))
         k->sha256.update(k->sha256.ctx, p, n);
 }
 
@@ -130,7 +130,7 @@ int upd__stage_begin(upd_client_ctx *c)
     /* ESP8266httpUpdate calls Update.setMD5 after Update.begin: a wrong length is -105
      * (with a verifier x-MD5 is ignored entirely, spec section 2) */
     if ((c->flags & UPD__CF_MD5_SEEN) && !(c->flags & UPD__CF_MD5_LEN_OK) &&
-        !c->port->crypto.verify)
+        !(UPD_CLIENT_WITH_SIGN && c->port->crypto.verify))
         return -105;
     upd__hash_init(c);
     c->received = 0;
@@ -167,17 +167,20 @@ int upd__stage_flush(upd_client_ctx *c)
         return UPD__UE_WRITE;
     c->written += n;
     progress(c, c->received + c->fill);
+#if UPD_CLIENT_WITH_RESUME
     if ((c->cfg->features & UPD_CLIENT_F_RESUME) && c->written % SECTOR == 0 &&
         c->received + c->fill < c->total) {
         uint32_t step = c->cfg->resume_step ? upd__roundup_sector(c->cfg->resume_step) : 16384u;
         if (c->written - c->saved >= step)
             upd__resume_save(c);
     }
+#endif
     return 0;
 }
 
 /* ---- the end: Update.end() and the engine's own checks --------------------------------- */
 
+#if UPD_CLIENT_WITH_INSPECT
 static int flash_src_read(const upd_source *src, uint32_t off, void *buf, uint32_t len)
 {
     const upd_client_ctx *c = src->ctx;
@@ -214,6 +217,7 @@ static int inspect(upd_client_ctx *c)
     c->detail = e ? e : UPD_ENOTAPP;
     return UPD_EIMAGE;
 }
+#endif
 
 /* The eboot command (spec section 3): copy size bytes from the staged area to 0. */
 static int write_boot_command(upd_client_ctx *c)
@@ -222,32 +226,14 @@ static int write_boot_command(upd_client_ctx *c)
     memset(cmd, 0, sizeof cmd);
     upd__wr32(cmd + 0, UPD__EBOOT_MAGIC);
     upd__wr32(cmd + 4, UPD__EBOOT_COPY_RAW);
-    upd__wr32(cmd + 8, c->start); /* args[0]: from */
-    upd__wr32(cmd + 12, 0);       /* args[1]: to */
+    upd__wr32(cmd + 8, c->start); /* args[0]: from; args[1]: to = 0 */
     upd__wr32(cmd + 16, c->total); /* args[2]: size */
     upd__wr32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
     const upd_state_ops *s = &c->port->state;
     return s->write(s->ctx, UPD_STATE_BOOT, cmd, sizeof cmd) < 0 ? UPD_ESTATE : 0;
 }
 
-static int fail_detail(upd_client_ctx *c, int err)
-{
-    if (!c->detail)
-        c->detail = err;
-    upd__resume_clear(c);
-    upd__client_finish(c, UPD_CLIENT_FAILED, err);
-    return err;
-}
-
-/* The downloaded bytes failed a check: drop the resume record too, or the next check
- * would resume over the same bad bytes on flash and fail the same way forever (found by
- * `updraft sim --faults corrupt=P`: a bit flipped before a saved resume point). */
-static void fail_verify(upd_client_ctx *c, int err)
-{
-    upd__resume_clear(c);
-    upd__client_finish(c, UPD_CLIENT_FAILED, err);
-}
-
+#if UPD_CLIENT_WITH_SIGN
 /* Read staged bytes as received: ESP32's held-back first 16 bytes come from c->head
  * (the ESP8266's flash-mode patch stays: the Updater hashes what is on flash). */
 static int staged_read(const upd_client_ctx *c, uint32_t off, uint8_t *buf, uint32_t len)
@@ -291,98 +277,96 @@ static int check_signature(upd_client_ctx *c)
     c->total = plen;
     return 0;
 }
+#endif
 
-void upd__stage_end(upd_client_ctx *c)
+/* Update.end()'s checks, then the engine's own: 0 when the staged image may be
+ * committed, else the error to fail with. */
+static int end_checks(upd_client_ctx *c)
 {
     const upd_crypto_ops *k = &c->port->crypto;
     const upd_flash_ops *f = &c->port->flash;
-    uint8_t md5[16], sha[32];
-    progress(c, c->total);
+    uint8_t md5[16];
+    int e;
     k->md5.final(k->md5.ctx, md5);
+#if UPD_CLIENT_WITH_SHA256
+    uint8_t sha[32];
     if (c->flags & UPD__CF_SHA_RUN)
         k->sha256.final(k->sha256.ctx, sha);
+#endif
+#if UPD_CLIENT_WITH_SIGN
     if (k->verify) {
-        int e = check_signature(c);
-        if (e == UPD__UE_READ) {
-            upd__client_finish(c, UPD_CLIENT_FAILED, e);
-            return;
-        }
-        if (e) {
-            fail_verify(c, e);
-            return;
-        }
-    } else if ((c->flags & UPD__CF_MD5_SEEN) &&
-               (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0)) {
-        fail_verify(c, UPD__UE_MD5);
-        return;
-    }
+        if ((e = check_signature(c)) != 0)
+            return e;
+    } else
+#endif
+        if ((c->flags & UPD__CF_MD5_SEEN) &&
+            (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0))
+        return UPD__UE_MD5;
     if (sketch(c) && esp32(c)) {
         /* Update.end() writes the bytes it held back */
         uint32_t n = c->total < 16 ? c->total : 16;
         memset(c->buf, 0xFF, 16);
         memcpy(c->buf, c->head, n);
-        if (f->write(f->ctx, c->start, c->buf, (n + 3u) & ~3u) < 0) {
-            upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE_WRITE);
-            return;
-        }
+        if (f->write(f->ctx, c->start, c->buf, (n + 3u) & ~3u) < 0)
+            return UPD__UE_WRITE;
     } else if (sketch(c)) {
         /* Updater::_verifyEnd: re-read the header from flash */
         uint8_t h[4];
-        int err = 0;
         if (f->read(f->ctx, c->start, h, 4) < 0)
-            err = UPD__UE_READ;
-        else if (h[0] == 0x1F && h[1] == 0x8B)
-            err = 0;
-        else if (h[0] != 0xE9)
-            err = UPD__UE_MAGIC_BYTE;
-        else if (upd__magic_flash_size(h[3] >> 4) > f->layout.chip_size)
-            err = UPD__UE_NEW_FLASH_CONFIG;
-        if (err) {
-            if (err == UPD__UE_READ)
-                upd__client_finish(c, UPD_CLIENT_FAILED, err);
-            else
-                fail_verify(c, err);
-            return;
+            return UPD__UE_READ;
+        if (!(h[0] == 0x1F && h[1] == 0x8B)) {
+            if (h[0] != 0xE9)
+                return UPD__UE_MAGIC_BYTE;
+            if (upd__magic_flash_size(h[3] >> 4) > f->layout.chip_size)
+                return UPD__UE_NEW_FLASH_CONFIG;
         }
     }
     /* Beyond the real client: SHA-256 and the inspector. */
-    if (c->flags & UPD__CF_SHA_HDR_BAD) {
-        fail_detail(c, UPD_ESHA256);
-        return;
-    }
+#if UPD_CLIENT_WITH_SHA256
+    if (c->flags & UPD__CF_SHA_HDR_BAD)
+        return UPD_ESHA256;
     if (c->flags & UPD__CF_SHA_SET) {
         if (!(c->flags & UPD__CF_SHA_RUN)) {
             c->detail = UPD_EUNSUPPORTED; /* the port has no SHA-256 */
-            fail_detail(c, UPD_ESHA256);
-            return;
+            return UPD_ESHA256;
         }
-        if (memcmp(sha, c->sha256, 32) != 0) {
-            fail_detail(c, UPD_ESHA256);
-            return;
-        }
+        if (memcmp(sha, c->sha256, 32) != 0)
+            return UPD_ESHA256;
     }
-    if ((c->cfg->features & UPD_CLIENT_F_INSPECT) && sketch(c) && inspect(c) != 0) {
-        fail_detail(c, UPD_EIMAGE);
-        return;
+#endif
+#if UPD_CLIENT_WITH_INSPECT
+    if ((c->cfg->features & UPD_CLIENT_F_INSPECT) && sketch(c) && (e = inspect(c)) != 0)
+        return e;
+#endif
+    (void)e;
+    return 0;
+}
+
+void upd__stage_end(upd_client_ctx *c)
+{
+    progress(c, c->total);
+    int e = end_checks(c);
+    /* The downloaded bytes failed a check, or are about to be committed: drop the resume
+     * record, or the next check would resume over the same bad bytes on flash and fail
+     * the same way forever (found by `updraft sim --faults corrupt=P`: a bit flipped
+     * before a saved resume point). A read or write error keeps it: the bytes may be
+     * fine. */
+    if (e != UPD__UE_READ && e != UPD__UE_WRITE)
+        upd__resume_clear(c);
+    if (!e && sketch(c)) {
+        if (!esp32(c))
+            e = write_boot_command(c);
+        else if (c->port->state.activate(c->port->state.ctx, c->start, c->total) < 0)
+            e = UPD__UE32_ACTIVATE; /* Update.end(): esp_ota_set_boot_partition failed */
     }
-    upd__resume_clear(c);
-    if (sketch(c)) {
-        if (esp32(c)) {
-            const upd_state_ops *s = &c->port->state;
-            if (s->activate(s->ctx, c->start, c->total) < 0) {
-                upd__client_finish(c, UPD_CLIENT_FAILED, UPD__UE32_ACTIVATE);
-                return;
-            }
-        } else if (write_boot_command(c) != 0) {
-            fail_detail(c, UPD_ESTATE);
-            return;
-        }
-    }
-    upd__client_finish(c, UPD_CLIENT_OK, 0);
+    if (e < 0 && !c->detail)
+        c->detail = e; /* the engine's own errors (SHA-256, inspector, state) */
+    upd__client_finish(c, e ? UPD_CLIENT_FAILED : UPD_CLIENT_OK, e);
 }
 
 /* ---- resume record ----------------------------------------------------------------------- */
 
+#if UPD_CLIENT_WITH_RESUME
 static int resume_read(const upd_client_ctx *c, uint8_t *r)
 {
     const upd_state_ops *s = &c->port->state;
@@ -413,7 +397,8 @@ int upd__resume_load(upd_client_ctx *c)
     const upd_crypto_ops *k = &c->port->crypto;
     k->md5.init(k->md5.ctx);
     c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
-    if (((rf & RF_SHA) || (c->flags & UPD__CF_SHA_SET)) && sha_ops_ok(c)) {
+    if (UPD_CLIENT_WITH_SHA256 && ((rf & RF_SHA) || (c->flags & UPD__CF_SHA_SET)) &&
+        sha_ops_ok(c)) {
         k->sha256.init(k->sha256.ctx);
         c->flags |= UPD__CF_SHA_RUN;
     }
@@ -503,11 +488,13 @@ void upd__resume_clear(upd_client_ctx *c)
     c->saved = 0;
 }
 
+#endif
+
 /* ---- rollback (ESP32 slots) ---------------------------------------------------------------- */
 
 int upd_client_boot_state(const upd_port *port)
 {
-    if (!port || !port->rollback.boot_state)
+    if (!UPD_CLIENT_WITH_ROLLBACK || !port || !port->rollback.boot_state)
         return UPD_EUNSUPPORTED;
     int st = port->rollback.boot_state(port->rollback.ctx);
     return st < 0 ? UPD_ESTATE : st;
@@ -515,7 +502,7 @@ int upd_client_boot_state(const upd_port *port)
 
 int upd_client_confirm(const upd_port *port)
 {
-    if (!port || !port->rollback.confirm)
+    if (!UPD_CLIENT_WITH_ROLLBACK || !port || !port->rollback.confirm)
         return UPD_EUNSUPPORTED;
     return port->rollback.confirm(port->rollback.ctx) < 0 ? UPD_ESTATE : 0;
 }

@@ -416,6 +416,10 @@ static int row_failures;
 
 static void run_row(const row *r, int features, size_t piece)
 {
+#ifdef UPD_TEST_CLIENT_MIN
+    if (r->setup & S_VERSION)
+        return; /* version mode is compiled out (test_min_refuses_extensions) */
+#endif
     int32_t n = make_body(r->body, body, sizeof body);
     if (n < 0) {
         printf("  row \"%s\": body does not fit\n", r->name);
@@ -565,6 +569,7 @@ static void test_rows_parity_bytewise(void)
     CHECK_INT(row_failures, ==, 0);
 }
 
+#ifndef UPD_TEST_CLIENT_MIN
 static void test_rows_extensions(void)
 {
     row_failures = 0;
@@ -573,10 +578,33 @@ static void test_rows_extensions(void)
     CHECK_INT(row_failures, ==, 0);
 }
 
+#else
+/* Built without the optional features (UPD_TEST_CLIENT_MIN): they are refused. */
+static void test_min_refuses_extensions(void)
+{
+    upd_flash_layout l = layout_for(&rows[0], 0);
+    memport_init(&mp, flash, 0, sizeof flash, &l);
+    upd_client_config cfg = {0};
+    cfg.host = "10.0.0.1";
+    cfg.features = UPD_CLIENT_F_ALL;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, cbuf, sizeof cbuf), ==, UPD_EUNSUPPORTED);
+    cfg.features = 0;
+    cfg.version_only = 1;
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, cbuf, sizeof cbuf), ==, UPD_EUNSUPPORTED);
+    cfg.version_only = 0;
+    memport_enable_verify(&mp, 256);
+    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, cbuf, sizeof cbuf), ==, UPD_EUNSUPPORTED);
+}
+#endif
+
 int main(void)
 {
     RUN(test_rows_parity);
     RUN(test_rows_parity_bytewise);
+#ifdef UPD_TEST_CLIENT_MIN
+    RUN(test_min_refuses_extensions);
+#else
     RUN(test_rows_extensions);
+#endif
     return upd_test_summary();
 }

@@ -44,6 +44,7 @@ foreach(t ${UPD_CLIENT_UNIT_TESTS})
   list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/tests/client/${t}.elf)
 endforeach()
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_CLIENT_LIB})
+list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
 # The ESP8266 port over a fake SDK (tests/esp8266).
 set(UPD_LX106_ESP8266_ELF ${UPD_LX106_BINARY_DIR}/tests/esp8266/test_esp8266_port.elf)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_ESP8266_ELF})
@@ -94,7 +95,11 @@ endforeach()
 add_test(NAME lx106.client_no_malloc
          COMMAND ${CMAKE_COMMAND} -DNM=${UPD_LX106_NM} -DLIB=${UPD_LX106_CLIENT_LIB}
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
-add_test(NAME lx106.client_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CLIENT_LIB})
+# Both builds of the library: the default (every feature) and the minimal parity
+# configuration (updraft-client-min: UPD_CLIENT_WITH_* off, src/client/CMakeLists.txt).
+set(UPD_LX106_CLIENT_MIN_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
+add_test(NAME lx106.client_size
+         COMMAND sh -c "echo 'default build:' && '${UPD_LX106_SIZE}' -t '${UPD_LX106_CLIENT_LIB}' && echo 'minimal build (UPD_CLIENT_WITH_*=0):' && '${UPD_LX106_SIZE}' -t '${UPD_LX106_CLIENT_MIN_LIB}'")
 set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)
 
 # The ESP8266 NONOS SDK port itself (ports/esp8266) with the real engine, over the fake
