@@ -69,11 +69,18 @@ static int rtc_write(uint8_t block, const void *buf, uint32_t len)
     return system_rtc_mem_write(block, w, (uint16_t)((len + 3u) & ~3u)) ? 0 : -1;
 }
 
+/* The state sector (when given): [0,128) the resume record, [128,224) the outcome
+ * report. Without one, the resume record is in RTC memory and there is no report. */
+#define SECTOR_REPORT_OFF UPD_STATE_RESUME_SIZE
+#define SECTOR_USED       (UPD_STATE_RESUME_SIZE + UPD_STATE_REPORT_SIZE)
+
 int upd_esp8266_state_read(void *ctx, unsigned area, void *buf, uint32_t len)
 {
     upd_esp8266 *e = ctx;
     if (area == UPD_STATE_BOOT && len <= UPD_STATE_BOOT_SIZE)
         return rtc_read(UPD_ESP8266_RTC_BOOT_BLOCK, buf, len);
+    if (area == UPD_STATE_REPORT && len <= UPD_STATE_REPORT_SIZE && e->resume_sector_addr)
+        return upd_esp8266_flash_read(e, e->resume_sector_addr + SECTOR_REPORT_OFF, buf, len);
     if (area != UPD_STATE_RESUME || len > UPD_STATE_RESUME_SIZE)
         return -1;
     if (e->resume_sector_addr)
@@ -81,22 +88,33 @@ int upd_esp8266_state_read(void *ctx, unsigned area, void *buf, uint32_t len)
     return rtc_read(UPD_ESP8266_RTC_RESUME_BLOCK, buf, len);
 }
 
-/* The resume record in flash: erase the sector, program the record (one write). */
+/* A record in the state sector: read both records, replace one, erase the sector and
+ * program both again (one write). A power cut between the erase and the write loses
+ * both: the download starts over and nothing is reported, which is safe. */
+static int sector_write(upd_esp8266 *e, uint32_t off, uint32_t cap, const void *buf, uint32_t len)
+{
+    uint32_t w[SECTOR_USED / 4];
+    if (upd_esp8266_flash_read(e, e->resume_sector_addr, w, sizeof w) != 0)
+        return -1;
+    memset((uint8_t *)w + off, 0xFF, cap);
+    memcpy((uint8_t *)w + off, buf, len);
+    if (upd_esp8266_flash_erase(e, e->resume_sector_addr) != 0)
+        return -1;
+    return upd_esp8266_flash_write(e, e->resume_sector_addr, w, sizeof w);
+}
+
 int upd_esp8266_state_write(void *ctx, unsigned area, const void *buf, uint32_t len)
 {
     upd_esp8266 *e = ctx;
     if (area == UPD_STATE_BOOT && len <= UPD_STATE_BOOT_SIZE)
         return rtc_write(UPD_ESP8266_RTC_BOOT_BLOCK, buf, len);
+    if (area == UPD_STATE_REPORT && len <= UPD_STATE_REPORT_SIZE && e->resume_sector_addr)
+        return sector_write(e, SECTOR_REPORT_OFF, UPD_STATE_REPORT_SIZE, buf, len);
     if (area != UPD_STATE_RESUME || len > UPD_STATE_RESUME_SIZE)
         return -1;
     if (!e->resume_sector_addr)
         return rtc_write(UPD_ESP8266_RTC_RESUME_BLOCK, buf, len);
-    uint32_t w[UPD_STATE_RESUME_SIZE / 4];
-    memset(w, 0xFF, sizeof w);
-    memcpy(w, buf, len);
-    if (upd_esp8266_flash_erase(e, e->resume_sector_addr) != 0)
-        return -1;
-    return upd_esp8266_flash_write(e, e->resume_sector_addr, w, (len + 3u) & ~3u);
+    return sector_write(e, 0, UPD_STATE_RESUME_SIZE, buf, len);
 }
 
 /* ---- clock ----------------------------------------------------------------------------------- */

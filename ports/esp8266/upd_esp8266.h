@@ -3,8 +3,10 @@
  *   flash      spi_flash_erase_sector / spi_flash_write / spi_flash_read (reads of any
  *              alignment bounce through a small aligned buffer)
  *   state      UPD_STATE_BOOT: RTC user memory block 128 (0x60001200), where eboot reads
- *              its command; UPD_STATE_RESUME: a flash sector of its own (survives power
- *              loss) or, when none is given, RTC blocks 160..191 (survives a reset only)
+ *              its command; UPD_STATE_RESUME and UPD_STATE_REPORT: a flash sector of their
+ *              own (resume at 0, report at 128; survives power loss) or, when none is
+ *              given, the resume record in RTC blocks 160..191 (survives a reset only)
+ *              and no outcome report
  *   clock      system_get_time() folded into a 32-bit millisecond counter (the raw
  *              microsecond counter wraps every 71 minutes)
  *   crypto     MD5 from ROM (MD5Init/MD5Update/MD5Final); no SHA-256, no signatures
@@ -12,7 +14,8 @@
  *              (upd_esp8266_check_start); upd_client_run() is not used on this SDK
  *
  * Declarations of the SDK functions: esp8266_sdk.h (ours, mirroring the documented API).
- * Built as an object library in the lx106 cross build; docs/porting.md explains it. */
+ * Built as an object library in the lx106 cross build and run over a fake SDK under
+ * QEMU (tests/esp8266); docs/porting.md explains it. */
 #ifndef UPD_ESP8266_H
 #define UPD_ESP8266_H
 
@@ -57,7 +60,8 @@ void upd_esp8266_layout(upd_flash_layout *out, uint32_t sketch_size, uint32_t fs
                         uint32_t fs_end, uint8_t flash_mode);
 
 /* Fill e->port (flash, state, clock, crypto; no transport ops). resume_sector_addr: a
- * 4 KB-aligned flash address reserved for the resume record, or 0 for RTC memory. */
+ * 4 KB-aligned flash address reserved for the resume record and the outcome report, or
+ * 0: resume record in RTC memory, no outcome report (UPD_CLIENT_F_REPORT does nothing). */
 void upd_esp8266_init(upd_esp8266 *e, const upd_flash_layout *layout,
                       uint32_t resume_sector_addr);
 

@@ -90,7 +90,7 @@ typedef struct fk_state {
     const uint8_t *send_ptr;
     uint16_t send_len;
     uint8_t send_copy[1460];
-    char req[FK_REQ_MAX];
+    char req[FK_REQ_MAX + 1]; /* the request(s) of the last connection, room for a NUL */
     size_t req_len;
     size_t delivered; /* response bytes delivered */
     uint64_t next_net_us; /* when the next network event is due (0: none) */

@@ -209,6 +209,8 @@ static void test_port_ops(void)
     CHECK_INT(upd_esp8266_now_ms(&esp) - t0, ==, 5001);
 }
 
+static void check_staged(uint32_t start);
+
 /* A successful update: staged at the top of the free gap, MD5 checked, eboot command. */
 static void update_ok(const char *host, size_t piece)
 {
@@ -242,6 +244,12 @@ static void update_ok(const char *host, size_t piece)
     CHECK_INT(fk.erases, ==, span / 4096u);
     for (uint32_t i = 0; i < fk.erases && i < 16; i++)
         CHECK_INT(fk.erased_addr[i], ==, start + 4096u * i);
+    check_staged(start);
+}
+
+/* The image staged at start (with the flash-mode patch) and the eboot command for it. */
+static void check_staged(uint32_t start)
+{
     static uint8_t staged[sizeof body];
     fk_flash_peek(start, staged, 4096);
     fk_flash_peek(start + 4096, staged + 4096, (uint32_t)body_len - 4096u);
@@ -369,6 +377,62 @@ static void test_connect_refused(void)
     CHECK_INT(fk.violations, ==, 0);
 }
 
+/* Resume and outcome report through the port's state sector (0xFB000): a download cut
+ * at 5000 bytes keeps its progress (4096 bytes) and records Updater error 6; the next
+ * check asks for the rest with Range, reports the failure, gets a 206 and installs; the
+ * check after that reports the success and clears the record. */
+static void test_resume_and_report(void)
+{
+    setup("192.168.4.1");
+    upd_flash_layout l = esp.port.flash.layout;
+    upd_esp8266_init(&esp, &l, 0xFB000);
+    cfg.features = UPD_CLIENT_F_RESUME | UPD_CLIENT_F_REPORT;
+    cfg.resume_step = 4096;
+    uint8_t md5[16];
+    char extra[160], h[33];
+    tw_md5(body, (size_t)body_len, md5);
+    hex(md5, 16, h);
+    snprintf(extra, sizeof extra, "Content-Length: %ld\r\nETag: \"v7\"\r\nx-MD5: %s\r\n",
+             (long)body_len, h);
+    int n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\n%s\r\n", extra);
+    fk_script s1 = {(const uint8_t *)head, (size_t)n, body, (size_t)body_len, (size_t)n + 5000,
+                    0, FK_RESET, 0};
+    fk_set_script(&s1);
+    start_check();
+    CHECK_INT(fk_run(&done_calls, 120000), ==, 0);
+    CHECK_INT(done_result, ==, UPD_CLIENT_FAILED);
+    CHECK_INT(done_error, ==, 6);
+    CHECK_INT(fk.rtc_writes, ==, 0);
+    CHECK_INT(fk.violations, ==, 0);
+    fk.req[fk.req_len] = '\0';
+    CHECK(strstr(fk.req, "Range:") == NULL);
+    /* the rest, with Range; the failure is reported */
+    snprintf(extra, sizeof extra,
+             "Content-Length: %ld\r\nContent-Range: bytes 4096-%ld/%ld\r\nETag: \"v7\"\r\n",
+             (long)body_len - 4096, (long)body_len - 1, (long)body_len);
+    check("206 Partial Content", extra, body + 4096, (size_t)body_len - 4096, 0, 0, FK_CLOSE);
+    fk.req[fk.req_len] = '\0';
+    CHECK_CONTAINS(fk.req, "Content-Length: 0\r\nRange: bytes=4096-\r\n");
+    CHECK_CONTAINS(fk.req, "\r\nx-updraft-report: v=1;result=6;md5=");
+    CHECK_CONTAINS(fk.req, h);
+    CHECK_INT(done_result, ==, UPD_CLIENT_OK);
+    CHECK_INT(done_error, ==, 0);
+    check_staged(FS_START - 8192u);
+    /* the next check reports the installation, then forgets it */
+    check("304 Not Modified", "", NULL, 0, 0, 0, FK_CLOSE);
+    fk.req[fk.req_len] = '\0';
+    CHECK_CONTAINS(fk.req, "\r\nx-updraft-report: v=1;result=0;md5=");
+    CHECK_INT(done_result, ==, UPD_CLIENT_NO_UPDATES);
+    check("304 Not Modified", "", NULL, 0, 0, 0, FK_CLOSE);
+    fk.req[fk.req_len] = '\0';
+    CHECK(strstr(fk.req, "x-updraft-report") == NULL);
+    /* without a state sector there is no report area */
+    uint8_t r[UPD_STATE_REPORT_SIZE];
+    upd_esp8266_init(&esp, &l, 0);
+    CHECK_INT(upd_esp8266_state_read(&esp, UPD_STATE_REPORT, r, sizeof r), <, 0);
+    CHECK_INT(upd_esp8266_state_write(&esp, UPD_STATE_REPORT, r, sizeof r), <, 0);
+}
+
 /* The port can run a second check after the first (the application's next poll). */
 static void test_second_check(void)
 {
@@ -393,5 +457,6 @@ int main(void)
     RUN(test_stall_before_headers);
     RUN(test_connect_refused);
     RUN(test_second_check);
+    RUN(test_resume_and_report);
     return upd_test_summary();
 }
