@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "memport.h"
+#include "updraft/error.h"
+#include "updraft/image.h"
 
 /* ---- MD5 --------------------------------------------------------------------------- */
 
@@ -193,10 +195,46 @@ static int s_write(void *ctx, unsigned area, const void *buf, uint32_t len)
     return 0;
 }
 
+/* The slot as an upd_source, read through the window. */
+static int slot_read(const upd_source *src, uint32_t off, void *buf, uint32_t len)
+{
+    memport *m = src->ctx;
+    uint32_t start = m->act_start;
+    if (off >= src->avail)
+        return 0;
+    if (len > src->avail - off)
+        len = src->avail - off;
+    if (start < m->base || start - m->base > m->size || off > m->size - (start - m->base) ||
+        len > m->size - (start - m->base) - off)
+        return UPD_EIO;
+    memcpy(buf, m->flash + (start - m->base) + off, len);
+    return (int)len;
+}
+
+/* esp_ota_set_boot_partition() runs esp_image_verify() over the new slot and refuses
+ * an image the boot loader would not boot: here the core's inspector stands in for it,
+ * plus the chip id check (ESP_ERR_OTA_VALIDATE_FAILED). */
+static int slot_bootable(memport *m, uint32_t start, uint32_t size)
+{
+    static upd_image_report rep; /* 1.2 KB: not on the 4 KB lx106 stack */
+    static tw_sha256_ctx sha;
+    upd_sha256_ops ops = {tw_sha256_init, tw_sha256_update, tw_sha256_final, &sha};
+    upd_source src = {slot_read, m, size, size};
+    m->act_start = start;
+    int e = upd_image_inspect(&src, &ops, &rep);
+    if (e == 0 && (rep.verdict != UPD_VERDICT_OTA_APP || rep.platform != UPD_PLATFORM_ESP32))
+        e = UPD_ENOTAPP;
+    if (e == 0 && rep.chip == (upd_chip)m->chip)
+        return 1;
+    m->activate_reason = e; /* 0: a good image for another chip */
+    m->activate_rejects++;
+    return 0;
+}
+
 static int s_activate(void *ctx, uint32_t start, uint32_t size)
 {
     memport *m = ctx;
-    if (m->state_fail)
+    if (m->state_fail || !slot_bootable(m, start, size))
         return -1;
     m->activated++;
     m->act_start = start;

@@ -51,6 +51,13 @@ typedef struct memport {
     int boot_state, confirms; /* after memport_enable_rollback */
     int activated;
     uint32_t act_start, act_size;
+    /* ESP32 activate checks the slot as the boot loader's esp_image_verify would (the
+     * core's inspector: magic, header, segments, checksum, appended SHA-256) and that
+     * the image's chip id is this chip (UPD_CHIP_ESP32 after memport_init); a rejected
+     * image fails activate, as esp_ota_set_boot_partition does (Update error 9). */
+    uint16_t chip;
+    int activate_rejects;        /* activations refused */
+    int activate_reason;         /* the inspector's code for the last refusal (0: chip) */
     /* clock: each read advances by tick ms */
     uint32_t now, tick;
     /* crypto */

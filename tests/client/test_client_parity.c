@@ -41,7 +41,8 @@ enum body {
     B_1F00,     /* 0x1F then not gzip */
     B_TINY,     /* 3 bytes E9 01 02 */
     B_CHUNKED,  /* B_APP in chunked framing */
-    B_BADSUM    /* B_APP with a flipped bit in the app's code */
+    B_BADSUM,   /* B_APP with a flipped bit in the app's code */
+    B_E32C3     /* B_E32 built for the ESP32-C3 (chip id 5) */
 };
 
 static const tw_seg app_segs[] = {
@@ -83,10 +84,11 @@ static int32_t make_body(int kind, uint8_t *out, uint32_t cap)
     case B_GZIP:
         n = app(tmp, 8 * KB, 2);
         return tw_gzip_store(out, cap, tmp, (uint32_t)n, "fw.bin");
-    case B_E32: {
+    case B_E32:
+    case B_E32C3: {
         tw_esp32_opts o;
         memset(&o, 0, sizeof o);
-        o.chip_id = 0;
+        o.chip_id = kind == B_E32C3 ? 5 : 0;
         o.mode = 2;
         o.size_freq = 0x20;
         o.entry = 0x40081000u;
@@ -147,7 +149,8 @@ enum setup {
     S_ERASE_FAIL = 1 << 9, /* the first erase fails */
     S_WRITE_FAIL = 1 << 10,/* the second write fails */
     S_RESET = 1 << 11,     /* after the bytes, the connection breaks */
-    S_VERSION = 1 << 12    /* mode "version" (getAvailableVersion): x-version expected */
+    S_VERSION = 1 << 12,   /* mode "version" (getAvailableVersion): x-version expected */
+    S_RESUMED = 1 << 13    /* with UPD_CLIENT_F_RESUME: resumed with a 206 (resumed_row) */
 };
 
 #define SAME 9999
@@ -309,8 +312,15 @@ static const row rows[] = {
     {"esp32: wrong x-MD5", H200
      "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n",
      B_E32, 0, S_ESP32, FAIL, 7, SAME, NULL},
-    {"esp32: ESP8266 image accepted by the device", H200 "Content-Length: {len}\r\n\r\n", B_APP,
-     0, S_ESP32, OK, 0, UPD_EIMAGE, NULL},
+    {"esp32: ESP8266 image: written, then Update error 9 (the slot does not verify)",
+     H200 "Content-Length: {len}\r\n\r\n", B_APP, 0, S_ESP32, FAIL, 9, UPD_EIMAGE, NULL},
+    {"esp32: ESP32-C3 image on an ESP32: written, then Update error 9 (wrong chip)",
+     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_E32C3, 0, S_ESP32, FAIL, 9, SAME,
+     NULL},
+    /* resume (extensions only; the device restarts every download: OK) */
+    {"206 resume after an MD5 failure: Updater 7, the record is dropped",
+     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_APP, 5000, S_RESUMED, OK, 0,
+     7, NULL},
     /* mode "version" (ESP8266httpUpdate::getAvailableVersion, spec sections 1, 2, 6) */
     {"version: 200 with x-version and x-MD5, no body",
      "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\nx-version: 2.0.0\r\nContent-Length: 0\r\n\r\n", B_NONE, 0,
@@ -414,6 +424,62 @@ static void on_progress(void *arg, uint32_t done, uint32_t total)
 
 static int row_failures;
 
+/* S_RESUMED with UPD_CLIENT_F_RESUME: a first check is cut off (reset) after r->cut body
+ * bytes with one bit flipped on the way (the sim's corrupt fault) and leaves a resume
+ * record; the second check resumes with a 206 of the rest and must end with the row's
+ * ext_error with the record dropped (src/client/stage.c), so that a third check starts
+ * over without Range and installs the image. */
+static void resumed_row(const row *r, upd_client_config *cfg, int32_t n,
+                        const upd_flash_layout *l, uint32_t base, size_t piece)
+{
+    static char req[MP_SENT_MAX];
+    uint8_t rec[UPD_STATE_RESUME_SIZE];
+    int bad = 0;
+    cfg->resume_step = 4096;
+    memset(rec, 0, sizeof rec);
+    for (int step = 0; step < 3 && !bad; step++) {
+        /* the record's "done" (bytes on flash), little-endian at 16 */
+        uint32_t from = step == 1 ? (uint32_t)rec[16] | (uint32_t)rec[17] << 8 |
+                                        (uint32_t)rec[18] << 16 | (uint32_t)rec[19] << 24
+                                  : 0;
+        size_t hl;
+        if (step == 1)
+            hl = (size_t)snprintf(resp, sizeof resp,
+                                  "HTTP/1.1 206 Partial Content\r\nContent-Length: %lu\r\n"
+                                  "Content-Range: bytes %lu-%lu/%lu\r\n\r\n",
+                                  (unsigned long)((uint32_t)n - from), (unsigned long)from,
+                                  (unsigned long)(n - 1), (unsigned long)n);
+        else
+            hl = expand(resp, sizeof resp, r->head, body, n);
+        uint32_t len = step == 0 ? (uint32_t)r->cut : (uint32_t)n - from;
+        memcpy(resp + hl, body + from, len);
+        if (step == 0)
+            resp[hl + 100] ^= 0x01;
+        memport_init(&mp, flash, base, sizeof flash, l);
+        memcpy(mp.resume, rec, sizeof rec);
+        mp.piece = piece;
+        memport_add_response(&mp, resp, hl + len, step == 0 ? MP_RESET : MP_CLOSE);
+        int e = upd_client_init(&cl, cfg, &mp.port, cbuf, sizeof cbuf);
+        int res = e ? -2 : (int)upd_client_run(&cl), err = upd_client_error(&cl);
+        int ranged = strstr(memport_request(&mp, 0, req, sizeof req), "\r\nRange: bytes=") != NULL;
+        int has_rec = memcmp(mp.resume, "UPDR", 4) == 0;
+        memcpy(rec, mp.resume, sizeof rec);
+        if (step == 0)
+            bad = res != FAIL || err != 6 || !has_rec;
+        else if (step == 1)
+            bad = !ranged || res != (r->ext_error ? FAIL : OK) || err != r->ext_error || has_rec ||
+                  mp.boot_writes;
+        else
+            bad = ranged || res != OK || has_rec || mp.boot_writes != 1;
+        bad |= mp.nor_violations || mp.range_violations || mp.unerased_writes;
+        if (bad)
+            printf("  row \"%s\" (resumed, piece %u): check %d: init %d, result %d error %d, "
+                   "Range %d, record %d\n",
+                   r->name, (unsigned)piece, step + 1, e, res, err, ranged, has_rec);
+    }
+    row_failures += bad;
+}
+
 static void run_row(const row *r, int features, size_t piece)
 {
 #ifdef UPD_TEST_CLIENT_MIN
@@ -427,7 +493,7 @@ static void run_row(const row *r, int features, size_t piece)
         return;
     }
     size_t hl = expand(resp, sizeof resp, r->second ? r->head : r->head, body, n);
-    int32_t send = r->cut > 0 ? r->cut : n;
+    int32_t send = r->cut > 0 && !(r->setup & S_RESUMED) ? r->cut : n;
     if (r->second) /* the body goes with the second response */
         send = 0;
     if (r->cut < 0) { /* extra bytes after the body */
@@ -474,6 +540,10 @@ static void run_row(const row *r, int features, size_t piece)
     progress_calls = 0;
     progress_last = 0;
 
+    if ((r->setup & S_RESUMED) && (features & UPD_CLIENT_F_RESUME)) {
+        resumed_row(r, &cfg, n, &l, base, piece);
+        return;
+    }
     int e = upd_client_init(&cl, &cfg, &mp.port, cbuf, sizeof cbuf);
     upd_client_result res = e ? UPD_CLIENT_FAILED : upd_client_run(&cl);
     int err = upd_client_error(&cl);
