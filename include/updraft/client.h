@@ -61,28 +61,28 @@ enum {
 /* What the device reports about itself and how it checks. Strings are NUL-terminated,
  * owned by the caller and must stay valid until the check is DONE. */
 typedef struct upd_client_config {
-    upd_client flavor;    /* UPD_CLIENT_ESP8266_ARDUINO or UPD_CLIENT_ESP32_ARDUINO */
-    upd_update_mode mode; /* UPD_MODE_SKETCH (application) or UPD_MODE_FS (filesystem) */
-    const char *host;     /* server name or address, at most UPD_CLIENT_HOST_MAX chars */
-    uint16_t port;        /* TCP port (80; Host: leaves out 80 and 443) */
-    uint8_t tls;          /* 1: https (the transport does TLS); redirects keep the scheme */
-    const char *path;     /* path and query, e.g. "/update?app=x"; NULL or "" is "/" */
-    const char *auth;     /* NULL, or base64 of "user:password" for Authorization: Basic */
-    const char *version;  /* x-*-version; NULL or "" is not sent */
+    upd_client flavor;         /* UPD_CLIENT_ESP8266_ARDUINO or UPD_CLIENT_ESP32_ARDUINO */
+    upd_update_mode mode;      /* UPD_MODE_SKETCH (application) or UPD_MODE_FS (filesystem) */
+    const char *host;          /* server name or address, at most UPD_CLIENT_HOST_MAX chars */
+    uint16_t port;             /* TCP port (80; Host: leaves out 80 and 443) */
+    uint8_t tls;               /* 1: https (the transport does TLS); redirects keep the scheme */
+    const char *path;          /* path and query, e.g. "/update?app=x"; NULL or "" is "/" */
+    const char *auth;          /* NULL, or base64 of "user:password" for Authorization: Basic */
+    const char *version;       /* x-*-version; NULL or "" is not sent */
     const char *sdk_version;   /* x-*-sdk-version, e.g. "2.2.2-dev(38a443e)" */
     const char *sketch_md5;    /* x-*-sketch-md5: 32 lowercase hex of the running image */
     const char *sketch_sha256; /* ESP32 only: 64 UPPERCASE hex; NULL is not sent */
     uint32_t chip_id;          /* ESP8266: x-ESP8266-Chip-ID (decimal) */
     uint8_t sta_mac[6];
     uint8_t ap_mac[6];
-    uint8_t follow_redirects; /* 0 off (the device's default), 1 as HTTPClient's
-                                 "strict" (301/307 for GET, 302/303), 2 "force" */
-    uint8_t redirect_limit;   /* 0: 10 */
-    uint8_t flash_map_core;   /* ESP8266 core >= 3.1 built with flash-map support: no
-                                 -107 check before the download (Updater 9 after it) */
-    uint32_t timeout_ms;      /* waiting for the response headers; 0: 8000 */
-    uint32_t stream_timeout_ms; /* a stalled body; 0: 60000 (the Updater's) */
-    uint32_t features;          /* UPD_CLIENT_F_* */
+    uint8_t follow_redirects;       /* 0 off (the device's default), 1 as HTTPClient's
+                                       "strict" (301/307 for GET, 302/303), 2 "force" */
+    uint8_t redirect_limit;         /* 0: 10 */
+    uint8_t flash_map_core;         /* ESP8266 core >= 3.1 built with flash-map support: no
+                                       -107 check before the download (Updater 9 after it) */
+    uint32_t timeout_ms;            /* waiting for the response headers; 0: 8000 */
+    uint32_t stream_timeout_ms;     /* a stalled body; 0: 60000 (the Updater's) */
+    uint32_t features;              /* UPD_CLIENT_F_* */
     const uint8_t *expected_sha256; /* NULL, or the image's 32-byte SHA-256 */
     uint32_t resume_step;           /* UPD_CLIENT_F_RESUME: save progress every this many
                                        bytes (rounded up to 4 KB); 0: 16 KB */
@@ -122,36 +122,36 @@ typedef struct upd_client_ctx {
     const upd_client_config *cfg;
     const upd_port *port;
     uint8_t *buf;
-    uint32_t cap;       /* buffer size */
-    uint32_t chunk;     /* flash write unit: a power of two, 1024..4096 */
-    uint8_t state;      /* upd__client_state */
-    uint8_t result;     /* upd_client_result once DONE */
-    uint8_t redirects;  /* redirects followed */
+    uint32_t cap;      /* buffer size */
+    uint32_t chunk;    /* flash write unit: a power of two, 1024..4096 */
+    uint8_t state;     /* upd__client_state */
+    uint8_t result;    /* upd_client_result once DONE */
+    uint8_t redirects; /* redirects followed */
     uint8_t tls;
     uint16_t tcp_port;
-    int16_t status;     /* HTTP status code of the response */
-    uint32_t flags;     /* UPD__CF_* */
-    int error;          /* device error code (0, -1.., -100.., Updater 1..) */
-    int detail;         /* UPD_E* / inspector code behind an engine error, 0 */
+    int16_t status; /* HTTP status code of the response */
+    uint32_t flags; /* UPD__CF_* */
+    int error;      /* device error code (0, -1.., -100.., Updater 1..) */
+    int detail;     /* UPD_E* / inspector code behind an engine error, 0 */
     char host[UPD_CLIENT_HOST_MAX + 1];
     const char *path; /* the request path (config, or in buf after a redirect) */
     uint16_t path_len;
     uint16_t req_off, req_len, req_sent; /* the request in buf */
-    uint32_t fill;      /* bytes in buf (header line / body chunk) */
-    uint32_t lim;       /* end of the line area (a Location is kept above it) */
-    uint32_t loc_len;   /* Location value at buf + lim */
+    uint32_t fill;                       /* bytes in buf (header line / body chunk) */
+    uint32_t lim;                        /* end of the line area (a Location is kept above it) */
+    uint32_t loc_len;                    /* Location value at buf + lim */
     int32_t content_length;
-    uint32_t total;     /* image length */
-    uint32_t received;  /* body bytes taken (a resumed download starts above 0) */
-    uint32_t start;     /* flash address of the staged image */
-    uint32_t written;   /* bytes written at start (rounded to 4 at the very end) */
-    uint32_t saved;     /* resume: progress last saved */
-    uint32_t last_ms;   /* clock at the last progress */
+    uint32_t total;    /* image length */
+    uint32_t received; /* body bytes taken (a resumed download starts above 0) */
+    uint32_t start;    /* flash address of the staged image */
+    uint32_t written;  /* bytes written at start (rounded to 4 at the very end) */
+    uint32_t saved;    /* resume: progress last saved */
+    uint32_t last_ms;  /* clock at the last progress */
     uint32_t range_first, range_last, range_total; /* Content-Range of a 206 */
-    uint32_t etag_crc;  /* CRC-32/MPEG-2 of the ETag value */
-    uint8_t md5[16];    /* x-MD5, decoded */
-    uint8_t sha256[32]; /* x-SHA256 or the config's */
-    uint8_t head[16];   /* ESP32: first 16 bytes held back; ESP8266: original bytes 0..3 */
+    uint32_t etag_crc;                             /* CRC-32/MPEG-2 of the ETag value */
+    uint8_t md5[16];                               /* x-MD5, decoded */
+    uint8_t sha256[32];                            /* x-SHA256 or the config's */
+    uint8_t head[16];    /* ESP32: first 16 bytes held back; ESP8266: original bytes 0..3 */
     uint8_t offered_len; /* x-version of the response, NUL-terminated in offered */
     char offered[UPD_CLIENT_VERSION_MAX + 1];
 } upd_client_ctx;
@@ -161,7 +161,8 @@ typedef struct upd_client_ctx {
  * until DONE; the context may be reused for the next check with another init. Builds the
  * request (with Range when a download is to be resumed). Returns 0, UPD_EINVAL (NULL,
  * misaligned buffer, missing port operation, host too long), UPD_ENOSPC (buffer too small
- * for the request or for the inspector) or UPD_EUNSUPPORTED (flavor ESP-IDF). */
+ * for the request or for the inspector) or UPD_EUNSUPPORTED (flavor ESP-IDF, or a
+ * feature this build of the library was compiled without: docs/client.md). */
 int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_port *port,
                     void *buf, size_t buf_len);
 

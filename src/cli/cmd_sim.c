@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "devtext.h"
 
 #ifndef UPD_HAVE_SIM
 int upd_cmd_sim(int argc, char **argv)
@@ -45,36 +46,35 @@ int upd_cmd_sim(int argc, char **argv)
 
 static void sim_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: updraft sim --server URL [options]\n"
-            "\n"
-            "Simulate a fleet: N devices, each the real update engine on simulated flash\n"
-            "(ESP8266 eboot copy, ESP32 otadata and rollback), in one event loop, checking\n"
-            "and updating from URL until they converge. Deterministic for a seed.\n"
-            "\n"
-            "  --server URL       http://HOST:PORT/PATH the devices check (e.g. .../update)\n"
-            "  --devices N        devices (default 100)\n"
-            "  --platform P       esp8266 (default) or esp32\n"
-            "  --layout NAME      flash layout: esp8266-4m1m (default), esp8266-4m2m,\n"
-            "                     esp8266-4m3m, esp8266-2m1m, esp8266-1m64, esp8266-1m0,\n"
-            "                     esp32-4m (default for esp32)\n"
-            "  --version V        the version the devices run at first (default 1.0.0)\n"
-            "  --firmware FILE    the image they run at first (default: a synthetic one)\n"
-            "  --code-size BYTES  size of the synthetic image's code (default 250000)\n"
-            "  --faults LIST      comma-separated: drop=P,truncate=P,corrupt=P,powercut=P,\n"
-            "                     bootcut=P (probabilities 0..1 per check, bootcut per\n"
-            "                     installed update), slow=KBPS (each device's link speed)\n"
-            "  --seed S           seed of the faults (default 1)\n"
-            "  --parallel N       connections at once (default 256)\n"
-            "  --max-checks N     checks per device before it counts as failed (default 40)\n"
-            "  --retry-ms MS      wait after a failed check (default 100)\n"
-            "  --features F       all (default: resume, SHA-256, inspector) or none (parity)\n"
-            "  --json             print the summary as one JSON object (last line)\n"
-            "  --quiet            no progress bar\n"
-            "\n"
-            "Exit status: 0 when every device converged (updated or current) and none was\n"
-            "bricked by the client; 1 otherwise; 2 for bad arguments. Bricks by eboot's copy\n"
-            "(bootcut) are the hardware's truth: counted apart, they do not fail the run.\n");
+    fprintf(f, "usage: updraft sim --server URL [options]\n"
+               "\n"
+               "Simulate a fleet: N devices, each the real update engine on simulated flash\n"
+               "(ESP8266 eboot copy, ESP32 otadata and rollback), in one event loop, checking\n"
+               "and updating from URL until they converge. Deterministic for a seed.\n"
+               "\n"
+               "  --server URL       http://HOST:PORT/PATH the devices check (e.g. .../update)\n"
+               "  --devices N        devices (default 100)\n"
+               "  --platform P       esp8266 (default) or esp32\n"
+               "  --layout NAME      flash layout: esp8266-4m1m (default), esp8266-4m2m,\n"
+               "                     esp8266-4m3m, esp8266-2m1m, esp8266-1m64, esp8266-1m0,\n"
+               "                     esp32-4m (default for esp32)\n"
+               "  --version V        the version the devices run at first (default 1.0.0)\n"
+               "  --firmware FILE    the image they run at first (default: a synthetic one)\n"
+               "  --code-size BYTES  size of the synthetic image's code (default 250000)\n"
+               "  --faults LIST      comma-separated: drop=P,truncate=P,corrupt=P,powercut=P,\n"
+               "                     bootcut=P (probabilities 0..1 per check, bootcut per\n"
+               "                     installed update), slow=KBPS (each device's link speed)\n"
+               "  --seed S           seed of the faults (default 1)\n"
+               "  --parallel N       connections at once (default 256)\n"
+               "  --max-checks N     checks per device before it counts as failed (default 40)\n"
+               "  --retry-ms MS      wait after a failed check (default 100)\n"
+               "  --features F       all (default: resume, SHA-256, inspector) or none (parity)\n"
+               "  --json             print the summary as one JSON object (last line)\n"
+               "  --quiet            no progress bar\n"
+               "\n"
+               "Exit status: 0 when every device converged (updated or current) and none was\n"
+               "bricked by the client; 1 otherwise; 2 for bad arguments. Bricks by eboot's copy\n"
+               "(bootcut) are the hardware's truth: counted apart, they do not fail the run.\n");
 }
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -176,8 +176,10 @@ static int parse_faults(faults *f, const char *list)
             if (r)
                 fprintf(stderr, "updraft sim: --faults slow=%s: kilobytes per second > 0\n", v);
         } else {
-            fprintf(stderr, "updraft sim: --faults: unknown fault '%s' (drop, truncate, corrupt, "
-                            "powercut, bootcut, slow)\n", t);
+            fprintf(stderr,
+                    "updraft sim: --faults: unknown fault '%s' (drop, truncate, corrupt, "
+                    "powercut, bootcut, slow)\n",
+                    t);
             r = -1;
         }
         if (r)
@@ -226,10 +228,10 @@ typedef struct slot {
     int fd;
     uint32_t dev;
     int registered, rd_on;
-    uint64_t rx;        /* response bytes received */
-    uint32_t hdr_len;   /* bytes buffered while the headers are incomplete */
+    uint64_t rx;      /* response bytes received */
+    uint32_t hdr_len; /* bytes buffered while the headers are incomplete */
     int hdr_done;
-    uint64_t total;     /* header + Content-Length once known */
+    uint64_t total; /* header + Content-Length once known */
     /* fault plan: fractions of the response, drawn at the start of the check */
     double f_drop, f_trunc, f_corrupt, f_cut;
     uint8_t corrupt_bit;
@@ -708,7 +710,8 @@ static int power_on(fleet *fl, sdev *d)
             fl->cuts_boot++;
             continue;
         }
-        device_done(fl, d, d->d.bricked_phase == UPD_SIM_PH_BOOT ? OUT_BRICK_BOOT : OUT_BRICK_CLIENT);
+        device_done(fl, d,
+                    d->d.bricked_phase == UPD_SIM_PH_BOOT ? OUT_BRICK_BOOT : OUT_BRICK_CLIENT);
         return 0;
     }
 }
@@ -748,7 +751,8 @@ static void finish_check(fleet *fl, sdev *d)
         if (rb < fl->o.f.bootcut) {
             /* a cut during the boot loader's work: eboot's copy (2 operations per sector) or
              * the ESP32 bootloader's otadata update */
-            uint32_t ops = fl->o.platform == UPD_SIM_ESP32 ? 2u : 2u * (uint32_t)((body + 4095u) / 4096u);
+            uint32_t ops =
+                fl->o.platform == UPD_SIM_ESP32 ? 2u : 2u * (uint32_t)((body + 4095u) / 4096u);
             upd_sim_arm_cut(&d->d, UPD_SIM_PH_BOOT, (int32_t)(rn * ops));
         }
         if (!power_on(fl, d)) {
@@ -778,7 +782,8 @@ static void finish_check(fleet *fl, sdev *d)
     fl->delay[fl->dq_tail++ % fl->rq_cap] = d->index;
 }
 
-/* ---- output ------------------------------------------------------------------------------------ */
+/* ---- output ------------------------------------------------------------------------------------
+ */
 
 static void progress_bar(fleet *fl, int final)
 {
@@ -795,9 +800,9 @@ static void progress_bar(fleet *fl, int final)
         bar[i] = i < fillw ? '#' : '.';
     bar[w] = '\0';
     fprintf(stderr,
-            "\r[%s] %u/%u  updated %u  current %u  failed %u  bricked %u+%u  %.1f MB  %.1fs ",
-            bar, fl->done, n, fl->updated, fl->current, fl->failed, fl->bricked_client,
-            fl->bricked_boot, (double)fl->bytes / 1e6, secs);
+            "\r[%s] %u/%u  updated %u  current %u  failed %u  bricked %u+%u  %.1f MB  %.1fs ", bar,
+            fl->done, n, fl->updated, fl->current, fl->failed, fl->bricked_client, fl->bricked_boot,
+            (double)fl->bytes / 1e6, secs);
     if (final)
         fputc('\n', stderr);
     fflush(stderr);
@@ -821,7 +826,11 @@ static void print_codes(FILE *f, const fleet *fl, const int *counts, int json)
             fprintf(f, "%s\"%d\": %d", first ? "" : ", ", fl->codes[i], counts[i]);
         else
             fprintf(f, "%s%d (%s): %d", first ? "" : ", ", fl->codes[i],
-                    upd_client_strerror(fl->codes[i]), counts[i]);
+                    upd_client_strerror_for(fl->o.platform == UPD_SIM_ESP32
+                                                ? UPD_CLIENT_ESP32_ARDUINO
+                                                : UPD_CLIENT_ESP8266_ARDUINO,
+                                            fl->codes[i]),
+                    counts[i]);
         first = 0;
     }
     if (first && !json)
@@ -846,11 +855,14 @@ static void summary(const fleet *fl, double secs)
         print_codes(f, fl, fl->code_fail, 0);
         fprintf(f, ")\n  errors on the way  ");
         print_codes(f, fl, fl->code_err, 0);
-        fprintf(f, "\n  checks             %llu (retries %llu, resumed downloads %llu, installs %llu)\n",
-                fl->checks, fl->retries, fl->resumed, fl->installs);
+        fprintf(
+            f,
+            "\n  checks             %llu (retries %llu, resumed downloads %llu, installs %llu)\n",
+            fl->checks, fl->retries, fl->resumed, fl->installs);
         fprintf(f, "  power cuts         during download/write %llu, during the boot loader %llu\n",
                 fl->cuts_client, fl->cuts_boot);
-        fprintf(f, "  bricked            during download/write %u, during the boot loader's copy %u\n",
+        fprintf(f,
+                "  bricked            during download/write %u, during the boot loader's copy %u\n",
                 fl->bricked_client, fl->bricked_boot);
         fprintf(f, "  wall time          %.2f s\n", secs);
         fprintf(f, "  received           %.1f MB\n", (double)fl->bytes / 1e6);
@@ -869,14 +881,14 @@ static void summary(const fleet *fl, double secs)
                "\"power_cuts_client\": %llu, \"power_cuts_bootloader\": %llu, "
                "\"bricked_client\": %u, \"bricked_bootloader\": %u, \"seconds\": %.3f, "
                "\"bytes\": %llu, \"peak_rss_kb\": %ld}\n",
-               fl->checks, fl->retries, fl->resumed, fl->installs, fl->cuts_client,
-               fl->cuts_boot, fl->bricked_client, fl->bricked_boot, secs, fl->bytes,
-               ru.ru_maxrss);
+               fl->checks, fl->retries, fl->resumed, fl->installs, fl->cuts_client, fl->cuts_boot,
+               fl->bricked_client, fl->bricked_boot, secs, fl->bytes, ru.ru_maxrss);
     }
     fflush(stdout);
 }
 
-/* ---- set up and loop -------------------------------------------------------------------------- */
+/* ---- set up and loop --------------------------------------------------------------------------
+ */
 
 static uint8_t *read_file(const char *path, uint32_t *len)
 {
@@ -941,9 +953,11 @@ static int setup(fleet *fl)
     }
     const upd_sim_env *env = upd_sim_host_env(fl->host);
     upd_sim_init(&fl->twin, o->lay, env, 0);
-    if (upd_sim_flash_image(&fl->twin, img, len) != 0 || upd_sim_boot(&fl->twin) != UPD_SIM_BOOTED) {
-        fprintf(stderr, "updraft sim: the factory image does not boot on a %s (not an intact %s "
-                        "application, or too large for the layout)\n",
+    if (upd_sim_flash_image(&fl->twin, img, len) != 0 ||
+        upd_sim_boot(&fl->twin) != UPD_SIM_BOOTED) {
+        fprintf(stderr,
+                "updraft sim: the factory image does not boot on a %s (not an intact %s "
+                "application, or too large for the layout)\n",
                 o->lay->name, o->platform == UPD_SIM_ESP32 ? "ESP32" : "ESP8266 Arduino");
         free(img);
         return -1;
@@ -1020,7 +1034,8 @@ static int run(fleet *fl)
     fl->t0 = now_ms();
     while (fl->done < fl->o.devices) {
         uint64_t t = now_ms();
-        while (fl->dq_head != fl->dq_tail && fl->dev[fl->delay[fl->dq_head % fl->rq_cap]].wake_ms <= t)
+        while (fl->dq_head != fl->dq_tail &&
+               fl->dev[fl->delay[fl->dq_head % fl->rq_cap]].wake_ms <= t)
             runq_push(fl, fl->delay[fl->dq_head++ % fl->rq_cap]);
         while (fl->nfree && fl->rq_head != fl->rq_tail) {
             sdev *d = &fl->dev[fl->runq[fl->rq_head++ % fl->rq_cap]];
@@ -1155,8 +1170,9 @@ int upd_cmd_sim(int argc, char **argv)
         free(fl);
         return 2;
     }
-    o->lay = upd_sim_layout_find(layout ? layout
-                                        : o->platform == UPD_SIM_ESP32 ? "esp32-4m" : "esp8266-4m1m");
+    o->lay = upd_sim_layout_find(layout                         ? layout
+                                 : o->platform == UPD_SIM_ESP32 ? "esp32-4m"
+                                                                : "esp8266-4m1m");
     if (!o->lay || o->lay->platform != o->platform) {
         fprintf(stderr, "updraft sim: --layout %s is not a %s layout\n", layout ? layout : "?",
                 o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266");

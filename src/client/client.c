@@ -153,18 +153,28 @@ static void puthex(wbuf *w, const uint8_t *p, int n, char sep)
 #define DH_ESP32   0x08u /* only the ESP32 sends it */
 #define DH_OPT     0x10u /* left out when NULL or empty */
 #define DH_OPT32   0x20u /* ... on the ESP32 only */
-static const char dev_headers[] =
-    "\x05" "Chip-ID\0"
-    "\x02" "STA-MAC\0"
-    "\x02" "AP-MAC\0"
-    "\x01" "free-space\0"
-    "\x01" "sketch-size\0"
-    "\x23" "sketch-md5\0"
-    "\x1B" "sketch-sha256\0"
-    "\x01" "chip-size\0"
-    "\x03" "sdk-version\0"
-    "\x03" "mode\0"
-    "\x13" "version\0";
+static const char dev_headers[] = "\x05"
+                                  "Chip-ID\0"
+                                  "\x02"
+                                  "STA-MAC\0"
+                                  "\x02"
+                                  "AP-MAC\0"
+                                  "\x01"
+                                  "free-space\0"
+                                  "\x01"
+                                  "sketch-size\0"
+                                  "\x23"
+                                  "sketch-md5\0"
+                                  "\x1B"
+                                  "sketch-sha256\0"
+                                  "\x01"
+                                  "chip-size\0"
+                                  "\x03"
+                                  "sdk-version\0"
+                                  "\x03"
+                                  "mode\0"
+                                  "\x13"
+                                  "version\0";
 
 static void device_headers(const upd_client_ctx *c, wbuf *w)
 {
@@ -181,7 +191,9 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
         (uintptr_t)cfg->sketch_sha256,
         l->chip_size,
         (uintptr_t)cfg->sdk_version,
-        (uintptr_t)(VERSION_ONLY(cfg) ? "version" : cfg->mode == UPD_MODE_FS ? "spiffs" : "sketch"),
+        (uintptr_t)(VERSION_ONLY(cfg)          ? "version"
+                    : cfg->mode == UPD_MODE_FS ? "spiffs"
+                                               : "sketch"),
         (uintptr_t)cfg->version,
     };
     const char *x = esp32 ? "x-ESP32-" : "x-ESP8266-";
@@ -197,7 +209,7 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
             continue;
         if ((f & 3u) == DH_STR) {
             if (!v)
-                v = (uintptr_t)"";
+                v = (uintptr_t) "";
             if ((f & (esp32 ? DH_OPT | DH_OPT32 : DH_OPT)) && !*(const char *)v)
                 continue;
         }
@@ -218,12 +230,12 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
 
 #if UPD_CLIENT_WITH_REPORT
 #define REPORT_MAGIC 0x54504552u /* "REPT" */
-#define RP_VER    4  /* u8 record version (1), u8 RPF_* */
-#define RP_RESULT 8  /* i32: 0 installed, else the device error code */
-#define RP_MD5    12 /* 16 bytes */
-#define RP_VLEN   28 /* u8, then the version (at most UPD_CLIENT_VERSION_MAX chars) */
-#define RP_CRC    (UPD_STATE_REPORT_SIZE - 4)
-#define RPF_MD5   1u
+#define RP_VER       4           /* u8 record version (1), u8 RPF_* */
+#define RP_RESULT    8           /* i32: 0 installed, else the device error code */
+#define RP_MD5       12          /* 16 bytes */
+#define RP_VLEN      28          /* u8, then the version (at most UPD_CLIENT_VERSION_MAX chars) */
+#define RP_CRC       (UPD_STATE_REPORT_SIZE - 4)
+#define RPF_MD5      1u
 _Static_assert(RP_VLEN + 1 + UPD_CLIENT_VERSION_MAX <= RP_CRC, "report record fields overlap");
 
 static int report_on(const upd_client_ctx *c)
@@ -253,8 +265,9 @@ static void report_header(upd_client_ctx *c, wbuf *w)
         puts_(w, ";version=");
         put(w, r + RP_VLEN + 1, r[RP_VLEN]);
     }
-    puts_(w, res == 0 && upd_client_boot_state(c->port) == UPD_BOOT_ROLLED_BACK ? ";rollback=1\r\n"
-                                                                            : ";rollback=0\r\n");
+    puts_(w, res == 0 && upd_client_boot_state(c->port) == UPD_BOOT_ROLLED_BACK
+                 ? ";rollback=1\r\n"
+                 : ";rollback=0\r\n");
     c->flags |= UPD__CF_REPORTED;
 }
 
@@ -449,13 +462,14 @@ upd_client_want upd_client_poll(upd_client_ctx *c)
         return UPD_CLIENT_DONE;
     const upd_client_config *cfg = c->cfg;
     if (c->state >= UPD__CS_HEADERS && c->state < UPD__CS_DONE) {
-        uint32_t to = c->state == UPD__CS_BODY
-                          ? (cfg->stream_timeout_ms ? cfg->stream_timeout_ms : DEFAULT_STREAM_TIMEOUT_MS)
-                          : (cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS);
+        uint32_t to =
+            c->state == UPD__CS_BODY
+                ? (cfg->stream_timeout_ms ? cfg->stream_timeout_ms : DEFAULT_STREAM_TIMEOUT_MS)
+                : (cfg->timeout_ms ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS);
         if (now(c) - c->last_ms > to)
             fail_in_state(c, UPD_PORT_ETIMEOUT); /* HTTPC_ERROR_READ_TIMEOUT */
     }
-    return c->state == UPD__CS_DONE   ? UPD_CLIENT_DONE
+    return c->state == UPD__CS_DONE      ? UPD_CLIENT_DONE
            : c->state == UPD__CS_CONNECT ? UPD_CLIENT_WANT_CONNECT
            : c->state == UPD__CS_SEND    ? UPD_CLIENT_WANT_SEND
                                          : UPD_CLIENT_WANT_RECV;
@@ -596,9 +610,8 @@ static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
     uint32_t i = 6, a, b, t;
     if (n < 6 || !name_is(v, 6, "bytes "))
         return;
-    if (parse_u32(v, n, &i, &a) != 0 || i >= n || v[i++] != '-' ||
-        parse_u32(v, n, &i, &b) != 0 || i >= n || v[i++] != '/' ||
-        parse_u32(v, n, &i, &t) != 0 || i != n)
+    if (parse_u32(v, n, &i, &a) != 0 || i >= n || v[i++] != '-' || parse_u32(v, n, &i, &b) != 0 ||
+        i >= n || v[i++] != '/' || parse_u32(v, n, &i, &t) != 0 || i != n)
         return;
     c->range_first = a;
     c->range_last = b;
@@ -823,8 +836,8 @@ static void headers_done(upd_client_ctx *c)
     if (code == 304)
         upd__client_finish(c, UPD_CLIENT_NO_UPDATES, 0);
     else
-        fail(c, code == 404   ? -102
-                : code == 403 ? -103
+        fail(c, code == 404                                                ? -102
+                : code == 403                                              ? -103
                 : code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO ? -108
                                                                            : -104);
 }

@@ -25,8 +25,11 @@ static upd_client_ctx cl;
 static int32_t img_len;
 static char img_md5[33], img_sha[65];
 
-static const upd_flash_layout L = {.chip_size = 1024 * KB, .sketch_size = 300000,
-                                   .fs_start = 0xEB000, .fs_end = 0xFB000, .flash_mode = 2};
+static const upd_flash_layout L = {.chip_size = 1024 * KB,
+                                   .sketch_size = 300000,
+                                   .fs_start = 0xEB000,
+                                   .fs_end = 0xFB000,
+                                   .flash_mode = 2};
 #define BASE (0xEB000u - 12 * KB)
 
 static const tw_seg segs[] = {{0x40201010u, 2500u, 201u},
@@ -311,6 +314,7 @@ static void test_timeouts_wraparound(void)
     CHECK_STR(upd_client_strerror(-1), "connection failed");
     CHECK_STR(upd_client_strerror(-106), "Verify Bin Header Failed");
     CHECK_STR(upd_client_strerror(7), "MD5 verification failed");
+    CHECK_STR(upd_client_strerror(9), "New Flash Configuration Wrong"); /* ESP8266 words */
 }
 
 /* The test port's MD5 is the RFC's (against the image writer's one-shot MD5). */

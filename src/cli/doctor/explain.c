@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
+#include "devtext.h"
 #include "doctor.h"
 #include "updraft/error.h"
 #include "updraft/image.h"
@@ -58,9 +59,8 @@ const char *upd__doctor_code_name(int code, int esp32)
 
 const char *upd__doctor_code_text(int code, int esp32)
 {
-    if (esp32 && code == 9)
-        return "Could Not Activate The Firmware";
-    return upd_client_strerror(code);
+    return upd_client_strerror_for(esp32 ? UPD_CLIENT_ESP32_ARDUINO : UPD_CLIENT_ESP8266_ARDUINO,
+                                   code);
 }
 
 /* ---- what the explainers look at ------------------------------------------------------------- */
@@ -592,6 +592,6 @@ void upd__doctor_explain(doctor *d, const run *r)
             e->why(&s);
         return;
     }
-    say(d->cause, sizeof d->cause, "%s", upd_client_strerror(d->code));
+    say(d->cause, sizeof d->cause, "%s", upd__doctor_code_text(d->code, d->o->as == AS_ESP32));
     say(d->fix, sizeof d->fix, "see docs/doctor.md");
 }
