@@ -13,15 +13,11 @@
 #include "imgwriter.h"
 #include "updraft/port.h"
 
-/* Incremental MD5 (RFC 1321), checked against tw_md5 by the tests. */
-typedef struct mp_md5 {
-    uint32_t h[4];
-    uint64_t bytes;
-    uint8_t buf[64];
-} mp_md5;
-void mp_md5_init(void *ctx);
-void mp_md5_update(void *ctx, const void *data, size_t len);
-void mp_md5_final(void *ctx, uint8_t out[16]);
+/* The port's MD5 is the test writer's incremental one (tests/support/imgwriter.h). */
+typedef tw_md5_ctx mp_md5;
+#define mp_md5_init   tw_md5_init
+#define mp_md5_update tw_md5_update
+#define mp_md5_final  tw_md5_final
 
 #define MP_MAX_RESP 12 /* responses per check (redirect chains) */
 #define MP_SENT_MAX 2048
@@ -56,8 +52,8 @@ typedef struct memport {
      * the image's chip id is this chip (UPD_CHIP_ESP32 after memport_init); a rejected
      * image fails activate, as esp_ota_set_boot_partition does (Update error 9). */
     uint16_t chip;
-    int activate_rejects;        /* activations refused */
-    int activate_reason;         /* the inspector's code for the last refusal (0: chip) */
+    int activate_rejects; /* activations refused */
+    int activate_reason;  /* the inspector's code for the last refusal (0: chip) */
     /* clock: each read advances by tick ms */
     uint32_t now, tick;
     /* crypto */

@@ -456,13 +456,6 @@ void tw_sha256_ops(upd_sha256_ops *ops, tw_sha256_ctx *ctx)
 
 /* ---- MD5 (RFC 1321) ------------------------------------------------------------------- */
 
-typedef struct md5_ctx {
-    uint32_t h[4];
-    uint32_t bytes_lo, bytes_hi;
-    uint8_t buf[64];
-    uint32_t fill;
-} md5_ctx;
-
 static const uint32_t md5_t[64] = {
     0xd76aa478u, 0xe8c7b756u, 0x242070dbu, 0xc1bdceeeu, 0xf57c0fafu, 0x4787c62au, 0xa8304613u,
     0xfd469501u, 0x698098d8u, 0x8b44f7afu, 0xffff5bb1u, 0x895cd7beu, 0x6b901122u, 0xfd987193u,
@@ -523,8 +516,20 @@ static void md5_block(uint32_t h[4], const uint8_t *b)
     h[3] += d;
 }
 
-static void md5_update(md5_ctx *c, const uint8_t *p, size_t len)
+void tw_md5_init(void *ctx)
 {
+    tw_md5_ctx *c = ctx;
+    memset(c, 0, sizeof *c);
+    c->h[0] = 0x67452301u;
+    c->h[1] = 0xefcdab89u;
+    c->h[2] = 0x98badcfeu;
+    c->h[3] = 0x10325476u;
+}
+
+void tw_md5_update(void *ctx, const void *data, size_t len)
+{
+    tw_md5_ctx *c = ctx;
+    const uint8_t *p = data;
     uint32_t lo = c->bytes_lo + (uint32_t)len;
     if (lo < c->bytes_lo)
         c->bytes_hi++;
@@ -544,21 +549,28 @@ static void md5_update(md5_ctx *c, const uint8_t *p, size_t len)
     }
 }
 
+void tw_md5_final(void *ctx, uint8_t out[16])
+{
+    tw_md5_ctx *c = ctx;
+    uint32_t bits_lo = c->bytes_lo << 3, bits_hi = c->bytes_hi << 3 | c->bytes_lo >> 29;
+    c->buf[c->fill++] = 0x80;
+    if (c->fill > 56) {
+        memset(c->buf + c->fill, 0, 64 - c->fill);
+        md5_block(c->h, c->buf);
+        c->fill = 0;
+    }
+    memset(c->buf + c->fill, 0, 56 - c->fill);
+    tw_put_le32(c->buf + 56, bits_lo);
+    tw_put_le32(c->buf + 60, bits_hi);
+    md5_block(c->h, c->buf);
+    for (unsigned i = 0; i < 4; i++)
+        tw_put_le32(out + 4 * i, c->h[i]);
+}
+
 void tw_md5(const void *data, size_t len, uint8_t out[16])
 {
-    md5_ctx c = {{0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u}, 0, 0, {0}, 0};
-    md5_update(&c, data, len);
-    uint32_t bits_lo = c.bytes_lo << 3, bits_hi = c.bytes_hi << 3 | c.bytes_lo >> 29;
-    c.buf[c.fill++] = 0x80;
-    if (c.fill > 56) {
-        memset(c.buf + c.fill, 0, 64 - c.fill);
-        md5_block(c.h, c.buf);
-        c.fill = 0;
-    }
-    memset(c.buf + c.fill, 0, 56 - c.fill);
-    tw_put_le32(c.buf + 56, bits_lo);
-    tw_put_le32(c.buf + 60, bits_hi);
-    md5_block(c.h, c.buf);
-    for (unsigned i = 0; i < 4; i++)
-        tw_put_le32(out + 4 * i, c.h[i]);
+    tw_md5_ctx c;
+    tw_md5_init(&c);
+    tw_md5_update(&c, data, len);
+    tw_md5_final(&c, out);
 }

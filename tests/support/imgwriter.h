@@ -130,6 +130,16 @@ void tw_sha256(const void *data, size_t len, uint8_t out[32]);
 void tw_sha256_ops(upd_sha256_ops *ops, tw_sha256_ctx *ctx);
 
 /* MD5 of data (RFC 1321), one shot. */
+/* MD5 (RFC 1321), one-shot and incremental (the incremental form fits upd_md5_ops). */
+typedef struct tw_md5_ctx {
+    uint32_t h[4];
+    uint32_t bytes_lo, bytes_hi;
+    uint8_t buf[64];
+    uint32_t fill;
+} tw_md5_ctx;
+void tw_md5_init(void *ctx);
+void tw_md5_update(void *ctx, const void *data, size_t len);
+void tw_md5_final(void *ctx, uint8_t out[16]);
 void tw_md5(const void *data, size_t len, uint8_t out[16]);
 
 /* CRC-32/MPEG-2 (poly 0x04C11DB7, MSB first, no reflection, no final XOR), as the
