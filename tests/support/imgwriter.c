@@ -395,24 +395,32 @@ void tw_sha256_init(void *ctx)
     c->fill = 0;
 }
 
+/* Buffer data into 64-byte blocks and run block(h, buf) on each full one: the shared
+ * front half of SHA-256 and MD5. */
+static void feed64(uint8_t buf[64], uint32_t *fill, const uint8_t *p, size_t len,
+                   void (*block)(uint32_t *h, const uint8_t *b), uint32_t *h)
+{
+    while (len > 0) {
+        size_t n = 64 - *fill;
+        if (n > len)
+            n = len;
+        memcpy(buf + *fill, p, n);
+        *fill += (uint32_t)n;
+        p += n;
+        len -= n;
+        if (*fill == 64) {
+            block(h, buf);
+            *fill = 0;
+        }
+    }
+}
+
 void tw_sha256_update(void *ctx, const void *data, size_t len)
 {
     tw_sha256_ctx *c = ctx;
     const uint8_t *p = data;
     c->bytes += len;
-    while (len > 0) {
-        size_t n = 64 - c->fill;
-        if (n > len)
-            n = len;
-        memcpy(c->buf + c->fill, p, n);
-        c->fill += (uint32_t)n;
-        p += n;
-        len -= n;
-        if (c->fill == 64) {
-            sha256_block(c->h, c->buf);
-            c->fill = 0;
-        }
-    }
+    feed64(c->buf, &c->fill, p, len, sha256_block, c->h);
 }
 
 void tw_sha256_final(void *ctx, uint8_t out[32])
@@ -534,19 +542,7 @@ void tw_md5_update(void *ctx, const void *data, size_t len)
     if (lo < c->bytes_lo)
         c->bytes_hi++;
     c->bytes_lo = lo;
-    while (len > 0) {
-        size_t n = 64 - c->fill;
-        if (n > len)
-            n = len;
-        memcpy(c->buf + c->fill, p, n);
-        c->fill += (uint32_t)n;
-        p += n;
-        len -= n;
-        if (c->fill == 64) {
-            md5_block(c->h, c->buf);
-            c->fill = 0;
-        }
-    }
+    feed64(c->buf, &c->fill, p, len, md5_block, c->h);
 }
 
 void tw_md5_final(void *ctx, uint8_t out[16])
