@@ -569,12 +569,8 @@ static int follow(upd_client_ctx *c)
                 return -1;
             port = (uint16_t)p;
         }
-        char saved[UPD_CLIENT_HOST_MAX + 1];
-        memcpy(saved, c->host, sizeof saved);
-        if (set_host(c, loc + h0, colon - h0) != 0) {
-            memcpy(c->host, saved, sizeof saved);
+        if (set_host(c, loc + h0, colon - h0) != 0) /* leaves c->host as it was */
             return -1;
-        }
         c->tcp_port = port;
         path_at = h1;
     }
@@ -659,7 +655,9 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
         const uint8_t *v = p + v0;
         uint32_t vn = v1 - v0;
         const upd_client_config *cfg = c->cfg;
+#if UPD_CLIENT_WITH_SHA256
         uint8_t h[32];
+#endif
         switch (header_id(p, sep)) {
         case H_LENGTH:
             c->content_length = to_int(v, vn);
@@ -678,11 +676,10 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
             if (vn)
                 c->flags |= UPD__CF_MD5_SEEN;
             if (vn == 32) {
+                /* straight into c->md5: it counts only with HEX_OK (cleared above) */
                 c->flags |= UPD__CF_MD5_LEN_OK;
-                if (unhex(v, h, 16) == 0) {
-                    memcpy(c->md5, h, 16);
+                if (unhex(v, c->md5, 16) == 0)
                     c->flags |= UPD__CF_MD5_HEX_OK;
-                }
             }
             break;
 #if UPD_CLIENT_WITH_SHA256
@@ -802,7 +799,7 @@ static void headers_done(upd_client_ctx *c)
 #endif
     unsigned limit = cfg->redirect_limit ? cfg->redirect_limit : DEFAULT_REDIRECT_LIMIT;
     if (cfg->follow_redirects && c->redirects < limit && c->loc_len &&
-        (code == 301 || code == 307 || code == 302 || code == 303) && follow(c) == 0) {
+        ((code >= 301 && code <= 303) || code == 307) && follow(c) == 0) {
         /* GET is allowed for 301/307 in "strict" mode as in "force"; 308 never. */
         c->redirects++;
         c->state = UPD__CS_CONNECT;
@@ -926,29 +923,25 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
             c->fill = 0;
             if (end)
                 headers_done(c);
-        } else if (c->state == UPD__CS_PEEK) {
-            size_t k = len - taken;
-            if (k > c->chunk - c->fill)
-                k = c->chunk - c->fill;
-            memcpy(c->buf + c->fill, d + taken, k);
-            c->fill += (uint32_t)k;
-            taken += k;
-            if (c->fill >= 4) {
-                peek_done(c);
-                body_progress(c);
-            }
-        } else if (c->state == UPD__CS_BODY) {
+        } else if (c->state == UPD__CS_PEEK || c->state == UPD__CS_BODY) {
+            /* the peek takes up to a chunk; the body no more than is left of it */
+            int peek = c->state == UPD__CS_PEEK;
             size_t k = len - taken;
             uint32_t left = c->total - c->received - c->fill;
-            if (k > left)
+            if (!peek && k > left)
                 k = left;
             if (k > c->chunk - c->fill)
                 k = c->chunk - c->fill;
-            if (k == 0)
+            if (!peek && k == 0)
                 break;
             memcpy(c->buf + c->fill, d + taken, k);
             c->fill += (uint32_t)k;
             taken += k;
+            if (peek) {
+                if (c->fill < 4)
+                    continue;
+                peek_done(c);
+            }
             body_progress(c);
         } else {
             break;
