@@ -603,15 +603,22 @@ static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 /* Content-Range: bytes first-last/total */
 static void parse_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 {
-    uint32_t i = 6, a, b, t;
+    uint32_t i = 6, x[3];
     if (n < 6 || !name_is(v, 6, "bytes "))
         return;
-    if (parse_u32(v, n, &i, &a) != 0 || i >= n || v[i++] != '-' || parse_u32(v, n, &i, &b) != 0 ||
-        i >= n || v[i++] != '/' || parse_u32(v, n, &i, &t) != 0 || i != n)
+    for (int k = 0;; k++) { /* first-last/total */
+        if (parse_u32(v, n, &i, &x[k]) != 0)
+            return;
+        if (k == 2)
+            break;
+        if (i >= n || v[i++] != "-/"[k])
+            return;
+    }
+    if (i != n)
         return;
-    c->range_first = a;
-    c->range_last = b;
-    c->range_total = t;
+    c->range_first = x[0];
+    c->range_last = x[1];
+    c->range_total = x[2];
     c->flags |= UPD__CF_CRANGE;
 }
 #endif

@@ -241,8 +241,9 @@ static int staged_read(const upd_client_ctx *c, uint32_t off, uint8_t *buf, uint
     const upd_flash_ops *f = &c->port->flash;
     if (f->read(f->ctx, c->start + off, buf, len) < 0)
         return -1;
-    for (uint32_t i = off; esp32(c) && sketch(c) && i < 16 && i < off + len; i++)
-        buf[i - off] = c->head[i];
+    if (esp32(c) && sketch(c))
+        for (uint32_t i = off; i < 16 && i < off + len; i++)
+            buf[i - off] = c->head[i];
     return 0;
 }
 
@@ -390,7 +391,7 @@ int upd__resume_load(upd_client_ctx *c)
     memcpy(head, r + RR_HEAD, 16);
     c->total = total;
     uint32_t want;
-    if (total == 0 || done == 0 || done >= total || done % SECTOR || placement(c, &want) != 0 ||
+    if (done == 0 || done >= total || done % SECTOR || placement(c, &want) != 0 ||
         want != start)
         return 0;
     /* Run the hashes over what is on flash, as it was received (before the patches). */
