@@ -469,10 +469,10 @@ upd_client_want upd_client_poll(upd_client_ctx *c)
         if (now(c) - c->last_ms > to)
             fail_in_state(c, UPD_PORT_ETIMEOUT); /* HTTPC_ERROR_READ_TIMEOUT */
     }
-    return c->state == UPD__CS_DONE      ? UPD_CLIENT_DONE
-           : c->state == UPD__CS_CONNECT ? UPD_CLIENT_WANT_CONNECT
-           : c->state == UPD__CS_SEND    ? UPD_CLIENT_WANT_SEND
-                                         : UPD_CLIENT_WANT_RECV;
+    static const uint8_t want[] = {UPD_CLIENT_WANT_CONNECT, UPD_CLIENT_WANT_SEND,
+                                   UPD_CLIENT_WANT_RECV,    UPD_CLIENT_WANT_RECV,
+                                   UPD_CLIENT_WANT_RECV,    UPD_CLIENT_DONE};
+    return (upd_client_want)want[c->state]; /* by enum upd__client_state */
 }
 
 const char *upd_client_host(const upd_client_ctx *c)

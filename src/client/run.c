@@ -15,15 +15,14 @@ upd_client_result upd_client_run(upd_client_ctx *c)
     }
     uint8_t in[256];
     int open = 0;
+    uint32_t to = c->cfg->timeout_ms ? c->cfg->timeout_ms : 8000u;
     for (;;) {
         switch (upd_client_poll(c)) {
         case UPD_CLIENT_WANT_CONNECT: {
             if (open)
                 t->close(t->ctx);
             open = 0;
-            uint32_t to = c->cfg->timeout_ms ? c->cfg->timeout_ms : 8000u;
-            if (t->connect(t->ctx, upd_client_host(c), upd_client_port(c), upd_client_tls(c),
-                           to) != 0) {
+            if (t->connect(t->ctx, c->host, c->tcp_port, c->tls, to) != 0) {
                 upd_client_transport_error(c, UPD_PORT_ECONNECT);
                 break;
             }
@@ -34,7 +33,7 @@ upd_client_result upd_client_run(upd_client_ctx *c)
         case UPD_CLIENT_WANT_SEND: {
             size_t n;
             const uint8_t *p = upd_client_want_send(c, &n);
-            int k = t->send(t->ctx, p, n, c->cfg->timeout_ms ? c->cfg->timeout_ms : 8000u);
+            int k = t->send(t->ctx, p, n, to);
             if (k <= 0)
                 upd_client_transport_error(c, UPD_PORT_ESEND);
             else
