@@ -425,15 +425,17 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
 
 void upd__client_finish(upd_client_ctx *c, int r, int err)
 {
+    if (r != UPD_CLIENT_FAILED)
+        err = 0;
 #if UPD_CLIENT_WITH_REPORT
     if ((c->flags & UPD__CF_OFFER) && report_on(c)) {
         c->flags &= ~(uint32_t)UPD__CF_OFFER;
-        report_write(c, r == UPD_CLIENT_FAILED ? err : 0, 0);
+        report_write(c, err, 0);
     }
 #endif
     c->state = UPD__CS_DONE;
     c->result = (uint8_t)r;
-    c->error = r == UPD_CLIENT_FAILED ? err : 0;
+    c->error = err;
 }
 
 static void fail(upd_client_ctx *c, int err)

@@ -224,10 +224,10 @@ static int write_boot_command(upd_client_ctx *c)
 {
     uint8_t cmd[UPD_STATE_BOOT_SIZE];
     memset(cmd, 0, sizeof cmd);
-    upd__wr32(cmd + 0, UPD__EBOOT_MAGIC);
-    upd__wr32(cmd + 4, UPD__EBOOT_COPY_RAW);
-    upd__wr32(cmd + 8, c->start); /* args[0]: from; args[1]: to = 0 */
-    upd__wr32(cmd + 16, c->total); /* args[2]: size */
+    /* magic, action, args[0]: from, args[1]: to = 0, args[2]: size */
+    const uint32_t w[] = {UPD__EBOOT_MAGIC, UPD__EBOOT_COPY_RAW, c->start, 0, c->total};
+    for (int i = 0; i < 5; i++)
+        upd__wr32(cmd + 4 * i, w[i]);
     upd__wr32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
     const upd_state_ops *s = &c->port->state;
     return s->write(s->ctx, UPD_STATE_BOOT, cmd, sizeof cmd) < 0 ? UPD_ESTATE : 0;
@@ -449,10 +449,11 @@ void upd__resume_save(upd_client_ctx *c)
     uint8_t r[UPD_STATE_RESUME_SIZE];
     memset(r, 0, sizeof r);
     uint8_t rf = 0;
-    upd__wr32(r + RR_MAGIC, RESUME_MAGIC);
-    upd__wr32(r + RR_TOTAL, c->total);
-    upd__wr32(r + RR_START, c->start);
-    upd__wr32(r + RR_DONE, c->written);
+    /* RR_MAGIC, RR_VER (set below), RR_TOTAL, RR_START, RR_DONE */
+    _Static_assert(RR_TOTAL == 8 && RR_START == 12 && RR_DONE == 16, "resume record words");
+    const uint32_t w[] = {RESUME_MAGIC, 0, c->total, c->start, c->written};
+    for (int i = 0; i < 5; i++)
+        upd__wr32(r + 4 * i, w[i]);
     if ((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK)) {
         rf |= RF_MD5;
         memcpy(r + RR_MD5, c->md5, 16);
