@@ -58,72 +58,112 @@ static void copy_hex(char *dst, size_t n, const char *src)
     dst[n] = '\0';
 }
 
-/* The header pfx + field (e.g. "x-ESP8266-" "free-space"), any case; NULL if absent. */
-static const char *family_header(struct MHD_Connection *c, const char *pfx, const char *field)
+/* The device headers, collected in one pass over the request's headers (names in any
+ * case): the x-ESP8266-* and x-ESP32-* fields, and the User-Agent. */
+enum {
+    F_STA_MAC,
+    F_AP_MAC,
+    F_CHIP_ID,
+    F_SDK,
+    F_VERSION,
+    F_SKETCH_SIZE,
+    F_SKETCH_MD5,
+    F_SKETCH_SHA256,
+    F_FREE_SPACE,
+    F_CHIP_SIZE,
+    F_MODE,
+    F__COUNT
+};
+static const char *const field_names[F__COUNT] = {
+    "STA-MAC",    "AP-MAC",        "Chip-ID",    "sdk-version", "version", "sketch-size",
+    "sketch-md5", "sketch-sha256", "free-space", "chip-size",   "mode",
+};
+
+struct devhdrs {
+    const char *f[2][F__COUNT]; /* [0] x-ESP8266-, [1] x-ESP32-; the first of each wins */
+    const char *ua;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
 {
-    char name[64];
-    size_t a = strlen(pfx), b = strlen(field);
-    if (a + b >= sizeof name)
-        return NULL;
-    memcpy(name, pfx, a);
-    memcpy(name + a, field, b + 1);
-    return upd__header(c, name);
+    struct devhdrs *h = cls;
+    (void)kind;
+    if (!key || !value)
+        return MHD_YES;
+    if (!strncasecmp(key, "x-ESP", 5)) {
+        int fam;
+        const char *rest;
+        if (!strncasecmp(key + 5, "8266-", 5)) {
+            fam = 0;
+            rest = key + 10;
+        } else if (!strncasecmp(key + 5, "32-", 3)) {
+            fam = 1;
+            rest = key + 8;
+        } else {
+            return MHD_YES;
+        }
+        for (int i = 0; i < F__COUNT; i++)
+            if (!strcasecmp(rest, field_names[i])) {
+                if (!h->f[fam][i])
+                    h->f[fam][i] = value;
+                break;
+            }
+    } else if (!h->ua && !strcasecmp(key, "User-Agent")) {
+        h->ua = value;
+    }
+    return MHD_YES;
 }
 
 /* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr. */
 static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
 {
+    struct devhdrs h;
+    memset(&h, 0, sizeof h);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
     memset(dr, 0, sizeof *dr);
     upd_device_row *d = &dr->dev;
     d->sketch_size = d->free_space = d->chip_size = -1;
-    const char *ua = upd__header(c, "User-Agent");
-    const char *pfx = NULL;
-    if (upd__header(c, "x-ESP8266-STA-MAC") || upd__header(c, "x-ESP8266-mode") ||
-        upd__header(c, "x-ESP8266-free-space")) {
-        pfx = "x-ESP8266-";
-    } else if (upd__header(c, "x-ESP32-STA-MAC") || upd__header(c, "x-ESP32-mode") ||
-               upd__header(c, "x-ESP32-free-space")) {
-        pfx = "x-ESP32-";
-    }
-    if (pfx ? pfx[5] == '8' : (ua && !strcasecmp(ua, "ESP8266-http-Update"))) {
+    const char *ua = h.ua;
+    int fam = -1; /* which header family the request carries */
+    for (int f = 0; f < 2 && fam < 0; f++)
+        if (h.f[f][F_STA_MAC] || h.f[f][F_MODE] || h.f[f][F_FREE_SPACE])
+            fam = f;
+    if (fam == 0 || (fam < 0 && ua && !strcasecmp(ua, "ESP8266-http-Update"))) {
         dr->family_known = 1;
         dr->client = UPD_CLIENT_ESP8266_ARDUINO;
         strcpy(d->family, "esp8266");
-        pfx = "x-ESP8266-";
-    } else if (pfx || (ua && !strcasecmp(ua, "ESP32-http-Update"))) {
+        fam = 0;
+    } else if (fam == 1 || (ua && !strcasecmp(ua, "ESP32-http-Update"))) {
         dr->family_known = 1;
         dr->client = UPD_CLIENT_ESP32_ARDUINO;
         strcpy(d->family, "esp32");
-        pfx = "x-ESP32-";
+        fam = 1;
     } else if (ua && !strncasecmp(ua, "ESP32 HTTP Client", 17)) {
         dr->family_known = 1;
         dr->client = UPD_CLIENT_ESP_IDF;
         strcpy(d->family, "esp32");
-        pfx = "x-ESP32-";
+        fam = 1;
     }
     copy_clean(d->user_agent, sizeof d->user_agent, ua);
     upd__client_ip(c, d->ip, sizeof d->ip);
-    if (!pfx)
+    if (fam < 0)
         return;
-#define H(field) family_header(c, pfx, field)
-    const char *v = H("STA-MAC");
-    if (v && upd__parse_mac(v, strlen(v), d->mac) == 0)
+    const char *const *v = h.f[fam];
+    if (v[F_STA_MAC] && upd__parse_mac(v[F_STA_MAC], strlen(v[F_STA_MAC]), d->mac) == 0)
         dr->has_mac = 1;
-    v = H("AP-MAC");
-    if (!v || upd__parse_mac(v, strlen(v), d->ap_mac) != 0)
+    if (!v[F_AP_MAC] || upd__parse_mac(v[F_AP_MAC], strlen(v[F_AP_MAC]), d->ap_mac) != 0)
         d->ap_mac[0] = '\0';
-    v = H("Chip-ID");
-    if (parse_num(v) >= 0)
-        copy_clean(d->chip_id, sizeof d->chip_id, v);
-    copy_clean(d->sdk, sizeof d->sdk, H("sdk-version"));
-    copy_clean(d->version, sizeof d->version, H("version"));
-    d->sketch_size = parse_num(H("sketch-size"));
-    copy_hex(d->sketch_md5, 32, H("sketch-md5"));
-    copy_hex(d->sketch_sha256, 64, H("sketch-sha256"));
-    d->free_space = parse_num(H("free-space"));
-    d->chip_size = parse_num(H("chip-size"));
-    copy_clean(d->mode, sizeof d->mode, H("mode"));
-#undef H
+    if (parse_num(v[F_CHIP_ID]) >= 0)
+        copy_clean(d->chip_id, sizeof d->chip_id, v[F_CHIP_ID]);
+    copy_clean(d->sdk, sizeof d->sdk, v[F_SDK]);
+    copy_clean(d->version, sizeof d->version, v[F_VERSION]);
+    d->sketch_size = parse_num(v[F_SKETCH_SIZE]);
+    copy_hex(d->sketch_md5, 32, v[F_SKETCH_MD5]);
+    copy_hex(d->sketch_sha256, 64, v[F_SKETCH_SHA256]);
+    d->free_space = parse_num(v[F_FREE_SPACE]);
+    d->chip_size = parse_num(v[F_CHIP_SIZE]);
+    copy_clean(d->mode, sizeof d->mode, v[F_MODE]);
     if (!strcasecmp(d->mode, "spiffs"))
         dr->mode_fs = 1;
     else if (!strcasecmp(d->mode, "version"))
