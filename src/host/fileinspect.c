@@ -162,6 +162,9 @@ static void inspect_gzip(const uint8_t *data, size_t len, upd_sha256_ops *ops, u
         return;
     }
     out->inner_size = ilen;
+    uint8_t md5[16];
+    gnutls_hash_fast(GNUTLS_DIG_MD5, inner, ilen, md5);
+    upd_hex(md5, 16, out->inner_md5_hex);
     upd_source_init_mem(&src, inner, (uint32_t)ilen);
     upd_image_inspect(&src, ops, &out->inner);
     out->has_inner = 1;

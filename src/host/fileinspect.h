@@ -14,12 +14,14 @@ typedef struct upd_file_info {
     upd_image_report report; /* the verdict on the file as it is (gzip merged in) */
     upd_image_report inner;  /* gzip files: the report on the decompressed data */
     uint8_t has_inner;
-    uint64_t size;           /* file length in bytes */
-    uint64_t inner_size;     /* decompressed length for gzip files */
-    uint8_t md5[16];         /* of the whole file as stored */
+    uint64_t size;       /* file length in bytes */
+    uint64_t inner_size; /* decompressed length for gzip files */
+    uint8_t md5[16];     /* of the whole file as stored */
     uint8_t sha256[32];
-    char md5_hex[33];        /* lowercase hex, NUL-terminated */
+    char md5_hex[33]; /* lowercase hex, NUL-terminated */
     char sha256_hex[65];
+    char inner_md5_hex[33]; /* gzip files: MD5 of the decompressed data (what a device
+                               reports as its sketch MD5 once it runs it), else "" */
 } upd_file_info;
 
 /* Inspect the file at path. Returns 0 when the file could be read (whatever the

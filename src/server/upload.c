@@ -5,13 +5,11 @@
  * unreferenced blob, both removed at the next start and never served. */
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "host/fileinspect.h"
 #include "srv.h"
@@ -201,37 +199,6 @@ enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *d
     return MHD_YES;
 }
 
-/* MD5 of the inflated content of a gzip file (what a device reports as sketch-md5 once it
- * runs the image). 0 ok. */
-static int gunzip_md5(const char *path, char out[33], int64_t *inflated)
-{
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return -1;
-    gnutls_hash_hd_t h;
-    if (gnutls_hash_init(&h, GNUTLS_DIG_MD5) < 0) {
-        gzclose(gz);
-        return -1;
-    }
-    unsigned char buf[65536];
-    int n;
-    int64_t total = 0;
-    while ((n = gzread(gz, buf, sizeof buf)) > 0) {
-        gnutls_hash(h, buf, (size_t)n);
-        total += n;
-    }
-    int err = 0;
-    gzerror(gz, &err);
-    gzclose(gz);
-    unsigned char md[16];
-    gnutls_hash_deinit(h, md);
-    if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
-        return -1;
-    upd_hex(md, 16, out);
-    *inflated = total;
-    return 0;
-}
-
 static void clean_filename(char *f)
 {
     const char *base = strrchr(f, '/');
@@ -371,10 +338,9 @@ enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
     upd__copy(rel->sha256, sizeof rel->sha256, fi->sha256_hex);
     rel->size = (int64_t)fi->size;
     rel->inner_size = -1;
-    if (rep->gzip || fi->has_inner) {
-        int64_t isz = 0;
-        if (gunzip_md5(up->tmp, rel->inner_md5, &isz) == 0)
-            rel->inner_size = isz;
+    if (fi->has_inner) {
+        upd__copy(rel->inner_md5, sizeof rel->inner_md5, fi->inner_md5_hex);
+        rel->inner_size = (int64_t)fi->inner_size;
     }
     upd_release_row existing;
     if (s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0) {

@@ -372,6 +372,15 @@ def t_esp8266():
         # a browser, not a device: never a 200 with a non-image body
         r = srv.raw(b"GET /update HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         eq(r.status, 403, "no device headers: 403")
+        # a gzip release: a device running its inflated image (the MD5 it reports) is current
+        plain = arduino_bin(seed=23)
+        gz = gzip.compress(plain, 9)
+        rel = srv.upload(gz, "9.1", "gzchan").json
+        eq((rel["inflated_md5"], rel["inflated_size"]), (md5(plain), len(plain)),
+           "gzip release records the inflated image's MD5 and size")
+        r = srv.raw(esp8266_request(srv.port, path="/update/gzchan", mac="AA:00:00:00:00:08",
+                                    md5sum=md5(plain), version="9.0"))
+        eq(r.status, 304, "device running the inflated image of a gzip release: 304")
     finally:
         srv.stop()
 
