@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "imgwriter.h"
+
 fk_state fk;
 
 enum fk_net { NET_IDLE, NET_DNS, NET_CONNECTING, NET_OPEN, NET_CLOSED };
 enum fk_event { EV_NONE, EV_DNS, EV_CONNECT, EV_REFUSE, EV_SENT, EV_RECV, EV_END, EV_DISCON };
 
-#define US(ms) ((uint64_t)(ms) * 1000u)
+#define US(ms) ((uint64_t)(ms)*1000u)
 
 static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -103,8 +105,8 @@ SpiFlashOpResult spi_flash_erase_sector(uint16_t sec)
 static int aligned_op(const char *op, uint32_t addr, const void *ram, uint32_t size)
 {
     if ((addr | size) & 3u || ((uintptr_t)ram & 3u)) {
-        violation("%s: flash 0x%lx, size %lu, RAM %p: not 4-byte aligned", op,
-                  (unsigned long)addr, (unsigned long)size, ram);
+        violation("%s: flash 0x%lx, size %lu, RAM %p: not 4-byte aligned", op, (unsigned long)addr,
+                  (unsigned long)size, ram);
         return -1;
     }
     if (addr > FK_FLASH_SIZE || size > FK_FLASH_SIZE - addr) {
@@ -132,8 +134,8 @@ SpiFlashOpResult spi_flash_write(uint32_t des_addr, uint32_t *src_addr, uint32_t
         }
         uint8_t *d = &s->data[a - sec];
         if ((*d & src[i]) != src[i])
-            violation("write: 0x%lx: 0x%02x over 0x%02x sets bits (NOR)", (unsigned long)a,
-                      src[i], *d);
+            violation("write: 0x%lx: 0x%02x over 0x%02x sets bits (NOR)", (unsigned long)a, src[i],
+                      *d);
         *d &= src[i];
     }
     return SPI_FLASH_RESULT_OK;
@@ -168,7 +170,8 @@ static int rtc_check(const char *op, uint8_t block, const void *buf, uint16_t si
     if (block < 64 || (uint32_t)block * 4u + size > FK_RTC_BLOCKS * 4u || size % 4u ||
         ((uintptr_t)buf & 3u)) {
         violation("%s: block %u, %u bytes, buffer %p: outside user blocks 64..191, not whole "
-                  "blocks or not aligned", op, (unsigned)block, (unsigned)size, buf);
+                  "blocks or not aligned",
+                  op, (unsigned)block, (unsigned)size, buf);
         return -1;
     }
     return 0;
@@ -219,7 +222,8 @@ bool wifi_get_macaddr(uint8_t if_index, uint8_t *macaddr)
     return if_index == STATION_IF || if_index == SOFTAP_IF;
 }
 
-/* ---- timers ------------------------------------------------------------------------------------ */
+/* ---- timers ------------------------------------------------------------------------------------
+ */
 
 static int timer_index(ETSTimer *t)
 {
@@ -261,7 +265,8 @@ void ets_timer_disarm(ETSTimer *ptimer)
         fk.timers[i] = NULL;
 }
 
-/* ---- espconn ------------------------------------------------------------------------------------ */
+/* ---- espconn ------------------------------------------------------------------------------------
+ */
 
 static void schedule(int ev, uint32_t after_us)
 {
@@ -346,8 +351,7 @@ int8_t espconn_connect(struct espconn *espconn)
         !espconn->recv_callback || !espconn->sent_callback)
         violation("espconn_connect before every callback was registered");
     if (t->remote_port <= 0 || t->remote_port > 65535 || t->local_port <= 0)
-        violation("espconn_connect: remote port %d, local port %d", t->remote_port,
-                  t->local_port);
+        violation("espconn_connect: remote port %d, local port %d", t->remote_port, t->local_port);
     fk.connects++;
     fk.conn = espconn;
     memcpy(fk.remote_ip, t->remote_ip, 4);
@@ -410,61 +414,7 @@ int8_t espconn_secure_send(struct espconn *espconn, uint8_t *psent, uint16_t len
 
 /* ---- MD5 (RFC 1321) over the ROM's context: buf = state, bits = bit count, in = block -- */
 
-static uint32_t rol(uint32_t x, unsigned n)
-{
-    return (x << n) | (x >> (32u - n));
-}
-
-static void md5_block(uint32_t h[4], const uint8_t p[64])
-{
-    static const uint8_t r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-                                  5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
-                                  4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-                                  6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-    /* floor(|sin(i + 1)| * 2^32), as a table: no floating point on the lx106 */
-    static const uint32_t k[64] = {
-            0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-            0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-            0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-            0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-            0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-            0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-            0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-            0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-            0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-            0xeb86d391};
-    uint32_t w[16];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-               (uint32_t)p[4 * i + 3] << 24;
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
-    for (unsigned i = 0; i < 64; i++) {
-        uint32_t f;
-        unsigned g;
-        if (i < 16) {
-            f = (b & c) | (~b & d);
-            g = i;
-        } else if (i < 32) {
-            f = (d & b) | (~d & c);
-            g = (5 * i + 1) % 16;
-        } else if (i < 48) {
-            f = b ^ c ^ d;
-            g = (3 * i + 5) % 16;
-        } else {
-            f = c ^ (b | ~d);
-            g = (7 * i) % 16;
-        }
-        uint32_t t = d;
-        d = c;
-        c = b;
-        b = b + rol(a + f + k[i] + w[g], r[i]);
-        a = t;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-}
+/* the compression function is the test writer's (tests/support/imgwriter.h) */
 
 void MD5Init(md5_context_t *ctx)
 {
@@ -485,7 +435,7 @@ void MD5Update(md5_context_t *ctx, const uint8_t *buf, const uint16_t len)
     for (uint16_t i = 0; i < len; i++) {
         ctx->in[fill++] = buf[i];
         if (fill == 64) {
-            md5_block(ctx->buf, ctx->in);
+            tw_md5_block(ctx->buf, ctx->in);
             fill = 0;
         }
     }
@@ -542,8 +492,8 @@ static void deliver_recv(void)
         n = limit - fk.delivered;
     for (size_t i = 0; i < n; i++) {
         size_t at = fk.delivered + i;
-        piece[1 + i] = at < fk.script.head_len ? fk.script.head[at]
-                                               : fk.script.body[at - fk.script.head_len];
+        piece[1 + i] =
+            at < fk.script.head_len ? fk.script.head[at] : fk.script.body[at - fk.script.head_len];
     }
     fk.delivered += n;
     schedule(fk.delivered < limit ? EV_RECV : EV_END, 3000);

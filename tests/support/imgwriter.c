@@ -484,7 +484,7 @@ static uint32_t rol32(uint32_t x, unsigned n)
     return (x << n) | (x >> (32 - n));
 }
 
-static void md5_block(uint32_t h[4], const uint8_t *b)
+void tw_md5_block(uint32_t h[4], const uint8_t *b)
 {
     uint32_t m[16];
     for (unsigned i = 0; i < 16; i++)
@@ -542,7 +542,7 @@ void tw_md5_update(void *ctx, const void *data, size_t len)
     if (lo < c->bytes_lo)
         c->bytes_hi++;
     c->bytes_lo = lo;
-    feed64(c->buf, &c->fill, p, len, md5_block, c->h);
+    feed64(c->buf, &c->fill, p, len, tw_md5_block, c->h);
 }
 
 void tw_md5_final(void *ctx, uint8_t out[16])
@@ -552,13 +552,13 @@ void tw_md5_final(void *ctx, uint8_t out[16])
     c->buf[c->fill++] = 0x80;
     if (c->fill > 56) {
         memset(c->buf + c->fill, 0, 64 - c->fill);
-        md5_block(c->h, c->buf);
+        tw_md5_block(c->h, c->buf);
         c->fill = 0;
     }
     memset(c->buf + c->fill, 0, 56 - c->fill);
     tw_put_le32(c->buf + 56, bits_lo);
     tw_put_le32(c->buf + 60, bits_hi);
-    md5_block(c->h, c->buf);
+    tw_md5_block(c->h, c->buf);
     for (unsigned i = 0; i < 4; i++)
         tw_put_le32(out + 4 * i, c->h[i]);
 }

@@ -141,6 +141,8 @@ void tw_md5_init(void *ctx);
 void tw_md5_update(void *ctx, const void *data, size_t len);
 void tw_md5_final(void *ctx, uint8_t out[16]);
 void tw_md5(const void *data, size_t len, uint8_t out[16]);
+/* One MD5 compression of a 64-byte block into h (for tests that model other contexts). */
+void tw_md5_block(uint32_t h[4], const uint8_t *b);
 
 /* CRC-32/MPEG-2 (poly 0x04C11DB7, MSB first, no reflection, no final XOR), as the
  * ESP8266 core 3.x stores it. Start with crc = 0xFFFFFFFF; feed the result back in to
