@@ -10,8 +10,8 @@ packages=(
   zlib1g-dev libgnutls28-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev
   # the ESP8266 CPU: cross compiler, C library, and QEMU to run tests on it
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
-  # black-box tests
-  python3
+  # black-box tests (openssl makes the test certificates of the HTTPS tests)
+  python3 openssl
 )
 
 missing=()
