@@ -52,16 +52,11 @@ static int64_t prune_every(int64_t keep_ms)
 static void prune(upd_writer *w)
 {
     int64_t before = wall_ms() - w->keep_ms;
-    long total = 0;
     int n;
-    while ((n = w->st->ops->events_prune(w->st, before, PRUNE_CHUNK)) > 0) {
-        total += n;
-        if (n < PRUNE_CHUNK)
-            break;
-    }
+    while ((n = w->st->ops->events_prune(w->st, before, PRUNE_CHUNK)) == PRUNE_CHUNK)
+        ;
     if (n < 0)
         fprintf(stderr, "updraft: could not delete old events (retention)\n");
-    (void)total;
 }
 
 /* A routine check-in ("current" or "none") that the same device repeats, with the same
