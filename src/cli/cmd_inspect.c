@@ -30,11 +30,6 @@ struct style {
     const char *good, *bad, *dim, *bold, *off;
 };
 
-static void hexbytes(char *out, const uint8_t *in, size_t n)
-{
-    upd_hex(in, n, out);
-}
-
 static const char *checksum_word(int8_t ok)
 {
     return ok == 1 ? "ok" : ok == 0 ? "MISMATCH" : "not checked";
@@ -236,7 +231,7 @@ static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_f
         cJSON_AddStringToObject(d, "date", r->desc.date);
         cJSON_AddStringToObject(d, "time", r->desc.time);
         cJSON_AddNumberToObject(d, "secure_version", r->desc.secure_version);
-        hexbytes(hex, r->desc.elf_sha256, 32);
+        upd_hex(r->desc.elf_sha256, 32, hex);
         cJSON_AddStringToObject(d, "elf_sha256", hex);
     }
     if (r->gzip) {
