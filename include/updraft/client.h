@@ -141,16 +141,17 @@ typedef struct upd_client_ctx {
     uint32_t lim;                        /* end of the line area (a Location is kept above it) */
     uint32_t loc_len;                    /* Location value at buf + lim */
     int32_t content_length;
-    uint32_t total;    /* image length */
     uint32_t received; /* body bytes taken (a resumed download starts above 0) */
-    uint32_t start;    /* flash address of the staged image */
-    uint32_t written;  /* bytes written at start (rounded to 4 at the very end) */
     uint32_t saved;    /* resume: progress last saved */
     uint32_t last_ms;  /* clock at the last progress */
     uint32_t range_first, range_last, range_total; /* Content-Range of a 206 */
-    uint32_t etag_crc;                             /* CRC-32/MPEG-2 of the ETag value */
-    uint8_t md5[16];                               /* x-MD5, decoded */
-    uint8_t sha256[32];                            /* x-SHA256 or the config's */
+    /* From total to head: the body of the resume record, in this order (stage.c). */
+    uint32_t total;      /* image length */
+    uint32_t start;      /* flash address of the staged image */
+    uint32_t written;    /* bytes written at start (rounded to 4 at the very end) */
+    uint32_t etag_crc;   /* CRC-32/MPEG-2 of the ETag value */
+    uint8_t md5[16];     /* x-MD5, decoded */
+    uint8_t sha256[32];  /* x-SHA256 or the config's */
     uint8_t head[16];    /* ESP32: first 16 bytes held back; ESP8266: original bytes 0..3 */
     uint8_t offered_len; /* x-version of the response, NUL-terminated in offered */
     char offered[UPD_CLIENT_VERSION_MAX + 1];

@@ -405,15 +405,16 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
         return UPD_ENOSPC;
     c->path_len = (uint16_t)pl;
     c->content_length = -1;
+#if UPD_CLIENT_WITH_RESUME
+    if ((cfg->features & UPD_CLIENT_F_RESUME) && upd__resume_load(c))
+        c->flags |= UPD__CF_RESUMING;
+#endif
 #if UPD_CLIENT_WITH_SHA256
+    /* after the resume record, which brings a SHA-256 of its own */
     if (cfg->expected_sha256) {
         memcpy(c->sha256, cfg->expected_sha256, 32);
         c->flags |= UPD__CF_SHA_SET;
     }
-#endif
-#if UPD_CLIENT_WITH_RESUME
-    if ((cfg->features & UPD_CLIENT_F_RESUME) && upd__resume_load(c))
-        c->flags |= UPD__CF_RESUMING;
 #endif
     int e = build_request(c, 0);
     if (e)

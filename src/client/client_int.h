@@ -51,17 +51,17 @@ enum upd__client_state {
 
 /* flags */
 enum {
-    UPD__CF_MD5_SEEN = 1u << 0,    /* x-MD5 with a non-empty value */
-    UPD__CF_MD5_LEN_OK = 1u << 1,  /* ... of exactly 32 characters */
-    UPD__CF_MD5_HEX_OK = 1u << 2,  /* ... all hex digits (else it can never match) */
-    UPD__CF_SHA_SET = 1u << 3,     /* an expected SHA-256 is known */
-    UPD__CF_TE_CHUNKED = 1u << 4,  /* Transfer-Encoding: chunked */
-    UPD__CF_TE_OTHER = 1u << 5,    /* another Transfer-Encoding: HTTPClient gives -9 */
-    UPD__CF_LINE_OVER = 1u << 6,   /* a header line longer than the buffer: rest dropped */
-    UPD__CF_RESUMING = 1u << 7,    /* the request carries Range: bytes=N- */
-    UPD__CF_CRANGE = 1u << 8,      /* a parsable Content-Range came */
-    UPD__CF_ETAG = 1u << 9,        /* an ETag came (etag_crc) */
-    UPD__CF_SHA_RUN = 1u << 10,    /* the SHA-256 of the body is being computed */
+    UPD__CF_MD5_SEEN = 1u << 0,     /* x-MD5 with a non-empty value */
+    UPD__CF_MD5_LEN_OK = 1u << 1,   /* ... of exactly 32 characters */
+    UPD__CF_MD5_HEX_OK = 1u << 2,   /* ... all hex digits (else it can never match) */
+    UPD__CF_SHA_SET = 1u << 3,      /* an expected SHA-256 is known */
+    UPD__CF_TE_CHUNKED = 1u << 4,   /* Transfer-Encoding: chunked */
+    UPD__CF_TE_OTHER = 1u << 5,     /* another Transfer-Encoding: HTTPClient gives -9 */
+    UPD__CF_LINE_OVER = 1u << 6,    /* a header line longer than the buffer: rest dropped */
+    UPD__CF_RESUMING = 1u << 7,     /* the request carries Range: bytes=N- */
+    UPD__CF_CRANGE = 1u << 8,       /* a parsable Content-Range came */
+    UPD__CF_ETAG = 1u << 9,         /* an ETag came (etag_crc) */
+    UPD__CF_SHA_RUN = 1u << 10,     /* the SHA-256 of the body is being computed */
     UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
     UPD__CF_REC = 1u << 12,         /* a resume record may exist: clear it at the end */
     UPD__CF_VER_LONG = 1u << 13,    /* x-version longer than UPD_CLIENT_VERSION_MAX */
@@ -102,6 +102,14 @@ int upd__stage_begin(upd_client_ctx *c);
 int upd__stage_flush(upd_client_ctx *c);
 /* Update.end(): MD5, header re-read, extensions, boot command. Finishes the check. */
 void upd__stage_end(upd_client_ctx *c);
+/* Records in the port's state areas (enum upd_state_area): a u32 magic first and the
+ * CRC-32/MPEG-2 of the bytes before it in the last 4. write: magic 0 writes r as it is
+ * (a cleared record); returns the port's result. read: 0 if a record with that magic
+ * and a good CRC came, else -1. */
+int upd__rec_write(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size,
+                   uint32_t magic);
+int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size,
+                  uint32_t magic);
 /* Start the hashes over the body. */
 void upd__hash_init(upd_client_ctx *c);
 /* Resume record: load at init (1 = a download can be resumed: c->start, received,

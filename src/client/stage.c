@@ -2,31 +2,30 @@
  * Updater's staging math, shared/spec/esp8266-http-update.md section 3), writing it
  * sector by sector through the port, the Updater's checks at the end, the engine's own
  * checks (SHA-256, the core's inspector), the eboot command, and the resume record. */
+#include <stddef.h>
 #include <string.h>
 
 #include "client_int.h"
 
 #define SECTOR UPD_FLASH_SECTOR
 
-#define RESUME_MAGIC   0x52445055u /* "UPDR" */
-#define RESUME_VERSION 1u
-#define RF_MD5         1u
-#define RF_SHA         2u
-#define RF_ETAG        4u
-
-/* Resume record layout (UPD_STATE_RESUME, little-endian). */
-#define RR_MAGIC 0
-#define RR_VER   4 /* u8 version, u8 flavor, u8 mode, u8 RF_* */
-#define RR_TOTAL 8
-#define RR_START 12
-#define RR_DONE  16
-#define RR_ETAG  20
-#define RR_MD5   24
-#define RR_SHA   40
-#define RR_HEAD  72
-#define RR_CRC   124
-_Static_assert(RR_CRC + 4 == UPD_STATE_RESUME_SIZE, "resume record is UPD_STATE_RESUME_SIZE");
-_Static_assert(RR_HEAD + 16 <= RR_CRC, "resume record fields overlap");
+#define RESUME_MAGIC 0x52445055u /* "UPDR" */
+/* Resume record (UPD_STATE_RESUME): magic, u8 version 1, u8 flavor, u8 mode, u8 RF_*,
+ * then the context's fields from total to head as they are (the device's own byte
+ * order: the record never leaves it), the CRC last. */
+#define RR_BODY 8
+#define RR_ID   4 /* version, flavor, mode */
+#define RR_RF   7
+#define RR_ETAG (RR_BODY + offsetof(upd_client_ctx, etag_crc) - offsetof(upd_client_ctx, total))
+#define RR_MD5  (RR_BODY + offsetof(upd_client_ctx, md5) - offsetof(upd_client_ctx, total))
+#define RR_SHA  (RR_BODY + offsetof(upd_client_ctx, sha256) - offsetof(upd_client_ctx, total))
+#define RR_LEN  (offsetof(upd_client_ctx, head) + 16 - offsetof(upd_client_ctx, total))
+#define RF_MD5  1u
+#define RF_SHA  2u
+#define RF_ETAG 4u
+_Static_assert(RR_BODY + RR_LEN + 4 <= UPD_STATE_RESUME_SIZE, "resume record too long");
+_Static_assert(offsetof(upd_client_ctx, written) - offsetof(upd_client_ctx, total) == 8,
+               "resume record: total, start, written (tests read it at 16)");
 
 void upd__wr32(uint8_t *p, uint32_t v)
 {
@@ -42,6 +41,26 @@ uint32_t upd__rd32(const uint8_t *p)
 uint32_t upd__roundup_sector(uint32_t n)
 {
     return n > 0xFFFFFFFFu - (SECTOR - 1u) ? 0xFFFFF000u : (n + SECTOR - 1u) & ~(SECTOR - 1u);
+}
+
+int upd__rec_write(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size,
+                   uint32_t magic)
+{
+    if (magic) {
+        upd__wr32(r, magic);
+        upd__wr32(r + size - 4, upd_crc32_mpeg2(0xFFFFFFFFu, r, size - 4));
+    }
+    const upd_state_ops *s = &c->port->state;
+    return s->write(s->ctx, area, r, size);
+}
+
+int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size, uint32_t magic)
+{
+    const upd_state_ops *s = &c->port->state;
+    if (!s->read || s->read(s->ctx, area, r, size) < 0 || upd__rd32(r) != magic ||
+        upd__rd32(r + size - 4) != upd_crc32_mpeg2(0xFFFFFFFFu, r, size - 4))
+        return -1;
+    return 0;
 }
 
 static int esp32(const upd_client_ctx *c)
@@ -209,9 +228,9 @@ static int inspect(upd_client_ctx *c)
     if (esp32(c))
         ok = e == 0 && rep->verdict == UPD_VERDICT_OTA_APP && rep->platform == UPD_PLATFORM_ESP32;
     else
-        ok = e == 0 && ((rep->verdict == UPD_VERDICT_OTA_APP &&
-                         rep->platform == UPD_PLATFORM_ESP8266) ||
-                        rep->kind == UPD_KIND_GZIP);
+        ok = e == 0 &&
+             ((rep->verdict == UPD_VERDICT_OTA_APP && rep->platform == UPD_PLATFORM_ESP8266) ||
+              rep->kind == UPD_KIND_GZIP);
     if (ok)
         return 0;
     c->detail = e ? e : UPD_ENOTAPP;
@@ -224,13 +243,12 @@ static int write_boot_command(upd_client_ctx *c)
 {
     uint8_t cmd[UPD_STATE_BOOT_SIZE];
     memset(cmd, 0, sizeof cmd);
-    /* magic, action, args[0]: from, args[1]: to = 0, args[2]: size */
-    const uint32_t w[] = {UPD__EBOOT_MAGIC, UPD__EBOOT_COPY_RAW, c->start, 0, c->total};
-    for (int i = 0; i < 5; i++)
-        upd__wr32(cmd + 4 * i, w[i]);
-    upd__wr32(cmd + 124, upd_crc32_mpeg2(0xFFFFFFFFu, cmd, 124));
-    const upd_state_ops *s = &c->port->state;
-    return s->write(s->ctx, UPD_STATE_BOOT, cmd, sizeof cmd) < 0 ? UPD_ESTATE : 0;
+    /* magic (below), action, args[0]: from, args[1]: to = 0, args[2]: size */
+    upd__wr32(cmd + 4, UPD__EBOOT_COPY_RAW);
+    upd__wr32(cmd + 8, c->start);
+    upd__wr32(cmd + 16, c->total);
+    return upd__rec_write(c, UPD_STATE_BOOT, cmd, sizeof cmd, UPD__EBOOT_MAGIC) < 0 ? UPD_ESTATE
+                                                                                    : 0;
 }
 
 #if UPD_CLIENT_WITH_SIGN
@@ -368,69 +386,64 @@ void upd__stage_end(upd_client_ctx *c)
 /* ---- resume record ----------------------------------------------------------------------- */
 
 #if UPD_CLIENT_WITH_RESUME
+/* The record into r (UPD_STATE_RESUME_SIZE bytes) if there is a valid one for this
+ * flavor and mode: its RF_* flags, else -1. */
 static int resume_read(const upd_client_ctx *c, uint8_t *r)
 {
-    const upd_state_ops *s = &c->port->state;
-    if (!s->read || s->read(s->ctx, UPD_STATE_RESUME, r, UPD_STATE_RESUME_SIZE) < 0)
+    if (upd__rec_read(c, UPD_STATE_RESUME, r, UPD_STATE_RESUME_SIZE, RESUME_MAGIC) != 0 ||
+        r[RR_ID] != 1 || r[RR_ID + 1] != (uint8_t)c->cfg->flavor ||
+        r[RR_ID + 2] != (uint8_t)c->cfg->mode)
         return -1;
-    if (upd__rd32(r + RR_MAGIC) != RESUME_MAGIC || r[RR_VER] != RESUME_VERSION ||
-        r[RR_VER + 1] != (uint8_t)c->cfg->flavor || r[RR_VER + 2] != (uint8_t)c->cfg->mode ||
-        upd__rd32(r + RR_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC))
-        return -1;
-    return 0;
+    return r[RR_RF];
 }
 
 int upd__resume_load(upd_client_ctx *c)
 {
     uint8_t *r = c->buf; /* free: the request is built after this */
-    if (resume_read(c, r) != 0)
+    int rf = resume_read(c, r);
+    if (rf < 0)
         return 0;
     c->flags |= UPD__CF_REC;
-    uint32_t total = upd__rd32(r + RR_TOTAL), start = upd__rd32(r + RR_START), done = upd__rd32(r + RR_DONE);
-    uint8_t rf = r[RR_VER + 3], head[16];
-    memcpy(head, r + RR_HEAD, 16);
-    c->total = total;
-    uint32_t want;
-    if (done == 0 || done >= total || done % SECTOR || placement(c, &want) != 0 ||
-        want != start)
+    /* total, start, written, head (etag, md5, sha256 count at the 206: resume_match) */
+    memcpy(&c->total, r + RR_BODY, RR_LEN);
+    uint32_t done = c->written, want;
+    if (done == 0 || done >= c->total || done % SECTOR || placement(c, &want) != 0 ||
+        want != c->start)
         return 0;
     /* Run the hashes over what is on flash, as it was received (before the patches). */
     const upd_crypto_ops *k = &c->port->crypto;
     k->md5.init(k->md5.ctx);
     c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
-    if (UPD_CLIENT_WITH_SHA256 && ((rf & RF_SHA) || (c->flags & UPD__CF_SHA_SET)) &&
-        sha_ops_ok(c)) {
+    if (UPD_CLIENT_WITH_SHA256 && ((rf & RF_SHA) || c->cfg->expected_sha256) && sha_ops_ok(c)) {
         k->sha256.init(k->sha256.ctx);
         c->flags |= UPD__CF_SHA_RUN;
     }
     const upd_flash_ops *f = &c->port->flash;
     for (uint32_t off = 0; off < done; off += c->chunk) {
         uint32_t n = done - off < c->chunk ? done - off : c->chunk;
-        if (f->read(f->ctx, start + off, c->buf, n) < 0)
+        if (f->read(f->ctx, c->start + off, c->buf, n) < 0)
             return 0;
         if (off == 0 && sketch(c))
-            memcpy(c->buf, head, esp32(c) ? 16 : 4);
+            memcpy(c->buf, c->head, esp32(c) ? 16 : 4);
         hash_update(c, c->buf, n);
     }
-    c->start = start;
-    c->received = c->written = c->saved = done;
-    memcpy(c->head, head, sizeof c->head);
+    c->received = c->saved = done;
     return 1;
 }
 
 int upd__resume_match(upd_client_ctx *c)
 {
     uint8_t *r = c->buf; /* free between the headers and the body */
-    if (resume_read(c, r) != 0 || upd__rd32(r + RR_TOTAL) != c->total)
-        return -1;
-    uint8_t rf = r[RR_VER + 3];
-    if ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != upd__rd32(r + RR_ETAG)))
+    int rf = resume_read(c, r);
+    uint32_t etag;
+    memcpy(&etag, r + RR_ETAG, 4);
+    /* (the record's total and start are the context's since resume_load) */
+    if (rf < 0 || ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != etag)))
         return -1;
     if (rf & RF_MD5) {
-        if (c->flags & UPD__CF_MD5_SEEN) {
-            if (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(c->md5, r + RR_MD5, 16) != 0)
-                return -1;
-        }
+        if ((c->flags & UPD__CF_MD5_SEEN) &&
+            (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(c->md5, r + RR_MD5, 16) != 0))
+            return -1;
         memcpy(c->md5, r + RR_MD5, 16);
         c->flags |= UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK;
     }
@@ -445,35 +458,18 @@ int upd__resume_match(upd_client_ctx *c)
 
 void upd__resume_save(upd_client_ctx *c)
 {
-    const upd_state_ops *s = &c->port->state;
     uint8_t r[UPD_STATE_RESUME_SIZE];
     memset(r, 0, sizeof r);
-    uint8_t rf = 0;
-    /* RR_MAGIC, RR_VER (set below), RR_TOTAL, RR_START, RR_DONE */
-    _Static_assert(RR_TOTAL == 8 && RR_START == 12 && RR_DONE == 16, "resume record words");
-    const uint32_t w[] = {RESUME_MAGIC, 0, c->total, c->start, c->written};
-    for (int i = 0; i < 5; i++)
-        upd__wr32(r + 4 * i, w[i]);
-    if ((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK)) {
-        rf |= RF_MD5;
-        memcpy(r + RR_MD5, c->md5, 16);
-    }
-    if (c->flags & UPD__CF_SHA_SET) {
-        rf |= RF_SHA;
-        memcpy(r + RR_SHA, c->sha256, 32);
-    }
-    if (c->flags & UPD__CF_ETAG) {
-        rf |= RF_ETAG;
-        upd__wr32(r + RR_ETAG, c->etag_crc);
-    }
-    r[RR_VER] = RESUME_VERSION;
-    r[RR_VER + 1] = (uint8_t)c->cfg->flavor;
-    r[RR_VER + 2] = (uint8_t)c->cfg->mode;
-    r[RR_VER + 3] = rf;
-    memcpy(r + RR_HEAD, c->head, 16);
-    upd__wr32(r + RR_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RR_CRC));
+    r[RR_ID] = 1;
+    r[RR_ID + 1] = (uint8_t)c->cfg->flavor;
+    r[RR_ID + 2] = (uint8_t)c->cfg->mode;
+    r[RR_RF] =
+        (uint8_t)(((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK) ? RF_MD5 : 0u) |
+                  (c->flags & UPD__CF_SHA_SET ? RF_SHA : 0u) |
+                  (c->flags & UPD__CF_ETAG ? RF_ETAG : 0u));
+    memcpy(r + RR_BODY, &c->total, RR_LEN);
     c->flags |= UPD__CF_REC;
-    if (s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r) >= 0)
+    if (upd__rec_write(c, UPD_STATE_RESUME, r, sizeof r, RESUME_MAGIC) >= 0)
         c->saved = c->written;
 }
 
@@ -485,8 +481,7 @@ void upd__resume_clear(upd_client_ctx *c)
     c->flags &= ~(uint32_t)UPD__CF_REC;
     uint8_t r[UPD_STATE_RESUME_SIZE];
     memset(r, 0, sizeof r);
-    const upd_state_ops *s = &c->port->state;
-    s->write(s->ctx, UPD_STATE_RESUME, r, sizeof r);
+    upd__rec_write(c, UPD_STATE_RESUME, r, sizeof r, 0);
     c->saved = 0;
 }
 
