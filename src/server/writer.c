@@ -9,7 +9,8 @@
 #include "writer.h"
 
 #define BATCH_WAIT_MS   20
-#define COALESCE_WINDOW 64 /* how far ahead a check-in looks for its repeat */
+#define BATCH_FULL      256 /* a batch this long is written without waiting longer */
+#define COALESCE_WINDOW 64  /* how far ahead a check-in looks for its repeat */
 
 struct upd_writer {
     upd_store *st;
@@ -21,6 +22,7 @@ struct upd_writer {
     size_t n, cap, max;
     uint64_t pushed, written, dropped;
     int stop;
+    unsigned flushing;  /* upd_writer_flush calls waiting: write without gathering */
     int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
     int64_t next_prune; /* monotonic ms of the next pruning pass */
 };
@@ -133,17 +135,19 @@ static void *writer_main(void *arg)
         }
         if (w->n == 0 && w->stop)
             break;
-        if (!w->stop && w->n < 256) {
-            /* let a burst gather into one transaction */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += BATCH_WAIT_MS * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&w->work, &w->mu, &ts);
+        /* Let a burst gather into one transaction: wait out the whole window (pushes
+         * do not wake this thread, see upd_writer_push) unless the batch is full, a
+         * flush waits for it or the server stops. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += BATCH_WAIT_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
         }
+        while (!w->stop && !w->flushing && w->n < BATCH_FULL &&
+               pthread_cond_timedwait(&w->work, &w->mu, &ts) == 0)
+            ;
         /* swap the vectors */
         upd_record *tmp = batch;
         size_t tmp_cap = batch_cap;
@@ -207,7 +211,11 @@ void upd_writer_push(upd_writer *w, const upd_record *r)
     if (w->n < w->cap) {
         w->pending[w->n++] = *r;
         w->pushed++;
-        pthread_cond_signal(&w->work);
+        /* The thread sleeps until the queue is non-empty, then gathers for
+         * BATCH_WAIT_MS: only the first record and a full batch need to wake it (a
+         * signal per record woke it for every record and made batches of one or two). */
+        if (w->n == 1 || w->n == BATCH_FULL)
+            pthread_cond_signal(&w->work);
     } else {
         w->dropped++;
     }
@@ -218,9 +226,11 @@ void upd_writer_flush(upd_writer *w)
 {
     pthread_mutex_lock(&w->mu);
     uint64_t target = w->pushed;
+    w->flushing++;
     pthread_cond_signal(&w->work);
     while (w->written < target)
         pthread_cond_wait(&w->done, &w->mu);
+    w->flushing--;
     pthread_mutex_unlock(&w->mu);
 }
 
