@@ -112,13 +112,13 @@ static void put(wbuf *w, const void *s, size_t n)
         w->over = 1;
         return;
     }
-    memmove(w->p + w->n, s, n);
+    upd__bcopy(w->p + w->n, s, n);
     w->n += (uint32_t)n;
 }
 
 static void puts_(wbuf *w, const char *s)
 {
-    put(w, s, strlen(s));
+    put(w, s, upd__slen(s));
 }
 
 static void putu(wbuf *w, uint32_t v)
@@ -203,7 +203,7 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
     for (int i = 0; *t; i++) {
         unsigned f = (uint8_t)*t++;
         const char *name = t;
-        t += strlen(t) + 1;
+        t += upd__slen(t) + 1;
         uintptr_t v = val[i];
         if (f & (esp32 ? DH_ESP8266 : DH_ESP32))
             continue;
@@ -229,14 +229,14 @@ static void device_headers(const upd_client_ctx *c, wbuf *w)
 /* ---- outcome report (docs/protocol.md "Outcome report (device -> server)") ---------- */
 
 #if UPD_CLIENT_WITH_REPORT
-#define REPORT_MAGIC 0x54504552u /* "REPT" */
-#define RP_VER       4           /* u8 record version (1), u8 RPF_* */
+#define REPORT_MAGIC 0x31504552u /* "REP1": record version 1 */
+#define RP_FLAGS     4           /* u8 RPF_* */
 #define RP_RESULT    8           /* i32: 0 installed, else the device error code */
 #define RP_MD5       12          /* 16 bytes */
 #define RP_VLEN      28          /* u8, then the version (at most UPD_CLIENT_VERSION_MAX chars) */
-#define RP_CRC       (UPD_STATE_REPORT_SIZE - 4)
 #define RPF_MD5      1u
-_Static_assert(RP_VLEN + 1 + UPD_CLIENT_VERSION_MAX <= RP_CRC, "report record fields overlap");
+_Static_assert(RP_VLEN + 1 + UPD_CLIENT_VERSION_MAX <= UPD_STATE_REPORT_SIZE - 4,
+               "report record fields overlap");
 
 static int report_on(const upd_client_ctx *c)
 {
@@ -247,17 +247,13 @@ static int report_on(const upd_client_ctx *c)
 static void report_header(upd_client_ctx *c, wbuf *w)
 {
     uint8_t r[UPD_STATE_REPORT_SIZE];
-    const upd_state_ops *s = &c->port->state;
-    if (!report_on(c) || s->read(s->ctx, UPD_STATE_REPORT, r, sizeof r) < 0 ||
-        upd__rd32(r) != REPORT_MAGIC || r[RP_VER] != 1 || r[RP_VLEN] > UPD_CLIENT_VERSION_MAX ||
-        upd__rd32(r + RP_CRC) != upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC))
+    if (!report_on(c) || upd__rec_read(c, UPD_STATE_REPORT, r, sizeof r, REPORT_MAGIC) != 0 ||
+        r[RP_VLEN] > UPD_CLIENT_VERSION_MAX)
         return;
-    int32_t res = (int32_t)upd__rd32(r + RP_RESULT);
-    puts_(w, "x-updraft-report: v=1;result=");
-    if (res < 0)
-        puts_(w, "-");
-    putu(w, res < 0 ? 0u - (uint32_t)res : (uint32_t)res);
-    if (r[RP_VER + 1] & RPF_MD5) {
+    uint32_t res = upd__rd32(r + RP_RESULT);
+    puts_(w, (int32_t)res < 0 ? "x-updraft-report: v=1;result=-" : "x-updraft-report: v=1;result=");
+    putu(w, (int32_t)res < 0 ? 0u - res : res);
+    if (r[RP_FLAGS] & RPF_MD5) {
         puts_(w, ";md5=");
         puthex(w, r + RP_MD5, 16, 0);
     }
@@ -273,17 +269,15 @@ static void report_header(upd_client_ctx *c, wbuf *w)
 
 /* Store the outcome of an offered image (result 0: installed, else the error code), or
  * with clear set an empty record (the report went out and an answer came). */
-static void report_write(upd_client_ctx *c, int32_t res, int clear)
+__attribute__((noinline)) static void report_write(upd_client_ctx *c, int32_t res, int clear)
 {
     uint8_t r[UPD_STATE_REPORT_SIZE];
-    memset(r, 0, sizeof r);
+    upd__bfill(r, 0, sizeof r);
     c->flags &= ~(uint32_t)UPD__CF_REPORTED;
     if (!clear) {
-        upd__wr32(r, REPORT_MAGIC);
-        r[RP_VER] = 1;
         if ((c->flags & UPD__CF_MD5_HEX_OK) && (c->flags & UPD__CF_MD5_LEN_OK)) {
-            r[RP_VER + 1] = RPF_MD5;
-            memcpy(r + RP_MD5, c->md5, 16);
+            r[RP_FLAGS] = RPF_MD5;
+            upd__bcopy(r + RP_MD5, c->md5, 16);
         }
         upd__wr32(r + RP_RESULT, (uint32_t)res);
         /* a version that cannot stand in the header's syntax is left out */
@@ -292,11 +286,10 @@ static void report_write(upd_client_ctx *c, int32_t res, int clear)
             i++;
         if (i == n) {
             r[RP_VLEN] = (uint8_t)n;
-            memcpy(r + RP_VLEN + 1, c->offered, n);
+            upd__bcopy(r + RP_VLEN + 1, c->offered, n);
         }
-        upd__wr32(r + RP_CRC, upd_crc32_mpeg2(0xFFFFFFFFu, r, RP_CRC));
     }
-    c->port->state.write(c->port->state.ctx, UPD_STATE_REPORT, r, sizeof r);
+    upd__rec_write(c, UPD_STATE_REPORT, r, sizeof r, clear ? 0 : REPORT_MAGIC);
 }
 #endif
 
@@ -352,7 +345,7 @@ static int set_host(upd_client_ctx *c, const uint8_t *h, size_t n)
 {
     if (n == 0 || n > UPD_CLIENT_HOST_MAX)
         return -1;
-    memcpy(c->host, h, n);
+    upd__bcopy(c->host, h, n);
     c->host[n] = '\0';
     return 0;
 }
@@ -362,7 +355,7 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
 {
     if (!c || !cfg || !port || !buf || !cfg->host)
         return UPD_EINVAL;
-    memset(c, 0, sizeof *c);
+    upd__bfill(c, 0, sizeof *c);
     c->state = UPD__CS_DONE;
     c->result = UPD_CLIENT_FAILED;
     if ((uintptr_t)buf & 3u)
@@ -397,10 +390,10 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
     c->lim = c->cap;
     c->tls = cfg->tls ? 1 : 0;
     c->tcp_port = cfg->port ? cfg->port : (c->tls ? 443 : 80);
-    if (set_host(c, (const uint8_t *)cfg->host, strlen(cfg->host)) != 0)
+    if (set_host(c, (const uint8_t *)cfg->host, upd__slen(cfg->host)) != 0)
         return UPD_EINVAL;
     c->path = cfg->path ? cfg->path : "";
-    size_t pl = strlen(c->path);
+    size_t pl = upd__slen(c->path);
     if (pl > 0xFFFFu)
         return UPD_ENOSPC;
     c->path_len = (uint16_t)pl;
@@ -412,7 +405,7 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
 #if UPD_CLIENT_WITH_SHA256
     /* after the resume record, which brings a SHA-256 of its own */
     if (cfg->expected_sha256) {
-        memcpy(c->sha256, cfg->expected_sha256, 32);
+        upd__bcopy(c->sha256, cfg->expected_sha256, 32);
         c->flags |= UPD__CF_SHA_SET;
     }
 #endif
@@ -552,8 +545,8 @@ static int follow(upd_client_ctx *c)
     uint32_t path_at = 0;
     if (loc[0] != '/') {
         const char *scheme = c->tls ? "https://" : "http://";
-        uint32_t sl = (uint32_t)strlen(scheme), i;
-        if (n < sl || memcmp(loc, scheme, sl) != 0)
+        uint32_t sl = (uint32_t)upd__slen(scheme), i;
+        if (n < sl || upd__bdiffer(loc, scheme, sl) != 0)
             return -1;
         uint32_t h0 = sl, h1 = h0;
         while (h1 < n && loc[h1] != '/')
@@ -579,7 +572,7 @@ static int follow(upd_client_ctx *c)
     }
     /* The path goes to the front of the buffer; the request is built right after it. */
     uint32_t pl = n - path_at;
-    memmove(c->buf, loc + path_at, pl);
+    upd__bcopy(c->buf, loc + path_at, pl);
     c->path = (const char *)c->buf;
     c->path_len = (uint16_t)pl;
     c->req_off = (uint16_t)pl;
@@ -597,7 +590,7 @@ static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
     c->loc_len = 0;
     if (n == 0 || n > c->cap / 2)
         return;
-    memmove(c->buf + c->cap - n, v, n);
+    upd__bcopy(c->buf + c->cap - n, v, n);
     c->lim = c->cap - n;
     c->loc_len = n;
 }
@@ -635,7 +628,7 @@ static const char resp_headers[] = "Content-Length\0Transfer-Encoding\0Location\
 static int header_id(const uint8_t *p, uint32_t n)
 {
     int id = 0;
-    for (const char *t = resp_headers; *t; t += strlen(t) + 1, id++)
+    for (const char *t = resp_headers; *t; t += upd__slen(t) + 1, id++)
         if (name_is(p, n, t))
             return id;
     return -1;
@@ -646,7 +639,7 @@ static int header_id(const uint8_t *p, uint32_t n)
 static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
 {
     /* the status line splits at the first space, a header at the first colon */
-    int status = n >= 7 && memcmp(p, "HTTP/1.", 7) == 0;
+    int status = n >= 7 && upd__bdiffer(p, "HTTP/1.", 7) == 0;
     uint32_t sep = 0;
     while (sep < n && p[sep] != (status ? ' ' : ':'))
         sep++;
@@ -697,7 +690,7 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
             if (!(cfg->features & UPD_CLIENT_F_SHA256) || cfg->expected_sha256)
                 ; /* not asked for, or the config's hash rules */
             else if (vn == 64 && unhex(v, h, 32) == 0) {
-                memcpy(c->sha256, h, 32);
+                upd__bcopy(c->sha256, h, 32);
                 c->flags |= UPD__CF_SHA_SET;
             } else {
                 c->flags |= UPD__CF_SHA_HDR_BAD;
@@ -710,7 +703,7 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
                 c->flags |= UPD__CF_VER_LONG;
                 vn = 0;
             }
-            memcpy(c->offered, v, vn);
+            upd__bcopy(c->offered, v, vn);
             c->offered[vn] = '\0';
             c->offered_len = (uint8_t)vn;
             break;
@@ -719,7 +712,7 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
             parse_content_range(c, v, vn);
             break;
         case H_ETAG:
-            c->etag_crc = upd_crc32_mpeg2(0xFFFFFFFFu, v, vn);
+            c->etag_crc = upd__crc(v, vn);
             c->flags |= UPD__CF_ETAG;
             break;
 #endif
@@ -900,7 +893,7 @@ static void body_progress(upd_client_ctx *c)
             return;
         }
         c->received += n;
-        memmove(c->buf, c->buf + n, rest);
+        upd__bcopy(c->buf, c->buf + n, rest);
         c->fill = rest;
         if (c->received == c->total) {
             upd__stage_end(c);
@@ -944,7 +937,7 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
                 k = c->chunk - c->fill;
             if (!peek && k == 0)
                 break;
-            memcpy(c->buf + c->fill, d + taken, k);
+            upd__bcopy(c->buf + c->fill, d + taken, k);
             c->fill += (uint32_t)k;
             taken += k;
             if (peek) {
@@ -1000,7 +993,7 @@ int upd_client_offered_md5(const upd_client_ctx *c, uint8_t out[16])
 {
     if (!c || !(c->flags & UPD__CF_MD5_HEX_OK) || !(c->flags & UPD__CF_MD5_LEN_OK))
         return 0;
-    memcpy(out, c->md5, 16);
+    upd__bcopy(out, c->md5, 16);
     return 1;
 }
 

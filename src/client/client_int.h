@@ -88,6 +88,16 @@ enum {
 /* Finish the check with result r and device error code err (0 for OK/NO_UPDATES). */
 void upd__client_finish(upd_client_ctx *c, int r, int err);
 
+/* Byte helpers (stage.c). The engine calls these instead of the C library's: on the
+ * ESP8266 every call out of the engine is a long call (-mlongcalls: a literal and a
+ * 6-byte sequence at each call site), a call inside it a 3-byte direct one. */
+void upd__bcopy(void *dst, const void *src, uint32_t n); /* overlapping allowed */
+void upd__bfill(void *dst, uint8_t v, uint32_t n);
+int upd__bdiffer(const void *a, const void *b, uint32_t n); /* 0 if equal */
+uint32_t upd__slen(const char *s);
+/* CRC-32/MPEG-2 of n bytes (the core's), as the records and the ETag use it. */
+uint32_t upd__crc(const void *p, uint32_t n);
+
 /* stage.c */
 uint32_t upd__rd32(const uint8_t *p);
 void upd__wr32(uint8_t *p, uint32_t v);

@@ -27,6 +27,42 @@ _Static_assert(RR_BODY + RR_LEN + 4 <= UPD_STATE_RESUME_SIZE, "resume record too
 _Static_assert(offsetof(upd_client_ctx, written) - offsetof(upd_client_ctx, total) == 8,
                "resume record: total, start, written (tests read it at 16)");
 
+void upd__bcopy(void *dst, const void *src, uint32_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (d < s)
+        for (uint32_t i = 0; i < n; i++)
+            d[i] = s[i];
+    else
+        while (n--)
+            d[n] = s[n];
+}
+
+void upd__bfill(void *dst, uint8_t v, uint32_t n)
+{
+    uint8_t *d = dst;
+    while (n--)
+        d[n] = v;
+}
+
+int upd__bdiffer(const void *a, const void *b, uint32_t n)
+{
+    const uint8_t *x = a, *y = b;
+    while (n--)
+        if (x[n] != y[n])
+            return 1;
+    return 0;
+}
+
+uint32_t upd__slen(const char *s)
+{
+    uint32_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
 void upd__wr32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
@@ -48,7 +84,7 @@ int upd__rec_write(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t 
 {
     if (magic) {
         upd__wr32(r, magic);
-        upd__wr32(r + size - 4, upd_crc32_mpeg2(0xFFFFFFFFu, r, size - 4));
+        upd__wr32(r + size - 4, upd__crc(r, size - 4));
     }
     const upd_state_ops *s = &c->port->state;
     return s->write(s->ctx, area, r, size);
@@ -58,7 +94,7 @@ int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t s
 {
     const upd_state_ops *s = &c->port->state;
     if (!s->read || s->read(s->ctx, area, r, size) < 0 || upd__rd32(r) != magic ||
-        upd__rd32(r + size - 4) != upd_crc32_mpeg2(0xFFFFFFFFu, r, size - 4))
+        upd__rd32(r + size - 4) != upd__crc(r, size - 4))
         return -1;
     return 0;
 }
@@ -80,6 +116,11 @@ uint32_t upd__free_space(const upd_client_ctx *c)
         return l->slot_size;
     uint32_t used = upd__roundup_sector(l->sketch_size);
     return l->fs_start > used ? l->fs_start - used : 0;
+}
+
+uint32_t upd__crc(const void *p, uint32_t n)
+{
+    return upd_crc32_mpeg2(0xFFFFFFFFu, p, n);
 }
 
 uint32_t upd__magic_flash_size(uint8_t code)
@@ -169,10 +210,10 @@ int upd__stage_flush(upd_client_ctx *c)
         if (esp32(c)) {
             /* Hold the first bytes back: the slot is not bootable until the end. */
             uint32_t k = n < 16 ? n : 16;
-            memcpy(c->head, b, k);
-            memset(b, 0xFF, k);
+            upd__bcopy(c->head, b, k);
+            upd__bfill(b, 0xFF, k);
         } else {
-            memcpy(c->head, b, n < 4 ? n : 4);
+            upd__bcopy(c->head, b, n < 4 ? n : 4);
             /* The Updater writes the running chip's flash mode into byte 2 (not gzip). */
             if (n > 2 && b[0] != 0x1F && b[2] != f->layout.flash_mode)
                 b[2] = f->layout.flash_mode;
@@ -242,7 +283,7 @@ static int inspect(upd_client_ctx *c)
 static int write_boot_command(upd_client_ctx *c)
 {
     uint8_t cmd[UPD_STATE_BOOT_SIZE];
-    memset(cmd, 0, sizeof cmd);
+    upd__bfill(cmd, 0, sizeof cmd);
     /* magic (below), action, args[0]: from, args[1]: to = 0, args[2]: size */
     upd__wr32(cmd + 4, UPD__EBOOT_COPY_RAW);
     upd__wr32(cmd + 8, c->start);
@@ -319,13 +360,13 @@ static int end_checks(upd_client_ctx *c)
     } else
 #endif
         if ((c->flags & UPD__CF_MD5_SEEN) &&
-            (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(md5, c->md5, 16) != 0))
+            (!(c->flags & UPD__CF_MD5_HEX_OK) || upd__bdiffer(md5, c->md5, 16) != 0))
         return UPD__UE_MD5;
     if (sketch(c) && esp32(c)) {
         /* Update.end() writes the bytes it held back */
         uint32_t n = c->total < 16 ? c->total : 16;
-        memset(c->buf, 0xFF, 16);
-        memcpy(c->buf, c->head, n);
+        upd__bfill(c->buf, 0xFF, 16);
+        upd__bcopy(c->buf, c->head, n);
         if (f->write(f->ctx, c->start, c->buf, (n + 3u) & ~3u) < 0)
             return UPD__UE_WRITE;
     } else if (sketch(c)) {
@@ -349,7 +390,7 @@ static int end_checks(upd_client_ctx *c)
             c->detail = UPD_EUNSUPPORTED; /* the port has no SHA-256 */
             return UPD_ESHA256;
         }
-        if (memcmp(sha, c->sha256, 32) != 0)
+        if (upd__bdiffer(sha, c->sha256, 32) != 0)
             return UPD_ESHA256;
     }
 #endif
@@ -405,7 +446,7 @@ int upd__resume_load(upd_client_ctx *c)
         return 0;
     c->flags |= UPD__CF_REC;
     /* total, start, written, head (etag, md5, sha256 count at the 206: resume_match) */
-    memcpy(&c->total, r + RR_BODY, RR_LEN);
+    upd__bcopy(&c->total, r + RR_BODY, RR_LEN);
     uint32_t done = c->written, want;
     if (done == 0 || done >= c->total || done % SECTOR || placement(c, &want) != 0 ||
         want != c->start)
@@ -424,7 +465,7 @@ int upd__resume_load(upd_client_ctx *c)
         if (f->read(f->ctx, c->start + off, c->buf, n) < 0)
             return 0;
         if (off == 0 && sketch(c))
-            memcpy(c->buf, c->head, esp32(c) ? 16 : 4);
+            upd__bcopy(c->buf, c->head, esp32(c) ? 16 : 4);
         hash_update(c, c->buf, n);
     }
     c->received = c->saved = done;
@@ -436,21 +477,21 @@ int upd__resume_match(upd_client_ctx *c)
     uint8_t *r = c->buf; /* free between the headers and the body */
     int rf = resume_read(c, r);
     uint32_t etag;
-    memcpy(&etag, r + RR_ETAG, 4);
+    upd__bcopy(&etag, r + RR_ETAG, 4);
     /* (the record's total and start are the context's since resume_load) */
     if (rf < 0 || ((rf & RF_ETAG) && (!(c->flags & UPD__CF_ETAG) || c->etag_crc != etag)))
         return -1;
     if (rf & RF_MD5) {
         if ((c->flags & UPD__CF_MD5_SEEN) &&
-            (!(c->flags & UPD__CF_MD5_HEX_OK) || memcmp(c->md5, r + RR_MD5, 16) != 0))
+            (!(c->flags & UPD__CF_MD5_HEX_OK) || upd__bdiffer(c->md5, r + RR_MD5, 16) != 0))
             return -1;
-        memcpy(c->md5, r + RR_MD5, 16);
+        upd__bcopy(c->md5, r + RR_MD5, 16);
         c->flags |= UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK;
     }
     if ((rf & RF_SHA) && !c->cfg->expected_sha256) {
-        if ((c->flags & UPD__CF_SHA_SET) && memcmp(c->sha256, r + RR_SHA, 32) != 0)
+        if ((c->flags & UPD__CF_SHA_SET) && upd__bdiffer(c->sha256, r + RR_SHA, 32) != 0)
             return -1;
-        memcpy(c->sha256, r + RR_SHA, 32);
+        upd__bcopy(c->sha256, r + RR_SHA, 32);
         c->flags |= UPD__CF_SHA_SET;
     }
     return 0;
@@ -459,7 +500,7 @@ int upd__resume_match(upd_client_ctx *c)
 void upd__resume_save(upd_client_ctx *c)
 {
     uint8_t r[UPD_STATE_RESUME_SIZE];
-    memset(r, 0, sizeof r);
+    upd__bfill(r, 0, sizeof r);
     r[RR_ID] = 1;
     r[RR_ID + 1] = (uint8_t)c->cfg->flavor;
     r[RR_ID + 2] = (uint8_t)c->cfg->mode;
@@ -467,7 +508,7 @@ void upd__resume_save(upd_client_ctx *c)
         (uint8_t)(((c->flags & UPD__CF_MD5_SEEN) && (c->flags & UPD__CF_MD5_HEX_OK) ? RF_MD5 : 0u) |
                   (c->flags & UPD__CF_SHA_SET ? RF_SHA : 0u) |
                   (c->flags & UPD__CF_ETAG ? RF_ETAG : 0u));
-    memcpy(r + RR_BODY, &c->total, RR_LEN);
+    upd__bcopy(r + RR_BODY, &c->total, RR_LEN);
     c->flags |= UPD__CF_REC;
     if (upd__rec_write(c, UPD_STATE_RESUME, r, sizeof r, RESUME_MAGIC) >= 0)
         c->saved = c->written;
@@ -480,7 +521,7 @@ void upd__resume_clear(upd_client_ctx *c)
         return;
     c->flags &= ~(uint32_t)UPD__CF_REC;
     uint8_t r[UPD_STATE_RESUME_SIZE];
-    memset(r, 0, sizeof r);
+    upd__bfill(r, 0, sizeof r);
     upd__rec_write(c, UPD_STATE_RESUME, r, sizeof r, 0);
     c->saved = 0;
 }
