@@ -144,7 +144,6 @@ typedef struct upd_client_ctx {
     uint32_t received; /* body bytes taken (a resumed download starts above 0) */
     uint32_t saved;    /* resume: progress last saved */
     uint32_t last_ms;  /* clock at the last progress */
-    uint32_t range_first, range_last, range_total; /* Content-Range of a 206 */
     /* From total to head: the body of the resume record, in this order (stage.c). */
     uint32_t total;      /* image length */
     uint32_t start;      /* flash address of the staged image */

@@ -59,7 +59,7 @@ enum {
     UPD__CF_TE_OTHER = 1u << 5,     /* another Transfer-Encoding: HTTPClient gives -9 */
     UPD__CF_LINE_OVER = 1u << 6,    /* a header line longer than the buffer: rest dropped */
     UPD__CF_RESUMING = 1u << 7,     /* the request carries Range: bytes=N- */
-    UPD__CF_CRANGE = 1u << 8,       /* a parsable Content-Range came */
+    UPD__CF_CRANGE = 1u << 8,       /* Content-Range: exactly the rest of the file */
     UPD__CF_ETAG = 1u << 9,         /* an ETag came (etag_crc) */
     UPD__CF_SHA_RUN = 1u << 10,     /* the SHA-256 of the body is being computed */
     UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
