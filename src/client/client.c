@@ -516,8 +516,8 @@ static void start_response(upd_client_ctx *c)
     c->offered_len = 0;
     c->offered[0] = '\0';
     c->flags &= ~(uint32_t)(UPD__CF_MD5_SEEN | UPD__CF_MD5_LEN_OK | UPD__CF_MD5_HEX_OK |
-                            UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER | UPD__CF_LINE_OVER |
-                            UPD__CF_CRANGE | UPD__CF_ETAG | UPD__CF_SHA_HDR_BAD | UPD__CF_VER_LONG);
+                            UPD__CF_TE_CHUNKED | UPD__CF_TE_OTHER | UPD__CF_CRANGE | UPD__CF_ETAG |
+                            UPD__CF_SHA_HDR_BAD | UPD__CF_VER_LONG);
     c->last_ms = now(c);
 }
 
@@ -906,14 +906,11 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
         if (c->state == UPD__CS_HEADERS) {
             uint8_t ch = d[taken++];
             if (ch != '\n') {
-                if (c->fill < c->lim)
+                if (c->fill < c->lim) /* the rest of a longer line is dropped */
                     c->buf[c->fill++] = ch;
-                else
-                    c->flags |= UPD__CF_LINE_OVER;
                 continue;
             }
             uint32_t n = c->fill;
-            c->flags &= ~(uint32_t)UPD__CF_LINE_OVER;
             int end = header_line(c, c->buf, n);
             c->fill = 0;
             if (end)

@@ -55,18 +55,17 @@ enum {
     UPD__CF_MD5_LEN_OK = 1u << 1,   /* ... of exactly 32 characters */
     UPD__CF_MD5_HEX_OK = 1u << 2,   /* ... all hex digits (else it can never match) */
     UPD__CF_SHA_SET = 1u << 3,      /* an expected SHA-256 is known */
-    UPD__CF_TE_CHUNKED = 1u << 4,   /* Transfer-Encoding: chunked */
-    UPD__CF_TE_OTHER = 1u << 5,     /* another Transfer-Encoding: HTTPClient gives -9 */
-    UPD__CF_LINE_OVER = 1u << 6,    /* a header line longer than the buffer: rest dropped */
+    UPD__CF_SHA_RUN = 1u << 4,      /* the SHA-256 of the body is being computed */
+    UPD__CF_TE_CHUNKED = 1u << 5,   /* Transfer-Encoding: chunked */
+    UPD__CF_TE_OTHER = 1u << 6,     /* another Transfer-Encoding: HTTPClient gives -9 */
     UPD__CF_RESUMING = 1u << 7,     /* the request carries Range: bytes=N- */
-    UPD__CF_CRANGE = 1u << 8,       /* Content-Range: exactly the rest of the file */
-    UPD__CF_ETAG = 1u << 9,         /* an ETag came (etag_crc) */
-    UPD__CF_SHA_RUN = 1u << 10,     /* the SHA-256 of the body is being computed */
-    UPD__CF_SHA_HDR_BAD = 1u << 11, /* x-SHA256 present but not 64 hex digits */
-    UPD__CF_REC = 1u << 12,         /* a resume record may exist: clear it at the end */
-    UPD__CF_VER_LONG = 1u << 13,    /* x-version longer than UPD_CLIENT_VERSION_MAX */
-    UPD__CF_REPORTED = 1u << 14,    /* the request carries x-updraft-report */
-    UPD__CF_OFFER = 1u << 15        /* an image was offered: record the outcome */
+    UPD__CF_ETAG = 1u << 8,         /* an ETag came (etag_crc) */
+    UPD__CF_CRANGE = 1u << 9,       /* Content-Range: exactly the rest of the file */
+    UPD__CF_SHA_HDR_BAD = 1u << 10, /* x-SHA256 present but not 64 hex digits */
+    UPD__CF_REC = 1u << 11,         /* a resume record may exist: clear it at the end */
+    UPD__CF_VER_LONG = 1u << 12,    /* x-version longer than UPD_CLIENT_VERSION_MAX */
+    UPD__CF_REPORTED = 1u << 13,    /* the request carries x-updraft-report */
+    UPD__CF_OFFER = 1u << 14        /* an image was offered: record the outcome */
 };
 
 #define UPD__EBOOT_MAGIC    0xEB001000u
