@@ -86,7 +86,7 @@ add_test(NAME lx106.core_size COMMAND ${UPD_LX106_SIZE} -t ${UPD_LX106_CORE_LIB}
 set_tests_properties(lx106.core_no_malloc lx106.core_size PROPERTIES LABELS lx106)
 
 # The device client on lx106: its tests under QEMU, no heap, and its size (goal: text
-# <= 8 KB at -Os; see it with ctest -R client_size -V).
+# <= 8 KB at -Os; budgets that catch growth: check-size.cmake; ctest -R client_size -V).
 foreach(t ${UPD_CLIENT_UNIT_TESTS})
   add_test(NAME lx106.${t}
            COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_BINARY_DIR}/tests/client/${t}.elf)
@@ -99,7 +99,9 @@ add_test(NAME lx106.client_no_malloc
 # configuration (updraft-client-min: UPD_CLIENT_WITH_* off, src/client/CMakeLists.txt).
 set(UPD_LX106_CLIENT_MIN_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
 add_test(NAME lx106.client_size
-         COMMAND sh -c "echo 'default build:' && '${UPD_LX106_SIZE}' -t '${UPD_LX106_CLIENT_LIB}' && echo 'minimal build (UPD_CLIENT_WITH_*=0):' && '${UPD_LX106_SIZE}' -t '${UPD_LX106_CLIENT_MIN_LIB}'")
+         COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE}
+                 "-DLIBS=${UPD_LX106_CLIENT_LIB}=9300;${UPD_LX106_CLIENT_MIN_LIB}=6150"
+                 -P ${CMAKE_CURRENT_LIST_DIR}/check-size.cmake)
 set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)
 
 # The ESP8266 NONOS SDK port itself (ports/esp8266) with the real engine, over the fake

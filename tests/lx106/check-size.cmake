@@ -1,0 +1,34 @@
+# ctest lx106.client_size: prints the lx106 size of the client engine's two builds and
+# fails when one grows past its budget (a regression guard: the budgets sit a little
+# above today's sizes; docs/client.md has the numbers and the 8 KB goal).
+#   cmake -DSIZE=xtensa-lx106-elf-size -DLIBS="a.a=MAX;b.a=MAX" -P check-size.cmake
+set(over "")
+foreach(pair ${LIBS})
+  string(REPLACE "=" ";" pair "${pair}")
+  list(GET pair 0 lib)
+  list(GET pair 1 budget)
+  if(NOT EXISTS "${lib}")
+    message(FATAL_ERROR "no such library: ${lib} (has the lx106 build run?)")
+  endif()
+  execute_process(COMMAND ${SIZE} -t ${lib} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${SIZE} -t ${lib} failed (${rc}): ${err}")
+  endif()
+  message("${out}")
+  if(NOT out MATCHES "\n[ \t]*([0-9]+)[ \t]+[0-9]+[ \t]+[0-9]+[ \t]+[0-9]+[ \t]+[0-9a-f]+[ \t]+\\(TOTALS\\)")
+    message(FATAL_ERROR "no TOTALS line in the output of ${SIZE} -t ${lib}")
+  endif()
+  set(text ${CMAKE_MATCH_1})
+  get_filename_component(name ${lib} NAME)
+  if(text GREATER budget)
+    string(APPEND over "${name}: text ${text} bytes > budget ${budget}\n")
+  else()
+    message("${name}: text ${text} bytes (budget ${budget}; goal 8192)\n")
+  endif()
+endforeach()
+if(over)
+  message(FATAL_ERROR "the client engine grew past its size budget:\n${over}"
+                      "Find what grew (xtensa-lx106-elf-nm -S --size-sort on the library) "
+                      "or, if the growth is worth it, raise the budget in tests/lx106/host.cmake "
+                      "and update docs/client.md.")
+endif()
