@@ -89,6 +89,7 @@ enum q {
     Q_DEV_RESULT,
     Q_DEV_REPORT,
     Q_DEV_DOWNLOADED,
+    Q_DEV_DOWNLOADS,
     Q_DEV_FAILED_RESET,
     Q_DEV_RUNNING,
     Q_EV_PRUNE,
@@ -153,8 +154,11 @@ static const char *const SQL[Q__COUNT] = {
                       "offer_downloads=0, running_release=?2 WHERE mac=?1",
     [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2, last_event_ms=?3 WHERE mac=?1",
     [Q_DEV_REPORT] = "UPDATE devices SET last_report=?2 WHERE mac=?1",
+    /* no RETURNING: SQLite builds an ephemeral table and a statement journal for it,
+     * which cost more than the UPDATE and a SELECT by primary key together */
     [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
-                         "AND offered_release=?2 RETURNING offer_downloads",
+                         "AND offered_release=?2",
+    [Q_DEV_DOWNLOADS] = "SELECT offer_downloads FROM devices WHERE mac=?1",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
     [Q_EV_PRUNE] = "DELETE FROM events WHERE id IN "
@@ -997,16 +1001,21 @@ static int apply_download(conn *c, const upd_record *rec)
     sqlite3_stmt *st = stmt(c, Q_DEV_DOWNLOADED);
     if (!st)
         return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, rec->release_id);
+    if ((rc = exec_done(c, st)) != 0)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return 0; /* not the release offered to it */
+    if (!(st = stmt(c, Q_DEV_DOWNLOADS)))
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_STATIC);
     int64_t count = 0;
     int x = sqlite3_step(st);
     if (x == SQLITE_ROW)
         count = sqlite3_column_int64(st, 0);
-    while (x == SQLITE_ROW)
-        x = sqlite3_step(st);
     sqlite3_reset(st);
-    if (x != SQLITE_DONE)
+    if (x != SQLITE_ROW)
         return UPD_STORE_EFAIL;
     if (count >= 3 && count % 3 == 0) {
         char d[UPD_DETAIL_MAX];
