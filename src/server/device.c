@@ -297,15 +297,56 @@ static void set_reason_header(struct MHD_Response *resp, const char *detail)
     MHD_add_response_header(resp, "X-Updraft-Reason", clean);
 }
 
+/* Queue a kept response (caller holds resp_mu, so no miss replaces it meanwhile). */
+static enum MHD_Result queue_kept(req *r, struct MHD_Connection *c, unsigned status,
+                                  struct MHD_Response *resp)
+{
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    r->responded = 1;
+    return ret;
+}
+
+/* 304 with the reason. A fleet on one release gets the same few reasons over and over,
+ * so the answers are kept by reason and queued again instead of being built (and freed)
+ * for every check. */
 static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char *detail)
 {
+    srv *s = r->s;
+    enum MHD_Result ret;
+    pthread_mutex_lock(&s->resp_mu);
+    for (unsigned i = 0; i < UPD_RESP_SLOTS; i++)
+        if (s->nm[i].resp && !strcmp(s->nm[i].reason, detail)) {
+            ret = queue_kept(r, c, MHD_HTTP_NOT_MODIFIED, s->nm[i].resp);
+            pthread_mutex_unlock(&s->resp_mu);
+            return ret;
+        }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
+    if (!resp) {
+        pthread_mutex_unlock(&s->resp_mu);
         return MHD_NO;
+    }
     set_reason_header(resp, detail);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    return upd__queue(r, c, MHD_HTTP_NOT_MODIFIED, resp);
+    ret = queue_kept(r, c, MHD_HTTP_NOT_MODIFIED, resp);
+    nm_slot *slot = &s->nm[s->nm_next++ % UPD_RESP_SLOTS];
+    if (slot->resp)
+        MHD_destroy_response(slot->resp);
+    slot->resp = resp;
+    upd__copy(slot->reason, sizeof slot->reason, detail);
+    pthread_mutex_unlock(&s->resp_mu);
+    return ret;
+}
+
+void upd__resp_cache_free(srv *s)
+{
+    for (unsigned i = 0; i < UPD_RESP_SLOTS; i++) {
+        if (s->nm[i].resp)
+            MHD_destroy_response(s->nm[i].resp);
+        if (s->dl[i].resp)
+            MHD_destroy_response(s->dl[i].resp);
+        s->nm[i].resp = s->dl[i].resp = NULL;
+    }
 }
 
 static void url_stem(const upd_release_row *rel, char *out, size_t cap)
@@ -390,12 +431,9 @@ static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *
     return 1;
 }
 
-/* Answer with the release's image (or the slice a Range asks for), straight from the
- * blob file (sendfile). immutable: the long-cache headers of /releases/. */
-static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_release_row *rel,
-                                   const char *method, int immutable)
+/* Open the release's blob; -1 (logged) when it is missing or not the release's size. */
+static int open_blob(srv *s, const upd_release_row *rel)
 {
-    srv *s = r->s;
     char path[PATH_MAX + 80];
     upd__blob_path(s, rel->sha256, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -407,29 +445,23 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
                 (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
         if (fd >= 0)
             close(fd);
-        return upd__reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                               "updraft: the release's file is missing or damaged on the server");
+        return -1;
     }
-    uint64_t size = (uint64_t)st.st_size, first = 0, last = size - 1;
-    int rr = parse_range(upd__header(c, "Range"), size, &first, &last);
-    char buf[160];
-    if (rr < 0) {
-        close(fd);
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        if (!resp)
-            return MHD_NO;
-        snprintf(buf, sizeof buf, "bytes */%llu", (unsigned long long)size);
-        MHD_add_response_header(resp, "Content-Range", buf);
-        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
-        return upd__queue(r, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
-    }
-    uint64_t len = last - first + 1;
+    return fd;
+}
+
+/* The response with the image's bytes first..first+len-1 from fd (taken over) and the
+ * headers of serve_image; NULL (fd closed) when out of memory. */
+static struct MHD_Response *image_response(int fd, const upd_release_row *rel, uint64_t first,
+                                           uint64_t len, int ranged, int immutable)
+{
     struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, first);
     if (!resp) {
         close(fd);
-        return MHD_NO;
+        return NULL;
     }
+    char buf[160];
+    uint64_t size = (uint64_t)rel->size;
     MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
     MHD_add_response_header(resp, "Accept-Ranges", "bytes");
     snprintf(buf, sizeof buf, "\"%s\"", rel->sha256);
@@ -437,11 +469,11 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     MHD_add_response_header(resp, "x-version", rel->version);
     /* the whole image's SHA-256, for clients that verify more than the MD5 (updraft's) */
     MHD_add_response_header(resp, "x-SHA256", rel->sha256);
-    if (rr == 0)
+    if (!ranged)
         MHD_add_response_header(resp, "x-MD5", rel->md5);
     else {
         snprintf(buf, sizeof buf, "bytes %llu-%llu/%llu", (unsigned long long)first,
-                 (unsigned long long)last, (unsigned long long)size);
+                 (unsigned long long)(first + len - 1), (unsigned long long)size);
         MHD_add_response_header(resp, "Content-Range", buf);
     }
     char stem[128];
@@ -450,20 +482,101 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     MHD_add_response_header(resp, "Content-Disposition", buf);
     MHD_add_response_header(resp, "Cache-Control",
                             immutable ? "public, max-age=31536000, immutable" : "no-cache");
-    if (strcmp(method, "HEAD") != 0) {
-        r->acked0 = upd__tcp_acked(c, &r->acked_ok); /* to measure an aborted download */
-        r->dl = 1;
-        r->dl_to_end = last == size - 1;
-        r->release_id = rel->id;
-        r->dl_len = len;
+    return resp;
+}
+
+/* Download accounting for the completion callback, and the download-started event
+ * for a response that starts at the image's first byte. */
+static void begin_download(req *r, struct MHD_Connection *c, const upd_release_row *rel,
+                           uint64_t first, uint64_t len)
+{
+    uint64_t size = (uint64_t)rel->size;
+    r->acked0 = upd__tcp_acked(c, &r->acked_ok); /* to measure an aborted download */
+    r->dl = 1;
+    r->dl_to_end = first + len == size;
+    r->release_id = rel->id;
+    r->dl_len = len;
+    if (first == 0) {
         char d[UPD_DETAIL_MAX];
-        if (first == 0) {
-            snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes", (long long)rel->id,
-                     (unsigned long long)len, (unsigned long long)size);
-            push_download(r, "download-started", (int64_t)len, d);
-        }
+        snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes", (long long)rel->id,
+                 (unsigned long long)len, (unsigned long long)size);
+        push_download(r, "download-started", (int64_t)len, d);
     }
-    return upd__queue(r, c, rr ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, resp);
+}
+
+/* Queue the whole image of rel. The response (the open blob and its headers) is kept
+ * per release and queued again for the next device: libmicrohttpd sends a file
+ * response with sendfile() from an explicit offset, so connections can share it, and
+ * release rows and blobs never change. */
+static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
+                                         const upd_release_row *rel, int immutable, int head)
+{
+    srv *s = r->s;
+    enum MHD_Result ret;
+    pthread_mutex_lock(&s->resp_mu);
+    for (unsigned i = 0; i < UPD_RESP_SLOTS; i++)
+        if (s->dl[i].resp && s->dl[i].release_id == rel->id && s->dl[i].immutable == immutable) {
+            if (!head)
+                begin_download(r, c, rel, 0, (uint64_t)rel->size);
+            ret = queue_kept(r, c, MHD_HTTP_OK, s->dl[i].resp);
+            pthread_mutex_unlock(&s->resp_mu);
+            return ret;
+        }
+    pthread_mutex_unlock(&s->resp_mu);
+    int fd = open_blob(s, rel);
+    if (fd < 0)
+        return upd__reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               "updraft: the release's file is missing or damaged on the server");
+    struct MHD_Response *resp = image_response(fd, rel, 0, (uint64_t)rel->size, 0, immutable);
+    if (!resp)
+        return MHD_NO;
+    if (!head)
+        begin_download(r, c, rel, 0, (uint64_t)rel->size);
+    pthread_mutex_lock(&s->resp_mu);
+    ret = queue_kept(r, c, MHD_HTTP_OK, resp);
+    dl_slot *slot = &s->dl[s->dl_next++ % UPD_RESP_SLOTS];
+    if (slot->resp)
+        MHD_destroy_response(slot->resp);
+    slot->resp = resp;
+    slot->release_id = rel->id;
+    slot->immutable = immutable;
+    pthread_mutex_unlock(&s->resp_mu);
+    return ret;
+}
+
+/* Answer with the release's image (or the slice a Range asks for), straight from the
+ * blob file (sendfile). immutable: the long-cache headers of /releases/. */
+static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_release_row *rel,
+                                   const char *method, int immutable)
+{
+    srv *s = r->s;
+    uint64_t size = (uint64_t)rel->size, first = 0, last = size - 1;
+    int rr = parse_range(upd__header(c, "Range"), size, &first, &last);
+    if (rr < 0) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!resp)
+            return MHD_NO;
+        char buf[64];
+        snprintf(buf, sizeof buf, "bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(resp, "Content-Range", buf);
+        MHD_add_response_header(resp, "Accept-Ranges", "bytes");
+        return upd__queue(r, c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+    }
+    int head = !strcmp(method, "HEAD");
+    if (rr == 0)
+        return queue_whole_image(r, c, rel, immutable, head);
+    int fd = open_blob(s, rel);
+    if (fd < 0)
+        return upd__reply_text(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                               "updraft: the release's file is missing or damaged on the server");
+    uint64_t len = last - first + 1;
+    struct MHD_Response *resp = image_response(fd, rel, first, len, 1, immutable);
+    if (!resp)
+        return MHD_NO;
+    if (!head)
+        begin_download(r, c, rel, first, len);
+    return upd__queue(r, c, MHD_HTTP_PARTIAL_CONTENT, resp);
 }
 
 static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,

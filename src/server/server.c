@@ -357,6 +357,7 @@ int upd_server_main(const upd_server_config *cfg)
     const char *listen = cfg->listen ? cfg->listen : "0.0.0.0:8080";
     s->max_upload = cfg->max_upload ? cfg->max_upload : 64ull << 20;
     pthread_mutex_init(&s->cache_mu, NULL);
+    pthread_mutex_init(&s->resp_mu, NULL);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -486,12 +487,14 @@ int upd_server_main(const upd_server_config *cfg)
 out:
     if (s->mhd)
         MHD_stop_daemon(s->mhd);
+    upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
     if (s->store)
         s->store->ops->close(s->store);
     free(s->creds);
     free(s->cache);
     pthread_mutex_destroy(&s->cache_mu);
+    pthread_mutex_destroy(&s->resp_mu);
     if (key) {
         memset(key, 0, strlen(key));
         free(key);

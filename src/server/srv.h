@@ -32,6 +32,21 @@ typedef struct dev_cred {
     char pass[128];
 } dev_cred;
 
+/* Responses kept and queued again and again (libmicrohttpd counts a response's users:
+ * one replaced here lives on until the connections sending it are done). */
+#define UPD_RESP_SLOTS 16
+
+typedef struct nm_slot { /* 304 answers, by their reason */
+    struct MHD_Response *resp;
+    char reason[UPD_DETAIL_MAX];
+} nm_slot;
+
+typedef struct dl_slot { /* whole-image answers (blob fd + headers), by release */
+    struct MHD_Response *resp;
+    int64_t release_id;
+    int immutable;
+} dl_slot;
+
 typedef struct report_entry {
     int64_t id;
     upd_image_report rep;
@@ -55,6 +70,10 @@ typedef struct srv {
     report_entry *cache;
     size_t ncache, capcache;
     uint64_t max_upload;
+    pthread_mutex_t resp_mu; /* the slots below; held while queueing one of them */
+    nm_slot nm[UPD_RESP_SLOTS];
+    dl_slot dl[UPD_RESP_SLOTS];
+    unsigned nm_next, dl_next; /* the slot a miss replaces next (round robin) */
 } srv;
 
 struct upload;
@@ -159,6 +178,8 @@ int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel
 int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *out);
 
 /* ---- device.c / api.c / upload.c ---- */
+/* Destroy the kept responses (after the daemon stopped). */
+void upd__resp_cache_free(srv *s);
 enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *url,
                                   const char *method);
 enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
