@@ -55,7 +55,6 @@ enum {
     UPD__CF_MD5_LEN_OK = 1u << 1,   /* ... of exactly 32 characters */
     UPD__CF_MD5_HEX_OK = 1u << 2,   /* ... all hex digits (else it can never match) */
     UPD__CF_SHA_SET = 1u << 3,      /* an expected SHA-256 is known */
-    UPD__CF_SHA_RUN = 1u << 4,      /* the SHA-256 of the body is being computed */
     UPD__CF_TE_CHUNKED = 1u << 5,   /* Transfer-Encoding: chunked */
     UPD__CF_TE_OTHER = 1u << 6,     /* another Transfer-Encoding: HTTPClient gives -9 */
     UPD__CF_RESUMING = 1u << 7,     /* the request carries Range: bytes=N- */
@@ -119,10 +118,8 @@ int upd__rec_write(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t 
                    uint32_t magic);
 int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size,
                   uint32_t magic);
-/* Start the hashes over the body. */
-void upd__hash_init(upd_client_ctx *c);
-/* Resume record: load at init (1 = a download can be resumed: c->start, received,
- * md5 ... set and the hashes re-run over the flash), save, clear. */
+/* Resume record: load at init (1 = a download can be resumed: total, start, received
+ * set; the hashes are taken at the end over the flash, nothing to re-run), save, clear. */
 int upd__resume_load(upd_client_ctx *c);
 /* At a 206: 0 if the record (reloaded) describes the same file as the response; the
  * record's x-MD5 / SHA-256 become the expected hashes. */

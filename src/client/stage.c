@@ -151,29 +151,49 @@ static int placement(const upd_client_ctx *c, uint32_t *start)
     return 0;
 }
 
+#if UPD_CLIENT_WITH_SHA256 || UPD_CLIENT_WITH_SIGN || UPD_CLIENT_WITH_INSPECT
 static int sha_ops_ok(const upd_client_ctx *c)
 {
     const upd_sha256_ops *s = &c->port->crypto.sha256;
     return s->init && s->update && s->final;
 }
+#endif
 
-void upd__hash_init(upd_client_ctx *c)
+/* Read n staged bytes at off into buf as they were received: the bytes the engine held
+ * back (ESP32) or the Updater patched (ESP8266 flash mode) come from c->head, unless
+ * as_flashed (then only the ESP32's held-back bytes, which are not on flash yet). */
+static int staged_read(const upd_client_ctx *c, uint32_t off, uint8_t *buf, uint32_t n,
+                       int as_flashed)
 {
-    const upd_crypto_ops *k = &c->port->crypto;
-    k->md5.init(k->md5.ctx);
-    c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
-    if (UPD_CLIENT_WITH_SHA256 && (c->flags & UPD__CF_SHA_SET) && sha_ops_ok(c)) {
-        k->sha256.init(k->sha256.ctx);
-        c->flags |= UPD__CF_SHA_RUN;
-    }
+    const upd_flash_ops *f = &c->port->flash;
+    if (f->read(f->ctx, c->start + off, buf, n) < 0)
+        return -1;
+    uint32_t held = !sketch(c) ? 0u : esp32(c) ? 16u : as_flashed ? 0u : 4u;
+    for (uint32_t i = off; i < held && i < off + n; i++)
+        buf[i - off] = c->head[i];
+    return 0;
 }
 
-static void hash_update(upd_client_ctx *c, const uint8_t *p, uint32_t n)
+/* Hash the first len staged bytes read back from flash (so what the device boots is
+ * what is verified, not only what came over the network): MD5 if md5, SHA-256 if sha.
+ * 0 or Updater error 3 (read). */
+static int hash_staged(upd_client_ctx *c, uint32_t len, int as_flashed, int md5, int sha)
 {
     const upd_crypto_ops *k = &c->port->crypto;
-    k->md5.update(k->md5.ctx, p, n);
-    if (UPD_CLIENT_WITH_SHA256 && (c->flags & UPD__CF_SHA_RUN))
-        k->sha256.update(k->sha256.ctx, p, n);
+    if (md5)
+        k->md5.init(k->md5.ctx);
+    if (sha)
+        k->sha256.init(k->sha256.ctx);
+    for (uint32_t off = 0; off < len; off += c->chunk) {
+        uint32_t n = len - off < c->chunk ? len - off : c->chunk;
+        if (staged_read(c, off, c->buf, n, as_flashed) != 0)
+            return UPD__UE_READ;
+        if (md5)
+            k->md5.update(k->md5.ctx, c->buf, n);
+        if (sha)
+            k->sha256.update(k->sha256.ctx, c->buf, n);
+    }
+    return 0;
 }
 
 static void progress(const upd_client_ctx *c, uint32_t done)
@@ -192,7 +212,6 @@ int upd__stage_begin(upd_client_ctx *c)
     if ((c->flags & UPD__CF_MD5_SEEN) && !(c->flags & UPD__CF_MD5_LEN_OK) &&
         !(UPD_CLIENT_WITH_SIGN && c->port->crypto.verify))
         return -105;
-    upd__hash_init(c);
     c->received = 0;
     c->written = 0;
     c->saved = 0;
@@ -205,7 +224,6 @@ int upd__stage_flush(upd_client_ctx *c)
     const upd_flash_ops *f = &c->port->flash;
     uint8_t *b = c->buf;
     uint32_t n = c->fill, addr = c->start + c->written;
-    hash_update(c, b, n); /* over the bytes as received, before any patch */
     if (c->written == 0 && sketch(c)) {
         if (esp32(c)) {
             /* Hold the first bytes back: the slot is not bootable until the end. */
@@ -248,13 +266,8 @@ static int flash_src_read(const upd_source *src, uint32_t off, void *buf, uint32
         return 0;
     if (len > src->avail - off)
         len = src->avail - off;
-    if (c->port->flash.read(c->port->flash.ctx, c->start + off, buf, len) < 0)
-        return UPD_EIO;
     /* judge the image as received: without the Updater's flash-mode patch */
-    uint32_t held = esp32(c) ? 16u : 4u;
-    for (uint32_t i = off; i < held && i < off + len && i < c->total; i++)
-        ((uint8_t *)buf)[i - off] = c->head[i];
-    return (int)len;
+    return staged_read(c, off, buf, len, 0) != 0 ? UPD_EIO : (int)len;
 }
 
 /* The core's inspector over the staged image (the report lives in the caller's buffer,
@@ -293,19 +306,6 @@ static int write_boot_command(upd_client_ctx *c)
 }
 
 #if UPD_CLIENT_WITH_SIGN
-/* Read staged bytes as received: ESP32's held-back first 16 bytes come from c->head
- * (the ESP8266's flash-mode patch stays: the Updater hashes what is on flash). */
-static int staged_read(const upd_client_ctx *c, uint32_t off, uint8_t *buf, uint32_t len)
-{
-    const upd_flash_ops *f = &c->port->flash;
-    if (f->read(f->ctx, c->start + off, buf, len) < 0)
-        return -1;
-    if (esp32(c) && sketch(c))
-        for (uint32_t i = off; i < 16 && i < off + len; i++)
-            buf[i - off] = c->head[i];
-    return 0;
-}
-
 /* Signed image (spec section 5): payload || signature || u32 LE length. The length must
  * be the verifier's; the payload is hashed as it is on flash and verified through the
  * port; then only the payload counts (c->total). 0, or an Updater error (12, 3). */
@@ -316,21 +316,16 @@ static int check_signature(upd_client_ctx *c)
     uint8_t *b = c->buf, digest[32];
     if (!sha_ops_ok(c) || c->total < 4 || want > c->cap)
         return UPD__UE_SIGN;
-    if (staged_read(c, c->total - 4, b, 4) != 0)
+    if (staged_read(c, c->total - 4, b, 4, 1) != 0)
         return UPD__UE_READ;
     sl = upd__rd32(b);
     if (sl != want || sl >= c->total - 4)
         return UPD__UE_SIGN;
     uint32_t plen = c->total - 4 - sl;
-    k->sha256.init(k->sha256.ctx);
-    for (uint32_t off = 0; off < plen; off += c->chunk) {
-        uint32_t n = plen - off < c->chunk ? plen - off : c->chunk;
-        if (staged_read(c, off, b, n) != 0)
-            return UPD__UE_READ;
-        k->sha256.update(k->sha256.ctx, b, n);
-    }
+    if (hash_staged(c, plen, 1, 0, 1) != 0)
+        return UPD__UE_READ;
     k->sha256.final(k->sha256.ctx, digest);
-    if (staged_read(c, plen, b, sl) != 0)
+    if (staged_read(c, plen, b, sl, 1) != 0)
         return UPD__UE_READ;
     if (k->verify(k->verify_ctx, digest, b, sl) != 0)
         return UPD__UE_SIGN;
@@ -340,27 +335,37 @@ static int check_signature(upd_client_ctx *c)
 #endif
 
 /* Update.end()'s checks, then the engine's own: 0 when the staged image may be
- * committed, else the error to fail with. */
+ * committed, else the error to fail with. The hashes are taken over the image read
+ * back from flash (as received: before the flash-mode patch, with the held-back bytes),
+ * so a write the flash did not keep fails the check instead of being booted. */
 static int end_checks(upd_client_ctx *c)
 {
     const upd_crypto_ops *k = &c->port->crypto;
     const upd_flash_ops *f = &c->port->flash;
     uint8_t md5[16];
-    int e;
-    k->md5.final(k->md5.ctx, md5);
+    int e, signing = UPD_CLIENT_WITH_SIGN && k->verify;
+    int want_md5 = !signing && (c->flags & UPD__CF_MD5_SEEN); /* x-MD5 is ignored when signing */
 #if UPD_CLIENT_WITH_SHA256
     uint8_t sha[32];
-    if (c->flags & UPD__CF_SHA_RUN)
+    int want_sha = (c->flags & UPD__CF_SHA_SET) && sha_ops_ok(c);
+#else
+    int want_sha = 0;
+#endif
+    if ((want_md5 || want_sha) && (e = hash_staged(c, c->total, 0, want_md5, want_sha)) != 0)
+        return e;
+    if (want_md5)
+        k->md5.final(k->md5.ctx, md5);
+#if UPD_CLIENT_WITH_SHA256
+    if (want_sha)
         k->sha256.final(k->sha256.ctx, sha);
 #endif
 #if UPD_CLIENT_WITH_SIGN
-    if (k->verify) {
+    if (signing) {
         if ((e = check_signature(c)) != 0)
             return e;
     } else
 #endif
-        if ((c->flags & UPD__CF_MD5_SEEN) &&
-            (!(c->flags & UPD__CF_MD5_HEX_OK) || upd__bdiffer(md5, c->md5, 16) != 0))
+        if (want_md5 && (!(c->flags & UPD__CF_MD5_HEX_OK) || upd__bdiffer(md5, c->md5, 16) != 0))
         return UPD__UE_MD5;
     if (sketch(c) && esp32(c)) {
         /* Update.end() writes the bytes it held back */
@@ -386,7 +391,7 @@ static int end_checks(upd_client_ctx *c)
     if (c->flags & UPD__CF_SHA_HDR_BAD)
         return UPD_ESHA256;
     if (c->flags & UPD__CF_SHA_SET) {
-        if (!(c->flags & UPD__CF_SHA_RUN)) {
+        if (!want_sha) {
             c->detail = UPD_EUNSUPPORTED; /* the port has no SHA-256 */
             return UPD_ESHA256;
         }
@@ -398,7 +403,6 @@ static int end_checks(upd_client_ctx *c)
     if ((c->cfg->features & UPD_CLIENT_F_INSPECT) && sketch(c) && (e = inspect(c)) != 0)
         return e;
 #endif
-    (void)e;
     return 0;
 }
 
@@ -451,23 +455,6 @@ int upd__resume_load(upd_client_ctx *c)
     if (done == 0 || done >= c->total || done % SECTOR || placement(c, &want) != 0 ||
         want != c->start)
         return 0;
-    /* Run the hashes over what is on flash, as it was received (before the patches). */
-    const upd_crypto_ops *k = &c->port->crypto;
-    k->md5.init(k->md5.ctx);
-    c->flags &= ~(uint32_t)UPD__CF_SHA_RUN;
-    if (UPD_CLIENT_WITH_SHA256 && ((rf & RF_SHA) || c->cfg->expected_sha256) && sha_ops_ok(c)) {
-        k->sha256.init(k->sha256.ctx);
-        c->flags |= UPD__CF_SHA_RUN;
-    }
-    const upd_flash_ops *f = &c->port->flash;
-    for (uint32_t off = 0; off < done; off += c->chunk) {
-        uint32_t n = done - off < c->chunk ? done - off : c->chunk;
-        if (f->read(f->ctx, c->start + off, c->buf, n) < 0)
-            return 0;
-        if (off == 0 && sketch(c))
-            upd__bcopy(c->buf, c->head, esp32(c) ? 16 : 4);
-        hash_update(c, c->buf, n);
-    }
     c->received = c->saved = done;
     return 1;
 }

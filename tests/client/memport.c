@@ -45,6 +45,7 @@ static int f_write(void *ctx, uint32_t addr, const void *buf, uint32_t len)
     memport *m = ctx;
     if ((addr | len) & 3u || ((uintptr_t)buf & 3u) || !in_window(m, addr, len))
         return -1;
+    int drop = (int32_t)m->writes == m->drop_bit_at;
     if ((int32_t)m->writes++ == m->fail_write_at)
         return -1;
     const uint8_t *p = buf;
@@ -57,6 +58,8 @@ static int f_write(void *ctx, uint32_t addr, const void *buf, uint32_t len)
             m->nor_violations++;
         f[i] &= p[i];
     }
+    if (drop && len)
+        f[len / 2] ^= 0x01;
     return 0;
 }
 
@@ -274,6 +277,7 @@ void memport_init(memport *m, uint8_t *mem, uint32_t base, uint32_t size,
     m->size = size;
     m->fail_erase_at = -1;
     m->fail_write_at = -1;
+    m->drop_bit_at = -1;
     m->cur = -1;
     m->tick = 1;
     upd_port *p = &m->port;

@@ -37,6 +37,8 @@ typedef struct memport {
     uint32_t base, size;
     uint32_t erases, writes, reads;
     int32_t fail_erase_at, fail_write_at; /* fail the Nth (0-based) erase/write; -1 never */
+    int32_t drop_bit_at; /* the Nth write "succeeds" but bit 0 of its middle byte is wrong
+                            (a write the flash did not keep); -1 never */
     int nor_violations, range_violations, unerased_writes;
     uint8_t erased[64]; /* bit per sector of the window: erased since the start */
     /* state */

@@ -151,6 +151,40 @@ static void test_resume_corrupted_flash(void)
     CHECK_INT(mp.boot_writes, ==, 0);
 }
 
+/* A write the flash reports as done but did not keep (a bit that stays 1): the hashes
+ * are taken over the image read back from flash, so the check fails (x-MD5: Updater
+ * error 7; a SHA-256 only: UPD_ESHA256) and no boot command is written. The device's
+ * own client hashes the bytes as received and would have booted the broken image. */
+static void test_write_not_kept(void)
+{
+    for (int sha = 0; sha < 2; sha++) {
+        upd_client_config cfg = cfg_for(0);
+        uint8_t want[32];
+        tw_sha256(img, (size_t)img_len, want);
+        if (sha)
+            cfg.expected_sha256 = want;
+        memset(flash, 0xA5, sizeof flash);
+        memport_init(&mp, flash, BASE, sizeof flash, &L);
+        mp.drop_bit_at = 1;
+        if (sha)
+            snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n",
+                     (long)img_len);
+        else
+            snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\nx-MD5: %s\r\n\r\n", (long)img_len,
+                     img_md5);
+        CHECK_INT(check(&cfg, response(head, 0, img_len), MP_CLOSE), ==, UPD_CLIENT_FAILED);
+        CHECK_INT(upd_client_error(&cl), ==, sha ? UPD_ESHA256 : 7);
+        CHECK_INT(mp.boot_writes, ==, 0);
+        CHECK(!staged_ok());
+        /* the same download with a flash that keeps its writes installs the image */
+        memport_init(&mp, flash, BASE, sizeof flash, &L);
+        memset(flash, 0xA5, sizeof flash);
+        CHECK_INT(check(&cfg, response(head, 0, img_len), MP_CLOSE), ==, UPD_CLIENT_OK);
+        CHECK(staged_ok());
+    }
+}
+
 /* A server that ignores Range answers 200 with the whole file: start over. A 206 for
  * another file (ETag changed) drops the record: UPD_ERESUME, and the next check is
  * plain. */
@@ -342,6 +376,7 @@ int main(void)
     RUN(test_resume_206);
     RUN(test_resume_corrupted_flash);
     RUN(test_resume_ignored_and_mismatch);
+    RUN(test_write_not_kept);
     RUN(test_sha256);
     RUN(test_manual_drive_and_progress);
     RUN(test_timeouts_wraparound);

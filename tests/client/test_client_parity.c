@@ -32,17 +32,17 @@ static upd_client_ctx cl;
 
 enum body {
     B_NONE,
-    B_APP,      /* Arduino .bin for 1 MB flash, DIO, ~6 KB */
-    B_APP4M,    /* the same built for 4 MB */
-    B_APP8K,    /* B_APP padded with 0xFF to exactly 8192 bytes */
-    B_GZIP,     /* gzip of B_APP (stored blocks) */
-    B_E32,      /* ESP32 app image */
-    B_HTML,     /* an HTML error page */
-    B_1F00,     /* 0x1F then not gzip */
-    B_TINY,     /* 3 bytes E9 01 02 */
-    B_CHUNKED,  /* B_APP in chunked framing */
-    B_BADSUM,   /* B_APP with a flipped bit in the app's code */
-    B_E32C3     /* B_E32 built for the ESP32-C3 (chip id 5) */
+    B_APP,     /* Arduino .bin for 1 MB flash, DIO, ~6 KB */
+    B_APP4M,   /* the same built for 4 MB */
+    B_APP8K,   /* B_APP padded with 0xFF to exactly 8192 bytes */
+    B_GZIP,    /* gzip of B_APP (stored blocks) */
+    B_E32,     /* ESP32 app image */
+    B_HTML,    /* an HTML error page */
+    B_1F00,    /* 0x1F then not gzip */
+    B_TINY,    /* 3 bytes E9 01 02 */
+    B_CHUNKED, /* B_APP in chunked framing */
+    B_BADSUM,  /* B_APP with a flipped bit in the app's code */
+    B_E32C3    /* B_E32 built for the ESP32-C3 (chip id 5) */
 };
 
 static const tw_seg app_segs[] = {
@@ -137,20 +137,20 @@ static int32_t make_body(int kind, uint8_t *out, uint32_t cap)
 /* ---- rows ------------------------------------------------------------------------------ */
 
 enum setup {
-    S_BIG_SKETCH = 1 << 0, /* sketch leaves 4 KB free: -100 */
-    S_FREE_EQ = 1 << 1,    /* free space == body length, not a sector multiple */
-    S_FREE_EQ_AL = 1 << 2, /* free space == body length == 8192 */
-    S_FLASHMAP = 1 << 3,   /* core with flash-map support: no -107 */
-    S_DOUT = 1 << 4,       /* the chip runs DOUT: byte 2 is patched on flash */
-    S_FS = 1 << 5,         /* spiffs mode */
-    S_ESP32 = 1 << 6,      /* Arduino-ESP32 HTTPUpdate */
-    S_FOLLOW = 1 << 7,     /* redirects enabled (strict) */
-    S_STALL = 1 << 8,      /* after the bytes, silence (the clock runs) instead of close */
-    S_ERASE_FAIL = 1 << 9, /* the first erase fails */
-    S_WRITE_FAIL = 1 << 10,/* the second write fails */
-    S_RESET = 1 << 11,     /* after the bytes, the connection breaks */
-    S_VERSION = 1 << 12,   /* mode "version" (getAvailableVersion): x-version expected */
-    S_RESUMED = 1 << 13    /* with UPD_CLIENT_F_RESUME: resumed with a 206 (resumed_row) */
+    S_BIG_SKETCH = 1 << 0,  /* sketch leaves 4 KB free: -100 */
+    S_FREE_EQ = 1 << 1,     /* free space == body length, not a sector multiple */
+    S_FREE_EQ_AL = 1 << 2,  /* free space == body length == 8192 */
+    S_FLASHMAP = 1 << 3,    /* core with flash-map support: no -107 */
+    S_DOUT = 1 << 4,        /* the chip runs DOUT: byte 2 is patched on flash */
+    S_FS = 1 << 5,          /* spiffs mode */
+    S_ESP32 = 1 << 6,       /* Arduino-ESP32 HTTPUpdate */
+    S_FOLLOW = 1 << 7,      /* redirects enabled (strict) */
+    S_STALL = 1 << 8,       /* after the bytes, silence (the clock runs) instead of close */
+    S_ERASE_FAIL = 1 << 9,  /* the first erase fails */
+    S_WRITE_FAIL = 1 << 10, /* the second write fails */
+    S_RESET = 1 << 11,      /* after the bytes, the connection breaks */
+    S_VERSION = 1 << 12,    /* mode "version" (getAvailableVersion): x-version expected */
+    S_RESUMED = 1 << 13     /* with UPD_CLIENT_F_RESUME: resumed with a 206 (resumed_row) */
 };
 
 #define SAME 9999
@@ -164,8 +164,8 @@ typedef struct row {
     int body;
     int32_t cut; /* send only this many body bytes (0: all) */
     unsigned setup;
-    int result, error; /* the device's own client */
-    int ext_error;     /* with UPD_CLIENT_F_ALL, if different (SAME otherwise) */
+    int result, error;  /* the device's own client */
+    int ext_error;      /* with UPD_CLIENT_F_ALL, if different (SAME otherwise) */
     const char *second; /* a second response (redirect target), or NULL */
 } row;
 
@@ -181,15 +181,15 @@ static const row rows[] = {
     {"200 without Content-Length", H200 "\r\n", B_APP, 0, 0, FAIL, -101, SAME, NULL},
     {"200 Content-Length 0", H200 "Content-Length: 0\r\n\r\n", B_NONE, 0, 0, FAIL, -101, SAME,
      NULL},
-    {"200 Content-Length unparsable", H200 "Content-Length: lots\r\n\r\n", B_APP, 0, 0, FAIL,
-     -101, SAME, NULL},
+    {"200 Content-Length unparsable", H200 "Content-Length: lots\r\n\r\n", B_APP, 0, 0, FAIL, -101,
+     SAME, NULL},
     {"200 Content-Length negative", H200 "Content-Length: -5\r\n\r\n", B_APP, 0, 0, FAIL, -101,
      SAME, NULL},
-    {"200 chunked, no length (HTTP/1.0 request)",
-     H200 "Transfer-Encoding: chunked\r\n\r\n", B_CHUNKED, 0, 0, FAIL, -101, SAME, NULL},
-    {"200 chunked with a length: framing is data", H200
-     "Transfer-Encoding: chunked\r\nContent-Length: {len}\r\n\r\n",
-     B_CHUNKED, 0, 0, FAIL, -106, SAME, NULL},
+    {"200 chunked, no length (HTTP/1.0 request)", H200 "Transfer-Encoding: chunked\r\n\r\n",
+     B_CHUNKED, 0, 0, FAIL, -101, SAME, NULL},
+    {"200 chunked with a length: framing is data",
+     H200 "Transfer-Encoding: chunked\r\nContent-Length: {len}\r\n\r\n", B_CHUNKED, 0, 0, FAIL,
+     -106, SAME, NULL},
     {"200 longer than free space", H200 "Content-Length: {len}\r\n\r\n", B_APP, 0, S_BIG_SKETCH,
      FAIL, -100, SAME, NULL},
     {"200 length == free space, not a sector multiple (section 8)",
@@ -198,32 +198,34 @@ static const row rows[] = {
      S_FREE_EQ_AL, OK, 0, SAME, NULL},
     {"200 HTML error page", H200 "Content-Length: {len}\r\n\r\n", B_HTML, 0, 0, FAIL, -106, SAME,
      NULL},
-    {"200 fewer than 4 bytes", H200 "Content-Length: {len}\r\n\r\n", B_TINY, 0, 0, FAIL, -106,
-     SAME, NULL},
-    {"200 image for 4 MB on a 1 MB chip", H200 "Content-Length: {len}\r\n\r\n", B_APP4M, 0, 0,
-     FAIL, -107, SAME, NULL},
+    {"200 fewer than 4 bytes", H200 "Content-Length: {len}\r\n\r\n", B_TINY, 0, 0, FAIL, -106, SAME,
+     NULL},
+    {"200 image for 4 MB on a 1 MB chip", H200 "Content-Length: {len}\r\n\r\n", B_APP4M, 0, 0, FAIL,
+     -107, SAME, NULL},
     {"200 image for 4 MB, flash-map core: written, then Updater 9",
      H200 "Content-Length: {len}\r\n\r\n", B_APP4M, 0, S_FLASHMAP, FAIL, 9, SAME, NULL},
-    {"200 x-MD5 of 31 characters", H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcde\r\n\r\n",
-     B_APP, 0, 0, FAIL, -105, SAME, NULL},
-    {"200 x-MD5 of 33 characters", H200 "Content-Length: {len}\r\nx-MD5: {md5}0\r\n\r\n", B_APP,
-     0, 0, FAIL, -105, SAME, NULL},
-    {"200 wrong x-MD5 of 32 characters", H200
-     "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n",
-     B_APP, 0, 0, FAIL, 7, SAME, NULL},
-    {"200 x-MD5 of 32 non-hex characters", H200
-     "Content-Length: {len}\r\nx-MD5: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\n\r\n",
-     B_APP, 0, 0, FAIL, 7, SAME, NULL},
+    {"200 x-MD5 of 31 characters",
+     H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcde\r\n\r\n", B_APP, 0, 0,
+     FAIL, -105, SAME, NULL},
+    {"200 x-MD5 of 33 characters", H200 "Content-Length: {len}\r\nx-MD5: {md5}0\r\n\r\n", B_APP, 0,
+     0, FAIL, -105, SAME, NULL},
+    {"200 wrong x-MD5 of 32 characters",
+     H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n", B_APP, 0, 0,
+     FAIL, 7, SAME, NULL},
+    {"200 x-MD5 of 32 non-hex characters",
+     H200 "Content-Length: {len}\r\nx-MD5: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\n\r\n", B_APP, 0, 0,
+     FAIL, 7, SAME, NULL},
     {"200 x-MD5 in uppercase (compared case-insensitively)",
      H200 "Content-Length: {len}\r\nx-MD5: {MD5}\r\n\r\n", B_APP, 0, 0, OK, 0, SAME, NULL},
     {"200 x-MD5 empty: not checked", H200 "Content-Length: {len}\r\nx-MD5:\r\n\r\n", B_APP, 0, 0,
      OK, 0, SAME, NULL},
-    {"200 header names in other cases", "HTTP/1.0 200 OK\r\ncontent-length: {len}\r\nX-Md5: {md5}\r\n\r\n",
-     B_APP, 0, 0, OK, 0, SAME, NULL},
-    {"200 status line without reason", "HTTP/1.0 200\r\nContent-Length: {len}\r\n\r\n", B_APP, 0,
-     0, OK, 0, SAME, NULL},
-    {"200 space before the colon: not Content-Length", H200 "Content-Length : {len}\r\n\r\n",
-     B_APP, 0, 0, FAIL, -101, SAME, NULL},
+    {"200 header names in other cases",
+     "HTTP/1.0 200 OK\r\ncontent-length: {len}\r\nX-Md5: {md5}\r\n\r\n", B_APP, 0, 0, OK, 0, SAME,
+     NULL},
+    {"200 status line without reason", "HTTP/1.0 200\r\nContent-Length: {len}\r\n\r\n", B_APP, 0, 0,
+     OK, 0, SAME, NULL},
+    {"200 space before the colon: not Content-Length", H200 "Content-Length : {len}\r\n\r\n", B_APP,
+     0, 0, FAIL, -101, SAME, NULL},
     {"200 bare LF line ends", "HTTP/1.1 200 OK\nContent-Length: {len}\n\n", B_APP, 0, 0, OK, 0,
      SAME, NULL},
     {"200 more bytes than Content-Length: the rest is not read",
@@ -232,15 +234,14 @@ static const row rows[] = {
      B_GZIP, 0, 0, OK, 0, SAME, NULL},
     {"200 0x1F but not gzip: Updater 10 after the write", H200 "Content-Length: {len}\r\n\r\n",
      B_1F00, 0, 0, FAIL, 10, SAME, NULL},
-    {"200 ESP32 image on an ESP8266: accepted (section 8)",
-     H200 "Content-Length: {len}\r\n\r\n", B_E32, 0, 0, OK, 0, UPD_EIMAGE, NULL},
+    {"200 ESP32 image on an ESP8266: accepted (section 8)", H200 "Content-Length: {len}\r\n\r\n",
+     B_E32, 0, 0, OK, 0, UPD_EIMAGE, NULL},
     {"200 image with a bad checksum: the device does not check",
-     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_BADSUM, 0, 0, OK, 0, UPD_EIMAGE,
-     NULL},
+     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_BADSUM, 0, 0, OK, 0, UPD_EIMAGE, NULL},
     {"200 DIO image on a DOUT chip: byte 2 patched, MD5 still matches",
      H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_APP, 0, S_DOUT, OK, 0, SAME, NULL},
-    {"200 body cut short, then close: Updater 6", H200 "Content-Length: {len}\r\n\r\n", B_APP,
-     3000, 0, FAIL, 6, SAME, NULL},
+    {"200 body cut short, then close: Updater 6", H200 "Content-Length: {len}\r\n\r\n", B_APP, 3000,
+     0, FAIL, 6, SAME, NULL},
     {"200 body stalls: Updater 6 after the stream timeout", H200 "Content-Length: {len}\r\n\r\n",
      B_APP, 3000, S_STALL, FAIL, 6, SAME, NULL},
     {"200 body, connection reset: Updater 6", H200 "Content-Length: {len}\r\n\r\n", B_APP, 3000,
@@ -260,8 +261,8 @@ static const row rows[] = {
      -102, SAME, NULL},
     {"500", "HTTP/1.1 500 Internal Server Error\r\n\r\n", B_NONE, 0, 0, FAIL, -104, SAME, NULL},
     {"400", "HTTP/1.1 400 Bad Request\r\n\r\n", B_NONE, 0, 0, FAIL, -104, SAME, NULL},
-    {"206 not asked for", "HTTP/1.1 206 Partial Content\r\nContent-Length: {len}\r\n\r\n", B_APP,
-     0, 0, FAIL, -104, SAME, NULL},
+    {"206 not asked for", "HTTP/1.1 206 Partial Content\r\nContent-Length: {len}\r\n\r\n", B_APP, 0,
+     0, FAIL, -104, SAME, NULL},
     {"204", "HTTP/1.1 204 No Content\r\n\r\n", B_NONE, 0, 0, FAIL, -104, SAME, NULL},
     {"302 with redirects off", "HTTP/1.1 302 Found\r\nLocation: /fw2.bin\r\n\r\n", B_NONE, 0, 0,
      FAIL, -104, SAME, NULL},
@@ -269,12 +270,14 @@ static const row rows[] = {
      FAIL, -104, SAME, NULL},
     {"302 followed to a 200", "HTTP/1.1 302 Found\r\nLocation: /fw2.bin\r\n\r\n", B_APP, 0,
      S_FOLLOW, OK, 0, SAME, H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n"},
-    {"307 followed for GET", "HTTP/1.1 307 Temporary\r\nLocation: http://other.example:8080/x\r\n\r\n",
-     B_APP, 0, S_FOLLOW, OK, 0, SAME, H200 "Content-Length: {len}\r\n\r\n"},
+    {"307 followed for GET",
+     "HTTP/1.1 307 Temporary\r\nLocation: http://other.example:8080/x\r\n\r\n", B_APP, 0, S_FOLLOW,
+     OK, 0, SAME, H200 "Content-Length: {len}\r\n\r\n"},
     {"308 never followed", "HTTP/1.1 308 Permanent\r\nLocation: /fw2.bin\r\n\r\n", B_NONE, 0,
      S_FOLLOW, FAIL, -104, SAME, NULL},
-    {"302 to another scheme not followed", "HTTP/1.1 302 Found\r\nLocation: https://x.example/fw\r\n\r\n",
-     B_NONE, 0, S_FOLLOW, FAIL, -104, SAME, NULL},
+    {"302 to another scheme not followed",
+     "HTTP/1.1 302 Found\r\nLocation: https://x.example/fw\r\n\r\n", B_NONE, 0, S_FOLLOW, FAIL,
+     -104, SAME, NULL},
     {"302 without Location", "HTTP/1.1 302 Found\r\n\r\n", B_NONE, 0, S_FOLLOW, FAIL, -104, SAME,
      NULL},
     {"302 followed to a 304", "HTTP/1.1 302 Found\r\nLocation: /b\r\n\r\n", B_NONE, 0, S_FOLLOW,
@@ -286,15 +289,17 @@ static const row rows[] = {
     {"headers stall: read timeout", "HTTP/1.1 200 OK\r\n", B_NONE, 0, S_STALL, FAIL, -11, SAME,
      NULL},
     {"not HTTP", "hello there\r\n\r\n", B_NONE, 0, 0, FAIL, -7, SAME, NULL},
-    {"Transfer-Encoding other than chunked", H200 "Transfer-Encoding: gzip\r\nContent-Length: {len}\r\n\r\n",
-     B_APP, 0, 0, FAIL, -9, SAME, NULL},
+    {"Transfer-Encoding other than chunked",
+     H200 "Transfer-Encoding: gzip\r\nContent-Length: {len}\r\n\r\n", B_APP, 0, 0, FAIL, -9, SAME,
+     NULL},
     /* filesystem mode: no header checks, written in place */
     {"spiffs: HTML body is written (no checks)", H200 "Content-Length: {len}\r\n\r\n", B_HTML, 0,
      S_FS, OK, 0, SAME, NULL},
     {"spiffs: image larger than the filesystem", H200 "Content-Length: 70000\r\n\r\n", B_NONE, 0,
      S_FS, FAIL, -100, SAME, NULL},
-    {"spiffs: wrong x-MD5", H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n",
-     B_APP, 0, S_FS, FAIL, 7, SAME, NULL},
+    {"spiffs: wrong x-MD5",
+     H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n", B_APP, 0,
+     S_FS, FAIL, 7, SAME, NULL},
     /* Arduino-ESP32 HTTPUpdate (esp32-ota.md section 1) */
     {"esp32: 200 with image", H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_E32, 0,
      S_ESP32, OK, 0, SAME, NULL},
@@ -309,9 +314,9 @@ static const row rows[] = {
      FAIL, -100, SAME, NULL},
     {"esp32: x-MD5 short", H200 "Content-Length: {len}\r\nx-MD5: abc\r\n\r\n", B_E32, 0, S_ESP32,
      FAIL, -105, SAME, NULL},
-    {"esp32: wrong x-MD5", H200
-     "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n",
-     B_E32, 0, S_ESP32, FAIL, 7, SAME, NULL},
+    {"esp32: wrong x-MD5",
+     H200 "Content-Length: {len}\r\nx-MD5: 0123456789abcdef0123456789abcdef\r\n\r\n", B_E32, 0,
+     S_ESP32, FAIL, 7, SAME, NULL},
     {"esp32: ESP8266 image: written, then Update error 9 (the slot does not verify)",
      H200 "Content-Length: {len}\r\n\r\n", B_APP, 0, S_ESP32, FAIL, 9, UPD_EIMAGE, NULL},
     {"esp32: ESP32-C3 image on an ESP32: written, then Update error 9 (wrong chip)",
@@ -319,27 +324,26 @@ static const row rows[] = {
      NULL},
     /* resume (extensions only; the device restarts every download: OK) */
     {"206 resume after an MD5 failure: Updater 7, the record is dropped",
-     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_APP, 5000, S_RESUMED, OK, 0,
-     7, NULL},
+     H200 "Content-Length: {len}\r\nx-MD5: {md5}\r\n\r\n", B_APP, 5000, S_RESUMED, OK, 0, 7, NULL},
     /* mode "version" (ESP8266httpUpdate::getAvailableVersion, spec sections 1, 2, 6) */
     {"version: 200 with x-version and x-MD5, no body",
      "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\nx-version: 2.0.0\r\nContent-Length: 0\r\n\r\n", B_NONE, 0,
      S_VERSION, OK, 0, SAME, NULL},
-    {"version: 200 with x-version only", "HTTP/1.0 200 OK\r\nX-Version:  2.0.0 \r\n\r\n", B_NONE,
-     0, S_VERSION, OK, 0, SAME, NULL},
-    {"version: 200 with x-version and a body: nothing is written",
-     H200 "Content-Length: {len}\r\nx-version: 2.0.0\r\nx-MD5: {md5}\r\n\r\n", B_APP, 0,
+    {"version: 200 with x-version only", "HTTP/1.0 200 OK\r\nX-Version:  2.0.0 \r\n\r\n", B_NONE, 0,
      S_VERSION, OK, 0, SAME, NULL},
-    {"version: 200 without x-version: -109", "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\n\r\n", B_NONE,
+    {"version: 200 with x-version and a body: nothing is written",
+     H200 "Content-Length: {len}\r\nx-version: 2.0.0\r\nx-MD5: {md5}\r\n\r\n", B_APP, 0, S_VERSION,
+     OK, 0, SAME, NULL},
+    {"version: 200 without x-version: -109", "HTTP/1.1 200 OK\r\nx-MD5: {md5}\r\n\r\n", B_NONE, 0,
+     S_VERSION, FAIL, -109, SAME, NULL},
+    {"version: 200 with an empty x-version: -109", "HTTP/1.1 200 OK\r\nx-version:\r\n\r\n", B_NONE,
      0, S_VERSION, FAIL, -109, SAME, NULL},
-    {"version: 200 with an empty x-version: -109", "HTTP/1.1 200 OK\r\nx-version:\r\n\r\n",
-     B_NONE, 0, S_VERSION, FAIL, -109, SAME, NULL},
-    {"version: 304 is no update", "HTTP/1.1 304 Not Modified\r\n\r\n", B_NONE, 0, S_VERSION,
-     NOUP, 0, SAME, NULL},
+    {"version: 304 is no update", "HTTP/1.1 304 Not Modified\r\n\r\n", B_NONE, 0, S_VERSION, NOUP,
+     0, SAME, NULL},
     {"version: 404", "HTTP/1.1 404 Not Found\r\n\r\n", B_NONE, 0, S_VERSION, FAIL, -102, SAME,
      NULL},
-    {"version: 403", "HTTP/1.1 403 Forbidden\r\nx-version: 2.0.0\r\n\r\n", B_NONE, 0,
-     S_VERSION, FAIL, -103, SAME, NULL},
+    {"version: 403", "HTTP/1.1 403 Forbidden\r\nx-version: 2.0.0\r\n\r\n", B_NONE, 0, S_VERSION,
+     FAIL, -103, SAME, NULL},
     {"version: 500", "HTTP/1.1 500 Oops\r\n\r\n", B_NONE, 0, S_VERSION, FAIL, -104, SAME, NULL},
     {"version: 302 followed to a 200", "HTTP/1.1 302 Found\r\nLocation: /v\r\n\r\n", B_NONE, 0,
      S_VERSION | S_FOLLOW, OK, 0, SAME, "HTTP/1.1 200 OK\r\nx-version: 2.0.0\r\n\r\n"},
@@ -386,8 +390,11 @@ static size_t expand(char *out, size_t cap, const char *t, const uint8_t *b, int
 
 static upd_flash_layout layout_for(const row *r, int32_t n)
 {
-    upd_flash_layout l = {.chip_size = 1024 * KB, .sketch_size = 300000, .fs_start = 0xEB000,
-                          .fs_end = 0xFB000, .flash_mode = 2};
+    upd_flash_layout l = {.chip_size = 1024 * KB,
+                          .sketch_size = 300000,
+                          .fs_start = 0xEB000,
+                          .fs_end = 0xFB000,
+                          .flash_mode = 2};
     if (r->setup & S_BIG_SKETCH)
         l.sketch_size = l.fs_start - 4096 - 100;
     if (r->setup & (S_FREE_EQ | S_FREE_EQ_AL))
@@ -429,8 +436,8 @@ static int row_failures;
  * record; the second check resumes with a 206 of the rest and must end with the row's
  * ext_error with the record dropped (src/client/stage.c), so that a third check starts
  * over without Range and installs the image. */
-static void resumed_row(const row *r, upd_client_config *cfg, int32_t n,
-                        const upd_flash_layout *l, uint32_t base, size_t piece)
+static void resumed_row(const row *r, upd_client_config *cfg, int32_t n, const upd_flash_layout *l,
+                        uint32_t base, size_t piece)
 {
     static char req[MP_SENT_MAX];
     uint8_t rec[UPD_STATE_RESUME_SIZE];
@@ -572,8 +579,8 @@ static void run_row(const row *r, int features, size_t piece)
         else
             start = l.fs_start - (((uint32_t)n + 4095u) & ~4095u);
         const uint8_t *f = flash + (start - base);
-        int patch = !(r->setup & (S_FS | S_ESP32)) && body[0] != 0x1F && n > 2 &&
-                    body[2] != l.flash_mode;
+        int patch =
+            !(r->setup & (S_FS | S_ESP32)) && body[0] != 0x1F && n > 2 && body[2] != l.flash_mode;
         if (patch ? (f[2] != l.flash_mode || memcmp(f, body, 2) != 0 ||
                      memcmp(f + 3, body + 3, (size_t)n - 3) != 0)
                   : memcmp(f, body, (size_t)n) != 0) {
