@@ -129,7 +129,7 @@ typedef struct upd_client_ctx {
     uint8_t redirects; /* redirects followed */
     uint8_t tls;
     uint16_t tcp_port;
-    int16_t status; /* HTTP status code of the response */
+    int32_t status; /* HTTP status code of the response */
     uint32_t flags; /* UPD__CF_* */
     int error;      /* device error code (0, -1.., -100.., Updater 1..) */
     int detail;     /* UPD_E* / inspector code behind an engine error, 0 */

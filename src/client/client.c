@@ -61,11 +61,10 @@ static int unhex(const uint8_t *p, uint8_t *out, uint32_t n)
  * (*v is then meaningless), else 0. *i ends after the last digit. */
 static int digits(const uint8_t *p, uint32_t n, uint32_t *i, uint32_t *v)
 {
-    uint32_t x = 0;
+    uint32_t x = 0, d;
     int over = 0;
-    for (; *i < n && p[*i] >= '0' && p[*i] <= '9'; (*i)++) {
-        uint32_t d = (uint32_t)(p[*i] - '0');
-        if (x > (0xFFFFFFFFu - d) / 10u)
+    for (; *i < n && (d = (uint32_t)p[*i] - '0') < 10u; (*i)++) {
+        if (x > 429496729u || (x == 429496729u && d > 5u)) /* x * 10 + d > 2^32 - 1 */
             over = 1;
         x = x * 10u + d;
     }
@@ -86,7 +85,7 @@ static int32_t to_int(const uint8_t *p, uint32_t n)
     if (digits(p, n, &i, &v) || v > 0x80000000u)
         v = 0x80000000u;
     if (neg)
-        return v == 0x80000000u ? INT32_MIN : -(int32_t)v;
+        return (int32_t)(0u - v); /* 2^31 wraps to INT32_MIN */
     return v >= 0x80000000u ? INT32_MAX : (int32_t)v;
 }
 
@@ -275,7 +274,7 @@ __attribute__((noinline)) static void report_write(upd_client_ctx *c, int32_t re
     upd__bfill(r, 0, sizeof r);
     c->flags &= ~(uint32_t)UPD__CF_REPORTED;
     if (!clear) {
-        if ((c->flags & UPD__CF_MD5_HEX_OK) && (c->flags & UPD__CF_MD5_LEN_OK)) {
+        if (c->flags & UPD__CF_MD5_HEX_OK) { /* (implies LEN_OK) */
             r[RP_FLAGS] = RPF_MD5;
             upd__bcopy(r + RP_MD5, c->md5, 16);
         }
@@ -641,8 +640,7 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
         uint32_t a = sep < n ? sep + 1 : 0, b = a;
         while (b < n && p[b] != ' ')
             b++;
-        int32_t code = to_int(p + a, b - a);
-        c->status = (int16_t)(code < -32768 ? -32768 : code > 32767 ? 32767 : code);
+        c->status = to_int(p + a, b - a);
     } else if (sep > 0 && sep < n) {
         uint32_t v0 = sep + 1, v1 = n;
         while (v0 < v1 && is_space(p[v0]))
@@ -652,9 +650,6 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
         const uint8_t *v = p + v0;
         uint32_t vn = v1 - v0;
         const upd_client_config *cfg = c->cfg;
-#if UPD_CLIENT_WITH_SHA256
-        uint8_t h[32];
-#endif
         switch (header_id(p, sep)) {
         case H_LENGTH:
             c->content_length = to_int(v, vn);
@@ -683,12 +678,10 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
         case H_SHA256:
             if (!(cfg->features & UPD_CLIENT_F_SHA256) || cfg->expected_sha256)
                 ; /* not asked for, or the config's hash rules */
-            else if (vn == 64 && unhex(v, h, 32) == 0) {
-                upd__bcopy(c->sha256, h, 32);
+            else if (vn == 64 && unhex(v, c->sha256, 32) == 0) /* a bad one fails anyway */
                 c->flags |= UPD__CF_SHA_SET;
-            } else {
+            else
                 c->flags |= UPD__CF_SHA_HDR_BAD;
-            }
             break;
 #endif
         case H_VERSION:
@@ -980,7 +973,7 @@ const char *upd_client_offered_version(const upd_client_ctx *c)
 
 int upd_client_offered_md5(const upd_client_ctx *c, uint8_t out[16])
 {
-    if (!c || !(c->flags & UPD__CF_MD5_HEX_OK) || !(c->flags & UPD__CF_MD5_LEN_OK))
+    if (!c || !(c->flags & UPD__CF_MD5_HEX_OK)) /* set only for 32 hex digits */
         return 0;
     upd__bcopy(out, c->md5, 16);
     return 1;
