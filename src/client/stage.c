@@ -35,22 +35,22 @@ void upd__bcopy(void *dst, const void *src, uint32_t n)
         for (uint32_t i = 0; i < n; i++)
             d[i] = s[i];
     else
-        while (n--)
-            d[n] = s[n];
+        for (uint32_t i = n; i > 0; i--)
+            d[i - 1] = s[i - 1];
 }
 
 void upd__bfill(void *dst, uint8_t v, uint32_t n)
 {
     uint8_t *d = dst;
-    while (n--)
-        d[n] = v;
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = v;
 }
 
 int upd__bdiffer(const void *a, const void *b, uint32_t n)
 {
     const uint8_t *x = a, *y = b;
-    while (n--)
-        if (x[n] != y[n])
+    for (uint32_t i = 0; i < n; i++)
+        if (x[i] != y[i])
             return 1;
     return 0;
 }
