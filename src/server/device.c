@@ -19,12 +19,13 @@
 static void copy_clean(char *dst, size_t cap, const char *src)
 {
     dst[0] = '\0';
-    if (!src || strlen(src) >= cap)
+    if (!src)
         return;
-    for (const char *p = src; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+    size_t n = 0;
+    for (; src[n]; n++)
+        if (n + 1 >= cap || (unsigned char)src[n] < 0x20 || (unsigned char)src[n] > 0x7E)
             return;
-    strcpy(dst, src);
+    memcpy(dst, src, n + 1);
 }
 
 static int64_t parse_num(const char *s)
@@ -74,10 +75,19 @@ enum {
     F_MODE,
     F__COUNT
 };
-static const char *const field_names[F__COUNT] = {
-    "STA-MAC",    "AP-MAC",        "Chip-ID",    "sdk-version", "version", "sketch-size",
-    "sketch-md5", "sketch-sha256", "free-space", "chip-size",   "mode",
+#define FIELD(name)                                                                                \
+    {                                                                                              \
+        name, sizeof name - 1                                                                      \
+    }
+static const struct {
+    const char *name;
+    size_t len; /* compared first: most names are ruled out without a strcasecmp */
+} fields[F__COUNT] = {
+    FIELD("STA-MAC"),    FIELD("AP-MAC"),      FIELD("Chip-ID"),    FIELD("sdk-version"),
+    FIELD("version"),    FIELD("sketch-size"), FIELD("sketch-md5"), FIELD("sketch-sha256"),
+    FIELD("free-space"), FIELD("chip-size"),   FIELD("mode"),
 };
+#undef FIELD
 
 struct devhdrs {
     const char *f[2][F__COUNT]; /* [0] x-ESP8266-, [1] x-ESP32-; the first of each wins */
@@ -103,8 +113,9 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
         } else {
             return MHD_YES;
         }
+        size_t n = strlen(rest);
         for (int i = 0; i < F__COUNT; i++)
-            if (!strcasecmp(rest, field_names[i])) {
+            if (fields[i].len == n && !strcasecmp(rest, fields[i].name)) {
                 if (!h->f[fam][i])
                     h->f[fam][i] = value;
                 break;

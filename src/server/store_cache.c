@@ -143,17 +143,40 @@ static int fetch_channel(upd_store *inner, const void *arg, upd_release_row *out
     return inner->ops->channel_current(inner, a->name, a->platform, a->mode, out);
 }
 
+/* Append src to the key being built at *p (end of the key buffer: end); 0 when it does
+ * not fit. The keys are built on every device check: by hand, not with snprintf. */
+static int key_add(char **p, const char *end, const char *src)
+{
+    size_t n = strlen(src);
+    if ((size_t)(end - *p) <= n)
+        return 0;
+    memcpy(*p, src, n + 1);
+    *p += n;
+    return 1;
+}
+
 static int c_release_get(upd_store *st, int64_t id, upd_release_row *out)
 {
-    char key[32];
-    snprintf(key, sizeof key, "#%lld", (long long)id);
+    char key[32], digits[24];
+    int n = 0;
+    uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while (v /= 10);
+    char *p = key;
+    *p++ = '#';
+    if (id < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = digits[--n];
+    *p = '\0';
     return cached_release(cs(st), key, 0, REL_SLOTS, fetch_by_id, &id, out);
 }
 
 static int c_release_by_hash(upd_store *st, const char *hex, upd_release_row *out)
 {
-    char key[KEY_MAX];
-    if (snprintf(key, sizeof key, "h%s", hex) >= (int)sizeof key)
+    char key[KEY_MAX], *p = key;
+    if (!key_add(&p, key + sizeof key, "h") || !key_add(&p, key + sizeof key, hex))
         return cs(st)->inner->ops->release_by_hash(cs(st)->inner, hex, out);
     return cached_release(cs(st), key, 0, REL_SLOTS, fetch_by_hash, hex, out);
 }
@@ -161,9 +184,11 @@ static int c_release_by_hash(upd_store *st, const char *hex, upd_release_row *ou
 static int c_channel_current(upd_store *st, const char *name, const char *platform,
                              const char *mode, upd_release_row *out)
 {
-    char key[KEY_MAX];
+    char key[KEY_MAX], *p = key;
+    const char *end = key + sizeof key;
     struct chan_arg a = {name, platform, mode};
-    if (snprintf(key, sizeof key, "c%s/%s/%s", name, platform, mode) >= (int)sizeof key)
+    if (!key_add(&p, end, "c") || !key_add(&p, end, name) || !key_add(&p, end, "/") ||
+        !key_add(&p, end, platform) || !key_add(&p, end, "/") || !key_add(&p, end, mode))
         return fetch_channel(cs(st)->inner, &a, out);
     return cached_release(cs(st), key, REL_SLOTS, CHAN_SLOTS, fetch_channel, &a, out);
 }
