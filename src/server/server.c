@@ -451,23 +451,42 @@ int upd_server_main(const upd_server_config *cfg)
         {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
         {MHD_OPTION_END, 0, NULL},
     };
-    s->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)UPD_CONN_MEMORY,
-        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
-    if (!s->mhd) {
-        fprintf(stderr,
-                "updraft: cannot listen on %s: the port is in use, or the address is not on "
-                "this machine (or, with --tls-*, the certificate or key is not valid PEM)\n",
-                listen);
-        goto out;
+    /* One daemon per thread rather than one daemon with a thread pool: the pool's
+     * threads all wait on one listening socket, so every new connection woke each of
+     * them (and all but one found nothing to accept). Separate sockets bound to the
+     * same port with SO_REUSEPORT (MHD_OPTION_LISTENING_ADDRESS_REUSE) let the kernel
+     * give each connection to one thread. The connection limit is shared out. */
+    if (threads > sizeof s->mhd / sizeof s->mhd[0])
+        threads = sizeof s->mhd / sizeof s->mhd[0];
+    unsigned per_limit = (limit + threads - 1) / threads;
+    unsigned port = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        struct MHD_Daemon *d = MHD_start_daemon(
+            flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, per_limit,
+            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)UPD_CONN_MEMORY, MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        if (!d) {
+            fprintf(stderr,
+                    "updraft: cannot listen on %s: the port is in use, or the address is not "
+                    "on this machine (or, with --tls-*, the certificate or key is not valid "
+                    "PEM)\n",
+                    listen);
+            goto out;
+        }
+        s->mhd[s->nmhd++] = d;
+        if (i == 0) {
+            /* the others bind the port this one got (it may have asked for port 0) */
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+            port = di ? di->port : 0;
+            if (ss.ss_family == AF_INET6)
+                ((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons((uint16_t)port);
+            else
+                ((struct sockaddr_in *)(void *)&ss)->sin_port = htons((uint16_t)port);
+        }
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned port = di ? di->port : 0;
     char host[INET6_ADDRSTRLEN] = "";
     if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host, sizeof host);
@@ -485,8 +504,8 @@ int upd_server_main(const upd_server_config *cfg)
     fflush(stdout);
     status = 0;
 out:
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd);
+    for (unsigned i = 0; i < s->nmhd; i++)
+        MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
     if (s->store)

@@ -60,7 +60,10 @@ typedef struct srv {
     char token[160];
     upd_store *store;
     upd_writer *writer;
-    struct MHD_Daemon *mhd;
+    /* one libmicrohttpd daemon per request thread, each with its own listening socket on
+     * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
+    struct MHD_Daemon *mhd[64];
+    unsigned nmhd;
     int fleet_auth;
     char fleet_user[128];
     char fleet_pass[128];
