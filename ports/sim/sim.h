@@ -131,6 +131,8 @@ typedef struct upd_sim_flash {
     uint32_t erases, writes, reads;
     int32_t cut_left;  /* ops of cut_phase still allowed before the cut; -1: no cut armed */
     uint8_t cut_phase;
+    int32_t weak_left;    /* writes of the app phase before a weak one; -1: none armed */
+    uint32_t weak_writes; /* writes that left a bit unprogrammed (upd_sim_arm_weak_write) */
     uint8_t off;       /* the power is off (after a cut) */
     uint32_t nor_violations, range_violations, oom;
 } upd_sim_flash;
@@ -206,6 +208,13 @@ int upd_sim_confirm(upd_sim_dev *dev);
  * programs only a prefix), then the power is off: every later operation fails and the
  * device is UPD_SIM_OFF until upd_sim_boot(). n < 0 disarms. */
 void upd_sim_arm_cut(upd_sim_dev *dev, int ph, int32_t n);
+
+/* Arm a weak write: the n-th (0-based) flash write from now by the application (the
+ * update client) leaves one bit that should have gone from 1 to 0 at 1 (a worn NOR
+ * cell) and still reports success, as the ESP8266's spi_flash_write does (it does not
+ * read back). A write with no bit to clear is taken as it is and the next one is weak.
+ * n < 0 disarms. */
+void upd_sim_arm_weak_write(upd_sim_dev *dev, int32_t n);
 
 /* Cut the power now (between flash operations): RTC memory is lost. */
 void upd_sim_power_cut(upd_sim_dev *dev);

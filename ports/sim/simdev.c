@@ -243,6 +243,7 @@ void upd_sim_init(upd_sim_dev *dev, const upd_sim_layout *lay, const upd_sim_env
     if (dev->flash.nsec > UPD_SIM_MAX_SECTORS)
         dev->flash.nsec = UPD_SIM_MAX_SECTORS;
     dev->flash.cut_left = -1;
+    dev->flash.weak_left = -1;
     dev->rng = seed * 2654435761u ^ 0x5EEDu;
     dev->flash_mode = 2; /* DIO */
     dev->run_slot = -1;

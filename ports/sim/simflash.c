@@ -104,6 +104,26 @@ void upd_sim_arm_cut(upd_sim_dev *dev, int ph, int32_t n)
     dev->flash.cut_left = n < 0 ? -1 : n;
 }
 
+void upd_sim_arm_weak_write(upd_sim_dev *dev, int32_t n)
+{
+    dev->flash.weak_left = n < 0 ? -1 : n;
+}
+
+/* For a weak write: a bit of the len bytes (old: on flash, in: to program) that the
+ * write would clear, searched from a random bit on, as an index (byte * 8 + bit), or -1
+ * if the write clears no bit. */
+static int64_t weak_bit(upd_sim_dev *dev, const uint8_t *old, const uint8_t *in, uint32_t len)
+{
+    uint32_t start = upd__sim_rand(dev) % (len * 8u);
+    for (uint32_t k = 0; k < len * 8u; k++) {
+        uint32_t b = (start + k) % (len * 8u);
+        uint8_t m = (uint8_t)(1u << (b % 8u));
+        if ((old[b / 8u] & m) && !(in[b / 8u] & m))
+            return b;
+    }
+    return -1;
+}
+
 int upd_sim_read(const upd_sim_dev *dev, uint32_t addr, void *buf, uint32_t len)
 {
     const upd_sim_flash *f = &dev->flash;
@@ -170,6 +190,17 @@ int upd__sim_write(upd_sim_dev *dev, uint32_t addr, const void *buf, uint32_t le
     f->writes++;
     uint32_t n = len;
     int cut = op_cut(dev);
+    int64_t weak = -1; /* bit (of this write) that stays 1 */
+    if (!cut && f->weak_left >= 0 && dev->phase == UPD_SIM_PH_APP && len && f->weak_left-- == 0) {
+        uint8_t old[SECTOR];
+        if (len <= SECTOR && upd_sim_read(dev, addr, old, len) == 0)
+            weak = weak_bit(dev, old, buf, len);
+        if (weak < 0)
+            f->weak_left = 0; /* nothing to clear here: the next write is the weak one */
+        else
+            f->weak_writes++;
+    }
+    uint32_t done = 0;
     if (cut)
         n = upd__sim_rand(dev) % (len + 1); /* only a prefix gets programmed */
     const uint8_t *in = buf;
@@ -184,7 +215,10 @@ int upd__sim_write(upd_sim_dev *dev, uint32_t addr, const void *buf, uint32_t le
             if ((p[o + i] & in[i]) != in[i])
                 f->nor_violations++;
             p[o + i] &= in[i];
+            if (weak >= 0 && (uint64_t)weak / 8u == done + i)
+                p[o + i] |= (uint8_t)(1u << (weak % 8));
         }
+        done += k;
         in += k;
         addr += k;
         n -= k;

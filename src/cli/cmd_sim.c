@@ -62,8 +62,9 @@ static void sim_usage(FILE *f)
                "  --firmware FILE    the image they run at first (default: a synthetic one)\n"
                "  --code-size BYTES  size of the synthetic image's code (default 250000)\n"
                "  --faults LIST      comma-separated: drop=P,truncate=P,corrupt=P,powercut=P,\n"
-               "                     bootcut=P (probabilities 0..1 per check, bootcut per\n"
-               "                     installed update), slow=KBPS (each device's link speed)\n"
+               "                     weakwrite=P, bootcut=P (probabilities 0..1 per check,\n"
+               "                     bootcut per installed update), slow=KBPS (each device's\n"
+               "                     link speed)\n"
                "  --seed S           seed of the faults (default 1)\n"
                "  --parallel N       connections at once (default 256)\n"
                "  --max-checks N     checks per device before it counts as failed (default 40)\n"
@@ -80,7 +81,7 @@ static void sim_usage(FILE *f)
 /* ---- options ------------------------------------------------------------------------- */
 
 typedef struct faults {
-    double drop, truncate, corrupt, powercut, bootcut;
+    double drop, truncate, corrupt, powercut, weakwrite, bootcut;
     double slow_kbps;
 } faults;
 
@@ -167,6 +168,8 @@ static int parse_faults(faults *f, const char *list)
             r = parse_prob(t, v, &f->corrupt);
         else if (!strcmp(t, "powercut"))
             r = parse_prob(t, v, &f->powercut);
+        else if (!strcmp(t, "weakwrite"))
+            r = parse_prob(t, v, &f->weakwrite);
         else if (!strcmp(t, "bootcut"))
             r = parse_prob(t, v, &f->bootcut);
         else if (!strcmp(t, "slow")) {
@@ -178,7 +181,7 @@ static int parse_faults(faults *f, const char *list)
         } else {
             fprintf(stderr,
                     "updraft sim: --faults: unknown fault '%s' (drop, truncate, corrupt, "
-                    "powercut, bootcut, slow)\n",
+                    "powercut, weakwrite, bootcut, slow)\n",
                     t);
             r = -1;
         }
@@ -233,9 +236,9 @@ typedef struct slot {
     int hdr_done;
     uint64_t total; /* header + Content-Length once known */
     /* fault plan: fractions of the response, drawn at the start of the check */
-    double f_drop, f_trunc, f_corrupt, f_cut;
+    double f_drop, f_trunc, f_corrupt, f_cut, f_weak;
     uint8_t corrupt_bit;
-    uint64_t drop_at, trunc_at, corrupt_at, cut_at; /* UINT64_MAX: none */
+    uint64_t drop_at, trunc_at, corrupt_at, cut_at, weak_at; /* UINT64_MAX: none */
     double tokens;
     uint64_t refill_ms;
     int throttled;
@@ -258,6 +261,7 @@ typedef struct fleet {
     /* counts */
     unsigned done, updated, current, failed, bricked_client, bricked_boot;
     unsigned long long checks, retries, bytes, cuts_client, cuts_boot, rollbacks, installs;
+    unsigned long long weak_writes; /* flash writes that left a bit unprogrammed */
     unsigned long long resumed;
     int codes[MAX_CODES], code_fail[MAX_CODES], code_err[MAX_CODES], ncodes;
     uint64_t t0, last_bar;
@@ -382,6 +386,7 @@ static void plan_offsets(slot *s)
     s->trunc_at = s->f_trunc >= 0 ? (uint64_t)(s->f_trunc * (double)t) : UINT64_MAX;
     s->corrupt_at = s->f_corrupt >= 0 ? (uint64_t)(s->f_corrupt * (double)t) : UINT64_MAX;
     s->cut_at = s->f_cut >= 0 ? (uint64_t)(s->f_cut * (double)t) : UINT64_MAX;
+    s->weak_at = s->f_weak >= 0 ? (uint64_t)(s->f_weak * (double)t) : UINT64_MAX;
 }
 
 /* Scan the buffered headers: their length, Content-Length and x-version. */
@@ -425,6 +430,8 @@ static int deliver(fleet *fl, sdev *d, slot *s, uint8_t *p, size_t n)
             stop = s->trunc_at;
         if (s->cut_at >= at && s->cut_at < stop)
             stop = s->cut_at;
+        if (s->weak_at >= at && s->weak_at < stop)
+            stop = s->weak_at;
         size_t k = n;
         if (stop != UINT64_MAX && stop - at < k)
             k = (size_t)(stop - at);
@@ -441,6 +448,10 @@ static int deliver(fleet *fl, sdev *d, slot *s, uint8_t *p, size_t n)
         if (s->rx == s->cut_at) {
             s->cut_at = UINT64_MAX;
             upd_sim_arm_cut(&d->d, UPD_SIM_PH_APP, 0); /* the next erase/write loses power */
+        }
+        if (s->rx == s->weak_at) {
+            s->weak_at = UINT64_MAX;
+            upd_sim_arm_weak_write(&d->d, 0); /* the next write leaves a bit at 1 */
         }
         if (s->rx == s->drop_at) {
             s->drop_at = UINT64_MAX;
@@ -643,15 +654,17 @@ static void start_check(fleet *fl, sdev *d)
     s->tokens = f->slow_kbps * 1024.0 * 0.05;
     s->refill_ms = now_ms();
     /* the same number of draws whatever happens: a seed fixes every fault */
-    double r[8];
-    for (int i = 0; i < 8; i++)
+    double r[10];
+    for (int i = 0; i < 10; i++)
         r[i] = rnd01(&d->rng);
     s->f_drop = r[0] < f->drop ? r[1] : -1;
     s->f_trunc = r[2] < f->truncate ? r[3] : -1;
     s->f_corrupt = r[4] < f->corrupt ? r[5] : -1;
     s->f_cut = r[6] < f->powercut ? r[7] : -1;
+    s->f_weak = r[8] < f->weakwrite ? r[9] : -1;
     s->corrupt_bit = (uint8_t)(rnd(&d->rng) & 7u);
-    s->drop_at = s->trunc_at = s->corrupt_at = s->cut_at = UINT64_MAX;
+    s->drop_at = s->trunc_at = s->corrupt_at = s->cut_at = s->weak_at = UINT64_MAX;
+    upd_sim_arm_weak_write(&d->d, -1); /* a weak write armed by the last check is gone */
 
     upd_client_config *c = &d->cfg;
     memset(c, 0, sizeof *c);
@@ -727,6 +740,8 @@ static void finish_check(fleet *fl, sdev *d)
     int r = upd_client_result_of(&d->c);
     int err = upd_client_error(&d->c);
     double rb = rnd01(&d->rng), rn = rnd01(&d->rng); /* boot-cut draws, always taken */
+    fl->weak_writes += d->d.flash.weak_writes;
+    d->d.flash.weak_writes = 0;
     if (d->d.state == UPD_SIM_OFF) {
         /* the power was cut during the client's work */
         fl->cuts_client++;
@@ -861,6 +876,9 @@ static void summary(const fleet *fl, double secs)
             fl->checks, fl->retries, fl->resumed, fl->installs);
         fprintf(f, "  power cuts         during download/write %llu, during the boot loader %llu\n",
                 fl->cuts_client, fl->cuts_boot);
+        if (o->f.weakwrite > 0)
+            fprintf(f, "  weak flash writes  %llu (a bit left unprogrammed, reported as written)\n",
+                    fl->weak_writes);
         fprintf(f,
                 "  bricked            during download/write %u, during the boot loader's copy %u\n",
                 fl->bricked_client, fl->bricked_boot);
@@ -879,10 +897,12 @@ static void summary(const fleet *fl, double secs)
         print_codes(stdout, fl, fl->code_err, 1);
         printf("}, \"checks\": %llu, \"retries\": %llu, \"resumed\": %llu, \"installs\": %llu, "
                "\"power_cuts_client\": %llu, \"power_cuts_bootloader\": %llu, "
+               "\"weak_writes\": %llu, "
                "\"bricked_client\": %u, \"bricked_bootloader\": %u, \"seconds\": %.3f, "
                "\"bytes\": %llu, \"peak_rss_kb\": %ld}\n",
                fl->checks, fl->retries, fl->resumed, fl->installs, fl->cuts_client, fl->cuts_boot,
-               fl->bricked_client, fl->bricked_boot, secs, fl->bytes, ru.ru_maxrss);
+               fl->weak_writes, fl->bricked_client, fl->bricked_boot, secs, fl->bytes,
+               ru.ru_maxrss);
     }
     fflush(stdout);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fleet test: the real `updraft serve` on 127.0.0.1 with a temp data dir, a release
 uploaded through the admin API (synthetic images from mkimage), and `updraft sim` with a
-few hundred devices and faults (dropped links, truncated responses, bit flips, power
+few hundred devices and faults (dropped links, truncated responses, bit flips, weak flash writes, power
 cuts) against it. The fleet must converge: every device updated, 0 bricked by the
 client, the JSON summary complete and consistent, the server's registry showing the
 devices on the new version. Also: power cuts during eboot's copy brick devices and are
@@ -167,7 +167,25 @@ def main():
             eq(res.get("updated", 0) + res.get("bricked_bootloader", 0), nb,
                "bootcut fleet: the others updated")
 
-            # 4. Deterministic for a seed: the same faults and outcomes
+            # 4. Flash writes that report success but leave a bit unprogrammed (worn
+            #    cells): the engine hashes the image read back from flash, so the x-MD5
+            #    check fails, nothing is committed and the retry installs a good copy.
+            #    The device's own client hashes the stream and would boot the broken
+            #    image. Also in parity mode (--features none): it is the engine's check.
+            for feat in ("all", "none"):
+                nw = 80
+                rc, res = sim(srv, "--devices", str(nw), "--seed", "31", "--features", feat,
+                              "--faults", "weakwrite=0.5")
+                what = "weak writes (%s)" % feat
+                consistent(res, nw, what)
+                eq(rc, 0, what + ": exit status")
+                eq(res.get("updated"), nw, what + ": all updated")
+                eq(res.get("bricked_client"), 0, what + ": bricked by the client")
+                check(res.get("weak_writes", 0) > 0, what + ": weak writes happened")
+                check(res.get("errors", {}).get("7", 0) > 0,
+                      what + ": caught as MD5 failures (Updater error 7)")
+
+            # 5. Deterministic for a seed: the same faults and outcomes
             args = ("--devices", "80", "--seed", "21", "--parallel", "16",
                     "--faults", "drop=0.1,truncate=0.1,corrupt=0.1,powercut=0.1")
             _, a = sim(srv, *args)
