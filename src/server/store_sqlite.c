@@ -86,7 +86,6 @@ enum q {
     Q_DEV_UPSERT,
     Q_DEV_OFFER,
     Q_DEV_UPDATED,
-    Q_DEV_RESULT,
     Q_DEV_REPORT,
     Q_DEV_DOWNLOADED,
     Q_DEV_DOWNLOADS,
@@ -136,7 +135,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_UPSERT] =
         "INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15) "
+        "last_seen_ms, last_result, last_event_ms) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,?16,COALESCE(?17,0)) "
         "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, ap_mac), "
         "family=COALESCE(excluded.family, family), chip_id=COALESCE(excluded.chip_id, chip_id), "
         "sdk=COALESCE(excluded.sdk, sdk), version=COALESCE(excluded.version, version), "
@@ -147,12 +147,15 @@ static const char *const SQL[Q__COUNT] = {
         "chip_size=COALESCE(excluded.chip_size, chip_size), mode=COALESCE(excluded.mode, mode), "
         "ip=COALESCE(excluded.ip, ip), user_agent=COALESCE(excluded.user_agent, user_agent), "
         "first_seen_ms=CASE WHEN first_seen_ms=0 THEN excluded.first_seen_ms ELSE first_seen_ms "
-        "END, last_seen_ms=MAX(last_seen_ms, excluded.last_seen_ms)",
+        "END, last_seen_ms=MAX(last_seen_ms, excluded.last_seen_ms), "
+        /* ?17 (the time) is set when the check-in is written as an event: then ?16 is
+         * the event's detail, the device's last_result */
+        "last_result=CASE WHEN ?17 IS NULL THEN last_result ELSE ?16 END, "
+        "last_event_ms=COALESCE(?17, last_event_ms)",
     [Q_DEV_OFFER] = "UPDATE devices SET offered_release=?2, offered_ms=?3, offer_downloads=0, "
                     "pre_md5=?4, pre_sha256=?5, pre_version=?6 WHERE mac=?1",
     [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
                       "offer_downloads=0, running_release=?2 WHERE mac=?1",
-    [Q_DEV_RESULT] = "UPDATE devices SET last_result=?2, last_event_ms=?3 WHERE mac=?1",
     [Q_DEV_REPORT] = "UPDATE devices SET last_report=?2 WHERE mac=?1",
     /* no RETURNING: SQLite builds an ephemeral table and a statement journal for it,
      * which cost more than the UPDATE and a SELECT by primary key together */
@@ -256,8 +259,11 @@ static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v)
 
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t cap)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
+    /* cut short to cap like snprintf, without its cost (read_device has 14 of these) */
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    size_t n = t ? strnlen(t, cap - 1) : 0;
+    memcpy(out, t ? t : "", n);
+    out[n] = '\0';
 }
 
 static int64_t col_int(sqlite3_stmt *st, int i, int64_t dflt)
@@ -910,6 +916,15 @@ static int apply_checkin(conn *c, const upd_record *rec)
     const upd_device_row *d = &rec->dev;
     upd_device_row old;
     int have_old = get_device(c, d->mac, &old) == 0;
+    const char *kind = !strcmp(rec->result, "offered")    ? "offered"
+                       : !strcmp(rec->result, "declined") ? "declined"
+                                                          : "check";
+    /* A routine check that says what the last event said is written as an event at
+     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert) shows the rest. Devices
+     * check every few minutes; an event per check would grow without end. When it is
+     * written, the upsert also records it as the device's last result. */
+    int write_event = strcmp(kind, "check") || !have_old || strcmp(old.last_result, rec->detail) ||
+                      rec->at_ms - old.last_event_ms >= UPD_CHECK_EVENT_MS;
     sqlite3_stmt *st = stmt(c, Q_DEV_UPSERT);
     if (!st)
         return UPD_STORE_EFAIL;
@@ -928,6 +943,10 @@ static int apply_checkin(conn *c, const upd_record *rec)
     bind_text_or_null(st, 13, d->ip);
     bind_text_or_null(st, 14, d->user_agent);
     sqlite3_bind_int64(st, 15, rec->at_ms);
+    if (write_event) {
+        sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 17, rec->at_ms);
+    }
     int rc = exec_done(c, st);
     if (rc)
         return rc;
@@ -947,9 +966,7 @@ static int apply_checkin(conn *c, const upd_record *rec)
             return rc;
     }
 
-    const char *kind = "check";
-    if (!strcmp(rec->result, "offered")) {
-        kind = "offered";
+    if (!strcmp(kind, "offered")) {
         if (!have_old || old.offered_release != rec->release_id) {
             st = stmt(c, Q_DEV_OFFER);
             if (!st)
@@ -963,8 +980,6 @@ static int apply_checkin(conn *c, const upd_record *rec)
             if ((rc = exec_done(c, st)) != 0)
                 return rc;
         }
-    } else if (!strcmp(rec->result, "declined")) {
-        kind = "declined";
     } else if (!strcmp(rec->result, "current") && rec->release_id > 0 &&
                (!have_old || old.running_release != rec->release_id)) {
         st = stmt(c, Q_DEV_RUNNING);
@@ -975,20 +990,8 @@ static int apply_checkin(conn *c, const upd_record *rec)
         if ((rc = exec_done(c, st)) != 0)
             return rc;
     }
-    /* A routine check that says what the last event said is written as an event at
-     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert above) shows the rest.
-     * Devices check every few minutes; an event per check would grow without end. */
-    if (!strcmp(kind, "check") && have_old && !strcmp(old.last_result, rec->detail) &&
-        rec->at_ms - old.last_event_ms < UPD_CHECK_EVENT_MS)
+    if (!write_event)
         return 0;
-    st = stmt(c, Q_DEV_RESULT);
-    if (!st)
-        return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, rec->detail, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, rec->at_ms);
-    if ((rc = exec_done(c, st)) != 0)
-        return rc;
     return add_event(c, rec->at_ms, d->mac, kind, rec->release_id, -1, rec->detail);
 }
 
