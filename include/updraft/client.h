@@ -43,7 +43,10 @@
 enum {
     /* Before committing, inspect the staged image with the core's inspector and refuse
      * what the device could not boot (wrong family, bad checksum, not an app):
-     * UPD_CLIENT_EIMAGE instead of installing it. */
+     * UPD_CLIENT_EIMAGE instead of installing it. Only in a build with the inspector
+     * (UPD_CLIENT_WITH_INSPECT=1: the host build of updraft; a device build leaves it
+     * out unless asked, as it links about 19 KB of the core): else init refuses it
+     * with UPD_EUNSUPPORTED. Not in UPD_CLIENT_F_ALL. */
     UPD_CLIENT_F_INSPECT = 1u << 0,
     /* Verify the SHA-256 the server announces in an x-SHA256 header (64 hex). A hash
      * given in the config (expected_sha256) is verified with or without this flag. */
@@ -55,7 +58,8 @@ enum {
      * send it on the next check as one x-updraft-report header (docs/protocol.md,
      * "Outcome report"). Not in UPD_CLIENT_F_ALL: the server must expect the header. */
     UPD_CLIENT_F_REPORT = 1u << 3,
-    UPD_CLIENT_F_ALL = UPD_CLIENT_F_INSPECT | UPD_CLIENT_F_SHA256 | UPD_CLIENT_F_RESUME
+    /* The extensions every default build has and every server works with. */
+    UPD_CLIENT_F_ALL = UPD_CLIENT_F_SHA256 | UPD_CLIENT_F_RESUME
 };
 
 /* What the device reports about itself and how it checks. Strings are NUL-terminated,

@@ -1108,7 +1108,7 @@ int upd_cmd_sim(int argc, char **argv)
     o->version = "1.0.0";
     o->code_size = 250000;
     o->seed = 1;
-    o->features = UPD_CLIENT_F_ALL;
+    o->features = UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT;
     o->platform = UPD_SIM_ESP8266;
     const char *layout = NULL, *url = NULL;
     for (int i = 1; i < argc; i++) {
@@ -1158,7 +1158,7 @@ int upd_cmd_sim(int argc, char **argv)
             bad = parse_faults(&o->f, v) != 0;
         else if (!strcmp(a, "--features")) {
             if (!strcmp(v, "all"))
-                o->features = UPD_CLIENT_F_ALL;
+                o->features = UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT;
             else if (!strcmp(v, "none"))
                 o->features = 0;
             else

@@ -7,16 +7,20 @@
 #include "updraft/client.h"
 #include "updraft/error.h"
 
-/* Compile-time features (1: built in, the default; 0: left out to save code on small
- * devices). With a feature left out, init refuses a configuration or port that asks for
- * it (UPD_EUNSUPPORTED) rather than silently behaving like the plain device client.
+/* Compile-time features (1: built in; 0: left out to save code on small devices). All
+ * are 1 by default but INSPECT. With a feature left out, init refuses a configuration or
+ * port that asks for it (UPD_EUNSUPPORTED) rather than silently behaving like the plain
+ * device client.
  *   SIGN      signed images through port->crypto.verify (spec section 5)
  *   REPORT    UPD_CLIENT_F_REPORT, the x-updraft-report outcome header
  *   RESUME    UPD_CLIENT_F_RESUME, Range downloads from the UPD_STATE_RESUME record
  *   SHA256    UPD_CLIENT_F_SHA256 and expected_sha256
  *   VERSION   version_only (getAvailableVersion)
  *   ROLLBACK  upd_client_boot_state / upd_client_confirm (else UPD_EUNSUPPORTED)
- *   INSPECT   UPD_CLIENT_F_INSPECT, the core's inspector before committing
+ *   INSPECT   UPD_CLIENT_F_INSPECT, the core's inspector before committing; 0 by
+ *             default: the engine's call links the whole inspector from libupdraft-core
+ *             (about 19 KB of ESP8266 code) into every firmware, used or not. The host
+ *             build turns it on (src/client/CMakeLists.txt): its tools link it anyway.
  * The parity configuration (features 0, no verifier) needs none of them. */
 #ifndef UPD_CLIENT_WITH_SIGN
 #define UPD_CLIENT_WITH_SIGN 1
@@ -37,7 +41,7 @@
 #define UPD_CLIENT_WITH_ROLLBACK 1
 #endif
 #ifndef UPD_CLIENT_WITH_INSPECT
-#define UPD_CLIENT_WITH_INSPECT 1
+#define UPD_CLIENT_WITH_INSPECT 0
 #endif
 
 enum upd__client_state {

@@ -19,6 +19,14 @@ typedef tw_md5_ctx mp_md5;
 #define mp_md5_update tw_md5_update
 #define mp_md5_final  tw_md5_final
 
+/* Whether the engine under test has the core's inspector (UPD_CLIENT_F_INSPECT): the
+ * host build does, the lx106 (device) build does not (src/client/CMakeLists.txt). */
+#if defined(UPD_CLIENT_WITH_INSPECT) && UPD_CLIENT_WITH_INSPECT
+#define MP_HAVE_INSPECT 1
+#else
+#define MP_HAVE_INSPECT 0
+#endif
+
 #define MP_MAX_RESP 12 /* responses per check (redirect chains) */
 #define MP_SENT_MAX 2048
 

@@ -374,11 +374,12 @@ static void boot_cuts(const scenario *sc, tally *t)
 }
 
 static const scenario esp8266_raw = {"esp8266-4m1m", "esp8266-4m1m", 90000, 120000, 0,
-                                     UPD_CLIENT_F_ALL};
+                                     UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT};
 static const scenario esp8266_gz = {"esp8266-4m1m-gzip", "esp8266-4m1m", 90000, 60000, 1,
-                                    UPD_CLIENT_F_ALL};
+                                    UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT};
 static const scenario esp8266_1m = {"esp8266-1m64-parity", "esp8266-1m64", 150000, 160000, 0, 0};
-static const scenario esp32_all = {"esp32-4m", "esp32-4m", 90000, 120000, 0, UPD_CLIENT_F_ALL};
+static const scenario esp32_all = {"esp32-4m", "esp32-4m", 90000, 120000, 0,
+                                   UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT};
 static const scenario esp32_parity = {"esp32-4m-parity", "esp32-4m", 60000, 70000, 0, 0};
 
 static int total_cases;
