@@ -386,7 +386,6 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
     c->chunk = 1024;
     while (c->chunk < UPD_FLASH_SECTOR && c->chunk * 2 <= c->cap)
         c->chunk *= 2;
-    c->lim = c->cap;
     c->tls = cfg->tls ? 1 : 0;
     c->tcp_port = cfg->port ? cfg->port : (c->tls ? 443 : 80);
     if (set_host(c, (const uint8_t *)cfg->host, upd__slen(cfg->host)) != 0)
@@ -395,8 +394,7 @@ int upd_client_init(upd_client_ctx *c, const upd_client_config *cfg, const upd_p
     size_t pl = upd__slen(c->path);
     if (pl > 0xFFFFu)
         return UPD_ENOSPC;
-    c->path_len = (uint16_t)pl;
-    c->content_length = -1;
+    c->path_len = (uint16_t)pl; /* (lim, content_length: start_response) */
 #if UPD_CLIENT_WITH_RESUME
     if ((cfg->features & UPD_CLIENT_F_RESUME) && upd__resume_load(c))
         c->flags |= UPD__CF_RESUMING;
@@ -543,20 +541,18 @@ static int follow(upd_client_ctx *c)
         return -1;
     uint32_t path_at = 0;
     if (loc[0] != '/') {
-        const char *scheme = c->tls ? "https://" : "http://";
-        uint32_t sl = (uint32_t)upd__slen(scheme), i;
-        if (n < sl || upd__bdiffer(loc, scheme, sl) != 0)
+        uint32_t h0 = c->tls ? 8u : 7u, h1 = h0; /* after the scheme */
+        if (n < h0 || upd__bdiffer(loc, c->tls ? "https://" : "http://", h0) != 0)
             return -1;
-        uint32_t h0 = sl, h1 = h0;
-        while (h1 < n && loc[h1] != '/')
-            h1++;
-        for (i = h0; i < h1; i++) /* user:password@host: not supported, fail as no URL */
-            if (loc[i] == '@')
+        uint32_t colon = 0;
+        for (; h1 < n && loc[h1] != '/'; h1++) {
+            if (loc[h1] == '@') /* user:password@host: not supported, fail as no URL */
                 return -1;
-        uint32_t colon = h1;
-        for (i = h0; i < h1; i++)
-            if (loc[i] == ':')
-                colon = i;
+            if (loc[h1] == ':')
+                colon = h1;
+        }
+        if (!colon)
+            colon = h1;
         uint16_t port = c->tls ? 443 : 80;
         if (colon < h1) {
             uint32_t j = colon + 1, p;
