@@ -93,9 +93,14 @@ enum q {
     Q_DEV_RUNNING,
     Q_EV_PRUNE,
     Q_EV_INSERT,
+    Q_EV_INSERT_N,
     Q_EV_LIST,
     Q__COUNT
 };
+
+/* The writer thread's events are inserted EV_ROWS at a time (see add_event). */
+#define EV_ROWS 16
+#define EV_ROW  "(?,?,?,?,?,?)"
 
 static const char *const SQL[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -166,6 +171,10 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
     [Q_EV_PRUNE] = "DELETE FROM events WHERE id IN "
                    "(SELECT id FROM events WHERE at_ms < ?1 ORDER BY id LIMIT ?2)",
+    [Q_EV_INSERT_N] =
+        "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) VALUES" EV_ROW "," EV_ROW
+        "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW
+        "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW,
     [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES(?1,?2,?3,?4,?5,?6)",
     [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail FROM events WHERE "
@@ -175,10 +184,23 @@ static const char *const SQL[Q__COUNT] = {
 
 /* ---- connection pool ------------------------------------------------------------------ */
 
+/* An event held back for a multi-row insert. */
+typedef struct pending_event {
+    int64_t at, rel, bytes;
+    char mac[UPD_MAC_STR];
+    const char *kind; /* a literal or a string of the batch's records */
+    char detail[UPD_DETAIL_MAX];
+} pending_event;
+
 typedef struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[Q__COUNT];
     int busy;
+    /* inside apply_batch: events are gathered here and inserted EV_ROWS per statement
+     * (one statement per event cost more than the event's b-tree inserts) */
+    int gather;
+    pending_event ev[EV_ROWS];
+    int nev;
 } conn;
 
 typedef struct sqlite_store {
@@ -358,9 +380,66 @@ static void rollback(conn *c)
     simple(c, Q_ROLLBACK);
 }
 
+/* Insert the gathered events (in order: their ids follow it). */
+static int flush_events(conn *c)
+{
+    int n = c->nev, rc = 0;
+    c->nev = 0;
+    if (n == 0)
+        return 0;
+    if (n < EV_ROWS) {
+        for (int i = 0; i < n && rc == 0; i++) {
+            pending_event *e = &c->ev[i];
+            sqlite3_stmt *st = stmt(c, Q_EV_INSERT);
+            if (!st)
+                return UPD_STORE_EFAIL;
+            sqlite3_bind_int64(st, 1, e->at);
+            bind_text_or_null(st, 2, e->mac);
+            sqlite3_bind_text(st, 3, e->kind, -1, SQLITE_STATIC);
+            if (e->rel > 0)
+                sqlite3_bind_int64(st, 4, e->rel);
+            bind_int_or_null(st, 5, e->bytes);
+            sqlite3_bind_text(st, 6, e->detail, -1, SQLITE_STATIC);
+            rc = exec_done(c, st);
+        }
+        return rc;
+    }
+    sqlite3_stmt *st = stmt(c, Q_EV_INSERT_N);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    for (int i = 0; i < EV_ROWS; i++) {
+        pending_event *e = &c->ev[i];
+        int b = 6 * i;
+        sqlite3_bind_int64(st, b + 1, e->at);
+        if (e->mac[0])
+            sqlite3_bind_text(st, b + 2, e->mac, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, b + 3, e->kind, -1, SQLITE_STATIC);
+        if (e->rel > 0)
+            sqlite3_bind_int64(st, b + 4, e->rel);
+        if (e->bytes >= 0)
+            sqlite3_bind_int64(st, b + 5, e->bytes);
+        sqlite3_bind_text(st, b + 6, e->detail, -1, SQLITE_STATIC);
+    }
+    return exec_done(c, st);
+}
+
 static int add_event(conn *c, int64_t at, const char *mac, const char *kind, int64_t rel,
                      int64_t bytes, const char *detail)
 {
+    if (c->gather) {
+        pending_event *e = &c->ev[c->nev++];
+        e->at = at;
+        e->rel = rel;
+        e->bytes = bytes;
+        e->kind = kind;
+        size_t n = mac ? strnlen(mac, sizeof e->mac - 1) : 0;
+        memcpy(e->mac, mac ? mac : "", n);
+        e->mac[n] = '\0';
+        n = detail ? strnlen(detail, sizeof e->detail - 1) : 0;
+        memcpy(e->detail, detail ? detail : "", n);
+        e->detail[n] = '\0';
+        return c->nev == EV_ROWS ? flush_events(c) : 0;
+    }
     sqlite3_stmt *st = stmt(c, Q_EV_INSERT);
     if (!st)
         return UPD_STORE_EFAIL;
@@ -1053,9 +1132,15 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, char
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
     int rc = begin(c);
+    c->gather = 1;
+    c->nev = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i])
                                              : apply_download(c, &recs[i]);
+    if (rc == 0)
+        rc = flush_events(c);
+    c->gather = 0;
+    c->nev = 0;
     if (rc == 0)
         rc = commit(c);
     if (rc) {
