@@ -251,7 +251,8 @@ static sqlite3_stmt *stmt(conn *c, enum q q)
             return NULL;
         }
     }
-    sqlite3_reset(c->st[q]);
+    if (sqlite3_stmt_busy(c->st[q])) /* the statements are reset after use: rarely */
+        sqlite3_reset(c->st[q]);
     sqlite3_clear_bindings(c->st[q]);
     return c->st[q];
 }
@@ -267,6 +268,16 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && *s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* The same for text that outlives the statement's use: the writer thread's records,
+ * which stay put until apply_batch returns (no copy). */
+static void bind_static_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && *s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -1007,23 +1018,23 @@ static int apply_checkin(conn *c, const upd_record *rec)
     sqlite3_stmt *st = stmt(c, Q_DEV_UPSERT);
     if (!st)
         return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(st, 2, d->ap_mac);
-    bind_text_or_null(st, 3, d->family);
-    bind_text_or_null(st, 4, d->chip_id);
-    bind_text_or_null(st, 5, d->sdk);
-    bind_text_or_null(st, 6, d->version);
+    sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_STATIC);
+    bind_static_or_null(st, 2, d->ap_mac);
+    bind_static_or_null(st, 3, d->family);
+    bind_static_or_null(st, 4, d->chip_id);
+    bind_static_or_null(st, 5, d->sdk);
+    bind_static_or_null(st, 6, d->version);
     bind_int_or_null(st, 7, d->sketch_size);
-    bind_text_or_null(st, 8, d->sketch_md5);
-    bind_text_or_null(st, 9, d->sketch_sha256);
+    bind_static_or_null(st, 8, d->sketch_md5);
+    bind_static_or_null(st, 9, d->sketch_sha256);
     bind_int_or_null(st, 10, d->free_space);
     bind_int_or_null(st, 11, d->chip_size);
-    bind_text_or_null(st, 12, d->mode);
-    bind_text_or_null(st, 13, d->ip);
-    bind_text_or_null(st, 14, d->user_agent);
+    bind_static_or_null(st, 12, d->mode);
+    bind_static_or_null(st, 13, d->ip);
+    bind_static_or_null(st, 14, d->user_agent);
     sqlite3_bind_int64(st, 15, rec->at_ms);
     if (write_event) {
-        sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 17, rec->at_ms);
     }
     int rc = exec_done(c, st);
