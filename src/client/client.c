@@ -32,7 +32,7 @@ static int name_is(const uint8_t *p, uint32_t n, const char *name)
     return i == n && name[i] == '\0';
 }
 
-static int is_space(int ch)
+UPD__NOINLINE static int is_space(int ch)
 {
     return ch == ' ' || (ch >= '\t' && ch <= '\r');
 }
@@ -268,7 +268,7 @@ static void report_header(upd_client_ctx *c, wbuf *w)
 
 /* Store the outcome of an offered image (result 0: installed, else the error code), or
  * with clear set an empty record (the report went out and an answer came). */
-__attribute__((noinline)) static void report_write(upd_client_ctx *c, int32_t res, int clear)
+UPD__NOINLINE static void report_write(upd_client_ctx *c, int32_t res, int clear)
 {
     uint8_t r[UPD_STATE_REPORT_SIZE];
     upd__bfill(r, 0, sizeof r);
@@ -593,7 +593,7 @@ static void keep_location(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 #if UPD_CLIENT_WITH_RESUME
 /* Content-Range of the 206 to our Range: it must be exactly the rest of the file the
  * record describes, "bytes <received>-<total - 1>/<total>" (what servers send). */
-static void check_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
+UPD__NOINLINE static void check_content_range(upd_client_ctx *c, const uint8_t *v, uint32_t n)
 {
     uint8_t t[40];
     wbuf w = {t, 0, sizeof t, 0};

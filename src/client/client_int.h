@@ -44,6 +44,15 @@
 #define UPD_CLIENT_WITH_INSPECT 0
 #endif
 
+/* Out of line where GCC's inlining at -Os makes the lx106 code bigger, not smaller (a
+ * function inlined into a large caller adds register spills there); measured with
+ * xtensa-lx106-elf-size, docs/client.md. */
+#if defined(__GNUC__)
+#define UPD__NOINLINE __attribute__((noinline))
+#else
+#define UPD__NOINLINE
+#endif
+
 enum upd__client_state {
     UPD__CS_CONNECT = 0, /* wants a connection */
     UPD__CS_SEND,        /* the request is going out */
