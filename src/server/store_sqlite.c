@@ -78,7 +78,8 @@ enum q {
     Q_CHAN_CURRENT,
     Q_CHAN_LIST,
     Q_DEV_GET,
-    Q_DEV_PRE,
+    Q_DEV_GET_PRE,
+    Q_REL_IDENT,
     Q_DEV_LIST,
     Q_DEV_ENSURE,
     Q_DEV_PIN,
@@ -129,7 +130,11 @@ static const char *const SQL[Q__COUNT] = {
                     "FROM channels c JOIN releases r ON r.id=c.release_id "
                     "ORDER BY c.name, c.platform, c.mode",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
-    [Q_DEV_PRE] = "SELECT pre_md5, pre_sha256, pre_version FROM devices WHERE mac=?1",
+    /* the writer's read of a device: also what it ran when its open offer was made */
+    [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
+                      "WHERE mac=?1",
+    /* what tells a release's image apart (the writer's outcome inference) */
+    [Q_REL_IDENT] = "SELECT id, version, md5, sha256, inner_md5 FROM releases WHERE id=?1",
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE "
                    "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "
                    "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND "
@@ -949,11 +954,54 @@ static int same_image(const upd_device_row *d, const upd_release_row *r)
 
 /* The device checks in while an offer is open: did it install the offered image, or is
  * it back on the image it ran when the offer was made? */
-static int infer_outcome(conn *c, const upd_record *rec, const upd_device_row *old)
+/* A device row as the writer reads it: the row and the image it ran at the offer. */
+typedef struct dev_pre {
+    upd_device_row row;
+    char md5[33], sha256[65], version[UPD_VER_MAX];
+} dev_pre;
+
+static int get_device_pre(conn *c, const char *mac, dev_pre *out)
 {
+    sqlite3_stmt *st = stmt(c, Q_DEV_GET_PRE);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_device(st, &out->row);
+        col_text(st, 25, out->md5, sizeof out->md5);
+        col_text(st, 26, out->sha256, sizeof out->sha256);
+        col_text(st, 27, out->version, sizeof out->version);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+}
+
+/* The columns of a release that same_image and the event texts use. */
+static int get_release_ident(conn *c, int64_t id, upd_release_row *out)
+{
+    sqlite3_stmt *st = stmt(c, Q_REL_IDENT);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        col_text(st, 1, out->version, sizeof out->version);
+        col_text(st, 2, out->md5, sizeof out->md5);
+        col_text(st, 3, out->sha256, sizeof out->sha256);
+        col_text(st, 4, out->inner_md5, sizeof out->inner_md5);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+}
+
+static int infer_outcome(conn *c, const upd_record *rec, const dev_pre *oldp)
+{
+    const upd_device_row *old = &oldp->row;
     upd_release_row rel;
     char d[UPD_DETAIL_MAX];
-    if (get_release(c, old->offered_release, &rel) != 0)
+    if (get_release_ident(c, old->offered_release, &rel) != 0)
         return 0;
     if (same_image(&rec->dev, &rel)) {
         snprintf(d, sizeof d, "now runs release %lld (version %.200s)", (long long)rel.id,
@@ -969,17 +1017,7 @@ static int infer_outcome(conn *c, const upd_record *rec, const upd_device_row *o
     if (old->offer_downloads < 1)
         return 0;
     /* Downloaded at least once since the offer: still on the image it had then? */
-    sqlite3_stmt *st = stmt(c, Q_DEV_PRE);
-    if (!st)
-        return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
-    char pre_md5[33] = "", pre_sha[65] = "", pre_ver[UPD_VER_MAX] = "";
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        col_text(st, 0, pre_md5, sizeof pre_md5);
-        col_text(st, 1, pre_sha, sizeof pre_sha);
-        col_text(st, 2, pre_ver, sizeof pre_ver);
-    }
-    sqlite3_reset(st);
+    const char *pre_md5 = oldp->md5, *pre_sha = oldp->sha256, *pre_ver = oldp->version;
     int back = 0;
     if (rec->dev.sketch_md5[0] && pre_md5[0])
         back = !strcasecmp(rec->dev.sketch_md5, pre_md5);
@@ -993,7 +1031,7 @@ static int infer_outcome(conn *c, const upd_record *rec, const upd_device_row *o
              "downloaded release %lld (version %.200s) but still runs its previous image: the "
              "update was refused, failed to boot or was rolled back",
              (long long)rel.id, rel.version);
-    st = stmt(c, Q_DEV_FAILED_RESET);
+    sqlite3_stmt *st = stmt(c, Q_DEV_FAILED_RESET);
     if (!st)
         return UPD_STORE_EFAIL;
     sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
@@ -1004,8 +1042,9 @@ static int infer_outcome(conn *c, const upd_record *rec, const upd_device_row *o
 static int apply_checkin(conn *c, const upd_record *rec)
 {
     const upd_device_row *d = &rec->dev;
-    upd_device_row old;
-    int have_old = get_device(c, d->mac, &old) == 0;
+    dev_pre oldp;
+    const upd_device_row *old = &oldp.row;
+    int have_old = get_device_pre(c, d->mac, &oldp) == 0;
     const char *kind = !strcmp(rec->result, "offered")    ? "offered"
                        : !strcmp(rec->result, "declined") ? "declined"
                                                           : "check";
@@ -1013,8 +1052,8 @@ static int apply_checkin(conn *c, const upd_record *rec)
      * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert) shows the rest. Devices
      * check every few minutes; an event per check would grow without end. When it is
      * written, the upsert also records it as the device's last result. */
-    int write_event = strcmp(kind, "check") || !have_old || strcmp(old.last_result, rec->detail) ||
-                      rec->at_ms - old.last_event_ms >= UPD_CHECK_EVENT_MS;
+    int write_event = strcmp(kind, "check") || !have_old || strcmp(old->last_result, rec->detail) ||
+                      rec->at_ms - old->last_event_ms >= UPD_CHECK_EVENT_MS;
     sqlite3_stmt *st = stmt(c, Q_DEV_UPSERT);
     if (!st)
         return UPD_STORE_EFAIL;
@@ -1040,11 +1079,11 @@ static int apply_checkin(conn *c, const upd_record *rec)
     int rc = exec_done(c, st);
     if (rc)
         return rc;
-    if (have_old && old.offered_release > 0 && (rc = infer_outcome(c, rec, &old)) != 0)
+    if (have_old && old->offered_release > 0 && (rc = infer_outcome(c, rec, &oldp)) != 0)
         return rc;
     /* the device's own report of its last attempt: once per distinct report (a device
      * repeats it until it gets an answer) */
-    if (rec->report[0] && (!have_old || strcmp(old.last_report, rec->report) != 0)) {
+    if (rec->report[0] && (!have_old || strcmp(old->last_report, rec->report) != 0)) {
         st = stmt(c, Q_DEV_REPORT);
         if (!st)
             return UPD_STORE_EFAIL;
@@ -1057,7 +1096,7 @@ static int apply_checkin(conn *c, const upd_record *rec)
     }
 
     if (!strcmp(kind, "offered")) {
-        if (!have_old || old.offered_release != rec->release_id) {
+        if (!have_old || old->offered_release != rec->release_id) {
             st = stmt(c, Q_DEV_OFFER);
             if (!st)
                 return UPD_STORE_EFAIL;
@@ -1071,7 +1110,7 @@ static int apply_checkin(conn *c, const upd_record *rec)
                 return rc;
         }
     } else if (!strcmp(rec->result, "current") && rec->release_id > 0 &&
-               (!have_old || old.running_release != rec->release_id)) {
+               (!have_old || old->running_release != rec->release_id)) {
         st = stmt(c, Q_DEV_RUNNING);
         if (!st)
             return UPD_STORE_EFAIL;
