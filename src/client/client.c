@@ -32,7 +32,7 @@ static int name_is(const uint8_t *p, uint32_t n, const char *name)
     return i == n && name[i] == '\0';
 }
 
-UPD__NOINLINE static int is_space(int ch)
+static int is_space(int ch)
 {
     return ch == ' ' || (ch >= '\t' && ch <= '\r');
 }

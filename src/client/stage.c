@@ -338,7 +338,7 @@ static int check_signature(upd_client_ctx *c)
  * committed, else the error to fail with. The hashes are taken over the image read
  * back from flash (as received: before the flash-mode patch, with the held-back bytes),
  * so a write the flash did not keep fails the check instead of being booted. */
-UPD__NOINLINE static int end_checks(upd_client_ctx *c)
+static int end_checks(upd_client_ctx *c)
 {
     const upd_crypto_ops *k = &c->port->crypto;
     const upd_flash_ops *f = &c->port->flash;
