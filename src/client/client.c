@@ -250,8 +250,12 @@ static void report_header(upd_client_ctx *c, wbuf *w)
         r[RP_VLEN] > UPD_CLIENT_VERSION_MAX)
         return;
     uint32_t res = upd__rd32(r + RP_RESULT);
-    puts_(w, (int32_t)res < 0 ? "x-updraft-report: v=1;result=-" : "x-updraft-report: v=1;result=");
-    putu(w, (int32_t)res < 0 ? 0u - res : res);
+    puts_(w, "x-updraft-report: v=1;result=");
+    if ((int32_t)res < 0) {
+        puts_(w, "-");
+        res = 0u - res;
+    }
+    putu(w, res);
     if (r[RP_FLAGS] & RPF_MD5) {
         puts_(w, ";md5=");
         puthex(w, r + RP_MD5, 16, 0);
@@ -260,9 +264,9 @@ static void report_header(upd_client_ctx *c, wbuf *w)
         puts_(w, ";version=");
         put(w, r + RP_VLEN + 1, r[RP_VLEN]);
     }
-    puts_(w, res == 0 && upd_client_boot_state(c->port) == UPD_BOOT_ROLLED_BACK
-                 ? ";rollback=1\r\n"
-                 : ";rollback=0\r\n");
+    puts_(w, ";rollback=");
+    puts_(w,
+          res == 0 && upd_client_boot_state(c->port) == UPD_BOOT_ROLLED_BACK ? "1\r\n" : "0\r\n");
     c->flags |= UPD__CF_REPORTED;
 }
 
