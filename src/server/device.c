@@ -92,6 +92,7 @@ static const struct {
 struct devhdrs {
     const char *f[2][F__COUNT]; /* [0] x-ESP8266-, [1] x-ESP32-; the first of each wins */
     const char *ua;
+    const char *report; /* x-updraft-report */
 };
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -101,37 +102,48 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     (void)kind;
     if (!key || !value)
         return MHD_YES;
-    if (!strncasecmp(key, "x-ESP", 5)) {
-        int fam;
-        const char *rest;
-        if (!strncasecmp(key + 5, "8266-", 5)) {
-            fam = 0;
-            rest = key + 10;
-        } else if (!strncasecmp(key + 5, "32-", 3)) {
-            fam = 1;
-            rest = key + 8;
-        } else {
-            return MHD_YES;
-        }
-        size_t n = strlen(rest);
-        for (int i = 0; i < F__COUNT; i++)
-            if (fields[i].len == n && !strcasecmp(rest, fields[i].name)) {
-                if (!h->f[fam][i])
-                    h->f[fam][i] = value;
-                break;
+    size_t kl = strlen(key);
+    if (kl > 5 && (key[0] | 0x20) == 'x' && key[1] == '-') {
+        if (!strncasecmp(key + 2, "ESP", 3)) {
+            int fam;
+            size_t skip;
+            if (!strncasecmp(key + 5, "8266-", 5)) {
+                fam = 0;
+                skip = 10;
+            } else if (!strncasecmp(key + 5, "32-", 3)) {
+                fam = 1;
+                skip = 8;
+            } else {
+                return MHD_YES;
             }
-    } else if (!h->ua && !strcasecmp(key, "User-Agent")) {
+            if (kl <= skip)
+                return MHD_YES;
+            const char *rest = key + skip;
+            size_t n = kl - skip;
+            for (int i = 0; i < F__COUNT; i++)
+                if (fields[i].len == n && !strcasecmp(rest, fields[i].name)) {
+                    if (!h->f[fam][i])
+                        h->f[fam][i] = value;
+                    break;
+                }
+        } else if (!h->report && kl == 16 && !strcasecmp(key + 2, "updraft-report")) {
+            h->report = value;
+        }
+    } else if (!h->ua && kl == 10 && !strcasecmp(key, "User-Agent")) {
         h->ua = value;
     }
     return MHD_YES;
 }
 
-/* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr. */
-static void read_devreq(struct MHD_Connection *c, upd_devreq *dr)
+/* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr; *report (when not NULL):
+ * the x-updraft-report header found in the same pass, or NULL. */
+static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **report)
 {
     struct devhdrs h;
     memset(&h, 0, sizeof h);
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
+    if (report)
+        *report = h.report;
     memset(dr, 0, sizeof *dr);
     upd_device_row *d = &dr->dev;
     d->sketch_size = d->free_space = d->chip_size = -1;
@@ -203,9 +215,8 @@ static int report_field(const char **p, char *key, size_t kcap, char *val, size_
 
 /* Parse x-updraft-report into dr (report[0] stays 0 for an absent or invalid header;
  * unknown fields are ignored, a v other than 1 voids the whole header). */
-static void read_report(srv *s, struct MHD_Connection *c, upd_devreq *dr)
+static void read_report(srv *s, const char *h, upd_devreq *dr)
 {
-    const char *h = upd__header(c, "x-updraft-report");
     if (!h || strlen(h) > 200)
         return;
     char key[16], val[64], md5[33] = "", version[48] = "";
@@ -616,8 +627,9 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
 {
     srv *s = r->s;
     upd_devreq dr;
-    read_devreq(c, &dr);
-    read_report(s, c, &dr);
+    const char *report;
+    read_devreq(c, &dr, &report);
+    read_report(s, report, &dr);
     if (path_mac) {
         if (dr.has_mac && strcmp(dr.dev.mac, path_mac) != 0)
             return upd__reply_text(r, c, MHD_HTTP_FORBIDDEN,
@@ -761,7 +773,7 @@ static enum MHD_Result handle_release_file(req *r, struct MHD_Connection *c, con
         return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                                "updraft: expected /releases/<id>/<name>.bin");
     upd_devreq dr;
-    read_devreq(c, &dr);
+    read_devreq(c, &dr, NULL);
     if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
         return unauthorized(r, c);
     upd_release_row *rel = malloc(sizeof *rel);
