@@ -85,6 +85,7 @@ enum q {
     Q_DEV_PIN,
     Q_DEV_CHANNEL,
     Q_DEV_UPSERT,
+    Q_DEV_SEEN,
     Q_DEV_OFFER,
     Q_DEV_UPDATED,
     Q_DEV_REPORT,
@@ -162,6 +163,10 @@ static const char *const SQL[Q__COUNT] = {
          * the event's detail, the device's last_result */
         "last_result=CASE WHEN ?17 IS NULL THEN last_result ELSE ?16 END, "
         "last_event_ms=COALESCE(?17, last_event_ms)",
+    /* the upsert when the request's facts are what the row holds already */
+    [Q_DEV_SEEN] = "UPDATE devices SET last_seen_ms=MAX(last_seen_ms, ?2), "
+                   "last_result=CASE WHEN ?4 IS NULL THEN last_result ELSE ?3 END, "
+                   "last_event_ms=COALESCE(?4, last_event_ms) WHERE mac=?1",
     [Q_DEV_OFFER] = "UPDATE devices SET offered_release=?2, offered_ms=?3, offer_downloads=0, "
                     "pre_md5=?4, pre_sha256=?5, pre_version=?6 WHERE mac=?1",
     [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
@@ -1039,24 +1044,40 @@ static int infer_outcome(conn *c, const upd_record *rec, const dev_pre *oldp)
     return rc ? rc : add_event(c, rec->at_ms, rec->dev.mac, "failed", rel.id, -1, d);
 }
 
-static int apply_checkin(conn *c, const upd_record *rec)
+/* Would the upsert leave the facts of old as they are? (It keeps a column when the
+ * request does not say: "" or -1.) */
+static int same_facts(const upd_device_row *n, const upd_device_row *o)
+{
+#define TXT(f) (!n->f[0] || !strcmp(n->f, o->f))
+#define NUM(f) (n->f < 0 || n->f == o->f)
+    return o->first_seen_ms != 0 && TXT(ap_mac) && TXT(family) && TXT(chip_id) && TXT(sdk) &&
+           TXT(version) && NUM(sketch_size) && TXT(sketch_md5) && TXT(sketch_sha256) &&
+           NUM(free_space) && NUM(chip_size) && TXT(mode) && TXT(ip) && TXT(user_agent);
+#undef TXT
+#undef NUM
+}
+
+/* The statement that records a check-in on the device row, bound and ready to step:
+ * the upsert, or when the row already holds the request's facts (seen: the usual
+ * check of a device that reports what it reported before) a plain UPDATE of the times
+ * and the result, much cheaper. event: also set last_result/last_event_ms. */
+static sqlite3_stmt *bind_upsert(conn *c, const upd_record *rec, int seen, int event)
 {
     const upd_device_row *d = &rec->dev;
-    dev_pre oldp;
-    const upd_device_row *old = &oldp.row;
-    int have_old = get_device_pre(c, d->mac, &oldp) == 0;
-    const char *kind = !strcmp(rec->result, "offered")    ? "offered"
-                       : !strcmp(rec->result, "declined") ? "declined"
-                                                          : "check";
-    /* A routine check that says what the last event said is written as an event at
-     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert) shows the rest. Devices
-     * check every few minutes; an event per check would grow without end. When it is
-     * written, the upsert also records it as the device's last result. */
-    int write_event = strcmp(kind, "check") || !have_old || strcmp(old->last_result, rec->detail) ||
-                      rec->at_ms - old->last_event_ms >= UPD_CHECK_EVENT_MS;
-    sqlite3_stmt *st = stmt(c, Q_DEV_UPSERT);
-    if (!st)
-        return UPD_STORE_EFAIL;
+    sqlite3_stmt *st;
+    if (seen) {
+        if (!(st = stmt(c, Q_DEV_SEEN)))
+            return NULL;
+        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, rec->at_ms);
+        if (event) {
+            sqlite3_bind_text(st, 3, rec->detail, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, rec->at_ms);
+        }
+        return st;
+    }
+    if (!(st = stmt(c, Q_DEV_UPSERT)))
+        return NULL;
     sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_STATIC);
     bind_static_or_null(st, 2, d->ap_mac);
     bind_static_or_null(st, 3, d->family);
@@ -1072,10 +1093,31 @@ static int apply_checkin(conn *c, const upd_record *rec)
     bind_static_or_null(st, 13, d->ip);
     bind_static_or_null(st, 14, d->user_agent);
     sqlite3_bind_int64(st, 15, rec->at_ms);
-    if (write_event) {
+    if (event) {
         sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 17, rec->at_ms);
     }
+    return st;
+}
+
+static int apply_checkin(conn *c, const upd_record *rec)
+{
+    const upd_device_row *d = &rec->dev;
+    dev_pre oldp;
+    const upd_device_row *old = &oldp.row;
+    int have_old = get_device_pre(c, d->mac, &oldp) == 0;
+    const char *kind = !strcmp(rec->result, "offered")    ? "offered"
+                       : !strcmp(rec->result, "declined") ? "declined"
+                                                          : "check";
+    /* A routine check that says what the last event said is written as an event at
+     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert) shows the rest. Devices
+     * check every few minutes; an event per check would grow without end. When it is
+     * written, the upsert also records it as the device's last result. */
+    int write_event = strcmp(kind, "check") || !have_old || strcmp(old->last_result, rec->detail) ||
+                      rec->at_ms - old->last_event_ms >= UPD_CHECK_EVENT_MS;
+    sqlite3_stmt *st = bind_upsert(c, rec, have_old && same_facts(d, old), write_event);
+    if (!st)
+        return UPD_STORE_EFAIL;
     int rc = exec_done(c, st);
     if (rc)
         return rc;
