@@ -222,7 +222,7 @@ static int ascii_printable(const char *s)
     return 1;
 }
 
-enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
+static enum MHD_Result finish(req *r, struct MHD_Connection *c)
 {
     srv *s = r->s;
     struct upload *up = r->up;
@@ -384,5 +384,21 @@ enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
 out:
     free(fi);
     free(rel);
+    return ret;
+}
+
+enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
+{
+    enum MHD_Result ret = finish(r, c);
+    /* A refused upload's temp file goes now, inside the handler, before the answer
+     * leaves: whoever reads the 4xx finds nothing left behind (the completion callback,
+     * upd__upload_free, runs only after the answer was sent). */
+    struct upload *up = r->up;
+    if (up->fd >= 0)
+        close(up->fd);
+    up->fd = -1;
+    if (up->tmp[0])
+        unlink(up->tmp);
+    up->tmp[0] = '\0';
     return ret;
 }
