@@ -1,6 +1,6 @@
 /* `updraft serve`: setup (data directory, admin token, store, writer thread), the
- * libmicrohttpd daemon (epoll, thread pool, explicit limits), request dispatch and the
- * completion callback that turns finished downloads into device events. */
+ * libmicrohttpd daemons (one per thread, epoll, SO_REUSEPORT, explicit limits), request
+ * dispatch and the completion callback that turns finished downloads into device events. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
