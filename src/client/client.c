@@ -713,17 +713,18 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
     return i == n;
 }
 
+/* The steps below return the device error code to fail with (the caller fails once),
+ * or 0 when the check goes on or has finished by itself. */
+
 /* Update.begin(): the body goes to flash from now on. */
-static void begin_body(upd_client_ctx *c)
+static int begin_body(upd_client_ctx *c)
 {
     c->state = UPD__CS_BODY;
-    int e = upd__stage_begin(c);
-    if (e)
-        fail(c, e);
+    return upd__stage_begin(c);
 }
 
 /* The 200 of a check that was not resumed (or whose Range the server ignored). */
-static void on_200(upd_client_ctx *c)
+static int on_200(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
     const upd_flash_layout *l = &c->port->flash.layout;
@@ -736,19 +737,19 @@ static void on_200(upd_client_ctx *c)
     int32_t len = c->content_length;
     c->total = (uint32_t)len;
     if (len <= 0)
-        fail(c, -101); /* HTTP_UE_SERVER_NOT_REPORT_SIZE */
-    else if (c->total > (cfg->mode == UPD_MODE_FS ? l->fs_end - l->fs_start : upd__free_space(c)))
-        fail(c, -100); /* HTTP_UE_TOO_LESS_SPACE */
-    else if (cfg->mode != UPD_MODE_FS)
-        c->state = UPD__CS_PEEK;
-    else
-        begin_body(c);
+        return -101; /* HTTP_UE_SERVER_NOT_REPORT_SIZE */
+    if (c->total > (cfg->mode == UPD_MODE_FS ? l->fs_end - l->fs_start : upd__free_space(c)))
+        return -100; /* HTTP_UE_TOO_LESS_SPACE */
+    if (cfg->mode == UPD_MODE_FS)
+        return begin_body(c);
+    c->state = UPD__CS_PEEK;
+    return 0;
 }
 
 #if UPD_CLIENT_WITH_RESUME
 /* A 206 to our Range request: continue the interrupted download if it is the same
  * file (length, Content-Range, ETag, x-MD5 compared with the resume record). */
-static void on_206(upd_client_ctx *c)
+static int on_206(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
     int same =
@@ -757,28 +758,24 @@ static void on_206(upd_client_ctx *c)
     if (!same) {
         upd__resume_clear(c);
         c->detail = UPD_ERESUME;
-        fail(c, UPD_ERESUME);
-        return;
+        return UPD_ERESUME;
     }
     c->state = UPD__CS_BODY;
     if (cfg->progress)
         cfg->progress(cfg->progress_arg, c->received, c->total);
+    return 0;
 }
 #endif
 
 /* The end of the headers: what HTTPClient returns, then ESP8266httpUpdate's switch. */
-static void headers_done(upd_client_ctx *c)
+static int headers_done(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
     int code = c->status;
-    if (c->flags & UPD__CF_TE_OTHER) {
-        fail(c, -9); /* HTTPC_ERROR_ENCODING */
-        return;
-    }
-    if (code <= 0) {
-        fail(c, -7); /* HTTPC_ERROR_NO_HTTP_SERVER */
-        return;
-    }
+    if (c->flags & UPD__CF_TE_OTHER)
+        return -9; /* HTTPC_ERROR_ENCODING */
+    if (code <= 0)
+        return -7; /* HTTPC_ERROR_NO_HTTP_SERVER */
 #if UPD_CLIENT_WITH_REPORT
     if (c->flags & UPD__CF_REPORTED)
         report_write(c, 0, 1);
@@ -794,97 +791,86 @@ static void headers_done(upd_client_ctx *c)
         c->fill = 0;
         c->lim = c->cap;
         c->loc_len = 0;
-        return;
+        return 0;
     }
     if (code == 200) {
         if (!VERSION_ONLY(cfg))
-            on_200(c);
-        else if (c->flags & UPD__CF_VER_LONG)
-            fail(c, UPD_ENOSPC);
-        else if (c->offered_len)
-            upd__client_finish(c, UPD_CLIENT_OK, 0);
-        else
-            fail(c, -109); /* HTTP_UE_SERVER_NOT_REPORT_VERSION */
-        return;
+            return on_200(c);
+        if (c->flags & UPD__CF_VER_LONG)
+            return UPD_ENOSPC;
+        if (!c->offered_len)
+            return -109; /* HTTP_UE_SERVER_NOT_REPORT_VERSION */
+        upd__client_finish(c, UPD_CLIENT_OK, 0);
+        return 0;
     }
 #if UPD_CLIENT_WITH_RESUME
     if (RESUMING(c)) {
-        if (code == 206) {
-            on_206(c);
-            return;
-        }
+        if (code == 206)
+            return on_206(c);
         /* the file is gone or changed: forget the record; a server error keeps it */
         if (code == 304 || code == 401 || code == 403 || code == 404 || code == 416)
             upd__resume_clear(c);
     }
 #endif
-    if (code == 304)
+    if (code == 304) {
         upd__client_finish(c, UPD_CLIENT_NO_UPDATES, 0);
-    else
-        fail(c, code == 404                                                ? -102
-                : code == 403                                              ? -103
-                : code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO ? -108
-                                                                           : -104);
+        return 0;
+    }
+    return code == 404                                                ? -102
+           : code == 403                                              ? -103
+           : code == 401 && cfg->flavor == UPD_CLIENT_ESP8266_ARDUINO ? -108
+                                                                      : -104;
 }
 
 /* ---- receiving ---------------------------------------------------------------------------- */
 
 /* The first 4 bytes of a sketch: ESP8266httpUpdate's checks before Update.begin. */
-static void peek_done(upd_client_ctx *c)
+static int peek_done(upd_client_ctx *c)
 {
     const upd_client_config *cfg = c->cfg;
     const uint8_t *b = c->buf;
-    if (c->fill < 4) {
-        fail(c, -106);
-        return;
-    }
+    if (c->fill < 4)
+        return -106;
     if (cfg->flavor == UPD_CLIENT_ESP32_ARDUINO) {
-        if (b[0] != 0xE9) {
-            fail(c, -106);
-            return;
-        }
+        if (b[0] != 0xE9)
+            return -106;
     } else {
-        if (b[0] != 0xE9 && b[0] != 0x1F) {
-            fail(c, -106);
-            return;
-        }
+        if (b[0] != 0xE9 && b[0] != 0x1F)
+            return -106;
         if (b[0] == 0xE9 && !cfg->flash_map_core &&
-            upd__magic_flash_size(b[3] >> 4) > c->port->flash.layout.chip_size) {
-            fail(c, -107);
-            return;
-        }
+            upd__magic_flash_size(b[3] >> 4) > c->port->flash.layout.chip_size)
+            return -107;
     }
     /* Stream bytes past the body (possible only for bodies under 4 bytes) stay unread. */
     if (c->fill > c->total)
         c->fill = c->total;
-    begin_body(c);
+    return begin_body(c);
 }
 
 /* Write full chunks (and the last piece) from the buffer. */
-static void body_progress(upd_client_ctx *c)
+static int body_progress(upd_client_ctx *c)
 {
     while (c->state == UPD__CS_BODY) {
         uint32_t left = c->total - c->received;
         if (c->fill == 0 && left > 0)
-            return;
+            return 0;
         if (c->fill < c->chunk && c->fill < left)
-            return;
+            return 0;
         uint32_t n = c->fill < c->chunk ? c->fill : c->chunk;
         uint32_t rest = c->fill - n;
         c->fill = n;
         int e = n ? upd__stage_flush(c) : 0;
-        if (e) {
-            fail(c, e);
-            return;
-        }
+        if (e)
+            return e;
         c->received += n;
         upd__bcopy(c->buf, c->buf + n, rest);
         c->fill = rest;
         if (c->received == c->total) {
             upd__stage_end(c);
-            return;
+            return 0;
         }
     }
+    return 0;
 }
 
 size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
@@ -893,6 +879,7 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
         return 0;
     const uint8_t *d = data;
     size_t taken = 0;
+    int e;
     if (len)
         c->last_ms = now(c);
     while (taken < len) {
@@ -906,8 +893,8 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
             uint32_t n = c->fill;
             int end = header_line(c, c->buf, n);
             c->fill = 0;
-            if (end)
-                headers_done(c);
+            if (end && (e = headers_done(c)) != 0)
+                fail(c, e);
         } else if (c->state == UPD__CS_PEEK || c->state == UPD__CS_BODY) {
             /* the peek takes up to a chunk; the body no more than is left of it */
             int peek = c->state == UPD__CS_PEEK;
@@ -922,12 +909,10 @@ size_t upd_client_feed(upd_client_ctx *c, const void *data, size_t len)
             upd__bcopy(c->buf + c->fill, d + taken, k);
             c->fill += (uint32_t)k;
             taken += k;
-            if (peek) {
-                if (c->fill < 4)
-                    continue;
-                peek_done(c);
-            }
-            body_progress(c);
+            if (peek && c->fill < 4)
+                continue;
+            if ((peek && (e = peek_done(c)) != 0) || (e = body_progress(c)) != 0)
+                fail(c, e);
         } else {
             break;
         }
