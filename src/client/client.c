@@ -627,28 +627,36 @@ static int header_id(const uint8_t *p, uint32_t n)
     return -1;
 }
 
-/* One header line (without its '\n'), read as HTTPClient::handleHeaderResponse does.
- * Returns 1 at the empty line that ends the headers. */
+/* One header line (without its '\n'), read as HTTPClient::handleHeaderResponse does:
+ * trimmed first; "HTTP/1." lines give the status (String::toInt of the characters from
+ * index 9 to the next space); else name up to the first colon, value after it trimmed.
+ * Returns 1 at the line that is empty once trimmed: the end of the headers. */
 static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
 {
-    /* the status line splits at the first space, a header at the first colon */
-    int status = n >= 7 && upd__bdiffer(p, "HTTP/1.", 7) == 0;
-    uint32_t sep = 0;
-    while (sep < n && p[sep] != (status ? ' ' : ':'))
-        sep++;
-    if (status) {
-        uint32_t a = sep < n ? sep + 1 : 0, b = a;
+    while (n && is_space(p[n - 1]))
+        n--;
+    while (n && is_space(*p)) {
+        p++;
+        n--;
+    }
+    if (n == 0)
+        return 1;
+    if (n >= 7 && upd__bdiffer(p, "HTTP/1.", 7) == 0) {
+        uint32_t a = n < 9 ? n : 9, b = a;
         while (b < n && p[b] != ' ')
             b++;
         c->status = to_int(p + a, b - a);
-    } else if (sep > 0 && sep < n) {
-        uint32_t v0 = sep + 1, v1 = n;
-        while (v0 < v1 && is_space(p[v0]))
+        return 0;
+    }
+    uint32_t sep = 0;
+    while (sep < n && p[sep] != ':')
+        sep++;
+    if (sep > 0 && sep < n) {
+        uint32_t v0 = sep + 1;
+        while (v0 < n && is_space(p[v0]))
             v0++;
-        while (v1 > v0 && is_space(p[v1 - 1]))
-            v1--;
         const uint8_t *v = p + v0;
-        uint32_t vn = v1 - v0;
+        uint32_t vn = n - v0;
         const upd_client_config *cfg = c->cfg;
         switch (header_id(p, sep)) {
         case H_LENGTH:
@@ -707,10 +715,7 @@ static int header_line(upd_client_ctx *c, uint8_t *p, uint32_t n)
             break;
         }
     }
-    uint32_t i = 0;
-    while (i < n && is_space(p[i]))
-        i++;
-    return i == n;
+    return 0;
 }
 
 /* The steps below return the device error code to fail with (the caller fails once),

@@ -233,7 +233,7 @@ int upd__stage_flush(upd_client_ctx *c)
         } else {
             upd__bcopy(c->head, b, n < 4 ? n : 4);
             /* The Updater writes the running chip's flash mode into byte 2 (not gzip). */
-            if (n > 2 && b[0] != 0x1F && b[2] != f->layout.flash_mode)
+            if (n > 2 && b[0] != 0x1F)
                 b[2] = f->layout.flash_mode;
         }
     }

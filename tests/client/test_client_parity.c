@@ -186,6 +186,13 @@ static const row rows[] = {
      SAME, NULL},
     {"200 Content-Length negative", H200 "Content-Length: -5\r\n\r\n", B_APP, 0, 0, FAIL, -101,
      SAME, NULL},
+    /* HTTPClient trims each line before it looks at it */
+    {"header lines with leading blanks",
+     "  HTTP/1.1 200 OK\r\n\t Content-Length: {len}\r\n"
+     " x-MD5:{md5}  \r\n \t\r\n",
+     B_APP, 0, 0, OK, 0, SAME, NULL},
+    {"status: the code is read from index 9 up to the next blank",
+     "HTTP/1.1  304 Not Modified\r\n\r\n", B_NONE, 0, 0, FAIL, -7, SAME, NULL},
     /* String::toInt() is strtol: leading spaces and a sign, saturation at 32 bits */
     {"200 Content-Length with spaces and +", H200 "Content-Length:   +{len}\r\n\r\n", B_APP, 0, 0,
      OK, 0, SAME, NULL},
