@@ -100,7 +100,7 @@ add_test(NAME lx106.client_no_malloc
 set(UPD_LX106_CLIENT_MIN_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
 add_test(NAME lx106.client_size
          COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE}
-                 "-DLIBS=${UPD_LX106_CLIENT_LIB}=8950;${UPD_LX106_CLIENT_MIN_LIB}=6150"
+                 "-DLIBS=${UPD_LX106_CLIENT_LIB}=8500;${UPD_LX106_CLIENT_MIN_LIB}=6050"
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-size.cmake)
 set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)
 
