@@ -430,7 +430,7 @@ rate() {
     local v=${RES[$1,$2,$3]:-}
     [ -n "$v" ] || { echo nan; return; }
     set -- $v
-    awk -v n="$1" -v d="$2" 'BEGIN {printf "%.3f", n / (d / 1e6)}'
+    awk -v n="$1" -v d="$2" 'BEGIN {printf "%.3f\n", n / (d / 1e6)}'
 }
 errs() { local t=0 r v; for r in $(seq "$ROUNDS"); do v=${RES[$1,$2,$r]:-}; [ -n "$v" ] && t=$((t + $(echo "$v" | cut -d' ' -f3))); done; echo $t; }
 # cpu ms per unit: TEST SERVER ROUND UNITS_PER_REQUEST
@@ -438,7 +438,7 @@ cpu_per() {
     local v=${RES[$1,$2,$3]:-}
     [ -n "$v" ] || { echo nan; return; }
     set -- $v "$4"
-    awk -v n="$1" -v t="$4" -v hz="$HZ" -v u="$5" 'BEGIN {if (n == 0) print "nan"; else printf "%.4f", (t / hz * 1000) / (n * u)}'
+    awk -v n="$1" -v t="$4" -v hz="$HZ" -v u="$5" 'BEGIN {if (n == 0) print "nan"; else printf "%.4f\n", (t / hz * 1000) / (n * u)}'
 }
 med_rate() { local r; for r in $(seq "$ROUNDS"); do rate "$1" "$2" "$r"; done | grep -v nan | median; }
 all_rates() { local r out=""; for r in $(seq "$ROUNDS"); do out="$out$(fmt "$(rate "$1" "$2" "$r")" "${3:-0}"), "; done; echo "${out%, }"; }
