@@ -12,11 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "srv.h"
+
+/* TCP_DEFER_ACCEPT on the listening sockets: seconds a connection may stay silent
+ * before it is handed to the server anyway. */
+#define UPD_DEFER_ACCEPT_S 5
 
 /* ---- setup helpers ---------------------------------------------------------------------- */
 
@@ -477,6 +483,13 @@ int upd_server_main(const upd_server_config *cfg)
             goto out;
         }
         s->mhd[s->nmhd++] = d;
+        /* Wake for a connection only once its request has arrived (devices send it
+         * right after connecting): no read that finds nothing and no epoll
+         * registration for a connection that is answered at once. */
+        const union MHD_DaemonInfo *li = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+        int defer_s = UPD_DEFER_ACCEPT_S;
+        if (li)
+            setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
         if (i == 0) {
             /* the others bind the port this one got (it may have asked for port 0) */
             const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
