@@ -211,6 +211,27 @@ static int setup_device_auth(srv *s)
 }
 
 /* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
+/* 1 if something listens on the address (a bind without SO_REUSEPORT fails with
+ * EADDRINUSE), else 0; port 0 (any free port) is never in use. */
+static int port_in_use(const struct sockaddr_storage *ss, socklen_t len)
+{
+    uint16_t port = ss->ss_family == AF_INET6
+                        ? ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port
+                        : ((const struct sockaddr_in *)(const void *)ss)->sin_port;
+    if (port == 0)
+        return 0;
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, used = 0;
+    if (fd < 0)
+        return 0; /* let libmicrohttpd report what is wrong */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is no user */
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one); /* as libmicrohttpd */
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 && errno == EADDRINUSE)
+        used = 1;
+    close(fd);
+    return used;
+}
+
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256] = "0.0.0.0";
@@ -370,6 +391,26 @@ int upd_server_main(const upd_server_config *cfg)
         threads = n < 2 ? 2 : n > 64 ? 64 : (unsigned)n;
     }
 
+    /* The address first: a server that cannot listen must not touch the data dir. */
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (parse_listen(listen, &ss, &sslen) != 0) {
+        fprintf(stderr,
+                "updraft: --listen '%s' is not HOST:PORT (e.g. 0.0.0.0:8080, [::]:8080, :8080)\n",
+                listen);
+        goto out;
+    }
+    /* SO_REUSEPORT would also let a second updraft (same user, same port) start quietly
+     * and take half of the connections, with its own data directory. A plain bind first
+     * fails on any port that has a listener, ours included. */
+    if (port_in_use(&ss, sslen)) {
+        fprintf(stderr,
+                "updraft: cannot listen on %s: the port is in use (another updraft serve or "
+                "another program listens there: stop it, or choose another --listen)\n",
+                listen);
+        goto out;
+    }
+
     upd__copy(s->data_dir, sizeof s->data_dir, data);
     snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data);
     snprintf(s->blob_dir, sizeof s->blob_dir, "%s/blobs/sha256", data);
@@ -421,14 +462,6 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
 
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    if (parse_listen(listen, &ss, &sslen) != 0) {
-        fprintf(stderr,
-                "updraft: --listen '%s' is not HOST:PORT (e.g. 0.0.0.0:8080, [::]:8080, :8080)\n",
-                listen);
-        goto out;
-    }
 
     /* More descriptors: every connection and every download holds one or two. */
     struct rlimit rl;

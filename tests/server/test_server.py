@@ -964,6 +964,16 @@ def t_lifecycle():
         eq(os.listdir(os.path.join(data, "tmp")), [], "unfinished upload removed at start")
         check(not os.path.exists(os.path.join(data, "blobs", "sha256", sha[:2], sha)),
               "orphan blob removed at start")
+        # a second server on the same port must not start (SO_REUSEPORT would let it
+        # share the port quietly, with its own data)
+        other = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:%d" % srv.port, "--data",
+                                os.path.join(tmp.name, "other")], capture_output=True,
+                               timeout=20, env=dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN))
+        check(other.returncode != 0, "a second server on the same port exits non-zero")
+        check(b"port is in use" in other.stderr, "and says the port is in use: %r" % other.stderr)
+        check(not os.path.exists(os.path.join(tmp.name, "other")), "and creates no data dir")
+        r = srv.raw(esp8266_request(srv.port))
+        check_image_response(r, img, "1.0", "the first server still answers")
     finally:
         srv.stop()
     check("removed" in srv.stderr, "the server says what it cleaned up")
