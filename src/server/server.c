@@ -462,7 +462,6 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
 
-
     /* More descriptors: every connection and every download holds one or two. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
