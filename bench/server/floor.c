@@ -1,10 +1,11 @@
 /* The floor of the checks benchmark: the least work any server can do per device check
- * on this machine. Each thread (one per CPU, SO_REUSEPORT) runs an epoll loop that
- * accepts a connection, reads until the blank line that ends the request, writes one
- * fixed "304 Not Modified" and closes: no HTTP parsing, no headers looked at, no policy,
- * no logging. Whatever it reaches with the device's request (HTTP/1.0, Connection:
- * close: a new TCP connection per check) is what the kernel's connection handling
- * allows; no real server can beat it by much, so it tells which ratio goals are
+ * on this machine. Each thread (one per CPU, SO_REUSEPORT, TCP_DEFER_ACCEPT) runs an
+ * epoll loop that accepts a connection, reads until the blank line that ends the
+ * request (at once: the request is there when the kernel hands the connection over;
+ * epoll only for the rare rest), writes one fixed "304 Not Modified" and closes: no HTTP
+ * parsing, no headers looked at, no policy, no logging. Whatever it reaches with the device's
+ * request (HTTP/1.0, Connection: close: a new TCP connection per check) is what the kernel's
+ * connection handling allows; no real server can beat it by much, so it tells which ratio goals are
  * reachable at all (bench/server/run.sh, docs/benchmarks.md).
  *
  *   floor PORT [THREADS]      (listens on 127.0.0.1:PORT; default 2 threads)
@@ -45,6 +46,8 @@ static int listen_on(int port)
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int defer_s = 5;
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
     if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 4096) != 0) {
         close(fd);
         return -1;
@@ -76,6 +79,14 @@ static int read_request(int fd, conn *cs)
     }
 }
 
+/* Finish a connection whose request is complete (r 1) or broken (r -1). */
+static void answer_and_close(int fd, int r)
+{
+    if (r == 1 && write(fd, answer, sizeof answer - 1) < 0)
+        r = -1;
+    close(fd); /* also leaves the epoll set */
+}
+
 static void *serve(void *arg)
 {
     int port = *(const int *)arg;
@@ -104,17 +115,19 @@ static void *serve(void *arg)
                         continue;
                     }
                     cs[c].matched = 0;
+                    int r = read_request(c, &cs[c]);
+                    if (r != 0) {
+                        answer_and_close(c, r);
+                        continue;
+                    }
                     struct epoll_event ce = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ce);
                 }
                 continue;
             }
             int r = read_request(fd, &cs[fd]);
-            if (r == 0)
-                continue;
-            if (r == 1 && write(fd, answer, sizeof answer - 1) < 0)
-                r = -1;
-            close(fd); /* also leaves the epoll set */
+            if (r != 0)
+                answer_and_close(fd, r);
         }
     }
     return NULL;

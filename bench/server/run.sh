@@ -19,7 +19,7 @@
 # turns within each round (ROUNDS rounds) so background noise hits all alike; tables
 # give the median of the rounds and every round's value.
 #
-# Usage: bench/server/run.sh            (from anywhere; about 6 minutes)
+# Usage: bench/server/run.sh            (from anywhere; about 8 minutes)
 #        PROFILE=1 bench/server/run.sh  (adds a perf + strace profile of updraft)
 # Settings (environment): ROUNDS=3 DURATION=10 WRK_THREADS=2 WRK_CONNS=64 SLOW_N=10000
 #   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 SKIP_BUILD=1 (use the existing
@@ -99,6 +99,7 @@ fi
 [ -x "$UPDRAFT" ] || die "$UPDRAFT missing: cmake --preset release && cmake --build --preset release"
 [ -x "$MKIMAGE" ] || die "$MKIMAGE missing: cmake --build --preset release --target mkimage"
 cc -O2 -Wall -o "$WORK/slowdl" "$HERE/slowdl.c" || die "cannot compile slowdl.c"
+cc -O2 -Wall -pthread -o "$WORK/floor" "$HERE/floor.c" || die "cannot compile floor.c"
 
 # ---- ports ------------------------------------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -110,6 +111,8 @@ pick_port() { # VAR: set VAR to a free port (no subshell: next_port must advance
 }
 pick_port P_UPD
 pick_port P_NGX
+pick_port P_NGXD
+pick_port P_FLR
 pick_port P_PHP
 pick_port P_PHP2
 
@@ -153,13 +156,14 @@ device_request() {
 }
 OLD_MD5=a43ad019932b627ab90ee35a94a764ee
 # a device running the current release (2.0.0 = the 1 MiB image): every server says 304
-for p in UPD NGX PHP PHP2; do
+for p in UPD NGX NGXD FLR PHP PHP2; do
     port_var=P_$p
     device_request /update "127.0.0.1:${!port_var}" 2.0.0 "$BIG_MD5" "$BIG_SIZE" >"$WORK/check-$p.req"
 done
 # a device on 1.0.0: gets the 1 MiB image
 device_request /update "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-UPD.req"
 device_request /firmware.bin "127.0.0.1:$P_NGX" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGX.req"
+device_request /firmware.bin "127.0.0.1:$P_NGXD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGXD.req"
 device_request /update/slow "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/slow.req"
 
 # raw_status PORT REQFILE -> "STATUS CONTENT_LENGTH" of one exchange
@@ -234,6 +238,15 @@ http {
             alias $WORK/fw-1mib.bin;
         }
     }
+    # the same with TCP_DEFER_ACCEPT, which updraft's listening sockets have
+    server {
+        listen 127.0.0.1:$P_NGXD backlog=4096 deferred;
+        location = /update { return 304; }
+        location = /firmware.bin {
+            default_type application/octet-stream;
+            alias $WORK/fw-1mib.bin;
+        }
+    }
 }
 EOF
 nginx -c "$NGX_DIR/nginx.conf" -g 'daemon off;' >"$NGX_DIR/stdout.log" 2>&1 &
@@ -252,11 +265,16 @@ start_php() { # PORT WORKERS -> PID in PHP_PID
     STARTED+=("$PHP_PID")
     wait_port "$1" || die "php -S did not start: $(tail -3 "$WORK/php-$1.log")"
 }
+"$WORK/floor" "$P_FLR" "$(nproc)" >"$WORK/floor.log" 2>&1 &
+FLR_PID=$!
+STARTED+=("$FLR_PID")
+wait_port "$P_FLR" || die "floor did not start: $(cat "$WORK/floor.log")"
+
 start_php "$P_PHP" 1
 PHP1_PID=$PHP_PID
 start_php "$P_PHP2" 2
 PHP2_PID=$PHP_PID
-log "nginx on :$P_NGX (pid $NGX_PID), php -S on :$P_PHP and :$P_PHP2 (2 workers)"
+log "nginx on :$P_NGX and :$P_NGXD (deferred) (pid $NGX_PID), floor on :$P_FLR, php -S on :$P_PHP and :$P_PHP2 (2 workers)"
 
 # ---- measuring --------------------------------------------------------------------------
 # all pids of a server: the process and its children (nginx workers, php -S workers)
@@ -305,29 +323,35 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # sanity: every server answers the way the benchmark assumes
 SANITY[check,updraft]=$(raw_status "$P_UPD" "$WORK/check-UPD.req")
 SANITY[check,nginx]=$(raw_status "$P_NGX" "$WORK/check-NGX.req")
+SANITY[check,nginx-deferred]=$(raw_status "$P_NGXD" "$WORK/check-NGXD.req")
+SANITY[check,floor]=$(raw_status "$P_FLR" "$WORK/check-FLR.req")
 SANITY[check,php]=$(raw_status "$P_PHP" "$WORK/check-PHP.req")
 SANITY[check,php-w2]=$(raw_status "$P_PHP2" "$WORK/check-PHP2.req")
 SANITY[dl,updraft]=$(raw_status "$P_UPD" "$WORK/dl-UPD.req")
 SANITY[dl,updraft-rel]=$(raw_status "$P_UPD" "$WORK/dl-UPDREL.req")
 SANITY[dl,nginx]=$(raw_status "$P_NGX" "$WORK/dl-NGX.req")
+SANITY[dl,nginx-deferred]=$(raw_status "$P_NGXD" "$WORK/dl-NGXD.req")
 for k in "${!SANITY[@]}"; do log "sanity $k: ${SANITY[$k]}"; done
 
 # ---- 1. checks/s ------------------------------------------------------------------------
-CHECK_SERVERS="updraft nginx php php-w2"
+CHECK_SERVERS="updraft nginx nginx-deferred floor php php-w2"
 for r in $(seq "$ROUNDS"); do
     wrk_run check updraft "$P_UPD" "$WORK/check-UPD.req" "$UPD_PID" "$r"
     wrk_run check nginx "$P_NGX" "$WORK/check-NGX.req" "$NGX_PID" "$r"
+    wrk_run check nginx-deferred "$P_NGXD" "$WORK/check-NGXD.req" "$NGX_PID" "$r"
+    wrk_run check floor "$P_FLR" "$WORK/check-FLR.req" "$FLR_PID" "$r"
     wrk_run check php "$P_PHP" "$WORK/check-PHP.req" "$PHP1_PID" "$r"
     wrk_run check php-w2 "$P_PHP2" "$WORK/check-PHP2.req" "$PHP2_PID" "$r"
 done
 DROPPED=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_records":\([0-9]*\).*/\1/p')
 
 # ---- 2. 1 MiB downloads ------------------------------------------------------------------
-DL_SERVERS="updraft updraft-rel nginx"
+DL_SERVERS="updraft updraft-rel nginx nginx-deferred"
 for r in $(seq "$ROUNDS"); do
     wrk_run dl updraft "$P_UPD" "$WORK/dl-UPD.req" "$UPD_PID" "$r"
     wrk_run dl updraft-rel "$P_UPD" "$WORK/dl-UPDREL.req" "$UPD_PID" "$r"
     wrk_run dl nginx "$P_NGX" "$WORK/dl-NGX.req" "$NGX_PID" "$r"
+    wrk_run dl nginx-deferred "$P_NGXD" "$WORK/dl-NGXD.req" "$NGX_PID" "$r"
 done
 DROPPED2=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_records":\([0-9]*\).*/\1/p')
 UPD_RSS_AFTER_LOAD=$(awk '/VmHWM/ {print $2}' "/proc/$UPD_PID/status")
@@ -460,10 +484,16 @@ for s in $DL_SERVERS; do
     CPUD[$s]=$(med_cpu dl "$s" "$MIB_PER_REQ")
 done
 R_NGX=$(ratio "${CHK[updraft]}" "${CHK[nginx]}")
+R_NGXD=$(ratio "${CHK[updraft]}" "${CHK[nginx-deferred]}")
+R_FLR_PHP=$(ratio "${CHK[floor]}" "${CHK[php]}")
+R_FLR_PHP2=$(ratio "${CHK[floor]}" "${CHK[php-w2]}")
+R_UPD_FLR=$(ratio "${CHK[updraft]}" "${CHK[floor]}")
 R_PHP=$(ratio "${CHK[updraft]}" "${CHK[php]}")
 R_PHP2=$(ratio "${CHK[updraft]}" "${CHK[php-w2]}")
 R_DL=$(ratio "${DLR[updraft]}" "${DLR[nginx]}")
 R_DLREL=$(ratio "${DLR[updraft-rel]}" "${DLR[nginx]}")
+R_DLD=$(ratio "${DLR[updraft]}" "${DLR[nginx-deferred]}")
+R_CPUD=$(ratio "${CPUD[updraft]}" "${CPUD[nginx-deferred]}")
 R_CPU=$(ratio "${CPUD[updraft]}" "${CPUD[nginx]}")
 R_CPUREL=$(ratio "${CPUD[updraft-rel]}" "${CPUD[nginx]}")
 mb() { awk -v k="$1" 'BEGIN {if (k == "") print "n/a"; else printf "%.1f", k / 1024}'; }
@@ -504,15 +534,27 @@ mkdir -p "$(dirname "$OUT")"
         echo "| $s | $(fmt "${CHK[$s]}") | $(all_rates check "$s") | $(fmt "${CPUC[$s]}" 1) | $(awk -v c="${CPUC[$s]}" 'BEGIN {if (c=="nan" || c+0==0) print "n/a"; else printf "%.0f", 1e6 / c}') | $(errs check "$s") |"
     done
     echo
+    echo "nginx-deferred: the same nginx on a second port with \`listen ... deferred\`"
+    echo "(TCP_DEFER_ACCEPT, which updraft's listening sockets have: the fair comparison)."
+    echo "floor: bench/server/floor.c, $(nproc) epoll threads that accept, read to the blank"
+    echo "line, write a fixed 304 and close: no HTTP parsing at all, the least any server can"
+    echo "do per check here (what the kernel's connection handling allows)."
+    echo
     echo "Answers checked before the runs (status, Content-Length): updraft \`${SANITY[check,updraft]}\`,"
-    echo "nginx \`${SANITY[check,nginx]}\`, php \`${SANITY[check,php]}\`, php-w2 \`${SANITY[check,php-w2]}\`."
+    echo "nginx \`${SANITY[check,nginx]}\`, nginx-deferred \`${SANITY[check,nginx-deferred]}\`,"
+    echo "floor \`${SANITY[check,floor]}\`, php \`${SANITY[check,php]}\`, php-w2 \`${SANITY[check,php-w2]}\`."
     echo "updraft device records dropped by its writer queue during the check runs: ${DROPPED:-n/a}."
     echo
     echo "| goal | measured | |"
     echo "|---|---:|---|"
     echo "| updraft >= 1.0x nginx | ${R_NGX}x | $(goal "$R_NGX" ">=" 1.0) |"
+    echo "| updraft >= 1.0x nginx with \`deferred\` | ${R_NGXD}x | $(goal "$R_NGXD" ">=" 1.0) |"
     echo "| updraft >= 20x PHP (\`php -S\`, one process) | ${R_PHP}x | $(goal "$R_PHP" ">=" 20) |"
     echo "| updraft >= 20x PHP (2 workers) | ${R_PHP2}x | $(goal "$R_PHP2" ">=" 20) |"
+    echo
+    echo "The floor itself is ${R_FLR_PHP}x PHP (${R_FLR_PHP2}x the 2-worker PHP) and updraft"
+    echo "reaches ${R_UPD_FLR}x the floor: with a new TCP connection per check (the device's"
+    echo "HTTP/1.0 + Connection: close), no server can be 20x PHP on this machine."
     echo
     echo "Per server CPU-second (capacity when the server has the CPUs to itself): updraft"
     echo "does $(ratio "${CPUC[nginx]}" "${CPUC[updraft]}")x the checks of nginx and $(ratio "${CPUC[php]}" "${CPUC[updraft]}")x those of PHP."
@@ -529,7 +571,7 @@ mkdir -p "$(dirname "$OUT")"
     done
     echo
     echo "Answers checked before the runs: updraft \`${SANITY[dl,updraft]}\`, updraft-rel"
-    echo "\`${SANITY[dl,updraft-rel]}\`, nginx \`${SANITY[dl,nginx]}\`. Dropped device records after"
+    echo "\`${SANITY[dl,updraft-rel]}\`, nginx \`${SANITY[dl,nginx]}\`, nginx-deferred \`${SANITY[dl,nginx-deferred]}\`. Dropped device records after"
     echo "the download runs: ${DROPPED2:-n/a}. updraft peak RSS over sections 1-2: $(awk -v k="$UPD_RSS_AFTER_LOAD" 'BEGIN {printf "%.1f", k/1024}') MB."
     echo
     echo "| goal | measured | |"
@@ -538,6 +580,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "| throughput >= 0.9x nginx (/releases/) | ${R_DLREL}x | $(goal "$R_DLREL" ">=" 0.9) |"
     echo "| CPU per MiB <= nginx (/update) | ${R_CPU}x nginx | $(goal "$R_CPU" "<=" 1.0) |"
     echo "| CPU per MiB <= nginx (/releases/) | ${R_CPUREL}x nginx | $(goal "$R_CPUREL" "<=" 1.0) |"
+    echo "| throughput >= 0.9x nginx with \`deferred\` (/update) | ${R_DLD}x | $(goal "$R_DLD" ">=" 0.9) |"
+    echo "| CPU per MiB <= nginx with \`deferred\` (/update) | ${R_CPUD}x nginx | $(goal "$R_CPUD" "<=" 1.0) |"
     echo
     echo "## 3. $SLOW_N concurrent slow downloads"
     echo
