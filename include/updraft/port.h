@@ -106,7 +106,9 @@ typedef struct upd_md5_ops {
  * verify_sig_len, hashes the payload read back from flash with sha256 (required then),
  * calls verify, and commits only the payload; x-MD5 is ignored. verify NULL: images are
  * not expected to be signed (a signed file is installed with its trailer, as the real
- * client without a verifier does). */
+ * client without a verifier does). verify needs an engine built with
+ * UPD_CLIENT_WITH_SIGN=1 (the host build; off by default on a device): otherwise
+ * upd_client_init refuses the port with UPD_EUNSUPPORTED. */
 typedef struct upd_crypto_ops {
     upd_md5_ops md5;
     upd_sha256_ops sha256;

@@ -8,10 +8,14 @@
 #include "updraft/error.h"
 
 /* Compile-time features (1: built in; 0: left out to save code on small devices). All
- * are 1 by default but INSPECT. With a feature left out, init refuses a configuration or
+ * are 1 by default but SIGN and INSPECT, the two that need a heavy part besides the
+ * engine (a signature verifier in the port; the core's inspector). With a feature left out, init refuses a configuration or
  * port that asks for it (UPD_EUNSUPPORTED) rather than silently behaving like the plain
  * device client.
- *   SIGN      signed images through port->crypto.verify (spec section 5)
+ *   SIGN      signed images through port->crypto.verify (spec section 5); 0 by default:
+ *             a device that checks signatures adds a verifier (RSA or ECDSA code,
+ *             kilobytes) to its port and this define with it; a port with a verifier
+ *             on a build without SIGN is refused at init (fails closed, never unsigned).
  *   REPORT    UPD_CLIENT_F_REPORT, the x-updraft-report outcome header
  *   RESUME    UPD_CLIENT_F_RESUME, Range downloads from the UPD_STATE_RESUME record
  *   SHA256    UPD_CLIENT_F_SHA256 and expected_sha256
@@ -23,7 +27,7 @@
  *             build turns it on (src/client/CMakeLists.txt): its tools link it anyway.
  * The parity configuration (features 0, no verifier) needs none of them. */
 #ifndef UPD_CLIENT_WITH_SIGN
-#define UPD_CLIENT_WITH_SIGN 1
+#define UPD_CLIENT_WITH_SIGN 0
 #endif
 #ifndef UPD_CLIENT_WITH_REPORT
 #define UPD_CLIENT_WITH_REPORT 1

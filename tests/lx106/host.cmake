@@ -45,6 +45,7 @@ foreach(t ${UPD_CLIENT_UNIT_TESTS})
 endforeach()
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_CLIENT_LIB})
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
+list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-full.a)
 # The ESP8266 port over a fake SDK (tests/esp8266).
 set(UPD_LX106_ESP8266_ELF ${UPD_LX106_BINARY_DIR}/tests/esp8266/test_esp8266_port.elf)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_ESP8266_ELF})
@@ -100,7 +101,7 @@ add_test(NAME lx106.client_no_malloc
 set(UPD_LX106_CLIENT_MIN_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
 add_test(NAME lx106.client_size
          COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE}
-                 "-DLIBS=${UPD_LX106_CLIENT_LIB}=8500;${UPD_LX106_CLIENT_MIN_LIB}=6050"
+                 "-DLIBS=${UPD_LX106_CLIENT_LIB}=8192;${UPD_LX106_CLIENT_MIN_LIB}=6050;${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-full.a=8700"
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-size.cmake)
 set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS lx106)
 
