@@ -62,7 +62,7 @@ PY
 }
 
 run clean ""
-run faults "drop=0.02,truncate=0.02,corrupt=0.02,powercut=0.05"
+run faults "drop=0.02,truncate=0.02,corrupt=0.02,powercut=0.05,weakwrite=0.02"
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 cat > bench/results/sim.md <<MD
