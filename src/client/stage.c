@@ -69,10 +69,12 @@ void upd__wr32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
+#if UPD_CLIENT_WITH_RESUME || UPD_CLIENT_WITH_REPORT || UPD_CLIENT_WITH_SIGN
 uint32_t upd__rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+#endif
 
 uint32_t upd__roundup_sector(uint32_t n)
 {
@@ -90,6 +92,7 @@ int upd__rec_write(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t 
     return s->write(s->ctx, area, r, size);
 }
 
+#if UPD_CLIENT_WITH_RESUME || UPD_CLIENT_WITH_REPORT /* the records read back */
 int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t size, uint32_t magic)
 {
     const upd_state_ops *s = &c->port->state;
@@ -98,6 +101,7 @@ int upd__rec_read(const upd_client_ctx *c, unsigned area, uint8_t *r, uint32_t s
         return -1;
     return 0;
 }
+#endif
 
 static int esp32(const upd_client_ctx *c)
 {
