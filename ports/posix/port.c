@@ -394,7 +394,7 @@ int upd_posix_port_open(upd_posix_port *p, const char *flash_path, const char *s
     u->crypto.md5 = (upd_md5_ops){upd_posix_md5_init, upd_posix_hash_update, md5_final, &p->md5};
     u->crypto.sha256 =
         (upd_sha256_ops){upd_posix_sha256_init, upd_posix_hash_update, sha256_final, &p->sha256};
-    u->crypto.verify = NULL; /* signature verification: not used by the engine yet */
+    u->crypto.verify = NULL; /* no verifier: the tools check unsigned images, as devices do */
     u->state = (upd_state_ops){upd_posix_state_read, upd_posix_state_write,
                                upd_posix_state_activate, &p->state};
     return 0;
