@@ -769,15 +769,29 @@ static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
 
 /* ---- devices ------------------------------------------------------------------------- */
 
-static int get_device(conn *c, const char *mac, upd_device_row *out)
+/* A device row as the writer reads it: the row and the image it ran at the offer. */
+typedef struct dev_pre {
+    upd_device_row row;
+    char md5[33], sha256[65], version[UPD_VER_MAX];
+} dev_pre;
+
+/* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
+ * when the open offer was made (Q_DEV_GET_PRE). 0, UPD_STORE_ENOTFOUND or EFAIL. */
+static int read_device_row(conn *c, const char *mac, upd_device_row *out, dev_pre *pre)
 {
-    sqlite3_stmt *st = stmt(c, Q_DEV_GET);
+    sqlite3_stmt *st = stmt(c, pre ? Q_DEV_GET_PRE : Q_DEV_GET);
     if (!st)
         return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         read_device(st, out);
+        if (pre) {
+            col_text(st, 25, pre->md5, sizeof pre->md5);
+            col_text(st, 26, pre->sha256, sizeof pre->sha256);
+            col_text(st, 27, pre->version, sizeof pre->version);
+        }
+    }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
 }
@@ -786,7 +800,7 @@ static int s_device_get(upd_store *base, const char *mac, upd_device_row *out)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    int rc = get_device(c, mac, out);
+    int rc = read_device_row(c, mac, out, NULL);
     release_conn(s, c);
     return rc;
 }
@@ -957,31 +971,6 @@ static int same_image(const upd_device_row *d, const upd_release_row *r)
     return 0;
 }
 
-/* The device checks in while an offer is open: did it install the offered image, or is
- * it back on the image it ran when the offer was made? */
-/* A device row as the writer reads it: the row and the image it ran at the offer. */
-typedef struct dev_pre {
-    upd_device_row row;
-    char md5[33], sha256[65], version[UPD_VER_MAX];
-} dev_pre;
-
-static int get_device_pre(conn *c, const char *mac, dev_pre *out)
-{
-    sqlite3_stmt *st = stmt(c, Q_DEV_GET_PRE);
-    if (!st)
-        return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_device(st, &out->row);
-        col_text(st, 25, out->md5, sizeof out->md5);
-        col_text(st, 26, out->sha256, sizeof out->sha256);
-        col_text(st, 27, out->version, sizeof out->version);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
-}
-
 /* The columns of a release that same_image and the event texts use. */
 static int get_release_ident(conn *c, int64_t id, upd_release_row *out)
 {
@@ -1001,6 +990,8 @@ static int get_release_ident(conn *c, int64_t id, upd_release_row *out)
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
 }
 
+/* The device checks in while an offer is open: did it install the offered image, or is
+ * it back on the image it ran when the offer was made? */
 static int infer_outcome(conn *c, const upd_record *rec, const dev_pre *oldp)
 {
     const upd_device_row *old = &oldp->row;
@@ -1105,7 +1096,7 @@ static int apply_checkin(conn *c, const upd_record *rec)
     const upd_device_row *d = &rec->dev;
     dev_pre oldp;
     const upd_device_row *old = &oldp.row;
-    int have_old = get_device_pre(c, d->mac, &oldp) == 0;
+    int have_old = read_device_row(c, d->mac, &oldp.row, &oldp) == 0;
     const char *kind = !strcmp(rec->result, "offered")    ? "offered"
                        : !strcmp(rec->result, "declined") ? "declined"
                                                           : "check";
