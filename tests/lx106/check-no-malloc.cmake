@@ -1,12 +1,7 @@
 # ctest lx106.core_no_malloc: fails if the cross-built core library calls the heap.
 #   cmake -DNM=xtensa-lx106-elf-nm -DLIB=.../libupdraft-core.a -P check-no-malloc.cmake
-if(NOT EXISTS "${LIB}")
-  message(FATAL_ERROR "no such library: ${LIB} (has the lx106 build run?)")
-endif()
-execute_process(COMMAND ${NM} -u ${LIB} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "${NM} -u ${LIB} failed (${rc}): ${err}")
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/lib-tool.cmake)
+upd_lib_tool(out ${NM} -u ${LIB})
 string(REGEX MATCHALL "[^\n]*[ \t](malloc|calloc|realloc|free|reallocarray|aligned_alloc|memalign|posix_memalign)\n"
        hits "${out}\n")
 if(hits)
