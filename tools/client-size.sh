@@ -37,6 +37,15 @@ for f in SIGN INSPECT; do
     # shellcheck disable=SC2086
     printf '  %-9s %5d bytes\n' "$f" $(($(size_of $ENGINE_FLAGS -DUPD_CLIENT_WITH_$f=1) - base))
 done
+# What UPD_CLIENT_WITH_INSPECT also brings into a firmware: the core's inspector (the
+# image readers and the text formatting they use), compiled as the core is.
+insp=0
+for f in image.c image_esp.c image_other.c strbuf.c; do
+    "$CC" --specs="$SPECS" -std=c11 -Os -mlongcalls -ffunction-sections -I"$ROOT/include" \
+        -I"$ROOT/src/core" -c "$ROOT/src/core/$f" -o "$TMP/core.o"
+    insp=$((insp + $(xtensa-lx106-elf-size "$TMP/core.o" | awk 'NR == 2 {print $1}')))
+done
+echo "  (INSPECT also links the core's inspector: $insp bytes)"
 min="-DUPD_CLIENT_WITH_RESUME=0 -DUPD_CLIENT_WITH_REPORT=0 -DUPD_CLIENT_WITH_SHA256=0"
 min="$min -DUPD_CLIENT_WITH_ROLLBACK=0 -DUPD_CLIENT_WITH_VERSION=0"
 # shellcheck disable=SC2086

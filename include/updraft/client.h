@@ -45,7 +45,7 @@ enum {
      * what the device could not boot (wrong family, bad checksum, not an app):
      * UPD_CLIENT_EIMAGE instead of installing it. Only in a build with the inspector
      * (UPD_CLIENT_WITH_INSPECT=1: the host build of updraft; a device build leaves it
-     * out unless asked, as it links about 19 KB of the core): else init refuses it
+     * out unless asked, as it links about 18 KB of the core): else init refuses it
      * with UPD_EUNSUPPORTED. Not in UPD_CLIENT_F_ALL. */
     UPD_CLIENT_F_INSPECT = 1u << 0,
     /* Verify the SHA-256 the server announces in an x-SHA256 header (64 hex). A hash

@@ -9,9 +9,9 @@
 
 /* Compile-time features (1: built in; 0: left out to save code on small devices). All
  * are 1 by default but SIGN and INSPECT, the two that need a heavy part besides the
- * engine (a signature verifier in the port; the core's inspector). With a feature left out, init refuses a configuration or
- * port that asks for it (UPD_EUNSUPPORTED) rather than silently behaving like the plain
- * device client.
+ * engine (a signature verifier in the port; the core's inspector). With a feature left
+ * out, init refuses a configuration or port that asks for it (UPD_EUNSUPPORTED) rather
+ * than silently behaving like the plain device client.
  *   SIGN      signed images through port->crypto.verify (spec section 5); 0 by default:
  *             a device that checks signatures adds a verifier (RSA or ECDSA code,
  *             kilobytes) to its port and this define with it; a port with a verifier
@@ -23,7 +23,7 @@
  *   ROLLBACK  upd_client_boot_state / upd_client_confirm (else UPD_EUNSUPPORTED)
  *   INSPECT   UPD_CLIENT_F_INSPECT, the core's inspector before committing; 0 by
  *             default: the engine's call links the whole inspector from libupdraft-core
- *             (about 19 KB of ESP8266 code) into every firmware, used or not. The host
+ *             (about 18 KB of ESP8266 code) into every firmware, used or not. The host
  *             build turns it on (src/client/CMakeLists.txt): its tools link it anyway.
  * The parity configuration (features 0, no verifier) needs none of them. */
 #ifndef UPD_CLIENT_WITH_SIGN
@@ -68,20 +68,20 @@ enum upd__client_state {
 
 /* flags */
 enum {
-    UPD__CF_MD5_SEEN = 1u << 0,     /* x-MD5 with a non-empty value */
-    UPD__CF_MD5_LEN_OK = 1u << 1,   /* ... of exactly 32 characters */
-    UPD__CF_MD5_HEX_OK = 1u << 2,   /* ... all hex digits (else it can never match) */
-    UPD__CF_SHA_SET = 1u << 3,      /* an expected SHA-256 is known */
-    UPD__CF_TE_CHUNKED = 1u << 5,   /* Transfer-Encoding: chunked */
-    UPD__CF_TE_OTHER = 1u << 6,     /* another Transfer-Encoding: HTTPClient gives -9 */
-    UPD__CF_RESUMING = 1u << 7,     /* the request carries Range: bytes=N- */
-    UPD__CF_ETAG = 1u << 8,         /* an ETag came (etag_crc) */
-    UPD__CF_CRANGE = 1u << 9,       /* Content-Range: exactly the rest of the file */
-    UPD__CF_SHA_HDR_BAD = 1u << 10, /* x-SHA256 present but not 64 hex digits */
-    UPD__CF_REC = 1u << 11,         /* a resume record may exist: clear it at the end */
-    UPD__CF_VER_LONG = 1u << 12,    /* x-version longer than UPD_CLIENT_VERSION_MAX */
-    UPD__CF_REPORTED = 1u << 13,    /* the request carries x-updraft-report */
-    UPD__CF_OFFER = 1u << 14        /* an image was offered: record the outcome */
+    UPD__CF_MD5_SEEN = 1u << 0,    /* x-MD5 with a non-empty value */
+    UPD__CF_MD5_LEN_OK = 1u << 1,  /* ... of exactly 32 characters */
+    UPD__CF_MD5_HEX_OK = 1u << 2,  /* ... all hex digits (else it can never match) */
+    UPD__CF_SHA_SET = 1u << 3,     /* an expected SHA-256 is known */
+    UPD__CF_TE_CHUNKED = 1u << 4,  /* Transfer-Encoding: chunked */
+    UPD__CF_TE_OTHER = 1u << 5,    /* another Transfer-Encoding: HTTPClient gives -9 */
+    UPD__CF_RESUMING = 1u << 6,    /* the request carries Range: bytes=N- */
+    UPD__CF_ETAG = 1u << 7,        /* an ETag came (etag_crc) */
+    UPD__CF_CRANGE = 1u << 8,      /* Content-Range: exactly the rest of the file */
+    UPD__CF_SHA_HDR_BAD = 1u << 9, /* x-SHA256 present but not 64 hex digits */
+    UPD__CF_REC = 1u << 10,        /* a resume record may exist: clear it at the end */
+    UPD__CF_VER_LONG = 1u << 11,   /* x-version longer than UPD_CLIENT_VERSION_MAX */
+    UPD__CF_REPORTED = 1u << 12,   /* the request carries x-updraft-report */
+    UPD__CF_OFFER = 1u << 13       /* an image was offered: record the outcome */
 };
 
 #define UPD__EBOOT_MAGIC    0xEB001000u
