@@ -56,6 +56,14 @@ cJSON *upd__release_json(const upd_release_row *r)
     }
     add_time(j, "created", r->created_ms);
     cJSON_AddBoolToObject(j, "retired", r->retired);
+    /* what a device running it can report as its image hash (imageid.c) */
+    cJSON *hs = cJSON_AddArrayToObject(j, "device_hashes");
+    for (int i = 0; i < r->nhash; i++) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddStringToObject(h, "hex", r->hash[i].hex);
+        cJSON_AddStringToObject(h, "what", r->hash[i].what);
+        cJSON_AddItemToArray(hs, h);
+    }
     char url[256], stem[128];
     upd__copy(stem, sizeof stem, r->filename[0] ? r->filename : "firmware");
     size_t n = strlen(stem);

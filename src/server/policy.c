@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "host/fileinspect.h"
+#include "imageid.h"
 #include "srv.h"
 #include "updraft/version.h"
 
@@ -102,16 +103,8 @@ static int runs_release(const upd_devreq *dr, const upd_release_row *rel, const 
 {
     const upd_device_row *d = &dr->dev;
     if (!dr->mode_fs) {
-        if (d->sketch_md5[0] &&
-            (!strcasecmp(d->sketch_md5, rel->md5) ||
-             (rel->inner_md5[0] && !strcasecmp(d->sketch_md5, rel->inner_md5)))) {
-            *how = "same MD5";
+        if (upd__imageid_runs(rel, d->sketch_md5, d->sketch_sha256, how))
             return 1;
-        }
-        if (d->sketch_sha256[0] && !strcasecmp(d->sketch_sha256, rel->sha256)) {
-            *how = "same SHA-256";
-            return 1;
-        }
         if (d->sketch_md5[0] || d->sketch_sha256[0]) {
             /* it told us its image hash and it differs: a different image, whatever the
              * version string says (a rebuild with an unchanged version) */

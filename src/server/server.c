@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imageid.h"
 #include "srv.h"
 
 /* TCP_DEFER_ACCEPT on the listening sockets: seconds a connection may stay silent
@@ -456,6 +457,7 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
+    upd__imageid_refresh(s);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");

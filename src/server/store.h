@@ -29,6 +29,13 @@ enum {
     UPD_STORE_EFAIL = -4      /* the database failed: see the error text */
 };
 
+/* One hash by which a device that installed a release can report it (imageid.h). */
+#define UPD_REL_HASH_MAX 12
+typedef struct upd_release_hash {
+    char hex[65];  /* lowercase: 32 digits (MD5) or 64 (SHA-256) */
+    char what[24]; /* how a device comes to report it: "file", "flash mode DOUT", ... */
+} upd_release_hash;
+
 typedef struct upd_release_row {
     int64_t id;
     char version[UPD_VER_MAX];
@@ -46,6 +53,11 @@ typedef struct upd_release_row {
     int64_t inner_size;
     int64_t created_ms;
     int retired;
+    /* every hash a device running this release can report (imageid.c computes them;
+     * hash_rules: the version of those rules they were computed with, 0 = never) */
+    int nhash;
+    int hash_rules;
+    upd_release_hash hash[UPD_REL_HASH_MAX];
 } upd_release_row;
 
 typedef struct upd_device_row {
@@ -138,15 +150,19 @@ typedef int (*upd_channel_cb)(void *ctx, const upd_channel_row *c);
  * to go on, non-zero to stop. */
 typedef struct upd_store_ops {
     void (*close)(upd_store *st);
-    /* Insert r (id and created_ms are assigned and written back) and, when channel is
-     * not NULL/"", make it that channel's current release: one transaction. */
+    /* Insert r with its hash list (id and created_ms are assigned and written back) and,
+     * when channel is not NULL/"", make it that channel's current release: one
+     * transaction. */
     int (*release_insert)(upd_store *st, upd_release_row *r, const char *channel, char *err,
                           size_t errlen);
     int (*release_get)(upd_store *st, int64_t id, upd_release_row *out);
     int (*release_by_sha256)(upd_store *st, const char *sha256, upd_release_row *out);
-    /* A release whose file (or, for gzip, inflated image) has this md5: what a device
-     * that reports it as its sketch-md5 runs. Any SHA-256 (64 hex) matches sha256. */
+    /* The newest release whose hash list (upd_release_row.hash) holds hex: what a device
+     * that reports hex as its sketch MD5 or SHA-256 runs. */
     int (*release_by_hash)(upd_store *st, const char *hex, upd_release_row *out);
+    /* Replace a release's hash list with r->hash[0..nhash) computed by rules version
+     * r->hash_rules (the server's start-up refresh of older rows). */
+    int (*release_set_hashes)(upd_store *st, const upd_release_row *r, char *err, size_t errlen);
     int (*release_list)(upd_store *st, upd_release_cb cb, void *ctx);
     /* Retire a release and take it out of every channel that points to it. */
     int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "imageid.h"
 #include "store.h"
 #include "updraft/version.h"
 
@@ -48,14 +49,28 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE devices ADD COLUMN last_event_ms INTEGER NOT NULL DEFAULT 0;",
     /* 3: the last outcome report a device sent (recorded once, docs/protocol.md) */
     "ALTER TABLE devices ADD COLUMN last_report TEXT;",
+    /* 4: every hash a device running a release can report (imageid.c); the rows of
+     * older releases start with what was known of them and are completed at start-up */
+    "CREATE TABLE release_hashes("
+    " release_id INTEGER NOT NULL REFERENCES releases(id), hex TEXT NOT NULL,"
+    " what TEXT NOT NULL, PRIMARY KEY(release_id, hex)) WITHOUT ROWID;"
+    "CREATE INDEX release_hashes_hex ON release_hashes(hex, release_id);"
+    "ALTER TABLE releases ADD COLUMN hash_rules INTEGER NOT NULL DEFAULT 0;"
+    "INSERT OR IGNORE INTO release_hashes SELECT id, md5, 'file MD5' FROM releases;"
+    "INSERT OR IGNORE INTO release_hashes SELECT id, sha256, 'file SHA-256' FROM releases;"
+    "INSERT OR IGNORE INTO release_hashes SELECT id, inner_md5, 'inflated image MD5' FROM "
+    "releases WHERE inner_md5<>'';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
 /* ---- statements ---------------------------------------------------------------------- */
 
+/* A release row, from "releases r": its columns and its hash list as "hex:what;..." */
 #define REL_COLS                                                                                   \
-    "id, version, platform, mode, kind, chip, channel, filename, notes, md5, sha256, inner_md5, "  \
-    "size, inner_size, created_ms, retired"
+    "r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, r.filename, r.notes, r.md5, " \
+    "r.sha256, r.inner_md5, r.size, r.inner_size, r.created_ms, r.retired, r.hash_rules, "         \
+    "(SELECT group_concat(h.hex || ':' || h.what, ';') FROM release_hashes h WHERE "               \
+    "h.release_id=r.id)"
 #define DEV_COLS                                                                                   \
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
@@ -70,6 +85,9 @@ enum q {
     Q_REL_GET,
     Q_REL_BY_SHA,
     Q_REL_BY_HASH,
+    Q_HASH_INSERT,
+    Q_HASH_CLEAR,
+    Q_REL_HASH_RULES,
     Q_REL_LIST,
     Q_REL_RETIRE,
     Q_REL_UNCHANNEL,
@@ -79,7 +97,6 @@ enum q {
     Q_CHAN_LIST,
     Q_DEV_GET,
     Q_DEV_GET_PRE,
-    Q_REL_IDENT,
     Q_DEV_LIST,
     Q_DEV_ENSURE,
     Q_DEV_PIN,
@@ -109,22 +126,24 @@ static const char *const SQL[Q__COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_REL_INSERT] = "INSERT INTO releases(version, platform, mode, kind, chip, channel, "
-                     "filename, notes, md5, sha256, inner_md5, size, inner_size, created_ms) "
-                     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
-    [Q_REL_GET] = "SELECT " REL_COLS " FROM releases WHERE id=?1",
-    [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases WHERE sha256=?1",
-    [Q_REL_BY_HASH] = "SELECT " REL_COLS " FROM releases WHERE md5=lower(?1) OR "
-                      "inner_md5=lower(?1) OR sha256=lower(?1) ORDER BY id DESC LIMIT 1",
-    [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases ORDER BY id DESC",
+                     "filename, notes, md5, sha256, inner_md5, size, inner_size, created_ms, "
+                     "hash_rules) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+    [Q_REL_GET] = "SELECT " REL_COLS " FROM releases r WHERE r.id=?1",
+    [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases r WHERE r.sha256=?1",
+    [Q_REL_BY_HASH] = "SELECT " REL_COLS " FROM releases r WHERE r.id=(SELECT release_id FROM "
+                      "release_hashes WHERE hex=lower(?1) ORDER BY release_id DESC LIMIT 1)",
+    [Q_HASH_INSERT] = "INSERT OR IGNORE INTO release_hashes(release_id, hex, what) "
+                      "VALUES(?1,?2,?3)",
+    [Q_HASH_CLEAR] = "DELETE FROM release_hashes WHERE release_id=?1",
+    [Q_REL_HASH_RULES] = "UPDATE releases SET hash_rules=?2 WHERE id=?1",
+    [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases r ORDER BY r.id DESC",
     [Q_REL_RETIRE] = "UPDATE releases SET retired=1 WHERE id=?1",
     [Q_REL_UNCHANNEL] = "DELETE FROM channels WHERE release_id=?1",
     [Q_BLOB_REF] = "SELECT 1 FROM releases WHERE sha256=?1",
     [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
                    "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
                    "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
-    [Q_CHAN_CURRENT] = "SELECT r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, "
-                       "r.filename, r.notes, r.md5, r.sha256, r.inner_md5, r.size, r.inner_size, "
-                       "r.created_ms, r.retired FROM channels c JOIN releases r ON "
+    [Q_CHAN_CURRENT] = "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
                        "r.id=c.release_id WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
                        "r.retired=0",
     [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms "
@@ -134,8 +153,6 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
                       "WHERE mac=?1",
-    /* what tells a release's image apart (the writer's outcome inference) */
-    [Q_REL_IDENT] = "SELECT id, version, md5, sha256, inner_md5 FROM releases WHERE id=?1",
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE "
                    "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "
                    "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND "
@@ -335,6 +352,26 @@ static void read_release(sqlite3_stmt *st, upd_release_row *r)
     r->inner_size = col_int(st, 13, -1);
     r->created_ms = col_int(st, 14, 0);
     r->retired = (int)col_int(st, 15, 0);
+    r->hash_rules = (int)col_int(st, 16, 0);
+    /* "hex:what;hex:what..." (hex digits and the descriptions hold neither ':' nor ';') */
+    const char *p = (const char *)sqlite3_column_text(st, 17);
+    while (p && *p && r->nhash < UPD_REL_HASH_MAX) {
+        upd_release_hash *h = &r->hash[r->nhash];
+        const char *colon = strchr(p, ':'), *end = strchr(p, ';');
+        if (!end)
+            end = p + strlen(p);
+        if (colon && colon < end && (size_t)(colon - p) < sizeof h->hex) {
+            memcpy(h->hex, p, (size_t)(colon - p));
+            h->hex[colon - p] = '\0';
+            size_t wn = (size_t)(end - colon - 1);
+            if (wn >= sizeof h->what)
+                wn = sizeof h->what - 1;
+            memcpy(h->what, colon + 1, wn);
+            h->what[wn] = '\0';
+            r->nhash++;
+        }
+        p = *end ? end + 1 : end;
+    }
 }
 
 static void read_device(sqlite3_stmt *st, upd_device_row *d)
@@ -509,6 +546,54 @@ static int set_channel(conn *c, const char *name, const upd_release_row *r, int6
     return rc;
 }
 
+/* The hash list of r (its id set) into release_hashes. */
+static int insert_hashes(conn *c, const upd_release_row *r)
+{
+    for (int i = 0; i < r->nhash; i++) {
+        sqlite3_stmt *st = stmt(c, Q_HASH_INSERT);
+        if (!st)
+            return UPD_STORE_EFAIL;
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_text(st, 2, r->hash[i].hex, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, r->hash[i].what, -1, SQLITE_TRANSIENT);
+        int rc = exec_done(c, st);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int s_release_set_hashes(upd_store *base, const upd_release_row *r, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    sqlite3_stmt *st = rc ? NULL : stmt(c, Q_HASH_CLEAR);
+    if (!rc && !st)
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, r->id);
+        rc = exec_done(c, st);
+    }
+    if (!rc)
+        rc = insert_hashes(c, r);
+    if (!rc && !(st = stmt(c, Q_REL_HASH_RULES)))
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_int(st, 2, r->hash_rules);
+        rc = exec_done(c, st);
+    }
+    if (!rc)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the release's hashes", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_release_insert(upd_store *base, upd_release_row *r, const char *channel, char *err,
                             size_t errlen)
 {
@@ -542,10 +627,13 @@ static int s_release_insert(upd_store *base, upd_release_row *r, const char *cha
     sqlite3_bind_int64(st, 12, r->size);
     sqlite3_bind_int64(st, 13, r->inner_size);
     sqlite3_bind_int64(st, 14, r->created_ms);
+    sqlite3_bind_int(st, 15, r->hash_rules);
     rc = exec_done(c, st);
     if (rc)
         goto fail;
     r->id = sqlite3_last_insert_rowid(c->db);
+    if ((rc = insert_hashes(c, r)) != 0)
+        goto fail;
     {
         char d[UPD_DETAIL_MAX];
         snprintf(d, sizeof d, "release %lld added: version %.200s, %s %s, %lld bytes",
@@ -961,33 +1049,11 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
 
 static int same_image(const upd_device_row *d, const upd_release_row *r)
 {
-    if (d->sketch_md5[0])
-        return !strcasecmp(d->sketch_md5, r->md5) ||
-               (r->inner_md5[0] && !strcasecmp(d->sketch_md5, r->inner_md5));
-    if (d->sketch_sha256[0])
-        return !strcasecmp(d->sketch_sha256, r->sha256);
+    if (d->sketch_md5[0] || d->sketch_sha256[0])
+        return upd__imageid_runs(r, d->sketch_md5, d->sketch_sha256, NULL);
     if (d->version[0])
         return upd_version_cmp(d->version, r->version) == 0;
     return 0;
-}
-
-/* The columns of a release that same_image and the event texts use. */
-static int get_release_ident(conn *c, int64_t id, upd_release_row *out)
-{
-    sqlite3_stmt *st = stmt(c, Q_REL_IDENT);
-    if (!st)
-        return UPD_STORE_EFAIL;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
-        col_text(st, 1, out->version, sizeof out->version);
-        col_text(st, 2, out->md5, sizeof out->md5);
-        col_text(st, 3, out->sha256, sizeof out->sha256);
-        col_text(st, 4, out->inner_md5, sizeof out->inner_md5);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
 }
 
 /* The device checks in while an offer is open: did it install the offered image, or is
@@ -997,7 +1063,7 @@ static int infer_outcome(conn *c, const upd_record *rec, const dev_pre *oldp)
     const upd_device_row *old = &oldp->row;
     upd_release_row rel;
     char d[UPD_DETAIL_MAX];
-    if (get_release_ident(c, old->offered_release, &rel) != 0)
+    if (get_release(c, old->offered_release, &rel) != 0)
         return 0;
     if (same_image(&rec->dev, &rel)) {
         snprintf(d, sizeof d, "now runs release %lld (version %.200s)", (long long)rel.id,
@@ -1262,6 +1328,7 @@ static const upd_store_ops SQLITE_OPS = {
     .release_get = s_release_get,
     .release_by_sha256 = s_release_by_sha256,
     .release_by_hash = s_release_by_hash,
+    .release_set_hashes = s_release_set_hashes,
     .release_list = s_release_list,
     .release_retire = s_release_retire,
     .blob_referenced = s_blob_referenced,

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host/fileinspect.h"
+#include "imageid.h"
 #include "srv.h"
 #include "updraft/error.h"
 #include "updraft/version.h"
@@ -341,6 +342,10 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
     if (fi->has_inner) {
         upd__copy(rel->inner_md5, sizeof rel->inner_md5, fi->inner_md5_hex);
         rel->inner_size = (int64_t)fi->inner_size;
+    }
+    if (upd__imageid_compute(up->tmp, fi, rel, err, sizeof err) != 0) {
+        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        goto out;
     }
     upd_release_row existing;
     if (s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0) {

@@ -1,0 +1,185 @@
+/* The hashes by which a device reports the image it runs (imageid.h). What a device
+ * reports is the hash of its image AS IT IS ON ITS FLASH, which is not always the
+ * file's:
+ * - ESP8266 Arduino (x-ESP8266-sketch-md5 = ESP.getSketchMD5(), the MD5 of the first
+ *   getSketchSize() bytes of flash): the Updater rewrites byte 2 of a plain image (the
+ *   flash mode) to the running chip's mode, so a device that installed release R in
+ *   another mode reports the MD5 of R with byte 2 = 0, 1, 2 or 3
+ *   (spec/esp8266-http-update.md section 8). A gzip image is not rewritten: eboot
+ *   inflates it as it is, and the device reports the inflated image's MD5. A signed
+ *   image (payload || signature || u32 length) runs as its payload: getSketchSize()
+ *   walks the app image, so the MD5 covers the payload alone.
+ * - Every release is also known by its file's MD5 and SHA-256 (a device or tool that
+ *   reports those). */
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "imageid.h"
+#include "srv.h"
+
+static void add(upd_release_row *rel, const char *hex, const char *what)
+{
+    if (!hex || !hex[0])
+        return;
+    for (int i = 0; i < rel->nhash; i++)
+        if (!strcasecmp(rel->hash[i].hex, hex))
+            return; /* the first (most telling) description stays */
+    if (rel->nhash >= UPD_REL_HASH_MAX)
+        return;
+    upd_release_hash *h = &rel->hash[rel->nhash++];
+    size_t n = strnlen(hex, sizeof h->hex - 1);
+    for (size_t i = 0; i < n; i++)
+        h->hex[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+    h->hex[n] = '\0';
+    upd__copy(h->what, sizeof h->what, what);
+}
+
+/* MD5 of the first len bytes of data with byte 2 replaced by mode. */
+static int md5_with_mode(const uint8_t *data, size_t len, uint8_t mode, char hex[33])
+{
+    gnutls_hash_hd_t h;
+    uint8_t head[4], out[16];
+    if (len < 4 || gnutls_hash_init(&h, GNUTLS_DIG_MD5) < 0)
+        return -1;
+    memcpy(head, data, 4);
+    head[2] = mode;
+    gnutls_hash(h, head, 4);
+    gnutls_hash(h, data + 4, len - 4);
+    gnutls_hash_deinit(h, out);
+    upd_hex(out, 16, hex);
+    return 0;
+}
+
+static const char *const MODE_WHAT[4] = {"MD5 in QIO flash mode", "MD5 in QOUT flash mode",
+                                         "MD5 in DIO flash mode", "MD5 in DOUT flash mode"};
+
+/* The images an ESP8266 Arduino device can hold after installing data[0..len): the
+ * file, and the same with each other flash mode in byte 2. */
+static int add_esp8266_modes(upd_release_row *rel, const uint8_t *data, size_t len,
+                             const char *what_own)
+{
+    char hex[33];
+    if (md5_with_mode(data, len, data[2], hex) != 0)
+        return -1;
+    add(rel, hex, what_own);
+    for (uint8_t m = 0; m < 4; m++)
+        if (m != data[2]) {
+            if (md5_with_mode(data, len, m, hex) != 0)
+                return -1;
+            add(rel, hex, MODE_WHAT[m]);
+        }
+    return 0;
+}
+
+int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_row *rel, char *err,
+                         size_t errlen)
+{
+    rel->nhash = 0;
+    rel->hash_rules = UPD_IMAGEID_RULES;
+    add(rel, fi->md5_hex, "file MD5");
+    add(rel, fi->sha256_hex, "file SHA-256");
+    if (fi->has_inner)
+        add(rel, fi->inner_md5_hex, "inflated image MD5");
+    const upd_image_report *rep = &fi->report;
+    /* a plain (not gzip) ESP8266 application: its flash-mode variants */
+    if (rep->platform != UPD_PLATFORM_ESP8266 || rep->gzip || rep->first_byte != 0xE9 ||
+        fi->size < 4 || rep->verdict != UPD_VERDICT_OTA_APP)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t len = (size_t)fi->size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    const uint8_t *data = map;
+    int rc = add_esp8266_modes(rel, data, len, "file MD5");
+    /* signed: what runs is the payload (signature and its length word left out) */
+    if (rc == 0 && rep->sig_len > 0 && (uint64_t)rep->sig_len + 4 < len)
+        rc = add_esp8266_modes(rel, data, len - rep->sig_len - 4, "signed payload MD5");
+    munmap(map, len);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot hash %s: GnuTLS MD5 failed", path);
+    return rc;
+}
+
+int upd__imageid_runs(const upd_release_row *rel, const char *md5, const char *sha256,
+                      const char **how)
+{
+    for (int i = 0; i < rel->nhash; i++) {
+        const upd_release_hash *h = &rel->hash[i];
+        const char *x = h->hex[32] ? sha256 : md5;
+        if (x && x[0] && !strcasecmp(x, h->hex)) {
+            if (how)
+                *how = h->what;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct stale_list {
+    int64_t *ids;
+    size_t n, cap;
+} stale_list;
+
+static int collect_stale(void *ctx, const upd_release_row *r)
+{
+    stale_list *l = ctx;
+    if (r->hash_rules == UPD_IMAGEID_RULES)
+        return 0;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        int64_t *p = realloc(l->ids, nc * sizeof *p);
+        if (!p)
+            return 1;
+        l->ids = p;
+        l->cap = nc;
+    }
+    l->ids[l->n++] = r->id;
+    return 0;
+}
+
+void upd__imageid_refresh(srv *s)
+{
+    stale_list l = {0};
+    s->store->ops->release_list(s->store, collect_stale, &l);
+    upd_release_row *r = malloc(sizeof *r);
+    upd_file_info *fi = malloc(sizeof *fi);
+    size_t done = 0;
+    for (size_t i = 0; r && fi && i < l.n; i++) {
+        char path[PATH_MAX + 80], err[512];
+        if (s->store->ops->release_get(s->store, l.ids[i], r) != 0)
+            continue;
+        upd__blob_path(s, r->sha256, path, sizeof path);
+        if (upd_inspect_file(path, fi, err, sizeof err) != 0 ||
+            upd__imageid_compute(path, fi, r, err, sizeof err) != 0 ||
+            s->store->ops->release_set_hashes(s->store, r, err, sizeof err) != 0) {
+            fprintf(stderr,
+                    "updraft: release %lld: cannot compute the hashes devices report for it "
+                    "(%s); devices running it in another flash mode may be offered it again\n",
+                    (long long)l.ids[i], err);
+            continue;
+        }
+        done++;
+    }
+    if (done)
+        fprintf(stderr, "updraft: computed the device hashes of %zu release(s) stored before\n",
+                done);
+    free(fi);
+    free(r);
+    free(l.ids);
+}
