@@ -205,6 +205,10 @@ static int device_list(int argc, char **argv)
     char path[4096] = "/api/v1/devices", enc[1024];
     size_t n = strlen(path);
     int json = has_flag(&argc, argv, "--json");
+    if (has_flag(&argc, argv, "--attention")) {
+        snprintf(path + n, sizeof path - n, "?attention=1");
+        n = strlen(path);
+    }
     for (int i = 0; i < 4; i++) {
         const char *v = take_opt(&argc, argv, opts[i], &bad);
         if (!v)
@@ -259,7 +263,8 @@ int upd_cmd_device(int argc, char **argv)
         } else {
             const char *fields[] = {"mac",       "platform",   "version",           "chip_id",
                                     "sdk",       "sketch_md5", "effective_channel", "first_seen",
-                                    "last_seen", "ip",         "user_agent",        "last_result"};
+                                    "last_seen", "ip",         "user_agent",        "last_result",
+                                    "attention"};
             for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
                 printf("%-18s %s\n", fields[i], jstr(j, fields[i]));
             const char *nums[] = {"sketch_size",    "free_space",      "chip_size",
@@ -278,6 +283,19 @@ int upd_cmd_device(int argc, char **argv)
                 printf("  %s  %-18s %s\n", jstr(e, "at"), jstr(e, "kind"), jstr(e, "detail"));
             }
         }
+        cJSON_Delete(j);
+        return 0;
+    }
+    if (!strcmp(sub, "retry") && argc == 3) {
+        char enc[128];
+        upd_api_urlencode(argv[2], enc, sizeof enc);
+        snprintf(path, sizeof path, "/api/v1/devices/%s/retry", enc);
+        cJSON *j = upd_api_call("device retry", "POST", path, NULL);
+        if (!j)
+            return 1;
+        printf("%s: no release is held back; the next check offers what its channel or pin "
+               "says\n",
+               jstr(j, "mac"));
         cJSON_Delete(j);
         return 0;
     }
@@ -329,8 +347,9 @@ int upd_cmd_device(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: updraft device list [--channel C] [--platform P] [--version V] "
-                    "[--seen-since TIME] [--json]\n"
+                    "[--seen-since TIME] [--attention] [--json]\n"
                     "       updraft device show MAC [--json]\n"
+                    "       updraft device retry MAC   (offer a release that failed on it again)\n"
                     "       updraft device pin MAC RELEASE\n"
                     "       updraft device unpin MAC\n"
                     "       updraft device channel MAC CHANNEL   ('-' clears)\n");

@@ -29,6 +29,12 @@ static void serve_usage(FILE *f)
         "  --max-upload MIB         largest release upload (default 64)\n"
         "  --keep-events AGE        delete device and admin events older than AGE, e.g.\n"
         "                           90d (default), 12h, 30m, 45s; 'forever' keeps them\n"
+        "  --failure-backoff AGES   after a release failed on a device, hold it back for\n"
+        "                           the first AGE (0: offer it again at once), after a\n"
+        "                           second failure the next...; one failure more stops\n"
+        "                           offering it to that device until 'updraft device\n"
+        "                           retry MAC' (default 0,15m,2h; 'none': stop at the\n"
+        "                           first failure)\n"
         "\n"
         "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
         "(generated and printed on first start). SIGTERM or SIGINT stop the server.\n");
@@ -62,6 +68,36 @@ static int parse_age(const char *v, int64_t *out)
     return 0;
 }
 
+/* "15m,2h" into cfg's back-off steps; "none" = no steps. */
+static int parse_backoff(const char *v, upd_server_config *cfg)
+{
+    int64_t steps[8];
+    int n = 0;
+    if (!v)
+        return -1;
+    if (strcmp(v, "none")) {
+        char buf[256];
+        if (strlen(v) >= sizeof buf)
+            return -1;
+        strcpy(buf, v);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (n == 8)
+                return -1;
+            if (!strcmp(t, "0"))
+                steps[n] = 0; /* no wait: offered again at the next check */
+            else if (parse_age(t, &steps[n]) != 0 || steps[n] == 0)
+                return -1;
+            n++;
+        }
+        if (n == 0 || v[strlen(v) - 1] == ',' || v[0] == ',' || strstr(v, ",,"))
+            return -1;
+    }
+    memcpy(cfg->backoff_ms, steps, (size_t)n * sizeof steps[0]);
+    cfg->nbackoff = n;
+    return 0;
+}
+
 static int parse_uint(const char *opt, const char *v, unsigned long max, unsigned long *out)
 {
     char *end;
@@ -79,6 +115,11 @@ int upd_cmd_serve(int argc, char **argv)
     upd_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.keep_events_ms = 90ll * 86400000ll;
+    /* a first failure is often the link or the power: try again at once; then wait */
+    cfg.backoff_ms[0] = 0;
+    cfg.backoff_ms[1] = 15ll * 60000;
+    cfg.backoff_ms[2] = 2ll * 3600000;
+    cfg.nbackoff = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -128,6 +169,14 @@ int upd_cmd_serve(int argc, char **argv)
             if (parse_age(v, &cfg.keep_events_ms) != 0) {
                 fprintf(stderr, "updraft serve: --keep-events needs an age like 90d, 12h, 30m "
                                 "or 45s (up to 100 years), or 'forever'\n");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--failure-backoff")) {
+            if (parse_backoff(v, &cfg) != 0) {
+                fprintf(stderr, "updraft serve: --failure-backoff needs ages separated by commas "
+                                "like 15m,2h (at most 8, each like 90d, 12h, 30m or 45s), or "
+                                "'none'\n");
                 return 2;
             }
             i++;

@@ -111,6 +111,28 @@ static cJSON *device_json(const upd_device_row *d)
     else
         cJSON_AddNullToObject(j, "running_release");
     add_str_or_null(j, "last_result", d->last_result);
+    /* a release that failed on it and is held back (outcome.c) */
+    if (d->hold_release > 0 && d->hold_failures > 0) {
+        cJSON *h = cJSON_AddObjectToObject(j, "held");
+        cJSON_AddNumberToObject(h, "release", (double)d->hold_release);
+        cJSON_AddNumberToObject(h, "failures", (double)d->hold_failures);
+        if (d->hold_until_ms)
+            add_time(h, "until", d->hold_until_ms);
+        else
+            cJSON_AddNullToObject(h, "until");
+    } else {
+        cJSON_AddNullToObject(j, "held");
+    }
+    if (d->hold_release > 0 && d->hold_failures > 0 && d->hold_until_ms == 0) {
+        char a[256];
+        snprintf(a, sizeof a,
+                 "release %lld failed on it %lld times and is no longer offered: fix the "
+                 "release or the device, then 'updraft device retry %s'",
+                 (long long)d->hold_release, (long long)d->hold_failures, d->mac);
+        cJSON_AddStringToObject(j, "attention", a);
+    } else {
+        cJSON_AddNullToObject(j, "attention");
+    }
     return j;
 }
 
@@ -363,6 +385,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                         "seen-since must be seconds since 1970 or a UTC time "
                                         "like 2026-11-27T10:00:00Z");
         }
+        const char *att = upd__arg(c, "attention");
+        if (att && strcmp(att, "1") && strcmp(att, "true") && strcmp(att, "0") &&
+            strcmp(att, "false"))
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                    "attention must be 1 or 0");
+        f.attention = att && (!strcmp(att, "1") || !strcmp(att, "true"));
         const char *lim = upd__arg(c, "limit");
         f.limit = lim ? atoi(lim) : 1000;
         cJSON *arr = cJSON_CreateArray();
@@ -421,6 +449,17 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
         if (rc)
             return store_failed(r, c, err);
+    } else if (!strcmp(action, "/retry")) {
+        if (strcmp(method, "POST"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use POST .../retry");
+        int rc = s->store->ops->device_clear_hold(s->store, mac, err, sizeof err);
+        if (rc == UPD_STORE_ENOTFOUND)
+            return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                    "device %s has never contacted this server: check its MAC",
+                                    mac);
+        if (rc)
+            return store_failed(r, c, err);
     } else if (!strcmp(action, "/channel")) {
         if (!strcmp(method, "DELETE")) {
             int rc = s->store->ops->device_set_channel(s->store, mac, NULL, err, sizeof err);
@@ -450,7 +489,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
     } else {
         return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                                 "unknown device path: /api/v1/devices/<mac>, .../pin, "
-                                ".../channel");
+                                ".../channel, .../retry");
     }
     upd_device_row d;
     if (s->store->ops->device_get(s->store, mac, &d) != 0)

@@ -210,6 +210,13 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
             return;
         }
     }
+    if (known && known->hold_release == rel->id &&
+        upd__outcome_hold(&s->outcome, known, rel->id, rel->version, upd__now_ms(), why,
+                          sizeof why)) {
+        out->result = "declined";
+        upd__copy(out->detail, sizeof out->detail, why);
+        return;
+    }
     upd_image_report rep;
     if (upd__release_report(s, rel, &rep) != 0) {
         out->result = "declined";

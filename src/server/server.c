@@ -458,7 +458,11 @@ int upd_server_main(const upd_server_config *cfg)
     }
     upd__blob_gc(s);
     upd__imageid_refresh(s);
-    s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms);
+    s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;
+    for (int i = 0; i < s->outcome.nbackoff; i++)
+        s->outcome.backoff_ms[i] = cfg->backoff_ms[i];
+    upd__outcome_rules(&s->outcome, &s->rules);
+    s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
         goto out;

@@ -16,6 +16,10 @@ typedef struct upd_server_config {
     unsigned timeout_s;           /* idle connection timeout; 0: 90 */
     uint64_t max_upload;          /* largest upload accepted, bytes; 0: 64 MiB */
     int64_t keep_events_ms;       /* delete events older than this; 0 keeps them all */
+    /* back-off after a release failed on a device: step k waits backoff_ms[k-1]; a
+     * failure after the last step stops offers until `device retry` (outcome.h) */
+    int64_t backoff_ms[8];
+    int nbackoff;
 } upd_server_config;
 
 /* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "server.h"
+#include "outcome.h"
 #include "store.h"
 #include "writer.h"
 #include "updraft/fit.h"
@@ -60,6 +61,8 @@ typedef struct srv {
     char token[160];
     upd_store *store;
     upd_writer *writer;
+    upd_outcome_cfg outcome; /* the fleet's rules on failed releases */
+    upd_rules rules;
     /* one libmicrohttpd daemon per request thread, each with its own listening socket on
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
     struct MHD_Daemon *mhd[64];

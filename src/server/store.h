@@ -87,7 +87,18 @@ typedef struct upd_device_row {
     char last_result[UPD_DETAIL_MAX];
     int64_t last_event_ms;            /* when the device's last event was recorded */
     char last_report[UPD_REPORT_MAX]; /* the last x-updraft-report recorded, normalised */
+    /* a release that failed on the device is held back from it (outcome.c) */
+    int64_t hold_release;  /* 0 = none */
+    int64_t hold_failures; /* failures of hold_release on this device */
+    int64_t hold_until_ms; /* not offered before this time; 0 with failures: not at all */
 } upd_device_row;
+
+/* A device as the writer reads it: its row and the image it ran when its open offer was
+ * made ("" unknown). */
+typedef struct upd_device_state {
+    upd_device_row row;
+    char pre_md5[33], pre_sha256[65], pre_version[UPD_VER_MAX];
+} upd_device_state;
 
 typedef struct upd_event_row {
     int64_t id;
@@ -113,6 +124,7 @@ typedef struct upd_device_filter {
     const char *platform;  /* family; NULL any */
     const char *version;   /* exact version string; NULL any */
     int64_t seen_since_ms; /* 0 any */
+    int attention;         /* 1: only devices a failed release is no longer offered to */
     int limit;             /* <= 0: 1000 */
 } upd_device_filter;
 
@@ -137,6 +149,44 @@ typedef struct upd_record {
     char report_kind[24];
     char report_detail[256];
 } upd_record;
+
+/* What one record means for the device's state, as the fleet's rules (outcome.c) decide
+ * it; the store writes exactly this, in the batch's transaction. */
+#define UPD_PLAN_EVENTS 4
+typedef struct upd_plan {
+    /* check-ins */
+    int facts_known;   /* the row holds the request's facts already: only times change */
+    int write_event;   /* record the check-in as an event and as the last result */
+    const char *kind;  /* that event's kind: "offered", "declined", "check" */
+    int open_offer;    /* rec->release_id is now offered; remember the image run now */
+    int set_running;   /* running_release = rec->release_id */
+    int64_t updated;   /* > 0: it runs this offered release now: close the offer */
+    int failed;        /* the open offer failed: its download count starts again */
+    int record_report; /* store rec->report as the device's last report */
+    /* both kinds: the hold on a failed release (set_hold: write the three values) */
+    int set_hold;
+    int64_t hold_release, hold_failures, hold_until_ms;
+    /* events to add, in this order, before the check-in's own */
+    int nev;
+    struct {
+        const char *kind; /* a literal */
+        int64_t release;
+        char detail[UPD_DETAIL_MAX];
+    } ev[UPD_PLAN_EVENTS];
+} upd_plan;
+
+/* The fleet's rules as the store calls them inside apply_batch (outcome.h). */
+typedef struct upd_rules {
+    void *ctx;
+    /* A check-in. old: the device before it (NULL: never seen); offered: the release of
+     * its open offer (NULL: none, or gone). */
+    void (*checkin)(void *ctx, const upd_record *rec, const upd_device_state *old,
+                    const upd_release_row *offered, upd_plan *plan);
+    /* A completed download of the release offered to the device; now: the device with
+     * the download counted. Only hold and events of the plan are used. */
+    void (*downloaded)(void *ctx, const upd_record *rec, const upd_device_state *now,
+                       upd_plan *plan);
+} upd_rules;
 
 typedef struct upd_store upd_store;
 
@@ -187,9 +237,12 @@ typedef struct upd_store_ops {
     /* Delete up to max events older than before_ms (oldest first). Returns how many
      * were deleted (>= 0) or UPD_STORE_EFAIL. */
     int (*events_prune)(upd_store *st, int64_t before_ms, int max);
-    /* Apply the writer thread's records in one transaction (device upserts, events,
-     * and the inferred "updated" / "failed" events). */
-    int (*apply_batch)(upd_store *st, const upd_record *recs, size_t n, char *err, size_t errlen);
+    /* Apply the writer thread's records in one transaction: for each, read the device,
+     * ask rules what the record means (upd_plan) and write that. */
+    int (*apply_batch)(upd_store *st, const upd_record *recs, size_t n, const upd_rules *rules,
+                       char *err, size_t errlen);
+    /* Lift the hold on a failed release (`updraft device retry`); event "retry". */
+    int (*device_clear_hold)(upd_store *st, const char *mac, char *err, size_t errlen);
 } upd_store_ops;
 
 struct upd_store {

@@ -276,9 +276,17 @@ static int c_device_set_channel(upd_store *st, const char *mac, const char *ch, 
     return rc;
 }
 
-static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, char *err, size_t errlen)
+static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, const upd_rules *rules,
+                         char *err, size_t errlen)
 {
-    int rc = cs(st)->inner->ops->apply_batch(cs(st)->inner, recs, n, err, errlen);
+    int rc = cs(st)->inner->ops->apply_batch(cs(st)->inner, recs, n, rules, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
+static int c_device_clear_hold(upd_store *st, const char *mac, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_clear_hold(cs(st)->inner, mac, err, errlen);
     bump(cs(st), 0, 1);
     return rc;
 }
@@ -351,6 +359,7 @@ static const upd_store_ops CACHE_OPS = {
     .event_list = c_event_list,
     .events_prune = c_events_prune,
     .apply_batch = c_apply_batch,
+    .device_clear_hold = c_device_clear_hold,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

@@ -60,6 +60,11 @@ static const char *const MIGRATIONS[] = {
     "INSERT OR IGNORE INTO release_hashes SELECT id, sha256, 'file SHA-256' FROM releases;"
     "INSERT OR IGNORE INTO release_hashes SELECT id, inner_md5, 'inflated image MD5' FROM "
     "releases WHERE inner_md5<>'';",
+    /* 5: a release that failed on a device is held back from it (outcome.c) */
+    "ALTER TABLE devices ADD COLUMN hold_release INTEGER;"
+    "ALTER TABLE devices ADD COLUMN hold_failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ADD COLUMN hold_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX devices_held ON devices(hold_until_ms) WHERE hold_failures > 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -75,7 +80,8 @@ static const char *const MIGRATIONS[] = {
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms, last_report"
+    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms"
+#define DEV_NCOLS 28
 
 enum q {
     Q_BEGIN,
@@ -107,9 +113,9 @@ enum q {
     Q_DEV_UPDATED,
     Q_DEV_REPORT,
     Q_DEV_DOWNLOADED,
-    Q_DEV_DOWNLOADS,
     Q_DEV_FAILED_RESET,
     Q_DEV_RUNNING,
+    Q_DEV_HOLD,
     Q_EV_PRUNE,
     Q_EV_INSERT,
     Q_EV_INSERT_N,
@@ -156,7 +162,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE "
                    "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "
                    "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND "
-                   "last_seen_ms>=?4 ORDER BY last_seen_ms DESC, mac LIMIT ?5",
+                   "last_seen_ms>=?4 AND (?6=0 OR (hold_failures>0 AND hold_until_ms=0)) "
+                   "ORDER BY last_seen_ms DESC, mac LIMIT ?5",
     [Q_DEV_ENSURE] = "INSERT OR IGNORE INTO devices(mac) VALUES(?1)",
     [Q_DEV_PIN] = "UPDATE devices SET pin_release=?2 WHERE mac=?1",
     [Q_DEV_CHANNEL] = "UPDATE devices SET channel=?2 WHERE mac=?1",
@@ -193,9 +200,10 @@ static const char *const SQL[Q__COUNT] = {
      * which cost more than the UPDATE and a SELECT by primary key together */
     [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
                          "AND offered_release=?2",
-    [Q_DEV_DOWNLOADS] = "SELECT offer_downloads FROM devices WHERE mac=?1",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
+    [Q_DEV_HOLD] = "UPDATE devices SET hold_release=?2, hold_failures=?3, hold_until_ms=?4 "
+                   "WHERE mac=?1",
     [Q_EV_PRUNE] = "DELETE FROM events WHERE id IN "
                    "(SELECT id FROM events WHERE at_ms < ?1 ORDER BY id LIMIT ?2)",
     [Q_EV_INSERT_N] =
@@ -402,6 +410,9 @@ static void read_device(sqlite3_stmt *st, upd_device_row *d)
     col_text(st, 22, d->last_result, sizeof d->last_result);
     d->last_event_ms = col_int(st, 23, 0);
     col_text(st, 24, d->last_report, sizeof d->last_report);
+    d->hold_release = col_int(st, 25, 0);
+    d->hold_failures = col_int(st, 26, 0);
+    d->hold_until_ms = col_int(st, 27, 0);
 }
 
 /* Run a statement that returns no rows. */
@@ -857,15 +868,9 @@ static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
 
 /* ---- devices ------------------------------------------------------------------------- */
 
-/* A device row as the writer reads it: the row and the image it ran at the offer. */
-typedef struct dev_pre {
-    upd_device_row row;
-    char md5[33], sha256[65], version[UPD_VER_MAX];
-} dev_pre;
-
 /* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
  * when the open offer was made (Q_DEV_GET_PRE). 0, UPD_STORE_ENOTFOUND or EFAIL. */
-static int read_device_row(conn *c, const char *mac, upd_device_row *out, dev_pre *pre)
+static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre)
 {
     sqlite3_stmt *st = stmt(c, pre ? Q_DEV_GET_PRE : Q_DEV_GET);
     if (!st)
@@ -875,9 +880,9 @@ static int read_device_row(conn *c, const char *mac, upd_device_row *out, dev_pr
     if (rc == SQLITE_ROW) {
         read_device(st, out);
         if (pre) {
-            col_text(st, 25, pre->md5, sizeof pre->md5);
-            col_text(st, 26, pre->sha256, sizeof pre->sha256);
-            col_text(st, 27, pre->version, sizeof pre->version);
+            col_text(st, DEV_NCOLS, pre->pre_md5, sizeof pre->pre_md5);
+            col_text(st, DEV_NCOLS + 1, pre->pre_sha256, sizeof pre->pre_sha256);
+            col_text(st, DEV_NCOLS + 2, pre->pre_version, sizeof pre->pre_version);
         }
     }
     sqlite3_reset(st);
@@ -908,6 +913,7 @@ static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device
         bind_text_or_null(st, 3, f ? f->version : NULL);
         sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
         sqlite3_bind_int(st, 5, f && f->limit > 0 ? f->limit : 1000);
+        sqlite3_bind_int(st, 6, f ? f->attention : 0);
     }
     while (rc == 0 && next_row(st, &rc)) {
         read_device(st, d);
@@ -975,6 +981,39 @@ fail:
     if (rc != UPD_STORE_ENOTFOUND)
         seterr(err, errlen, "could not pin the device", c);
     rollback(c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int write_hold(conn *c, const char *mac, const upd_plan *p);
+
+static int s_device_clear_hold(upd_store *base, const char *mac, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_device_row d;
+    char detail[UPD_DETAIL_MAX];
+    int rc = begin(c);
+    if (rc == 0 && (rc = read_device_row(c, mac, &d, NULL)) == 0) {
+        upd_plan p;
+        memset(&p, 0, sizeof p);
+        p.set_hold = 1;
+        if (d.hold_release > 0)
+            snprintf(detail, sizeof detail,
+                     "retry: release %lld (failed %lld time%s) is offered again",
+                     (long long)d.hold_release, (long long)d.hold_failures,
+                     d.hold_failures == 1 ? "" : "s");
+        else
+            snprintf(detail, sizeof detail, "retry: no release was held back");
+        if ((rc = write_hold(c, mac, &p)) == 0 &&
+            (rc = add_event(c, now_ms(), mac, "retry", d.hold_release, -1, detail)) == 0)
+            rc = commit(c);
+    }
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not clear the device's hold", c);
+        rollback(c);
+    }
     release_conn(s, c);
     return rc;
 }
@@ -1047,73 +1086,6 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
 
 /* ---- the writer thread's batches ------------------------------------------------------ */
 
-static int same_image(const upd_device_row *d, const upd_release_row *r)
-{
-    if (d->sketch_md5[0] || d->sketch_sha256[0])
-        return upd__imageid_runs(r, d->sketch_md5, d->sketch_sha256, NULL);
-    if (d->version[0])
-        return upd_version_cmp(d->version, r->version) == 0;
-    return 0;
-}
-
-/* The device checks in while an offer is open: did it install the offered image, or is
- * it back on the image it ran when the offer was made? */
-static int infer_outcome(conn *c, const upd_record *rec, const dev_pre *oldp)
-{
-    const upd_device_row *old = &oldp->row;
-    upd_release_row rel;
-    char d[UPD_DETAIL_MAX];
-    if (get_release(c, old->offered_release, &rel) != 0)
-        return 0;
-    if (same_image(&rec->dev, &rel)) {
-        snprintf(d, sizeof d, "now runs release %lld (version %.200s)", (long long)rel.id,
-                 rel.version);
-        sqlite3_stmt *st = stmt(c, Q_DEV_UPDATED);
-        if (!st)
-            return UPD_STORE_EFAIL;
-        sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, rel.id);
-        int rc = exec_done(c, st);
-        return rc ? rc : add_event(c, rec->at_ms, rec->dev.mac, "updated", rel.id, -1, d);
-    }
-    if (old->offer_downloads < 1)
-        return 0;
-    /* Downloaded at least once since the offer: still on the image it had then? */
-    const char *pre_md5 = oldp->md5, *pre_sha = oldp->sha256, *pre_ver = oldp->version;
-    int back = 0;
-    if (rec->dev.sketch_md5[0] && pre_md5[0])
-        back = !strcasecmp(rec->dev.sketch_md5, pre_md5);
-    else if (rec->dev.sketch_sha256[0] && pre_sha[0])
-        back = !strcasecmp(rec->dev.sketch_sha256, pre_sha);
-    else if (rec->dev.version[0] && pre_ver[0])
-        back = upd_version_cmp(rec->dev.version, pre_ver) == 0;
-    if (!back)
-        return 0;
-    snprintf(d, sizeof d,
-             "downloaded release %lld (version %.200s) but still runs its previous image: the "
-             "update was refused, failed to boot or was rolled back",
-             (long long)rel.id, rel.version);
-    sqlite3_stmt *st = stmt(c, Q_DEV_FAILED_RESET);
-    if (!st)
-        return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, rec->dev.mac, -1, SQLITE_TRANSIENT);
-    int rc = exec_done(c, st);
-    return rc ? rc : add_event(c, rec->at_ms, rec->dev.mac, "failed", rel.id, -1, d);
-}
-
-/* Would the upsert leave the facts of old as they are? (It keeps a column when the
- * request does not say: "" or -1.) */
-static int same_facts(const upd_device_row *n, const upd_device_row *o)
-{
-#define TXT(f) (!n->f[0] || !strcmp(n->f, o->f))
-#define NUM(f) (n->f < 0 || n->f == o->f)
-    return o->first_seen_ms != 0 && TXT(ap_mac) && TXT(family) && TXT(chip_id) && TXT(sdk) &&
-           TXT(version) && NUM(sketch_size) && TXT(sketch_md5) && TXT(sketch_sha256) &&
-           NUM(free_space) && NUM(chip_size) && TXT(mode) && TXT(ip) && TXT(user_agent);
-#undef TXT
-#undef NUM
-}
-
 /* The statement that records a check-in on the device row, bound and ready to step:
  * the upsert, or when the row already holds the request's facts (seen: the usual
  * check of a device that reports what it reported before) a plain UPDATE of the times
@@ -1157,73 +1129,106 @@ static sqlite3_stmt *bind_upsert(conn *c, const upd_record *rec, int seen, int e
     return st;
 }
 
-static int apply_checkin(conn *c, const upd_record *rec)
+/* Write the hold of a plan. */
+static int write_hold(conn *c, const char *mac, const upd_plan *p)
 {
-    const upd_device_row *d = &rec->dev;
-    dev_pre oldp;
-    const upd_device_row *old = &oldp.row;
-    int have_old = read_device_row(c, d->mac, &oldp.row, &oldp) == 0;
-    const char *kind = !strcmp(rec->result, "offered")    ? "offered"
-                       : !strcmp(rec->result, "declined") ? "declined"
-                                                          : "check";
-    /* A routine check that says what the last event said is written as an event at
-     * most once per UPD_CHECK_EVENT_MS: last_seen (the upsert) shows the rest. Devices
-     * check every few minutes; an event per check would grow without end. When it is
-     * written, the upsert also records it as the device's last result. */
-    int write_event = strcmp(kind, "check") || !have_old || strcmp(old->last_result, rec->detail) ||
-                      rec->at_ms - old->last_event_ms >= UPD_CHECK_EVENT_MS;
-    sqlite3_stmt *st = bind_upsert(c, rec, have_old && same_facts(d, old), write_event);
+    if (!p->set_hold)
+        return 0;
+    sqlite3_stmt *st = stmt(c, Q_DEV_HOLD);
     if (!st)
         return UPD_STORE_EFAIL;
-    int rc = exec_done(c, st);
-    if (rc)
-        return rc;
-    if (have_old && old->offered_release > 0 && (rc = infer_outcome(c, rec, &oldp)) != 0)
-        return rc;
-    /* the device's own report of its last attempt: once per distinct report (a device
-     * repeats it until it gets an answer) */
-    if (rec->report[0] && (!have_old || strcmp(old->last_report, rec->report) != 0)) {
-        st = stmt(c, Q_DEV_REPORT);
-        if (!st)
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+    if (p->hold_release > 0)
+        sqlite3_bind_int64(st, 2, p->hold_release);
+    sqlite3_bind_int64(st, 3, p->hold_failures);
+    sqlite3_bind_int64(st, 4, p->hold_until_ms);
+    return exec_done(c, st);
+}
+
+static int write_plan_events(conn *c, const upd_record *rec, const char *mac, const upd_plan *p)
+{
+    int rc = 0;
+    for (int i = 0; i < p->nev && rc == 0; i++)
+        rc = add_event(c, rec->at_ms, mac, p->ev[i].kind, p->ev[i].release, -1, p->ev[i].detail);
+    return rc;
+}
+
+static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
+{
+    const upd_device_row *d = &rec->dev;
+    upd_device_state oldst;
+    const upd_device_row *old = &oldst.row;
+    int have_old = read_device_row(c, d->mac, &oldst.row, &oldst) == 0;
+    upd_release_row *offered = NULL;
+    if (have_old && old->offered_release > 0) {
+        offered = malloc(sizeof *offered);
+        if (!offered)
             return UPD_STORE_EFAIL;
+        if (get_release(c, old->offered_release, offered) != 0) {
+            free(offered);
+            offered = NULL;
+        }
+    }
+    upd_plan *p = malloc(sizeof *p);
+    if (!p) {
+        free(offered);
+        return UPD_STORE_EFAIL;
+    }
+    rules->checkin(rules->ctx, rec, have_old ? &oldst : NULL, offered, p);
+    free(offered);
+    int rc = 0;
+    sqlite3_stmt *st = bind_upsert(c, rec, p->facts_known, p->write_event);
+    if (!st || (rc = exec_done(c, st)) != 0)
+        goto out;
+    if (p->updated > 0 || p->failed) {
+        if (!(st = stmt(c, p->updated > 0 ? Q_DEV_UPDATED : Q_DEV_FAILED_RESET))) {
+            rc = UPD_STORE_EFAIL;
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+        if (p->updated > 0)
+            sqlite3_bind_int64(st, 2, p->updated);
+        if ((rc = exec_done(c, st)) != 0)
+            goto out;
+    }
+    if ((rc = write_hold(c, d->mac, p)) != 0)
+        goto out;
+    if (p->record_report) {
+        if (!(st = stmt(c, Q_DEV_REPORT))) {
+            rc = UPD_STORE_EFAIL;
+            goto out;
+        }
         sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, rec->report, -1, SQLITE_TRANSIENT);
-        if ((rc = exec_done(c, st)) != 0 ||
-            (rc = add_event(c, rec->at_ms, d->mac, rec->report_kind, rec->report_release, -1,
-                            rec->report_detail)) != 0)
-            return rc;
+        if ((rc = exec_done(c, st)) != 0)
+            goto out;
     }
-
-    if (!strcmp(kind, "offered")) {
-        if (!have_old || old->offered_release != rec->release_id) {
-            st = stmt(c, Q_DEV_OFFER);
-            if (!st)
-                return UPD_STORE_EFAIL;
-            sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(st, 2, rec->release_id);
+    if ((rc = write_plan_events(c, rec, d->mac, p)) != 0)
+        goto out;
+    if (p->open_offer || p->set_running) {
+        if (!(st = stmt(c, p->open_offer ? Q_DEV_OFFER : Q_DEV_RUNNING))) {
+            rc = UPD_STORE_EFAIL;
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, rec->release_id);
+        if (p->open_offer) {
             sqlite3_bind_int64(st, 3, rec->at_ms);
             bind_text_or_null(st, 4, d->sketch_md5);
             bind_text_or_null(st, 5, d->sketch_sha256);
             bind_text_or_null(st, 6, d->version);
-            if ((rc = exec_done(c, st)) != 0)
-                return rc;
         }
-    } else if (!strcmp(rec->result, "current") && rec->release_id > 0 &&
-               (!have_old || old->running_release != rec->release_id)) {
-        st = stmt(c, Q_DEV_RUNNING);
-        if (!st)
-            return UPD_STORE_EFAIL;
-        sqlite3_bind_text(st, 1, d->mac, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, rec->release_id);
         if ((rc = exec_done(c, st)) != 0)
-            return rc;
+            goto out;
     }
-    if (!write_event)
-        return 0;
-    return add_event(c, rec->at_ms, d->mac, kind, rec->release_id, -1, rec->detail);
+    if (p->write_event)
+        rc = add_event(c, rec->at_ms, d->mac, p->kind, rec->release_id, -1, rec->detail);
+out:
+    free(p);
+    return st || rc ? rc : UPD_STORE_EFAIL;
 }
 
-static int apply_download(conn *c, const upd_record *rec)
+static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules)
 {
     int rc =
         add_event(c, rec->at_ms, rec->mac, rec->event, rec->release_id, rec->bytes, rec->detail);
@@ -1238,24 +1243,19 @@ static int apply_download(conn *c, const upd_record *rec)
         return rc;
     if (sqlite3_changes(c->db) == 0)
         return 0; /* not the release offered to it */
-    if (!(st = stmt(c, Q_DEV_DOWNLOADS)))
+    upd_device_state *now = malloc(sizeof *now);
+    upd_plan *p = malloc(sizeof *p);
+    if (!now || !p || read_device_row(c, rec->mac, &now->row, now) != 0) {
+        free(now);
+        free(p);
         return UPD_STORE_EFAIL;
-    sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_STATIC);
-    int64_t count = 0;
-    int x = sqlite3_step(st);
-    if (x == SQLITE_ROW)
-        count = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (x != SQLITE_ROW)
-        return UPD_STORE_EFAIL;
-    if (count >= 3 && count % 3 == 0) {
-        char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d,
-                 "release %lld downloaded %lld times since it was offered and the device does "
-                 "not run it: it fails to install or boot; check the device's serial log",
-                 (long long)rec->release_id, (long long)count);
-        rc = add_event(c, rec->at_ms, rec->mac, "failed", rec->release_id, -1, d);
     }
+    rules->downloaded(rules->ctx, rec, now, p);
+    rc = write_hold(c, rec->mac, p);
+    if (rc == 0)
+        rc = write_plan_events(c, rec, rec->mac, p);
+    free(now);
+    free(p);
     return rc;
 }
 
@@ -1275,8 +1275,8 @@ static int s_events_prune(upd_store *base, int64_t before_ms, int max)
     return rc;
 }
 
-static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, char *err,
-                         size_t errlen)
+static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, const upd_rules *rules,
+                         char *err, size_t errlen)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
@@ -1284,8 +1284,8 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, char
     c->gather = 1;
     c->nev = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i])
-                                             : apply_download(c, &recs[i]);
+        rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i], rules)
+                                             : apply_download(c, &recs[i], rules);
     if (rc == 0)
         rc = flush_events(c);
     c->gather = 0;
@@ -1342,6 +1342,7 @@ static const upd_store_ops SQLITE_OPS = {
     .event_list = s_event_list,
     .events_prune = s_events_prune,
     .apply_batch = s_apply_batch,
+    .device_clear_hold = s_device_clear_hold,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -14,6 +14,7 @@
 
 struct upd_writer {
     upd_store *st;
+    const upd_rules *rules; /* what each record means (outcome.h) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work; /* records arrived, or stop */
@@ -162,7 +163,7 @@ static void *writer_main(void *arg)
 
         char err[256] = "";
         n = coalesce(batch, n);
-        if (w->st->ops->apply_batch(w->st, batch, n, err, sizeof err) != 0)
+        if (w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0)
             fprintf(stderr, "updraft: %s (%zu device records lost)\n", err, n);
 
         pthread_mutex_lock(&w->mu);
@@ -176,12 +177,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms)
+upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms,
+                             const upd_rules *rules)
 {
     upd_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
     w->st = st;
+    w->rules = rules;
     w->keep_ms = keep_events_ms > 0 ? keep_events_ms : 0;
     w->next_prune = mono_ms(); /* a first pass at start */
     w->max = max_queue ? max_queue : 8192;

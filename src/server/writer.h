@@ -14,8 +14,10 @@ typedef struct upd_writer upd_writer;
 /* Start the writer thread over st. max_queue bounds the records waiting (records that
  * arrive while it is full are dropped and counted). keep_events_ms > 0: when idle, the
  * thread deletes events older than that (at start, then every quarter of it, at most
- * hourly). NULL when out of memory. */
-upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms);
+ * hourly). rules (outliving the writer) say what each record means. NULL when out of
+ * memory. */
+upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms,
+                             const upd_rules *rules);
 
 /* Queue a copy of *r. Never blocks on I/O. */
 void upd_writer_push(upd_writer *w, const upd_record *r);

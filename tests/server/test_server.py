@@ -767,14 +767,17 @@ def t_report():
         srv.raw(with_report(esp8266_request(srv.port, mac=mac), "v=1;result=-106;rollback=0"))
         check(any("Verify Bin Header Failed" in e["detail"]
                   for e in events(srv, mac, "report-failed")), "-106 named with its text")
-        # malformed or future reports are ignored, and the check is still answered
+        # the failures reported above hold the release back from that device
+        # (docs/protocol.md "Failed releases"); another device shows that malformed or
+        # future reports are ignored and the check is still answered
+        mac = "DE:BA:7A:B1:E0:62"
         for junk in ("v=2;result=0;rollback=0", "garbage", "v=1;rollback=0",
                      "v=1;result=x;rollback=0", "v=1;result=0;rollback=7",
                      "v=1;result=0;" + "x" * 300):
             r = srv.raw(with_report(esp8266_request(srv.port, mac=mac), junk))
             eq(r.status, 200, "report %r: still answered" % junk[:30])
         rep = [e for e in events(srv, mac) if e["kind"].startswith("report-")]
-        eq(len(rep), 4, "invalid reports add no event: %r" % [e["detail"] for e in rep])
+        eq(len(rep), 0, "invalid reports add no event: %r" % [e["detail"] for e in rep])
         # unknown fields are ignored and an md5 that is not 32 hex digits left out
         srv.raw(with_report(esp8266_request(srv.port, mac=mac),
                             "v=1;result=12;md5=zz;rollback=0;extra=1"))

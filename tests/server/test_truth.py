@@ -4,7 +4,7 @@ installed it reports, and stops offering a release that failed on a device. The 
 `updraft serve` on 127.0.0.1, byte-exact device requests (shared/spec).
 
 usage: test_truth.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: imageid refresh"""
+GROUP: imageid refresh backoff"""
 import os
 import sqlite3
 import sys
@@ -125,7 +125,108 @@ def t_refresh():
           "start-up says it computed the hashes: %r" % srv.stderr[-300:])
 
 
-GROUPS = {"imageid": t_imageid, "refresh": t_refresh}
+def completed_downloads(srv, mac):
+    return sum(e["kind"] == "download-completed" for e in events(srv, mac))
+
+
+def check_and_download(srv, mac, md5sum, what, want=200):
+    """One check of a device that still runs the image md5sum; waits until the server has
+    recorded the completed download of an offer."""
+    before = completed_downloads(srv, mac)
+    r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=md5sum))
+    eq(r.status, want, what)
+    if r.status == 200:
+        wait_for("download-completed (%s)" % what,
+                 lambda: completed_downloads(srv, mac) > before)
+    return r
+
+
+def cli(srv, *args):
+    env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port, UPDRAFT_TOKEN=t.TOKEN)
+    import subprocess
+    p = subprocess.run([t.BIN] + list(args), capture_output=True, text=True, env=env, timeout=30)
+    return p.returncode, p.stdout, p.stderr
+
+
+def t_backoff():
+    # first failure: offered again at once; second: held 2 s; third: no longer offered
+    srv = Server(extra=["--failure-backoff", "0,2s"])
+    try:
+        img = arduino_bin(seed=101)
+        rel = srv.upload(img, "6.0", "stable").json
+        mac, old = "DE:BA:7A:B1:E2:01", "a43ad019932b627ab90ee35a94a764ee"
+        check_and_download(srv, mac, old, "offered")
+        # it downloaded and is back on its old image: failure 1, offered again at once
+        check_and_download(srv, mac, old, "failure 1: offered again at once")
+        held = wait_for("held event 1", lambda: events(srv, mac, "held"))
+        check(held and "failed on this device 1 time: offered again at its next check"
+              in held[0]["detail"], "held event after failure 1: %r" % held)
+        # failure 2: held back for 2 s (the check that records it was already answered
+        # with the offer: each download that does not end up running counts)
+        check_and_download(srv, mac, old, "failure 2 recorded")
+        wait_for("held event 2", lambda: len(events(srv, mac, "held")) >= 2)
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+        eq(r.status, 304, "failure 3 (the download before): no longer offered")
+        wait_for("held event 3", lambda: len(events(srv, mac, "held")) >= 3)
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+        eq(r.status, 304, "given up: 304")
+        reason = r.headers.get("x-updraft-reason", "")
+        check(("release %d (version 6.0) failed on this device 3 times" % rel["id"]) in reason
+              and "updraft device retry %s" % mac in reason, "reason says why and how: %r" % reason)
+        d = device(srv, mac)
+        eq((d.get("held") or {}).get("failures"), 3, "device shows the hold")
+        check(d.get("attention") and "updraft device retry" in d["attention"],
+              "device needs attention: %r" % d.get("attention"))
+        dec = [e for e in events(srv, mac, "declined") if "failed on this device" in e["detail"]]
+        check(dec, "the refusal is an event")
+        # listed as needing attention (API and CLI)
+        lst = srv.api("GET", "/api/v1/devices?attention=1").json["devices"]
+        eq([x["mac"] for x in lst], [mac], "only that device needs attention")
+        rc, out, err = cli(srv, "device", "list", "--attention")
+        check(rc == 0 and mac in out, "updraft device list --attention: %r %r" % (out, err))
+        # nothing of this stops a newer release
+        img2 = arduino_bin(seed=102)
+        rel2 = srv.upload(img2, "6.1", "stable").json
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+        eq(r.status, 200, "a newer release is offered despite the hold")
+        eq(r.headers.get("x-version"), "6.1", "the newer release")
+        # retry: channel back to the failed release, the CLI lifts the hold
+        eq(srv.api("PUT", "/api/v1/devices/%s/pin" % mac, {"release": rel["id"]}).status, 200,
+           "pin the failed release")
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+        eq(r.status, 304, "pinned to the failed release: still held")
+        rc, out, err = cli(srv, "device", "retry", mac)
+        check(rc == 0 and "no release is held back" in out, "updraft device retry: %r %r" % (out, err))
+        check(any(e["kind"] == "retry" for e in events(srv, mac)), "retry event")
+        r = check_and_download(srv, mac, old, "after retry: offered again")
+        eq(r.headers.get("x-version"), "6.0", "the failed release again")
+        # now it installs it: updated, nothing held
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=md5(img)))
+        eq(r.status, 304, "installed")
+        d = wait_for("updated", lambda: [x for x in [device(srv, mac)] if x["running_release"] == rel["id"]])
+        eq(d[0].get("held") if d else "x", None, "hold gone after the update")
+        # a device that reports a failure itself (x-updraft-report) is held as well
+        mac2 = "DE:BA:7A:B1:E2:02"
+        srv.api("DELETE", "/api/v1/devices/%s/pin" % mac)
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % mac2, {"release": rel["id"]}).status, 200,
+           "pin device 2")
+        rep = "v=1;result=7;md5=%s;version=6.0;rollback=0" % md5(img)
+        for i in range(3):
+            srv.raw(t.with_report(esp8266_request(srv.port, mac=mac2, md5sum=old),
+                                  rep.replace("result=7", "result=%d" % (7 + i))))
+            wait_for("held %d" % i, lambda: len(events(srv, mac2, "held")) > i)
+        r = srv.raw(esp8266_request(srv.port, mac=mac2, md5sum=old))
+        eq(r.status, 304, "three reported failures: held")
+        # bad option values are refused with what to write
+        p = __import__("subprocess").run([t.BIN, "serve", "--failure-backoff", "5x"],
+                                         capture_output=True, text=True, timeout=10)
+        check(p.returncode == 2 and "--failure-backoff needs ages" in p.stderr,
+              "bad --failure-backoff: %r" % p.stderr)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"imageid": t_imageid, "refresh": t_refresh, "backoff": t_backoff}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

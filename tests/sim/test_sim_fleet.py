@@ -38,7 +38,12 @@ class Server:
     def __init__(self, tmp):
         env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
         self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
-                                      os.path.join(tmp, "data"), "--threads", "2"],
+                                      os.path.join(tmp, "data"), "--threads", "2",
+                                      # the faults here (weak flash writes, cut links) make
+                                      # devices fail an attempt now and then: let them retry
+                                      # at once up to 8 times instead of holding the release
+                                      # back for minutes (the default back-off)
+                                      "--failure-backoff", "0,0,0,0,0,0,0,0"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.port = None
         deadline = time.time() + 15
