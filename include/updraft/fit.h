@@ -27,15 +27,17 @@ typedef enum upd_update_mode {
 typedef struct upd_device_facts {
     upd_client client;
     upd_update_mode mode;
-    upd_chip chip;          /* UPD_CHIP_UNKNOWN when the device did not say which chip */
-    uint8_t has_free_space; /* x-*-free-space */
-    uint8_t has_chip_size;  /* x-*-chip-size (real flash size from the JEDEC id) */
-    uint8_t has_fs_size;    /* size of the filesystem area (spiffs mode) */
-    uint8_t flash_map_core; /* ESP8266 core >= 3.1 with FLASH_MAP_SUPPORT: no -107 check */
-    uint8_t no_gzip;        /* ESP8266 core < 2.7: eboot cannot inflate gzip images */
+    upd_chip chip;           /* UPD_CHIP_UNKNOWN when the device did not say which chip */
+    uint8_t has_free_space;  /* x-*-free-space */
+    uint8_t has_chip_size;   /* x-*-chip-size (real flash size from the JEDEC id) */
+    uint8_t has_fs_size;     /* size of the filesystem area (spiffs mode) */
+    uint8_t has_sketch_size; /* x-ESP8266-sketch-size: length of the running image */
+    uint8_t flash_map_core;  /* ESP8266 core >= 3.1 with FLASH_MAP_SUPPORT: no -107 check */
+    uint8_t no_gzip;         /* ESP8266 core < 2.7: eboot cannot inflate gzip images */
     uint32_t free_space;
     uint32_t chip_size;
     uint32_t fs_size;
+    uint32_t sketch_size;
 } upd_device_facts;
 
 /* The predicted outcome. */
@@ -49,7 +51,9 @@ typedef enum upd_fit_code {
     UPD_FIT_WRONG_CHIP,       /* ESP32 family, other chip: rejected when activating */
     UPD_FIT_NOT_INSTALLABLE,  /* the image is not an acceptable OTA file at all */
     UPD_FIT_GZIP_UNSUPPORTED, /* gzip image on a client that cannot inflate it */
-    UPD_FIT_WRONG_MODE        /* an app sent in filesystem mode or the reverse */
+    UPD_FIT_WRONG_MODE,       /* an app sent in filesystem mode or the reverse */
+    UPD_FIT_INFLATE_NO_ROOM,  /* gzip: the inflated image is longer than the sketch area */
+    UPD_FIT_INFLATE_OVERRUN   /* gzip: eboot's erases reach staged data it has not read */
 } upd_fit_code;
 
 typedef struct upd_fit_result {
@@ -69,6 +73,36 @@ int upd_fit_check(const upd_image_report *img, const upd_device_facts *dev, upd_
  * nibble) in ESP.magicFlashChipSize(): 0 512K, 1 256K, 2 1M, 3 2M, 4 4M, 8 8M, 9 16M; every
  * other code gives 0, which never fails the device's -107 / Updater 9 check. */
 uint32_t upd_esp8266_magic_flash_size(uint8_t code);
+
+/* ---- ESP8266 flash layouts --------------------------------------------------------- */
+
+/* One of the ESP8266 Arduino core's standard flash layouts (tools/sdk/ld/eagle.flash.
+ * <name>.ld). Offsets are physical (_FS_start/_FS_end - 0x40200000): the sketch and the
+ * staged update share [0, fs_start), the filesystem is [fs_start, fs_end). A layout
+ * without filesystem has fs_start == fs_end. */
+typedef struct upd_esp8266_flashmap {
+    const char *name; /* "4m1m", "1m64", "1m" ... */
+    uint32_t chip_size;
+    uint32_t fs_start, fs_end;
+} upd_esp8266_flashmap;
+
+/* The i-th standard layout (ordered by chip size, then filesystem size), NULL past the
+ * end. */
+const upd_esp8266_flashmap *upd_esp8266_flashmap_at(unsigned i);
+
+/* The standard layout of a chip size whose filesystem starts at fs_start, NULL if none. */
+const upd_esp8266_flashmap *upd_esp8266_flashmap_find(uint32_t chip_size, uint32_t fs_start);
+
+/* The filesystem area of an ESP8266 device, from what its update request says: start =
+ * roundup(sketch_size, 4096) + free_space (that is how getFreeSketchSpace() is defined),
+ * end = that of the standard layout of chip_size starting there, else the lowest end
+ * among chip_size's layouts with a filesystem (all of them agree but on 2 MB, where the
+ * layouts with 512 KB and 1 MB filesystems end a sector lower). Fills *start, *end
+ * (*end == *start: no room at all) and *layout (NULL when no standard layout starts there;
+ * layout may be NULL). Returns 0, or UPD_EINVAL for NULL outputs, a chip size with no
+ * standard layouts, or a start beyond the chip's filesystem end. */
+int upd_esp8266_fs_area(uint32_t chip_size, uint32_t sketch_size, uint32_t free_space,
+                        uint32_t *start, uint32_t *end, const upd_esp8266_flashmap **layout);
 
 /* Short stable name of a fit code: "ok", "no-space", "no-space-roundup", ... */
 const char *upd_fit_code_name(upd_fit_code c);

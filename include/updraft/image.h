@@ -194,6 +194,10 @@ typedef struct upd_image_report {
     uint8_t first_size_code; /* high nibble of the file's byte 3 (the device's -107 check) */
 
     uint8_t has_boot; /* ESP8266 Arduino: eboot image at 0 */
+    /* ESP8266 Arduino: whether the eboot at 0 inflates gzip images once this image runs
+     * (1 yes, 0 no, -1 not known), see upd_esp8266_eboot_inflates(). Its core's Updater
+     * accepts gzip exactly when its eboot inflates: both came with core 2.7.0. */
+    int8_t eboot_inflates;
     uint8_t has_app;
     upd_image_info boot;
     upd_image_info app; /* the application image (at 0x1000 for ESP8266 Arduino) */
@@ -214,6 +218,12 @@ typedef struct upd_image_report {
     uint32_t gzip_mtime;
     char gzip_name[64];  /* FNAME, truncated */
     upd_kind inner_kind; /* what the uncompressed data is (after judging) */
+    /* The lowest flash address at which this gzip file may be staged so that eboot,
+     * inflating it onto address 0 sector by sector, never erases a sector of the staged
+     * data it has not read yet (docs/fit-rules.md "gzip"). Found by the caller that can
+     * inflate (src/host: upd_gzip_min_stage); gzip_min_stage_known 0 = not computed. */
+    uint8_t gzip_min_stage_known;
+    uint32_t gzip_min_stage;
 
     /* Merged factory image: application partitions found in the partition table */
     uint32_t app_part_offset[4];
@@ -242,6 +252,14 @@ int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha256, upd_i
  * could not decompress the data (inner is then ignored and may be NULL). Returns
  * outer->error. */
 int upd_image_judge_gzip(upd_image_report *outer, const upd_image_report *inner, int inflate_err);
+
+/* Whether an ESP8266 Arduino eboot inflates gzip, from its image (report->boot of an
+ * ESP8266 Arduino .bin): 1 yes, 0 no, -1 not an Arduino eboot. eboot gained the uzlib
+ * inflater (tinflate + tinfgzip, linked in by bootloaders/eboot/Makefile) in core 2.7.0,
+ * which more than doubled its code: every eboot before it loads at most 1.4 KB into IRAM
+ * at 0x4010F000, every eboot since at least 3.4 KB (the corpus: 1384 bytes for core
+ * 2.5.x, 3584 for 2.7.x, 3460 + 40 for 3.0.x). The line is drawn at 2 KB. */
+int upd_esp8266_eboot_inflates(const upd_image_info *boot);
 
 /* Bytes of flash named by a size code (ESP8266 or ESP32 meaning). 0 if unknown. */
 uint32_t upd_flash_size_bytes(upd_platform p, uint8_t size_code);

@@ -295,6 +295,7 @@ int upd_image_inspect(const upd_source *src, const upd_sha256_ops *sha, upd_imag
     out->inspected = src->avail < src->size ? src->avail : src->size;
     out->kind = UPD_KIND_UNKNOWN;
     out->inner_kind = UPD_KIND_UNKNOWN;
+    out->eboot_inflates = -1;
 
     int io_err = 0;
     upd__ictx ic = {src, NULL, out, src->size, out->inspected, NULL, &io_err};
@@ -358,6 +359,7 @@ int upd_image_judge_gzip(upd_image_report *outer, const upd_image_report *inner,
     outer->flash_freq_code = inner->flash_freq_code;
     outer->flash_size = inner->flash_size;
     outer->has_boot = inner->has_boot;
+    outer->eboot_inflates = inner->eboot_inflates;
     outer->has_app = inner->has_app;
     outer->boot = inner->boot;
     outer->app = inner->app;

@@ -353,11 +353,30 @@ static int inspect_esp32(upd__ictx *ic)
     return 0;
 }
 
+/* The eboot sits in IRAM at 0x4010F000..0x40110000 (bootloaders/eboot/eboot.ld); what
+ * it loads there is its code. See image.h for why 2 KB tells the cores apart. */
+#define EBOOT_IRAM_LO      0x4010F000u
+#define EBOOT_IRAM_HI      0x40110000u
+#define EBOOT_INFLATER_MIN 2048u
+
+int upd_esp8266_eboot_inflates(const upd_image_info *boot)
+{
+    if (!boot || boot->entry < EBOOT_IRAM_LO || boot->entry >= EBOOT_IRAM_HI ||
+        boot->segment_count == 0 || boot->segment_count > UPD_IMAGE_MAX_SEGMENTS)
+        return -1;
+    uint32_t code = 0;
+    for (unsigned i = 0; i < boot->segment_count; i++)
+        if (boot->seg[i].load >= EBOOT_IRAM_LO && boot->seg[i].load < EBOOT_IRAM_HI)
+            code += boot->seg[i].len;
+    return code >= EBOOT_INFLATER_MIN;
+}
+
 /* The Arduino .bin: eboot at 0 (already parsed into r->boot), app at 0x1000. */
 static int inspect_arduino(upd__ictx *ic)
 {
     upd_image_report *r = ic->r;
     r->has_boot = 1;
+    r->eboot_inflates = (int8_t)upd_esp8266_eboot_inflates(&r->boot);
     int e = upd__esp_parse(ic, 0x1000, 0, &r->app);
     if (e == UPD_ETRUNC || e == UPD_EFORMAT) {
         /* keep the parser's words, say where */

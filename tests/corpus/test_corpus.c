@@ -10,6 +10,8 @@
 
 #include "fileinspect.h"
 #include "upd_test.h"
+#include "updraft/error.h"
+#include "updraft/fit.h"
 #include "updraft/image.h"
 
 #define MAX_COLS 24
@@ -234,6 +236,107 @@ static void test_known_traps(void)
         CHECK(0);
 }
 
+/* Whether each ESP8266 Arduino image's eboot inflates gzip (image.h): 2.5.x and the esptool
+ * test image carry the 1384-byte eboot without the inflater, 2.7.x and 3.0.x the ones with
+ * it. Every esp8266-app(-gz) row of the manifest must be listed here, so that a new corpus
+ * file needs a decision. */
+static const struct {
+    const char *file;
+    int inflates;
+} eboots[] = {
+    {"esp8266-app_tasmota-14.3.0.4-de_core2.7.8_1M.bin", 1},
+    {"esp8266-app-gz_tasmota-14.3.0.4-de_core2.7.8_1M.bin.gz", 1},
+    {"esp8266-app-gz_tasmota-minimal_release-2022_core2.7.4.9_1M.bin.gz", 1},
+    {"esp8266-app_wbec_pio-espressif8266-4.0.1_core3.0.2_4M.bin", 1},
+    {"esp8266-app_milight-hub_pio-d1mini_core2.5.x_4M.bin", 0},
+    {"esp8266-app_esptool-testimage_arduino-deepsleep_4M.bin", 0},
+};
+
+static void test_eboot_inflates(void)
+{
+    char path[4096], line[8192], err[512];
+    snprintf(path, sizeof path, "%s/MANIFEST.tsv", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    int seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *cols[MAX_COLS];
+        int n = split(line, cols);
+        if (n < 6 || strncmp(cols[5], "esp8266-app", 11) != 0)
+            continue;
+        int want = -1;
+        for (size_t i = 0; i < sizeof eboots / sizeof eboots[0]; i++)
+            if (!strcmp(eboots[i].file, cols[0]))
+                want = eboots[i].inflates;
+        if (want < 0)
+            printf("  %s: not in the eboot table of test_corpus.c\n", cols[0]);
+        CHECK(want >= 0);
+        snprintf(path, sizeof path, "%s/%s", dir, cols[0]);
+        if (upd_inspect_file(path, &fi, err, sizeof err) != 0) {
+            printf("  %s: %s\n", cols[0], err);
+            CHECK(0);
+            continue;
+        }
+        CHECK_INT(fi.report.eboot_inflates, ==, want);
+        if (fi.report.eboot_inflates != want)
+            printf("    %s\n", cols[0]);
+        seen++;
+    }
+    fclose(f);
+    CHECK_INT(seen, ==, (int)(sizeof eboots / sizeof eboots[0]));
+}
+
+/* The real LittleFS image (1024000 bytes = 0xFA000) against the filesystem area the
+ * rules compute from a request: it fills 4m1m's and 2m1m's exactly, and is refused with
+ * -100 and the area's numbers everywhere smaller. */
+static void test_littlefs_area(void)
+{
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/%s", dir, "esp8266-littlefs_wbec_1000K.bin");
+    if (upd_inspect_file(path, &fi, err, sizeof err) != 0) {
+        printf("  %s\n", err);
+        CHECK(0);
+        return;
+    }
+    CHECK_INT(fi.report.size, ==, 1024000);
+    CHECK_INT(fi.report.verdict, ==, UPD_VERDICT_FS_IMAGE);
+    static const struct {
+        uint32_t chip, fs_start;
+        int ok;
+    } cases[] = {
+        {4u << 20, 0x300000u, 1}, /* 4m1m: 0x300000..0x3FA000 */
+        {2u << 20, 0x100000u, 1}, /* 2m1m: 0x100000..0x1FA000 */
+        {4u << 20, 0x200000u, 1}, /* 4m2m */
+        {4u << 20, 0x301000u, 0}, /* one sector less than 4m1m (not a standard layout) */
+        {2u << 20, 0x180000u, 0}, /* 2m512 */
+        {1u << 20, 0x7B000u, 0},  /* 1m512 */
+        {4u << 20, 0x3FB000u, 0}, /* 4m: no filesystem */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        upd_device_facts dev;
+        memset(&dev, 0, sizeof dev);
+        dev.client = UPD_CLIENT_ESP8266_ARDUINO;
+        dev.mode = UPD_MODE_FS;
+        dev.chip = UPD_CHIP_ESP8266;
+        dev.has_sketch_size = dev.has_free_space = dev.has_chip_size = 1;
+        dev.sketch_size = 400000; /* roundup: 401408 */
+        dev.free_space = cases[i].fs_start - 401408u;
+        dev.chip_size = cases[i].chip;
+        upd_fit_result res;
+        int rc = upd_fit_check(&fi.report, &dev, &res);
+        CHECK_INT(rc, ==, cases[i].ok ? 0 : UPD_ENOFIT);
+        CHECK_INT(res.http_error, ==, cases[i].ok ? 0 : -100);
+        if (!cases[i].ok) {
+            CHECK_CONTAINS(res.explanation, "1024000");
+            CHECK_CONTAINS(res.explanation, "-100");
+        }
+        if (rc != (cases[i].ok ? 0 : UPD_ENOFIT))
+            printf("    case %u: %s\n", (unsigned)i, res.explanation);
+    }
+}
+
 int main(int argc, char **argv)
 {
     dir = getenv("UPD_FIRMWARE_DIR");
@@ -252,5 +355,7 @@ int main(int argc, char **argv)
     fclose(f);
     RUN(test_manifest);
     RUN(test_known_traps);
+    RUN(test_eboot_inflates);
+    RUN(test_littlefs_area);
     return upd_test_summary();
 }

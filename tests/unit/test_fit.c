@@ -307,6 +307,10 @@ typedef struct fit_row {
 #define FREE(x)   .has_free_space = 1, .free_space = (x)
 #define CHIPSZ(x) .has_chip_size = 1, .chip_size = (x)
 #define FSSZ(x)   .has_fs_size = 1, .fs_size = (x)
+#define SKSZ(x)   .has_sketch_size = 1, .sketch_size = (x)
+/* A 4 MB device whose filesystem starts at s: sketch-size 4096 (one sector), free-space
+ * s - 4096, so FS start = roundup(4096, 4096) + free-space = s. */
+#define FS_AT_4M(s) SKSZ(4096), FREE((s)-4096u), CHIPSZ(4 * MB)
 /* Free space relative to the image: FREE_LEN(-16) is 16 bytes less than the image. */
 #define FREE_LEN(d) .free_rel = REL_LEN, .free_d = (d)
 #define FREE_RUP(d) .free_rel = REL_RUP, .free_d = (d)
@@ -506,6 +510,28 @@ static const fit_row rows[] = {
      4, 0, ESP8266_FS(FSSZ(1 * MB), FREE(1 * MB), CHIPSZ(4 * MB)), .code = UPD_FIT_WRONG_MODE},
     {"fit.h (unknown facts skip checks)", "LittleFS, FS size unknown: OK", IMG_LFS, 16384, 0, 0,
      ESP8266_FS(.fs_size = 4096), .code = UPD_FIT_OK},
+    /* the area computed from the request (issue 8 part 2): FS start = roundup(sketch-size,
+     * 4096) + free-space, FS end = the standard layouts' (0x3FA000 on 4 MB) */
+    {"8266 §3 (FS start from the request, FS end from the layout)",
+     "4 MB, FS start 0x3F8000 (8 KB area): 8 KB LittleFS fits", IMG_LFS, 8192, 0, 0,
+     ESP8266_FS(FS_AT_4M(0x3F8000u)), .code = UPD_FIT_OK},
+    {"8266 §3 (FS start from the request, FS end from the layout)",
+     "4 MB, FS start 0x3F8000 (8 KB area): 12 KB LittleFS -100", IMG_LFS, 12288, 0, 0,
+     ESP8266_FS(FS_AT_4M(0x3F8000u)), .code = UPD_FIT_NO_SPACE, .http = -100,
+     .say = {"12288", "8192", "0x3f8000..0x3fa000"}},
+    {"8266 §3 (FS start from the request)", "sketch-size is rounded up to 4096 first", IMG_LFS,
+     12288, 0, 0, ESP8266_FS(SKSZ(4097), FREE(0x3F7000u - 8192u), CHIPSZ(4 * MB)),
+     .code = UPD_FIT_OK},
+    {"8266 §3 (no layout has a filesystem there)", "4 MB, layout eagle.flash.4m (no FS): -100",
+     IMG_LFS, 8192, 0, 0, ESP8266_FS(FS_AT_4M(0x3FB000u)), .code = UPD_FIT_NO_SPACE, .http = -100,
+     .say = {"eagle.flash.4m.ld"}},
+    {"fit.h (unknown facts skip checks)", "no sketch-size: FS area unknown, no -100", IMG_LFS,
+     12288, 0, 0, ESP8266_FS(FREE(0x3F8000u - 4096u), CHIPSZ(4 * MB)), .code = UPD_FIT_OK},
+    {"fit.h (unknown facts skip checks)", "no chip-size: FS area unknown, no -100", IMG_LFS, 12288,
+     0, 0, ESP8266_FS(SKSZ(4096), FREE(0x3F8000u - 4096u)), .code = UPD_FIT_OK},
+    {"8266 §3 + Updater.cpp (FS_start + roundup(len) > FS_end: error 4)",
+     "FS area given as 10000 bytes, 8192-byte LittleFS: OK", IMG_LFS, 8192, 0, 0,
+     ESP8266_FS(FSSZ(10000)), .code = UPD_FIT_OK},
     {"32 §1 (mode spiffs)", "LittleFS on an ESP32 in spiffs mode: OK", IMG_LFS, 8192, 0, 0,
      ESP32_FS(UPD_CHIP_ESP32, FSSZ(64 * KB)), .code = UPD_FIT_OK},
     {"32 §1 (mode spiffs) + -100", "LittleFS larger than the ESP32 spiffs partition: -100", IMG_LFS,
@@ -695,9 +721,17 @@ static void test_rejected_reports(void)
 static void test_fit_code_names(void)
 {
     static const upd_fit_code all[] = {
-        UPD_FIT_OK,         UPD_FIT_NO_SPACE,        UPD_FIT_NO_SPACE_ROUNDUP,
-        UPD_FIT_BAD_HEADER, UPD_FIT_FLASH_TOO_SMALL, UPD_FIT_WRONG_PLATFORM,
-        UPD_FIT_WRONG_CHIP, UPD_FIT_NOT_INSTALLABLE, UPD_FIT_GZIP_UNSUPPORTED,
+        UPD_FIT_OK,
+        UPD_FIT_NO_SPACE,
+        UPD_FIT_NO_SPACE_ROUNDUP,
+        UPD_FIT_BAD_HEADER,
+        UPD_FIT_FLASH_TOO_SMALL,
+        UPD_FIT_WRONG_PLATFORM,
+        UPD_FIT_WRONG_CHIP,
+        UPD_FIT_NOT_INSTALLABLE,
+        UPD_FIT_GZIP_UNSUPPORTED,
+        UPD_FIT_INFLATE_NO_ROOM,
+        UPD_FIT_INFLATE_OVERRUN,
         UPD_FIT_WRONG_MODE,
     };
     size_t n = sizeof all / sizeof all[0];
@@ -767,6 +801,147 @@ static void test_device_error_texts(void)
     CHECK_STR(upd_device_error_text(100), "");
 }
 
+/* Every standard layout of the core (eagle.flash.*.ld) is found back from a request. */
+static void test_flashmaps(void)
+{
+    unsigned n = 0;
+    for (const upd_esp8266_flashmap *l; (l = upd_esp8266_flashmap_at(n)) != NULL; n++) {
+        uint32_t s = 0, e = 0;
+        const upd_esp8266_flashmap *got = NULL;
+        CHECK_INT(upd_esp8266_fs_area(l->chip_size, 0, l->fs_start, &s, &e, &got), ==, 0);
+        CHECK_INT(s, ==, l->fs_start);
+        CHECK_INT(e, ==, l->fs_end);
+        CHECK(got == l);
+        CHECK(upd_esp8266_flashmap_find(l->chip_size, l->fs_start) == l);
+        CHECK_INT(l->fs_start % 4096u, ==, 0);
+        CHECK_INT(l->fs_end, <=, l->chip_size);
+    }
+    CHECK_INT(n, ==, 26); /* 26 eagle.flash.*.ld files besides "auto" */
+    uint32_t s, e;
+    const upd_esp8266_flashmap *lay;
+    /* the issue's numbers: 0x3FA000 on 4 MB, 0xFB000 on 1 MB */
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, EX_SKETCH, EX_FREE, &s, &e, &lay), ==, 0);
+    CHECK_INT(s, ==, 0x300000);
+    CHECK_INT(e, ==, 0x3FA000);
+    CHECK(lay && !strcmp(lay->name, "4m1m"));
+    CHECK_INT(upd_esp8266_fs_area(1 * MB, 300000, 0xEB000u - 303104u, &s, &e, &lay), ==, 0);
+    CHECK_INT(e, ==, 0xFB000);
+    CHECK(lay && !strcmp(lay->name, "1m64"));
+    /* a start no layout has: the lowest end of the chip's layouts with a filesystem */
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0x380000u, &s, &e, &lay), ==, 0);
+    CHECK_INT(e, ==, 0x3FA000);
+    CHECK(lay == NULL);
+    CHECK_INT(upd_esp8266_fs_area(2 * MB, 0, 0x1D0000u, &s, &e, &lay), ==, 0);
+    CHECK_INT(e, ==, 0x1FA000); /* 2m512/2m1m end a sector below 2m64..2m256 */
+    CHECK_INT(upd_esp8266_fs_area(2 * MB, 0, 0x1C0000u, &s, &e, &lay), ==, 0);
+    CHECK_INT(e, ==, 0x1FB000);
+    /* a 1 MB build on a 4 MB module */
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0xEB000u, &s, &e, &lay), ==, 0);
+    CHECK_INT(e, ==, 0xFB000);
+    CHECK(lay && !strcmp(lay->name, "1m64"));
+    /* nothing to go on */
+    CHECK_INT(upd_esp8266_fs_area(3 * MB, 0, 0x123000u, &s, &e, &lay), ==, UPD_EINVAL);
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0x3FC000u, &s, &e, &lay), ==, UPD_EINVAL);
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0x300000u, NULL, &e, &lay), ==, UPD_EINVAL);
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0x300000u, &s, NULL, &lay), ==, UPD_EINVAL);
+    CHECK_INT(upd_esp8266_fs_area(4 * MB, 0, 0x300000u, &s, &e, NULL), ==, 0);
+}
+
+/* eboot's size tells whether it inflates (image.h): the corpus' three eboots and the
+ * line between them. */
+static void test_eboot_inflates(void)
+{
+    upd_image_info b;
+    memset(&b, 0, sizeof b);
+    b.entry = 0x4010F29Cu; /* core 2.5.x */
+    b.segment_count = 1;
+    b.seg[0].load = 0x4010F000u;
+    b.seg[0].len = 1384;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 0);
+    b.seg[0].len = 2047;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 0);
+    b.seg[0].len = 2048;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 1);
+    b.entry = 0x4010F45Cu; /* core 2.7.x */
+    b.seg[0].len = 3584;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 1);
+    b.entry = 0x4010F494u; /* core 3.0.x: code + a data segment that does not count */
+    b.segment_count = 2;
+    b.seg[0].len = 3460;
+    b.seg[1].load = 0x3FFF20B8u;
+    b.seg[1].len = 40;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 1);
+    b.seg[0].len = 1384;
+    b.seg[1].len = 4000;
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, 0);
+    b.entry = 0x4010057Cu; /* the NONOS SDK's boot_v1.7: not an eboot */
+    CHECK_INT(upd_esp8266_eboot_inflates(&b), ==, -1);
+    CHECK_INT(upd_esp8266_eboot_inflates(NULL), ==, -1);
+    /* the inspector reports it; the test writer's eboot is a small one */
+    CHECK_INT(build(IMG_ARD, 0, 4, 0), ==, 0);
+    CHECK_INT(rep.eboot_inflates, ==, upd_esp8266_eboot_inflates(&rep.boot));
+    CHECK_INT(build(IMG_GZIP_ARD, 0, 4, 0), ==, 0);
+    CHECK_INT(rep.eboot_inflates, ==, inner.eboot_inflates);
+    CHECK_INT(build(IMG_ESP32, 0, 2, UPD_CHIP_ESP32), ==, 0);
+    CHECK_INT(rep.eboot_inflates, ==, -1);
+}
+
+/* gzip on a device (docs/fit-rules.md "gzip"): stage = FS_start - roundup(len, 4096)
+ * must be >= the image's min stage (or the inflated end when that is not known), and the
+ * inflated image must end at or below FS_start. Each boundary: at it passes, one sector
+ * beyond fails. */
+static void fit_gz(uint32_t fs_start, int want)
+{
+    upd_device_facts dev = ESP8266_DEV(CHIPSZ(4 * MB), SKSZ(4096), FREE(fs_start - 4096u));
+    memset(&res, 0xA5, sizeof res);
+    int rc = upd_fit_check(&rep, &dev, &res);
+    CHECK_INT(res.code, ==, want);
+    CHECK_INT(rc, ==, want == UPD_FIT_OK ? 0 : UPD_ENOFIT);
+    CHECK_INT(res.bricks, ==, want == UPD_FIT_OK ? 0 : 1);
+    CHECK_INT(res.http_error, ==, 0);
+    CHECK_INT(res.updater_error, ==, 0);
+    if (want != (int)res.code)
+        printf("    fs_start 0x%x: %s\n", (unsigned)fs_start, res.explanation);
+}
+
+static void test_gzip_inflate(void)
+{
+    CHECK_INT(build(IMG_GZIP_ARD, 0, 4, 0), ==, 0);
+    rep.gzip_isize = 40000; /* the rules read only the numbers: an image of 10 sectors */
+    uint32_t in = roundup4k(rep.size), out = roundup4k(40000);
+    CHECK_INT(in, ==, 8192);
+    /* limit not computed: the output must end at or below the staging start */
+    CHECK_INT(rep.gzip_min_stage_known, ==, 0);
+    fit_gz(out + in, UPD_FIT_OK);
+    fit_gz(out + in + 4096u, UPD_FIT_OK);
+    fit_gz(out + in - 4096u, UPD_FIT_INFLATE_OVERRUN);
+    CHECK_CONTAINS(res.explanation, "side by side");
+    /* computed: one sector below the inflated end (an image whose tail compresses) */
+    rep.gzip_min_stage_known = 1;
+    rep.gzip_min_stage = out - 4096u;
+    fit_gz(rep.gzip_min_stage + in, UPD_FIT_OK);
+    fit_gz(rep.gzip_min_stage + in - 4096u, UPD_FIT_INFLATE_OVERRUN);
+    CHECK_CONTAINS(res.explanation, "0x8000"); /* staged there */
+    CHECK_CONTAINS(res.explanation, "0x9000"); /* must start there */
+    /* a min stage above the inflated end changes nothing else */
+    rep.gzip_min_stage = out + 4096u;
+    fit_gz(out + 4096u + in, UPD_FIT_OK);
+    fit_gz(out + in, UPD_FIT_INFLATE_OVERRUN);
+    /* the inflated image longer than the sketch area */
+    rep.gzip_min_stage = 4096u;
+    fit_gz(out, UPD_FIT_OK);
+    fit_gz(out - 4096u, UPD_FIT_INFLATE_NO_ROOM);
+    CHECK_CONTAINS(res.explanation, "40000");
+    /* the Updater's check still comes first: free space < roundup(len) is error 4 */
+    upd_device_facts dev = ESP8266_DEV(CHIPSZ(4 * MB), SKSZ(4096), FREE(rep.size));
+    CHECK_INT(upd_fit_check(&rep, &dev, &res), ==, UPD_ENOFIT);
+    CHECK_INT(res.code, ==, UPD_FIT_NO_SPACE_ROUNDUP);
+    CHECK_INT(res.updater_error, ==, 4);
+    /* sketch-size unknown: FS_start unknown, the eboot rule cannot be applied */
+    dev = (upd_device_facts)ESP8266_DEV(CHIPSZ(4 * MB), FREE(in));
+    CHECK_INT(upd_fit_check(&rep, &dev, &res), ==, 0);
+}
+
 int main(void)
 {
     RUN(test_row_images);
@@ -777,5 +952,8 @@ int main(void)
     RUN(test_rejected_reports);
     RUN(test_fit_code_names);
     RUN(test_device_error_texts);
+    RUN(test_flashmaps);
+    RUN(test_eboot_inflates);
+    RUN(test_gzip_inflate);
     return upd_test_summary();
 }
