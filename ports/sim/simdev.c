@@ -22,8 +22,16 @@ static const upd_sim_layout layouts[] = {
     {"esp8266-4m1m", UPD_SIM_ESP8266, 0x4, 0x400000, 0x300000, 0x3FA000, 0x3FB000, 0, {0, 0}, 0},
     {"esp8266-4m2m", UPD_SIM_ESP8266, 0x4, 0x400000, 0x200000, 0x3FA000, 0x3FB000, 0, {0, 0}, 0},
     {"esp8266-4m3m", UPD_SIM_ESP8266, 0x4, 0x400000, 0x100000, 0x3FA000, 0x3FB000, 0, {0, 0}, 0},
-    {"esp32-4m", UPD_SIM_ESP32, 0x2, 0x400000, 0x290000, 0x3F0000, 0x9000, 0xE000,
-     {0x10000, 0x150000}, 0x140000},
+    {"esp32-4m",
+     UPD_SIM_ESP32,
+     0x2,
+     0x400000,
+     0x290000,
+     0x3F0000,
+     0x9000,
+     0xE000,
+     {0x10000, 0x150000},
+     0x140000},
 };
 
 const upd_sim_layout *upd_sim_layout_at(unsigned i)
@@ -200,7 +208,8 @@ int upd_sim_confirm(upd_sim_dev *dev)
     uint32_t seq = 0, st = 0;
     int act = active_entry(dev, 0, &seq, &st);
     dev->phase = UPD_SIM_PH_APP;
-    if (act >= 0 && st == UPD_SIM_OTA_PENDING_VERIFY && write_entry(dev, act, seq, UPD_SIM_OTA_VALID) != 0)
+    if (act >= 0 && st == UPD_SIM_OTA_PENDING_VERIFY &&
+        write_entry(dev, act, seq, UPD_SIM_OTA_VALID) != 0)
         return -1;
     dev->pending_verify = 0;
     return 0;
@@ -231,7 +240,8 @@ static int s_confirm(void *ctx)
     return upd_sim_confirm(ctx);
 }
 
-/* ---- set up ------------------------------------------------------------------------------------ */
+/* ---- set up ------------------------------------------------------------------------------------
+ */
 
 void upd_sim_init(upd_sim_dev *dev, const upd_sim_layout *lay, const upd_sim_env *env,
                   uint32_t seed)
@@ -281,7 +291,8 @@ int upd_sim_flash_image(upd_sim_dev *dev, const void *image, uint32_t len)
     return upd__sim_load(dev, addr, image, len);
 }
 
-/* ---- images on flash ---------------------------------------------------------------------------- */
+/* ---- images on flash ----------------------------------------------------------------------------
+ */
 
 /* Walk an esptool image's header and segments at addr; the end (checksum byte on a
  * 16-byte boundary), or 0. */
@@ -434,46 +445,63 @@ static int eboot_copy(upd_sim_dev *dev, uint32_t from, uint32_t to, uint32_t siz
         }
         return 0;
     }
+    /* eboot: the output length is the gzip trailer's ISIZE, read from flash; it inflates
+     * exactly that many bytes and never looks at the trailer's CRC */
+    uint8_t t[4];
+    if (size < 18 || upd_sim_read(dev, from + size - 4u, t, 4) != 0)
+        return -1;
+    uint32_t left = get32(t);
     if (z->begin(z->ctx) != 0)
         return -1;
-    uint32_t in_off = 0, in_len = 0, in_pos = 0, fill = 0, dst = to;
+    /* The staged data is read in 4 KB blocks, the next one only when the inflater has
+     * used up the current one and more output is wanted (eboot's read callback runs
+     * when uzlib needs the block's first byte). Each output sector is erased and written
+     * once it is full: a block not read yet may have been overwritten by then. */
+    uint32_t in_off = 0, in_len = 0, in_pos = 0, dst = to;
     int r = 0;
-    for (;;) {
-        if (in_pos == in_len) {
-            if (in_off >= n) {
-                r = -1; /* the stream does not end within the staged data */
+    while (left > 0 && r >= 0) {
+        uint32_t want = left < SECTOR ? left : SECTOR, fill = 0;
+        while (fill < want) {
+            if (in_pos == in_len) {
+                if (in_off >= n) {
+                    r = -1; /* the stream does not end within the staged data */
+                    break;
+                }
+                upd_sim_read(dev, from + in_off, in, SECTOR);
+                in_off += SECTOR;
+                in_len = SECTOR;
+                in_pos = 0;
+            }
+            uint32_t used = 0, made = 0;
+            r = z->step(z->ctx, in + in_pos, in_len - in_pos, &used, out + fill, want - fill,
+                        &made);
+            in_pos += used;
+            fill += made;
+            if (r < 0 || (r == 1 && fill < want)) {
+                r = -1; /* damaged data (uzlib: error 6), or shorter than ISIZE */
                 break;
             }
-            upd_sim_read(dev, from + in_off, in, SECTOR);
-            in_off += SECTOR;
-            in_len = SECTOR;
-            in_pos = 0;
-        }
-        uint32_t used = 0, made = 0;
-        r = z->step(z->ctx, in + in_pos, in_len - in_pos, &used, out + fill, SECTOR - fill, &made);
-        in_pos += used;
-        fill += made;
-        if (fill == SECTOR || (r == 1 && fill > 0)) {
-            memset(out + fill, 0xFF, SECTOR - fill);
-            if (dst > end - SECTOR || put_sector(dev, dst, out) != 0) {
-                r = -1;
+            if (used == 0 && made == 0 && in_pos < in_len) {
+                r = -1; /* no progress */
                 break;
             }
-            dst += SECTOR;
-            fill = 0;
         }
-        if (r != 0)
+        if (r < 0)
             break;
-        if (used == 0 && made == 0 && in_pos < in_len) {
-            r = -1; /* no progress */
+        memset(out + fill, 0xFF, SECTOR - fill);
+        if (dst > end - SECTOR || put_sector(dev, dst, out) != 0) {
+            r = -1;
             break;
         }
+        dst += SECTOR;
+        left -= want;
     }
     z->end(z->ctx);
-    return r == 1 ? 0 : -1;
+    return r < 0 ? -1 : 0;
 }
 
-/* ---- power on --------------------------------------------------------------------------------- */
+/* ---- power on ---------------------------------------------------------------------------------
+ */
 
 static int booted(upd_sim_dev *dev)
 {

@@ -1,5 +1,6 @@
 /* Whole-file inspection on the host: see fileinspect.h. */
 #include "fileinspect.h"
+#include "gzcopy.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -170,6 +171,20 @@ static void inspect_gzip(const uint8_t *data, size_t len, upd_sha256_ops *ops, u
     out->has_inner = 1;
     upd_image_judge_gzip(&out->report, &out->inner, 0);
     free(inner);
+    /* where eboot may inflate it from: needed by the fit rules on a device */
+    uint32_t min_stage, isize;
+    char e[120];
+    if (upd_gzip_min_stage(data, len, &min_stage, &isize, e, sizeof e) == 0 &&
+        isize == out->report.gzip_isize) {
+        out->report.gzip_min_stage = min_stage;
+        out->report.gzip_min_stage_known = 1;
+    }
+}
+
+void upd_inspect_buf(const uint8_t *data, size_t len, upd_file_info *out)
+{
+    memset(out, 0, sizeof *out);
+    inspect_buffer(data, len, out);
 }
 
 int upd_inspect_fd(int fd, const char *name, upd_file_info *out, char *err, size_t errlen)

@@ -34,6 +34,9 @@ int upd_inspect_file(const char *path, upd_file_info *out, char *err, size_t err
  * pipes are read fully into memory). name is used in messages. */
 int upd_inspect_fd(int fd, const char *name, upd_file_info *out, char *err, size_t errlen);
 
+/* The same for len bytes in memory (len < 4 GiB). */
+void upd_inspect_buf(const uint8_t *data, size_t len, upd_file_info *out);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void upd_hex(const uint8_t *in, size_t n, char *out);
 
