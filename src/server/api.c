@@ -54,6 +54,16 @@ cJSON *upd__release_json(const upd_release_row *r)
         cJSON_AddStringToObject(j, "inflated_md5", r->inner_md5);
         cJSON_AddNumberToObject(j, "inflated_size", (double)r->inner_size);
     }
+    if (r->gz_size > 0) {
+        /* the copy ESP8266 devices whose eboot inflates get (delivery.h) */
+        cJSON *g = cJSON_AddObjectToObject(j, "gzip");
+        cJSON_AddNumberToObject(g, "size", (double)r->gz_size);
+        cJSON_AddStringToObject(g, "md5", r->gz_md5);
+        cJSON_AddStringToObject(g, "sha256", r->gz_sha256);
+        cJSON_AddNumberToObject(g, "min_stage", (double)r->gz_min_stage);
+    } else {
+        cJSON_AddNullToObject(j, "gzip");
+    }
     add_time(j, "created", r->created_ms);
     cJSON_AddBoolToObject(j, "retired", r->retired);
     /* what a device running it can report as its image hash (imageid.c) */

@@ -513,6 +513,7 @@ static void begin_download(req *r, struct MHD_Connection *c, const upd_release_r
                            uint64_t first, uint64_t len)
 {
     uint64_t size = (uint64_t)rel->size;
+    r->dl_gzip = rel->gz_size < 0;               /* a served gzip copy (served_gzip) */
     r->acked0 = upd__tcp_acked(c, &r->acked_ok); /* to measure an aborted download */
     r->dl = 1;
     r->dl_to_end = first + len == size;
@@ -520,8 +521,9 @@ static void begin_download(req *r, struct MHD_Connection *c, const upd_release_r
     r->dl_len = len;
     if (first == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes", (long long)rel->id,
-                 (unsigned long long)len, (unsigned long long)size);
+        snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes%s", (long long)rel->id,
+                 (unsigned long long)len, (unsigned long long)size,
+                 r->dl_gzip ? " (its gzip copy)" : "");
         push_download(r, "download-started", (int64_t)len, d);
     }
 }
@@ -537,7 +539,8 @@ static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
     enum MHD_Result ret;
     pthread_mutex_lock(&s->resp_mu);
     for (unsigned i = 0; i < UPD_RESP_SLOTS; i++)
-        if (s->dl[i].resp && s->dl[i].release_id == rel->id && s->dl[i].immutable == immutable) {
+        if (s->dl[i].resp && s->dl[i].release_id == rel->id && s->dl[i].immutable == immutable &&
+            s->dl[i].gzip == (rel->gz_size < 0)) {
             if (!head)
                 begin_download(r, c, rel, 0, (uint64_t)rel->size);
             ret = queue_kept(r, c, MHD_HTTP_OK, s->dl[i].resp);
@@ -562,6 +565,7 @@ static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
     slot->resp = resp;
     slot->release_id = rel->id;
     slot->immutable = immutable;
+    slot->gzip = rel->gz_size < 0;
     pthread_mutex_unlock(&s->resp_mu);
     return ret;
 }
@@ -599,6 +603,16 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     if (!head)
         begin_download(r, c, rel, first, len);
     return upd__queue(r, c, MHD_HTTP_PARTIAL_CONTENT, resp);
+}
+
+/* Turn rel into the row of its gzip copy for serve_image: the copy's blob, MD5 and length
+ * (x-MD5 is the MD5 of the bytes sent); gz_size -1 marks it as the copy. */
+static void served_gzip(upd_release_row *rel)
+{
+    upd__copy(rel->sha256, sizeof rel->sha256, rel->gz_sha256);
+    upd__copy(rel->md5, sizeof rel->md5, rel->gz_md5);
+    rel->size = rel->gz_size;
+    rel->gz_size = -1;
 }
 
 static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
@@ -694,6 +708,8 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         }
     } else if (dec->offer) {
         push_checkin(r, &dr, dec, NULL); /* "offered" goes before "download-started" */
+        if (dec->gzip)
+            served_gzip(&dec->rel);
         ret = serve_image(r, c, &dec->rel, method, 0);
     } else {
         ret = not_modified(r, c, dec->detail);

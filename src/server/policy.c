@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "delivery.h"
 #include "host/fileinspect.h"
 #include "imageid.h"
 #include "srv.h"
@@ -239,17 +240,70 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         f.has_chip_size = 1;
         f.chip_size = (uint32_t)d->chip_size;
     }
+    if (d->sketch_size > 0 && d->sketch_size <= UINT32_MAX) {
+        f.has_sketch_size = 1;
+        f.sketch_size = (uint32_t)d->sketch_size;
+    }
     upd_fit_result fr;
     memset(&fr, 0, sizeof fr);
-    if (upd_fit_check(&rep, &f, &fr) != 0) {
+    int plain_ok = upd_fit_check(&rep, &f, &fr) == 0;
+    /* the gzip copy (delivery.h): to a device known to inflate, whenever it fits */
+    char gz_why[UPD_DETAIL_MAX] = "";
+    int space = plain_ok || fr.code == UPD_FIT_NO_SPACE || fr.code == UPD_FIT_NO_SPACE_ROUNDUP;
+    if (!dr->mode_fs && rel->gz_size > 0 && space) {
+        int mode = -1;
+        if (!f.has_sketch_size || !f.has_free_space) {
+            snprintf(gz_why, sizeof gz_why,
+                     "the device did not say its sketch size and free space");
+        } else if (!upd__delivery_device_inflates(s, d, known, &mode, gz_why, sizeof gz_why)) {
+            /* gz_why says why */
+        } else if (mode != rep.flash_mode && rep.flash_mode != 3) {
+            /* eboot writes the inflated image as it is: its flash mode byte would replace
+             * the one the device boots with (the Updater patches it only in plain images) */
+            snprintf(gz_why, sizeof gz_why,
+                     "the device boots in %s flash mode and the image says %s (eboot does not "
+                     "rewrite it)",
+                     upd_flash_mode_name((uint8_t)mode), upd_flash_mode_name(rep.flash_mode));
+        } else {
+            upd_image_report gzrep;
+            upd_fit_result gr;
+            upd__delivery_gzip_report(rel, &rep, &gzrep);
+            if (upd_fit_check(&gzrep, &f, &gr) == 0) {
+                out->offer = 1;
+                out->gzip = 1;
+                out->result = "offered";
+                snprintf(out->detail, sizeof out->detail,
+                         "release %lld (version %.100s) offered%s as its gzip copy (%lld bytes "
+                         "instead of %lld)%s%.200s",
+                         (long long)rel->id, rel->version, out->pinned ? " (pinned)" : "",
+                         (long long)rel->gz_size, (long long)rel->size,
+                         plain_ok ? "" : ", the only form that fits: plain, ",
+                         plain_ok ? "" : fr.explanation);
+                return;
+            }
+            snprintf(gz_why, sizeof gz_why, "%s", gr.explanation);
+        }
+    }
+    if (!plain_ok) {
         out->result = "declined";
         snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
                  (long long)rel->id, rel->version,
                  fr.explanation[0] ? fr.explanation : upd_fit_code_name(fr.code));
+        if (gz_why[0] && rel->gz_size > 0 && space) {
+            size_t n = strlen(out->detail);
+            snprintf(out->detail + n, sizeof out->detail - n,
+                     "; its gzip copy (%lld bytes) is not sent: %s", (long long)rel->gz_size,
+                     gz_why);
+        }
         return;
     }
     out->offer = 1;
     out->result = "offered";
     snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s",
              (long long)rel->id, rel->version, out->pinned ? " (pinned)" : "");
+    if (rel->gz_size > 0 && gz_why[0] && !dr->mode_fs) {
+        size_t n = strlen(out->detail);
+        snprintf(out->detail + n, sizeof out->detail - n, " plain (not its gzip copy: %.200s)",
+                 gz_why);
+    }
 }

@@ -328,8 +328,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
             if (r->dl_to_end) {
                 snprintf(rec.event, sizeof rec.event, "download-completed");
                 rec.bytes = (int64_t)r->dl_len;
-                snprintf(rec.detail, sizeof rec.detail, "release %lld: %llu bytes sent",
-                         (long long)r->release_id, (unsigned long long)r->dl_len);
+                snprintf(rec.detail, sizeof rec.detail, "release %lld: %llu bytes sent%s",
+                         (long long)r->release_id, (unsigned long long)r->dl_len,
+                         r->dl_gzip ? " (its gzip copy)" : "");
                 upd_writer_push(r->s->writer, &rec);
             }
         } else {
@@ -345,9 +346,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
             snprintf(rec.event, sizeof rec.event, "download-aborted");
             rec.bytes = bytes;
             snprintf(rec.detail, sizeof rec.detail,
-                     "release %lld: the connection ended after %s%lld of %llu bytes (%s)",
+                     "release %lld: the connection ended after %s%lld of %llu bytes%s (%s)",
                      (long long)r->release_id, bytes < 0 ? "an unknown number " : "about ",
                      (long long)(bytes < 0 ? 0 : bytes), (unsigned long long)r->dl_len,
+                     r->dl_gzip ? " of its gzip copy" : "",
                      toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timed out"
                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN
                          ? "server shutting down"

@@ -46,6 +46,7 @@ typedef struct dl_slot { /* whole-image answers (blob fd + headers), by release 
     struct MHD_Response *resp;
     int64_t release_id;
     int immutable;
+    int gzip; /* the release's gzip copy (delivery.h) */
 } dl_slot;
 
 typedef struct report_entry {
@@ -100,6 +101,7 @@ typedef struct req {
     char mac[UPD_MAC_STR];
     int64_t release_id;
     uint64_t dl_len;
+    int dl_gzip;     /* the gzip copy of the release is being sent */
     uint64_t acked0; /* TCP bytes acked on the socket when the download began */
     int acked_ok;
     char ip[48];
@@ -167,6 +169,7 @@ typedef struct upd_devreq {
 
 typedef struct upd_decision {
     int offer;    /* 1: send rel */
+    int gzip;     /* with offer: send rel's gzip copy (rel.gz_*) instead of its file */
     int have_rel; /* rel is filled */
     int pinned;
     upd_release_row rel;

@@ -58,6 +58,12 @@ typedef struct upd_release_row {
     int nhash;
     int hash_rules;
     upd_release_hash hash[UPD_REL_HASH_MAX];
+    /* ESP8266 Arduino releases: the gzip copy kept next to the file, served to devices
+     * whose eboot inflates (policy.c); gz_size 0 = none */
+    char gz_sha256[65];
+    char gz_md5[33];
+    int64_t gz_size;
+    int64_t gz_min_stage; /* the lowest address eboot may inflate it from (gzcopy.h) */
 } upd_release_row;
 
 typedef struct upd_device_row {
@@ -200,7 +206,8 @@ typedef int (*upd_channel_cb)(void *ctx, const upd_channel_row *c);
  * to go on, non-zero to stop. */
 typedef struct upd_store_ops {
     void (*close)(upd_store *st);
-    /* Insert r with its hash list (id and created_ms are assigned and written back) and,
+    /* Insert r with its hash list and its gzip copy when r->gz_size > 0 (id and
+     * created_ms are assigned and written back) and,
      * when channel is not NULL/"", make it that channel's current release: one
      * transaction. */
     int (*release_insert)(upd_store *st, upd_release_row *r, const char *channel, char *err,
@@ -216,7 +223,8 @@ typedef struct upd_store_ops {
     int (*release_list)(upd_store *st, upd_release_cb cb, void *ctx);
     /* Retire a release and take it out of every channel that points to it. */
     int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);
-    /* Is the blob with this sha256 referenced by a release? 1 yes, 0 no, <0 error */
+    /* Is the blob with this sha256 referenced by a release (its file or its gzip copy)?
+     * 1 yes, 0 no, <0 error */
     int (*blob_referenced)(upd_store *st, const char *sha256);
     int (*channel_set)(upd_store *st, const char *name, int64_t release_id, char *err,
                        size_t errlen);

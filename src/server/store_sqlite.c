@@ -65,6 +65,11 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE devices ADD COLUMN hold_failures INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE devices ADD COLUMN hold_until_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX devices_held ON devices(hold_until_ms) WHERE hold_failures > 0;",
+    /* 6: the gzip copy of an ESP8266 Arduino release (a blob of its own, policy.c) */
+    "CREATE TABLE release_gzip("
+    " release_id INTEGER PRIMARY KEY REFERENCES releases(id), sha256 TEXT NOT NULL,"
+    " md5 TEXT NOT NULL, size INTEGER NOT NULL, min_stage INTEGER NOT NULL);"
+    "CREATE INDEX release_gzip_sha ON release_gzip(sha256);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -75,7 +80,8 @@ static const char *const MIGRATIONS[] = {
     "r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, r.filename, r.notes, r.md5, " \
     "r.sha256, r.inner_md5, r.size, r.inner_size, r.created_ms, r.retired, r.hash_rules, "         \
     "(SELECT group_concat(h.hex || ':' || h.what, ';') FROM release_hashes h WHERE "               \
-    "h.release_id=r.id)"
+    "h.release_id=r.id), g.sha256, g.md5, g.size, g.min_stage"
+#define GZ_JOIN " LEFT JOIN release_gzip g ON g.release_id=r.id"
 #define DEV_COLS                                                                                   \
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
@@ -98,6 +104,7 @@ enum q {
     Q_REL_RETIRE,
     Q_REL_UNCHANNEL,
     Q_BLOB_REF,
+    Q_GZ_INSERT,
     Q_CHAN_SET,
     Q_CHAN_CURRENT,
     Q_CHAN_LIST,
@@ -134,24 +141,29 @@ static const char *const SQL[Q__COUNT] = {
     [Q_REL_INSERT] = "INSERT INTO releases(version, platform, mode, kind, chip, channel, "
                      "filename, notes, md5, sha256, inner_md5, size, inner_size, created_ms, "
                      "hash_rules) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
-    [Q_REL_GET] = "SELECT " REL_COLS " FROM releases r WHERE r.id=?1",
-    [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases r WHERE r.sha256=?1",
-    [Q_REL_BY_HASH] = "SELECT " REL_COLS " FROM releases r WHERE r.id=(SELECT release_id FROM "
-                      "release_hashes WHERE hex=lower(?1) ORDER BY release_id DESC LIMIT 1)",
+    [Q_REL_GET] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=?1",
+    [Q_REL_BY_SHA] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.sha256=?1",
+    [Q_REL_BY_HASH] =
+        "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=(SELECT release_id FROM "
+        "release_hashes WHERE hex=lower(?1) ORDER BY release_id DESC LIMIT 1)",
     [Q_HASH_INSERT] = "INSERT OR IGNORE INTO release_hashes(release_id, hex, what) "
                       "VALUES(?1,?2,?3)",
     [Q_HASH_CLEAR] = "DELETE FROM release_hashes WHERE release_id=?1",
     [Q_REL_HASH_RULES] = "UPDATE releases SET hash_rules=?2 WHERE id=?1",
-    [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases r ORDER BY r.id DESC",
+    [Q_REL_LIST] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " ORDER BY r.id DESC",
     [Q_REL_RETIRE] = "UPDATE releases SET retired=1 WHERE id=?1",
     [Q_REL_UNCHANNEL] = "DELETE FROM channels WHERE release_id=?1",
-    [Q_BLOB_REF] = "SELECT 1 FROM releases WHERE sha256=?1",
+    [Q_BLOB_REF] = "SELECT 1 FROM releases WHERE sha256=?1 UNION ALL "
+                   "SELECT 1 FROM release_gzip WHERE sha256=?1",
+    [Q_GZ_INSERT] = "INSERT INTO release_gzip(release_id, sha256, md5, size, min_stage) "
+                    "VALUES(?1,?2,?3,?4,?5)",
     [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
                    "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
                    "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
-    [Q_CHAN_CURRENT] = "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
-                       "r.id=c.release_id WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
-                       "r.retired=0",
+    [Q_CHAN_CURRENT] =
+        "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
+        "r.id=c.release_id" GZ_JOIN " WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
+        "r.retired=0",
     [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms "
                     "FROM channels c JOIN releases r ON r.id=c.release_id "
                     "ORDER BY c.name, c.platform, c.mode",
@@ -380,6 +392,10 @@ static void read_release(sqlite3_stmt *st, upd_release_row *r)
         }
         p = *end ? end + 1 : end;
     }
+    col_text(st, 18, r->gz_sha256, sizeof r->gz_sha256);
+    col_text(st, 19, r->gz_md5, sizeof r->gz_md5);
+    r->gz_size = col_int(st, 20, 0);
+    r->gz_min_stage = col_int(st, 21, 0);
 }
 
 static void read_device(sqlite3_stmt *st, upd_device_row *d)
@@ -645,10 +661,26 @@ static int s_release_insert(upd_store *base, upd_release_row *r, const char *cha
     r->id = sqlite3_last_insert_rowid(c->db);
     if ((rc = insert_hashes(c, r)) != 0)
         goto fail;
+    if (r->gz_size > 0) {
+        if (!(st = stmt(c, Q_GZ_INSERT))) {
+            rc = UPD_STORE_EFAIL;
+            goto fail;
+        }
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_text(st, 2, r->gz_sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, r->gz_md5, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, r->gz_size);
+        sqlite3_bind_int64(st, 5, r->gz_min_stage);
+        if ((rc = exec_done(c, st)) != 0)
+            goto fail;
+    }
     {
         char d[UPD_DETAIL_MAX];
         snprintf(d, sizeof d, "release %lld added: version %.200s, %s %s, %lld bytes",
                  (long long)r->id, r->version, r->platform, r->kind, (long long)r->size);
+        if (r->gz_size > 0)
+            snprintf(d + strlen(d), sizeof d - strlen(d), " (gzip copy %lld bytes)",
+                     (long long)r->gz_size);
         rc = add_event(c, r->created_ms, NULL, "release-added", r->id, r->size, d);
         if (rc)
             goto fail;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host/fileinspect.h"
+#include "delivery.h"
 #include "imageid.h"
 #include "srv.h"
 #include "updraft/error.h"
@@ -348,7 +349,13 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         goto out;
     }
     upd_release_row existing;
-    if (s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0) {
+    int dup = s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0;
+    if (!dup && upd__delivery_make_gzip(s, up->tmp, fi, rel, err, sizeof err) != 0) {
+        /* the release is served plain: devices lose only the smaller download */
+        fprintf(stderr, "updraft: release upload: no gzip copy: %s\n", err);
+        rel->gz_size = 0;
+    }
+    if (dup) {
         cJSON *j = cJSON_CreateObject();
         char m[512];
         snprintf(m, sizeof m,
