@@ -140,12 +140,13 @@ int upd_cmd_doctor(int argc, char **argv)
         }
         engine_verdict(d, r);
         check_other_redirect_setting(d, r);
+        upd__doctor_check_loop(d, r);
     }
     check_tls(d);
     upd__doctor_check_headers(d);
     upd__doctor_check_md5(d);
     upd__doctor_check_probes(d);
-    int status = d->would_update ? 0 : 1;
+    int status = d->would_update && !d->loop ? 0 : 1;
     upd__doctor_print(d, r, status);
     upd__doctor_run_free(r);
     free(d->fi);

@@ -13,7 +13,6 @@
  *   reports those). */
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devhash.h"
 #include "imageid.h"
 #include "srv.h"
 
@@ -42,22 +42,6 @@ static void add(upd_release_row *rel, const char *hex, const char *what)
     upd__copy(h->what, sizeof h->what, what);
 }
 
-/* MD5 of the first len bytes of data with byte 2 replaced by mode. */
-static int md5_with_mode(const uint8_t *data, size_t len, uint8_t mode, char hex[33])
-{
-    gnutls_hash_hd_t h;
-    uint8_t head[4], out[16];
-    if (len < 4 || gnutls_hash_init(&h, GNUTLS_DIG_MD5) < 0)
-        return -1;
-    memcpy(head, data, 4);
-    head[2] = mode;
-    gnutls_hash(h, head, 4);
-    gnutls_hash(h, data + 4, len - 4);
-    gnutls_hash_deinit(h, out);
-    upd_hex(out, 16, hex);
-    return 0;
-}
-
 static const char *const MODE_WHAT[4] = {"MD5 in QIO flash mode", "MD5 in QOUT flash mode",
                                          "MD5 in DIO flash mode", "MD5 in DOUT flash mode"};
 
@@ -67,12 +51,12 @@ static int add_esp8266_modes(upd_release_row *rel, const uint8_t *data, size_t l
                              const char *what_own)
 {
     char hex[33];
-    if (md5_with_mode(data, len, data[2], hex) != 0)
+    if (upd_devhash_md5_in_mode(data, len, data[2], hex) != 0)
         return -1;
     add(rel, hex, what_own);
     for (uint8_t m = 0; m < 4; m++)
         if (m != data[2]) {
-            if (md5_with_mode(data, len, m, hex) != 0)
+            if (upd_devhash_md5_in_mode(data, len, m, hex) != 0)
                 return -1;
             add(rel, hex, MODE_WHAT[m]);
         }

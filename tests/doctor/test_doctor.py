@@ -6,7 +6,7 @@ device's own client gives (spec section 2), name the problem in its cause, and e
 when a real device would update.
 
 usage: test_doctor.py UPDRAFT MKIMAGE GROUP
-GROUP: device redirects stalls tls serve.  Python 3 standard library only."""
+GROUP: device redirects stalls tls serve loop.  Python 3 standard library only."""
 import base64
 import hashlib
 import json
@@ -52,6 +52,16 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>Update</title></head><body>No updat
 
 def md5(b):
     return hashlib.md5(b).hexdigest()
+
+
+def in_mode(img, mode):
+    """The image as an ESP8266 in flash mode `mode` holds it after installing it (spec 8)."""
+    return img[:2] + bytes([mode]) + img[3:]
+
+
+def device_md5s(img):
+    """Every MD5 a device that installed img reports."""
+    return {md5(in_mode(img, m)) for m in range(4)} | {md5(img)}
 
 
 # ---- the misbehaving server ------------------------------------------------------------------
@@ -125,7 +135,18 @@ class Handler(socketserver.BaseRequestHandler):
 
     def route(self, s, method, path, q, headers):
         img = E32 if q.get("img") == "esp32" else APP
-        if path == "/ok":
+        runs = headers.get("x-esp8266-sketch-md5", "")
+        if path == "/static":  # a plain file server: the image, whatever the device runs
+            s.sendall(file_response(method, headers, img, md5(img)))
+        elif path == "/md5only":  # 304 only for the file's own MD5
+            if runs == md5(img):
+                s.sendall(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n")
+            else:
+                s.sendall(file_response(method, headers, img, md5(img)))
+        elif runs in device_md5s(img):
+            # a good server: "no update" for a device that runs the image (in any flash mode)
+            s.sendall(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n")
+        elif path == "/ok":
             s.sendall(file_response(method, headers, img, md5(img)))
         elif path == "/304":
             s.sendall(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n")
@@ -258,6 +279,7 @@ def t_device():
               "x-ESP8266-Chip-ID: 662316"):
         check(h + "\r\n" in req, "request has %r" % h)
     check("x-ESP8266-version" not in req, "no version header unless --version")
+    first = len(srv.requests)
     js = expect(u + "/ok", 0, 0, args=("--version", "1.0.0", "--mac", "DE:BA:7A:B1:E0:42",
                                        "--ap-mac", "DE:BA:7A:B1:E0:42",
                                        "--free-space", "1695744", "--sketch-size", "400000",
@@ -274,7 +296,8 @@ def t_device():
             "x-ESP8266-mode: sketch\r\nx-ESP8266-version: 1.0.0\r\nContent-Length: 0\r\n\r\n"
             % srv.server_address[1])
     eq(js["exchanges"][0]["request"], want, "spec 8 request, byte for byte")
-    eq(srv.requests[-1], want.encode(), "spec 8 request as the server received it")
+    # (the device's first request: the loop check asks again as the updated device)
+    eq(srv.requests[first], want.encode(), "spec 8 request as the server received it")
 
     # 304: no update, cleanly
     expect(u + "/304", 0, 0, ["304"], result="no-update")
@@ -466,6 +489,12 @@ def t_serve():
         eq(js["body"]["md5"], md5(APP), "updraft serve sent the release")
         # the device already runs it: 304, cleanly
         expect(u, 0, 0, args=("--version", "2.0.0", "--sketch-md5", md5(APP)), result="no-update")
+        # a chip in another flash mode: after installing, its MD5 is another one, and
+        # updraft recognises it (no update loop)
+        for mode in ("qio", "dout"):
+            js = expect(u, 0, 0, args=("--version", "1.0.0", "--flash-mode", mode),
+                        result="ok")
+            eq(checks(js).get("loop", {}).get("level"), "ok", "updraft serve, %s: no loop" % mode)
         # an ESP32 asking: nothing for it (the server keeps the ESP8266 image away)
         expect(u, 0, 0, args=("--as", "esp32"), result="no-update")
     finally:
@@ -478,8 +507,43 @@ def t_serve():
         proc.stderr.close()
 
 
+def t_loop():
+    """Update loops (issue 8): a server that offers the image a device runs, or would run
+    after installing it (another flash mode: the Updater rewrites byte 2)."""
+    srv = Server()
+    u = srv.url
+    # a plain file server loops every stock ESPhttpUpdate device
+    js = expect(u + "/static", 0, 1, args=("--version", "1.0.0"), result="ok")
+    c = checks(js).get("loop", {})
+    eq(c.get("level"), "fail", "static server: loop check fails")
+    check("after installing the image the device reports sketch-md5 %s" % md5(APP)
+          in c.get("text", ""), "static: names the MD5 reported after installing: %r" % c)
+    eq(js and js["loop"], True, "static: loop in JSON")
+    # the very image the device says it runs
+    js = expect(u + "/static", 0, 1, args=("--sketch-md5", md5(APP)))
+    check("offered the very image the device says it runs" in checks(js).get("loop", {}).get(
+        "text", ""), "static: the very image: %r" % checks(js).get("loop"))
+    # that image in another flash mode (a DIO build installed on a DOUT chip)
+    js = expect(u + "/static", 0, 1, args=("--sketch-md5", md5(in_mode(APP, 3)),
+                                           "--flash-mode", "dout"))
+    t = checks(js).get("loop", {}).get("text", "")
+    check("already runs in DOUT flash mode" in t and "byte 2 = 3" in t,
+          "static: the image in another flash mode: %r" % t)
+    # a server that knows only the file's MD5: fine on a DIO chip, a loop on a DOUT chip
+    js = expect(u + "/md5only", 0, 0, args=("--flash-mode", "dio"), result="ok")
+    eq(checks(js).get("loop", {}).get("level"), "ok", "md5only, same mode: no loop")
+    js = expect(u + "/md5only", 0, 1, args=("--flash-mode", "dout"), result="ok")
+    t = checks(js).get("loop", {}).get("text", "")
+    check("update loop" in t and md5(in_mode(APP, 3)) in t and "DOUT" in t,
+          "md5only, DOUT chip: the loop after the flash-mode rewrite: %r" % t)
+    # a server that knows every variant: no loop in any mode
+    for mode in ("qio", "qout", "dio", "dout"):
+        js = expect(u + "/ok", 0, 0, args=("--flash-mode", mode), result="ok")
+        eq(checks(js).get("loop", {}).get("level"), "ok", "good server, %s: no loop" % mode)
+
+
 GROUPS = {"device": t_device, "redirects": t_redirects, "stalls": t_stalls, "tls": t_tls,
-          "serve": t_serve}
+          "serve": t_serve, "loop": t_loop}
 
 if __name__ == "__main__":
     t0 = time.time()

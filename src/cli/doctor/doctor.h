@@ -10,6 +10,7 @@
  *   explain.c     the device's code in words: name, text, cause and fix
  *   body.c        the answer's own checks: body (MD5, inspector, fit rules), headers
  *   probes.c      the extra HEAD and Range requests
+ *   loop.c        the update loop check (the image offered again after installing it)
  *   report.c      the checks list and the output (human and JSON) */
 #ifndef UPD_CLI_DOCTOR_H
 #define UPD_CLI_DOCTOR_H
@@ -183,6 +184,7 @@ typedef struct doctor {
     int code;           /* the device's code: 0, -1.., -100.., Updater 1.. */
     const char *result; /* "ok", "no-update", "failed" */
     int would_update, bricks;
+    int loop; /* the server would offer the device its image again after installing it */
     char cause[2048], fix[1024];
     resp final;
     const xchg *fx; /* the last exchange */
@@ -240,6 +242,8 @@ void upd__doctor_analyze_body(doctor *d);
 void upd__doctor_check_md5(doctor *d);
 /* Content-Length, encodings, timing of the final 200. */
 void upd__doctor_check_headers(doctor *d);
+/* The update loop check (ESP8266, sketch mode, after an update): sets d->loop. */
+void upd__doctor_check_loop(doctor *d, const run *r);
 /* HEAD and Range requests, replaying the last request (unless --no-probes). */
 void upd__doctor_check_probes(doctor *d);
 

@@ -63,8 +63,10 @@ static void print_human(const doctor *d, const run *r, const struct style *st)
     if (d->fix[0])
         printf("  %-10s %s\n", "fix", d->fix);
     printf("  %-10s %s\n", "verdict",
-           d->would_update ? "a real device would update (or be told \"no update\")"
-                           : "a real device would NOT update");
+           d->loop           ? "a real device would update, then get the same update again at "
+                               "every check (update loop: see the 'loop' check)"
+           : d->would_update ? "a real device would update (or be told \"no update\")"
+                             : "a real device would NOT update");
     char line[256];
     for (int i = 0; i < r->nx; i++) {
         const xchg *x = &r->x[i];
@@ -103,6 +105,7 @@ static cJSON *json_report(const doctor *d, const run *r, int status)
     cJSON_AddStringToObject(j, "code_name", upd__doctor_code_name(d->code, esp32));
     cJSON_AddStringToObject(j, "text", d->code ? upd__doctor_code_text(d->code, esp32) : "");
     cJSON_AddBoolToObject(j, "bricks", d->bricks);
+    cJSON_AddBoolToObject(j, "loop", d->loop);
     cJSON_AddStringToObject(j, "cause", d->cause);
     cJSON_AddStringToObject(j, "fix", d->fix);
     if (d->final.status)
