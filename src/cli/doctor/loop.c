@@ -30,16 +30,16 @@ static const uint8_t *plain_body(const doctor *d, size_t *n)
 /* Is the offered image what the device says it runs? */
 static int offered_what_it_runs(doctor *d, const uint8_t *body, size_t n)
 {
-    const char *run = d->o->sketch_md5;
-    if (!run)
+    const char *runs = d->o->sketch_md5;
+    if (!runs)
         return 0;
-    if (!strcasecmp(run, d->body_md5_hex)) {
+    if (!strcasecmp(runs, d->body_md5_hex)) {
         upd__doctor_note(d, "loop", L_FAIL,
                          "update loop: the server offered the very image the device says it "
                          "runs (its sketch-md5 %s is the body's MD5): the device downloads, "
                          "flashes and reboots into the same image at every check. Answer 304 "
                          "when x-ESP8266-sketch-md5 is the image's MD5",
-                         run);
+                         runs);
         return 1;
     }
     if (!upd_devhash_esp8266_rewrites(body, n))
@@ -47,7 +47,7 @@ static int offered_what_it_runs(doctor *d, const uint8_t *body, size_t n)
     for (uint8_t m = 0; m < 4; m++) {
         char hex[33];
         if (m != body[2] && upd_devhash_md5_in_mode(body, n, m, hex) == 0 &&
-            !strcasecmp(run, hex)) {
+            !strcasecmp(runs, hex)) {
             upd__doctor_note(
                 d, "loop", L_FAIL,
                 "update loop: the server offered the image the device already runs in %s "
@@ -55,7 +55,7 @@ static int offered_what_it_runs(doctor *d, const uint8_t *body, size_t n)
                 "Updater wrote it to the device's flash): the device downloads it again at "
                 "every check. Treat the MD5 of the image with byte 2 = 0, 1, 2 and 3 as the "
                 "same release (updraft serve does)",
-                MODES[m], run, MODES[body[2] & 3], m);
+                MODES[m], runs, MODES[body[2] & 3], m);
             return 1;
         }
     }
