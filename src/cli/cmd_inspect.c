@@ -8,11 +8,13 @@
 
 #include "cli.h"
 #include "fileinspect.h"
+#include "inspect_layout.h"
 #include "updraft/error.h"
 #include "updraft/image.h"
 
 static const char *inspect_usage =
-    "usage: updraft inspect [--json] [--allow-fs] [--segments] FILE...\n"
+    "usage: updraft inspect [--json] [--allow-fs] [--segments] [--board SIZE [--fs SIZE]] "
+    "FILE...\n"
     "\n"
     "Says what each firmware file is (ESP8266 Arduino app, gzip-compressed app, ESP32\n"
     "app, boot loader, partition table, filesystem image, merged factory image, HTML page\n"
@@ -22,6 +24,10 @@ static const char *inspect_usage =
     "  --json       one JSON array with an object per file, for scripts\n"
     "  --allow-fs   count filesystem images (LittleFS) as acceptable too\n"
     "  --segments   list every segment of each image\n"
+    "  --board SIZE ESP8266 images: on the core's standard flash layouts of a SIZE board\n"
+    "               (512K, 1M, 2M, 4M, 8M, 16M), the largest sketch that can still update\n"
+    "               itself, plain and gzip-compressed, and whether this image can\n"
+    "  --fs SIZE    with --board: only the layout with a SIZE filesystem (64K, 1M, 0 ...)\n"
     "\n"
     "Exit status: 0 when every file is an acceptable OTA application image, 1 when at\n"
     "least one is not, 2 on usage errors or unreadable files.\n";
@@ -274,14 +280,37 @@ static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_f
 int upd_cmd_inspect(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"board", required_argument, NULL, 'b'},
+                                         {"fs", required_argument, NULL, 'F'},
                                          {"allow-fs", no_argument, NULL, 'f'},
                                          {"segments", no_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int json = 0, allow_fs = 0, segments = 0, c;
+    uint32_t board = 0, fs_size = UINT32_MAX;
+    const char *fs_arg = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jfsh", opts, NULL)) != -1) {
         switch (c) {
+        case 'b':
+            if (upd__parse_size(optarg, &board) != 0 || board == 0) {
+                fprintf(stderr,
+                        "updraft inspect: --board %s: give the flash size: 512K, 1M, 2M, 4M, "
+                        "8M or 16M\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'F':
+            fs_arg = optarg;
+            if (upd__parse_size(optarg, &fs_size) != 0) {
+                fprintf(stderr,
+                        "updraft inspect: --fs %s: give the filesystem size in bytes or with K "
+                        "or M (64K, 1M, 0)\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case 'j':
             json = 1;
             break;
@@ -302,6 +331,18 @@ int upd_cmd_inspect(int argc, char **argv)
     if (optind >= argc) {
         fprintf(stderr, "updraft inspect: name at least one file\n\n%s", inspect_usage);
         return 2;
+    }
+    if (fs_arg && !board) {
+        fprintf(stderr, "updraft inspect: --fs %s needs --board (the flash size it is on)\n",
+                fs_arg);
+        return 2;
+    }
+    if (board) {
+        char berr[256];
+        if (upd__layout_check(board, fs_size, berr, sizeof berr) != 0) {
+            fprintf(stderr, "updraft inspect: %s\n", berr);
+            return 2;
+        }
     }
     int tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     struct style st = tty ? (struct style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
@@ -332,12 +373,17 @@ int upd_cmd_inspect(int argc, char **argv)
         }
         if (!acceptable(&fi->report, allow_fs) && status == 0)
             status = 1;
-        if (json)
-            cJSON_AddItemToArray(all, report_json(name, fi, allow_fs));
-        else {
+        upd_layout_ctx lc;
+        upd__layout_ctx(fi, strcmp(name, "-") ? name : NULL, &lc);
+        if (json) {
+            cJSON *o = report_json(name, fi, allow_fs);
+            upd__layout_json(o, fi, &lc, board, fs_size);
+            cJSON_AddItemToArray(all, o);
+        } else {
             if (i > optind)
                 printf("\n");
             print_human(name, fi, allow_fs, segments, &st);
+            upd__layout_print(fi, &lc, board, fs_size);
         }
     }
     if (json) {

@@ -17,7 +17,8 @@ static const struct command commands[] = {
     {"device", upd_cmd_device, "list and show devices, pin them, set their channel"},
     {"channel", upd_cmd_channel, "set and list what each channel serves"},
     {"sim", upd_cmd_sim, "simulate a fleet of devices updating from a server (faults, power cuts)"},
-    {"doctor", upd_cmd_doctor, "ask a server for an update as a device does; say what fails and why"},
+    {"doctor", upd_cmd_doctor,
+     "ask a server for an update as a device does; say what fails and why"},
 };
 
 static void usage(FILE *f)

@@ -171,6 +171,104 @@ class Inspect(unittest.TestCase):
                 self.assertEqual(rc, 0 if row[ki] in apps else 1, r["reason"])
                 self.assertEqual(r["acceptable"], row[ki] in apps)
 
+    def test_board_errors(self):
+        path = self.files["esp8266-app"]
+        for args, words in ((("--board", "3M"), "512K, 1M, 2M, 4M, 8M and 16M"),
+                            (("--board", "lots"), "give the flash size"),
+                            (("--fs", "64K"), "--fs 64K needs --board"),
+                            (("--board", "1M", "--fs", "1000"), "multiple of 4096"),
+                            (("--board", "1M", "--fs", "1M"), "at most"),
+                            (("--board", "4M", "--fs", "-4K"), "give the filesystem size")):
+            with self.subTest(args=args):
+                rc, _, err = run("inspect", *args, path)
+                self.assertEqual(rc, 2)
+                self.assertIn(words, err)
+        # not an ESP8266 image: said, no layouts
+        rc, out, _ = run("inspect", "--board", "4M", self.files["esp32-app"])
+        self.assertEqual(rc, 0)
+        self.assertIn("ESP8266 Arduino applications only", out)
+
+    def corpus(self, name):
+        p = os.path.join(FIRMWARE or "", name)
+        if not FIRMWARE or not os.path.exists(p):
+            self.skipTest("SKIPPED: the real firmware corpus (../shared/testdata/firmware) "
+                          "is not beside this clone")
+        return p
+
+    def test_eboot_inflates_on_the_corpus(self):
+        for name, inflates in (("esp8266-app_tasmota-14.3.0.4-de_core2.7.8_1M.bin", True),
+                               ("esp8266-app_wbec_pio-espressif8266-4.0.1_core3.0.2_4M.bin", True),
+                               ("esp8266-app-gz_tasmota-minimal_release-2022_core2.7.4.9_1M.bin.gz",
+                                True),
+                               ("esp8266-app_milight-hub_pio-d1mini_core2.5.x_4M.bin", False)):
+            with self.subTest(file=name):
+                path = self.corpus(name)
+                rc, (r,), _ = self.json_of(path)
+                self.assertEqual(r["eboot_inflates"], inflates)
+                rc, out, _ = run("inspect", path)
+                self.assertIn("does not inflate gzip" if not inflates else "inflates gzip updates",
+                              out)
+
+    def test_board_layouts_tasmota_1m(self):
+        """Tasmota 14.3.0.4 (900528 bytes, core 2.7.8) on 1 MB boards: it can never update
+        itself plain; gzip-compressed it can on 1m (no filesystem) only if the sketch area
+        holds it and its copy side by side: 1028096 < 900528 + 635452, so no there either;
+        the largest sketches are the layout's numbers."""
+        path = self.corpus("esp8266-app_tasmota-14.3.0.4-de_core2.7.8_1M.bin")
+        rc, (r,), _ = self.json_of(path, extra=("--board", "1M"))
+        self.assertEqual(rc, 0)
+        lays = {l["name"]: l for l in r["layouts"]}
+        self.assertEqual(sorted(lays), sorted(["1m", "1m64", "1m128", "1m144", "1m160", "1m192",
+                                               "1m256", "1m512"]))
+        g = r["gzip_copy"]
+        self.assertEqual(g["inflated_size"], 900528)
+        for name, l in lays.items():
+            a = l["fs_start"]
+            # plain: the running sketch and the new one side by side, in whole sectors
+            self.assertEqual(l["largest_plain"], a // 8192 * 4096, name)
+            self.assertGreater(l["largest_gzip"], l["largest_plain"], name)
+            # the largest gzip sketch: it and its compressed copy fit the sketch area ...
+            big = l["largest_gzip"]
+            comp = -(-big * g["size"] // 900528)
+            self.assertLessEqual(big + (comp + 4095) // 4096 * 4096, a, name)
+            # ... and one sector more does not
+            big += 4096
+            comp = -(-big * g["size"] // 900528)
+            self.assertGreater(big + (comp + 4095) // 4096 * 4096, a, name)
+            self.assertFalse(l["self_update_plain"]["ok"], name)
+        self.assertEqual(lays["1m"]["fs_start"], 0xFB000)
+        self.assertEqual(lays["1m64"]["fs_end"], 0xFB000)
+        self.assertEqual(lays["1m"]["self_update_plain"]["code"], "no-space")
+        self.assertFalse(lays["1m"]["self_update_gzip"]["ok"])
+        self.assertFalse(lays["1m512"]["fits_sketch_area"])
+        # --fs picks one layout; a size no standard layout has is a custom one
+        rc, (r,), _ = self.json_of(path, extra=("--board", "1M", "--fs", "64K"))
+        self.assertEqual([l["name"] for l in r["layouts"]], ["1m64"])
+        rc, (r,), _ = self.json_of(path, extra=("--board", "1M", "--fs", "20K"))
+        self.assertEqual([(l["name"], l["fs_start"]) for l in r["layouts"]],
+                         [("custom", 0xFB000 - 20480)])
+        # on 4 MB boards it can update itself either way
+        rc, (r,), _ = self.json_of(path, extra=("--board", "4M", "--fs", "1M"))
+        (l,) = r["layouts"]
+        self.assertEqual((l["name"], l["fs_size"]), ("4m1m", 0xFA000))  # named 1M, 1000 KiB
+        rc, (r,), _ = self.json_of(path, extra=("--board", "4M", "--fs", "2M"))
+        (l,) = r["layouts"]
+        self.assertEqual((l["name"], l["self_update_plain"]["ok"], l["self_update_gzip"]["ok"]),
+                         ("4m2m", True, True))
+        rc, out, _ = run("inspect", "--board", "1M", "--fs", "64K", path)
+        self.assertIn("eagle.flash.1m64.ld", out)
+        self.assertIn("largest sketch that can update itself: plain 479232 bytes", out)
+        self.assertIn("this image (900528 bytes) updating itself: plain no, gzip no", out)
+
+    def test_board_old_core_has_no_gzip(self):
+        path = self.corpus("esp8266-app_milight-hub_pio-d1mini_core2.5.x_4M.bin")
+        rc, (r,), _ = self.json_of(path, extra=("--board", "4M", "--fs", "1M"))
+        (l,) = r["layouts"]
+        self.assertIsNone(l["largest_gzip"])
+        self.assertTrue(l["self_update_plain"]["ok"])
+        self.assertFalse(l["self_update_gzip"]["ok"])
+        self.assertEqual(l["self_update_gzip"]["code"], "n/a")
+
 
 if __name__ == "__main__":
     UPDRAFT, MKIMAGE = sys.argv[1], sys.argv[2]
