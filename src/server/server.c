@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datalock.h"
 #include "imageid.h"
 #include "srv.h"
 
@@ -380,7 +381,7 @@ int upd_server_main(const upd_server_config *cfg)
     srv *s = calloc(1, sizeof *s);
     if (!s)
         return 1;
-    int status = 1;
+    int status = 1, lockfd = -1;
     char *cert = NULL, *key = NULL;
     s->cfg = *cfg;
     const char *data = cfg->data_dir ? cfg->data_dir : "./updraft-data";
@@ -417,8 +418,24 @@ int upd_server_main(const upd_server_config *cfg)
     upd__copy(s->data_dir, sizeof s->data_dir, data);
     snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data);
     snprintf(s->blob_dir, sizeof s->blob_dir, "%s/blobs/sha256", data);
-    if (mkdir_p(s->data_dir, 0700) != 0 || mkdir_p(s->tmp_dir, 0700) != 0 ||
-        mkdir_p(s->blob_dir, 0750) != 0) {
+    if (mkdir_p(s->data_dir, 0700) != 0) {
+        fprintf(stderr,
+                "updraft: cannot create the data directory %s: %s: pick another with --data "
+                "DIR\n",
+                data, strerror(errno));
+        goto out;
+    }
+    /* One server per data directory (datalock.h), before anything in it is touched: two
+     * servers on one directory would each delete the other's unfinished uploads and
+     * keep their own caches of rows the other one changes. */
+    char lerr[4400];
+    int holder;
+    lockfd = upd_datalock_take(s->data_dir, "updraft serve", &holder, lerr, sizeof lerr);
+    if (lockfd < 0) {
+        fprintf(stderr, "updraft serve: %s\n", lerr);
+        goto out;
+    }
+    if (mkdir_p(s->tmp_dir, 0700) != 0 || mkdir_p(s->blob_dir, 0750) != 0) {
         fprintf(stderr,
                 "updraft: cannot create the data directory %s: %s: pick another with --data "
                 "DIR\n",
@@ -574,5 +591,6 @@ out:
     free(cert);
     memset(s->token, 0, sizeof s->token);
     free(s);
+    upd_datalock_release(lockfd); /* last: the store is closed */
     return status;
 }
