@@ -10,5 +10,7 @@ int upd_cmd_device(int argc, char **argv);
 int upd_cmd_channel(int argc, char **argv);
 int upd_cmd_sim(int argc, char **argv);
 int upd_cmd_doctor(int argc, char **argv);
+int upd_cmd_login(int argc, char **argv);
+int upd_cmd_logout(int argc, char **argv);
 
 #endif

@@ -12,15 +12,192 @@
 /* Waits of the admin client: generous, an upload of a large image may take a while. */
 #define API_TIMEOUT_MS 60000u
 
+/* ---- which server, which token ------------------------------------------------------- */
+
+static struct target {
+    int resolved;
+    char url[1024];
+    char token[512];
+    char url_source[128];    /* "UPDRAFT_URL", ... */
+    char token_source[1200]; /* "the token in UPDRAFT_TOKEN", ... */
+    char note[2400];         /* said once on stderr (a device URL given as the server's) */
+} T;
+
+/* Copy src into dst of cap bytes, cut short when needed. */
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void upd_api_login_path(char *out, size_t cap)
+{
+    const char *x = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    if (x && *x)
+        snprintf(out, cap, "%s/updraft/login", x);
+    else
+        snprintf(out, cap, "%s/.config/updraft/login", home && *home ? home : ".");
+}
+
+/* The first line of a small file into out (trailing blanks and newline cut); 0 ok. */
+static int read_line(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fgets(out, (int)cap, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    size_t n = strlen(out);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+        out[--n] = '\0';
+    return n ? 0 : -1;
+}
+
+/* url= and token= of the login file; 0 when it has both. */
+static int read_login(char *url, size_t ucap, char *token, size_t tcap)
+{
+    char path[1024], line[1200];
+    upd_api_login_path(path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    url[0] = token[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!strncmp(line, "url=", 4))
+            copy(url, ucap, line + 4);
+        else if (!strncmp(line, "token=", 6))
+            copy(token, tcap, line + 6);
+    }
+    fclose(f);
+    return url[0] && token[0] ? 0 : -1;
+}
+
+static int is_local(const char *url)
+{
+    const char *h = strstr(url, "://");
+    h = h ? h + 3 : url;
+    return !strncmp(h, "127.", 4) || !strncasecmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+}
+
+/* The device paths: a URL ending in one of them is the devices' URL, not the server's. */
+static void strip_device_path(char *url)
+{
+    static const char *const paths[] = {"/update", "/fw/", "/releases/", "/manifest/"};
+    char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    if (!p)
+        return;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char *at = strstr(p, paths[i]);
+        if (!at || (paths[i][strlen(paths[i]) - 1] != '/' && at[strlen(paths[i])] != '\0' &&
+                    at[strlen(paths[i])] != '?'))
+            continue;
+        char was[1024];
+        copy(was, sizeof was, url);
+        *at = '\0';
+        snprintf(T.note, sizeof T.note,
+                 "note: %s is where devices ask for updates; the admin commands use the "
+                 "server's base URL %s (set that in UPDRAFT_URL)",
+                 was, url);
+        return;
+    }
+}
+
+static void resolve(void)
+{
+    if (T.resolved)
+        return;
+    T.resolved = 1;
+    char lurl[1024], ltok[512];
+    int have_login = read_login(lurl, sizeof lurl, ltok, sizeof ltok) == 0;
+    const char *env = getenv("UPDRAFT_URL");
+    if (env && *env) {
+        snprintf(T.url, sizeof T.url, "%s", env);
+        snprintf(T.url_source, sizeof T.url_source, "UPDRAFT_URL");
+    } else if (have_login) {
+        snprintf(T.url, sizeof T.url, "%s", lurl);
+        snprintf(T.url_source, sizeof T.url_source, "the server saved by 'updraft login'");
+    } else {
+        snprintf(T.url, sizeof T.url, "http://127.0.0.1:8080");
+        snprintf(T.url_source, sizeof T.url_source, "the default");
+    }
+    strip_device_path(T.url);
+    const char *tok = getenv("UPDRAFT_TOKEN");
+    char path[1024];
+    if (tok && *tok) {
+        snprintf(T.token, sizeof T.token, "%s", tok);
+        snprintf(T.token_source, sizeof T.token_source, "the token in UPDRAFT_TOKEN");
+    } else if (have_login && !strcmp(lurl, T.url)) {
+        snprintf(T.token, sizeof T.token, "%s", ltok);
+        upd_api_login_path(path, sizeof path);
+        snprintf(T.token_source, sizeof T.token_source, "the token 'updraft login' saved in %s",
+                 path);
+    } else if (is_local(T.url)) {
+        const char *data = getenv("UPDRAFT_DATA");
+        snprintf(path, sizeof path, "%s/admin-token", data && *data ? data : "updraft-data");
+        if (read_line(path, T.token, sizeof T.token) == 0)
+            snprintf(T.token_source, sizeof T.token_source, "the token in %s", path);
+        else
+            T.token[0] = '\0';
+    }
+    if (!T.token[0])
+        snprintf(T.token_source, sizeof T.token_source, "a request without a token");
+}
+
+void upd_api_set_target(const char *url, const char *token)
+{
+    memset(&T, 0, sizeof T);
+    T.resolved = 1;
+    snprintf(T.url, sizeof T.url, "%s", url);
+    snprintf(T.url_source, sizeof T.url_source, "the URL given");
+    strip_device_path(T.url);
+    snprintf(T.token, sizeof T.token, "%s", token ? token : "");
+    snprintf(T.token_source, sizeof T.token_source, "%s",
+             token && *token ? "the token given" : "a request without a token");
+}
+
+const char *upd_api_url(void)
+{
+    resolve();
+    return T.url;
+}
+
+const char *upd_api_token_source(void)
+{
+    resolve();
+    return T.token_source;
+}
+
+const char *upd_api_token_hint(void)
+{
+    resolve();
+    return T.token[0]
+               ? "it is not this server's admin token. The token is printed by 'updraft serve' "
+                 "at its first start and kept in its data directory as admin-token; on "
+                 "another machine run 'updraft login URL' once, or set UPDRAFT_TOKEN"
+               : "this server needs its admin token: run 'updraft login URL' once (it asks "
+                 "for the token printed by 'updraft serve' at its first start and kept in its "
+                 "data directory as admin-token), or set UPDRAFT_TOKEN";
+}
+
 static int parse_base(char *host, size_t hcap, char *port, size_t pcap, char *prefix, size_t xcap,
                       int *tls, char *err, size_t errlen)
 {
-    const char *url = getenv("UPDRAFT_URL");
-    if (!url || !*url)
-        url = "http://127.0.0.1:8080";
+    resolve();
+    if (T.note[0]) {
+        fprintf(stderr, "updraft: %s\n", T.note);
+        T.note[0] = '\0';
+    }
+    const char *url = T.url;
     *tls = !strncasecmp(url, "https://", 8);
     if (!*tls && strncasecmp(url, "http://", 7)) {
-        snprintf(err, errlen, "UPDRAFT_URL=%s must start with http:// or https://", url);
+        snprintf(err, errlen, "the server URL %s (%s) must start with http:// or https://", url,
+                 T.url_source);
         return -1;
     }
     const char *h = url + (*tls ? 8 : 7);
@@ -28,7 +205,7 @@ static int parse_base(char *host, size_t hcap, char *port, size_t pcap, char *pr
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
     char hp[300];
     if (hl == 0 || hl >= sizeof hp) {
-        snprintf(err, errlen, "UPDRAFT_URL=%s has no host", url);
+        snprintf(err, errlen, "the server URL %s (%s) has no host", url, T.url_source);
         return -1;
     }
     memcpy(hp, h, hl);
@@ -93,11 +270,12 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
     memset(out, 0, sizeof *out);
     if (parse_base(host, sizeof host, port, sizeof port, prefix, sizeof prefix, &tls, err, errlen))
         return -1;
-    const char *token = getenv("UPDRAFT_TOKEN");
+    const char *token = T.token[0] ? T.token : NULL;
     char *pend;
     unsigned long pnum = strtoul(port, &pend, 10);
     if (!port[0] || *pend || pnum == 0 || pnum > 65535) {
-        snprintf(err, errlen, "UPDRAFT_URL has a bad port '%s'", port);
+        snprintf(err, errlen, "the server URL %s (%s) has a bad port '%s'", T.url, T.url_source,
+                 port);
         return -1;
     }
     upd_posix_net net;
@@ -110,7 +288,8 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
         snprintf(err, errlen, "cannot connect to %s:%s: %s%s", host, port, net.error,
                  net.tls_verify_failed
                      ? " (give the server's certificate with UPDRAFT_CA_FILE=cert.pem)"
-                     : ": is 'updraft serve' running there? (UPDRAFT_URL)");
+                     : ": is 'updraft serve' running there? (set the server with UPDRAFT_URL "
+                       "or 'updraft login URL')");
         upd_posix_net_free(&net);
         return -1;
     }
@@ -178,7 +357,7 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
     int status = 0;
     if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
         free(resp);
-        snprintf(err, errlen, "not an HTTP answer: is UPDRAFT_URL the updraft server?");
+        snprintf(err, errlen, "not an HTTP answer from %s: is it the updraft server?", T.url);
         return -1;
     }
     char *hend = strstr(resp, "\r\n\r\n");
@@ -213,30 +392,4 @@ void upd_api_urlencode(const char *s, char *out, size_t cap)
         }
     }
     out[n] = '\0';
-}
-
-cJSON *upd_api_call(const char *cmd, const char *method, const char *path, const char *json_body)
-{
-    upd_api_resp resp;
-    char err[512];
-    if (upd_api_request(method, path, json_body ? "application/json" : NULL, json_body,
-                        json_body ? strlen(json_body) : 0, -1, &resp, err, sizeof err) != 0) {
-        fprintf(stderr, "updraft %s: %s\n", cmd, err);
-        return NULL;
-    }
-    cJSON *j = cJSON_Parse(resp.body);
-    if (resp.status < 200 || resp.status > 299) {
-        cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
-        fprintf(stderr, "updraft %s: the server answered %d: %s\n", cmd, resp.status,
-                cJSON_IsString(e) ? e->valuestring : resp.body);
-        if (resp.status == 401)
-            fprintf(stderr, "  set UPDRAFT_TOKEN to the admin token (printed by 'updraft serve' "
-                            "on first start, stored in its data directory as admin-token)\n");
-        cJSON_Delete(j);
-        j = NULL;
-    } else if (!j) {
-        fprintf(stderr, "updraft %s: the server's answer is not JSON\n", cmd);
-    }
-    free(resp.body);
-    return j;
 }

@@ -1,7 +1,10 @@
-/* A small HTTP/1.1 client for the admin commands: one request per connection, to the
- * server named by UPDRAFT_URL (default http://127.0.0.1:8080) with the token in
- * UPDRAFT_TOKEN. https:// URLs are verified against the system's trust store, or
- * UPDRAFT_CA_FILE; UPDRAFT_INSECURE=1 skips the verification. */
+/* A small HTTP/1.1 client for the admin commands: one request per connection. The
+ * server: UPDRAFT_URL, else the one `updraft login` saved, else http://127.0.0.1:8080
+ * (a device URL such as .../update is cut to the server's). The token: UPDRAFT_TOKEN,
+ * else the one `updraft login` saved for that server, else, for a server on this
+ * machine, the admin-token file of ./updraft-data (or $UPDRAFT_DATA). https:// URLs are
+ * verified against the system's trust store, or UPDRAFT_CA_FILE; UPDRAFT_INSECURE=1
+ * skips the verification. */
 #ifndef UPD_CLI_APICLIENT_H
 #define UPD_CLI_APICLIENT_H
 
@@ -27,8 +30,15 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
 /* Percent-encode s for a query string into out (cap bytes). */
 void upd_api_urlencode(const char *s, char *out, size_t cap);
 
-/* Send, parse the JSON answer, print the server's error (and return NULL) when the
- * status is not 2xx. cmd names the command for messages. */
-cJSON *upd_api_call(const char *cmd, const char *method, const char *path, const char *json_body);
+/* Talk to url with token from now on (`updraft login` checks them). */
+void upd_api_set_target(const char *url, const char *token);
+/* The server's base URL in use. */
+const char *upd_api_url(void);
+/* Where the token in use came from ("the token in UPDRAFT_TOKEN", ...), and what to do
+ * when the server refuses it. */
+const char *upd_api_token_source(void);
+const char *upd_api_token_hint(void);
+/* The file `updraft login` keeps the server and token in. */
+void upd_api_login_path(char *out, size_t cap);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cliutil.h"
 
 struct command {
     const char *name;
@@ -19,6 +20,8 @@ static const struct command commands[] = {
     {"sim", upd_cmd_sim, "simulate a fleet of devices updating from a server (faults, power cuts)"},
     {"doctor", upd_cmd_doctor,
      "ask a server for an update as a device does; say what fails and why"},
+    {"login", upd_cmd_login, "remember a server and its admin token for the commands above"},
+    {"logout", upd_cmd_logout, "forget them"},
 };
 
 static void usage(FILE *f)
@@ -46,7 +49,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "updraft: unknown command '%s'\n\n", argv[1]);
+    const char *names[sizeof commands / sizeof commands[0] + 1];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    names[sizeof commands / sizeof commands[0]] = NULL;
+    const char *close = upd_cli_closest(argv[1], names);
+    fprintf(stderr, "updraft: unknown command '%s'%s%s%s\n\n", argv[1],
+            close ? "; did you mean '" : "", close ? close : "", close ? "'?" : "");
     usage(stderr);
     return 2;
 }

@@ -1,0 +1,276 @@
+/* What the admin commands share (cliutil.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cliutil.h"
+#include "cmd_apiclient.h"
+
+const char *upd_cli_jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+long long upd_cli_jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+}
+
+void upd_cli_print_json(const cJSON *j)
+{
+    char *t = cJSON_Print(j);
+    if (t) {
+        puts(t);
+        free(t);
+    }
+}
+
+int upd_cli_flag(int *argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < *argc; i++)
+        if (!strcmp(argv[i], flag)) {
+            memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+            (*argc)--;
+            return 1;
+        }
+    return 0;
+}
+
+const char *upd_cli_opt(int *argc, char **argv, const char *cmd, const char *name, int *bad)
+{
+    size_t nl = strlen(name);
+    for (int i = 1; i < *argc; i++) {
+        if (!strncmp(argv[i], name, nl) && argv[i][nl] == '=') {
+            const char *v = argv[i] + nl + 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) * sizeof *argv);
+            (*argc)--;
+            return v;
+        }
+        if (strcmp(argv[i], name))
+            continue;
+        if (i + 1 >= *argc) {
+            fprintf(stderr, "updraft %s: %s needs a value\n", cmd, name);
+            *bad = 1;
+            return NULL;
+        }
+        const char *v = argv[i + 1];
+        memmove(&argv[i], &argv[i + 2], (size_t)(*argc - i - 1) * sizeof *argv);
+        *argc -= 2;
+        return v;
+    }
+    return NULL;
+}
+
+/* Optimal string alignment distance (a swap of two letters is one typo), capped. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 99;
+    size_t d[41][41];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t c = a[i - 1] != b[j - 1];
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + c < v)
+                v = d[i - 1][j - 1] + c;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *upd_cli_closest(const char *w, const char *const *list)
+{
+    const char *best = NULL;
+    size_t bd = 99;
+    for (size_t i = 0; list && list[i]; i++) {
+        size_t dd = distance(w, list[i]);
+        /* a prefix of a word is close too ("rel" for "release") */
+        if (strlen(w) >= 2 && !strncmp(list[i], w, strlen(w)))
+            dd = 1;
+        if (dd < bd) {
+            bd = dd;
+            best = list[i];
+        }
+    }
+    size_t len = strlen(w);
+    return best && bd <= (len <= 4 ? 1u : len <= 8 ? 2u : 3u) ? best : NULL;
+}
+
+int upd_cli_unknown_options(int argc, char **argv, const char *cmd, const char *const *known)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1]) {
+            const char *close = upd_cli_closest(argv[i], known);
+            fprintf(stderr, "updraft %s: unknown option '%s'%s%s%s (see 'updraft %s --help')\n",
+                    cmd, argv[i], close ? "; did you mean " : "", close ? close : "",
+                    close ? "?" : "", cmd);
+            return 1;
+        }
+    return 0;
+}
+
+static void print_sub_help(FILE *f, const char *cmd, const upd_cli_sub *s)
+{
+    fprintf(f, "usage: updraft %s %s\n\n%s", cmd, s->synopsis, s->help);
+}
+
+int upd_cli_usage(const char *cmd, const upd_cli_sub *sub)
+{
+    fprintf(stderr, "usage: updraft %s %s\n(see 'updraft %s %s --help')\n", cmd, sub->synopsis, cmd,
+            sub->name);
+    return 2;
+}
+
+static void print_cmd_usage(FILE *f, const char *cmd, const char *what, const upd_cli_sub *subs)
+{
+    fprintf(f, "usage: updraft %s <subcommand> [options]\n\n%s\n\n", cmd, what);
+    for (const upd_cli_sub *s = subs; s->name; s++)
+        fprintf(f, "  updraft %s %s\n", cmd, s->synopsis);
+    fprintf(f,
+            "\n'updraft %s SUBCOMMAND --help' tells more about one.\n"
+            "The server: UPDRAFT_URL, else the one 'updraft login' saved, else\n"
+            "http://127.0.0.1:8080. The token: UPDRAFT_TOKEN, else the one 'updraft login'\n"
+            "saved, else (for a server on this machine) ./updraft-data/admin-token or\n"
+            "$UPDRAFT_DATA/admin-token.\n",
+            cmd);
+}
+
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    return 0;
+}
+
+int upd_cli_dispatch(const char *cmd, const char *what, const upd_cli_sub *subs, int argc,
+                     char **argv)
+{
+    if (argc < 2) {
+        print_cmd_usage(stderr, cmd, what, subs);
+        return 2;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        print_cmd_usage(stdout, cmd, what, subs);
+        return 0;
+    }
+    int help = 0;
+    if (!strcmp(sub, "help")) {
+        if (argc < 3) {
+            print_cmd_usage(stdout, cmd, what, subs);
+            return 0;
+        }
+        sub = argv[2];
+        help = 1;
+    }
+    const char *names[32];
+    size_t n = 0;
+    for (const upd_cli_sub *s = subs; s->name && n < 31; s++) {
+        names[n++] = s->name;
+        if (strcmp(s->name, sub))
+            continue;
+        if (help || wants_help(argc - 1, argv + 1)) {
+            print_sub_help(stdout, cmd, s);
+            return 0;
+        }
+        return s->run(argc - 1, argv + 1);
+    }
+    names[n] = NULL;
+    const char *close = upd_cli_closest(sub, names);
+    fprintf(stderr, "updraft %s: unknown subcommand '%s'%s%s%s\n\n", cmd, sub,
+            close ? "; did you mean '" : "", close ? close : "", close ? "'?" : "");
+    print_cmd_usage(stderr, cmd, what, subs);
+    return 2;
+}
+
+/* Columns: UTF-8 aware enough for the ellipsis (values are ASCII from the API). */
+static void cell(const char *v, int width, int last)
+{
+    size_t n = strlen(v);
+    if (width <= 0 || last) {
+        fputs(v, stdout);
+        return;
+    }
+    if (n > (size_t)width) {
+        fwrite(v, 1, (size_t)width - 1, stdout);
+        fputs("\xe2\x80\xa6", stdout); /* U+2026 */
+    } else {
+        fputs(v, stdout);
+        for (size_t i = n; i < (size_t)width; i++)
+            putchar(' ');
+    }
+    putchar(' ');
+}
+
+void upd_cli_table_head(const upd_cli_col *cols, int n)
+{
+    for (int i = 0; i < n; i++)
+        cell(cols[i].title, cols[i].width, i == n - 1);
+    putchar('\n');
+}
+
+void upd_cli_table_row(const upd_cli_col *cols, int n, const char *const *vals)
+{
+    for (int i = 0; i < n; i++)
+        cell(vals[i] ? vals[i] : "-", cols[i].width, i == n - 1);
+    putchar('\n');
+}
+
+cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const char *json_body,
+                    const upd_cli_err *errs, size_t n, int *status)
+{
+    upd_api_resp resp;
+    char err[512];
+    if (status)
+        *status = 0;
+    if (upd_api_request(method, path, json_body ? "application/json" : NULL, json_body,
+                        json_body ? strlen(json_body) : 0, -1, &resp, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft %s: %s\n", cmd, err);
+        return NULL;
+    }
+    if (status)
+        *status = resp.status;
+    cJSON *j = cJSON_Parse(resp.body);
+    if (resp.status >= 200 && resp.status <= 299) {
+        if (!j)
+            fprintf(stderr,
+                    "updraft %s: the server's answer is not JSON: is this an updraft "
+                    "server?\n",
+                    cmd);
+        free(resp.body);
+        return j;
+    }
+    const char *kind = upd_cli_jstr(j, "kind");
+    const char *text = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (errs[i].status == resp.status && (!errs[i].kind || !strcmp(errs[i].kind, kind))) {
+            text = errs[i].text;
+            break;
+        }
+    if (text)
+        fprintf(stderr, "updraft %s: %s\n", cmd, text);
+    else if (resp.status == 401)
+        fprintf(stderr, "updraft %s: the server refused %s: %s\n", cmd, upd_api_token_source(),
+                upd_api_token_hint());
+    else
+        fprintf(stderr, "updraft %s: %s\n", cmd,
+                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "error"))
+                    ? upd_cli_jstr(j, "error")
+                    : resp.body);
+    cJSON_Delete(j);
+    free(resp.body);
+    return NULL;
+}

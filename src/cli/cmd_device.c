@@ -1,0 +1,291 @@
+/* `updraft device list|show|pin|unpin|channel|retry`: the device registry, over the
+ * server's API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cliutil.h"
+#include "cmd_apiclient.h"
+
+#define S upd_cli_jstr
+#define N upd_cli_jnum
+
+static const upd_cli_sub *sub_named(const char *name);
+
+/* The device path of a MAC argument, and the words for a device never seen. */
+static void device_path(const char *mac, const char *tail, char *path, size_t cap, char *nf,
+                        size_t nfcap)
+{
+    char enc[128];
+    upd_api_urlencode(mac, enc, sizeof enc);
+    snprintf(path, cap, "/api/v1/devices/%s%s", enc, tail);
+    snprintf(nf, nfcap,
+             "no device %s has contacted this server: check the MAC ('updraft device list' "
+             "shows the devices seen)",
+             mac);
+}
+
+/* The error the server gives a MAC it cannot read, in the CLI's words. */
+static char bad_mac[200];
+static const char *bad_mac_text(const char *mac)
+{
+    snprintf(bad_mac, sizeof bad_mac,
+             "'%.60s' is not a MAC address: write it as 5C:CF:7F:0A:1B:2C or 5ccf7f0a1b2c", mac);
+    return bad_mac;
+}
+
+static int list(int argc, char **argv)
+{
+    static const char *const known[] = {"--channel",   "--platform", "--version", "--seen-since",
+                                        "--attention", "--limit",    "--json",    NULL};
+    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
+                                       "--limit"};
+    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "limit"};
+    int bad = 0;
+    char path[4096] = "/api/v1/devices", enc[1024];
+    size_t n = strlen(path);
+    int json = upd_cli_flag(&argc, argv, "--json");
+    if (upd_cli_flag(&argc, argv, "--attention")) {
+        snprintf(path + n, sizeof path - n, "?attention=1");
+        n = strlen(path);
+    }
+    for (int i = 0; i < 5; i++) {
+        const char *v = upd_cli_opt(&argc, argv, "device list", opts[i], &bad);
+        if (!v)
+            continue;
+        upd_api_urlencode(v, enc, sizeof enc);
+        n += (size_t)snprintf(path + n, sizeof path - n, "%c%s=%s", strchr(path, '?') ? '&' : '?',
+                              keys[i], enc);
+        if (n >= sizeof path)
+            return 2;
+    }
+    if (bad || upd_cli_unknown_options(argc, argv, "device list", known))
+        return 2;
+    if (argc != 1)
+        return upd_cli_usage("device", sub_named("list"));
+    const upd_cli_err errs[] = {
+        {400, NULL,
+         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"}};
+    cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 1, NULL);
+    if (!j)
+        return 1;
+    if (json) {
+        upd_cli_print_json(j);
+        cJSON_Delete(j);
+        return 0;
+    }
+    static const upd_cli_col cols[] = {{"MAC", 17},     {"PLATFORM", 8},   {"VERSION", 16},
+                                       {"CHANNEL", 10}, {"LAST SEEN", 24}, {"LAST RESULT", 0}};
+    upd_cli_table_head(cols, 6);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "devices"))
+    {
+        const char *attention = S(d, "attention");
+        const char *v[] = {
+            S(d, "mac"),       S(d, "platform"),
+            S(d, "version"),   S(d, "effective_channel"),
+            S(d, "last_seen"), strcmp(attention, "-") ? attention : S(d, "last_result")};
+        upd_cli_table_row(cols, 6, v);
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int show(int argc, char **argv)
+{
+    static const char *const known[] = {"--json", NULL};
+    int json = upd_cli_flag(&argc, argv, "--json");
+    if (upd_cli_unknown_options(argc, argv, "device show", known))
+        return 2;
+    if (argc != 2)
+        return upd_cli_usage("device", sub_named("show"));
+    char path[256], nf[256];
+    device_path(argv[1], "", path, sizeof path, nf, sizeof nf);
+    const upd_cli_err errs[] = {{404, NULL, nf}, {400, NULL, bad_mac_text(argv[1])}};
+    cJSON *j = upd_cli_call("device show", "GET", path, NULL, errs, 2, NULL);
+    if (!j)
+        return 1;
+    if (json) {
+        upd_cli_print_json(j);
+        cJSON_Delete(j);
+        return 0;
+    }
+    static const char *const fields[] = {
+        "mac",        "platform",          "version",    "chip_id",   "sdk",
+        "sketch_md5", "effective_channel", "first_seen", "last_seen", "ip",
+        "user_agent", "last_result",       "attention"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        printf("%-18s %s\n", fields[i], S(j, fields[i]));
+    static const char *const nums[] = {"sketch_size",    "free_space",      "chip_size",
+                                       "pinned_release", "offered_release", "running_release"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        long long v = N(j, nums[i]);
+        if (v >= 0)
+            printf("%-18s %lld\n", nums[i], v);
+        else
+            printf("%-18s -\n", nums[i]);
+    }
+    const cJSON *held = cJSON_GetObjectItemCaseSensitive(j, "held");
+    if (cJSON_IsObject(held))
+        printf("%-18s release %lld, failed %lld times, %s%s\n", "held back", N(held, "release"),
+               N(held, "failures"), strcmp(S(held, "until"), "-") ? "until " : "not offered again",
+               strcmp(S(held, "until"), "-") ? S(held, "until") : "");
+    printf("\nhistory (newest first):\n");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "history"))
+    {
+        printf("  %s  %-18s %s\n", S(e, "at"), S(e, "kind"), S(e, "detail"));
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+/* pin, unpin, channel: one call, then the device's pin and channel. */
+static int change(const char *cmd, const char *mac, const char *method, const char *tail,
+                  const char *body, const upd_cli_err *extra, size_t nextra)
+{
+    char path[256], nf[256];
+    device_path(mac, tail, path, sizeof path, nf, sizeof nf);
+    upd_cli_err errs[6] = {{404, NULL, nf}, {400, NULL, bad_mac_text(mac)}};
+    size_t n = 2;
+    for (size_t i = 0; i < nextra && n < 6; i++)
+        errs[n++] = extra[i];
+    /* the caller's words first */
+    upd_cli_err ordered[6];
+    size_t k = 0;
+    for (size_t i = 2; i < n; i++)
+        ordered[k++] = errs[i];
+    ordered[k++] = errs[0];
+    ordered[k++] = errs[1];
+    cJSON *j = upd_cli_call(cmd, method, path, body, ordered, k, NULL);
+    if (!j)
+        return 1;
+    long long pin = N(j, "pinned_release");
+    if (pin > 0)
+        printf("%s: pinned to release %lld, channel %s\n", S(j, "mac"), pin,
+               S(j, "effective_channel"));
+    else
+        printf("%s: not pinned, channel %s\n", S(j, "mac"), S(j, "effective_channel"));
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int pin(int argc, char **argv)
+{
+    if (upd_cli_unknown_options(argc, argv, "device pin", NULL))
+        return 2;
+    if (argc != 3)
+        return upd_cli_usage("device", sub_named("pin"));
+    char *end;
+    long long id = strtoll(argv[2], &end, 10);
+    if (argv[2][0] < '0' || argv[2][0] > '9' || *end || id <= 0) {
+        fprintf(stderr,
+                "updraft device pin: '%s' is not a release id: give the number "
+                "'updraft release list' shows in its ID column\n",
+                argv[2]);
+        return 2;
+    }
+    char body[64], nf[160], ret[200];
+    snprintf(body, sizeof body, "{\"release\": %lld}", id);
+    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    snprintf(ret, sizeof ret,
+             "release %lld is retired: pin a release that is not ('updraft release list')", id);
+    const upd_cli_err errs[] = {{404, "not-found", nf}, {409, "retired", ret}};
+    return change("device pin", argv[1], "POST", "/pin", body, errs, 2);
+}
+
+static int unpin(int argc, char **argv)
+{
+    if (upd_cli_unknown_options(argc, argv, "device unpin", NULL))
+        return 2;
+    if (argc != 2)
+        return upd_cli_usage("device", sub_named("unpin"));
+    return change("device unpin", argv[1], "DELETE", "/pin", NULL, NULL, 0);
+}
+
+static int channel(int argc, char **argv)
+{
+    if (upd_cli_unknown_options(argc, argv, "device channel", NULL))
+        return 2;
+    if (argc != 3)
+        return upd_cli_usage("device", sub_named("channel"));
+    cJSON *o = cJSON_CreateObject();
+    if (strcmp(argv[2], "-"))
+        cJSON_AddStringToObject(o, "channel", argv[2]);
+    else
+        cJSON_AddNullToObject(o, "channel");
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char bad[200];
+    snprintf(bad, sizeof bad,
+             "'%.60s' is not a channel name: use letters, digits, '.', '_' and '-' (at most 63), "
+             "or '-' to clear the device's channel",
+             argv[2]);
+    const upd_cli_err errs[] = {{400, "bad-json", bad}};
+    int rc = change("device channel", argv[1], "PUT", "/channel", body ? body : "{}", errs, 1);
+    free(body);
+    return rc;
+}
+
+static int retry(int argc, char **argv)
+{
+    if (upd_cli_unknown_options(argc, argv, "device retry", NULL))
+        return 2;
+    if (argc != 2)
+        return upd_cli_usage("device", sub_named("retry"));
+    char path[256], nf[256];
+    device_path(argv[1], "/retry", path, sizeof path, nf, sizeof nf);
+    const upd_cli_err errs[] = {{404, NULL, nf}, {400, NULL, bad_mac_text(argv[1])}};
+    cJSON *j = upd_cli_call("device retry", "POST", path, NULL, errs, 2, NULL);
+    if (!j)
+        return 1;
+    printf("%s: no release is held back; the next check offers what its channel or pin says\n",
+           S(j, "mac"));
+    cJSON_Delete(j);
+    return 0;
+}
+
+static const upd_cli_sub SUBS[] = {
+    {"list", list,
+     "list [--channel C] [--platform P] [--version V] [--seen-since TIME] [--attention] "
+     "[--limit N] [--json]",
+     "List the devices that contacted the server, last seen first.\n\n"
+     "  --channel C       devices whose effective channel is C (assigned, else stable)\n"
+     "  --platform P      esp8266 or esp32\n"
+     "  --version V       devices that run exactly version V\n"
+     "  --seen-since T    seen since T (2026-11-27T10:00:00Z, or seconds since 1970)\n"
+     "  --attention       only devices a failed release is no longer offered to\n"
+     "                    ('updraft device retry MAC' offers it again)\n"
+     "  --limit N         at most N devices (default 1000)\n"
+     "  --json            the API's JSON\n"},
+    {"show", show, "show MAC [--json]",
+     "Show one device: what it reported, what the server knows (pin, channel, offers, the\n"
+     "release it runs, a release held back) and its events, newest first.\n\n"
+     "  --json            the API's JSON\n"},
+    {"pin", pin, "pin MAC RELEASE",
+     "Pin a device to a release: it is offered that release whatever its channel says,\n"
+     "older versions included (the fit rules still apply).\n"},
+    {"unpin", unpin, "unpin MAC", "Unpin a device: it follows its channel again.\n"},
+    {"channel", channel, "channel MAC CHANNEL",
+     "Assign a device to a channel ('-' clears: it follows the channel in its URL, else\n"
+     "stable).\n"},
+    {"retry", retry, "retry MAC",
+     "Offer a release that failed on the device again: clears the hold the server put on\n"
+     "it (docs/protocol.md, \"Failed releases\").\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const upd_cli_sub *sub_named(const char *name)
+{
+    for (const upd_cli_sub *s = SUBS; s->name; s++)
+        if (!strcmp(s->name, name))
+            return s;
+    return SUBS;
+}
+
+int upd_cmd_device(int argc, char **argv)
+{
+    return upd_cli_dispatch("device", "List and show devices, pin them, set their channel.", SUBS,
+                            argc, argv);
+}
