@@ -136,8 +136,8 @@ static int setup_token(srv *s)
             close(fd);
         return -1;
     }
-    printf("admin token: %s\n  (generated now, stored in %s, mode 0600; the CLI reads it from "
-           "UPDRAFT_TOKEN)\n",
+    printf("admin token: %s\n  (generated now, stored in %s, mode 0600; the admin commands on "
+           "this machine read it there, elsewhere run 'updraft login URL' once)\n",
            s->token, path);
     return 0;
 }
