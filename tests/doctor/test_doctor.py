@@ -104,6 +104,22 @@ def simple(status, body=b"", extra=""):
         status, len(body), extra)).encode() + body
 
 
+def littlefs(n):
+    """A LittleFS image of n bytes (superblock as mklittlefs writes it)."""
+    b = bytearray(b"\xff" * n)
+    b[0:32] = bytes(32)
+    b[0] = 1
+    b[4:8] = bytes([3, 0, 0, 0x20])
+    b[8:16] = b"littlefs"
+    b[20:24] = (0x00020000).to_bytes(4, "little")
+    b[24:28] = (4096).to_bytes(4, "little")
+    b[28:32] = (n // 4096).to_bytes(4, "little")
+    return bytes(b)
+
+
+LFS = littlefs(1024000)  # the 4m1m area exactly: 0x300000..0x3FA000
+
+
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         s = self.request
@@ -134,7 +150,7 @@ class Handler(socketserver.BaseRequestHandler):
             pass
 
     def route(self, s, method, path, q, headers):
-        img = E32 if q.get("img") == "esp32" else APP
+        img = E32 if q.get("img") == "esp32" else LFS if q.get("img") == "lfs" else APP
         runs = headers.get("x-esp8266-sketch-md5", "")
         if path == "/static":  # a plain file server: the image, whatever the device runs
             s.sendall(file_response(method, headers, img, md5(img)))
@@ -353,6 +369,17 @@ def t_device():
     expect(u + "/html", -106, 1, ["HTML"], args=("--as", "esp32"))
     # spiffs mode: the HTML page would be written over the filesystem
     js = expect(u + "/html", 0, 1, ["filesystem"], args=("--mode", "spiffs"))
+    # spiffs mode: the filesystem area from the request and the core's layouts (issue 8
+    # part 2): FS start = roundup(sketch-size) + free-space, end 0x3FA000 on 4 MB
+    fs_args = ("--mode", "spiffs", "--sketch-size", "400000", "--no-probes")
+    js = expect(u + "/ok?img=lfs", 0, 0, args=fs_args + ("--free-space", str(0x300000 - 401408)),
+                result="ok")
+    c = checks(js)
+    eq(c["fit"]["level"], "ok", "LittleFS filling 4m1m: fits")
+    js = expect(u + "/ok?img=lfs", -100, 1, args=fs_args + ("--free-space", str(0x380000 - 401408)))
+    c = checks(js)
+    check("499712" in c["fit"]["text"] and "1024000" in c["fit"]["text"],
+          "fit names the area 0x380000..0x3FA000 (499712 bytes): %r" % c.get("fit"))
     # ESP-IDF esp_https_ota: HTTP/1.1, chunked with correct framing is fine
     js = expect(u + "/ok?img=esp32", 0, 0, args=("--as", "esp-idf"))
     check(js["exchanges"][0]["request"].startswith("GET /ok?img=esp32 HTTP/1.1\r\n"),

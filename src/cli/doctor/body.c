@@ -101,6 +101,8 @@ void upd__doctor_analyze_body(doctor *d)
     f.flash_map_core = (uint8_t)d->o->flash_map;
     f.has_fs_size = 1;
     f.fs_size = d->layout.fs_end - d->layout.fs_start;
+    f.has_sketch_size = 1;
+    f.sketch_size = d->layout.sketch_size;
     upd_fit_check(rep, &f, &d->fit);
     d->fit_done = 1;
     upd__doctor_note(d, "fit", d->fit.code == UPD_FIT_OK ? L_OK : L_FAIL, "%s", d->fit.explanation);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "doctor.h"
+#include "updraft/fit.h"
 
 /* RFC 4648 base64 of the string in (for Basic authentication). */
 static void base64(const char *in, char *out, size_t cap)
@@ -44,8 +45,14 @@ int upd__doctor_make_layout(doctor *d, char *err, size_t errlen)
         l->sketch_size = o->sketch_size >= 0 ? (uint32_t)o->sketch_size : 400000u;
         uint32_t used = sector_roundup(l->sketch_size);
         if (o->free_space >= 0) {
-            /* free = fs_start - roundup(sketch_size): place the filesystem to match */
+            /* free = fs_start - roundup(sketch_size): place the filesystem to match, and
+             * without --fs-size end it where the core's standard layouts do (the rule the
+             * server uses, upd_esp8266_fs_area) */
             l->fs_start = used + (uint32_t)o->free_space;
+            uint32_t s0, e0;
+            if (o->fs_size < 0 && upd_esp8266_fs_area(chip, l->sketch_size, (uint32_t)o->free_space,
+                                                      &s0, &e0, NULL) == 0)
+                fs = e0 - s0;
             if ((uint64_t)l->fs_start + fs > chip) {
                 if (l->fs_start > chip) {
                     say(err, errlen,
