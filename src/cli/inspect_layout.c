@@ -157,7 +157,7 @@ static void form_report(const upd_file_info *fi, const upd_layout_ctx *ctx, int 
     *out = *r;
     out->size = out->inspected = ctx->gz_len;
     out->first_byte = 0x1F;
-    out->first_size_code = 0x8;
+    out->first_size_code = 0; /* byte 3 of a gzip header: its flags, 0 */
     out->kind = UPD_KIND_GZIP;
     out->inner_kind = r->kind;
     out->gzip = 1;
@@ -211,6 +211,16 @@ static void compute(const upd_file_info *fi, const upd_layout_ctx *ctx, row *w)
         f.free_space = a - rup(ctx->plain_len);
         w->ok[gz] = upd_fit_check(rep, &f, &w->res[gz]) == 0;
         free(rep);
+        if (gz && w->ok[gz] && w->res[0].code == UPD_FIT_FLASH_TOO_SMALL) {
+            /* the Updater does not look at a gzip image's size code, but the image would
+             * run believing in a larger flash: the server does not send it (policy.c) */
+            w->ok[gz] = 0;
+            w->res[gz] = w->res[0];
+            snprintf(w->res[gz].explanation, sizeof w->res[gz].explanation,
+                     "the Updater would take the gzip copy (it does not check the size code of "
+                     "gzip images), but the image is built for a larger flash than this board's; "
+                     "updraft serve does not send it");
+        }
     }
 }
 

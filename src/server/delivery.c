@@ -123,7 +123,7 @@ void upd__delivery_gzip_report(const upd_release_row *rel, const upd_image_repor
     out->size = (uint32_t)rel->gz_size;
     out->inspected = out->size;
     out->first_byte = 0x1F;
-    out->first_size_code = 0x8; /* byte 3 of a gzip header: its flags, not a size code */
+    out->first_size_code = 0; /* byte 3 of a gzip header: its flags (none), not a size code */
     out->kind = UPD_KIND_GZIP;
     out->inner_kind = rep->kind;
     out->gzip = 1;
