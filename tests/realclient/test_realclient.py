@@ -6,9 +6,9 @@ usage: test_realclient.py UPDRAFT CLIENT_BUILD_DIR REALCLIENT_DIR FIRMWARE_DIR G
 
 Every device-facing behaviour the server has today is run at least once: the client says
 what a device would (RESULT/ERR), and the bytes it staged must be the release's (as the
-Updater writes them: byte 2 set to the chip's flash mode for a plain image). Cases marked
-xfail show a behaviour that issue 8 (parts 1-4) fixes: they fail today, and a case that
-starts to pass fails the run (XPASS) until its mark is removed.
+Updater writes them: byte 2 set to the chip's flash mode for a plain image). A case marked
+@case(group, xfail="issue N part M: why") shows a known bug: it must fail until the fix
+lands, and a marked case that passes fails the run (XPASS) until the mark is removed.
 
 Exit 77 (skipped) when REALCLIENT_DIR is absent. Python 3 standard library only.
 Helpers: realclient.py. How to add a case: docs/testing.md."""
@@ -415,7 +415,7 @@ def static_layout_too_big(h, t):
              "/fw/<MAC>.bin that would not fit: no update (304)")
 
 
-# ---- loop: issue 8 part 1, no update loop after a flash-mode rewrite -----------------------
+# ---- loop: no update loop after a flash-mode rewrite (issue 8 part 1) ----------------------
 
 def after_install(h, t, channel, mode, version_after):
     """Install WBEC (a DIO image) on a chip in `mode`, then check again as the device does
@@ -441,19 +441,17 @@ def same_mode_no_loop(h, t):
     after_install(h, t, "loop-dio", "dio", VERSION[WBEC])
 
 
-@case("loop", xfail="issue 8 part 1: a release is not yet recognised by the MD5 of its "
-      "flash-mode variants, so it is offered again")
+@case("loop")
 def flash_mode_rewrite_no_loop(h, t):
     after_install(h, t, "loop-dout", "dout", VERSION[WBEC])
 
 
-@case("loop", xfail="issue 8 part 1: as flash_mode_rewrite_no_loop, for a device that sends "
-      "no version (Tasmota-style)")
+@case("loop")
 def flash_mode_rewrite_no_loop_without_version(h, t):
     after_install(h, t, "loop-qio", "qio", "")
 
 
-# ---- fsarea: issue 8 part 2, a filesystem image must fit the device's FS area ---------------
+# ---- fsarea: a filesystem image must fit the device's FS area (issue 8 part 2) --------------
 
 @case("fsarea")
 def fs_image_fits_area_exactly(h, t):
@@ -466,8 +464,7 @@ def fs_image_fits_area_exactly(h, t):
     staged_is(t, r, rel.data, None, "LittleFS image filling the FS area")
 
 
-@case("fsarea", xfail="issue 8 part 2: the server does not yet predict the FS area "
-      "(offers the image, the device fails -100)")
+@case("fsarea")
 def fs_image_larger_than_area(h, t):
     # 2m512: free space 1.1 MB (the sketch area), FS area only 499712 B
     srv = h.server()
@@ -479,7 +476,7 @@ def fs_image_larger_than_area(h, t):
     t.check(ev, "declined with a reason: %r" % ev)
 
 
-# ---- failing: issue 8 part 3, a release that failed on a device is not offered forever ------
+# ---- failing: a release that failed on a device is not offered forever (issue 8 part 3) -----
 
 def fail_repeatedly(h, t, srv, channel, checks=4):
     """A device that downloads the channel's release and comes back on its old image each
@@ -494,8 +491,7 @@ def fail_repeatedly(h, t, srv, channel, checks=4):
     return dev, results
 
 
-@case("failing", xfail="issue 8 part 3: a release that failed on a device is still offered "
-      "to it on every check")
+@case("failing")
 def failed_release_not_offered_again(h, t):
     srv = h.server()
     publish(h, srv, DEEPSLEEP, "fail-stop")
@@ -520,7 +516,7 @@ def newer_release_after_failure(h, t):
               "the newer release after failures of the older one")
 
 
-# ---- delivery: issue 8 part 4, gzip copies for devices whose eboot inflates ----------------
+# ---- delivery: gzip copies for devices whose eboot inflates (issue 8 part 4) ---------------
 
 def runs_release(h, srv, prefix, channel, **kw):
     """A device that runs the corpus image `prefix`, published as a release on `channel`."""
@@ -537,7 +533,7 @@ def got_gzip_of(t, r, image, what):
         t.check(len(r.dump) < len(image), what + ": fewer bytes on air")
 
 
-@case("delivery", xfail="issue 8 part 4: no gzip copy is kept or served yet")
+@case("delivery")
 def gzip_copy_for_inflating_eboot(h, t):
     srv = h.server("delivery-1")
     old, dev = runs_release(h, srv, WBEC, "dl")  # core 3.0.2: eboot inflates
@@ -549,7 +545,7 @@ def gzip_copy_for_inflating_eboot(h, t):
         t.result(dev.update(srv.url("/update/dl"), new.version), 1, 0, "then current")
 
 
-@case("delivery", xfail="issue 8 part 4: only the gzip copy fits, and it is not served yet")
+@case("delivery")
 def gzip_copy_when_only_it_fits(h, t):
     srv = h.server("delivery-2")
     old, dev = runs_release(h, srv, WBEC, "dl", layout="4m3m")
