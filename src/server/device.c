@@ -719,6 +719,26 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* The platform a static-layout request comes from when the device is not known yet:
+ * the device headers when it sends them, else the User-Agent of the Arduino HTTP
+ * clients ("ESP8266HTTPClient" and "ESP32HTTPClient" are HTTPClient's defaults; the
+ * httpUpdate and ESP-IDF clients' own ones too). NULL: it does not say. */
+static const char *static_family(struct MHD_Connection *c)
+{
+    if (upd__header(c, "x-ESP8266-STA-MAC") || upd__header(c, "x-ESP8266-mode"))
+        return "esp8266";
+    if (upd__header(c, "x-ESP32-STA-MAC") || upd__header(c, "x-ESP32-mode"))
+        return "esp32";
+    const char *ua = upd__header(c, "User-Agent");
+    if (!ua)
+        return NULL;
+    if (!strncasecmp(ua, "ESP8266", 7))
+        return "esp8266";
+    if (!strncasecmp(ua, "ESP32", 5))
+        return "esp32";
+    return NULL;
+}
+
 /* GET /fw/<MAC>.version and /fw/<MAC>.bin */
 static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *method,
                                  const char *rest)
@@ -751,8 +771,24 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
     int pinned;
     enum MHD_Result ret;
     upd__copy(r->mac, sizeof r->mac, mac);
-    if (upd__target(s, have_known ? known->family : "", 0, "", have_known ? known : NULL, rel,
-                    &pinned, why, sizeof why) != 0) {
+    /* Which platform's release: the device's, as its earlier requests told, else as this
+     * request tells. A device nothing identifies gets no answer rather than the version
+     * of another platform's release (it would download, be refused, and ask again at
+     * every check); a pin is the operator's own choice and is answered as it is. */
+    const char *family = have_known && known->family[0] ? known->family : static_family(c);
+    int rc = upd__target(s, family ? family : "", 0, "", have_known ? known : NULL, rel, &pinned,
+                         why, sizeof why);
+    if (rc == 0 && !family && !pinned) {
+        char msg[UPD_DETAIL_MAX];
+        snprintf(msg, sizeof msg,
+                 "updraft: device %s is not known as an ESP8266 or an ESP32 (no check-in "
+                 "with device headers yet) and this request does not say which (no "
+                 "x-ESP8266-*/x-ESP32-* headers, no ESP User-Agent), so no release is "
+                 "answered: let the device check in once (httpUpdate of /fw/<MAC>.bin or "
+                 "/update), or pin it ('updraft device pin %s RELEASE')",
+                 mac, mac);
+        ret = upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, msg);
+    } else if (rc != 0) {
         char msg[UPD_DETAIL_MAX + 16];
         snprintf(msg, sizeof msg, "updraft: %s", why);
         ret = upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, msg);

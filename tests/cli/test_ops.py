@@ -83,8 +83,60 @@ def t_lock():
     b.proc.stdout.close()
     b.proc.stderr.close()
 
+# ---- the static layout and devices not identified yet ---------------------------------------
 
-GROUPS = {"lock": t_lock}
+def fw_get(srv, mac, ext="version", ua=None):
+    req = "GET /fw/%s.%s HTTP/1.0\r\nHost: x\r\n" % (mac, ext)
+    if ua:
+        req += "User-Agent: %s\r\n" % ua
+    return srv.raw((req + "\r\n").encode())
+
+
+def t_fwversion():
+    srv = Server()
+    try:
+        e8 = ts.arduino_bin(seed=61)
+        e32 = ts.esp32_app(seed=62, version="3.0")
+        eq(srv.upload(e8, "2.0", "stable").status, 201, "ESP8266 release 2.0 on stable")
+        eq(srv.upload(e32, "3.0", "stable").status, 201, "ESP32 release 3.0 on stable")
+        # never seen, nothing in the request says what it is: no version of either
+        for ext in ("version", "bin"):
+            r = fw_get(srv, "5CCF7F000061", ext)
+            eq(r.status, 404, "unidentified device, no User-Agent: /fw .%s is 404" % ext)
+            check(b"ESP8266 or an ESP32" in r.body and b"device pin 5C:CF:7F:00:00:61" in r.body,
+                  "the 404 says why and what to do: %r" % r.body)
+            r = fw_get(srv, "5CCF7F000061", ext, ua="curl/8.5.0")
+            eq(r.status, 404, "unidentified device, curl: /fw .%s is 404" % ext)
+        # HTTPClient's default User-Agent names the platform
+        r = fw_get(srv, "5CCF7F000062", ua="ESP8266HTTPClient")
+        eq((r.status, r.body), (200, b"2.0"), "ESP8266HTTPClient: the ESP8266 release")
+        r = fw_get(srv, "246F28000063", ua="ESP32HTTPClient")
+        eq((r.status, r.body), (200, b"3.0"), "ESP32HTTPClient: the ESP32 release")
+        r = fw_get(srv, "246F28000063", "bin", ua="ESP32HTTPClient")
+        eq((r.status, r.body == e32), (200, True), "ESP32HTTPClient .bin: the ESP32 image")
+        # a device that checked in is known: its platform, whatever asks
+        r = srv.raw(ts.esp32_request(srv.port, mac="24:6F:28:00:00:64", version="1.0"))
+        eq(r.status, 200, "the ESP32 checks in on /update (offered 3.0)")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            d = srv.api("GET", "/api/v1/devices/246F28000064")
+            if d.status == 200 and d.json.get("family") == "esp32":
+                break
+            time.sleep(0.1)
+        for ua in (None, "curl/8.5.0", "ESP8266HTTPClient"):
+            r = fw_get(srv, "24:6F:28:00:00:64", ua=ua)
+            eq((r.status, r.body), (200, b"3.0"), "known ESP32 (User-Agent %s): 3.0" % ua)
+        # a pin is the operator's choice: answered for an unidentified device too
+        rel = srv.upload(ts.arduino_bin(seed=63), "1.5").json
+        eq(srv.api("POST", "/api/v1/devices/5CCF7F000065/pin", {"release": rel["id"]}).status,
+           200, "pin an unseen device")
+        r = fw_get(srv, "5CCF7F000065")
+        eq((r.status, r.body), (200, b"1.5"), "pinned unidentified device: the pin's version")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"lock": t_lock, "fwversion": t_fwversion}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()

@@ -505,12 +505,16 @@ def t_fw():
     try:
         img = arduino_bin(seed=11)
         eq(srv.upload(img, "7.1", "stable").status, 201, "upload")
+        # (the device is not known yet: HTTPClient's User-Agent says it is an ESP8266,
+        # tests/cli/test_ops.py fwversion)
         for spelled in ("5CCF7F0A1B2C", "5c:cf:7f:0a:1b:2c", "5C-CF-7F-0A-1B-2C"):
-            r = srv.raw(("GET /fw/%s.version HTTP/1.0\r\nHost: x\r\n\r\n" % spelled).encode())
+            r = srv.raw(("GET /fw/%s.version HTTP/1.0\r\nHost: x\r\n"
+                         "User-Agent: ESP8266HTTPClient\r\n\r\n" % spelled).encode())
             eq(r.status, 200, "/fw/%s.version status" % spelled)
             eq(r.body, b"7.1", "/fw/<MAC>.version: the version, no trailing newline")
             eq(r.headers.get("content-length"), "3", "/fw .version Content-Length")
-            r = srv.raw(("GET /fw/%s.bin HTTP/1.0\r\nHost: x\r\n\r\n" % spelled).encode())
+            r = srv.raw(("GET /fw/%s.bin HTTP/1.0\r\nHost: x\r\n"
+                         "User-Agent: ESP8266HTTPClient\r\n\r\n" % spelled).encode())
             check_image_response(r, img, "7.1", "/fw/%s.bin" % spelled)
         # the .bin through ESP8266httpUpdate (device headers): fit rules apply
         r = srv.raw(esp8266_request(srv.port, path="/fw/5CCF7F0A1B2C.bin", mac="5C:CF:7F:0A:1B:2C"))
