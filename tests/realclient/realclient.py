@@ -363,13 +363,14 @@ class Device:
         return self.update(url, version, REALCLIENT_BIN=os.path.join(
             self.h.client_dir, "bin", "versioncheck"))
 
-    def install(self, r):
+    def install(self, r, length=None):
         """After a RESULT 2 in sketch mode: the device reboots into what it staged (eboot
         copies it to 0x0, inflating a gzip image), so it reports that image's size and MD5
-        from now on (ESP.getSketchSize(), ESP.getSketchMD5())."""
+        from now on (ESP.getSketchSize(), ESP.getSketchMD5()). length: only that many bytes
+        are copied (a signed image: the payload without signature and length word)."""
         if r.result != 2 or r.dump is None:
             raise RuntimeError("nothing was staged to install: %r" % r)
-        img = r.dump
+        img = r.dump if length is None else r.dump[:length]
         if img[:2] == b"\x1f\x8b":
             img = gzip.decompress(img)
         self.running = img
@@ -462,6 +463,28 @@ class Harness:
                           - 0x40200000 for k in ("start", "end")]
                     self._layouts[fn[len("eagle.flash."):-3]] = (chip, fs[0], fs[1])
         return self._layouts[name]
+
+    def signing_key(self, key="fleet"):
+        """An RSA-2048 key pair called `key`, made once per run by openssl: (private PEM
+        path, public PEM path for UPD_PUBKEY)."""
+        with self.lock:
+            priv = os.path.join(self.tmp, "sign-%s-private.pem" % key)
+            pub = os.path.join(self.tmp, "sign-%s-public.pem" % key)
+            if not os.path.exists(pub):
+                subprocess.run(["openssl", "genrsa", "-out", priv, "2048"], check=True,
+                               capture_output=True)
+                subprocess.run(["openssl", "rsa", "-in", priv, "-pubout", "-out", pub],
+                               check=True, capture_output=True)
+            return priv, pub
+
+    def signed(self, payload, key="fleet"):
+        """`payload` signed as the core's signing.py does (RSA PKCS#1 v1.5 over its SHA-256;
+        file = payload || signature || u32 LE signature length) with signing_key(key):
+        (signed bytes, public key PEM path for UPD_PUBKEY)."""
+        priv, pub = self.signing_key(key)
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", priv], input=payload,
+                             check=True, capture_output=True).stdout
+        return payload + sig + len(sig).to_bytes(4, "little"), pub
 
     def manifest(self):
         """Rows of the corpus's MANIFEST.tsv (dicts by column name)."""
