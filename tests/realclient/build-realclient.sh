@@ -22,6 +22,13 @@ if [ ! -f "$src/build.sh" ] || [ ! -f "$src/esp8266-arduino-src.tar.xz" ]; then
     "-DUPD_REALCLIENT_DIR=/path/to/realclient to use another copy)"
   exit 77
 fi
+case "$out" in
+  *" "*)
+    echo "build-realclient.sh: the client's build folder '$out' contains a space, which the" \
+      "core's Makefile cannot handle: configure with -DUPD_REALCLIENT_BUILD_DIR=/path/without/spaces" >&2
+    exit 1
+    ;;
+esac
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9
@@ -42,5 +49,5 @@ if [ "$have" = yes ] && [ "$(cat "$out/.updraft-stamp" 2>/dev/null)" = "$stamp" 
 fi
 rm -f "$out/.updraft-stamp"
 echo "realclient: building the real ESP8266 client in $out (about 2 minutes on 2 cores; log: $out/build.log)"
-JOBS="${JOBS:-2}" "$src/build.sh" "$src/esp8266-arduino-src.tar.xz" "$out" "$@"
+"$src/build.sh" "$src/esp8266-arduino-src.tar.xz" "$out" "$@"
 echo "$stamp" >"$out/.updraft-stamp"

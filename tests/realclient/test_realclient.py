@@ -12,6 +12,7 @@ lands, and a marked case that passes fails the run (XPASS) until the mark is rem
 
 Exit 77 (skipped) when REALCLIENT_DIR is absent. Python 3 standard library only.
 Helpers: realclient.py. How to add a case: docs/testing.md."""
+import concurrent.futures
 import gzip
 import os
 import re
@@ -162,6 +163,28 @@ def version_query(h, t):
     r = dev.check_version(srv.url("/update/vquery"), rel.version)
     t.result(r, 2, 0, "version query of a device that runs it")
     t.eq(r.available, rel.version, "it is told the version it runs")
+
+
+@case("http")
+def version_query_nothing_to_offer(h, t):
+    # docs/protocol.md: 304 when there is nothing to offer; getAvailableVersion() has no
+    # "no update" answer, so the real client reports -104 (Wrong HTTP Code) for it
+    srv = h.server()
+    r = h.device(h.mac()).check_version(srv.url("/update/vquery-empty"), OLD)
+    t.result(r, 0, -104, "version query, channel without a release")
+    t.eq(r.available, None, "no version announced")
+
+
+@case("http")
+def devices_at_once(h, t):
+    # eight real clients download the same release at the same time (one open blob)
+    srv = h.server()
+    rel = publish(h, srv, WBEC, "at-once")
+    devs = [h.device(h.mac(), flash_mode=m) for m in list(FLASH_MODES) * 2]
+    with concurrent.futures.ThreadPoolExecutor(len(devs)) as ex:
+        results = list(ex.map(lambda d: d.update(srv.url("/update/at-once"), OLD), devs))
+    for d, r in zip(devs, results):
+        staged_is(t, r, rel.data, d.flash_mode, "device %s (%s)" % (d.mac, d.flash_mode))
 
 
 @case("http")
