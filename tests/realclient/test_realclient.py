@@ -730,6 +730,58 @@ def plain_image_for_eboot_without_gzip(h, t):
               "running image's eboot cannot inflate: the plain image")
 
 
+@case("delivery")
+def gzip_copy_staged_as_the_server_keeps_it(h, t):
+    # Tasmota's own story on a 1 MB board without filesystem (eagle.flash.1m.ld): a device
+    # running tasmota-minimal (376128 B, core 2.7.4: eboot inflates) cannot take Tasmota
+    # (900528 B) plain, 651264 B free; the gzip copy fits. What the Updater stages is the
+    # server's gzip copy byte for byte (its MD5 in the release's API JSON), and after eboot
+    # inflated it the device runs the release: current.
+    srv = h.server("delivery-4")
+    old = publish(h, srv, MINIMAL_GZ, "dl-1m")
+    dev = h.device(h.mac(), layout="1m", running=gzip.decompress(old.data))
+    new = publish(h, srv, TASMOTA, "dl-1m")
+    g = new.json.get("gzip")
+    t.check(g is not None, "the release has a gzip copy: %r" % new.json)
+    t.check(dev.free_space < roundup4k(len(new.data)), "setup: the plain image does not fit")
+    r = dev.update(srv.url("/update/dl-1m"), old.version)
+    got_gzip_of(t, r, new.data, "tasmota-minimal to Tasmota on 1 MB")
+    if g and r.result == 2:
+        t.eq(r.staged, g["md5"], "STAGED is the server's gzip copy (its MD5)")
+        t.eq(r.flash and r.flash["len"], g["size"], "FLASH len is the copy's length")
+        off = wait_event(srv, dev.mac, "offered")
+        t.check(off and "gzip copy" in off[0]["detail"], "the offer names the form: %r" % off)
+        dev.install(r)
+        t.eq(dev.sketch_md5, new.md5, "eboot's inflation gives the release's file")
+        t.result(dev.update(srv.url("/update/dl-1m"), new.version), 1, 0, "then current")
+
+
+@case("delivery")
+def no_gamble_when_only_gzip_would_fit(h, t):
+    # the same device, but its image is unknown to the server: the plain image does not
+    # fit, gzip is not sent to an eboot nobody knows: 304 (RESULT 1), not -100
+    srv = h.server("delivery-4")
+    publish(h, srv, TASMOTA, "dl-1m-unknown")
+    dev = h.device(h.mac(), layout="1m", sketch_size=376128)
+    r = dev.update(srv.url("/update/dl-1m-unknown"), OLD)
+    t.result(r, 1, 0, "unknown image, only a gzip copy would fit: no update, not -100")
+
+
+@case("fsarea")
+def fs_image_larger_than_area_nonstandard_start(h, t):
+    # a 4 MB device whose filesystem starts at 0x380000 (no standard layout does): the
+    # area ends where the 4 MB layouts end (0x3FA000): 499712 B, the image is 1024000 B
+    srv = h.server()
+    publish(h, srv, LITTLEFS, "fsa-odd")
+    dev = h.device(h.mac(), layout="4m2m", free_space=0x380000 - roundup4k(400000))
+    t.eq(dev.fs_start, 0x380000, "setup: FS start")
+    r = dev.update(srv.url("/update/fsa-odd"), "", mode="spiffs")
+    t.result(r, 1, 0, "filesystem image larger than the computed area: no update, not -100")
+    ev = wait_event(srv, dev.mac, "declined")
+    t.check(ev and "0x380000..0x3fa000" in ev[0]["detail"],
+            "the reason names the computed area: %r" % ev)
+
+
 GROUPS = sorted({g for g, _, _, _ in CASES})
 
 
