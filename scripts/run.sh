@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds updraft (release) after installing what is missing, then runs it: with no
 # arguments the update server (`updraft serve`: 0.0.0.0:8080, state in ./updraft-data),
-# otherwise `updraft` with the given arguments (e.g. `inspect firmware.bin`).
+# with options only the server with those options (`--listen :8081` is
+# `updraft serve --listen :8081`), otherwise `updraft` with the given arguments
+# (e.g. `inspect firmware.bin`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,4 +13,4 @@ bin=build/release/src/cli/updraft
 if [ $# -eq 0 ]; then
   exec "$bin" serve
 fi
-exec "$bin" "$@"
+exec "$bin" "$@" # options without a command: the binary hands them to serve

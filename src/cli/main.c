@@ -29,7 +29,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: updraft <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'updraft <command> --help' tells more about one command.\n");
+    fprintf(f,
+            "\n'updraft <command> --help' tells more about one command. Options without a\n"
+            "command go to serve: 'updraft --listen :8081' is 'updraft serve --listen :8081'.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +48,10 @@ int main(int argc, char **argv)
         printf("updraft %s\n", UPD_VERSION_STRING);
         return 0;
     }
+    /* Options without a command are serve's: `updraft --listen :8081` (and so
+     * `./scripts/run.sh --listen :8081`) is `updraft serve --listen :8081`. */
+    if (argv[1][0] == '-' && argv[1][1])
+        return upd_cmd_serve(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

@@ -136,7 +136,41 @@ def t_fwversion():
         srv.stop()
 
 
-GROUPS = {"lock": t_lock, "fwversion": t_fwversion}
+# ---- options without a command go to serve ----------------------------------------------------
+
+def t_noverb():
+    tmp = tempfile.TemporaryDirectory()
+    data = os.path.join(tmp.name, "data")
+    env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
+    p = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--data", data, "--threads", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and port is None:
+        line = p.stdout.readline()
+        if not line:
+            break
+        if line.startswith("listening on http://127.0.0.1:"):
+            port = int(line.rsplit(":", 1)[1])
+    check(port is not None, "updraft --listen ... --data ...: the server starts")
+    if port:
+        r = ts.Server.raw(type("S", (), {"port": port})(), b"GET /healthz HTTP/1.0\r\n\r\n")
+        eq(r.status, 200, "and serves")
+        check(os.path.exists(os.path.join(data, "updraft.db")), "in the --data directory")
+    p.send_signal(signal.SIGTERM)
+    eq(p.wait(10), 0, "it stops cleanly")
+    p.stdout.close()
+    p.stderr.close()
+    rc, out, err = run("--no-such-option")
+    check(rc == 2 and "updraft serve: unknown option '--no-such-option'" in err,
+          "an unknown option is serve's, said so: %r" % err)
+    rc, out, err = run("--help")
+    check(rc == 0 and "Options without a" in out and "serve" in out, "--help tells: %r" % out)
+    rc, out, err = run("--version")
+    check(rc == 0 and out.startswith("updraft "), "--version still is the binary's")
+
+
+GROUPS = {"noverb": t_noverb, "lock": t_lock, "fwversion": t_fwversion}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()
