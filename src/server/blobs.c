@@ -71,7 +71,8 @@ void upd__blob_gc(srv *s)
     char path[PATH_MAX + 300];
     if (d) {
         while ((e = readdir(d)) != NULL) {
-            if (!strncmp(e->d_name, "upload-", 7)) {
+            /* an upload, or a gzip copy (delivery.c), interrupted before it was stored */
+            if (!strncmp(e->d_name, "upload-", 7) || !strncmp(e->d_name, "gzip-", 5)) {
                 snprintf(path, sizeof path, "%s/%s", s->tmp_dir, e->d_name);
                 if (unlink(path) == 0)
                     fprintf(stderr, "updraft: removed the unfinished upload %s\n", path);

@@ -19,6 +19,10 @@ struct srv;
 int upd__delivery_make_gzip(struct srv *s, const char *path, const upd_file_info *fi,
                             upd_release_row *rel, char *err, size_t errlen);
 
+/* Start-up: make the gzip copy of every ESP8266 Arduino release stored without one (by an
+ * updraft from before copies). Logs what it could not do; never fails the start. */
+void upd__delivery_refresh(struct srv *s);
+
 /* The report of rel's gzip copy for the fit rules: the release's own report (rep) with
  * the copy's length, its first byte, ISIZE and min stage. */
 void upd__delivery_gzip_report(const upd_release_row *rel, const upd_image_report *rep,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "datalock.h"
+#include "delivery.h"
 #include "imageid.h"
 #include "srv.h"
 
@@ -477,6 +478,7 @@ int upd_server_main(const upd_server_config *cfg)
     }
     upd__blob_gc(s);
     upd__imageid_refresh(s);
+    upd__delivery_refresh(s);
     s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;
     for (int i = 0; i < s->outcome.nbackoff; i++)
         s->outcome.backoff_ms[i] = cfg->backoff_ms[i];

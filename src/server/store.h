@@ -221,6 +221,9 @@ typedef struct upd_store_ops {
      * r->hash_rules (the server's start-up refresh of older rows). */
     int (*release_set_hashes)(upd_store *st, const upd_release_row *r, char *err, size_t errlen);
     int (*release_list)(upd_store *st, upd_release_cb cb, void *ctx);
+    /* Record r->gz_* as release r->id's gzip copy (the start-up backfill of releases
+     * stored before there were copies, delivery.h). */
+    int (*release_set_gzip)(upd_store *st, const upd_release_row *r, char *err, size_t errlen);
     /* Retire a release and take it out of every channel that points to it. */
     int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);
     /* Is the blob with this sha256 referenced by a release (its file or its gzip copy)?

@@ -247,6 +247,13 @@ static int c_release_set_hashes(upd_store *st, const upd_release_row *r, char *e
     return rc;
 }
 
+static int c_release_set_gzip(upd_store *st, const upd_release_row *r, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->release_set_gzip(cs(st)->inner, r, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
 static int c_release_retire(upd_store *st, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_retire(cs(st)->inner, id, err, errlen);
@@ -346,6 +353,7 @@ static const upd_store_ops CACHE_OPS = {
     .release_by_sha256 = c_release_by_sha256,
     .release_by_hash = c_release_by_hash,
     .release_set_hashes = c_release_set_hashes,
+    .release_set_gzip = c_release_set_gzip,
     .release_list = c_release_list,
     .release_retire = c_release_retire,
     .blob_referenced = c_blob_referenced,

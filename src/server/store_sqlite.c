@@ -105,6 +105,7 @@ enum q {
     Q_REL_UNCHANNEL,
     Q_BLOB_REF,
     Q_GZ_INSERT,
+    Q_GZ_UPSERT,
     Q_CHAN_SET,
     Q_CHAN_CURRENT,
     Q_CHAN_LIST,
@@ -157,6 +158,8 @@ static const char *const SQL[Q__COUNT] = {
                    "SELECT 1 FROM release_gzip WHERE sha256=?1",
     [Q_GZ_INSERT] = "INSERT INTO release_gzip(release_id, sha256, md5, size, min_stage) "
                     "VALUES(?1,?2,?3,?4,?5)",
+    [Q_GZ_UPSERT] = "INSERT OR REPLACE INTO release_gzip(release_id, sha256, md5, size, "
+                    "min_stage) VALUES(?1,?2,?3,?4,?5)",
     [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
                    "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
                    "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
@@ -621,6 +624,30 @@ static int s_release_set_hashes(upd_store *base, const upd_release_row *r, char 
     return rc;
 }
 
+static int bind_gzip(sqlite3_stmt *st, const upd_release_row *r)
+{
+    sqlite3_bind_int64(st, 1, r->id);
+    sqlite3_bind_text(st, 2, r->gz_sha256, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, r->gz_md5, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, r->gz_size);
+    sqlite3_bind_int64(st, 5, r->gz_min_stage);
+    return 0;
+}
+
+static int s_release_set_gzip(upd_store *base, const upd_release_row *r, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_GZ_UPSERT);
+    int rc = st ? bind_gzip(st, r) : UPD_STORE_EFAIL;
+    if (!rc)
+        rc = exec_done(c, st);
+    if (rc)
+        seterr(err, errlen, "could not record the release's gzip copy", c);
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_release_insert(upd_store *base, upd_release_row *r, const char *channel, char *err,
                             size_t errlen)
 {
@@ -666,11 +693,7 @@ static int s_release_insert(upd_store *base, upd_release_row *r, const char *cha
             rc = UPD_STORE_EFAIL;
             goto fail;
         }
-        sqlite3_bind_int64(st, 1, r->id);
-        sqlite3_bind_text(st, 2, r->gz_sha256, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, r->gz_md5, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, r->gz_size);
-        sqlite3_bind_int64(st, 5, r->gz_min_stage);
+        bind_gzip(st, r);
         if ((rc = exec_done(c, st)) != 0)
             goto fail;
     }
@@ -1361,6 +1384,7 @@ static const upd_store_ops SQLITE_OPS = {
     .release_by_sha256 = s_release_by_sha256,
     .release_by_hash = s_release_by_hash,
     .release_set_hashes = s_release_set_hashes,
+    .release_set_gzip = s_release_set_gzip,
     .release_list = s_release_list,
     .release_retire = s_release_retire,
     .blob_referenced = s_blob_referenced,

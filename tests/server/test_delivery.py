@@ -4,7 +4,7 @@
 images (shared/testdata/firmware; the groups say SKIPPED and exit 77 without it).
 
 usage: test_delivery.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: fs gzip"""
+GROUP: fs gzip backfill"""
 import os
 import sys
 import zlib
@@ -171,7 +171,41 @@ def t_gzip():
         srv.stop()
 
 
-GROUPS = {"fs": t_fs, "gzip": t_gzip}
+def t_backfill():
+    """A database from before gzip copies (schema 5, no release_gzip rows): at start-up the
+    server makes the copy of every ESP8266 Arduino release from its blob, and serves it."""
+    import sqlite3
+    full = corpus(TASMOTA)
+    minimal_gz = corpus(MINIMAL)
+    minimal = inflate(minimal_gz)
+    srv = Server()
+    data = srv.data
+    a = srv.upload(full, "14.3.0.4", "stable").json
+    srv.upload(minimal_gz, "14.0.0")
+    want = a["gzip"]
+    srv.stop()
+    db = sqlite3.connect(os.path.join(data, "updraft.db"))
+    db.execute("DELETE FROM release_gzip")
+    db.commit()
+    db.close()
+    first = srv  # its temporary directory holds data: keep it alive
+    srv = Server(data=data)
+    try:
+        got = srv.api("GET", "/api/v1/releases/%d" % a["id"]).json
+        eq(got["gzip"], want, "the copy made at start-up is the one made at upload")
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:00:02:01",
+                                    free=0xFB000 - roundup(len(minimal)), size=len(minimal),
+                                    md5sum=md5(minimal), chip=1 << 20, version="14.0.0"))
+        eq(r.status, 200, "served after the backfill: %r" % r.headers.get("x-updraft-reason"))
+        eq(r.headers.get("x-md5"), want["md5"], "the gzip copy")
+    finally:
+        srv.stop()
+    check("made the gzip copy of 1 release" in srv.stderr,
+          "start-up says so: %r" % srv.stderr[-300:])
+    del first
+
+
+GROUPS = {"fs": t_fs, "gzip": t_gzip, "backfill": t_backfill}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
