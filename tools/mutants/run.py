@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Curated mutation check (docs/testing.md "Mutants"): apply each small, named bug of
+tools/mutants/mutants.txt to a scratch copy of the tree, build it incrementally, run the
+ctest subset that should notice, and report caught / missed.
+
+usage: tools/mutants/run.py [--sample N] [--seed S] [--workdir DIR] [--jobs J] [NAME...]
+
+  NAME...      only these mutants (default: all, or a sample)
+  --sample N   N mutants picked at random (the seed is printed; --seed repeats a pick)
+  --list       print the mutants and exit
+  --workdir    where the scratch copy and its build live (default build/mutants; kept
+               between runs, so the next run builds only what changed)
+
+The scratch copy is made from the files git knows in this tree (tracked, or new and not
+ignored), with ../shared beside it as a link, so the corpus tests see what they see here.
+First the unmutated copy must pass every selected mutant's tests; then, one at a time,
+each mutant is applied (its `from` text must occur exactly once in its file), built and
+tested, and the file restored. Exit status 0 only when every selected mutant was caught.
+Python 3 standard library only."""
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LIST = os.path.join(ROOT, "tools", "mutants", "mutants.txt")
+
+
+def parse_list(path):
+    """Blocks of `key = value` lines, each starting with `[name]`; `\\n` in from/to is a
+    newline."""
+    muts, cur = [], None
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            m = re.match(r"^\[([a-z0-9][a-z0-9-]*)\]$", line)
+            if m:
+                cur = {"name": m.group(1), "line": n}
+                muts.append(cur)
+                continue
+            m = re.match(r"^(file|tests|from|to|why)\s*=\s?(.*)$", line)
+            if not m or cur is None:
+                raise SystemExit("%s:%d: expected [name] or key = value, got %r" % (path, n, line))
+            val = m.group(2)
+            if m.group(1) in ("from", "to"):
+                val = val.replace("\\n", "\n")
+            cur[m.group(1)] = val
+    names = set()
+    for mu in muts:
+        for k in ("file", "tests", "from", "to", "why"):
+            if k not in mu:
+                raise SystemExit("%s:%d: mutant %s has no %s" % (path, mu["line"], mu["name"], k))
+        if mu["name"] in names:
+            raise SystemExit("%s:%d: mutant %s twice" % (path, mu["line"], mu["name"]))
+        names.add(mu["name"])
+    return muts
+
+
+def sh(cmd, cwd=None, log=None, check=False):
+    p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, errors="replace")
+    if log:
+        with open(log, "a") as f:
+            f.write("$ %s\n%s\n" % (" ".join(cmd), p.stdout))
+    if check and p.returncode != 0:
+        sys.stdout.write(p.stdout[-4000:])
+        raise SystemExit("mutants: failed: %s" % " ".join(cmd))
+    return p.returncode, p.stdout
+
+
+def sync_tree(src_dir):
+    """Copy the files git knows into src_dir; unchanged files keep their mtime (an
+    incremental build), files gone from the tree are removed."""
+    _, out = sh(["git", "-C", ROOT, "ls-files", "-z", "-c", "-o", "--exclude-standard"],
+                check=True)
+    files = [f for f in out.split("\0") if f and os.path.isfile(os.path.join(ROOT, f))]
+    want = set(files)
+    for rel in files:
+        a, b = os.path.join(ROOT, rel), os.path.join(src_dir, rel)
+        try:
+            with open(a, "rb") as fa, open(b, "rb") as fb:
+                if fa.read() == fb.read():
+                    continue
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(b), exist_ok=True)
+        shutil.copy2(a, b)
+    for d, _, fs in os.walk(src_dir):
+        for f in fs:
+            rel = os.path.relpath(os.path.join(d, f), src_dir)
+            if rel not in want:
+                os.unlink(os.path.join(d, f))
+
+
+def ctest(build, regex, jobs, log):
+    rc, out = sh(["ctest", "--test-dir", build, "-R", regex, "-j", str(jobs), "--timeout", "300",
+                  "--no-tests=error"], log=log)
+    failed = re.findall(r"^\s*\d+ - (\S+) \(", out, re.M)
+    ran = re.search(r"tests passed, \d+ tests failed out of (\d+)", out)
+    return rc, failed, int(ran.group(1)) if ran else 0, out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*")
+    ap.add_argument("--sample", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "mutants"))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--list", action="store_true")
+    a = ap.parse_args()
+    muts = parse_list(LIST)
+    if a.list:
+        for m in muts:
+            print("%-34s %-28s %s" % (m["name"], m["file"], m["why"]))
+        print("%d mutants" % len(muts))
+        return 0
+    if a.names:
+        by = {m["name"]: m for m in muts}
+        unknown = [n for n in a.names if n not in by]
+        if unknown:
+            raise SystemExit("mutants: no such mutant: %s (--list shows them)" % ", ".join(unknown))
+        sel = [by[n] for n in a.names]
+    elif a.sample > 0 and a.sample < len(muts):
+        seed = a.seed if a.seed is not None else int(time.time()) % 100000
+        print("mutants: a sample of %d of %d (--seed %d repeats it)" % (a.sample, len(muts), seed))
+        sel = random.Random(seed).sample(muts, a.sample)
+    else:
+        sel = muts
+
+    t0 = time.time()
+    work = os.path.abspath(a.workdir)
+    src, build, log = os.path.join(work, "src"), os.path.join(work, "build"), \
+        os.path.join(work, "log.txt")
+    os.makedirs(src, exist_ok=True)
+    open(log, "w").close()
+    sync_tree(src)
+    shared = os.path.join(os.path.dirname(ROOT), "shared")
+    link = os.path.join(work, "shared")
+    if os.path.isdir(shared) and not os.path.exists(link):
+        os.symlink(shared, link)
+    # the debug preset's compiler and sanitizers, without the lx106 and fuzz builds (the
+    # mutants are host behaviours) and without this check itself
+    if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
+        cc = ["-DCMAKE_C_COMPILER=clang"] if shutil.which("clang") else []
+        sh(["cmake", "-S", src, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Debug",
+            "-DUPD_SANITIZE=ON", "-DUPD_LX106_TESTS=OFF", "-DUPD_FUZZ=OFF",
+            "-DUPD_MUTANTS_SAMPLE=0"] + cc, log=log, check=True)
+    print("mutants: building the scratch copy in %s" % build, flush=True)
+    sh(["cmake", "--build", build, "-j", str(a.jobs)], log=log, check=True)
+
+    # every selected mutant's tests must pass on the unmutated tree
+    base = "|".join("(%s)" % m["tests"] for m in sel)
+    rc, failed, n, out = ctest(build, base, a.jobs, log)
+    if rc != 0:
+        print(out[-3000:])
+        raise SystemExit("mutants: the unmutated tree fails %s: fix that first" % failed)
+    print("mutants: baseline: the %d selected tests pass unmutated" % n, flush=True)
+
+    results = []
+    for m in sel:
+        path = os.path.join(src, m["file"])
+        with open(path) as f:
+            orig = f.read()
+        count = orig.count(m["from"])
+        if count != 1:
+            results.append((m, "stale", "its `from` text occurs %d times in %s" % (count, m["file"])))
+            print("%-7s %s: %s" % ("STALE", m["name"], results[-1][2]), flush=True)
+            continue
+        with open(path, "w") as f:
+            f.write(orig.replace(m["from"], m["to"]))
+        try:
+            rc, out = sh(["cmake", "--build", build, "-j", str(a.jobs)], log=log)
+            if rc != 0:
+                results.append((m, "invalid", "does not compile"))
+            else:
+                rc, failed, n, _ = ctest(build, m["tests"], a.jobs, log)
+                if rc != 0:
+                    results.append((m, "caught", "by " + ", ".join(failed or ["ctest"])))
+                else:
+                    results.append((m, "missed", "%d test(s) of /%s/ pass" % (n, m["tests"])))
+        finally:
+            with open(path, "w") as f:
+                f.write(orig)
+        print("%-7s %s: %s" % (results[-1][1].upper(), m["name"], results[-1][2]), flush=True)
+    # leave the scratch build matching the tree
+    sh(["cmake", "--build", build, "-j", str(a.jobs)], log=log)
+
+    count = {k: sum(r[1] == k for r in results) for k in ("caught", "missed", "stale", "invalid")}
+    print("mutants: %d run: %d caught, %d missed, %d stale, %d invalid (%.0f s; log %s)" % (
+        len(results), count["caught"], count["missed"], count["stale"], count["invalid"],
+        time.time() - t0, log))
+    for m, what, detail in results:
+        if what != "caught":
+            print("  %s %s (%s:%d): %s -- %s" % (what, m["name"], os.path.relpath(LIST, ROOT),
+                                                 m["line"], m["why"], detail))
+    return 0 if count["caught"] == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
