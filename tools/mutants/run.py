@@ -77,9 +77,14 @@ def sh(cmd, cwd=None, log=None, check=False):
 def sync_tree(src_dir):
     """Copy the files git knows into src_dir; unchanged files keep their mtime (an
     incremental build), files gone from the tree are removed."""
-    _, out = sh(["git", "-C", ROOT, "ls-files", "-z", "-c", "-o", "--exclude-standard"],
-                check=True)
-    files = [f for f in out.split("\0") if f and os.path.isfile(os.path.join(ROOT, f))]
+    rc, out = sh(["git", "-C", ROOT, "ls-files", "-z", "-c", "-o", "--exclude-standard"])
+    if rc == 0:
+        files = [f for f in out.split("\0") if f and os.path.isfile(os.path.join(ROOT, f))]
+    else:  # not a git checkout (a release tarball): everything but build output
+        files = []
+        for d, dirs, fs in os.walk(ROOT):
+            dirs[:] = [x for x in dirs if not (d == ROOT and x in ("build", ".git"))]
+            files += [os.path.relpath(os.path.join(d, f), ROOT) for f in fs]
     want = set(files)
     for rel in files:
         a, b = os.path.join(ROOT, rel), os.path.join(src_dir, rel)
