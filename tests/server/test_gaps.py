@@ -63,11 +63,11 @@ def t_devauth():
         eq(r.status, 401, "listed device with another listed device's credentials: 401")
         r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:02", auth="dev2:other"))
         t.check_image_response(r, img, "1.0", "listed device with its own credentials")
-        r = srv.raw(b"GET /fw/5CCF7F000009.bin HTTP/1.0\r\n" + basic("dev2:other").encode() +
-                    b"\r\n")
+        r = srv.raw(b"GET /fw/5CCF7F000009.bin HTTP/1.0\r\nUser-Agent: ESP8266HTTPClient\r\n"
+                    + basic("dev2:other").encode() + b"\r\n")
         eq(r.status, 401, "/fw of an unlisted device with a device's credentials: 401")
-        r = srv.raw(b"GET /fw/5CCF7F000002.version HTTP/1.0\r\n" + basic("dev2:other").encode() +
-                    b"\r\n")
+        r = srv.raw(b"GET /fw/5CCF7F000002.version HTTP/1.0\r\nUser-Agent: ESP8266HTTPClient\r\n"
+                    + basic("dev2:other").encode() + b"\r\n")
         eq((r.status, r.body), (200, b"1.0"), "/fw of a listed device with its own credentials")
         # /releases/ names no device: the fleet's or any device's credentials
         url = rel["url"]
