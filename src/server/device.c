@@ -63,6 +63,7 @@ static void copy_hex(char *dst, size_t n, const char *src)
  * case): the x-ESP8266-* and x-ESP32-* fields, and the User-Agent. */
 enum {
     F_STA_MAC,
+    F_BASE_MAC, /* Arduino-ESP32 3.x; the only MAC of chips without WiFi (ESP32-H2, -P4) */
     F_AP_MAC,
     F_CHIP_ID,
     F_SDK,
@@ -83,9 +84,9 @@ static const struct {
     const char *name;
     size_t len; /* compared first: most names are ruled out without a strcasecmp */
 } fields[F__COUNT] = {
-    FIELD("STA-MAC"),    FIELD("AP-MAC"),      FIELD("Chip-ID"),    FIELD("sdk-version"),
-    FIELD("version"),    FIELD("sketch-size"), FIELD("sketch-md5"), FIELD("sketch-sha256"),
-    FIELD("free-space"), FIELD("chip-size"),   FIELD("mode"),
+    FIELD("STA-MAC"),       FIELD("BASE-MAC"),   FIELD("AP-MAC"),      FIELD("Chip-ID"),
+    FIELD("sdk-version"),   FIELD("version"),    FIELD("sketch-size"), FIELD("sketch-md5"),
+    FIELD("sketch-sha256"), FIELD("free-space"), FIELD("chip-size"),   FIELD("mode"),
 };
 #undef FIELD
 
@@ -150,7 +151,7 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
     const char *ua = h.ua;
     int fam = -1; /* which header family the request carries */
     for (int f = 0; f < 2 && fam < 0; f++)
-        if (h.f[f][F_STA_MAC] || h.f[f][F_MODE] || h.f[f][F_FREE_SPACE])
+        if (h.f[f][F_STA_MAC] || h.f[f][F_BASE_MAC] || h.f[f][F_MODE] || h.f[f][F_FREE_SPACE])
             fam = f;
     if (fam == 0 || (fam < 0 && ua && !strcasecmp(ua, "ESP8266-http-Update"))) {
         dr->family_known = 1;
@@ -173,8 +174,14 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
     if (fam < 0)
         return;
     const char *const *v = h.f[fam];
+    /* identity: the STA MAC (the key registries already hold), else the base MAC, which
+     * is all an ESP32-H2 or -P4 sends */
     if (v[F_STA_MAC] && upd__parse_mac(v[F_STA_MAC], strlen(v[F_STA_MAC]), d->mac) == 0)
         dr->has_mac = 1;
+    else if (v[F_BASE_MAC] && upd__parse_mac(v[F_BASE_MAC], strlen(v[F_BASE_MAC]), d->mac) == 0)
+        dr->has_mac = 1;
+    if (v[F_BASE_MAC] && upd__parse_mac(v[F_BASE_MAC], strlen(v[F_BASE_MAC]), dr->base_mac) != 0)
+        dr->base_mac[0] = '\0';
     if (!v[F_AP_MAC] || upd__parse_mac(v[F_AP_MAC], strlen(v[F_AP_MAC]), d->ap_mac) != 0)
         d->ap_mac[0] = '\0';
     if (parse_num(v[F_CHIP_ID]) >= 0)
@@ -187,9 +194,13 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
     d->free_space = parse_num(v[F_FREE_SPACE]);
     d->chip_size = parse_num(v[F_CHIP_SIZE]);
     copy_clean(d->mode, sizeof d->mode, v[F_MODE]);
-    if (!strcasecmp(d->mode, "spiffs"))
-        dr->mode_fs = 1;
-    else if (!strcasecmp(d->mode, "version"))
+    /* Arduino-ESP32 3.x names the filesystem it updates; every one is a filesystem image
+     * for the data partition, as spiffs always was */
+    static const char *const fs_modes[] = {"spiffs", "fatfs", "littlefs", "flashfs"};
+    for (size_t i = 0; i < sizeof fs_modes / sizeof fs_modes[0]; i++)
+        if (!strcasecmp(d->mode, fs_modes[i]))
+            dr->mode_fs = 1;
+    if (!strcasecmp(d->mode, "version"))
         dr->mode_version = 1;
 }
 
@@ -358,6 +369,40 @@ static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char
     upd__copy(slot->reason, sizeof slot->reason, detail);
     pthread_mutex_unlock(&s->resp_mu);
     return ret;
+}
+
+/* "Nothing to install" for ESP-IDF's esp_https_ota (User-Agent "ESP32 HTTP Client/..."):
+ * never a 304. Read in esp_https_ota.c (docs/protocol.md has the table):
+ * - v4.4 to v5.4 do not know 304: esp_https_ota_begin() accepts it, esp_https_ota_perform()
+ *   then calls esp_ota_begin(), which with bulk_flash_erase (image length 0 =
+ *   OTA_SIZE_UNKNOWN) erases the whole passive slot, and only then fails on the missing
+ *   image header. IDF before sequential writes (v4.2 and older) erases the slot in every
+ *   case. Only v5.5 and later report a 304 as ESP_ERR_HTTP_NOT_MODIFIED.
+ * - The answers that stop esp_https_ota_begin() before esp_ota_begin() is ever called:
+ *   403/404 from about v4.2, any other 4xx and 5xx from v4.4; older trees have no
+ *   status check at all. A redirect (301/302/307, followed by every version) WITHOUT a
+ *   Location header stops all of them: esp_http_client_set_redirection() returns
+ *   ESP_ERR_INVALID_ARG when there is no Location, and _http_connect() gives up with
+ *   "URL redirection Failed" before anything is erased (with partial download, the HEAD
+ *   fails the same way after at most max_redirection_count tries).
+ * So: 302 without Location, the reason in X-Updraft-Reason and in the body for humans. */
+static enum MHD_Result idf_no_update(req *r, struct MHD_Connection *c, const char *detail)
+{
+    char text[UPD_DETAIL_MAX + 256];
+    snprintf(text, sizeof text,
+             "updraft: no update for this esp_https_ota client: %s. (A 302 without Location: "
+             "the one answer that makes every esp_https_ota version stop before it erases a "
+             "slot; devices without identity headers belong on /releases/<id>/<name>.bin or "
+             "a manifest they compare themselves, see docs/protocol.md)",
+             detail);
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    set_reason_header(resp, detail);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    return upd__queue(r, c, MHD_HTTP_FOUND, resp);
 }
 
 void upd__resp_cache_free(srv *s)
@@ -645,9 +690,10 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
     read_devreq(c, &dr, &report);
     read_report(s, report, &dr);
     if (path_mac) {
-        if (dr.has_mac && strcmp(dr.dev.mac, path_mac) != 0)
+        if (dr.has_mac && strcmp(dr.dev.mac, path_mac) != 0 && strcmp(dr.base_mac, path_mac) != 0)
             return upd__reply_text(r, c, MHD_HTTP_FORBIDDEN,
-                                   "updraft: the MAC in the URL is not the device's STA MAC");
+                                   "updraft: the MAC in the URL is not the device's STA MAC "
+                                   "(or base MAC)");
         upd__copy(dr.dev.mac, sizeof dr.dev.mac, path_mac);
         dr.has_mac = 1;
     }
@@ -658,7 +704,8 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
                                "Humans: see /api/v1 and docs/protocol.md");
     if (dr.dev.mode[0] && !dr.mode_fs && !dr.mode_version && strcasecmp(dr.dev.mode, "sketch"))
         return upd__reply_text(r, c, MHD_HTTP_BAD_REQUEST,
-                               "updraft: unknown x-*-mode: expected sketch, spiffs or version");
+                               "updraft: unknown x-*-mode: expected sketch, spiffs, fatfs, "
+                               "littlefs, flashfs or version");
     if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
         return unauthorized(r, c);
     if (channel) {
@@ -711,6 +758,9 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         if (dec->gzip)
             served_gzip(&dec->rel);
         ret = serve_image(r, c, &dec->rel, method, 0);
+    } else if (dr.client == UPD_CLIENT_ESP_IDF) {
+        ret = idf_no_update(r, c, dec->detail);
+        push_checkin(r, &dr, dec, NULL);
     } else {
         ret = not_modified(r, c, dec->detail);
         push_checkin(r, &dr, dec, NULL);
@@ -755,7 +805,8 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
         return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                                "updraft: expected /fw/<MAC>.version or /fw/<MAC>.bin");
     if (is_bin && (upd__header(c, "x-ESP8266-STA-MAC") || upd__header(c, "x-ESP32-STA-MAC") ||
-                   upd__header(c, "x-ESP8266-mode") || upd__header(c, "x-ESP32-mode")))
+                   upd__header(c, "x-ESP32-BASE-MAC") || upd__header(c, "x-ESP8266-mode") ||
+                   upd__header(c, "x-ESP32-mode")))
         return handle_update(r, c, method, NULL, mac);
     if (!device_auth_ok(s, c, mac))
         return unauthorized(r, c);

@@ -155,9 +155,10 @@ void upd__blob_gc(srv *s);
 typedef struct upd_devreq {
     upd_device_row dev; /* facts from the request ("" / -1 unknown) */
     int has_mac;
+    char base_mac[UPD_MAC_STR]; /* x-ESP32-BASE-MAC when sent, else "" */
     upd_client client;
     int family_known;
-    int mode_fs;      /* spiffs mode */
+    int mode_fs;      /* a filesystem mode: spiffs, fatfs, littlefs, flashfs */
     int mode_version; /* "ask only" version mode */
     char url_channel[UPD_NAME_MAX];
     /* x-updraft-report, when valid: normalised, its event kind and sentence */

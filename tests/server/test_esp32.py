@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Black-box tests of `updraft serve` against what ESP32-family devices really send: the
+byte-exact HTTPUpdate requests of the three Arduino-ESP32 core generations, ESP-IDF's
+esp_https_ota, and the hashes a device computes over the image it runs (issue 15).
+
+usage: test_esp32.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
+GROUP: modes identity idf chip hashes corpus
+The server, image builders and HTTP reader are the ones of test_server.py (same argv).
+Groups that need the real firmware corpus (../shared/testdata/firmware) say SKIPPED and
+exit with 77 (ctest SKIP_RETURN_CODE) when it is absent."""
+import hashlib
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_server as T  # noqa: E402  (argv: BIN FWDIR GROUP, the same as ours)
+
+eq, check = T.eq, T.check
+SKIP = 77
+
+# ---- the requests, as each core generation builds them ------------------------------------
+#
+# HTTPClient (arduino-esp32 libraries/HTTPClient) writes "GET <uri> HTTP/1.0", Host (with
+# ":port" unless 80/443), User-Agent, "Connection: close" (useHTTP10 turns reuse off), then
+# the headers HTTPUpdate::handleUpdate added, in its order:
+#   2018 (HTTPUpdate.cpp of 16.10.2018): Cache-Control, STA-MAC, AP-MAC, free-space,
+#        sketch-size, sketch-sha256 (no md5: "Sketch MD5 is not supported by the core"),
+#        chip-size, sdk-version, mode (sketch|spiffs), version when given.
+#   2.0.x: as 2018 with sketch-md5 (ESP.getSketchMD5(), when not empty) before sha256.
+#   3.x:   BASE-MAC first, STA-MAC and AP-MAC only on chips with WiFi (SOC_WIFI_SUPPORTED),
+#          modes sketch|spiffs|fatfs|littlefs|flashfs.
+# sketch-md5 is lowercase (MD5Builder), sketch-sha256 UPPERCASE (getSketchSHA256()).
+
+CORES = ("2018", "2.0.x", "3.x")
+SDK = {"2018": "v3.2-dev-1055-g3276a1316", "2.0.x": "v4.4.5", "3.x": "v5.3.1-638-ga0f798cfc4"}
+
+
+def request(core, port, path="/update", mac="24:6F:28:AA:BB:CC", free=1966080, size=900000,
+            md5=None, sha=None, chip=4194304, mode="sketch", version=None, wifi=True,
+            base=None):
+    lines = ["GET %s HTTP/1.0" % path, "Host: 127.0.0.1:%d" % port,
+             "User-Agent: ESP32-http-Update", "Connection: close", "Cache-Control: no-cache"]
+    if core == "3.x":
+        lines.append("x-ESP32-BASE-MAC: %s" % (base or mac))
+    if core != "3.x" or wifi:
+        ap = "%s%02X" % (mac[:-2], (int(mac[-2:], 16) + 1) & 0xFF)
+        lines += ["x-ESP32-STA-MAC: %s" % mac, "x-ESP32-AP-MAC: %s" % ap]
+    lines += ["x-ESP32-free-space: %d" % free, "x-ESP32-sketch-size: %d" % size]
+    if md5 and core != "2018":
+        lines.append("x-ESP32-sketch-md5: %s" % md5.lower())
+    if sha:
+        lines.append("x-ESP32-sketch-sha256: %s" % sha.upper())
+    lines += ["x-ESP32-chip-size: %d" % chip, "x-ESP32-sdk-version: %s" % SDK[core],
+              "x-ESP32-mode: %s" % mode]
+    if version:
+        lines.append("x-ESP32-version: %s" % version)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def idf_request(port, path="/update", method="GET", rng=None):
+    """esp_http_client's request as esp_https_ota sends it (esp32-ota.md 3)."""
+    lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1:%d" % port,
+             "User-Agent: ESP32 HTTP Client/1.0"]
+    if rng:
+        lines.append("Range: %s" % rng)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def littlefs_image(blocks=16):
+    """A LittleFS superblock and erased blocks (what the inspector calls a filesystem)."""
+    sb = bytearray(b"\xff" * (4096 * blocks))
+    sb[0:32] = bytes(32)
+    sb[8:16] = b"littlefs"
+    sb[24:28] = (4096).to_bytes(4, "little")
+    sb[28:32] = blocks.to_bytes(4, "little")
+    return bytes(sb)
+
+
+def device(srv, mac):
+    r = srv.api("GET", "/api/v1/devices/" + mac)
+    return r.json if r.status == 200 else None
+
+
+# ---- ESP32 images as a device measures them ------------------------------------------------
+
+def image_len(data):
+    """The length esp_image_verify measures: header, segments, checksum padding, and the
+    appended SHA-256 when byte 23 says so; nothing after that."""
+    nseg = data[1]
+    pos = 24
+    for _ in range(nseg):
+        _, ln = struct.unpack_from("<II", data, pos)
+        pos += 8 + ln
+    pos += 16 - pos % 16  # checksum byte at the end of the 16-byte padding
+    if data[23] == 1:
+        pos += 32
+    return pos
+
+
+def device_hashes(data):
+    """What Arduino-ESP32 reports after installing data: (sketch-size, sketch-md5,
+    sketch-sha256) = (image_len, MD5 of image_len bytes, appended digest or SHA-256 of
+    image_len bytes)."""
+    n = image_len(data)
+    img = data[:n]
+    sha = img[-32:].hex() if data[23] == 1 else hashlib.sha256(img).hexdigest()
+    return n, hashlib.md5(img).hexdigest(), sha
+
+
+# ---- groups ----------------------------------------------------------------------------------
+
+def t_modes():
+    """Point 3: the filesystem modes of 3.x are filesystem updates, never a 400 (-104)."""
+    srv = T.Server()
+    try:
+        app = T.esp32_app(seed=31, version="1.0.0")
+        eq(srv.upload(app, "1.0.0", "stable").status, 201, "upload ESP32 app")
+        for i, mode in enumerate(("fatfs", "littlefs", "flashfs", "spiffs")):
+            r = srv.raw(request("3.x", srv.port, mac="24:6F:28:00:01:%02X" % i, mode=mode,
+                                version="1.0.0"))
+            eq(r.status, 304, "3.x mode %s without a filesystem release: 304, not 400" % mode)
+            check("filesystem" in r.headers.get("x-updraft-reason", ""),
+                  "mode %s asks for a filesystem release: %r" % (mode, r.headers))
+        fs = littlefs_image()
+        rel = srv.upload(fs, "1.1.0", "stable")
+        eq(rel.status, 201, "upload a LittleFS image")
+        eq(rel.json and rel.json.get("mode"), "fs", "the LittleFS image is a filesystem release")
+        for i, mode in enumerate(("fatfs", "littlefs", "flashfs", "spiffs", "LittleFS")):
+            r = srv.raw(request("3.x", srv.port, mac="24:6F:28:00:02:%02X" % i, mode=mode,
+                                version="1.0.0"))
+            eq(r.status, 200, "3.x mode %s: the filesystem release is offered" % mode)
+            check(r.body == fs, "mode %s: the body is the filesystem image" % mode)
+        # sketch mode on the same device still gets the app logic (it runs 1.0.0)
+        r = srv.raw(request("3.x", srv.port, mac="24:6F:28:00:02:00", version="1.0.0"))
+        eq(r.status, 304, "3.x sketch mode, same version: 304")
+        r = srv.raw(request("3.x", srv.port, mac="24:6F:28:00:03:00", mode="ota"))
+        eq(r.status, 400, "an unknown mode is still refused")
+        check(b"littlefs" in r.body, "the refusal lists the modes: %r" % r.body)
+    finally:
+        srv.stop()
+
+
+def t_identity():
+    """Point 4: x-ESP32-BASE-MAC identifies chips without WiFi; STA wins when both come."""
+    srv = T.Server()
+    try:
+        app = T.esp32_app(seed=41, chip=16, version="2.0.0")  # ESP32-H2 app
+        eq(srv.upload(app, "2.0.0", "stable").status, 201, "upload ESP32-H2 app")
+        h2 = "60:55:F9:00:00:01"
+        r = srv.raw(request("3.x", srv.port, mac=h2, wifi=False, version="1.0.0"))
+        eq(r.status, 200, "ESP32-H2 (BASE-MAC only) gets the release")
+        d = device(srv, h2)
+        check(d is not None, "the H2 is registered under its base MAC")
+        eq(d and d["platform"], "esp32", "H2 platform")
+        r = srv.raw(request("3.x", srv.port, mac=h2, wifi=False, version="2.0.0"))
+        eq(r.status, 304, "the H2 running the release: 304")
+        ev = T.events(srv, h2)
+        check(any(e["kind"] == "offered" for e in ev), "the offer to the H2 is recorded: %r" % ev)
+        # 3.x on a WiFi chip: STA and BASE differ (a custom base MAC): the STA MAC is the key
+        sta, base = "24:6F:28:00:00:10", "02:00:00:00:00:10"
+        r = srv.raw(request("3.x", srv.port, mac=sta, base=base, version="2.0.0"))
+        eq(r.status, 304, "3.x with STA and BASE: answered")
+        check(device(srv, sta) is not None, "registered under the STA MAC")
+        check(device(srv, base) is None, "not under the base MAC")
+        # the static layout names the device by its base MAC
+        r = srv.raw(request("3.x", srv.port, path="/fw/6055F9000002.bin", mac="60:55:F9:00:00:02",
+                            wifi=False, version="1.0.0"))
+        eq(r.status, 200, "/fw/<BASE-MAC>.bin with a 3.x H2 request: the image")
+        check(r.body == app, "/fw/<BASE-MAC>.bin body")
+        r = srv.raw(request("3.x", srv.port, path="/fw/6055F9000003.bin", mac="60:55:F9:00:00:04",
+                            wifi=False))
+        eq(r.status, 403, "/fw/<MAC>.bin naming another device: 403")
+        # every generation registers under its STA MAC
+        for i, core in enumerate(CORES):
+            mac = "24:6F:28:00:01:%02X" % i
+            r = srv.raw(request(core, srv.port, mac=mac, version="2.0.0"))
+            eq(r.status, 304, "%s request answered" % core)
+            d = device(srv, mac)
+            check(d is not None and d["sdk"] == SDK[core], "%s registered with its SDK: %r"
+                  % (core, d))
+    finally:
+        srv.stop()
+
+
+def t_idf():
+    """Point 6: esp_https_ota on /update never gets a 304 (a 0-byte image to IDF v4.4-v5.4,
+    which with bulk_flash_erase wipes the passive slot), but the redirect without Location
+    that stops every version in esp_https_ota_begin()."""
+    srv = T.Server()
+    try:
+        for method in ("GET", "HEAD"):
+            r = srv.raw(idf_request(srv.port, method=method))
+            eq(r.status, 302, "%s /update, nothing to install: 302" % method)
+            check("location" not in r.headers, "%s: no Location header: %r" % (method, r.headers))
+            check(r.headers.get("x-updraft-reason"), "%s: the reason is given" % method)
+        r = srv.raw(idf_request(srv.port, path="/update/beta"))
+        eq(r.status, 302, "/update/<channel> without a release: 302")
+        check(b"esp_https_ota" in r.body and b"/releases/" in r.body,
+              "the body tells a human where such devices belong: %r" % r.body)
+        c3 = T.esp32_app(seed=51, chip=5, version="3.0.0")
+        rel = srv.upload(c3, "3.0.0", "stable").json
+        r = srv.raw(idf_request(srv.port))
+        T.check_image_response(r, c3, "3.0.0", "esp_https_ota GET /update with a release")
+        r = srv.raw(idf_request(srv.port, rng="bytes=0-1023"))
+        eq((r.status, r.body), (206, c3[:1024]), "esp_https_ota partial download from /update")
+        # an image too big for any ESP32 is refused: still never a 304
+        r = srv.raw(idf_request(srv.port, path="/update/none"))
+        eq(r.status, 302, "empty channel: 302")
+        # the immutable URL is the recommended one and is untouched
+        r = srv.raw(idf_request(srv.port, path=rel["url"]))
+        T.check_image_response(r, c3, "3.0.0", "esp_https_ota on /releases/<id>")
+        # Arduino clients keep their 304
+        r = srv.raw(request("2.0.x", srv.port, path="/update/none", version="1.0"))
+        eq(r.status, 304, "Arduino-ESP32 on an empty channel: 304")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"modes": t_modes, "identity": t_identity, "idf": t_idf}
+
+if __name__ == "__main__":
+    rc = GROUPS[T.GROUP]()
+    if T.FAILS:
+        print("%d check(s) failed in group %s" % (len(T.FAILS), T.GROUP))
+        sys.exit(1)
+    if rc == SKIP:
+        sys.exit(SKIP)
+    print("ok: group %s" % T.GROUP)
