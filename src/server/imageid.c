@@ -9,6 +9,15 @@
  *   inflates it as it is, and the device reports the inflated image's MD5. A signed
  *   image (payload || signature || u32 length) runs as its payload: getSketchSize()
  *   walks the app image, so the MD5 covers the payload alone.
+ * - ESP32 family (Arduino-ESP32 x-ESP32-sketch-md5 = ESP.getSketchMD5(), sketch-sha256
+ *   = esp_partition_get_sha256() of the running slot): both cover the image as
+ *   esp_image_verify measures it, image_len = header, segments, checksum padding and,
+ *   when byte 23 says so, the appended 32-byte SHA-256; bytes after it (padding to a
+ *   sector, a secure boot signature block, junk) are not part of it. The MD5 is that of
+ *   image_len bytes. The SHA-256 is the APPENDED DIGEST when there is one
+ *   (bootloader_common_get_sha256_of_partition copies it; it is the SHA-256 of the image
+ *   without its last 32 bytes), else the SHA-256 of image_len bytes
+ *   (spec/esp32-ota.md section 1).
  * - Every release is also known by its file's MD5 and SHA-256 (a device or tool that
  *   reports those). */
 #include <errno.h>
@@ -63,6 +72,31 @@ static int add_esp8266_modes(upd_release_row *rel, const uint8_t *data, size_t l
     return 0;
 }
 
+/* The hashes an ESP32-family device reports once it runs data[0..len): see the top. */
+static int add_esp32_image(upd_release_row *rel, const upd_image_report *rep, const uint8_t *data,
+                           size_t len)
+{
+    size_t n = rep->app.end;
+    if (n == 0 || n > len)
+        return 0;
+    uint8_t md5[16], sha[32];
+    char hex[65];
+    if (gnutls_hash_fast(GNUTLS_DIG_MD5, data, n, md5) < 0)
+        return -1;
+    upd_hex(md5, 16, hex);
+    add(rel, hex, "image-length MD5");
+    if (rep->app.hash_appended) {
+        upd_hex(rep->app.sha256, 32, hex);
+        add(rel, hex, "appended SHA-256");
+    } else {
+        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, sha) < 0)
+            return -1;
+        upd_hex(sha, 32, hex);
+        add(rel, hex, "image-length SHA-256");
+    }
+    return 0;
+}
+
 int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_row *rel, char *err,
                          size_t errlen)
 {
@@ -73,9 +107,10 @@ int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_
     if (fi->has_inner)
         add(rel, fi->inner_md5_hex, "inflated image MD5");
     const upd_image_report *rep = &fi->report;
-    /* a plain (not gzip) ESP8266 application: its flash-mode variants */
-    if (rep->platform != UPD_PLATFORM_ESP8266 || rep->gzip || rep->first_byte != 0xE9 ||
-        fi->size < 4 || rep->verdict != UPD_VERDICT_OTA_APP)
+    /* a plain (not gzip) application: ESP8266 flash-mode variants, ESP32 image length */
+    int esp32 = rep->platform == UPD_PLATFORM_ESP32;
+    if ((rep->platform != UPD_PLATFORM_ESP8266 && !esp32) || rep->gzip || rep->first_byte != 0xE9 ||
+        fi->size < 4 || rep->verdict != UPD_VERDICT_OTA_APP || (esp32 && !rep->has_app))
         return 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -90,13 +125,18 @@ int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_
         return -1;
     }
     const uint8_t *data = map;
-    int rc = add_esp8266_modes(rel, data, len, "file MD5");
-    /* signed: what runs is the payload (signature and its length word left out) */
-    if (rc == 0 && rep->sig_len > 0 && (uint64_t)rep->sig_len + 4 < len)
-        rc = add_esp8266_modes(rel, data, len - rep->sig_len - 4, "signed payload MD5");
+    int rc;
+    if (esp32) {
+        rc = add_esp32_image(rel, rep, data, len);
+    } else {
+        rc = add_esp8266_modes(rel, data, len, "file MD5");
+        /* signed: what runs is the payload (signature and its length word left out) */
+        if (rc == 0 && rep->sig_len > 0 && (uint64_t)rep->sig_len + 4 < len)
+            rc = add_esp8266_modes(rel, data, len - rep->sig_len - 4, "signed payload MD5");
+    }
     munmap(map, len);
     if (rc != 0)
-        snprintf(err, errlen, "cannot hash %s: GnuTLS MD5 failed", path);
+        snprintf(err, errlen, "cannot hash %s: GnuTLS failed", path);
     return rc;
 }
 

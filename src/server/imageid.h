@@ -12,7 +12,7 @@
 
 /* The version of the rules below; bump it when they change so that the server
  * recomputes the lists of releases stored before (upd__imageid_refresh). */
-#define UPD_IMAGEID_RULES 1
+#define UPD_IMAGEID_RULES 2 /* 2: ESP32 image-length MD5 and appended SHA-256 */
 
 /* Fill rel->hash, rel->nhash and rel->hash_rules for the file at path, whose
  * inspection is fi (rel->md5/sha256 need not be set). Returns 0, or -1 with a message

@@ -217,7 +217,133 @@ def t_idf():
         srv.stop()
 
 
-GROUPS = {"modes": t_modes, "identity": t_identity, "idf": t_idf}
+def variants(data, name):
+    """The forms a release file of this image takes in the wild, each with the image a
+    device holds after installing it: as built; padded with 4 KB of 0xFF (a hello-world
+    app padded to a sector: seen looping); followed by a secure-boot-v2-like signature
+    sector at the next 4 KB boundary; and the image with its SHA-256 appended when it has
+    none, or without it when it has one (byte 23 and the last 32 bytes)."""
+    n = image_len(data)
+    img = data[:n]
+    out = [(name, data), (name + "+ff4k", data + b"\xff" * 4096)]
+    sig_at = (n + 4095) // 4096 * 4096
+    out.append((name + "+sigblock", img + b"\xff" * (sig_at - n) + b"\xe7" + bytes(range(255)) * 16))
+    if data[23] == 1:
+        bare = bytearray(img[:-32])
+        bare[23] = 0
+        out.append((name + "-sha", bytes(bare)))
+    else:
+        full = bytearray(img)
+        full[23] = 1
+        full += hashlib.sha256(bytes(full)).digest()
+        out.append((name + "+sha", bytes(full)))
+    return out
+
+
+def check_runs(srv, data, name, channel, mac_base):
+    """A device of each core generation that installed data reports its hashes: 304."""
+    size, md5, sha = device_hashes(data)
+    for i, core in enumerate(CORES):
+        mac = "%s:%02X" % (mac_base, i)
+        r = srv.raw(request(core, srv.port, path="/update/" + channel, mac=mac, size=size,
+                            md5=md5, sha=sha))
+        eq(r.status, 304, "%s: a %s core running it (md5 %s, sha256 %s...) gets 304"
+           % (name, core, md5 if core != "2018" else "-", sha[:12]))
+        check("up to date" in r.headers.get("x-updraft-reason", ""),
+              "%s/%s: recognised as the release: %r" % (name, core, r.headers.get("x-updraft-reason")))
+        if core == "2.0.x":
+            # Esp.cpp's getSketchMD5() returned "" (read error): the sha256 alone must do
+            r = srv.raw(request(core, srv.port, path="/update/" + channel, mac=mac, size=size,
+                                sha=sha))
+            eq(r.status, 304, "%s: 2.0.x whose MD5 came back empty, sha256 only: 304" % name)
+
+
+def run_variants(srv, images):
+    """Upload every variant of every image on its own channel, offer it to a 2.0.x device,
+    and check what a device reports after installing it: 304 for every core, the offer
+    closed as 'updated', the release found by its device hashes."""
+    k = 0
+    for data, name in images:
+        for vname, v in variants(data, name):
+            k += 1
+            ch = "v%d" % k
+            r = srv.upload(v, "9.%d" % k, ch, filename=vname + ".bin")
+            eq(r.status, 201, "%s: accepted" % vname)
+            if r.status != 201:
+                continue
+            rel = r.json
+            size, md5, sha = device_hashes(v)
+            hashes = [h["hex"] for h in rel.get("device_hashes", [])]
+            check(md5 in hashes and sha in hashes,
+                  "%s: the release lists the image-length MD5 and the device SHA-256: %r"
+                  % (vname, rel.get("device_hashes")))
+            check_runs(srv, v, vname, ch, "24:6F:%02X:%02X:00" % (k // 256, k % 256))
+            # the whole life of an update: offered, installed, reported, not offered again
+            mac = "24:6F:%02X:%02X:01:00" % (k // 256, k % 256)
+            r = srv.raw(request("2.0.x", srv.port, path="/update/" + ch, mac=mac, md5="0" * 32,
+                                sha="0" * 64, version="0.1", free=max(1966080, len(v) + 4096)))
+            eq(r.status, 200, "%s: offered to a device running something else" % vname)
+            check(r.body == v, "%s: the whole file is served" % vname)
+            for _ in range(2):  # reboot, check, reboot, check
+                r = srv.raw(request("2.0.x", srv.port, path="/update/" + ch, mac=mac,
+                                    size=size, md5=md5, sha=sha, version="0.1"))
+                eq(r.status, 304, "%s: after installing it, never offered again" % vname)
+            ev = T.events(srv, mac, "updated")
+            check(len(ev) == 1 and ev[0]["release"] == rel["id"],
+                  "%s: the offer is closed as updated: %r" % (vname, ev))
+
+
+def t_hashes():
+    """Points 1 and 2 on synthetic images (a fresh clone has no corpus)."""
+    srv = T.Server()
+    try:
+        images = [(T.esp32_app(seed=61, version="1.0"), "esp32"),
+                  (T.esp32_app(seed=62, chip=5, version="1.0"), "esp32c3")]
+        run_variants(srv, images)
+        # chip detection by the sha256 alone (2018 core): a C3 that runs our C3 release
+        # is never offered an ESP32 image
+        c3 = images[1][0]
+        size, _, sha = device_hashes(c3 + b"\xff" * 4096)
+        eq(srv.upload(T.esp32_app(seed=63, version="5.0"), "5.0", "classic").status, 201,
+           "upload an ESP32 image")
+        r = srv.raw(request("2018", srv.port, path="/update/classic", mac="24:6F:28:0C:03:00",
+                            size=size, sha=sha))
+        eq(r.status, 304, "2018 core on a C3 (known by its appended digest): no ESP32 image")
+        check("ESP32-C3" in r.headers.get("x-updraft-reason", ""),
+              "the refusal names the chip: %r" % r.headers.get("x-updraft-reason"))
+    finally:
+        srv.stop()
+
+
+def corpus_rows():
+    path = os.path.join(T.FWDIR, "MANIFEST.tsv")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        head = f.readline().rstrip("\n").split("\t")
+        return [dict(zip(head, ln.rstrip("\n").split("\t"))) for ln in f]
+
+
+def t_corpus():
+    """Points 1 and 2 on the real ESP32-family apps of the corpus and their variants."""
+    rows = corpus_rows()
+    if rows is None:
+        print("SKIPPED: the real firmware corpus is not at %s (a user's clone has no "
+              "../shared/testdata/firmware); group 'hashes' covers the rules on synthetic "
+              "images" % T.FWDIR)
+        return SKIP
+    images = [(open(os.path.join(T.FWDIR, r["file"]), "rb").read(), r["file"][:40])
+              for r in rows if r["kind"] == "esp32-app"]
+    check(len(images) >= 5, "the corpus has its ESP32 apps (%d)" % len(images))
+    srv = T.Server()
+    try:
+        run_variants(srv, images)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"modes": t_modes, "identity": t_identity, "idf": t_idf, "hashes": t_hashes,
+          "corpus": t_corpus}
 
 if __name__ == "__main__":
     rc = GROUPS[T.GROUP]()
