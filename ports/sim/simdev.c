@@ -351,7 +351,11 @@ static int src_read(const upd_source *src, uint32_t off, void *buf, uint32_t len
 
 /* The boot check: an intact application of the platform at addr (the core's
  * inspector: header, segments, checksum, ESP8266 eboot + app, ESP32 appended SHA-256).
- * On success the running image's size and hashes are recorded. */
+ * On success the running image's size and hashes are recorded as the device's client
+ * reports them: the MD5 of the image's length (ESP.getSketchMD5(); on ESP32 the length
+ * esp_image_verify measures, the appended SHA-256 included, nothing after it), and on
+ * ESP32 the SHA-256 esp_partition_get_sha256() returns: the appended digest when the
+ * image has one, else the SHA-256 of that length. */
 static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
 {
     int plat = dev->lay->platform;
@@ -391,6 +395,8 @@ static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
     if (plat == UPD_SIM_ESP32) {
         uint8_t d[32];
         upd_sim_sha256_final(&sha, d);
+        if (rep->app.hash_appended)
+            memcpy(d, rep->app.sha256, 32);
         for (int i = 0; i < 32; i++) {
             dev->run_sha256_hex[2 * i] = HX[d[i] >> 4];
             dev->run_sha256_hex[2 * i + 1] = HX[d[i] & 15];

@@ -55,6 +55,9 @@ static void sim_usage(FILE *f)
                "  --server URL       http://HOST:PORT/PATH the devices check (e.g. .../update)\n"
                "  --devices N        devices (default 100)\n"
                "  --platform P       esp8266 (default) or esp32\n"
+               "  --core C           esp32: the Arduino-ESP32 generation whose image hashes the\n"
+               "                     devices send: 2018 (sketch-sha256 only), 2 or 3 (default:\n"
+               "                     sketch-md5 and sketch-sha256)\n"
                "  --layout NAME      flash layout: esp8266-4m1m (default), esp8266-4m2m,\n"
                "                     esp8266-4m3m, esp8266-2m1m, esp8266-1m64, esp8266-1m0,\n"
                "                     esp32-4m (default for esp32)\n"
@@ -92,6 +95,7 @@ typedef struct opts {
     const char *url;
     unsigned devices, parallel, max_checks, retry_ms;
     int platform;
+    int sha_only; /* --core 2018: an ESP32 device sends its SHA-256, no MD5 */
     const upd_sim_layout *lay;
     const char *version, *firmware;
     uint32_t code_size;
@@ -679,6 +683,8 @@ static void start_check(fleet *fl, sdev *d)
     c->ap_mac[0] |= 2;
     c->features = fl->o.features;
     upd_sim_client_config(&d->d, c);
+    if (fl->o.sha_only)
+        c->sketch_md5 = NULL; /* the 2018 HTTPUpdate: "Sketch MD5 is not supported" */
     if (upd_client_init(&d->c, c, &d->d.port, d->buf, sizeof d->buf) != 0) {
         fprintf(stderr, "updraft sim: engine init failed\n");
         exit(1);
@@ -1163,6 +1169,15 @@ int upd_cmd_sim(int argc, char **argv)
                 o->features = 0;
             else
                 bad = 1;
+        } else if (!strcmp(a, "--core")) {
+            if (!strcmp(v, "2018"))
+                o->sha_only = 1;
+            else if (!strcmp(v, "2") || !strcmp(v, "3"))
+                o->sha_only = 0;
+            else {
+                fprintf(stderr, "updraft sim: --core 2018, 2 or 3 (Arduino-ESP32 generation)\n");
+                bad = 1;
+            }
         } else if (!strcmp(a, "--platform")) {
             if (!strcmp(v, "esp8266"))
                 o->platform = UPD_SIM_ESP8266;
@@ -1196,6 +1211,12 @@ int upd_cmd_sim(int argc, char **argv)
     if (!o->lay || o->lay->platform != o->platform) {
         fprintf(stderr, "updraft sim: --layout %s is not a %s layout\n", layout ? layout : "?",
                 o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266");
+        free(fl);
+        return 2;
+    }
+    if (o->sha_only && o->platform != UPD_SIM_ESP32) {
+        fprintf(stderr, "updraft sim: --core is an Arduino-ESP32 generation: use it with "
+                        "--platform esp32\n");
         free(fl);
         return 2;
     }

@@ -76,8 +76,8 @@ class Server:
         self.proc.stderr.close()
 
 
-def sim(srv, *args):
-    cmd = [BIN, "sim", "--server", srv.url + "/update", "--json", "--quiet",
+def sim(srv, *args, path="/update"):
+    cmd = [BIN, "sim", "--server", srv.url + path, "--json", "--quiet",
            "--retry-ms", "20"] + list(args)
     t = time.time()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=240)
@@ -156,6 +156,35 @@ def main():
             st, devs = srv.api("GET", "/api/v1/devices?platform=esp32&limit=5000")
             eq(sum(1 for d in devs["devices"] if d["version"] == "2.0.0"), n32,
                "registry: esp32 devices on 2.0.0")
+
+            # 2b. An ESP32 release padded to a sector with 0xFF (issue 15): a device that
+            #     installed it reports the MD5 of the image as esp_image_verify measures it
+            #     and the appended digest as its SHA-256, not the file's hashes; the server
+            #     must recognise both, or it offers the release again after every reboot
+            #     (each device would run out of checks and count as failed)
+            padded = open(img32, "rb").read() + b"\xff" * 4096
+            st, rp = srv.api("POST", "/api/v1/releases?version=2.0.1&channel=padded", padded)
+            eq(st, 201, "upload the padded esp32 release")
+            npd = 40
+            rc, res = sim(srv, "--devices", str(npd), "--platform", "esp32", "--seed", "13",
+                          "--max-checks", "6", path="/update/padded")
+            consistent(res, npd, "padded esp32 fleet")
+            eq(rc, 0, "padded esp32 fleet: exit status")
+            eq(res.get("updated"), npd, "padded esp32 fleet: all updated, none looping")
+            eq(res.get("failed"), {}, "padded esp32 fleet: none failed")
+            check(res.get("checks", 0) <= npd * 3,
+                  "padded esp32 fleet: one download each (checks %r)" % res.get("checks"))
+            st, devs = srv.api("GET", "/api/v1/devices?platform=esp32&version=2.0.1&limit=5000")
+            eq(sum(1 for d in devs["devices"] if d["running_release"] == rp["id"]), npd,
+               "registry: the padded release is what they run")
+            # the same with 2018 cores, which send only the sha256: the appended digest
+            rc, res = sim(srv, "--devices", str(npd), "--platform", "esp32", "--seed", "14",
+                          "--core", "2018", "--max-checks", "6", path="/update/padded")
+            consistent(res, npd, "padded esp32 fleet, 2018 cores")
+            eq(res.get("updated"), npd, "2018 cores: all updated, none looping")
+            eq(res.get("failed"), {}, "2018 cores: none failed")
+            check(res.get("checks", 0) <= npd * 3,
+                  "2018 cores: one download each (checks %r)" % res.get("checks"))
 
             # 3. The truth about ESP8266: a cut during eboot's copy bricks the device, and
             #    is counted as the boot loader's brick, not the client's
