@@ -76,24 +76,12 @@ static int add_esp8266_modes(upd_release_row *rel, const uint8_t *data, size_t l
 static int add_esp32_image(upd_release_row *rel, const upd_image_report *rep, const uint8_t *data,
                            size_t len)
 {
-    size_t n = rep->app.end;
-    if (n == 0 || n > len)
-        return 0;
-    uint8_t md5[16], sha[32];
-    char hex[65];
-    if (gnutls_hash_fast(GNUTLS_DIG_MD5, data, n, md5) < 0)
+    char md5[33], sha[65];
+    int appended;
+    if (upd_devhash_esp32(data, len, rep, md5, sha, &appended) != 0)
         return -1;
-    upd_hex(md5, 16, hex);
-    add(rel, hex, "image-length MD5");
-    if (rep->app.hash_appended) {
-        upd_hex(rep->app.sha256, 32, hex);
-        add(rel, hex, "appended SHA-256");
-    } else {
-        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, n, sha) < 0)
-            return -1;
-        upd_hex(sha, 32, hex);
-        add(rel, hex, "image-length SHA-256");
-    }
+    add(rel, md5, "image-length MD5");
+    add(rel, sha, appended ? "appended SHA-256" : "image-length SHA-256");
     return 0;
 }
 
