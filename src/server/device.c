@@ -388,13 +388,13 @@ static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char
  * So: 302 without Location, the reason in X-Updraft-Reason and in the body for humans. */
 static enum MHD_Result idf_no_update(req *r, struct MHD_Connection *c, const char *detail)
 {
-    char text[UPD_DETAIL_MAX + 256];
+    char text[UPD_DETAIL_MAX + 320];
     snprintf(text, sizeof text,
-             "updraft: no update for this esp_https_ota client: %s. (A 302 without Location: "
+             "updraft: no update for this esp_https_ota client: %.*s. (A 302 without Location: "
              "the one answer that makes every esp_https_ota version stop before it erases a "
              "slot; devices without identity headers belong on /releases/<id>/<name>.bin or "
              "a manifest they compare themselves, see docs/protocol.md)",
-             detail);
+             UPD_DETAIL_MAX - 1, detail);
     size_t len = strlen(text);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
     if (!resp)
