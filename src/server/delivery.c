@@ -221,15 +221,18 @@ int upd__delivery_device_inflates(srv *s, const upd_device_row *d, const upd_dev
     } else {
         upd_image_report *rep = malloc(sizeof *rep);
         if (rep && upd__release_report(s, r, rep) == 0) {
-            yes = rep->eboot_inflates == 1;
+            yes = rep->eboot_inflates == 1 ? 1 : rep->eboot_inflates == 0 ? -1 : 0;
             const char *how = NULL;
-            if (yes && (d->sketch_md5[0] || d->sketch_sha256[0]))
+            if (yes == 1 && (d->sketch_md5[0] || d->sketch_sha256[0]))
                 upd__imageid_runs(r, d->sketch_md5, d->sketch_sha256, &how);
             *flash_mode = mode_of(how, rep->flash_mode);
-            if (!yes)
+            if (yes == -1)
                 snprintf(why, whylen,
                          "it runs release %lld, whose boot loader (eboot) does not inflate gzip "
                          "(an ESP8266 core before 2.7)",
+                         (long long)r->id);
+            else if (yes == 0)
+                snprintf(why, whylen, "it runs release %lld, without an Arduino boot loader",
                          (long long)r->id);
         } else {
             snprintf(why, whylen, "release %lld cannot be read", (long long)r->id);

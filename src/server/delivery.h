@@ -31,8 +31,9 @@ void upd__delivery_gzip_report(const upd_release_row *rel, const upd_image_repor
 /* Whether the device's running image inflates gzip: 1 when it is a known release (by its
  * reported sketch MD5/SHA-256 through release_by_hash; when it reports none, the
  * registry's running_release) whose eboot inflates, with *flash_mode the mode byte the
- * device boots with (the one in the hash that matched, imageid.h); 0 otherwise, with
- * why saying what is not known (for the event). */
+ * device boots with (the one in the hash that matched, imageid.h); -1 when it is a known
+ * release whose eboot does not inflate (an ESP8266 core before 2.7); 0 when it is not
+ * known. why says why not (for the event). */
 int upd__delivery_device_inflates(struct srv *s, const upd_device_row *d,
                                   const upd_device_row *known, int *flash_mode, char *why,
                                   size_t whylen);

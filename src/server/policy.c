@@ -244,18 +244,23 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         f.has_sketch_size = 1;
         f.sketch_size = (uint32_t)d->sketch_size;
     }
+    /* can the device inflate gzip? Needed for a gzip release and for the gzip copy */
+    char gz_why[UPD_DETAIL_MAX] = "";
+    int inflates = 0, mode = -1;
+    if (!dr->mode_fs && !strcmp(d->family, "esp8266") && (rep.gzip || rel->gz_size > 0))
+        inflates = upd__delivery_device_inflates(s, d, known, &mode, gz_why, sizeof gz_why);
+    if (inflates < 0)
+        f.no_gzip = 1; /* its core is older than 2.7: a gzip release would fail -106 */
     upd_fit_result fr;
     memset(&fr, 0, sizeof fr);
     int plain_ok = upd_fit_check(&rep, &f, &fr) == 0;
     /* the gzip copy (delivery.h): to a device known to inflate, whenever it fits */
-    char gz_why[UPD_DETAIL_MAX] = "";
     int space = plain_ok || fr.code == UPD_FIT_NO_SPACE || fr.code == UPD_FIT_NO_SPACE_ROUNDUP;
     if (!dr->mode_fs && rel->gz_size > 0 && space) {
-        int mode = -1;
         if (!f.has_sketch_size || !f.has_free_space) {
             snprintf(gz_why, sizeof gz_why,
                      "the device did not say its sketch size and free space");
-        } else if (!upd__delivery_device_inflates(s, d, known, &mode, gz_why, sizeof gz_why)) {
+        } else if (inflates != 1) {
             /* gz_why says why */
         } else if (mode != rep.flash_mode && rep.flash_mode != 3) {
             /* eboot writes the inflated image as it is: its flash mode byte would replace

@@ -163,6 +163,20 @@ def t_gzip():
         check(off and "not its gzip copy" in off[0]["detail"] and "eboot" in off[0]["detail"],
               "the offer says why not gzip: %r" % off)
 
+        # ... and a gzip release is not offered to it at all: its core answers -106
+        r = srv.raw(esp8266_request(srv.port, path="/update/minimal", mac=mac, free=2 << 20,
+                                    size=len(old), md5sum=md5(old), chip=4 << 20,
+                                    version="0.5.0"))
+        eq(r.status, 304, "old core, gzip release: 304")
+        check("-106" in r.headers.get("x-updraft-reason", ""),
+              "the reason says the device would fail -106: %r" % r.headers)
+        # while a device whose image is unknown still gets the gzip release (the operator
+        # chose gzip; as before)
+        r = srv.raw(esp8266_request(srv.port, path="/update/minimal", mac="DE:BA:7A:00:01:07",
+                                    free=2 << 20, size=400000, chip=4 << 20, version="0.5.0"))
+        eq(r.status, 200, "unknown device, gzip release: 200")
+        eq(r.headers.get("x-md5"), md5(minimal_gz), "the release's own gzip file")
+
         # 6. the registry's running release when the device sends no hash (after a gzip install
         # it reported none): device 1's row knows it runs release a
         d = srv.api("GET", "/api/v1/devices/DE:BA:7A:00:01:01").json
