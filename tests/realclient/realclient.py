@@ -390,13 +390,22 @@ class Harness:
         self.realclient_dir = realclient_dir
         self.firmware_dir = firmware_dir
         self.wrapper = os.path.join(client_dir, "run-esp8266-update.sh")
-        self.tmp = tempfile.mkdtemp(prefix="updraft-rc-")
+        self._tmp = None
         self.lock = threading.RLock()
         self.servers = {}
         self._cert = None
         self._layouts = None
         self._manifest = None
         self._macs = 0
+
+    @property
+    def tmp(self):
+        """A temporary folder for this run (certificates, keys, credential files), made at
+        its first use and removed by close()."""
+        with self.lock:
+            if self._tmp is None:
+                self._tmp = tempfile.mkdtemp(prefix="updraft-rc-")
+            return self._tmp
 
     def mac(self):
         """A MAC no other device of this run has (a registry key of its own)."""
@@ -510,7 +519,8 @@ class Harness:
             rc = s.stop()
             if rc != 0:
                 bad.append("server %s exited %r; log:\n%s" % (name, rc, s.log_text()[-3000:]))
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
         return bad
 
 
