@@ -12,5 +12,7 @@ int upd_cmd_sim(int argc, char **argv);
 int upd_cmd_doctor(int argc, char **argv);
 int upd_cmd_login(int argc, char **argv);
 int upd_cmd_logout(int argc, char **argv);
+int upd_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
+int upd_cmd_restore(int argc, char **argv); /* cmd_backup.c */
 
 #endif

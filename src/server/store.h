@@ -264,6 +264,20 @@ struct upd_store {
  * for concurrent readers. Returns NULL with a message in err on failure. */
 upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen);
 
+/* Copy the SQLite database at src (which must exist) into the new file dst with
+ * SQLite's online backup: one consistent snapshot even while a server writes to src
+ * (WAL). 0 when the copy passes PRAGMA integrity_check, else -1 with the reason in err. */
+int upd_store_sqlite_copy(const char *src, const char *dst, char *err, size_t errlen);
+
+/* Make the database at path one self-contained file (rollback-journal mode: no -wal or
+ * -shm beside it, readable from read-only media) and check it (integrity_check).
+ * 0, or -1 with the reason in err. */
+int upd_store_sqlite_seal(const char *path, char *err, size_t errlen);
+
+/* PRAGMA integrity_check of the SQLite database at path (opened read-only): 0 when it
+ * passes, else -1 with the reason in err. */
+int upd_store_sqlite_check(const char *path, char *err, size_t errlen);
+
 /* Wrap a store with the read cache of the device check path (store_cache.c): release,
  * channel and device reads are served from memory until a write through the wrapper
  * (or at most a second) makes them stale. Owns inner from then on (close closes it).

@@ -1479,3 +1479,102 @@ upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t e
     }
     return &s->base;
 }
+
+/* ---- copies of the whole database (backup.c) ------------------------------------------- */
+
+/* PRAGMA integrity_check on an open database: 0 when it says "ok". */
+static int integrity_ok(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    const char *first = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int ok = first && !strcmp(first, "ok");
+    if (!ok)
+        snprintf(err, errlen, "the database %s fails SQLite's integrity check: %s", path,
+                 first ? first : sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
+int upd_store_sqlite_copy(const char *src, const char *dst, char *err, size_t errlen)
+{
+    sqlite3 *from = NULL, *to = NULL;
+    int status = -1;
+    /* read-write without create: a reader of a WAL database uses its -shm file */
+    if (sqlite3_open_v2(src, &from, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the database %s: %s", src,
+                 from ? sqlite3_errmsg(from) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(from, 10000);
+    if (sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot create the database copy %s: %s", dst,
+                 to ? sqlite3_errmsg(to) : "out of memory");
+        goto out;
+    }
+    /* all pages in one step: one read transaction, so one consistent snapshot while a
+     * server goes on writing (WAL readers do not block the writer, nor it them) */
+    sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+    if (!b) {
+        snprintf(err, errlen, "cannot copy %s: %s", src, sqlite3_errmsg(to));
+        goto out;
+    }
+    int rc, tries = 0;
+    while (((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
+           ++tries < 400)
+        sqlite3_sleep(50); /* up to 20 s */
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "copying %s failed: %s", src, sqlite3_errstr(rc));
+        goto out;
+    }
+    status = integrity_ok(to, dst, err, errlen);
+out:
+    sqlite3_close(from);
+    if (to && sqlite3_close(to) != SQLITE_OK && status == 0) {
+        snprintf(err, errlen, "cannot close the copy %s", dst);
+        status = -1;
+    }
+    return status;
+}
+
+int upd_store_sqlite_check(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int status = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+    } else {
+        status = integrity_ok(db, path, err, errlen);
+    }
+    sqlite3_close(db);
+    return status;
+}
+
+int upd_store_sqlite_seal(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int status = -1;
+    char *msg = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the database %s: %s", path,
+                 db ? sqlite3_errmsg(db) : "out of memory");
+    } else if (sqlite3_exec(db, "PRAGMA journal_mode=DELETE", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot finish the database %s: %s", path,
+                 msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+    } else {
+        status = integrity_ok(db, path, err, errlen);
+    }
+    if (db && sqlite3_close(db) != SQLITE_OK && status == 0) {
+        snprintf(err, errlen, "cannot close the database %s", path);
+        status = -1;
+    }
+    return status;
+}

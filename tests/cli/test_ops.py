@@ -170,7 +170,144 @@ def t_noverb():
     check(rc == 0 and out.startswith("updraft "), "--version still is the binary's")
 
 
-GROUPS = {"noverb": t_noverb, "lock": t_lock, "fwversion": t_fwversion}
+# ---- backup and restore -----------------------------------------------------------------------
+
+def fleet_view(srv, token):
+    """What must survive a backup: releases, channels, devices, a device's events."""
+    rels = srv.api("GET", "/api/v1/releases", token=token).json["releases"]
+    chans = srv.api("GET", "/api/v1/channels", token=token).json["channels"]
+    devs = srv.api("GET", "/api/v1/devices?limit=100000", token=token).json["devices"]
+    return ({r["id"]: (r["version"], r["sha256"], r.get("retired")) for r in rels},
+            sorted((c["name"], c.get("platform"), c.get("release")) for c in chans),
+            {d["mac"]: d.get("version") for d in devs})
+
+
+def t_backup():
+    import threading
+    tmp = tempfile.TemporaryDirectory()
+    data1 = os.path.join(tmp.name, "data1")
+    os.mkdir(data1, 0o700)
+    fd = os.open(os.path.join(data1, "admin-token"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, (TOKEN + "\n").encode())
+    os.close(fd)
+    a = Server(env_token=False, data=data1)  # its token is in the data dir: backed up
+    token = TOKEN
+    stop = threading.Event()
+    checkins = []
+
+    def fleet():  # devices keep checking in while the backup runs
+        n = 0
+        while not stop.is_set():
+            mac = "5C:CF:7F:00:%02X:%02X" % (n // 256 % 256, n % 256)
+            try:
+                a.raw(ts.esp8266_request(a.port, mac=mac, version="0.%d" % n))
+                checkins.append(mac)
+            except OSError:
+                pass
+            n += 1
+
+    try:
+        imgs = {"1.0": ts.arduino_bin(seed=71), "2.0": ts.arduino_bin(seed=72),
+                "3.0": ts.esp32_app(seed=73, version="3.0")}
+        ids = {}
+        for v, img in imgs.items():
+            r = a.upload(img, v, "stable" if v != "1.0" else None)
+            eq(r.status, 201, "upload %s" % v)
+            ids[v] = r.json["id"]
+        a.api("POST", "/api/v1/releases/%d/retire" % ids["1.0"], token=token)
+        for i in range(20):
+            a.raw(ts.esp8266_request(a.port, mac="DE:BA:7A:00:00:%02X" % i, version="1.0"))
+        time.sleep(0.5)  # the writer thread records the check-ins
+        th = threading.Thread(target=fleet)
+        th.start()
+        time.sleep(0.3)
+        before = fleet_view(a, token)
+        bk = os.path.join(tmp.name, "backup")
+        rc, out, err = run("backup", bk, "--data", a.data)
+        eq(rc, 0, "backup while serving, devices checking in: exit 0 (%s)" % err)
+        after = fleet_view(a, token)
+        stop.set()
+        th.join()
+        check(len(checkins) > 20, "devices checked in during the backup (%d)" % len(checkins))
+        check("3 releases" in out and "the admin token" in out and "restore" in out,
+              "backup says what it copied and how to restore: %r" % out)
+        check(os.path.exists(os.path.join(bk, "updraft.db")) and
+              not os.path.exists(os.path.join(bk, "updraft.db-wal")),
+              "the backup's database is one file")
+        db = sqlite3.connect(os.path.join(bk, "updraft.db"))
+        eq(db.execute("PRAGMA integrity_check").fetchone()[0], "ok", "backup db integrity")
+        db.close()
+        for v, img in imgs.items():
+            sha = hashlib.sha256(img).hexdigest()
+            path = os.path.join(bk, "blobs", "sha256", sha[:2], sha)
+            check(os.path.exists(path) and open(path, "rb").read() == img,
+                  "release %s's file is in the backup" % v)
+        # backing up into a directory that holds something: refused
+        rc, out, err = run("backup", bk, "--data", a.data)
+        check(rc == 1 and "not empty" in err, "backup into a non-empty dir refused: %r" % err)
+        # restore while a server holds the directory: refused, naming it
+        rc, out, err = run("restore", bk, "--data", a.data, "--force")
+        check(rc == 1 and "in use by process %d" % a.proc.pid in err,
+              "restore into the running server's data dir refused: %r" % err)
+        # restore into a new directory, start a server on it: the same fleet
+        data2 = os.path.join(tmp.name, "data2")
+        rc, out, err = run("restore", bk, "--data", data2)
+        eq(rc, 0, "restore into a new dir: exit 0 (%s)" % err)
+        check("updraft serve --data %s" % data2 in out, "restore says how to start: %r" % out)
+        b = Server(env_token=False, data=data2)
+        try:
+            got = fleet_view(b, token)
+            eq(got[0], before[0], "restored releases (ids, versions, hashes, retired)")
+            eq(got[1], before[1], "restored channels")
+            check(set(before[2]) <= set(got[2]) <= set(after[2]),
+                  "restored devices: every device seen before the backup, none invented "
+                  "(%d before, %d restored, %d after)" % (len(before[2]), len(got[2]),
+                                                         len(after[2])))
+            ev = b.api("GET", "/api/v1/events?mac=DEBA7A000003", token=token).json["events"]
+            check(any(e["kind"] == "offered" for e in ev), "a device's events are restored")
+            r = b.raw(ts.esp8266_request(b.port, mac="DE:BA:7A:00:00:03", version="1.0"))
+            ts.check_image_response(r, imgs["2.0"], "2.0", "the restored server serves 2.0")
+            # a second restore over a running server: refused
+            rc, out, err = run("restore", bk, "--data", data2, "--force")
+            check(rc == 1 and "in use by process %d" % b.proc.pid in err,
+                  "restore under a running server refused: %r" % err)
+        finally:
+            b.stop()
+        # into the stopped server's (non-empty) directory: only with --force
+        rc, out, err = run("restore", bk, "--data", data2)
+        check(rc == 1 and "not empty" in err and "--force" in err,
+              "restore into a non-empty dir needs --force: %r" % err)
+        rc, out, err = run("restore", bk, "--data", data2, "--force")
+        eq(rc, 0, "restore --force into the stopped server's dir (%s)" % err)
+        # a damaged backup changes nothing
+        bad = os.path.join(tmp.name, "bad")
+        subprocess.run(["cp", "-a", bk, bad], check=True)
+        sha = hashlib.sha256(imgs["3.0"]).hexdigest()
+        blob = os.path.join(bad, "blobs", "sha256", sha[:2], sha)
+        data = bytearray(open(blob, "rb").read())
+        data[100] ^= 1
+        os.chmod(blob, 0o644)
+        open(blob, "wb").write(bytes(data))
+        data3 = os.path.join(tmp.name, "data3")
+        rc, out, err = run("restore", bad, "--data", data3)
+        check(rc == 1 and "damaged" in err and sha in err,
+              "a backup with a damaged firmware file is refused: %r" % err)
+        eq(sorted(os.listdir(data3)), ["updraft.lock"], "and nothing is restored")
+        rc, out, err = run("restore", os.path.join(tmp.name, "nothing"), "--data", data3)
+        check(rc == 1 and "not an updraft backup" in err, "not a backup: %r" % err)
+        rc, out, err = run("backup", os.path.join(tmp.name, "b2"), "--data", data3)
+        check(rc == 1 and "no database" in err and "--data" in err,
+              "backup of a dir that is no data dir: %r" % err)
+        rc, out, err = run("backup", "--help")
+        check(rc == 0 and "--data" in out, "backup --help")
+        rc, out, err = run("restore", "--help")
+        check(rc == 0 and "--force" in out, "restore --help")
+    finally:
+        stop.set()
+        a.stop()
+
+
+GROUPS = {"backup": t_backup, "noverb": t_noverb, "lock": t_lock, "fwversion": t_fwversion}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()
