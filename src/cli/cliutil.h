@@ -51,7 +51,8 @@ void upd_cli_table_head(const upd_cli_col *cols, int n);
 void upd_cli_table_row(const upd_cli_col *cols, int n, const char *const *vals);
 
 /* One server error the caller says in its own words: when the answer has this status
- * (and kind, unless NULL), print text instead of the server's. */
+ * (and kind, unless NULL), print text instead of the server's; a "%s" in text stands for
+ * the answer's "reason" (else its "error"). */
 typedef struct upd_cli_err {
     int status;
     const char *kind;

@@ -14,7 +14,9 @@ static const upd_cli_sub *sub_named(const char *name);
 
 static int set(int argc, char **argv)
 {
-    if (upd_cli_unknown_options(argc, argv, "channel set", NULL))
+    static const char *const known[] = {"--create", NULL};
+    int create = upd_cli_flag(&argc, argv, "--create");
+    if (upd_cli_unknown_options(argc, argv, "channel set", known))
         return 2;
     if (argc != 3)
         return upd_cli_usage("channel", sub_named("set"));
@@ -30,7 +32,7 @@ static int set(int argc, char **argv)
     char path[256], enc[200], body[64], nf[160], ret[200], bad[200];
     upd_api_urlencode(argv[1], enc, sizeof enc);
     snprintf(path, sizeof path, "/api/v1/channels/%s", enc);
-    snprintf(body, sizeof body, "{\"release\": %lld}", id);
+    snprintf(body, sizeof body, "{\"release\": %lld%s}", id, create ? ", \"create\": true" : "");
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     snprintf(ret, sizeof ret,
              "release %lld is retired: a channel serves only releases that are not "
@@ -39,8 +41,12 @@ static int set(int argc, char **argv)
     snprintf(bad, sizeof bad,
              "'%.60s' is not a channel name: use letters, digits, '.', '_' and '-' (at most 63)",
              argv[1]);
-    const upd_cli_err errs[] = {{404, NULL, nf}, {409, "retired", ret}, {400, NULL, bad}};
-    cJSON *j = upd_cli_call("channel set", "PUT", path, body, errs, 3, NULL);
+    const upd_cli_err errs[] = {
+        {404, "unknown-channel", "%s; to start a new channel, pass --create"},
+        {404, NULL, nf},
+        {409, "retired", ret},
+        {400, NULL, bad}};
+    cJSON *j = upd_cli_call("channel set", "PUT", path, body, errs, 4, NULL);
     if (!j)
         return 1;
     printf("channel %s (%s %s) now serves release %lld (version %s)\n", S(j, "name"),
@@ -81,10 +87,12 @@ static int list(int argc, char **argv)
 }
 
 static const upd_cli_sub SUBS[] = {
-    {"set", set, "set CHANNEL RELEASE",
+    {"set", set, "set CHANNEL RELEASE [--create]",
      "Make RELEASE the current release of CHANNEL for the release's platform and mode\n"
      "(a channel serves one release per platform, esp8266/esp32, and mode, app/filesystem).\n"
-     "Devices on the channel that run an older version are offered it at their next check.\n"},
+     "Devices on the channel that run an older version are offered it at their next check.\n\n"
+     "  --create        CHANNEL is new (without it an unknown name is refused, with the\n"
+     "                  closest existing one: a typo would strand devices)\n"},
     {"list", list, "list [--json]",
      "List the channels and the release each serves per platform and mode.\n\n"
      "  --json          the API's JSON\n"},

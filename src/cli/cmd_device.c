@@ -37,40 +37,78 @@ static const char *bad_mac_text(const char *mac)
 
 static int list(int argc, char **argv)
 {
-    static const char *const known[] = {"--channel",   "--platform", "--version", "--seen-since",
-                                        "--attention", "--limit",    "--json",    NULL};
+    static const char *const known[] = {"--channel", "--platform",  "--version", "--seen-since",
+                                        "--pinned",  "--attention", "--limit",   "--offset",
+                                        "--all",     "--json",      NULL};
     static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
-                                       "--limit"};
-    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "limit"};
+                                       "--pinned"};
+    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "pinned"};
     int bad = 0;
-    char path[4096] = "/api/v1/devices", enc[1024];
-    size_t n = strlen(path);
+    char base[4096] = "/api/v1/devices", enc[1024];
+    size_t n = strlen(base);
     int json = upd_cli_flag(&argc, argv, "--json");
+    int all = upd_cli_flag(&argc, argv, "--all");
     if (upd_cli_flag(&argc, argv, "--attention")) {
-        snprintf(path + n, sizeof path - n, "?attention=1");
-        n = strlen(path);
+        snprintf(base + n, sizeof base - n, "?attention=1");
+        n = strlen(base);
     }
     for (int i = 0; i < 5; i++) {
         const char *v = upd_cli_opt(&argc, argv, "device list", opts[i], &bad);
         if (!v)
             continue;
         upd_api_urlencode(v, enc, sizeof enc);
-        n += (size_t)snprintf(path + n, sizeof path - n, "%c%s=%s", strchr(path, '?') ? '&' : '?',
+        n += (size_t)snprintf(base + n, sizeof base - n, "%c%s=%s", strchr(base, '?') ? '&' : '?',
                               keys[i], enc);
-        if (n >= sizeof path)
+        if (n >= sizeof base)
             return 2;
     }
+    const char *lim = upd_cli_opt(&argc, argv, "device list", "--limit", &bad);
+    const char *off = upd_cli_opt(&argc, argv, "device list", "--offset", &bad);
     if (bad || upd_cli_unknown_options(argc, argv, "device list", known))
         return 2;
     if (argc != 1)
         return upd_cli_usage("device", sub_named("list"));
+    char *end;
+    long long limit = lim ? strtoll(lim, &end, 10) : 100, offset = off ? strtoll(off, &end, 10) : 0;
+    if ((lim && (limit < 1 || limit > 100000)) || (off && offset < 0) || (all && lim)) {
+        fprintf(stderr, "updraft device list: --limit takes 1 to 100000 devices and --offset a "
+                        "number to skip; --all takes every page (no --limit)\n");
+        return 2;
+    }
+    if (all)
+        limit = 1000;
     const upd_cli_err errs[] = {
-        {400, NULL,
-         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"}};
-    cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 1, NULL);
-    if (!j)
-        return 1;
+        {400, "bad-request",
+         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"},
+        {400, "bad-pinned", "--pinned takes a release id"}};
+    cJSON *devs = cJSON_CreateArray();
+    long long total = 0, got = 0;
+    for (;;) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%climit=%lld&offset=%lld", base,
+                 strchr(base, '?') ? '&' : '?', limit, offset + got);
+        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 2, NULL);
+        if (!j) {
+            cJSON_Delete(devs);
+            return 1;
+        }
+        total = N(j, "total");
+        cJSON *page = cJSON_DetachItemFromObjectCaseSensitive(j, "devices");
+        int k = cJSON_GetArraySize(page);
+        cJSON *d;
+        while (page && (d = cJSON_DetachItemFromArray(page, 0)) != NULL)
+            cJSON_AddItemToArray(devs, d);
+        cJSON_Delete(page);
+        cJSON_Delete(j);
+        got += k;
+        if (!all || k == 0 || offset + got >= total)
+            break;
+    }
     if (json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "total", (double)total);
+        cJSON_AddNumberToObject(j, "offset", (double)offset);
+        cJSON_AddItemToObject(j, "devices", devs);
         upd_cli_print_json(j);
         cJSON_Delete(j);
         return 0;
@@ -79,7 +117,7 @@ static int list(int argc, char **argv)
                                        {"CHANNEL", 10}, {"LAST SEEN", 24}, {"LAST RESULT", 0}};
     upd_cli_table_head(cols, 6);
     const cJSON *d;
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "devices"))
+    cJSON_ArrayForEach(d, devs)
     {
         const char *attention = S(d, "attention");
         const char *v[] = {
@@ -88,7 +126,14 @@ static int list(int argc, char **argv)
             S(d, "last_seen"), strcmp(attention, "-") ? attention : S(d, "last_result")};
         upd_cli_table_row(cols, 6, v);
     }
-    cJSON_Delete(j);
+    cJSON_Delete(devs);
+    if (got == 0)
+        printf("no device matches (of %lld)\n", total);
+    else if (offset + got < total)
+        printf("devices %lld-%lld of %lld: --offset %lld shows the next ones, --all every one\n",
+               offset + 1, offset + got, total, offset + got);
+    else
+        printf("devices %lld-%lld of %lld\n", offset + 1, offset + got, total);
     return 0;
 }
 
@@ -173,7 +218,9 @@ static int change(const char *cmd, const char *mac, const char *method, const ch
 
 static int pin(int argc, char **argv)
 {
-    if (upd_cli_unknown_options(argc, argv, "device pin", NULL))
+    static const char *const known[] = {"--force", NULL};
+    int force = upd_cli_flag(&argc, argv, "--force");
+    if (upd_cli_unknown_options(argc, argv, "device pin", known))
         return 2;
     if (argc != 3)
         return upd_cli_usage("device", sub_named("pin"));
@@ -187,12 +234,17 @@ static int pin(int argc, char **argv)
         return 2;
     }
     char body[64], nf[160], ret[200];
-    snprintf(body, sizeof body, "{\"release\": %lld}", id);
+    snprintf(body, sizeof body, "{\"release\": %lld%s}", id, force ? ", \"force\": true" : "");
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     snprintf(ret, sizeof ret,
              "release %lld is retired: pin a release that is not ('updraft release list')", id);
-    const upd_cli_err errs[] = {{404, "not-found", nf}, {409, "retired", ret}};
-    return change("device pin", argv[1], "POST", "/pin", body, errs, 2);
+    const upd_cli_err errs[] = {
+        {404, "not-found", nf},
+        {409, "retired", ret},
+        {409, "wont-fit",
+         "%s; pin it anyway with --force (it would fail as the device's own "
+         "client would)"}};
+    return change("device pin", argv[1], "POST", "/pin", body, errs, 3);
 }
 
 static int unpin(int argc, char **argv)
@@ -206,7 +258,9 @@ static int unpin(int argc, char **argv)
 
 static int channel(int argc, char **argv)
 {
-    if (upd_cli_unknown_options(argc, argv, "device channel", NULL))
+    static const char *const known[] = {"--create", NULL};
+    int create = upd_cli_flag(&argc, argv, "--create");
+    if (upd_cli_unknown_options(argc, argv, "device channel", known))
         return 2;
     if (argc != 3)
         return upd_cli_usage("device", sub_named("channel"));
@@ -215,6 +269,8 @@ static int channel(int argc, char **argv)
         cJSON_AddStringToObject(o, "channel", argv[2]);
     else
         cJSON_AddNullToObject(o, "channel");
+    if (create)
+        cJSON_AddTrueToObject(o, "create");
     char *body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char bad[200];
@@ -222,8 +278,10 @@ static int channel(int argc, char **argv)
              "'%.60s' is not a channel name: use letters, digits, '.', '_' and '-' (at most 63), "
              "or '-' to clear the device's channel",
              argv[2]);
-    const upd_cli_err errs[] = {{400, "bad-json", bad}};
-    int rc = change("device channel", argv[1], "PUT", "/channel", body ? body : "{}", errs, 1);
+    const upd_cli_err errs[] = {
+        {400, "bad-json", bad},
+        {404, "unknown-channel", "%s; to assign a channel that serves nothing yet, pass --create"}};
+    int rc = change("device channel", argv[1], "PUT", "/channel", body ? body : "{}", errs, 2);
     free(body);
     return rc;
 }
@@ -248,28 +306,37 @@ static int retry(int argc, char **argv)
 
 static const upd_cli_sub SUBS[] = {
     {"list", list,
-     "list [--channel C] [--platform P] [--version V] [--seen-since TIME] [--attention] "
-     "[--limit N] [--json]",
+     "list [--channel C] [--platform P] [--version V] [--seen-since TIME] [--pinned RELEASE] "
+     "[--attention] [--limit N] [--offset N] [--all] [--json]",
      "List the devices that contacted the server, last seen first.\n\n"
      "  --channel C       devices whose effective channel is C (assigned, else stable)\n"
      "  --platform P      esp8266 or esp32\n"
      "  --version V       devices that run exactly version V\n"
      "  --seen-since T    seen since T (2026-11-27T10:00:00Z, or seconds since 1970)\n"
+     "  --pinned RELEASE  devices pinned to that release\n"
      "  --attention       only devices a failed release is no longer offered to\n"
      "                    ('updraft device retry MAC' offers it again)\n"
-     "  --limit N         at most N devices (default 1000)\n"
+     "  --limit N         at most N devices (default 100); the last line says how many\n"
+     "                    match and how to see the rest\n"
+     "  --offset N        skip the first N (the next page)\n"
+     "  --all             every matching device, page by page\n"
      "  --json            the API's JSON\n"},
     {"show", show, "show MAC [--json]",
      "Show one device: what it reported, what the server knows (pin, channel, offers, the\n"
      "release it runs, a release held back) and its events, newest first.\n\n"
      "  --json            the API's JSON\n"},
-    {"pin", pin, "pin MAC RELEASE",
+    {"pin", pin, "pin MAC RELEASE [--force]",
      "Pin a device to a release: it is offered that release whatever its channel says,\n"
-     "older versions included (the fit rules still apply).\n"},
+     "older versions included (the fit rules still apply at each check).\n\n"
+     "  --force         pin it even when the device, as it last reported itself, cannot\n"
+     "                  take the release (other platform or chip, app vs filesystem, too\n"
+     "                  big): refused otherwise, with the reason\n"},
     {"unpin", unpin, "unpin MAC", "Unpin a device: it follows its channel again.\n"},
-    {"channel", channel, "channel MAC CHANNEL",
+    {"channel", channel, "channel MAC CHANNEL [--create]",
      "Assign a device to a channel ('-' clears: it follows the channel in its URL, else\n"
-     "stable).\n"},
+     "stable).\n\n"
+     "  --create        CHANNEL serves nothing yet (without it an unknown name is refused,\n"
+     "                  with the closest existing one)\n"},
     {"retry", retry, "retry MAC",
      "Offer a release that failed on the device again: clears the hold the server put on\n"
      "it (docs/protocol.md, \"Failed releases\").\n"},

@@ -32,16 +32,23 @@ static long long release_id(const char *cmd, const char *arg)
 
 static int add(int argc, char **argv)
 {
-    static const char *const known[] = {"--version",  "--channel", "--notes",
-                                        "--platform", "--json",    NULL};
+    static const char *const known[] = {"--version", "--channel",         "--notes", "--platform",
+                                        "--replace", "--allow-duplicate", "--json",  NULL};
     int bad = 0;
     const char *version = upd_cli_opt(&argc, argv, "release add", "--version", &bad);
     const char *channel = upd_cli_opt(&argc, argv, "release add", "--channel", &bad);
     const char *notes = upd_cli_opt(&argc, argv, "release add", "--notes", &bad);
     const char *platform = upd_cli_opt(&argc, argv, "release add", "--platform", &bad);
     int json = upd_cli_flag(&argc, argv, "--json");
+    int replace = upd_cli_flag(&argc, argv, "--replace");
+    int allow_dup = upd_cli_flag(&argc, argv, "--allow-duplicate");
     if (bad || upd_cli_unknown_options(argc, argv, "release add", known))
         return 2;
+    if (replace && allow_dup) {
+        fprintf(stderr,
+                "updraft release add: --replace and --allow-duplicate exclude each other\n");
+        return 2;
+    }
     if (argc != 2)
         return upd_cli_usage("release", sub_named("add"));
     if (!version || !*version) {
@@ -61,10 +68,17 @@ static int add(int argc, char **argv)
     }
     char path[8192], enc[4096 * 3 + 8];
     size_t n = (size_t)snprintf(path, sizeof path, "/api/v1/releases?");
-    const char *names[] = {"version", "channel", "notes", "platform", "filename"};
+    const char *names[] = {"version", "channel", "notes", "platform", "filename", "same_version"};
     const char *base = strrchr(file, '/');
-    const char *vals[] = {version, channel, notes, platform, base ? base + 1 : file};
-    for (int i = 0; i < 5; i++) {
+    const char *vals[] = {version,
+                          channel,
+                          notes,
+                          platform,
+                          base ? base + 1 : file,
+                          replace     ? "replace"
+                          : allow_dup ? "allow-duplicate"
+                                      : NULL};
+    for (int i = 0; i < 6; i++) {
         if (!vals[i])
             continue;
         upd_api_urlencode(vals[i], enc, sizeof enc);
@@ -97,11 +111,24 @@ static int add(int argc, char **argv)
     } else if (!ok && resp.status == 401) {
         fprintf(stderr, "updraft release add: the server refused %s: %s\n", upd_api_token_source(),
                 upd_api_token_hint());
+    } else if (!ok && !strcmp(S(j, "kind"), "duplicate") &&
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "retired"))) {
+        fprintf(stderr,
+                "updraft release add: this exact file is release %lld, which is retired: "
+                "'updraft release unretire %lld' serves it again\n",
+                N(j, "release"), N(j, "release"));
     } else if (!ok && !strcmp(S(j, "kind"), "duplicate")) {
         fprintf(stderr,
                 "updraft release add: this exact file is already release %lld: to serve it on "
                 "another channel run 'updraft channel set CHANNEL %lld'\n",
                 N(j, "release"), N(j, "release"));
+    } else if (!ok && !strcmp(S(j, "kind"), "version-exists")) {
+        fprintf(stderr,
+                "updraft release add: release %lld already has version %s with other bytes, and "
+                "devices tell releases apart by version: give this build its own --version, or "
+                "pass --replace (release %lld is retired and its channels serve this one) or "
+                "--allow-duplicate (keep both)\n",
+                N(j, "release"), version, N(j, "release"));
     } else if (!ok && resp.status == 422) {
         fprintf(stderr, "updraft release add: %s is refused: %s\n", file,
                 j ? S(j, "error") : resp.body);
@@ -133,21 +160,29 @@ static int list(int argc, char **argv)
         return 0;
     }
     static const upd_cli_col cols[] = {{"ID", 5},    {"VERSION", 20}, {"PLATFORM", 8},
-                                       {"MODE", 6},  {"BYTES", 10},   {"CHANNEL", 12},
+                                       {"MODE", 6},  {"BYTES", 10},   {"SERVED BY", 16},
                                        {"STATE", 7}, {"FILE", 0}};
     upd_cli_table_head(cols, 8);
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "releases"))
     {
-        char id[24], size[24];
+        char id[24], size[24], serving[256] = "";
         snprintf(id, sizeof id, "%lld", N(r, "id"));
+        const cJSON *ch;
+        cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(r, "serving"))
+        {
+            size_t len = strlen(serving);
+            if (cJSON_IsString(ch))
+                snprintf(serving + len, sizeof serving - len, "%s%s", len ? "," : "",
+                         ch->valuestring);
+        }
         snprintf(size, sizeof size, "%lld", N(r, "size"));
         const char *v[] = {id,
                            S(r, "version"),
                            S(r, "platform"),
                            S(r, "mode"),
                            size,
-                           S(r, "channel"),
+                           serving[0] ? serving : "-",
                            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "retired")) ? "retired"
                                                                                         : "active",
                            S(r, "filename")};
@@ -184,50 +219,157 @@ static void print_release(const cJSON *j)
     }
 }
 
-static int show_or_retire(int argc, char **argv, int retire)
+/* The release id of `updraft release SUB ID [--json]`, or 0 after saying why. */
+static long long one_id(int *argc, char **argv, const char *sub, const char *const *known,
+                        int *json)
 {
-    const char *cmd = retire ? "release retire" : "release show";
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "release %s", sub);
+    *json = upd_cli_flag(argc, argv, "--json");
+    if (upd_cli_unknown_options(*argc, argv, cmd, known))
+        return 0;
+    if (*argc != 2) {
+        upd_cli_usage("release", sub_named(sub));
+        return 0;
+    }
+    return release_id(cmd, argv[1]);
+}
+
+static int show(int argc, char **argv)
+{
     static const char *const known[] = {"--json", NULL};
-    int json = upd_cli_flag(&argc, argv, "--json");
-    if (upd_cli_unknown_options(argc, argv, cmd, known))
-        return 2;
-    if (argc != 2)
-        return upd_cli_usage("release", sub_named(retire ? "retire" : "show"));
-    long long id = release_id(cmd, argv[1]);
+    int json;
+    long long id = one_id(&argc, argv, "show", known, &json);
     if (!id)
         return 2;
     char path[128], nf[160];
-    snprintf(path, sizeof path, "/api/v1/releases/%lld%s", id, retire ? "/retire" : "");
+    snprintf(path, sizeof path, "/api/v1/releases/%lld", id);
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     const upd_cli_err errs[] = {{404, NULL, nf}};
-    cJSON *j = upd_cli_call(cmd, retire ? "POST" : "GET", path, NULL, errs, 1, NULL);
+    cJSON *j = upd_cli_call("release show", "GET", path, NULL, errs, 1, NULL);
     if (!j)
         return 1;
     if (json)
         upd_cli_print_json(j);
-    else if (retire)
-        printf("release %lld (version %s) is retired: no device is offered it any more, and the "
-               "channels that served it serve nothing for %s until 'updraft channel set'\n",
-               id, S(j, "version"), S(j, "platform"));
     else
         print_release(j);
     cJSON_Delete(j);
     return 0;
 }
 
-static int show(int argc, char **argv)
-{
-    return show_or_retire(argc, argv, 0);
-}
-
 static int retire(int argc, char **argv)
 {
-    return show_or_retire(argc, argv, 1);
+    static const char *const known[] = {"--fallback", "--force", "--json", NULL};
+    int bad = 0, json;
+    const char *fb = upd_cli_opt(&argc, argv, "release retire", "--fallback", &bad);
+    int force = upd_cli_flag(&argc, argv, "--force");
+    if (bad)
+        return 2;
+    long long id = one_id(&argc, argv, "retire", known, &json);
+    if (!id)
+        return 2;
+    if (fb && strcmp(fb, "previous")) {
+        fprintf(stderr, "updraft release retire: --fallback takes 'previous' (the channel then "
+                        "serves the release before this one)\n");
+        return 2;
+    }
+    if (fb && force) {
+        fprintf(stderr, "updraft release retire: --fallback and --force exclude each other\n");
+        return 2;
+    }
+    char path[128], nf[160], noprev[300];
+    snprintf(path, sizeof path, "/api/v1/releases/%lld/retire", id);
+    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    snprintf(noprev, sizeof noprev,
+             "release %lld has no earlier release of its platform and mode that is not retired "
+             "to fall back to: 'updraft channel set' another one first, or --force",
+             id);
+    const upd_cli_err errs[] = {
+        {404, NULL, nf},
+        {409, "current",
+         "%s; pass --fallback previous (the channel serves the release before it) or --force "
+         "(it serves nothing until 'updraft channel set')"},
+        {409, "no-previous", noprev}};
+    const char *body = fb ? "{\"fallback\": \"previous\"}" : force ? "{\"force\": true}" : NULL;
+    cJSON *j = upd_cli_call("release retire", "POST", path, body, errs, 3, NULL);
+    if (!j)
+        return 1;
+    if (json) {
+        upd_cli_print_json(j);
+        cJSON_Delete(j);
+        return 0;
+    }
+    printf("release %lld (version %s) is retired: no device is offered it any more\n", id,
+           S(j, "version"));
+    const cJSON *ch;
+    cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(j, "channels"))
+    {
+        if (N(ch, "release") > 0)
+            printf("channel %s now serves release %lld (version %s)\n", S(ch, "name"),
+                   N(ch, "release"), S(ch, "version"));
+        else
+            printf("channel %s serves no %s release now: 'updraft channel set %s RELEASE' "
+                   "gives it one\n",
+                   S(ch, "name"), S(j, "platform"), S(ch, "name"));
+    }
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int unretire(int argc, char **argv)
+{
+    static const char *const known[] = {"--json", NULL};
+    int json;
+    long long id = one_id(&argc, argv, "unretire", known, &json);
+    if (!id)
+        return 2;
+    char path[128], nf[160];
+    snprintf(path, sizeof path, "/api/v1/releases/%lld/unretire", id);
+    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    const upd_cli_err errs[] = {{404, NULL, nf}};
+    cJSON *j = upd_cli_call("release unretire", "POST", path, NULL, errs, 1, NULL);
+    if (!j)
+        return 1;
+    if (json)
+        upd_cli_print_json(j);
+    else
+        printf("release %lld (version %s) can be offered again: pins to it work, and 'updraft "
+               "channel set CHANNEL %lld' serves it on a channel\n",
+               id, S(j, "version"), id);
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int delete_release(int argc, char **argv)
+{
+    static const char *const known[] = {"--json", NULL};
+    int json;
+    long long id = one_id(&argc, argv, "delete", known, &json);
+    if (!id)
+        return 2;
+    char path[128], nf[160], used[400];
+    snprintf(path, sizeof path, "/api/v1/releases/%lld", id);
+    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    snprintf(used, sizeof used,
+             "%%s: give the channels another release ('updraft channel set') and unpin the "
+             "devices ('updraft device list --pinned %lld', 'updraft device unpin MAC') first",
+             id);
+    const upd_cli_err errs[] = {{404, NULL, nf}, {409, "in-use", used}};
+    cJSON *j = upd_cli_call("release delete", "DELETE", path, NULL, errs, 2, NULL);
+    if (!j)
+        return 1;
+    if (json)
+        upd_cli_print_json(j);
+    else
+        printf("release %lld (version %s) is deleted, with its file\n", id, S(j, "version"));
+    cJSON_Delete(j);
+    return 0;
 }
 
 static const upd_cli_sub SUBS[] = {
     {"add", add,
-     "add FILE --version V [--channel C] [--notes TEXT] [--platform esp8266|esp32] [--json]",
+     "add FILE --version V [--channel C] [--notes TEXT] [--platform esp8266|esp32] "
+     "[--replace | --allow-duplicate] [--json]",
      "Upload a firmware file as a new release. The server inspects it first (as 'updraft\n"
      "inspect' does) and refuses what no device should be sent.\n\n"
      "  --version V     the release's version (required): devices send theirs and are\n"
@@ -235,18 +377,34 @@ static const upd_cli_sub SUBS[] = {
      "  --channel C     make it the current release of channel C for its platform\n"
      "  --notes TEXT    release notes (at most 4,095 bytes)\n"
      "  --platform P    esp8266 or esp32: for filesystem images, which carry none\n"
+     "  --replace       a release of this platform already has this version with other\n"
+     "                  bytes: retire it, and its channels serve this one\n"
+     "  --allow-duplicate  keep both releases with the same version\n"
      "  --json          print the new release as JSON\n"},
     {"list", list, "list [--json]",
      "List the releases, newest first: id, version, platform, mode (sketch or fs), size,\n"
-     "the channel named at upload, state (active or retired), file name.\n\n"
+     "the channels that serve it now, state (active or retired), file name.\n\n"
      "  --json          the API's JSON\n"},
     {"show", show, "show ID [--json]",
      "Show one release: its facts, the inspector's verdict and every MD5/SHA-256 a device\n"
      "running it can report (how the server recognises it).\n\n"
      "  --json          the API's JSON\n"},
-    {"retire", retire, "retire ID [--json]",
+    {"retire", retire, "retire ID [--fallback previous | --force] [--json]",
      "Retire a release: no channel or pin offers it any more (its download URL keeps\n"
-     "working for devices already downloading it).\n\n"
+     "working for devices already downloading it). The release a channel serves is\n"
+     "retired only with one of:\n\n"
+     "  --fallback previous  the channel serves the newest earlier release of the same\n"
+     "                       platform and mode that is not retired\n"
+     "  --force              the channel serves nothing for that platform until\n"
+     "                       'updraft channel set'\n"
+     "  --json               the API's JSON\n"},
+    {"unretire", unretire, "unretire ID [--json]",
+     "Serve a retired release again: pins to it work, and 'updraft channel set' can put\n"
+     "it on a channel (channels are not changed).\n\n"
+     "  --json          the API's JSON\n"},
+    {"delete", delete_release, "delete ID [--json]",
+     "Delete a release and its file. Refused while a channel serves it or a device is\n"
+     "pinned to it; devices that ran it or were offered it simply forget it.\n\n"
      "  --json          the API's JSON\n"},
     {NULL, NULL, NULL, NULL},
 };
@@ -261,5 +419,6 @@ static const upd_cli_sub *sub_named(const char *name)
 
 int upd_cmd_release(int argc, char **argv)
 {
-    return upd_cli_dispatch("release", "Add, list, show and retire releases.", SUBS, argc, argv);
+    return upd_cli_dispatch("release", "Add, list, show, retire, unretire and delete releases.",
+                            SUBS, argc, argv);
 }

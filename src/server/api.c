@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lifecycle.h"
 #include "srv.h"
 
 #define MAX_JSON_BODY (64 * 1024)
@@ -193,15 +194,14 @@ static int collect_channel(void *ctx, const upd_channel_row *c)
     return 0;
 }
 
-static enum MHD_Result store_failed(req *r, struct MHD_Connection *c, const char *err)
+enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const char *err)
 {
     return upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
                             "the database failed: %s (the server log may say more)",
                             err && err[0] ? err : "unknown error");
 }
 
-/* Parse the JSON body into an object; replies 400 itself and returns NULL when bad. */
-static cJSON *json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
+cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
 {
     if (r->body_too_big) {
         *ret = upd__reply_error(r, c, MHD_HTTP_CONTENT_TOO_LARGE, "too-large",
@@ -221,7 +221,7 @@ static cJSON *json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
 /* {"release": N} (number or numeric string) -> N, or replies 400 and returns -1. */
 static int64_t body_release(req *r, struct MHD_Connection *c, enum MHD_Result *ret)
 {
-    cJSON *j = json_body(r, c, ret);
+    cJSON *j = upd__api_json_body(r, c, ret);
     if (!j)
         return -1;
     cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "release");
@@ -240,6 +240,28 @@ static int64_t body_release(req *r, struct MHD_Connection *c, enum MHD_Result *r
                                 "the body must name a release id: {\"release\": 3} (ids: GET "
                                 "/api/v1/releases)");
     return id;
+}
+
+/* An error whose reason (no API words in it) clients may show on its own. */
+static enum MHD_Result reply_reason(req *r, struct MHD_Connection *c, unsigned status,
+                                    const char *kind, const char *reason, const char *api_hint)
+{
+    cJSON *j = cJSON_CreateObject();
+    char m[1400];
+    snprintf(m, sizeof m, "%s: %s", reason, api_hint);
+    cJSON_AddStringToObject(j, "error", m);
+    cJSON_AddStringToObject(j, "kind", kind);
+    cJSON_AddStringToObject(j, "reason", reason);
+    return upd__reply_json(r, c, status, j);
+}
+
+/* Is "name": true in the JSON body? */
+static int body_flag(req *r, const char *name)
+{
+    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    int v = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, name));
+    cJSON_Delete(j);
+    return v;
 }
 
 static int64_t parse_id(const char *s, const char **rest)
@@ -269,8 +291,9 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
             cJSON *arr = cJSON_CreateArray();
             if (s->store->ops->release_list(s->store, collect_release, arr) != 0) {
                 cJSON_Delete(arr);
-                return store_failed(r, c, NULL);
+                return upd__api_store_failed(r, c, NULL);
             }
+            upd__lifecycle_add_serving(s, arr);
             cJSON *j = cJSON_CreateObject();
             cJSON_AddItemToObject(j, "releases", arr);
             return upd__reply_json(r, c, MHD_HTTP_OK, j);
@@ -286,13 +309,20 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
         return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                                 "expected /api/v1/releases/<id> with a numeric id");
     upd_release_row rel;
+    if (!*rest && !strcmp(method, "DELETE"))
+        return upd__lifecycle_delete(r, c, id);
     if (!*rest) {
         if (strcmp(method, "GET"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
-                                    "use GET to show a release, POST .../retire to retire it");
+                                    "use GET to show a release, DELETE to delete it, POST "
+                                    ".../retire or .../unretire");
         if (s->store->ops->release_get(s->store, id, &rel) != 0)
             return no_release(r, c, id);
         cJSON *j = upd__release_json(&rel);
+        cJSON *one = cJSON_CreateArray();
+        cJSON_AddItemReferenceToArray(one, j);
+        upd__lifecycle_add_serving(s, one);
+        cJSON_Delete(one);
         upd_image_report rep;
         if (upd__release_report(s, &rel, &rep) == 0) {
             cJSON *insp = cJSON_AddObjectToObject(j, "inspection");
@@ -307,17 +337,18 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
         if (strcmp(method, "POST"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
                                     "use POST /api/v1/releases/<id>/retire");
-        int rc = s->store->ops->release_retire(s->store, id, err, sizeof err);
-        if (rc == UPD_STORE_ENOTFOUND)
-            return no_release(r, c, id);
-        if (rc)
-            return store_failed(r, c, err);
-        if (s->store->ops->release_get(s->store, id, &rel) != 0)
-            return no_release(r, c, id);
-        return upd__reply_json(r, c, MHD_HTTP_OK, upd__release_json(&rel));
+        return upd__lifecycle_retire(r, c, id);
     }
+    if (!strcmp(rest, "/unretire")) {
+        if (strcmp(method, "POST"))
+            return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
+                                    "use POST /api/v1/releases/<id>/unretire");
+        return upd__lifecycle_unretire(r, c, id);
+    }
+    (void)err;
     return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
-                            "unknown release path: /api/v1/releases/<id> or .../retire");
+                            "unknown release path: /api/v1/releases/<id>, .../retire or "
+                            ".../unretire");
 }
 
 static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *method,
@@ -332,7 +363,7 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         cJSON *arr = cJSON_CreateArray();
         if (s->store->ops->channel_list(s->store, collect_channel, arr) != 0) {
             cJSON_Delete(arr);
-            return store_failed(r, c, NULL);
+            return upd__api_store_failed(r, c, NULL);
         }
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "channels", arr);
@@ -351,13 +382,17 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
     int64_t id = body_release(r, c, &ret);
     if (id < 0)
         return ret;
+    char why[1024];
+    if (!body_flag(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
+        return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
+                            "to start a new channel, add \"create\": true");
     int rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
     if (rc == UPD_STORE_ENOTFOUND)
         return no_release(r, c, id);
     if (rc == UPD_STORE_ECONFLICT)
         return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
     if (rc)
-        return store_failed(r, c, err);
+        return upd__api_store_failed(r, c, err);
     upd_release_row rel;
     if (s->store->ops->release_get(s->store, id, &rel) != 0)
         return no_release(r, c, id);
@@ -401,14 +436,34 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
                                     "attention must be 1 or 0");
         f.attention = att && (!strcmp(att, "1") || !strcmp(att, "true"));
-        const char *lim = upd__arg(c, "limit");
-        f.limit = lim ? atoi(lim) : 1000;
+        const char *lim = upd__arg(c, "limit"), *off = upd__arg(c, "offset"),
+                   *pin = upd__arg(c, "pinned");
+        char *end = NULL;
+        long long lv = lim ? strtoll(lim, &end, 10) : 1000;
+        if (lim && (*end || lv < 1 || lv > 100000))
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-limit",
+                                    "limit must be a number from 1 to 100000");
+        long long ov = off ? strtoll(off, &end, 10) : 0;
+        if (off && (*end || ov < 0))
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-offset",
+                                    "offset must be a number of devices to skip (0 or more)");
+        long long pv = pin ? strtoll(pin, &end, 10) : 0;
+        if (pin && (*end || pv < 1))
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-pinned",
+                                    "pinned must be a release id");
+        f.limit = (int)lv;
+        f.offset = ov;
+        f.pinned_to = pv;
+        int64_t total = 0;
         cJSON *arr = cJSON_CreateArray();
-        if (s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
+        if (s->store->ops->device_count(s->store, &f, &total) != 0 ||
+            s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
             cJSON_Delete(arr);
-            return store_failed(r, c, NULL);
+            return upd__api_store_failed(r, c, NULL);
         }
         cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "total", (double)total);
+        cJSON_AddNumberToObject(j, "offset", (double)ov);
         cJSON_AddItemToObject(j, "devices", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
     }
@@ -448,6 +503,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             int64_t id = body_release(r, c, &ret);
             if (id < 0)
                 return ret;
+            upd_release_row rel;
+            char why[1024];
+            if (!body_flag(r, "force") && s->store->ops->release_get(s->store, id, &rel) == 0 &&
+                upd__lifecycle_pin_fits(s, mac, &rel, why, sizeof why) != 0)
+                return reply_reason(r, c, MHD_HTTP_CONFLICT, "wont-fit", why,
+                                    "to pin it anyway, add \"force\": true");
             rc = s->store->ops->device_set_pin(s->store, mac, id, err, sizeof err);
             if (rc == UPD_STORE_ENOTFOUND)
                 return no_release(r, c, id);
@@ -458,7 +519,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         if (rc == UPD_STORE_ECONFLICT)
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
         if (rc)
-            return store_failed(r, c, err);
+            return upd__api_store_failed(r, c, err);
     } else if (!strcmp(action, "/retry")) {
         if (strcmp(method, "POST"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
@@ -469,19 +530,28 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                     "device %s has never contacted this server: check its MAC",
                                     mac);
         if (rc)
-            return store_failed(r, c, err);
+            return upd__api_store_failed(r, c, err);
     } else if (!strcmp(action, "/channel")) {
         if (!strcmp(method, "DELETE")) {
             int rc = s->store->ops->device_set_channel(s->store, mac, NULL, err, sizeof err);
             if (rc)
-                return store_failed(r, c, err);
+                return upd__api_store_failed(r, c, err);
         } else if (!strcmp(method, "PUT") || !strcmp(method, "POST")) {
             enum MHD_Result ret = MHD_NO;
-            cJSON *j = json_body(r, c, &ret);
+            cJSON *j = upd__api_json_body(r, c, &ret);
             if (!j)
                 return ret;
             cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "channel");
             const char *ch = cJSON_IsString(v) ? v->valuestring : NULL;
+            char why[1024];
+            if (ch && *ch && upd__valid_channel(ch) &&
+                !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "create")) &&
+                upd__lifecycle_channel_known(s, ch, why, sizeof why) != 0) {
+                cJSON_Delete(j);
+                return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
+                                    "to assign a channel that serves nothing yet, add "
+                                    "\"create\": true");
+            }
             if (!cJSON_IsNull(v) && (!ch || (*ch && !upd__valid_channel(ch)))) {
                 cJSON_Delete(j);
                 return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
@@ -491,7 +561,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             int rc = s->store->ops->device_set_channel(s->store, mac, ch, err, sizeof err);
             cJSON_Delete(j);
             if (rc)
-                return store_failed(r, c, err);
+                return upd__api_store_failed(r, c, err);
         } else {
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
                                     "use PUT .../channel {\"channel\": \"beta\"}");
@@ -503,7 +573,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
     }
     upd_device_row d;
     if (s->store->ops->device_get(s->store, mac, &d) != 0)
-        return store_failed(r, c, "the device row vanished");
+        return upd__api_store_failed(r, c, "the device row vanished");
     return upd__reply_json(r, c, MHD_HTTP_OK, device_json(&d));
 }
 
@@ -526,7 +596,7 @@ static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *meth
                                   before ? atoll(before) : 0, lim ? atoi(lim) : 100, collect_event,
                                   arr) != 0) {
         cJSON_Delete(arr);
-        return store_failed(r, c, NULL);
+        return upd__api_store_failed(r, c, NULL);
     }
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "events", arr);

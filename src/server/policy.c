@@ -140,6 +140,27 @@ static upd_chip device_chip(srv *s, const upd_device_row *d, const upd_device_ro
     return chip;
 }
 
+void upd__device_facts(srv *s, const upd_device_row *d, int mode_fs, upd_client client,
+                       const upd_device_row *known, upd_device_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    f->client = client;
+    f->mode = mode_fs ? UPD_MODE_FS : UPD_MODE_SKETCH;
+    f->chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : device_chip(s, d, known);
+    if (d->free_space >= 0 && d->free_space <= UINT32_MAX) {
+        f->has_free_space = 1;
+        f->free_space = (uint32_t)d->free_space;
+    }
+    if (d->chip_size > 0 && d->chip_size <= UINT32_MAX) {
+        f->has_chip_size = 1;
+        f->chip_size = (uint32_t)d->chip_size;
+    }
+    if (d->sketch_size > 0 && d->sketch_size <= UINT32_MAX) {
+        f->has_sketch_size = 1;
+        f->sketch_size = (uint32_t)d->sketch_size;
+    }
+}
+
 void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_decision *out)
 {
     memset(out, 0, sizeof *out);
@@ -228,22 +249,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         return;
     }
     upd_device_facts f;
-    memset(&f, 0, sizeof f);
-    f.client = dr->client;
-    f.mode = dr->mode_fs ? UPD_MODE_FS : UPD_MODE_SKETCH;
-    f.chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : device_chip(s, d, known);
-    if (d->free_space >= 0 && d->free_space <= UINT32_MAX) {
-        f.has_free_space = 1;
-        f.free_space = (uint32_t)d->free_space;
-    }
-    if (d->chip_size > 0 && d->chip_size <= UINT32_MAX) {
-        f.has_chip_size = 1;
-        f.chip_size = (uint32_t)d->chip_size;
-    }
-    if (d->sketch_size > 0 && d->sketch_size <= UINT32_MAX) {
-        f.has_sketch_size = 1;
-        f.sketch_size = (uint32_t)d->sketch_size;
-    }
+    upd__device_facts(s, d, dr->mode_fs, dr->client, known, &f);
     /* can the device inflate gzip? Needed for a gzip release and for the gzip copy */
     char gz_why[UPD_DETAIL_MAX] = "";
     int inflates = 0, mode = -1;

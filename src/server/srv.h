@@ -184,6 +184,10 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
 int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel,
                 const upd_device_row *known, upd_release_row *out, int *pinned, char *why,
                 size_t whylen);
+/* The facts the fit rules need from what device d said (request facts, or a registry
+ * row), for client in sketch or filesystem mode; known: its registry row or NULL. */
+void upd__device_facts(srv *s, const upd_device_row *d, int mode_fs, upd_client client,
+                       const upd_device_row *known, upd_device_facts *f);
 /* The inspection report of a release's blob (cached). 0 ok. */
 int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *out);
 
@@ -196,6 +200,10 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
                                const char *method, const char *upload_data,
                                size_t *upload_data_size);
 cJSON *upd__release_json(const upd_release_row *rel);
+/* The request's JSON body as an object; replies 400 itself and returns NULL when bad. */
+cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret);
+/* 500 "the database failed: err". */
+enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const char *err);
 /* Upload of a release: feed body bytes (size 0 = end of body). */
 int upd__upload_begin(req *r, struct MHD_Connection *c);
 enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size);

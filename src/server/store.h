@@ -131,7 +131,9 @@ typedef struct upd_device_filter {
     const char *version;   /* exact version string; NULL any */
     int64_t seen_since_ms; /* 0 any */
     int attention;         /* 1: only devices a failed release is no longer offered to */
+    int64_t pinned_to;     /* > 0: only devices pinned to this release */
     int limit;             /* <= 0: 1000 */
+    int64_t offset;        /* rows to skip (paging), 0 none */
 } upd_device_filter;
 
 /* What the writer thread hands over: one device request (check-in) or one download. */
@@ -226,6 +228,15 @@ typedef struct upd_store_ops {
     int (*release_set_gzip)(upd_store *st, const upd_release_row *r, char *err, size_t errlen);
     /* Retire a release and take it out of every channel that points to it. */
     int (*release_retire)(upd_store *st, int64_t id, char *err, size_t errlen);
+    /* Serve a retired release again (channels are not changed); event
+     * "release-unretired". ENOTFOUND when there is no such release. */
+    int (*release_unretire)(upd_store *st, int64_t id, char *err, size_t errlen);
+    /* Delete a release with its hashes and gzip copy (devices' offers, holds and
+     * running_release that name it are cleared); event "release-deleted". ECONFLICT,
+     * with nothing deleted, when a channel serves it or a device is pinned to it: then
+     * *channels and *pins count them. The caller removes blobs no longer referenced. */
+    int (*release_delete)(upd_store *st, int64_t id, int *channels, int *pins, char *err,
+                          size_t errlen);
     /* Is the blob with this sha256 referenced by a release (its file or its gzip copy)?
      * 1 yes, 0 no, <0 error */
     int (*blob_referenced)(upd_store *st, const char *sha256);
@@ -236,6 +247,8 @@ typedef struct upd_store_ops {
     int (*channel_list)(upd_store *st, upd_channel_cb cb, void *ctx);
     int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
+    /* How many devices f matches (limit and offset ignored). */
+    int (*device_count)(upd_store *st, const upd_device_filter *f, int64_t *out);
     /* release_id 0 unpins. Creates the device row when it does not exist yet. */
     int (*device_set_pin)(upd_store *st, const char *mac, int64_t release_id, char *err,
                           size_t errlen);

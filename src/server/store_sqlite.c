@@ -88,6 +88,12 @@ static const char *const MIGRATIONS[] = {
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
     "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms"
 #define DEV_NCOLS 28
+/* The filter of device listings (upd_device_filter): ?1 channel, ?2 family, ?3 version,
+ * ?4 seen since, ?6 attention, ?7 pinned to */
+#define DEV_FILTER                                                                                 \
+    "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "                                \
+    "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND last_seen_ms>=?4 AND "           \
+    "(?6=0 OR (hold_failures>0 AND hold_until_ms=0)) AND (?7=0 OR pin_release=?7)"
 
 enum q {
     Q_BEGIN,
@@ -112,6 +118,13 @@ enum q {
     Q_DEV_GET,
     Q_DEV_GET_PRE,
     Q_DEV_LIST,
+    Q_DEV_COUNT,
+    Q_REL_UNRETIRE,
+    Q_REL_USERS,
+    Q_REL_FORGET,
+    Q_REL_DELETE,
+    Q_REL_DELETE_GZ,
+    Q_REL_DELETE_ROW,
     Q_DEV_ENSURE,
     Q_DEV_PIN,
     Q_DEV_CHANNEL,
@@ -174,11 +187,22 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
                       "WHERE mac=?1",
-    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE "
-                   "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "
-                   "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND "
-                   "last_seen_ms>=?4 AND (?6=0 OR (hold_failures>0 AND hold_until_ms=0)) "
-                   "ORDER BY last_seen_ms DESC, mac LIMIT ?5",
+    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                   " ORDER BY last_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
+    [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
+    [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=?1",
+    [Q_REL_USERS] = "SELECT (SELECT count(*) FROM channels WHERE release_id=?1), "
+                    "(SELECT count(*) FROM devices WHERE pin_release=?1)",
+    [Q_REL_FORGET] = "UPDATE devices SET "
+                     "offered_release=CASE WHEN offered_release=?1 THEN NULL ELSE offered_release "
+                     "END, running_release=CASE WHEN running_release=?1 THEN NULL ELSE "
+                     "running_release END, hold_release=CASE WHEN hold_release=?1 THEN NULL ELSE "
+                     "hold_release END, hold_failures=CASE WHEN hold_release=?1 THEN 0 ELSE "
+                     "hold_failures END WHERE offered_release=?1 OR running_release=?1 OR "
+                     "hold_release=?1",
+    [Q_REL_DELETE] = "DELETE FROM release_hashes WHERE release_id=?1",
+    [Q_REL_DELETE_GZ] = "DELETE FROM release_gzip WHERE release_id=?1",
+    [Q_REL_DELETE_ROW] = "DELETE FROM releases WHERE id=?1",
     [Q_DEV_ENSURE] = "INSERT OR IGNORE INTO devices(mac) VALUES(?1)",
     [Q_DEV_PIN] = "UPDATE devices SET pin_release=?2 WHERE mac=?1",
     [Q_DEV_CHANNEL] = "UPDATE devices SET channel=?2 WHERE mac=?1",
@@ -826,6 +850,88 @@ fail:
     return rc ? rc : UPD_STORE_EFAIL;
 }
 
+static int s_release_unretire(upd_store *base, int64_t id, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row *r = malloc(sizeof *r);
+    int rc = r ? begin(c) : UPD_STORE_EFAIL;
+    if (rc == 0 && (rc = get_release(c, id, r)) == 0) {
+        sqlite3_stmt *st = stmt(c, Q_REL_UNRETIRE);
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "release %lld (version %.200s) unretired", (long long)id, r->version);
+        if (!st)
+            rc = UPD_STORE_EFAIL;
+        else if ((rc = (sqlite3_bind_int64(st, 1, id), exec_done(c, st))) == 0 &&
+                 (rc = add_event(c, now_ms(), NULL, "release-unretired", id, -1, d)) == 0)
+            rc = commit(c);
+    }
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not unretire the release", c);
+        rollback(c);
+    }
+    free(r);
+    release_conn(s, c);
+    return rc;
+}
+
+/* One statement of q bound to the release id and run. */
+static int exec_id(conn *c, enum q q, int64_t id)
+{
+    sqlite3_stmt *st = stmt(c, q);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_int64(st, 1, id);
+    return exec_done(c, st);
+}
+
+static int s_release_delete(upd_store *base, int64_t id, int *channels, int *pins, char *err,
+                            size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row *r = malloc(sizeof *r);
+    *channels = *pins = 0;
+    int rc = r ? begin(c) : UPD_STORE_EFAIL;
+    if (rc == 0)
+        rc = get_release(c, id, r);
+    if (rc == 0) {
+        sqlite3_stmt *st = stmt(c, Q_REL_USERS);
+        if (!st)
+            rc = UPD_STORE_EFAIL;
+        else {
+            sqlite3_bind_int64(st, 1, id);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                *channels = sqlite3_column_int(st, 0);
+                *pins = sqlite3_column_int(st, 1);
+            } else {
+                rc = UPD_STORE_EFAIL;
+            }
+            sqlite3_reset(st);
+        }
+    }
+    if (rc == 0 && (*channels || *pins))
+        rc = UPD_STORE_ECONFLICT;
+    if (rc == 0 && (rc = exec_id(c, Q_REL_FORGET, id)) == 0 &&
+        (rc = exec_id(c, Q_REL_DELETE, id)) == 0 && (rc = exec_id(c, Q_REL_DELETE_GZ, id)) == 0 &&
+        (rc = exec_id(c, Q_REL_DELETE_ROW, id)) == 0) {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "release %lld (version %.200s, %s %s) deleted", (long long)id,
+                 r->version, r->platform, r->kind);
+        if ((rc = add_event(c, now_ms(), NULL, "release-deleted", id, -1, d)) == 0)
+            rc = commit(c);
+    }
+    if (rc) {
+        if (rc == UPD_STORE_EFAIL)
+            seterr(err, errlen, "could not delete the release", c);
+        rollback(c);
+    }
+    free(r);
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_blob_referenced(upd_store *base, const char *sha)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -953,6 +1059,35 @@ static int s_device_get(upd_store *base, const char *mac, upd_device_row *out)
     return rc;
 }
 
+/* The parameters of DEV_FILTER (and, for listings, ?5 limit and ?8 offset). */
+static void bind_filter(sqlite3_stmt *st, const upd_device_filter *f)
+{
+    bind_text_or_null(st, 1, f ? f->channel : NULL);
+    bind_text_or_null(st, 2, f ? f->platform : NULL);
+    bind_text_or_null(st, 3, f ? f->version : NULL);
+    sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
+    sqlite3_bind_int(st, 6, f ? f->attention : 0);
+    sqlite3_bind_int64(st, 7, f && f->pinned_to > 0 ? f->pinned_to : 0);
+}
+
+static int s_device_count(upd_store *base, const upd_device_filter *f, int64_t *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_DEV_COUNT);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        bind_filter(st, f);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = 0;
+        }
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     sqlite_store *s = (sqlite_store *)base;
@@ -963,12 +1098,9 @@ static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device
     if (!d)
         rc = UPD_STORE_EFAIL;
     if (rc == 0) {
-        bind_text_or_null(st, 1, f ? f->channel : NULL);
-        bind_text_or_null(st, 2, f ? f->platform : NULL);
-        bind_text_or_null(st, 3, f ? f->version : NULL);
-        sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
+        bind_filter(st, f);
         sqlite3_bind_int(st, 5, f && f->limit > 0 ? f->limit : 1000);
-        sqlite3_bind_int(st, 6, f ? f->attention : 0);
+        sqlite3_bind_int64(st, 8, f && f->offset > 0 ? f->offset : 0);
     }
     while (rc == 0 && next_row(st, &rc)) {
         read_device(st, d);
@@ -1388,6 +1520,9 @@ static const upd_store_ops SQLITE_OPS = {
     .release_list = s_release_list,
     .release_retire = s_release_retire,
     .blob_referenced = s_blob_referenced,
+    .release_unretire = s_release_unretire,
+    .release_delete = s_release_delete,
+    .device_count = s_device_count,
     .channel_set = s_channel_set,
     .channel_current = s_channel_current,
     .channel_list = s_channel_list,

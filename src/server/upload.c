@@ -14,6 +14,7 @@
 #include "host/fileinspect.h"
 #include "delivery.h"
 #include "imageid.h"
+#include "lifecycle.h"
 #include "srv.h"
 #include "updraft/error.h"
 #include "updraft/version.h"
@@ -33,6 +34,9 @@ struct upload {
     char filename[129];
     char notes[UPD_NOTES_MAX + 1];
     int too_long; /* a form field was longer than we keep */
+    /* the version exists on this platform with other bytes: "replace" retires that
+     * release (its channels serve the new one), "allow-duplicate" keeps both */
+    char same_version[24];
 };
 
 static void fail(struct upload *up, unsigned status, const char *kind, const char *msg)
@@ -163,6 +167,7 @@ int upd__upload_begin(req *r, struct MHD_Connection *c)
     take_arg(c, "platform", up->platform, sizeof up->platform, up);
     take_arg(c, "notes", up->notes, sizeof up->notes, up);
     take_arg(c, "filename", up->filename, sizeof up->filename, up);
+    take_arg(c, "same_version", up->same_version, sizeof up->same_version, up);
     snprintf(up->tmp, sizeof up->tmp, "%s/upload-XXXXXX", s->tmp_dir);
     up->fd = mkostemp(up->tmp, O_CLOEXEC);
     if (up->fd < 0) {
@@ -358,15 +363,50 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
     if (dup) {
         cJSON *j = cJSON_CreateObject();
         char m[512];
-        snprintf(m, sizeof m,
-                 "this exact file is already release %lld (version %.200s): to serve it on "
-                 "another channel use PUT /api/v1/channels/<name> {\"release\": %lld}",
-                 (long long)existing.id, existing.version, (long long)existing.id);
+        if (existing.retired)
+            snprintf(m, sizeof m,
+                     "this exact file is release %lld (version %.200s), which is retired: "
+                     "unretire it to serve it again (POST /api/v1/releases/%lld/unretire)",
+                     (long long)existing.id, existing.version, (long long)existing.id);
+        else
+            snprintf(m, sizeof m,
+                     "this exact file is already release %lld (version %.200s): to serve it on "
+                     "another channel use PUT /api/v1/channels/<name> {\"release\": %lld}",
+                     (long long)existing.id, existing.version, (long long)existing.id);
         cJSON_AddStringToObject(j, "error", m);
         cJSON_AddStringToObject(j, "kind", "duplicate");
         cJSON_AddNumberToObject(j, "release", (double)existing.id);
+        cJSON_AddBoolToObject(j, "retired", existing.retired);
         ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
         goto out;
+    }
+    int replace = !strcmp(up->same_version, "replace");
+    if (up->same_version[0] && !replace && strcmp(up->same_version, "allow-duplicate")) {
+        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                               "same_version must be 'replace' or 'allow-duplicate'");
+        goto out;
+    }
+    upd_release_row *other = malloc(sizeof *other);
+    int same = other && upd__lifecycle_same_version(s, rel, other);
+    if (same && !up->same_version[0]) {
+        cJSON *j = cJSON_CreateObject();
+        char m[600];
+        snprintf(m, sizeof m,
+                 "release %lld already has version %.200s for %s (%s) with other bytes: devices "
+                 "could not tell the two apart by version. Give this build its own version, "
+                 "replace release %lld with it, or keep both on purpose",
+                 (long long)other->id, other->version, rel->platform,
+                 other->retired ? "retired" : "active", (long long)other->id);
+        cJSON_AddStringToObject(j, "error", m);
+        cJSON_AddStringToObject(j, "kind", "version-exists");
+        cJSON_AddNumberToObject(j, "release", (double)other->id);
+        ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+        free(other);
+        goto out;
+    }
+    if (!same || !replace) {
+        free(other);
+        other = NULL;
     }
     if (upd__blob_commit(s, up->tmp, rel->sha256, err, sizeof err) != 0) {
         ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
@@ -378,11 +418,20 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "duplicate",
                                "this exact file was just added as another release: list them "
                                "with GET /api/v1/releases");
+        free(other);
         goto out;
     }
     if (rc != 0) {
         ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        free(other);
         goto out;
+    }
+    if (other) {
+        /* replace: the channels that served the old build serve the new one */
+        if (upd__lifecycle_replace(s, other, rel, err, sizeof err) != 0)
+            fprintf(stderr, "updraft: release %lld: replacing release %lld: %s\n",
+                    (long long)rel->id, (long long)other->id, err);
+        free(other);
     }
     {
         cJSON *j = upd__release_json(rel);

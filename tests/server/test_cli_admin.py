@@ -6,7 +6,7 @@ server and its token without exported variables (`updraft login`, the data dir's
 admin-token). The real binary against the real `updraft serve` on 127.0.0.1.
 
 usage: test_cli_admin.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: help errors login"""
+GROUP: help errors login lifecycle"""
 import os
 import stat
 import subprocess
@@ -113,7 +113,7 @@ def t_errors():
         check("MD5 in QIO flash mode" in out, "release show lists the device hashes")
         rc, out, err = run(["release", "show", "1", "--json"], env)
         check(rc == 0 and out.lstrip().startswith("{"), "release show --json")
-        rc, out, err = run(["release", "retire", "1"], env)
+        rc, out, err = run(["release", "retire", "1", "--force"], env)
         check(rc == 0 and "release 1 (version 1.0) is retired" in out and "{" not in out,
               "release retire says what happened: %r" % out)
         # long values keep the columns (cut with an ellipsis)
@@ -182,7 +182,120 @@ def t_login():
         srv.stop()
 
 
-GROUPS = {"help": t_help, "errors": t_errors, "login": t_login}
+def t_lifecycle():
+    srv = Server()
+    try:
+        env = clean_env(UPDRAFT_URL="http://127.0.0.1:%d" % srv.port, UPDRAFT_TOKEN=t.TOKEN)
+        tmp = tempfile.TemporaryDirectory()
+
+        def fw(seed, **kw):
+            f = os.path.join(tmp.name, "fw%d.bin" % seed)
+            open(f, "wb").write(t.arduino_bin(seed=seed, **kw))
+            return f
+
+        def cli(*args):
+            rc, out, err = run(args, env)
+            no_api_words(err, " ".join(args))
+            return rc, out, err
+        f1, f2 = fw(201), fw(202)
+        eq(cli("release", "add", f1, "--version", "1.0", "--channel", "stable")[0], 0, "add 1")
+        eq(cli("release", "add", f2, "--version", "1.1", "--channel", "stable")[0], 0, "add 2")
+        rc, out, err = cli("release", "list")
+        row = [ln for ln in out.splitlines() if ln.startswith("2 ")][0]
+        check("stable" in row and "stable" not in [ln for ln in out.splitlines()
+                                                   if ln.startswith("1 ")][0],
+              "release list shows the channel serving each release now: %r" % out)
+        # retiring what a channel serves: refused, then with a fallback
+        rc, out, err = cli("release", "retire", "2")
+        check(rc == 1 and "current esp8266 sketch release of channel 'stable'" in err and
+              "--fallback previous" in err and "--force" in err, "retire current: %r" % err)
+        rc, out, err = cli("release", "retire", "2", "--fallback", "previous")
+        check(rc == 0 and "channel stable now serves release 1 (version 1.0)" in out,
+              "retire --fallback previous: %r %r" % (out, err))
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E3:01", version="0.9"))
+        eq((r.status, r.headers.get("x-version")), (200, "1.0"), "devices get the previous one")
+        rc, out, err = cli("release", "retire", "1", "--force")
+        check(rc == 0 and "channel stable serves no esp8266 release now" in out,
+              "retire --force says the channel is empty: %r" % out)
+        # a retired file uploaded again; unretire
+        rc, out, err = cli("release", "add", f1, "--version", "1.0")
+        check(rc == 1 and "release 1, which is retired" in err and
+              "updraft release unretire 1" in err, "re-upload of a retired file: %r" % err)
+        rc, out, err = cli("release", "unretire", "1")
+        check(rc == 0 and "release 1 (version 1.0) can be offered again" in out, "unretire")
+        eq(cli("channel", "set", "stable", "1")[0], 0, "stable serves 1 again")
+        # the same version with other bytes
+        f3 = fw(203)
+        rc, out, err = cli("release", "add", f3, "--version", "1.0")
+        check(rc == 1 and "release 1 already has version 1.0" in err and "--replace" in err,
+              "same version, other bytes: refused: %r" % err)
+        rc, out, err = cli("release", "add", f3, "--version", "1.0", "--replace")
+        check(rc == 0 and "release 3" in out, "--replace: %r" % err)
+        rc, out, err = cli("release", "show", "1", "--json")
+        import json
+        check(json.loads(out)["retired"] is True, "--replace retired the old build")
+        rc, out, err = cli("channel", "list")
+        check(any(ln.startswith("stable") and " 3 " in ln for ln in out.splitlines()),
+              "--replace: the channel serves the new build: %r" % out)
+        eq(cli("release", "add", fw(204), "--version", "1.0", "--allow-duplicate")[0], 0,
+           "--allow-duplicate keeps both")
+        # channels that do not exist
+        rc, out, err = cli("channel", "set", "stabel", "3")
+        check(rc == 1 and "there is no channel 'stabel'" in err and "did you mean 'stable'?" in err
+              and "--create" in err, "channel typo: %r" % err)
+        eq(cli("channel", "set", "beta", "3", "--create")[0], 0, "channel set --create")
+        mac = "DE:BA:7A:B1:E3:01"
+        rc, out, err = cli("device", "channel", mac, "betta")
+        check(rc == 1 and "did you mean 'beta'?" in err, "device channel typo: %r" % err)
+        eq(cli("device", "channel", mac, "beta")[0], 0, "device channel beta")
+        # pins a device cannot take
+        e32 = os.path.join(tmp.name, "e32.bin")
+        open(e32, "wb").write(t.esp32_app(seed=205))
+        rc, out, err = cli("release", "add", e32, "--version", "9.0")
+        eq(rc, 0, "an ESP32 release")
+        e32_id = out.split()[1].rstrip(":")
+        eq(e32_id, "5", "the ESP32 release's id")
+        rc, out, err = cli("device", "pin", mac, e32_id)
+        check(rc == 1 and "cannot take release %s" % e32_id in err and "--force" in err,
+              "pin to another platform's release: %r" % err)
+        rc, out, err = cli("device", "pin", mac, e32_id, "--force")
+        eq(rc, 0, "pin --force")
+        # delete only what nothing needs
+        rc, out, err = cli("release", "delete", e32_id)
+        check(rc == 1 and "1 device is pinned to it" in err and "--pinned %s" % e32_id in err,
+              "delete a pinned release: %r" % err)
+        rc, out, err = cli("device", "list", "--pinned", e32_id)
+        check(mac in out, "device list --pinned")
+        rc, out, err = cli("release", "delete", "3")
+        check(rc == 1 and "channels 'beta', 'stable' serve it" in err and "pinned to it" not in err,
+              "delete a release channels serve: %r" % err)
+        eq(cli("device", "unpin", mac)[0], 0, "unpin")
+        sha = srv.api("GET", "/api/v1/releases/" + e32_id).json["sha256"]
+        blob = os.path.join(srv.data, "blobs", "sha256", sha[:2], sha)
+        check(os.path.exists(blob), "the blob exists before the delete")
+        rc, out, err = cli("release", "delete", e32_id)
+        check(rc == 0 and "release %s (version 9.0) is deleted" % e32_id in out, "delete: %r" % err)
+        check(not os.path.exists(blob), "its file is gone")
+        eq(cli("release", "show", e32_id)[0], 1, "a deleted release is gone")
+        # paging: never a silent cut
+        for i in range(5):
+            srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E4:%02X" % i))
+        rc, out, err = cli("device", "list", "--limit", "2")
+        lines = out.strip().splitlines()
+        eq(len(lines), 4, "header, 2 rows, the total line")
+        check("devices 1-2 of 6: --offset 2 shows the next ones, --all every one" in out,
+              "the total and how to see the rest: %r" % lines[-1])
+        rc, out, err = cli("device", "list", "--all")
+        check("devices 1-6 of 6" in out and len(out.strip().splitlines()) == 8, "--all")
+        rc, out, err = cli("device", "list", "--json", "--limit", "2", "--offset", "4")
+        import json
+        js = json.loads(out)
+        eq((js["total"], len(js["devices"])), (6, 2), "--json with total and a page")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"help": t_help, "errors": t_errors, "login": t_login, "lifecycle": t_lifecycle}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

@@ -1,0 +1,380 @@
+/* The release lifecycle rules and their API calls (lifecycle.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "closest.h"
+#include "lifecycle.h"
+
+/* ---- what serves what -------------------------------------------------------------------- */
+
+typedef struct chan_list {
+    upd_channel_row *v;
+    size_t n, cap;
+} chan_list;
+
+static int collect_chan(void *ctx, const upd_channel_row *c)
+{
+    chan_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        upd_channel_row *p = realloc(l->v, nc * sizeof *p);
+        if (!p)
+            return 1;
+        l->v = p;
+        l->cap = nc;
+    }
+    l->v[l->n++] = *c;
+    return 0;
+}
+
+static int channels_of(srv *s, chan_list *l)
+{
+    memset(l, 0, sizeof *l);
+    return s->store->ops->channel_list(s->store, collect_chan, l);
+}
+
+/* The channels that serve release id now, as "stable, beta" into out; how many. */
+static int serving(const chan_list *l, int64_t id, char *out, size_t cap)
+{
+    int n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].release_id == id) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "%s'%s'", n ? ", " : "", l->v[i].name);
+            n++;
+        }
+    return n;
+}
+
+void upd__lifecycle_add_serving(srv *s, cJSON *rels)
+{
+    chan_list l;
+    channels_of(s, &l);
+    cJSON *r;
+    cJSON_ArrayForEach(r, rels)
+    {
+        cJSON *arr = cJSON_AddArrayToObject(r, "serving");
+        const cJSON *idv = cJSON_GetObjectItemCaseSensitive(r, "id");
+        int64_t id = cJSON_IsNumber(idv) ? (int64_t)idv->valuedouble : 0;
+        for (size_t i = 0; i < l.n; i++)
+            if (l.v[i].release_id == id)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(l.v[i].name));
+    }
+    free(l.v);
+}
+
+/* ---- the previous release (retire --fallback previous) ------------------------------------ */
+
+typedef struct prev_ctx {
+    const upd_release_row *of;
+    upd_release_row *out;
+    int found;
+} prev_ctx;
+
+static int find_prev(void *ctx, const upd_release_row *r)
+{
+    prev_ctx *p = ctx; /* the list is newest first: the first match is the newest */
+    if (r->id < p->of->id && !r->retired && !strcmp(r->platform, p->of->platform) &&
+        !strcmp(r->mode, p->of->mode)) {
+        *p->out = *r;
+        p->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- API calls ------------------------------------------------------------------------------ */
+
+static enum MHD_Result no_release(req *r, struct MHD_Connection *c, int64_t id)
+{
+    return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found", "there is no release %lld",
+                            (long long)id);
+}
+
+enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t id)
+{
+    srv *s = r->s;
+    char err[512] = "", names[1024];
+    int fallback = 0, force = 0;
+    if (r->body && r->body_len) {
+        enum MHD_Result ret = MHD_NO;
+        cJSON *j = upd__api_json_body(r, c, &ret);
+        if (!j)
+            return ret;
+        const cJSON *fb = cJSON_GetObjectItemCaseSensitive(j, "fallback");
+        fallback = cJSON_IsString(fb) && !strcmp(fb->valuestring, "previous");
+        force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "force"));
+        int bad = (fb && !fallback) || (fallback && force);
+        cJSON_Delete(j);
+        if (bad)
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
+                                    "the body is {\"fallback\": \"previous\"} or {\"force\": "
+                                    "true}, not both");
+    }
+    upd_release_row *rel = malloc(sizeof *rel), *prev = malloc(sizeof *prev);
+    chan_list l;
+    memset(&l, 0, sizeof l);
+    enum MHD_Result ret;
+    if (!rel || !prev) {
+        ret = upd__api_store_failed(r, c, "out of memory");
+        goto out;
+    }
+    if (s->store->ops->release_get(s->store, id, rel) != 0) {
+        ret = no_release(r, c, id);
+        goto out;
+    }
+    channels_of(s, &l);
+    int nserving = serving(&l, id, names, sizeof names);
+    if (nserving && !fallback && !force) {
+        cJSON *j = cJSON_CreateObject();
+        char m[1400], why[1200];
+        snprintf(why, sizeof why,
+                 "release %lld is the current %s %s release of channel%s %s: retiring it would "
+                 "leave %s with nothing to offer",
+                 (long long)id, rel->platform, rel->mode, nserving > 1 ? "s" : "", names,
+                 nserving > 1 ? "them" : "it");
+        snprintf(m, sizeof m,
+                 "%s. Retire it with {\"fallback\": \"previous\"} (the channels serve the "
+                 "release before it) or {\"force\": true} (they serve nothing)",
+                 why);
+        cJSON_AddStringToObject(j, "error", m);
+        cJSON_AddStringToObject(j, "reason", why);
+        cJSON_AddStringToObject(j, "kind", "current");
+        cJSON *arr = cJSON_AddArrayToObject(j, "channels");
+        for (size_t i = 0; i < l.n; i++)
+            if (l.v[i].release_id == id)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(l.v[i].name));
+        ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+        goto out;
+    }
+    prev_ctx pc = {rel, prev, 0};
+    if (nserving && fallback) {
+        s->store->ops->release_list(s->store, find_prev, &pc);
+        if (!pc.found) {
+            ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "no-previous",
+                                   "there is no earlier %s %s release that is not retired for "
+                                   "%s to fall back to",
+                                   rel->platform, rel->mode, names);
+            goto out;
+        }
+        for (size_t i = 0; i < l.n; i++)
+            if (l.v[i].release_id == id &&
+                s->store->ops->channel_set(s->store, l.v[i].name, prev->id, err, sizeof err)) {
+                ret = upd__api_store_failed(r, c, err);
+                goto out;
+            }
+    }
+    int rc = s->store->ops->release_retire(s->store, id, err, sizeof err);
+    if (rc == UPD_STORE_ENOTFOUND) {
+        ret = no_release(r, c, id);
+        goto out;
+    }
+    if (rc) {
+        ret = upd__api_store_failed(r, c, err);
+        goto out;
+    }
+    rel->retired = 1;
+    cJSON *j = upd__release_json(rel);
+    cJSON *arr = cJSON_AddArrayToObject(j, "channels");
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i].release_id == id) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", l.v[i].name);
+            if (pc.found) {
+                cJSON_AddNumberToObject(o, "release", (double)prev->id);
+                cJSON_AddStringToObject(o, "version", prev->version);
+            } else {
+                cJSON_AddNullToObject(o, "release");
+            }
+            cJSON_AddItemToArray(arr, o);
+        }
+    ret = upd__reply_json(r, c, MHD_HTTP_OK, j);
+out:
+    free(l.v);
+    free(rel);
+    free(prev);
+    return ret;
+}
+
+enum MHD_Result upd__lifecycle_unretire(req *r, struct MHD_Connection *c, int64_t id)
+{
+    srv *s = r->s;
+    char err[512] = "";
+    int rc = s->store->ops->release_unretire(s->store, id, err, sizeof err);
+    if (rc == UPD_STORE_ENOTFOUND)
+        return no_release(r, c, id);
+    if (rc)
+        return upd__api_store_failed(r, c, err);
+    upd_release_row rel;
+    if (s->store->ops->release_get(s->store, id, &rel) != 0)
+        return no_release(r, c, id);
+    return upd__reply_json(r, c, MHD_HTTP_OK, upd__release_json(&rel));
+}
+
+/* Remove the blob sha256 when no release references it any more. */
+static void drop_blob(srv *s, const char *sha256)
+{
+    char path[PATH_MAX + 80];
+    if (!sha256[0] || s->store->ops->blob_referenced(s->store, sha256) != 0)
+        return;
+    upd__blob_path(s, sha256, path, sizeof path);
+    unlink(path);
+}
+
+enum MHD_Result upd__lifecycle_delete(req *r, struct MHD_Connection *c, int64_t id)
+{
+    srv *s = r->s;
+    char err[512] = "";
+    upd_release_row rel;
+    if (s->store->ops->release_get(s->store, id, &rel) != 0)
+        return no_release(r, c, id);
+    int channels = 0, pins = 0;
+    int rc = s->store->ops->release_delete(s->store, id, &channels, &pins, err, sizeof err);
+    if (rc == UPD_STORE_ENOTFOUND)
+        return no_release(r, c, id);
+    if (rc == UPD_STORE_ECONFLICT) {
+        chan_list l;
+        char names[1024] = "";
+        channels_of(s, &l);
+        serving(&l, id, names, sizeof names);
+        free(l.v);
+        cJSON *j = cJSON_CreateObject();
+        char m[1500];
+        int n = snprintf(m, sizeof m, "release %lld is still needed: ", (long long)id);
+        if (channels)
+            n += snprintf(m + n, sizeof m - (size_t)n, "channel%s %s serve%s it",
+                          channels > 1 ? "s" : "", names, channels > 1 ? "" : "s");
+        if (pins)
+            snprintf(m + n, sizeof m - (size_t)n, "%s%d device%s pinned to it",
+                     channels ? "; " : "", pins, pins == 1 ? " is" : "s are");
+        cJSON_AddStringToObject(j, "error", m);
+        cJSON_AddStringToObject(j, "reason", m);
+        cJSON_AddStringToObject(j, "kind", "in-use");
+        cJSON_AddNumberToObject(j, "channels", channels);
+        cJSON_AddNumberToObject(j, "pins", pins);
+        return upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+    }
+    if (rc)
+        return upd__api_store_failed(r, c, err);
+    drop_blob(s, rel.sha256);
+    drop_blob(s, rel.gz_sha256);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "deleted", (double)id);
+    cJSON_AddStringToObject(j, "version", rel.version);
+    return upd__reply_json(r, c, MHD_HTTP_OK, j);
+}
+
+/* ---- upload, channels, pins ---------------------------------------------------------------- */
+
+typedef struct ver_ctx {
+    const upd_release_row *of;
+    upd_release_row *out;
+    int found;
+} ver_ctx;
+
+static int find_version(void *ctx, const upd_release_row *r)
+{
+    ver_ctx *v = ctx;
+    if (!strcmp(r->platform, v->of->platform) && !strcmp(r->mode, v->of->mode) &&
+        !strcmp(r->version, v->of->version) && strcmp(r->sha256, v->of->sha256)) {
+        *v->out = *r;
+        v->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int upd__lifecycle_same_version(srv *s, const upd_release_row *rel, upd_release_row *out)
+{
+    ver_ctx v = {rel, out, 0};
+    s->store->ops->release_list(s->store, find_version, &v);
+    return v.found;
+}
+
+int upd__lifecycle_replace(srv *s, const upd_release_row *old, const upd_release_row *new_rel,
+                           char *err, size_t errlen)
+{
+    chan_list l;
+    int rc = channels_of(s, &l);
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        if (l.v[i].release_id == old->id)
+            rc = s->store->ops->channel_set(s->store, l.v[i].name, new_rel->id, err, errlen);
+    free(l.v);
+    if (rc == 0 && !old->retired)
+        rc = s->store->ops->release_retire(s->store, old->id, err, errlen);
+    return rc ? -1 : 0;
+}
+
+int upd__lifecycle_channel_known(srv *s, const char *name, char *why, size_t whylen)
+{
+    if (!strcmp(name, "stable"))
+        return 0;
+    chan_list l;
+    channels_of(s, &l);
+    const char **names = calloc(l.n + 2, sizeof *names);
+    char list[512] = "";
+    size_t k = 0;
+    int known = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        if (!strcmp(l.v[i].name, name))
+            known = 1;
+        int seen = 0;
+        for (size_t j = 0; j < k; j++)
+            seen |= !strcmp(names[j], l.v[i].name);
+        if (seen || !names)
+            continue;
+        names[k++] = l.v[i].name;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s'%s'", len ? ", " : "", l.v[i].name);
+    }
+    if (!known) {
+        int has_stable = 0;
+        for (size_t j = 0; j < k; j++)
+            has_stable |= !strcmp(names[j], "stable");
+        if (names && !has_stable)
+            names[k++] = "stable";
+        const char *best = names ? upd_closest(name, names) : NULL;
+        char b[UPD_NAME_MAX + 40] = "";
+        if (best)
+            snprintf(b, sizeof b, "; did you mean '%s'?", best);
+        snprintf(why, whylen, "there is no channel '%s' (channels: %s)%s", name,
+                 list[0] ? list : "only 'stable' so far", b);
+    }
+    free(names);
+    free(l.v);
+    return known ? 0 : -1;
+}
+
+int upd__lifecycle_pin_fits(srv *s, const char *mac, const upd_release_row *rel, char *why,
+                            size_t whylen)
+{
+    upd_device_row *d = malloc(sizeof *d);
+    if (!d || s->store->ops->device_get(s->store, mac, d) != 0 || !d->family[0]) {
+        free(d);
+        return 0; /* never heard from: nothing to check it against */
+    }
+    int rc = 0;
+    upd_image_report rep;
+    int fs = !strcmp(rel->mode, "fs");
+    if (upd__release_report(s, rel, &rep) == 0) {
+        upd_client client = !strcmp(d->family, "esp8266") ? UPD_CLIENT_ESP8266_ARDUINO
+                            : strstr(d->user_agent, "ESP32 HTTP Client") ? UPD_CLIENT_ESP_IDF
+                                                                         : UPD_CLIENT_ESP32_ARDUINO;
+        upd_device_facts f;
+        upd__device_facts(s, d, fs, client, d, &f);
+        upd_fit_result fr;
+        memset(&fr, 0, sizeof fr);
+        if (upd_fit_check(&rep, &f, &fr) != 0) {
+            snprintf(why, whylen, "device %s cannot take release %lld (version %.100s): %s", mac,
+                     (long long)rel->id, rel->version,
+                     fr.explanation[0] ? fr.explanation : upd_fit_code_name(fr.code));
+            rc = -1;
+        }
+    }
+    free(d);
+    return rc;
+}
