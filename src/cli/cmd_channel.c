@@ -32,7 +32,8 @@ static int set(int argc, char **argv)
     char path[256], enc[200], body[64], nf[160], ret[200], bad[200];
     upd_api_urlencode(argv[1], enc, sizeof enc);
     snprintf(path, sizeof path, "/api/v1/channels/%s", enc);
-    snprintf(body, sizeof body, "{\"release\": %lld%s}", id, create ? ", \"create\": true" : "");
+    snprintf(body, sizeof body, "{\"release\": %lld, \"create\": %s}", id,
+             create ? "true" : "false"); /* false: refuse an unknown name */
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     snprintf(ret, sizeof ret,
              "release %lld is retired: a channel serves only releases that are not "

@@ -269,8 +269,7 @@ static int channel(int argc, char **argv)
         cJSON_AddStringToObject(o, "channel", argv[2]);
     else
         cJSON_AddNullToObject(o, "channel");
-    if (create)
-        cJSON_AddTrueToObject(o, "create");
+    cJSON_AddBoolToObject(o, "create", create); /* false: refuse an unknown name */
     char *body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     char bad[200];

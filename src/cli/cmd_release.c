@@ -51,9 +51,8 @@ static int add(int argc, char **argv)
     }
     if (argc != 2)
         return upd_cli_usage("release", sub_named("add"));
-    if (!version || !*version) {
-        fprintf(stderr, "updraft release add: give the release a version with --version (devices "
-                        "compare it with the version they send), e.g. --version 1.2.3\n");
+    if (version && !*version) {
+        fprintf(stderr, "updraft release add: --version needs a version, e.g. --version 1.2.3\n");
         return 2;
     }
     const char *file = argv[1];
@@ -122,6 +121,11 @@ static int add(int argc, char **argv)
                 "updraft release add: this exact file is already release %lld: to serve it on "
                 "another channel run 'updraft channel set CHANNEL %lld'\n",
                 N(j, "release"), N(j, "release"));
+    } else if (!ok && !strcmp(S(j, "kind"), "no-version")) {
+        fprintf(stderr,
+                "updraft release add: %s: give the release a version with --version (devices "
+                "compare it with the version they send), e.g. --version 1.2.3\n",
+                S(j, "reason"));
     } else if (!ok && !strcmp(S(j, "kind"), "version-exists")) {
         fprintf(stderr,
                 "updraft release add: release %lld already has version %s with other bytes, and "
@@ -372,8 +376,9 @@ static const upd_cli_sub SUBS[] = {
      "[--replace | --allow-duplicate] [--json]",
      "Upload a firmware file as a new release. The server inspects it first (as 'updraft\n"
      "inspect' does) and refuses what no device should be sent.\n\n"
-     "  --version V     the release's version (required): devices send theirs and are\n"
-     "                  offered only a newer one (docs/versions.md)\n"
+     "  --version V     the release's version: devices send theirs and are offered only a\n"
+     "                  newer one (docs/versions.md). Required, except for ESP32 apps\n"
+     "                  whose app description names the application's version\n"
      "  --channel C     make it the current release of channel C for its platform\n"
      "  --notes TEXT    release notes (at most 4,095 bytes)\n"
      "  --platform P    esp8266 or esp32: for filesystem images, which carry none\n"

@@ -264,6 +264,14 @@ static int body_flag(req *r, const char *name)
     return v;
 }
 
+static int body_false(req *r, const char *name)
+{
+    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    int v = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, name));
+    cJSON_Delete(j);
+    return v;
+}
+
 static int64_t parse_id(const char *s, const char **rest)
 {
     char *end;
@@ -383,9 +391,9 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
     if (id < 0)
         return ret;
     char why[1024];
-    if (!body_flag(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
+    if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
         return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
-                            "to start a new channel, add \"create\": true");
+                            "to start a new channel, leave \"create\": false out");
     int rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
     if (rc == UPD_STORE_ENOTFOUND)
         return no_release(r, c, id);
@@ -545,12 +553,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             const char *ch = cJSON_IsString(v) ? v->valuestring : NULL;
             char why[1024];
             if (ch && *ch && upd__valid_channel(ch) &&
-                !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "create")) &&
+                cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "create")) &&
                 upd__lifecycle_channel_known(s, ch, why, sizeof why) != 0) {
                 cJSON_Delete(j);
                 return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
-                                    "to assign a channel that serves nothing yet, add "
-                                    "\"create\": true");
+                                    "to assign a channel that serves nothing yet, leave "
+                                    "\"create\": false out");
             }
             if (!cJSON_IsNull(v) && (!ch || (*ch && !upd__valid_channel(ch)))) {
                 cJSON_Delete(j);

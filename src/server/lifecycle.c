@@ -295,6 +295,36 @@ int upd__lifecycle_same_version(srv *s, const upd_release_row *rel, upd_release_
     return v.found;
 }
 
+int upd__lifecycle_image_version(const upd_app_desc *d, char *out, size_t cap, char *why,
+                                 size_t whylen)
+{
+    const char *v = d->version;
+    size_t idf = strcspn(d->idf_ver, "-");
+    int printable = 1;
+    for (const char *p = v; *p; p++)
+        printable &= *p >= 0x20 && *p < 0x7F;
+    if (!v[0] || !printable) {
+        snprintf(why, whylen, "the image's app description names no version");
+        return -1;
+    }
+    /* esp_app_desc_t.version is PROJECT_VER; when the project sets none, ESP-IDF puts the
+     * framework's `git describe` there, and the Arduino library builder leaves
+     * "esp-idf: v4.4.7 <hash>": devices would all report the same "version" */
+    if (!strncasecmp(v, "esp-idf", 7) || !strcmp(d->project, "arduino-lib-builder") ||
+        (idf > 1 && !strncmp(v, d->idf_ver, idf))) {
+        snprintf(why, whylen,
+                 "the image's version '%.40s' is the framework's (ESP-IDF %.32s%s), not the "
+                 "application's",
+                 v, d->idf_ver,
+                 !strcmp(d->project, "arduino-lib-builder")
+                     ? ", as the Arduino library builder leaves it"
+                     : "");
+        return -1;
+    }
+    snprintf(out, cap, "%s", v);
+    return 0;
+}
+
 int upd__lifecycle_replace(srv *s, const upd_release_row *old, const upd_release_row *new_rel,
                            char *err, size_t errlen)
 {

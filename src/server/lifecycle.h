@@ -27,6 +27,12 @@ int upd__lifecycle_same_version(srv *s, const upd_release_row *rel, upd_release_
 int upd__lifecycle_replace(srv *s, const upd_release_row *old, const upd_release_row *new_rel,
                            char *err, size_t errlen);
 
+/* The version an image names for itself (ESP-IDF app description), when it is the
+ * application's: 0 with it in out; -1 when there is none or it is not the application's
+ * (the framework's version, as the Arduino library builder leaves it), with why. */
+int upd__lifecycle_image_version(const upd_app_desc *d, char *out, size_t cap, char *why,
+                                 size_t whylen);
+
 /* Does a channel of this name exist (serves a release for some platform)? "stable" always
  * does. 0 yes; -1 no, with why saying which exist and the closest. */
 int upd__lifecycle_channel_known(srv *s, const char *name, char *why, size_t whylen);

@@ -281,14 +281,22 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         goto out;
     }
     int fs = rep->verdict == UPD_VERDICT_FS_IMAGE;
-    if (!up->version[0] && rep->desc.present && rep->desc.version[0] &&
-        ascii_printable(rep->desc.version))
-        upd__copy(up->version, sizeof up->version, rep->desc.version);
+    char vwhy[300] = "the release needs a version and the image names none";
+    if (!up->version[0] && rep->desc.present &&
+        upd__lifecycle_image_version(&rep->desc, up->version, sizeof up->version, vwhy,
+                                     sizeof vwhy) != 0)
+        up->version[0] = '\0';
     if (!up->version[0]) {
-        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                               "the release needs a version: pass ?version=1.2.3 (or the "
-                               "'version' form field); devices compare it with the version "
-                               "they send");
+        cJSON *j = cJSON_CreateObject();
+        char m[600];
+        snprintf(m, sizeof m,
+                 "%s: pass ?version=1.2.3 (or the 'version' form field); devices compare it "
+                 "with the version they send",
+                 vwhy);
+        cJSON_AddStringToObject(j, "error", m);
+        cJSON_AddStringToObject(j, "kind", "no-version");
+        cJSON_AddStringToObject(j, "reason", vwhy);
+        ret = upd__reply_json(r, c, MHD_HTTP_BAD_REQUEST, j);
         goto out;
     }
     if (!ascii_printable(up->version) || strlen(up->version) > UPD_VERSION_MAX) {

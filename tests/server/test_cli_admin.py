@@ -79,7 +79,8 @@ def t_errors():
         f = os.path.join(tmp.name, "app.bin")
         open(f, "wb").write(arduino_bin(seed=71))
         rc, out, err = run(["release", "add", f], env=env)
-        check(rc == 2 and "--version" in err, "release add without --version names the flag")
+        check(rc == 1 and "--version" in err and "the image names none" in err,
+              "release add without --version names the flag: %r" % err)
         no_api_words(err, "release add without --version")
         rc, out, err = run(["release", "add", f, "--version", "1.0", "--channel", "stable"], env)
         eq(rc, 0, "release add: %s" % err)
@@ -127,6 +128,16 @@ def t_errors():
         row = [ln for ln in lines if ln.startswith("2 ")][0]
         check("\u2026" in row, "a long version is cut with an ellipsis: %r" % row)
         eq(row.index("esp8266"), head.index("PLATFORM"), "columns stay aligned")
+        # ESP32 apps name their version, unless it is the framework's
+        e = os.path.join(tmp.name, "e.bin")
+        open(e, "wb").write(t.esp32_app(seed=73, version="esp-idf: v4.4.7 38eeba213a"))
+        rc, out, err = run(["release", "add", e], env=env)
+        check(rc == 1 and "is the framework's" in err and "--version" in err,
+              "an ESP-IDF framework version is never used silently: %r" % err)
+        no_api_words(err, "framework version")
+        open(e, "wb").write(t.esp32_app(seed=74, version="2.3.1"))
+        rc, out, err = run(["release", "add", e, "--json"], env=env)
+        check(rc == 0 and '"version":\t"2.3.1"' in out, "the app's own version is used: %r" % out)
         # a wrong token says which token was used and what to do, in CLI terms
         rc, out, err = run(["release", "list"], clean_env(UPDRAFT_URL=env["UPDRAFT_URL"],
                                                           UPDRAFT_TOKEN="nope"))

@@ -528,8 +528,9 @@ def t_fw():
         # pinned: the pinned version
         img2 = arduino_bin(seed=12)
         rel2 = srv.upload(img2, "6.0").json
-        eq(srv.api("POST", "/api/v1/devices/5ccf7f0a1b2c/pin", {"release": rel2["id"]}).status,
-           200, "pin")
+        # (forced: the device's last check said 1000 bytes free, too little for it)
+        eq(srv.api("POST", "/api/v1/devices/5ccf7f0a1b2c/pin",
+                   {"release": rel2["id"], "force": True}).status, 200, "pin")
         r = srv.raw(b"GET /fw/5CCF7F0A1B2C.version HTTP/1.0\r\n\r\n")
         eq(r.body, b"6.0", "pinned device's .version")
     finally:
@@ -605,6 +606,9 @@ def t_api():
         check_image_response(r, img2, "1.1.0", "channel beta serves the release set")
         # retire: no longer offered
         r = srv.api("POST", "/api/v1/releases/%d/retire" % rel2["id"])
+        eq((r.status, r.json["kind"]), (409, "current"),
+           "retiring the release a channel serves needs a fallback or force")
+        r = srv.api("POST", "/api/v1/releases/%d/retire" % rel2["id"], {"force": True})
         eq((r.status, r.json["retired"]), (200, True), "retire")
         r = srv.raw(esp8266_request(srv.port, path="/update/beta", mac="AB:00:00:00:00:01"))
         eq(r.status, 304, "retired release not offered")
@@ -947,7 +951,7 @@ def t_cli():
         check(rc == 0 and "download-completed" in out, "device show with history")
         rc, out, err = run("device", "pin", "deba7ab1e042", "1")
         check(rc == 0 and "pinned to release 1" in out, "device pin: %r %r" % (out, err))
-        rc, out, err = run("channel", "set", "beta", "1")
+        rc, out, err = run("channel", "set", "beta", "1", "--create")
         check(rc == 0 and "beta" in out, "channel set")
         rc, out, err = run("channel", "list", "--json")
         eq(sorted(c["name"] for c in json.loads(out)["channels"]), ["beta", "stable"],
