@@ -247,21 +247,20 @@ static int c_release_set_hashes(upd_store *st, const upd_release_row *r, char *e
     return rc;
 }
 
-<<<<<<< HEAD
 static int c_release_set_gzip(upd_store *st, const upd_release_row *r, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_set_gzip(cs(st)->inner, r, err, errlen);
-=======
-static int c_release_unretire(upd_store *st, int64_t id, char *err, size_t errlen)
-{
-    int rc = cs(st)->inner->ops->release_unretire(cs(st)->inner, id, err, errlen);
->>>>>>> 54eb599 (release lifecycle without traps (lifecycle.c): retire the release a channel serves only with --fallback previous or --force, unretire, delete only what no channel or pin needs (with its file), one version per platform unless --replace/--allow-duplicate, channels created on purpose (typos refused with the closest name), pins checked with the fit rules (--force); release list shows what serves each release now; device list pages with a total (--limit/--offset/--all, --pinned))
     bump(cs(st), 1, 0);
     return rc;
 }
 
-<<<<<<< HEAD
-=======
+static int c_release_unretire(upd_store *st, int64_t id, char *err, size_t errlen)
+{
+    int rc = cs(st)->inner->ops->release_unretire(cs(st)->inner, id, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
 static int c_release_delete(upd_store *st, int64_t id, int *channels, int *pins, char *err,
                             size_t errlen)
 {
@@ -275,7 +274,6 @@ static int c_device_count(upd_store *st, const upd_device_filter *f, int64_t *ou
     return cs(st)->inner->ops->device_count(cs(st)->inner, f, out);
 }
 
->>>>>>> 54eb599 (release lifecycle without traps (lifecycle.c): retire the release a channel serves only with --fallback previous or --force, unretire, delete only what no channel or pin needs (with its file), one version per platform unless --replace/--allow-duplicate, channels created on purpose (typos refused with the closest name), pins checked with the fit rules (--force); release list shows what serves each release now; device list pages with a total (--limit/--offset/--all, --pinned))
 static int c_release_retire(upd_store *st, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_retire(cs(st)->inner, id, err, errlen);
