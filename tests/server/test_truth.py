@@ -95,6 +95,19 @@ def t_imageid():
         whats = [h["what"] for h in got.get("device_hashes", [])]
         check(not any("flash mode" in w for w in whats),
               "no flash-mode variants for a gzip release: %r" % whats)
+        # a signed release (payload || signature || u32 length) runs as its payload:
+        # getSketchSize() walks the app image, so the device's MD5 leaves the signature out
+        import struct
+        payload = arduino_bin(seed=84, mode=2)
+        signed = payload + bytes(range(256)) + struct.pack("<I", 256)
+        rel3 = srv.upload(signed, "5.0", "signed").json
+        eq(srv.api("PUT", "/api/v1/devices/DE:BA:7A:B1:E1:13/channel", {"channel": "signed"})
+           .status, 200, "device on channel signed")
+        for what, reported in (("payload", payload), ("payload in QIO", with_mode(payload, 0))):
+            r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E1:13", md5sum=md5(reported)))
+            eq(r.status, 304, "signed release, device reports the %s MD5: 304" % what)
+            check("runs release %d" % rel3["id"] in r.headers.get("x-updraft-reason", ""),
+                  "signed: the reason names the release")
     finally:
         srv.stop()
 
