@@ -1192,7 +1192,12 @@ static int s_device_clear_hold(upd_store *base, const char *mac, char *err, size
                      d.hold_failures == 1 ? "" : "s");
         else
             snprintf(detail, sizeof detail, "retry: no release was held back");
+        /* the downloads before the retry do not count again */
+        sqlite3_stmt *st = stmt(c, Q_DEV_FAILED_RESET);
+        if (st)
+            sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
         if ((rc = write_hold(c, mac, &p)) == 0 &&
+            (rc = st ? exec_done(c, st) : UPD_STORE_EFAIL) == 0 &&
             (rc = add_event(c, now_ms(), mac, "retry", d.hold_release, -1, detail)) == 0)
             rc = commit(c);
     }

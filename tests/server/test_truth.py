@@ -125,6 +125,7 @@ def t_refresh():
     db.execute("UPDATE releases SET hash_rules=0")
     db.commit()
     db.close()
+    first = srv  # its temp dir holds the data: keep it until the end
     srv = Server(data=data)
     try:
         r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E1:20",
@@ -134,6 +135,7 @@ def t_refresh():
         eq(len(got.get("device_hashes", [])), 5, "file MD5, SHA-256 and 3 flash-mode variants")
     finally:
         srv.stop()
+    del first
     check("computed the device hashes of 1 release" in srv.stderr,
           "start-up says it computed the hashes: %r" % srv.stderr[-300:])
 
@@ -213,11 +215,16 @@ def t_backoff():
         check(any(e["kind"] == "retry" for e in events(srv, mac)), "retry event")
         r = check_and_download(srv, mac, old, "after retry: offered again")
         eq(r.headers.get("x-version"), "6.0", "the failed release again")
+        r = check_and_download(srv, mac, old, "after retry, still the old image: offered again")
+        held_now = [e for e in events(srv, mac, "held") if e.get("release") == rel["id"]]
+        eq(len(held_now), 4, "the downloads before the retry do not count again (one new failure)")
         # now it installs it: updated, nothing held
         r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=md5(img)))
         eq(r.status, 304, "installed")
-        d = wait_for("updated", lambda: [x for x in [device(srv, mac)] if x["running_release"] == rel["id"]])
-        eq(d[0].get("held") if d else "x", None, "hold gone after the update")
+        d = wait_for("updated", lambda: [x for x in [device(srv, mac)]
+                                         if x["running_release"] == rel["id"]])
+        eq(d[0].get("held") if d else "x", None, "hold gone after the update: %r" %
+           (d and [(e["kind"], e["detail"]) for e in d[0]["history"][:8]]))
         # a device that reports a failure itself (x-updraft-report) is held as well
         mac2 = "DE:BA:7A:B1:E2:02"
         srv.api("DELETE", "/api/v1/devices/%s/pin" % mac)
