@@ -422,10 +422,24 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                 "5ccf7f0a1b2c",
                                 (int)(mlen > 40 ? 40 : mlen), macs);
     const char *action = slash ? slash : "";
+    if (!*action && !strcmp(method, "DELETE")) {
+        int64_t nev = 0;
+        int rc = s->store->ops->device_delete(s->store, mac, &nev, err, sizeof err);
+        if (rc == UPD_STORE_ENOTFOUND)
+            return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                    "device %s is not in the registry: check its MAC", mac);
+        if (rc)
+            return store_failed(r, c, err);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "mac", mac);
+        cJSON_AddBoolToObject(j, "deleted", 1);
+        cJSON_AddNumberToObject(j, "events_deleted", (double)nev);
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
     if (!*action) {
         if (strcmp(method, "GET"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
-                                    "use GET /api/v1/devices/<mac>");
+                                    "use GET or DELETE /api/v1/devices/<mac>");
         upd_device_row d;
         if (s->store->ops->device_get(s->store, mac, &d) != 0)
             return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",

@@ -254,6 +254,11 @@ typedef struct upd_store_ops {
                        char *err, size_t errlen);
     /* Lift the hold on a failed release (`updraft device retry`); event "retry". */
     int (*device_clear_hold)(upd_store *st, const char *mac, char *err, size_t errlen);
+    /* Forget a device: its row and its events go, in one transaction that records one
+     * event "device-deleted" under its MAC (the audit trail keeps who went when). A
+     * device that checks in again is new. *nevents: how many events went with it. */
+    int (*device_delete)(upd_store *st, const char *mac, int64_t *nevents, char *err,
+                         size_t errlen);
 } upd_store_ops;
 
 struct upd_store {

@@ -298,6 +298,14 @@ static int c_device_clear_hold(upd_store *st, const char *mac, char *err, size_t
     return rc;
 }
 
+static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, char *err,
+                           size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_delete(cs(st)->inner, mac, nevents, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
 /* ---- passed straight through ------------------------------------------------------------ */
 
 static int c_release_by_sha256(upd_store *st, const char *sha256, upd_release_row *out)
@@ -368,6 +376,7 @@ static const upd_store_ops CACHE_OPS = {
     .events_prune = c_events_prune,
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
+    .device_delete = c_device_delete,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

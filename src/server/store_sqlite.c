@@ -1377,6 +1377,54 @@ static void s_close(upd_store *base)
     free(s);
 }
 
+/* One statement of s_device_delete (not cached: deletes are rare). */
+static int run_mac(conn *c, const char *sql, const char *mac, int64_t *changed)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : UPD_STORE_EFAIL;
+    if (changed)
+        *changed = sqlite3_changes(c->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int s_device_delete(upd_store *base, const char *mac, int64_t *nevents, char *err,
+                           size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int64_t rows = 0, evs = 0;
+    char detail[UPD_DETAIL_MAX];
+    int rc = begin(c);
+    if (rc == 0)
+        rc = run_mac(c, "DELETE FROM devices WHERE mac=?1", mac, &rows);
+    if (rc == 0 && rows == 0)
+        rc = UPD_STORE_ENOTFOUND;
+    if (rc == 0)
+        rc = run_mac(c, "DELETE FROM events WHERE mac=?1", mac, &evs);
+    if (rc == 0) {
+        snprintf(detail, sizeof detail,
+                 "device deleted with its %lld event%s: it is new to the server if it checks "
+                 "in again",
+                 (long long)evs, evs == 1 ? "" : "s");
+        rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not delete the device", c);
+        rollback(c);
+    } else if (nevents) {
+        *nevents = evs;
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static const upd_store_ops SQLITE_OPS = {
     .close = s_close,
     .release_insert = s_release_insert,
@@ -1399,6 +1447,7 @@ static const upd_store_ops SQLITE_OPS = {
     .events_prune = s_events_prune,
     .apply_batch = s_apply_batch,
     .device_clear_hold = s_device_clear_hold,
+    .device_delete = s_device_delete,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)
