@@ -618,11 +618,16 @@ def fail_repeatedly(h, t, srv, channel, checks=4):
     time (it does not boot the new one). The results of its checks."""
     dev = h.device(h.mac())
     results = []
-    for _ in range(checks):
+    for n in range(1, checks + 1):
         r = dev.update(srv.url("/update/" + channel), OLD)
         results.append(r.result)
         if r.result != 2:
             break
+        # a device takes seconds to reboot; the server records the completed download
+        # just after the answer went out: check again once it has
+        end = time.time() + 10
+        while len(srv.events(dev.mac, "download-completed")) < n and time.time() < end:
+            time.sleep(0.05)
     return dev, results
 
 
