@@ -123,6 +123,7 @@ typedef struct upd_channel_row {
     int64_t release_id;
     char version[UPD_VER_MAX];
     int64_t updated_ms;
+    char chip[16]; /* the chip the channel is declared for ("ESP32-C3"), "" none */
 } upd_channel_row;
 
 typedef struct upd_device_filter {
@@ -234,6 +235,13 @@ typedef struct upd_store_ops {
     int (*channel_current)(upd_store *st, const char *name, const char *platform, const char *mode,
                            upd_release_row *out);
     int (*channel_list)(upd_store *st, upd_channel_cb cb, void *ctx);
+    /* The chip channel name is declared for (chip.c) into out ("ESP32-C3"), or
+     * UPD_STORE_ENOTFOUND (out "") when it declares none. */
+    int (*channel_chip_get)(upd_store *st, const char *name, char *out, size_t cap);
+    /* Declare channel name's chip (a chip name as upd_chip_name gives it), or clear the
+     * declaration (chip NULL or ""), with a "channel-chip" event: one transaction. */
+    int (*channel_chip_set)(upd_store *st, const char *name, const char *chip, char *err,
+                            size_t errlen);
     int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* release_id 0 unpins. Creates the device row when it does not exist yet. */

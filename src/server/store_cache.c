@@ -323,6 +323,17 @@ static int c_blob_referenced(upd_store *st, const char *sha256)
     return cs(st)->inner->ops->blob_referenced(cs(st)->inner, sha256);
 }
 
+static int c_channel_chip_get(upd_store *st, const char *name, char *out, size_t cap)
+{
+    return cs(st)->inner->ops->channel_chip_get(cs(st)->inner, name, out, cap);
+}
+
+static int c_channel_chip_set(upd_store *st, const char *name, const char *chip, char *err,
+                              size_t errlen)
+{
+    return cs(st)->inner->ops->channel_chip_set(cs(st)->inner, name, chip, err, errlen);
+}
+
 static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
 {
     return cs(st)->inner->ops->channel_list(cs(st)->inner, cb, ctx);
@@ -368,6 +379,8 @@ static const upd_store_ops CACHE_OPS = {
     .channel_set = c_channel_set,
     .channel_current = c_channel_current,
     .channel_list = c_channel_list,
+    .channel_chip_get = c_channel_chip_get,
+    .channel_chip_set = c_channel_chip_set,
     .device_get = c_device_get,
     .device_list = c_device_list,
     .device_set_pin = c_device_set_pin,
