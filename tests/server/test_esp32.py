@@ -200,6 +200,10 @@ def t_idf():
         eq(r.status, 302, "/update/<channel> without a release: 302")
         check(b"esp_https_ota" in r.body and b"/releases/" in r.body,
               "the body tells a human where such devices belong: %r" % r.body)
+        # the static layout too: never a 404 (erases the slot of IDF v4.1 and older)
+        r = srv.raw(idf_request(srv.port, path="/fw/246F28AABB01.bin"))
+        eq(r.status, 302, "esp_https_ota on /fw/<MAC>.bin with nothing to send: 302")
+        check("location" not in r.headers, "/fw: no Location")
         c3 = T.esp32_app(seed=51, chip=5, version="3.0.0")
         rel = srv.upload(c3, "3.0.0", "stable").json
         r = srv.raw(idf_request(srv.port))
