@@ -499,7 +499,52 @@ def t_chip():
         srv.stop()
 
 
-GROUPS = {"chip": t_chip, "modes": t_modes, "identity": t_identity, "idf": t_idf, "hashes": t_hashes,
+def t_doctorloop():
+    """doctor --as esp32 sees the loop these hashes cause: a plain file server offers a
+    padded ESP32 image again after every install; updraft does not."""
+    import http.server
+    import threading
+    img = T.esp32_app(seed=81, version="4.0") + b"\xff" * 4096
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(img)))
+            self.end_headers()
+            self.wfile.write(img)
+
+        def log_message(self, *a):
+            pass
+
+    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=static.serve_forever, daemon=True).start()
+    srv = T.Server()
+    try:
+        eq(srv.upload(img, "4.0", "stable").status, 201, "upload the padded image")
+        size, md5, sha = device_hashes(img)
+        for url, want_rc, want in (
+                ("http://127.0.0.1:%d/firmware.bin" % static.server_address[1], 1,
+                 "after installing the image the device reports sketch-md5 %s" % md5),
+                ("http://127.0.0.1:%d/update" % srv.port, 0,
+                 "no update loop: after installing it the device reports sketch-md5 %s" % md5)):
+            p = subprocess.run([T.BIN, "doctor", url, "--as", "esp32", "--version", "3.0",
+                                "--mac", "24:6F:28:0E:00:01", "--no-probes"],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == want_rc and want in p.stdout,
+                  "doctor --as esp32 on %s: %r %r" % (url, p.stdout, p.stderr))
+        # the very image it runs, named by its appended digest (a 2018 core's only hash)
+        p = subprocess.run([T.BIN, "doctor", "http://127.0.0.1:%d/x.bin" % static.server_address[1],
+                            "--as", "esp32", "--sketch-sha256", sha.upper(), "--no-probes"],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 1 and "offered the image the device says it runs" in p.stdout,
+              "doctor: the offered image is what it runs by sha256: %r" % p.stdout)
+    finally:
+        srv.stop()
+        static.shutdown()
+
+
+GROUPS = {"doctorloop": t_doctorloop, "chip": t_chip, "modes": t_modes, "identity": t_identity, "idf": t_idf, "hashes": t_hashes,
           "corpus": t_corpus}
 
 if __name__ == "__main__":
