@@ -12,6 +12,8 @@ packages=(
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
   # black-box tests (openssl makes the test certificates of the HTTPS tests)
   python3 openssl
+  # the installed man page is read with man (tests/cli/test_install.py)
+  man-db groff-base
   # the real ESP8266 client of ../shared/realclient, built from the core's source by the
   # tests (tests/realclient): host g++, make, patch, xz
   g++ make patch xz-utils

@@ -1,4 +1,5 @@
-/* `updraft channel set|list`: what each channel serves, over the server's API. */
+/* `updraft channel set|chip|list`: what each channel serves and which chip it is
+ * declared for, over the server's API. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,16 +7,45 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "cmd_apiclient.h"
+#include "updraft/image.h"
 
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
 static const upd_cli_sub *sub_named(const char *name);
 
+/* A CHIP argument: an ESP32-family chip name, or "-" (clear) when may_clear. 0 ok. */
+static int check_chip(const char *cmd, const char *chip, int may_clear)
+{
+    if (may_clear && !strcmp(chip, "-"))
+        return 0;
+    upd_chip c = upd_chip_parse(chip);
+    if (c != UPD_CHIP_UNKNOWN && c != UPD_CHIP_ESP8266 && upd_chip_name(c))
+        return 0;
+    fprintf(stderr,
+            "updraft %s: '%s' is not an ESP32-family chip: give esp32, esp32s2, esp32s3, "
+            "esp32c2, esp32c3, esp32c5, esp32c6, esp32c61, esp32h2 or esp32p4%s\n",
+            cmd, chip, may_clear ? " ('-' clears the declaration)" : "");
+    return 2;
+}
+
+/* The JSON string of a chip argument ("null" for "-"). */
+static void chip_json(const char *chip, char *out, size_t cap)
+{
+    if (!strcmp(chip, "-"))
+        snprintf(out, cap, "null");
+    else
+        snprintf(out, cap, "\"%s\"", upd_chip_name(upd_chip_parse(chip)));
+}
+
 static int set(int argc, char **argv)
 {
-    static const char *const known[] = {"--create", NULL};
+    static const char *const known[] = {"--chip", "--create", NULL};
+    int bad = 0;
+    const char *chip = upd_cli_opt(&argc, argv, "channel set", "--chip", &bad);
     int create = upd_cli_flag(&argc, argv, "--create");
+    if (bad)
+        return 2;
     if (upd_cli_unknown_options(argc, argv, "channel set", known))
         return 2;
     if (argc != 3)
@@ -29,29 +59,69 @@ static int set(int argc, char **argv)
                 argv[2]);
         return 2;
     }
-    char path[256], enc[200], body[64], nf[160], ret[200], bad[200];
+    if (chip && check_chip("channel set", chip, 0))
+        return 2;
+    char path[256], enc[200], body[128], cj[40], nf[160], ret[200], badname[200];
     upd_api_urlencode(argv[1], enc, sizeof enc);
     snprintf(path, sizeof path, "/api/v1/channels/%s", enc);
-    snprintf(body, sizeof body, "{\"release\": %lld, \"create\": %s}", id,
-             create ? "true" : "false"); /* false: refuse an unknown name */
+    /* "create": false: the server refuses a name that serves nothing yet */
+    if (chip) {
+        chip_json(chip, cj, sizeof cj);
+        snprintf(body, sizeof body, "{\"release\": %lld, \"chip\": %s, \"create\": %s}", id, cj,
+                 create ? "true" : "false");
+    } else
+        snprintf(body, sizeof body, "{\"release\": %lld, \"create\": %s}", id,
+                 create ? "true" : "false");
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     snprintf(ret, sizeof ret,
              "release %lld is retired: a channel serves only releases that are not "
              "('updraft release list')",
              id);
-    snprintf(bad, sizeof bad,
+    snprintf(badname, sizeof badname,
              "'%.60s' is not a channel name: use letters, digits, '.', '_' and '-' (at most 63)",
              argv[1]);
     const upd_cli_err errs[] = {
         {404, "unknown-channel", "%s; to start a new channel, pass --create"},
         {404, NULL, nf},
         {409, "retired", ret},
-        {400, NULL, bad}};
+        {400, NULL, badname}};
     cJSON *j = upd_cli_call("channel set", "PUT", path, body, errs, 4, NULL);
     if (!j)
         return 1;
-    printf("channel %s (%s %s) now serves release %lld (version %s)\n", S(j, "name"),
+    printf("channel %s (%s %s) now serves release %lld (version %s)", S(j, "name"),
            S(j, "platform"), S(j, "mode"), N(j, "release"), S(j, "version"));
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "chip")))
+        printf(", declared for %s devices", S(j, "chip"));
+    printf("\n");
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int chip(int argc, char **argv)
+{
+    if (upd_cli_unknown_options(argc, argv, "channel chip", NULL))
+        return 2;
+    if (argc != 3)
+        return upd_cli_usage("channel", sub_named("chip"));
+    if (check_chip("channel chip", argv[2], 1))
+        return 2;
+    char path[256], enc[200], body[64], cj[40], badname[200];
+    upd_api_urlencode(argv[1], enc, sizeof enc);
+    snprintf(path, sizeof path, "/api/v1/channels/%s", enc);
+    chip_json(argv[2], cj, sizeof cj);
+    snprintf(body, sizeof body, "{\"chip\": %s}", cj);
+    snprintf(badname, sizeof badname,
+             "'%.60s' is not a channel name: use letters, digits, '.', '_' and '-' (at most 63)",
+             argv[1]);
+    const upd_cli_err errs[] = {{400, NULL, badname}};
+    cJSON *j = upd_cli_call("channel chip", "PUT", path, body, errs, 1, NULL);
+    if (!j)
+        return 1;
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "chip")))
+        printf("channel %s is declared for %s devices: it takes only %s releases\n", S(j, "name"),
+               S(j, "chip"), S(j, "chip"));
+    else
+        printf("channel %s declares no chip\n", S(j, "name"));
     cJSON_Delete(j);
     return 0;
 }
@@ -72,28 +142,37 @@ static int list(int argc, char **argv)
         cJSON_Delete(j);
         return 0;
     }
-    static const upd_cli_col cols[] = {
-        {"CHANNEL", 16}, {"PLATFORM", 8}, {"MODE", 6}, {"RELEASE", 7}, {"VERSION", 0}};
-    upd_cli_table_head(cols, 5);
+    static const upd_cli_col cols[] = {{"CHANNEL", 16}, {"PLATFORM", 8}, {"MODE", 6},
+                                       {"RELEASE", 7},  {"CHIP", 9},     {"VERSION", 0}};
+    upd_cli_table_head(cols, 6);
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "channels"))
     {
         char rel[24];
         snprintf(rel, sizeof rel, "%lld", N(c, "release"));
-        const char *v[] = {S(c, "name"), S(c, "platform"), S(c, "mode"), rel, S(c, "version")};
-        upd_cli_table_row(cols, 5, v);
+        const char *v[] = {S(c, "name"), S(c, "platform"), S(c, "mode"),
+                           rel,          S(c, "chip"),     S(c, "version")};
+        upd_cli_table_row(cols, 6, v);
     }
     cJSON_Delete(j);
     return 0;
 }
 
 static const upd_cli_sub SUBS[] = {
-    {"set", set, "set CHANNEL RELEASE [--create]",
+    {"set", set, "set CHANNEL RELEASE [--chip CHIP] [--create]",
      "Make RELEASE the current release of CHANNEL for the release's platform and mode\n"
      "(a channel serves one release per platform, esp8266/esp32, and mode, app/filesystem).\n"
      "Devices on the channel that run an older version are offered it at their next check.\n\n"
+     "  --chip CHIP     also declare CHANNEL for CHIP devices (see 'channel chip')\n"
      "  --create        CHANNEL is new (without it an unknown name is refused, with the\n"
      "                  closest existing one: a typo would strand devices)\n"},
+    {"chip", chip, "chip CHANNEL CHIP|-",
+     "Declare CHANNEL for devices of one ESP32-family chip (esp32, esp32s2, esp32s3,\n"
+     "esp32c3, esp32c6, esp32h2, ...; '-' clears it). Arduino-ESP32 devices do not say\n"
+     "which chip they are, and find out that an image is for another chip only after\n"
+     "erasing and writing their whole slot (Update error 9). A declared channel takes only\n"
+     "releases for its chip (upload and 'channel set' refuse the others), so a mixed fleet\n"
+     "split into one channel per chip is safe by configuration.\n"},
     {"list", list, "list [--json]",
      "List the channels and the release each serves per platform and mode.\n\n"
      "  --json          the API's JSON\n"},

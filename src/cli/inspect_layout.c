@@ -75,6 +75,7 @@ void upd__layout_ctx(const upd_file_info *fi, const char *path, upd_layout_ctx *
     const upd_image_report *r = &fi->report;
     int gz = r->gzip && fi->has_inner;
     const upd_image_report *app = gz ? &fi->inner : r;
+    ctx->fs_image = r->verdict == UPD_VERDICT_FS_IMAGE;
     if (r->verdict != UPD_VERDICT_OTA_APP || app->kind != UPD_KIND_ESP8266_APP)
         return;
     ctx->esp8266 = 1;
@@ -236,12 +237,57 @@ static void eboot_line(const upd_layout_ctx *ctx)
                "eboot", ctx->eboot_code);
 }
 
+/* A filesystem image on a layout: what ESP8266httpUpdate in spiffs mode would do, with
+ * the area the rules compute from the request of a device on that layout (a 400000-byte
+ * sketch: the start follows from free-space, the sketch size does not matter). */
+static int fs_fit(const upd_file_info *fi, const upd_esp8266_flashmap *m, upd_fit_result *res)
+{
+    upd_device_facts f;
+    memset(&f, 0, sizeof f);
+    memset(res, 0, sizeof *res);
+    f.client = UPD_CLIENT_ESP8266_ARDUINO;
+    f.mode = UPD_MODE_FS;
+    f.chip = UPD_CHIP_ESP8266;
+    f.has_chip_size = f.has_free_space = f.has_sketch_size = 1;
+    f.chip_size = m->chip_size;
+    f.sketch_size = SECTOR;
+    f.free_space = m->fs_start - SECTOR;
+    if (m->fs_start < SECTOR)
+        return 0;
+    if (!strcmp(m->name, "custom")) {
+        f.has_fs_size = 1; /* not a standard start: its own end */
+        f.fs_size = m->fs_end - m->fs_start;
+    }
+    return upd_fit_check(&fi->report, &f, res) == 0;
+}
+
+static void print_fs(const upd_file_info *fi, uint32_t board, uint32_t fs_size)
+{
+    upd_esp8266_flashmap maps[16];
+    int n = layouts(board, fs_size, maps, 16);
+    for (int i = 0; i < n; i++) {
+        upd_fit_result res;
+        int ok = fs_fit(fi, &maps[i], &res);
+        printf("  %-10s %s%s%s: filesystem 0x%x..0x%x (%u bytes): %s%s%s\n", i ? "" : "layout",
+               strcmp(maps[i].name, "custom") ? "eagle.flash." : "", maps[i].name,
+               strcmp(maps[i].name, "custom") ? ".ld" : "", maps[i].fs_start, maps[i].fs_end,
+               maps[i].fs_end - maps[i].fs_start,
+               ok ? "this image fits" : "no: ", ok ? "" : res.explanation, "");
+    }
+}
+
 void upd__layout_print(const upd_file_info *fi, const upd_layout_ctx *ctx, uint32_t board,
                        uint32_t fs_size)
 {
+    if (ctx->fs_image && board) {
+        print_fs(fi, board, fs_size);
+        return;
+    }
     if (!ctx->esp8266) {
         if (board)
-            printf("  %-10s --board applies to ESP8266 Arduino applications only\n", "layout");
+            printf("  %-10s --board applies to ESP8266 Arduino applications and filesystem "
+                   "images only\n",
+                   "layout");
         return;
     }
     eboot_line(ctx);
@@ -293,6 +339,24 @@ static void add_fit(cJSON *o, const char *name, int ok, const upd_fit_result *r,
 void upd__layout_json(cJSON *o, const upd_file_info *fi, const upd_layout_ctx *ctx, uint32_t board,
                       uint32_t fs_size)
 {
+    if (ctx->fs_image && board) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "layouts");
+        upd_esp8266_flashmap maps[16];
+        int n = layouts(board, fs_size, maps, 16);
+        for (int i = 0; i < n; i++) {
+            upd_fit_result res;
+            int ok = fs_fit(fi, &maps[i], &res);
+            cJSON *l = cJSON_CreateObject();
+            cJSON_AddStringToObject(l, "name", maps[i].name);
+            cJSON_AddNumberToObject(l, "chip_size", maps[i].chip_size);
+            cJSON_AddNumberToObject(l, "fs_start", maps[i].fs_start);
+            cJSON_AddNumberToObject(l, "fs_end", maps[i].fs_end);
+            cJSON_AddNumberToObject(l, "fs_size", maps[i].fs_end - maps[i].fs_start);
+            add_fit(l, "fs_fit", ok, &res, 1);
+            cJSON_AddItemToArray(arr, l);
+        }
+        return;
+    }
     if (!ctx->esp8266)
         return;
     if (ctx->inflates < 0)

@@ -17,6 +17,7 @@ int upd__parse_size(const char *s, uint32_t *out);
  * (computed here) or the file itself when it is gzip. */
 typedef struct upd_layout_ctx {
     int esp8266;        /* an ESP8266 Arduino application, plain or gzip */
+    int fs_image;       /* a filesystem image: --board says where it fits */
     uint32_t plain_len; /* the inflated image's length */
     uint32_t gz_len;    /* the gzip form's length, 0 when it could not be made */
     uint32_t gz_min_stage;

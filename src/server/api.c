@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chip.h"
 #include "lifecycle.h"
 #include "srv.h"
 
@@ -190,6 +191,7 @@ static int collect_channel(void *ctx, const upd_channel_row *c)
     cJSON_AddNumberToObject(j, "release", (double)c->release_id);
     cJSON_AddStringToObject(j, "version", c->version);
     add_time(j, "updated", c->updated_ms);
+    add_str_or_null(j, "chip", c->chip);
     cJSON_AddItemToArray(ctx, j);
     return 0;
 }
@@ -387,29 +389,73 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
                                 "use PUT /api/v1/channels/<name> {\"release\": ID}");
     enum MHD_Result ret = MHD_NO;
-    int64_t id = body_release(r, c, &ret);
-    if (id < 0)
+    /* {"release": ID} and/or {"chip": "esp32c3"} ({"chip": null} clears it) */
+    cJSON *body = upd__api_json_body(r, c, &ret);
+    if (!body)
         return ret;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "release");
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(body, "chip");
+    int64_t id = 0;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9.0e15)
+        id = (int64_t)v->valuedouble;
+    else if (cJSON_IsString(v)) {
+        char *end;
+        long long x = strtoll(v->valuestring, &end, 10);
+        id = *end == '\0' && x > 0 ? x : -1;
+    } else if (v)
+        id = -1;
+    char chip[48] = "";
+    int have_chip = cv != NULL, bad_chip = cv && !cJSON_IsNull(cv) && !cJSON_IsString(cv);
+    if (cJSON_IsString(cv))
+        upd__copy(chip, sizeof chip, cv->valuestring);
+    cJSON_Delete(body);
+    if (id < 0 || bad_chip || (!id && !have_chip))
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
+                                "the body must name a release id and/or the channel's chip: "
+                                "{\"release\": 3}, {\"release\": 3, \"chip\": \"esp32c3\"}, "
+                                "{\"chip\": null} (ids: GET /api/v1/releases)");
     char why[1024];
     if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
         return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
                             "to start a new channel, leave \"create\": false out");
-    int rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
-    if (rc == UPD_STORE_ENOTFOUND)
-        return no_release(r, c, id);
-    if (rc == UPD_STORE_ECONFLICT)
-        return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
-    if (rc)
-        return upd__api_store_failed(r, c, err);
     upd_release_row rel;
-    if (s->store->ops->release_get(s->store, id, &rel) != 0)
+    if (id && s->store->ops->release_get(s->store, id, &rel) != 0)
         return no_release(r, c, id);
+    int rc;
+    if (have_chip) {
+        int bad_name = 0;
+        rc = upd__chip_declare(s, name, chip, id ? &rel : NULL, &bad_name, err, sizeof err);
+        if (rc == -1)
+            return upd__reply_error(r, c, bad_name ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_CONFLICT,
+                                    bad_name ? "bad-request" : "wrong-chip", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+    }
+    if (id) {
+        rc = upd__chip_channel_accepts(s, name, &rel, err, sizeof err);
+        if (rc == -1)
+            return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "wrong-chip", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+        rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
+        if (rc == UPD_STORE_ENOTFOUND)
+            return no_release(r, c, id);
+        if (rc == UPD_STORE_ECONFLICT)
+            return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+    }
+    char declared[16] = "";
+    s->store->ops->channel_chip_get(s->store, name, declared, sizeof declared);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "name", name);
-    cJSON_AddStringToObject(j, "platform", rel.platform);
-    cJSON_AddStringToObject(j, "mode", rel.mode);
-    cJSON_AddNumberToObject(j, "release", (double)id);
-    cJSON_AddStringToObject(j, "version", rel.version);
+    if (id) {
+        cJSON_AddStringToObject(j, "platform", rel.platform);
+        cJSON_AddStringToObject(j, "mode", rel.mode);
+        cJSON_AddNumberToObject(j, "release", (double)id);
+        cJSON_AddStringToObject(j, "version", rel.version);
+    }
+    add_str_or_null(j, "chip", declared);
     return upd__reply_json(r, c, MHD_HTTP_OK, j);
 }
 
@@ -485,10 +531,24 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                 "5ccf7f0a1b2c",
                                 (int)(mlen > 40 ? 40 : mlen), macs);
     const char *action = slash ? slash : "";
+    if (!*action && !strcmp(method, "DELETE")) {
+        int64_t nev = 0;
+        int rc = s->store->ops->device_delete(s->store, mac, &nev, err, sizeof err);
+        if (rc == UPD_STORE_ENOTFOUND)
+            return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
+                                    "device %s is not in the registry: check its MAC", mac);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "mac", mac);
+        cJSON_AddBoolToObject(j, "deleted", 1);
+        cJSON_AddNumberToObject(j, "events_deleted", (double)nev);
+        return upd__reply_json(r, c, MHD_HTTP_OK, j);
+    }
     if (!*action) {
         if (strcmp(method, "GET"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
-                                    "use GET /api/v1/devices/<mac>");
+                                    "use GET or DELETE /api/v1/devices/<mac>");
         upd_device_row d;
         if (s->store->ops->device_get(s->store, mac, &d) != 0)
             return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",

@@ -829,7 +829,12 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
     const char *family = have_known && known->family[0] ? known->family : static_family(c);
     int rc = upd__target(s, family ? family : "", 0, "", have_known ? known : NULL, rel, &pinned,
                          why, sizeof why);
-    if (rc == 0 && !family && !pinned) {
+    const char *ua = upd__header(c, "User-Agent");
+    int idf = is_bin && ua && !strncasecmp(ua, "ESP32 HTTP Client", 17);
+    if (idf && (rc != 0 || (!family && !pinned))) {
+        /* esp_https_ota: never a 404, which IDF v4.1 and older take as an image */
+        ret = idf_no_update(r, c, rc != 0 ? why : "this device is not known yet");
+    } else if (rc == 0 && !family && !pinned) {
         char msg[UPD_DETAIL_MAX];
         snprintf(msg, sizeof msg,
                  "updraft: device %s is not known as an ESP8266 or an ESP32 (no check-in "

@@ -395,7 +395,8 @@ int upd__lifecycle_pin_fits(srv *s, const char *mac, const upd_release_row *rel,
                             : strstr(d->user_agent, "ESP32 HTTP Client") ? UPD_CLIENT_ESP_IDF
                                                                          : UPD_CLIENT_ESP32_ARDUINO;
         upd_device_facts f;
-        upd__device_facts(s, d, fs, client, d, &f);
+        char how[160] = "";
+        upd__device_facts(s, d, fs, client, d, &f, how, sizeof how);
         upd_fit_result fr;
         memset(&fr, 0, sizeof fr);
         if (upd_fit_check(&rep, &f, &fr) != 0) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "delivery.h"
+#include "chip.h"
 #include "host/fileinspect.h"
 #include "imageid.h"
 #include "srv.h"
@@ -119,34 +120,35 @@ static int runs_release(const upd_devreq *dr, const upd_release_row *rel, const 
     return 0;
 }
 
-/* Which ESP32-family chip the device is: the Arduino-ESP32 headers do not say, but the
- * image it runs does when that image is one of our releases (by its md5 or SHA-256, or
- * the release it is known to have installed). UPD_CHIP_UNKNOWN otherwise. */
-static upd_chip device_chip(srv *s, const upd_device_row *d, const upd_device_row *known)
+/* A refusal for the wrong chip says how the device's chip is known and, when its
+ * channel is declared for another chip, what to do (chip.h). */
+static void wrong_chip_advice(srv *s, const upd_devreq *dr, const upd_device_row *known,
+                              const char *chip_how, char *detail, size_t cap)
 {
-    upd_release_row *r = malloc(sizeof *r);
-    upd_chip chip = UPD_CHIP_UNKNOWN;
-    if (!r)
-        return chip;
-    int found =
-        (d->sketch_md5[0] && s->store->ops->release_by_hash(s->store, d->sketch_md5, r) == 0) ||
-        (d->sketch_sha256[0] &&
-         s->store->ops->release_by_hash(s->store, d->sketch_sha256, r) == 0) ||
-        (known && known->running_release > 0 &&
-         s->store->ops->release_get(s->store, known->running_release, r) == 0);
-    if (found && !strcmp(r->platform, "esp32") && r->chip[0])
-        chip = upd_chip_parse(r->chip);
-    free(r);
-    return chip;
+    const char *ch = dr->url_channel[0]           ? dr->url_channel
+                     : known && known->channel[0] ? known->channel
+                                                  : "stable";
+    char declared[16];
+    size_t n = strlen(detail);
+    if (chip_how[0])
+        snprintf(detail + n, cap - n, " (the device's chip is known: %s)", chip_how);
+    n = strlen(detail);
+    if (s->store->ops->channel_chip_get(s->store, ch, declared, sizeof declared) == 0)
+        snprintf(detail + n, cap - n,
+                 "; channel '%s' is declared for %s devices: assign this device to a channel "
+                 "for its chip ('updraft device channel MAC CHANNEL')",
+                 ch, declared);
 }
 
 void upd__device_facts(srv *s, const upd_device_row *d, int mode_fs, upd_client client,
-                       const upd_device_row *known, upd_device_facts *f)
+                       const upd_device_row *known, upd_device_facts *f, char *chip_how,
+                       size_t howlen)
 {
     memset(f, 0, sizeof *f);
     f->client = client;
     f->mode = mode_fs ? UPD_MODE_FS : UPD_MODE_SKETCH;
-    f->chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266 : device_chip(s, d, known);
+    f->chip = !strcmp(d->family, "esp8266") ? UPD_CHIP_ESP8266
+                                            : upd__chip_of_device(s, d, known, chip_how, howlen);
     if (d->free_space >= 0 && d->free_space <= UINT32_MAX) {
         f->has_free_space = 1;
         f->free_space = (uint32_t)d->free_space;
@@ -249,7 +251,8 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         return;
     }
     upd_device_facts f;
-    upd__device_facts(s, d, dr->mode_fs, dr->client, known, &f);
+    char chip_how[160] = "";
+    upd__device_facts(s, d, dr->mode_fs, dr->client, known, &f, chip_how, sizeof chip_how);
     /* can the device inflate gzip? Needed for a gzip release and for the gzip copy */
     char gz_why[UPD_DETAIL_MAX] = "";
     int inflates = 0, mode = -1;
@@ -300,6 +303,8 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
                  (long long)rel->id, rel->version,
                  fr.explanation[0] ? fr.explanation : upd_fit_code_name(fr.code));
+        if (fr.code == UPD_FIT_WRONG_CHIP)
+            wrong_chip_advice(s, dr, known, chip_how, out->detail, sizeof out->detail);
         if (gz_why[0] && rel->gz_size > 0 && space) {
             size_t n = strlen(out->detail);
             snprintf(out->detail + n, sizeof out->detail - n,

@@ -483,6 +483,15 @@ int upd_server_main(const upd_server_config *cfg)
     for (int i = 0; i < s->outcome.nbackoff; i++)
         s->outcome.backoff_ms[i] = cfg->backoff_ms[i];
     upd__outcome_rules(&s->outcome, &s->rules);
+    /* Signals: blocked in every thread (so before the first one starts: a SIGTERM the
+     * kernel hands to a thread that does not block it ends the process at once, with
+     * the writer's queue unwritten); the main thread waits for them below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
@@ -495,14 +504,6 @@ int upd_server_main(const upd_server_config *cfg)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-
-    /* Signals: block them in every thread; this one waits for them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6)

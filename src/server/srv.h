@@ -185,9 +185,11 @@ int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel
                 const upd_device_row *known, upd_release_row *out, int *pinned, char *why,
                 size_t whylen);
 /* The facts the fit rules need from what device d said (request facts, or a registry
- * row), for client in sketch or filesystem mode; known: its registry row or NULL. */
+ * row), for client in sketch or filesystem mode; known: its registry row or NULL.
+ * chip_how (howlen bytes) says how an ESP32's chip is known ("" when it is not). */
 void upd__device_facts(srv *s, const upd_device_row *d, int mode_fs, upd_client client,
-                       const upd_device_row *known, upd_device_facts *f);
+                       const upd_device_row *known, upd_device_facts *f, char *chip_how,
+                       size_t howlen);
 /* The inspection report of a release's blob (cached). 0 ok. */
 int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *out);
 

@@ -123,6 +123,7 @@ typedef struct upd_channel_row {
     int64_t release_id;
     char version[UPD_VER_MAX];
     int64_t updated_ms;
+    char chip[16]; /* the chip the channel is declared for ("ESP32-C3"), "" none */
 } upd_channel_row;
 
 typedef struct upd_device_filter {
@@ -245,6 +246,13 @@ typedef struct upd_store_ops {
     int (*channel_current)(upd_store *st, const char *name, const char *platform, const char *mode,
                            upd_release_row *out);
     int (*channel_list)(upd_store *st, upd_channel_cb cb, void *ctx);
+    /* The chip channel name is declared for (chip.c) into out ("ESP32-C3"), or
+     * UPD_STORE_ENOTFOUND (out "") when it declares none. */
+    int (*channel_chip_get)(upd_store *st, const char *name, char *out, size_t cap);
+    /* Declare channel name's chip (a chip name as upd_chip_name gives it), or clear the
+     * declaration (chip NULL or ""), with a "channel-chip" event: one transaction. */
+    int (*channel_chip_set)(upd_store *st, const char *name, const char *chip, char *err,
+                            size_t errlen);
     int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* How many devices f matches (limit and offset ignored). */
@@ -267,6 +275,11 @@ typedef struct upd_store_ops {
                        char *err, size_t errlen);
     /* Lift the hold on a failed release (`updraft device retry`); event "retry". */
     int (*device_clear_hold)(upd_store *st, const char *mac, char *err, size_t errlen);
+    /* Forget a device: its row and its events go, in one transaction that records one
+     * event "device-deleted" under its MAC (the audit trail keeps who went when). A
+     * device that checks in again is new. *nevents: how many events went with it. */
+    int (*device_delete)(upd_store *st, const char *mac, int64_t *nevents, char *err,
+                         size_t errlen);
 } upd_store_ops;
 
 struct upd_store {

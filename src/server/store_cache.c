@@ -318,6 +318,14 @@ static int c_device_clear_hold(upd_store *st, const char *mac, char *err, size_t
     return rc;
 }
 
+static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, char *err,
+                           size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_delete(cs(st)->inner, mac, nevents, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
 /* ---- passed straight through ------------------------------------------------------------ */
 
 static int c_release_by_sha256(upd_store *st, const char *sha256, upd_release_row *out)
@@ -333,6 +341,17 @@ static int c_release_list(upd_store *st, upd_release_cb cb, void *ctx)
 static int c_blob_referenced(upd_store *st, const char *sha256)
 {
     return cs(st)->inner->ops->blob_referenced(cs(st)->inner, sha256);
+}
+
+static int c_channel_chip_get(upd_store *st, const char *name, char *out, size_t cap)
+{
+    return cs(st)->inner->ops->channel_chip_get(cs(st)->inner, name, out, cap);
+}
+
+static int c_channel_chip_set(upd_store *st, const char *name, const char *chip, char *err,
+                              size_t errlen)
+{
+    return cs(st)->inner->ops->channel_chip_set(cs(st)->inner, name, chip, err, errlen);
 }
 
 static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
@@ -383,6 +402,8 @@ static const upd_store_ops CACHE_OPS = {
     .channel_set = c_channel_set,
     .channel_current = c_channel_current,
     .channel_list = c_channel_list,
+    .channel_chip_get = c_channel_chip_get,
+    .channel_chip_set = c_channel_chip_set,
     .device_get = c_device_get,
     .device_list = c_device_list,
     .device_set_pin = c_device_set_pin,
@@ -391,6 +412,7 @@ static const upd_store_ops CACHE_OPS = {
     .events_prune = c_events_prune,
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
+    .device_delete = c_device_delete,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

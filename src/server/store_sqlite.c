@@ -70,6 +70,8 @@ static const char *const MIGRATIONS[] = {
     " release_id INTEGER PRIMARY KEY REFERENCES releases(id), sha256 TEXT NOT NULL,"
     " md5 TEXT NOT NULL, size INTEGER NOT NULL, min_stage INTEGER NOT NULL);"
     "CREATE INDEX release_gzip_sha ON release_gzip(sha256);",
+    /* 7: the ESP32-family chip a channel is declared for (chip.c) */
+    "CREATE TABLE channel_chips(name TEXT PRIMARY KEY, chip TEXT NOT NULL) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -141,6 +143,9 @@ enum q {
     Q_EV_INSERT,
     Q_EV_INSERT_N,
     Q_EV_LIST,
+    Q_CHIP_GET,
+    Q_CHIP_SET,
+    Q_CHIP_DEL,
     Q__COUNT
 };
 
@@ -180,9 +185,14 @@ static const char *const SQL[Q__COUNT] = {
         "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
         "r.id=c.release_id" GZ_JOIN " WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
         "r.retired=0",
-    [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms "
-                    "FROM channels c JOIN releases r ON r.id=c.release_id "
+    [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms, "
+                    "COALESCE(k.chip, '') FROM channels c JOIN releases r ON r.id=c.release_id "
+                    "LEFT JOIN channel_chips k ON k.name=c.name "
                     "ORDER BY c.name, c.platform, c.mode",
+    [Q_CHIP_GET] = "SELECT chip FROM channel_chips WHERE name=?1",
+    [Q_CHIP_SET] = "INSERT INTO channel_chips(name, chip) VALUES(?1,?2) ON CONFLICT(name) DO "
+                   "UPDATE SET chip=excluded.chip",
+    [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=?1",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
@@ -1018,6 +1028,7 @@ static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
         ch.release_id = col_int(st, 3, 0);
         col_text(st, 4, ch.version, sizeof ch.version);
         ch.updated_ms = col_int(st, 5, 0);
+        col_text(st, 6, ch.chip, sizeof ch.chip);
         if (cb(ctx, &ch))
             break;
     }
@@ -1025,6 +1036,60 @@ static int s_channel_list(upd_store *base, upd_channel_cb cb, void *ctx)
         sqlite3_reset(st);
     release_conn(s, c);
     return rc;
+}
+
+static int s_channel_chip_get(upd_store *base, const char *name, char *out, size_t cap)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_CHIP_GET);
+    int rc = UPD_STORE_EFAIL;
+    out[0] = '\0';
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW)
+            col_text(st, 0, out, cap);
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_channel_chip_set(upd_store *base, const char *name, const char *chip, char *err,
+                              size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    int clear = !chip || !chip[0];
+    sqlite3_stmt *st = stmt(c, clear ? Q_CHIP_DEL : Q_CHIP_SET);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (!clear)
+        sqlite3_bind_text(st, 2, chip, -1, SQLITE_TRANSIENT);
+    if ((rc = exec_done(c, st)) != 0)
+        goto fail;
+    char d[UPD_DETAIL_MAX];
+    if (clear)
+        snprintf(d, sizeof d, "channel '%s' no longer declares a chip", name);
+    else
+        snprintf(d, sizeof d, "channel '%s' is declared for %s devices", name, chip);
+    if ((rc = add_event(c, now_ms(), NULL, "channel-chip", 0, -1, d)) != 0 || (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    seterr(err, errlen, "could not record the channel's chip", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc ? rc : UPD_STORE_EFAIL;
 }
 
 /* ---- devices ------------------------------------------------------------------------- */
@@ -1514,6 +1579,54 @@ static void s_close(upd_store *base)
     free(s);
 }
 
+/* One statement of s_device_delete (not cached: deletes are rare). */
+static int run_mac(conn *c, const char *sql, const char *mac, int64_t *changed)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : UPD_STORE_EFAIL;
+    if (changed)
+        *changed = sqlite3_changes(c->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int s_device_delete(upd_store *base, const char *mac, int64_t *nevents, char *err,
+                           size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int64_t rows = 0, evs = 0;
+    char detail[UPD_DETAIL_MAX];
+    int rc = begin(c);
+    if (rc == 0)
+        rc = run_mac(c, "DELETE FROM devices WHERE mac=?1", mac, &rows);
+    if (rc == 0 && rows == 0)
+        rc = UPD_STORE_ENOTFOUND;
+    if (rc == 0)
+        rc = run_mac(c, "DELETE FROM events WHERE mac=?1", mac, &evs);
+    if (rc == 0) {
+        snprintf(detail, sizeof detail,
+                 "device deleted with its %lld event%s: it is new to the server if it checks "
+                 "in again",
+                 (long long)evs, evs == 1 ? "" : "s");
+        rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not delete the device", c);
+        rollback(c);
+    } else if (nevents) {
+        *nevents = evs;
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static const upd_store_ops SQLITE_OPS = {
     .close = s_close,
     .release_insert = s_release_insert,
@@ -1531,6 +1644,8 @@ static const upd_store_ops SQLITE_OPS = {
     .channel_set = s_channel_set,
     .channel_current = s_channel_current,
     .channel_list = s_channel_list,
+    .channel_chip_get = s_channel_chip_get,
+    .channel_chip_set = s_channel_chip_set,
     .device_get = s_device_get,
     .device_list = s_device_list,
     .device_set_pin = s_device_set_pin,
@@ -1539,6 +1654,7 @@ static const upd_store_ops SQLITE_OPS = {
     .events_prune = s_events_prune,
     .apply_batch = s_apply_batch,
     .device_clear_hold = s_device_clear_hold,
+    .device_delete = s_device_delete,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -14,6 +14,7 @@
 #include "host/fileinspect.h"
 #include "delivery.h"
 #include "imageid.h"
+#include "chip.h"
 #include "lifecycle.h"
 #include "srv.h"
 #include "updraft/error.h"
@@ -415,6 +416,16 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
     if (!same || !replace) {
         free(other);
         other = NULL;
+    }
+    if (up->channel[0]) {
+        /* a channel declared for a chip takes only that chip's images (chip.h) */
+        int crc = upd__chip_channel_accepts(s, up->channel, rel, err, sizeof err);
+        if (crc != 0) {
+            ret = upd__reply_error(r, c,
+                                   crc == -1 ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                   crc == -1 ? "wrong-chip" : "storage", "%s", err);
+            goto out;
+        }
     }
     if (upd__blob_commit(s, up->tmp, rel->sha256, err, sizeof err) != 0) {
         ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);

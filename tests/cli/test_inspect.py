@@ -186,7 +186,7 @@ class Inspect(unittest.TestCase):
         # not an ESP8266 image: said, no layouts
         rc, out, _ = run("inspect", "--board", "4M", self.files["esp32-app"])
         self.assertEqual(rc, 0)
-        self.assertIn("ESP8266 Arduino applications only", out)
+        self.assertIn("ESP8266 Arduino applications and filesystem images only", out)
 
     def corpus(self, name):
         p = os.path.join(FIRMWARE or "", name)
@@ -259,6 +259,25 @@ class Inspect(unittest.TestCase):
         self.assertIn("eagle.flash.1m64.ld", out)
         self.assertIn("largest sketch that can update itself: plain 479232 bytes", out)
         self.assertIn("this image (900528 bytes) updating itself: plain no, gzip no", out)
+
+    def test_board_filesystem_image(self):
+        """The real LittleFS image (1024000 bytes) against each layout's filesystem area,
+        by the fit rules' area (docs/fit-rules.md): it fills 4m1m and 2m1m exactly."""
+        path = self.corpus("esp8266-littlefs_wbec_1000K.bin")
+        for board, fits in (("4M", {"4m1m", "4m2m", "4m3m"}), ("2M", {"2m1m"}),
+                            ("1M", set()), ("16M", {"16m14m", "16m15m"})):
+            with self.subTest(board=board):
+                rc, (r,), _ = self.json_of(path, extra=("--allow-fs", "--board", board))
+                self.assertEqual(rc, 0)
+                got = {l["name"] for l in r["layouts"] if l["fs_fit"]["ok"]}
+                self.assertEqual(got, fits)
+                for l in r["layouts"]:
+                    if not l["fs_fit"]["ok"]:
+                        self.assertEqual(l["fs_fit"]["code"], "no-space")
+                        self.assertIn("-100", l["fs_fit"]["explanation"])
+        rc, out, _ = run("inspect", "--allow-fs", "--board", "2M", "--fs", "512K", path)
+        self.assertIn("eagle.flash.2m512.ld: filesystem 0x180000..0x1fa000 (499712 bytes): no:",
+                      out)
 
     def test_board_old_core_has_no_gzip(self):
         path = self.corpus("esp8266-app_milight-hub_pio-d1mini_core2.5.x_4M.bin")

@@ -151,7 +151,9 @@ class Handler(socketserver.BaseRequestHandler):
 
     def route(self, s, method, path, q, headers):
         img = E32 if q.get("img") == "esp32" else LFS if q.get("img") == "lfs" else APP
-        runs = headers.get("x-esp8266-sketch-md5", "")
+        # what the device runs (mkimage's ESP32 app ends at its appended SHA-256, so the
+        # MD5 an Arduino-ESP32 device reports of it is the file's)
+        runs = headers.get("x-esp8266-sketch-md5", "") or headers.get("x-esp32-sketch-md5", "")
         if path == "/static":  # a plain file server: the image, whatever the device runs
             s.sendall(file_response(method, headers, img, md5(img)))
         elif path == "/md5only":  # 304 only for the file's own MD5

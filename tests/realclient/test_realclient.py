@@ -113,7 +113,7 @@ def install_and_current(h, t):
 def flash_mode_case(mode):
     def fn(h, t):
         srv = h.server()
-        rel = publish(h, srv, WBEC, "modes")
+        rel = publish(h, srv, DEEPSLEEP, "modes")
         dev = h.device(h.mac(), flash_mode=mode)
         r = dev.update(srv.url("/update/modes"), OLD)
         staged_is(t, r, rel.data, mode, "DIO image on a %s chip" % mode.upper())
@@ -179,7 +179,7 @@ def version_query_nothing_to_offer(h, t):
 def devices_at_once(h, t):
     # eight real clients download the same release at the same time (one open blob)
     srv = h.server()
-    rel = publish(h, srv, WBEC, "at-once")
+    rel = publish(h, srv, DEEPSLEEP, "at-once")
     devs = [h.device(h.mac(), flash_mode=m) for m in list(FLASH_MODES) * 2]
     with concurrent.futures.ThreadPoolExecutor(len(devs)) as ex:
         results = list(ex.map(lambda d: d.update(srv.url("/update/at-once"), OLD), devs))
@@ -618,11 +618,16 @@ def fail_repeatedly(h, t, srv, channel, checks=4):
     time (it does not boot the new one). The results of its checks."""
     dev = h.device(h.mac())
     results = []
-    for _ in range(checks):
+    for n in range(1, checks + 1):
         r = dev.update(srv.url("/update/" + channel), OLD)
         results.append(r.result)
         if r.result != 2:
             break
+        # a device takes seconds to reboot; the server records the completed download
+        # just after the answer went out: check again once it has
+        end = time.time() + 10
+        while len(srv.events(dev.mac, "download-completed")) < n and time.time() < end:
+            time.sleep(0.05)
     return dev, results
 
 

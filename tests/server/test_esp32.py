@@ -11,7 +11,9 @@ exit with 77 (ctest SKIP_RETURN_CODE) when it is absent."""
 import hashlib
 import os
 import struct
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_server as T  # noqa: E402  (argv: BIN FWDIR GROUP, the same as ours)
@@ -198,6 +200,10 @@ def t_idf():
         eq(r.status, 302, "/update/<channel> without a release: 302")
         check(b"esp_https_ota" in r.body and b"/releases/" in r.body,
               "the body tells a human where such devices belong: %r" % r.body)
+        # the static layout too: never a 404 (erases the slot of IDF v4.1 and older)
+        r = srv.raw(idf_request(srv.port, path="/fw/246F28AABB01.bin"))
+        eq(r.status, 302, "esp_https_ota on /fw/<MAC>.bin with nothing to send: 302")
+        check("location" not in r.headers, "/fw: no Location")
         c3 = T.esp32_app(seed=51, chip=5, version="3.0.0")
         rel = srv.upload(c3, "3.0.0", "stable").json
         r = srv.raw(idf_request(srv.port))
@@ -213,6 +219,13 @@ def t_idf():
         # Arduino clients keep their 304
         r = srv.raw(request("2.0.x", srv.port, path="/update/none", version="1.0"))
         eq(r.status, 304, "Arduino-ESP32 on an empty channel: 304")
+        # doctor --as esp-idf reads the answer the same way
+        env = dict(os.environ, UPDRAFT_TOKEN=T.TOKEN)
+        p = subprocess.run([T.BIN, "doctor", "http://127.0.0.1:%d/update/none" % srv.port,
+                            "--as", "esp-idf", "--no-probes"], capture_output=True, text=True,
+                           env=env, timeout=60)
+        check(p.returncode == 0 and "before anything is erased" in p.stdout,
+              "doctor --as esp-idf: the 302 is a safe no-update: %r %r" % (p.stdout, p.stderr))
     finally:
         srv.stop()
 
@@ -342,7 +355,196 @@ def t_corpus():
         srv.stop()
 
 
-GROUPS = {"modes": t_modes, "identity": t_identity, "idf": t_idf, "hashes": t_hashes,
+def wait_for(what, fn, tries=200):
+    for _ in range(tries):
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.05)
+    check(False, "timed out waiting for " + what)
+    return None
+
+
+def cli(srv, *args):
+    env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port, UPDRAFT_TOKEN=T.TOKEN)
+    p = subprocess.run([T.BIN] + list(args), capture_output=True, text=True, env=env, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def t_chip():
+    """Point 5: wrong chip within the family. The client finds out only after erasing and
+    writing the whole slot (Update error 9), so the server must not offer it."""
+    srv = T.Server(extra=["--failure-backoff", "0,1h"])
+    try:
+        e32 = T.esp32_app(seed=71, version="1.0")
+        c3 = T.esp32_app(seed=72, chip=5, version="2.0")
+        r32 = srv.upload(e32, "1.0", "classic").json
+        rc3 = srv.upload(c3, "2.0", "mixed").json
+        eq(rc3["chip"], "ESP32-C3", "the C3 release knows its chip")
+        size, md5, sha = device_hashes(e32)
+        # a device that runs the ESP32 release, each core generation (2018: sha256 only)
+        for i, core in enumerate(CORES):
+            mac = "24:6F:28:0C:00:%02X" % i
+            r = srv.raw(request(core, srv.port, path="/update/mixed", mac=mac, size=size,
+                                md5=md5, sha=sha, version="1.0"))
+            eq(r.status, 304, "%s core known to be an ESP32: no C3 image" % core)
+            reason = r.headers.get("x-updraft-reason", "")
+            check("ESP32-C3" in reason and "error 9" in reason
+                  and "it runs release %d" % r32["id"] in reason,
+                  "%s: the refusal names both chips, error 9 and the evidence: %r" % (core, reason))
+        # known to have run: the last check said ESP32; now it runs a local build
+        mac = "24:6F:28:0C:01:00"
+        r = srv.raw(request("2.0.x", srv.port, path="/update/classic", mac=mac, size=size,
+                            md5=md5, sha=sha, version="1.0"))
+        eq(r.status, 304, "runs the ESP32 release")
+        device(srv, mac)  # the registry has written that check
+        r = srv.raw(request("2.0.x", srv.port, path="/update/mixed", mac=mac, md5="1" * 32,
+                            sha="2" * 64, version="1.1-local"))
+        eq(r.status, 304, "a device that ran an ESP32 release, now on a local build: no C3")
+        check("it ran release %d" % r32["id"] in r.headers.get("x-updraft-reason", ""),
+              "the evidence is what it ran: %r" % r.headers.get("x-updraft-reason"))
+        # chip unknown: offered; the failure it gets (downloaded, still on its old image) is
+        # held back like any failure (issue 8's back-off), never offered forever
+        mac, old = "24:6F:28:0C:02:00", ("3" * 32, "4" * 64)
+        for k in range(3):
+            n = len(T.events(srv, mac, "download-completed"))
+            r = srv.raw(request("2.0.x", srv.port, path="/update/mixed", mac=mac, md5=old[0],
+                                sha=old[1], version="1.1"))
+            if r.status != 200:
+                break
+            wait_for("download %d" % k, lambda: len(T.events(srv, mac, "download-completed")) > n)
+        r = srv.raw(request("2.0.x", srv.port, path="/update/mixed", mac=mac, md5=old[0],
+                            sha=old[1], version="1.1"))
+        eq(r.status, 304, "unknown chip, failed repeatedly: held back")
+        check("failed on this device" in r.headers.get("x-updraft-reason", ""),
+              "held for its failures: %r" % r.headers.get("x-updraft-reason"))
+
+        # a channel declared for a chip takes only that chip's releases
+        r = srv.api("PUT", "/api/v1/channels/c3", {"chip": "esp32c3"})
+        eq((r.status, r.json and r.json.get("chip")), (200, "ESP32-C3"), "declare c3 for ESP32-C3")
+        r = srv.api("PUT", "/api/v1/channels/c3", {"release": r32["id"]})
+        eq((r.status, r.json and r.json.get("kind")), (409, "wrong-chip"),
+           "an ESP32 release on the C3 channel: 409")
+        check("declared for ESP32-C3" in (r.json or {}).get("error", ""),
+              "the refusal says why: %r" % r.json)
+        nrel = len(srv.api("GET", "/api/v1/releases").json["releases"])
+        r = srv.upload(T.esp32_app(seed=73, version="1.1"), "1.1", "c3")
+        eq((r.status, r.json and r.json.get("kind")), (409, "wrong-chip"),
+           "uploading an ESP32 image to the C3 channel: 409")
+        eq(len(srv.api("GET", "/api/v1/releases").json["releases"]), nrel,
+           "the refused upload left no release behind")
+        r = srv.upload(T.arduino_bin(seed=74), "1.2", "c3")
+        eq(r.status, 409, "an ESP8266 image on the C3 channel: 409")
+        r = srv.api("PUT", "/api/v1/channels/c3", {"release": rc3["id"]})
+        eq((r.status, r.json.get("chip"), r.json.get("release")), (200, "ESP32-C3", rc3["id"]),
+           "the C3 release on the C3 channel")
+        r = srv.upload(littlefs_image(), "3.0", "c3")
+        eq(r.status, 201, "a filesystem image is not chip-bound")
+        r = srv.api("PUT", "/api/v1/channels/c3", {"chip": "esp32"})
+        eq(r.status, 409, "cannot re-declare a channel that serves a C3 release for ESP32")
+        check("ESP32-C3" in (r.json or {}).get("error", ""), "says which release: %r" % r.json)
+        r = srv.api("PUT", "/api/v1/channels/c3", {"chip": "esp32x9"})
+        eq(r.status, 400, "not a chip: 400")
+        r = srv.api("PUT", "/api/v1/channels/classic", {"release": r32["id"], "chip": "esp32"})
+        eq((r.status, r.json.get("chip")), (200, "ESP32"), "set and declare in one call")
+        chans = srv.api("GET", "/api/v1/channels").json["channels"]
+        eq(sorted({(c["name"], c["chip"]) for c in chans if c["name"] in ("c3", "classic", "mixed")}),
+           [("c3", "ESP32-C3"), ("classic", "ESP32"), ("mixed", None)],
+           "channel list shows the declarations")
+        # a device known to be an ESP32 asking the C3 channel: told what to do
+        r = srv.raw(request("3.x", srv.port, path="/update/c3", mac="24:6F:28:0C:03:00",
+                            size=size, md5=md5, sha=sha, version="1.0"))
+        eq(r.status, 304, "known ESP32 on the C3 channel: 304")
+        check("channel 'c3' is declared for ESP32-C3 devices" in r.headers.get("x-updraft-reason", ""),
+              "the reason says the channel's chip: %r" % r.headers.get("x-updraft-reason"))
+        # a C3 of unknown image on the declared channel gets its release
+        r = srv.raw(request("3.x", srv.port, path="/update/c3", mac="24:6F:28:0C:04:00",
+                            version="1.0"))
+        eq(r.status, 200, "device on the C3 channel: offered the C3 release")
+        r = srv.api("PUT", "/api/v1/channels/c3", {"chip": None})
+        eq((r.status, r.json.get("chip")), (200, None), "the declaration cleared")
+        ev = T.events(srv, kind="channel-chip")
+        check(len(ev) >= 3, "declarations are events: %r" % ev)
+
+        # doctor --as esp32 explains it: the request does not say the chip; a device of
+        # another chip fails with error 9 after erasing and writing its whole slot
+        url = "http://127.0.0.1:%d/update/c3" % srv.port
+        rc, out, err = cli(srv, "doctor", url, "--as", "esp32", "--mac", "24:6F:28:0D:00:01",
+                           "--chip", "esp32", "--version", "1.0", "--no-probes")
+        check(rc == 1 and "9 UPDATE_ERROR_ACTIVATE" in out
+              and "erases and writes its whole OTA slot" in out
+              and "updraft channel chip CHANNEL" in out,
+              "doctor --as esp32 --chip esp32 on a C3 image: %r %r" % (out, err))
+        rc, out, err = cli(srv, "doctor", url, "--as", "esp32", "--mac", "24:6F:28:0D:00:02",
+                           "--version", "1.0", "--no-probes")
+        check(rc == 0 and "does not say the device's chip" in out
+              and "updraft channel chip CHANNEL ESP32-C3" in out,
+              "doctor --as esp32 without --chip notes what a device of another chip gets: %r %r"
+              % (out, err))
+
+        # the CLI
+        rc, out, err = cli(srv, "channel", "chip", "c3", "esp32c3")
+        check(rc == 0 and "declared for ESP32-C3" in out, "channel chip: %r %r" % (out, err))
+        rc, out, err = cli(srv, "channel", "set", "c3", str(r32["id"]))
+        check(rc == 1 and "declared for ESP32-C3" in err, "CLI refusal: %r %r" % (out, err))
+        rc, out, err = cli(srv, "channel", "set", "dev-c3", str(rc3["id"]), "--chip", "esp32c3")
+        check(rc == 0 and "declared for ESP32-C3 devices" in out, "set --chip: %r %r" % (out, err))
+        rc, out, err = cli(srv, "channel", "chip", "c3", "esp32x9")
+        check(rc == 2 and "not an ESP32-family chip" in err, "bad chip: %r" % err)
+        rc, out, err = cli(srv, "channel", "list")
+        check(rc == 0 and "CHIP" in out and "ESP32-C3" in out, "channel list: %r" % out)
+        rc, out, err = cli(srv, "channel", "chip", "c3", "-")
+        check(rc == 0 and "declares no chip" in out, "chip -: %r %r" % (out, err))
+    finally:
+        srv.stop()
+
+
+def t_doctorloop():
+    """doctor --as esp32 sees the loop these hashes cause: a plain file server offers a
+    padded ESP32 image again after every install; updraft does not."""
+    import http.server
+    import threading
+    img = T.esp32_app(seed=81, version="4.0") + b"\xff" * 4096
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(img)))
+            self.end_headers()
+            self.wfile.write(img)
+
+        def log_message(self, *a):
+            pass
+
+    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=static.serve_forever, daemon=True).start()
+    srv = T.Server()
+    try:
+        eq(srv.upload(img, "4.0", "stable").status, 201, "upload the padded image")
+        size, md5, sha = device_hashes(img)
+        for url, want_rc, want in (
+                ("http://127.0.0.1:%d/firmware.bin" % static.server_address[1], 1,
+                 "after installing the image the device reports sketch-md5 %s" % md5),
+                ("http://127.0.0.1:%d/update" % srv.port, 0,
+                 "no update loop: after installing it the device reports sketch-md5 %s" % md5)):
+            p = subprocess.run([T.BIN, "doctor", url, "--as", "esp32", "--version", "3.0",
+                                "--mac", "24:6F:28:0E:00:01", "--no-probes"],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == want_rc and want in p.stdout,
+                  "doctor --as esp32 on %s: %r %r" % (url, p.stdout, p.stderr))
+        # the very image it runs, named by its appended digest (a 2018 core's only hash)
+        p = subprocess.run([T.BIN, "doctor", "http://127.0.0.1:%d/x.bin" % static.server_address[1],
+                            "--as", "esp32", "--sketch-sha256", sha.upper(), "--no-probes"],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 1 and "offered the image the device says it runs" in p.stdout,
+              "doctor: the offered image is what it runs by sha256: %r" % p.stdout)
+    finally:
+        srv.stop()
+        static.shutdown()
+
+
+GROUPS = {"doctorloop": t_doctorloop, "chip": t_chip, "modes": t_modes, "identity": t_identity, "idf": t_idf, "hashes": t_hashes,
           "corpus": t_corpus}
 
 if __name__ == "__main__":

@@ -106,6 +106,19 @@ void upd__doctor_analyze_body(doctor *d)
     upd_fit_check(rep, &f, &d->fit);
     d->fit_done = 1;
     upd__doctor_note(d, "fit", d->fit.code == UPD_FIT_OK ? L_OK : L_FAIL, "%s", d->fit.explanation);
+    /* Arduino-ESP32 does not say which chip it is: an image for one chip of the family
+     * reaches every device that asks this URL, and a device of another chip finds out
+     * only after it erased and wrote its whole slot (Update error 9) */
+    if (d->o->as == AS_ESP32 && good && d->o->chip == UPD_CHIP_UNKNOWN) {
+        const char *cn = upd_chip_name(rep->chip);
+        upd__doctor_note(d, "chip", L_INFO,
+                         "the image is for %s; the request does not say the device's chip, so "
+                         "any ESP32-family device that asks this URL gets it, and one of another "
+                         "chip fails with Update error 9 after erasing and writing its whole "
+                         "slot: give --chip to check a device; keep one channel per chip (on "
+                         "updraft: 'updraft channel chip CHANNEL %s')",
+                         cn ? cn : "an unknown chip", cn ? cn : "CHIP");
+    }
 }
 
 void upd__doctor_check_md5(doctor *d)

@@ -493,7 +493,17 @@ static void why_md5_mismatch(const seen *s)
 
 static void why_activate(const seen *s)
 {
-    if (s->esp32) {
+    if (s->esp32 && strstr(s->r->act_reason, "Mismatch chip id")) {
+        cause(s,
+              "the device erases and writes its whole OTA slot, then esp_ota_set_boot_partition "
+              "refuses the image: %s. Arduino-ESP32 does not say its chip in the request, so a "
+              "server cannot tell from the headers alone",
+              s->r->act_reason);
+        fix(s, "give each chip its own channel and URL; on updraft declare it ('updraft channel "
+               "chip CHANNEL esp32c3': it then takes only that chip's releases) and assign the "
+               "devices to the channel of their chip; updraft also refuses an image for another "
+               "chip to a device whose running image is one of its releases");
+    } else if (s->esp32) {
         cause(s, "the device downloads the image, then esp_ota_set_boot_partition refuses it: %s",
               s->r->act_reason[0] ? s->r->act_reason : "not a bootable ESP32 image");
         fix(s, "publish the application .bin built for this chip; the server should keep other "

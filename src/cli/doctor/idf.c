@@ -156,10 +156,31 @@ void upd__doctor_idf_judge(doctor *d, const run *r)
         return;
     }
     if (p->status == 304) {
+        /* docs/protocol.md "esp_https_ota on /update": only IDF >= v5.5 knows 304 */
         d->code = 0;
         d->result = "no-update";
-        say(d->cause, sizeof d->cause, "304 Not Modified: esp_https_ota reports \"not modified\"");
-        say(d->fix, sizeof d->fix, "nothing to fix");
+        say(d->cause, sizeof d->cause,
+            "304 Not Modified: IDF v5.5 and later report \"not modified\"; v4.4 to v5.4 take it "
+            "as a 0-byte image, and with bulk_flash_erase erase the whole passive slot before "
+            "failing (v4.1 and older erase it in any case)");
+        say(d->fix, sizeof d->fix,
+            "for \"no update\" answer a 302 without Location (every IDF version stops before "
+            "erasing; updraft does so), or give such devices an immutable URL and let them "
+            "compare the version");
+        return;
+    }
+    if (p->status >= 301 && p->status <= 308 && p->status != 304 &&
+        !upd__doctor_header(p, "Location")) {
+        d->code = 0; /* esp_https_ota returns an error, but a harmless one */
+        d->result = "no-update";
+        say(d->cause, sizeof d->cause,
+            "%d without Location: esp_https_ota_begin() fails (\"URL redirection Failed\") "
+            "before anything is erased, in every IDF version: the safe \"no update\" for an "
+            "esp_https_ota client (updraft answers so when it has nothing for it)",
+            p->status);
+        say(d->fix, sizeof d->fix,
+            "nothing to fix when there is no update for this device; to offer one, serve the "
+            "image with 200");
         return;
     }
     if (p->status != 200) {

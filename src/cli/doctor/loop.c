@@ -7,7 +7,9 @@
  * - after installing the offered image, the device reports the MD5 of what is on its
  *   flash (that variant, or the inflated image of a gzip file); ask again as that device
  *   does and see whether the same image comes back.
- * ESP8266 only: Arduino-ESP32 and esp_https_ota report their images differently. */
+ * Arduino-ESP32 the same way with its own hashes: sketch-md5 is the MD5 of the image as
+ * esp_image_verify measures it (appended SHA-256 included, nothing after it) and
+ * sketch-sha256 the appended digest (devhash.h). esp_https_ota reports nothing. */
 #include <stdlib.h>
 #include <strings.h>
 
@@ -69,10 +71,33 @@ static void loop_verdict(doctor *d)
     say(d->cause, sizeof d->cause,
         "the device updates, then is offered an image again at every check: an endless "
         "download, flash and reboot loop (see the 'loop' check)");
-    say(d->fix, sizeof d->fix,
-        "answer 304 when the device reports the image it runs: x-ESP8266-sketch-md5 is the "
-        "MD5 of the image as on its flash (the file with byte 2 = its flash mode 0..3; the "
-        "inflated image for gzip); updraft serve does");
+    if (d->o->as == AS_ESP32)
+        say(d->fix, sizeof d->fix,
+            "answer 304 when the device reports the image it runs: x-ESP32-sketch-md5 is the "
+            "MD5 of the image as esp_image_verify measures it (appended SHA-256 included, "
+            "padding or a signature after it excluded), x-ESP32-sketch-sha256 the appended "
+            "digest; updraft serve does");
+    else
+        say(d->fix, sizeof d->fix,
+            "answer 304 when the device reports the image it runs: x-ESP8266-sketch-md5 is the "
+            "MD5 of the image as on its flash (the file with byte 2 = its flash mode 0..3; the "
+            "inflated image for gzip); updraft serve does");
+}
+
+/* Arduino-ESP32: is the offered image what the device says it runs? */
+static int esp32_offered_what_it_runs(doctor *d, const char *md5, const char *sha)
+{
+    const char *rm = d->o->sketch_md5, *rs = d->o->sketch_sha256;
+    int by_md5 = rm && !strcasecmp(rm, md5), by_sha = rs && !strcasecmp(rs, sha);
+    if (!by_md5 && !by_sha)
+        return 0;
+    upd__doctor_note(d, "loop", L_FAIL,
+                     "update loop: the server offered the image the device says it runs (its "
+                     "sketch-%s %s is that of the offered image as the device measures it): "
+                     "the device downloads, flashes and reboots into the same image at every "
+                     "check. Answer 304 when x-ESP32-sketch-md5 or -sha256 is the image's",
+                     by_md5 ? "md5" : "sha256", by_md5 ? rm : rs);
+    return 1;
 }
 
 void upd__doctor_check_loop(doctor *d, const run *r)
@@ -80,18 +105,35 @@ void upd__doctor_check_loop(doctor *d, const run *r)
     const struct opts *o = d->o;
     size_t n = 0;
     const uint8_t *body = plain_body(d, &n);
-    if (o->as != AS_ESP8266 || o->mode != UPD_MODE_SKETCH || r->result != UPD_CLIENT_OK || !body ||
-        !d->fi)
+    if ((o->as != AS_ESP8266 && o->as != AS_ESP32) || o->mode != UPD_MODE_SKETCH ||
+        r->result != UPD_CLIENT_OK || !body || !d->fi)
         return;
-    if (offered_what_it_runs(d, body, n)) {
+    char after[33], sha[65] = "", sha_up[65] = "";
+    if (o->as == AS_ESP32) {
+        int appended = 0;
+        if (upd_devhash_esp32(body, n, &d->fi->report, after, sha, &appended) != 0)
+            return;
+        if (esp32_offered_what_it_runs(d, after, sha)) {
+            loop_verdict(d);
+            return;
+        }
+        for (size_t i = 0; i < 64 && sha[i]; i++)
+            sha_up[i] = (char)(sha[i] >= 'a' && sha[i] <= 'f' ? sha[i] - 'a' + 'A' : sha[i]);
+        sha_up[64] = '\0';
+    } else if (offered_what_it_runs(d, body, n)) {
         loop_verdict(d);
         return;
     }
     /* what the device reports after installing it */
-    char after[33];
     uint32_t size = (uint32_t)n;
     const char *how;
-    if (d->fi->has_inner) {
+    if (o->as == AS_ESP32) {
+        size = d->fi->report.app.end;
+        how = d->fi->report.app.hash_appended
+                  ? "the MD5 of the image as esp_image_verify measures it, and its appended "
+                    "digest as sketch-sha256"
+                  : "the MD5 and SHA-256 of the image as esp_image_verify measures it";
+    } else if (d->fi->has_inner) {
         snprintf(after, sizeof after, "%s", d->fi->inner_md5_hex);
         size = (uint32_t)d->fi->inner_size;
         how = "the inflated image's MD5";
@@ -111,6 +153,8 @@ void upd__doctor_check_loop(doctor *d, const run *r)
     snprintf(version, sizeof version, "%s", xv && *xv ? xv : o->version ? o->version : "");
     upd_client_config cfg = d->cfg;
     cfg.sketch_md5 = after;
+    if (o->as == AS_ESP32)
+        cfg.sketch_sha256 = sha_up;
     cfg.version = version[0] ? version : NULL;
     uint32_t keep = d->layout.sketch_size;
     d->layout.sketch_size = size;
