@@ -336,6 +336,7 @@ static const upd_cli_sub SUBS[] = {
      "stable).\n\n"
      "  --create        CHANNEL serves nothing yet (without it an unknown name is refused,\n"
      "                  with the closest existing one)\n"},
+    {"delete", upd_cmd_device_delete, UPD_DEVICE_DELETE_SYNOPSIS, UPD_DEVICE_DELETE_HELP},
     {"retry", retry, "retry MAC",
      "Offer a release that failed on the device again: clears the hold the server put on\n"
      "it (docs/protocol.md, \"Failed releases\").\n"},

@@ -56,7 +56,8 @@ static int delete_filtered(int argc, char **argv)
                                         "--attention", "--yes",      "--filter",  NULL};
     static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since"};
     static const char *const keys[] = {"channel", "platform", "version", "seen-since"};
-    char path[4096] = "/api/v1/devices?limit=1000000", enc[1024];
+    /* the API's largest page; more matches are left for another run (said below) */
+    char path[4096] = "/api/v1/devices?limit=100000", enc[1024];
     size_t n = strlen(path);
     int bad = 0, yes = upd_cli_flag(&argc, argv, "--yes");
     if (upd_cli_flag(&argc, argv, "--attention")) {
@@ -79,7 +80,7 @@ static int delete_filtered(int argc, char **argv)
         return 2;
     }
     const upd_cli_err errs[] = {
-        {400, NULL,
+        {400, "bad-request",
          "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"}};
     cJSON *j = upd_cli_call("device delete", "GET", path, NULL, errs, 1, NULL);
     if (!j)
@@ -110,6 +111,9 @@ static int delete_filtered(int argc, char **argv)
         failed += delete_one(upd_cli_jstr(d, "mac")) != 0;
     }
     printf("%d of %d device%s deleted\n", count - failed, count, count == 1 ? "" : "s");
+    long long total = upd_cli_jnum(j, "total");
+    if (total > count)
+        printf("%lld more match: run it again to delete them\n", total - count);
     cJSON_Delete(j);
     return failed ? 1 : 0;
 }

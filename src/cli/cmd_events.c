@@ -20,7 +20,8 @@ static const char EVENTS_HELP[] =
     "                 download-started, download-completed, download-aborted, updated,\n"
     "                 failed, held, retry, report-installed, report-failed,\n"
     "                 report-rolled-back, device-deleted; admin: release-added,\n"
-    "                 release-retired, channel-set, pinned, unpinned, channel-assigned\n"
+    "                 release-retired, release-unretired, release-deleted, channel-set,\n"
+    "                 channel-chip, pinned, unpinned, channel-assigned\n"
     "  --limit N      the newest N events (default 20, at most 10000)\n"
     "  --follow       then print new events as they happen (every second), until\n"
     "                 interrupted (Ctrl-C)\n"
@@ -43,7 +44,10 @@ static const char *const KINDS[] = {"check",
                                     "device-deleted",
                                     "release-added",
                                     "release-retired",
+                                    "release-unretired",
+                                    "release-deleted",
                                     "channel-set",
+                                    "channel-chip",
                                     "pinned",
                                     "unpinned",
                                     "channel-assigned",

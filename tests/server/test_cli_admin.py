@@ -37,8 +37,8 @@ def clean_env(**kw):
 
 
 def t_help():
-    subs = {"release": ["add", "list", "show", "retire"],
-            "device": ["list", "show", "pin", "unpin", "channel", "retry"],
+    subs = {"release": ["add", "list", "show", "retire", "unretire", "delete"],
+            "device": ["list", "show", "pin", "unpin", "channel", "retry", "delete"],
             "channel": ["set", "list"]}
     for cmd, names in subs.items():
         rc, out, err = run([cmd, "--help"])

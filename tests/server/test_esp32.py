@@ -487,7 +487,8 @@ def t_chip():
         check(rc == 0 and "declared for ESP32-C3" in out, "channel chip: %r %r" % (out, err))
         rc, out, err = cli(srv, "channel", "set", "c3", str(r32["id"]))
         check(rc == 1 and "declared for ESP32-C3" in err, "CLI refusal: %r %r" % (out, err))
-        rc, out, err = cli(srv, "channel", "set", "dev-c3", str(rc3["id"]), "--chip", "esp32c3")
+        rc, out, err = cli(srv, "channel", "set", "dev-c3", str(rc3["id"]), "--chip", "esp32c3",
+                         "--create")
         check(rc == 0 and "declared for ESP32-C3 devices" in out, "set --chip: %r %r" % (out, err))
         rc, out, err = cli(srv, "channel", "chip", "c3", "esp32x9")
         check(rc == 2 and "not an ESP32-family chip" in err, "bad chip: %r" % err)
