@@ -377,6 +377,25 @@ def t_events():
                     pass
                 if sum(1 for e in got if e["kind"] == "offered" and e["mac"] in new) == 5:
                     break
+            # a burst of more events than one page (200) between two polls: paged back
+            rid = srv.api("GET", "/api/v1/releases").json["releases"][0]["id"]
+            t0 = time.time()
+            for i in range(150):
+                srv.api("POST", "/api/v1/devices/%s/pin" % macs[0], {"release": rid})
+                srv.api("DELETE", "/api/v1/devices/%s/pin" % macs[0])
+            burst = time.time() - t0
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    got.append(json.loads(q.get(timeout=0.5)))
+                except queue.Empty:
+                    pass
+                if sum(1 for e in got if e["kind"] in ("pinned", "unpinned")) >= 300:
+                    time.sleep(1.5)  # and nothing more after them
+                    while not q.empty():
+                        got.append(json.loads(q.get()))
+                    break
+            print("burst of 300 admin events took %.1f s" % burst)
         finally:
             p.send_signal(signal.SIGINT)
             p.wait(10)
@@ -384,6 +403,9 @@ def t_events():
         eq(sorted(offered), new, "--follow: every new offer printed")
         ids = [e["id"] for e in got]
         eq(ids, sorted(set(ids)), "--follow: each event once, oldest first")
+        pins = [e["kind"] for e in got if e["kind"] in ("pinned", "unpinned")]
+        eq((len(pins), pins == ["pinned", "unpinned"] * 150), (300, True),
+           "--follow: all 300 events of a burst (more than a page between two polls), in order")
     finally:
         srv.stop()
 

@@ -5,7 +5,7 @@ mutants each group catches). The real `updraft serve` on 127.0.0.1, byte-exact d
 requests (shared/spec), synthetic images (no corpus needed).
 
 usage: test_gaps.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: devauth oldcore lastseen reportbound uploadabort"""
+GROUP: devauth oldcore lastseen reportbound uploadabort signed"""
 import base64
 import gzip
 import os
@@ -244,7 +244,31 @@ def t_uploadabort():
         srv.stop()
 
 
-GROUPS = {"devauth": t_devauth, "oldcore": t_oldcore, "lastseen": t_lastseen,
+def t_signed():
+    """docs/protocol.md "How a device's image is recognised": a signed ESP8266 image
+    (payload || signature || u32 length) runs as its payload, and getSketchMD5() hashes
+    the payload alone (in the chip's flash mode): a device reporting that MD5 runs the
+    release and gets 304, not the release again (an update loop)."""
+    srv = Server()
+    try:
+        payload = arduino_bin(seed=167, mode=2)
+        signed = payload + t.fill(256, 1670) + struct.pack("<I", 256)
+        rel = srv.upload(signed, "6.0", "stable").json
+        eq(rel.get("md5"), md5(signed), "a signed release")
+        for mode, name in ((2, "its own (DIO)"), (0, "QIO")):
+            flashed = payload[:2] + bytes([mode]) + payload[3:]
+            r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E1:%02X" % (0x80 + mode),
+                                        md5sum=md5(flashed), size=len(payload), version="1.0"))
+            eq(r.status, 304, "device running the signed payload in %s flash mode: 304" % name)
+            check(mode != 2 or "signed payload MD5" in r.headers.get("x-updraft-reason", ""),
+                  "the reason names the payload: %r" % r.headers.get("x-updraft-reason"))
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E1:8F"))
+        t.check_image_response(r, signed, "6.0", "a device running another image gets it")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"signed": t_signed, "devauth": t_devauth, "oldcore": t_oldcore, "lastseen": t_lastseen,
           "reportbound": t_reportbound, "uploadabort": t_uploadabort}
 
 if __name__ == "__main__":

@@ -134,8 +134,10 @@ class Server:
                 self.port = int(m.group(1))
                 break
         if not self.port:
+            rc = self.proc.poll()  # None: still running (too slow), else how it ended
             self.proc.kill()
-            raise SystemExit("server did not start: %s %s" % (self.out, self.proc.stderr.read()))
+            raise SystemExit("server did not start (exit status %r after %.1f s): %s %s" % (
+                rc, time.time() - deadline + 10, self.out, self.proc.stderr.read()))
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
