@@ -87,10 +87,15 @@ static void print_sub_help(FILE *f, const char *cmd, const upd_cli_sub *s)
     fprintf(f, "usage: updraft %s %s\n\n%s", cmd, s->synopsis, s->help);
 }
 
-int upd_cli_usage(const char *cmd, const upd_cli_sub *sub)
+/* The subcommand upd_cli_dispatch runs (for upd_cli_usage). */
+static const char *running_cmd = "";
+static const upd_cli_sub *running;
+
+int upd_cli_usage(void)
 {
-    fprintf(stderr, "usage: updraft %s %s\n(see 'updraft %s %s --help')\n", cmd, sub->synopsis, cmd,
-            sub->name);
+    if (running)
+        fprintf(stderr, "usage: updraft %s %s\n(see 'updraft %s %s --help')\n", running_cmd,
+                running->synopsis, running_cmd, running->name);
     return 2;
 }
 
@@ -147,6 +152,8 @@ int upd_cli_dispatch(const char *cmd, const char *what, const upd_cli_sub *subs,
             print_sub_help(stdout, cmd, s);
             return 0;
         }
+        running_cmd = cmd;
+        running = s;
         return s->run(argc - 1, argv + 1);
     }
     names[n] = NULL;
@@ -155,6 +162,20 @@ int upd_cli_dispatch(const char *cmd, const char *what, const upd_cli_sub *subs,
             close ? "; did you mean '" : "", close ? close : "", close ? "'?" : "");
     print_cmd_usage(stderr, cmd, what, subs);
     return 2;
+}
+
+long long upd_cli_release_id(const char *cmd, const char *arg)
+{
+    char *end;
+    long long id = strtoll(arg, &end, 10);
+    if (*arg < '0' || *arg > '9' || *end || id <= 0) {
+        fprintf(stderr,
+                "updraft %s: '%s' is not a release id: give the number 'updraft release list' "
+                "shows in its ID column\n",
+                cmd, arg);
+        return 0;
+    }
+    return id;
 }
 
 /* Columns: UTF-8 aware enough for the ellipsis (values are ASCII from the API). */

@@ -38,8 +38,12 @@ typedef struct upd_cli_sub {
  * `updraft CMD --help` on stdout (0); an unknown SUB says so with the closest one (2). */
 int upd_cli_dispatch(const char *cmd, const char *what, const upd_cli_sub *subs, int argc,
                      char **argv);
-/* Print SUB's usage line to stderr (for a wrong number of arguments) and return 2. */
-int upd_cli_usage(const char *cmd, const upd_cli_sub *sub);
+/* Print the running subcommand's usage line to stderr (for a wrong number of
+ * arguments) and return 2. */
+int upd_cli_usage(void);
+
+/* A release id argument of `updraft CMD`; 0 after saying why when it is not one. */
+long long upd_cli_release_id(const char *cmd, const char *arg);
 
 /* A table: columns of at most width characters (0: the rest of the line); a longer
  * value is cut with an ellipsis so the columns stay. */

@@ -12,8 +12,6 @@
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
-static const upd_cli_sub *sub_named(const char *name);
-
 /* A CHIP argument: an ESP32-family chip name, or "-" (clear) when may_clear. 0 ok. */
 static int check_chip(const char *cmd, const char *chip, int may_clear)
 {
@@ -49,16 +47,10 @@ static int set(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "channel set", known))
         return 2;
     if (argc != 3)
-        return upd_cli_usage("channel", sub_named("set"));
-    char *end;
-    long long id = strtoll(argv[2], &end, 10);
-    if (argv[2][0] < '0' || argv[2][0] > '9' || *end || id <= 0) {
-        fprintf(stderr,
-                "updraft channel set: '%s' is not a release id: give the number "
-                "'updraft release list' shows in its ID column\n",
-                argv[2]);
+        return upd_cli_usage();
+    long long id = upd_cli_release_id("channel set", argv[2]);
+    if (!id)
         return 2;
-    }
     if (chip && check_chip("channel set", chip, 0))
         return 2;
     char path[256], enc[200], body[128], cj[40], nf[160], ret[200], badname[200];
@@ -102,7 +94,7 @@ static int chip(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "channel chip", NULL))
         return 2;
     if (argc != 3)
-        return upd_cli_usage("channel", sub_named("chip"));
+        return upd_cli_usage();
     if (check_chip("channel chip", argv[2], 1))
         return 2;
     char path[256], enc[200], body[64], cj[40], badname[200];
@@ -133,7 +125,7 @@ static int list(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "channel list", known))
         return 2;
     if (argc != 1)
-        return upd_cli_usage("channel", sub_named("list"));
+        return upd_cli_usage();
     cJSON *j = upd_cli_call("channel list", "GET", "/api/v1/channels", NULL, NULL, 0, NULL);
     if (!j)
         return 1;
@@ -178,14 +170,6 @@ static const upd_cli_sub SUBS[] = {
      "  --json          the API's JSON\n"},
     {NULL, NULL, NULL, NULL},
 };
-
-static const upd_cli_sub *sub_named(const char *name)
-{
-    for (const upd_cli_sub *s = SUBS; s->name; s++)
-        if (!strcmp(s->name, name))
-            return s;
-    return SUBS;
-}
 
 int upd_cmd_channel(int argc, char **argv)
 {

@@ -11,8 +11,6 @@
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
-static const upd_cli_sub *sub_named(const char *name);
-
 /* The device path of a MAC argument, and the words for a device never seen. */
 static void device_path(const char *mac, const char *tail, char *path, size_t cap, char *nf,
                         size_t nfcap)
@@ -67,7 +65,7 @@ static int list(int argc, char **argv)
     if (bad || upd_cli_unknown_options(argc, argv, "device list", known))
         return 2;
     if (argc != 1)
-        return upd_cli_usage("device", sub_named("list"));
+        return upd_cli_usage();
     char *end;
     long long limit = lim ? strtoll(lim, &end, 10) : 100, offset = off ? strtoll(off, &end, 10) : 0;
     if ((lim && (limit < 1 || limit > 100000)) || (off && offset < 0) || (all && lim)) {
@@ -144,7 +142,7 @@ static int show(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "device show", known))
         return 2;
     if (argc != 2)
-        return upd_cli_usage("device", sub_named("show"));
+        return upd_cli_usage();
     char path[256], nf[256];
     device_path(argv[1], "", path, sizeof path, nf, sizeof nf);
     const upd_cli_err errs[] = {{404, NULL, nf}, {400, NULL, bad_mac_text(argv[1])}};
@@ -223,16 +221,10 @@ static int pin(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "device pin", known))
         return 2;
     if (argc != 3)
-        return upd_cli_usage("device", sub_named("pin"));
-    char *end;
-    long long id = strtoll(argv[2], &end, 10);
-    if (argv[2][0] < '0' || argv[2][0] > '9' || *end || id <= 0) {
-        fprintf(stderr,
-                "updraft device pin: '%s' is not a release id: give the number "
-                "'updraft release list' shows in its ID column\n",
-                argv[2]);
+        return upd_cli_usage();
+    long long id = upd_cli_release_id("device pin", argv[2]);
+    if (!id)
         return 2;
-    }
     char body[64], nf[160], ret[200];
     snprintf(body, sizeof body, "{\"release\": %lld%s}", id, force ? ", \"force\": true" : "");
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
@@ -252,7 +244,7 @@ static int unpin(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "device unpin", NULL))
         return 2;
     if (argc != 2)
-        return upd_cli_usage("device", sub_named("unpin"));
+        return upd_cli_usage();
     return change("device unpin", argv[1], "DELETE", "/pin", NULL, NULL, 0);
 }
 
@@ -263,7 +255,7 @@ static int channel(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "device channel", known))
         return 2;
     if (argc != 3)
-        return upd_cli_usage("device", sub_named("channel"));
+        return upd_cli_usage();
     cJSON *o = cJSON_CreateObject();
     if (strcmp(argv[2], "-"))
         cJSON_AddStringToObject(o, "channel", argv[2]);
@@ -290,7 +282,7 @@ static int retry(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "device retry", NULL))
         return 2;
     if (argc != 2)
-        return upd_cli_usage("device", sub_named("retry"));
+        return upd_cli_usage();
     char path[256], nf[256];
     device_path(argv[1], "/retry", path, sizeof path, nf, sizeof nf);
     const upd_cli_err errs[] = {{404, NULL, nf}, {400, NULL, bad_mac_text(argv[1])}};
@@ -342,14 +334,6 @@ static const upd_cli_sub SUBS[] = {
      "it (docs/protocol.md, \"Failed releases\").\n"},
     {NULL, NULL, NULL, NULL},
 };
-
-static const upd_cli_sub *sub_named(const char *name)
-{
-    for (const upd_cli_sub *s = SUBS; s->name; s++)
-        if (!strcmp(s->name, name))
-            return s;
-    return SUBS;
-}
 
 int upd_cmd_device(int argc, char **argv)
 {

@@ -13,23 +13,6 @@
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
-static const upd_cli_sub *sub_named(const char *name);
-
-/* A release id argument; 0 (after saying why) when it is not one. */
-static long long release_id(const char *cmd, const char *arg)
-{
-    char *end;
-    long long id = strtoll(arg, &end, 10);
-    if (*arg < '0' || *arg > '9' || *end || id <= 0) {
-        fprintf(stderr,
-                "updraft %s: '%s' is not a release id: give the number 'updraft release "
-                "list' shows in its ID column\n",
-                cmd, arg);
-        return 0;
-    }
-    return id;
-}
-
 static int add(int argc, char **argv)
 {
     static const char *const known[] = {"--version", "--channel",         "--notes", "--platform",
@@ -50,7 +33,7 @@ static int add(int argc, char **argv)
         return 2;
     }
     if (argc != 2)
-        return upd_cli_usage("release", sub_named("add"));
+        return upd_cli_usage();
     if (version && !*version) {
         fprintf(stderr, "updraft release add: --version needs a version, e.g. --version 1.2.3\n");
         return 2;
@@ -154,7 +137,7 @@ static int list(int argc, char **argv)
     if (upd_cli_unknown_options(argc, argv, "release list", known))
         return 2;
     if (argc != 1)
-        return upd_cli_usage("release", sub_named("list"));
+        return upd_cli_usage();
     cJSON *j = upd_cli_call("release list", "GET", "/api/v1/releases", NULL, NULL, 0, NULL);
     if (!j)
         return 1;
@@ -233,10 +216,26 @@ static long long one_id(int *argc, char **argv, const char *sub, const char *con
     if (upd_cli_unknown_options(*argc, argv, cmd, known))
         return 0;
     if (*argc != 2) {
-        upd_cli_usage("release", sub_named(sub));
+        upd_cli_usage();
         return 0;
     }
-    return release_id(cmd, argv[1]);
+    return upd_cli_release_id(cmd, argv[1]);
+}
+
+/* `updraft release SUB ID`'s API call (method on /api/v1/releases/ID + tail), with "there
+ * is no release ID" for a 404 and the caller's words for the errors in extra. */
+static cJSON *call_release(const char *sub, long long id, const char *method, const char *tail,
+                           const char *body, const upd_cli_err *extra, size_t nextra)
+{
+    char cmd[32], path[128], nf[160];
+    snprintf(cmd, sizeof cmd, "release %s", sub);
+    snprintf(path, sizeof path, "/api/v1/releases/%lld%s", id, tail);
+    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    upd_cli_err errs[4] = {{404, NULL, nf}};
+    size_t n = 1;
+    for (size_t i = 0; i < nextra && n < 4; i++)
+        errs[n++] = extra[i];
+    return upd_cli_call(cmd, method, path, body, errs, n, NULL);
 }
 
 static int show(int argc, char **argv)
@@ -246,11 +245,7 @@ static int show(int argc, char **argv)
     long long id = one_id(&argc, argv, "show", known, &json);
     if (!id)
         return 2;
-    char path[128], nf[160];
-    snprintf(path, sizeof path, "/api/v1/releases/%lld", id);
-    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
-    const upd_cli_err errs[] = {{404, NULL, nf}};
-    cJSON *j = upd_cli_call("release show", "GET", path, NULL, errs, 1, NULL);
+    cJSON *j = call_release("show", id, "GET", "", NULL, NULL, 0);
     if (!j)
         return 1;
     if (json)
@@ -281,21 +276,18 @@ static int retire(int argc, char **argv)
         fprintf(stderr, "updraft release retire: --fallback and --force exclude each other\n");
         return 2;
     }
-    char path[128], nf[160], noprev[300];
-    snprintf(path, sizeof path, "/api/v1/releases/%lld/retire", id);
-    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    char noprev[300];
     snprintf(noprev, sizeof noprev,
              "release %lld has no earlier release of its platform and mode that is not retired "
              "to fall back to: 'updraft channel set' another one first, or --force",
              id);
     const upd_cli_err errs[] = {
-        {404, NULL, nf},
         {409, "current",
          "%s; pass --fallback previous (the channel serves the release before it) or --force "
          "(it serves nothing until 'updraft channel set')"},
         {409, "no-previous", noprev}};
     const char *body = fb ? "{\"fallback\": \"previous\"}" : force ? "{\"force\": true}" : NULL;
-    cJSON *j = upd_cli_call("release retire", "POST", path, body, errs, 3, NULL);
+    cJSON *j = call_release("retire", id, "POST", "/retire", body, errs, 2);
     if (!j)
         return 1;
     if (json) {
@@ -327,11 +319,7 @@ static int unretire(int argc, char **argv)
     long long id = one_id(&argc, argv, "unretire", known, &json);
     if (!id)
         return 2;
-    char path[128], nf[160];
-    snprintf(path, sizeof path, "/api/v1/releases/%lld/unretire", id);
-    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
-    const upd_cli_err errs[] = {{404, NULL, nf}};
-    cJSON *j = upd_cli_call("release unretire", "POST", path, NULL, errs, 1, NULL);
+    cJSON *j = call_release("unretire", id, "POST", "/unretire", NULL, NULL, 0);
     if (!j)
         return 1;
     if (json)
@@ -351,15 +339,13 @@ static int delete_release(int argc, char **argv)
     long long id = one_id(&argc, argv, "delete", known, &json);
     if (!id)
         return 2;
-    char path[128], nf[160], used[400];
-    snprintf(path, sizeof path, "/api/v1/releases/%lld", id);
-    snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
+    char used[400];
     snprintf(used, sizeof used,
              "%%s: give the channels another release ('updraft channel set') and unpin the "
              "devices ('updraft device list --pinned %lld', 'updraft device unpin MAC') first",
              id);
-    const upd_cli_err errs[] = {{404, NULL, nf}, {409, "in-use", used}};
-    cJSON *j = upd_cli_call("release delete", "DELETE", path, NULL, errs, 2, NULL);
+    const upd_cli_err errs[] = {{409, "in-use", used}};
+    cJSON *j = call_release("delete", id, "DELETE", "", NULL, errs, 1);
     if (!j)
         return 1;
     if (json)
@@ -413,14 +399,6 @@ static const upd_cli_sub SUBS[] = {
      "  --json          the API's JSON\n"},
     {NULL, NULL, NULL, NULL},
 };
-
-static const upd_cli_sub *sub_named(const char *name)
-{
-    for (const upd_cli_sub *s = SUBS; s->name; s++)
-        if (!strcmp(s->name, name))
-            return s;
-    return SUBS;
-}
 
 int upd_cmd_release(int argc, char **argv)
 {

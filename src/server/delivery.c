@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "refresh.h"
 #include "host/gzcopy.h"
 #include "imageid.h"
 #include "srv.h"
@@ -116,57 +117,26 @@ int upd__delivery_make_gzip(srv *s, const char *path, const upd_file_info *fi, u
     return 0;
 }
 
-typedef struct id_list {
-    int64_t *ids;
-    size_t n, cap;
-} id_list;
-
-static int collect_without_copy(void *ctx, const upd_release_row *r)
+static int without_copy(const upd_release_row *r)
 {
-    id_list *l = ctx;
-    if (r->gz_size > 0 || r->retired || strcmp(r->kind, "esp8266-app") != 0 ||
-        strcmp(r->mode, "sketch") != 0)
-        return 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        int64_t *p = realloc(l->ids, nc * sizeof *p);
-        if (!p)
-            return 1;
-        l->ids = p;
-        l->cap = nc;
-    }
-    l->ids[l->n++] = r->id;
-    return 0;
+    return r->gz_size <= 0 && !r->retired && !strcmp(r->kind, "esp8266-app") &&
+           !strcmp(r->mode, "sketch");
+}
+
+static int make_copy(srv *s, const char *path, const upd_file_info *fi, upd_release_row *r,
+                     char *err, size_t errlen)
+{
+    if (upd__delivery_make_gzip(s, path, fi, r, err, errlen) != 0 ||
+        (r->gz_size > 0 && s->store->ops->release_set_gzip(s->store, r, err, errlen) != 0))
+        return -1;
+    return r->gz_size > 0;
 }
 
 void upd__delivery_refresh(srv *s)
 {
-    id_list l = {0};
-    s->store->ops->release_list(s->store, collect_without_copy, &l);
-    upd_release_row *r = malloc(sizeof *r);
-    upd_file_info *fi = malloc(sizeof *fi);
-    size_t done = 0;
-    for (size_t i = 0; r && fi && i < l.n; i++) {
-        char path[PATH_MAX + 80], err[512] = "";
-        if (s->store->ops->release_get(s->store, l.ids[i], r) != 0)
-            continue;
-        upd__blob_path(s, r->sha256, path, sizeof path);
-        if (upd_inspect_file(path, fi, err, sizeof err) != 0 ||
-            upd__delivery_make_gzip(s, path, fi, r, err, sizeof err) != 0 ||
-            (r->gz_size > 0 &&
-             s->store->ops->release_set_gzip(s->store, r, err, sizeof err) != 0)) {
-            fprintf(stderr,
-                    "updraft: release %lld: no gzip copy (%s); devices get its plain image\n",
-                    (long long)l.ids[i], err);
-            continue;
-        }
-        done += r->gz_size > 0;
-    }
-    if (done)
-        fprintf(stderr, "updraft: made the gzip copy of %zu release(s) stored before\n", done);
-    free(fi);
-    free(r);
-    free(l.ids);
+    static const upd_refresh w = {without_copy, make_copy, "no gzip copy",
+                                  "devices get its plain image", "made the gzip copy of"};
+    upd__refresh_releases(s, &w);
 }
 
 void upd__delivery_gzip_report(const upd_release_row *rel, const upd_image_report *rep,

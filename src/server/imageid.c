@@ -32,6 +32,7 @@
 
 #include "devhash.h"
 #include "imageid.h"
+#include "refresh.h"
 #include "srv.h"
 
 static void add(upd_release_row *rel, const char *hex, const char *what)
@@ -143,55 +144,25 @@ int upd__imageid_runs(const upd_release_row *rel, const char *md5, const char *s
     return 0;
 }
 
-typedef struct stale_list {
-    int64_t *ids;
-    size_t n, cap;
-} stale_list;
-
-static int collect_stale(void *ctx, const upd_release_row *r)
+static int hashes_stale(const upd_release_row *r)
 {
-    stale_list *l = ctx;
-    if (r->hash_rules == UPD_IMAGEID_RULES)
-        return 0;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        int64_t *p = realloc(l->ids, nc * sizeof *p);
-        if (!p)
-            return 1;
-        l->ids = p;
-        l->cap = nc;
-    }
-    l->ids[l->n++] = r->id;
-    return 0;
+    return r->hash_rules != UPD_IMAGEID_RULES;
+}
+
+static int hashes_update(srv *s, const char *path, const upd_file_info *fi, upd_release_row *r,
+                         char *err, size_t errlen)
+{
+    if (upd__imageid_compute(path, fi, r, err, errlen) != 0 ||
+        s->store->ops->release_set_hashes(s->store, r, err, errlen) != 0)
+        return -1;
+    return 1;
 }
 
 void upd__imageid_refresh(srv *s)
 {
-    stale_list l = {0};
-    s->store->ops->release_list(s->store, collect_stale, &l);
-    upd_release_row *r = malloc(sizeof *r);
-    upd_file_info *fi = malloc(sizeof *fi);
-    size_t done = 0;
-    for (size_t i = 0; r && fi && i < l.n; i++) {
-        char path[PATH_MAX + 80], err[512];
-        if (s->store->ops->release_get(s->store, l.ids[i], r) != 0)
-            continue;
-        upd__blob_path(s, r->sha256, path, sizeof path);
-        if (upd_inspect_file(path, fi, err, sizeof err) != 0 ||
-            upd__imageid_compute(path, fi, r, err, sizeof err) != 0 ||
-            s->store->ops->release_set_hashes(s->store, r, err, sizeof err) != 0) {
-            fprintf(stderr,
-                    "updraft: release %lld: cannot compute the hashes devices report for it "
-                    "(%s); devices running it in another flash mode may be offered it again\n",
-                    (long long)l.ids[i], err);
-            continue;
-        }
-        done++;
-    }
-    if (done)
-        fprintf(stderr, "updraft: computed the device hashes of %zu release(s) stored before\n",
-                done);
-    free(fi);
-    free(r);
-    free(l.ids);
+    static const upd_refresh w = {
+        hashes_stale, hashes_update, "cannot compute the hashes devices report for it",
+        "devices running it in another flash mode may be offered it again",
+        "computed the device hashes of"};
+    upd__refresh_releases(s, &w);
 }
