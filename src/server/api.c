@@ -196,6 +196,21 @@ static int collect_channel(void *ctx, const upd_channel_row *c)
     return 0;
 }
 
+/* A JSON text with nothing but blanks after it (cJSON stops at the end of the value). */
+static cJSON *parse_json(const char *text, size_t len)
+{
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    while (j && end && end < text + len &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (j && end != text + len) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
 enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const char *err)
 {
     return upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
@@ -210,7 +225,7 @@ cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret
                                 "the JSON body is larger than %d bytes", MAX_JSON_BODY);
         return NULL;
     }
-    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    cJSON *j = r->body ? parse_json(r->body, r->body_len) : NULL;
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         *ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
@@ -260,7 +275,7 @@ static enum MHD_Result reply_reason(req *r, struct MHD_Connection *c, unsigned s
 /* Is "name": true in the JSON body? */
 static int body_flag(req *r, const char *name)
 {
-    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    cJSON *j = r->body ? parse_json(r->body, r->body_len) : NULL;
     int v = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, name));
     cJSON_Delete(j);
     return v;
@@ -268,7 +283,7 @@ static int body_flag(req *r, const char *name)
 
 static int body_false(req *r, const char *name)
 {
-    cJSON *j = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+    cJSON *j = r->body ? parse_json(r->body, r->body_len) : NULL;
     int v = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, name));
     cJSON_Delete(j);
     return v;
@@ -277,6 +292,8 @@ static int body_false(req *r, const char *name)
 static int64_t parse_id(const char *s, const char **rest)
 {
     char *end;
+    if (*s < '0' || *s > '9') /* strtoll would take blanks and signs */
+        return -1;
     long long v = strtoll(s, &end, 10);
     if (end == s || v <= 0 || (*end && *end != '/'))
         return -1;
@@ -674,7 +691,8 @@ static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *meth
 static int authorized(srv *s, struct MHD_Connection *c)
 {
     const char *h = upd__header(c, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7))
+    /* the scheme is case-insensitive (RFC 9110 11.1) */
+    if (!h || strncasecmp(h, "Bearer ", 7))
         return 0;
     h += 7;
     while (*h == ' ')
@@ -720,6 +738,9 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* HEAD is answered as GET (libmicrohttpd sends the headers without the body) */
+    if (!strcmp(method, "HEAD"))
+        method = "GET";
     if (!strncmp(path, "/releases", 9) && (path[9] == '\0' || path[9] == '/'))
         return releases(r, c, method, path + 9);
     if (!strncmp(path, "/channels", 9) && (path[9] == '\0' || path[9] == '/'))

@@ -81,17 +81,23 @@ int upd__parse_mac(const char *in, size_t len, char out[UPD_MAC_STR])
 {
     static const char hex[] = "0123456789ABCDEF";
     int nib[12], n = 0;
+    /* 12 hex digits, or 6 pairs with one separator (':' or '-') between every two */
+    if (len != 12 && len != 17)
+        return -1;
     for (size_t i = 0; i < len; i++) {
         char ch = in[i];
         int v;
+        if (len == 17 && i % 3 == 2) {
+            if ((ch != ':' && ch != '-') || ch != in[2])
+                return -1;
+            continue;
+        }
         if (ch >= '0' && ch <= '9')
             v = ch - '0';
         else if (ch >= 'a' && ch <= 'f')
             v = ch - 'a' + 10;
         else if (ch >= 'A' && ch <= 'F')
             v = ch - 'A' + 10;
-        else if ((ch == ':' || ch == '-') && n % 2 == 0 && n > 0)
-            continue;
         else
             return -1;
         if (n == 12)
