@@ -390,6 +390,14 @@ def t_device():
     expect(u + "/nolength?img=esp32", -101, 1, ["Content-Length"], args=("--as", "esp-idf"))
     expect(u + "/ok", -106, 1, ["ESP_ERR_OTA_VALIDATE_FAILED"], args=("--as", "esp-idf"))
     expect(u + "/404", -102, 1, ["404"], args=("--as", "esp-idf"))
+    # issue 10: a size problem is esp_https_ota's ESP_ERR_INVALID_SIZE, not -106
+    js = expect(u + "/ok?img=esp32", 0x104, 1, ["ESP_ERR_INVALID_SIZE", "OTA slot"],
+                args=("--as", "esp-idf", "--free-space", "4096", "--no-probes"))
+    if js:
+        eq(js["code_name"], "ESP_ERR_INVALID_SIZE", "esp-idf too big: code_name")
+    out = subprocess.run([BIN, "doctor", u + "/ok?img=esp32", "--as", "esp-idf", "--free-space",
+                          "4096", "--no-probes"], capture_output=True, timeout=60).stdout.decode()
+    check("ESP_ERR_INVALID_SIZE" in out, "esp-idf too big: the human report names it: " + out)
     # nothing listens: -1
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

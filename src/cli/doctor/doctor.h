@@ -229,6 +229,10 @@ void upd__doctor_idf_judge(doctor *d, const run *r);
 /* ---- explanation (explain.c) -------------------------------------------------------------- */
 
 /* The client library's name for code ("HTTP_UE_TOO_LESS_SPACE"), and its text. */
+/* esp_https_ota's ESP_ERR_INVALID_SIZE (0x104): the code doctor gives --as esp-idf for an
+ * image that does not fit the passive slot. The other esp-idf verdicts use the Arduino codes
+ * of the same cause (docs/doctor.md). */
+#define UPD__DOCTOR_IDF_INVALID_SIZE 0x104
 const char *upd__doctor_code_name(int code, int esp32);
 const char *upd__doctor_code_text(int code, int esp32);
 /* d->cause and d->fix for d->code, from what was seen on the wire. */

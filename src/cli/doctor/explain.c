@@ -51,6 +51,8 @@ static const struct code_name {
 
 const char *upd__doctor_code_name(int code, int esp32)
 {
+    if (code == UPD__DOCTOR_IDF_INVALID_SIZE)
+        return "ESP_ERR_INVALID_SIZE";
     for (size_t i = 0; i < sizeof code_names / sizeof code_names[0]; i++)
         if (code_names[i].code == code)
             return esp32 && code_names[i].esp32 ? code_names[i].esp32 : code_names[i].esp8266;
@@ -59,6 +61,8 @@ const char *upd__doctor_code_name(int code, int esp32)
 
 const char *upd__doctor_code_text(int code, int esp32)
 {
+    if (code == UPD__DOCTOR_IDF_INVALID_SIZE)
+        return "esp_https_ota: the image does not fit in the OTA partition";
     return upd_client_strerror_for(esp32 ? UPD_CLIENT_ESP32_ARDUINO : UPD_CLIENT_ESP8266_ARDUINO,
                                    code);
 }

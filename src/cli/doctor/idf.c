@@ -211,6 +211,20 @@ void upd__doctor_idf_judge(doctor *d, const run *r)
         say(d->fix, sizeof d->fix, "send exactly Content-Length bytes, without pauses");
         return;
     }
+    if (d->fit_done &&
+        (d->fit.code == UPD_FIT_NO_SPACE || d->fit.code == UPD_FIT_NO_SPACE_ROUNDUP)) {
+        /* esp_ota_write() refuses to write past the passive slot: esp_https_ota_perform()
+         * returns its ESP_ERR_INVALID_SIZE (after writing what fitted) */
+        d->code = UPD__DOCTOR_IDF_INVALID_SIZE;
+        say(d->cause, sizeof d->cause,
+            "esp_https_ota stops with ESP_ERR_INVALID_SIZE when the image passes the end of the "
+            "passive OTA slot: %s",
+            d->fit.explanation);
+        say(d->fix, sizeof d->fix,
+            "make the image smaller than the OTA slot, or give the device a partition table "
+            "with larger OTA slots (a USB flash)");
+        return;
+    }
     if (!d->fit_done || d->fit.code != UPD_FIT_OK) {
         d->code = -106;
         say(d->cause, sizeof d->cause,
