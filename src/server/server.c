@@ -20,6 +20,7 @@
 
 #include "datalock.h"
 #include "delivery.h"
+#include "health.h"
 #include "imageid.h"
 #include "srv.h"
 
@@ -300,13 +301,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (!strcmp(url, "/") || !strcmp(url, "/healthz")) {
+    if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
+        return upd__health_route(r, c, url);
+    if (!strcmp(url, "/")) {
         r->started = 1;
         return upd__reply_text(r, c, MHD_HTTP_OK,
-                               !strcmp(url, "/") ? "updraft update server: devices use /update "
-                                                   "(docs/protocol.md), operators /api/v1 "
-                                                   "(docs/api.md)"
-                                                 : "ok");
+                               "updraft update server: devices use /update (docs/protocol.md), "
+                               "operators /api/v1 (docs/api.md)");
     }
     return upd__device_route(r, c, url, method);
 }

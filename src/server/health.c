@@ -1,0 +1,42 @@
+/* Liveness and readiness (health.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "health.h"
+
+static int count_one(void *ctx, const upd_release_row *rel)
+{
+    (void)rel;
+    ++*(int *)ctx;
+    return 1; /* one row is enough: the database answered */
+}
+
+/* What keeps the server from serving devices, as sentences into out ("" when ready). */
+static void not_ready(srv *s, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int n = 0;
+    if (s->store->ops->release_list(s->store, count_one, &n) != 0)
+        snprintf(out + strlen(out), cap - strlen(out),
+                 "the database does not answer (the server log says why)\n");
+    DIR *d = opendir(s->blob_dir);
+    if (!d)
+        snprintf(out + strlen(out), cap - strlen(out), "the blob store %s cannot be read: %s\n",
+                 s->blob_dir, strerror(errno));
+    else
+        closedir(d);
+}
+
+enum MHD_Result upd__health_route(req *r, struct MHD_Connection *c, const char *url)
+{
+    r->started = 1;
+    if (!strcmp(url, "/healthz"))
+        return upd__reply_text(r, c, MHD_HTTP_OK, "ok");
+    char why[1024];
+    not_ready(r->s, why, sizeof why);
+    if (why[0])
+        return upd__reply_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+    return upd__reply_text(r, c, MHD_HTTP_OK, "ready");
+}

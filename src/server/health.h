@@ -1,0 +1,12 @@
+/* /healthz (the process answers) and /readyz (it can serve devices: the database
+ * answers, the blob store is readable, the writer keeps up), for load balancers,
+ * systemd and Kubernetes probes. docs/operations.md "Health". */
+#ifndef UPD_SERVER_HEALTH_H
+#define UPD_SERVER_HEALTH_H
+
+#include "srv.h"
+
+/* Answer GET|HEAD /healthz or /readyz (url). */
+enum MHD_Result upd__health_route(req *r, struct MHD_Connection *c, const char *url);
+
+#endif
