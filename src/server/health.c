@@ -23,7 +23,7 @@ static void not_ready(srv *s, char *out, size_t cap)
                  "the database does not answer (the server log says why)\n");
     DIR *d = opendir(s->blob_dir);
     if (!d)
-        snprintf(out + strlen(out), cap - strlen(out), "the blob store %s cannot be read: %s\n",
+        snprintf(out + strlen(out), cap - strlen(out), "the blob store %.300s cannot be read: %s\n",
                  s->blob_dir, strerror(errno));
     else
         closedir(d);
