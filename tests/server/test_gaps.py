@@ -5,7 +5,7 @@ mutants each group catches). The real `updraft serve` on 127.0.0.1, byte-exact d
 requests (shared/spec), synthetic images (no corpus needed).
 
 usage: test_gaps.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: devauth oldcore lastseen reportbound uploadabort signed"""
+GROUP: devauth oldcore lastseen reportbound uploadabort signed hold"""
 import base64
 import gzip
 import os
@@ -268,7 +268,52 @@ def t_signed():
         srv.stop()
 
 
-GROUPS = {"signed": t_signed, "devauth": t_devauth, "oldcore": t_oldcore, "lastseen": t_lastseen,
+def t_hold():
+    """docs/protocol.md "Failed releases": a release held back from a device after a
+    failure is offered again once its back-off has passed, and installing it ends the
+    hold."""
+    srv = Server(extra=["--failure-backoff", "2s,1h"])
+    try:
+        img = arduino_bin(seed=168)
+        rel = srv.upload(img, "7.0", "stable").json
+        mac, old = "DE:BA:7A:B1:E1:90", "a43ad019932b627ab90ee35a94a764ee"
+        # the device reports that the release failed, on a check that offers nothing (a
+        # channel without releases): one failure, no download, held for 2 s
+        rep = "v=1;result=7;md5=%s;version=7.0;rollback=0" % md5(img)
+        r = srv.raw(t.with_report(esp8266_request(srv.port, path="/update/empty", mac=mac,
+                                                  md5sum=old), rep))
+        eq(r.status, 304, "a check on an empty channel")
+        held = wait_for("held", lambda: events(srv, mac, "held"))
+        check(held and "failed on this device 1 time: offered again after" in held[0]["detail"],
+              "held for the first back-off step: %r" % held)
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+        eq(r.status, 304, "held: 304")
+        check("release %d (version 7.0) failed on this device 1 time" % rel["id"]
+              in r.headers.get("x-updraft-reason", ""), "the reason says why: %r"
+              % r.headers.get("x-updraft-reason"))
+        # the back-off passes: offered again
+        t0 = time.time()
+        while time.time() - t0 < 10:
+            r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=old))
+            if r.status != 304:
+                break
+            time.sleep(0.25)
+        t.check_image_response(r, img, "7.0", "offered again once the back-off has passed")
+        wait_for("download-completed", lambda: completed(srv, mac) >= 1)
+        d = device(srv, mac)
+        eq((d["held"] or {}).get("failures"), 1, "still counted while not installed")
+        # it installs it: the hold ends
+        r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=md5(img), size=len(img)))
+        eq(r.status, 304, "installed: 304")
+        d = wait_for("running release", lambda: [x for x in [device(srv, mac)]
+                                                 if x["running_release"] == rel["id"]])
+        eq(d[0]["held"] if d else "no row", None, "installing the held release ends the hold")
+        eq(d[0]["attention"] if d else "no row", None, "and the device needs no attention")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"hold": t_hold, "signed": t_signed, "devauth": t_devauth, "oldcore": t_oldcore, "lastseen": t_lastseen,
           "reportbound": t_reportbound, "uploadabort": t_uploadabort}
 
 if __name__ == "__main__":
