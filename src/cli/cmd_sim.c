@@ -40,9 +40,12 @@ int upd_cmd_sim(int argc, char **argv)
 #include "simhost.h"
 #include "updraft/client.h"
 
-#define HDR_MAX   4096
-#define RX_CHUNK  16384
-#define MAX_CODES 64
+#define HDR_MAX     4096
+#define RX_CHUNK    16384
+#define MAX_CODES   64
+#define MAX_REASONS 32
+#define REASON_MAX  256
+#define AUTH_MAX    256 /* base64 of "user:password" */
 
 static void sim_usage(FILE *f)
 {
@@ -73,12 +76,22 @@ static void sim_usage(FILE *f)
                "  --max-checks N     checks per device before it counts as failed (default 40)\n"
                "  --retry-ms MS      wait after a failed check (default 100)\n"
                "  --features F       all (default: resume, SHA-256, inspector) or none (parity)\n"
+               "  --user U --password P  device credentials (HTTP Basic, as the server's\n"
+               "                     --device-auth) sent by every device\n"
+               "  --auth-file FILE   per-device credentials, lines 'MAC USER:PASSWORD' (the\n"
+               "                     file of updraft serve --device-auth-file); devices not\n"
+               "                     in it send --user/--password, or nothing\n"
                "  --json             print the summary as one JSON object (last line)\n"
                "  --quiet            no progress bar\n"
                "\n"
+               "A device the server answers 304 with X-Updraft-Result: declined (a release is\n"
+               "there, refused to it) counts as refused, with the server's X-Updraft-Reason;\n"
+               "the reasons are printed grouped, with their counts.\n"
+               "\n"
                "Exit status: 0 when every device converged (updated or current) and none was\n"
-               "bricked by the client; 1 otherwise; 2 for bad arguments. Bricks by eboot's copy\n"
-               "(bootcut) are the hardware's truth: counted apart, they do not fail the run.\n");
+               "bricked by the client; 1 otherwise (failed, refused, bricked by the client);\n"
+               "2 for bad arguments. Bricks by eboot's copy (bootcut) are the hardware's truth:\n"
+               "counted apart, they do not fail the run.\n");
 }
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -103,6 +116,7 @@ typedef struct opts {
     uint32_t seed;
     uint32_t features;
     int json, quiet;
+    const char *user, *password, *auth_file;
 } opts;
 
 static int parse_url(opts *o, const char *url)
@@ -211,7 +225,15 @@ static int parse_uns(const char *opt, const char *v, unsigned long min, unsigned
 /* ---- devices ----------------------------------------------------------------------------- */
 
 enum { D_WAIT = 0, D_ACTIVE, D_DONE };
-enum { OUT_NONE = 0, OUT_UPDATED, OUT_CURRENT, OUT_FAILED, OUT_BRICK_CLIENT, OUT_BRICK_BOOT };
+enum {
+    OUT_NONE = 0,
+    OUT_UPDATED,
+    OUT_CURRENT,
+    OUT_REFUSED,
+    OUT_FAILED,
+    OUT_BRICK_CLIENT,
+    OUT_BRICK_BOOT
+};
 
 typedef struct sdev {
     upd_sim_dev d;
@@ -226,7 +248,10 @@ typedef struct sdev {
     int slot; /* active: its slot */
     uint64_t wake_ms;
     char version[32];
-    char offered[32]; /* x-version of the image being installed */
+    char offered[32];        /* x-version of the image being installed */
+    char result[12];         /* X-Updraft-Result of the last answer ("declined", "current", ...) */
+    char reason[REASON_MAX]; /* its X-Updraft-Reason */
+    const char *auth;        /* base64 credentials, or NULL */
     uint8_t mac[6];
 } sdev;
 
@@ -263,7 +288,16 @@ typedef struct fleet {
     upd_sim_host *host;
     upd_sim_dev twin;
     /* counts */
-    unsigned done, updated, current, failed, bricked_client, bricked_boot;
+    unsigned done, updated, current, refused, failed, bricked_client, bricked_boot;
+    /* the refusals' reasons, grouped: the first MAX_REASONS - 1 distinct ones, then "other" */
+    char reasons[MAX_REASONS][REASON_MAX];
+    unsigned reason_n[MAX_REASONS], nreasons;
+    char fleet_auth[AUTH_MAX];
+    struct mac_auth {
+        uint8_t mac[6];
+        char auth[AUTH_MAX];
+    } * auths;
+    size_t nauths;
     unsigned long long checks, retries, bytes, cuts_client, cuts_boot, rollbacks, installs;
     unsigned long long weak_writes; /* flash writes that left a bit unprogrammed */
     unsigned long long resumed;
@@ -393,12 +427,25 @@ static void plan_offsets(slot *s)
     s->weak_at = s->f_weak >= 0 ? (uint64_t)(s->f_weak * (double)t) : UINT64_MAX;
 }
 
-/* Scan the buffered headers: their length, Content-Length and x-version. */
+/* A header's value (after the colon, n bytes) into out, without leading blanks, cut to cap. */
+static void header_value(const char *v, uint32_t n, char *out, size_t cap)
+{
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(out, v, k);
+    out[k] = '\0';
+}
+
+/* Scan the buffered headers: their length, Content-Length, x-version and updraft's
+ * X-Updraft-Result / X-Updraft-Reason (a refusal is told apart from "up to date"). */
 static void parse_headers(sdev *d, slot *s)
 {
     uint32_t i = 0, n = s->hdr_len;
     uint64_t clen = 0;
     d->offered[0] = '\0';
+    d->result[0] = '\0';
+    d->reason[0] = '\0';
     while (i < n) {
         uint32_t j = i;
         while (j < n && s->hdr[j] != '\n')
@@ -417,6 +464,10 @@ static void parse_headers(sdev *d, slot *s)
             memcpy(d->offered, line + k, vl);
             d->offered[vl] = '\0';
         }
+        if (ll > 17 && !strncasecmp(line, "X-Updraft-Result:", 17))
+            header_value(line + 17, ll - 17, d->result, sizeof d->result);
+        if (ll > 17 && !strncasecmp(line, "X-Updraft-Reason:", 17))
+            header_value(line + 17, ll - 17, d->reason, sizeof d->reason);
         i = j + 1;
     }
     s->total = s->hdr_len + clen;
@@ -682,6 +733,7 @@ static void start_check(fleet *fl, sdev *d)
     memcpy(c->ap_mac, d->mac, 6);
     c->ap_mac[0] |= 2;
     c->features = fl->o.features;
+    c->auth = d->auth;
     upd_sim_client_config(&d->d, c);
     if (fl->o.sha_only)
         c->sketch_md5 = NULL; /* the 2018 HTTPUpdate: "Sketch MD5 is not supported" */
@@ -704,6 +756,20 @@ static void device_done(fleet *fl, sdev *d, int outcome)
     case OUT_CURRENT:
         fl->current++;
         break;
+    case OUT_REFUSED: {
+        fl->refused++;
+        const char *key = d->reason[0] ? d->reason : "(no reason given)";
+        unsigned i = 0;
+        while (i < fl->nreasons && i < MAX_REASONS - 1 && strcmp(fl->reasons[i], key))
+            i++;
+        if (i == fl->nreasons) {
+            fl->nreasons++;
+            snprintf(fl->reasons[i], REASON_MAX, "%s",
+                     i == MAX_REASONS - 1 ? "(other reasons)" : key);
+        }
+        fl->reason_n[i]++;
+        break;
+    }
     case OUT_FAILED:
         fl->failed++;
         fl->code_fail[code_index(fl, d->last_err)]++;
@@ -761,7 +827,11 @@ static void finish_check(fleet *fl, sdev *d)
     }
     if (r == UPD_CLIENT_NO_UPDATES) {
         upd_sim_intern(&d->d);
-        device_done(fl, d, d->installs ? OUT_UPDATED : OUT_CURRENT);
+        /* a 304 that says a release was refused to this device is not "up to date" */
+        device_done(fl, d,
+                    !strcmp(d->result, "declined") ? OUT_REFUSED
+                    : d->installs                  ? OUT_UPDATED
+                                                   : OUT_CURRENT);
         return;
     }
     if (r == UPD_CLIENT_OK) {
@@ -858,8 +928,42 @@ static void print_codes(FILE *f, const fleet *fl, const int *counts, int json)
         fprintf(f, "none");
 }
 
+/* s as a JSON string (the reasons are printable ASCII: the server cleans them). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The refusals' reasons, most frequent first (ties: in the order of the text). */
+static void reason_order(const fleet *fl, unsigned *ord)
+{
+    for (unsigned i = 0; i < fl->nreasons; i++) {
+        unsigned j = i;
+        for (; j > 0; j--) {
+            unsigned a = ord[j - 1];
+            if (fl->reason_n[a] > fl->reason_n[i] ||
+                (fl->reason_n[a] == fl->reason_n[i] && strcmp(fl->reasons[a], fl->reasons[i]) < 0))
+                break;
+            ord[j] = ord[j - 1];
+        }
+        ord[j] = i;
+    }
+}
+
 static void summary(const fleet *fl, double secs)
 {
+    unsigned ord[MAX_REASONS];
+    reason_order(fl, ord);
     const opts *o = &fl->o;
     uint64_t priv, shared;
     upd_sim_host_pages(fl->host, &priv, &shared);
@@ -872,6 +976,10 @@ static void summary(const fleet *fl, double secs)
                 (unsigned)o->seed);
         fprintf(f, "  updated            %u\n", fl->updated);
         fprintf(f, "  already current    %u\n", fl->current);
+        fprintf(f, "  refused            %u%s\n", fl->refused,
+                fl->refused ? "  (the server declined the release to them:)" : "");
+        for (unsigned k = 0; k < fl->nreasons; k++)
+            fprintf(f, "    %6u  %s\n", fl->reason_n[ord[k]], fl->reasons[ord[k]]);
         fprintf(f, "  failed             %u  (", fl->failed);
         print_codes(f, fl, fl->code_fail, 0);
         fprintf(f, ")\n  errors on the way  ");
@@ -895,9 +1003,15 @@ static void summary(const fleet *fl, double secs)
     }
     if (o->json) {
         printf("{\"devices\": %u, \"platform\": \"%s\", \"layout\": \"%s\", \"seed\": %u, "
-               "\"updated\": %u, \"current\": %u, \"failed\": {",
+               "\"updated\": %u, \"current\": %u, \"refused\": %u, \"refused_reasons\": [",
                o->devices, o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266", o->lay->name,
-               (unsigned)o->seed, fl->updated, fl->current);
+               (unsigned)o->seed, fl->updated, fl->current, fl->refused);
+        for (unsigned k = 0; k < fl->nreasons; k++) {
+            printf("%s{\"reason\": ", k ? ", " : "");
+            json_str(stdout, fl->reasons[ord[k]]);
+            printf(", \"devices\": %u}", fl->reason_n[ord[k]]);
+        }
+        printf("], \"failed\": {");
         print_codes(stdout, fl, fl->code_fail, 1);
         printf("}, \"failed_total\": %u, \"errors\": {", fl->failed);
         print_codes(stdout, fl, fl->code_err, 1);
@@ -915,6 +1029,102 @@ static void summary(const fleet *fl, double secs)
 
 /* ---- set up and loop --------------------------------------------------------------------------
  */
+
+/* RFC 4648 base64 of "user:password" (HTTP Basic). */
+static void base64(const char *in, char *out, size_t cap)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = t[v >> 18 & 63];
+        out[o++] = t[v >> 12 & 63];
+        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* "5C:CF:7F:0A:1B:2C" (or with '-', or 12 hex digits) into mac. 0 or -1. */
+static int parse_mac(const char *s, uint8_t *mac)
+{
+    for (int i = 0; i < 6; i++) {
+        if (i && (*s == ':' || *s == '-'))
+            s++;
+        unsigned v;
+        int used;
+        if (sscanf(s, "%2x%n", &v, &used) != 1 || used != 2)
+            return -1;
+        mac[i] = (uint8_t)v;
+        s += 2;
+    }
+    return *s ? -1 : 0;
+}
+
+/* --user/--password and --auth-file into the credentials the devices send. 0, or -1 with
+ * the problem said. */
+static int setup_auth(fleet *fl)
+{
+    const opts *o = &fl->o;
+    char up[AUTH_MAX];
+    if (!o->user != !o->password) {
+        fprintf(stderr, "updraft sim: give --user and --password together\n");
+        return -1;
+    }
+    if (o->user) {
+        if (strchr(o->user, ':')) {
+            fprintf(stderr, "updraft sim: --user cannot contain ':' (HTTP Basic)\n");
+            return -1;
+        }
+        if (strlen(o->user) + strlen(o->password) + 2 > AUTH_MAX * 3 / 4 - 4) {
+            fprintf(stderr, "updraft sim: --user/--password too long\n");
+            return -1;
+        }
+        snprintf(up, sizeof up, "%s:%s", o->user, o->password);
+        base64(up, fl->fleet_auth, sizeof fl->fleet_auth);
+    }
+    if (!o->auth_file)
+        return 0;
+    FILE *f = fopen(o->auth_file, "r");
+    if (!f) {
+        fprintf(stderr, "updraft sim: --auth-file %s: %s\n", o->auth_file, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n#")] = '\0';
+        char mac_s[64], cred[512];
+        int n = sscanf(line, " %63s %511s", mac_s, cred);
+        if (n <= 0)
+            continue;
+        struct mac_auth ma;
+        char *colon = n == 2 ? strchr(cred, ':') : NULL;
+        if (n != 2 || parse_mac(mac_s, ma.mac) != 0 || !colon || colon == cred ||
+            strlen(cred) > AUTH_MAX * 3 / 4 - 4) {
+            fprintf(stderr,
+                    "updraft sim: --auth-file %s line %d: expected 'MAC USER:PASSWORD' (e.g. "
+                    "5C:CF:7F:00:00:01 dev1:secret), as updraft serve --device-auth-file reads "
+                    "them\n",
+                    o->auth_file, lineno);
+            fclose(f);
+            return -1;
+        }
+        base64(cred, ma.auth, sizeof ma.auth);
+        struct mac_auth *na = realloc(fl->auths, (fl->nauths + 1) * sizeof *na);
+        if (!na) {
+            fclose(f);
+            return -1;
+        }
+        fl->auths = na;
+        fl->auths[fl->nauths++] = ma;
+    }
+    fclose(f);
+    return 0;
+}
 
 static uint8_t *read_file(const char *path, uint32_t *len)
 {
@@ -1025,6 +1235,10 @@ static int setup(fleet *fl)
         if (o->platform == UPD_SIM_ESP32)
             mac[0] = 0x24, mac[1] = 0x0A, mac[2] = 0xC4;
         memcpy(d->mac, mac, 6);
+        d->auth = fl->fleet_auth[0] ? fl->fleet_auth : NULL;
+        for (size_t k = 0; k < fl->nauths; k++)
+            if (!memcmp(fl->auths[k].mac, mac, 6))
+                d->auth = fl->auths[k].auth;
         runq_push(fl, i);
     }
     upd_sim_host_unshare(fl->host, pages, npages);
@@ -1158,6 +1372,12 @@ int upd_cmd_sim(int argc, char **argv)
             o->version = v;
         else if (!strcmp(a, "--firmware"))
             o->firmware = v;
+        else if (!strcmp(a, "--user"))
+            o->user = v;
+        else if (!strcmp(a, "--password"))
+            o->password = v;
+        else if (!strcmp(a, "--auth-file"))
+            o->auth_file = v;
         else if (!strcmp(a, "--layout"))
             layout = v;
         else if (!strcmp(a, "--faults"))
@@ -1220,6 +1440,11 @@ int upd_cmd_sim(int argc, char **argv)
         free(fl);
         return 2;
     }
+    if (setup_auth(fl) != 0) {
+        free(fl->auths);
+        free(fl);
+        return 2;
+    }
     if (o->parallel > o->devices)
         o->parallel = o->devices;
     /* one descriptor per connection: raise the soft limit as far as allowed */
@@ -1236,7 +1461,8 @@ int upd_cmd_sim(int argc, char **argv)
         return 1;
     double secs = (double)(now_ms() - fl->t0) / 1000.0;
     summary(fl, secs);
-    int ok = fl->bricked_client == 0 && fl->failed == 0;
+    /* devices that did not reach the release fail the run: failed, refused, bricked */
+    int ok = fl->bricked_client == 0 && fl->failed == 0 && fl->refused == 0;
     for (unsigned i = 0; i < o->devices; i++)
         upd_sim_free(&fl->dev[i].d);
     upd_sim_host_free(fl->host);
@@ -1245,6 +1471,7 @@ int upd_cmd_sim(int argc, char **argv)
     free(fl->free_slots);
     free(fl->runq);
     free(fl->delay);
+    free(fl->auths);
     free(fl);
     return ok ? 0 : 1;
 }

@@ -339,16 +339,29 @@ static enum MHD_Result queue_kept(req *r, struct MHD_Connection *c, unsigned sta
     return ret;
 }
 
+/* X-Updraft-Result: what the decision was, in one word ("declined": a release was there and
+ * refused to this device; "current": it runs what it would be offered; "none": nothing to
+ * offer), so tools (updraft sim) tell a refusal from "up to date" without reading the
+ * sentence. Devices ignore it. */
+static void set_result_header(struct MHD_Response *resp, const char *result)
+{
+    if (result && result[0])
+        MHD_add_response_header(resp, "X-Updraft-Result", result);
+}
+
 /* 304 with the reason. A fleet on one release gets the same few reasons over and over,
- * so the answers are kept by reason and queued again instead of being built (and freed)
- * for every check. */
-static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char *detail)
+ * so the answers are kept by reason (and result) and queued again instead of being built
+ * (and freed) for every check. */
+static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char *detail,
+                                    const char *result)
 {
     srv *s = r->s;
     enum MHD_Result ret;
+    if (!result)
+        result = "";
     pthread_mutex_lock(&s->resp_mu);
     for (unsigned i = 0; i < UPD_RESP_SLOTS; i++)
-        if (s->nm[i].resp && !strcmp(s->nm[i].reason, detail)) {
+        if (s->nm[i].resp && !strcmp(s->nm[i].reason, detail) && !strcmp(s->nm[i].result, result)) {
             ret = queue_kept(r, c, MHD_HTTP_NOT_MODIFIED, s->nm[i].resp);
             pthread_mutex_unlock(&s->resp_mu);
             return ret;
@@ -360,6 +373,7 @@ static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char
         return MHD_NO;
     }
     set_reason_header(resp, detail);
+    set_result_header(resp, result);
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     ret = queue_kept(r, c, MHD_HTTP_NOT_MODIFIED, resp);
     nm_slot *slot = &s->nm[s->nm_next++ % UPD_RESP_SLOTS];
@@ -367,6 +381,7 @@ static enum MHD_Result not_modified(req *r, struct MHD_Connection *c, const char
         MHD_destroy_response(slot->resp);
     slot->resp = resp;
     upd__copy(slot->reason, sizeof slot->reason, detail);
+    upd__copy(slot->result, sizeof slot->result, result);
     pthread_mutex_unlock(&s->resp_mu);
     return ret;
 }
@@ -750,7 +765,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
             upd__copy(dec->detail, sizeof dec->detail, d);
             push_checkin(r, &dr, dec, "version");
         } else {
-            ret = not_modified(r, c, dec->detail);
+            ret = not_modified(r, c, dec->detail, dec->result);
             push_checkin(r, &dr, dec, NULL);
         }
     } else if (dec->offer) {
@@ -762,7 +777,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         ret = idf_no_update(r, c, dec->detail);
         push_checkin(r, &dr, dec, NULL);
     } else {
-        ret = not_modified(r, c, dec->detail);
+        ret = not_modified(r, c, dec->detail, dec->result);
         push_checkin(r, &dr, dec, NULL);
     }
     free(dec);

@@ -37,9 +37,10 @@ typedef struct dev_cred {
  * one replaced here lives on until the connections sending it are done). */
 #define UPD_RESP_SLOTS 16
 
-typedef struct nm_slot { /* 304 answers, by their reason */
+typedef struct nm_slot { /* 304 answers, by their reason and result */
     struct MHD_Response *resp;
     char reason[UPD_DETAIL_MAX];
+    char result[16];
 } nm_slot;
 
 typedef struct dl_slot { /* whole-image answers (blob fd + headers), by release */
