@@ -37,10 +37,12 @@ static int list(int argc, char **argv)
 {
     static const char *const known[] = {"--channel", "--platform",  "--version", "--seen-since",
                                         "--pinned",  "--attention", "--limit",   "--offset",
-                                        "--all",     "--json",      NULL};
-    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
-                                       "--pinned"};
-    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "pinned"};
+                                        "--all",     "--json",      "--tool",    NULL};
+    static const char *const opts[] = {"--channel",    "--platform", "--version",
+                                       "--seen-since", "--pinned",   "--tool"};
+    static const char *const keys[] = {"channel",    "platform", "version",
+                                       "seen-since", "pinned",   "tool"};
+    int tool_given = 0;
     int bad = 0;
     char base[4096] = "/api/v1/devices", enc[1024];
     size_t n = strlen(base);
@@ -50,13 +52,20 @@ static int list(int argc, char **argv)
         snprintf(base + n, sizeof base - n, "?attention=1");
         n = strlen(base);
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         const char *v = upd_cli_opt(&argc, argv, "device list", opts[i], &bad);
         if (!v)
             continue;
+        tool_given |= i == 5;
         upd_api_urlencode(v, enc, sizeof enc);
         n += (size_t)snprintf(base + n, sizeof base - n, "%c%s=%s", strchr(base, '?') ? '&' : '?',
                               keys[i], enc);
+        if (n >= sizeof base)
+            return 2;
+    }
+    if (!tool_given) { /* the fleet: not the devices updraft sim and doctor made */
+        n += (size_t)snprintf(base + n, sizeof base - n, "%ctool=none",
+                              strchr(base, '?') ? '&' : '?');
         if (n >= sizeof base)
             return 2;
     }
@@ -78,19 +87,23 @@ static int list(int argc, char **argv)
     const upd_cli_err errs[] = {
         {400, "bad-request",
          "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"},
-        {400, "bad-pinned", "--pinned takes a release id"}};
+        {400, "bad-pinned", "--pinned takes a release id"},
+        {400, "bad-tool",
+         "--tool takes sim, doctor, any (the devices updraft's tools made) or none (real "
+         "devices only, the default)"}};
     cJSON *devs = cJSON_CreateArray();
-    long long total = 0, got = 0;
+    long long total = 0, got = 0, hidden = 0;
     for (;;) {
         char path[4200];
         snprintf(path, sizeof path, "%s%climit=%lld&offset=%lld", base,
                  strchr(base, '?') ? '&' : '?', limit, offset + got);
-        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 2, NULL);
+        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 3, NULL);
         if (!j) {
             cJSON_Delete(devs);
             return 1;
         }
         total = N(j, "total");
+        hidden = N(j, "tool_devices_hidden");
         cJSON *page = cJSON_DetachItemFromObjectCaseSensitive(j, "devices");
         int k = cJSON_GetArraySize(page);
         cJSON *d;
@@ -105,6 +118,8 @@ static int list(int argc, char **argv)
     if (json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "total", (double)total);
+        if (!tool_given)
+            cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
         cJSON_AddNumberToObject(j, "offset", (double)offset);
         cJSON_AddItemToObject(j, "devices", devs);
         upd_cli_print_json(j);
@@ -132,6 +147,10 @@ static int list(int argc, char **argv)
                offset + 1, offset + got, total, offset + got);
     else
         printf("devices %lld-%lld of %lld\n", offset + 1, offset + got, total);
+    if (hidden > 0)
+        printf("not counted: %lld device%s made by updraft sim or doctor ('--tool any' lists "
+               "them, 'updraft device delete --filter --tool any --yes' removes them)\n",
+               hidden, hidden == 1 ? "" : "s");
     return 0;
 }
 
@@ -298,8 +317,9 @@ static int retry(int argc, char **argv)
 static const upd_cli_sub SUBS[] = {
     {"list", list,
      "list [--channel C] [--platform P] [--version V] [--seen-since TIME] [--pinned RELEASE] "
-     "[--attention] [--limit N] [--offset N] [--all] [--json]",
-     "List the devices that contacted the server, last seen first.\n\n"
+     "[--attention] [--tool sim|doctor|any|none] [--limit N] [--offset N] [--all] [--json]",
+     "List the devices that contacted the server, last seen first. Devices made by\n"
+     "updraft sim and updraft doctor are not listed or counted unless --tool asks.\n\n"
      "  --channel C       devices whose effective channel is C (assigned, else stable)\n"
      "  --platform P      esp8266 or esp32\n"
      "  --version V       devices that run exactly version V\n"
@@ -307,6 +327,8 @@ static const upd_cli_sub SUBS[] = {
      "  --pinned RELEASE  devices pinned to that release\n"
      "  --attention       only devices a failed release is no longer offered to\n"
      "                    ('updraft device retry MAC' offers it again)\n"
+     "  --tool T          the devices updraft's tools made: sim, doctor, any; none: real\n"
+     "                    devices only (the default)\n"
      "  --limit N         at most N devices (default 100); the last line says how many\n"
      "                    match and how to see the rest\n"
      "  --offset N        skip the first N (the next page)\n"

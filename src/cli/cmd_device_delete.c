@@ -11,7 +11,7 @@
 
 const char UPD_DEVICE_DELETE_SYNOPSIS[] =
     "delete MAC... | delete --filter [--channel C] [--platform P] [--version V] "
-    "[--seen-since TIME] [--attention] [--yes]";
+    "[--seen-since TIME] [--attention] [--tool sim|doctor|any|none] [--yes]";
 
 const char UPD_DEVICE_DELETE_HELP[] =
     "Forget devices: their registry rows and their events go (the server keeps one\n"
@@ -26,6 +26,8 @@ const char UPD_DEVICE_DELETE_HELP[] =
     "  --version V       devices that run exactly version V\n"
     "  --seen-since T    seen since T (2026-11-27T10:00:00Z, or seconds since 1970)\n"
     "  --attention       devices a failed release is no longer offered to\n"
+    "  --tool T          the devices updraft sim / doctor made: sim, doctor, any; none\n"
+    "                    (the default, as in 'updraft device list'): real devices only\n"
     "  --yes             with --filter: delete them\n";
 
 static int delete_one(const char *mac)
@@ -52,10 +54,13 @@ static int delete_one(const char *mac)
 
 static int delete_filtered(int argc, char **argv)
 {
-    static const char *const known[] = {"--channel",   "--platform", "--version", "--seen-since",
-                                        "--attention", "--yes",      "--filter",  NULL};
-    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since"};
-    static const char *const keys[] = {"channel", "platform", "version", "seen-since"};
+    static const char *const known[] = {"--channel",    "--platform",  "--version",
+                                        "--seen-since", "--attention", "--yes",
+                                        "--filter",     "--tool",      NULL};
+    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
+                                       "--tool"};
+    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "tool"};
+    int tool_given = 0;
     /* the API's largest page; more matches are left for another run (said below) */
     char path[4096] = "/api/v1/devices?limit=100000", enc[1024];
     size_t n = strlen(path);
@@ -64,15 +69,20 @@ static int delete_filtered(int argc, char **argv)
         snprintf(path + n, sizeof path - n, "&attention=1");
         n = strlen(path);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         const char *v = upd_cli_opt(&argc, argv, "device delete", opts[i], &bad);
         if (!v)
             continue;
+        tool_given |= i == 4;
         upd_api_urlencode(v, enc, sizeof enc);
         n += (size_t)snprintf(path + n, sizeof path - n, "&%s=%s", keys[i], enc);
         if (n >= sizeof path)
             return 2;
     }
+    if (!tool_given) /* as 'device list': not the devices updraft's tools made */
+        n += (size_t)snprintf(path + n, sizeof path - n, "&tool=none");
+    if (n >= sizeof path)
+        return 2;
     if (bad || upd_cli_unknown_options(argc, argv, "device delete", known))
         return 2;
     if (argc != 1) {
@@ -81,8 +91,9 @@ static int delete_filtered(int argc, char **argv)
     }
     const upd_cli_err errs[] = {
         {400, "bad-request",
-         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"}};
-    cJSON *j = upd_cli_call("device delete", "GET", path, NULL, errs, 1, NULL);
+         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"},
+        {400, "bad-tool", "--tool takes sim, doctor, any or none"}};
+    cJSON *j = upd_cli_call("device delete", "GET", path, NULL, errs, 2, NULL);
     if (!j)
         return 1;
     const cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");

@@ -24,6 +24,7 @@
 
 #include "cli.h"
 #include "devtext.h"
+#include "toolmark.h"
 
 #ifndef UPD_HAVE_SIM
 int upd_cmd_sim(int argc, char **argv)
@@ -272,6 +273,9 @@ typedef struct slot {
     uint64_t refill_ms;
     int throttled;
     int counted; /* a resumed download was counted */
+    /* the engine's request with x-updraft-tool: sim added (toolmark.h), being sent */
+    uint32_t out_len, out_off, out_eng; /* out_eng: the engine's bytes it stands for */
+    uint8_t out[HDR_MAX];
     uint8_t hdr[HDR_MAX];
 } slot;
 
@@ -357,6 +361,7 @@ static void slot_close(fleet *fl, slot *s)
     }
     s->fd = -1;
     s->registered = 0;
+    s->out_len = s->out_off = s->out_eng = 0; /* a request half sent is gone with the link */
 }
 
 static void want_events(fleet *fl, slot *s, uint32_t ev)
@@ -582,7 +587,30 @@ static void pump(fleet *fl, sdev *d)
                 s->counted = 1; /* the engine resumes an interrupted download */
                 fl->resumed++;
             }
-            ssize_t k = send(s->fd, p, n, MSG_NOSIGNAL);
+            if (!s->out_len) {
+                /* a request starts: say that updraft sim sends it */
+                size_t m = upd_cli_toolmark(p, n, "sim", s->out, sizeof s->out);
+                if (m) {
+                    s->out_len = (uint32_t)m;
+                    s->out_off = 0;
+                    s->out_eng = (uint32_t)n;
+                }
+            }
+            ssize_t k;
+            if (s->out_len) {
+                k = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
+                if (k > 0) {
+                    s->out_off += (uint32_t)k;
+                    if (s->out_off < s->out_len)
+                        continue;
+                    k = (ssize_t)s->out_eng; /* all of it went: the engine's bytes did */
+                    s->out_len = 0;
+                    s->out_off = 0;
+                    s->out_eng = 0;
+                }
+            } else {
+                k = send(s->fd, p, n, MSG_NOSIGNAL);
+            }
             if (k > 0) {
                 upd_client_sent(&d->c, (size_t)k);
                 if (upd_client_poll(&d->c) == UPD_CLIENT_WANT_RECV) {
@@ -706,6 +734,7 @@ static void start_check(fleet *fl, sdev *d)
     s->total = 0;
     s->throttled = 0;
     s->counted = 0;
+    s->out_len = s->out_off = s->out_eng = 0;
     s->tokens = f->slow_kbps * 1024.0 * 0.05;
     s->refill_ms = now_ms();
     /* the same number of draws whatever happens: a seed fixes every fault */
@@ -1078,11 +1107,14 @@ static int setup_auth(fleet *fl)
             fprintf(stderr, "updraft sim: --user cannot contain ':' (HTTP Basic)\n");
             return -1;
         }
-        if (strlen(o->user) + strlen(o->password) + 2 > AUTH_MAX * 3 / 4 - 4) {
+        size_t lu = strlen(o->user), lp = strlen(o->password);
+        if (lu + lp + 2 > AUTH_MAX * 3 / 4 - 4) {
             fprintf(stderr, "updraft sim: --user/--password too long\n");
             return -1;
         }
-        snprintf(up, sizeof up, "%s:%s", o->user, o->password);
+        memcpy(up, o->user, lu);
+        up[lu] = ':';
+        memcpy(up + lu + 1, o->password, lp + 1);
         base64(up, fl->fleet_auth, sizeof fl->fleet_auth);
     }
     if (!o->auth_file)

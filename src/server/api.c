@@ -123,6 +123,7 @@ static cJSON *device_json(const upd_device_row *d)
     else
         cJSON_AddNullToObject(j, "running_release");
     add_str_or_null(j, "last_result", d->last_result);
+    add_str_or_null(j, "tool", d->tool); /* "sim"/"doctor": an updraft tool made it */
     /* a release that failed on it and is held back (outcome.c) */
     if (d->hold_release > 0 && d->hold_failures > 0) {
         cJSON *h = cJSON_AddObjectToObject(j, "held");
@@ -525,15 +526,32 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         f.limit = (int)lv;
         f.offset = ov;
         f.pinned_to = pv;
-        int64_t total = 0;
+        f.tool = upd__arg(c, "tool");
+        if (f.tool && strcmp(f.tool, "none") && strcmp(f.tool, "any") && strcmp(f.tool, "sim") &&
+            strcmp(f.tool, "doctor"))
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-tool",
+                                    "tool must be none (real devices only), any (the devices "
+                                    "updraft's tools made), sim or doctor");
+        int64_t total = 0, hidden = -1;
         cJSON *arr = cJSON_CreateArray();
         if (s->store->ops->device_count(s->store, &f, &total) != 0 ||
             s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
             cJSON_Delete(arr);
             return upd__api_store_failed(r, c, NULL);
         }
+        if (f.tool && !strcmp(f.tool, "none")) {
+            /* what the listing leaves out: the tools' devices that match the rest */
+            upd_device_filter t = f;
+            t.tool = "any";
+            if (s->store->ops->device_count(s->store, &t, &hidden) != 0) {
+                cJSON_Delete(arr);
+                return upd__api_store_failed(r, c, NULL);
+            }
+        }
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "total", (double)total);
+        if (hidden >= 0)
+            cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
         cJSON_AddNumberToObject(j, "offset", (double)ov);
         cJSON_AddItemToObject(j, "devices", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);

@@ -136,6 +136,22 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* x-updraft-tool: the updraft tool that sends the request ("sim", "doctor"; real devices
+ * never send it): a lowercase word, else nothing. docs/protocol.md "Tool devices". */
+static void tool_of(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const char *t = upd__header(c, "x-updraft-tool");
+    size_t n = 0;
+    out[0] = '\0';
+    if (!t)
+        return;
+    for (; t[n]; n++)
+        if (n + 1 >= cap ||
+            !((t[n] >= 'a' && t[n] <= 'z') || (t[n] >= '0' && t[n] <= '9') || t[n] == '-'))
+            return;
+    memcpy(out, t, n + 1);
+}
+
 /* Read the x-ESP8266-* / x-ESP32-* headers (any case) into dr; *report (when not NULL):
  * the x-updraft-report header found in the same pass, or NULL. */
 static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **report)
@@ -170,6 +186,7 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
         fam = 1;
     }
     copy_clean(d->user_agent, sizeof d->user_agent, ua);
+    tool_of(c, d->tool, sizeof d->tool);
     upd__client_ip(c, d->ip, sizeof d->ip);
     if (fam < 0)
         return;

@@ -28,7 +28,8 @@ static int same_facts(const upd_device_row *n, const upd_device_row *o)
 #define NUM(f) (n->f < 0 || n->f == o->f)
     return o->first_seen_ms != 0 && TXT(ap_mac) && TXT(family) && TXT(chip_id) && TXT(sdk) &&
            TXT(version) && NUM(sketch_size) && TXT(sketch_md5) && TXT(sketch_sha256) &&
-           NUM(free_space) && NUM(chip_size) && TXT(mode) && TXT(ip) && TXT(user_agent);
+           NUM(free_space) && NUM(chip_size) && TXT(mode) && TXT(ip) && TXT(user_agent) &&
+           TXT(tool);
 #undef TXT
 #undef NUM
 }
@@ -48,10 +49,21 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
     upd__iso_time(ms, out, cap);
 }
 
-/* Release rel failed on the device d once more (at at_ms): hold it back. */
-static void failure(const upd_outcome_cfg *cfg, const upd_device_row *d, int64_t rel, int64_t at_ms,
-                    upd_plan *p)
+/* Release rel failed on the device d once more (at at_ms): hold it back. Not from a device
+ * an updraft tool made (tool: its name, "" a real device): doctor and sim share MACs with
+ * nothing real, and their "failures" (a doctor run never installs what it downloads) must
+ * not hold a release back from that MAC. */
+static void failure(const upd_outcome_cfg *cfg, const upd_device_row *d, const char *tool,
+                    int64_t rel, int64_t at_ms, upd_plan *p)
 {
+    if (tool && tool[0]) {
+        char *e = add_event(p, "not-held", rel);
+        if (e)
+            snprintf(e, UPD_DETAIL_MAX,
+                     "release %lld is not held back from this device: updraft %.15s made it",
+                     (long long)rel, tool);
+        return;
+    }
     int64_t n = (d && d->hold_release == rel ? d->hold_failures : 0) + 1;
     p->set_hold = 1;
     p->hold_release = rel;
@@ -90,6 +102,7 @@ static void checkin(void *ctx, const upd_record *rec, const upd_device_state *ol
               : !strcmp(rec->result, "declined") ? "declined"
                                                  : "check";
     p->facts_known = old && same_facts(d, old);
+    const char *tool = d->tool[0] ? d->tool : old ? old->tool : "";
     /* A check that says what the last event said is written as an event at most once per
      * UPD_CHECK_EVENT_MS (devices check every few minutes; an event per check would grow
      * without end): last_seen shows the rest. An offer is always an event. */
@@ -123,7 +136,7 @@ static void checkin(void *ctx, const upd_record *rec, const upd_device_state *ol
                              "previous image: the update was refused, failed to boot or was "
                              "rolled back",
                              (long long)offered->id, offered->version);
-                failure(cfg, old, offered->id, rec->at_ms, p);
+                failure(cfg, old, tool, offered->id, rec->at_ms, p);
                 failed_now = 1;
             }
         }
@@ -138,7 +151,7 @@ static void checkin(void *ctx, const upd_record *rec, const upd_device_state *ol
         int bad = !strcmp(rec->report_kind, "report-failed") ||
                   !strcmp(rec->report_kind, "report-rolled-back");
         if (bad && rec->report_release > 0 && !failed_now)
-            failure(cfg, old, rec->report_release, rec->at_ms, p);
+            failure(cfg, old, tool, rec->report_release, rec->at_ms, p);
     }
     if (!strcmp(p->kind, "offered"))
         p->open_offer = !old || old->offered_release != rec->release_id;
@@ -159,7 +172,7 @@ static void downloaded(void *ctx, const upd_record *rec, const upd_device_state 
                  "release %lld downloaded %lld times since it was offered and the device does "
                  "not run it: it fails to install or boot; check the device's serial log",
                  (long long)rec->release_id, (long long)count);
-    failure(cfg, &now->row, rec->release_id, rec->at_ms, p);
+    failure(cfg, &now->row, now->row.tool, rec->release_id, rec->at_ms, p);
 }
 
 void upd__outcome_rules(const upd_outcome_cfg *cfg, upd_rules *out)

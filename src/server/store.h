@@ -97,6 +97,9 @@ typedef struct upd_device_row {
     int64_t hold_release;  /* 0 = none */
     int64_t hold_failures; /* failures of hold_release on this device */
     int64_t hold_until_ms; /* not offered before this time; 0 with failures: not at all */
+    /* the updraft tool that made this device ("sim", "doctor": its x-updraft-tool header),
+     * "" a real device; kept once set */
+    char tool[16];
 } upd_device_row;
 
 /* A device as the writer reads it: its row and the image it ran when its open offer was
@@ -133,6 +136,8 @@ typedef struct upd_device_filter {
     int64_t seen_since_ms; /* 0 any */
     int attention;         /* 1: only devices a failed release is no longer offered to */
     int64_t pinned_to;     /* > 0: only devices pinned to this release */
+    const char *tool;      /* NULL any device; "none" real devices only; "any" the tools'
+                            * devices only; "sim"/"doctor" that tool's */
     int limit;             /* <= 0: 1000 */
     int64_t offset;        /* rows to skip (paging), 0 none */
 } upd_device_filter;

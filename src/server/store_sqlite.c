@@ -72,6 +72,9 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX release_gzip_sha ON release_gzip(sha256);",
     /* 7: the ESP32-family chip a channel is declared for (chip.c) */
     "CREATE TABLE channel_chips(name TEXT PRIMARY KEY, chip TEXT NOT NULL) WITHOUT ROWID;",
+    /* 8: devices made by updraft's own tools (x-updraft-tool: sim, doctor), kept out of
+     * the fleet's figures (docs/api.md "Devices") */
+    "ALTER TABLE devices ADD COLUMN tool TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -88,14 +91,15 @@ static const char *const MIGRATIONS[] = {
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms"
-#define DEV_NCOLS 28
+    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool"
+#define DEV_NCOLS 29
 /* The filter of device listings (upd_device_filter): ?1 channel, ?2 family, ?3 version,
- * ?4 seen since, ?6 attention, ?7 pinned to */
+ * ?4 seen since, ?6 attention, ?7 pinned to, ?9 tool ("none", "any" or a tool's name) */
 #define DEV_FILTER                                                                                 \
     "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "                                \
     "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND last_seen_ms>=?4 AND "           \
-    "(?6=0 OR (hold_failures>0 AND hold_until_ms=0)) AND (?7=0 OR pin_release=?7)"
+    "(?6=0 OR (hold_failures>0 AND hold_until_ms=0)) AND (?7=0 OR pin_release=?7) AND "            \
+    "(?9 IS NULL OR (?9='none' AND tool='') OR (?9='any' AND tool<>'') OR tool=?9)"
 
 enum q {
     Q_BEGIN,
@@ -219,9 +223,12 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_UPSERT] =
         "INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms, last_result, last_event_ms) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,?16,COALESCE(?17,0)) "
+        "last_seen_ms, last_result, last_event_ms, tool) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,?16,COALESCE(?17,0),"
+        "COALESCE(?18,'')) "
         "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, ap_mac), "
+        /* a device a tool made stays marked (real devices never send the header) */
+        "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE tool END, "
         "family=COALESCE(excluded.family, family), chip_id=COALESCE(excluded.chip_id, chip_id), "
         "sdk=COALESCE(excluded.sdk, sdk), version=COALESCE(excluded.version, version), "
         "sketch_size=COALESCE(excluded.sketch_size, sketch_size), "
@@ -466,6 +473,7 @@ static void read_device(sqlite3_stmt *st, upd_device_row *d)
     d->hold_release = col_int(st, 25, 0);
     d->hold_failures = col_int(st, 26, 0);
     d->hold_until_ms = col_int(st, 27, 0);
+    col_text(st, 28, d->tool, sizeof d->tool);
 }
 
 /* Run a statement that returns no rows. */
@@ -1133,6 +1141,7 @@ static void bind_filter(sqlite3_stmt *st, const upd_device_filter *f)
     sqlite3_bind_int64(st, 4, f ? f->seen_since_ms : 0);
     sqlite3_bind_int(st, 6, f ? f->attention : 0);
     sqlite3_bind_int64(st, 7, f && f->pinned_to > 0 ? f->pinned_to : 0);
+    bind_text_or_null(st, 9, f ? f->tool : NULL);
 }
 
 static int s_device_count(upd_store *base, const upd_device_filter *f, int64_t *out)
@@ -1379,6 +1388,7 @@ static sqlite3_stmt *bind_upsert(conn *c, const upd_record *rec, int seen, int e
     bind_static_or_null(st, 13, d->ip);
     bind_static_or_null(st, 14, d->user_agent);
     sqlite3_bind_int64(st, 15, rec->at_ms);
+    bind_static_or_null(st, 18, d->tool);
     if (event) {
         sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 17, rec->at_ms);

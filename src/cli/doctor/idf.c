@@ -24,8 +24,8 @@ static void make_request(const doctor *d, const target *t, xchg *x)
     else
         say(hostport, sizeof hostport, "%s:%u", t->host, (unsigned)t->port);
     x->req_len = (size_t)snprintf(x->req, sizeof x->req,
-                                  "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ESP32 HTTP "
-                                  "Client/1.0\r\n%s%s%s\r\n",
+                                  "GET %s HTTP/1.1\r\nx-updraft-tool: doctor\r\nHost: "
+                                  "%s\r\nUser-Agent: ESP32 HTTP Client/1.0\r\n%s%s%s\r\n",
                                   t->path, hostport, d->auth[0] ? "Authorization: Basic " : "",
                                   d->auth, d->auth[0] ? "\r\n" : "");
 }
