@@ -288,7 +288,8 @@ def t_device():
     # the request is the device's, byte for byte as the server received it
     req = js["exchanges"][0]["request"]
     check(req.encode() in srv.requests, "the request doctor reports is what the server got")
-    check(req.startswith("GET /ok HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nUser-Agent: ESP8266-http-Update"
+    check(req.startswith("GET /ok HTTP/1.0\r\nx-updraft-tool: doctor\r\n"
+                         "Host: 127.0.0.1:%d\r\nUser-Agent: ESP8266-http-Update"
                          "\r\nConnection: close\r\nx-ESP8266-Chip-ID: " % srv.server_address[1]),
           "ESP8266 request line and first headers: %r" % req[:200])
     for h in ("x-ESP8266-STA-MAC: 5C:CF:7F:0A:1B:2C", "x-ESP8266-AP-MAC: 5E:CF:7F:0A:1B:2C",
