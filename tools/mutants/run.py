@@ -6,7 +6,8 @@ ctest subset that should notice, and report caught / missed.
 usage: tools/mutants/run.py [--sample N] [--seed S] [--workdir DIR] [--jobs J] [NAME...]
 
   NAME...      only these mutants (default: all, or a sample)
-  --sample N   N mutants picked at random (the seed is printed; --seed repeats a pick)
+  --sample N   N mutants picked by a seed drawn from the git commit (printed; --seed S
+               repeats a pick)
   --list       print the mutants and exit
   --workdir    where the scratch copy and its build live (default build/mutants; kept
                between runs, so the next run builds only what changed)
@@ -111,6 +112,17 @@ def ctest(build, regex, jobs, log):
     return rc, failed, int(ran.group(1)) if ran else 0, out
 
 
+def default_seed():
+    """The same sample for the same commit (a CI run can be repeated and a failure
+    reproduced); a different one as the code moves on. Outside a git checkout: the time."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+    except OSError:
+        head = ""
+    return int(head[:8], 16) % 100000 if len(head) >= 8 else int(time.time()) % 100000
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*")
@@ -133,7 +145,7 @@ def main():
             raise SystemExit("mutants: no such mutant: %s (--list shows them)" % ", ".join(unknown))
         sel = [by[n] for n in a.names]
     elif a.sample > 0 and a.sample < len(muts):
-        seed = a.seed if a.seed is not None else int(time.time()) % 100000
+        seed = a.seed if a.seed is not None else default_seed()
         print("mutants: a sample of %d of %d (--seed %d repeats it)" % (a.sample, len(muts), seed))
         sel = random.Random(seed).sample(muts, a.sample)
     else:
