@@ -1075,7 +1075,8 @@ def t_tls():
     p.stdout.close()
     p.stderr.close()
     # one of the two files only: a clear refusal
-    r = subprocess.run([BIN, "serve", "--tls-cert", cert, "--data", os.path.join(tmp.name, "e")],
+    r = subprocess.run([BIN, "serve", "--tls-cert", cert, "--listen", "127.0.0.1:0", "--data",
+                        os.path.join(tmp.name, "e")],
                        capture_output=True, text=True, timeout=10)
     check(r.returncode == 1 and "--tls-key" in r.stderr, "--tls-cert without --tls-key refused")
 
