@@ -77,7 +77,8 @@ def sh(cmd, cwd=None, log=None, check=False):
 
 def sync_tree(src_dir):
     """Copy the files git knows into src_dir; unchanged files keep their mtime (an
-    incremental build), files gone from the tree are removed."""
+    incremental build), changed ones get the current time, files gone from the tree are
+    removed."""
     rc, out = sh(["git", "-C", ROOT, "ls-files", "-z", "-c", "-o", "--exclude-standard"])
     if rc == 0:
         files = [f for f in out.split("\0") if f and os.path.isfile(os.path.join(ROOT, f))]
@@ -97,6 +98,9 @@ def sync_tree(src_dir):
             pass
         os.makedirs(os.path.dirname(b), exist_ok=True)
         shutil.copy2(a, b)
+        # a copy that differs is new to the build: the source's older mtime would let an
+        # object built from a mutated copy (a run stopped before its restore) look current
+        os.utime(b, None)
     for d, _, fs in os.walk(src_dir):
         for f in fs:
             rel = os.path.relpath(os.path.join(d, f), src_dir)
