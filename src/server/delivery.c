@@ -155,17 +155,6 @@ void upd__delivery_gzip_report(const upd_release_row *rel, const upd_image_repor
     out->gzip_min_stage = (uint32_t)rel->gz_min_stage;
 }
 
-/* The flash mode a hash of imageid.c stands for: "MD5 in DOUT flash mode" is the release
- * with byte 2 = 3; any other hash is the file's own bytes (mode own). */
-static int mode_of(const char *how, int own)
-{
-    static const char *const names[4] = {" QIO ", " QOUT ", " DIO ", " DOUT "};
-    for (int m = 0; m < 4; m++)
-        if (how && strstr(how, names[m]))
-            return m;
-    return own;
-}
-
 int upd__delivery_device_inflates(srv *s, const upd_device_row *d, const upd_device_row *known,
                                   int *flash_mode, char *why, size_t whylen)
 {
@@ -195,7 +184,8 @@ int upd__delivery_device_inflates(srv *s, const upd_device_row *d, const upd_dev
             const char *how = NULL;
             if (yes == 1 && (d->sketch_md5[0] || d->sketch_sha256[0]))
                 upd__imageid_runs(r, d->sketch_md5, d->sketch_sha256, &how);
-            *flash_mode = mode_of(how, rep->flash_mode);
+            int m = upd__imageid_flash_mode(how);
+            *flash_mode = m >= 0 ? m : rep->flash_mode;
             if (yes == -1)
                 snprintf(why, whylen,
                          "it runs release %lld, whose boot loader (eboot) does not inflate gzip "

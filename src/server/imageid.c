@@ -129,6 +129,14 @@ int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_
     return rc;
 }
 
+int upd__imageid_flash_mode(const char *how)
+{
+    for (int m = 0; m < 4; m++)
+        if (how && !strcmp(how, MODE_WHAT[m]))
+            return m;
+    return -1;
+}
+
 int upd__imageid_runs(const upd_release_row *rel, const char *md5, const char *sha256,
                       const char **how)
 {

@@ -26,6 +26,11 @@ int upd__imageid_compute(const char *path, const upd_file_info *fi, upd_release_
 int upd__imageid_runs(const upd_release_row *rel, const char *md5, const char *sha256,
                       const char **how);
 
+/* The flash mode (0 QIO .. 3 DOUT) a device runs in when upd__imageid_runs matched it by
+ * the hash described by how (an ESP8266 flash-mode variant); -1 when that hash says
+ * nothing of the mode (the file's own bytes: the release's mode). */
+int upd__imageid_flash_mode(const char *how);
+
 struct srv;
 /* Start-up: recompute the hash lists of releases whose lists older rules made (or
  * none), from their blobs. Logs what it could not do; never fails the start. */
