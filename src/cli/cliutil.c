@@ -164,6 +164,22 @@ int upd_cli_dispatch(const char *cmd, const char *what, const upd_cli_sub *subs,
     return 2;
 }
 
+int upd_cli_plain_args(int *argc, char **argv, const char *cmd, const char *const *known, int nargs,
+                       int *json)
+{
+    *json = upd_cli_flag(argc, argv, "--json");
+    if (upd_cli_unknown_options(*argc, argv, cmd, known))
+        return 2;
+    return *argc == nargs ? 0 : upd_cli_usage();
+}
+
+int upd_cli_json_done(cJSON *j)
+{
+    upd_cli_print_json(j);
+    cJSON_Delete(j);
+    return 0;
+}
+
 long long upd_cli_release_id(const char *cmd, const char *arg)
 {
     char *end;

@@ -18,6 +18,14 @@ int upd_cli_flag(int *argc, char **argv, const char *flag);
 /* Take "--name VALUE" (or "--name=VALUE") out of argv; NULL when absent. A missing
  * VALUE prints "updraft CMD: --name needs a value" and sets *bad. */
 const char *upd_cli_opt(int *argc, char **argv, const char *cmd, const char *name, int *bad);
+/* The arguments of a subcommand that takes only --json besides known options: takes
+ * --json into *json, refuses unknown options, and checks that argv holds nargs words
+ * (the subcommand's name included). 0 when fine, else the exit status (2), said. */
+int upd_cli_plain_args(int *argc, char **argv, const char *cmd, const char *const *known, int nargs,
+                       int *json);
+/* Print j as JSON, free it, return 0 (the --json answer of a command). */
+int upd_cli_json_done(cJSON *j);
+
 /* After the options were taken: an option left over is unknown; say so, with the
  * closest of known (a NULL-terminated list) when one is close. 1 when one was left. */
 int upd_cli_unknown_options(int argc, char **argv, const char *cmd, const char *const *known);

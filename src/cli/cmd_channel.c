@@ -121,19 +121,14 @@ static int chip(int argc, char **argv)
 static int list(int argc, char **argv)
 {
     static const char *const known[] = {"--json", NULL};
-    int json = upd_cli_flag(&argc, argv, "--json");
-    if (upd_cli_unknown_options(argc, argv, "channel list", known))
-        return 2;
-    if (argc != 1)
-        return upd_cli_usage();
+    int json, rc = upd_cli_plain_args(&argc, argv, "channel list", known, 1, &json);
+    if (rc)
+        return rc;
     cJSON *j = upd_cli_call("channel list", "GET", "/api/v1/channels", NULL, NULL, 0, NULL);
     if (!j)
         return 1;
-    if (json) {
-        upd_cli_print_json(j);
-        cJSON_Delete(j);
-        return 0;
-    }
+    if (json)
+        return upd_cli_json_done(j);
     static const upd_cli_col cols[] = {{"CHANNEL", 16}, {"PLATFORM", 8}, {"MODE", 6},
                                        {"RELEASE", 7},  {"CHIP", 9},     {"VERSION", 0}};
     upd_cli_table_head(cols, 6);

@@ -157,22 +157,17 @@ static int list(int argc, char **argv)
 static int show(int argc, char **argv)
 {
     static const char *const known[] = {"--json", NULL};
-    int json = upd_cli_flag(&argc, argv, "--json");
-    if (upd_cli_unknown_options(argc, argv, "device show", known))
-        return 2;
-    if (argc != 2)
-        return upd_cli_usage();
+    int json, rc = upd_cli_plain_args(&argc, argv, "device show", known, 2, &json);
+    if (rc)
+        return rc;
     char path[256], nf[256];
     device_path(argv[1], "", path, sizeof path, nf, sizeof nf);
     const upd_cli_err errs[] = {{404, NULL, nf}, {400, NULL, bad_mac_text(argv[1])}};
     cJSON *j = upd_cli_call("device show", "GET", path, NULL, errs, 2, NULL);
     if (!j)
         return 1;
-    if (json) {
-        upd_cli_print_json(j);
-        cJSON_Delete(j);
-        return 0;
-    }
+    if (json)
+        return upd_cli_json_done(j);
     static const char *const fields[] = {
         "mac",        "platform",          "version",    "chip_id",   "sdk",
         "sketch_md5", "effective_channel", "first_seen", "last_seen", "ip",

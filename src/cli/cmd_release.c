@@ -133,19 +133,14 @@ static int add(int argc, char **argv)
 static int list(int argc, char **argv)
 {
     static const char *const known[] = {"--json", NULL};
-    int json = upd_cli_flag(&argc, argv, "--json");
-    if (upd_cli_unknown_options(argc, argv, "release list", known))
-        return 2;
-    if (argc != 1)
-        return upd_cli_usage();
+    int json, rc = upd_cli_plain_args(&argc, argv, "release list", known, 1, &json);
+    if (rc)
+        return rc;
     cJSON *j = upd_cli_call("release list", "GET", "/api/v1/releases", NULL, NULL, 0, NULL);
     if (!j)
         return 1;
-    if (json) {
-        upd_cli_print_json(j);
-        cJSON_Delete(j);
-        return 0;
-    }
+    if (json)
+        return upd_cli_json_done(j);
     static const upd_cli_col cols[] = {{"ID", 5},    {"VERSION", 20}, {"PLATFORM", 8},
                                        {"MODE", 6},  {"BYTES", 10},   {"SERVED BY", 16},
                                        {"STATE", 7}, {"FILE", 0}};
@@ -212,14 +207,8 @@ static long long one_id(int *argc, char **argv, const char *sub, const char *con
 {
     char cmd[32];
     snprintf(cmd, sizeof cmd, "release %s", sub);
-    *json = upd_cli_flag(argc, argv, "--json");
-    if (upd_cli_unknown_options(*argc, argv, cmd, known))
-        return 0;
-    if (*argc != 2) {
-        upd_cli_usage();
-        return 0;
-    }
-    return upd_cli_release_id(cmd, argv[1]);
+    return upd_cli_plain_args(argc, argv, cmd, known, 2, json) ? 0
+                                                               : upd_cli_release_id(cmd, argv[1]);
 }
 
 /* `updraft release SUB ID`'s API call (method on /api/v1/releases/ID + tail), with "there
@@ -290,11 +279,8 @@ static int retire(int argc, char **argv)
     cJSON *j = call_release("retire", id, "POST", "/retire", body, errs, 2);
     if (!j)
         return 1;
-    if (json) {
-        upd_cli_print_json(j);
-        cJSON_Delete(j);
-        return 0;
-    }
+    if (json)
+        return upd_cli_json_done(j);
     printf("release %lld (version %s) is retired: no device is offered it any more\n", id,
            S(j, "version"));
     const cJSON *ch;
