@@ -11,69 +11,13 @@ usage: test_sim_fleet.py UPDRAFT_BINARY MKIMAGE_BINARY
 Python 3 standard library only."""
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-BIN, MKIMAGE = sys.argv[1], sys.argv[2]
-TOKEN = "sim-fleet-test-token-0123456789"
-FAILS = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILS.append(what)
-        print("FAIL:", what, flush=True)
-
-
-def eq(got, want, what):
-    check(got == want, "%s: got %r, want %r" % (what, got, want))
-
-
-class Server:
-    def __init__(self, tmp):
-        env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
-                                      os.path.join(tmp, "data"), "--threads", "2",
-                                      # the faults here (weak flash writes, cut links) make
-                                      # devices fail an attempt now and then: let them retry
-                                      # at once up to 8 times instead of holding the release
-                                      # back for minutes (the default back-off)
-                                      "--failure-backoff", "0,0,0,0,0,0,0,0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        self.port = None
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if not line:
-                break
-            m = re.match(r"listening on http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        if not self.port:
-            self.proc.kill()
-            sys.exit("server did not start: %s" % self.proc.stderr.read().decode())
-        self.url = "http://127.0.0.1:%d" % self.port
-
-    def api(self, method, path, body=None):
-        req = urllib.request.Request(self.url + path, data=body, method=method,
-                                     headers={"Authorization": "Bearer " + TOKEN})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+from simtest import BIN, FAILS, MKIMAGE, TOKEN, Server, check, eq  # noqa: F401
 
 
 def sim(srv, *args, path="/update"):
@@ -111,7 +55,10 @@ def main():
         img8, img32 = os.path.join(tmp, "app.bin"), os.path.join(tmp, "app32.bin")
         subprocess.run([MKIMAGE, "esp8266-app", img8, "150000", "7"], check=True)
         subprocess.run([MKIMAGE, "esp32-app", img32, "150000", "9", "2.0.0"], check=True)
-        srv = Server(tmp)
+        # the faults here (weak flash writes, cut links) make devices fail an attempt now
+        # and then: let them retry at once up to 8 times instead of holding the release
+        # back for minutes (the default back-off)
+        srv = Server(tmp, "data", "--failure-backoff", "0,0,0,0,0,0,0,0")
         try:
             st, r8 = srv.api("POST", "/api/v1/releases?version=2.0.0&channel=stable",
                              open(img8, "rb").read())
