@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "cliutil.h"
 #include "cmd_apiclient.h"
 
@@ -52,17 +53,13 @@ static int ask_token(char *out, size_t cap)
 /* mkdir -p of the directory part of path, mode 0700. */
 static int make_dirs(const char *path)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return 0;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    return upd_mkdir_p(dir, 0700);
 }
 
 /* Write the login file whole or not at all (a temp file, then rename). */

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "cli.h"
 #include "devtext.h"
 #include "toolmark.h"
@@ -1059,23 +1060,6 @@ static void summary(const fleet *fl, double secs)
 /* ---- set up and loop --------------------------------------------------------------------------
  */
 
-/* RFC 4648 base64 of "user:password" (HTTP Basic). */
-static void base64(const char *in, char *out, size_t cap)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in), o = 0;
-    const unsigned char *p = (const unsigned char *)in;
-    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        out[o++] = t[v >> 18 & 63];
-        out[o++] = t[v >> 12 & 63];
-        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 /* "5C:CF:7F:0A:1B:2C" (or with '-', or 12 hex digits) into mac. 0 or -1. */
 static int parse_mac(const char *s, uint8_t *mac)
 {
@@ -1115,7 +1099,7 @@ static int setup_auth(fleet *fl)
         memcpy(up, o->user, lu);
         up[lu] = ':';
         memcpy(up + lu + 1, o->password, lp + 1);
-        base64(up, fl->fleet_auth, sizeof fl->fleet_auth);
+        upd_base64(up, fl->fleet_auth, sizeof fl->fleet_auth);
     }
     if (!o->auth_file)
         return 0;
@@ -1145,7 +1129,7 @@ static int setup_auth(fleet *fl)
             fclose(f);
             return -1;
         }
-        base64(cred, ma.auth, sizeof ma.auth);
+        upd_base64(cred, ma.auth, sizeof ma.auth);
         struct mac_auth *na = realloc(fl->auths, (fl->nauths + 1) * sizeof *na);
         if (!na) {
             fclose(f);

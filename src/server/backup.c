@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "backup.h"
 #include "datalock.h"
 #include "store.h"
@@ -23,34 +24,6 @@
 #endif
 
 /* ---- files ----------------------------------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 /* What dir holds besides the names in skip (NULL-terminated): 0 nothing (or dir does
  * not exist), 1 something (*what = its first name), -1 error. */
@@ -187,7 +160,7 @@ static int copy_blob(const char *from, const char *to, const char *sha, char *er
     if (hash_file(dst, hex, &size) == 0 && !strcmp(hex, sha))
         return 0;
     snprintf(dir, sizeof dir, "%s/blobs/sha256/%.2s", to, sha);
-    if (mkdir_p(dir, 0750) != 0) {
+    if (upd_mkdir_p(dir, 0750) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -200,7 +173,7 @@ static int copy_blob(const char *from, const char *to, const char *sha, char *er
         unlink(dst);
         return -1;
     }
-    return fsync_dir(dir);
+    return upd_fsync_dir(dir);
 }
 
 /* ---- what a database copy refers to -------------------------------------------------------- */
@@ -338,7 +311,7 @@ int upd_backup(const char *data, const char *dest, upd_backup_summary *sum, char
                      what);
         return -1;
     }
-    if (mkdir_p(dest, 0700) != 0) {
+    if (upd_mkdir_p(dest, 0700) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", dest, strerror(errno));
         return -1;
     }
@@ -353,7 +326,7 @@ int upd_backup(const char *data, const char *dest, upd_backup_summary *sum, char
         rc = take_token(data, dest, sum, err, errlen);
     if (rc == 0 && upd_store_sqlite_seal(tmp_db, err, errlen) != 0)
         rc = -1;
-    if (rc == 0 && (rename(tmp_db, final_db) != 0 || fsync_dir(dest) != 0)) {
+    if (rc == 0 && (rename(tmp_db, final_db) != 0 || upd_fsync_dir(dest) != 0)) {
         snprintf(err, errlen, "cannot move %s into place: %s", final_db, strerror(errno));
         rc = -1;
     }
@@ -381,7 +354,7 @@ int upd_restore(const char *src, const char *data, int force, upd_backup_summary
     }
     if (upd_store_sqlite_check(sdb, err, errlen) != 0)
         return -1;
-    if (mkdir_p(data, 0700) != 0) {
+    if (upd_mkdir_p(data, 0700) != 0) {
         snprintf(err, errlen, "cannot create the data directory %s: %s", data, strerror(errno));
         return -1;
     }
@@ -417,7 +390,7 @@ int upd_restore(const char *src, const char *data, int force, upd_backup_summary
     if (rc == 0) {
         /* the old database's WAL must not be replayed into the restored one */
         sidecars_unlink(db);
-        if (rename(tmp_db, db) != 0 || fsync_dir(data) != 0) {
+        if (rename(tmp_db, db) != 0 || upd_fsync_dir(data) != 0) {
             snprintf(err, errlen, "cannot move %s into place: %s", db, strerror(errno));
             rc = -1;
         }

@@ -9,21 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "srv.h"
 
 void upd__blob_path(const srv *s, const char *sha256, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%.2s/%s", s->blob_dir, sha256, sha256);
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 int upd__blob_commit(const srv *s, const char *tmp, const char *sha256, char *err, size_t errlen)
@@ -47,7 +38,7 @@ int upd__blob_commit(const srv *s, const char *tmp, const char *sha256, char *er
                  strerror(errno));
         return -1;
     }
-    if (fsync_dir(dir) != 0 || fsync_dir(s->blob_dir) != 0) {
+    if (upd_fsync_dir(dir) != 0 || upd_fsync_dir(s->blob_dir) != 0) {
         snprintf(err, errlen, "cannot sync the blob store directory %s: %s", dir, strerror(errno));
         return -1;
     }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "datalock.h"
 #include "delivery.h"
 #include "health.h"
@@ -29,24 +30,6 @@
 #define UPD_DEFER_ACCEPT_S 5
 
 /* ---- setup helpers ---------------------------------------------------------------------- */
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
 
 static int read_file(const char *path, char **out, size_t *len)
 {
@@ -420,7 +403,7 @@ int upd_server_main(const upd_server_config *cfg)
     upd__copy(s->data_dir, sizeof s->data_dir, data);
     snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/tmp", data);
     snprintf(s->blob_dir, sizeof s->blob_dir, "%s/blobs/sha256", data);
-    if (mkdir_p(s->data_dir, 0700) != 0) {
+    if (upd_mkdir_p(s->data_dir, 0700) != 0) {
         fprintf(stderr,
                 "updraft: cannot create the data directory %s: %s: pick another with --data "
                 "DIR\n",
@@ -437,7 +420,7 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft serve: %s\n", lerr);
         goto out;
     }
-    if (mkdir_p(s->tmp_dir, 0700) != 0 || mkdir_p(s->blob_dir, 0750) != 0) {
+    if (upd_mkdir_p(s->tmp_dir, 0700) != 0 || upd_mkdir_p(s->blob_dir, 0750) != 0) {
         fprintf(stderr,
                 "updraft: cannot create the data directory %s: %s: pick another with --data "
                 "DIR\n",

@@ -2,25 +2,9 @@
  * temporary file) and the engine's configuration, from the options. */
 #include <stdlib.h>
 
+#include "fsutil.h"
 #include "doctor.h"
 #include "updraft/fit.h"
-
-/* RFC 4648 base64 of the string in (for Basic authentication). */
-static void base64(const char *in, char *out, size_t cap)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in), o = 0;
-    const unsigned char *p = (const unsigned char *)in;
-    for (size_t i = 0; i < n && o + 5 < cap; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        out[o++] = t[v >> 18 & 63];
-        out[o++] = t[v >> 12 & 63];
-        out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < n ? t[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
 
 /* The Arduino layouts of the device. */
 int upd__doctor_make_layout(doctor *d, char *err, size_t errlen)
@@ -102,7 +86,7 @@ void upd__doctor_make_config(doctor *d)
     if (o->user) {
         char up[512];
         say(up, sizeof up, "%s:%s", o->user, o->password);
-        base64(up, d->auth, sizeof d->auth);
+        upd_base64(up, d->auth, sizeof d->auth);
     }
     memset(c, 0, sizeof *c);
     c->flavor = o->as == AS_ESP32 ? UPD_CLIENT_ESP32_ARDUINO : UPD_CLIENT_ESP8266_ARDUINO;

@@ -1,0 +1,16 @@
+/* Small file-system helpers shared by the server and the CLI. */
+#ifndef UPD_HOST_FSUTIL_H
+#define UPD_HOST_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p path with mode for each folder made. 0, or -1 with errno. */
+int upd_mkdir_p(const char *path, mode_t mode);
+/* fsync the folder dir (a rename or a new file in it made durable). 0, or -1. */
+int upd_fsync_dir(const char *dir);
+/* RFC 4648 base64 of the string in into out (cap bytes, NUL-terminated; cut short when
+ * out is too small): the value of HTTP Basic authentication ("user:password"). */
+void upd_base64(const char *in, char *out, size_t cap);
+
+#endif
