@@ -12,6 +12,8 @@ packages=(
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
   # black-box tests (openssl makes the test certificates of the HTTPS tests)
   python3 openssl
+  # /metrics is also read by the reference Prometheus parser (tests/server/test_service.py)
+  python3-prometheus-client
   # the installed man page is read with man (tests/cli/test_install.py)
   man-db groff-base
   # the real ESP8266 client of ../shared/realclient, built from the core's source by the

@@ -28,6 +28,9 @@ static void serve_usage(FILE *f)
         "  --connection-limit N     most connections at once (default 16384)\n"
         "  --timeout SECONDS        idle connection timeout (default 90)\n"
         "  --max-upload MIB         largest release upload (default 64)\n"
+        "  --metrics-listen HOST:PORT  serve /metrics (Prometheus) there without a token,\n"
+        "                           e.g. 127.0.0.1:9100 (default: on --listen, with the\n"
+        "                           admin token)\n"
         "  --keep-events AGE        delete device and admin events older than AGE, e.g.\n"
         "                           90d (default), 12h, 30m, 45s; 'forever' keeps them\n"
         "  --failure-backoff AGES   after a release failed on a device, hold it back for\n"
@@ -150,6 +153,8 @@ int upd_cmd_serve(int argc, char **argv)
             TAKE(device_auth);
         else if (!strcmp(a, "--device-auth-file"))
             TAKE(device_auth_file);
+        else if (!strcmp(a, "--metrics-listen"))
+            TAKE(metrics_listen);
 #undef TAKE
         else if (!strcmp(a, "--threads")) {
             if (parse_uint(a, v, 256, &n))

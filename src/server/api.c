@@ -6,6 +6,7 @@
 
 #include "chip.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "srv.h"
 
 #define MAX_JSON_BODY (64 * 1024)
@@ -718,6 +719,11 @@ static int authorized(srv *s, struct MHD_Connection *c)
     return upd__secret_eq(h, s->token);
 }
 
+int upd__api_token_ok(srv *s, struct MHD_Connection *c)
+{
+    return authorized(s, c);
+}
+
 enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
                                const char *method, const char *upload_data,
                                size_t *upload_data_size)
@@ -726,11 +732,13 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
     int is_upload = !strcmp(path, "/releases") && !strcmp(method, "POST");
     if (!r->started) {
         r->started = 1;
-        if (!authorized(r->s, c))
+        if (!authorized(r->s, c)) {
+            upd__metrics_auth_failure(1);
             return upd__reply_error(r, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                                     "missing or wrong admin token: send 'Authorization: Bearer "
                                     "<token>' (the token is in the data directory's admin-token "
                                     "file, or UPDRAFT_ADMIN_TOKEN)");
+        }
         if (is_upload && upd__upload_begin(r, c) != 0)
             return MHD_NO;
         return MHD_YES;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "srv.h"
 
 /* ---- reading the device's headers ---------------------------------------------------- */
@@ -329,6 +330,7 @@ static int device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
 
 static enum MHD_Result unauthorized(req *r, struct MHD_Connection *c)
 {
+    upd__metrics_auth_failure(0);
     return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
                            "updraft: device authentication required: the device must send the "
                            "user and password configured on the server (HTTP Basic, "
@@ -596,6 +598,7 @@ static void begin_download(req *r, struct MHD_Connection *c, const upd_release_r
     r->dl_to_end = first + len == size;
     r->release_id = rel->id;
     r->dl_len = len;
+    upd__metrics_download(UPD_DL_STARTED, 0);
     if (first == 0) {
         char d[UPD_DETAIL_MAX];
         snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes%s", (long long)rel->id,
@@ -695,6 +698,9 @@ static void served_gzip(upd_release_row *rel)
 static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
                          const char *result_override)
 {
+    upd__metrics_check(result_override ? result_override : dec->result, dec->decline);
+    if (dr->report[0])
+        upd__metrics_report(dr->report_kind);
     if (!dr->has_mac)
         return;
     upd_record rec;
@@ -787,6 +793,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         }
     } else if (dec->offer) {
         push_checkin(r, &dr, dec, NULL); /* "offered" goes before "download-started" */
+        upd__metrics_offer(dec->gzip);
         if (dec->gzip)
             served_gzip(&dec->rel);
         ret = serve_image(r, c, &dec->rel, method, 0);

@@ -23,6 +23,7 @@
 #include "delivery.h"
 #include "health.h"
 #include "imageid.h"
+#include "metrics.h"
 #include "srv.h"
 
 /* TCP_DEFER_ACCEPT on the listening sockets: seconds a connection may stay silent
@@ -197,10 +198,9 @@ static int setup_device_auth(srv *s)
     return 0;
 }
 
-/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
 /* 1 if something listens on the address (a bind without SO_REUSEPORT fails with
  * EADDRINUSE), else 0; port 0 (any free port) is never in use. */
-static int port_in_use(const struct sockaddr_storage *ss, socklen_t len)
+int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len)
 {
     uint16_t port = ss->ss_family == AF_INET6
                         ? ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port
@@ -219,7 +219,8 @@ static int port_in_use(const struct sockaddr_storage *ss, socklen_t len)
     return used;
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
+int upd__parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256] = "0.0.0.0";
     const char *port;
@@ -263,6 +264,29 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 
 /* ---- request handling --------------------------------------------------------------------- */
 
+/* /metrics on the main address: with the admin token, unless --metrics-listen moved it. */
+static enum MHD_Result metrics_route(req *r, struct MHD_Connection *c, const char *method)
+{
+    r->started = 1;
+    if (r->s->cfg.metrics_listen) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "updraft: /metrics is served on the metrics address (--metrics-listen %.200s)",
+                 r->s->cfg.metrics_listen);
+        return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, msg);
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return upd__reply_text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "updraft: /metrics takes GET");
+    if (!upd__api_token_ok(r->s, c)) {
+        upd__metrics_auth_failure(1);
+        return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
+                               "updraft: /metrics needs the admin token (Authorization: Bearer "
+                               "<token>), or run the server with --metrics-listen ADDR to serve "
+                               "it without one on a separate address");
+    }
+    return upd__metrics_reply(r, c);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
@@ -288,6 +312,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
         return upd__health_route(r, c, url);
+    if (!strcmp(url, "/metrics"))
+        return metrics_route(r, c, method);
     if (!strcmp(url, "/")) {
         r->started = 1;
         return upd__reply_text(r, c, MHD_HTTP_OK,
@@ -320,6 +346,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          (long long)r->release_id, (unsigned long long)r->dl_len,
                          r->dl_gzip ? " (its gzip copy)" : "");
                 upd_writer_push(r->s->writer, &rec);
+                upd__metrics_download(UPD_DL_COMPLETED, r->dl_len);
             }
         } else {
             int ok = 0;
@@ -343,6 +370,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          ? "server shutting down"
                          : "closed by the device or the network");
             upd_writer_push(r->s->writer, &rec);
+            upd__metrics_download(UPD_DL_ABORTED, bytes < 0 ? 0 : (uint64_t)bytes);
         }
     }
     upd__upload_free(r->up);
@@ -385,7 +413,7 @@ int upd_server_main(const upd_server_config *cfg)
     /* The address first: a server that cannot listen must not touch the data dir. */
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (parse_listen(listen, &ss, &sslen) != 0) {
+    if (upd__parse_listen(listen, &ss, &sslen) != 0) {
         fprintf(stderr,
                 "updraft: --listen '%s' is not HOST:PORT (e.g. 0.0.0.0:8080, [::]:8080, :8080)\n",
                 listen);
@@ -394,11 +422,16 @@ int upd_server_main(const upd_server_config *cfg)
     /* SO_REUSEPORT would also let a second updraft (same user, same port) start quietly
      * and take half of the connections, with its own data directory. A plain bind first
      * fails on any port that has a listener, ours included. */
-    if (port_in_use(&ss, sslen)) {
+    if (upd__port_in_use(&ss, sslen)) {
         fprintf(stderr,
                 "updraft: cannot listen on %s: the port is in use (another updraft serve or "
                 "another program listens there: stop it, or choose another --listen)\n",
                 listen);
+        goto out;
+    }
+    char merr[512];
+    if (cfg->metrics_listen && upd__metrics_addr_ok(cfg->metrics_listen, merr, sizeof merr)) {
+        fprintf(stderr, "updraft: %s\n", merr);
         goto out;
     }
 
@@ -462,6 +495,7 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
+    upd__metrics_init();
     upd__blob_gc(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
@@ -546,6 +580,12 @@ int upd_server_main(const upd_server_config *cfg)
                 ((struct sockaddr_in *)(void *)&ss)->sin_port = htons((uint16_t)port);
         }
     }
+    char murl[300];
+    if (cfg->metrics_listen &&
+        upd__metrics_listen(s, cfg->metrics_listen, murl, sizeof murl, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
     char host[INET6_ADDRSTRLEN] = "";
     if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host, sizeof host);
@@ -554,6 +594,8 @@ int upd_server_main(const upd_server_config *cfg)
     printf("data: %s\n", s->data_dir);
     printf("listening on %s://%s%s%s:%u\n", cert ? "https" : "http",
            ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+    if (cfg->metrics_listen)
+        printf("metrics on %s\n", murl);
     fflush(stdout);
 
     int sig = 0;
@@ -563,6 +605,7 @@ int upd_server_main(const upd_server_config *cfg)
     fflush(stdout);
     status = 0;
 out:
+    upd__metrics_listen_stop();
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);

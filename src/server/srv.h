@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
@@ -149,6 +150,16 @@ int upd__valid_channel(const char *s);
  * plain HTTP), -1 when GnuTLS refused the limit. */
 int upd__tls_fit_records(struct MHD_Connection *c);
 
+/* ---- server.c ---- */
+/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. 0 ok, -1 bad. */
+int upd__parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+/* 1 if something listens on the address already (port 0 never is), else 0. */
+int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len);
+
+/* ---- api.c ---- */
+/* 1 when the request carries the admin token (Authorization: Bearer). */
+int upd__api_token_ok(srv *s, struct MHD_Connection *c);
+
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
 
@@ -183,6 +194,7 @@ typedef struct upd_decision {
     int pinned;
     upd_release_row rel;
     const char *result; /* "offered", "declined", "current", "none" */
+    int decline;        /* when declined: why, by class (upd_decline in metrics.h) */
     char detail[UPD_DETAIL_MAX];
 } upd_decision;
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "store.h"
 
 #define UPD_CACHE_TTL_MS 1000
@@ -117,7 +118,9 @@ static int cached_release(cache_store *c, const char *key, unsigned base, unsign
     uint64_t gen;
     if (rel_lookup(c, key, base, slots, out, &found, &gen))
         return found ? 0 : UPD_STORE_ENOTFOUND;
+    int64_t t0 = upd__metrics_now_ns();
     int rc = fetch(c->inner, arg, out);
+    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0 || rc == UPD_STORE_ENOTFOUND)
         rel_file(c, key, base, slots, out, rc == 0, gen);
     return rc;
@@ -208,7 +211,9 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
         return 0;
     }
     pthread_mutex_unlock(&c->mu);
+    int64_t t0 = upd__metrics_now_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
+    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
         if (gen == c->dev_gen) {

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""updraft as a service (issue 14): liveness and readiness probes. The real `updraft
-serve` on 127.0.0.1.
+"""updraft as a service (issue 14): liveness and readiness probes, Prometheus metrics.
+The real `updraft serve` on 127.0.0.1.
 
 usage: test_service.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: health"""
+GROUP: health metrics"""
+import json
+import math
 import os
+import re
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 
 import test_server as t
-from test_server import Server, arduino_bin, check, eq
+from test_server import (TOKEN, Server, arduino_bin, check, eq, esp8266_request, events, md5,
+                         with_report)
 
 
 def get(srv, path, method="GET"):
@@ -42,7 +50,288 @@ def t_health():
         srv.stop()
 
 
-GROUPS = {"health": t_health}
+# ---- Prometheus text exposition format 0.0.4, parsed strictly ------------------------------
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"'
+SAMPLE = re.compile(r"^(%s)(?:\{((?:%s)(?:,%s)*)?\})? (\S+)$" % (NAME, LABEL, LABEL))
+SUFFIXES = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("", "_sum", "_count")}
+
+
+def parse_exposition(text):
+    """{family: {"type", "help", "samples": [(name, {labels}, value)]}}; every rule of the
+    format that a scraper relies on is checked (and a failure named with its line)."""
+    check(text.endswith("\n"), "the exposition ends with a newline")
+    fams, order, current = {}, [], None
+    for n, line in enumerate(text.split("\n")[:-1], 1):
+        where = "line %d %r" % (n, line[:80])
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            parts = line.split(" ", 3)
+            check(len(parts) == 4 and re.fullmatch(NAME, parts[2]), where + ": comment syntax")
+            if len(parts) < 4:
+                continue
+            fam = fams.setdefault(parts[2], {"samples": [], "type": None, "help": None})
+            key = "help" if parts[1] == "HELP" else "type"
+            check(fam[key] is None, where + ": %s given once per family" % parts[1])
+            check(not fam["samples"], where + ": %s before the family's samples" % parts[1])
+            fam[key] = parts[3]
+            if key == "type":
+                check(parts[3] in ("counter", "gauge", "histogram", "summary", "untyped"),
+                      where + ": a known type")
+            if parts[2] not in order:
+                order.append(parts[2])
+                current = parts[2]
+            check(current == parts[2], where + ": a family's lines are together")
+            continue
+        check(not line.startswith("#") and line.strip() == line and line,
+              where + ": a sample line (no blank, no stray comment, no padding)")
+        m = SAMPLE.match(line)
+        check(m is not None, where + ": sample syntax")
+        if not m:
+            continue
+        name, labels, value = m.group(1), m.group(2), m.group(3)
+        try:
+            v = float(value)
+            check(not math.isnan(v), where + ": a number")
+        except ValueError:
+            check(False, where + ": value is a number")
+            continue
+        lab = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', labels or ""))
+        fam_name = current
+        ftype = fams[fam_name]["type"] if fam_name in fams else None
+        check(ftype is not None, where + ": # TYPE before the samples")
+        suffixes = SUFFIXES.get(ftype, ("",))
+        check(any(name == fam_name + sfx for sfx in suffixes),
+              where + ": sample %s belongs to family %s" % (name, fam_name))
+        if ftype == "counter":
+            check(v >= 0, where + ": a counter is not negative")
+        fams[fam_name]["samples"].append((name, lab, v))
+    for name, fam in fams.items():
+        check(fam["help"] and fam["type"], "%s has # HELP and # TYPE" % name)
+        seen = set()
+        for sname, lab, _ in fam["samples"]:
+            key = (sname, tuple(sorted(lab.items())))
+            check(key not in seen, "%s: sample %r given once" % (name, key))
+            seen.add(key)
+        if fam["type"] == "histogram":
+            check_histogram(name, fam["samples"])
+    return fams
+
+
+def check_histogram(name, samples):
+    series = {}
+    for sname, lab, v in samples:
+        rest = tuple(sorted((k, x) for k, x in lab.items() if k != "le"))
+        series.setdefault(rest, []).append((sname, lab, v))
+    for key, ss in series.items():
+        buckets = [(lab["le"], v) for sname, lab, v in ss if sname == name + "_bucket"]
+        check(buckets and buckets[-1][0] == "+Inf", "%s%r: the last bucket is +Inf" % (name, key))
+        les = [float(le) for le, _ in buckets]
+        eq(les, sorted(les), "%s%r: buckets in order of le" % (name, key))
+        counts = [v for _, v in buckets]
+        eq(counts, sorted(counts), "%s%r: buckets are cumulative" % (name, key))
+        count = [v for sname, _, v in ss if sname == name + "_count"]
+        total = [v for sname, _, v in ss if sname == name + "_sum"]
+        check(len(count) == 1 and len(total) == 1, "%s%r: one _sum, one _count" % (name, key))
+        if buckets and count:
+            eq(count[0], buckets[-1][1], "%s%r: _count equals the +Inf bucket" % (name, key))
+
+
+def value(fams, name, **labels):
+    """The value of sample name{labels} (0 when absent, which is a failure)."""
+    for fam in fams.values():
+        for sname, lab, v in fam["samples"]:
+            if sname == name and lab == labels:
+                return v
+    check(False, "%s%r present" % (name, labels))
+    return 0
+
+
+def prometheus_client_parse(text):
+    """The reference parser (Debian's python3-prometheus-client) must read it too."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")  # Debian's package, other python
+        try:
+            from prometheus_client.parser import text_string_to_metric_families
+        except ImportError:
+            print("note: python3-prometheus-client is not installed: only the strict parser "
+                  "of this test read the metrics (scripts/install-deps.sh installs it)")
+            return None
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def scrape(srv, port=None, token=TOKEN):
+    hdr = "Authorization: Bearer %s\r\n" % token if token else ""
+    req = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n" % hdr
+    if port is None:
+        return srv.raw(req.encode())
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req.encode())
+    r = t.read_response(s, False)
+    s.close()
+    return r
+
+
+def metrics(srv, port=None):
+    r = scrape(srv, port)
+    eq(r.status, 200, "GET /metrics")
+    check(r.headers.get("content-type", "").startswith("text/plain; version=0.0.4"),
+          "the exposition's Content-Type: %r" % r.headers.get("content-type"))
+    text = r.body.decode()
+    fams = parse_exposition(text)
+    ref = prometheus_client_parse(text)
+    if ref is not None:
+        for name, fam in fams.items():
+            base = name[:-6] if fam["type"] == "counter" and name.endswith("_total") else name
+            check(base in ref, "prometheus_client reads family %s" % name)
+            if base in ref:
+                eq(len(ref[base].samples), len(fam["samples"]),
+                   "prometheus_client: the samples of %s" % name)
+    return fams
+
+
+def t_metrics():
+    srv = Server(extra=["--device-auth", "fleet:secret"])
+    try:
+        # the main port: the admin token, counted when missing
+        r = scrape(srv, token=None)
+        eq(r.status, 401, "/metrics without the token")
+        check(b"--metrics-listen" in r.body, "the 401 says how to serve it without a token")
+        r = scrape(srv, token="wrong-token-123")
+        eq(r.status, 401, "/metrics with a wrong token")
+        m0 = metrics(srv)
+        eq(value(m0, "updraft_auth_failures_total", who="admin"), 2, "admin auth failures")
+        eq(value(m0, "updraft_checks_total", result="offered"), 0, "no check yet")
+        check(value(m0, "updraft_build_info", version=m0["updraft_build_info"]["samples"][0][1]
+                    .get("version", "?")) == 1, "build info")
+        v = subprocess_version()
+        eq(m0["updraft_build_info"]["samples"][0][1].get("version"), v,
+           "build_info names the binary's version")
+        start = value(m0, "updraft_start_time_seconds")
+        check(start and abs(start - time.time()) < 60, "start time is now-ish: %r" % start)
+
+        auth = "fleet:secret"
+        img = arduino_bin(seed=501)
+        rel = srv.upload(img, "2.0", "stable").json
+        # offered + a completed download
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:01", version="1.0", auth=auth))
+        eq(r.status, 200, "offered")
+        # current: the device runs the release
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:02", md5sum=md5(img),
+                                    version="2.0", size=len(img), auth=auth))
+        eq(r.status, 304, "current")
+        # declined: a downgrade, then no space
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:03", version="3.0", auth=auth))
+        eq(r.status, 304, "declined: downgrade")
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:04", version="1.0", free=1000,
+                                    auth=auth))
+        eq(r.status, 304, "declined: no space")
+        # none: a channel that serves nothing
+        r = srv.raw(esp8266_request(srv.port, path="/update/nothing", mac="DE:BA:7A:B1:E5:05",
+                                    auth=auth))
+        eq(r.status, 304, "none")
+        # a device without the fleet's credentials
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:06"))
+        eq(r.status, 401, "device without credentials")
+        # outcome reports
+        srv.raw(with_report(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:07", md5sum=md5(img),
+                                            version="2.0", size=len(img), auth=auth),
+                            "v=1;result=0;md5=%s;version=2.0;rollback=0" % md5(img)))
+        srv.raw(with_report(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:08", version="1.0",
+                                            auth=auth), "v=1;result=-106;rollback=0"))
+        # a Range download (started, not to the end)
+        rng = esp8266_request(srv.port, path="/releases/%d/x.bin" % rel["id"], auth=auth)
+        r = srv.raw(rng.replace(b"Content-Length: 0\r\n", b"Range: bytes=0-99\r\n"
+                                b"Content-Length: 0\r\n"))
+        eq(r.status, 206, "a range")
+        events(srv)  # the writer has written what came before
+        time.sleep(0.3)  # the completion callback of the last download
+        m = metrics(srv)
+        eq(value(m, "updraft_checks_total", result="offered"), 2, "checks offered (incl. report)")
+        eq(value(m, "updraft_checks_total", result="current"), 2, "checks current")
+        eq(value(m, "updraft_checks_total", result="declined"), 2, "checks declined")
+        eq(value(m, "updraft_checks_total", result="none"), 1, "checks none")
+        eq(value(m, "updraft_declines_total", reason="downgrade"), 1, "declined: downgrade")
+        eq(value(m, "updraft_declines_total", reason="no-space"), 1, "declined: no-space")
+        eq(value(m, "updraft_offers_total", form="plain"), 2, "offers")
+        eq(value(m, "updraft_downloads_total", state="started"), 3, "downloads started")
+        eq(value(m, "updraft_downloads_total", state="completed"), 2, "downloads completed")
+        eq(value(m, "updraft_download_bytes_total"), 2 * len(img), "bytes of completed ones")
+        eq(value(m, "updraft_reports_total", outcome="installed"), 1, "report installed")
+        eq(value(m, "updraft_reports_total", outcome="failed"), 1, "report failed")
+        eq(value(m, "updraft_auth_failures_total", who="device"), 1, "device auth failures")
+        eq(value(m, "updraft_dropped_records_total"), 0, "nothing dropped")
+        check(value(m, "updraft_store_seconds_count", op="batch") >= 1,
+              "the writer's batches are timed")
+        check(value(m, "updraft_store_seconds_count", op="read") >= 1,
+              "check-path reads that missed the cache are timed")
+        # an open connection (a request under way) is seen
+        held = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        held.sendall(b"GET /update HTTP/1.1\r\n")
+        time.sleep(0.3)
+        m = metrics(srv)
+        check(value(m, "updraft_open_connections") >= 2,
+              "open connections count the held one and the scrape: %r" %
+              value(m, "updraft_open_connections"))
+        held.close()
+        # the Grafana dashboard asks only for what the server exports
+        names = {sname for fam in m.values() for sname, _, _ in fam["samples"]}
+        dash = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib",
+                            "grafana", "updraft-dashboard.json")
+        with open(dash) as f:
+            exprs = [tg["expr"] for p in json.load(f)["panels"] for tg in p["targets"]]
+        used = {n for e in exprs for n in re.findall(r"updraft_[a-z_]+", e)}
+        check(len(used) >= 8, "the dashboard uses the metrics: %r" % sorted(used))
+        eq(sorted(used - names), [], "dashboard metrics the server does not export")
+    finally:
+        srv.stop()
+
+    # --metrics-listen: off the device port, no token there
+    srv = Server(extra=["--metrics-listen", "127.0.0.1:0"])
+    try:
+        mline = [ln for ln in srv.proc.stdout.readline().decode().splitlines()]
+        mm = re.match(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", mline[0] if mline else "")
+        check(mm, "the metrics address is printed: %r" % mline)
+        mport = int(mm.group(1)) if mm else 0
+        r = scrape(srv)
+        eq(r.status, 404, "/metrics on the device port with --metrics-listen")
+        check(b"--metrics-listen" in r.body, "the 404 names where it went: %r" % r.body)
+        metrics(srv, mport)
+        eq(scrape(srv, mport, token=None).status, 200, "no token on the metrics address")
+        s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+        s.sendall(b"GET /update HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = t.read_response(s, False)
+        s.close()
+        eq(r.status, 404, "the metrics address serves no device")
+        s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+        s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        r = t.read_response(s, False)
+        s.close()
+        eq((r.status, r.body), (200, b"ready\n"), "/readyz on the metrics address")
+    finally:
+        srv.stop()
+    # a metrics address in use is refused before the server starts
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    with tempfile.TemporaryDirectory(prefix="updraft-test-") as tmp:
+        p = subprocess.run([t.BIN, "serve", "--listen", "127.0.0.1:0", "--data",
+                            os.path.join(tmp, "data"), "--metrics-listen",
+                            "127.0.0.1:%d" % busy.getsockname()[1]],
+                           capture_output=True, text=True, timeout=20)
+    busy.close()
+    check(p.returncode != 0 and "--metrics-listen" in p.stderr,
+          "a busy metrics address is refused, naming the option: %r" % p.stderr)
+
+
+def subprocess_version():
+    out = subprocess.run([t.BIN, "--version"], capture_output=True, text=True).stdout
+    return out.split()[-1] if out else None
+
+
+GROUPS = {"health": t_health, "metrics": t_metrics}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
