@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "manifest.h"
 #include "metrics.h"
 #include "srv.h"
 
@@ -326,6 +327,11 @@ static int device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
                 return 1;
     }
     return 0;
+}
+
+int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
+{
+    return device_auth_ok(s, c, mac);
 }
 
 static enum MHD_Result unauthorized(req *r, struct MHD_Connection *c)
@@ -956,8 +962,11 @@ enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *
         return handle_fw(r, c, method, url + 4);
     if (!strncmp(url, "/releases/", 10))
         return handle_release_file(r, c, method, url + 10);
+    if (!strncmp(url, "/manifest/", 10))
+        return upd__manifest_route(r, c, url + 10);
     return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                            "updraft: not found. Devices: /update, /update/<channel>, "
-                           "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin; "
+                           "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin, "
+                           "/manifest/<channel>/esp32.json (esp32FOTA); "
                            "admin API: /api/v1/");
 }

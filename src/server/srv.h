@@ -156,6 +156,11 @@ int upd__parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *
 /* 1 if something listens on the address already (port 0 never is), else 0. */
 int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len);
 
+/* ---- device.c ---- */
+/* 1 when the request may go on: no device auth configured, or the credentials of the
+ * device mac (NULL: any device's, or the fleet's). */
+int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac);
+
 /* ---- api.c ---- */
 /* 1 when the request carries the admin token (Authorization: Bearer). */
 int upd__api_token_ok(srv *s, struct MHD_Connection *c);

@@ -3,7 +3,7 @@
 The real `updraft serve` on 127.0.0.1.
 
 usage: test_service.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: health metrics"""
+GROUP: health metrics esp32fota"""
 import json
 import math
 import os
@@ -331,7 +331,87 @@ def subprocess_version():
     return out.split()[-1] if out else None
 
 
-GROUPS = {"health": t_health, "metrics": t_metrics}
+def http_get(port, path, headers=""):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nConnection: close\r\n%s\r\n" % (path, headers)).encode())
+    r = t.read_response(s, False)
+    s.close()
+    return r
+
+
+def esp32fota_wants(manifest, fw_type, running):
+    """What the esp32FOTA library decides from a manifest (its checkJSONManifest): the
+    entry of its firmware type, an integer or semver version newer than the running one,
+    and a complete "url" (host/port/bin is its other form, not used by updraft)."""
+    entries = manifest if isinstance(manifest, list) else [manifest]
+    for e in entries:
+        if e.get("type") != fw_type:
+            continue
+        v = e.get("version")
+        if isinstance(v, int):
+            v = (v, 0, 0)
+        else:
+            m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", str(v))
+            v = tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+        if isinstance(e.get("url"), str) and v > running:
+            return e["url"]
+    return None
+
+
+def t_esp32fota():
+    srv = Server(extra=["--device-auth", "fleet:secret"])
+    auth = "Authorization: Basic ZmxlZXQ6c2VjcmV0\r\n"  # fleet:secret
+    try:
+        img = t.esp32_app(seed=701, version="1.4.2")
+        rel = srv.upload(img, "1.4.2", "stable").json
+        eq(srv.upload(arduino_bin(seed=702), "9.0", "stable").status, 201, "an ESP8266 release")
+        host = "Host: updraft.example:8080\r\n"
+        r = http_get(srv.port, "/manifest/stable/esp32.json", host)
+        eq(r.status, 401, "device auth applies to the manifest")
+        r = http_get(srv.port, "/manifest/stable/esp32.json", host + auth)
+        eq(r.status, 200, "manifest")
+        eq(r.headers.get("content-type"), "application/json", "JSON")
+        m = json.loads(r.body)
+        eq(m, {"type": "stable", "version": "1.4.2",
+               "url": "http://updraft.example:8080" + rel["url"]},
+           "the channel's ESP32 release (not the newer ESP8266 one), an absolute URL")
+        eq(esp32fota_wants(m, "stable", (1, 4, 1)), m["url"], "esp32FOTA on 1.4.1 updates")
+        eq(esp32fota_wants(m, "stable", (1, 4, 2)), None, "esp32FOTA on 1.4.2 does not")
+        # the URL serves the release, with the same credentials
+        path = m["url"].split("8080", 1)[1]
+        r = http_get(srv.port, path, "Host: x\r\n" + auth)
+        eq((r.status, md5(r.body)), (200, md5(img)), "the manifest's URL serves the image")
+        # the firmware type the sketch uses; esp32FOTA's ?id= is ignored
+        r = http_get(srv.port, "/manifest/stable/esp32.json?type=my-fw&id=123456", host + auth)
+        eq(json.loads(r.body)["type"], "my-fw", "?type= sets the firmware type")
+        # behind a TLS proxy
+        r = http_get(srv.port, "/manifest/stable/esp32.json",
+                     host + auth + "X-Forwarded-Proto: https\r\n")
+        check(json.loads(r.body)["url"].startswith("https://updraft.example:8080/releases/"),
+              "X-Forwarded-Proto: https gives an https URL")
+        # integer versions (esp32FOTA's older form)
+        eq(srv.upload(t.esp32_app(seed=703, version="7"), "7", "ints").status, 201, "upload")
+        r = http_get(srv.port, "/manifest/ints/esp32.json", host + auth)
+        eq(json.loads(r.body)["version"], 7, "a plain-number version is a JSON number")
+        # a channel without an ESP32 release: an empty list, the reason in a header
+        r = http_get(srv.port, "/manifest/nothing/esp32.json", host + auth)
+        eq((r.status, r.body), (200, b"[]\n"), "no release: []")
+        check("nothing" in r.headers.get("x-updraft-reason", ""), "the reason names the channel")
+        # bad requests
+        eq(http_get(srv.port, "/manifest/stable/esp8266.json", host + auth).status, 404,
+           "only esp32.json")
+        eq(http_get(srv.port, "/manifest/bad%20name/esp32.json", host + auth).status, 404,
+           "bad channel name")
+        r = http_get(srv.port, "/manifest/stable/esp32.json", "Host: a/b\r\n" + auth)
+        eq(r.status, 400, "a Host that cannot go into a URL")
+        check(b"Host" in r.body, "the 400 says it is the Host header: %r" % r.body)
+        eq(http_get(srv.port, "/manifest/stable/esp32.json?type=", host + auth).status, 400,
+           "empty ?type=")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
