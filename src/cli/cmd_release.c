@@ -15,8 +15,9 @@
 
 static int add(int argc, char **argv)
 {
-    static const char *const known[] = {"--version", "--channel",         "--notes", "--platform",
-                                        "--replace", "--allow-duplicate", "--json",  NULL};
+    static const char *const known[] = {"--version",  "--channel", "--notes",
+                                        "--platform", "--replace", "--allow-duplicate",
+                                        "--json",     "--sign",    NULL};
     int bad = 0;
     const char *version = upd_cli_opt(&argc, argv, "release add", "--version", &bad);
     const char *channel = upd_cli_opt(&argc, argv, "release add", "--channel", &bad);
@@ -25,6 +26,7 @@ static int add(int argc, char **argv)
     int json = upd_cli_flag(&argc, argv, "--json");
     int replace = upd_cli_flag(&argc, argv, "--replace");
     int allow_dup = upd_cli_flag(&argc, argv, "--allow-duplicate");
+    int sign = upd_cli_flag(&argc, argv, "--sign");
     if (bad || upd_cli_unknown_options(argc, argv, "release add", known))
         return 2;
     if (replace && allow_dup) {
@@ -50,7 +52,8 @@ static int add(int argc, char **argv)
     }
     char path[8192], enc[4096 * 3 + 8];
     size_t n = (size_t)snprintf(path, sizeof path, "/api/v1/releases?");
-    const char *names[] = {"version", "channel", "notes", "platform", "filename", "same_version"};
+    const char *names[] = {"version",  "channel",      "notes", "platform",
+                           "filename", "same_version", "sign"};
     const char *base = strrchr(file, '/');
     const char *vals[] = {version,
                           channel,
@@ -59,8 +62,9 @@ static int add(int argc, char **argv)
                           base ? base + 1 : file,
                           replace     ? "replace"
                           : allow_dup ? "allow-duplicate"
-                                      : NULL};
-    for (int i = 0; i < 6; i++) {
+                                      : NULL,
+                          sign ? "1" : NULL};
+    for (int i = 0; i < 7; i++) {
         if (!vals[i])
             continue;
         upd_api_urlencode(vals[i], enc, sizeof enc);
@@ -86,8 +90,9 @@ static int add(int argc, char **argv)
     if (json && j)
         upd_cli_print_json(j);
     if (ok && !json) {
-        printf("release %lld: version %s, %s %s, %lld bytes, md5 %s%s%s\n", N(j, "id"),
+        printf("release %lld: version %s, %s %s, %lld bytes, md5 %s%s%s%s\n", N(j, "id"),
                S(j, "version"), S(j, "platform"), S(j, "kind"), N(j, "size"), S(j, "md5"),
+               sign ? ", signed by the server's key" : "",
                channel ? ", now current on channel " : "", channel ? channel : "");
         printf("download: %s\n", S(j, "url"));
     } else if (!ok && resp.status == 401) {
@@ -116,6 +121,8 @@ static int add(int argc, char **argv)
                 "pass --replace (release %lld is retired and its channels serve this one) or "
                 "--allow-duplicate (keep both)\n",
                 N(j, "release"), version, N(j, "release"));
+    } else if (!ok && !strcmp(S(j, "kind"), "no-signing-key")) {
+        fprintf(stderr, "updraft release add: --sign: %s\n", S(j, "error"));
     } else if (!ok && resp.status == 422) {
         fprintf(stderr, "updraft release add: %s is refused: %s\n", file,
                 j ? S(j, "error") : resp.body);
@@ -345,7 +352,7 @@ static int delete_release(int argc, char **argv)
 static const upd_cli_sub SUBS[] = {
     {"add", add,
      "add FILE --version V [--channel C] [--notes TEXT] [--platform esp8266|esp32] "
-     "[--replace | --allow-duplicate] [--json]",
+     "[--replace | --allow-duplicate] [--sign] [--json]",
      "Upload a firmware file as a new release. The server inspects it first (as 'updraft\n"
      "inspect' does) and refuses what no device should be sent.\n\n"
      "  --version V     the release's version: devices send theirs and are offered only a\n"
@@ -357,6 +364,8 @@ static const upd_cli_sub SUBS[] = {
      "  --replace       a release of this platform already has this version with other\n"
      "                  bytes: retire it, and its channels serve this one\n"
      "  --allow-duplicate  keep both releases with the same version\n"
+     "  --sign          the server signs the file with its key (started with --sign-key)\n"
+     "                  before storing it: the release is the signed file (docs/signing.md)\n"
      "  --json          print the new release as JSON\n"},
     {"list", list, "list [--json]",
      "List the releases, newest first: id, version, platform, mode (sketch or fs), size,\n"

@@ -24,6 +24,9 @@ static void serve_usage(FILE *f)
         "  --device-auth USER:PASS  HTTP Basic credentials every device must send\n"
         "                           (also UPDRAFT_DEVICE_AUTH)\n"
         "  --device-auth-file FILE  per-device credentials, lines 'MAC USER:PASS'\n"
+        "  --sign-key FILE          RSA private key (PEM) that signs uploads on request\n"
+        "                           ('updraft release add --sign'); never readable\n"
+        "                           through the API (docs/signing.md)\n"
         "  --threads N              request threads (default: one per CPU)\n"
         "  --connection-limit N     most connections at once (default 16384)\n"
         "  --timeout SECONDS        idle connection timeout (default 90)\n"
@@ -155,6 +158,8 @@ int upd_cmd_serve(int argc, char **argv)
             TAKE(device_auth_file);
         else if (!strcmp(a, "--metrics-listen"))
             TAKE(metrics_listen);
+        else if (!strcmp(a, "--sign-key"))
+            TAKE(sign_key);
 #undef TAKE
         else if (!strcmp(a, "--threads")) {
             if (parse_uint(a, v, 256, &n))

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chip.h"
+#include "sigrule.h"
 #include "lifecycle.h"
 #include "metrics.h"
 #include "srv.h"
@@ -380,6 +381,30 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
                             ".../unretire");
 }
 
+/* "require_signed": {"key", "key_id"} of the key channel name requires, or null. */
+static void add_channel_key(srv *s, cJSON *j, const char *name)
+{
+    char desc[32], id[65];
+    if (upd__sign_channel_key(s, name, desc, id) != 0) {
+        cJSON_AddNullToObject(j, "require_signed");
+        return;
+    }
+    cJSON *k = cJSON_AddObjectToObject(j, "require_signed");
+    cJSON_AddStringToObject(k, "key", desc);
+    cJSON_AddStringToObject(k, "key_id", id);
+}
+
+static void add_channel_keys(srv *s, cJSON *arr)
+{
+    cJSON *ch;
+    cJSON_ArrayForEach(ch, arr)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, "name");
+        if (cJSON_IsString(n))
+            add_channel_key(s, ch, n->valuestring);
+    }
+}
+
 static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *method,
                                 const char *sub)
 {
@@ -394,6 +419,7 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
             cJSON_Delete(arr);
             return upd__api_store_failed(r, c, NULL);
         }
+        add_channel_keys(s, arr);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "channels", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
@@ -414,6 +440,8 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         return ret;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "release");
     const cJSON *cv = cJSON_GetObjectItemCaseSensitive(body, "chip");
+    /* {"require_signed": "-----BEGIN PUBLIC KEY-----..."} or null (sigrule.h) */
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(body, "require_signed");
     int64_t id = 0;
     if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9.0e15)
         id = (int64_t)v->valuedouble;
@@ -427,20 +455,41 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
     int have_chip = cv != NULL, bad_chip = cv && !cJSON_IsNull(cv) && !cJSON_IsString(cv);
     if (cJSON_IsString(cv))
         upd__copy(chip, sizeof chip, cv->valuestring);
+    int have_key = kv != NULL, bad_key = kv && !cJSON_IsNull(kv) && !cJSON_IsString(kv);
+    char *pem = cJSON_IsString(kv) ? strdup(kv->valuestring) : NULL;
     cJSON_Delete(body);
-    if (id < 0 || bad_chip || (!id && !have_chip))
+    if (id < 0 || bad_chip || bad_key || (!id && !have_chip && !have_key)) {
+        free(pem);
         return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
-                                "the body must name a release id and/or the channel's chip: "
+                                "the body must name a release id and/or the channel's chip "
+                                "and/or the key its releases must be signed with: "
                                 "{\"release\": 3}, {\"release\": 3, \"chip\": \"esp32c3\"}, "
-                                "{\"chip\": null} (ids: GET /api/v1/releases)");
+                                "{\"chip\": null}, {\"require_signed\": \"-----BEGIN PUBLIC "
+                                "KEY-----...\"} (ids: GET /api/v1/releases)");
+    }
     char why[1024];
-    if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
+    if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0) {
+        free(pem);
         return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
                             "to start a new channel, leave \"create\": false out");
+    }
     upd_release_row rel;
-    if (id && s->store->ops->release_get(s->store, id, &rel) != 0)
+    if (id && s->store->ops->release_get(s->store, id, &rel) != 0) {
+        free(pem);
         return no_release(r, c, id);
+    }
     int rc;
+    if (have_key) {
+        /* before the release is set: the release is then checked against the new key */
+        unsigned st = 0;
+        rc = upd__sign_require(s, name, pem, id ? &rel : NULL, &st, err, sizeof err);
+        free(pem);
+        pem = NULL;
+        if (rc == -1)
+            return upd__reply_error(r, c, st, st == 409 ? "signature" : "bad-key", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+    }
     if (have_chip) {
         int bad_name = 0;
         rc = upd__chip_declare(s, name, chip, id ? &rel : NULL, &bad_name, err, sizeof err);
@@ -454,6 +503,11 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         rc = upd__chip_channel_accepts(s, name, &rel, err, sizeof err);
         if (rc == -1)
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "wrong-chip", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+        rc = upd__sign_channel_accepts(s, name, &rel, err, sizeof err);
+        if (rc == -1)
+            return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "signature", "%s", err);
         if (rc)
             return upd__api_store_failed(r, c, err);
         rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
@@ -475,6 +529,7 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         cJSON_AddStringToObject(j, "version", rel.version);
     }
     add_str_or_null(j, "chip", declared);
+    add_channel_key(s, j, name);
     return upd__reply_json(r, c, MHD_HTTP_OK, j);
 }
 

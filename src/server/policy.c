@@ -276,6 +276,11 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
                      "the device did not say its sketch size and free space");
         } else if (inflates != 1) {
             /* gz_why says why */
+        } else if (rep.sig_len) {
+            /* a copy of a signed release made before copies skipped them (delivery.c) */
+            snprintf(gz_why, sizeof gz_why,
+                     "the release is signed and its gzip copy is not (a device that verifies "
+                     "signatures would refuse it: Updater error 12)");
         } else if (mode != rep.flash_mode && rep.flash_mode != 3) {
             /* eboot writes the inflated image as it is: its flash mode byte would replace
              * the one the device boots with (the Updater patches it only in plain images) */

@@ -24,6 +24,7 @@
 #include "health.h"
 #include "imageid.h"
 #include "metrics.h"
+#include "sigrule.h"
 #include "srv.h"
 
 /* TCP_DEFER_ACCEPT on the listening sockets: seconds a connection may stay silent
@@ -479,7 +480,7 @@ int upd_server_main(const upd_server_config *cfg)
             goto out;
         }
     }
-    if (setup_device_auth(s) != 0 || setup_token(s) != 0)
+    if (setup_device_auth(s) != 0 || setup_token(s) != 0 || upd__sign_setup(s) != 0)
         goto out;
 
     char db[PATH_MAX + 16], err[512];
@@ -612,6 +613,7 @@ out:
     upd_writer_stop(s->writer);
     if (s->store)
         s->store->ops->close(s->store);
+    upd__sign_free(s);
     free(s->creds);
     free(s->cache);
     pthread_mutex_destroy(&s->cache_mu);

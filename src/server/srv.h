@@ -82,7 +82,8 @@ typedef struct srv {
     pthread_mutex_t resp_mu; /* the slots below; held while queueing one of them */
     nm_slot nm[UPD_RESP_SLOTS];
     dl_slot dl[UPD_RESP_SLOTS];
-    unsigned nm_next, dl_next; /* the slot a miss replaces next (round robin) */
+    unsigned nm_next, dl_next;    /* the slot a miss replaces next (round robin) */
+    struct upd_sig_key *sign_key; /* --sign-key: signs uploads on request (sigrule.h) */
 } srv;
 
 struct upload;

@@ -20,7 +20,7 @@
 #define UPD_REPORT_MAX 160
 /* A routine check that changes nothing is recorded as an event at most this often. */
 #define UPD_CHECK_EVENT_MS (60 * 60 * 1000)
-#define UPD_MAC_STR        18 /* "AA:BB:CC:DD:EE:FF" + NUL */
+#define UPD_MAC_STR        18  /* "AA:BB:CC:DD:EE:FF" + NUL */
 #define UPD_TAGS_MAX       256 /* a device's tags: "kitchen,lab" (tags.h) */
 
 /* Results of store operations (besides 0). */
@@ -263,6 +263,15 @@ typedef struct upd_store_ops {
      * declaration (chip NULL or ""), with a "channel-chip" event: one transaction. */
     int (*channel_chip_set)(upd_store *st, const char *name, const char *chip, char *err,
                             size_t errlen);
+    /* The public key (PEM) channel name requires its ESP8266 releases to be signed with
+     * (sigrule.c) into pem (cap bytes) and its id (SHA-256 hex of the key) into key_id[65],
+     * or UPD_STORE_ENOTFOUND (both "") when it requires none. */
+    int (*channel_key_get)(upd_store *st, const char *name, char *pem, size_t cap, char key_id[65]);
+    /* Require the key pem (with its id and description, for the event) on channel name,
+     * or drop the requirement (pem NULL or ""), with a "channel-signing" event: one
+     * transaction. */
+    int (*channel_key_set)(upd_store *st, const char *name, const char *pem, const char *key_id,
+                           const char *desc, char *err, size_t errlen);
     int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* How many devices f matches (limit and offset ignored). */

@@ -359,6 +359,18 @@ static int c_channel_chip_set(upd_store *st, const char *name, const char *chip,
     return cs(st)->inner->ops->channel_chip_set(cs(st)->inner, name, chip, err, errlen);
 }
 
+static int c_channel_key_get(upd_store *st, const char *name, char *pem, size_t cap,
+                             char key_id[65])
+{
+    return cs(st)->inner->ops->channel_key_get(cs(st)->inner, name, pem, cap, key_id);
+}
+
+static int c_channel_key_set(upd_store *st, const char *name, const char *pem, const char *key_id,
+                             const char *desc, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->channel_key_set(cs(st)->inner, name, pem, key_id, desc, err, errlen);
+}
+
 static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
 {
     return cs(st)->inner->ops->channel_list(cs(st)->inner, cb, ctx);
@@ -409,6 +421,8 @@ static const upd_store_ops CACHE_OPS = {
     .channel_list = c_channel_list,
     .channel_chip_get = c_channel_chip_get,
     .channel_chip_set = c_channel_chip_set,
+    .channel_key_get = c_channel_key_get,
+    .channel_key_set = c_channel_key_set,
     .device_get = c_device_get,
     .device_list = c_device_list,
     .device_set_pin = c_device_set_pin,

@@ -75,6 +75,10 @@ static const char *const MIGRATIONS[] = {
     /* 8: devices made by updraft's own tools (x-updraft-tool: sim, doctor), kept out of
      * the fleet's figures (docs/api.md "Devices") */
     "ALTER TABLE devices ADD COLUMN tool TEXT NOT NULL DEFAULT '';",
+    /* 9: the public key a channel requires its ESP8266 releases to be signed with
+     * (sigrule.c) */
+    ("CREATE TABLE channel_keys(name TEXT PRIMARY KEY, pubkey TEXT NOT NULL,"
+     " key_id TEXT NOT NULL) WITHOUT ROWID;"),
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -150,6 +154,9 @@ enum q {
     Q_CHIP_GET,
     Q_CHIP_SET,
     Q_CHIP_DEL,
+    Q_KEY_GET,
+    Q_KEY_SET,
+    Q_KEY_DEL,
     Q__COUNT
 };
 
@@ -197,6 +204,10 @@ static const char *const SQL[Q__COUNT] = {
     [Q_CHIP_SET] = "INSERT INTO channel_chips(name, chip) VALUES(?1,?2) ON CONFLICT(name) DO "
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=?1",
+    [Q_KEY_GET] = "SELECT pubkey, key_id FROM channel_keys WHERE name=?1",
+    [Q_KEY_SET] = "INSERT INTO channel_keys(name, pubkey, key_id) VALUES(?1,?2,?3) "
+                  "ON CONFLICT(name) DO UPDATE SET pubkey=excluded.pubkey, key_id=excluded.key_id",
+    [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=?1",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
@@ -1065,6 +1076,67 @@ static int s_channel_chip_get(upd_store *base, const char *name, char *out, size
     return rc;
 }
 
+static int s_channel_key_get(upd_store *base, const char *name, char *pem, size_t cap,
+                             char key_id[65])
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_KEY_GET);
+    int rc = UPD_STORE_EFAIL;
+    pem[0] = key_id[0] = '\0';
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW) {
+            col_text(st, 0, pem, cap);
+            col_text(st, 1, key_id, 65);
+        }
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_channel_key_set(upd_store *base, const char *name, const char *pem, const char *key_id,
+                             const char *desc, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    int clear = !pem || !pem[0];
+    sqlite3_stmt *st = stmt(c, clear ? Q_KEY_DEL : Q_KEY_SET);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (!clear) {
+        sqlite3_bind_text(st, 2, pem, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, key_id, -1, SQLITE_TRANSIENT);
+    }
+    if ((rc = exec_done(c, st)) != 0)
+        goto fail;
+    char d[UPD_DETAIL_MAX];
+    if (clear)
+        snprintf(d, sizeof d, "channel '%s' no longer requires signed releases", name);
+    else
+        snprintf(d, sizeof d, "channel '%s' requires releases signed with %s key %.16s", name,
+                 desc ? desc : "the", key_id ? key_id : "");
+    if ((rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d)) != 0 ||
+        (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    seterr(err, errlen, "could not record the channel's signing key", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc ? rc : UPD_STORE_EFAIL;
+}
+
 static int s_channel_chip_set(upd_store *base, const char *name, const char *chip, char *err,
                               size_t errlen)
 {
@@ -1656,6 +1728,8 @@ static const upd_store_ops SQLITE_OPS = {
     .channel_list = s_channel_list,
     .channel_chip_get = s_channel_chip_get,
     .channel_chip_set = s_channel_chip_set,
+    .channel_key_get = s_channel_key_get,
+    .channel_key_set = s_channel_key_set,
     .device_get = s_device_get,
     .device_list = s_device_list,
     .device_set_pin = s_device_set_pin,
