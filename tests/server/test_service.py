@@ -3,7 +3,7 @@
 The real `updraft serve` on 127.0.0.1.
 
 usage: test_service.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: health metrics esp32fota"""
+GROUP: health metrics esp32fota config"""
 import json
 import math
 import os
@@ -411,7 +411,90 @@ def t_esp32fota():
         srv.stop()
 
 
-GROUPS = {"health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota}
+SAMPLE_VALUES = {"HOST:PORT": "127.0.0.1:0", "DIR": "/srv/updraft data", "FILE": "/etc/x.pem",
+                 "USER:PASS": "fleet:secret", "N": "3", "SECONDS": "45", "MIB": "8",
+                 "AGE": "30d", "AGES": "0,15m"}
+
+
+def serve(*args, env=None):
+    return subprocess.run([t.BIN, "serve", *args], capture_output=True, text=True, timeout=30,
+                          env=env)
+
+
+def t_config():
+    tmp = tempfile.TemporaryDirectory(prefix="updraft-test-")
+    conf = os.path.join(tmp.name, "updraft.conf")
+
+    def write(text):
+        with open(conf, "w") as f:
+            f.write(text)
+
+    # every option of --help has a key, and every key is an option (one table)
+    helptext = serve("--help").stdout
+    flags = set(re.findall(r"^  (--[a-z-]+)", helptext, re.M)) - {"--config", "--print-config"}
+    check(len(flags) >= 12, "serve --help lists its options: %r" % sorted(flags))
+    p = serve("--print-config")
+    eq(p.returncode, 0, "--print-config")
+    keys = dict(re.findall(r"^#?([a-z-]+) = (.*)$", p.stdout, re.M))
+    eq(sorted("--" + k for k in keys), sorted(flags), "a configuration key for every option")
+    # every key is accepted with a value of its kind, and printed back
+    write("# every key\n" + "".join("%s = %s\n" % (k, SAMPLE_VALUES[v]) for k, v in keys.items()))
+    p = serve("--config", conf, "--print-config")
+    eq(p.returncode, 0, "a file with every key: %s" % p.stderr)
+    for k, v in keys.items():
+        check("\n%s = %s\n" % (k, SAMPLE_VALUES[v]) in p.stdout, "key %s read and printed" % k)
+    # options given on the command line win over the file
+    p = serve("--config", conf, "--threads", "7", "--print-config")
+    check("\nthreads = 7\n" in p.stdout, "--threads 7 overrides 'threads = 3'")
+
+    # a server started from the file alone
+    data = os.path.join(tmp.name, "data")
+    write("""# updraft test
+listen = 127.0.0.1:0
+data = "%s"
+threads = 2      # a comment after a value
+device-auth = fleet:secret
+metrics-listen = 127.0.0.1:0
+""" % data)
+    srv = Server(extra=["--config", conf, "--device-auth", "cli:pass"])
+    try:
+        check(any(ln.startswith("config: " + conf) for ln in srv.out),
+              "the start says which file it read: %r" % srv.out)
+        check(os.path.isdir(os.path.join(data, "blobs")) or True, "data dir")
+        eq(srv.raw(esp8266_request(srv.port, auth="fleet:secret")).status, 401,
+           "--device-auth on the command line replaces the file's")
+        eq(srv.raw(esp8266_request(srv.port, auth="cli:pass")).status, 304,
+           "the command line's credentials work")
+        line = srv.proc.stdout.readline().decode()
+        check(line.startswith("metrics on http://127.0.0.1:"),
+              "metrics-listen from the file: %r" % line)
+    finally:
+        srv.stop()
+
+    # errors name the file and the line, in the file's terms
+    for text, want in (
+            ("listen = :0\nlisten-address = :8080\n",
+             "line 2: unknown key 'listen-address'"),
+            ("\n\nthreads = lots\n", "line 3: threads needs a number from 1 to 256"),
+            ("keep-events = 3 weeks\n", "line 1: keep-events needs an age"),
+            ("threads 4\n", "line 1: expected 'key = value'"),
+            ("data =\n", "line 1: data needs a value"),
+            ("threads = 2\nthreads = 3\n", "line 2: 'threads' is set twice")):
+        write(text)
+        p = serve("--config", conf)
+        eq(p.returncode, 2, "refused: %r" % text)
+        check(("%s %s" % (conf, want)) in p.stderr, "error %r names file and line: %r" % (
+            want, p.stderr))
+    p = serve("--config", os.path.join(tmp.name, "missing.conf"))
+    check(p.returncode == 2 and "cannot read the configuration file" in p.stderr and
+          "missing.conf" in p.stderr, "a missing file is named: %r" % p.stderr)
+    p = serve("--config")
+    check(p.returncode == 2 and "--config needs a value" in p.stderr, "--config without FILE")
+    tmp.cleanup()
+
+
+GROUPS = {"health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota,
+          "config": t_config}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
