@@ -3,12 +3,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cliutil.h"
 #include "cmd_apiclient.h"
+
+/* Release notes: at most 4,095 bytes (the server's limit, docs/api.md). */
+#define UPD_CLI_NOTES_MAX 4096
+
+/* A multipart boundary no file will contain by chance: 32 random hex digits. */
+static void form_boundary(char *out, size_t cap)
+{
+    unsigned char rnd[16] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        /* no entropy: time and pid still make a collision with the file unlikely */
+        unsigned long long v =
+            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+        memcpy(rnd, &v, sizeof v);
+    }
+    size_t n = (size_t)snprintf(out, cap, "updraft-");
+    for (size_t i = 0; i < sizeof rnd && n + 3 <= cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", rnd[i]);
+}
 
 #define S upd_cli_jstr
 #define N upd_cli_jnum
@@ -50,36 +70,68 @@ static int add(int argc, char **argv)
             close(fd);
         return 1;
     }
-    char path[8192], enc[4096 * 3 + 8];
+    if (notes && strlen(notes) >= UPD_CLI_NOTES_MAX) {
+        fprintf(stderr, "updraft release add: --notes is too long: %zu bytes, at most 4,095\n",
+                strlen(notes));
+        close(fd);
+        return 2;
+    }
+    /* Short fields go in the query; the notes (up to 4,095 bytes) in the body, as a form
+     * field before the file: a request head that long is refused (docs/api.md). */
+    char path[2048], enc[1024];
     size_t n = (size_t)snprintf(path, sizeof path, "/api/v1/releases?");
-    const char *names[] = {"version",  "channel",      "notes", "platform",
-                           "filename", "same_version", "sign"};
+    const char *names[] = {"version", "channel", "platform", "filename", "same_version", "sign"};
     const char *base = strrchr(file, '/');
     const char *vals[] = {version,
                           channel,
-                          notes,
                           platform,
                           base ? base + 1 : file,
                           replace     ? "replace"
                           : allow_dup ? "allow-duplicate"
                                       : NULL,
                           sign ? "1" : NULL};
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 6; i++) {
         if (!vals[i])
             continue;
         upd_api_urlencode(vals[i], enc, sizeof enc);
         n += (size_t)snprintf(path + n, sizeof path - n, "%s%s=%s", path[n - 1] == '?' ? "" : "&",
                               names[i], enc);
         if (n >= sizeof path) {
-            fprintf(stderr, "updraft release add: --notes is too long (at most 4,095 bytes)\n");
+            if (i == 3)
+                fprintf(stderr, "updraft release add: the file name %s is too long\n", file);
+            else
+                fprintf(stderr, "updraft release add: --%s is too long\n", names[i]);
             close(fd);
             return 2;
         }
     }
+    upd_api_body body = {NULL, 0, fd, (size_t)st.st_size, NULL, 0};
+    char ctype[128] = "application/octet-stream", *form = NULL, tail[80];
+    if (notes) {
+        /* multipart/form-data: the notes field, then the file part */
+        char boundary[64];
+        form_boundary(boundary, sizeof boundary);
+        size_t cap = strlen(notes) + 512;
+        form = malloc(cap);
+        if (!form) {
+            close(fd);
+            return 1;
+        }
+        body.head_len = (size_t)snprintf(
+            form, cap,
+            "--%s\r\nContent-Disposition: form-data; name=\"notes\"\r\n\r\n%s\r\n--%s\r\n"
+            "Content-Disposition: form-data; name=\"file\"\r\nContent-Type: "
+            "application/octet-stream\r\n\r\n",
+            boundary, notes, boundary);
+        body.head = form;
+        body.tail_len = (size_t)snprintf(tail, sizeof tail, "\r\n--%s--\r\n", boundary);
+        body.tail = tail;
+        snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    }
     upd_api_resp resp;
     char err[512];
-    int rc = upd_api_request("POST", path, "application/octet-stream", NULL, (size_t)st.st_size, fd,
-                             &resp, err, sizeof err);
+    int rc = upd_api_request_parts("POST", path, ctype, &body, &resp, err, sizeof err);
+    free(form);
     close(fd);
     if (rc != 0) {
         fprintf(stderr, "updraft release add: %s\n", err);

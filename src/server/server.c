@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -303,6 +304,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = r;
         if (s->cfg.tls_cert && upd__tls_fit_records(c) < 0)
             return MHD_NO; /* cannot send records the device can take */
+        upd_head_size hs;
+        if (upd__head_check(c, method, url, &hs))
+            return upd__reply_head_too_big(c, url, &hs);
     }
     if (!strncmp(url, "/api/v1", 7) && (url[7] == '\0' || url[7] == '/'))
         return upd__api_route(r, c, url, method, upload_data, upload_data_size);
@@ -379,15 +383,36 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r);
 }
 
+/* libmicrohttpd's messages (one for each refused or aborted connection, among others),
+ * each kind at most once per UPD_LOG_INTERVAL_MS (lograte.c). */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    srv *s = cls;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long dropped;
+    /* the kind: the format, or its first argument when the format is only "%s" */
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n'))
         buf[--n] = '\0';
-    fprintf(stderr, "updraft: http: %s\n", buf);
+    const void *kind = fmt;
+    if (!strcmp(fmt, "%s\n") || !strcmp(fmt, "%s")) {
+        /* the text is the kind: hash its first 48 bytes into a stable key */
+        uintptr_t h = 5381;
+        for (size_t i = 0; i < n && i < 48; i++)
+            h = h * 33 + (unsigned char)buf[i];
+        kind = (const void *)(h | 1);
+    }
+    if (!upd__lograte_allow(&s->http_log, kind, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                            &dropped))
+        return;
+    if (dropped)
+        fprintf(stderr, "updraft: http: %s (and %lu more like it in the last %d s)\n", buf, dropped,
+                UPD_LOG_INTERVAL_MS / 1000);
+    else
+        fprintf(stderr, "updraft: http: %s\n", buf);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -405,6 +430,7 @@ int upd_server_main(const upd_server_config *cfg)
     s->max_upload = cfg->max_upload ? cfg->max_upload : 64ull << 20;
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->resp_mu, NULL);
+    upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -618,6 +644,7 @@ out:
     free(s->cache);
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
+    upd__lograte_free(&s->http_log);
     if (key) {
         memset(key, 0, strlen(key));
         free(key);

@@ -28,6 +28,28 @@
  * smaller reads. */
 #define UPD_CONN_MEMORY (4 * 1024)
 
+/* ---- lograte.c: at most one log line per kind per interval ---- */
+#define UPD_LOGRATE_KINDS   32
+#define UPD_LOG_INTERVAL_MS 60000
+
+typedef struct upd_lograte_slot {
+    const void *kind; /* what identifies the kind (a format string) */
+    int64_t last_ms;  /* when its last line went out */
+    unsigned long dropped;
+} upd_lograte_slot;
+
+typedef struct upd_lograte {
+    pthread_mutex_t mu;
+    int64_t interval_ms;
+    upd_lograte_slot slot[UPD_LOGRATE_KINDS];
+} upd_lograte;
+
+void upd__lograte_init(upd_lograte *lr, int64_t interval_ms);
+void upd__lograte_free(upd_lograte *lr);
+/* May a line of this kind go out now (now_ms: a monotonic clock)? 1 yes, with *dropped
+ * the lines of the kind held back since its last one; 0 no (it is counted). */
+int upd__lograte_allow(upd_lograte *lr, const void *kind, int64_t now_ms, unsigned long *dropped);
+
 typedef struct dev_cred {
     char mac[UPD_MAC_STR];
     char user[128];
@@ -84,6 +106,7 @@ typedef struct srv {
     dl_slot dl[UPD_RESP_SLOTS];
     unsigned nm_next, dl_next;    /* the slot a miss replaces next (round robin) */
     struct upd_sig_key *sign_key; /* --sign-key: signs uploads on request (sigrule.h) */
+    upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
 } srv;
 
 struct upload;
@@ -165,6 +188,28 @@ int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac);
 /* ---- api.c ---- */
 /* 1 when the request carries the admin token (Authorization: Bearer). */
 int upd__api_token_ok(srv *s, struct MHD_Connection *c);
+
+/* ---- reqlimit.c ---- */
+/* The largest request head taken (request line and header lines, each field counted
+ * UPD_HEAD_FIELD_COST more for its record in the connection's memory pool). Below it,
+ * every answer's header lines fit in UPD_CONN_MEMORY; a device request is about 500. */
+#define UPD_HEAD_MAX        2560
+#define UPD_HEAD_FIELD_COST 64
+
+typedef struct upd_head_size {
+    size_t bytes;  /* request line and header lines */
+    size_t line;   /* the request line's share */
+    size_t fields; /* header lines and query arguments */
+    size_t cost;   /* bytes + fields * UPD_HEAD_FIELD_COST */
+} upd_head_size;
+
+/* Measure the request head of c into out; 1 when it is above UPD_HEAD_MAX. */
+int upd__head_check(struct MHD_Connection *c, const char *method, const char *url,
+                    upd_head_size *out);
+/* Answer 431 (or 414 when the request line is most of it) on the connection itself, then
+ * close it: a response built through libmicrohttpd may not fit beside such a head. */
+enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
+                                        const upd_head_size *h);
 
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
