@@ -75,6 +75,9 @@ static void sim_usage(FILE *f)
                "                     bootcut per installed update), slow=KBPS (each device's\n"
                "                     link speed)\n"
                "  --seed S           seed of the faults (default 1)\n"
+               "  --mac-start N      the first device's number (default 1): device N has the\n"
+               "                     MAC 5C:CF:7F (ESP32 24:0A:C4) + N in 3 bytes; a second run\n"
+               "                     with another range adds devices the server has not seen\n"
                "  --parallel N       connections at once (default 256)\n"
                "  --max-checks N     checks per device before it counts as failed (default 40;\n"
                "                     with --interval: checks in a row without a 304)\n"
@@ -128,6 +131,7 @@ typedef struct faults {
 typedef struct opts {
     uint64_t interval_ms, duration_ms; /* --interval (0: check until 304, then stop) */
     double jitter;                     /* --jitter: share of the interval, either way */
+    uint32_t mac_start;                /* --mac-start: the first device's number */
     int report;                        /* --report: UPD_CLIENT_F_REPORT */
     char host[UPD_CLIENT_HOST_MAX + 1];
     uint16_t port;
@@ -1035,8 +1039,9 @@ static void finish_check(fleet *fl, sdev *d)
                    1, 0);
         return;
     }
-    int gave_up =
-        polling ? ++d->unsettled_checks >= fl->o.max_checks : d->checks >= fl->o.max_checks;
+    int gave_up = polling ? (d->unsettled_checks < 0xFFFF ? ++d->unsettled_checks
+                                                          : d->unsettled_checks) >= fl->o.max_checks
+                          : d->checks >= fl->o.max_checks;
     if (r == UPD_CLIENT_OK) {
         fl->installs++;
         d->installs++;
@@ -1488,7 +1493,7 @@ static int setup(fleet *fl)
     fl->runq = calloc(fl->rq_cap, sizeof *fl->runq);
     fl->wakes = calloc(fl->rq_cap, sizeof *fl->wakes);
     if (!fl->dev || !fl->slots || !fl->free_slots || !fl->runq || !fl->wakes ||
-        upd_simfirm_setup(&fl->firm, o->devices, o->seed) != 0) {
+        upd_simfirm_setup(&fl->firm, o->devices, o->mac_start, o->seed) != 0) {
         fprintf(stderr, "updraft sim: out of memory for %u devices\n", o->devices);
         return -1;
     }
@@ -1507,7 +1512,7 @@ static int setup(fleet *fl)
         for (int k = 0; k < 4; k++)
             rnd(&d->rng);
         snprintf(d->version, sizeof d->version, "%s", o->version);
-        uint32_t id = i + 1;
+        uint32_t id = o->mac_start + i;
         uint8_t mac[6] = {0x5C, 0xCF, 0x7F, (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
         if (o->platform == UPD_SIM_ESP32)
             mac[0] = 0x24, mac[1] = 0x0A, mac[2] = 0xC4;
@@ -1637,6 +1642,7 @@ int upd_cmd_sim(int argc, char **argv)
     const char *bad_specs[UPD_SIMFIRM_BAD_MAX + 1];
     int nbad_specs = 0, jitter_set = 0;
     o->jitter = 0.1;
+    o->mac_start = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long n;
@@ -1674,6 +1680,8 @@ int upd_cmd_sim(int argc, char **argv)
             bad = parse_uns(a, v, 1, 60000, &n) || (o->max_checks = (unsigned)n, 0);
         else if (!strcmp(a, "--retry-ms"))
             bad = parse_uns(a, v, 0, 3600000, &n) || (o->retry_ms = (unsigned)n, 0);
+        else if (!strcmp(a, "--mac-start"))
+            bad = parse_uns(a, v, 1, 0xFFFFFF, &n) || (o->mac_start = (uint32_t)n, 0);
         else if (!strcmp(a, "--seed"))
             bad = parse_uns(a, v, 0, 0xFFFFFFFFul, &n) || (o->seed = (uint32_t)n, 0);
         else if (!strcmp(a, "--code-size"))
@@ -1787,6 +1795,14 @@ int upd_cmd_sim(int argc, char **argv)
             free(fl);
             return 2;
         }
+    if ((uint64_t)o->mac_start + o->devices - 1 > 0xFFFFFF) {
+        fprintf(stderr,
+                "updraft sim: --mac-start %u with %u devices goes past device number 16777215 "
+                "(the MAC's last three bytes): start lower or simulate fewer devices\n",
+                (unsigned)o->mac_start, o->devices);
+        free(fl);
+        return 2;
+    }
     if ((o->duration_ms || jitter_set) && !o->interval_ms) {
         fprintf(stderr,
                 "updraft sim: %s needs --interval (without it each device checks until "
