@@ -223,7 +223,8 @@ static void serve_usage(FILE *f)
                "                           value the options and FILE give it, and exit\n"
                "\n"
                "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
-               "(generated and printed on first start). SIGTERM or SIGINT stop the server.\n");
+               "(generated and printed on first start). SIGTERM or SIGINT stop the server;\n"
+               "SIGHUP reloads the TLS certificate and the device credentials.\n");
 }
 
 static const serve_opt *find_flag(const char *a)

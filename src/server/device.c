@@ -14,6 +14,7 @@
 
 #include "manifest.h"
 #include "metrics.h"
+#include "reload.h"
 #include "srv.h"
 
 /* ---- reading the device's headers ---------------------------------------------------- */
@@ -307,23 +308,24 @@ static void read_report(srv *s, const char *h, upd_devreq *dr)
 /* 1 when the request may go on: no device auth configured, or the right credentials. */
 static int device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
 {
-    if (!s->fleet_auth && s->ncreds == 0)
+    const upd_devauth *a = upd__devauth(s); /* the set in force (SIGHUP replaces it) */
+    if (!a->fleet && a->ncreds == 0)
         return 1;
     char user[128], pass[128];
     if (upd__basic_auth(c, user, sizeof user, pass, sizeof pass) != 0)
         return 0;
     if (mac && mac[0]) {
-        for (size_t i = 0; i < s->ncreds; i++)
-            if (!strcmp(s->creds[i].mac, mac))
-                return upd__secret_eq(user, s->creds[i].user) &
-                       upd__secret_eq(pass, s->creds[i].pass);
+        for (size_t i = 0; i < a->ncreds; i++)
+            if (!strcmp(a->creds[i].mac, mac))
+                return upd__secret_eq(user, a->creds[i].user) &
+                       upd__secret_eq(pass, a->creds[i].pass);
     }
-    if (s->fleet_auth && upd__secret_eq(user, s->fleet_user) & upd__secret_eq(pass, s->fleet_pass))
+    if (a->fleet && upd__secret_eq(user, a->fleet_user) & upd__secret_eq(pass, a->fleet_pass))
         return 1;
     if (!mac || !mac[0]) {
         /* a download that names no device: any device's credentials will do */
-        for (size_t i = 0; i < s->ncreds; i++)
-            if (upd__secret_eq(user, s->creds[i].user) & upd__secret_eq(pass, s->creds[i].pass))
+        for (size_t i = 0; i < a->ncreds; i++)
+            if (upd__secret_eq(user, a->creds[i].user) & upd__secret_eq(pass, a->creds[i].pass))
                 return 1;
     }
     return 0;

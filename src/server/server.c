@@ -25,6 +25,8 @@
 #include "health.h"
 #include "imageid.h"
 #include "metrics.h"
+#include "reload.h"
+#include "sdnotify.h"
 #include "sigrule.h"
 #include "srv.h"
 
@@ -127,76 +129,6 @@ static int setup_token(srv *s)
     printf("admin token: %s\n  (generated now, stored in %s, mode 0600; the admin commands on "
            "this machine read it there, elsewhere run 'updraft login URL' once)\n",
            s->token, path);
-    return 0;
-}
-
-static int split_cred(const char *text, char *user, size_t ucap, char *pass, size_t pcap)
-{
-    const char *colon = strchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= ucap || strlen(colon + 1) >= pcap ||
-        !colon[1])
-        return -1;
-    memcpy(user, text, (size_t)(colon - text));
-    user[colon - text] = '\0';
-    strcpy(pass, colon + 1);
-    return 0;
-}
-
-static int setup_device_auth(srv *s)
-{
-    const char *fleet = s->cfg.device_auth ? s->cfg.device_auth : getenv("UPDRAFT_DEVICE_AUTH");
-    if (fleet && *fleet) {
-        if (split_cred(fleet, s->fleet_user, sizeof s->fleet_user, s->fleet_pass,
-                       sizeof s->fleet_pass) != 0) {
-            fprintf(stderr, "updraft: --device-auth must be USER:PASSWORD (both non-empty)\n");
-            return -1;
-        }
-        s->fleet_auth = 1;
-    }
-    if (!s->cfg.device_auth_file)
-        return 0;
-    char *text;
-    if (read_file(s->cfg.device_auth_file, &text, NULL) != 0) {
-        fprintf(stderr, "updraft: cannot read the device credentials file %s: %s\n",
-                s->cfg.device_auth_file, strerror(errno));
-        return -1;
-    }
-    int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        line[strcspn(line, "\r#")] = '\0';
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            continue;
-        char *sp = p + strcspn(p, " \t");
-        char *cred = sp;
-        while (*cred == ' ' || *cred == '\t')
-            cred++;
-        *sp = '\0';
-        char *e = cred + strcspn(cred, " \t");
-        *e = '\0';
-        dev_cred dc;
-        if (upd__parse_mac(p, strlen(p), dc.mac) != 0 ||
-            split_cred(cred, dc.user, sizeof dc.user, dc.pass, sizeof dc.pass) != 0) {
-            fprintf(stderr,
-                    "updraft: %s line %d: expected 'MAC USER:PASSWORD' (e.g. "
-                    "5C:CF:7F:0A:1B:2C dev1:secret)\n",
-                    s->cfg.device_auth_file, lineno);
-            free(text);
-            return -1;
-        }
-        dev_cred *nc = realloc(s->creds, (s->ncreds + 1) * sizeof *nc);
-        if (!nc) {
-            free(text);
-            return -1;
-        }
-        s->creds = nc;
-        s->creds[s->ncreds++] = dc;
-    }
-    free(text);
     return 0;
 }
 
@@ -415,6 +347,34 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         fprintf(stderr, "updraft: http: %s\n", buf);
 }
 
+/* Until SIGTERM or SIGINT (returned): SIGHUP reloads (reload.h); under a systemd
+ * watchdog, the watchdog is fed every half interval while the server is ready (the
+ * database answers, the blob store reads: health.h), so a server that hangs or loses its
+ * database is restarted. ready: the READY=1 state sent again after a reload. */
+static int wait_signals(srv *s, const sigset_t *sigs, const char *ready)
+{
+    uint64_t wd = upd__sd_watchdog_usec();
+    for (;;) {
+        int sig;
+        if (wd) {
+            struct timespec ts = {(time_t)(wd / 2 / 1000000), (long)(wd / 2 % 1000000) * 1000};
+            sig = sigtimedwait(sigs, NULL, &ts);
+            if (sig < 0) {
+                char why[1024];
+                if (upd__health_ready(s, why, sizeof why))
+                    upd__sd_notify("WATCHDOG=1");
+                continue;
+            }
+        } else if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        upd__sd_notify("RELOADING=1");
+        upd__reload(s);
+        upd__sd_notify(ready);
+    }
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
 int upd_server_main(const upd_server_config *cfg)
@@ -423,7 +383,7 @@ int upd_server_main(const upd_server_config *cfg)
     if (!s)
         return 1;
     int status = 1, lockfd = -1;
-    char *cert = NULL, *key = NULL;
+    int tls = 0;
     s->cfg = *cfg;
     const char *data = cfg->data_dir ? cfg->data_dir : "./updraft-data";
     const char *listen = cfg->listen ? cfg->listen : "0.0.0.0:8080";
@@ -494,19 +454,25 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     if (cfg->tls_cert) {
-        if (read_file(cfg->tls_cert, &cert, NULL) != 0 ||
-            read_file(cfg->tls_key, &key, NULL) != 0) {
-            fprintf(stderr, "updraft: cannot read %s: %s\n", cert ? cfg->tls_key : cfg->tls_cert,
-                    strerror(errno));
-            goto out;
-        }
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             fprintf(stderr, "updraft: this libmicrohttpd was built without TLS: run behind a "
                             "TLS proxy instead (docs/operations.md)\n");
             goto out;
         }
+        /* every handshake asks reload.c for the pair in force: SIGHUP replaces it */
+        char terr[600];
+        if (upd__tls_load(cfg->tls_cert, cfg->tls_key, terr, sizeof terr) != 0) {
+            fprintf(stderr, "updraft: %s\n", terr);
+            goto out;
+        }
+        tls = 1;
     }
-    if (setup_device_auth(s) != 0 || setup_token(s) != 0 || upd__sign_setup(s) != 0)
+    char aerr[600];
+    if (upd__devauth_load(s, aerr, sizeof aerr) != 0) {
+        fprintf(stderr, "updraft: %s\n", aerr);
+        goto out;
+    }
+    if (setup_token(s) != 0 || upd__sign_setup(s) != 0)
         goto out;
 
     char db[PATH_MAX + 16], err[512];
@@ -537,6 +503,7 @@ int upd_server_main(const upd_server_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
@@ -555,13 +522,12 @@ int upd_server_main(const upd_server_config *cfg)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    if (cert)
+    if (tls)
         flags |= MHD_USE_TLS;
     unsigned limit = cfg->connection_limit ? cfg->connection_limit : 16384;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : 90;
     struct MHD_OptionItem tls_opts[] = {
-        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, upd__tls_cert_callback()},
         {MHD_OPTION_END, 0, NULL},
     };
     /* One daemon per thread rather than one daemon with a thread pool: the pool's
@@ -619,15 +585,19 @@ int upd_server_main(const upd_server_config *cfg)
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, host, sizeof host);
     printf("data: %s\n", s->data_dir);
-    printf("listening on %s://%s%s%s:%u\n", cert ? "https" : "http",
+    printf("listening on %s://%s%s%s:%u\n", tls ? "https" : "http",
            ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
     if (cfg->metrics_listen)
         printf("metrics on %s\n", murl);
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    char state[700];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s://%s%s%s:%u",
+             tls ? "https" : "http", ss.ss_family == AF_INET6 ? "[" : "", host,
+             ss.ss_family == AF_INET6 ? "]" : "", port);
+    upd__sd_notify(state);
+    int sig = wait_signals(s, &sigs, state);
+    upd__sd_notify("STOPPING=1");
     printf("shutting down (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     fflush(stdout);
     status = 0;
@@ -640,16 +610,11 @@ out:
     if (s->store)
         s->store->ops->close(s->store);
     upd__sign_free(s);
-    free(s->creds);
+    upd__reload_free(s);
     free(s->cache);
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
     upd__lograte_free(&s->http_log);
-    if (key) {
-        memset(key, 0, strlen(key));
-        free(key);
-    }
-    free(cert);
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -92,11 +93,7 @@ typedef struct srv {
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
     struct MHD_Daemon *mhd[64];
     unsigned nmhd;
-    int fleet_auth;
-    char fleet_user[128];
-    char fleet_pass[128];
-    dev_cred *creds;
-    size_t ncreds;
+    struct upd_devauth *_Atomic devauth; /* device credentials in force (reload.h) */
     pthread_mutex_t cache_mu;
     report_entry *cache;
     size_t ncache, capcache;

@@ -3,11 +3,12 @@
 The real `updraft serve` on 127.0.0.1.
 
 usage: test_service.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: health metrics esp32fota config"""
+GROUP: health metrics esp32fota config reload notify unit"""
 import json
 import math
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -493,8 +494,287 @@ metrics-listen = 127.0.0.1:0
     tmp.cleanup()
 
 
+def make_cert(tmp, name):
+    cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=" + name,
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def start(args, env=None):
+    """The real server with args; (process, port, stdout lines so far)."""
+    e = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
+    e.update(env or {})
+    p = subprocess.Popen([t.BIN, "serve", "--listen", "127.0.0.1:0", "--threads", "2"] + args,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    lines = []
+    while True:
+        line = p.stdout.readline().decode()
+        if not line:
+            raise SystemExit("server did not start: %r %r" % (lines, p.stderr.read()))
+        lines.append(line)
+        m = re.match(r"listening on https?://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return p, int(m.group(1)), lines
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rc = "hung"
+    eq(rc, 0, "server exits 0 after SIGTERM")
+    err = p.stderr.read().decode()
+    p.stdout.close()
+    p.stderr.close()
+    return err
+
+
+def t_reload():
+    import shutil
+    import ssl
+    import threading
+    if not shutil.which("openssl"):
+        print("SKIPPED: no openssl command to make test certificates")
+        sys.exit(t.SKIP)
+    tmp = tempfile.TemporaryDirectory(prefix="updraft-test-")
+    cert, key = os.path.join(tmp.name, "cert.pem"), os.path.join(tmp.name, "key.pem")
+    a_cert, a_key = make_cert(tmp.name, "a")
+    b_cert, b_key = make_cert(tmp.name, "b")
+    _, c_key = make_cert(tmp.name, "c")
+    creds = os.path.join(tmp.name, "devices")
+
+    def put(src, dst):
+        shutil.copyfile(src, dst + ".new")
+        os.replace(dst + ".new", dst)
+
+    def write_creds(text):
+        with open(creds + ".new", "w") as f:
+            f.write(text)
+        os.replace(creds + ".new", creds)
+
+    put(a_cert, cert)
+    put(a_key, key)
+    write_creds("DE:BA:7A:B1:E9:01 dev1:one\n")
+    p, port, _ = start(["--data", os.path.join(tmp.name, "data"), "--tls-cert", cert,
+                        "--tls-key", key, "--device-auth-file", creds])
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+
+    def connect():
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def request(req, sock=None):
+        s = sock or connect()
+        s.sendall(req)
+        r = t.read_response(s, False)
+        r.cert = s.getpeercert(binary_form=True)
+        if not sock:
+            s.close()
+        return r
+
+    def der(path):
+        with open(path) as f:
+            return ssl.PEM_cert_to_DER_cert(f.read())
+
+    def reload(expect):
+        p.send_signal(signal.SIGHUP)
+        got = []
+        while len(got) < expect:
+            got.append(p.stdout.readline().decode())
+        return got
+
+    stop_load = threading.Event()
+    try:
+        img = arduino_bin(seed=801, irom=700000)
+        up = request(("POST /api/v1/releases?version=2.0&channel=stable HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer %s\r\nConnection: close\r\nContent-Length: %d\r\n"
+                      "\r\n" % (TOKEN, len(img))).encode() + img)
+        eq(up.status, 201, "upload over HTTPS")
+        dev = esp8266_request(port, mac="DE:BA:7A:B1:E9:01", auth="dev1:one", version="1.0")
+        r = request(dev)
+        eq((r.status, r.cert == der(a_cert)), (200, True), "certificate A, credentials one")
+
+        # load: new TLS connections all the time, none may fail
+        fails, done = [], [0]
+
+        def load():
+            while not stop_load.is_set():
+                try:
+                    r = request(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if r.status != 200:
+                        fails.append(r.status)
+                    done[0] += 1
+                except OSError as e:
+                    fails.append(repr(e))
+        th = threading.Thread(target=load)
+        th.start()
+        # a download under way (a small receive window keeps it going) over the reload
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        slow.connect(("127.0.0.1", port))
+        slow = ctx.wrap_socket(slow, server_hostname="127.0.0.1")
+        slow.sendall(esp8266_request(port, mac="DE:BA:7A:B1:E9:01", auth="dev1:one",
+                                     version="1.0"))
+        first = slow.recv(4096)
+        check(first.startswith(b"HTTP/1.1 200") or first.startswith(b"HTTP/1.0 200"),
+              "the download started: %r" % first[:40])
+
+        put(b_cert, cert)
+        put(b_key, key)
+        write_creds("DE:BA:7A:B1:E9:01 dev1:two\n")
+        time.sleep(0.3)
+        got = reload(2)
+        check(any("reload: TLS certificate" in g for g in got) and
+              any("reload: device credentials" in g for g in got), "reload says what: %r" % got)
+
+        # the download under way finishes, byte for byte
+        rest = first
+        while True:
+            chunk = slow.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        slow.close()
+        body = rest.partition(b"\r\n\r\n")[2]
+        eq((len(body), md5(body)), (len(img), md5(img)), "the download under way completed")
+        r = request(dev)
+        eq((r.status, r.cert == der(b_cert)), (401, True),
+           "new handshakes get certificate B; the old credentials are refused")
+        r = request(esp8266_request(port, mac="DE:BA:7A:B1:E9:01", auth="dev1:two",
+                                    version="1.0"))
+        eq(r.status, 200, "the new credentials are accepted")
+
+        # a reload that fails keeps what is in force
+        put(c_key, key)  # not certificate B's key
+        write_creds("this is not a credentials line\n")
+        time.sleep(0.3)
+        reload(0)
+        time.sleep(1.0)
+        r = request(esp8266_request(port, mac="DE:BA:7A:B1:E9:01", auth="dev1:two",
+                                    version="1.0"))
+        eq((r.status in (200, 304), r.cert == der(b_cert)), (True, True),
+           "after a failed reload: certificate B and credentials two still in force (%d)" %
+           r.status)
+        stop_load.set()
+        th.join()
+        eq(fails, [], "no request failed during the reloads (%d made)" % done[0])
+        check(done[0] > 10, "the load ran: %d requests" % done[0])
+        eq(p.poll(), None, "the same process serves on (no restart)")
+    finally:
+        stop_load.set()
+        err = stop(p)
+    check("TLS certificate not reloaded" in err and "is not the key of the certificate" in err,
+          "a failed TLS reload is said: %r" % err[-600:])
+    check("device credentials not reloaded" in err and "line 1" in err,
+          "a failed credentials reload names the line: %r" % err[-600:])
+
+
+def t_notify():
+    tmp = tempfile.TemporaryDirectory(prefix="updraft-test-")
+    path = os.path.join(tmp.name, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    data = os.path.join(tmp.name, "data")
+    p, port, _ = start(["--data", data],
+                       env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
+
+    def messages(seconds):
+        out, end = [], time.time() + seconds
+        while time.time() < end:
+            sock.settimeout(max(0.01, end - time.time()))
+            try:
+                out.append(sock.recv(4096).decode())
+            except socket.timeout:
+                break
+        return out
+
+    def wait_for(what, seconds=5):
+        end = time.time() + seconds
+        seen = []
+        while time.time() < end:
+            m = messages(end - time.time())
+            seen += m
+            if any(what in x for x in m):
+                return seen
+        check(False, "%r sent to NOTIFY_SOCKET (got %r)" % (what, seen))
+        return seen
+
+    try:
+        seen = wait_for("READY=1")
+        check(any("STATUS=listening on http://127.0.0.1:%d" % port in m for m in seen),
+              "READY=1 with the address in STATUS: %r" % seen)
+        m = messages(1.0)
+        check(m.count("WATCHDOG=1") >= 3, "the watchdog is fed every half interval: %r" % m)
+        # not ready: the watchdog is no longer fed (systemd restarts the server)
+        blobs = os.path.join(data, "blobs", "sha256")
+        os.rename(blobs, blobs + ".away")
+        time.sleep(0.3)
+        m = messages(1.0)
+        eq(m.count("WATCHDOG=1"), 0, "no watchdog while not ready (blob store gone)")
+        os.rename(blobs + ".away", blobs)
+        wait_for("WATCHDOG=1", 2)
+        p.send_signal(signal.SIGHUP)
+        seen = wait_for("READY=1")
+        check(any("RELOADING=1" in x for x in seen), "SIGHUP: RELOADING=1 then READY=1: %r" % seen)
+        p.send_signal(signal.SIGTERM)
+        wait_for("STOPPING=1")
+    finally:
+        if p.poll() is None:
+            stop(p)
+        else:
+            eq(p.wait(), 0, "exit status 0")
+        sock.close()
+
+
+UNIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "systemd",
+                    "updraft.service")
+
+
+def t_unit():
+    """contrib/systemd/updraft.service: systemd reads it without a complaint, its sandbox
+    rates "OK" or better, and it runs the binary the way the rest of this file tests."""
+    import shutil
+    if not shutil.which("systemd-analyze"):
+        print("SKIPPED: no systemd-analyze (Debian package systemd) to check the unit with")
+        sys.exit(t.SKIP)
+    with open(UNIT) as f:
+        unit = f.read()
+    keys = dict(re.findall(r"^([A-Za-z]+)=(.*)$", unit, re.M))
+    eq(keys.get("Type"), "notify", "Type=notify")
+    check(keys.get("WatchdogSec"), "a watchdog")
+    eq(keys.get("ExecReload"), "/bin/kill -HUP $MAINPID", "reload is SIGHUP")
+    m = re.match(r"/usr/bin/updraft serve --config (\S+)$", keys.get("ExecStart", ""))
+    check(m and m.group(1) == "/etc/updraft/updraft.conf", "ExecStart reads the packaged config")
+    for k, v in (("User", "updraft"), ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                 ("ReadWritePaths", "/var/lib/updraft"), ("PrivateTmp", "yes")):
+        eq(keys.get(k), v, "hardening: %s" % k)
+    tmp = tempfile.TemporaryDirectory(prefix="updraft-test-")
+    local = os.path.join(tmp.name, "updraft.service")
+    with open(local, "w") as f:
+        f.write(unit.replace("/usr/bin/updraft", os.path.abspath(t.BIN)))
+    p = subprocess.run(["systemd-analyze", "verify", "--man=no", local], capture_output=True,
+                       text=True, timeout=60)
+    eq((p.returncode, p.stdout + p.stderr), (0, ""), "systemd-analyze verify")
+    p = subprocess.run(["systemd-analyze", "security", "--offline=yes", local],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for updraft.service: ([0-9.]+)", p.stdout)
+    check(m and float(m.group(1)) <= 2.0,
+          "systemd-analyze security: exposure 2.0 or less: %r" % (p.stdout[-200:],))
+    # the packaged configuration's data directory is the one the unit lets it write
+    conf = subprocess.run([t.BIN, "serve", "--data", "/var/lib/updraft", "--print-config"],
+                          capture_output=True, text=True).stdout
+    check("\ndata = /var/lib/updraft\n" in conf, "the packaged config sets data")
+
+
 GROUPS = {"health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota,
-          "config": t_config}
+          "config": t_config, "reload": t_reload, "notify": t_notify, "unit": t_unit}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
