@@ -6,9 +6,11 @@
 
 #include "chip.h"
 #include "sigrule.h"
+#include "devsel.h"
 #include "lifecycle.h"
 #include "metrics.h"
 #include "srv.h"
+#include "tagging.h"
 
 #define MAX_JSON_BODY (64 * 1024)
 
@@ -90,7 +92,7 @@ cJSON *upd__release_json(const upd_release_row *r)
     return j;
 }
 
-static cJSON *device_json(const upd_device_row *d)
+cJSON *upd__api_device_json(const upd_device_row *d)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "mac", d->mac);
@@ -110,7 +112,9 @@ static cJSON *device_json(const upd_device_row *d)
     add_time(j, "first_seen", d->first_seen_ms);
     add_time(j, "last_seen", d->last_seen_ms);
     add_str_or_null(j, "channel", d->channel);
-    cJSON_AddStringToObject(j, "effective_channel", d->channel[0] ? d->channel : "stable");
+    add_str_or_null(j, "url_channel", d->url_channel); /* in the URL of its last check */
+    cJSON_AddStringToObject(j, "effective_channel", upd__device_channel(d));
+    upd__tags_json(j, d->tags);
     if (d->pin_release > 0)
         cJSON_AddNumberToObject(j, "pinned_release", (double)d->pin_release);
     else
@@ -175,7 +179,7 @@ static int collect_release(void *ctx, const upd_release_row *r)
 
 static int collect_device(void *ctx, const upd_device_row *d)
 {
-    cJSON_AddItemToArray(ctx, device_json(d));
+    cJSON_AddItemToArray(ctx, upd__api_device_json(d));
     return 0;
 }
 
@@ -583,6 +587,16 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         f.offset = ov;
         f.pinned_to = pv;
         f.tool = upd__arg(c, "tool");
+        const char *ftext = upd__arg(c, "filter");
+        upd_filter *filt = NULL;
+        if (ftext) {
+            if (!(filt = malloc(sizeof *filt)))
+                return MHD_NO;
+            if (upd__filter_parse(ftext, filt, err, sizeof err) != 0) {
+                free(filt);
+                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-filter", "%s", err);
+            }
+        }
         if (f.tool && strcmp(f.tool, "none") && strcmp(f.tool, "any") && strcmp(f.tool, "sim") &&
             strcmp(f.tool, "doctor"))
             return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-tool",
@@ -590,21 +604,24 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                     "updraft's tools made), sim or doctor");
         int64_t total = 0, hidden = -1;
         cJSON *arr = cJSON_CreateArray();
-        if (s->store->ops->device_count(s->store, &f, &total) != 0 ||
-            s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
-            cJSON_Delete(arr);
-            return upd__api_store_failed(r, c, NULL);
-        }
-        if (f.tool && !strcmp(f.tool, "none")) {
+        int rc = upd__devsel_list(s, &f, filt, ov, lv, collect_device, arr, &total);
+        if (rc == 0 && f.tool && !strcmp(f.tool, "none")) {
             /* what the listing leaves out: the tools' devices that match the rest */
             upd_device_filter t = f;
             t.tool = "any";
-            if (s->store->ops->device_count(s->store, &t, &hidden) != 0) {
-                cJSON_Delete(arr);
-                return upd__api_store_failed(r, c, NULL);
-            }
+            rc = upd__devsel_list(s, &t, filt, 0, -1, NULL, NULL, &hidden);
+        }
+        if (rc != 0) {
+            free(filt);
+            cJSON_Delete(arr);
+            return upd__api_store_failed(r, c, NULL);
         }
         cJSON *j = cJSON_CreateObject();
+        if (filt) {
+            upd__filter_format(filt, err, sizeof err);
+            cJSON_AddStringToObject(j, "filter", err);
+            free(filt);
+        }
         cJSON_AddNumberToObject(j, "total", (double)total);
         if (hidden >= 0)
             cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
@@ -612,6 +629,8 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         cJSON_AddItemToObject(j, "devices", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
     }
+    if (!strcmp(sub, "/tags"))
+        return upd__tagging_api(r, c, method, NULL);
     const char *macs = sub + 1;
     const char *slash = strchr(macs, '/');
     size_t mlen = slash ? (size_t)(slash - macs) : strlen(macs);
@@ -646,7 +665,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                     "device %s has never contacted this server (and was not "
                                     "pinned or assigned): check its MAC",
                                     mac);
-        cJSON *j = device_json(&d);
+        cJSON *j = upd__api_device_json(&d);
         cJSON *hist = cJSON_AddArrayToObject(j, "history");
         const char *lim = upd__arg(c, "limit");
         s->store->ops->event_list(s->store, mac, NULL, 0, lim ? atoi(lim) : 100, collect_event,
@@ -679,6 +698,8 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
         if (rc)
             return upd__api_store_failed(r, c, err);
+    } else if (!strcmp(action, "/tags")) {
+        return upd__tagging_api(r, c, method, mac);
     } else if (!strcmp(action, "/retry")) {
         if (strcmp(method, "POST"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
@@ -728,12 +749,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
     } else {
         return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                                 "unknown device path: /api/v1/devices/<mac>, .../pin, "
-                                ".../channel, .../retry");
+                                ".../channel, .../tags, .../retry");
     }
     upd_device_row d;
     if (s->store->ops->device_get(s->store, mac, &d) != 0)
         return upd__api_store_failed(r, c, "the device row vanished");
-    return upd__reply_json(r, c, MHD_HTTP_OK, device_json(&d));
+    return upd__reply_json(r, c, MHD_HTTP_OK, upd__api_device_json(&d));
 }
 
 static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *method)

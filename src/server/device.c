@@ -759,6 +759,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
             return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                                    "updraft: not a channel name (letters, digits, . _ -)");
         upd__copy(dr.url_channel, sizeof dr.url_channel, channel);
+        upd__copy(dr.dev.url_channel, sizeof dr.dev.url_channel, channel);
     }
     upd_device_row *known = NULL;
     if (dr.has_mac) {

@@ -270,6 +270,8 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
                                const char *method, const char *upload_data,
                                size_t *upload_data_size);
 cJSON *upd__release_json(const upd_release_row *rel);
+/* A device row as the API answers it (docs/api.md "Devices"). */
+cJSON *upd__api_device_json(const upd_device_row *d);
 /* The request's JSON body as an object; replies 400 itself and returns NULL when bad. */
 cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret);
 /* 500 "the database failed: err". */

@@ -147,6 +147,14 @@ typedef struct upd_device_filter {
     int64_t offset;        /* rows to skip (paging), 0 none */
 } upd_device_filter;
 
+/* One device's new tags (store op device_set_tags). */
+typedef struct upd_tag_write {
+    char mac[UPD_MAC_STR];
+    char old[UPD_TAGS_MAX];      /* the tags the caller read and edited */
+    char tags[UPD_TAGS_MAX];     /* the tags to write */
+    char detail[UPD_DETAIL_MAX]; /* the "tags" event's sentence */
+} upd_tag_write;
+
 /* What the writer thread hands over: one device request (check-in) or one download. */
 typedef enum upd_record_type { UPD_REC_CHECKIN = 1, UPD_REC_DOWNLOAD } upd_record_type;
 
@@ -299,6 +307,12 @@ typedef struct upd_store_ops {
      * device that checks in again is new. *nevents: how many events went with it. */
     int (*device_delete)(upd_store *st, const char *mac, int64_t *nevents, char *err,
                          size_t errlen);
+    /* Write the tags of n devices, each with an event "tags" (w[i].detail), in one
+     * transaction, and only if each device's tags are still w[i].old: else nothing is
+     * written and ECONFLICT (read them again and retry) or ENOTFOUND (a device is gone),
+     * err naming the device. */
+    int (*device_set_tags)(upd_store *st, const upd_tag_write *w, size_t n, char *err,
+                           size_t errlen);
 } upd_store_ops;
 
 struct upd_store {

@@ -331,6 +331,14 @@ static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, cha
     return rc;
 }
 
+static int c_device_set_tags(upd_store *st, const upd_tag_write *w, size_t n, char *err,
+                             size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_set_tags(cs(st)->inner, w, n, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
 /* ---- passed straight through ------------------------------------------------------------ */
 
 static int c_release_by_sha256(upd_store *st, const char *sha256, upd_release_row *out)
@@ -432,6 +440,7 @@ static const upd_store_ops CACHE_OPS = {
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,
+    .device_set_tags = c_device_set_tags,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
