@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "signing.h"
 #include "cli.h"
 #include "devtext.h"
 #include "simfirm.h"
@@ -105,6 +106,11 @@ static void sim_usage(FILE *f)
                "                     error 9, activation), rollback (ESP32 only: it never\n"
                "                     confirms itself, the boot loader goes back to the old\n"
                "                     slot, which checks in). Repeatable (up to 8 releases)\n"
+               "  --pubkey KEY       ESP8266 devices built for signed updates: each checks\n"
+               "                     every image with the RSA public key KEY (PEM) as the\n"
+               "                     core's Updater does; an unsigned, wrongly signed or\n"
+               "                     changed image fails with Updater error 12, nothing is\n"
+               "                     copied (docs/signing.md)\n"
                "  --report           devices send the outcome report of their last update\n"
                "                     (x-updraft-report, docs/protocol.md)\n"
                "  --json             print the summary as one JSON object (last line)\n"
@@ -148,6 +154,7 @@ typedef struct opts {
     uint32_t features;
     int json, quiet;
     const char *user, *password, *auth_file;
+    const char *pubkey; /* --pubkey: ESP8266 devices built for signed updates */
 } opts;
 
 static int parse_url(opts *o, const char *url)
@@ -320,6 +327,7 @@ typedef struct slot {
 
 typedef struct fleet {
     opts o;
+    upd_sig_key *sigkey; /* --pubkey: every ESP8266 device verifies with it */
     sdev *dev;
     slot *slots;
     int *free_slots, nfree;
@@ -355,6 +363,8 @@ typedef struct fleet {
     uint64_t t0, last_bar;
     int tty;
 } fleet;
+
+static void sim_verifier(fleet *fl, sdev *d);
 
 static uint64_t now_ms(void)
 {
@@ -891,6 +901,7 @@ static void start_check(fleet *fl, sdev *d)
     d->firm = UPD_SIMFIRM_GOOD;        /* until an offer of a bad release says otherwise */
     if (d->d.refuse)
         upd_sim_arm_refusal(&d->d, 0);
+    sim_verifier(fl, d);
 
     upd_client_config *c = &d->cfg;
     memset(c, 0, sizeof *c);
@@ -1435,6 +1446,17 @@ static uint8_t *read_file(const char *path, uint32_t *len)
     return buf;
 }
 
+/* --pubkey: the device's firmware verifies signatures (the core's Update.installSignature)
+ * with the key, through the GnuTLS verifier (src/host/signing.h). */
+static void sim_verifier(fleet *fl, sdev *d)
+{
+    if (!fl->sigkey || d->d.refuse || fl->o.platform != UPD_SIM_ESP8266)
+        return;
+    d->d.port.crypto.verify = upd_sig_port_verify;
+    d->d.port.crypto.verify_ctx = fl->sigkey;
+    d->d.port.crypto.verify_sig_len = upd_sig_key_sig_len(fl->sigkey);
+}
+
 static int setup(fleet *fl)
 {
     opts *o = &fl->o;
@@ -1506,6 +1528,7 @@ static int setup(fleet *fl)
         upd_sim_init(&d->d, o->lay, env, o->seed ^ (i * 0x9E3779B9u));
         upd_sim_map_shared(&d->d, base, pages, npages);
         upd_sim_boot_as(&d->d, &fl->twin);
+        sim_verifier(fl, d);
         d->index = i;
         d->slot = -1;
         d->rng = (o->seed * 0x85EBCA6Bu) ^ ((i + 1) * 0xC2B2AE35u);
@@ -1696,6 +1719,8 @@ int upd_cmd_sim(int argc, char **argv)
             o->password = v;
         else if (!strcmp(a, "--auth-file"))
             o->auth_file = v;
+        else if (!strcmp(a, "--pubkey"))
+            o->pubkey = v;
         else if (!strcmp(a, "--layout"))
             layout = v;
         else if (!strcmp(a, "--faults"))
@@ -1816,6 +1841,23 @@ int upd_cmd_sim(int argc, char **argv)
         free(fl);
         return 2;
     }
+    if (o->pubkey) {
+        char kerr[1024];
+        if (o->platform != UPD_SIM_ESP8266)
+            snprintf(kerr, sizeof kerr, "%s: ESP32 devices do not verify ESP8266-style signatures",
+                     o->pubkey);
+        if (o->platform != UPD_SIM_ESP8266 ||
+            upd_sig_load_public(o->pubkey, &fl->sigkey, kerr, sizeof kerr) != 0 ||
+            !upd_sig_key_is_rsa(fl->sigkey)) {
+            fprintf(stderr, "updraft sim: --pubkey %s\n",
+                    fl->sigkey ? "the key is not RSA: ESP8266 devices verify RSA signatures only"
+                               : kerr);
+            upd_sig_key_free(fl->sigkey);
+            free(fl->auths);
+            free(fl);
+            return 2;
+        }
+    }
     if (o->parallel > o->devices)
         o->parallel = o->devices;
     /* one descriptor per connection: raise the soft limit as far as allowed */
@@ -1845,6 +1887,7 @@ int upd_cmd_sim(int argc, char **argv)
     free(fl->runq);
     free(fl->wakes);
     upd_simfirm_free(&fl->firm);
+    upd_sig_key_free(fl->sigkey);
     free(fl->auths);
     free(fl);
     return ok ? 0 : 1;
