@@ -8,6 +8,7 @@ int upd_cmd_serve(int argc, char **argv);
 int upd_cmd_release(int argc, char **argv);
 int upd_cmd_device(int argc, char **argv);
 int upd_cmd_channel(int argc, char **argv);
+int upd_cmd_rollout(int argc, char **argv); /* cmd_rollout.c */
 int upd_cmd_sim(int argc, char **argv);
 int upd_cmd_doctor(int argc, char **argv);
 int upd_cmd_login(int argc, char **argv);

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"release", upd_cmd_release, "add, list, show and retire releases (over the API)"},
     {"device", upd_cmd_device, "list and show devices, pin them, set their channel"},
     {"channel", upd_cmd_channel, "set and list what each channel serves"},
+    {"rollout", upd_cmd_rollout, "roll a release out in waves that pause themselves on failures"},
     {"sim", upd_cmd_sim, "simulate a fleet of devices updating from a server (faults, power cuts)"},
     {"doctor", upd_cmd_doctor,
      "ask a server for an update as a device does; say what fails and why"},

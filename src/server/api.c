@@ -851,6 +851,8 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         return devices(r, c, method, path + 8);
     if (!strcmp(path, "/events"))
         return events(r, c, method);
+    if (!strncmp(path, "/rollouts", 9) && (path[9] == '\0' || path[9] == '/'))
+        return upd__rollout_route(r, c, method, path + 9);
     if (!strcmp(path, "") || !strcmp(path, "/")) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "service", "updraft");
@@ -860,5 +862,5 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
     }
     return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                             "no such API path: see docs/api.md (releases, channels, devices, "
-                            "events under /api/v1)");
+                            "events, rollouts under /api/v1)");
 }

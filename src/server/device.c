@@ -718,6 +718,7 @@ static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
     rec.dev = dr->dev;
     upd__copy(rec.result, sizeof rec.result, result_override ? result_override : dec->result);
     rec.release_id = dec->have_rel ? dec->rel.id : 0;
+    rec.rollout_id = dec->rollout_id;
     upd__copy(rec.detail, sizeof rec.detail, dec->detail);
     upd__copy(rec.report, sizeof rec.report, dr->report);
     rec.report_release = dr->report_release;

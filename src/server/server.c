@@ -23,6 +23,7 @@
 #include "datalock.h"
 #include "delivery.h"
 #include "health.h"
+#include "rollout.h"
 #include "imageid.h"
 #include "metrics.h"
 #include "reload.h"
@@ -506,6 +507,13 @@ int upd_server_main(const upd_server_config *cfg)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    s->rollouts = upd__rollouts_start(s, err, sizeof err);
+    if (!s->rollouts) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    upd_rules outcome = s->rules;
+    upd__rollout_rules(s->rollouts, &outcome, &s->rules);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
@@ -607,6 +615,7 @@ out:
         MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
+    upd__rollouts_stop(s->rollouts);
     if (s->store)
         s->store->ops->close(s->store);
     upd__sign_free(s);

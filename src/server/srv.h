@@ -89,6 +89,7 @@ typedef struct srv {
     upd_writer *writer;
     upd_outcome_cfg outcome; /* the fleet's rules on failed releases */
     upd_rules rules;
+    struct upd_rollouts *rollouts; /* staged rollouts (rollout.h) */
     /* one libmicrohttpd daemon per request thread, each with its own listening socket on
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
     struct MHD_Daemon *mhd[64];
@@ -240,6 +241,7 @@ typedef struct upd_decision {
     int gzip;     /* with offer: send rel's gzip copy (rel.gz_*) instead of its file */
     int have_rel; /* rel is filled */
     int pinned;
+    int64_t rollout_id; /* rel is this rollout's release (rollout.h), 0 not */
     upd_release_row rel;
     const char *result; /* "offered", "declined", "current", "none" */
     int decline;        /* when declined: why, by class (upd_decline in metrics.h) */
@@ -272,6 +274,9 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
 cJSON *upd__release_json(const upd_release_row *rel);
 /* A device row as the API answers it (docs/api.md "Devices"). */
 cJSON *upd__api_device_json(const upd_device_row *d);
+/* /api/v1/rollouts<rest> (rollout_api.c). */
+enum MHD_Result upd__rollout_route(req *r, struct MHD_Connection *c, const char *method,
+                                   const char *rest);
 /* The request's JSON body as an object; replies 400 itself and returns NULL when bad. */
 cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret);
 /* 500 "the database failed: err". */

@@ -400,6 +400,34 @@ static int c_events_prune(upd_store *st, int64_t before_ms, int max)
     return cs(st)->inner->ops->events_prune(cs(st)->inner, before_ms, max);
 }
 
+/* Rollouts are not on the cached path: the rollout engine keeps its own state (rollout.c). */
+static int c_rollout_insert(upd_store *st, upd_rollout_row *r, const char *kind, const char *detail,
+                            char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->rollout_insert(cs(st)->inner, r, kind, detail, err, errlen);
+}
+
+static int c_rollout_update(upd_store *st, const upd_rollout_row *r, const char *kind,
+                            const char *detail, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->rollout_update(cs(st)->inner, r, kind, detail, err, errlen);
+}
+
+static int c_rollout_get(upd_store *st, int64_t id, upd_rollout_row *out)
+{
+    return cs(st)->inner->ops->rollout_get(cs(st)->inner, id, out);
+}
+
+static int c_rollout_list(upd_store *st, upd_rollout_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->rollout_list(cs(st)->inner, cb, ctx);
+}
+
+static int c_rollout_devices(upd_store *st, int64_t id, upd_rollout_dev_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->rollout_devices(cs(st)->inner, id, cb, ctx);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -441,6 +469,11 @@ static const upd_store_ops CACHE_OPS = {
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,
     .device_set_tags = c_device_set_tags,
+    .rollout_insert = c_rollout_insert,
+    .rollout_update = c_rollout_update,
+    .rollout_get = c_rollout_get,
+    .rollout_list = c_rollout_list,
+    .rollout_devices = c_rollout_devices,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
