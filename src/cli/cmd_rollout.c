@@ -10,7 +10,9 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "cmd_apiclient.h"
+#include "filter.h"
 #include "rollout.h"
+#include "webhook.h"
 
 #define S upd_cli_jstr
 #define N upd_cli_jnum
@@ -65,11 +67,8 @@ static cJSON *settings(int *argc, char **argv, const char *cmd, int rollback, in
                 cmd);
         return NULL;
     }
-    if (hook) {
-        fprintf(stderr,
-                "updraft %s: --webhook is not available in this version: watch 'updraft events "
-                "--follow --kind rollout-paused' instead\n",
-                cmd);
+    if (hook && upd__webhook_check_url(hook, why, sizeof why)) {
+        fprintf(stderr, "updraft %s: --webhook: %s\n", cmd, why);
         return NULL;
     }
     cJSON *j = cJSON_CreateObject();
@@ -91,6 +90,16 @@ static cJSON *settings(int *argc, char **argv, const char *cmd, int rollback, in
                     "updraft %s: a rollback goes to the devices that got the rolled-back "
                     "release: it takes no --target\n",
                     cmd);
+            goto bad;
+        }
+        upd_filter *f = malloc(sizeof *f);
+        char ferr[512];
+        int fbad =
+            !f || upd__filter_parse(strcmp(target, "all") ? target : "", f, ferr, sizeof ferr);
+        free(f);
+        if (fbad) {
+            fprintf(stderr, "updraft %s: --target: %s (docs/filters.md)\n", cmd,
+                    f ? ferr : "out of memory");
             goto bad;
         }
         cJSON_AddStringToObject(j, "target", target);
@@ -143,6 +152,8 @@ static cJSON *settings(int *argc, char **argv, const char *cmd, int rollback, in
         cJSON_AddStringToObject(j, "start_at", start);
     if (down)
         cJSON_AddBoolToObject(j, "allow_downgrade", 1);
+    if (hook)
+        cJSON_AddStringToObject(j, "webhook", hook);
     return j;
 bad:
     cJSON_Delete(j);
@@ -246,10 +257,11 @@ static int create_or_plan(int argc, char **argv, int plan)
     if (json)
         return upd_cli_json_done(j);
     if (plan) {
-        printf("plan: release %lld (version %s, %s) to target '%s' in waves %s; nothing is "
-               "started\n(counts of the devices known now; devices that appear later and match "
-               "join their wave)\n\n",
-               N(j, "release"), S(j, "version"), S(j, "platform"), S(j, "target"), S(j, "waves"));
+        printf("plan of rollout %lld: release %lld (version %s, %s) to target '%s' in waves "
+               "%s; nothing is started\n(counts of the devices known now; devices that appear "
+               "later and match join their wave)\n\n",
+               N(j, "id"), N(j, "release"), S(j, "version"), S(j, "platform"), S(j, "target"),
+               S(j, "waves"));
         print_waves(j, 1);
     } else {
         print_status(j);
@@ -394,8 +406,9 @@ static int rollback(int argc, char **argv)
 
 #define SETTINGS_HELP                                                                              \
     "  --release ID         the release to roll out (required)\n"                                  \
-    "  --target FILTER      which devices: 'all' (default: every device of the release's\n"        \
-    "                       platform)\n"                                                           \
+    "  --target FILTER      which devices of the release's platform: a filter such as\n"           \
+    "                       'tag=lab,kitchen version<2.0.0 seen<24h' (docs/filters.md);\n"         \
+    "                       'all' (default) for every one\n"                                       \
     "  --waves LIST         wave sizes, shares and/or counts, each larger than the one\n"          \
     "                       before: 1%,10%,50%,100% (default), 10,100,1000, 5,25%,100%\n"          \
     "  --max-failures LIM   pause when the failures pass LIM: a share of the devices that\n"       \
@@ -408,6 +421,8 @@ static int rollback(int argc, char **argv)
     "                       counts as failed, silent (default 30m)\n"                              \
     "  --start-at TIME      start later: 2026-12-24T02:00:00Z, or +2h from now\n"                  \
     "  --allow-downgrade    offer the release to devices that run a newer version\n"               \
+    "  --webhook URL        POST every change of the rollout (a pause above all) as JSON\n"        \
+    "                       to URL (http:// or https://), retried with back-off\n"                 \
     "  --json               the API's JSON\n"
 
 static const upd_cli_sub SUBS[] = {

@@ -11,6 +11,7 @@
 #include "rotarget.h"
 #include "srv.h"
 #include "updraft/version.h"
+#include "webhook.h"
 
 /* A device's state in a rollout; silent is not stored: it is DOWNLOADING for longer
  * than the rollout's silent_ms. */
@@ -67,6 +68,7 @@ struct upd_rollouts {
     int stop;
     pthread_t thread;
     int started;
+    upd_webhooks *hooks; /* the rollouts' --webhook messages */
 };
 
 static int64_t mono_ms(void)
@@ -699,6 +701,7 @@ int upd__rollout_pick(upd_rollouts *ro, const char *mac, const upd_device_row *f
         return UPD_RO_NONE;
     const char *mode = mode_fs ? "fs" : "sketch";
     int rc = UPD_RO_NONE;
+    int64_t now = upd__now_ms();
     pthread_rwlock_rdlock(&ro->lk);
     for (size_t i = 0; i < ro->nents; i++) {
         const ro_ent *e = ro->ents[i];
@@ -711,7 +714,7 @@ int upd__rollout_pick(upd_rollouts *ro, const char *mac, const upd_device_row *f
             const rdev *d = src ? dev_find(src, mac) : NULL;
             if (!d || !got_it(d->st))
                 continue;
-        } else if (!upd__ro_target_match(&e->tgt, facts)) {
+        } else if (!upd__ro_target_match(&e->tgt, facts, now)) {
             continue;
         }
         out->rollout_id = e->row.id;
@@ -754,6 +757,7 @@ typedef struct hashes {
     size_t n, cap;
     int64_t id;
     const upd_ro_target *tgt;
+    int64_t now;
     int oom;
 } hashes;
 
@@ -782,7 +786,7 @@ static int add_hash(hashes *hs, const char *mac)
 static int visit_device(void *ctx, const upd_device_row *d)
 {
     hashes *hs = ctx;
-    if (!upd__ro_target_match(hs->tgt, d))
+    if (!upd__ro_target_match(hs->tgt, d, hs->now))
         return 0;
     return add_hash(hs, d->mac);
 }
@@ -800,6 +804,7 @@ static int target_devices(srv *s, const upd_rollout_row *row, const upd_release_
     memset(hs, 0, sizeof *hs);
     hs->id = row->id;
     hs->tgt = tgt;
+    hs->now = upd__now_ms();
     int rc;
     if (row->rollback_of > 0) {
         rc = s->store->ops->rollout_devices(s->store, row->rollback_of, visit_got, hs);
@@ -862,7 +867,8 @@ static ro_ent *ent_new(srv *s, const upd_rollout_row *row, char *why, size_t why
     upd__copy(e->version, sizeof e->version, rel->version);
     free(rel);
     if (parse_spec(e) != 0 ||
-        (row->rollback_of <= 0 && upd__ro_target_compile(row->target, &e->tgt, why, whylen))) {
+        (row->rollback_of <= 0 &&
+         upd__ro_target_compile(row->target, s, &e->tgt, NULL, 0, why, whylen))) {
         snprintf(why, whylen, "rollout %lld: its waves or target cannot be read",
                  (long long)row->id);
         free(e);
@@ -933,6 +939,52 @@ static int collect_active(void *ctx, const upd_rollout_row *r)
     return 0;
 }
 
+/* The JSON body of a rollout's webhook: the change (event kind) and where it stands. */
+static char *hook_body(const upd_rollout_row *r, const ro_ent *e, const char *kind)
+{
+    cJSON *j = cJSON_CreateObject();
+    char t[40];
+    upd__iso_time(r->updated_ms > 0 ? r->updated_ms : upd__now_ms(), t, sizeof t);
+    cJSON_AddStringToObject(j, "event", kind);
+    cJSON_AddNumberToObject(j, "rollout", (double)r->id);
+    cJSON_AddNumberToObject(j, "release", (double)r->release_id);
+    cJSON_AddStringToObject(j, "version", e ? e->version : "");
+    cJSON_AddStringToObject(j, "state", r->state);
+    cJSON_AddStringToObject(j, "reason", r->reason);
+    cJSON_AddNumberToObject(j, "wave", r->wave);
+    cJSON_AddStringToObject(j, "waves", r->waves);
+    cJSON_AddStringToObject(j, "target", r->rollback_of > 0 ? "" : r->target);
+    cJSON_AddStringToObject(j, "at", t);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* A webhook message delivered or given up: a given-up one is an event of the rollout. */
+static void hook_done(void *ctx, int64_t id, const char *url, int ok, int attempts, const char *why)
+{
+    upd_rollouts *ro = ctx;
+    if (ok)
+        return;
+    upd_rollout_row *row = malloc(sizeof *row);
+    if (!row)
+        return;
+    pthread_mutex_lock(&ro->admin);
+    pthread_rwlock_rdlock(&ro->lk);
+    ro_ent *e = find_ent(ro, id);
+    if (e)
+        *row = e->row;
+    pthread_rwlock_unlock(&ro->lk);
+    if (e || ro->s->store->ops->rollout_get(ro->s->store, id, row) == 0) {
+        char d[UPD_DETAIL_MAX], err[256];
+        snprintf(d, sizeof d, "webhook %.200s not delivered after %d attempts: %.200s", url,
+                 attempts, why);
+        ro->s->store->ops->rollout_update(ro->s->store, row, "rollout-webhook", d, err, sizeof err);
+    }
+    pthread_mutex_unlock(&ro->admin);
+    free(row);
+}
+
 /* Write e's row (state, wave...) with an event, and queue its webhook. Under admin. */
 static int persist(upd_rollouts *ro, ro_ent *e, const char *kind, const char *detail, char *why,
                    size_t whylen)
@@ -948,6 +1000,11 @@ static int persist(upd_rollouts *ro, ro_ent *e, const char *kind, const char *de
     if (rc) {
         fprintf(stderr, "updraft: rollout %lld: %s\n", (long long)row->id, err);
         snprintf(why, whylen, "the database failed: %s", err);
+    } else if (row->webhook[0]) {
+        char *body = hook_body(row, e, kind);
+        if (body)
+            upd__webhook_post(ro->hooks, row->webhook, body, row->id);
+        free(body);
     }
     free(row);
     return rc ? UPD_RO_EFAIL : 0;
@@ -968,7 +1025,8 @@ static int open_wave(upd_rollouts *ro, ro_ent *e, const char *by)
     free(rel);
     if (rc)
         return -1;
-    qsort(hs.h, hs.n, sizeof *hs.h, cmp_u32);
+    if (hs.n)
+        qsort(hs.h, hs.n, sizeof *hs.h, cmp_u32);
     int64_t now = upd__now_ms();
     char detail[UPD_DETAIL_MAX];
     pthread_rwlock_wrlock(&ro->lk);
@@ -1138,6 +1196,7 @@ upd_rollouts *upd__rollouts_start(srv *s, char *err, size_t errlen)
     pthread_mutex_init(&ro->admin, NULL);
     pthread_mutex_init(&ro->mu, NULL);
     pthread_cond_init(&ro->cv, NULL);
+    ro->hooks = upd__webhooks_start(hook_done, ro);
     load_ctx lc = {ro, NULL, 0};
     if (s->store->ops->rollout_list(s->store, collect_active, &lc) != 0) {
         snprintf(err, errlen, "cannot read the rollouts from the database");
@@ -1188,6 +1247,7 @@ void upd__rollouts_stop(upd_rollouts *ro)
         pthread_mutex_unlock(&ro->mu);
         pthread_join(ro->thread, NULL);
     }
+    upd__webhooks_stop(ro->hooks); /* before the entries go: its callback reads them */
     for (size_t i = 0; i < ro->nents; i++)
         ent_free(ro->ents[i]);
     free(ro->ents);
@@ -1300,8 +1360,10 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
         hashes_free(&hs);
         return UPD_RO_EFAIL;
     }
-    memcpy(sorted, hs.h, hs.n * sizeof *sorted);
-    qsort(sorted, hs.n, sizeof *sorted, cmp_u32);
+    if (hs.n) {
+        memcpy(sorted, hs.h, hs.n * sizeof *sorted);
+        qsort(sorted, hs.n, sizeof *sorted, cmp_u32);
+    }
     uint64_t thr[UPD_WAVES_MAX];
     int opened = thresholds_parse(row->thresholds, thr, UPD_WAVES_MAX);
     if (opened > row->wave)
@@ -1379,20 +1441,22 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
     ro_ent *e = find_ent(ro, id);
     if (e) {
         out->row = e->row;
-        upd__copy(out->next, sizeof out->next, e->active ? e->next : "");
+        upd__copy(out->next, sizeof out->next, !strcmp(e->row.state, "running") ? e->next : "");
     }
     pthread_rwlock_unlock(&ro->lk);
-    upd_ro_target tgt;
-    if (out->row.rollback_of <= 0 &&
-        upd__ro_target_compile(out->row.target, &tgt, why, whylen) != 0)
+    upd_ro_target *tgt = calloc(1, sizeof *tgt);
+    if (!tgt || (out->row.rollback_of <= 0 &&
+                 upd__ro_target_compile(out->row.target, s, tgt, NULL, 0, why, whylen) != 0)) {
+        free(tgt);
         return UPD_RO_EFAIL;
+    }
     state_list sl;
     memset(&sl, 0, sizeof sl);
     if (s->store->ops->rollout_devices(s->store, id, collect_state, &sl) != 0 || sl.oom) {
         snprintf(why, whylen, "the database failed reading rollout %lld's devices", (long long)id);
         rc = UPD_RO_EFAIL;
     } else {
-        rc = fill_status(s, &out->row, &tgt, &sl, out, why, whylen);
+        rc = fill_status(s, &out->row, tgt, &sl, out, why, whylen);
     }
     if (rc == 0) {
         /* the health sentence over the results the rule counts */
@@ -1409,6 +1473,7 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
     free(sl.mac);
     free(sl.st);
     free(sl.at);
+    free(tgt);
     return rc;
 }
 
@@ -1454,7 +1519,7 @@ static int overlap(upd_rollouts *ro, const upd_rollout_row *row, const upd_relea
                  * matching rows, so ask the other target about the same MAC's row */
                 upd_device_row d;
                 in = ro->s->store->ops->device_get(ro->s->store, hs.mac[k], &d) == 0 &&
-                     upd__ro_target_match(&e->tgt, &d);
+                     upd__ro_target_match(&e->tgt, &d, hs.now);
             }
             if (in) {
                 if (!first)
@@ -1516,10 +1581,19 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
         free(rel);
         return UPD_RO_ECONFLICT;
     }
-    upd_ro_target tgt;
-    if (r->rollback_of <= 0 && upd__ro_target_compile(r->target, &tgt, why, whylen)) {
+    upd_ro_target *tgt = calloc(1, sizeof *tgt);
+    if (!tgt) {
         free(rel);
-        return UPD_RO_EINVAL;
+        return UPD_RO_EFAIL;
+    }
+    char canon[UPD_TARGET_MAX];
+    if (r->rollback_of <= 0) {
+        if (upd__ro_target_compile(r->target, s, tgt, canon, sizeof canon, why, whylen)) {
+            free(rel);
+            free(tgt);
+            return UPD_RO_EINVAL;
+        }
+        upd__copy(r->target, sizeof r->target, canon);
     }
     pthread_mutex_lock(&ro->admin);
     last_id li = {0};
@@ -1530,7 +1604,7 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
     r->wave = 0;
     r->thresholds[0] = '\0';
     r->health_from_ms = 0;
-    if (overlap(ro, r, rel, &tgt, why, whylen)) {
+    if (overlap(ro, r, rel, tgt, why, whylen)) {
         rc = UPD_RO_ECONFLICT;
         goto out;
     }
@@ -1538,7 +1612,7 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
         memset(st, 0, sizeof *st);
         st->row = *r;
         st->rel = *rel;
-        if ((rc = fill_status(s, r, &tgt, NULL, st, why, whylen)) != 0)
+        if ((rc = fill_status(s, r, tgt, NULL, st, why, whylen)) != 0)
             goto out;
     }
     if (plan_only) {
@@ -1553,7 +1627,7 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
         snprintf(what, sizeof what, "the devices that got rollout %lld's release",
                  (long long)r->rollback_of);
     else
-        snprintf(what, sizeof what, "%s", r->target[0] ? r->target : "all devices");
+        snprintf(what, sizeof what, "target '%s'", r->target[0] ? r->target : "all");
     snprintf(r->reason, sizeof r->reason, "%s by %.60s: release %lld (version %.60s) to %.300s%s%s",
              r->rollback_of > 0 ? "rollback created" : "created", r->created_by, (long long)rel->id,
              rel->version, what, t[0] ? ", starts at " : "", t);
@@ -1571,6 +1645,12 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
         goto out;
     }
     recount_active(ro);
+    if (r->webhook[0]) {
+        char *body = hook_body(r, e, "rollout-created");
+        if (body)
+            upd__webhook_post(ro->hooks, r->webhook, body, r->id);
+        free(body);
+    }
     if (!strcmp(r->state, "running"))
         open_wave(ro, e, "start");
     pthread_rwlock_rdlock(&ro->lk);
@@ -1580,6 +1660,7 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
 out:
     pthread_mutex_unlock(&ro->admin);
     free(rel);
+    free(tgt);
     return rc;
 }
 

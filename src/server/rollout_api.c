@@ -6,6 +6,7 @@
 
 #include "rollout.h"
 #include "srv.h"
+#include "webhook.h"
 
 static void add_time(cJSON *j, const char *name, int64_t ms)
 {
@@ -73,6 +74,10 @@ static cJSON *row_json(const upd_rollout_row *r, const char *version)
     cJSON_AddNumberToObject(j, "soak_s", (double)r->soak_ms / 1000.0);
     cJSON_AddNumberToObject(j, "silent_after_s", (double)r->silent_ms / 1000.0);
     cJSON_AddBoolToObject(j, "allow_downgrade", r->allow_downgrade);
+    if (r->webhook[0])
+        cJSON_AddStringToObject(j, "webhook", r->webhook);
+    else
+        cJSON_AddNullToObject(j, "webhook");
     add_time(j, "start_at", r->start_at_ms);
     add_time(j, "wave_opened", r->wave_opened_ms);
     add_time(j, "created", r->created_ms);
@@ -189,7 +194,7 @@ static int read_settings(const cJSON *j, upd_rollout_row *row, int rollback, cha
             snprintf(why, whylen,
                      "unknown field \"%.40s\": a rollout takes release, target, waves, "
                      "max_failures, min_success, min_sample, soak, silent_after, start_at, "
-                     "allow_downgrade, plan (docs/api.md \"Rollouts\")",
+                     "webhook, allow_downgrade, plan (docs/api.md \"Rollouts\")",
                      it->string);
             return -1;
         }
@@ -282,14 +287,17 @@ static int read_settings(const cJSON *j, upd_rollout_row *row, int rollback, cha
     if ((win && *win) || str_field(j, "tz", &bad)) {
         snprintf(why, whylen,
                  "\"window\"/\"tz\": delivery windows are not implemented in this version; start "
-                 "the rollout at the time you want with \"start_at\" and pause it outside hours");
+                 "the rollout at the time you want with \"start_at\" and pause it outside "
+                 "hours");
         return -1;
     }
     if (hook && *hook) {
-        snprintf(why, whylen,
-                 "\"webhook\": notifications are not implemented in this version; watch "
-                 "'updraft events --follow --kind rollout-paused' instead");
-        return -1;
+        char w2[200];
+        if (upd__webhook_check_url(hook, w2, sizeof w2)) {
+            snprintf(why, whylen, "\"webhook\": %s", w2);
+            return -1;
+        }
+        upd__copy(row->webhook, sizeof row->webhook, hook);
     }
     const cJSON *ad = cJSON_GetObjectItemCaseSensitive(j, "allow_downgrade");
     if (ad && !cJSON_IsBool(ad)) {

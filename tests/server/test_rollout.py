@@ -5,6 +5,7 @@ offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
 GROUP: admin converge badpause rollback late restart precedence"""
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,47 @@ from test_server import Server, arduino_bin, check, eq, esp8266_request, events,
 OLD = arduino_bin(seed=301)
 NEW = arduino_bin(seed=302)
 NEWER = arduino_bin(seed=303)
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1: answers the first POST with 500 (the server must
+    retry), the others with 204; keeps the JSON bodies."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        hook = self
+        self.bodies, self.posts = [], 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.posts += 1
+                if hook.posts == 1:
+                    self.send_response(500)
+                else:
+                    hook.bodies.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hooks/updraft" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait(self, event, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for b in self.bodies:
+                if b.get("event") == event:
+                    return b
+            time.sleep(0.1)
+        return None
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class Device:
@@ -98,7 +140,6 @@ def t_admin():
         rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]), "--waves",
                            "10%,50%,100%", "--json")
         eq(rc, 0, "rollout plan: exit 0 (%s)" % err)
-        import json
         plan = json.loads(out) if rc == 0 else {}
         sizes = [w["eligible"] for w in plan.get("waves_detail", [])]
         eq(sizes, [3, 12, 15], "plan: 10%% of 30 is 3, 50%% is 15 (12 more), the rest 15")
@@ -135,7 +176,7 @@ def t_admin():
                (("--release", "2", "--wavs", "1%"), "did you mean --waves?"),
                (("--release", "99"), "there is no release 99"),
                (("--waves", "1%"), "--release is needed"),
-               (("--release", "2", "--webhook", "http://x"), "--webhook is not available")]
+               (("--release", "2", "--webhook", "ftp://x"), "--webhook: 'ftp://x' is not an http")]
         for args, want in bad:
             rc, out, err = cli(srv, "rollout", "create", *args)
             if want is None:  # an overlap: refused by the server, naming rollout 1
@@ -171,6 +212,29 @@ def t_admin():
             check(k in kinds, "event %s recorded" % k)
         check(any("paused by admin: lunch" in e["detail"] for e in events(srv, kind="rollout-paused")),
               "the pause event says who and why")
+        # targets: a filter (docs/filters.md); disjoint targets run side by side
+        for d in devs[:5]:
+            eq(srv.api("PUT", "/api/v1/devices/%s/channel" % d.mac, {"channel": "beta"}).status,
+               200, "device to channel beta")
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "channel=beta", "--waves", "100%", "--json")
+        eq(rc, 0, "create --target channel=beta (%s)" % err)
+        beta = json.loads(out) if rc == 0 else {}
+        eq(beta.get("total", {}).get("eligible"), 5, "the beta target names the 5 beta devices")
+        eq(beta.get("target"), "channel=beta", "the target in its canonical form")
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "channel=stable", "--waves", "100%")
+        eq(rc, 0, "a disjoint target runs beside it (%s)" % err)
+        rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]))
+        check(rc == 1 and "rollout %d" % beta.get("id", 0) in err and "already covers 5" in err,
+              "an overlapping target is refused with the overlap named: %r" % err)
+        rc, out, err = cli(srv, "rollout", "create", "--release", "2", "--target", "verison<2")
+        check(rc == 2 and "--target: filter term 'verison<2'" in err and "version" in err,
+              "a bad target in CLI words: %r" % err)
+        r = beta and devs[0].check()
+        check(r and r.status == 200 and "(rollout %d, wave 1)" % beta["id"] in srv.api(
+            "GET", "/api/v1/devices/" + devs[0].mac).json.get("last_result", ""),
+            "a beta device is offered the release by the beta rollout")
         rc, out, err = cli(srv, "rollout", "--help")
         check(rc == 0 and "rollback" in out and "plan" in out, "rollout --help")
         rc, out, err = cli(srv, "rollout", "create", "--help")
@@ -223,8 +287,9 @@ def t_badpause():
         for d in devs:
             d.check()
         new = srv.upload(NEW, "2.0.0").json
+        hook = Hook()
         st = create(srv, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
-                          "silent_after": "2s", "max_failures": "5%"})
+                          "silent_after": "2s", "max_failures": "5%", "webhook": hook.url})
         rid = st.get("id")
         wave1 = st["waves_detail"][0]["eligible"]
         eq(wave1, 10, "wave 1 is 10 of 100")
@@ -252,9 +317,18 @@ def t_badpause():
         r = Device(srv, 500).check()
         eq(r.status, 304, "a new device is not offered the paused rollout's release")
         print("paused after %.1f s: %s" % (time.time() - t0, reason))
+        # the webhook: retried after the receiver's 500, the pause with its sentence
+        b = hook.wait("rollout-paused")
+        check(b and b["rollout"] == rid and b["state"] == "paused" and b["reason"] == reason,
+              "the pause reached the webhook: %r" % b)
+        check(hook.wait("rollout-created") is not None and hook.posts >= 3,
+              "the first message was retried after the 500: %d posts, %r" % (hook.posts,
+                                                                            hook.bodies))
+        hook.stop()
         # the API says the same, and the CLI shows it
         rc, out, err = cli(srv, "rollout", "show", str(rid))
         check(rc == 0 and "state:   paused" in out and reason in out, "show: %r" % out)
+        print("$ updraft rollout show %d\n%s" % (rid, out))  # docs/rollouts.md quotes it
         # resume: failures before the resume no longer count; the rollout goes on and,
         # failing again past the limit with the next wave's results, pauses again
         eq(srv.api("POST", "/api/v1/rollouts/%d/resume" % rid).status, 200, "resume")
@@ -287,7 +361,6 @@ def t_rollback():
                                                                                 len(on_new)))
         rc, out, err = cli(srv, "rollout", "rollback", str(rid), "--json")
         eq(rc, 0, "rollout rollback: exit 0 (%s)" % err)
-        import json
         rb = json.loads(out) if rc == 0 else {}
         eq(rb.get("release"), old["id"], "the rollback's release is the one before")
         eq(rb.get("rollback_of"), rid, "it names the rolled-back rollout")
