@@ -166,7 +166,7 @@ static int post_once(const char *url, const char *body, char *why, size_t whylen
     resp[got] = '\0';
     unsigned status = 0;
     if (sscanf(resp, "HTTP/%*u.%*u %u", &status) != 1) {
-        snprintf(why, whylen, "no HTTP answer%s%s", n.error[0] ? ": " : "", n.error);
+        snprintf(why, whylen, "no HTTP answer%s%.250s", n.error[0] ? ": " : "", n.error);
         goto out;
     }
     if (status < 200 || status > 299) {
