@@ -62,6 +62,7 @@ struct upd_rollouts {
     ro_ent **ents;
     size_t nents, capents;
     volatile int nactive;  /* read without the lock on the check path: 0 = nothing to do */
+    volatile int ntrack;   /* entries whose device states are recorded (tracks()) */
     pthread_mutex_t admin; /* admin operations and the thread's steps, one at a time */
     pthread_mutex_t mu;    /* cv, stop */
     pthread_cond_t cv;
@@ -438,12 +439,18 @@ static int is_active_state(const char *st)
     return !strcmp(st, "scheduled") || !strcmp(st, "running") || !strcmp(st, "paused");
 }
 
+static int tracks(const struct ro_ent *e);
+
 static void recount_active(upd_rollouts *ro)
 {
     int n = 0;
     for (size_t i = 0; i < ro->nents; i++)
         n += ro->ents[i]->active;
     __atomic_store_n(&ro->nactive, n, __ATOMIC_RELEASE);
+    int t = 0;
+    for (size_t i = 0; i < ro->nents; i++)
+        t += tracks(ro->ents[i]);
+    __atomic_store_n(&ro->ntrack, t, __ATOMIC_RELEASE);
 }
 
 /* ---- health ------------------------------------------------------------------------------ */
@@ -579,6 +586,13 @@ static void check_health(upd_rollouts *ro, ro_ent *e, int64_t now)
 
 /* ---- the writer thread's rules ------------------------------------------------------- */
 
+/* Are e's devices' states still recorded? While it is active, and once it completed
+ * (devices that were in flight finish; until the server restarts). */
+static int tracks(const ro_ent *e)
+{
+    return e->active || !strcmp(e->row.state, "completed");
+}
+
 /* May a device go from state a to b? Failures stay until the device runs the release. */
 static int may_move(int a, int b)
 {
@@ -607,7 +621,7 @@ static void move(upd_rollouts *ro, int64_t id, int64_t rel, const char *mac, int
     pthread_rwlock_rdlock(&ro->lk);
     for (size_t i = 0; i < ro->nents && !need; i++) {
         const ro_ent *e = ro->ents[i];
-        if (!e->active || (id > 0 ? e->row.id != id : e->row.release_id != rel))
+        if (!tracks(e) || (id > 0 ? e->row.id != id : e->row.release_id != rel))
             continue;
         const rdev *d = dev_find(e, mac);
         need = (d || id > 0) && may_move(d ? d->st : ST_NONE, st);
@@ -618,7 +632,7 @@ static void move(upd_rollouts *ro, int64_t id, int64_t rel, const char *mac, int
     pthread_rwlock_wrlock(&ro->lk);
     for (size_t i = 0; i < ro->nents; i++) {
         ro_ent *e = ro->ents[i];
-        if (!e->active || (id > 0 ? e->row.id != id : e->row.release_id != rel))
+        if (!tracks(e) || (id > 0 ? e->row.id != id : e->row.release_id != rel))
             continue;
         rdev *d = dev_find(e, mac);
         if (!d && id <= 0)
@@ -643,7 +657,7 @@ static void w_checkin(void *ctx, const upd_record *rec, const upd_device_state *
 {
     upd_rollouts *ro = ctx;
     ro->inner.checkin(ro->inner.ctx, rec, old, offered, p);
-    if (__atomic_load_n(&ro->nactive, __ATOMIC_ACQUIRE) == 0)
+    if (__atomic_load_n(&ro->ntrack, __ATOMIC_ACQUIRE) == 0)
         return;
     const char *mac = rec->dev.mac;
     /* what the device's reports and the rules say, the most telling first */
@@ -675,7 +689,7 @@ static void w_downloaded(void *ctx, const upd_record *rec, const upd_device_stat
 {
     upd_rollouts *ro = ctx;
     ro->inner.downloaded(ro->inner.ctx, rec, now, p);
-    if (__atomic_load_n(&ro->nactive, __ATOMIC_ACQUIRE) == 0 || !rec->mac[0])
+    if (__atomic_load_n(&ro->ntrack, __ATOMIC_ACQUIRE) == 0 || !rec->mac[0])
         return;
     int failed = 0;
     for (int i = 0; i < p->nev; i++)
@@ -1151,6 +1165,23 @@ static void step(upd_rollouts *ro, ro_ent *e)
                  e->row.wave, (long long)(need - c.updated), (long long)need,
                  (long long)e->row.min_success);
         return;
+    }
+    if (e->row.wave >= e->nw) {
+        /* the last wave: completed once the devices offered it have a result (or have
+         * been gone for --silent-after) */
+        int64_t flying = 0;
+        pthread_rwlock_rdlock(&ro->lk);
+        for (uint32_t i = 0; i < e->ndv; i++)
+            flying += (e->dv[i].st == ST_OFFERED || e->dv[i].st == ST_DOWNLOADING) &&
+                      now - e->dv[i].at < e->row.silent_ms;
+        pthread_rwlock_unlock(&ro->lk);
+        if (flying) {
+            snprintf(e->next, sizeof e->next,
+                     "the last wave soaked; waiting for %lld device%s offered the release to "
+                     "have a result (at most --silent-after)",
+                     (long long)flying, flying == 1 ? "" : "s");
+            return;
+        }
     }
     e->next[0] = '\0';
     open_wave(ro, e, "soaked");
