@@ -413,6 +413,21 @@ def t_ratelimit():
         j = srv.api("GET", "/api/v1/").json
         eq(j["auth_failures"], {"admin": 13, "device": 6}, "failures counted")
         eq(j["auth_throttled"], {"admin": 1, "device": 1}, "429s that were not failures counted")
+        r = srv.raw(("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Connection: close\r\n\r\n" % t.TOKEN).encode())
+        text = r.body.decode()
+        for line in ('updraft_auth_failures_total{who="admin"} 13',
+                     'updraft_auth_failures_total{who="device"} 6',
+                     'updraft_auth_throttled_total{who="admin"} 1',
+                     'updraft_auth_throttled_total{who="device"} 1'):
+            check(line in text, "/metrics has %s: %r" % (line, text[:200]))
+        viewer = make_token(srv, "graphs", "viewer")
+        ci = make_token(srv, "ci-only", "ci")
+        for tok, want in ((viewer, 200), (ci, 401), ("wrong", 401)):
+            r = srv.raw(("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                         "Connection: close\r\n\r\n" % tok).encode())
+            eq(r.status, want, "/metrics with a %s token" % ("viewer" if tok == viewer else
+                                                           "ci" if tok == ci else "wrong"))
     finally:
         srv.stop()
     # logged once per source per interval (60 s), not once per failure
