@@ -23,6 +23,7 @@ static const struct command commands[] = {
      "ask a server for an update as a device does; say what fails and why"},
     {"login", upd_cmd_login, "remember a server and its admin token for the commands above"},
     {"logout", upd_cmd_logout, "forget them"},
+    {"token", upd_cmd_token, "create, list and revoke named API tokens with roles"},
     {"events", upd_cmd_events, "show what devices and admins did; --follow for new events"},
     {"backup", upd_cmd_backup, "copy a data directory (database and firmware) while serving"},
     {"restore", upd_cmd_restore, "put a backup back into a data directory"},

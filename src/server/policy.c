@@ -9,6 +9,7 @@
 
 #include "delivery.h"
 #include "chip.h"
+#include "sigrule.h"
 #include "host/fileinspect.h"
 #include "imageid.h"
 #include "metrics.h"
@@ -347,6 +348,14 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
                      "; its gzip copy (%lld bytes) is not sent: %s", (long long)rel->gz_size,
                      gz_why);
         }
+        return;
+    }
+    char sig_why[UPD_DETAIL_MAX];
+    if (!dr->mode_fs && upd__sign_mode_refused(s, d, known, &rep, sig_why, sizeof sig_why)) {
+        out->result = "declined";
+        out->decline = UPD_DECLINE_OTHER;
+        snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
+                 (long long)rel->id, rel->version, sig_why);
         return;
     }
     out->offer = 1;

@@ -331,7 +331,7 @@ static enum MHD_Result create(req *r, struct MHD_Connection *c, int plan_path)
     int plan = plan_path || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "plan"));
     int rc = read_settings(j, row, 0, why, sizeof why) ? UPD_RO_EINVAL : 0;
     cJSON_Delete(j);
-    upd__copy(row->created_by, sizeof row->created_by, "admin");
+    upd__copy(row->created_by, sizeof row->created_by, r->who.name);
     if (rc == 0)
         rc = upd__rollout_create(r->s->rollouts, row, plan, st, why, sizeof why);
     if (rc == 0 && !plan)
@@ -401,7 +401,7 @@ static enum MHD_Result action(req *r, struct MHD_Connection *c, int64_t id, cons
         rc = read_settings(j ? j : empty, row, 1, why, sizeof why) ? UPD_RO_EINVAL : 0;
         cJSON_Delete(empty);
         if (rc == 0) {
-            upd__copy(row->created_by, sizeof row->created_by, "admin");
+            upd__copy(row->created_by, sizeof row->created_by, r->who.name);
             rc = upd__rollout_rollback(r->s->rollouts, id, row, why, sizeof why);
         }
         int64_t nid = row->id;
@@ -428,7 +428,7 @@ static enum MHD_Result action(req *r, struct MHD_Connection *c, int64_t id, cons
     if (!upd__printable(note, sizeof note - 1))
         return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
                                 "\"note\" must be printable text (at most 199 bytes)");
-    rc = upd__rollout_act(r->s->rollouts, id, what, "admin", note, NULL, why, sizeof why);
+    rc = upd__rollout_act(r->s->rollouts, id, what, r->who.name, note, NULL, why, sizeof why);
     if (rc)
         return fail(r, c, rc, why);
     return show(r, c, id);

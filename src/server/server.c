@@ -490,6 +490,13 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__metrics_init();
+    s->authz = upd__authz_new();
+    s->admin_limit = upd_authlimit_new("admin API");
+    s->device_limit = upd_authlimit_new("device");
+    if (!s->authz || !s->admin_limit || !s->device_limit) {
+        fprintf(stderr, "updraft: out of memory\n");
+        goto out;
+    }
     upd__blob_gc(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
@@ -616,6 +623,9 @@ out:
     upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
     upd__rollouts_stop(s->rollouts);
+    upd__authz_free(s); /* writes the tokens' last uses: before the store closes */
+    upd_authlimit_free(s->admin_limit);
+    upd_authlimit_free(s->device_limit);
     if (s->store)
         s->store->ops->close(s->store);
     upd__sign_free(s);

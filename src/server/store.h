@@ -122,7 +122,35 @@ typedef struct upd_event_row {
     int64_t release_id; /* 0 none */
     int64_t bytes;      /* -1 none */
     char detail[UPD_DETAIL_MAX];
+    /* admin actions ("audit" events): the API token's name and the address it came
+     * from; "" for the rest */
+    char actor[UPD_NAME_MAX];
+    char source[48];
 } upd_event_row;
+
+/* A named API token (authz.h). The secret itself is never stored: hash is the SHA-256
+ * (hex) of the whole secret, key_id the public part of it that finds the row. The
+ * bootstrap admin token (the data directory's admin-token) has a row of its own with
+ * key_id "" and hash "": its use is recorded there, it never matches a secret. */
+typedef struct upd_token_row {
+    char name[UPD_NAME_MAX];
+    char role[16];      /* "admin", "operator", "viewer", "ci" */
+    char channels[512]; /* ci: the channels it may upload to, "a,b"; "" any */
+    char key_id[32];    /* "" the bootstrap token */
+    char hash[65];
+    int64_t created_ms; /* 0 unknown (the bootstrap token) */
+    char created_by[UPD_NAME_MAX];
+    int64_t expires_ms;   /* 0 never */
+    int64_t last_used_ms; /* 0 never */
+    char last_used_from[48];
+} upd_token_row;
+
+/* One token's latest use, as authz.c batches them. */
+typedef struct upd_token_use {
+    char name[UPD_NAME_MAX];
+    int64_t at_ms;
+    char from[48];
+} upd_token_use;
 
 typedef struct upd_channel_row {
     char name[UPD_NAME_MAX];
@@ -262,6 +290,7 @@ typedef int (*upd_channel_cb)(void *ctx, const upd_channel_row *c);
 typedef int (*upd_rollout_cb)(void *ctx, const upd_rollout_row *r);
 /* One device's state in a rollout ("offered", "downloading", "updated", ...) since at_ms. */
 typedef int (*upd_rollout_dev_cb)(void *ctx, const char *mac, const char *state, int64_t at_ms);
+typedef int (*upd_token_cb)(void *ctx, const upd_token_row *t);
 
 /* Every operation returns 0, UPD_STORE_ENOTFOUND, UPD_STORE_ECONFLICT or
  * UPD_STORE_EFAIL (then err, when not NULL, holds the reason). List callbacks return 0
@@ -368,6 +397,19 @@ typedef struct upd_store_ops {
     int (*rollout_list)(upd_store *st, upd_rollout_cb cb, void *ctx);
     /* The devices of rollout id with their states (written by apply_batch from plans). */
     int (*rollout_devices)(upd_store *st, int64_t id, upd_rollout_dev_cb cb, void *ctx);
+    /* Add an event as it is (id is assigned; actor and source kept): the audit trail of
+     * admin actions (authz.c). */
+    int (*event_add)(upd_store *st, const upd_event_row *e, char *err, size_t errlen);
+    /* Named API tokens (authz.h): insert (ECONFLICT when the name is taken), find by
+     * key id (ENOTFOUND), list by name, delete by name (ENOTFOUND; the bootstrap row is
+     * never deleted: ECONFLICT), and record the latest uses (n of them, one
+     * transaction; a use older than the one recorded changes nothing). */
+    int (*token_insert)(upd_store *st, const upd_token_row *t, char *err, size_t errlen);
+    int (*token_by_key)(upd_store *st, const char *key_id, upd_token_row *out);
+    int (*token_list)(upd_store *st, upd_token_cb cb, void *ctx);
+    int (*token_delete)(upd_store *st, const char *name, char *err, size_t errlen);
+    int (*token_touch)(upd_store *st, const upd_token_use *uses, size_t n, char *err,
+                       size_t errlen);
 } upd_store_ops;
 
 struct upd_store {

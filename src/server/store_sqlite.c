@@ -83,7 +83,18 @@ static const char *const MIGRATIONS[] = {
      * and the operator's tags on devices (tags.h, docs/filters.md) */
     ("ALTER TABLE devices ADD COLUMN url_channel TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '';"),
-    /* 11: staged rollouts (rollout.c) and each device's state in them */
+    /* 11: named API tokens with roles (authz.c; the secret only as its SHA-256), the
+     * bootstrap admin token's row (key_id NULL: it records its uses), and who did an
+     * admin action from where (audit events) */
+    "CREATE TABLE api_tokens("
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, channels TEXT NOT NULL DEFAULT '',"
+    " key_id TEXT UNIQUE, hash TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0,"
+    " created_by TEXT NOT NULL DEFAULT '', expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_used_ms INTEGER NOT NULL DEFAULT 0, last_used_from TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO api_tokens(name, role) VALUES('admin-token', 'admin');"
+    "ALTER TABLE events ADD COLUMN actor TEXT;"
+    "ALTER TABLE events ADD COLUMN source TEXT;",
+    /* 12: staged rollouts (rollout.c) and each device's state in them */
     "CREATE TABLE rollouts("
     " id INTEGER PRIMARY KEY, release_id INTEGER NOT NULL REFERENCES releases(id),"
     " target TEXT NOT NULL DEFAULT '', rollback_of INTEGER NOT NULL DEFAULT 0,"
@@ -119,6 +130,10 @@ static const char *const MIGRATIONS[] = {
     "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
     "tags"
 #define DEV_NCOLS 31
+/* An API token row (read_token) */
+#define TOK_COLS                                                                                   \
+    "name, role, channels, COALESCE(key_id, ''), hash, created_ms, created_by, expires_ms, "       \
+    "last_used_ms, last_used_from"
 /* The filter of device listings (upd_device_filter): ?1 effective channel (filter.h), ?2 family, ?3
  * version, ?4 seen since, ?6 attention, ?7 pinned to, ?9 tool ("none", "any" or a tool's name) */
 #define DEV_FILTER                                                                                 \
@@ -181,6 +196,12 @@ enum q {
     Q_KEY_SET,
     Q_KEY_DEL,
     Q_RO_DEV_PUT,
+    Q_EV_ADD,
+    Q_TOK_INSERT,
+    Q_TOK_BY_KEY,
+    Q_TOK_LIST,
+    Q_TOK_DELETE,
+    Q_TOK_TOUCH,
     Q__COUNT
 };
 
@@ -310,9 +331,19 @@ static const char *const SQL[Q__COUNT] = {
         "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW,
     [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES(?1,?2,?3,?4,?5,?6)",
-    [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail FROM events WHERE "
-                  "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
-                  "ORDER BY id DESC LIMIT ?4",
+    [Q_EV_ADD] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail, actor, source) "
+                 "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_TOK_INSERT] = "INSERT INTO api_tokens(name, role, channels, key_id, hash, created_ms, "
+                     "created_by, expires_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_TOK_BY_KEY] = "SELECT " TOK_COLS " FROM api_tokens WHERE key_id=?1",
+    [Q_TOK_LIST] = "SELECT " TOK_COLS " FROM api_tokens ORDER BY key_id IS NOT NULL, name",
+    [Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE name=?1 AND key_id IS NOT NULL",
+    [Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_ms=?2, last_used_from=?3 WHERE name=?1 AND "
+                    "last_used_ms<?2",
+    [Q_EV_LIST] =
+        "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events WHERE "
+        "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
+        "ORDER BY id DESC LIMIT ?4",
 };
 
 /* ---- connection pool ------------------------------------------------------------------ */
@@ -1446,11 +1477,160 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
         e.release_id = col_int(st, 4, 0);
         e.bytes = col_int(st, 5, -1);
         col_text(st, 6, e.detail, sizeof e.detail);
+        col_text(st, 7, e.actor, sizeof e.actor);
+        col_text(st, 8, e.source, sizeof e.source);
         if (cb(ctx, &e))
             break;
     }
     if (st)
         sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_event_add(upd_store *base, const upd_event_row *e, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_EV_ADD);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, e->at_ms);
+        bind_text_or_null(st, 2, e->mac);
+        sqlite3_bind_text(st, 3, e->kind, -1, SQLITE_TRANSIENT);
+        if (e->release_id > 0)
+            sqlite3_bind_int64(st, 4, e->release_id);
+        bind_int_or_null(st, 5, e->bytes);
+        sqlite3_bind_text(st, 6, e->detail, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 7, e->actor);
+        bind_text_or_null(st, 8, e->source);
+        rc = exec_done(c, st);
+    }
+    if (rc)
+        seterr(err, errlen, "could not record the event", c);
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- API tokens ----------------------------------------------------------------------- */
+
+static void read_token(sqlite3_stmt *st, upd_token_row *t)
+{
+    memset(t, 0, sizeof *t);
+    col_text(st, 0, t->name, sizeof t->name);
+    col_text(st, 1, t->role, sizeof t->role);
+    col_text(st, 2, t->channels, sizeof t->channels);
+    col_text(st, 3, t->key_id, sizeof t->key_id);
+    col_text(st, 4, t->hash, sizeof t->hash);
+    t->created_ms = col_int(st, 5, 0);
+    col_text(st, 6, t->created_by, sizeof t->created_by);
+    t->expires_ms = col_int(st, 7, 0);
+    t->last_used_ms = col_int(st, 8, 0);
+    col_text(st, 9, t->last_used_from, sizeof t->last_used_from);
+}
+
+static int s_token_insert(upd_store *base, const upd_token_row *t, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_INSERT);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, t->role, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, t->channels, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, t->key_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, t->hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, t->created_ms);
+        sqlite3_bind_text(st, 7, t->created_by, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, t->expires_ms);
+        rc = exec_done(c, st);
+    }
+    if (rc == UPD_STORE_ECONFLICT)
+        snprintf(err, errlen, "a token named '%s' exists", t->name);
+    else if (rc)
+        seterr(err, errlen, "could not store the token", c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_by_key(upd_store *base, const char *key_id, upd_token_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_BY_KEY);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW)
+            read_token(st, out);
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_list(upd_store *base, upd_token_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    while (rc == 0 && next_row(st, &rc)) {
+        upd_token_row t;
+        read_token(st, &t);
+        if (cb(ctx, &t))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_delete(upd_store *base, const char *name, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_DELETE);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
+            rc = strcmp(name, "admin-token") ? UPD_STORE_ENOTFOUND : UPD_STORE_ECONFLICT;
+    }
+    if (rc == UPD_STORE_EFAIL)
+        seterr(err, errlen, "could not delete the token", c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_touch(upd_store *base, const upd_token_use *uses, size_t n, char *err,
+                         size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *st = stmt(c, Q_TOK_TOUCH);
+        if (!st) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        sqlite3_bind_text(st, 1, uses[i].name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, uses[i].at_ms);
+        sqlite3_bind_text(st, 3, uses[i].from, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the tokens' use", c);
+        rollback(c);
+    }
     release_conn(s, c);
     return rc;
 }
@@ -2059,6 +2239,12 @@ static const upd_store_ops SQLITE_OPS = {
     .rollout_get = s_rollout_get,
     .rollout_list = s_rollout_list,
     .rollout_devices = s_rollout_devices,
+    .event_add = s_event_add,
+    .token_insert = s_token_insert,
+    .token_by_key = s_token_by_key,
+    .token_list = s_token_list,
+    .token_delete = s_token_delete,
+    .token_touch = s_token_touch,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

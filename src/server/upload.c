@@ -413,6 +413,9 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
                                "same_version must be 'replace' or 'allow-duplicate'");
         goto out;
     }
+    /* a ci token may be limited to some channels (authz.h) */
+    if (upd__authz_upload_channel(r, c, up->channel, replace, &ret) != 0)
+        goto out;
     upd_release_row *other = malloc(sizeof *other);
     int same = other && upd__lifecycle_same_version(s, rel, other);
     if (same && !up->same_version[0]) {
@@ -497,6 +500,10 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(insp, "flash_mode", upd_flash_mode_name(rep->flash_mode));
         cJSON_AddNumberToObject(insp, "flash_size", rep->flash_size);
         ret = upd__reply_json(r, c, MHD_HTTP_CREATED, j);
+        r->audit_release = rel->id; /* the audit event names it (authz.c) */
+        snprintf(r->audit_note, sizeof r->audit_note, "release %lld, version %.60s, %s%s%.63s",
+                 (long long)rel->id, rel->version, rel->platform,
+                 up->channel[0] ? ", channel " : "", up->channel);
     }
 out:
     free(fi);

@@ -191,14 +191,14 @@ def t_admin():
         check(r.status == 409 and "already covers" in r.json["error"], "API: overlap is 409")
         # pause: devices not started are no longer offered; resume; abort
         rc, out, err = cli(srv, "rollout", "pause", "1", "--note", "lunch")
-        check(rc == 0 and "paused by admin: lunch" in out, "pause: %r %r" % (out, err))
+        check(rc == 0 and "paused by admin-token: lunch" in out, "pause: %r %r" % (out, err))
         rc, out, err = cli(srv, "rollout", "pause", "1")
         check(rc == 1 and "paused already" in err, "pause twice: %r" % err)
         fresh = Device(srv, 900)
         rc, out, err = cli(srv, "rollout", "resume", "1")
-        check(rc == 0 and "running" in out and "resumed by admin" in out, "resume: %r" % out)
+        check(rc == 0 and "running" in out and "resumed by admin-token" in out, "resume: %r" % out)
         rc, out, err = cli(srv, "rollout", "abort", "1", "--note", "enough")
-        check(rc == 0 and "aborted by admin: enough" in out, "abort: %r" % out)
+        check(rc == 0 and "aborted by admin-token: enough" in out, "abort: %r" % out)
         rc, out, err = cli(srv, "rollout", "resume", "1")
         check(rc == 1 and "rollout 1 is aborted" in err, "resume an aborted one: %r" % err)
         eq(fresh.check().status, 304, "after the abort nobody new is offered the release")
@@ -210,7 +210,7 @@ def t_admin():
         for k in ("rollout-created", "rollout-wave", "rollout-paused", "rollout-resumed",
                   "rollout-aborted"):
             check(k in kinds, "event %s recorded" % k)
-        check(any("paused by admin: lunch" in e["detail"] for e in events(srv, kind="rollout-paused")),
+        check(any("paused by admin-token: lunch" in e["detail"] for e in events(srv, kind="rollout-paused")),
               "the pause event says who and why")
         # targets: a filter (docs/filters.md); disjoint targets run side by side
         for d in devs[:5]:
