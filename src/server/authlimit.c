@@ -54,6 +54,10 @@ static void source_key(const char *ip, char out[64])
 {
     struct in6_addr a;
     if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a) == 1) {
+        if (IN6_IS_ADDR_V4MAPPED(&a)) { /* an IPv4 client of a dual-stack socket */
+            inet_ntop(AF_INET, a.s6_addr + 12, out, 64);
+            return;
+        }
         memset(a.s6_addr + 8, 0, 8);
         char buf[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, &a, buf, sizeof buf);

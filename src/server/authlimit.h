@@ -4,9 +4,10 @@
  * delay that doubles from 1 s up to UPD_AUTHLIMIT_MAX_S. While it is blocked the server
  * answers its requests at once with 429 and Retry-After, without looking at the
  * credentials (no guess is evaluated, no thread waits). A success while not blocked
- * forgets its failures; UPD_AUTHLIMIT_FORGET_S without a failure forgets the source. IPv4 addresses
- * count one by one, IPv6 addresses by their /64 (one host usually holds a whole /64). Each source
- * is logged at most once per UPD_AUTHLIMIT_LOG_S, with what it did since. */
+ * forgets its failures; UPD_AUTHLIMIT_FORGET_S without a failure forgets the source.
+ * IPv4 addresses count one by one (IPv4-mapped IPv6 ones as IPv4), IPv6 addresses by
+ * their /64 (one host usually holds a whole /64). Each source is logged at most once per
+ * UPD_AUTHLIMIT_LOG_S, with what it did since. */
 #ifndef UPD_SERVER_AUTHLIMIT_H
 #define UPD_SERVER_AUTHLIMIT_H
 

@@ -350,7 +350,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         }
         return;
     }
-    char sig_why[UPD_DETAIL_MAX];
+    char sig_why[360];
     if (!dr->mode_fs && upd__sign_mode_refused(s, d, known, &rep, sig_why, sizeof sig_why)) {
         out->result = "declined";
         out->decline = UPD_DECLINE_OTHER;
