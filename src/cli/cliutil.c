@@ -271,6 +271,13 @@ int upd_cli_auth_error(const char *cmd, int status, const cJSON *j)
                 cmd, upd_cli_jstr(j, "token"), list);
         return 1;
     }
+    if (status == 401 && !strcmp(kind, "expired")) {
+        fprintf(stderr,
+                "updraft %s: the server refused %s: %s: ask an admin for a new one ('updraft "
+                "token create NAME --role ROLE')\n",
+                cmd, upd_api_token_source(), upd_cli_jstr(j, "reason"));
+        return 1;
+    }
     if (status == 429) {
         fprintf(stderr,
                 "updraft %s: the server refuses this address for %lld s after too many failed "

@@ -396,10 +396,20 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
         r->who.role = 0;
         upd__metrics_auth_failure(1);
         wait = upd_authlimit_fail(s->admin_limit, r->who.ip, upd__now_ms());
-        if (wait)
+        if (wait) {
             *ret = upd__reply_throttled(r, c, wait, 1);
-        else
+        } else if (r->who.name[0]) { /* a token that expired: say so, and its name */
+            cJSON *j = cJSON_CreateObject();
+            char msg[700];
+            snprintf(msg, sizeof msg, "%s: ask an admin for a new one (POST /api/v1/tokens)", why);
+            cJSON_AddStringToObject(j, "error", msg);
+            cJSON_AddStringToObject(j, "kind", "expired");
+            cJSON_AddStringToObject(j, "reason", why);
+            cJSON_AddStringToObject(j, "token", r->who.name);
+            *ret = upd__reply_json(r, c, MHD_HTTP_UNAUTHORIZED, j);
+        } else {
             *ret = upd__reply_error(r, c, MHD_HTTP_UNAUTHORIZED, "unauthorized", "%s", why);
+        }
         return -1;
     }
     upd_authlimit_ok(s->admin_limit, r->who.ip);

@@ -186,8 +186,11 @@ def t_tokens():
         eq(srv.api("GET", "/api/v1/releases", token=short).status, 200, "valid before it expires")
         time.sleep(1.2)
         r = srv.api("GET", "/api/v1/releases", token=short)
-        check(r.status == 401 and "expired" in r.json["error"] and "short" in r.json["error"],
-              "an expired token: 401 saying so: %r" % r.body)
+        check(r.status == 401 and r.json["kind"] == "expired" and r.json["token"] == "short" and
+              "expired at" in r.json["reason"], "an expired token: 401 saying so: %r" % r.body)
+        rc, out, err = cli(["release", "list"], srv, short)
+        check(rc == 1 and "the token 'short' expired at" in err and "updraft token create" in err
+              and "/api/v1" not in err, "the CLI says it expired, in its words: %r" % err)
         by = {x["name"]: x for x in srv.api("GET", "/api/v1/tokens").json["tokens"]}
         check(by["short"]["expired"] and by["short"]["expires"], "the list says it expired")
         # ci tokens limited to channels
@@ -303,7 +306,8 @@ def t_cli():
         check(rc == 0 and "revoked" in out, "token revoke: %r" % out)
         rc, out, err = cli(["release", "add", f, "--version", "1.1", "--channel", "beta"], srv,
                            secret)
-        check(rc == 1 and "refused" in err, "a revoked token is refused: %r" % err)
+        check(rc == 1 and "refused" in err and "updraft token list" in err,
+              "a revoked token is refused: %r" % err)
         for sub in ("create", "list", "revoke"):
             rc, out, err = cli(["token", sub, "--help"], srv, None)
             check(rc == 0 and out.startswith("usage: updraft token " + sub), "token %s --help" % sub)
