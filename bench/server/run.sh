@@ -163,6 +163,10 @@ for p in UPD NGX NGXD FLR PHP PHP2 UPDRO; do
 done
 # a device on 1.0.0: gets the 1 MiB image
 device_request /update "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-UPD.req"
+# that device downloads again and again and never installs: to the failed-release rules
+# (docs/protocol.md "Failed releases") a failing device, held back after 3 downloads (304s
+# from then on). Marked as a tool's device, as updraft sim's are, it is never held.
+sed -i 's/^Content-Length: 0\r$/x-updraft-tool: bench\r\nContent-Length: 0\r/' "$WORK/dl-UPD.req"
 device_request /firmware.bin "127.0.0.1:$P_NGX" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGX.req"
 device_request /firmware.bin "127.0.0.1:$P_NGXD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGXD.req"
 device_request /update/slow "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/slow.req"
