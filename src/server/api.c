@@ -808,9 +808,9 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         enum MHD_Result ret = MHD_NO;
         if (upd__authz_begin(r, c, path, method, &ret) != 0)
             return ret;
-        if (is_upload && upd__upload_begin(r, c) != 0)
+        if (is_upload && upd__upload_begin(r, c) < 0)
             return MHD_NO;
-        return MHD_YES;
+        return MHD_YES; /* upload_begin may have answered already (r->responded) */
     }
     if (r->responded) { /* answered before the body was read: drop the rest */
         *upload_data_size = 0;

@@ -392,6 +392,7 @@ int upd_server_main(const upd_server_config *cfg)
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->resp_mu, NULL);
     upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
+    upd__upspace_init(s);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -634,6 +635,7 @@ out:
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
     upd__lograte_free(&s->http_log);
+    upd__upspace_free(s);
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */
