@@ -864,6 +864,7 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         cJSON_AddStringToObject(j, "service", "updraft");
         cJSON_AddNumberToObject(j, "dropped_device_records",
                                 (double)upd_writer_dropped(r->s->writer));
+        upd__upspace_json(r->s, j);
         /* failed authentication (authlimit.h): attempts, and requests answered 429 */
         cJSON *af = cJSON_AddObjectToObject(j, "auth_failures");
         cJSON_AddNumberToObject(af, "admin", (double)upd_authlimit_failures(r->s->admin_limit));

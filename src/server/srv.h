@@ -109,7 +109,7 @@ typedef struct srv {
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
     upd_authz *authz;             /* token use, batched (authz.h) */
     upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
-    pthread_mutex_t upspace_mu;   /* room for uploads in <data>/tmp (upspace.c) */
+    pthread_mutex_t upspace_mu;                /* room for uploads in <data>/tmp (upspace.c) */
     uint64_t upspace_used, upspace_max;
 } srv;
 
@@ -267,6 +267,8 @@ void upd__upspace_free(srv *s);
 int upd__upspace_take(srv *s, uint64_t n, char *why, size_t whylen);
 /* Give back n bytes taken. */
 void upd__upspace_give(srv *s, uint64_t n);
+/* Add "upload_room": {"used", "max"} (bytes) to j (GET /api/v1). */
+void upd__upspace_json(srv *s, cJSON *j);
 
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);

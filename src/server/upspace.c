@@ -67,3 +67,13 @@ void upd__upspace_give(srv *s, uint64_t n)
     s->upspace_used = n > s->upspace_used ? 0 : s->upspace_used - n;
     pthread_mutex_unlock(&s->upspace_mu);
 }
+
+void upd__upspace_json(srv *s, cJSON *j)
+{
+    pthread_mutex_lock(&s->upspace_mu);
+    uint64_t used = s->upspace_used, max = s->upspace_max;
+    pthread_mutex_unlock(&s->upspace_mu);
+    cJSON *o = cJSON_AddObjectToObject(j, "upload_room");
+    cJSON_AddNumberToObject(o, "used", (double)used);
+    cJSON_AddNumberToObject(o, "max", (double)max);
+}

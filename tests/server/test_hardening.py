@@ -179,8 +179,15 @@ def t_uploads():
             s.sendall(upload_head(900000) + b"\xe9" * 1000)
             held.append(s)
         img = arduino_bin(seed=321)
+        deadline, room = time.time() + 10, None
+        while time.time() < deadline and (room or {}).get("used") != 1800000:
+            room = srv.api("GET", "/api/v1").json["upload_room"]
+            time.sleep(0.05)
+        eq(room, {"used": 1800000, "max": 2 << 20}, "GET /api/v1: the two hold their room")
+        eq(whole_answer(srv.port, upload_head(400000)), 503,
+           "a third upload while the room is held: 503 before its body")
         r = srv.api("POST", "/api/v1/releases?version=3.0", img + b"\0" * (400000 - len(img)))
-        eq(r.status, 503, "a third upload while the room is held: 503")
+        eq(r.status, 503, "a third upload with its body: 503")
         check(r.json and r.json.get("kind") == "busy" and "retry" in r.json.get("error", ""),
               "it says the uploads in progress hold the room: %r" % (r.json,))
         eq(srv.api("GET", "/api/v1/releases").status, 200, "the API still answers")
@@ -193,6 +200,7 @@ def t_uploads():
                 break
             time.sleep(0.2)
         eq(r.status, 201, "the room is given back when uploads end")
+        eq(srv.api("GET", "/api/v1").json["upload_room"]["used"], 0, "all of it")
         eq(os.listdir(tmp), [], "no temp file left behind")
     finally:
         srv.stop()
