@@ -864,6 +864,14 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         cJSON_AddStringToObject(j, "service", "updraft");
         cJSON_AddNumberToObject(j, "dropped_device_records",
                                 (double)upd_writer_dropped(r->s->writer));
+        char why[256];
+        uint64_t lost = upd_writer_lost(r->s->writer, why, sizeof why);
+        cJSON *dr = cJSON_AddObjectToObject(j, "dropped_device_records_by_cause");
+        cJSON_AddNumberToObject(dr, "queue_full",
+                                (double)(upd_writer_dropped(r->s->writer) - lost));
+        cJSON_AddNumberToObject(dr, "store_failed", (double)lost);
+        if (lost)
+            cJSON_AddStringToObject(dr, "last_error", why);
         upd__upspace_json(r->s, j);
         /* failed authentication (authlimit.h): attempts, and requests answered 429 */
         cJSON *af = cJSON_AddObjectToObject(j, "auth_failures");

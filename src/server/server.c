@@ -480,7 +480,10 @@ int upd_server_main(const upd_server_config *cfg)
     char db[PATH_MAX + 16], err[512];
     snprintf(db, sizeof db, "%s/updraft.db", data);
     upd_store *sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!sqlite && upd__upspace_give_up_reserve(s)) /* a full disk (upspace.c) */
+        sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
     if (!sqlite) {
+        upd__upspace_explain(s, err, sizeof err);
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
@@ -499,6 +502,8 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
+    upd__upspace_startup_check(s);
+    upd__upspace_keep_reserve(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
     s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;
