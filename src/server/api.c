@@ -808,9 +808,9 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         enum MHD_Result ret = MHD_NO;
         if (upd__authz_begin(r, c, path, method, &ret) != 0)
             return ret;
-        if (is_upload && upd__upload_begin(r, c) != 0)
+        if (is_upload && upd__upload_begin(r, c) < 0)
             return MHD_NO;
-        return MHD_YES;
+        return MHD_YES; /* upload_begin may have answered already (r->responded) */
     }
     if (r->responded) { /* answered before the body was read: drop the rest */
         *upload_data_size = 0;
@@ -864,6 +864,15 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         cJSON_AddStringToObject(j, "service", "updraft");
         cJSON_AddNumberToObject(j, "dropped_device_records",
                                 (double)upd_writer_dropped(r->s->writer));
+        char why[256];
+        uint64_t lost = upd_writer_lost(r->s->writer, why, sizeof why);
+        cJSON *dr = cJSON_AddObjectToObject(j, "dropped_device_records_by_cause");
+        cJSON_AddNumberToObject(dr, "queue_full",
+                                (double)(upd_writer_dropped(r->s->writer) - lost));
+        cJSON_AddNumberToObject(dr, "store_failed", (double)lost);
+        if (lost)
+            cJSON_AddStringToObject(dr, "last_error", why);
+        upd__upspace_json(r->s, j);
         /* failed authentication (authlimit.h): attempts, and requests answered 429 */
         cJSON *af = cJSON_AddObjectToObject(j, "auth_failures");
         cJSON_AddNumberToObject(af, "admin", (double)upd_authlimit_failures(r->s->admin_limit));

@@ -392,6 +392,7 @@ int upd_server_main(const upd_server_config *cfg)
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->resp_mu, NULL);
     upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
+    upd__upspace_init(s);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -479,7 +480,10 @@ int upd_server_main(const upd_server_config *cfg)
     char db[PATH_MAX + 16], err[512];
     snprintf(db, sizeof db, "%s/updraft.db", data);
     upd_store *sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!sqlite && upd__upspace_give_up_reserve(s)) /* a full disk (upspace.c) */
+        sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
     if (!sqlite) {
+        upd__upspace_explain(s, err, sizeof err);
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
@@ -498,6 +502,8 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
+    upd__upspace_startup_check(s);
+    upd__upspace_keep_reserve(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
     s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;
@@ -634,6 +640,7 @@ out:
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
     upd__lograte_free(&s->http_log);
+    upd__upspace_free(s);
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */

@@ -109,6 +109,8 @@ typedef struct srv {
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
     upd_authz *authz;             /* token use, batched (authz.h) */
     upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
+    pthread_mutex_t upspace_mu;                /* room for uploads in <data>/tmp (upspace.c) */
+    uint64_t upspace_used, upspace_max;
 } srv;
 
 struct upload;
@@ -252,6 +254,31 @@ enum MHD_Result upd__tokens_route(req *r, struct MHD_Connection *c, const char *
 int upd__authz_upload_channel(req *r, struct MHD_Connection *c, const char *channel, int replaces,
                               enum MHD_Result *ret);
 
+/* ---- upspace.c ---- */
+/* Uploads in progress together hold at most this many times --max-upload in <data>/tmp,
+ * and leave this much of the disk free (for the database and the device records). */
+#define UPD_UPLOAD_SPACE_FACTOR 2
+#define UPD_UPLOAD_DISK_RESERVE (16 << 20)
+
+void upd__upspace_init(srv *s);
+void upd__upspace_free(srv *s);
+/* Take n bytes of upload room. 0 ok; -1 the uploads in progress hold the budget, -2 the
+ * disk has no room; why (whylen bytes) says so in the API's words. */
+int upd__upspace_take(srv *s, uint64_t n, char *why, size_t whylen);
+/* Give back n bytes taken. */
+void upd__upspace_give(srv *s, uint64_t n);
+/* <data>/space-reserve: set aside while there is room (keep), given up (1) when the disk
+ * is full so that the store can open at start; explain appends "no space left on DIR" to
+ * err when that is the case. */
+#define UPD_SPACE_RESERVE (4 << 20)
+void upd__upspace_keep_reserve(srv *s);
+int upd__upspace_give_up_reserve(srv *s);
+void upd__upspace_explain(srv *s, char *err, size_t errlen);
+/* At start: warn (stderr) when the data directory's disk is (nearly) full. */
+void upd__upspace_startup_check(srv *s);
+/* Add "upload_room": {"used", "max"} (bytes) to j (GET /api/v1). */
+void upd__upspace_json(srv *s, cJSON *j);
+
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
 
@@ -325,6 +352,8 @@ cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret
 /* 500 "the database failed: err". */
 enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const char *err);
 /* Upload of a release: feed body bytes (size 0 = end of body). */
+/* Start an upload: 0 go on (the body follows), 1 refused and answered already (too large,
+ * no room: before the body is read), -1 out of memory. */
 int upd__upload_begin(req *r, struct MHD_Connection *c);
 enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size);
 enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c);

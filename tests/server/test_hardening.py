@@ -3,11 +3,12 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict heads"""
+GROUP: strict heads uploads fulldisk"""
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import test_server as t
 from test_server import Server, arduino_bin, check, eq, esp8266_request
@@ -154,7 +155,150 @@ def t_heads():
           % len(lines))
 
 
-GROUPS = {"strict": t_strict, "heads": t_heads}
+def upload_head(size, extra=""):
+    return ("POST /api/v1/releases?version=9 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+            "\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n%s\r\n"
+            % (t.TOKEN, size, extra)).encode()
+
+
+def t_uploads():
+    """An upload too large for --max-upload is refused before its body is read; the uploads
+    in progress share a bounded room in <data>/tmp."""
+    srv = Server(["--max-upload", "1"])  # 1 MiB; the uploads together: 2 MiB
+    tmp = os.path.join(srv.data, "tmp")
+    try:
+        # 100 MB announced, not a byte of body sent: the answer comes anyway
+        for extra in ("", "Expect: 100-continue\r\n"):
+            eq(whole_answer(srv.port, upload_head(100 << 20, extra)), 413,
+               "Content-Length 100 MiB %s: 413 before the body" % extra.strip())
+        eq(os.listdir(tmp), [], "nothing written to <data>/tmp for a refused upload")
+        # two uploads of 900,000 bytes in progress hold 1.8 of the 2 MiB
+        held = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(upload_head(900000) + b"\xe9" * 1000)
+            held.append(s)
+        img = arduino_bin(seed=321)
+        deadline, room = time.time() + 10, None
+        while time.time() < deadline and (room or {}).get("used") != 1800000:
+            room = srv.api("GET", "/api/v1").json["upload_room"]
+            time.sleep(0.05)
+        eq(room, {"used": 1800000, "max": 2 << 20}, "GET /api/v1: the two hold their room")
+        eq(whole_answer(srv.port, upload_head(400000)), 503,
+           "a third upload while the room is held: 503 before its body")
+        r = srv.api("POST", "/api/v1/releases?version=3.0", img + b"\0" * (400000 - len(img)))
+        eq(r.status, 503, "a third upload with its body: 503")
+        check(r.json and r.json.get("kind") == "busy" and "retry" in r.json.get("error", ""),
+              "it says the uploads in progress hold the room: %r" % (r.json,))
+        eq(srv.api("GET", "/api/v1/releases").status, 200, "the API still answers")
+        for s in held:
+            s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:  # the server notices the two went away
+            r = srv.api("POST", "/api/v1/releases?version=3.0", img)
+            if r.status != 503:
+                break
+            time.sleep(0.2)
+        eq(r.status, 201, "the room is given back when uploads end")
+        eq(srv.api("GET", "/api/v1").json["upload_room"]["used"], 0, "all of it")
+        eq(os.listdir(tmp), [], "no temp file left behind")
+    finally:
+        srv.stop()
+
+
+def t_fulldisk():
+    """A real full disk: a 24 MiB tmpfs mounted in a user+mount namespace of our own (no root
+    needed: `unshare -rm`); the server runs in it (nsenter), the test fills it through
+    /proc/PID/root. Records lost are counted and logged with the cause; the server starts on
+    the full disk, says so, and serves the release it has."""
+    import shutil
+    import tempfile
+    if not shutil.which("unshare") or not shutil.which("nsenter"):
+        print("SKIPPED: no unshare/nsenter (util-linux) to mount a small filesystem")
+        sys.exit(t.SKIP)
+    work = tempfile.TemporaryDirectory(prefix="updraft-fulldisk-")
+    mnt = os.path.join(work.name, "disk")
+    os.mkdir(mnt)
+    holder = subprocess.Popen(["unshare", "-rm", "sh", "-c",
+                               "mount -t tmpfs -o size=24m tmpfs '%s' && echo ready && "
+                               "exec sleep 600" % mnt],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if holder.stdout.readline().strip() != b"ready":
+        holder.kill()
+        print("SKIPPED: this kernel does not let a user mount a tmpfs in a namespace of its "
+              "own (unshare -rm): %s" % holder.stderr.read().decode().strip())
+        sys.exit(t.SKIP)
+    wrapper = os.path.join(work.name, "updraft-in-ns")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec nsenter -t %d -U -m --preserve-credentials %s \"$@\"\n"
+                % (holder.pid, t.BIN))
+    os.chmod(wrapper, 0o755)
+    inside = "/proc/%d/root%s" % (holder.pid, mnt)  # the tmpfs, seen from out here
+    real_bin, t.BIN = t.BIN, wrapper
+    data = os.path.join(mnt, "data")
+
+    def fill():
+        with open(os.path.join(inside, "fill"), "ab") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+
+    def dev(srv, i):
+        return srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:00:10:%02X" % i))
+    srv = None
+    try:
+        srv = Server(data=data)
+        img = arduino_bin(seed=331)
+        eq(srv.upload(img, "2.0", "stable").status, 201, "a release while there is room")
+        fill()
+        for i in range(12):  # devices keep being answered on the full disk
+            eq(dev(srv, i).status, 200, "device %d offered the release on a full disk" % i)
+        deadline, info = time.time() + 10, {}
+        while time.time() < deadline:
+            info = srv.api("GET", "/api/v1").json
+            if info["dropped_device_records_by_cause"]["store_failed"] >= 12:
+                break
+            time.sleep(0.1)
+        causes = info["dropped_device_records_by_cause"]
+        check(causes["store_failed"] >= 12 and info["dropped_device_records"] >= 12,
+              "records lost to the full disk counted: %r" % info)
+        check("full" in causes.get("last_error", ""), "with the cause: %r" % causes)
+        r = srv.upload(arduino_bin(seed=332), "2.1")
+        eq(r.status, 507, "an upload on the full disk: 507")
+        check("no space left" in (r.json or {}).get("error", ""), "saying so: %r" % (r.json,))
+        os.unlink(os.path.join(inside, "fill"))
+        eq(dev(srv, 99).status, 200, "a device after space was freed")
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.api(
+                "GET", "/api/v1/devices/5C:CF:7F:00:10:63").status != 200:
+            time.sleep(0.1)
+        eq(srv.api("GET", "/api/v1/devices/5C:CF:7F:00:10:63").status, 200,
+           "recorded again once there is room")
+        srv.stop()
+        lost_lines = [ln for ln in srv.stderr.splitlines() if "device records lost" in ln]
+        eq(len(lost_lines), 1, "the loss logged once in the minute, not per batch: %r"
+           % lost_lines)
+        # a start on the full disk: it says so, and serves the release it has
+        fill()
+        srv = Server(data=data)
+        eq(dev(srv, 100).status, 200, "started on a full disk: the release is served")
+        srv.stop()
+        check("no space left on %s" % data in srv.stderr,
+              "the start names the cause: %r" % srv.stderr)
+        srv = None
+    finally:
+        t.BIN = real_bin
+        if srv:
+            srv.stop()
+        holder.kill()
+        holder.wait()
+
+
+GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads,
+          "fulldisk": t_fulldisk}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
