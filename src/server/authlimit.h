@@ -28,7 +28,8 @@ void upd_authlimit_free(upd_authlimit *l); /* NULL is fine */
 /* Before looking at a request's credentials: 0 go on, else the seconds the source must
  * still wait (answer 429 with Retry-After: that many). Counts a refusal. */
 unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, int64_t now_ms);
-/* The credentials were missing or wrong: count it. Returns the seconds the source is
+/* The credentials were wrong: count it (callers do not count a request that sent none:
+ * that is a challenge, not a guess). Returns the seconds the source is
  * now blocked for (0: not blocked yet). */
 unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, int64_t now_ms);
 /* The credentials were right: forget the source's failures (not when it was last

@@ -363,11 +363,12 @@ int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles)
     upd_principal who;
     memset(&who, 0, sizeof who);
     upd__client_ip(c, who.ip, sizeof who.ip);
-    if (upd_authlimit_check(s->admin_limit, who.ip, upd__now_ms()))
+    const int presented = upd__header(c, "Authorization") != NULL;
+    if (presented && upd_authlimit_check(s->admin_limit, who.ip, upd__now_ms()))
         return 0;
     char why[512];
     int ok = authenticate(s, c, &who, why, sizeof why);
-    if (ok == 0)
+    if (ok == 0 && presented)
         upd_authlimit_fail(s->admin_limit, who.ip, upd__now_ms());
     if (ok != 1)
         return 0;
@@ -381,7 +382,11 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
 {
     srv *s = r->s;
     upd__client_ip(c, r->who.ip, sizeof r->who.ip);
-    unsigned wait = upd_authlimit_check(s->admin_limit, r->who.ip, upd__now_ms());
+    /* A request without credentials is a challenge, not a guess: it is neither throttled
+     * nor counted, so that a client behind the same address that sends a right token is
+     * never held up by one that sends none. */
+    const int presented = upd__header(c, "Authorization") != NULL;
+    unsigned wait = presented ? upd_authlimit_check(s->admin_limit, r->who.ip, upd__now_ms()) : 0;
     if (wait) {
         *ret = upd__reply_throttled(r, c, wait, 1);
         return -1;
@@ -394,8 +399,10 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
     }
     if (!ok) {
         r->who.role = 0;
-        upd__metrics_auth_failure(1);
-        wait = upd_authlimit_fail(s->admin_limit, r->who.ip, upd__now_ms());
+        if (presented) {
+            upd__metrics_auth_failure(1);
+            wait = upd_authlimit_fail(s->admin_limit, r->who.ip, upd__now_ms());
+        }
         if (wait) {
             *ret = upd__reply_throttled(r, c, wait, 1);
         } else if (r->who.name[0]) { /* a token that expired: say so, and its name */

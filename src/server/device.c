@@ -336,6 +336,10 @@ int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
     return device_auth_ok(s, c, mac);
 }
 
+#define DEVICE_AUTH_401                                                                            \
+    "updraft: device authentication required: the device must send the user and password "         \
+    "configured on the server (HTTP Basic, ESPhttpUpdate.setAuthorization)"
+
 int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, const char *text401,
                              enum MHD_Result *ret)
 {
@@ -343,6 +347,13 @@ int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, 
     const upd_devauth *a = upd__devauth(s); /* the set in force (SIGHUP replaces it) */
     if (!a->fleet && a->ncreds == 0)
         return 0;
+    if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
+        /* no credentials at all: a challenge, not a guess. Not counted against the source:
+         * a device behind the same address (one NAT, one test host) that sends the right
+         * credentials must not be throttled because another one sends none. */
+        *ret = upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED, text401 ? text401 : DEVICE_AUTH_401);
+        return 1;
+    }
     char ip[48];
     upd__client_ip(c, ip, sizeof ip);
     int64_t now = upd__now_ms();
@@ -355,12 +366,8 @@ int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, 
         upd__metrics_auth_failure(0);
         wait = upd_authlimit_fail(s->device_limit, ip, now);
         if (!wait) {
-            *ret = upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
-                                   text401 ? text401
-                                           : "updraft: device authentication required: the "
-                                             "device must send the user and password "
-                                             "configured on the server (HTTP Basic, "
-                                             "ESPhttpUpdate.setAuthorization)");
+            *ret =
+                upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED, text401 ? text401 : DEVICE_AUTH_401);
             return 1;
         }
     }

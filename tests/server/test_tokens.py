@@ -400,6 +400,18 @@ def t_ratelimit():
             eq(srv.api("GET", "/api/v1/releases", token="x").status, 401,
                "a success forgot the failures (%d)" % i)
         eq(srv.api("GET", "/api/v1/releases").status, 200, "a success resets")
+        # no credentials at all is a challenge, not a guess: never counted, never throttled,
+        # so a right client behind the same address (one NAT) is not held up by it
+        for i in range(8):
+            eq(srv.api("GET", "/api/v1/releases", token=None).status, 401,
+               "no token %d: 401, not 429" % (i + 1))
+            eq(srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:0A")).status, 401,
+               "device without credentials %d: 401, not 429" % (i + 1))
+        eq(srv.api("GET", "/api/v1/releases").status, 200,
+           "after 8 requests without a token the right token works")
+        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:01", auth="dev1:s3cret"))
+        check(r.status not in (401, 429),
+              "after 8 devices without credentials a right device is served: %d" % r.status)
         # devices: the same per address, with text answers
         for i in range(5):
             r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:09", auth="fleet:bad%d" % i))
