@@ -230,13 +230,16 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         upd__copy(out->detail, sizeof out->detail, pk.why);
         return;
     }
-    if (!out->pinned && !downgrade_ok && d->version[0] &&
-        upd_version_cmp(rel->version, d->version) < 0) {
+    /* a downgrade: offered to a pinned device, by a rollout that allows it, or by a
+     * channel set with --allow-downgrade (once: a device that runs it is current above) */
+    int downgrade = !out->pinned && d->version[0] && upd_version_cmp(rel->version, d->version) < 0;
+    if (downgrade && !downgrade_ok && !rel->channel_downgrade) {
         out->result = "declined";
         out->decline = UPD_DECLINE_DOWNGRADE;
         snprintf(out->detail, sizeof out->detail,
                  "release %lld has version %.100s, older than the running %.100s: downgrades "
-                 "are offered only to pinned devices ('updraft device pin MAC %lld')",
+                 "are offered only to pinned devices ('updraft device pin MAC %lld') or by a "
+                 "channel set with --allow-downgrade",
                  (long long)rel->id, rel->version, d->version, (long long)rel->id);
         return;
     }
@@ -360,8 +363,10 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     }
     out->offer = 1;
     out->result = "offered";
-    snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s",
-             (long long)rel->id, rel->version, via);
+    snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s%s%.100s%s",
+             (long long)rel->id, rel->version, via, downgrade ? " as a downgrade from " : "",
+             downgrade ? d->version : "",
+             downgrade && !downgrade_ok ? " (channel set with --allow-downgrade)" : "");
     if (rel->gz_size > 0 && gz_why[0] && !dr->mode_fs) {
         size_t n = strlen(out->detail);
         snprintf(out->detail + n, sizeof out->detail - n, " plain (not its gzip copy: %.200s)",

@@ -293,6 +293,14 @@ static int c_channel_set(upd_store *st, const char *name, int64_t id, char *err,
     return rc;
 }
 
+static int c_channel_set_downgrade(upd_store *st, const char *name, int64_t id, char *err,
+                                   size_t errlen)
+{
+    int rc = cs(st)->inner->ops->channel_set_downgrade(cs(st)->inner, name, id, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
 static int c_device_set_pin(upd_store *st, const char *mac, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_set_pin(cs(st)->inner, mac, id, err, errlen);
@@ -512,6 +520,7 @@ static const upd_store_ops CACHE_OPS = {
     .token_list = c_token_list,
     .token_delete = c_token_delete,
     .token_touch = c_token_touch,
+    .channel_set_downgrade = c_channel_set_downgrade,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
