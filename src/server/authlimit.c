@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "authlimit.h"
 
 #define SLOTS 4096 /* a power of two */
@@ -130,11 +131,10 @@ static void maybe_log(upd_authlimit *l, source *e, int64_t now_ms)
     else
         snprintf(tail, sizeof tail, "%u more failure(s) before it is made to wait",
                  e->failures < UPD_AUTHLIMIT_FREE ? UPD_AUTHLIMIT_FREE - e->failures : 0);
-    fprintf(stderr,
-            "updraft: auth: %s from %s: %u failed authentication(s), %u request(s) refused "
-            "(429) since %s; %s\n",
-            l->what, e->key, e->fails_since_log, e->refused_since_log,
-            e->logged_ms ? "the last report" : "the first failure", tail);
+    upd__log(UPD_LOG_WARN, "auth-failures",
+             "%s from %s: %u failed authentication(s), %u request(s) refused (429) since %s; %s",
+             l->what, e->key, e->fails_since_log, e->refused_since_log,
+             e->logged_ms ? "the last report" : "the first failure", tail);
     e->logged_ms = now_ms;
     e->fails_since_log = 0;
     e->refused_since_log = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "srv.h"
 
@@ -203,7 +204,8 @@ static void flush(srv *s, int force)
     pthread_mutex_unlock(&a->mu);
     char err[256];
     if (n && s->store->ops->token_touch(s->store, batch, n, err, sizeof err) != 0)
-        fprintf(stderr, "updraft: could not record the API tokens' last use: %s\n", err);
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not record the API tokens' last use: %s",
+                 err);
 }
 
 void upd__authz_flush(srv *s)
@@ -330,8 +332,11 @@ static void audit(req *r, const upd_route *rt, const char *path, const char *met
     snprintf(e.detail, sizeof e.detail, "%s (%s /api/v1%s%s%s)%s%s", what, method, path,
              body[0] ? " " : "", body, r->audit_note[0] ? ": " : "", r->audit_note);
     char err[256];
+    upd__log(UPD_LOG_INFO, "audit", "%s by %s from %s", e.detail, e.actor[0] ? e.actor : "?",
+             e.source[0] ? e.source : "?");
     if (s->store->ops->event_add(s->store, &e, err, sizeof err) != 0)
-        fprintf(stderr, "updraft: could not record the audit event '%s': %s\n", e.detail, err);
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not record the audit event '%s': %s",
+                 e.detail, err);
 }
 
 /* The token of the request (Authorization: Bearer, the scheme in any case) into who.

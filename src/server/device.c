@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "reload.h"
@@ -578,10 +579,9 @@ static int open_blob(srv *s, const upd_release_row *rel)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)rel->size) {
-        fprintf(stderr,
-                "updraft: release %lld: blob %s is %s: restore the data directory from "
-                "a backup\n",
-                (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
+        upd__log(UPD_LOG_ERROR, "release-unreadable",
+                 "release %lld: blob %s is %s: restore the data directory from a backup",
+                 (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
         if (fd >= 0)
             close(fd);
         return -1;
@@ -737,6 +737,9 @@ static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
                          const char *result_override)
 {
     upd__metrics_check(result_override ? result_override : dec->result, dec->decline);
+    if (upd__log_on(UPD_LOG_DEBUG))
+        upd__log(UPD_LOG_DEBUG, "check", "%s %s: %s", dr->has_mac ? dr->dev.mac : "(no MAC)",
+                 result_override ? result_override : dec->result, dec->detail);
     if (dr->report[0])
         upd__metrics_report(dr->report_kind);
     if (!dr->has_mac)

@@ -447,7 +447,7 @@ def t_ratelimit():
     finally:
         srv.stop()
     # logged once per source per interval (60 s), not once per failure
-    lines = [ln for ln in srv.stderr.splitlines() if ln.startswith("updraft: auth:")]
+    lines = [ln for ln in srv.stderr.splitlines() if " warn auth-failures: " in ln]
     eq(len([ln for ln in lines if "admin API from 127.0.0.1" in ln]), 1,
        "one admin log line for the address: %r" % lines)
     eq(len([ln for ln in lines if "device from 127.0.0.1" in ln]), 1,
