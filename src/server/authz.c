@@ -19,8 +19,10 @@
 /* Every admin API route and the roles that may call it: the one place that says it.
  * Paths are under /api/v1; "{id}", "{mac}", "{name}" stand for one path segment. GET
  * also answers HEAD. A route that is not here cannot be called (404/405), whatever the
- * router in api.c knows: add the route here, in docs/api.md's role table and in
- * tests/server/test_tokens.py's walk (which compares the three). */
+ * router in api.c knows. A new route: one line here and one in docs/api.md's role table
+ * ("Tokens and roles"); tests/server/test_tokens.py requires the two to agree, a role for
+ * every route a heading of docs/api.md names, and calls each route with each role. The
+ * first line whose path and method match decides (a literal segment before "{...}"). */
 static const upd_route ROUTES[] = {
     {"GET", "/", ANY, "show the server's status and who you are"},
     {"GET", "/roles", ANY, "show which role each API route needs"},
