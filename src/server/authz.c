@@ -371,15 +371,15 @@ int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles)
     memset(&who, 0, sizeof who);
     upd__client_ip(c, who.ip, sizeof who.ip);
     const int presented = upd__header(c, "Authorization") != NULL;
-    if (presented && upd_authlimit_check(s->admin_limit, who.ip, upd__now_ms()))
+    if (presented && upd_authlimit_check(s->admin_limit, who.ip, NULL, upd__now_ms()))
         return 0;
     char why[512];
     int ok = authenticate(s, c, &who, why, sizeof why);
     if (ok == 0 && presented)
-        upd_authlimit_fail(s->admin_limit, who.ip, upd__now_ms());
+        upd_authlimit_fail(s->admin_limit, who.ip, NULL, upd__now_ms());
     if (ok != 1)
         return 0;
-    upd_authlimit_ok(s->admin_limit, who.ip);
+    upd_authlimit_ok(s->admin_limit, who.ip, NULL);
     note_use(s, &who);
     return (who.role & roles) != 0;
 }
@@ -393,7 +393,8 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
      * nor counted, so that a client behind the same address that sends a right token is
      * never held up by one that sends none. */
     const int presented = upd__header(c, "Authorization") != NULL;
-    unsigned wait = presented ? upd_authlimit_check(s->admin_limit, r->who.ip, upd__now_ms()) : 0;
+    unsigned wait =
+        presented ? upd_authlimit_check(s->admin_limit, r->who.ip, NULL, upd__now_ms()) : 0;
     if (wait) {
         *ret = upd__reply_throttled(r, c, wait, 1);
         return -1;
@@ -408,7 +409,7 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
         r->who.role = 0;
         if (presented) {
             upd__metrics_auth_failure(1);
-            wait = upd_authlimit_fail(s->admin_limit, r->who.ip, upd__now_ms());
+            wait = upd_authlimit_fail(s->admin_limit, r->who.ip, NULL, upd__now_ms());
         }
         if (wait) {
             *ret = upd__reply_throttled(r, c, wait, 1);
@@ -426,7 +427,7 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
         }
         return -1;
     }
-    upd_authlimit_ok(s->admin_limit, r->who.ip);
+    upd_authlimit_ok(s->admin_limit, r->who.ip, NULL);
     note_use(s, &r->who);
     /* the route and its roles */
     const char *p = *path ? path : "/";

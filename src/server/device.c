@@ -357,15 +357,24 @@ int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, 
     }
     char ip[48];
     upd__client_ip(c, ip, sizeof ip);
+    /* the credential tried is the scope (authlimit.h): a device with credentials of its
+     * own is counted by its MAC, the rest as the fleet's; so one device with a wrong
+     * password does not make the devices sharing its address (NAT) wait */
+    const char *scope = "fleet";
+    for (size_t i = 0; mac && mac[0] && i < a->ncreds; i++)
+        if (!strcmp(a->creds[i].mac, mac)) {
+            scope = mac;
+            break;
+        }
     int64_t now = upd__now_ms();
-    unsigned wait = upd_authlimit_check(s->device_limit, ip, now);
+    unsigned wait = upd_authlimit_check(s->device_limit, ip, scope, now);
     if (!wait) {
         if (device_auth_ok(s, c, mac)) {
-            upd_authlimit_ok(s->device_limit, ip);
+            upd_authlimit_ok(s->device_limit, ip, scope);
             return 0;
         }
         upd__metrics_auth_failure(0);
-        wait = upd_authlimit_fail(s->device_limit, ip, now);
+        wait = upd_authlimit_fail(s->device_limit, ip, scope, now);
         if (!wait) {
             *ret =
                 upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED, text401 ? text401 : DEVICE_AUTH_401);
