@@ -14,8 +14,8 @@
 #define PROBE 16   /* slots looked at per address; the stalest one of them is reused */
 
 typedef struct source {
-    char key[96]; /* the address (IPv6: its /64 as "2001:db8:1:2::/64") and the scope,
-                   * "" free */
+    char key[112]; /* the address (IPv6: its /64 as "2001:db8:1:2::/64") and the scope,
+                    * "" free */
     unsigned failures;
     unsigned level; /* blocks so far: the next one lasts 2^level s */
     int64_t last_fail_ms;
@@ -52,7 +52,7 @@ void upd_authlimit_free(upd_authlimit *l)
 }
 
 /* The key an address (and scope) counts under. */
-static void source_key(const char *ip, const char *scope, char out[96])
+static void source_key(const char *ip, const char *scope, char out[112])
 {
     struct in6_addr a;
     char addr[64];
@@ -68,9 +68,9 @@ static void source_key(const char *ip, const char *scope, char out[96])
         }
     }
     if (scope && *scope)
-        snprintf(out, 96, "%s (%.40s)", addr, scope);
+        snprintf(out, 112, "%.63s (%.40s)", addr, scope);
     else
-        snprintf(out, 96, "%s", addr);
+        snprintf(out, 112, "%s", addr);
 }
 
 static uint32_t hash(const char *s)
@@ -149,7 +149,7 @@ unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, const char *scope
 {
     if (!l || atomic_load(&l->used) == 0)
         return 0;
-    char key[96];
+    char key[112];
     source_key(ip, scope, key);
     unsigned wait = 0;
     pthread_mutex_lock(&l->mu);
@@ -171,7 +171,7 @@ unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, const char *scope,
     if (!l)
         return 0;
     atomic_fetch_add(&l->failures, 1);
-    char key[96];
+    char key[112];
     source_key(ip, scope, key);
     unsigned wait = 0;
     pthread_mutex_lock(&l->mu);
@@ -201,7 +201,7 @@ void upd_authlimit_ok(upd_authlimit *l, const char *ip, const char *scope)
 {
     if (!l || atomic_load(&l->used) == 0)
         return;
-    char key[96];
+    char key[112];
     source_key(ip, scope, key);
     pthread_mutex_lock(&l->mu);
     source *e = find(l, key, 0, 0);
