@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "delivery.h"
 #include "chip.h"
 #include "sigrule.h"
@@ -34,7 +35,7 @@ int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *ou
     if (!fi)
         return -1;
     if (upd_inspect_file(path, fi, err, sizeof err) != 0) {
-        fprintf(stderr, "updraft: release %lld: %s\n", (long long)rel->id, err);
+        upd__log(UPD_LOG_ERROR, "release-unreadable", "release %lld: %s", (long long)rel->id, err);
         free(fi);
         return -1;
     }

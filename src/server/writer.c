@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "writer.h"
 
@@ -65,7 +66,7 @@ static void prune(upd_writer *w)
     while ((n = w->st->ops->events_prune(w->st, before, PRUNE_CHUNK)) == PRUNE_CHUNK)
         ;
     if (n < 0)
-        fprintf(stderr, "updraft: could not delete old events (retention)\n");
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not delete old events (retention)");
 }
 
 /* A routine check-in ("current" or "none") that the same device repeats, with the same
@@ -122,10 +123,10 @@ static void count_lost(upd_writer *w, size_t n, const char *err)
     int64_t now = mono_ms();
     if (w->lost_logged_ms && now - w->lost_logged_ms < LOST_LOG_EVERY_MS)
         return;
-    fprintf(stderr,
-            "updraft: device records lost: %s (%llu since the last line, %llu since start; "
-            "the registry misses them: free space in the data directory)\n",
-            w->lost_why, (unsigned long long)w->lost_unlogged, (unsigned long long)w->lost);
+    upd__log(UPD_LOG_ERROR, "database-failed",
+             "device records lost: %s (%llu since the last line, %llu since start; the "
+             "registry misses them: free space in the data directory)",
+             w->lost_why, (unsigned long long)w->lost_unlogged, (unsigned long long)w->lost);
     w->lost_logged_ms = now;
     w->lost_unlogged = 0;
 }
@@ -248,10 +249,17 @@ void upd_writer_push(upd_writer *w, const upd_record *r)
          * signal per record woke it for every record and made batches of one or two). */
         if (w->n == 1 || w->n == BATCH_FULL)
             pthread_cond_signal(&w->work);
-    } else {
-        w->dropped++;
+        pthread_mutex_unlock(&w->mu);
+        return;
     }
+    uint64_t dropped = ++w->dropped;
+    size_t max = w->max;
     pthread_mutex_unlock(&w->mu);
+    /* the log's repeat limit keeps this to a few lines a minute, with a count */
+    upd__log(UPD_LOG_WARN, "records-dropped",
+             "the device record queue is full (%zu records): a record was dropped, %llu since "
+             "start (the database does not keep up; updraft_dropped_records_total)",
+             max, (unsigned long long)dropped);
 }
 
 void upd_writer_flush(upd_writer *w)

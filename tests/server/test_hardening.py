@@ -238,7 +238,9 @@ def t_fulldisk():
     data = os.path.join(mnt, "data")
 
     def fill():
-        with open(os.path.join(inside, "fill"), "ab") as f:
+        # unbuffered: a buffered file keeps the bytes a short write left over and raises
+        # again when it is closed, depending on how the free space ends
+        with open(os.path.join(inside, "fill"), "ab", buffering=0) as f:
             try:
                 while True:
                     f.write(b"\0" * 65536)
