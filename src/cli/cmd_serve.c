@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "server.h"
+#include "store.h"
 
 static void serve_usage(FILE *f)
 {
@@ -19,6 +20,10 @@ static void serve_usage(FILE *f)
         "  --data DIR               state: database, firmware blobs, admin token\n"
         "                           (default ./updraft-data, created; one server per\n"
         "                           directory: a second one is refused)\n"
+        "  --db URL                 keep the database in PostgreSQL instead of SQLite in\n"
+        "                           DIR: postgres://USER[:PASS]@HOST[:PORT]/DB (also\n"
+        "                           UPDRAFT_DB); several servers may share it\n"
+        "                           (docs/scaling.md)\n"
         "  --tls-cert FILE          PEM certificate (chain) for native HTTPS\n"
         "  --tls-key FILE           PEM private key for native HTTPS\n"
         "  --device-auth USER:PASS  HTTP Basic credentials every device must send\n"
@@ -142,6 +147,8 @@ int upd_cmd_serve(int argc, char **argv)
             TAKE(listen);
         else if (!strcmp(a, "--data"))
             TAKE(data_dir);
+        else if (!strcmp(a, "--db"))
+            TAKE(db);
         else if (!strcmp(a, "--tls-cert"))
             TAKE(tls_cert);
         else if (!strcmp(a, "--tls-key"))
@@ -191,6 +198,18 @@ int upd_cmd_serve(int argc, char **argv)
             serve_usage(stderr);
             return 2;
         }
+    }
+    if (!cfg.db) {
+        const char *env = getenv("UPDRAFT_DB");
+        cfg.db = env && *env ? env : NULL;
+    }
+    if (cfg.db && !upd_store_is_pg_url(cfg.db)) {
+        fprintf(stderr,
+                "updraft serve: --db (or UPDRAFT_DB) needs a PostgreSQL URL like "
+                "postgres://updraft@db.example/updraft, not '%s' (without it the server keeps "
+                "its SQLite database in the --data directory)\n",
+                cfg.db);
+        return 2;
     }
     return upd_server_main(&cfg);
 }

@@ -447,16 +447,17 @@ int upd_server_main(const upd_server_config *cfg)
     if (setup_device_auth(s) != 0 || setup_token(s) != 0)
         goto out;
 
-    char db[PATH_MAX + 16], err[512];
+    char db[PATH_MAX + 16], err[1600];
     snprintf(db, sizeof db, "%s/updraft.db", data);
-    upd_store *sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
-    if (!sqlite) {
+    upd_store *inner = cfg->db ? upd_store_pg_open(cfg->db, (int)threads + 3, err, sizeof err)
+                               : upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!inner) {
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
-    s->store = upd_store_cached(sqlite);
+    s->store = upd_store_cached(inner);
     if (!s->store) {
-        sqlite->ops->close(sqlite);
+        inner->ops->close(inner);
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }

@@ -1,6 +1,6 @@
 /* The server's persistent state behind one interface: releases, channels, devices and
- * their events. The SQLite implementation (store_sqlite.c) holds every SQL statement
- * and every schema migration; a PostgreSQL backend implements the same operations.
+ * their events. Two backends hold every SQL statement and schema migration:
+ * store_sqlite.c (the default) and store_pg.c (several servers on one PostgreSQL).
  *
  * Threads: every operation may be called from any thread at the same time. Admin
  * writes are synchronous and transactional; device-state writes arrive in batches from
@@ -294,6 +294,14 @@ struct upd_store {
 /* Open (create, migrate) the SQLite store at path. pool is the number of connections
  * for concurrent readers. Returns NULL with a message in err on failure. */
 upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen);
+
+/* Is s a PostgreSQL connection URL ("postgres://..." or "postgresql://...")? 1 or 0. */
+int upd_store_is_pg_url(const char *s);
+
+/* Open (migrate) the PostgreSQL store at url (a libpq connection URL) with pool
+ * connections (store_pg.c). Returns NULL with a message in err (the URL shown without
+ * its password) when it cannot connect or the schema is newer than this updraft's. */
+upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen);
 
 /* Copy the SQLite database at src (which must exist) into the new file dst with
  * SQLite's online backup: one consistent snapshot even while a server writes to src
