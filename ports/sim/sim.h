@@ -163,6 +163,7 @@ typedef struct upd_sim_dev {
     /* counters */
     uint32_t boots, cuts[UPD_SIM_PH__N], copies, rollbacks;
     uint8_t bricked_phase; /* UPD_SIM_BRICKED: the phase blamed (a cut in BOOT, else APP) */
+    uint8_t refuse;        /* upd_sim_arm_refusal: the firmware refuses the next image */
 } upd_sim_dev;
 
 /* Make a device with erased flash (every sector NULL). env must outlive it. seed
@@ -215,6 +216,18 @@ void upd_sim_arm_cut(upd_sim_dev *dev, int ph, int32_t n);
  * read back). A write with no bit to clear is taken as it is and the next one is weak.
  * n < 0 disarms. */
 void upd_sim_arm_weak_write(upd_sim_dev *dev, int32_t n);
+
+/* The firmware that runs refuses the image it is downloading, at the point where the
+ * device's own update library would (Update.end(), after the whole image was written):
+ *   ESP8266: a firmware built with a signing key checks every image against it (the
+ *     port's crypto.verify is set): an image not signed with that key fails with Updater
+ *     error 12 (UPDATE_ERROR_SIGN, "Signature verification failed");
+ *   ESP32: esp_ota_set_boot_partition rejects the image (its own esp_image_verify: an
+ *     image for another chip or revision, or refused by secure boot): the activation
+ *     fails, Update error 9 ("Could Not Activate The Firmware").
+ * Arm it before the engine reads the response's headers (with a verifier the ESP8266
+ * library ignores x-MD5 from the headers on). on 0 disarms; upd_sim_init starts disarmed. */
+void upd_sim_arm_refusal(upd_sim_dev *dev, int on);
 
 /* Cut the power now (between flash operations): RTC memory is lost. */
 void upd_sim_power_cut(upd_sim_dev *dev);

@@ -180,7 +180,7 @@ static int s_activate(void *ctx, uint32_t start, uint32_t size)
 {
     upd_sim_dev *dev = ctx;
     (void)size;
-    if (!esp32(dev) || dev->flash.off)
+    if (!esp32(dev) || dev->flash.off || dev->refuse)
         return -1;
     int slot = start == dev->lay->slot[0] ? 0 : start == dev->lay->slot[1] ? 1 : -1;
     if (slot < 0)
@@ -238,6 +238,25 @@ static int s_boot_state(void *ctx)
 static int s_confirm(void *ctx)
 {
     return upd_sim_confirm(ctx);
+}
+
+/* A signature check with a key no image the sim is given was signed with. */
+static int s_verify_reject(void *ctx, const uint8_t digest[32], const uint8_t *sig, size_t len)
+{
+    (void)ctx;
+    (void)digest;
+    (void)sig;
+    (void)len;
+    return -1;
+}
+
+void upd_sim_arm_refusal(upd_sim_dev *dev, int on)
+{
+    dev->refuse = (uint8_t)(on != 0);
+    if (!esp32(dev)) {
+        dev->port.crypto.verify = on ? s_verify_reject : NULL;
+        dev->port.crypto.verify_ctx = on ? dev : NULL;
+    }
 }
 
 /* ---- set up ------------------------------------------------------------------------------------

@@ -1,20 +1,24 @@
 /* `updraft inspect FILE...`: what each file is, and whether a device accepts it. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "fileinspect.h"
 #include "inspect_layout.h"
+#include "signing.h"
 #include "updraft/error.h"
 #include "updraft/image.h"
 
 static const char *inspect_usage =
-    "usage: updraft inspect [--json] [--allow-fs] [--segments] [--board SIZE [--fs SIZE]] "
-    "FILE...\n"
+    "usage: updraft inspect [--json] [--allow-fs] [--segments] [--board SIZE [--fs SIZE]]\n"
+    "                       [--pubkey KEY] FILE...\n"
     "\n"
     "Says what each firmware file is (ESP8266 Arduino app, gzip-compressed app, ESP32\n"
     "app, boot loader, partition table, filesystem image, merged factory image, HTML page\n"
@@ -28,6 +32,9 @@ static const char *inspect_usage =
     "               (512K, 1M, 2M, 4M, 8M, 16M), the largest sketch that can still update\n"
     "               itself, plain and gzip-compressed, and whether this image can\n"
     "  --fs SIZE    with --board: only the layout with a SIZE filesystem (64K, 1M, 0 ...)\n"
+    "  --pubkey KEY check each file's signature against the public key KEY (PEM) as an\n"
+    "               ESP8266 device holding it does: signed and verifies, signed but does\n"
+    "               NOT verify with this key, or unsigned; only the first is acceptable\n"
     "\n"
     "Exit status: 0 when every file is an acceptable OTA application image, 1 when at\n"
     "least one is not, 2 on usage errors or unreadable files.\n";
@@ -92,11 +99,122 @@ static int acceptable(const upd_image_report *r, int allow_fs)
     return r->verdict == UPD_VERDICT_OTA_APP || (allow_fs && r->verdict == UPD_VERDICT_FS_IMAGE);
 }
 
+/* A file's ESP8266 signature (payload || signature || u32 length, docs/signing.md): what
+ * the inspector saw, and with --pubkey what a device holding the key makes of it. */
+struct sigview {
+    uint32_t len;    /* signature length, 0 none seen */
+    int status;      /* upd_sig_status, or -1: not checked */
+    const char *key; /* the --pubkey key's description */
+    char key_id[65];
+    char why[512];
+};
+
+static void sig_view(const upd_image_report *r, const uint8_t *data, size_t len,
+                     const upd_sig_key *k, struct sigview *v)
+{
+    memset(v, 0, sizeof *v);
+    v->status = -1;
+    uint32_t sl = 0;
+    size_t plen = 0;
+    if (r->sig_len)
+        v->len = r->sig_len;
+    else if (r->gzip && data && upd_sig_trailer(data, len, &sl, &plen))
+        v->len = sl; /* a signed .bin.gz: the inspector looks at the gzip member only */
+    if (!k || !data)
+        return;
+    v->key = upd_sig_key_desc(k);
+    upd_sig_key_id(k, v->key_id);
+    if (r->platform == UPD_PLATFORM_ESP32) {
+        snprintf(v->why, sizeof v->why,
+                 "not checked: ESP32-family devices do not verify ESP8266-style signatures "
+                 "(their boot loader checks Secure Boot v2 signature blocks)");
+        return;
+    }
+    v->status = upd_sig_check(k, data, len, v->why, sizeof v->why);
+}
+
+/* With --pubkey, only an image that verifies is one the device takes. */
+static int sig_acceptable(const struct sigview *v)
+{
+    return !v->key || v->status == UPD_SIG_VERIFIES || v->status == -1;
+}
+
+static void print_sig(const struct sigview *v, const struct style *st)
+{
+    if (v->key) {
+        printf("  %-10s %s%s%s\n", "signature", v->status == UPD_SIG_VERIFIES ? st->good : st->bad,
+               v->why, st->off);
+        printf("  %-10s %s, id %s\n", "pubkey", v->key, v->key_id);
+    } else if (v->len) {
+        printf("  %-10s %u-byte signature", "signature", v->len);
+        if (v->len == 128 || v->len == 256 || v->len == 384 || v->len == 512)
+            printf(" (an RSA-%u key's)", v->len * 8u);
+        printf(", not checked: --pubkey KEY checks it against the devices' key\n");
+    }
+}
+
+static void sig_json(cJSON *o, const struct sigview *v)
+{
+    if (!v->key && !v->len)
+        return;
+    cJSON *j = cJSON_AddObjectToObject(o, "signature");
+    if (v->len)
+        cJSON_AddNumberToObject(j, "len", v->len);
+    else
+        cJSON_AddNullToObject(j, "len");
+    cJSON_AddStringToObject(j, "status",
+                            v->status >= 0 ? upd_sig_status_slug(v->status) : "not-checked");
+    if (v->key) {
+        cJSON_AddStringToObject(j, "reason", v->why);
+        cJSON_AddStringToObject(j, "key", v->key);
+        cJSON_AddStringToObject(j, "key_id", v->key_id);
+    }
+}
+
+/* The bytes of a file for the signature check: mapped (*mapped set) or, for standard
+ * input, read into memory. NULL when it cannot be read (the inspection says why). */
+static uint8_t *file_bytes(const char *name, size_t *len, int *mapped)
+{
+    *mapped = 0;
+    *len = 0;
+    if (!strcmp(name, "-")) {
+        size_t cap = 1u << 20, n = 0;
+        uint8_t *b = malloc(cap);
+        for (ssize_t k; b && (k = read(STDIN_FILENO, b + n, cap - n)) > 0;) {
+            n += (size_t)k;
+            if (n == cap) {
+                uint8_t *nb = cap < (256u << 20) ? realloc(b, cap * 2) : NULL;
+                if (!nb) {
+                    free(b);
+                    return NULL;
+                }
+                b = nb;
+                cap *= 2;
+            }
+        }
+        *len = n;
+        return b;
+    }
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return NULL;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    *len = (size_t)st.st_size;
+    *mapped = 1;
+    return p;
+}
+
 static void print_human(const char *name, const upd_file_info *fi, int allow_fs, int segments,
-                        const struct style *st)
+                        const struct sigview *sv, const struct style *st)
 {
     const upd_image_report *r = &fi->report;
-    int ok = acceptable(r, allow_fs);
+    int ok = acceptable(r, allow_fs) && sig_acceptable(sv);
     printf("%s%s%s\n", st->bold, name, st->off);
     printf("  %-10s %s%s%s: %s\n", "verdict", ok ? st->good : st->bad, upd_verdict_name(r->verdict),
            st->off, r->reason);
@@ -151,6 +269,7 @@ static void print_human(const char *name, const upd_file_info *fi, int allow_fs,
         printf("  %-10s app partition at 0x%x, %u bytes\n", "partition", r->app_part_offset[i],
                r->app_part_size[i]);
     print_notes(r);
+    print_sig(sv, st);
 }
 
 static cJSON *image_json(const upd_image_info *im)
@@ -185,13 +304,14 @@ static cJSON *image_json(const upd_image_info *im)
     return o;
 }
 
-static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_fs)
+static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_fs,
+                          const struct sigview *sv)
 {
     const upd_image_report *r = &fi->report;
     cJSON *o = cJSON_CreateObject();
     char hex[65];
     cJSON_AddStringToObject(o, "file", name);
-    cJSON_AddBoolToObject(o, "acceptable", acceptable(r, allow_fs));
+    cJSON_AddBoolToObject(o, "acceptable", acceptable(r, allow_fs) && sig_acceptable(sv));
     cJSON_AddStringToObject(o, "verdict", upd_verdict_name(r->verdict));
     cJSON_AddStringToObject(o, "kind", upd_kind_slug(r->kind));
     if (fi->has_inner)
@@ -248,6 +368,7 @@ static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_f
     }
     if (r->sig_len)
         cJSON_AddNumberToObject(o, "signature_len", r->sig_len);
+    sig_json(o, sv);
     cJSON *notes = cJSON_AddArrayToObject(o, "notes");
     static const struct {
         uint32_t bit;
@@ -279,16 +400,14 @@ static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_f
 
 int upd_cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"board", required_argument, NULL, 'b'},
-                                         {"fs", required_argument, NULL, 'F'},
-                                         {"allow-fs", no_argument, NULL, 'f'},
-                                         {"segments", no_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},     {"board", required_argument, NULL, 'b'},
+        {"fs", required_argument, NULL, 'F'}, {"allow-fs", no_argument, NULL, 'f'},
+        {"segments", no_argument, NULL, 's'}, {"pubkey", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0}};
     int json = 0, allow_fs = 0, segments = 0, c;
     uint32_t board = 0, fs_size = UINT32_MAX;
-    const char *fs_arg = NULL;
+    const char *fs_arg = NULL, *pubkey = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jfsh", opts, NULL)) != -1) {
         switch (c) {
@@ -313,6 +432,9 @@ int upd_cmd_inspect(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'k':
+            pubkey = optarg;
             break;
         case 'f':
             allow_fs = 1;
@@ -344,12 +466,21 @@ int upd_cmd_inspect(int argc, char **argv)
             return 2;
         }
     }
+    upd_sig_key *key = NULL;
+    if (pubkey) {
+        char kerr[1024];
+        if (upd_sig_load_public(pubkey, &key, kerr, sizeof kerr) != 0) {
+            fprintf(stderr, "updraft inspect: --pubkey %s\n", kerr);
+            return 2;
+        }
+    }
     int tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     struct style st = tty ? (struct style){"\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"}
                           : (struct style){"", "", "", "", ""};
     upd_file_info *fi = malloc(sizeof *fi);
     if (!fi) {
         fprintf(stderr, "updraft inspect: out of memory\n");
+        upd_sig_key_free(key);
         return 2;
     }
     cJSON *all = json ? cJSON_CreateArray() : NULL;
@@ -357,8 +488,26 @@ int upd_cmd_inspect(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         char err[512];
         const char *name = argv[i];
-        int rc = !strcmp(name, "-") ? upd_inspect_fd(STDIN_FILENO, "(stdin)", fi, err, sizeof err)
+        size_t blen = 0;
+        int mapped = 0;
+        /* standard input is read here only when its bytes are needed again */
+        uint8_t *bytes = strcmp(name, "-") || key ? file_bytes(name, &blen, &mapped) : NULL;
+        int rc;
+        if (!strcmp(name, "-") && key) {
+            rc = bytes ? 0 : -1;
+            if (bytes)
+                upd_inspect_buf(bytes, blen, fi);
+            else
+                snprintf(err, sizeof err, "cannot read standard input");
+        } else
+            rc = !strcmp(name, "-") ? upd_inspect_fd(STDIN_FILENO, "(stdin)", fi, err, sizeof err)
                                     : upd_inspect_file(name, fi, err, sizeof err);
+        struct sigview sv;
+        sig_view(&fi->report, bytes, blen, key, &sv);
+        if (mapped)
+            munmap(bytes, blen);
+        else
+            free(bytes);
         if (rc != 0) {
             fprintf(stderr, "updraft inspect: %s\n", err);
             status = 2;
@@ -371,18 +520,18 @@ int upd_cmd_inspect(int argc, char **argv)
             }
             continue;
         }
-        if (!acceptable(&fi->report, allow_fs) && status == 0)
+        if ((!acceptable(&fi->report, allow_fs) || !sig_acceptable(&sv)) && status == 0)
             status = 1;
         upd_layout_ctx lc;
         upd__layout_ctx(fi, strcmp(name, "-") ? name : NULL, &lc);
         if (json) {
-            cJSON *o = report_json(name, fi, allow_fs);
+            cJSON *o = report_json(name, fi, allow_fs, &sv);
             upd__layout_json(o, fi, &lc, board, fs_size);
             cJSON_AddItemToArray(all, o);
         } else {
             if (i > optind)
                 printf("\n");
-            print_human(name, fi, allow_fs, segments, &st);
+            print_human(name, fi, allow_fs, segments, &sv, &st);
             upd__layout_print(fi, &lc, board, fs_size);
         }
     }
@@ -395,5 +544,6 @@ int upd_cmd_inspect(int argc, char **argv)
         cJSON_Delete(all);
     }
     free(fi);
+    upd_sig_key_free(key);
     return status;
 }

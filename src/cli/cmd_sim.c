@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "cli.h"
 #include "devtext.h"
+#include "simfirm.h"
 #include "toolmark.h"
 
 #ifndef UPD_HAVE_SIM
@@ -75,14 +76,34 @@ static void sim_usage(FILE *f)
                "                     link speed)\n"
                "  --seed S           seed of the faults (default 1)\n"
                "  --parallel N       connections at once (default 256)\n"
-               "  --max-checks N     checks per device before it counts as failed (default 40)\n"
-               "  --retry-ms MS      wait after a failed check (default 100)\n"
+               "  --max-checks N     checks per device before it counts as failed (default 40;\n"
+               "                     with --interval: checks in a row without a 304)\n"
+               "  --retry-ms MS      wait after a failed check (default 100; with --interval\n"
+               "                     every check waits the interval)\n"
                "  --features F       all (default: resume, SHA-256, inspector) or none (parity)\n"
                "  --user U --password P  device credentials (HTTP Basic, as the server's\n"
                "                     --device-auth) sent by every device\n"
                "  --auth-file FILE   per-device credentials, lines 'MAC USER:PASSWORD' (the\n"
                "                     file of updraft serve --device-auth-file); devices not\n"
                "                     in it send --user/--password, or nothing\n"
+               "  --interval DUR     poll: each device checks every DUR (2s, 500ms, 1m), the\n"
+               "                     first check at a random point of the first interval, and\n"
+               "                     goes on after a 304 (default: check until a 304, stop)\n"
+               "  --jitter J         with --interval: each wait is DUR +- J*DUR (default 0.1)\n"
+               "  --duration DUR     with --interval: run this long (default: until every\n"
+               "                     device's last check settled it: 304, a bad release's\n"
+               "                     outcome, dead, or --max-checks checks without a 304)\n"
+               "  --bad-release VERSION:FAILRATE[:MODE]\n"
+               "                     the release with x-version VERSION fails on FAILRATE of\n"
+               "                     the devices (0.5 or 50%%; exactly that share, chosen from\n"
+               "                     --seed). MODE: loop (default: it keeps crashing, the\n"
+               "                     device never checks in again), refuse (the Updater\n"
+               "                     rejects it at the end: ESP8266 error 12, signature; ESP32\n"
+               "                     error 9, activation), rollback (ESP32 only: it never\n"
+               "                     confirms itself, the boot loader goes back to the old\n"
+               "                     slot, which checks in). Repeatable (up to 8 releases)\n"
+               "  --report           devices send the outcome report of their last update\n"
+               "                     (x-updraft-report, docs/protocol.md)\n"
                "  --json             print the summary as one JSON object (last line)\n"
                "  --quiet            no progress bar\n"
                "\n"
@@ -91,9 +112,10 @@ static void sim_usage(FILE *f)
                "the reasons are printed grouped, with their counts.\n"
                "\n"
                "Exit status: 0 when every device converged (updated or current) and none was\n"
-               "bricked by the client; 1 otherwise (failed, refused, bricked by the client);\n"
-               "2 for bad arguments. Bricks by eboot's copy (bootcut) are the hardware's truth:\n"
-               "counted apart, they do not fail the run.\n");
+               "bricked by the client; 1 otherwise (failed, refused, bricked by the client, no\n"
+               "check ended within --duration); 2 for bad arguments. Bricks by eboot's copy\n"
+               "(bootcut) are the hardware's truth, and what a --bad-release does to devices\n"
+               "is what was asked for: counted apart, they do not fail the run.\n");
 }
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -104,6 +126,9 @@ typedef struct faults {
 } faults;
 
 typedef struct opts {
+    uint64_t interval_ms, duration_ms; /* --interval (0: check until 304, then stop) */
+    double jitter;                     /* --jitter: share of the interval, either way */
+    int report;                        /* --report: UPD_CLIENT_F_REPORT */
     char host[UPD_CLIENT_HOST_MAX + 1];
     uint16_t port;
     const char *path;
@@ -227,14 +252,20 @@ static int parse_uns(const char *opt, const char *v, unsigned long min, unsigned
 /* ---- devices ----------------------------------------------------------------------------- */
 
 enum { D_WAIT = 0, D_ACTIVE, D_DONE };
+/* A device's outcome: how its last check ended (with --interval it changes while it
+ * polls). OUT_NONE: no check ended yet. */
 enum {
     OUT_NONE = 0,
-    OUT_UPDATED,
-    OUT_CURRENT,
-    OUT_REFUSED,
-    OUT_FAILED,
+    OUT_UPDATED, /* runs a release it installed; 304 */
+    OUT_CURRENT, /* 304, never installed */
+    OUT_REFUSED, /* 304 declined by the server */
+    OUT_FAILED,  /* the last check failed (last_err) */
     OUT_BRICK_CLIENT,
-    OUT_BRICK_BOOT
+    OUT_BRICK_BOOT,
+    OUT_LOOPING,     /* installed a bad release that keeps crashing: silent for good */
+    OUT_ROLLED_BACK, /* installed a bad release, the boot loader went back (ESP32) */
+    OUT_DEV_REFUSED, /* its Updater refused a bad release */
+    OUT__N
 };
 
 typedef struct sdev {
@@ -245,10 +276,13 @@ typedef struct sdev {
     uint32_t rng;
     uint32_t index;
     uint16_t checks, installs;
+    uint16_t unsettled_checks; /* --interval: checks since the last 304 */
     uint8_t st, outcome;
+    uint8_t settled;        /* the last check ended where it stays: see settle() */
+    uint8_t firm;           /* enum upd_simfirm_mode of the image being offered */
+    uint8_t runs_installed; /* it runs an image it installed (not its factory one) */
     int last_err;
     int slot; /* active: its slot */
-    uint64_t wake_ms;
     char version[32];
     char offered[32];        /* x-version of the image being installed */
     char result[12];         /* X-Updraft-Result of the last answer ("declined", "current", ...) */
@@ -286,14 +320,21 @@ typedef struct fleet {
     slot *slots;
     int *free_slots, nfree;
     uint32_t *runq, rq_head, rq_tail, rq_cap; /* ring of device indices */
-    uint32_t *delay, dq_head, dq_tail;        /* ring: failed devices waiting (FIFO = by wake) */
+    struct wake {
+        uint64_t at;
+        uint32_t dev;
+    } * wakes; /* min-heap by time: devices waiting for their next check */
+    uint32_t nwakes;
     int epfd;
     struct sockaddr_storage addr;
     socklen_t addrlen;
     upd_sim_host *host;
     upd_sim_dev twin;
+    upd_simfirm firm; /* --bad-release */
     /* counts */
-    unsigned done, updated, current, refused, failed, bricked_client, bricked_boot;
+    unsigned done;         /* devices that never check again */
+    unsigned nout[OUT__N]; /* devices per outcome */
+    unsigned nsettled;
     /* the refusals' reasons, grouped: the first MAX_REASONS - 1 distinct ones, then "other" */
     char reasons[MAX_REASONS][REASON_MAX];
     unsigned reason_n[MAX_REASONS], nreasons;
@@ -347,6 +388,89 @@ static int code_index(fleet *fl, int code)
 static void runq_push(fleet *fl, uint32_t i)
 {
     fl->runq[fl->rq_tail++ % fl->rq_cap] = i;
+}
+
+static int wake_before(const struct wake *a, const struct wake *b)
+{
+    return a->at < b->at || (a->at == b->at && a->dev < b->dev);
+}
+
+/* Device i checks again at at_ms (a device waits at most once: the heap holds each device
+ * at most once, so it never needs more than one slot per device). */
+static void wake_at(fleet *fl, uint32_t i, uint64_t at_ms)
+{
+    struct wake w = {at_ms, i}, *h = fl->wakes;
+    uint32_t k = fl->nwakes++;
+    while (k) {
+        uint32_t up = (k - 1) / 2;
+        if (!wake_before(&w, &h[up]))
+            break;
+        h[k] = h[up];
+        k = up;
+    }
+    h[k] = w;
+}
+
+static uint32_t wake_pop(fleet *fl)
+{
+    struct wake *h = fl->wakes, last = h[--fl->nwakes];
+    uint32_t dev = h[0].dev, k = 0, n = fl->nwakes;
+    for (;;) {
+        uint32_t c = 2 * k + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && wake_before(&h[c + 1], &h[c]))
+            c++;
+        if (!wake_before(&h[c], &last))
+            break;
+        h[k] = h[c];
+        k = c;
+    }
+    if (n)
+        h[k] = last;
+    return dev;
+}
+
+/* A number in [0, 1) for device i's n-th wait: the jitter of its checks. A hash, not the
+ * device's generator, so the faults a seed gives stay the same with or without --interval. */
+static double jitter01(uint32_t seed, uint32_t i, uint32_t n)
+{
+    uint32_t h = seed * 0x9E3779B1u ^ (i + 1) * 0x85EBCA77u ^ (n + 1) * 0xC2B2AE3Du;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 12;
+    h *= 0x297A2D39u;
+    h ^= h >> 15;
+    return (h >> 8) * (1.0 / 16777216.0);
+}
+
+/* --interval: device d's next check, one interval (with its jitter) from now. */
+static void wake_next(fleet *fl, sdev *d)
+{
+    double j = fl->o.jitter * (2.0 * jitter01(fl->o.seed, d->index, d->checks) - 1.0);
+    d->st = D_WAIT;
+    wake_at(fl, d->index, now_ms() + (uint64_t)((double)fl->o.interval_ms * (1.0 + j) + 0.5));
+}
+
+/* Whether device d's last check ended where it stays (a 304, a bad release's outcome, a
+ * dead device, or --max-checks checks without a 304): without --duration the run ends
+ * when every device is settled. */
+static void settle(fleet *fl, sdev *d, int on)
+{
+    if (d->settled == !!on)
+        return;
+    d->settled = (uint8_t) !!on;
+    if (on)
+        fl->nsettled++;
+    else
+        fl->nsettled--;
+}
+
+static void set_outcome(fleet *fl, sdev *d, int outcome)
+{
+    fl->nout[d->outcome]--;
+    d->outcome = (uint8_t)outcome;
+    fl->nout[outcome]++;
 }
 
 /* ---- one check ------------------------------------------------------------------------------ */
@@ -444,11 +568,15 @@ static void header_value(const char *v, uint32_t n, char *out, size_t cap)
 }
 
 /* Scan the buffered headers: their length, Content-Length, x-version and updraft's
- * X-Updraft-Result / X-Updraft-Reason (a refusal is told apart from "up to date"). */
-static void parse_headers(sdev *d, slot *s)
+ * X-Updraft-Result / X-Updraft-Reason (a refusal is told apart from "up to date"). An
+ * image offered (200/206) is noted for the per-release tally, and when its release is bad
+ * on this device in mode refuse, the device's firmware is set to refuse it, before the
+ * engine sees the headers. */
+static void parse_headers(fleet *fl, sdev *d, slot *s)
 {
     uint32_t i = 0, n = s->hdr_len;
     uint64_t clen = 0;
+    int status = n > 12 && !memcmp(s->hdr, "HTTP/1.", 7) ? atoi((const char *)s->hdr + 9) : 0;
     d->offered[0] = '\0';
     d->result[0] = '\0';
     d->reason[0] = '\0';
@@ -477,6 +605,12 @@ static void parse_headers(sdev *d, slot *s)
         i = j + 1;
     }
     s->total = s->hdr_len + clen;
+    if ((status == 200 || status == 206) && d->offered[0]) {
+        upd_simfirm_note(&fl->firm, d->index, d->offered, UPD_SIMFIRM_F_OFFERED);
+        d->firm = (uint8_t)upd_simfirm_mode(&fl->firm, d->index, d->offered);
+        if (d->firm == UPD_SIMFIRM_REFUSE)
+            upd_sim_arm_refusal(&d->d, 1);
+    }
 }
 
 /* Hand bytes to the engine through the fault plan. Returns 0 to go on, 1 when the link
@@ -553,7 +687,7 @@ static int on_bytes(fleet *fl, sdev *d, slot *s, uint8_t *p, size_t n)
         /* the bytes past the headers go back to the stream */
         uint32_t extra = s->hdr_len - end;
         s->hdr_len = end;
-        parse_headers(d, s);
+        parse_headers(fl, d, s);
         plan_offsets(s);
         s->hdr_done = 1;
         if (deliver(fl, d, s, s->hdr, end))
@@ -750,6 +884,9 @@ static void start_check(fleet *fl, sdev *d)
     s->corrupt_bit = (uint8_t)(rnd(&d->rng) & 7u);
     s->drop_at = s->trunc_at = s->corrupt_at = s->cut_at = s->weak_at = UINT64_MAX;
     upd_sim_arm_weak_write(&d->d, -1); /* a weak write armed by the last check is gone */
+    d->firm = UPD_SIMFIRM_GOOD;        /* until an offer of a bad release says otherwise */
+    if (d->d.refuse)
+        upd_sim_arm_refusal(&d->d, 0);
 
     upd_client_config *c = &d->cfg;
     memset(c, 0, sizeof *c);
@@ -762,7 +899,7 @@ static void start_check(fleet *fl, sdev *d)
     memcpy(c->sta_mac, d->mac, 6);
     memcpy(c->ap_mac, d->mac, 6);
     c->ap_mac[0] |= 2;
-    c->features = fl->o.features;
+    c->features = fl->o.features | (fl->o.report ? UPD_CLIENT_F_REPORT : 0u);
     c->auth = d->auth;
     upd_sim_client_config(&d->d, c);
     if (fl->o.sha_only)
@@ -774,43 +911,14 @@ static void start_check(fleet *fl, sdev *d)
     pump(fl, d);
 }
 
+/* Device d checks no more (without --interval: it converged or gave up; with it: it is
+ * dead, or silent for good). */
 static void device_done(fleet *fl, sdev *d, int outcome)
 {
     d->st = D_DONE;
-    d->outcome = (uint8_t)outcome;
+    set_outcome(fl, d, outcome);
+    settle(fl, d, 1);
     fl->done++;
-    switch (outcome) {
-    case OUT_UPDATED:
-        fl->updated++;
-        break;
-    case OUT_CURRENT:
-        fl->current++;
-        break;
-    case OUT_REFUSED: {
-        fl->refused++;
-        const char *key = d->reason[0] ? d->reason : "(no reason given)";
-        unsigned i = 0;
-        while (i < fl->nreasons && i < MAX_REASONS - 1 && strcmp(fl->reasons[i], key))
-            i++;
-        if (i == fl->nreasons) {
-            fl->nreasons++;
-            snprintf(fl->reasons[i], REASON_MAX, "%s",
-                     i == MAX_REASONS - 1 ? "(other reasons)" : key);
-        }
-        fl->reason_n[i]++;
-        break;
-    }
-    case OUT_FAILED:
-        fl->failed++;
-        fl->code_fail[code_index(fl, d->last_err)]++;
-        break;
-    case OUT_BRICK_CLIENT:
-        fl->bricked_client++;
-        break;
-    case OUT_BRICK_BOOT:
-        fl->bricked_boot++;
-        break;
-    }
 }
 
 /* Power on until the device runs or is dead (a cut of the boot loader's work needs
@@ -831,7 +939,65 @@ static int power_on(fleet *fl, sdev *d)
     }
 }
 
-/* A check ended: reboot after an install, retry after a failure, stop at 304. */
+/* A check ended in outcome, settled or not: without --interval a settled device is done
+ * and an unsettled one retries after --retry-ms; with --interval it checks again one
+ * interval later either way (at once: `now`). */
+static void next_check(fleet *fl, sdev *d, int outcome, int settled, int now)
+{
+    if (!fl->o.interval_ms) {
+        if (settled) {
+            device_done(fl, d, outcome);
+        } else if (now) {
+            d->st = D_WAIT;
+            runq_push(fl, d->index);
+        } else {
+            fl->retries++;
+            d->st = D_WAIT;
+            wake_at(fl, d->index, now_ms() + fl->o.retry_ms);
+        }
+        return;
+    }
+    if (outcome != OUT_NONE)
+        set_outcome(fl, d, outcome);
+    if (outcome == OUT_FAILED)
+        fl->retries++;
+    settle(fl, d, settled);
+    if (now) {
+        d->st = D_WAIT;
+        runq_push(fl, d->index);
+    } else {
+        wake_next(fl, d);
+    }
+}
+
+/* The image d installed has booted (it runs d->offered): what its firmware does. An image
+ * of a bad release (d->firm) crashes for good (loop) or never confirms itself, so the
+ * ESP32 boot loader goes back to the previous slot at the next reset (rollback); a good
+ * one confirms itself. 0 when the new image runs and checks in, 1 when the previous one
+ * runs again (rolled back), -1 when the device is done (dead or silent). */
+static int run_new_image(fleet *fl, sdev *d)
+{
+    if (d->firm == UPD_SIMFIRM_ROLLBACK && d->d.pending_verify) {
+        /* the application never marks itself valid; it crashes (or its health check
+         * fails) and the chip resets: PENDING_VERIFY becomes ABORTED, the old slot boots */
+        upd_simfirm_note(&fl->firm, d->index, d->offered, UPD_SIMFIRM_F_ROLLED_BACK);
+        return power_on(fl, d) ? 1 : -1;
+    }
+    if (upd_sim_confirm(&d->d) != 0 && !power_on(fl, d))
+        return -1;
+    if (d->firm == UPD_SIMFIRM_LOOP) {
+        /* Arduino-ESP32 confirms the image when it starts (initArduino); the crash comes
+         * later, at every boot: the device never checks in again */
+        upd_simfirm_note(&fl->firm, d->index, d->offered, UPD_SIMFIRM_F_LOOPING);
+        upd_sim_intern(&d->d);
+        device_done(fl, d, OUT_LOOPING);
+        return -1;
+    }
+    return 0;
+}
+
+/* A check ended: reboot after an install, retry after a failure, stop at 304 (or, with
+ * --interval, check again later). */
 static void finish_check(fleet *fl, sdev *d)
 {
     slot *s = &fl->slots[d->slot];
@@ -844,6 +1010,7 @@ static void finish_check(fleet *fl, sdev *d)
     double rb = rnd01(&d->rng), rn = rnd01(&d->rng); /* boot-cut draws, always taken */
     fl->weak_writes += d->d.flash.weak_writes;
     d->d.flash.weak_writes = 0;
+    int polling = fl->o.interval_ms != 0;
     if (d->d.state == UPD_SIM_OFF) {
         /* the power was cut during the client's work */
         fl->cuts_client++;
@@ -851,19 +1018,25 @@ static void finish_check(fleet *fl, sdev *d)
         upd_sim_intern(&d->d);
         if (!power_on(fl, d))
             return;
-        runq_push(fl, d->index);
         d->st = D_WAIT;
+        runq_push(fl, d->index);
+        if (polling)
+            settle(fl, d, 0);
         return;
     }
     if (r == UPD_CLIENT_NO_UPDATES) {
         upd_sim_intern(&d->d);
+        d->unsettled_checks = 0;
         /* a 304 that says a release was refused to this device is not "up to date" */
-        device_done(fl, d,
-                    !strcmp(d->result, "declined") ? OUT_REFUSED
-                    : d->installs                  ? OUT_UPDATED
-                                                   : OUT_CURRENT);
+        next_check(fl, d,
+                   !strcmp(d->result, "declined") ? OUT_REFUSED
+                   : d->runs_installed            ? OUT_UPDATED
+                                                  : OUT_CURRENT,
+                   1, 0);
         return;
     }
+    int gave_up =
+        polling ? ++d->unsettled_checks >= fl->o.max_checks : d->checks >= fl->o.max_checks;
     if (r == UPD_CLIENT_OK) {
         fl->installs++;
         d->installs++;
@@ -880,27 +1053,39 @@ static void finish_check(fleet *fl, sdev *d)
             upd_sim_intern(&d->d);
             return;
         }
-        if (upd_sim_confirm(&d->d) != 0 && !power_on(fl, d))
+        int run = 0; /* the old image still runs (a cut in the otadata update), or a good new one */
+        if (strcmp(before, d->d.run_md5_hex) != 0 && d->firm != UPD_SIMFIRM_GOOD &&
+            (run = run_new_image(fl, d)) < 0)
             return;
-        if (strcmp(before, d->d.run_md5_hex) != 0 && d->offered[0])
-            snprintf(d->version, sizeof d->version, "%s", d->offered);
+        if (run == 0) {
+            if (upd_sim_confirm(&d->d) != 0 && !power_on(fl, d))
+                return;
+            if (strcmp(before, d->d.run_md5_hex) != 0 && d->offered[0]) {
+                snprintf(d->version, sizeof d->version, "%s", d->offered);
+                d->runs_installed = 1;
+            }
+            upd_sim_intern(&d->d);
+            /* the new image checks in at once */
+            next_check(fl, d, d->runs_installed ? OUT_UPDATED : OUT_NONE, 0, 1);
+            return;
+        }
+        /* rolled back: the previous image runs again and checks in at its next interval
+         * (without --interval the device is done: the release fails on it every time) */
         upd_sim_intern(&d->d);
-        runq_push(fl, d->index); /* the new image checks in at once */
-        d->st = D_WAIT;
+        next_check(fl, d, OUT_ROLLED_BACK, 1, 0);
         return;
     }
     /* failed */
     d->last_err = err;
     fl->code_err[code_index(fl, err)]++;
     upd_sim_intern(&d->d);
-    if (d->checks >= fl->o.max_checks) {
-        device_done(fl, d, OUT_FAILED);
+    int refusal = fl->o.platform == UPD_SIM_ESP32 ? 9 : 12; /* upd_sim_arm_refusal */
+    if (d->firm == UPD_SIMFIRM_REFUSE && err == refusal) {
+        upd_simfirm_note(&fl->firm, d->index, d->offered, UPD_SIMFIRM_F_REFUSED);
+        next_check(fl, d, OUT_DEV_REFUSED, 1, 0);
         return;
     }
-    fl->retries++;
-    d->st = D_WAIT;
-    d->wake_ms = now_ms() + fl->o.retry_ms;
-    fl->delay[fl->dq_tail++ % fl->rq_cap] = d->index;
+    next_check(fl, d, OUT_FAILED, gave_up, 0);
 }
 
 /* ---- output ------------------------------------------------------------------------------------
@@ -915,15 +1100,22 @@ static void progress_bar(fleet *fl, int final)
         return;
     fl->last_bar = t;
     double secs = (double)(t - fl->t0) / 1000.0;
-    unsigned n = fl->o.devices, w = 30, fillw = n ? (unsigned)((uint64_t)fl->done * w / n) : w;
+    /* the bar: devices done; with --interval, settled (or the time, with --duration) */
+    unsigned n = fl->o.devices, w = 30, k = fl->o.interval_ms ? fl->nsettled : fl->done;
+    unsigned fillw = n ? (unsigned)((uint64_t)k * w / n) : w;
+    if (fl->o.duration_ms)
+        fillw = (unsigned)((t - fl->t0) * w / fl->o.duration_ms);
     char bar[64];
     for (unsigned i = 0; i < w; i++)
         bar[i] = i < fillw ? '#' : '.';
     bar[w] = '\0';
+    const unsigned *c = fl->nout;
     fprintf(stderr,
             "\r[%s] %u/%u  updated %u  current %u  failed %u  bricked %u+%u  %.1f MB  %.1fs ", bar,
-            fl->done, n, fl->updated, fl->current, fl->failed, fl->bricked_client, fl->bricked_boot,
-            (double)fl->bytes / 1e6, secs);
+            k, n, c[OUT_UPDATED], c[OUT_CURRENT], c[OUT_FAILED] + c[OUT_DEV_REFUSED],
+            c[OUT_BRICK_CLIENT], c[OUT_BRICK_BOOT], (double)fl->bytes / 1e6, secs);
+    if (fl->firm.nbad)
+        fprintf(stderr, " looping %u  rolled back %u ", c[OUT_LOOPING], c[OUT_ROLLED_BACK]);
     if (final)
         fputc('\n', stderr);
     fflush(stderr);
@@ -990,10 +1182,48 @@ static void reason_order(const fleet *fl, unsigned *ord)
     }
 }
 
-static void summary(const fleet *fl, double secs)
+/* What devices' outcomes say at the end: the refusals' reasons grouped, the failed
+ * devices by their last error. */
+static void tally(fleet *fl)
+{
+    for (uint32_t i = 0; i < fl->o.devices; i++) {
+        sdev *d = &fl->dev[i];
+        if (d->outcome == OUT_FAILED) {
+            fl->code_fail[code_index(fl, d->last_err)]++;
+        } else if (d->outcome == OUT_REFUSED) {
+            const char *key = d->reason[0] ? d->reason : "(no reason given)";
+            unsigned k = 0;
+            while (k < fl->nreasons && k < MAX_REASONS - 1 && strcmp(fl->reasons[k], key))
+                k++;
+            if (k == fl->nreasons) {
+                fl->nreasons++;
+                snprintf(fl->reasons[k], REASON_MAX, "%s",
+                         k == MAX_REASONS - 1 ? "(other reasons)" : key);
+            }
+            fl->reason_n[k]++;
+        }
+    }
+}
+
+/* The per-release tally's question: the version device i runs, when it installed it and
+ * still runs (not looping, not dead). */
+static const char *running_version(void *ctx, uint32_t i)
+{
+    const sdev *d = &((const fleet *)ctx)->dev[i];
+    if (!d->runs_installed || d->outcome == OUT_LOOPING || d->outcome == OUT_BRICK_BOOT ||
+        d->outcome == OUT_BRICK_CLIENT)
+        return NULL;
+    return d->version;
+}
+
+static void summary(fleet *fl, double secs)
 {
     unsigned ord[MAX_REASONS];
+    tally(fl);
     reason_order(fl, ord);
+    const unsigned *c = fl->nout;
+    const char *client = fl->o.platform == UPD_SIM_ESP32 ? "Update" : "Updater";
+    int refusal = fl->o.platform == UPD_SIM_ESP32 ? 9 : 12;
     const opts *o = &fl->o;
     uint64_t priv, shared;
     upd_sim_host_pages(fl->host, &priv, &shared);
@@ -1004,13 +1234,39 @@ static void summary(const fleet *fl, double secs)
         fprintf(f, "updraft sim: %u %s devices (%s) against %s, seed %u\n", o->devices,
                 o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266", o->lay->name, o->url,
                 (unsigned)o->seed);
-        fprintf(f, "  updated            %u\n", fl->updated);
-        fprintf(f, "  already current    %u\n", fl->current);
-        fprintf(f, "  refused            %u%s\n", fl->refused,
-                fl->refused ? "  (the server declined the release to them:)" : "");
+        if (o->interval_ms)
+            fprintf(f,
+                    "  (each device checked every %.3g s +- %g%%%s; the counts say how its "
+                    "last check ended)\n",
+                    (double)o->interval_ms / 1000.0, o->jitter * 100.0,
+                    o->duration_ms ? ", for the --duration" : ", until all settled");
+        fprintf(f, "  updated            %u\n", c[OUT_UPDATED]);
+        fprintf(f, "  already current    %u\n", c[OUT_CURRENT]);
+        fprintf(f, "  refused            %u%s\n", c[OUT_REFUSED],
+                c[OUT_REFUSED] ? "  (the server declined the release to them:)" : "");
         for (unsigned k = 0; k < fl->nreasons; k++)
             fprintf(f, "    %6u  %s\n", fl->reason_n[ord[k]], fl->reasons[ord[k]]);
-        fprintf(f, "  failed             %u  (", fl->failed);
+        if (fl->firm.nbad) {
+            fprintf(f,
+                    "  looping (silent)   %u  (a bad release keeps crashing: never checked in "
+                    "again)\n",
+                    c[OUT_LOOPING]);
+            if (o->platform == UPD_SIM_ESP32)
+                fprintf(f,
+                        "  rolled back        %u  (a bad release never confirmed itself: the "
+                        "previous image runs)\n",
+                        c[OUT_ROLLED_BACK]);
+            fprintf(f, "  refused by device  %u  (its %s rejected a bad release: error %d, %s)\n",
+                    c[OUT_DEV_REFUSED], client, refusal,
+                    upd_client_strerror_for(o->platform == UPD_SIM_ESP32
+                                                ? UPD_CLIENT_ESP32_ARDUINO
+                                                : UPD_CLIENT_ESP8266_ARDUINO,
+                                            refusal));
+        }
+        if (c[OUT_NONE])
+            fprintf(f, "  no answer yet      %u  (no check ended within the --duration)\n",
+                    c[OUT_NONE]);
+        fprintf(f, "  failed             %u  (", c[OUT_FAILED]);
         print_codes(f, fl, fl->code_fail, 0);
         fprintf(f, ")\n  errors on the way  ");
         print_codes(f, fl, fl->code_err, 0);
@@ -1025,7 +1281,8 @@ static void summary(const fleet *fl, double secs)
                     fl->weak_writes);
         fprintf(f,
                 "  bricked            during download/write %u, during the boot loader's copy %u\n",
-                fl->bricked_client, fl->bricked_boot);
+                c[OUT_BRICK_CLIENT], c[OUT_BRICK_BOOT]);
+        upd_simfirm_print(&fl->firm, f, running_version, fl);
         fprintf(f, "  wall time          %.2f s\n", secs);
         fprintf(f, "  received           %.1f MB\n", (double)fl->bytes / 1e6);
         fprintf(f, "  sim memory         peak RSS %ld MB, flash pages %llu private + %llu shared\n",
@@ -1035,7 +1292,7 @@ static void summary(const fleet *fl, double secs)
         printf("{\"devices\": %u, \"platform\": \"%s\", \"layout\": \"%s\", \"seed\": %u, "
                "\"updated\": %u, \"current\": %u, \"refused\": %u, \"refused_reasons\": [",
                o->devices, o->platform == UPD_SIM_ESP32 ? "esp32" : "esp8266", o->lay->name,
-               (unsigned)o->seed, fl->updated, fl->current, fl->refused);
+               (unsigned)o->seed, c[OUT_UPDATED], c[OUT_CURRENT], c[OUT_REFUSED]);
         for (unsigned k = 0; k < fl->nreasons; k++) {
             printf("%s{\"reason\": ", k ? ", " : "");
             json_str(stdout, fl->reasons[ord[k]]);
@@ -1043,15 +1300,18 @@ static void summary(const fleet *fl, double secs)
         }
         printf("], \"failed\": {");
         print_codes(stdout, fl, fl->code_fail, 1);
-        printf("}, \"failed_total\": %u, \"errors\": {", fl->failed);
+        printf("}, \"failed_total\": %u, \"errors\": {", c[OUT_FAILED]);
         print_codes(stdout, fl, fl->code_err, 1);
         printf("}, \"checks\": %llu, \"retries\": %llu, \"resumed\": %llu, \"installs\": %llu, "
                "\"power_cuts_client\": %llu, \"power_cuts_bootloader\": %llu, "
                "\"weak_writes\": %llu, "
-               "\"bricked_client\": %u, \"bricked_bootloader\": %u, \"seconds\": %.3f, "
-               "\"bytes\": %llu, \"peak_rss_kb\": %ld}\n",
+               "\"bricked_client\": %u, \"bricked_bootloader\": %u, \"looping\": %u, "
+               "\"rolled_back\": %u, \"device_refused\": %u, \"no_answer\": %u, \"releases\": ",
                fl->checks, fl->retries, fl->resumed, fl->installs, fl->cuts_client, fl->cuts_boot,
-               fl->weak_writes, fl->bricked_client, fl->bricked_boot, secs, fl->bytes,
+               fl->weak_writes, c[OUT_BRICK_CLIENT], c[OUT_BRICK_BOOT], c[OUT_LOOPING],
+               c[OUT_ROLLED_BACK], c[OUT_DEV_REFUSED], c[OUT_NONE]);
+        upd_simfirm_json(&fl->firm, stdout, running_version, fl);
+        printf(", \"seconds\": %.3f, \"bytes\": %llu, \"peak_rss_kb\": %ld}\n", secs, fl->bytes,
                ru.ru_maxrss);
     }
     fflush(stdout);
@@ -1226,8 +1486,9 @@ static int setup(fleet *fl)
     fl->free_slots = calloc(o->parallel, sizeof *fl->free_slots);
     fl->rq_cap = o->devices + 1;
     fl->runq = calloc(fl->rq_cap, sizeof *fl->runq);
-    fl->delay = calloc(fl->rq_cap, sizeof *fl->delay);
-    if (!fl->dev || !fl->slots || !fl->free_slots || !fl->runq || !fl->delay) {
+    fl->wakes = calloc(fl->rq_cap, sizeof *fl->wakes);
+    if (!fl->dev || !fl->slots || !fl->free_slots || !fl->runq || !fl->wakes ||
+        upd_simfirm_setup(&fl->firm, o->devices, o->seed) != 0) {
         fprintf(stderr, "updraft sim: out of memory for %u devices\n", o->devices);
         return -1;
     }
@@ -1255,8 +1516,10 @@ static int setup(fleet *fl)
         for (size_t k = 0; k < fl->nauths; k++)
             if (!memcmp(fl->auths[k].mac, mac, 6))
                 d->auth = fl->auths[k].auth;
-        runq_push(fl, i);
+        if (!o->interval_ms)
+            runq_push(fl, i); /* with --interval: run() spreads the first checks */
     }
+    fl->nout[OUT_NONE] = o->devices;
     upd_sim_host_unshare(fl->host, pages, npages);
     free(pages);
     upd_sim_free(&fl->twin);
@@ -1283,22 +1546,46 @@ static void tick(fleet *fl)
     }
 }
 
+/* Is the run over (once the checks in flight have ended)? Without --interval when every
+ * device is done; with it at the end of --duration, else when every device is settled. */
+static int stopping(const fleet *fl, uint64_t t)
+{
+    if (!fl->o.interval_ms)
+        return fl->done >= fl->o.devices;
+    if (fl->o.duration_ms)
+        return t - fl->t0 >= fl->o.duration_ms;
+    return fl->nsettled >= fl->o.devices;
+}
+
 static int run(fleet *fl)
 {
     struct epoll_event ev[256];
     uint64_t last_tick = now_ms();
     fl->t0 = now_ms();
-    while (fl->done < fl->o.devices) {
+    if (fl->o.interval_ms) /* first checks spread over one interval */
+        for (uint32_t i = 0; i < fl->o.devices; i++)
+            wake_at(fl, i,
+                    fl->t0 + (uint64_t)(jitter01(fl->o.seed ^ 0xF1257u, i, 0) *
+                                        (double)fl->o.interval_ms));
+    for (;;) {
         uint64_t t = now_ms();
-        while (fl->dq_head != fl->dq_tail &&
-               fl->dev[fl->delay[fl->dq_head % fl->rq_cap]].wake_ms <= t)
-            runq_push(fl, fl->delay[fl->dq_head++ % fl->rq_cap]);
-        while (fl->nfree && fl->rq_head != fl->rq_tail) {
-            sdev *d = &fl->dev[fl->runq[fl->rq_head++ % fl->rq_cap]];
-            if (d->st == D_WAIT)
-                start_check(fl, d);
+        int stop = stopping(fl, t);
+        if (stop && fl->nfree == (int)fl->o.parallel)
+            break; /* no check in flight */
+        if (!stop) {
+            while (fl->nwakes && fl->wakes[0].at <= t)
+                runq_push(fl, wake_pop(fl));
+            while (fl->nfree && fl->rq_head != fl->rq_tail) {
+                sdev *d = &fl->dev[fl->runq[fl->rq_head++ % fl->rq_cap]];
+                if (d->st == D_WAIT)
+                    start_check(fl, d);
+            }
         }
         int timeout = fl->o.f.slow_kbps > 0 ? 10 : 50;
+        if (!stop && fl->nfree && fl->nwakes && fl->wakes[0].at < t + (uint64_t)timeout)
+            timeout = (int)(fl->wakes[0].at > t ? fl->wakes[0].at - t : 0);
+        if (fl->o.duration_ms && !stop && fl->t0 + fl->o.duration_ms < t + (uint64_t)timeout)
+            timeout = (int)(fl->t0 + fl->o.duration_ms - t);
         int n = epoll_wait(fl->epfd, ev, 256, timeout);
         if (n < 0 && errno != EINTR) {
             perror("epoll_wait");
@@ -1347,6 +1634,9 @@ int upd_cmd_sim(int argc, char **argv)
     o->features = UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT;
     o->platform = UPD_SIM_ESP8266;
     const char *layout = NULL, *url = NULL;
+    const char *bad_specs[UPD_SIMFIRM_BAD_MAX + 1];
+    int nbad_specs = 0, jitter_set = 0;
+    o->jitter = 0.1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long n;
@@ -1361,6 +1651,10 @@ int upd_cmd_sim(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--report")) {
+            o->report = 1;
             continue;
         }
         if (!v) {
@@ -1398,7 +1692,34 @@ int upd_cmd_sim(int argc, char **argv)
             layout = v;
         else if (!strcmp(a, "--faults"))
             bad = parse_faults(&o->f, v) != 0;
-        else if (!strcmp(a, "--features")) {
+        else if (!strcmp(a, "--bad-release"))
+            bad_specs[nbad_specs < UPD_SIMFIRM_BAD_MAX ? nbad_specs : UPD_SIMFIRM_BAD_MAX] = v,
+                                                                      nbad_specs++;
+        else if (!strcmp(a, "--interval") || !strcmp(a, "--duration")) {
+            uint64_t ms;
+            bad = upd_simfirm_duration(v, &ms) != 0;
+            if (bad)
+                fprintf(stderr,
+                        "updraft sim: %s %s: a duration like 2s, 500ms, 1.5s, 2m or 1h (up to "
+                        "30 days)\n",
+                        a, v);
+            else if (a[2] == 'i')
+                o->interval_ms = ms;
+            else
+                o->duration_ms = ms;
+        } else if (!strcmp(a, "--jitter")) {
+            char *e;
+            o->jitter = strtod(v, &e);
+            if (e != v && *e == '%' && !e[1])
+                o->jitter /= 100.0, e++;
+            bad = e == v || *e || !(o->jitter >= 0 && o->jitter <= 1);
+            if (bad)
+                fprintf(stderr,
+                        "updraft sim: --jitter %s: a share of the interval from 0 to 1 "
+                        "(0.1) or a percentage (10%%)\n",
+                        v);
+            jitter_set = 1;
+        } else if (!strcmp(a, "--features")) {
             if (!strcmp(v, "all"))
                 o->features = UPD_CLIENT_F_ALL | UPD_CLIENT_F_INSPECT;
             else if (!strcmp(v, "none"))
@@ -1456,6 +1777,24 @@ int upd_cmd_sim(int argc, char **argv)
         free(fl);
         return 2;
     }
+    if (nbad_specs > UPD_SIMFIRM_BAD_MAX) {
+        fprintf(stderr, "updraft sim: at most %d --bad-release options\n", UPD_SIMFIRM_BAD_MAX);
+        free(fl);
+        return 2;
+    }
+    for (int k = 0; k < nbad_specs; k++)
+        if (upd_simfirm_add(&fl->firm, bad_specs[k], o->platform == UPD_SIM_ESP32) != 0) {
+            free(fl);
+            return 2;
+        }
+    if ((o->duration_ms || jitter_set) && !o->interval_ms) {
+        fprintf(stderr,
+                "updraft sim: %s needs --interval (without it each device checks until "
+                "the server answers 304, then stops)\n",
+                o->duration_ms ? "--duration" : "--jitter");
+        free(fl);
+        return 2;
+    }
     if (setup_auth(fl) != 0) {
         free(fl->auths);
         free(fl);
@@ -1477,8 +1816,10 @@ int upd_cmd_sim(int argc, char **argv)
         return 1;
     double secs = (double)(now_ms() - fl->t0) / 1000.0;
     summary(fl, secs);
-    /* devices that did not reach the release fail the run: failed, refused, bricked */
-    int ok = fl->bricked_client == 0 && fl->failed == 0 && fl->refused == 0;
+    /* devices that did not reach the release fail the run: failed, refused, bricked, no
+     * answer; what a bad release does to them (--bad-release) is what was asked for */
+    int ok = fl->nout[OUT_BRICK_CLIENT] == 0 && fl->nout[OUT_FAILED] == 0 &&
+             fl->nout[OUT_REFUSED] == 0 && fl->nout[OUT_NONE] == 0;
     for (unsigned i = 0; i < o->devices; i++)
         upd_sim_free(&fl->dev[i].d);
     upd_sim_host_free(fl->host);
@@ -1486,7 +1827,8 @@ int upd_cmd_sim(int argc, char **argv)
     free(fl->slots);
     free(fl->free_slots);
     free(fl->runq);
-    free(fl->delay);
+    free(fl->wakes);
+    upd_simfirm_free(&fl->firm);
     free(fl->auths);
     free(fl);
     return ok ? 0 : 1;

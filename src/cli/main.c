@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"events", upd_cmd_events, "show what devices and admins did; --follow for new events"},
     {"backup", upd_cmd_backup, "copy a data directory (database and firmware) while serving"},
     {"restore", upd_cmd_restore, "put a backup back into a data directory"},
+    {"keygen", upd_cmd_keygen, "make a key pair for signed updates"},
+    {"sign", upd_cmd_sign, "sign a firmware image the way ESP8266 devices verify it"},
 };
 
 static void usage(FILE *f)

@@ -276,6 +276,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         r->s = s;
         *con_cls = r;
+        if (s->cfg.tls_cert && upd__tls_fit_records(c) < 0)
+            return MHD_NO; /* cannot send records the device can take */
     }
     if (!strncmp(url, "/api/v1", 7) && (url[7] == '\0' || url[7] == '/'))
         return upd__api_route(r, c, url, method, upload_data, upload_data_size);

@@ -142,6 +142,13 @@ int upd__printable(const char *s, size_t max);
 /* Is s a valid channel name: [A-Za-z0-9._-]{1,63}? */
 int upd__valid_channel(const char *s);
 
+/* ---- tlsrec.c ---- */
+/* On an HTTPS connection whose client negotiated smaller TLS records (max_fragment_length
+ * 512..4096), make the session send records of at most that length. Call before the
+ * first response byte. Returns the length now in force, 0 when nothing was negotiated (or
+ * plain HTTP), -1 when GnuTLS refused the limit. */
+int upd__tls_fit_records(struct MHD_Connection *c);
+
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
 

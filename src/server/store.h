@@ -21,6 +21,7 @@
 /* A routine check that changes nothing is recorded as an event at most this often. */
 #define UPD_CHECK_EVENT_MS (60 * 60 * 1000)
 #define UPD_MAC_STR        18 /* "AA:BB:CC:DD:EE:FF" + NUL */
+#define UPD_TAGS_MAX       256 /* a device's tags: "kitchen,lab" (tags.h) */
 
 /* Results of store operations (besides 0). */
 enum {
@@ -100,6 +101,10 @@ typedef struct upd_device_row {
     /* the updraft tool that made this device ("sim", "doctor": its x-updraft-tool header),
      * "" a real device; kept once set */
     char tool[16];
+    /* the channel in the URL of its last update check (/update/<channel>), "" when that
+     * URL named none: the channel it then uses (filter.h upd__device_channel) */
+    char url_channel[UPD_NAME_MAX];
+    char tags[UPD_TAGS_MAX]; /* sorted, comma-separated: "kitchen,lab"; "" none (tags.h) */
 } upd_device_row;
 
 /* A device as the writer reads it: its row and the image it ran when its open offer was
