@@ -464,6 +464,7 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
+    upd__blob_sync(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
     s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;

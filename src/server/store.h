@@ -20,7 +20,7 @@
 #define UPD_REPORT_MAX 160
 /* A routine check that changes nothing is recorded as an event at most this often. */
 #define UPD_CHECK_EVENT_MS (60 * 60 * 1000)
-#define UPD_MAC_STR        18 /* "AA:BB:CC:DD:EE:FF" + NUL */
+#define UPD_MAC_STR        18  /* "AA:BB:CC:DD:EE:FF" + NUL */
 #define UPD_TAGS_MAX       256 /* a device's tags: "kitchen,lab" (tags.h) */
 
 /* Results of store operations (besides 0). */
@@ -290,6 +290,21 @@ typedef struct upd_store_ops {
      * device that checks in again is new. *nevents: how many events went with it. */
     int (*device_delete)(upd_store *st, const char *mac, int64_t *nevents, char *err,
                          size_t errlen);
+    /* Blobs kept in the database itself, shared by every server on it (store_pg.c);
+     * NULL in a store whose blobs are only the files of one data directory (SQLite).
+     * blob_put: store the size bytes fd reads (from its start) as blob sha256, in
+     * chunks, never all in memory; nothing when it is stored already; one transaction.
+     * blob_get: write blob sha256 to fd chunk by chunk (*size: its length);
+     * ENOTFOUND when it is not stored. blob_drop: delete blob sha256 unless a release
+     * refers to it (0 also when there is none). blob_prune: delete the blobs stored
+     * before before_ms that no release refers to (uploads that were never recorded);
+     * how many (>= 0) or EFAIL. */
+    int (*blob_put)(upd_store *st, const char *sha256, int fd, int64_t size, char *err,
+                    size_t errlen);
+    int (*blob_get)(upd_store *st, const char *sha256, int fd, int64_t *size, char *err,
+                    size_t errlen);
+    int (*blob_drop)(upd_store *st, const char *sha256);
+    int (*blob_prune)(upd_store *st, int64_t before_ms);
 } upd_store_ops;
 
 struct upd_store {

@@ -39,6 +39,7 @@ typedef struct rel_ent {
 
 typedef struct cache_store {
     upd_store base;
+    upd_store_ops ops; /* CACHE_OPS, without the blob operations the inner store lacks */
     upd_store *inner;
     pthread_mutex_t mu;
     uint64_t dev_gen; /* bumped by every write that can change a device row */
@@ -375,6 +376,28 @@ static int c_events_prune(upd_store *st, int64_t before_ms, int max)
     return cs(st)->inner->ops->events_prune(cs(st)->inner, before_ms, max);
 }
 
+static int c_blob_put(upd_store *st, const char *sha, int fd, int64_t size, char *err,
+                      size_t errlen)
+{
+    return cs(st)->inner->ops->blob_put(cs(st)->inner, sha, fd, size, err, errlen);
+}
+
+static int c_blob_get(upd_store *st, const char *sha, int fd, int64_t *size, char *err,
+                      size_t errlen)
+{
+    return cs(st)->inner->ops->blob_get(cs(st)->inner, sha, fd, size, err, errlen);
+}
+
+static int c_blob_drop(upd_store *st, const char *sha)
+{
+    return cs(st)->inner->ops->blob_drop(cs(st)->inner, sha);
+}
+
+static int c_blob_prune(upd_store *st, int64_t before_ms)
+{
+    return cs(st)->inner->ops->blob_prune(cs(st)->inner, before_ms);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -413,6 +436,10 @@ static const upd_store_ops CACHE_OPS = {
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,
+    .blob_put = c_blob_put,
+    .blob_get = c_blob_get,
+    .blob_drop = c_blob_drop,
+    .blob_prune = c_blob_prune,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
@@ -422,7 +449,14 @@ upd_store *upd_store_cached(upd_store *inner)
     cache_store *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->base.ops = &CACHE_OPS;
+    c->ops = CACHE_OPS;
+    if (!inner->ops->blob_put) {
+        c->ops.blob_put = NULL;
+        c->ops.blob_get = NULL;
+        c->ops.blob_drop = NULL;
+        c->ops.blob_prune = NULL;
+    }
+    c->base.ops = &c->ops;
     c->inner = inner;
     pthread_mutex_init(&c->mu, NULL);
     return &c->base;

@@ -4,12 +4,14 @@
  * connection. A connection the database dropped is re-established at its next use (the
  * statement that found it broken fails; the next one works again when the database is
  * back). Text is sent as UTF-8: bytes that are not (a device's header) become '?'. */
+#include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -76,6 +78,20 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE devices ADD COLUMN tool TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+/* What only this backend has, versioned apart (updraft_schema row 'pg'): SQLite's blobs
+ * are files of its data directory, these are shared by every server on the database. */
+static const char *const PG_MIGRATIONS[] = {
+    /* 1: blobs, content-addressed, in chunks of BLOB_CHUNK bytes (stored as they are:
+     * firmware does not compress, and EXTERNAL storage reads a chunk without inflating) */
+    "CREATE TABLE blobs(sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL,"
+    " chunks INTEGER NOT NULL, created_ms BIGINT NOT NULL);"
+    "CREATE TABLE blob_chunks(sha256 TEXT NOT NULL REFERENCES blobs(sha256) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(sha256, seq));"
+    "ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+};
+#define N_PG_MIGRATIONS ((int)(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0]))
+#define BLOB_CHUNK      (1 << 20)
 
 /* The advisory lock key under which schema migrations run (one server at a time). */
 #define MIGRATE_LOCK "7535327101"
@@ -149,6 +165,12 @@ enum q {
     Q_CHIP_DEL,
     Q_DEV_DELETE,
     Q_EV_DELETE_MAC,
+    Q_BLOB_NEW,
+    Q_BLOB_CHUNK_PUT,
+    Q_BLOB_INFO,
+    Q_BLOB_CHUNK_GET,
+    Q_BLOB_DROP,
+    Q_BLOB_PRUNE,
     Q__COUNT
 };
 
@@ -261,6 +283,17 @@ static const char *const SQL[Q__COUNT] = {
                   "($3::bigint=0 OR id<$3) ORDER BY id DESC LIMIT $4",
     [Q_DEV_DELETE] = "DELETE FROM devices WHERE mac=$1",
     [Q_EV_DELETE_MAC] = "DELETE FROM events WHERE mac=$1",
+    [Q_BLOB_NEW] = "INSERT INTO blobs(sha256, size, chunks, created_ms) VALUES($1,$2,$3,$4) "
+                   "ON CONFLICT DO NOTHING RETURNING sha256",
+    [Q_BLOB_CHUNK_PUT] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1,$2,$3::bytea)",
+    [Q_BLOB_INFO] = "SELECT size, chunks FROM blobs WHERE sha256=$1",
+    [Q_BLOB_CHUNK_GET] = "SELECT data FROM blob_chunks WHERE sha256=$1 AND seq=$2",
+/* blobs no release refers to (as its file or its gzip copy) */
+#define BLOB_UNUSED                                                                                \
+    "NOT EXISTS (SELECT 1 FROM releases r WHERE r.sha256=b.sha256) AND NOT EXISTS (SELECT 1 FROM " \
+    "release_gzip g WHERE g.sha256=b.sha256)"
+    [Q_BLOB_DROP] = "DELETE FROM blobs b WHERE b.sha256=$1 AND " BLOB_UNUSED,
+    [Q_BLOB_PRUNE] = "DELETE FROM blobs b WHERE b.created_ms<$1 AND " BLOB_UNUSED,
 };
 
 /* ---- connections --------------------------------------------------------------------- */
@@ -353,6 +386,7 @@ static void seterr(char *err, size_t errlen, const char *what, conn *c)
 typedef struct args {
     int n;
     const char *v[MAX_ARGS];
+    int len[MAX_ARGS], fmt[MAX_ARGS]; /* fmt 1: v[i] is len[i] bytes (binary) */
     char num[MAX_ARGS][24];
     char *own[MAX_ARGS]; /* copies made valid UTF-8 */
 } args;
@@ -360,6 +394,17 @@ typedef struct args {
 static void args_init(args *a)
 {
     a->n = 0;
+    memset(a->fmt, 0, sizeof a->fmt);
+}
+
+/* Bytes as a binary parameter (bytea), not copied: they must outlive the statement. */
+static void arg_bytes(args *a, const void *p, int len)
+{
+    int i = a->n++;
+    a->v[i] = p;
+    a->own[i] = NULL;
+    a->len[i] = len;
+    a->fmt[i] = 1;
 }
 
 static void args_free(args *a)
@@ -450,10 +495,10 @@ static void arg_pos_or_null(args *a, int64_t v)
 
 /* ---- running statements ----------------------------------------------------------------- */
 
-/* Run statement q with a's parameters (a is freed). Returns the result (the caller
- * clears it) and *rc: 0, UPD_STORE_ECONFLICT (a constraint) or UPD_STORE_EFAIL (then
- * c->err says why and the result is NULL). */
-static PGresult *run(conn *c, enum q q, args *a, int *rc)
+/* Run statement q with a's parameters (a is freed), its results in binary when binary
+ * is 1. Returns the result (the caller clears it) and *rc: 0, UPD_STORE_ECONFLICT (a constraint) or
+ * UPD_STORE_EFAIL (then c->err says why and the result is NULL). */
+static PGresult *run_fmt(conn *c, enum q q, args *a, int *rc, int binary)
 {
     char name[8];
     snprintf(name, sizeof name, "q%d", (int)q);
@@ -472,7 +517,7 @@ static PGresult *run(conn *c, enum q q, args *a, int *rc)
         PQclear(r);
         c->prepared[q] = 1;
     }
-    r = PQexecPrepared(c->pg, name, a->n, a->v, NULL, NULL, 0);
+    r = PQexecPrepared(c->pg, name, a->n, a->v, a->len, a->fmt, binary);
     args_free(a);
     ExecStatusType x = PQresultStatus(r);
     if (x == PGRES_COMMAND_OK || x == PGRES_TUPLES_OK) {
@@ -484,6 +529,11 @@ static PGresult *run(conn *c, enum q q, args *a, int *rc)
     *rc = state && !strncmp(state, "23", 2) ? UPD_STORE_ECONFLICT : UPD_STORE_EFAIL;
     PQclear(r);
     return NULL;
+}
+
+static PGresult *run(conn *c, enum q q, args *a, int *rc)
+{
+    return run_fmt(c, q, a, rc, 0);
 }
 
 /* Run q for no rows; rows changed into *changed when not NULL. */
@@ -1581,6 +1631,160 @@ static int p_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
     return rc;
 }
 
+/* ---- blobs ------------------------------------------------------------------------------ */
+
+/* Read exactly n bytes at offset off of fd. */
+static int read_at(int fd, unsigned char *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int p_blob_put(upd_store *base, const char *sha, int fd, int64_t size, char *err,
+                      size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t chunks = (size + BLOB_CHUNK - 1) / BLOB_CHUNK;
+    unsigned char *buf = malloc(BLOB_CHUNK);
+    conn *c = acquire(s);
+    int rc = buf ? begin(c) : UPD_STORE_EFAIL;
+    int fresh = 0;
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_text(&a, sha);
+        arg_int(&a, size);
+        arg_int(&a, chunks);
+        arg_int(&a, now_ms());
+        PGresult *r = run(c, Q_BLOB_NEW, &a, &rc);
+        fresh = r && PQntuples(r) == 1; /* 0 rows: stored already */
+        PQclear(r);
+    }
+    for (int64_t i = 0; rc == 0 && fresh && i < chunks; i++) {
+        int64_t off = i * BLOB_CHUNK;
+        size_t n = (size_t)(size - off < BLOB_CHUNK ? size - off : BLOB_CHUNK);
+        if (read_at(fd, buf, n, off) != 0) {
+            snprintf(c->err, sizeof c->err, "cannot read the file at byte %lld: %s", (long long)off,
+                     errno ? strerror(errno) : "it is shorter");
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        args a;
+        args_init(&a);
+        arg_text(&a, sha);
+        arg_int(&a, i);
+        arg_bytes(&a, buf, (int)n);
+        rc = exec_q(c, Q_BLOB_CHUNK_PUT, &a, NULL);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not store the blob in the database", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    free(buf);
+    return rc;
+}
+
+static int p_blob_get(upd_store *base, const char *sha, int fd, int64_t *size, char *err,
+                      size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, sha);
+    int rc;
+    int64_t total = 0, chunks = 0, written = 0;
+    PGresult *r = run(c, Q_BLOB_INFO, &a, &rc);
+    if (r && PQntuples(r) == 0)
+        rc = UPD_STORE_ENOTFOUND;
+    else if (r) {
+        total = col_int(r, 0, 0, 0);
+        chunks = col_int(r, 0, 1, 0);
+    }
+    PQclear(r);
+    /* one chunk in memory at a time */
+    for (int64_t i = 0; rc == 0 && i < chunks; i++) {
+        args_init(&a);
+        arg_text(&a, sha);
+        arg_int(&a, i);
+        r = run_fmt(c, Q_BLOB_CHUNK_GET, &a, &rc, 1);
+        if (r && PQntuples(r) != 1) {
+            snprintf(c->err, sizeof c->err, "chunk %lld of %lld is missing", (long long)i,
+                     (long long)chunks);
+            rc = UPD_STORE_EFAIL;
+        } else if (r) {
+            int n = PQgetlength(r, 0, 0);
+            if (write_all(fd, PQgetvalue(r, 0, 0), (size_t)n) != 0) {
+                snprintf(c->err, sizeof c->err, "cannot write the copy: %s", strerror(errno));
+                rc = UPD_STORE_EFAIL;
+            }
+            written += n;
+        }
+        PQclear(r);
+    }
+    if (rc == 0 && written != total) {
+        snprintf(c->err, sizeof c->err, "%lld bytes stored, %lld expected", (long long)written,
+                 (long long)total);
+        rc = UPD_STORE_EFAIL;
+    }
+    if (rc == UPD_STORE_EFAIL)
+        seterr(err, errlen, "could not read the blob from the database", c);
+    if (size)
+        *size = total;
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_blob_drop(upd_store *base, const char *sha)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, sha);
+    int rc = exec_q(c, Q_BLOB_DROP, &a, NULL);
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_blob_prune(upd_store *base, int64_t before_ms)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_int(&a, before_ms);
+    int64_t n = 0;
+    int rc = exec_q(c, Q_BLOB_PRUNE, &a, &n);
+    release_conn(s, c);
+    return rc ? UPD_STORE_EFAIL : (int)n;
+}
+
 /* ---- open / close ----------------------------------------------------------------------- */
 
 static void p_close(upd_store *base)
@@ -1624,50 +1828,79 @@ static const upd_store_ops PG_OPS = {
     .apply_batch = p_apply_batch,
     .device_clear_hold = p_device_clear_hold,
     .device_delete = p_device_delete,
+    .blob_put = p_blob_put,
+    .blob_get = p_blob_get,
+    .blob_drop = p_blob_drop,
+    .blob_prune = p_blob_prune,
 };
+
+/* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
+ * -1 when the table cannot be read. */
+static int schema_version(conn *c, const char *part)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT version FROM updraft_schema WHERE part='%s'", part);
+    PGresult *r = PQexec(c->pg, sql);
+    int v = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        v = PQntuples(r) ? (int)col_int(r, 0, 0, 0) : 0;
+    else
+        pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
+    PQclear(r);
+    return v;
+}
+
+/* Apply one part's missing migrations (in the transaction of migrate). */
+static int migrate_part(conn *c, const char *part, const char *const *list, int n,
+                        const char *shown, char *err, size_t errlen)
+{
+    int have = schema_version(c, part);
+    if (have < 0) {
+        snprintf(err, errlen, "cannot read the schema version of %s: %s", shown, c->err);
+        return -1;
+    }
+    if (have > n) {
+        snprintf(err, errlen,
+                 "the database %s has %sschema version %d, newer than this updraft knows (%d): "
+                 "run a newer updraft",
+                 shown, strcmp(part, "store") ? "PostgreSQL " : "", have, n);
+        return -1;
+    }
+    for (int v = have; v < n; v++)
+        if (simple(c, list[v]) != 0) {
+            snprintf(err, errlen, "schema migration %s%d failed in %s: %s",
+                     strcmp(part, "store") ? "pg-" : "", v + 1, shown, c->err);
+            return -1;
+        }
+    if (have < n) {
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO updraft_schema VALUES('%s',%d) ON CONFLICT(part) DO UPDATE SET "
+                 "version=excluded.version",
+                 part, n);
+        if (simple(c, sql) != 0) {
+            snprintf(err, errlen, "cannot record the schema version in %s: %s", shown, c->err);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* Apply the missing migrations in one transaction, under an advisory lock so that
  * servers starting together migrate once. */
 static int migrate(conn *c, const char *shown, char *err, size_t errlen)
 {
-    int have = -1;
     int rc = begin(c);
     if (rc == 0)
         rc = simple(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")");
     if (rc == 0)
-        rc = simple(c, "CREATE TABLE IF NOT EXISTS updraft_schema(version INTEGER NOT NULL)");
-    if (rc == 0) {
-        PGresult *r = PQexec(c->pg, "SELECT max(version) FROM updraft_schema");
-        if (PQresultStatus(r) == PGRES_TUPLES_OK)
-            have = (int)col_int(r, 0, 0, 0);
-        else
-            pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
-        PQclear(r);
-    }
-    if (have < 0) {
-        snprintf(err, errlen, "cannot read the schema version of %s: %s", shown, c->err);
-        rollback(c);
-        return -1;
-    }
-    if (have > N_MIGRATIONS) {
-        snprintf(err, errlen,
-                 "the database %s has schema version %d, newer than this updraft knows (%d): "
-                 "run a newer updraft",
-                 shown, have, N_MIGRATIONS);
-        rollback(c);
-        return -1;
-    }
-    for (int v = have; v < N_MIGRATIONS && rc == 0; v++) {
-        if ((rc = simple(c, MIGRATIONS[v])) != 0)
-            snprintf(err, errlen, "schema migration %d failed in %s: %s", v + 1, shown, c->err);
-    }
-    if (rc == 0 && have < N_MIGRATIONS) {
-        char sql[96];
-        snprintf(sql, sizeof sql,
-                 "DELETE FROM updraft_schema; INSERT INTO updraft_schema VALUES(%d)", N_MIGRATIONS);
-        if ((rc = simple(c, sql)) != 0)
-            snprintf(err, errlen, "cannot record the schema version in %s: %s", shown, c->err);
-    }
+        rc = simple(c, "CREATE TABLE IF NOT EXISTS updraft_schema(part TEXT PRIMARY KEY,"
+                       " version INTEGER NOT NULL)");
+    if (rc)
+        snprintf(err, errlen, "cannot set up the schema in %s: %s", shown, c->err);
+    if (rc == 0 && (migrate_part(c, "store", MIGRATIONS, N_MIGRATIONS, shown, err, errlen) != 0 ||
+                    migrate_part(c, "pg", PG_MIGRATIONS, N_PG_MIGRATIONS, shown, err, errlen) != 0))
+        rc = -1;
     if (rc == 0 && (rc = commit(c)) != 0)
         snprintf(err, errlen, "cannot commit the schema of %s: %s", shown, c->err);
     if (rc)

@@ -4,15 +4,18 @@ in the terms of the command line, the schema version table, the refusal of a new
 schema. The real binary on the throwaway cluster of pgcluster.py (ctest pg.store.*).
 
 usage: test_pg.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: options schema"""
+GROUP: options schema blobs"""
+import hashlib
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import pgcluster
 import test_server as t
-from test_server import Server, arduino_bin, check, eq, esp8266_request
+from test_server import (Server, arduino_bin, check, check_image_response, eq,
+                         esp8266_request)
 
 
 def serve(args, env=None, timeout=30):
@@ -76,24 +79,89 @@ def t_schema():
         sys.exit(77)
     srv = Server()
     srv.stop()
-    got = pgcluster.psql(srv.db, "SELECT version FROM updraft_schema").split()
+    got = pgcluster.psql(srv.db, "SELECT version FROM updraft_schema WHERE part='store'").split()
     eq(len(got), 1, "one schema version row")
     known = int(got[0])
     check(known >= 8, "schema version %d" % known)
     # the same server again: nothing to migrate, starts
     srv2 = Server(data=srv.data)
     srv2.stop()
-    pgcluster.psql(srv.db, "UPDATE updraft_schema SET version=%d" % (known + 1))
+    pgcluster.psql(srv.db, "UPDATE updraft_schema SET version=%d WHERE part='store'" % (known + 1))
     p = subprocess.run([t.BIN, "serve", "--listen", "127.0.0.1:0", "--data", srv.data, "--db",
                         srv.db], capture_output=True, text=True, timeout=30)
     eq(p.returncode, 1, "a newer schema is refused")
     check("has schema version %d, newer than this updraft knows (%d): run a newer updraft"
           % (known + 1, known) in p.stderr, "the refusal says why: %r" % p.stderr)
-    eq(pgcluster.psql(srv.db, "SELECT version FROM updraft_schema").strip(), str(known + 1),
+    eq(pgcluster.psql(srv.db, "SELECT version FROM updraft_schema WHERE part='store'").strip(),
+       str(known + 1),
        "the newer schema is left as it was")
 
 
-GROUPS = {"options": t_options, "schema": t_schema}
+def blob_rows(url, sha):
+    return pgcluster.psql(url, "SELECT b.size, b.chunks, (SELECT count(*) FROM blob_chunks c "
+                          "WHERE c.sha256=b.sha256) FROM blobs b WHERE b.sha256='%s'" % sha).strip()
+
+
+def t_blobs():
+    """Blobs live in the database: a release uploaded to one server is served by another
+    one on the same database with its own data directory (fetched at its first use, or at
+    start), chunked; deleting the release removes it from the database."""
+    if pgcluster.state() is None:
+        print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.store.blobs)")
+        sys.exit(77)
+    a = Server()
+    url = a.db
+    b = c = None
+    try:
+        os.environ["UPDRAFT_DB"] = url  # b and c: same database, data directories of their own
+        b = Server(extra=["--db", url])
+        # 1.4 MiB: two chunks of at most 1 MiB
+        img = arduino_bin(seed=11, irom=1400 * 1024)
+        sha = hashlib.sha256(img).hexdigest()
+        rel = a.upload(img, "2.0", "stable").json
+        eq(blob_rows(url, sha), "%d|2|2" % len(img), "the blob is in the database in 2 chunks")
+        local_b = os.path.join(b.data, "blobs", "sha256", sha[:2], sha)
+        check(not os.path.exists(local_b), "server b has no copy before it needs one")
+        req = esp8266_request(b.port, mac="DE:BA:7A:00:13:01")
+        deadline = time.time() + 5  # b's read cache keeps a channel for at most a second
+        r = b.raw(req)
+        while r.status != 200 and time.time() < deadline:
+            time.sleep(0.1)
+            r = b.raw(req)
+        check_image_response(r, img, "2.0", "server b serves the release uploaded to a")
+        check(os.path.exists(local_b), "server b keeps the copy it fetched")
+        r = b.raw(b"GET /releases/%d/x.bin HTTP/1.1\r\nHost: b\r\nRange: bytes=1048570-1048580\r\n"
+                  b"Connection: close\r\n\r\n" % rel["id"])
+        eq((r.status, r.body), (206, img[1048570:1048581]), "a range across a chunk boundary")
+        # a server started later fetches every release's blobs at start
+        c = Server(extra=["--db", url])
+        local_c = os.path.join(c.data, "blobs", "sha256", sha[:2], sha)
+        check(os.path.exists(local_c), "server c fetched the blob at start")
+        # a local copy that went missing is fetched again
+        os.unlink(local_b)
+        r = b.raw(esp8266_request(b.port, mac="DE:BA:7A:00:13:02"))
+        check_image_response(r, img, "2.0", "fetched again after the local copy went")
+        # deleting the release (on c) removes its blob from the database
+        eq(a.upload(arduino_bin(seed=12), "2.1", "stable").status, 201,
+           "another release takes over the channel")
+        r = c.api("DELETE", "/api/v1/releases/%d" % rel["id"])
+        eq(r.status in (200, 204), True, "release deleted on c: %r" % (r.json,))
+        eq(blob_rows(url, sha), "", "its blob is gone from the database")
+        eq(pgcluster.psql(url, "SELECT count(*) FROM blob_chunks WHERE sha256='%s'" % sha).strip(),
+           "0", "and its chunks")
+        eq(pgcluster.psql(url, "SELECT count(*) FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM "
+                          "releases r WHERE r.sha256=b.sha256) AND NOT EXISTS (SELECT 1 FROM "
+                          "release_gzip g WHERE g.sha256=b.sha256)").strip(), "0",
+           "no blob is left that no release refers to (the gzip copy went too)")
+        check(not os.path.exists(local_c), "and from c's data directory")
+    finally:
+        os.environ.pop("UPDRAFT_DB", None)
+        for srv in (c, b, a):
+            if srv:
+                srv.stop()
+
+
+GROUPS = {"options": t_options, "schema": t_schema, "blobs": t_blobs}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
