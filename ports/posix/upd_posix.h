@@ -7,7 +7,8 @@
  *   flash      a file is the flash chip: 4 KB sectors, erase sets 0xFF, a write can only
  *              clear bits (as NOR flash), misuse is counted
  *   clock      CLOCK_MONOTONIC in milliseconds
- *   crypto     MD5 and SHA-256 from GnuTLS; no signature verification yet (NULL)
+ *   crypto     MD5 and SHA-256 from GnuTLS; no signature verifier by default (NULL: a
+ *              tool that checks signatures sets upd_sig_port_verify, src/host/signing.h)
  *   state      the boot, resume and outcome-report areas (and the ESP32 activation) in
  *              a small file
  *
@@ -35,15 +36,15 @@ typedef struct upd_posix_net {
     int insecure;        /* 1: do not verify the server's certificate */
     const char *ca_file; /* PEM file of trusted CAs; NULL: the system's trust store */
     /* what happened on the last connection, for tools */
-    int tls;                             /* the connection is TLS */
-    int tls_verify_failed;               /* the handshake failed on the certificate */
-    unsigned tls_status;                 /* gnutls_certificate_status_t bits, 0 = trusted */
+    int tls;                               /* the connection is TLS */
+    int tls_verify_failed;                 /* the handshake failed on the certificate */
+    unsigned tls_status;                   /* gnutls_certificate_status_t bits, 0 = trusted */
     char tls_problem[UPD_POSIX_ERROR_MAX]; /* the certificate problem in words, "" none
                                               (filled with --insecure too: not enforced) */
-    char tls_info[128];                  /* protocol and cipher, e.g. "TLS1.3 AES-256-GCM" */
-    char peer[64];                       /* numeric address:port connected to */
-    int closed_by_peer;                  /* recv saw the peer's close */
-    char error[UPD_POSIX_ERROR_MAX];     /* the last failure in words */
+    char tls_info[128];                    /* protocol and cipher, e.g. "TLS1.3 AES-256-GCM" */
+    char peer[64];                         /* numeric address:port connected to */
+    int closed_by_peer;                    /* recv saw the peer's close */
+    char error[UPD_POSIX_ERROR_MAX];       /* the last failure in words */
 } upd_posix_net;
 
 /* Make n a closed connection with default settings (verify certificates against the
@@ -54,8 +55,7 @@ void upd_posix_net_free(upd_posix_net *n);
 /* The four upd_transport_ops functions (ctx is the upd_posix_net). connect resolves
  * host (name or address) and tries each address until one answers within timeout_ms
  * in total; with tls it completes the TLS handshake in the same time. */
-int upd_posix_net_connect(void *ctx, const char *host, uint16_t port, int tls,
-                          uint32_t timeout_ms);
+int upd_posix_net_connect(void *ctx, const char *host, uint16_t port, int tls, uint32_t timeout_ms);
 int upd_posix_net_send(void *ctx, const void *buf, size_t len, uint32_t timeout_ms);
 int upd_posix_net_recv(void *ctx, void *buf, size_t len, uint32_t timeout_ms);
 void upd_posix_net_close(void *ctx);
@@ -65,11 +65,11 @@ upd_transport_ops upd_posix_net_ops(upd_posix_net *n);
 
 typedef struct upd_posix_flash {
     int fd;
-    uint32_t size;               /* bytes of flash (a multiple of 4096) */
+    uint32_t size; /* bytes of flash (a multiple of 4096) */
     uint32_t erases, writes, reads;
     int32_t fail_erase_at, fail_write_at; /* fail the Nth (0-based) erase/write; -1 never */
-    uint32_t nor_violations;     /* writes that tried to set a bit (the bit stays 0) */
-    uint32_t misuse;             /* unaligned or out-of-range operations (refused) */
+    uint32_t nor_violations;              /* writes that tried to set a bit (the bit stays 0) */
+    uint32_t misuse;                      /* unaligned or out-of-range operations (refused) */
     char error[UPD_POSIX_ERROR_MAX];
 } upd_posix_flash;
 
@@ -91,8 +91,8 @@ uint32_t upd_posix_now_ms(void *ctx);
 /* ---- crypto ----------------------------------------------------------------------------- */
 
 typedef struct upd_posix_hash {
-    void *h;  /* gnutls_hash_hd_t while a hash runs */
-    int alg;  /* gnutls_digest_algorithm_t */
+    void *h; /* gnutls_hash_hd_t while a hash runs */
+    int alg; /* gnutls_digest_algorithm_t */
 } upd_posix_hash;
 
 /* upd_md5_ops / upd_sha256_ops functions over an upd_posix_hash (ctx). init starts over

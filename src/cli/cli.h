@@ -22,5 +22,10 @@ int upd_cmd_sign(int argc, char **argv);   /* cmd_sign.c */
 int upd_cmd_device_delete(int argc, char **argv);
 extern const char UPD_DEVICE_DELETE_SYNOPSIS[];
 extern const char UPD_DEVICE_DELETE_HELP[];
+/* `updraft device tag|untag` (cmd_device_tag.c). */
+int upd_cmd_device_tag(int argc, char **argv);
+int upd_cmd_device_untag(int argc, char **argv);
+extern const char UPD_DEVICE_TAG_SYNOPSIS[], UPD_DEVICE_TAG_HELP[];
+extern const char UPD_DEVICE_UNTAG_SYNOPSIS[], UPD_DEVICE_UNTAG_HELP[];
 
 #endif

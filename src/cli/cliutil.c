@@ -279,3 +279,17 @@ cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const
     free(resp.body);
     return NULL;
 }
+
+void upd_cli_tag_text(const cJSON *a, char *out, size_t cap)
+{
+    size_t n = 0;
+    const cJSON *t;
+    out[0] = '\0';
+    cJSON_ArrayForEach(t, a)
+    {
+        if (cJSON_IsString(t) && n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", t->valuestring);
+    }
+    if (!out[0])
+        snprintf(out, cap, "-");
+}

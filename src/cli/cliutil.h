@@ -9,6 +9,8 @@
 
 /* A string field of o, "-" when absent or not a string. */
 const char *upd_cli_jstr(const cJSON *o, const char *k);
+/* "kitchen,lab" from a JSON array of strings (a device's "tags"), "-" when empty. */
+void upd_cli_tag_text(const cJSON *a, char *out, size_t cap);
 /* A number field of o, -1 when absent. */
 long long upd_cli_jnum(const cJSON *o, const char *k);
 void upd_cli_print_json(const cJSON *j);

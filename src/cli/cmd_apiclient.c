@@ -265,6 +265,21 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
                     const void *body, size_t len, int body_fd, upd_api_resp *out, char *err,
                     size_t errlen)
 {
+    upd_api_body b = {body_fd >= 0 ? NULL : body,
+                      body_fd >= 0 ? 0 : len,
+                      body_fd,
+                      body_fd >= 0 ? len : 0,
+                      NULL,
+                      0};
+    return upd_api_request_parts(method, path, content_type, &b, out, err, errlen);
+}
+
+int upd_api_request_parts(const char *method, const char *path, const char *content_type,
+                          const upd_api_body *b, upd_api_resp *out, char *err, size_t errlen)
+{
+    const void *body = b->head;
+    int body_fd = b->fd;
+    size_t len = b->head_len + b->file_len + b->tail_len;
     char host[300], port[16], prefix[512];
     int tls = 0;
     memset(out, 0, sizeof *out);
@@ -308,12 +323,12 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
     }
     int fail = send_all(&net, head, (size_t)n);
     if (!fail && body)
-        fail = send_all(&net, body, len);
+        fail = send_all(&net, body, b->head_len);
     if (!fail && body_fd >= 0) {
         int tty = isatty(2);
         char buf[65536];
-        size_t done = 0;
-        while (!fail && done < len) {
+        size_t done = 0, flen = b->file_len;
+        while (!fail && done < flen) {
             ssize_t r = read(body_fd, buf, sizeof buf);
             if (r < 0 && errno == EINTR)
                 continue;
@@ -325,9 +340,11 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
             fail = send_all(&net, buf, (size_t)r);
             done += (size_t)r;
             if (tty)
-                progress(done, len, done >= len);
+                progress(done, flen, done >= flen);
         }
     }
+    if (!fail && b->tail)
+        fail = send_all(&net, b->tail, b->tail_len);
     /* read the answer, even after a send error: the server may have refused early */
     size_t cap = 8192, got = 0;
     char *resp = malloc(cap);

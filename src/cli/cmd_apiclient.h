@@ -27,6 +27,22 @@ int upd_api_request(const char *method, const char *path, const char *content_ty
                     const void *body, size_t len, int body_fd, upd_api_resp *out, char *err,
                     size_t errlen);
 
+/* A request body in up to three parts, sent in this order: head (head_len bytes of
+ * memory, or NULL), file_len bytes read from fd (-1: none), tail (memory, or NULL). */
+typedef struct upd_api_body {
+    const void *head;
+    size_t head_len;
+    int fd;
+    size_t file_len;
+    const void *tail;
+    size_t tail_len;
+} upd_api_body;
+
+/* upd_api_request with a body of parts (a form around a file): Content-Length is their sum,
+ * the progress bar counts the file. */
+int upd_api_request_parts(const char *method, const char *path, const char *content_type,
+                          const upd_api_body *b, upd_api_resp *out, char *err, size_t errlen);
+
 /* Percent-encode s for a query string into out (cap bytes). */
 void upd_api_urlencode(const char *s, char *out, size_t cap);
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cliutil.h"
 #include "cmd_apiclient.h"
+#include "signing.h"
 #include "updraft/image.h"
 
 #define S upd_cli_jstr
@@ -36,34 +37,73 @@ static void chip_json(const char *chip, char *out, size_t cap)
         snprintf(out, cap, "\"%s\"", upd_chip_name(upd_chip_parse(chip)));
 }
 
+/* The public key of a --require-signed KEY argument as PEM (caller frees; a private
+ * key file gives its public half: the private part never leaves this machine), or NULL
+ * after saying why. */
+static char *require_key(const char *arg)
+{
+    upd_sig_key *k = NULL;
+    char err[1024];
+    if (upd_sig_load_public(arg, &k, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft channel set: --require-signed %s\n", err);
+        return NULL;
+    }
+    char *pem = NULL;
+    if (!upd_sig_key_is_rsa(k))
+        fprintf(stderr,
+                "updraft channel set: --require-signed %s is an %s key: ESP8266 devices verify "
+                "RSA signatures only (docs/signing.md); give the RSA public key they hold\n",
+                arg, upd_sig_key_desc(k));
+    else if (!(pem = upd_sig_key_public_pem(k)))
+        fprintf(stderr, "updraft channel set: out of memory\n");
+    upd_sig_key_free(k);
+    return pem;
+}
+
 static int set(int argc, char **argv)
 {
-    static const char *const known[] = {"--chip", "--create", NULL};
+    static const char *const known[] = {"--chip", "--create", "--require-signed", NULL};
     int bad = 0;
     const char *chip = upd_cli_opt(&argc, argv, "channel set", "--chip", &bad);
+    const char *keyarg = upd_cli_opt(&argc, argv, "channel set", "--require-signed", &bad);
     int create = upd_cli_flag(&argc, argv, "--create");
     if (bad)
         return 2;
     if (upd_cli_unknown_options(argc, argv, "channel set", known))
         return 2;
-    if (argc != 3)
+    if (argc != 3 && !(argc == 2 && keyarg))
         return upd_cli_usage();
-    long long id = upd_cli_release_id("channel set", argv[2]);
-    if (!id)
+    long long id = argc == 3 ? upd_cli_release_id("channel set", argv[2]) : 0;
+    if (argc == 3 && !id)
         return 2;
     if (chip && check_chip("channel set", chip, 0))
         return 2;
-    char path[256], enc[200], body[128], cj[40], nf[160], ret[200], badname[200];
+    char *pem = NULL;
+    if (keyarg && strcmp(keyarg, "-") && !(pem = require_key(keyarg)))
+        return 2;
+    char path[256], enc[200], cj[40], nf[160], ret[200], badname[200];
     upd_api_urlencode(argv[1], enc, sizeof enc);
     snprintf(path, sizeof path, "/api/v1/channels/%s", enc);
     /* "create": false: the server refuses a name that serves nothing yet */
+    cJSON *b = cJSON_CreateObject();
+    if (id)
+        cJSON_AddNumberToObject(b, "release", (double)id);
     if (chip) {
         chip_json(chip, cj, sizeof cj);
-        snprintf(body, sizeof body, "{\"release\": %lld, \"chip\": %s, \"create\": %s}", id, cj,
-                 create ? "true" : "false");
-    } else
-        snprintf(body, sizeof body, "{\"release\": %lld, \"create\": %s}", id,
-                 create ? "true" : "false");
+        cJSON_AddItemToObject(b, "chip", cJSON_Parse(cj));
+    }
+    if (keyarg && pem)
+        cJSON_AddStringToObject(b, "require_signed", pem);
+    else if (keyarg)
+        cJSON_AddNullToObject(b, "require_signed");
+    cJSON_AddBoolToObject(b, "create", create);
+    free(pem);
+    char *body = cJSON_PrintUnformatted(b);
+    cJSON_Delete(b);
+    if (!body) {
+        fprintf(stderr, "updraft channel set: out of memory\n");
+        return 1;
+    }
     snprintf(nf, sizeof nf, "there is no release %lld: 'updraft release list' shows them", id);
     snprintf(ret, sizeof ret,
              "release %lld is retired: a channel serves only releases that are not "
@@ -76,14 +116,24 @@ static int set(int argc, char **argv)
         {404, "unknown-channel", "%s; to start a new channel, pass --create"},
         {404, NULL, nf},
         {409, "retired", ret},
-        {400, NULL, badname}};
+        {400, "bad-request", badname}};
     cJSON *j = upd_cli_call("channel set", "PUT", path, body, errs, 4, NULL);
+    free(body);
     if (!j)
         return 1;
-    printf("channel %s (%s %s) now serves release %lld (version %s)", S(j, "name"),
-           S(j, "platform"), S(j, "mode"), N(j, "release"), S(j, "version"));
+    if (id)
+        printf("channel %s (%s %s) now serves release %lld (version %s)", S(j, "name"),
+               S(j, "platform"), S(j, "mode"), N(j, "release"), S(j, "version"));
+    else
+        printf("channel %s", S(j, "name"));
     if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "chip")))
         printf(", declared for %s devices", S(j, "chip"));
+    const cJSON *rk = cJSON_GetObjectItemCaseSensitive(j, "require_signed");
+    if (cJSON_IsObject(rk))
+        printf("%s requires ESP8266 releases signed with %s key %.16s", id ? ";" : "", S(rk, "key"),
+               S(rk, "key_id"));
+    else if (keyarg)
+        printf("%s requires no signatures", id ? ";" : "");
     printf("\n");
     cJSON_Delete(j);
     return 0;
@@ -146,11 +196,18 @@ static int list(int argc, char **argv)
 }
 
 static const upd_cli_sub SUBS[] = {
-    {"set", set, "set CHANNEL RELEASE [--chip CHIP] [--create]",
+    {"set", set, "set CHANNEL [RELEASE] [--chip CHIP] [--require-signed KEY|-] [--create]",
      "Make RELEASE the current release of CHANNEL for the release's platform and mode\n"
      "(a channel serves one release per platform, esp8266/esp32, and mode, app/filesystem).\n"
      "Devices on the channel that run an older version are offered it at their next check.\n\n"
      "  --chip CHIP     also declare CHANNEL for CHIP devices (see 'channel chip')\n"
+     "  --require-signed KEY  CHANNEL takes only ESP8266 releases signed with the RSA key\n"
+     "                  KEY (a PEM public key; of a private key only the public half is\n"
+     "                  sent): an unsigned or wrongly signed upload or 'channel set' is\n"
+     "                  refused with the reason, as devices built for signed updates would\n"
+     "                  refuse it (Updater error 12). Refused while a current release does\n"
+     "                  not verify (give the signed RELEASE in the same command). '-' drops\n"
+     "                  the requirement. RELEASE may be left out (docs/signing.md)\n"
      "  --create        CHANNEL is new (without it an unknown name is refused, with the\n"
      "                  closest existing one: a typo would strand devices)\n"},
     {"chip", chip, "chip CHANNEL CHIP|-",

@@ -37,11 +37,12 @@ static int list(int argc, char **argv)
 {
     static const char *const known[] = {"--channel", "--platform",  "--version", "--seen-since",
                                         "--pinned",  "--attention", "--limit",   "--offset",
-                                        "--all",     "--json",      "--tool",    NULL};
-    static const char *const opts[] = {"--channel",    "--platform", "--version",
-                                       "--seen-since", "--pinned",   "--tool"};
-    static const char *const keys[] = {"channel",    "platform", "version",
-                                       "seen-since", "pinned",   "tool"};
+                                        "--all",     "--json",      "--tool",    "--filter",
+                                        NULL};
+    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
+                                       "--pinned",  "--tool",     "--filter"};
+    static const char *const keys[] = {"channel", "platform", "version", "seen-since",
+                                       "pinned",  "tool",     "filter"};
     int tool_given = 0;
     int bad = 0;
     char base[4096] = "/api/v1/devices", enc[1024];
@@ -52,11 +53,13 @@ static int list(int argc, char **argv)
         snprintf(base + n, sizeof base - n, "?attention=1");
         n = strlen(base);
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         const char *v = upd_cli_opt(&argc, argv, "device list", opts[i], &bad);
         if (!v)
             continue;
-        tool_given |= i == 5;
+        /* a filter selects exactly what it says, the tools' devices included (as in
+         * 'device tag --filter' and rollouts): tool=none leaves them out */
+        tool_given |= i >= 5;
         upd_api_urlencode(v, enc, sizeof enc);
         n += (size_t)snprintf(base + n, sizeof base - n, "%c%s=%s", strchr(base, '?') ? '&' : '?',
                               keys[i], enc);
@@ -90,14 +93,15 @@ static int list(int argc, char **argv)
         {400, "bad-pinned", "--pinned takes a release id"},
         {400, "bad-tool",
          "--tool takes sim, doctor, any (the devices updraft's tools made) or none (real "
-         "devices only, the default)"}};
+         "devices only, the default)"},
+        {400, "bad-filter", "--filter: %s"}};
     cJSON *devs = cJSON_CreateArray();
     long long total = 0, got = 0, hidden = 0;
     for (;;) {
         char path[4200];
         snprintf(path, sizeof path, "%s%climit=%lld&offset=%lld", base,
                  strchr(base, '?') ? '&' : '?', limit, offset + got);
-        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 3, NULL);
+        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 4, NULL);
         if (!j) {
             cJSON_Delete(devs);
             return 1;
@@ -126,18 +130,24 @@ static int list(int argc, char **argv)
         cJSON_Delete(j);
         return 0;
     }
-    static const upd_cli_col cols[] = {{"MAC", 17},     {"PLATFORM", 8},   {"VERSION", 16},
-                                       {"CHANNEL", 10}, {"LAST SEEN", 24}, {"LAST RESULT", 0}};
-    upd_cli_table_head(cols, 6);
+    static const upd_cli_col cols[] = {{"MAC", 17},       {"PLATFORM", 8}, {"VERSION", 16},
+                                       {"CHANNEL", 10},   {"TAGS", 14},    {"LAST SEEN", 24},
+                                       {"LAST RESULT", 0}};
+    upd_cli_table_head(cols, 7);
     const cJSON *d;
     cJSON_ArrayForEach(d, devs)
     {
         const char *attention = S(d, "attention");
-        const char *v[] = {
-            S(d, "mac"),       S(d, "platform"),
-            S(d, "version"),   S(d, "effective_channel"),
-            S(d, "last_seen"), strcmp(attention, "-") ? attention : S(d, "last_result")};
-        upd_cli_table_row(cols, 6, v);
+        char tags[300];
+        upd_cli_tag_text(cJSON_GetObjectItemCaseSensitive(d, "tags"), tags, sizeof tags);
+        const char *v[] = {S(d, "mac"),
+                           S(d, "platform"),
+                           S(d, "version"),
+                           S(d, "effective_channel"),
+                           tags,
+                           S(d, "last_seen"),
+                           strcmp(attention, "-") ? attention : S(d, "last_result")};
+        upd_cli_table_row(cols, 7, v);
     }
     cJSON_Delete(devs);
     if (got == 0)
@@ -174,6 +184,12 @@ static int show(int argc, char **argv)
         "user_agent", "last_result",       "attention"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         printf("%-18s %s\n", fields[i], S(j, fields[i]));
+    /* why that channel: the URL's wins over the assigned one (docs/filters.md) */
+    printf("%-18s %s\n%-18s %s\n", "url_channel", S(j, "url_channel"), "assigned_channel",
+           S(j, "channel"));
+    char tags[300];
+    upd_cli_tag_text(cJSON_GetObjectItemCaseSensitive(j, "tags"), tags, sizeof tags);
+    printf("%-18s %s\n", "tags", tags);
     static const char *const nums[] = {"sketch_size",    "free_space",      "chip_size",
                                        "pinned_release", "offered_release", "running_release"};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
@@ -224,6 +240,11 @@ static int change(const char *cmd, const char *mac, const char *method, const ch
                S(j, "effective_channel"));
     else
         printf("%s: not pinned, channel %s\n", S(j, "mac"), S(j, "effective_channel"));
+    if (strcmp(S(j, "url_channel"), "-") && strcmp(S(j, "channel"), "-") &&
+        strcmp(S(j, "url_channel"), S(j, "channel")))
+        printf("note: it asks for channel %s in its update URL, which wins over the assigned "
+               "channel %s\n",
+               S(j, "url_channel"), S(j, "channel"));
     cJSON_Delete(j);
     return 0;
 }
@@ -311,11 +332,17 @@ static int retry(int argc, char **argv)
 
 static const upd_cli_sub SUBS[] = {
     {"list", list,
-     "list [--channel C] [--platform P] [--version V] [--seen-since TIME] [--pinned RELEASE] "
-     "[--attention] [--tool sim|doctor|any|none] [--limit N] [--offset N] [--all] [--json]",
+     "list [--filter FILTER] [--channel C] [--platform P] [--version V] [--seen-since TIME] "
+     "[--pinned RELEASE] [--attention] [--tool sim|doctor|any|none] [--limit N] [--offset N] "
+     "[--all] [--json]",
      "List the devices that contacted the server, last seen first. Devices made by\n"
-     "updraft sim and updraft doctor are not listed or counted unless --tool asks.\n\n"
-     "  --channel C       devices whose effective channel is C (assigned, else stable)\n"
+     "updraft sim and updraft doctor are not listed or counted unless --tool or --filter\n"
+     "asks. CHANNEL is the channel the device effectively uses: the one in the URL of its\n"
+     "last check (/update/beta), else the one assigned to it, else stable.\n\n"
+     "  --filter FILTER   the devices the target filter selects (docs/filters.md), e.g.\n"
+     "                    'platform=esp8266 tag=lab,kitchen version<2.0.0 seen<24h';\n"
+     "                    it selects the tools' devices too unless it says tool=none\n"
+     "  --channel C       devices whose effective channel is C\n"
      "  --platform P      esp8266 or esp32\n"
      "  --version V       devices that run exactly version V\n"
      "  --seen-since T    seen since T (2026-11-27T10:00:00Z, or seconds since 1970)\n"
@@ -341,11 +368,14 @@ static const upd_cli_sub SUBS[] = {
      "                  big): refused otherwise, with the reason\n"},
     {"unpin", unpin, "unpin MAC", "Unpin a device: it follows its channel again.\n"},
     {"channel", channel, "channel MAC CHANNEL [--create]",
-     "Assign a device to a channel ('-' clears: it follows the channel in its URL, else\n"
-     "stable).\n\n"
+     "Assign a device to a channel ('-' clears: it follows stable). A device whose update\n"
+     "URL names a channel (/update/beta) uses that one whatever is assigned: the\n"
+     "assignment counts for devices that check /update (or /fw/<MAC>.bin).\n\n"
      "  --create        CHANNEL serves nothing yet (without it an unknown name is refused,\n"
      "                  with the closest existing one)\n"},
     {"delete", upd_cmd_device_delete, UPD_DEVICE_DELETE_SYNOPSIS, UPD_DEVICE_DELETE_HELP},
+    {"tag", upd_cmd_device_tag, UPD_DEVICE_TAG_SYNOPSIS, UPD_DEVICE_TAG_HELP},
+    {"untag", upd_cmd_device_untag, UPD_DEVICE_UNTAG_SYNOPSIS, UPD_DEVICE_UNTAG_HELP},
     {"retry", retry, "retry MAC",
      "Offer a release that failed on the device again: clears the hold the server put on\n"
      "it (docs/protocol.md, \"Failed releases\").\n"},
@@ -354,6 +384,7 @@ static const upd_cli_sub SUBS[] = {
 
 int upd_cmd_device(int argc, char **argv)
 {
-    return upd_cli_dispatch("device", "List and show devices, pin them, set their channel.", SUBS,
+    return upd_cli_dispatch("device",
+                            "List and show devices, pin them, set their channel, tag them.", SUBS,
                             argc, argv);
 }

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,13 +12,32 @@
 #include "cliutil.h"
 #include "cmd_apiclient.h"
 
+/* Release notes: at most 4,095 bytes (the server's limit, docs/api.md). */
+#define UPD_CLI_NOTES_MAX 4096
+
+/* A multipart boundary no file will contain by chance: 32 random hex digits. */
+static void form_boundary(char *out, size_t cap)
+{
+    unsigned char rnd[16] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        /* no entropy: time and pid still make a collision with the file unlikely */
+        unsigned long long v =
+            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+        memcpy(rnd, &v, sizeof v);
+    }
+    size_t n = (size_t)snprintf(out, cap, "updraft-");
+    for (size_t i = 0; i < sizeof rnd && n + 3 <= cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", rnd[i]);
+}
+
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
 static int add(int argc, char **argv)
 {
-    static const char *const known[] = {"--version", "--channel",         "--notes", "--platform",
-                                        "--replace", "--allow-duplicate", "--json",  NULL};
+    static const char *const known[] = {"--version",  "--channel", "--notes",
+                                        "--platform", "--replace", "--allow-duplicate",
+                                        "--json",     "--sign",    NULL};
     int bad = 0;
     const char *version = upd_cli_opt(&argc, argv, "release add", "--version", &bad);
     const char *channel = upd_cli_opt(&argc, argv, "release add", "--channel", &bad);
@@ -25,6 +46,7 @@ static int add(int argc, char **argv)
     int json = upd_cli_flag(&argc, argv, "--json");
     int replace = upd_cli_flag(&argc, argv, "--replace");
     int allow_dup = upd_cli_flag(&argc, argv, "--allow-duplicate");
+    int sign = upd_cli_flag(&argc, argv, "--sign");
     if (bad || upd_cli_unknown_options(argc, argv, "release add", known))
         return 2;
     if (replace && allow_dup) {
@@ -48,18 +70,26 @@ static int add(int argc, char **argv)
             close(fd);
         return 1;
     }
-    char path[8192], enc[4096 * 3 + 8];
+    if (notes && strlen(notes) >= UPD_CLI_NOTES_MAX) {
+        fprintf(stderr, "updraft release add: --notes is too long: %zu bytes, at most 4,095\n",
+                strlen(notes));
+        close(fd);
+        return 2;
+    }
+    /* Short fields go in the query; the notes (up to 4,095 bytes) in the body, as a form
+     * field before the file: a request head that long is refused (docs/api.md). */
+    char path[2048], enc[1024];
     size_t n = (size_t)snprintf(path, sizeof path, "/api/v1/releases?");
-    const char *names[] = {"version", "channel", "notes", "platform", "filename", "same_version"};
+    const char *names[] = {"version", "channel", "platform", "filename", "same_version", "sign"};
     const char *base = strrchr(file, '/');
     const char *vals[] = {version,
                           channel,
-                          notes,
                           platform,
                           base ? base + 1 : file,
                           replace     ? "replace"
                           : allow_dup ? "allow-duplicate"
-                                      : NULL};
+                                      : NULL,
+                          sign ? "1" : NULL};
     for (int i = 0; i < 6; i++) {
         if (!vals[i])
             continue;
@@ -67,15 +97,41 @@ static int add(int argc, char **argv)
         n += (size_t)snprintf(path + n, sizeof path - n, "%s%s=%s", path[n - 1] == '?' ? "" : "&",
                               names[i], enc);
         if (n >= sizeof path) {
-            fprintf(stderr, "updraft release add: --notes is too long (at most 4,095 bytes)\n");
+            if (i == 3)
+                fprintf(stderr, "updraft release add: the file name %s is too long\n", file);
+            else
+                fprintf(stderr, "updraft release add: --%s is too long\n", names[i]);
             close(fd);
             return 2;
         }
     }
+    upd_api_body body = {NULL, 0, fd, (size_t)st.st_size, NULL, 0};
+    char ctype[128] = "application/octet-stream", *form = NULL, tail[80];
+    if (notes) {
+        /* multipart/form-data: the notes field, then the file part */
+        char boundary[64];
+        form_boundary(boundary, sizeof boundary);
+        size_t cap = strlen(notes) + 512;
+        form = malloc(cap);
+        if (!form) {
+            close(fd);
+            return 1;
+        }
+        body.head_len = (size_t)snprintf(
+            form, cap,
+            "--%s\r\nContent-Disposition: form-data; name=\"notes\"\r\n\r\n%s\r\n--%s\r\n"
+            "Content-Disposition: form-data; name=\"file\"\r\nContent-Type: "
+            "application/octet-stream\r\n\r\n",
+            boundary, notes, boundary);
+        body.head = form;
+        body.tail_len = (size_t)snprintf(tail, sizeof tail, "\r\n--%s--\r\n", boundary);
+        body.tail = tail;
+        snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    }
     upd_api_resp resp;
     char err[512];
-    int rc = upd_api_request("POST", path, "application/octet-stream", NULL, (size_t)st.st_size, fd,
-                             &resp, err, sizeof err);
+    int rc = upd_api_request_parts("POST", path, ctype, &body, &resp, err, sizeof err);
+    free(form);
     close(fd);
     if (rc != 0) {
         fprintf(stderr, "updraft release add: %s\n", err);
@@ -86,8 +142,9 @@ static int add(int argc, char **argv)
     if (json && j)
         upd_cli_print_json(j);
     if (ok && !json) {
-        printf("release %lld: version %s, %s %s, %lld bytes, md5 %s%s%s\n", N(j, "id"),
+        printf("release %lld: version %s, %s %s, %lld bytes, md5 %s%s%s%s\n", N(j, "id"),
                S(j, "version"), S(j, "platform"), S(j, "kind"), N(j, "size"), S(j, "md5"),
+               sign ? ", signed by the server's key" : "",
                channel ? ", now current on channel " : "", channel ? channel : "");
         printf("download: %s\n", S(j, "url"));
     } else if (!ok && resp.status == 401) {
@@ -116,6 +173,8 @@ static int add(int argc, char **argv)
                 "pass --replace (release %lld is retired and its channels serve this one) or "
                 "--allow-duplicate (keep both)\n",
                 N(j, "release"), version, N(j, "release"));
+    } else if (!ok && !strcmp(S(j, "kind"), "no-signing-key")) {
+        fprintf(stderr, "updraft release add: --sign: %s\n", S(j, "error"));
     } else if (!ok && resp.status == 422) {
         fprintf(stderr, "updraft release add: %s is refused: %s\n", file,
                 j ? S(j, "error") : resp.body);
@@ -345,7 +404,7 @@ static int delete_release(int argc, char **argv)
 static const upd_cli_sub SUBS[] = {
     {"add", add,
      "add FILE --version V [--channel C] [--notes TEXT] [--platform esp8266|esp32] "
-     "[--replace | --allow-duplicate] [--json]",
+     "[--replace | --allow-duplicate] [--sign] [--json]",
      "Upload a firmware file as a new release. The server inspects it first (as 'updraft\n"
      "inspect' does) and refuses what no device should be sent.\n\n"
      "  --version V     the release's version: devices send theirs and are offered only a\n"
@@ -357,6 +416,8 @@ static const upd_cli_sub SUBS[] = {
      "  --replace       a release of this platform already has this version with other\n"
      "                  bytes: retire it, and its channels serve this one\n"
      "  --allow-duplicate  keep both releases with the same version\n"
+     "  --sign          the server signs the file with its key (started with --sign-key)\n"
+     "                  before storing it: the release is the signed file (docs/signing.md)\n"
      "  --json          print the new release as JSON\n"},
     {"list", list, "list [--json]",
      "List the releases, newest first: id, version, platform, mode (sketch or fs), size,\n"

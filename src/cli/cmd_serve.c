@@ -1,50 +1,19 @@
-/* `updraft serve`: run the update server (src/server). */
+/* `updraft serve`: run the update server (src/server). Its options come from one table:
+ * the flags, their --help lines and the keys of the configuration file (--config), so
+ * no option can lack a key or a line of help. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "server.h"
 #include "store.h"
 
-static void serve_usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: updraft serve [options]\n"
-        "\n"
-        "Run the update server: devices update from /update, /fw/<MAC>.bin and\n"
-        "/releases/<id>/<name>.bin; operators use the API under /api/v1.\n"
-        "\n"
-        "  --listen HOST:PORT       address to listen on (default 0.0.0.0:8080; :0 picks a port)\n"
-        "  --data DIR               state: database, firmware blobs, admin token\n"
-        "                           (default ./updraft-data, created; one server per\n"
-        "                           directory: a second one is refused)\n"
-        "  --db URL                 keep the database in PostgreSQL instead of SQLite in\n"
-        "                           DIR: postgres://USER[:PASS]@HOST[:PORT]/DB (also\n"
-        "                           UPDRAFT_DB); several servers may share it\n"
-        "                           (docs/scaling.md)\n"
-        "  --tls-cert FILE          PEM certificate (chain) for native HTTPS\n"
-        "  --tls-key FILE           PEM private key for native HTTPS\n"
-        "  --device-auth USER:PASS  HTTP Basic credentials every device must send\n"
-        "                           (also UPDRAFT_DEVICE_AUTH)\n"
-        "  --device-auth-file FILE  per-device credentials, lines 'MAC USER:PASS'\n"
-        "  --threads N              request threads (default: one per CPU)\n"
-        "  --connection-limit N     most connections at once (default 16384)\n"
-        "  --timeout SECONDS        idle connection timeout (default 90)\n"
-        "  --max-upload MIB         largest release upload (default 64)\n"
-        "  --keep-events AGE        delete device and admin events older than AGE, e.g.\n"
-        "                           90d (default), 12h, 30m, 45s; 'forever' keeps them\n"
-        "  --failure-backoff AGES   after a release failed on a device, hold it back for\n"
-        "                           the first AGE (0: offer it again at once), after a\n"
-        "                           second failure the next...; one failure more stops\n"
-        "                           offering it to that device until 'updraft device\n"
-        "                           retry MAC' (default 0,15m,2h; 'none': stop at the\n"
-        "                           first failure)\n"
-        "\n"
-        "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
-        "(generated and printed on first start). SIGTERM or SIGINT stop the server.\n");
-}
+/* The configuration file the service reads when no --config is given (docs/operations.md
+ * "Configuration file"): only when started by systemd, and only if it exists. */
+#define UPD_DEFAULT_CONFIG "/etc/updraft/updraft.conf"
 
 /* "90d", "12h", "30m", "45s" (or plain seconds) into milliseconds; "forever" = 0. */
 static int parse_age(const char *v, int64_t *out)
@@ -104,19 +73,323 @@ static int parse_backoff(const char *v, upd_server_config *cfg)
     return 0;
 }
 
-static int parse_uint(const char *opt, const char *v, unsigned long max, unsigned long *out)
+/* A number from 1 to max; -1 when v is not one. */
+static int parse_uint(const char *v, unsigned long max, unsigned long *out)
 {
     char *end;
     unsigned long x = v ? strtoul(v, &end, 10) : 0;
-    if (!v || !*v || *end || x == 0 || x > max) {
-        fprintf(stderr, "updraft serve: %s needs a number from 1 to %lu\n", opt, max);
+    if (!v || !*v || *end || x == 0 || x > max || v[0] == '-')
         return -1;
-    }
     *out = x;
     return 0;
 }
 
-int upd_cmd_serve(int argc, char **argv)
+/* Each option's setter: 0 ok, else -1 and what the value should be in err. */
+typedef int (*opt_set)(upd_server_config *cfg, const char *v, char *err, size_t errlen);
+
+#define STRING_OPT(fn, field)                                                                      \
+    static int fn(upd_server_config *cfg, const char *v, char *err, size_t errlen)                 \
+    {                                                                                              \
+        (void)err;                                                                                 \
+        (void)errlen;                                                                              \
+        cfg->field = v;                                                                            \
+        return 0;                                                                                  \
+    }
+STRING_OPT(set_listen, listen)
+STRING_OPT(set_data, data_dir)
+STRING_OPT(set_tls_cert, tls_cert)
+STRING_OPT(set_tls_key, tls_key)
+STRING_OPT(set_device_auth, device_auth)
+STRING_OPT(set_device_auth_file, device_auth_file)
+STRING_OPT(set_metrics_listen, metrics_listen)
+STRING_OPT(set_sign_key, sign_key)
+#undef STRING_OPT
+
+#define UINT_OPT(fn, max, expr)                                                                    \
+    static int fn(upd_server_config *cfg, const char *v, char *err, size_t errlen)                 \
+    {                                                                                              \
+        unsigned long n;                                                                           \
+        if (parse_uint(v, max, &n) != 0) {                                                         \
+            snprintf(err, errlen, "needs a number from 1 to %lu", (unsigned long)(max));           \
+            return -1;                                                                             \
+        }                                                                                          \
+        expr;                                                                                      \
+        return 0;                                                                                  \
+    }
+UINT_OPT(set_threads, 256, cfg->threads = (unsigned)n)
+UINT_OPT(set_connection_limit, 1000000, cfg->connection_limit = (unsigned)n)
+UINT_OPT(set_timeout, 86400, cfg->timeout_s = (unsigned)n)
+UINT_OPT(set_max_upload, 4096, cfg->max_upload = (uint64_t)n << 20)
+#undef UINT_OPT
+
+static int set_db(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (!upd_store_is_pg_url(v)) {
+        snprintf(err, errlen,
+                 "needs a PostgreSQL URL like postgres://updraft@db.example/updraft, not '%.80s' "
+                 "(without it the server keeps its SQLite database in the data directory)",
+                 v);
+        return -1;
+    }
+    cfg->db = v;
+    return 0;
+}
+
+static int set_keep_events(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (parse_age(v, &cfg->keep_events_ms) == 0)
+        return 0;
+    snprintf(err, errlen, "needs an age like 90d, 12h, 30m or 45s (up to 100 years), or 'forever'");
+    return -1;
+}
+
+static int set_backoff(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (parse_backoff(v, cfg) == 0)
+        return 0;
+    snprintf(err, errlen,
+             "needs ages separated by commas like 15m,2h (at most 8, each like 90d, 12h, 30m "
+             "or 45s), or 'none'");
+    return -1;
+}
+
+/* The options of `updraft serve`: flag, configuration key, value, help (lines after the
+ * first are indented under it), setter. */
+typedef struct serve_opt {
+    const char *flag;
+    const char *key;
+    const char *arg;
+    const char *help;
+    opt_set set;
+} serve_opt;
+
+static const serve_opt OPTS[] = {
+    {"--listen", "listen", "HOST:PORT",
+     "address to listen on (default 0.0.0.0:8080; :0 picks a port)", set_listen},
+    {"--data", "data", "DIR",
+     "state: database, firmware blobs, admin token\n(default ./updraft-data, created; one "
+     "server per\ndirectory: a second one is refused)",
+     set_data},
+    {"--db", "db", "URL",
+     "keep the database in PostgreSQL instead of SQLite in\nDIR: postgres://USER@HOST[:PORT]/DB "
+     "(also\nUPDRAFT_DB); several servers may share it\n(docs/scaling.md)",
+     set_db},
+    {"--tls-cert", "tls-cert", "FILE", "PEM certificate (chain) for native HTTPS", set_tls_cert},
+    {"--tls-key", "tls-key", "FILE", "PEM private key for native HTTPS", set_tls_key},
+    {"--device-auth", "device-auth", "USER:PASS",
+     "HTTP Basic credentials every device must send\n(also UPDRAFT_DEVICE_AUTH)", set_device_auth},
+    {"--device-auth-file", "device-auth-file", "FILE",
+     "per-device credentials, lines 'MAC USER:PASS'", set_device_auth_file},
+    {"--sign-key", "sign-key", "FILE",
+     "RSA private key (PEM) that signs uploads on request\n('updraft release add --sign'); never "
+     "readable\nthrough the API (docs/signing.md)",
+     set_sign_key},
+    {"--threads", "threads", "N", "request threads (default: one per CPU)", set_threads},
+    {"--connection-limit", "connection-limit", "N", "most connections at once (default 16384)",
+     set_connection_limit},
+    {"--timeout", "timeout", "SECONDS", "idle connection timeout (default 90)", set_timeout},
+    {"--max-upload", "max-upload", "MIB", "largest release upload (default 64)", set_max_upload},
+    {"--keep-events", "keep-events", "AGE",
+     "delete device and admin events older than AGE, e.g.\n90d (default), 12h, 30m, 45s; "
+     "'forever' keeps them",
+     set_keep_events},
+    {"--failure-backoff", "failure-backoff", "AGES",
+     "after a release failed on a device, hold it back for\nthe first AGE (0: offer it again at "
+     "once), after a\nsecond failure the next...; one failure more stops\noffering it to that "
+     "device until 'updraft device\nretry MAC' (default 0,15m,2h; 'none': stop at the\nfirst "
+     "failure)",
+     set_backoff},
+    {"--metrics-listen", "metrics-listen", "HOST:PORT",
+     "serve /metrics (Prometheus) there without a token,\ne.g. 127.0.0.1:9100 (default: on "
+     "--listen, with the\nadmin token)",
+     set_metrics_listen},
+};
+#define NOPTS (sizeof OPTS / sizeof OPTS[0])
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: updraft serve [options]\n"
+               "\n"
+               "Run the update server: devices update from /update, /fw/<MAC>.bin and\n"
+               "/releases/<id>/<name>.bin; operators use the API under /api/v1.\n"
+               "\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", OPTS[i].flag, OPTS[i].arg);
+        const char *h = OPTS[i].help;
+        int first = 1;
+        while (*h) {
+            size_t n = strcspn(h, "\n");
+            if (first && strlen(head) <= 23)
+                fprintf(f, "  %-23s  %.*s\n", head, (int)n, h);
+            else if (first)
+                fprintf(f, "  %s  %.*s\n", head, (int)n, h);
+            else
+                fprintf(f, "  %-23s  %.*s\n", "", (int)n, h);
+            first = 0;
+            h += n;
+            if (*h)
+                h++;
+        }
+    }
+    fprintf(f, "  --config FILE            read options from FILE first: lines 'key = value',\n"
+               "                           '#' comments; each key is an option's name without\n"
+               "                           '--' (listen = :8080); options given here win\n"
+               "                           (default under systemd: " UPD_DEFAULT_CONFIG ",\n"
+               "                           if it exists)\n"
+               "  --print-config           print every key of the configuration file with the\n"
+               "                           value the options and FILE give it, and exit\n"
+               "\n"
+               "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
+               "(generated and printed on first start). SIGTERM or SIGINT stop the server;\n"
+               "SIGHUP reloads the TLS certificate and the device credentials.\n");
+}
+
+static const serve_opt *find_flag(const char *a)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (!strcmp(a, OPTS[i].flag))
+            return &OPTS[i];
+    return NULL;
+}
+
+/* The values as given (for --print-config), by option; the file's values, owned. */
+static const char *given[NOPTS];
+static char *owned[NOPTS];
+static size_t nowned;
+
+/* Trim spaces and tabs at both ends of s, in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Read the configuration file path into cfg. Every line is 'key = value', a comment
+ * ('#' first) or blank; a value may be in double quotes (to keep '#' or spaces at its
+ * ends). The file's text is kept (cfg points into it) until the process ends. 0 ok,
+ * else an error naming the file and line is on stderr. */
+static int read_config(const char *path, upd_server_config *cfg)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "updraft serve: cannot read the configuration file %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    unsigned char seen[NOPTS] = {0};
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "updraft serve: %s line %d: longer than %zu characters\n", path, lineno,
+                    sizeof line - 2);
+            rc = -1;
+            break;
+        }
+        line[strcspn(line, "\n")] = '\0';
+        char *p = trim(line);
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr,
+                    "updraft serve: %s line %d: expected 'key = value' (e.g. 'listen = "
+                    ":8080'), got '%.80s'\n",
+                    path, lineno, p);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(p), *val = trim(eq + 1);
+        size_t vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        } else {
+            /* a comment after the value: '#' after a space */
+            char *hash = strstr(val, " #");
+            if (!hash)
+                hash = strstr(val, "\t#");
+            if (hash) {
+                *hash = '\0';
+                val = trim(val);
+            }
+        }
+        const serve_opt *o = NULL;
+        for (size_t i = 0; i < NOPTS; i++)
+            if (!strcmp(key, OPTS[i].key))
+                o = &OPTS[i];
+        if (!o) {
+            fprintf(stderr,
+                    "updraft serve: %s line %d: unknown key '%.80s' (the keys are the options "
+                    "of 'updraft serve --help' without '--': 'updraft serve --print-config' "
+                    "lists them)\n",
+                    path, lineno, key);
+            rc = -1;
+            break;
+        }
+        size_t idx = (size_t)(o - OPTS);
+        if (seen[idx]) {
+            fprintf(stderr, "updraft serve: %s line %d: '%s' is set twice in the file\n", path,
+                    lineno, key);
+            rc = -1;
+            break;
+        }
+        seen[idx] = 1;
+        char *copy = strdup(val); /* cfg points into it until upd_cmd_serve returns */
+        char err[256];
+        if (!copy) {
+            rc = -1;
+            break;
+        }
+        owned[nowned++] = copy;
+        if (!*copy || o->set(cfg, copy, err, sizeof err) != 0) {
+            fprintf(stderr, "updraft serve: %s line %d: %s %s (got '%.80s')\n", path, lineno, key,
+                    *copy ? err : "needs a value", copy);
+            rc = -1;
+            break;
+        }
+        given[idx] = copy;
+    }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "updraft serve: cannot read the configuration file %s: %s\n", path,
+                strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* --print-config: every key, set ones with their value, the others commented out. */
+static void print_config(const char *from)
+{
+    printf("# updraft serve configuration (updraft serve --config FILE)%s%s\n"
+           "# 'key = value' per line; the keys are the options of 'updraft serve --help'.\n",
+           from ? ": values from " : "", from ? from : "");
+    for (size_t i = 0; i < NOPTS; i++) {
+        printf("\n");
+        const char *h = OPTS[i].help;
+        while (*h) {
+            size_t n = strcspn(h, "\n");
+            printf("# %.*s\n", (int)n, h);
+            h += n;
+            if (*h)
+                h++;
+        }
+        if (given[i])
+            printf("%s = %s\n", OPTS[i].key, given[i]);
+        else
+            printf("#%s = %s\n", OPTS[i].key, OPTS[i].arg);
+    }
+}
+
+static int serve(int argc, char **argv)
 {
     upd_server_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -126,90 +399,79 @@ int upd_cmd_serve(int argc, char **argv)
     cfg.backoff_ms[1] = 15ll * 60000;
     cfg.backoff_ms[2] = 2ll * 3600000;
     cfg.nbackoff = 3;
+    /* UPDRAFT_DB: under what the configuration file and the options say */
+    const char *env_db = getenv("UPDRAFT_DB");
+    if (env_db && *env_db) {
+        char err[256];
+        if (set_db(&cfg, env_db, err, sizeof err) != 0) {
+            fprintf(stderr, "updraft serve: UPDRAFT_DB %s\n", err);
+            return 2;
+        }
+    }
+    /* first pass: --help, --config, --print-config, unknown options and missing values */
+    const char *config = NULL;
+    int print = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long n;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             serve_usage(stdout);
             return 0;
         }
-#define TAKE(field)                                                                                \
-    do {                                                                                           \
-        if (!v) {                                                                                  \
-            fprintf(stderr, "updraft serve: %s needs a value\n", a);                               \
-            return 2;                                                                              \
-        }                                                                                          \
-        cfg.field = v;                                                                             \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(a, "--listen"))
-            TAKE(listen);
-        else if (!strcmp(a, "--data"))
-            TAKE(data_dir);
-        else if (!strcmp(a, "--db"))
-            TAKE(db);
-        else if (!strcmp(a, "--tls-cert"))
-            TAKE(tls_cert);
-        else if (!strcmp(a, "--tls-key"))
-            TAKE(tls_key);
-        else if (!strcmp(a, "--device-auth"))
-            TAKE(device_auth);
-        else if (!strcmp(a, "--device-auth-file"))
-            TAKE(device_auth_file);
-#undef TAKE
-        else if (!strcmp(a, "--threads")) {
-            if (parse_uint(a, v, 256, &n))
-                return 2;
-            cfg.threads = (unsigned)n;
-            i++;
-        } else if (!strcmp(a, "--connection-limit")) {
-            if (parse_uint(a, v, 1000000, &n))
-                return 2;
-            cfg.connection_limit = (unsigned)n;
-            i++;
-        } else if (!strcmp(a, "--timeout")) {
-            if (parse_uint(a, v, 86400, &n))
-                return 2;
-            cfg.timeout_s = (unsigned)n;
-            i++;
-        } else if (!strcmp(a, "--keep-events")) {
-            if (parse_age(v, &cfg.keep_events_ms) != 0) {
-                fprintf(stderr, "updraft serve: --keep-events needs an age like 90d, 12h, 30m "
-                                "or 45s (up to 100 years), or 'forever'\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--failure-backoff")) {
-            if (parse_backoff(v, &cfg) != 0) {
-                fprintf(stderr, "updraft serve: --failure-backoff needs ages separated by commas "
-                                "like 15m,2h (at most 8, each like 90d, 12h, 30m or 45s), or "
-                                "'none'\n");
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--max-upload")) {
-            if (parse_uint(a, v, 4096, &n))
-                return 2;
-            cfg.max_upload = (uint64_t)n << 20;
-            i++;
-        } else {
+        if (!strcmp(a, "--print-config")) {
+            print = 1;
+            continue;
+        }
+        if (strcmp(a, "--config") && !find_flag(a)) {
             fprintf(stderr, "updraft serve: unknown option '%s'\n\n", a);
             serve_usage(stderr);
             return 2;
         }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "updraft serve: %s needs a value\n", a);
+            return 2;
+        }
+        if (!strcmp(a, "--config"))
+            config = argv[i + 1];
+        i++;
     }
-    if (!cfg.db) {
-        const char *env = getenv("UPDRAFT_DB");
-        cfg.db = env && *env ? env : NULL;
+    /* under systemd (it sets INVOCATION_ID), the packaged file when there is one */
+    struct stat st;
+    if (!config && getenv("INVOCATION_ID") && stat(UPD_DEFAULT_CONFIG, &st) == 0)
+        config = UPD_DEFAULT_CONFIG;
+    if (config) {
+        if (read_config(config, &cfg) != 0)
+            return 2;
+        if (!print)
+            printf("config: %s\n", config);
     }
-    if (cfg.db && !upd_store_is_pg_url(cfg.db)) {
-        fprintf(stderr,
-                "updraft serve: --db (or UPDRAFT_DB) needs a PostgreSQL URL like "
-                "postgres://updraft@db.example/updraft, not '%s' (without it the server keeps "
-                "its SQLite database in the --data directory)\n",
-                cfg.db);
-        return 2;
+    /* second pass: the options, over what the file set */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--print-config"))
+            continue;
+        if (!strcmp(argv[i], "--config")) {
+            i++;
+            continue;
+        }
+        const serve_opt *o = find_flag(argv[i]);
+        char err[256];
+        if (o->set(&cfg, argv[i + 1], err, sizeof err) != 0) {
+            fprintf(stderr, "updraft serve: %s %s\n", o->flag, err);
+            return 2;
+        }
+        given[o - OPTS] = argv[i + 1];
+        i++;
+    }
+    if (print) {
+        print_config(config);
+        return 0;
     }
     return upd_server_main(&cfg);
+}
+
+int upd_cmd_serve(int argc, char **argv)
+{
+    int rc = serve(argc, argv);
+    while (nowned)
+        free(owned[--nowned]);
+    return rc;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "signing.h"
 #include "cli.h"
 #include "devtext.h"
 #include "simfirm.h"
@@ -75,6 +76,9 @@ static void sim_usage(FILE *f)
                "                     bootcut per installed update), slow=KBPS (each device's\n"
                "                     link speed)\n"
                "  --seed S           seed of the faults (default 1)\n"
+               "  --mac-start N      the first device's number (default 1): device N has the\n"
+               "                     MAC 5C:CF:7F (ESP32 24:0A:C4) + N in 3 bytes; a second run\n"
+               "                     with another range adds devices the server has not seen\n"
                "  --parallel N       connections at once (default 256)\n"
                "  --max-checks N     checks per device before it counts as failed (default 40;\n"
                "                     with --interval: checks in a row without a 304)\n"
@@ -102,6 +106,11 @@ static void sim_usage(FILE *f)
                "                     error 9, activation), rollback (ESP32 only: it never\n"
                "                     confirms itself, the boot loader goes back to the old\n"
                "                     slot, which checks in). Repeatable (up to 8 releases)\n"
+               "  --pubkey KEY       ESP8266 devices built for signed updates: each checks\n"
+               "                     every image with the RSA public key KEY (PEM) as the\n"
+               "                     core's Updater does; an unsigned, wrongly signed or\n"
+               "                     changed image fails with Updater error 12, nothing is\n"
+               "                     copied (docs/signing.md)\n"
                "  --report           devices send the outcome report of their last update\n"
                "                     (x-updraft-report, docs/protocol.md)\n"
                "  --json             print the summary as one JSON object (last line)\n"
@@ -128,6 +137,7 @@ typedef struct faults {
 typedef struct opts {
     uint64_t interval_ms, duration_ms; /* --interval (0: check until 304, then stop) */
     double jitter;                     /* --jitter: share of the interval, either way */
+    uint32_t mac_start;                /* --mac-start: the first device's number */
     int report;                        /* --report: UPD_CLIENT_F_REPORT */
     char host[UPD_CLIENT_HOST_MAX + 1];
     uint16_t port;
@@ -144,6 +154,7 @@ typedef struct opts {
     uint32_t features;
     int json, quiet;
     const char *user, *password, *auth_file;
+    const char *pubkey; /* --pubkey: ESP8266 devices built for signed updates */
 } opts;
 
 static int parse_url(opts *o, const char *url)
@@ -316,6 +327,7 @@ typedef struct slot {
 
 typedef struct fleet {
     opts o;
+    upd_sig_key *sigkey; /* --pubkey: every ESP8266 device verifies with it */
     sdev *dev;
     slot *slots;
     int *free_slots, nfree;
@@ -351,6 +363,8 @@ typedef struct fleet {
     uint64_t t0, last_bar;
     int tty;
 } fleet;
+
+static void sim_verifier(fleet *fl, sdev *d);
 
 static uint64_t now_ms(void)
 {
@@ -887,6 +901,7 @@ static void start_check(fleet *fl, sdev *d)
     d->firm = UPD_SIMFIRM_GOOD;        /* until an offer of a bad release says otherwise */
     if (d->d.refuse)
         upd_sim_arm_refusal(&d->d, 0);
+    sim_verifier(fl, d);
 
     upd_client_config *c = &d->cfg;
     memset(c, 0, sizeof *c);
@@ -1035,8 +1050,9 @@ static void finish_check(fleet *fl, sdev *d)
                    1, 0);
         return;
     }
-    int gave_up =
-        polling ? ++d->unsettled_checks >= fl->o.max_checks : d->checks >= fl->o.max_checks;
+    int gave_up = polling ? (d->unsettled_checks < 0xFFFF ? ++d->unsettled_checks
+                                                          : d->unsettled_checks) >= fl->o.max_checks
+                          : d->checks >= fl->o.max_checks;
     if (r == UPD_CLIENT_OK) {
         fl->installs++;
         d->installs++;
@@ -1430,6 +1446,17 @@ static uint8_t *read_file(const char *path, uint32_t *len)
     return buf;
 }
 
+/* --pubkey: the device's firmware verifies signatures (the core's Update.installSignature)
+ * with the key, through the GnuTLS verifier (src/host/signing.h). */
+static void sim_verifier(fleet *fl, sdev *d)
+{
+    if (!fl->sigkey || d->d.refuse || fl->o.platform != UPD_SIM_ESP8266)
+        return;
+    d->d.port.crypto.verify = upd_sig_port_verify;
+    d->d.port.crypto.verify_ctx = fl->sigkey;
+    d->d.port.crypto.verify_sig_len = upd_sig_key_sig_len(fl->sigkey);
+}
+
 static int setup(fleet *fl)
 {
     opts *o = &fl->o;
@@ -1488,7 +1515,7 @@ static int setup(fleet *fl)
     fl->runq = calloc(fl->rq_cap, sizeof *fl->runq);
     fl->wakes = calloc(fl->rq_cap, sizeof *fl->wakes);
     if (!fl->dev || !fl->slots || !fl->free_slots || !fl->runq || !fl->wakes ||
-        upd_simfirm_setup(&fl->firm, o->devices, o->seed) != 0) {
+        upd_simfirm_setup(&fl->firm, o->devices, o->mac_start, o->seed) != 0) {
         fprintf(stderr, "updraft sim: out of memory for %u devices\n", o->devices);
         return -1;
     }
@@ -1501,13 +1528,14 @@ static int setup(fleet *fl)
         upd_sim_init(&d->d, o->lay, env, o->seed ^ (i * 0x9E3779B9u));
         upd_sim_map_shared(&d->d, base, pages, npages);
         upd_sim_boot_as(&d->d, &fl->twin);
+        sim_verifier(fl, d);
         d->index = i;
         d->slot = -1;
         d->rng = (o->seed * 0x85EBCA6Bu) ^ ((i + 1) * 0xC2B2AE35u);
         for (int k = 0; k < 4; k++)
             rnd(&d->rng);
         snprintf(d->version, sizeof d->version, "%s", o->version);
-        uint32_t id = i + 1;
+        uint32_t id = o->mac_start + i;
         uint8_t mac[6] = {0x5C, 0xCF, 0x7F, (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
         if (o->platform == UPD_SIM_ESP32)
             mac[0] = 0x24, mac[1] = 0x0A, mac[2] = 0xC4;
@@ -1637,6 +1665,7 @@ int upd_cmd_sim(int argc, char **argv)
     const char *bad_specs[UPD_SIMFIRM_BAD_MAX + 1];
     int nbad_specs = 0, jitter_set = 0;
     o->jitter = 0.1;
+    o->mac_start = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long n;
@@ -1674,6 +1703,8 @@ int upd_cmd_sim(int argc, char **argv)
             bad = parse_uns(a, v, 1, 60000, &n) || (o->max_checks = (unsigned)n, 0);
         else if (!strcmp(a, "--retry-ms"))
             bad = parse_uns(a, v, 0, 3600000, &n) || (o->retry_ms = (unsigned)n, 0);
+        else if (!strcmp(a, "--mac-start"))
+            bad = parse_uns(a, v, 1, 0xFFFFFF, &n) || (o->mac_start = (uint32_t)n, 0);
         else if (!strcmp(a, "--seed"))
             bad = parse_uns(a, v, 0, 0xFFFFFFFFul, &n) || (o->seed = (uint32_t)n, 0);
         else if (!strcmp(a, "--code-size"))
@@ -1688,6 +1719,8 @@ int upd_cmd_sim(int argc, char **argv)
             o->password = v;
         else if (!strcmp(a, "--auth-file"))
             o->auth_file = v;
+        else if (!strcmp(a, "--pubkey"))
+            o->pubkey = v;
         else if (!strcmp(a, "--layout"))
             layout = v;
         else if (!strcmp(a, "--faults"))
@@ -1787,6 +1820,14 @@ int upd_cmd_sim(int argc, char **argv)
             free(fl);
             return 2;
         }
+    if ((uint64_t)o->mac_start + o->devices - 1 > 0xFFFFFF) {
+        fprintf(stderr,
+                "updraft sim: --mac-start %u with %u devices goes past device number 16777215 "
+                "(the MAC's last three bytes): start lower or simulate fewer devices\n",
+                (unsigned)o->mac_start, o->devices);
+        free(fl);
+        return 2;
+    }
     if ((o->duration_ms || jitter_set) && !o->interval_ms) {
         fprintf(stderr,
                 "updraft sim: %s needs --interval (without it each device checks until "
@@ -1799,6 +1840,23 @@ int upd_cmd_sim(int argc, char **argv)
         free(fl->auths);
         free(fl);
         return 2;
+    }
+    if (o->pubkey) {
+        char kerr[1024];
+        if (o->platform != UPD_SIM_ESP8266)
+            snprintf(kerr, sizeof kerr, "%s: ESP32 devices do not verify ESP8266-style signatures",
+                     o->pubkey);
+        if (o->platform != UPD_SIM_ESP8266 ||
+            upd_sig_load_public(o->pubkey, &fl->sigkey, kerr, sizeof kerr) != 0 ||
+            !upd_sig_key_is_rsa(fl->sigkey)) {
+            fprintf(stderr, "updraft sim: --pubkey %s\n",
+                    fl->sigkey ? "the key is not RSA: ESP8266 devices verify RSA signatures only"
+                               : kerr);
+            upd_sig_key_free(fl->sigkey);
+            free(fl->auths);
+            free(fl);
+            return 2;
+        }
     }
     if (o->parallel > o->devices)
         o->parallel = o->devices;
@@ -1829,6 +1887,7 @@ int upd_cmd_sim(int argc, char **argv)
     free(fl->runq);
     free(fl->wakes);
     upd_simfirm_free(&fl->firm);
+    upd_sig_key_free(fl->sigkey);
     free(fl->auths);
     free(fl);
     return ok ? 0 : 1;

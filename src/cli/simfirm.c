@@ -134,7 +134,7 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int upd_simfirm_setup(upd_simfirm *f, uint32_t ndev, uint32_t seed)
+int upd_simfirm_setup(upd_simfirm *f, uint32_t ndev, uint32_t first, uint32_t seed)
 {
     f->ndev = ndev;
     f->nrel = 0;
@@ -158,7 +158,7 @@ int upd_simfirm_setup(upd_simfirm *f, uint32_t ndev, uint32_t seed)
         for (const char *p = bad->version; *p; p++)
             hv = (hv ^ (uint8_t)*p) * 16777619u;
         for (uint32_t i = 0; i < ndev; i++)
-            key[i] = (uint64_t)mix(mix(seed ^ 0x5BADF00Du) ^ mix(hv + i)) << 32 | i;
+            key[i] = (uint64_t)mix(mix(seed ^ 0x5BADF00Du) ^ mix(hv + first + i)) << 32 | i;
         qsort(key, ndev, sizeof *key, cmp_u64);
         double want = bad->rate * (double)ndev + 0.5;
         bad->n = want >= (double)ndev ? ndev : (uint32_t)want;

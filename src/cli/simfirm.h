@@ -55,10 +55,10 @@ typedef struct upd_simfirm {
  * the terms of the option (a rollback on ESP8266 is refused with the reason). */
 int upd_simfirm_add(upd_simfirm *f, const char *spec, int esp32);
 
-/* Choose, for every bad release, exactly round(rate * ndev) devices from seed (the same
- * seed, fleet size and versions choose the same devices), and make the tally's tables.
- * 0, or -1 out of memory. */
-int upd_simfirm_setup(upd_simfirm *f, uint32_t ndev, uint32_t seed);
+/* Choose, for every bad release, exactly round(rate * ndev) of the ndev devices (numbered
+ * first, first + 1, ...: the number in their MAC) from seed (the same seed, devices and
+ * version choose the same ones), and make the tally's tables. 0, or -1 out of memory. */
+int upd_simfirm_setup(upd_simfirm *f, uint32_t ndev, uint32_t first, uint32_t seed);
 
 /* The mode of release version on device dev (UPD_SIMFIRM_GOOD when it is not bad there). */
 int upd_simfirm_mode(const upd_simfirm *f, uint32_t dev, const char *version);

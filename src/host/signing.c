@@ -481,6 +481,16 @@ int upd_sig_check(const upd_sig_key *k, const uint8_t *data, size_t len, char *w
     return UPD_SIG_MISMATCH;
 }
 
+int upd_sig_port_verify(void *ctx, const uint8_t digest[32], const uint8_t *sig, size_t sig_len)
+{
+    const upd_sig_key *k = ctx;
+    if (!k || k->algo != GNUTLS_PK_RSA || sig_len != upd_sig_key_sig_len(k))
+        return -1;
+    gnutls_datum_t hd = {(unsigned char *)digest, 32},
+                   sd = {(unsigned char *)sig, (unsigned)sig_len};
+    return gnutls_pubkey_verify_hash2(k->pub, GNUTLS_SIGN_RSA_SHA256, 0, &hd, &sd) >= 0 ? 0 : -1;
+}
+
 int upd_sig_write_file(const char *path, const void *data, size_t len, unsigned mode, int replace)
 {
     char tmp[PATH_MAX];

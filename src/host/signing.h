@@ -89,6 +89,12 @@ const char *upd_sig_status_slug(upd_sig_status st); /* "unsigned", "verifies", .
  * Returns the status; -1 only when the check itself could not run (err in why). */
 int upd_sig_check(const upd_sig_key *k, const uint8_t *data, size_t len, char *why, size_t whylen);
 
+/* A device port's signature verifier (upd_crypto_ops.verify, updraft/port.h) backed by
+ * GnuTLS, for host ports (posix, the simulator): ctx is the upd_sig_key (an RSA public
+ * or private key); 0 when sig (sig_len bytes) is the RSASSA-PKCS1-v1_5 signature of the
+ * SHA-256 digest under it, else -1. Set verify_sig_len to upd_sig_key_sig_len(key). */
+int upd_sig_port_verify(void *ctx, const uint8_t digest[32], const uint8_t *sig, size_t sig_len);
+
 /* Write len bytes to path, atomically (a temporary file in the same folder, fsynced,
  * then linked or renamed into place) with the given mode. An existing path is
  * refused (-1, errno EEXIST) unless replace. 0, or -1 with errno set. */

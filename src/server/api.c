@@ -5,8 +5,12 @@
 #include <string.h>
 
 #include "chip.h"
+#include "sigrule.h"
+#include "devsel.h"
 #include "lifecycle.h"
+#include "metrics.h"
 #include "srv.h"
+#include "tagging.h"
 
 #define MAX_JSON_BODY (64 * 1024)
 
@@ -88,7 +92,7 @@ cJSON *upd__release_json(const upd_release_row *r)
     return j;
 }
 
-static cJSON *device_json(const upd_device_row *d)
+cJSON *upd__api_device_json(const upd_device_row *d)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "mac", d->mac);
@@ -108,7 +112,9 @@ static cJSON *device_json(const upd_device_row *d)
     add_time(j, "first_seen", d->first_seen_ms);
     add_time(j, "last_seen", d->last_seen_ms);
     add_str_or_null(j, "channel", d->channel);
-    cJSON_AddStringToObject(j, "effective_channel", d->channel[0] ? d->channel : "stable");
+    add_str_or_null(j, "url_channel", d->url_channel); /* in the URL of its last check */
+    cJSON_AddStringToObject(j, "effective_channel", upd__device_channel(d));
+    upd__tags_json(j, d->tags);
     if (d->pin_release > 0)
         cJSON_AddNumberToObject(j, "pinned_release", (double)d->pin_release);
     else
@@ -173,7 +179,7 @@ static int collect_release(void *ctx, const upd_release_row *r)
 
 static int collect_device(void *ctx, const upd_device_row *d)
 {
-    cJSON_AddItemToArray(ctx, device_json(d));
+    cJSON_AddItemToArray(ctx, upd__api_device_json(d));
     return 0;
 }
 
@@ -379,6 +385,30 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
                             ".../unretire");
 }
 
+/* "require_signed": {"key", "key_id"} of the key channel name requires, or null. */
+static void add_channel_key(srv *s, cJSON *j, const char *name)
+{
+    char desc[32], id[65];
+    if (upd__sign_channel_key(s, name, desc, id) != 0) {
+        cJSON_AddNullToObject(j, "require_signed");
+        return;
+    }
+    cJSON *k = cJSON_AddObjectToObject(j, "require_signed");
+    cJSON_AddStringToObject(k, "key", desc);
+    cJSON_AddStringToObject(k, "key_id", id);
+}
+
+static void add_channel_keys(srv *s, cJSON *arr)
+{
+    cJSON *ch;
+    cJSON_ArrayForEach(ch, arr)
+    {
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(ch, "name");
+        if (cJSON_IsString(n))
+            add_channel_key(s, ch, n->valuestring);
+    }
+}
+
 static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *method,
                                 const char *sub)
 {
@@ -393,6 +423,7 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
             cJSON_Delete(arr);
             return upd__api_store_failed(r, c, NULL);
         }
+        add_channel_keys(s, arr);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddItemToObject(j, "channels", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
@@ -413,6 +444,8 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         return ret;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, "release");
     const cJSON *cv = cJSON_GetObjectItemCaseSensitive(body, "chip");
+    /* {"require_signed": "-----BEGIN PUBLIC KEY-----..."} or null (sigrule.h) */
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(body, "require_signed");
     int64_t id = 0;
     if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 9.0e15)
         id = (int64_t)v->valuedouble;
@@ -426,20 +459,41 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
     int have_chip = cv != NULL, bad_chip = cv && !cJSON_IsNull(cv) && !cJSON_IsString(cv);
     if (cJSON_IsString(cv))
         upd__copy(chip, sizeof chip, cv->valuestring);
+    int have_key = kv != NULL, bad_key = kv && !cJSON_IsNull(kv) && !cJSON_IsString(kv);
+    char *pem = cJSON_IsString(kv) ? strdup(kv->valuestring) : NULL;
     cJSON_Delete(body);
-    if (id < 0 || bad_chip || (!id && !have_chip))
+    if (id < 0 || bad_chip || bad_key || (!id && !have_chip && !have_key)) {
+        free(pem);
         return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-json",
-                                "the body must name a release id and/or the channel's chip: "
+                                "the body must name a release id and/or the channel's chip "
+                                "and/or the key its releases must be signed with: "
                                 "{\"release\": 3}, {\"release\": 3, \"chip\": \"esp32c3\"}, "
-                                "{\"chip\": null} (ids: GET /api/v1/releases)");
+                                "{\"chip\": null}, {\"require_signed\": \"-----BEGIN PUBLIC "
+                                "KEY-----...\"} (ids: GET /api/v1/releases)");
+    }
     char why[1024];
-    if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0)
+    if (body_false(r, "create") && upd__lifecycle_channel_known(s, name, why, sizeof why) != 0) {
+        free(pem);
         return reply_reason(r, c, MHD_HTTP_NOT_FOUND, "unknown-channel", why,
                             "to start a new channel, leave \"create\": false out");
+    }
     upd_release_row rel;
-    if (id && s->store->ops->release_get(s->store, id, &rel) != 0)
+    if (id && s->store->ops->release_get(s->store, id, &rel) != 0) {
+        free(pem);
         return no_release(r, c, id);
+    }
     int rc;
+    if (have_key) {
+        /* before the release is set: the release is then checked against the new key */
+        unsigned st = 0;
+        rc = upd__sign_require(s, name, pem, id ? &rel : NULL, &st, err, sizeof err);
+        free(pem);
+        pem = NULL;
+        if (rc == -1)
+            return upd__reply_error(r, c, st, st == 409 ? "signature" : "bad-key", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+    }
     if (have_chip) {
         int bad_name = 0;
         rc = upd__chip_declare(s, name, chip, id ? &rel : NULL, &bad_name, err, sizeof err);
@@ -453,6 +507,11 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         rc = upd__chip_channel_accepts(s, name, &rel, err, sizeof err);
         if (rc == -1)
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "wrong-chip", "%s", err);
+        if (rc)
+            return upd__api_store_failed(r, c, err);
+        rc = upd__sign_channel_accepts(s, name, &rel, err, sizeof err);
+        if (rc == -1)
+            return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "signature", "%s", err);
         if (rc)
             return upd__api_store_failed(r, c, err);
         rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
@@ -474,6 +533,7 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         cJSON_AddStringToObject(j, "version", rel.version);
     }
     add_str_or_null(j, "chip", declared);
+    add_channel_key(s, j, name);
     return upd__reply_json(r, c, MHD_HTTP_OK, j);
 }
 
@@ -527,6 +587,16 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         f.offset = ov;
         f.pinned_to = pv;
         f.tool = upd__arg(c, "tool");
+        const char *ftext = upd__arg(c, "filter");
+        upd_filter *filt = NULL;
+        if (ftext) {
+            if (!(filt = malloc(sizeof *filt)))
+                return MHD_NO;
+            if (upd__filter_parse(ftext, filt, err, sizeof err) != 0) {
+                free(filt);
+                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-filter", "%s", err);
+            }
+        }
         if (f.tool && strcmp(f.tool, "none") && strcmp(f.tool, "any") && strcmp(f.tool, "sim") &&
             strcmp(f.tool, "doctor"))
             return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-tool",
@@ -534,21 +604,24 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                     "updraft's tools made), sim or doctor");
         int64_t total = 0, hidden = -1;
         cJSON *arr = cJSON_CreateArray();
-        if (s->store->ops->device_count(s->store, &f, &total) != 0 ||
-            s->store->ops->device_list(s->store, &f, collect_device, arr) != 0) {
-            cJSON_Delete(arr);
-            return upd__api_store_failed(r, c, NULL);
-        }
-        if (f.tool && !strcmp(f.tool, "none")) {
+        int rc = upd__devsel_list(s, &f, filt, ov, lv, collect_device, arr, &total);
+        if (rc == 0 && f.tool && !strcmp(f.tool, "none")) {
             /* what the listing leaves out: the tools' devices that match the rest */
             upd_device_filter t = f;
             t.tool = "any";
-            if (s->store->ops->device_count(s->store, &t, &hidden) != 0) {
-                cJSON_Delete(arr);
-                return upd__api_store_failed(r, c, NULL);
-            }
+            rc = upd__devsel_list(s, &t, filt, 0, -1, NULL, NULL, &hidden);
+        }
+        if (rc != 0) {
+            free(filt);
+            cJSON_Delete(arr);
+            return upd__api_store_failed(r, c, NULL);
         }
         cJSON *j = cJSON_CreateObject();
+        if (filt) {
+            upd__filter_format(filt, err, sizeof err);
+            cJSON_AddStringToObject(j, "filter", err);
+            free(filt);
+        }
         cJSON_AddNumberToObject(j, "total", (double)total);
         if (hidden >= 0)
             cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
@@ -556,6 +629,8 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         cJSON_AddItemToObject(j, "devices", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
     }
+    if (!strcmp(sub, "/tags"))
+        return upd__tagging_api(r, c, method, NULL);
     const char *macs = sub + 1;
     const char *slash = strchr(macs, '/');
     size_t mlen = slash ? (size_t)(slash - macs) : strlen(macs);
@@ -590,7 +665,7 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                                     "device %s has never contacted this server (and was not "
                                     "pinned or assigned): check its MAC",
                                     mac);
-        cJSON *j = device_json(&d);
+        cJSON *j = upd__api_device_json(&d);
         cJSON *hist = cJSON_AddArrayToObject(j, "history");
         const char *lim = upd__arg(c, "limit");
         s->store->ops->event_list(s->store, mac, NULL, 0, lim ? atoi(lim) : 100, collect_event,
@@ -623,6 +698,8 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "retired", "%s", err);
         if (rc)
             return upd__api_store_failed(r, c, err);
+    } else if (!strcmp(action, "/tags")) {
+        return upd__tagging_api(r, c, method, mac);
     } else if (!strcmp(action, "/retry")) {
         if (strcmp(method, "POST"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
@@ -672,12 +749,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
     } else {
         return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                                 "unknown device path: /api/v1/devices/<mac>, .../pin, "
-                                ".../channel, .../retry");
+                                ".../channel, .../tags, .../retry");
     }
     upd_device_row d;
     if (s->store->ops->device_get(s->store, mac, &d) != 0)
         return upd__api_store_failed(r, c, "the device row vanished");
-    return upd__reply_json(r, c, MHD_HTTP_OK, device_json(&d));
+    return upd__reply_json(r, c, MHD_HTTP_OK, upd__api_device_json(&d));
 }
 
 static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *method)
@@ -718,6 +795,11 @@ static int authorized(srv *s, struct MHD_Connection *c)
     return upd__secret_eq(h, s->token);
 }
 
+int upd__api_token_ok(srv *s, struct MHD_Connection *c)
+{
+    return authorized(s, c);
+}
+
 enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
                                const char *method, const char *upload_data,
                                size_t *upload_data_size)
@@ -726,11 +808,13 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
     int is_upload = !strcmp(path, "/releases") && !strcmp(method, "POST");
     if (!r->started) {
         r->started = 1;
-        if (!authorized(r->s, c))
+        if (!authorized(r->s, c)) {
+            upd__metrics_auth_failure(1);
             return upd__reply_error(r, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                                     "missing or wrong admin token: send 'Authorization: Bearer "
                                     "<token>' (the token is in the data directory's admin-token "
                                     "file, or UPDRAFT_ADMIN_TOKEN)");
+        }
         if (is_upload && upd__upload_begin(r, c) != 0)
             return MHD_NO;
         return MHD_YES;

@@ -68,7 +68,11 @@ int upd__delivery_make_gzip(srv *s, const char *path, const upd_file_info *fi, u
 {
     rel->gz_size = 0;
     const upd_image_report *rep = &fi->report;
-    if (rep->kind != UPD_KIND_ESP8266_APP || rep->verdict != UPD_VERDICT_OTA_APP || rep->gzip)
+    /* a signed image gets no copy: the copy would carry no signature of its own, and a
+     * device that verifies signatures refuses it (docs/signing.md; sign a .bin.gz to
+     * serve a compressed signed release) */
+    if (rep->kind != UPD_KIND_ESP8266_APP || rep->verdict != UPD_VERDICT_OTA_APP || rep->gzip ||
+        rep->sig_len)
         return 0;
     size_t len = 0, glen = 0;
     uint8_t *plain = read_all(path, &len), *gz = NULL;

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "manifest.h"
+#include "metrics.h"
+#include "reload.h"
 #include "srv.h"
 
 /* ---- reading the device's headers ---------------------------------------------------- */
@@ -305,30 +308,37 @@ static void read_report(srv *s, const char *h, upd_devreq *dr)
 /* 1 when the request may go on: no device auth configured, or the right credentials. */
 static int device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
 {
-    if (!s->fleet_auth && s->ncreds == 0)
+    const upd_devauth *a = upd__devauth(s); /* the set in force (SIGHUP replaces it) */
+    if (!a->fleet && a->ncreds == 0)
         return 1;
     char user[128], pass[128];
     if (upd__basic_auth(c, user, sizeof user, pass, sizeof pass) != 0)
         return 0;
     if (mac && mac[0]) {
-        for (size_t i = 0; i < s->ncreds; i++)
-            if (!strcmp(s->creds[i].mac, mac))
-                return upd__secret_eq(user, s->creds[i].user) &
-                       upd__secret_eq(pass, s->creds[i].pass);
+        for (size_t i = 0; i < a->ncreds; i++)
+            if (!strcmp(a->creds[i].mac, mac))
+                return upd__secret_eq(user, a->creds[i].user) &
+                       upd__secret_eq(pass, a->creds[i].pass);
     }
-    if (s->fleet_auth && upd__secret_eq(user, s->fleet_user) & upd__secret_eq(pass, s->fleet_pass))
+    if (a->fleet && upd__secret_eq(user, a->fleet_user) & upd__secret_eq(pass, a->fleet_pass))
         return 1;
     if (!mac || !mac[0]) {
         /* a download that names no device: any device's credentials will do */
-        for (size_t i = 0; i < s->ncreds; i++)
-            if (upd__secret_eq(user, s->creds[i].user) & upd__secret_eq(pass, s->creds[i].pass))
+        for (size_t i = 0; i < a->ncreds; i++)
+            if (upd__secret_eq(user, a->creds[i].user) & upd__secret_eq(pass, a->creds[i].pass))
                 return 1;
     }
     return 0;
 }
 
+int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
+{
+    return device_auth_ok(s, c, mac);
+}
+
 static enum MHD_Result unauthorized(req *r, struct MHD_Connection *c)
 {
+    upd__metrics_auth_failure(0);
     return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
                            "updraft: device authentication required: the device must send the "
                            "user and password configured on the server (HTTP Basic, "
@@ -596,6 +606,7 @@ static void begin_download(req *r, struct MHD_Connection *c, const upd_release_r
     r->dl_to_end = first + len == size;
     r->release_id = rel->id;
     r->dl_len = len;
+    upd__metrics_download(UPD_DL_STARTED, 0);
     if (first == 0) {
         char d[UPD_DETAIL_MAX];
         snprintf(d, sizeof d, "release %lld: sending %llu of %llu bytes%s", (long long)rel->id,
@@ -695,6 +706,9 @@ static void served_gzip(upd_release_row *rel)
 static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
                          const char *result_override)
 {
+    upd__metrics_check(result_override ? result_override : dec->result, dec->decline);
+    if (dr->report[0])
+        upd__metrics_report(dr->report_kind);
     if (!dr->has_mac)
         return;
     upd_record rec;
@@ -745,6 +759,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
             return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                                    "updraft: not a channel name (letters, digits, . _ -)");
         upd__copy(dr.url_channel, sizeof dr.url_channel, channel);
+        upd__copy(dr.dev.url_channel, sizeof dr.dev.url_channel, channel);
     }
     upd_device_row *known = NULL;
     if (dr.has_mac) {
@@ -787,6 +802,7 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         }
     } else if (dec->offer) {
         push_checkin(r, &dr, dec, NULL); /* "offered" goes before "download-started" */
+        upd__metrics_offer(dec->gzip);
         if (dec->gzip)
             served_gzip(&dec->rel);
         ret = serve_image(r, c, &dec->rel, method, 0);
@@ -949,8 +965,11 @@ enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *
         return handle_fw(r, c, method, url + 4);
     if (!strncmp(url, "/releases/", 10))
         return handle_release_file(r, c, method, url + 10);
+    if (!strncmp(url, "/manifest/", 10))
+        return upd__manifest_route(r, c, url + 10);
     return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                            "updraft: not found. Devices: /update, /update/<channel>, "
-                           "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin; "
+                           "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin, "
+                           "/manifest/<channel>/esp32.json (esp32FOTA); "
                            "admin API: /api/v1/");
 }

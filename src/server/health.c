@@ -29,6 +29,12 @@ static void not_ready(srv *s, char *out, size_t cap)
         closedir(d);
 }
 
+int upd__health_ready(srv *s, char *why, size_t cap)
+{
+    not_ready(s, why, cap);
+    return why[0] == '\0';
+}
+
 enum MHD_Result upd__health_route(req *r, struct MHD_Connection *c, const char *url)
 {
     r->started = 1;

@@ -21,7 +21,7 @@ static int same_image(const upd_device_row *d, const upd_release_row *r)
 }
 
 /* Would the upsert leave the facts of old as they are? (It keeps a column when the
- * request does not say: "" or -1.) */
+ * request does not say: "" or -1; but the URL's channel is always said, "" too.) */
 static int same_facts(const upd_device_row *n, const upd_device_row *o)
 {
 #define TXT(f) (!n->f[0] || !strcmp(n->f, o->f))
@@ -29,7 +29,7 @@ static int same_facts(const upd_device_row *n, const upd_device_row *o)
     return o->first_seen_ms != 0 && TXT(ap_mac) && TXT(family) && TXT(chip_id) && TXT(sdk) &&
            TXT(version) && NUM(sketch_size) && TXT(sketch_md5) && TXT(sketch_sha256) &&
            NUM(free_space) && NUM(chip_size) && TXT(mode) && TXT(ip) && TXT(user_agent) &&
-           TXT(tool);
+           TXT(tool) && !strcmp(n->url_channel, o->url_channel);
 #undef TXT
 #undef NUM
 }

@@ -11,6 +11,7 @@
 #include "chip.h"
 #include "host/fileinspect.h"
 #include "imageid.h"
+#include "metrics.h"
 #include "srv.h"
 #include "updraft/version.h"
 
@@ -167,6 +168,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
 {
     memset(out, 0, sizeof *out);
     out->result = "none";
+    out->decline = UPD_DECLINE_OTHER;
     const upd_device_row *d = &dr->dev;
     char why[UPD_DETAIL_MAX];
     if (upd__target(s, d->family, dr->mode_fs, dr->url_channel, known, &out->rel, &out->pinned, why,
@@ -209,6 +211,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     }
     if (!out->pinned && d->version[0] && upd_version_cmp(rel->version, d->version) < 0) {
         out->result = "declined";
+        out->decline = UPD_DECLINE_DOWNGRADE;
         snprintf(out->detail, sizeof out->detail,
                  "release %lld has version %.100s, older than the running %.100s: downgrades "
                  "are offered only to pinned devices ('updraft device pin MAC %lld')",
@@ -238,12 +241,14 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         upd__outcome_hold(&s->outcome, known, rel->id, rel->version, upd__now_ms(), why,
                           sizeof why)) {
         out->result = "declined";
+        out->decline = UPD_DECLINE_HELD_BACK;
         upd__copy(out->detail, sizeof out->detail, why);
         return;
     }
     upd_image_report rep;
     if (upd__release_report(s, rel, &rep) != 0) {
         out->result = "declined";
+        out->decline = UPD_DECLINE_UNREADABLE;
         snprintf(out->detail, sizeof out->detail,
                  "release %lld cannot be read from the blob store: check the data directory "
                  "(the server log says more)",
@@ -271,6 +276,11 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
                      "the device did not say its sketch size and free space");
         } else if (inflates != 1) {
             /* gz_why says why */
+        } else if (rep.sig_len) {
+            /* a copy of a signed release made before copies skipped them (delivery.c) */
+            snprintf(gz_why, sizeof gz_why,
+                     "the release is signed and its gzip copy is not (a device that verifies "
+                     "signatures would refuse it: Updater error 12)");
         } else if (mode != rep.flash_mode && rep.flash_mode != 3) {
             /* eboot writes the inflated image as it is: its flash mode byte would replace
              * the one the device boots with (the Updater patches it only in plain images) */
@@ -300,6 +310,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     }
     if (!plain_ok) {
         out->result = "declined";
+        out->decline = UPD_DECLINE_FIT + (int)fr.code;
         snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
                  (long long)rel->id, rel->version,
                  fr.explanation[0] ? fr.explanation : upd_fit_code_name(fr.code));

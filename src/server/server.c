@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -23,6 +24,10 @@
 #include "delivery.h"
 #include "health.h"
 #include "imageid.h"
+#include "metrics.h"
+#include "reload.h"
+#include "sdnotify.h"
+#include "sigrule.h"
 #include "srv.h"
 
 /* TCP_DEFER_ACCEPT on the listening sockets: seconds a connection may stay silent
@@ -127,80 +132,9 @@ static int setup_token(srv *s)
     return 0;
 }
 
-static int split_cred(const char *text, char *user, size_t ucap, char *pass, size_t pcap)
-{
-    const char *colon = strchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= ucap || strlen(colon + 1) >= pcap ||
-        !colon[1])
-        return -1;
-    memcpy(user, text, (size_t)(colon - text));
-    user[colon - text] = '\0';
-    strcpy(pass, colon + 1);
-    return 0;
-}
-
-static int setup_device_auth(srv *s)
-{
-    const char *fleet = s->cfg.device_auth ? s->cfg.device_auth : getenv("UPDRAFT_DEVICE_AUTH");
-    if (fleet && *fleet) {
-        if (split_cred(fleet, s->fleet_user, sizeof s->fleet_user, s->fleet_pass,
-                       sizeof s->fleet_pass) != 0) {
-            fprintf(stderr, "updraft: --device-auth must be USER:PASSWORD (both non-empty)\n");
-            return -1;
-        }
-        s->fleet_auth = 1;
-    }
-    if (!s->cfg.device_auth_file)
-        return 0;
-    char *text;
-    if (read_file(s->cfg.device_auth_file, &text, NULL) != 0) {
-        fprintf(stderr, "updraft: cannot read the device credentials file %s: %s\n",
-                s->cfg.device_auth_file, strerror(errno));
-        return -1;
-    }
-    int lineno = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        lineno++;
-        line[strcspn(line, "\r#")] = '\0';
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (!*p)
-            continue;
-        char *sp = p + strcspn(p, " \t");
-        char *cred = sp;
-        while (*cred == ' ' || *cred == '\t')
-            cred++;
-        *sp = '\0';
-        char *e = cred + strcspn(cred, " \t");
-        *e = '\0';
-        dev_cred dc;
-        if (upd__parse_mac(p, strlen(p), dc.mac) != 0 ||
-            split_cred(cred, dc.user, sizeof dc.user, dc.pass, sizeof dc.pass) != 0) {
-            fprintf(stderr,
-                    "updraft: %s line %d: expected 'MAC USER:PASSWORD' (e.g. "
-                    "5C:CF:7F:0A:1B:2C dev1:secret)\n",
-                    s->cfg.device_auth_file, lineno);
-            free(text);
-            return -1;
-        }
-        dev_cred *nc = realloc(s->creds, (s->ncreds + 1) * sizeof *nc);
-        if (!nc) {
-            free(text);
-            return -1;
-        }
-        s->creds = nc;
-        s->creds[s->ncreds++] = dc;
-    }
-    free(text);
-    return 0;
-}
-
-/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
 /* 1 if something listens on the address (a bind without SO_REUSEPORT fails with
  * EADDRINUSE), else 0; port 0 (any free port) is never in use. */
-static int port_in_use(const struct sockaddr_storage *ss, socklen_t len)
+int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len)
 {
     uint16_t port = ss->ss_family == AF_INET6
                         ? ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port
@@ -219,7 +153,8 @@ static int port_in_use(const struct sockaddr_storage *ss, socklen_t len)
     return used;
 }
 
-static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. */
+int upd__parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256] = "0.0.0.0";
     const char *port;
@@ -263,6 +198,29 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 
 /* ---- request handling --------------------------------------------------------------------- */
 
+/* /metrics on the main address: with the admin token, unless --metrics-listen moved it. */
+static enum MHD_Result metrics_route(req *r, struct MHD_Connection *c, const char *method)
+{
+    r->started = 1;
+    if (r->s->cfg.metrics_listen) {
+        char msg[400];
+        snprintf(msg, sizeof msg,
+                 "updraft: /metrics is served on the metrics address (--metrics-listen %.200s)",
+                 r->s->cfg.metrics_listen);
+        return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND, msg);
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return upd__reply_text(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "updraft: /metrics takes GET");
+    if (!upd__api_token_ok(r->s, c)) {
+        upd__metrics_auth_failure(1);
+        return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
+                               "updraft: /metrics needs the admin token (Authorization: Bearer "
+                               "<token>), or run the server with --metrics-listen ADDR to serve "
+                               "it without one on a separate address");
+    }
+    return upd__metrics_reply(r, c);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **con_cls)
@@ -278,6 +236,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *con_cls = r;
         if (s->cfg.tls_cert && upd__tls_fit_records(c) < 0)
             return MHD_NO; /* cannot send records the device can take */
+        upd_head_size hs;
+        if (upd__head_check(c, method, url, &hs))
+            return upd__reply_head_too_big(c, url, &hs);
     }
     if (!strncmp(url, "/api/v1", 7) && (url[7] == '\0' || url[7] == '/'))
         return upd__api_route(r, c, url, method, upload_data, upload_data_size);
@@ -288,6 +249,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     }
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz"))
         return upd__health_route(r, c, url);
+    if (!strcmp(url, "/metrics"))
+        return metrics_route(r, c, method);
     if (!strcmp(url, "/")) {
         r->started = 1;
         return upd__reply_text(r, c, MHD_HTTP_OK,
@@ -320,6 +283,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          (long long)r->release_id, (unsigned long long)r->dl_len,
                          r->dl_gzip ? " (its gzip copy)" : "");
                 upd_writer_push(r->s->writer, &rec);
+                upd__metrics_download(UPD_DL_COMPLETED, r->dl_len);
             }
         } else {
             int ok = 0;
@@ -343,6 +307,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          ? "server shutting down"
                          : "closed by the device or the network");
             upd_writer_push(r->s->writer, &rec);
+            upd__metrics_download(UPD_DL_ABORTED, bytes < 0 ? 0 : (uint64_t)bytes);
         }
     }
     upd__upload_free(r->up);
@@ -350,15 +315,64 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r);
 }
 
+/* libmicrohttpd's messages (one for each refused or aborted connection, among others),
+ * each kind at most once per UPD_LOG_INTERVAL_MS (lograte.c). */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    srv *s = cls;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long dropped;
+    /* the kind: the format, or its first argument when the format is only "%s" */
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n'))
         buf[--n] = '\0';
-    fprintf(stderr, "updraft: http: %s\n", buf);
+    const void *kind = fmt;
+    if (!strcmp(fmt, "%s\n") || !strcmp(fmt, "%s")) {
+        /* the text is the kind: hash its first 48 bytes into a stable key */
+        uintptr_t h = 5381;
+        for (size_t i = 0; i < n && i < 48; i++)
+            h = h * 33 + (unsigned char)buf[i];
+        kind = (const void *)(h | 1);
+    }
+    if (!upd__lograte_allow(&s->http_log, kind, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                            &dropped))
+        return;
+    if (dropped)
+        fprintf(stderr, "updraft: http: %s (and %lu more like it in the last %d s)\n", buf, dropped,
+                UPD_LOG_INTERVAL_MS / 1000);
+    else
+        fprintf(stderr, "updraft: http: %s\n", buf);
+}
+
+/* Until SIGTERM or SIGINT (returned): SIGHUP reloads (reload.h); under a systemd
+ * watchdog, the watchdog is fed every half interval while the server is ready (the
+ * database answers, the blob store reads: health.h), so a server that hangs or loses its
+ * database is restarted. ready: the READY=1 state sent again after a reload. */
+static int wait_signals(srv *s, const sigset_t *sigs, const char *ready)
+{
+    uint64_t wd = upd__sd_watchdog_usec();
+    for (;;) {
+        int sig;
+        if (wd) {
+            struct timespec ts = {(time_t)(wd / 2 / 1000000), (long)(wd / 2 % 1000000) * 1000};
+            sig = sigtimedwait(sigs, NULL, &ts);
+            if (sig < 0) {
+                char why[1024];
+                if (upd__health_ready(s, why, sizeof why))
+                    upd__sd_notify("WATCHDOG=1");
+                continue;
+            }
+        } else if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            return sig;
+        upd__sd_notify("RELOADING=1");
+        upd__reload(s);
+        upd__sd_notify(ready);
+    }
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -369,13 +383,14 @@ int upd_server_main(const upd_server_config *cfg)
     if (!s)
         return 1;
     int status = 1, lockfd = -1;
-    char *cert = NULL, *key = NULL;
+    int tls = 0;
     s->cfg = *cfg;
     const char *data = cfg->data_dir ? cfg->data_dir : "./updraft-data";
     const char *listen = cfg->listen ? cfg->listen : "0.0.0.0:8080";
     s->max_upload = cfg->max_upload ? cfg->max_upload : 64ull << 20;
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->resp_mu, NULL);
+    upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -385,7 +400,7 @@ int upd_server_main(const upd_server_config *cfg)
     /* The address first: a server that cannot listen must not touch the data dir. */
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (parse_listen(listen, &ss, &sslen) != 0) {
+    if (upd__parse_listen(listen, &ss, &sslen) != 0) {
         fprintf(stderr,
                 "updraft: --listen '%s' is not HOST:PORT (e.g. 0.0.0.0:8080, [::]:8080, :8080)\n",
                 listen);
@@ -394,11 +409,16 @@ int upd_server_main(const upd_server_config *cfg)
     /* SO_REUSEPORT would also let a second updraft (same user, same port) start quietly
      * and take half of the connections, with its own data directory. A plain bind first
      * fails on any port that has a listener, ours included. */
-    if (port_in_use(&ss, sslen)) {
+    if (upd__port_in_use(&ss, sslen)) {
         fprintf(stderr,
                 "updraft: cannot listen on %s: the port is in use (another updraft serve or "
                 "another program listens there: stop it, or choose another --listen)\n",
                 listen);
+        goto out;
+    }
+    char merr[512];
+    if (cfg->metrics_listen && upd__metrics_addr_ok(cfg->metrics_listen, merr, sizeof merr)) {
+        fprintf(stderr, "updraft: %s\n", merr);
         goto out;
     }
 
@@ -434,19 +454,25 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     if (cfg->tls_cert) {
-        if (read_file(cfg->tls_cert, &cert, NULL) != 0 ||
-            read_file(cfg->tls_key, &key, NULL) != 0) {
-            fprintf(stderr, "updraft: cannot read %s: %s\n", cert ? cfg->tls_key : cfg->tls_cert,
-                    strerror(errno));
-            goto out;
-        }
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             fprintf(stderr, "updraft: this libmicrohttpd was built without TLS: run behind a "
                             "TLS proxy instead (docs/operations.md)\n");
             goto out;
         }
+        /* every handshake asks reload.c for the pair in force: SIGHUP replaces it */
+        char terr[600];
+        if (upd__tls_load(cfg->tls_cert, cfg->tls_key, terr, sizeof terr) != 0) {
+            fprintf(stderr, "updraft: %s\n", terr);
+            goto out;
+        }
+        tls = 1;
     }
-    if (setup_device_auth(s) != 0 || setup_token(s) != 0)
+    char aerr[600];
+    if (upd__devauth_load(s, aerr, sizeof aerr) != 0) {
+        fprintf(stderr, "updraft: %s\n", aerr);
+        goto out;
+    }
+    if (setup_token(s) != 0 || upd__sign_setup(s) != 0)
         goto out;
 
     char db[PATH_MAX + 16], err[1600];
@@ -463,6 +489,7 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
+    upd__metrics_init();
     upd__blob_gc(s);
     upd__blob_sync(s);
     upd__imageid_refresh(s);
@@ -478,6 +505,7 @@ int upd_server_main(const upd_server_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
@@ -496,13 +524,12 @@ int upd_server_main(const upd_server_config *cfg)
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    if (cert)
+    if (tls)
         flags |= MHD_USE_TLS;
     unsigned limit = cfg->connection_limit ? cfg->connection_limit : 16384;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : 90;
     struct MHD_OptionItem tls_opts[] = {
-        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
-        {cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, key},
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, upd__tls_cert_callback()},
         {MHD_OPTION_END, 0, NULL},
     };
     /* One daemon per thread rather than one daemon with a thread pool: the pool's
@@ -548,38 +575,48 @@ int upd_server_main(const upd_server_config *cfg)
                 ((struct sockaddr_in *)(void *)&ss)->sin_port = htons((uint16_t)port);
         }
     }
+    char murl[300];
+    if (cfg->metrics_listen &&
+        upd__metrics_listen(s, cfg->metrics_listen, murl, sizeof murl, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
     char host[INET6_ADDRSTRLEN] = "";
     if (ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)&ss)->sin6_addr, host, sizeof host);
     else
         inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)&ss)->sin_addr, host, sizeof host);
     printf("data: %s\n", s->data_dir);
-    printf("listening on %s://%s%s%s:%u\n", cert ? "https" : "http",
+    printf("listening on %s://%s%s%s:%u\n", tls ? "https" : "http",
            ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+    if (cfg->metrics_listen)
+        printf("metrics on %s\n", murl);
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    char state[700];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s://%s%s%s:%u",
+             tls ? "https" : "http", ss.ss_family == AF_INET6 ? "[" : "", host,
+             ss.ss_family == AF_INET6 ? "]" : "", port);
+    upd__sd_notify(state);
+    int sig = wait_signals(s, &sigs, state);
+    upd__sd_notify("STOPPING=1");
     printf("shutting down (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     fflush(stdout);
     status = 0;
 out:
+    upd__metrics_listen_stop();
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
     if (s->store)
         s->store->ops->close(s->store);
-    free(s->creds);
+    upd__sign_free(s);
+    upd__reload_free(s);
     free(s->cache);
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
-    if (key) {
-        memset(key, 0, strlen(key));
-        free(key);
-    }
-    free(cert);
+    upd__lograte_free(&s->http_log);
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */

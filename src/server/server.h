@@ -12,6 +12,9 @@ typedef struct upd_server_config {
     const char *tls_key;
     const char *device_auth;      /* "USER:PASSWORD" every device must send (HTTP Basic) */
     const char *device_auth_file; /* lines "MAC USER:PASSWORD": per-device credentials */
+    const char *metrics_listen;   /* "HOST:PORT" for /metrics without a token; NULL: /metrics
+                                   * on the main address, with the admin token */
+    const char *sign_key;         /* private key PEM: signs uploads on request (sigrule.h) */
     unsigned threads;             /* request threads; 0: number of CPUs (at least 2) */
     unsigned connection_limit;    /* 0: 16384 */
     unsigned timeout_s;           /* idle connection timeout; 0: 90 */

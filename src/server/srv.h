@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
@@ -26,6 +28,28 @@
  * must fit in a few tens of MB (bench/server). Admin uploads stream through it in
  * smaller reads. */
 #define UPD_CONN_MEMORY (4 * 1024)
+
+/* ---- lograte.c: at most one log line per kind per interval ---- */
+#define UPD_LOGRATE_KINDS   32
+#define UPD_LOG_INTERVAL_MS 60000
+
+typedef struct upd_lograte_slot {
+    const void *kind; /* what identifies the kind (a format string) */
+    int64_t last_ms;  /* when its last line went out */
+    unsigned long dropped;
+} upd_lograte_slot;
+
+typedef struct upd_lograte {
+    pthread_mutex_t mu;
+    int64_t interval_ms;
+    upd_lograte_slot slot[UPD_LOGRATE_KINDS];
+} upd_lograte;
+
+void upd__lograte_init(upd_lograte *lr, int64_t interval_ms);
+void upd__lograte_free(upd_lograte *lr);
+/* May a line of this kind go out now (now_ms: a monotonic clock)? 1 yes, with *dropped
+ * the lines of the kind held back since its last one; 0 no (it is counted). */
+int upd__lograte_allow(upd_lograte *lr, const void *kind, int64_t now_ms, unsigned long *dropped);
 
 typedef struct dev_cred {
     char mac[UPD_MAC_STR];
@@ -69,11 +93,7 @@ typedef struct srv {
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
     struct MHD_Daemon *mhd[64];
     unsigned nmhd;
-    int fleet_auth;
-    char fleet_user[128];
-    char fleet_pass[128];
-    dev_cred *creds;
-    size_t ncreds;
+    struct upd_devauth *_Atomic devauth; /* device credentials in force (reload.h) */
     pthread_mutex_t cache_mu;
     report_entry *cache;
     size_t ncache, capcache;
@@ -81,7 +101,9 @@ typedef struct srv {
     pthread_mutex_t resp_mu; /* the slots below; held while queueing one of them */
     nm_slot nm[UPD_RESP_SLOTS];
     dl_slot dl[UPD_RESP_SLOTS];
-    unsigned nm_next, dl_next; /* the slot a miss replaces next (round robin) */
+    unsigned nm_next, dl_next;    /* the slot a miss replaces next (round robin) */
+    struct upd_sig_key *sign_key; /* --sign-key: signs uploads on request (sigrule.h) */
+    upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
 } srv;
 
 struct upload;
@@ -149,6 +171,43 @@ int upd__valid_channel(const char *s);
  * plain HTTP), -1 when GnuTLS refused the limit. */
 int upd__tls_fit_records(struct MHD_Connection *c);
 
+/* ---- server.c ---- */
+/* Parse HOST:PORT / [V6]:PORT / :PORT / PORT into a socket address. 0 ok, -1 bad. */
+int upd__parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+/* 1 if something listens on the address already (port 0 never is), else 0. */
+int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len);
+
+/* ---- device.c ---- */
+/* 1 when the request may go on: no device auth configured, or the credentials of the
+ * device mac (NULL: any device's, or the fleet's). */
+int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac);
+
+/* ---- api.c ---- */
+/* 1 when the request carries the admin token (Authorization: Bearer). */
+int upd__api_token_ok(srv *s, struct MHD_Connection *c);
+
+/* ---- reqlimit.c ---- */
+/* The largest request head taken (request line and header lines, each field counted
+ * UPD_HEAD_FIELD_COST more for its record in the connection's memory pool). Below it,
+ * every answer's header lines fit in UPD_CONN_MEMORY; a device request is about 500. */
+#define UPD_HEAD_MAX        2560
+#define UPD_HEAD_FIELD_COST 64
+
+typedef struct upd_head_size {
+    size_t bytes;  /* request line and header lines */
+    size_t line;   /* the request line's share */
+    size_t fields; /* header lines and query arguments */
+    size_t cost;   /* bytes + fields * UPD_HEAD_FIELD_COST */
+} upd_head_size;
+
+/* Measure the request head of c into out; 1 when it is above UPD_HEAD_MAX. */
+int upd__head_check(struct MHD_Connection *c, const char *method, const char *url,
+                    upd_head_size *out);
+/* Answer 431 (or 414 when the request line is most of it) on the connection itself, then
+ * close it: a response built through libmicrohttpd may not fit beside such a head. */
+enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
+                                        const upd_head_size *h);
+
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
 
@@ -192,6 +251,7 @@ typedef struct upd_decision {
     int pinned;
     upd_release_row rel;
     const char *result; /* "offered", "declined", "current", "none" */
+    int decline;        /* when declined: why, by class (upd_decline in metrics.h) */
     char detail[UPD_DETAIL_MAX];
 } upd_decision;
 
@@ -219,6 +279,8 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
                                const char *method, const char *upload_data,
                                size_t *upload_data_size);
 cJSON *upd__release_json(const upd_release_row *rel);
+/* A device row as the API answers it (docs/api.md "Devices"). */
+cJSON *upd__api_device_json(const upd_device_row *d);
 /* The request's JSON body as an object; replies 400 itself and returns NULL when bad. */
 cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret);
 /* 500 "the database failed: err". */

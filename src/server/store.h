@@ -147,6 +147,14 @@ typedef struct upd_device_filter {
     int64_t offset;        /* rows to skip (paging), 0 none */
 } upd_device_filter;
 
+/* One device's new tags (store op device_set_tags). */
+typedef struct upd_tag_write {
+    char mac[UPD_MAC_STR];
+    char old[UPD_TAGS_MAX];      /* the tags the caller read and edited */
+    char tags[UPD_TAGS_MAX];     /* the tags to write */
+    char detail[UPD_DETAIL_MAX]; /* the "tags" event's sentence */
+} upd_tag_write;
+
 /* What the writer thread hands over: one device request (check-in) or one download. */
 typedef enum upd_record_type { UPD_REC_CHECKIN = 1, UPD_REC_DOWNLOAD } upd_record_type;
 
@@ -263,6 +271,15 @@ typedef struct upd_store_ops {
      * declaration (chip NULL or ""), with a "channel-chip" event: one transaction. */
     int (*channel_chip_set)(upd_store *st, const char *name, const char *chip, char *err,
                             size_t errlen);
+    /* The public key (PEM) channel name requires its ESP8266 releases to be signed with
+     * (sigrule.c) into pem (cap bytes) and its id (SHA-256 hex of the key) into key_id[65],
+     * or UPD_STORE_ENOTFOUND (both "") when it requires none. */
+    int (*channel_key_get)(upd_store *st, const char *name, char *pem, size_t cap, char key_id[65]);
+    /* Require the key pem (with its id and description, for the event) on channel name,
+     * or drop the requirement (pem NULL or ""), with a "channel-signing" event: one
+     * transaction. */
+    int (*channel_key_set)(upd_store *st, const char *name, const char *pem, const char *key_id,
+                           const char *desc, char *err, size_t errlen);
     int (*device_get)(upd_store *st, const char *mac, upd_device_row *out);
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* How many devices f matches (limit and offset ignored). */
@@ -290,6 +307,12 @@ typedef struct upd_store_ops {
      * device that checks in again is new. *nevents: how many events went with it. */
     int (*device_delete)(upd_store *st, const char *mac, int64_t *nevents, char *err,
                          size_t errlen);
+    /* Write the tags of n devices, each with an event "tags" (w[i].detail), in one
+     * transaction, and only if each device's tags are still w[i].old: else nothing is
+     * written and ECONFLICT (read them again and retry) or ENOTFOUND (a device is gone),
+     * err naming the device. */
+    int (*device_set_tags)(upd_store *st, const upd_tag_write *w, size_t n, char *err,
+                           size_t errlen);
     /* Blobs kept in the database itself, shared by every server on it (store_pg.c);
      * NULL in a store whose blobs are only the files of one data directory (SQLite).
      * blob_put: store the size bytes fd reads (from its start) as blob sha256, in

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "store.h"
 
 #define UPD_CACHE_TTL_MS 1000
@@ -118,7 +119,9 @@ static int cached_release(cache_store *c, const char *key, unsigned base, unsign
     uint64_t gen;
     if (rel_lookup(c, key, base, slots, out, &found, &gen))
         return found ? 0 : UPD_STORE_ENOTFOUND;
+    int64_t t0 = upd__metrics_now_ns();
     int rc = fetch(c->inner, arg, out);
+    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0 || rc == UPD_STORE_ENOTFOUND)
         rel_file(c, key, base, slots, out, rc == 0, gen);
     return rc;
@@ -209,7 +212,9 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
         return 0;
     }
     pthread_mutex_unlock(&c->mu);
+    int64_t t0 = upd__metrics_now_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
+    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
         if (gen == c->dev_gen) {
@@ -327,6 +332,14 @@ static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, cha
     return rc;
 }
 
+static int c_device_set_tags(upd_store *st, const upd_tag_write *w, size_t n, char *err,
+                             size_t errlen)
+{
+    int rc = cs(st)->inner->ops->device_set_tags(cs(st)->inner, w, n, err, errlen);
+    bump(cs(st), 0, 1);
+    return rc;
+}
+
 /* ---- passed straight through ------------------------------------------------------------ */
 
 static int c_release_by_sha256(upd_store *st, const char *sha256, upd_release_row *out)
@@ -353,6 +366,18 @@ static int c_channel_chip_set(upd_store *st, const char *name, const char *chip,
                               size_t errlen)
 {
     return cs(st)->inner->ops->channel_chip_set(cs(st)->inner, name, chip, err, errlen);
+}
+
+static int c_channel_key_get(upd_store *st, const char *name, char *pem, size_t cap,
+                             char key_id[65])
+{
+    return cs(st)->inner->ops->channel_key_get(cs(st)->inner, name, pem, cap, key_id);
+}
+
+static int c_channel_key_set(upd_store *st, const char *name, const char *pem, const char *key_id,
+                             const char *desc, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->channel_key_set(cs(st)->inner, name, pem, key_id, desc, err, errlen);
 }
 
 static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
@@ -427,6 +452,8 @@ static const upd_store_ops CACHE_OPS = {
     .channel_list = c_channel_list,
     .channel_chip_get = c_channel_chip_get,
     .channel_chip_set = c_channel_chip_set,
+    .channel_key_get = c_channel_key_get,
+    .channel_key_set = c_channel_key_set,
     .device_get = c_device_get,
     .device_list = c_device_list,
     .device_set_pin = c_device_set_pin,
@@ -436,6 +463,7 @@ static const upd_store_ops CACHE_OPS = {
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,
+    .device_set_tags = c_device_set_tags,
     .blob_put = c_blob_put,
     .blob_get = c_blob_get,
     .blob_drop = c_blob_drop,

@@ -76,6 +76,12 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE channel_chips(name TEXT PRIMARY KEY, chip TEXT NOT NULL);",
     /* 8: devices made by updraft's own tools (x-updraft-tool: sim, doctor) */
     "ALTER TABLE devices ADD COLUMN tool TEXT NOT NULL DEFAULT '';",
+    /* 9: the public key a channel requires its ESP8266 releases to be signed with */
+    "CREATE TABLE channel_keys(name TEXT PRIMARY KEY, pubkey TEXT NOT NULL,"
+    " key_id TEXT NOT NULL);",
+    /* 10: the channel in the URL of a device's last check, and the operator's tags */
+    "ALTER TABLE devices ADD COLUMN url_channel TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -108,11 +114,13 @@ static const char *const PG_MIGRATIONS[] = {
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool"
-#define DEV_NCOLS 29
-/* $1 channel, $2 family, $3 version, $4 seen since, $5 attention, $6 pinned to, $7 tool */
+    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
+    "tags"
+#define DEV_NCOLS 31
+/* $1 effective channel (filter.h), $2 family, $3 version, $4 seen since, $5 attention, $6 pinned
+ * to, $7 tool */
 #define DEV_FILTER                                                                                 \
-    "($1::text IS NULL OR COALESCE(NULLIF(channel,''),'stable')=$1) AND "                          \
+    "($1::text IS NULL OR COALESCE(NULLIF(url_channel,''),NULLIF(channel,''),'stable')=$1) AND "   \
     "($2::text IS NULL OR family=$2) AND ($3::text IS NULL OR version=$3) AND "                    \
     "last_seen_ms>=$4::bigint AND ($5::int=0 OR (hold_failures>0 AND hold_until_ms=0)) AND "       \
     "($6::bigint=0 OR pin_release=$6) AND ($7::text IS NULL OR ($7='none' AND tool='') OR "        \
@@ -165,6 +173,10 @@ enum q {
     Q_CHIP_DEL,
     Q_DEV_DELETE,
     Q_EV_DELETE_MAC,
+    Q_DEV_TAGS,
+    Q_KEY_GET,
+    Q_KEY_SET,
+    Q_KEY_DEL,
     Q_BLOB_NEW,
     Q_BLOB_CHUNK_PUT,
     Q_BLOB_INFO,
@@ -241,10 +253,12 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_UPSERT] =
         "INSERT INTO devices AS d(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms, last_result, last_event_ms, tool) "
+        "last_seen_ms, last_result, last_event_ms, tool, url_channel) "
         "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15,$16::text,"
-        "COALESCE($17::bigint,0),COALESCE($18,'')) "
+        "COALESCE($17::bigint,0),COALESCE($18,''),COALESCE($19,'')) "
         "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, d.ap_mac), "
+        /* every check says its URL's channel: "" (none) replaces the last one */
+        "url_channel=excluded.url_channel, "
         "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE d.tool END, "
         "family=COALESCE(excluded.family, d.family), "
         "chip_id=COALESCE(excluded.chip_id, d.chip_id), sdk=COALESCE(excluded.sdk, d.sdk), "
@@ -283,6 +297,12 @@ static const char *const SQL[Q__COUNT] = {
                   "($3::bigint=0 OR id<$3) ORDER BY id DESC LIMIT $4",
     [Q_DEV_DELETE] = "DELETE FROM devices WHERE mac=$1",
     [Q_EV_DELETE_MAC] = "DELETE FROM events WHERE mac=$1",
+    [Q_KEY_GET] = "SELECT pubkey, key_id FROM channel_keys WHERE name=$1",
+    [Q_KEY_SET] = "INSERT INTO channel_keys(name, pubkey, key_id) VALUES($1,$2,$3) "
+                  "ON CONFLICT(name) DO UPDATE SET pubkey=excluded.pubkey, key_id=excluded.key_id",
+    [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=$1",
+    /* only when the tags are still those the caller read ($3) */
+    [Q_DEV_TAGS] = "UPDATE devices SET tags=$2 WHERE mac=$1 AND tags=$3",
     [Q_BLOB_NEW] = "INSERT INTO blobs(sha256, size, chunks, created_ms) VALUES($1,$2,$3,$4) "
                    "ON CONFLICT DO NOTHING RETURNING sha256",
     [Q_BLOB_CHUNK_PUT] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1,$2,$3::bytea)",
@@ -676,6 +696,8 @@ static void read_device(const PGresult *r, int row, upd_device_row *d)
     d->hold_failures = col_int(r, row, 26, 0);
     d->hold_until_ms = col_int(r, row, 27, 0);
     col_text(r, row, 28, d->tool, sizeof d->tool);
+    col_text(r, row, 29, d->url_channel, sizeof d->url_channel);
+    col_text(r, row, 30, d->tags, sizeof d->tags);
 }
 
 static int add_event(conn *c, int64_t at, const char *mac, const char *kind, int64_t rel,
@@ -1168,6 +1190,108 @@ static int p_channel_chip_set(upd_store *base, const char *name, const char *chi
     return rc;
 }
 
+static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre);
+
+static int p_channel_key_get(upd_store *base, const char *name, char *pem, size_t cap,
+                             char key_id[65])
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, name);
+    int rc;
+    pem[0] = key_id[0] = '\0';
+    PGresult *res = run(c, Q_KEY_GET, &a, &rc);
+    if (res && PQntuples(res) > 0) {
+        col_text(res, 0, 0, pem, cap);
+        col_text(res, 0, 1, key_id, 65);
+    } else if (res) {
+        rc = UPD_STORE_ENOTFOUND;
+    }
+    PQclear(res);
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_channel_key_set(upd_store *base, const char *name, const char *pem, const char *key_id,
+                             const char *desc, char *err, size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int clear = !pem || !pem[0];
+    int rc = begin(c);
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_text(&a, name);
+        if (!clear) {
+            arg_text(&a, pem);
+            arg_text(&a, key_id ? key_id : "");
+        }
+        rc = exec_q(c, clear ? Q_KEY_DEL : Q_KEY_SET, &a, NULL);
+    }
+    if (rc == 0) {
+        char d[UPD_DETAIL_MAX];
+        if (clear)
+            snprintf(d, sizeof d, "channel '%s' no longer requires signed releases", name);
+        else
+            snprintf(d, sizeof d, "channel '%s' requires releases signed with %s key %.16s", name,
+                     desc ? desc : "the", key_id ? key_id : "");
+        rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the channel's signing key", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, char *err,
+                             size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int64_t at = now_ms();
+    int rc = begin(c);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        args a;
+        args_init(&a);
+        arg_text(&a, w[i].mac);
+        arg_text(&a, w[i].tags);
+        arg_text(&a, w[i].old);
+        int64_t changed = 0;
+        if ((rc = exec_q(c, Q_DEV_TAGS, &a, &changed)) != 0)
+            break;
+        if (changed == 0) {
+            upd_device_row *d = malloc(sizeof *d);
+            rc = !d                                           ? UPD_STORE_EFAIL
+                 : read_device_row(c, w[i].mac, d, NULL) == 0 ? UPD_STORE_ECONFLICT
+                                                              : UPD_STORE_ENOTFOUND;
+            free(d);
+            if (err)
+                snprintf(err, errlen,
+                         rc == UPD_STORE_ECONFLICT ? "the tags of device %s changed meanwhile"
+                                                   : "device %s is not in the registry",
+                         w[i].mac);
+            break;
+        }
+        rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        if (rc == UPD_STORE_EFAIL)
+            seterr(err, errlen, "could not write the devices' tags", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 /* ---- devices ------------------------------------------------------------------------- */
 
 /* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
@@ -1510,6 +1634,7 @@ static int write_checkin(conn *c, const upd_record *rec, int seen, int event)
     arg_text(&a, event ? rec->detail : NULL);
     arg_int_or_null(&a, event ? rec->at_ms : -1);
     arg_text_or_null(&a, d->tool);
+    arg_text_or_null(&a, d->url_channel);
     return exec_q(c, Q_DEV_UPSERT, &a, NULL);
 }
 
@@ -1828,6 +1953,9 @@ static const upd_store_ops PG_OPS = {
     .apply_batch = p_apply_batch,
     .device_clear_hold = p_device_clear_hold,
     .device_delete = p_device_delete,
+    .channel_key_get = p_channel_key_get,
+    .channel_key_set = p_channel_key_set,
+    .device_set_tags = p_device_set_tags,
     .blob_put = p_blob_put,
     .blob_get = p_blob_get,
     .blob_drop = p_blob_drop,

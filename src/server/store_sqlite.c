@@ -75,6 +75,14 @@ static const char *const MIGRATIONS[] = {
     /* 8: devices made by updraft's own tools (x-updraft-tool: sim, doctor), kept out of
      * the fleet's figures (docs/api.md "Devices") */
     "ALTER TABLE devices ADD COLUMN tool TEXT NOT NULL DEFAULT '';",
+    /* 9: the public key a channel requires its ESP8266 releases to be signed with
+     * (sigrule.c) */
+    ("CREATE TABLE channel_keys(name TEXT PRIMARY KEY, pubkey TEXT NOT NULL,"
+     " key_id TEXT NOT NULL) WITHOUT ROWID;"),
+    /* 10: the channel named in the URL of a device's last check (the one it then uses),
+     * and the operator's tags on devices (tags.h, docs/filters.md) */
+    ("ALTER TABLE devices ADD COLUMN url_channel TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '';"),
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -91,12 +99,13 @@ static const char *const MIGRATIONS[] = {
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
     "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool"
-#define DEV_NCOLS 29
-/* The filter of device listings (upd_device_filter): ?1 channel, ?2 family, ?3 version,
- * ?4 seen since, ?6 attention, ?7 pinned to, ?9 tool ("none", "any" or a tool's name) */
+    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
+    "tags"
+#define DEV_NCOLS 31
+/* The filter of device listings (upd_device_filter): ?1 effective channel (filter.h), ?2 family, ?3
+ * version, ?4 seen since, ?6 attention, ?7 pinned to, ?9 tool ("none", "any" or a tool's name) */
 #define DEV_FILTER                                                                                 \
-    "(?1 IS NULL OR COALESCE(NULLIF(channel,''),'stable')=?1) AND "                                \
+    "(?1 IS NULL OR COALESCE(NULLIF(url_channel,''),NULLIF(channel,''),'stable')=?1) AND "         \
     "(?2 IS NULL OR family=?2) AND (?3 IS NULL OR version=?3) AND last_seen_ms>=?4 AND "           \
     "(?6=0 OR (hold_failures>0 AND hold_until_ms=0)) AND (?7=0 OR pin_release=?7) AND "            \
     "(?9 IS NULL OR (?9='none' AND tool='') OR (?9='any' AND tool<>'') OR tool=?9)"
@@ -134,6 +143,7 @@ enum q {
     Q_DEV_ENSURE,
     Q_DEV_PIN,
     Q_DEV_CHANNEL,
+    Q_DEV_TAGS,
     Q_DEV_UPSERT,
     Q_DEV_SEEN,
     Q_DEV_OFFER,
@@ -150,6 +160,9 @@ enum q {
     Q_CHIP_GET,
     Q_CHIP_SET,
     Q_CHIP_DEL,
+    Q_KEY_GET,
+    Q_KEY_SET,
+    Q_KEY_DEL,
     Q__COUNT
 };
 
@@ -197,6 +210,10 @@ static const char *const SQL[Q__COUNT] = {
     [Q_CHIP_SET] = "INSERT INTO channel_chips(name, chip) VALUES(?1,?2) ON CONFLICT(name) DO "
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=?1",
+    [Q_KEY_GET] = "SELECT pubkey, key_id FROM channel_keys WHERE name=?1",
+    [Q_KEY_SET] = "INSERT INTO channel_keys(name, pubkey, key_id) VALUES(?1,?2,?3) "
+                  "ON CONFLICT(name) DO UPDATE SET pubkey=excluded.pubkey, key_id=excluded.key_id",
+    [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=?1",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
@@ -220,13 +237,17 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_ENSURE] = "INSERT OR IGNORE INTO devices(mac) VALUES(?1)",
     [Q_DEV_PIN] = "UPDATE devices SET pin_release=?2 WHERE mac=?1",
     [Q_DEV_CHANNEL] = "UPDATE devices SET channel=?2 WHERE mac=?1",
+    /* only when the tags are still those the caller read (?3) */
+    [Q_DEV_TAGS] = "UPDATE devices SET tags=?2 WHERE mac=?1 AND tags=?3",
     [Q_DEV_UPSERT] =
         "INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms, last_result, last_event_ms, tool) "
+        "last_seen_ms, last_result, last_event_ms, tool, url_channel) "
         "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?15,?16,COALESCE(?17,0),"
-        "COALESCE(?18,'')) "
+        "COALESCE(?18,''),COALESCE(?19,'')) "
         "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, ap_mac), "
+        /* every check says its URL's channel: "" (none) replaces the last one */
+        "url_channel=excluded.url_channel, "
         /* a device a tool made stays marked (real devices never send the header) */
         "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE tool END, "
         "family=COALESCE(excluded.family, family), chip_id=COALESCE(excluded.chip_id, chip_id), "
@@ -474,6 +495,8 @@ static void read_device(sqlite3_stmt *st, upd_device_row *d)
     d->hold_failures = col_int(st, 26, 0);
     d->hold_until_ms = col_int(st, 27, 0);
     col_text(st, 28, d->tool, sizeof d->tool);
+    col_text(st, 29, d->url_channel, sizeof d->url_channel);
+    col_text(st, 30, d->tags, sizeof d->tags);
 }
 
 /* Run a statement that returns no rows. */
@@ -1065,6 +1088,67 @@ static int s_channel_chip_get(upd_store *base, const char *name, char *out, size
     return rc;
 }
 
+static int s_channel_key_get(upd_store *base, const char *name, char *pem, size_t cap,
+                             char key_id[65])
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_KEY_GET);
+    int rc = UPD_STORE_EFAIL;
+    pem[0] = key_id[0] = '\0';
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW) {
+            col_text(st, 0, pem, cap);
+            col_text(st, 1, key_id, 65);
+        }
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_channel_key_set(upd_store *base, const char *name, const char *pem, const char *key_id,
+                             const char *desc, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    if (rc)
+        goto fail;
+    int clear = !pem || !pem[0];
+    sqlite3_stmt *st = stmt(c, clear ? Q_KEY_DEL : Q_KEY_SET);
+    if (!st) {
+        rc = UPD_STORE_EFAIL;
+        goto fail;
+    }
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    if (!clear) {
+        sqlite3_bind_text(st, 2, pem, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, key_id, -1, SQLITE_TRANSIENT);
+    }
+    if ((rc = exec_done(c, st)) != 0)
+        goto fail;
+    char d[UPD_DETAIL_MAX];
+    if (clear)
+        snprintf(d, sizeof d, "channel '%s' no longer requires signed releases", name);
+    else
+        snprintf(d, sizeof d, "channel '%s' requires releases signed with %s key %.16s", name,
+                 desc ? desc : "the", key_id ? key_id : "");
+    if ((rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d)) != 0 ||
+        (rc = commit(c)) != 0)
+        goto fail;
+    release_conn(s, c);
+    return 0;
+fail:
+    seterr(err, errlen, "could not record the channel's signing key", c);
+    rollback(c);
+    release_conn(s, c);
+    return rc ? rc : UPD_STORE_EFAIL;
+}
+
 static int s_channel_chip_set(upd_store *base, const char *name, const char *chip, char *err,
                               size_t errlen)
 {
@@ -1389,6 +1473,7 @@ static sqlite3_stmt *bind_upsert(conn *c, const upd_record *rec, int seen, int e
     bind_static_or_null(st, 14, d->user_agent);
     sqlite3_bind_int64(st, 15, rec->at_ms);
     bind_static_or_null(st, 18, d->tool);
+    bind_static_or_null(st, 19, d->url_channel);
     if (event) {
         sqlite3_bind_text(st, 16, rec->detail, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 17, rec->at_ms);
@@ -1637,6 +1722,50 @@ static int s_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
     return rc;
 }
 
+static int s_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, char *err,
+                             size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int64_t at = now_ms();
+    int rc = begin(c);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *st = stmt(c, Q_DEV_TAGS);
+        if (!st) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        sqlite3_bind_text(st, 1, w[i].mac, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, w[i].tags, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, w[i].old, -1, SQLITE_STATIC);
+        if ((rc = exec_done(c, st)) != 0)
+            break;
+        if (sqlite3_changes(c->db) == 0) {
+            upd_device_row *d = malloc(sizeof *d);
+            rc = !d                                           ? UPD_STORE_EFAIL
+                 : read_device_row(c, w[i].mac, d, NULL) == 0 ? UPD_STORE_ECONFLICT
+                                                              : UPD_STORE_ENOTFOUND;
+            free(d);
+            if (err)
+                snprintf(err, errlen,
+                         rc == UPD_STORE_ECONFLICT ? "the tags of device %s changed meanwhile"
+                                                   : "device %s is not in the registry",
+                         w[i].mac);
+            break;
+        }
+        rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        if (rc == UPD_STORE_EFAIL)
+            seterr(err, errlen, "could not write the devices' tags", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static const upd_store_ops SQLITE_OPS = {
     .close = s_close,
     .release_insert = s_release_insert,
@@ -1656,6 +1785,8 @@ static const upd_store_ops SQLITE_OPS = {
     .channel_list = s_channel_list,
     .channel_chip_get = s_channel_chip_get,
     .channel_chip_set = s_channel_chip_set,
+    .channel_key_get = s_channel_key_get,
+    .channel_key_set = s_channel_key_set,
     .device_get = s_device_get,
     .device_list = s_device_list,
     .device_set_pin = s_device_set_pin,
@@ -1665,6 +1796,7 @@ static const upd_store_ops SQLITE_OPS = {
     .apply_batch = s_apply_batch,
     .device_clear_hold = s_device_clear_hold,
     .device_delete = s_device_delete,
+    .device_set_tags = s_device_set_tags,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -15,6 +15,7 @@
 #include "delivery.h"
 #include "imageid.h"
 #include "chip.h"
+#include "sigrule.h"
 #include "lifecycle.h"
 #include "srv.h"
 #include "updraft/error.h"
@@ -38,6 +39,7 @@ struct upload {
     /* the version exists on this platform with other bytes: "replace" retires that
      * release (its channels serve the new one), "allow-duplicate" keeps both */
     char same_version[24];
+    char sign[8]; /* "1": the server signs the file with its key (sigrule.h) */
 };
 
 static void fail(struct upload *up, unsigned status, const char *kind, const char *msg)
@@ -127,6 +129,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
         append_field(up, up->notes, sizeof up->notes, data, off, size);
     else if (!strcmp(key, "filename"))
         append_field(up, up->filename, sizeof up->filename, data, off, size);
+    else if (!strcmp(key, "sign"))
+        append_field(up, up->sign, sizeof up->sign, data, off, size);
     return MHD_YES;
 }
 
@@ -169,6 +173,7 @@ int upd__upload_begin(req *r, struct MHD_Connection *c)
     take_arg(c, "notes", up->notes, sizeof up->notes, up);
     take_arg(c, "filename", up->filename, sizeof up->filename, up);
     take_arg(c, "same_version", up->same_version, sizeof up->same_version, up);
+    take_arg(c, "sign", up->sign, sizeof up->sign, up);
     snprintf(up->tmp, sizeof up->tmp, "%s/upload-XXXXXX", s->tmp_dir);
     up->fd = mkostemp(up->tmp, O_CLOEXEC);
     if (up->fd < 0) {
@@ -280,6 +285,19 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(j, "verdict", upd_verdict_name(rep->verdict));
         ret = upd__reply_json(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
         goto out;
+    }
+    if (up->sign[0] && strcmp(up->sign, "0") && strcmp(up->sign, "false")) {
+        /* signed by the server's key (sigrule.h); fi then describes the signed file */
+        unsigned st = 0;
+        if (strcmp(up->sign, "1") && strcmp(up->sign, "true")) {
+            ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                                   "sign must be 1 (the server signs the file) or 0");
+            goto out;
+        }
+        if (upd__sign_upload(s, up->tmp, fi, &st, err, sizeof err) != 0) {
+            ret = upd__reply_error(r, c, st, st == 400 ? "no-signing-key" : "sign", "%s", err);
+            goto out;
+        }
     }
     int fs = rep->verdict == UPD_VERDICT_FS_IMAGE;
     char vwhy[300] = "the release needs a version and the image names none";
@@ -424,6 +442,25 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
             ret = upd__reply_error(r, c,
                                    crc == -1 ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                    crc == -1 ? "wrong-chip" : "storage", "%s", err);
+            goto out;
+        }
+        /* a channel that requires signatures takes only images that verify (sigrule.h) */
+        crc = upd__sign_file_accepted(s, up->channel, up->tmp, fi, "this upload", err, sizeof err);
+        if (crc != 0) {
+            ret = upd__reply_error(
+                r, c, crc == -1 ? MHD_HTTP_UNPROCESSABLE_CONTENT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                crc == -1 ? "signature" : "storage", "%s", err);
+            goto out;
+        }
+    }
+    if (other) {
+        /* replace: the channels that serve the old build must take the new one */
+        int crc = upd__sign_replace_accepted(s, other->id, up->tmp, fi, err, sizeof err);
+        if (crc != 0) {
+            ret = upd__reply_error(
+                r, c, crc == -1 ? MHD_HTTP_UNPROCESSABLE_CONTENT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                crc == -1 ? "signature" : "storage", "%s", err);
+            free(other);
             goto out;
         }
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "writer.h"
 
 #define BATCH_WAIT_MS   20
@@ -163,8 +164,10 @@ static void *writer_main(void *arg)
 
         char err[256] = "";
         n = coalesce(batch, n);
+        int64_t t0 = upd__metrics_now_ns();
         if (w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0)
             fprintf(stderr, "updraft: %s (%zu device records lost)\n", err, n);
+        upd__metrics_store(UPD_STORE_BATCH, upd__metrics_now_ns() - t0);
 
         pthread_mutex_lock(&w->mu);
         w->written = upto;

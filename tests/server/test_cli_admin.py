@@ -38,7 +38,7 @@ def clean_env(**kw):
 
 def t_help():
     subs = {"release": ["add", "list", "show", "retire", "unretire", "delete"],
-            "device": ["list", "show", "pin", "unpin", "channel", "retry", "delete"],
+            "device": ["list", "show", "pin", "unpin", "channel", "retry", "delete", "tag", "untag"],
             "channel": ["set", "list"]}
     for cmd, names in subs.items():
         rc, out, err = run([cmd, "--help"])

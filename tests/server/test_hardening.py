@@ -3,7 +3,10 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict"""
+GROUP: strict heads"""
+import os
+import socket
+import subprocess
 import sys
 
 import test_server as t
@@ -52,7 +55,106 @@ def t_strict():
         srv.stop()
 
 
-GROUPS = {"strict": t_strict}
+def whole_answer(port, req, timeout=5):
+    """Send req on a new connection; the answer's status when it came complete (status line,
+    headers, a body of exactly Content-Length bytes), else None."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    data = b""
+    try:
+        s.sendall(req)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        pass  # a reset after the whole answer is fine: the server did not read the rest
+    s.close()
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1.1 "):
+        return None
+    lens = [ln.split(b":", 1)[1] for ln in head.split(b"\r\n")
+            if ln.lower().startswith(b"content-length:")]
+    if len(lens) != 1 or int(lens[0]) != len(body):
+        return None
+    return int(head.split(b" ", 2)[1])
+
+
+def t_heads():
+    """Every request gets a complete answer whatever the size of its head: the request heads
+    of 3.0-3.9 KB that left libmicrohttpd no room for the answer got none at all."""
+    srv = Server()
+    try:
+        img = arduino_bin(seed=311)
+        eq(srv.upload(img, "2.0", "stable").status, 201, "release")
+        macs = iter(range(1, 1 << 24))
+
+        def device(pad):  # a new device each time: each is offered the image
+            m = next(macs)
+            req = esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:%02X:%02X:%02X" % (
+                m >> 16, (m >> 8) & 255, m & 255)).decode()
+            return req.replace("HTTP/1.0", "HTTP/1.1").replace("\r\n\r\n", "\r\n" + pad + "\r\n")
+
+        def fixed(text):
+            return lambda pad: text % pad
+        cases = [
+            ("/", fixed("GET / HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"), 200),
+            ("/update (an image)", device, 200),
+            ("/api/v1/releases", fixed("GET /api/v1/releases HTTP/1.1\r\nHost: x\r\n"
+                                       "Authorization: Bearer " + t.TOKEN +
+                                       "\r\n%sConnection: close\r\n\r\n"), 200),
+            ("/nope", fixed("GET /nope HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n"),
+             404),
+        ]
+        for name, make, want in cases:
+            seen = {}
+            for shape in ("one long header", "many short headers"):
+                for n in range(0, 6000, 40):
+                    if shape == "one long header":
+                        pad = "X-Pad: %s\r\n" % ("a" * n)
+                    else:
+                        pad = "".join("X-P%d: bbbbbbbbbb\r\n" % i for i in range(n // 40))
+                    st = whole_answer(srv.port, make(pad).encode())
+                    seen.setdefault(st, n)
+                    if st not in (want, 431):
+                        check(False, "%s, %s of %d bytes: a complete answer (got %r)" % (
+                            name, shape, n, st))
+                        break
+            check(want in seen and 431 in seen, "%s: %r answered up to a size, 431 past it (%r)"
+                  % (name, want, seen))
+        # a request line too long: 414, with the reason in the API's JSON
+        r = whole_answer(srv.port, ("GET /api/v1/releases?x=%s HTTP/1.1\r\nHost: x\r\n"
+                                    "Connection: close\r\n\r\n" % ("y" * 3000)).encode())
+        eq(r, 414, "a 3 KB query string: 414")
+        # the server kept serving devices
+        r = srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:AA:BB:CC"))
+        eq(r.status, 200, "devices still served after the large heads")
+        # the documented 4,095-byte release notes go through the CLI (in the body)
+        notes = ("release notes with spaces & symbols = %/?# " * 200)[:4095]
+        env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port,
+                   UPDRAFT_TOKEN=t.TOKEN)
+        path = os.path.join(srv.tmp.name, "fw.bin")
+        with open(path, "wb") as f:
+            f.write(arduino_bin(seed=312))
+        c = subprocess.run([t.BIN, "release", "add", path, "--version", "2.1", "--notes", notes,
+                            "--json"], capture_output=True, text=True, env=env, timeout=30)
+        eq(c.returncode, 0, "release add with 4,095 bytes of notes: %s" % c.stderr)
+        rels = srv.api("GET", "/api/v1/releases").json["releases"]
+        check(any(x["notes"] == notes for x in rels), "the notes arrive whole")
+        c = subprocess.run([t.BIN, "release", "add", path, "--version", "2.2", "--notes",
+                            notes + "x"], capture_output=True, text=True, env=env, timeout=30)
+        check(c.returncode == 2 and "4,095" in c.stderr, "4,096 bytes of notes: a CLI error: %r"
+              % c.stderr)
+    finally:
+        srv.stop()
+    # libmicrohttpd's line for each refused head, at most once a minute
+    lines = [ln for ln in srv.stderr.splitlines() if "Request too big" in ln or
+             "internal error" in ln]
+    check(0 < len(lines) <= 4, "refused heads logged once per kind and minute, not %d times"
+          % len(lines))
+
+
+GROUPS = {"strict": t_strict, "heads": t_heads}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

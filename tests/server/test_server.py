@@ -653,7 +653,10 @@ def t_api():
         eq(srv.api("GET", "/api/v1/nothing").status, 404, "unknown API path: 404")
         # filters
         devs = srv.api("GET", "/api/v1/devices?channel=beta").json["devices"]
-        eq([d["mac"] for d in devs], ["AB:00:00:00:00:02"], "filter by channel")
+        # the channel each device effectively uses: 02 is assigned beta, 01 asks for it in
+        # its URL (/update/beta)
+        eq([d["mac"] for d in devs], ["AB:00:00:00:00:02", "AB:00:00:00:00:01"],
+           "filter by effective channel")
         devs = srv.api("GET", "/api/v1/devices?version=5.0&platform=esp8266").json["devices"]
         eq([d["mac"] for d in devs], ["AB:00:00:00:00:02"], "filter by version and platform")
         eq(srv.api("GET", "/api/v1/devices?seen-since=2999-01-01T00:00:00Z").json["devices"], [],

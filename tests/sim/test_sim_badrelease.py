@@ -12,6 +12,7 @@ that is bad on a share of them (--bad-release VERSION:FAILRATE[:MODE]):
 - rollback (ESP32): it boots once, never confirms itself, the boot loader goes back to
   the old slot, and the device checks in running the old image and reports the rollback:
   the server records it; on ESP8266 the mode is refused with the reason;
+- devices with other MACs (--mac-start) join a server that has seen the first ones;
 - the devices are chosen from the seed: the same seed chooses the same ones, another seed
   others; a share is exact (rounded); the per-release tally adds up; bad arguments get
   clear errors (exit 2).
@@ -101,6 +102,14 @@ def t_loop(tmp, img8):
         for m in running[:5]:
             kinds = [e["kind"] for e in history(srv, m)]
             check("updated" in kinds, "%s: updated event: %r" % (m, kinds[:6]))
+        # devices the server has not seen yet join: another range of MACs
+        rc, res = sim(srv, "--devices", "10", "--mac-start", "41", "--interval", "200ms",
+                      "--bad-release", "2.0.0:0.5:loop", "--seed", "5")
+        eq((res.get("looping"), res.get("updated")), (5, 5), "late devices: 5 loop, 5 run it")
+        devs = devices(srv)
+        eq(len(devs), 50, "late devices: 50 devices in the registry")
+        check("5C:CF:7F:00:00:29" in devs and "5C:CF:7F:00:00:32" in devs,
+              "late devices: devices 41 to 50 (0x29..0x32): %r" % sorted(devs)[-3:])
         # the same seed chooses the same devices: a second server, a second run
         srv2, rid2 = fresh(tmp, "loop2", img8)
         try:
@@ -240,12 +249,14 @@ def t_args():
             (["--duration", "10s"], "--duration needs --interval"),
             (["--interval", "soon"], "a duration like 2s"),
             (["--interval", "2s", "--jitter", "2"], "--jitter 2"),
+            (["--mac-start", "16777215", "--devices", "2"], "past device number 16777215"),
     ):
         p = subprocess.run([BIN, "sim", "--server", url] + args, capture_output=True, timeout=30)
         eq(p.returncode, 2, "%s: exit 2" % " ".join(args))
         check(words.encode() in p.stderr, "%s: says %r: %r" % (" ".join(args), words, p.stderr))
     p = subprocess.run([BIN, "sim", "--help"], capture_output=True, timeout=30)
-    for opt in (b"--bad-release", b"--interval", b"--duration", b"--jitter", b"--report"):
+    for opt in (b"--bad-release", b"--interval", b"--duration", b"--jitter", b"--report",
+                b"--mac-start"):
         check(opt in p.stdout, "--help names %r" % opt)
 
 

@@ -1,0 +1,333 @@
+/* Signed releases on the server: see sigrule.h. */
+#include "sigrule.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "signing.h"
+#include "srv.h"
+
+/* A PEM public key is well under this (RSA-4096: about 800 bytes). */
+#define PEM_MAX 4096
+
+int upd__sign_setup(srv *s)
+{
+    if (!s->cfg.sign_key)
+        return 0;
+    char err[1024];
+    upd_sig_key *k = NULL;
+    if (upd_sig_load_private(s->cfg.sign_key, &k, err, sizeof err) != 0) {
+        fprintf(stderr, "updraft: --sign-key %s\n", err);
+        return -1;
+    }
+    if (!upd_sig_key_is_rsa(k)) {
+        fprintf(stderr,
+                "updraft: --sign-key %s is an %s key: ESP8266 devices verify RSA signatures "
+                "only (docs/signing.md); give an RSA key ('updraft keygen --type rsa2048')\n",
+                s->cfg.sign_key, upd_sig_key_desc(k));
+        upd_sig_key_free(k);
+        return -1;
+    }
+    s->sign_key = k;
+    char id[65] = "";
+    upd_sig_key_id(k, id);
+    printf("updraft: signs uploads on request with %s key %.16s (--sign-key)\n",
+           upd_sig_key_desc(k), id);
+    return 0;
+}
+
+void upd__sign_free(srv *s)
+{
+    upd_sig_key_free(s->sign_key);
+    s->sign_key = NULL;
+}
+
+const char *upd__sign_server_key(const srv *s, char id[65])
+{
+    if (!s->sign_key)
+        return NULL;
+    if (upd_sig_key_id(s->sign_key, id) != 0)
+        id[0] = '\0';
+    return upd_sig_key_desc(s->sign_key);
+}
+
+/* The key channel name requires: 1 with *k loaded, 0 none, or UPD_STORE_EFAIL. */
+static int channel_key(srv *s, const char *name, upd_sig_key **k, char *err, size_t errlen)
+{
+    char pem[PEM_MAX], id[65];
+    *k = NULL;
+    int rc = s->store->ops->channel_key_get(s->store, name, pem, sizeof pem, id);
+    if (rc == UPD_STORE_ENOTFOUND)
+        return 0;
+    if (rc != 0) {
+        snprintf(err, errlen, "could not read the signing key of channel '%s'", name);
+        return UPD_STORE_EFAIL;
+    }
+    char kerr[512];
+    if (upd_sig_public_from_pem(pem, strlen(pem), "the stored key", k, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "channel '%s': %s", name, kerr);
+        return UPD_STORE_EFAIL;
+    }
+    return 1;
+}
+
+/* Check the file at path against k. 0 verifies; -1 with the sentence in err. */
+static int check_path(const upd_sig_key *k, const char *name, const char *path, const char *what,
+                      int requiring, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errlen, "cannot read %s back to check its signature", what);
+        return UPD_STORE_EFAIL;
+    }
+    char why[600];
+    int st_ = upd_sig_check(k, p, (size_t)st.st_size, why, sizeof why);
+    munmap(p, (size_t)st.st_size);
+    if (st_ == UPD_SIG_VERIFIES)
+        return 0;
+    char id[65] = "";
+    upd_sig_key_id(k, id);
+    if (requiring)
+        snprintf(err, errlen,
+                 "channel '%s' cannot require %s key %.16s: %s is %s. Its devices would be "
+                 "left with an image they refuse: make a release signed with that key its "
+                 "current one in the same step ('updraft channel set %s RELEASE "
+                 "--require-signed KEY')",
+                 name, upd_sig_key_desc(k), id, what, why, name);
+    else
+        snprintf(err, errlen,
+                 "channel '%s' requires releases signed with %s key %.16s, and %s is %s. Sign "
+                 "it ('updraft sign FILE --key KEY', or 'updraft release add --sign' on a "
+                 "server started with --sign-key), or put it on a channel without the "
+                 "requirement",
+                 name, upd_sig_key_desc(k), id, what, why);
+    return -1;
+}
+
+int upd__sign_file_accepted(srv *s, const char *name, const char *path, const upd_file_info *fi,
+                            const char *what, char *err, size_t errlen)
+{
+    if (fi->report.platform == UPD_PLATFORM_ESP32)
+        return 0;
+    upd_sig_key *k = NULL;
+    int rc = channel_key(s, name, &k, err, errlen);
+    if (rc <= 0)
+        return rc;
+    rc = check_path(k, name, path, what, 0, err, errlen);
+    upd_sig_key_free(k);
+    return rc;
+}
+
+typedef struct current_ctx {
+    const char *name; /* channels of this name, or */
+    int64_t release;  /* channels serving this release */
+    upd_release_row rel[8];
+    char names[8][UPD_NAME_MAX];
+    int n;
+} current_ctx;
+
+static int collect_current(void *ctx, const upd_channel_row *c)
+{
+    current_ctx *cc = ctx;
+    if (cc->n < 8 && (cc->name ? !strcmp(c->name, cc->name) : c->release_id == cc->release)) {
+        cc->rel[cc->n].id = c->release_id;
+        upd__copy(cc->names[cc->n], sizeof cc->names[0], c->name);
+        cc->n++;
+    }
+    return 0;
+}
+
+int upd__sign_replace_accepted(srv *s, int64_t old, const char *path, const upd_file_info *fi,
+                               char *err, size_t errlen)
+{
+    current_ctx *cc = calloc(1, sizeof *cc);
+    if (!cc) {
+        snprintf(err, errlen, "out of memory");
+        return UPD_STORE_EFAIL;
+    }
+    cc->release = old;
+    int rc = s->store->ops->channel_list(s->store, collect_current, cc) ? UPD_STORE_EFAIL : 0;
+    for (int i = 0; rc == 0 && i < cc->n; i++)
+        rc = upd__sign_file_accepted(s, cc->names[i], path, fi, "this upload", err, errlen);
+    free(cc);
+    return rc;
+}
+
+int upd__sign_channel_accepts(srv *s, const char *name, const upd_release_row *rel, char *err,
+                              size_t errlen)
+{
+    if (!strcmp(rel->platform, "esp32"))
+        return 0;
+    upd_sig_key *k = NULL;
+    int rc = channel_key(s, name, &k, err, errlen);
+    if (rc <= 0)
+        return rc;
+    char path[PATH_MAX], what[160];
+    upd__blob_path(s, rel->sha256, path, sizeof path);
+    snprintf(what, sizeof what, "release %lld (version %.100s)", (long long)rel->id, rel->version);
+    rc = check_path(k, name, path, what, 0, err, errlen);
+    upd_sig_key_free(k);
+    return rc;
+}
+
+int upd__sign_upload(srv *s, const char *path, upd_file_info *fi, unsigned *status, char *err,
+                     size_t errlen)
+{
+    *status = 422;
+    if (!s->sign_key) {
+        *status = 400;
+        snprintf(err, errlen,
+                 "this server holds no signing key: start it with --sign-key FILE (a private "
+                 "key 'updraft keygen' made), or sign the file before uploading it ('updraft "
+                 "sign FILE --key KEY')");
+        return -1;
+    }
+    if (fi->report.platform == UPD_PLATFORM_ESP32) {
+        snprintf(err, errlen,
+                 "this is an ESP32-family image: ESP32 devices do not verify ESP8266-style "
+                 "signatures; upload it without sign (Secure Boot v2 images are signed with "
+                 "espsecure before the upload)");
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0)
+        p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        if (fd >= 0)
+            close(fd);
+        *status = 500;
+        snprintf(err, errlen, "the server could not read the upload back: %s", strerror(errno));
+        return -1;
+    }
+    size_t len = (size_t)st.st_size;
+    uint8_t sig[1024 + 4];
+    size_t sl = 0;
+    char why[600];
+    int rc = -1;
+    if (fi->report.sig_len || (fi->report.gzip && upd_sig_check(s->sign_key, p, len, why,
+                                                                sizeof why) == UPD_SIG_VERIFIES)) {
+        snprintf(err, errlen,
+                 "the file is signed already: upload it without sign (a device verifies only "
+                 "the last signature)");
+    } else if (upd_sig_sign(s->sign_key, p, len, sig, 1024, &sl, why, sizeof why) != 0) {
+        snprintf(err, errlen, "the server could not sign it: %s", why);
+    } else {
+        for (int i = 0; i < 4; i++)
+            sig[sl + (size_t)i] = (uint8_t)(sl >> (8 * i));
+        rc = 0;
+    }
+    munmap(p, len);
+    if (rc == 0) {
+        /* append, flush; on any failure cut the file back to what was uploaded */
+        ssize_t w = pwrite(fd, sig, sl + 4, (off_t)len);
+        if (w != (ssize_t)(sl + 4) || fsync(fd) != 0) {
+            int e = errno;
+            if (ftruncate(fd, (off_t)len) != 0) { /* the upload is dropped anyway */
+            }
+            *status = 500;
+            snprintf(err, errlen, "the server could not write the signed file: %s", strerror(e));
+            rc = -1;
+        }
+    }
+    close(fd);
+    if (rc != 0)
+        return -1;
+    char ierr[512];
+    if (upd_inspect_file(path, fi, ierr, sizeof ierr) != 0) {
+        *status = 500;
+        snprintf(err, errlen, "the server could not read the signed file back: %s", ierr);
+        return -1;
+    }
+    return 0;
+}
+
+int upd__sign_require(srv *s, const char *name, const char *pem, const upd_release_row *incoming,
+                      unsigned *status, char *err, size_t errlen)
+{
+    *status = 400;
+    if (!upd__valid_channel(name)) {
+        snprintf(err, errlen, "'%.100s' is not a channel name", name);
+        return -1;
+    }
+    if (!pem)
+        return s->store->ops->channel_key_set(s->store, name, NULL, NULL, NULL, err, errlen);
+    upd_sig_key *k = NULL;
+    char kerr[512];
+    if (strlen(pem) >= PEM_MAX) {
+        snprintf(err, errlen, "the key is longer than %d bytes: give a PEM public key", PEM_MAX);
+        return -1;
+    }
+    if (upd_sig_public_from_pem(pem, strlen(pem), "the key", &k, kerr, sizeof kerr) != 0) {
+        snprintf(err, errlen, "%s", kerr);
+        return -1;
+    }
+    if (!upd_sig_key_is_rsa(k)) {
+        snprintf(err, errlen,
+                 "the key is %s: ESP8266 devices verify RSA signatures only (docs/signing.md); "
+                 "give the RSA public key the devices hold",
+                 upd_sig_key_desc(k));
+        upd_sig_key_free(k);
+        return -1;
+    }
+    /* what the channel serves now must verify, or its devices would be stranded */
+    current_ctx *cc = calloc(1, sizeof *cc);
+    int rc = cc ? 0 : UPD_STORE_EFAIL;
+    if (cc) {
+        cc->name = name;
+        rc = s->store->ops->channel_list(s->store, collect_current, cc) ? UPD_STORE_EFAIL : 0;
+    }
+    for (int i = 0; cc && rc == 0 && i < cc->n; i++) {
+        upd_release_row *r = &cc->rel[i];
+        if (s->store->ops->release_get(s->store, r->id, r) != 0)
+            continue;
+        if (!strcmp(r->platform, "esp32") ||
+            (incoming && !strcmp(incoming->platform, r->platform) &&
+             !strcmp(incoming->mode, r->mode)))
+            continue;
+        char path[PATH_MAX], what[200];
+        upd__blob_path(s, r->sha256, path, sizeof path);
+        snprintf(what, sizeof what, "its current release %lld (version %.100s)", (long long)r->id,
+                 r->version);
+        rc = check_path(k, name, path, what, 1, err, errlen);
+        if (rc == -1)
+            *status = 409;
+    }
+    free(cc);
+    char id[65] = "";
+    if (rc == 0 && upd_sig_key_id(k, id) == 0) {
+        char *pub = upd_sig_key_public_pem(k);
+        rc = pub ? s->store->ops->channel_key_set(s->store, name, pub, id, upd_sig_key_desc(k), err,
+                                                  errlen)
+                 : UPD_STORE_EFAIL;
+        free(pub);
+    }
+    upd_sig_key_free(k);
+    return rc;
+}
+
+int upd__sign_channel_key(srv *s, const char *name, char desc[32], char id[65])
+{
+    upd_sig_key *k = NULL;
+    char err[256];
+    if (channel_key(s, name, &k, err, sizeof err) != 1)
+        return -1;
+    snprintf(desc, 32, "%s", upd_sig_key_desc(k));
+    if (upd_sig_key_id(k, id) != 0)
+        id[0] = '\0';
+    upd_sig_key_free(k);
+    return 0;
+}
