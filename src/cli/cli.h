@@ -8,6 +8,7 @@ int upd_cmd_serve(int argc, char **argv);
 int upd_cmd_release(int argc, char **argv);
 int upd_cmd_device(int argc, char **argv);
 int upd_cmd_channel(int argc, char **argv);
+int upd_cmd_rollout(int argc, char **argv); /* cmd_rollout.c */
 int upd_cmd_sim(int argc, char **argv);
 int upd_cmd_doctor(int argc, char **argv);
 int upd_cmd_login(int argc, char **argv);
@@ -17,6 +18,7 @@ int upd_cmd_restore(int argc, char **argv); /* cmd_backup.c */
 int upd_cmd_events(int argc, char **argv);
 int upd_cmd_keygen(int argc, char **argv); /* cmd_sign.c */
 int upd_cmd_sign(int argc, char **argv);   /* cmd_sign.c */
+int upd_cmd_token(int argc, char **argv); /* cmd_token.c */
 /* `updraft device delete` (cmd_device_delete.c), a subcommand of `updraft device`:
  * argv[0] is "delete"; its usage line and help for the subcommand table. */
 int upd_cmd_device_delete(int argc, char **argv);

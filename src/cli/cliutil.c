@@ -227,6 +227,67 @@ void upd_cli_table_row(const upd_cli_col *cols, int n, const char *const *vals)
     putchar('\n');
 }
 
+int upd_cli_auth_error(const char *cmd, int status, const cJSON *j)
+{
+    const char *kind = upd_cli_jstr(j, "kind");
+    if (status == 403 && !strcmp(kind, "forbidden")) {
+        /* the roles, least powerful first (the server lists them so) */
+        char need[96] = "";
+        const cJSON *r;
+        int n = 0, total = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "needs"));
+        const char *first = NULL;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "needs"))
+        {
+            if (!cJSON_IsString(r))
+                continue;
+            if (!first)
+                first = r->valuestring;
+            n++;
+            snprintf(need + strlen(need), sizeof need - strlen(need), "%s%s",
+                     n == 1       ? ""
+                     : n == total ? " or "
+                                  : ", ",
+                     r->valuestring);
+        }
+        fprintf(stderr,
+                "updraft %s: this needs a token with role %s, and %s is the token '%s' with "
+                "role %s: ask an admin for one ('updraft token create NAME --role %s'), then "
+                "use it (UPDRAFT_TOKEN, or 'updraft login URL')\n",
+                cmd, need, upd_api_token_source(), upd_cli_jstr(j, "token"),
+                upd_cli_jstr(j, "role"), first ? first : "admin");
+        return 1;
+    }
+    if (status == 403 && !strcmp(kind, "forbidden-channel")) {
+        char list[600] = "";
+        const cJSON *c;
+        cJSON_ArrayForEach(c,
+                           cJSON_GetObjectItemCaseSensitive(j, "channels")) if (cJSON_IsString(c))
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
+                     c->valuestring);
+        fprintf(stderr,
+                "updraft %s: the token '%s' (role ci) may add releases only to the channel(s) "
+                "%s: pass --channel with one of them (and not --replace, which changes other "
+                "channels too)\n",
+                cmd, upd_cli_jstr(j, "token"), list);
+        return 1;
+    }
+    if (status == 401 && !strcmp(kind, "expired")) {
+        fprintf(stderr,
+                "updraft %s: the server refused %s: %s: ask an admin for a new one ('updraft "
+                "token create NAME --role ROLE')\n",
+                cmd, upd_api_token_source(), upd_cli_jstr(j, "reason"));
+        return 1;
+    }
+    if (status == 429) {
+        fprintf(stderr,
+                "updraft %s: the server refuses this address for %lld s after too many failed "
+                "authentications: check the token (%s) and retry after that\n",
+                cmd, upd_cli_jnum(j, "retry_after"), upd_api_token_source());
+        return 1;
+    }
+    return 0;
+}
+
 cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const char *json_body,
                     const upd_cli_err *errs, size_t n, int *status)
 {
@@ -250,6 +311,11 @@ cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const
                     cmd);
         free(resp.body);
         return j;
+    }
+    if (upd_cli_auth_error(cmd, resp.status, j)) {
+        cJSON_Delete(j);
+        free(resp.body);
+        return NULL;
     }
     const char *kind = upd_cli_jstr(j, "kind");
     const char *text = NULL;

@@ -73,6 +73,11 @@ typedef struct upd_cli_err {
     const char *text;
 } upd_cli_err;
 
+/* A refusal of the token said in the CLI's words (403: the role the command needs, or a
+ * ci token's channels; 429: too many failed authentications from this address). 1 when
+ * the answer was one and was said, else 0. */
+int upd_cli_auth_error(const char *cmd, int status, const cJSON *j);
+
 /* upd_api_call with the caller's words for the errors in errs (n of them). On an error
  * answer prints "updraft CMD: ..." and returns NULL; *status (when not NULL) is the HTTP
  * status (0 when the server could not be reached). */

@@ -177,9 +177,11 @@ const char *upd_api_token_hint(void)
 {
     resolve();
     return T.token[0]
-               ? "it is not this server's admin token. The token is printed by 'updraft serve' "
-                 "at its first start and kept in its data directory as admin-token; on "
-                 "another machine run 'updraft login URL' once, or set UPDRAFT_TOKEN"
+               ? "it is not this server's admin token, nor a named token that is still valid "
+                 "(revoked ones are refused; an admin lists them with 'updraft token list'). "
+                 "The admin token is printed by 'updraft serve' at its first start and kept in "
+                 "its data directory as admin-token; on another machine run 'updraft login "
+                 "URL' once, or set UPDRAFT_TOKEN"
                : "this server needs its admin token: run 'updraft login URL' once (it asks "
                  "for the token printed by 'updraft serve' at its first start and kept in its "
                  "data directory as admin-token), or set UPDRAFT_TOKEN";

@@ -21,7 +21,8 @@ static const char EVENTS_HELP[] =
     "                 failed, held, retry, report-installed, report-failed,\n"
     "                 report-rolled-back, device-deleted; admin: release-added,\n"
     "                 release-retired, release-unretired, release-deleted, channel-set,\n"
-    "                 channel-chip, pinned, unpinned, channel-assigned\n"
+    "                 channel-chip, pinned, unpinned, channel-assigned; audit: every\n"
+    "                 admin action (and refusal) with the token's name and address\n"
     "  --limit N      the newest N events (default 20, at most 10000)\n"
     "  --follow       then print new events as they happen (every second), until\n"
     "                 interrupted (Ctrl-C)\n"
@@ -53,6 +54,7 @@ static const char *const KINDS[] = {"check",
                                     "pinned",
                                     "unpinned",
                                     "channel-assigned",
+                                    "audit",
                                     NULL};
 
 static const upd_cli_col COLS[] = {
@@ -71,8 +73,15 @@ static void print_event(const cJSON *e, int json)
     char rel[24] = "-";
     if (upd_cli_jnum(e, "release") > 0)
         snprintf(rel, sizeof rel, "%lld", upd_cli_jnum(e, "release"));
+    /* an admin action says which token did it, from where */
+    char detail[900];
+    if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "actor")))
+        snprintf(detail, sizeof detail, "%s from %s: %s", upd_cli_jstr(e, "actor"),
+                 upd_cli_jstr(e, "source"), upd_cli_jstr(e, "detail"));
+    else
+        snprintf(detail, sizeof detail, "%s", upd_cli_jstr(e, "detail"));
     const char *v[] = {upd_cli_jstr(e, "at"), upd_cli_jstr(e, "mac"), upd_cli_jstr(e, "kind"), rel,
-                       upd_cli_jstr(e, "detail")};
+                       detail};
     upd_cli_table_row(COLS, 5, v);
 }
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "fileinspect.h"
 #include "inspect_layout.h"
+#include "sbv2.h"
 #include "signing.h"
 #include "updraft/error.h"
 #include "updraft/image.h"
@@ -107,6 +108,9 @@ struct sigview {
     const char *key; /* the --pubkey key's description */
     char key_id[65];
     char why[512];
+    int esp32;        /* an ESP32-family app: the Secure Boot v2 view below */
+    upd_sbv2_info sb; /* its signature sector */
+    char sb_why[600];
 };
 
 static void sig_view(const upd_image_report *r, const uint8_t *data, size_t len,
@@ -120,6 +124,12 @@ static void sig_view(const upd_image_report *r, const uint8_t *data, size_t len,
         v->len = r->sig_len;
     else if (r->gzip && data && upd_sig_trailer(data, len, &sl, &plen))
         v->len = sl; /* a signed .bin.gz: the inspector looks at the gzip member only */
+    if (r->platform == UPD_PLATFORM_ESP32 && r->has_app && r->verdict == UPD_VERDICT_OTA_APP &&
+        data) {
+        v->esp32 = 1;
+        upd_sbv2_inspect(data, len, r->app.end, &v->sb);
+        upd_sbv2_verdict(&v->sb, v->sb_why, sizeof v->sb_why);
+    }
     if (!k || !data)
         return;
     v->key = upd_sig_key_desc(k);
@@ -141,6 +151,19 @@ static int sig_acceptable(const struct sigview *v)
 
 static void print_sig(const struct sigview *v, const struct style *st)
 {
+    if (v->esp32) {
+        printf("  %-10s %s\n", "secboot v2", v->sb_why);
+        for (int i = 0; i < v->sb.nblocks; i++) {
+            const upd_sbv2_block *b = &v->sb.b[i];
+            printf("  %-10s block %d at 0x%x: %s, CRC %s, image digest %s, signature %s%s%s\n", "",
+                   i, v->sb.sector + (uint32_t)i * 1216u, b->scheme,
+                   b->crc_ok == 1 ? "ok" : "MISMATCH", b->digest_ok == 1 ? "ok" : "MISMATCH",
+                   b->sig_ok == 1   ? "verifies"
+                   : b->sig_ok == 0 ? "does NOT verify"
+                                    : "not checked",
+                   b->key_digest[0] ? ", key digest " : "", b->key_digest);
+        }
+    }
     if (v->key) {
         printf("  %-10s %s%s%s\n", "signature", v->status == UPD_SIG_VERIFIES ? st->good : st->bad,
                v->why, st->off);
@@ -155,6 +178,28 @@ static void print_sig(const struct sigview *v, const struct style *st)
 
 static void sig_json(cJSON *o, const struct sigview *v)
 {
+    if (v->esp32) {
+        cJSON *s = cJSON_AddObjectToObject(o, "secure_boot_v2");
+        cJSON_AddBoolToObject(s, "signed", v->sb.present);
+        cJSON_AddStringToObject(s, "verdict", v->sb_why);
+        if (v->sb.present)
+            cJSON_AddNumberToObject(s, "sector", v->sb.sector);
+        cJSON *arr = cJSON_AddArrayToObject(s, "blocks");
+        for (int i = 0; i < v->sb.nblocks; i++) {
+            const upd_sbv2_block *b = &v->sb.b[i];
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddStringToObject(j, "scheme", b->scheme);
+            cJSON_AddBoolToObject(j, "crc_ok", b->crc_ok == 1);
+            cJSON_AddBoolToObject(j, "digest_ok", b->digest_ok == 1);
+            cJSON_AddItemToObject(j, "signature_ok",
+                                  b->sig_ok < 0 ? cJSON_CreateNull() : cJSON_CreateBool(b->sig_ok));
+            if (b->key_digest[0])
+                cJSON_AddStringToObject(j, "key_digest", b->key_digest);
+            else
+                cJSON_AddNullToObject(j, "key_digest");
+            cJSON_AddItemToArray(arr, j);
+        }
+    }
     if (!v->key && !v->len)
         return;
     cJSON *j = cJSON_AddObjectToObject(o, "signature");

@@ -125,9 +125,15 @@ int upd_cmd_login(int argc, char **argv)
     }
     upd_api_set_target(url, token);
     int status = 0;
-    cJSON *j = upd_cli_call("login", "GET", "/api/v1/releases", NULL, NULL, 0, &status);
+    /* the status route: any valid token may read it (a ci token too), and it says whose */
+    cJSON *j = upd_cli_call("login", "GET", "/api/v1/", NULL, NULL, 0, &status);
     if (!j)
         return 1;
+    const cJSON *who = cJSON_GetObjectItemCaseSensitive(j, "token");
+    char whom[200] = "";
+    if (cJSON_IsObject(who))
+        snprintf(whom, sizeof whom, " as token '%s' (role %s)", upd_cli_jstr(who, "name"),
+                 upd_cli_jstr(who, "role"));
     cJSON_Delete(j);
     char err[1200];
     if (save(upd_api_url(), token, err, sizeof err) != 0) {
@@ -136,8 +142,8 @@ int upd_cmd_login(int argc, char **argv)
     }
     char path[1024];
     upd_api_login_path(path, sizeof path);
-    printf("logged in to %s: the admin commands use it and its token (kept in %s)\n", upd_api_url(),
-           path);
+    printf("logged in to %s%s: the admin commands use it and its token (kept in %s)\n",
+           upd_api_url(), whom, path);
     return 0;
 }
 

@@ -147,6 +147,8 @@ static int add(int argc, char **argv)
                sign ? ", signed by the server's key" : "",
                channel ? ", now current on channel " : "", channel ? channel : "");
         printf("download: %s\n", S(j, "url"));
+    } else if (!ok && upd_cli_auth_error("release add", resp.status, j)) {
+        /* said */
     } else if (!ok && resp.status == 401) {
         fprintf(stderr, "updraft release add: the server refused %s: %s\n", upd_api_token_source(),
                 upd_api_token_hint());

@@ -240,8 +240,11 @@ static void serve_usage(FILE *f)
                "  --print-config           print every key of the configuration file with the\n"
                "                           value the options and FILE give it, and exit\n"
                "\n"
-               "The admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
-               "(generated and printed on first start). SIGTERM or SIGINT stop the server;\n"
+               "The bootstrap admin token comes from UPDRAFT_ADMIN_TOKEN, else DIR/admin-token\n"
+               "(generated and printed on first start); 'updraft token create' makes named\n"
+               "tokens with roles. Failed authentication (admin token, device credentials) is\n"
+               "limited per address: after 5 failures, 429 with a delay that doubles up to 5\n"
+               "minutes (docs/security.md). SIGTERM or SIGINT stop the server;\n"
                "SIGHUP reloads the TLS certificate and the device credentials.\n");
 }
 

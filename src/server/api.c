@@ -168,6 +168,10 @@ static cJSON *event_json(const upd_event_row *e)
         cJSON_AddNullToObject(j, "release");
     add_int_or_null(j, "bytes", e->bytes);
     cJSON_AddStringToObject(j, "detail", e->detail);
+    if (e->actor[0]) { /* an admin action: which token did it, from where */
+        cJSON_AddStringToObject(j, "actor", e->actor);
+        add_str_or_null(j, "source", e->source);
+    }
     return j;
 }
 
@@ -783,21 +787,13 @@ static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *meth
     return upd__reply_json(r, c, MHD_HTTP_OK, j);
 }
 
-static int authorized(srv *s, struct MHD_Connection *c)
-{
-    const char *h = upd__header(c, "Authorization");
-    /* the scheme is case-insensitive (RFC 9110 11.1) */
-    if (!h || strncasecmp(h, "Bearer ", 7))
-        return 0;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return upd__secret_eq(h, s->token);
-}
+static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *path,
+                                const char *method);
 
 int upd__api_token_ok(srv *s, struct MHD_Connection *c)
 {
-    return authorized(s, c);
+    /* /metrics: any token that may read (authz.c) */
+    return upd__authz_token_ok(s, c, UPD_ROLE_VIEWER | UPD_ROLE_OPERATOR | UPD_ROLE_ADMIN);
 }
 
 enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url,
@@ -808,16 +804,13 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
     int is_upload = !strcmp(path, "/releases") && !strcmp(method, "POST");
     if (!r->started) {
         r->started = 1;
-        if (!authorized(r->s, c)) {
-            upd__metrics_auth_failure(1);
-            return upd__reply_error(r, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                    "missing or wrong admin token: send 'Authorization: Bearer "
-                                    "<token>' (the token is in the data directory's admin-token "
-                                    "file, or UPDRAFT_ADMIN_TOKEN)");
-        }
-        if (is_upload && upd__upload_begin(r, c) != 0)
+        /* who sent it and whether their role may call the route (authz.c) */
+        enum MHD_Result ret = MHD_NO;
+        if (upd__authz_begin(r, c, path, method, &ret) != 0)
+            return ret;
+        if (is_upload && upd__upload_begin(r, c) < 0)
             return MHD_NO;
-        return MHD_YES;
+        return MHD_YES; /* upload_begin may have answered already (r->responded) */
     }
     if (r->responded) { /* answered before the body was read: drop the rest */
         *upload_data_size = 0;
@@ -840,9 +833,22 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         *upload_data_size = 0;
         return MHD_YES;
     }
+    enum MHD_Result ret = dispatch(r, c, path, method);
+    upd__authz_audit(r, path, method); /* a write that succeeded is an audit event */
+    return ret;
+}
+
+/* The route of an authorized request (authz.c let it through). */
+static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *path,
+                                const char *method)
+{
     /* HEAD is answered as GET (libmicrohttpd sends the headers without the body) */
     if (!strcmp(method, "HEAD"))
         method = "GET";
+    if (!strncmp(path, "/tokens", 7) && (path[7] == '\0' || path[7] == '/'))
+        return upd__tokens_route(r, c, method, path + 7);
+    if (!strcmp(path, "/roles"))
+        return upd__roles_route(r, c);
     if (!strncmp(path, "/releases", 9) && (path[9] == '\0' || path[9] == '/'))
         return releases(r, c, method, path + 9);
     if (!strncmp(path, "/channels", 9) && (path[9] == '\0' || path[9] == '/'))
@@ -851,14 +857,29 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         return devices(r, c, method, path + 8);
     if (!strcmp(path, "/events"))
         return events(r, c, method);
+    if (!strncmp(path, "/rollouts", 9) && (path[9] == '\0' || path[9] == '/'))
+        return upd__rollout_route(r, c, method, path + 9);
     if (!strcmp(path, "") || !strcmp(path, "/")) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "service", "updraft");
         cJSON_AddNumberToObject(j, "dropped_device_records",
                                 (double)upd_writer_dropped(r->s->writer));
+        upd__upspace_json(r->s, j);
+        /* failed authentication (authlimit.h): attempts, and requests answered 429 */
+        cJSON *af = cJSON_AddObjectToObject(j, "auth_failures");
+        cJSON_AddNumberToObject(af, "admin", (double)upd_authlimit_failures(r->s->admin_limit));
+        cJSON_AddNumberToObject(af, "device", (double)upd_authlimit_failures(r->s->device_limit));
+        cJSON *at = cJSON_AddObjectToObject(j, "auth_throttled");
+        cJSON_AddNumberToObject(at, "admin", (double)upd_authlimit_refused(r->s->admin_limit));
+        cJSON_AddNumberToObject(at, "device", (double)upd_authlimit_refused(r->s->device_limit));
+        cJSON *who = cJSON_AddObjectToObject(j, "token");
+        cJSON_AddStringToObject(who, "name", r->who.name);
+        cJSON_AddStringToObject(who, "role", upd__role_name(r->who.role));
+        if (r->who.channels[0])
+            cJSON_AddStringToObject(who, "channels", r->who.channels);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
     }
     return upd__reply_error(r, c, MHD_HTTP_NOT_FOUND, "not-found",
                             "no such API path: see docs/api.md (releases, channels, devices, "
-                            "events under /api/v1)");
+                            "events, rollouts, tokens under /api/v1)");
 }

@@ -336,13 +336,36 @@ int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
     return device_auth_ok(s, c, mac);
 }
 
-static enum MHD_Result unauthorized(req *r, struct MHD_Connection *c)
+int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, const char *text401,
+                             enum MHD_Result *ret)
 {
-    upd__metrics_auth_failure(0);
-    return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
-                           "updraft: device authentication required: the device must send the "
-                           "user and password configured on the server (HTTP Basic, "
-                           "ESPhttpUpdate.setAuthorization)");
+    srv *s = r->s;
+    const upd_devauth *a = upd__devauth(s); /* the set in force (SIGHUP replaces it) */
+    if (!a->fleet && a->ncreds == 0)
+        return 0;
+    char ip[48];
+    upd__client_ip(c, ip, sizeof ip);
+    int64_t now = upd__now_ms();
+    unsigned wait = upd_authlimit_check(s->device_limit, ip, now);
+    if (!wait) {
+        if (device_auth_ok(s, c, mac)) {
+            upd_authlimit_ok(s->device_limit, ip);
+            return 0;
+        }
+        upd__metrics_auth_failure(0);
+        wait = upd_authlimit_fail(s->device_limit, ip, now);
+        if (!wait) {
+            *ret = upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
+                                   text401 ? text401
+                                           : "updraft: device authentication required: the "
+                                             "device must send the user and password "
+                                             "configured on the server (HTTP Basic, "
+                                             "ESPhttpUpdate.setAuthorization)");
+            return 1;
+        }
+    }
+    *ret = upd__reply_throttled(r, c, wait, 0);
+    return 1;
 }
 
 /* ---- answers ------------------------------------------------------------------------- */
@@ -718,6 +741,7 @@ static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
     rec.dev = dr->dev;
     upd__copy(rec.result, sizeof rec.result, result_override ? result_override : dec->result);
     rec.release_id = dec->have_rel ? dec->rel.id : 0;
+    rec.rollout_id = dec->rollout_id;
     upd__copy(rec.detail, sizeof rec.detail, dec->detail);
     upd__copy(rec.report, sizeof rec.report, dr->report);
     rec.report_release = dr->report_release;
@@ -752,8 +776,9 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         return upd__reply_text(r, c, MHD_HTTP_BAD_REQUEST,
                                "updraft: unknown x-*-mode: expected sketch, spiffs, fatfs, "
                                "littlefs, flashfs or version");
-    if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
-        return unauthorized(r, c);
+    enum MHD_Result aret;
+    if (upd__device_auth_refused(r, c, dr.has_mac ? dr.dev.mac : NULL, NULL, &aret))
+        return aret;
     if (channel) {
         if (!upd__valid_channel(channel))
             return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
@@ -856,8 +881,9 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
                    upd__header(c, "x-ESP32-BASE-MAC") || upd__header(c, "x-ESP8266-mode") ||
                    upd__header(c, "x-ESP32-mode")))
         return handle_update(r, c, method, NULL, mac);
-    if (!device_auth_ok(s, c, mac))
-        return unauthorized(r, c);
+    enum MHD_Result aret;
+    if (upd__device_auth_refused(r, c, mac, NULL, &aret))
+        return aret;
     upd_device_row *known = malloc(sizeof *known);
     upd_release_row *rel = malloc(sizeof *rel);
     if (!known || !rel) {
@@ -930,8 +956,9 @@ static enum MHD_Result handle_release_file(req *r, struct MHD_Connection *c, con
                                "updraft: expected /releases/<id>/<name>.bin");
     upd_devreq dr;
     read_devreq(c, &dr, NULL);
-    if (!device_auth_ok(s, c, dr.has_mac ? dr.dev.mac : NULL))
-        return unauthorized(r, c);
+    enum MHD_Result aret;
+    if (upd__device_auth_refused(r, c, dr.has_mac ? dr.dev.mac : NULL, NULL, &aret))
+        return aret;
     upd_release_row *rel = malloc(sizeof *rel);
     if (!rel)
         return MHD_NO;

@@ -218,8 +218,10 @@ enum MHD_Result upd__queue(req *r, struct MHD_Connection *c, unsigned status,
         return MHD_NO;
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
-    if (r)
+    if (r) {
         r->responded = 1;
+        r->status = status;
+    }
     return ret;
 }
 

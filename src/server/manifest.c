@@ -47,13 +47,13 @@ enum MHD_Result upd__manifest_route(req *r, struct MHD_Connection *c, const char
     if (!upd__valid_channel(channel))
         return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                                "updraft: not a channel name (letters, digits, . _ -)");
-    if (!upd__device_auth_ok(s, c, NULL)) {
-        upd__metrics_auth_failure(0);
-        return upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
-                               "updraft: device authentication required: send the user and "
-                               "password configured on the server (HTTP Basic; esp32FOTA: "
-                               "setExtraHTTPHeader(\"Authorization\", \"Basic ...\"))");
-    }
+    enum MHD_Result aret; /* 401, or 429 after too many failures (authlimit.h) */
+    if (upd__device_auth_refused(r, c, NULL,
+                                 "updraft: device authentication required: send the user and "
+                                 "password configured on the server (HTTP Basic; esp32FOTA: "
+                                 "setExtraHTTPHeader(\"Authorization\", \"Basic ...\"))",
+                                 &aret))
+        return aret;
     const char *type = upd__arg(c, "type");
     if (type && (!*type || !upd__printable(type, 63)))
         return upd__reply_text(r, c, MHD_HTTP_BAD_REQUEST,

@@ -261,6 +261,15 @@ char *upd__metrics_render(srv *s, size_t *len)
     fprintf(f, "updraft_auth_failures_total{who=\"admin\"} %llu\n",
             (unsigned long long)sum(C_AUTH + 1));
 
+    /* the failed-authentication limit's own plain counters (authlimit.h) */
+    family(f, "updraft_auth_throttled_total", "counter",
+           "Requests answered 429 (Retry-After) without looking at their credentials, because "
+           "their address failed to authenticate too often (docs/security.md), by who.");
+    fprintf(f, "updraft_auth_throttled_total{who=\"device\"} %llu\n",
+            (unsigned long long)upd_authlimit_refused(s->device_limit));
+    fprintf(f, "updraft_auth_throttled_total{who=\"admin\"} %llu\n",
+            (unsigned long long)upd_authlimit_refused(s->admin_limit));
+
     family(f, "updraft_dropped_records_total", "counter",
            "Device records dropped because the writer's queue was full (the registry "
            "missed them; the devices were answered).");

@@ -9,9 +9,11 @@
 
 #include "delivery.h"
 #include "chip.h"
+#include "sigrule.h"
 #include "host/fileinspect.h"
 #include "imageid.h"
 #include "metrics.h"
+#include "rollout.h"
 #include "srv.h"
 #include "updraft/version.h"
 
@@ -171,8 +173,21 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     out->decline = UPD_DECLINE_OTHER;
     const upd_device_row *d = &dr->dev;
     char why[UPD_DETAIL_MAX];
-    if (upd__target(s, d->family, dr->mode_fs, dr->url_channel, known, &out->rel, &out->pinned, why,
-                    sizeof why) != 0) {
+    /* pin > active rollout > channel (docs/rollouts.md "Precedence") */
+    upd_rollout_pick pk;
+    int ro = UPD_RO_NONE, downgrade_ok = 0;
+    if (dr->has_mac && !(known && known->pin_release > 0))
+        ro = upd__rollout_pick(s->rollouts, d->mac, known ? known : d,
+                               d->family[0] ? d->family
+                               : known      ? known->family
+                                            : "",
+                               dr->mode_fs, known ? known->offered_release : 0, &pk);
+    if (ro == UPD_RO_OFFER && s->store->ops->release_get(s->store, pk.release_id, &out->rel) == 0 &&
+        !out->rel.retired) {
+        out->rollout_id = pk.rollout_id;
+        downgrade_ok = pk.allow_downgrade;
+    } else if (upd__target(s, d->family, dr->mode_fs, dr->url_channel, known, &out->rel,
+                           &out->pinned, why, sizeof why) != 0) {
         upd__copy(out->detail, sizeof out->detail, why);
         return;
     }
@@ -209,7 +224,14 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         *p = '\0';
         return;
     }
-    if (!out->pinned && d->version[0] && upd_version_cmp(rel->version, d->version) < 0) {
+    if (ro == UPD_RO_HOLD && rel->id == pk.release_id) {
+        /* the channel serves what a rollout holds back from this device */
+        out->result = "declined";
+        upd__copy(out->detail, sizeof out->detail, pk.why);
+        return;
+    }
+    if (!out->pinned && !downgrade_ok && d->version[0] &&
+        upd_version_cmp(rel->version, d->version) < 0) {
         out->result = "declined";
         out->decline = UPD_DECLINE_DOWNGRADE;
         snprintf(out->detail, sizeof out->detail,
@@ -245,6 +267,11 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         upd__copy(out->detail, sizeof out->detail, why);
         return;
     }
+    char via[64] = "";
+    if (out->pinned)
+        snprintf(via, sizeof via, " (pinned)");
+    else if (out->rollout_id)
+        snprintf(via, sizeof via, " (rollout %lld, wave %d)", (long long)out->rollout_id, pk.wave);
     upd_image_report rep;
     if (upd__release_report(s, rel, &rep) != 0) {
         out->result = "declined";
@@ -299,9 +326,8 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
                 snprintf(out->detail, sizeof out->detail,
                          "release %lld (version %.100s) offered%s as its gzip copy (%lld bytes "
                          "instead of %lld)%s%.200s",
-                         (long long)rel->id, rel->version, out->pinned ? " (pinned)" : "",
-                         (long long)rel->gz_size, (long long)rel->size,
-                         plain_ok ? "" : ", the only form that fits: plain, ",
+                         (long long)rel->id, rel->version, via, (long long)rel->gz_size,
+                         (long long)rel->size, plain_ok ? "" : ", the only form that fits: plain, ",
                          plain_ok ? "" : fr.explanation);
                 return;
             }
@@ -324,10 +350,18 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         }
         return;
     }
+    char sig_why[360];
+    if (!dr->mode_fs && upd__sign_mode_refused(s, d, known, &rep, sig_why, sizeof sig_why)) {
+        out->result = "declined";
+        out->decline = UPD_DECLINE_OTHER;
+        snprintf(out->detail, sizeof out->detail, "release %lld (version %.100s) not offered: %s",
+                 (long long)rel->id, rel->version, sig_why);
+        return;
+    }
     out->offer = 1;
     out->result = "offered";
     snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s",
-             (long long)rel->id, rel->version, out->pinned ? " (pinned)" : "");
+             (long long)rel->id, rel->version, via);
     if (rel->gz_size > 0 && gz_why[0] && !dr->mode_fs) {
         size_t n = strlen(out->detail);
         snprintf(out->detail + n, sizeof out->detail - n, " plain (not its gzip copy: %.200s)",

@@ -23,6 +23,7 @@
 #include "datalock.h"
 #include "delivery.h"
 #include "health.h"
+#include "rollout.h"
 #include "imageid.h"
 #include "metrics.h"
 #include "reload.h"
@@ -391,6 +392,7 @@ int upd_server_main(const upd_server_config *cfg)
     pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->resp_mu, NULL);
     upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
+    upd__upspace_init(s);
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -490,6 +492,13 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__metrics_init();
+    s->authz = upd__authz_new();
+    s->admin_limit = upd_authlimit_new("admin API");
+    s->device_limit = upd_authlimit_new("device");
+    if (!s->authz || !s->admin_limit || !s->device_limit) {
+        fprintf(stderr, "updraft: out of memory\n");
+        goto out;
+    }
     upd__blob_gc(s);
     upd__blob_sync(s);
     upd__imageid_refresh(s);
@@ -508,6 +517,13 @@ int upd_server_main(const upd_server_config *cfg)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    s->rollouts = upd__rollouts_start(s, err, sizeof err);
+    if (!s->rollouts) {
+        fprintf(stderr, "updraft: %s\n", err);
+        goto out;
+    }
+    upd_rules outcome = s->rules;
+    upd__rollout_rules(s->rollouts, &outcome, &s->rules);
     s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
@@ -609,6 +625,10 @@ out:
         MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);
     upd_writer_stop(s->writer);
+    upd__rollouts_stop(s->rollouts);
+    upd__authz_free(s); /* writes the tokens' last uses: before the store closes */
+    upd_authlimit_free(s->admin_limit);
+    upd_authlimit_free(s->device_limit);
     if (s->store)
         s->store->ops->close(s->store);
     upd__sign_free(s);
@@ -617,6 +637,7 @@ out:
     pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->resp_mu);
     upd__lograte_free(&s->http_log);
+    upd__upspace_free(s);
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */

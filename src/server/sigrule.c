@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imageid.h"
 #include "signing.h"
 #include "srv.h"
 
@@ -330,4 +331,44 @@ int upd__sign_channel_key(srv *s, const char *name, char desc[32], char id[65])
         id[0] = '\0';
     upd_sig_key_free(k);
     return 0;
+}
+
+int upd__sign_mode_refused(srv *s, const upd_device_row *d, const upd_device_row *known,
+                           const upd_image_report *rep, char *why, size_t whylen)
+{
+    if (!rep->sig_len || rep->gzip || strcmp(d->family, "esp8266") != 0)
+        return 0;
+    upd_release_row *r = malloc(sizeof *r);
+    upd_image_report *rr = malloc(sizeof *rr);
+    int mode = -1, found = 0;
+    if (r && rr) {
+        found =
+            (d->sketch_md5[0] && s->store->ops->release_by_hash(s->store, d->sketch_md5, r) == 0) ||
+            (d->sketch_sha256[0] &&
+             s->store->ops->release_by_hash(s->store, d->sketch_sha256, r) == 0);
+        if (!found && !d->sketch_md5[0] && !d->sketch_sha256[0] && known &&
+            known->running_release > 0)
+            found = s->store->ops->release_get(s->store, known->running_release, r) == 0;
+    }
+    if (found && upd__release_report(s, r, rr) == 0 && !rr->gzip) {
+        const char *how = NULL;
+        if (d->sketch_md5[0] || d->sketch_sha256[0])
+            upd__imageid_runs(r, d->sketch_md5, d->sketch_sha256, &how);
+        mode = upd__imageid_flash_mode(how);
+        if (mode < 0)
+            mode = rr->flash_mode;
+    }
+    int64_t running = found ? r->id : 0;
+    free(r);
+    free(rr);
+    if (mode < 0 || mode == rep->flash_mode)
+        return 0;
+    snprintf(why, whylen,
+             "it is signed and built for %s flash, and the device runs in %s (it runs release "
+             "%lld): its Updater writes the chip's mode into the image on flash before it "
+             "checks the signature, which then fails (Updater error 12). Build and sign the "
+             "image in %s mode for these devices",
+             upd_flash_mode_name(rep->flash_mode), upd_flash_mode_name((uint8_t)mode),
+             (long long)running, upd_flash_mode_name((uint8_t)mode));
+    return -1;
 }

@@ -63,6 +63,15 @@ int upd__sign_upload(struct srv *s, const char *path, upd_file_info *fi, unsigne
 int upd__sign_require(struct srv *s, const char *name, const char *pem,
                       const upd_release_row *incoming, unsigned *status, char *err, size_t errlen);
 
+/* May the signed ESP8266 image rep (sig_len set) be offered to device d (known: its
+ * registry row, may be NULL)? The Updater writes the chip's flash mode into byte 2 of a
+ * plain image on flash and then verifies what is on flash, so a signed image whose mode
+ * differs from the chip's fails with Updater error 12 after the whole download. 0 yes
+ * (the mode is the chip's, or the chip's mode is not known: the image the device runs is
+ * not one of our releases); -1 no, with the sentence in why. */
+int upd__sign_mode_refused(struct srv *s, const upd_device_row *d, const upd_device_row *known,
+                           const upd_image_report *rep, char *why, size_t whylen);
+
 /* The key channel name requires, for the API: its description and id (id[65]);
  * 0 when there is one, else -1. */
 int upd__sign_channel_key(struct srv *s, const char *name, char desc[32], char id[65]);

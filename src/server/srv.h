@@ -12,6 +12,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "authlimit.h"
+#include "authz.h"
 #include "server.h"
 #include "outcome.h"
 #include "store.h"
@@ -89,6 +91,7 @@ typedef struct srv {
     upd_writer *writer;
     upd_outcome_cfg outcome; /* the fleet's rules on failed releases */
     upd_rules rules;
+    struct upd_rollouts *rollouts; /* staged rollouts (rollout.h) */
     /* one libmicrohttpd daemon per request thread, each with its own listening socket on
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
     struct MHD_Daemon *mhd[64];
@@ -104,6 +107,10 @@ typedef struct srv {
     unsigned nm_next, dl_next;    /* the slot a miss replaces next (round robin) */
     struct upd_sig_key *sign_key; /* --sign-key: signs uploads on request (sigrule.h) */
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
+    upd_authz *authz;             /* token use, batched (authz.h) */
+    upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
+    pthread_mutex_t upspace_mu;                /* room for uploads in <data>/tmp (upspace.c) */
+    uint64_t upspace_used, upspace_max;
 } srv;
 
 struct upload;
@@ -128,6 +135,13 @@ typedef struct req {
     uint64_t acked0; /* TCP bytes acked on the socket when the download began */
     int acked_ok;
     char ip[48];
+    unsigned status; /* of the response queued */
+    /* admin API: who sent it, the route it matched (authz.c), and what the audit event
+     * adds (a release the handler made, a few words) */
+    upd_principal who;
+    const upd_route *route;
+    int64_t audit_release;
+    char audit_note[320];
 } req;
 
 /* ---- http.c ---- */
@@ -181,9 +195,15 @@ int upd__port_in_use(const struct sockaddr_storage *ss, socklen_t len);
 /* 1 when the request may go on: no device auth configured, or the credentials of the
  * device mac (NULL: any device's, or the fleet's). */
 int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac);
+/* The same with the failed-authentication limit (authlimit.h): 0 the request may go on
+ * (or no device auth is configured); else it was answered (*ret): 401 with text401 (NULL:
+ * the httpUpdate wording), or 429 with Retry-After when its address failed too often
+ * (its credentials are then not looked at). Failures are counted in the metrics. */
+int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, const char *text401,
+                             enum MHD_Result *ret);
 
 /* ---- api.c ---- */
-/* 1 when the request carries the admin token (Authorization: Bearer). */
+/* 1 when the request carries a token that may read (viewer, operator, admin: /metrics). */
 int upd__api_token_ok(srv *s, struct MHD_Connection *c);
 
 /* ---- reqlimit.c ---- */
@@ -207,6 +227,48 @@ int upd__head_check(struct MHD_Connection *c, const char *method, const char *ur
  * close it: a response built through libmicrohttpd may not fit beside such a head. */
 enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
                                         const upd_head_size *h);
+
+/* ---- authz.c / tokens.c ---- */
+/* First call of an /api/v1 request (path after "/api/v1"): the failed-authentication
+ * limit, the token, the route and its roles. 0: go on (r->who, r->route set); else the
+ * request is answered (*ret): 401, 403, 404, 405, 429 or 500. */
+int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const char *method,
+                     enum MHD_Result *ret);
+/* After the route answered: an admin write that succeeded becomes an audit event. */
+void upd__authz_audit(req *r, const char *path, const char *method);
+/* 1 when the request's bearer token is valid and its role is one of roles (a mask);
+ * a wrong token counts as a failed authentication of its address (authlimit.h), and an
+ * address blocked for failures gets 0 without its token being looked at. */
+int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles);
+/* GET /api/v1/roles: the route table. */
+enum MHD_Result upd__roles_route(req *r, struct MHD_Connection *c);
+/* 429 with Retry-After: secs (JSON for the API, plain text for devices). */
+enum MHD_Result upd__reply_throttled(req *r, struct MHD_Connection *c, unsigned secs, int json);
+/* A named token's secret into who: 1 valid, 0 unknown, wrong or expired (why says
+ * which), -1 the store failed. */
+int upd__token_check(srv *s, const char *secret, upd_principal *who, char *why, size_t whylen);
+/* /api/v1/tokens[/<name>] (sub: what follows /tokens). */
+enum MHD_Result upd__tokens_route(req *r, struct MHD_Connection *c, const char *method,
+                                  const char *sub);
+/* May r's token add a release to channel ("" none)? 0 yes, else replies 403 itself. */
+int upd__authz_upload_channel(req *r, struct MHD_Connection *c, const char *channel, int replaces,
+                              enum MHD_Result *ret);
+
+/* ---- upspace.c ---- */
+/* Uploads in progress together hold at most this many times --max-upload in <data>/tmp,
+ * and leave this much of the disk free (for the database and the device records). */
+#define UPD_UPLOAD_SPACE_FACTOR 2
+#define UPD_UPLOAD_DISK_RESERVE (16 << 20)
+
+void upd__upspace_init(srv *s);
+void upd__upspace_free(srv *s);
+/* Take n bytes of upload room. 0 ok; -1 the uploads in progress hold the budget, -2 the
+ * disk has no room; why (whylen bytes) says so in the API's words. */
+int upd__upspace_take(srv *s, uint64_t n, char *why, size_t whylen);
+/* Give back n bytes taken. */
+void upd__upspace_give(srv *s, uint64_t n);
+/* Add "upload_room": {"used", "max"} (bytes) to j (GET /api/v1). */
+void upd__upspace_json(srv *s, cJSON *j);
 
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
@@ -249,6 +311,7 @@ typedef struct upd_decision {
     int gzip;     /* with offer: send rel's gzip copy (rel.gz_*) instead of its file */
     int have_rel; /* rel is filled */
     int pinned;
+    int64_t rollout_id; /* rel is this rollout's release (rollout.h), 0 not */
     upd_release_row rel;
     const char *result; /* "offered", "declined", "current", "none" */
     int decline;        /* when declined: why, by class (upd_decline in metrics.h) */
@@ -281,11 +344,16 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
 cJSON *upd__release_json(const upd_release_row *rel);
 /* A device row as the API answers it (docs/api.md "Devices"). */
 cJSON *upd__api_device_json(const upd_device_row *d);
+/* /api/v1/rollouts<rest> (rollout_api.c). */
+enum MHD_Result upd__rollout_route(req *r, struct MHD_Connection *c, const char *method,
+                                   const char *rest);
 /* The request's JSON body as an object; replies 400 itself and returns NULL when bad. */
 cJSON *upd__api_json_body(req *r, struct MHD_Connection *c, enum MHD_Result *ret);
 /* 500 "the database failed: err". */
 enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const char *err);
 /* Upload of a release: feed body bytes (size 0 = end of body). */
+/* Start an upload: 0 go on (the body follows), 1 refused and answered already (too large,
+ * no room: before the body is read), -1 out of memory. */
 int upd__upload_begin(req *r, struct MHD_Connection *c);
 enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size);
 enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c);

@@ -122,7 +122,35 @@ typedef struct upd_event_row {
     int64_t release_id; /* 0 none */
     int64_t bytes;      /* -1 none */
     char detail[UPD_DETAIL_MAX];
+    /* admin actions ("audit" events): the API token's name and the address it came
+     * from; "" for the rest */
+    char actor[UPD_NAME_MAX];
+    char source[48];
 } upd_event_row;
+
+/* A named API token (authz.h). The secret itself is never stored: hash is the SHA-256
+ * (hex) of the whole secret, key_id the public part of it that finds the row. The
+ * bootstrap admin token (the data directory's admin-token) has a row of its own with
+ * key_id "" and hash "": its use is recorded there, it never matches a secret. */
+typedef struct upd_token_row {
+    char name[UPD_NAME_MAX];
+    char role[16];      /* "admin", "operator", "viewer", "ci" */
+    char channels[512]; /* ci: the channels it may upload to, "a,b"; "" any */
+    char key_id[32];    /* "" the bootstrap token */
+    char hash[65];
+    int64_t created_ms; /* 0 unknown (the bootstrap token) */
+    char created_by[UPD_NAME_MAX];
+    int64_t expires_ms;   /* 0 never */
+    int64_t last_used_ms; /* 0 never */
+    char last_used_from[48];
+} upd_token_row;
+
+/* One token's latest use, as authz.c batches them. */
+typedef struct upd_token_use {
+    char name[UPD_NAME_MAX];
+    int64_t at_ms;
+    char from[48];
+} upd_token_use;
 
 typedef struct upd_channel_row {
     char name[UPD_NAME_MAX];
@@ -175,6 +203,8 @@ typedef struct upd_record {
     int64_t report_release; /* the release whose MD5 the report names, 0 unknown */
     char report_kind[24];
     char report_detail[256];
+    /* CHECKIN: the rollout whose release the decision chose (rollout.h), 0 none */
+    int64_t rollout_id;
 } upd_record;
 
 /* What one record means for the device's state, as the fleet's rules (outcome.c) decide
@@ -200,6 +230,10 @@ typedef struct upd_plan {
         int64_t release;
         char detail[UPD_DETAIL_MAX];
     } ev[UPD_PLAN_EVENTS];
+    /* both kinds: the device's state in a rollout changed (rollout.c): write
+     * (rollout_id, mac) -> rollout_state at the record's time; rollout_id 0 nothing */
+    int64_t rollout_id;
+    const char *rollout_state; /* a literal */
 } upd_plan;
 
 /* The fleet's rules as the store calls them inside apply_batch (outcome.h). */
@@ -215,12 +249,48 @@ typedef struct upd_rules {
                        upd_plan *plan);
 } upd_rules;
 
+/* A staged rollout of one release (rollout.h says what the fields mean; the store keeps
+ * them as they are). */
+#define UPD_WAVES_MAX  16
+#define UPD_TARGET_MAX 512
+typedef struct upd_rollout_row {
+    int64_t id;
+    int64_t release_id;
+    char target[UPD_TARGET_MAX];         /* the target filter, "" every device of the platform */
+    int64_t rollback_of;                 /* > 0: its devices are those that got that rollout's */
+    char waves[128];                     /* "1%,10%,50%,100%" as given (normalised) */
+    char thresholds[UPD_WAVES_MAX * 12]; /* of the waves opened so far, "123,4294967296" */
+    int64_t max_fail_bp;                 /* failure share that pauses it, in 1/100 %; -1 none */
+    int64_t max_fail_count;              /* failures that pause it (more than this); -1 none */
+    int64_t min_success;
+    int64_t min_sample;
+    int64_t soak_ms;
+    int64_t silent_ms;
+    char window[16]; /* "02:00-05:00", "" any time */
+    char tz[64];
+    int allow_downgrade;
+    int64_t start_at_ms;
+    char webhook[512];
+    char state[16]; /* "scheduled", "running", "paused", "completed", "aborted" */
+    int wave;       /* waves opened so far */
+    int64_t wave_opened_ms;
+    int64_t health_from_ms;      /* results before this (a resume) do not count */
+    char reason[UPD_DETAIL_MAX]; /* the sentence of its last state change */
+    int64_t created_ms;
+    int64_t updated_ms;
+    char created_by[64];
+} upd_rollout_row;
+
 typedef struct upd_store upd_store;
 
 typedef int (*upd_release_cb)(void *ctx, const upd_release_row *r);
 typedef int (*upd_device_cb)(void *ctx, const upd_device_row *d);
 typedef int (*upd_event_cb)(void *ctx, const upd_event_row *e);
 typedef int (*upd_channel_cb)(void *ctx, const upd_channel_row *c);
+typedef int (*upd_rollout_cb)(void *ctx, const upd_rollout_row *r);
+/* One device's state in a rollout ("offered", "downloading", "updated", ...) since at_ms. */
+typedef int (*upd_rollout_dev_cb)(void *ctx, const char *mac, const char *state, int64_t at_ms);
+typedef int (*upd_token_cb)(void *ctx, const upd_token_row *t);
 
 /* Every operation returns 0, UPD_STORE_ENOTFOUND, UPD_STORE_ECONFLICT or
  * UPD_STORE_EFAIL (then err, when not NULL, holds the reason). List callbacks return 0
@@ -313,6 +383,33 @@ typedef struct upd_store_ops {
      * err naming the device. */
     int (*device_set_tags)(upd_store *st, const upd_tag_write *w, size_t n, char *err,
                            size_t errlen);
+    /* Insert rollout r (id, created_ms, updated_ms are assigned and written back) with an
+     * event of kind ("rollout-created") and detail: one transaction. */
+    int (*rollout_insert)(upd_store *st, upd_rollout_row *r, const char *kind, const char *detail,
+                          char *err, size_t errlen);
+    /* Write r's state, wave, wave_opened_ms, health_from_ms, thresholds, reason and
+     * updated_ms with an
+     * event of kind and detail (release r->release_id): one transaction. */
+    int (*rollout_update)(upd_store *st, const upd_rollout_row *r, const char *kind,
+                          const char *detail, char *err, size_t errlen);
+    int (*rollout_get)(upd_store *st, int64_t id, upd_rollout_row *out);
+    /* Every rollout, oldest first. */
+    int (*rollout_list)(upd_store *st, upd_rollout_cb cb, void *ctx);
+    /* The devices of rollout id with their states (written by apply_batch from plans). */
+    int (*rollout_devices)(upd_store *st, int64_t id, upd_rollout_dev_cb cb, void *ctx);
+    /* Add an event as it is (id is assigned; actor and source kept): the audit trail of
+     * admin actions (authz.c). */
+    int (*event_add)(upd_store *st, const upd_event_row *e, char *err, size_t errlen);
+    /* Named API tokens (authz.h): insert (ECONFLICT when the name is taken), find by
+     * key id (ENOTFOUND), list by name, delete by name (ENOTFOUND; the bootstrap row is
+     * never deleted: ECONFLICT), and record the latest uses (n of them, one
+     * transaction; a use older than the one recorded changes nothing). */
+    int (*token_insert)(upd_store *st, const upd_token_row *t, char *err, size_t errlen);
+    int (*token_by_key)(upd_store *st, const char *key_id, upd_token_row *out);
+    int (*token_list)(upd_store *st, upd_token_cb cb, void *ctx);
+    int (*token_delete)(upd_store *st, const char *name, char *err, size_t errlen);
+    int (*token_touch)(upd_store *st, const upd_token_use *uses, size_t n, char *err,
+                       size_t errlen);
     /* Blobs kept in the database itself, shared by every server on it (store_pg.c);
      * NULL in a store whose blobs are only the files of one data directory (SQLite).
      * blob_put: store the size bytes fd reads (from its start) as blob sha256, in

@@ -401,6 +401,66 @@ static int c_events_prune(upd_store *st, int64_t before_ms, int max)
     return cs(st)->inner->ops->events_prune(cs(st)->inner, before_ms, max);
 }
 
+/* Rollouts are not on the cached path: the rollout engine keeps its own state (rollout.c). */
+static int c_rollout_insert(upd_store *st, upd_rollout_row *r, const char *kind, const char *detail,
+                            char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->rollout_insert(cs(st)->inner, r, kind, detail, err, errlen);
+}
+
+static int c_rollout_update(upd_store *st, const upd_rollout_row *r, const char *kind,
+                            const char *detail, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->rollout_update(cs(st)->inner, r, kind, detail, err, errlen);
+}
+
+static int c_rollout_get(upd_store *st, int64_t id, upd_rollout_row *out)
+{
+    return cs(st)->inner->ops->rollout_get(cs(st)->inner, id, out);
+}
+
+static int c_rollout_list(upd_store *st, upd_rollout_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->rollout_list(cs(st)->inner, cb, ctx);
+}
+
+static int c_rollout_devices(upd_store *st, int64_t id, upd_rollout_dev_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->rollout_devices(cs(st)->inner, id, cb, ctx);
+}
+
+/* Tokens and audit events are not cached: pass them through. */
+static int c_event_add(upd_store *st, const upd_event_row *e, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->event_add(cs(st)->inner, e, err, errlen);
+}
+
+static int c_token_insert(upd_store *st, const upd_token_row *t, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->token_insert(cs(st)->inner, t, err, errlen);
+}
+
+static int c_token_by_key(upd_store *st, const char *key_id, upd_token_row *out)
+{
+    return cs(st)->inner->ops->token_by_key(cs(st)->inner, key_id, out);
+}
+
+static int c_token_list(upd_store *st, upd_token_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->token_list(cs(st)->inner, cb, ctx);
+}
+
+static int c_token_delete(upd_store *st, const char *name, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->token_delete(cs(st)->inner, name, err, errlen);
+}
+
+static int c_token_touch(upd_store *st, const upd_token_use *uses, size_t n, char *err,
+                         size_t errlen)
+{
+    return cs(st)->inner->ops->token_touch(cs(st)->inner, uses, n, err, errlen);
+}
+
 static int c_blob_put(upd_store *st, const char *sha, int fd, int64_t size, char *err,
                       size_t errlen)
 {
@@ -464,6 +524,17 @@ static const upd_store_ops CACHE_OPS = {
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,
     .device_set_tags = c_device_set_tags,
+    .rollout_insert = c_rollout_insert,
+    .rollout_update = c_rollout_update,
+    .rollout_get = c_rollout_get,
+    .rollout_list = c_rollout_list,
+    .rollout_devices = c_rollout_devices,
+    .event_add = c_event_add,
+    .token_insert = c_token_insert,
+    .token_by_key = c_token_by_key,
+    .token_list = c_token_list,
+    .token_delete = c_token_delete,
+    .token_touch = c_token_touch,
     .blob_put = c_blob_put,
     .blob_get = c_blob_get,
     .blob_drop = c_blob_drop,

@@ -83,6 +83,34 @@ static const char *const MIGRATIONS[] = {
      * and the operator's tags on devices (tags.h, docs/filters.md) */
     ("ALTER TABLE devices ADD COLUMN url_channel TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '';"),
+    /* 11: named API tokens with roles (authz.c; the secret only as its SHA-256), the
+     * bootstrap admin token's row (key_id NULL: it records its uses), and who did an
+     * admin action from where (audit events) */
+    "CREATE TABLE api_tokens("
+    " name TEXT PRIMARY KEY, role TEXT NOT NULL, channels TEXT NOT NULL DEFAULT '',"
+    " key_id TEXT UNIQUE, hash TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL DEFAULT 0,"
+    " created_by TEXT NOT NULL DEFAULT '', expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " last_used_ms INTEGER NOT NULL DEFAULT 0, last_used_from TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO api_tokens(name, role) VALUES('admin-token', 'admin');"
+    "ALTER TABLE events ADD COLUMN actor TEXT;"
+    "ALTER TABLE events ADD COLUMN source TEXT;",
+    /* 12: staged rollouts (rollout.c) and each device's state in them */
+    "CREATE TABLE rollouts("
+    " id INTEGER PRIMARY KEY, release_id INTEGER NOT NULL REFERENCES releases(id),"
+    " target TEXT NOT NULL DEFAULT '', rollback_of INTEGER NOT NULL DEFAULT 0,"
+    " waves TEXT NOT NULL, thresholds TEXT NOT NULL DEFAULT '',"
+    " max_fail_bp INTEGER NOT NULL, max_fail_count INTEGER NOT NULL,"
+    " min_success INTEGER NOT NULL, min_sample INTEGER NOT NULL, soak_ms INTEGER NOT NULL,"
+    " silent_ms INTEGER NOT NULL, win TEXT NOT NULL DEFAULT '', tz TEXT NOT NULL DEFAULT '',"
+    " allow_downgrade INTEGER NOT NULL DEFAULT 0, start_at_ms INTEGER NOT NULL DEFAULT 0,"
+    " webhook TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, wave INTEGER NOT NULL DEFAULT 0,"
+    " wave_opened_ms INTEGER NOT NULL DEFAULT 0, health_from_ms INTEGER NOT NULL DEFAULT 0,"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " created_by TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE rollout_devices("
+    " rollout_id INTEGER NOT NULL, mac TEXT NOT NULL, state TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL, PRIMARY KEY(rollout_id, mac)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -102,6 +130,10 @@ static const char *const MIGRATIONS[] = {
     "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
     "tags"
 #define DEV_NCOLS 31
+/* An API token row (read_token) */
+#define TOK_COLS                                                                                   \
+    "name, role, channels, COALESCE(key_id, ''), hash, created_ms, created_by, expires_ms, "       \
+    "last_used_ms, last_used_from"
 /* The filter of device listings (upd_device_filter): ?1 effective channel (filter.h), ?2 family, ?3
  * version, ?4 seen since, ?6 attention, ?7 pinned to, ?9 tool ("none", "any" or a tool's name) */
 #define DEV_FILTER                                                                                 \
@@ -163,6 +195,13 @@ enum q {
     Q_KEY_GET,
     Q_KEY_SET,
     Q_KEY_DEL,
+    Q_RO_DEV_PUT,
+    Q_EV_ADD,
+    Q_TOK_INSERT,
+    Q_TOK_BY_KEY,
+    Q_TOK_LIST,
+    Q_TOK_DELETE,
+    Q_TOK_TOUCH,
     Q__COUNT
 };
 
@@ -214,6 +253,9 @@ static const char *const SQL[Q__COUNT] = {
     [Q_KEY_SET] = "INSERT INTO channel_keys(name, pubkey, key_id) VALUES(?1,?2,?3) "
                   "ON CONFLICT(name) DO UPDATE SET pubkey=excluded.pubkey, key_id=excluded.key_id",
     [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=?1",
+    [Q_RO_DEV_PUT] = "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) "
+                     "VALUES(?1,?2,?3,?4) ON CONFLICT(rollout_id, mac) DO UPDATE SET "
+                     "state=excluded.state, at_ms=excluded.at_ms",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=?1",
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
@@ -289,9 +331,19 @@ static const char *const SQL[Q__COUNT] = {
         "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW "," EV_ROW,
     [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES(?1,?2,?3,?4,?5,?6)",
-    [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail FROM events WHERE "
-                  "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
-                  "ORDER BY id DESC LIMIT ?4",
+    [Q_EV_ADD] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail, actor, source) "
+                 "VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_TOK_INSERT] = "INSERT INTO api_tokens(name, role, channels, key_id, hash, created_ms, "
+                     "created_by, expires_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
+    [Q_TOK_BY_KEY] = "SELECT " TOK_COLS " FROM api_tokens WHERE key_id=?1",
+    [Q_TOK_LIST] = "SELECT " TOK_COLS " FROM api_tokens ORDER BY key_id IS NOT NULL, name",
+    [Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE name=?1 AND key_id IS NOT NULL",
+    [Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_ms=?2, last_used_from=?3 WHERE name=?1 AND "
+                    "last_used_ms<?2",
+    [Q_EV_LIST] =
+        "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events WHERE "
+        "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
+        "ORDER BY id DESC LIMIT ?4",
 };
 
 /* ---- connection pool ------------------------------------------------------------------ */
@@ -1425,11 +1477,160 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
         e.release_id = col_int(st, 4, 0);
         e.bytes = col_int(st, 5, -1);
         col_text(st, 6, e.detail, sizeof e.detail);
+        col_text(st, 7, e.actor, sizeof e.actor);
+        col_text(st, 8, e.source, sizeof e.source);
         if (cb(ctx, &e))
             break;
     }
     if (st)
         sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_event_add(upd_store *base, const upd_event_row *e, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_EV_ADD);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, e->at_ms);
+        bind_text_or_null(st, 2, e->mac);
+        sqlite3_bind_text(st, 3, e->kind, -1, SQLITE_TRANSIENT);
+        if (e->release_id > 0)
+            sqlite3_bind_int64(st, 4, e->release_id);
+        bind_int_or_null(st, 5, e->bytes);
+        sqlite3_bind_text(st, 6, e->detail, -1, SQLITE_TRANSIENT);
+        bind_text_or_null(st, 7, e->actor);
+        bind_text_or_null(st, 8, e->source);
+        rc = exec_done(c, st);
+    }
+    if (rc)
+        seterr(err, errlen, "could not record the event", c);
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- API tokens ----------------------------------------------------------------------- */
+
+static void read_token(sqlite3_stmt *st, upd_token_row *t)
+{
+    memset(t, 0, sizeof *t);
+    col_text(st, 0, t->name, sizeof t->name);
+    col_text(st, 1, t->role, sizeof t->role);
+    col_text(st, 2, t->channels, sizeof t->channels);
+    col_text(st, 3, t->key_id, sizeof t->key_id);
+    col_text(st, 4, t->hash, sizeof t->hash);
+    t->created_ms = col_int(st, 5, 0);
+    col_text(st, 6, t->created_by, sizeof t->created_by);
+    t->expires_ms = col_int(st, 7, 0);
+    t->last_used_ms = col_int(st, 8, 0);
+    col_text(st, 9, t->last_used_from, sizeof t->last_used_from);
+}
+
+static int s_token_insert(upd_store *base, const upd_token_row *t, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_INSERT);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, t->role, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, t->channels, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, t->key_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, t->hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, t->created_ms);
+        sqlite3_bind_text(st, 7, t->created_by, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, t->expires_ms);
+        rc = exec_done(c, st);
+    }
+    if (rc == UPD_STORE_ECONFLICT)
+        snprintf(err, errlen, "a token named '%s' exists", t->name);
+    else if (rc)
+        seterr(err, errlen, "could not store the token", c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_by_key(upd_store *base, const char *key_id, upd_token_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_BY_KEY);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW)
+            read_token(st, out);
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_list(upd_store *base, upd_token_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_LIST);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    while (rc == 0 && next_row(st, &rc)) {
+        upd_token_row t;
+        read_token(st, &t);
+        if (cb(ctx, &t))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_delete(upd_store *base, const char *name, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_TOK_DELETE);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
+            rc = strcmp(name, "admin-token") ? UPD_STORE_ENOTFOUND : UPD_STORE_ECONFLICT;
+    }
+    if (rc == UPD_STORE_EFAIL)
+        seterr(err, errlen, "could not delete the token", c);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_token_touch(upd_store *base, const upd_token_use *uses, size_t n, char *err,
+                         size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_stmt *st = stmt(c, Q_TOK_TOUCH);
+        if (!st) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        sqlite3_bind_text(st, 1, uses[i].name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, uses[i].at_ms);
+        sqlite3_bind_text(st, 3, uses[i].from, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the tokens' use", c);
+        rollback(c);
+    }
     release_conn(s, c);
     return rc;
 }
@@ -1505,6 +1706,21 @@ static int write_plan_events(conn *c, const upd_record *rec, const char *mac, co
     return rc;
 }
 
+/* Write the rollout state of a plan. */
+static int write_rollout_state(conn *c, const char *mac, int64_t at_ms, const upd_plan *p)
+{
+    if (p->rollout_id <= 0 || !p->rollout_state)
+        return 0;
+    sqlite3_stmt *st = stmt(c, Q_RO_DEV_PUT);
+    if (!st)
+        return UPD_STORE_EFAIL;
+    sqlite3_bind_int64(st, 1, p->rollout_id);
+    sqlite3_bind_text(st, 2, mac, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, p->rollout_state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at_ms);
+    return exec_done(c, st);
+}
+
 static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
 {
     const upd_device_row *d = &rec->dev;
@@ -1544,6 +1760,8 @@ static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
             goto out;
     }
     if ((rc = write_hold(c, d->mac, p)) != 0)
+        goto out;
+    if ((rc = write_rollout_state(c, d->mac, rec->at_ms, p)) != 0)
         goto out;
     if (p->record_report) {
         if (!(st = stmt(c, Q_DEV_REPORT))) {
@@ -1605,6 +1823,8 @@ static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules
     rules->downloaded(rules->ctx, rec, now, p);
     rc = write_hold(c, rec->mac, p);
     if (rc == 0)
+        rc = write_rollout_state(c, rec->mac, rec->at_ms, p);
+    if (rc == 0)
         rc = write_plan_events(c, rec, rec->mac, p);
     free(now);
     free(p);
@@ -1648,6 +1868,223 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
         seterr(err, errlen, "could not write device records", c);
         rollback(c);
     }
+    release_conn(s, c);
+    return rc;
+}
+
+/* ---- rollouts ---------------------------------------------------------------------------- */
+
+#define RO_COLS                                                                                    \
+    "id, release_id, target, rollback_of, waves, thresholds, max_fail_bp, max_fail_count, "        \
+    "min_success, min_sample, soak_ms, silent_ms, win, tz, allow_downgrade, start_at_ms, "         \
+    "webhook, "                                                                                    \
+    "state, wave, wave_opened_ms, reason, created_ms, updated_ms, created_by, health_from_ms"
+
+static void read_rollout(sqlite3_stmt *st, upd_rollout_row *r)
+{
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->release_id = col_int(st, 1, 0);
+    col_text(st, 2, r->target, sizeof r->target);
+    r->rollback_of = col_int(st, 3, 0);
+    col_text(st, 4, r->waves, sizeof r->waves);
+    col_text(st, 5, r->thresholds, sizeof r->thresholds);
+    r->max_fail_bp = col_int(st, 6, -1);
+    r->max_fail_count = col_int(st, 7, -1);
+    r->min_success = col_int(st, 8, 0);
+    r->min_sample = col_int(st, 9, 0);
+    r->soak_ms = col_int(st, 10, 0);
+    r->silent_ms = col_int(st, 11, 0);
+    col_text(st, 12, r->window, sizeof r->window);
+    col_text(st, 13, r->tz, sizeof r->tz);
+    r->allow_downgrade = (int)col_int(st, 14, 0);
+    r->start_at_ms = col_int(st, 15, 0);
+    col_text(st, 16, r->webhook, sizeof r->webhook);
+    col_text(st, 17, r->state, sizeof r->state);
+    r->wave = (int)col_int(st, 18, 0);
+    r->wave_opened_ms = col_int(st, 19, 0);
+    col_text(st, 20, r->reason, sizeof r->reason);
+    r->created_ms = col_int(st, 21, 0);
+    r->updated_ms = col_int(st, 22, 0);
+    col_text(st, 23, r->created_by, sizeof r->created_by);
+    r->health_from_ms = col_int(st, 24, 0);
+}
+
+/* Prepare sql on c (admin statements: not kept). */
+static sqlite3_stmt *prep(conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : UPD_STORE_EFAIL;
+}
+
+static int s_rollout_insert(upd_store *base, upd_rollout_row *r, const char *kind,
+                            const char *detail, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int64_t now = now_ms();
+    int rc = begin(c);
+    sqlite3_stmt *st = rc ? NULL
+                          : prep(c, "INSERT INTO rollouts(release_id, target, rollback_of, waves, "
+                                    "thresholds, max_fail_bp, max_fail_count, min_success, "
+                                    "min_sample, soak_ms, silent_ms, win, tz, allow_downgrade, "
+                                    "start_at_ms, webhook, state, wave, wave_opened_ms, reason, "
+                                    "created_ms, updated_ms, created_by) VALUES(?1,?2,?3,?4,?5,"
+                                    "?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"
+                                    "?21,?21,?22)");
+    if (!rc && !st)
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, r->release_id);
+        sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, r->rollback_of);
+        sqlite3_bind_text(st, 4, r->waves, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, r->thresholds, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, r->max_fail_bp);
+        sqlite3_bind_int64(st, 7, r->max_fail_count);
+        sqlite3_bind_int64(st, 8, r->min_success);
+        sqlite3_bind_int64(st, 9, r->min_sample);
+        sqlite3_bind_int64(st, 10, r->soak_ms);
+        sqlite3_bind_int64(st, 11, r->silent_ms);
+        sqlite3_bind_text(st, 12, r->window, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, r->tz, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 14, r->allow_downgrade);
+        sqlite3_bind_int64(st, 15, r->start_at_ms);
+        sqlite3_bind_text(st, 16, r->webhook, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 17, r->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 18, r->wave);
+        sqlite3_bind_int64(st, 19, r->wave_opened_ms);
+        sqlite3_bind_text(st, 20, r->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 21, now);
+        sqlite3_bind_text(st, 22, r->created_by, -1, SQLITE_STATIC);
+        rc = step_done(st);
+    }
+    if (!rc) {
+        r->id = sqlite3_last_insert_rowid(c->db);
+        r->created_ms = r->updated_ms = now;
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        rc = add_event(c, now, "", kind, r->release_id, -1, d);
+    }
+    if (!rc)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the rollout", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_rollout_update(upd_store *base, const upd_rollout_row *r, const char *kind,
+                            const char *detail, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    sqlite3_stmt *st =
+        rc ? NULL
+           : prep(c, "UPDATE rollouts SET state=?2, wave=?3, wave_opened_ms=?4, thresholds=?5, "
+                     "reason=?6, updated_ms=?7, health_from_ms=?8 WHERE id=?1");
+    if (!rc && !st)
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, r->id);
+        sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, r->wave);
+        sqlite3_bind_int64(st, 4, r->wave_opened_ms);
+        sqlite3_bind_text(st, 5, r->thresholds, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, r->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, r->updated_ms);
+        sqlite3_bind_int64(st, 8, r->health_from_ms);
+        rc = step_done(st);
+        if (!rc && sqlite3_changes(c->db) == 0)
+            rc = UPD_STORE_ENOTFOUND;
+    }
+    if (!rc && kind) {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        rc = add_event(c, r->updated_ms, "", kind, r->release_id, -1, d);
+    }
+    if (!rc)
+        rc = commit(c);
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not record the rollout's state", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_rollout_get(upd_store *base, int64_t id, upd_rollout_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = prep(c, "SELECT " RO_COLS " FROM rollouts WHERE id=?1");
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW) {
+            read_rollout(st, out);
+            rc = 0;
+        } else if (x == SQLITE_DONE)
+            rc = UPD_STORE_ENOTFOUND;
+        sqlite3_finalize(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_rollout_list(upd_store *base, upd_rollout_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = prep(c, "SELECT " RO_COLS " FROM rollouts ORDER BY id");
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    upd_rollout_row *r = malloc(sizeof *r);
+    if (!r)
+        rc = UPD_STORE_EFAIL;
+    while (rc == 0 && next_row(st, &rc)) {
+        read_rollout(st, r);
+        if (cb(ctx, r))
+            break;
+    }
+    free(r);
+    sqlite3_finalize(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_rollout_devices(upd_store *base, int64_t id, upd_rollout_dev_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st =
+        prep(c, "SELECT mac, state, at_ms FROM rollout_devices WHERE rollout_id=?1 ORDER BY mac");
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (st)
+        sqlite3_bind_int64(st, 1, id);
+    while (rc == 0 && next_row(st, &rc)) {
+        char mac[UPD_MAC_STR], state[24];
+        col_text(st, 0, mac, sizeof mac);
+        col_text(st, 1, state, sizeof state);
+        if (cb(ctx, mac, state, col_int(st, 2, 0)))
+            break;
+    }
+    sqlite3_finalize(st);
     release_conn(s, c);
     return rc;
 }
@@ -1797,6 +2234,17 @@ static const upd_store_ops SQLITE_OPS = {
     .device_clear_hold = s_device_clear_hold,
     .device_delete = s_device_delete,
     .device_set_tags = s_device_set_tags,
+    .rollout_insert = s_rollout_insert,
+    .rollout_update = s_rollout_update,
+    .rollout_get = s_rollout_get,
+    .rollout_list = s_rollout_list,
+    .rollout_devices = s_rollout_devices,
+    .event_add = s_event_add,
+    .token_insert = s_token_insert,
+    .token_by_key = s_token_by_key,
+    .token_list = s_token_list,
+    .token_delete = s_token_delete,
+    .token_touch = s_token_touch,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -22,6 +22,8 @@
 #include "updraft/version.h"
 
 struct upload {
+    srv *s;
+    uint64_t reserved; /* upload room taken (upspace.c), given back when it ends */
     int fd;
     char tmp[PATH_MAX + 32];
     uint64_t received;
@@ -63,6 +65,22 @@ static void write_data(srv *s, struct upload *up, const char *data, size_t size)
                  (unsigned long long)s->max_upload);
         fail(up, MHD_HTTP_CONTENT_TOO_LARGE, "too-large", m);
         return;
+    }
+    if (up->received + size > up->reserved) {
+        /* no Content-Length, or more than it said: take room as the body arrives */
+        uint64_t more = up->received + size - up->reserved;
+        if (more < (1u << 20))
+            more = 1u << 20;
+        if (up->reserved + more > s->max_upload)
+            more = s->max_upload - up->reserved;
+        char why[512];
+        int rc = upd__upspace_take(s, more, why, sizeof why);
+        if (rc != 0) {
+            fail(up, rc == -1 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INSUFFICIENT_STORAGE,
+                 rc == -1 ? "busy" : "storage", why);
+            return;
+        }
+        up->reserved += more;
     }
     while (size > 0) {
         ssize_t w = write(up->fd, data, size);
@@ -144,6 +162,7 @@ void upd__upload_free(struct upload *up)
         close(up->fd);
     if (up->tmp[0])
         unlink(up->tmp);
+    upd__upspace_give(up->s, up->reserved);
     free(up);
 }
 
@@ -159,12 +178,53 @@ static void take_arg(struct MHD_Connection *c, const char *name, char *dst, size
         strcpy(dst, v);
 }
 
+/* An upload refused before its body is read: the answer goes now, and libmicrohttpd
+ * closes the connection instead of reading the rest. Returns 1 (answered) or -1. */
+static int refuse_now(req *r, struct MHD_Connection *c, unsigned status, const char *kind,
+                      const char *msg)
+{
+    return upd__reply_error(r, c, status, kind, "%s", msg) == MHD_YES ? 1 : -1;
+}
+
 int upd__upload_begin(req *r, struct MHD_Connection *c)
 {
     srv *s = r->s;
+    /* The size first, from Content-Length: too large, or no room, is said before a byte
+     * of the body is read (libmicrohttpd sends no 100 Continue then). */
+    const char *cl = upd__header(c, "Content-Length");
+    uint64_t len = 0;
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (end == cl || *end || errno || cl[0] == '-')
+            return refuse_now(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                              "the Content-Length header is not a number of bytes");
+        len = v;
+    }
+    char m[640];
+    if (len > s->max_upload) {
+        snprintf(m, sizeof m,
+                 "the upload is %llu bytes, larger than %llu bytes, the server's limit: "
+                 "firmware images are smaller; check the file, or start the server with a "
+                 "larger --max-upload",
+                 (unsigned long long)len, (unsigned long long)s->max_upload);
+        return refuse_now(r, c, MHD_HTTP_CONTENT_TOO_LARGE, "too-large", m);
+    }
+    if (len) {
+        int rc = upd__upspace_take(s, len, m, sizeof m);
+        if (rc != 0)
+            return refuse_now(
+                r, c, rc == -1 ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INSUFFICIENT_STORAGE,
+                rc == -1 ? "busy" : "storage", m);
+    }
     struct upload *up = calloc(1, sizeof *up);
-    if (!up)
+    if (!up) {
+        upd__upspace_give(s, len);
         return -1;
+    }
+    up->s = s;
+    up->reserved = len;
     up->fd = -1;
     r->up = up;
     take_arg(c, "version", up->version, sizeof up->version, up);
@@ -177,11 +237,11 @@ int upd__upload_begin(req *r, struct MHD_Connection *c)
     snprintf(up->tmp, sizeof up->tmp, "%s/upload-XXXXXX", s->tmp_dir);
     up->fd = mkostemp(up->tmp, O_CLOEXEC);
     if (up->fd < 0) {
-        char m[PATH_MAX + 200];
-        snprintf(m, sizeof m, "the server cannot create a temp file in %s: %s", s->tmp_dir,
+        char tm[PATH_MAX + 200];
+        snprintf(tm, sizeof tm, "the server cannot create a temp file in %s: %s", s->tmp_dir,
                  strerror(errno));
         up->tmp[0] = '\0';
-        fail(up, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", m);
+        fail(up, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", tm);
         return 0;
     }
     const char *ct = upd__header(c, "Content-Type");
@@ -413,6 +473,9 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
                                "same_version must be 'replace' or 'allow-duplicate'");
         goto out;
     }
+    /* a ci token may be limited to some channels (authz.h) */
+    if (upd__authz_upload_channel(r, c, up->channel, replace, &ret) != 0)
+        goto out;
     upd_release_row *other = malloc(sizeof *other);
     int same = other && upd__lifecycle_same_version(s, rel, other);
     if (same && !up->same_version[0]) {
@@ -497,6 +560,10 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(insp, "flash_mode", upd_flash_mode_name(rep->flash_mode));
         cJSON_AddNumberToObject(insp, "flash_size", rep->flash_size);
         ret = upd__reply_json(r, c, MHD_HTTP_CREATED, j);
+        r->audit_release = rel->id; /* the audit event names it (authz.c) */
+        snprintf(r->audit_note, sizeof r->audit_note, "release %lld, version %.60s, %s%s%.63s",
+                 (long long)rel->id, rel->version, rel->platform,
+                 up->channel[0] ? ", channel " : "", up->channel);
     }
 out:
     free(fi);
@@ -517,5 +584,7 @@ enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
     if (up->tmp[0])
         unlink(up->tmp);
     up->tmp[0] = '\0';
+    upd__upspace_give(r->s, up->reserved); /* the temp file is gone or is a blob now */
+    up->reserved = 0;
     return ret;
 }

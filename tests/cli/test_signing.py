@@ -295,6 +295,69 @@ class Signing(unittest.TestCase):
         rc, r = self.inspect_sig(corpus, self.core_pub)
         self.assertEqual((rc, r["signature"]["status"]), (1, "unsigned"))
 
+    # ---- ESP32: Secure Boot v2 signature sectors --------------------------------------
+
+    def sbv2_signed(self, app, key, digest=None, version=2):
+        """app + 0xFF to 4 KB + a Secure Boot v2 sector with one block, laid out as ESP-IDF's
+        esp_secure_boot.h documents it (espsecure is not in Debian): the RSA-PSS signature
+        (SHA-256, MGF1, 32-byte salt) of the padded image's SHA-256 made by openssl."""
+        import zlib
+        padded = app + b"\xff" * (-len(app) % 4096)
+        d = hashlib.sha256(padded).digest()
+        sig = openssl("pkeyutl", "-sign", "-inkey", key, "-pkeyopt", "digest:sha256",
+                      "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32",
+                      stdin=digest or d)
+        text = openssl("rsa", "-in", key, "-noout", "-modulus").decode()
+        n = int(text.strip().split("=")[1], 16)
+        mdash = (-pow(n, -1, 1 << 32)) % (1 << 32)
+        rinv = (1 << (3072 * 2)) % n
+        key_part = (n.to_bytes(384, "little") + (65537).to_bytes(4, "little") +
+                    rinv.to_bytes(384, "little") + mdash.to_bytes(4, "little"))
+        block = bytes([0xE7, version, 0, 0]) + d + key_part + sig[::-1]
+        block += zlib.crc32(block).to_bytes(4, "little") + b"\0" * 16
+        self.assertEqual(len(block), 1216)
+        return padded + block + b"\xff" * (4096 - 1216), hashlib.sha256(key_part).hexdigest()
+
+    def test_esp32_secure_boot_v2(self):
+        k = self.path("sb.pem")
+        self.assertEqual(run("keygen", k, "--type", "rsa3072")[0], 0)
+        app = open(self.esp32, "rb").read()
+        signed, kd = self.sbv2_signed(app, k)
+        f = self.path("sb.bin")
+        open(f, "wb").write(signed)
+        rc, out, _ = run("inspect", f)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("signed for Secure Boot v2", out)
+        self.assertIn("key digest " + kd, out)
+        rc, js = self.inspect_sig_plain(f)
+        sb = js["secure_boot_v2"]
+        self.assertTrue(sb["signed"])
+        self.assertEqual(sb["sector"], len(app) + (-len(app) % 4096))
+        (b,) = sb["blocks"]
+        self.assertEqual((b["scheme"], b["crc_ok"], b["digest_ok"], b["signature_ok"],
+                          b["key_digest"]), ("RSA-3072", True, True, True, kd))
+        # the signature of another digest: the block does not verify
+        bad, _ = self.sbv2_signed(app, k, digest=hashlib.sha256(b"other").digest())
+        open(f, "wb").write(bad)
+        rc, js = self.inspect_sig_plain(f)
+        self.assertEqual(js["secure_boot_v2"]["blocks"][0]["signature_ok"], False)
+        self.assertIn("does not verify", js["secure_boot_v2"]["verdict"])
+        # a damaged block (its CRC)
+        dam = bytearray(signed)
+        dam[len(signed) - 4096 + 100] ^= 1
+        open(f, "wb").write(dam)
+        rc, js = self.inspect_sig_plain(f)
+        self.assertEqual(js["secure_boot_v2"]["blocks"][0]["crc_ok"], False)
+        self.assertIn("refuses it", js["secure_boot_v2"]["verdict"])
+        # unsigned: what a device with secure boot does
+        rc, out, _ = run("inspect", self.esp32)
+        self.assertIn("no Secure Boot v2 signature: a device with Secure Boot v2", out)
+
+    def inspect_sig_plain(self, path):
+        rc, out, err = run("inspect", "--json", path)
+        (r,) = json.loads(out)
+        return rc, r
+
     def test_inspect_pubkey_bad_key_file(self):
         rc, _, err = run("inspect", "--pubkey", self.html, self.app)
         self.assertEqual(rc, 2)

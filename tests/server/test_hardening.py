@@ -3,11 +3,12 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict heads"""
+GROUP: strict heads uploads"""
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import test_server as t
 from test_server import Server, arduino_bin, check, eq, esp8266_request
@@ -154,7 +155,58 @@ def t_heads():
           % len(lines))
 
 
-GROUPS = {"strict": t_strict, "heads": t_heads}
+def upload_head(size, extra=""):
+    return ("POST /api/v1/releases?version=9 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+            "\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n%s\r\n"
+            % (t.TOKEN, size, extra)).encode()
+
+
+def t_uploads():
+    """An upload too large for --max-upload is refused before its body is read; the uploads
+    in progress share a bounded room in <data>/tmp."""
+    srv = Server(["--max-upload", "1"])  # 1 MiB; the uploads together: 2 MiB
+    tmp = os.path.join(srv.data, "tmp")
+    try:
+        # 100 MB announced, not a byte of body sent: the answer comes anyway
+        for extra in ("", "Expect: 100-continue\r\n"):
+            eq(whole_answer(srv.port, upload_head(100 << 20, extra)), 413,
+               "Content-Length 100 MiB %s: 413 before the body" % extra.strip())
+        eq(os.listdir(tmp), [], "nothing written to <data>/tmp for a refused upload")
+        # two uploads of 900,000 bytes in progress hold 1.8 of the 2 MiB
+        held = []
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(upload_head(900000) + b"\xe9" * 1000)
+            held.append(s)
+        img = arduino_bin(seed=321)
+        deadline, room = time.time() + 10, None
+        while time.time() < deadline and (room or {}).get("used") != 1800000:
+            room = srv.api("GET", "/api/v1").json["upload_room"]
+            time.sleep(0.05)
+        eq(room, {"used": 1800000, "max": 2 << 20}, "GET /api/v1: the two hold their room")
+        eq(whole_answer(srv.port, upload_head(400000)), 503,
+           "a third upload while the room is held: 503 before its body")
+        r = srv.api("POST", "/api/v1/releases?version=3.0", img + b"\0" * (400000 - len(img)))
+        eq(r.status, 503, "a third upload with its body: 503")
+        check(r.json and r.json.get("kind") == "busy" and "retry" in r.json.get("error", ""),
+              "it says the uploads in progress hold the room: %r" % (r.json,))
+        eq(srv.api("GET", "/api/v1/releases").status, 200, "the API still answers")
+        for s in held:
+            s.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:  # the server notices the two went away
+            r = srv.api("POST", "/api/v1/releases?version=3.0", img)
+            if r.status != 503:
+                break
+            time.sleep(0.2)
+        eq(r.status, 201, "the room is given back when uploads end")
+        eq(srv.api("GET", "/api/v1").json["upload_room"]["used"], 0, "all of it")
+        eq(os.listdir(tmp), [], "no temp file left behind")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

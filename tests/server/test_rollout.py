@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""Staged rollouts (issue 9, docs/rollouts.md): the real `updraft serve` on 127.0.0.1, a
+fleet of devices that send the ESP8266 core's byte-exact requests, install what they are
+offered (or fail to, or never come back), and the operator's CLI and API.
+
+usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
+GROUP: admin converge badpause rollback late restart precedence"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import test_server as t
+from test_server import Server, arduino_bin, check, eq, esp8266_request, events, md5
+
+OLD = arduino_bin(seed=301)
+NEW = arduino_bin(seed=302)
+NEWER = arduino_bin(seed=303)
+
+
+class Hook:
+    """A webhook receiver on 127.0.0.1: answers the first POST with 500 (the server must
+    retry), the others with 204; keeps the JSON bodies."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        hook = self
+        self.bodies, self.posts = [], 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hook.posts += 1
+                if hook.posts == 1:
+                    self.send_response(500)
+                else:
+                    hook.bodies.append(json.loads(body))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hooks/updraft" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait(self, event, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for b in self.bodies:
+                if b.get("event") == event:
+                    return b
+            time.sleep(0.1)
+        return None
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Device:
+    """An ESP8266 running image `img` with version `ver`. fate: what it does with an
+    update it downloads: "ok" installs it, "fail" keeps its old image (the Updater
+    refused it or it did not boot: it checks in with the old MD5), "silent" never
+    checks in again."""
+
+    def __init__(self, srv, n, img=OLD, ver="1.0.0", fate="ok"):
+        self.srv, self.mac = srv, "DE:BA:7A:C0:%02X:%02X" % (n >> 8, n & 0xFF)
+        self.img, self.ver, self.fate, self.gone = img, ver, fate, False
+        self.got = []  # versions it was offered
+
+    def check(self):
+        if self.gone:
+            return None
+        r = self.srv.raw(esp8266_request(self.srv.port, mac=self.mac, md5sum=md5(self.img),
+                                         size=len(self.img), version=self.ver))
+        if r.status == 200:
+            ver = r.headers.get("x-version")
+            self.got.append(ver)
+            if self.fate == "ok":
+                self.img, self.ver = r.body, ver
+            elif self.fate == "silent":
+                self.gone = True
+        return r
+
+
+def fleet(srv, n, start=0, **kw):
+    return [Device(srv, start + i, **kw) for i in range(n)]
+
+
+def rounds(devs, until, timeout=30, pause=0.15):
+    """Let every device check once per round until until() holds; True when it did."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for d in devs:
+            d.check()
+        if until():
+            return True
+        time.sleep(pause)
+    return False
+
+
+def cli(srv, *args):
+    env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port, UPDRAFT_TOKEN=t.TOKEN)
+    p = subprocess.run([t.BIN] + list(args), env=env, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def show(srv, rid):
+    r = srv.api("GET", "/api/v1/rollouts/%d" % rid)
+    eq(r.status, 200, "GET rollout %d" % rid)
+    return r.json or {}
+
+
+def setup(srv, n, **kw):
+    """Release 1 (1.0.0) on stable, n devices that run it, release 2 (2.0.0) uploaded."""
+    old = srv.upload(OLD, "1.0.0", "stable").json
+    devs = fleet(srv, n, **kw)
+    for d in devs:
+        eq(d.check().status, 304, "device runs the channel's release")
+    new = srv.upload(NEW, "2.0.0").json
+    return old, new, devs
+
+
+def create(srv, body, status=201):
+    r = srv.api("POST", "/api/v1/rollouts", body)
+    eq(r.status, status, "POST /api/v1/rollouts %r: %r" % (body, r.json))
+    return r.json or {}
+
+
+def t_admin():
+    """create, plan, list, show, pause, resume, abort over the CLI and the API, with
+    their errors in the CLI's words."""
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 30)
+        # plan: exact counts of the known devices, a sample, nothing started
+        rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]), "--waves",
+                           "10%,50%,100%", "--json")
+        eq(rc, 0, "rollout plan: exit 0 (%s)" % err)
+        plan = json.loads(out) if rc == 0 else {}
+        sizes = [w["eligible"] for w in plan.get("waves_detail", [])]
+        eq(sizes, [3, 12, 15], "plan: 10%% of 30 is 3, 50%% is 15 (12 more), the rest 15")
+        eq(plan.get("total", {}).get("pending"), 30, "plan: 30 devices pending")
+        eq(len(plan.get("waves_detail", [{}])[0].get("sample", [])), 3, "plan: a sample per wave")
+        eq(srv.api("GET", "/api/v1/rollouts").json, {"rollouts": []}, "plan starts nothing")
+        rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]), "--waves",
+                           "10%,50%,100%")
+        check(rc == 0 and "nothing is started" in out and "ELIGIBLE" in out,
+              "plan's table: %r %r" % (out, err))
+        # the same waves when created: membership is the hash of MAC and rollout id
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--waves",
+                           "10%,50%,100%", "--soak", "1h")
+        eq(rc, 0, "rollout create: exit 0 (%s)" % err)
+        check("rollout 1: release 2" in out and "running" in out and "wave 1 of 3 opened" in out,
+              "create prints the rollout: %r" % out)
+        st = show(srv, 1)
+        eq([w["eligible"] for w in st["waves_detail"]], sizes, "create's waves are the plan's")
+        eq(st["waves_detail"][0]["sample"], plan["waves_detail"][0]["sample"],
+           "the same devices as planned")
+        # wave 1's devices are offered, the others are not
+        first = set(st["waves_detail"][0]["sample"])
+        for d in devs:
+            r = d.check()
+            eq(r.status, 200 if d.mac in first else 304,
+               "%s %s wave 1" % (d.mac, "in" if d.mac in first else "not in"))
+        # errors in CLI words
+        bad = [(("--release", "x"), "is not a release id"),
+               (("--release", "2", "--waves", "10%,5%"), "--waves: wave 2 ('5%') is not larger"),
+               (("--release", "2", "--waves", "0%"), "--waves: wave 1 ('0%') is not a share"),
+               (("--release", "2", "--max-failures", "5"), None),
+               (("--release", "2", "--max-failures", "abc"), "--max-failures: 'abc' is not"),
+               (("--release", "2", "--soak", "5x"), "--soak takes a duration"),
+               (("--release", "2", "--wavs", "1%"), "did you mean --waves?"),
+               (("--release", "99"), "there is no release 99"),
+               (("--waves", "1%"), "--release is needed"),
+               (("--release", "2", "--webhook", "ftp://x"), "--webhook: 'ftp://x' is not an http")]
+        for args, want in bad:
+            rc, out, err = cli(srv, "rollout", "create", *args)
+            if want is None:  # an overlap: refused by the server, naming rollout 1
+                check(rc == 1 and "rollout 1" in err and "already covers 30" in err,
+                      "overlapping create refused, overlap named: %r" % err)
+                continue
+            check(rc != 0 and want in err, "create %r: %r in %r" % (args, want, err))
+        r = srv.api("POST", "/api/v1/rollouts", {"release": new["id"], "wavez": "1%"})
+        check(r.status == 400 and "unknown field \"wavez\"" in r.json["error"],
+              "API: unknown field named: %r" % r.json)
+        r = srv.api("POST", "/api/v1/rollouts", {"release": new["id"]})
+        check(r.status == 409 and "already covers" in r.json["error"], "API: overlap is 409")
+        # pause: devices not started are no longer offered; resume; abort
+        rc, out, err = cli(srv, "rollout", "pause", "1", "--note", "lunch")
+        check(rc == 0 and "paused by admin-token: lunch" in out, "pause: %r %r" % (out, err))
+        rc, out, err = cli(srv, "rollout", "pause", "1")
+        check(rc == 1 and "paused already" in err, "pause twice: %r" % err)
+        fresh = Device(srv, 900)
+        rc, out, err = cli(srv, "rollout", "resume", "1")
+        check(rc == 0 and "running" in out and "resumed by admin-token" in out, "resume: %r" % out)
+        rc, out, err = cli(srv, "rollout", "abort", "1", "--note", "enough")
+        check(rc == 0 and "aborted by admin-token: enough" in out, "abort: %r" % out)
+        rc, out, err = cli(srv, "rollout", "resume", "1")
+        check(rc == 1 and "rollout 1 is aborted" in err, "resume an aborted one: %r" % err)
+        eq(fresh.check().status, 304, "after the abort nobody new is offered the release")
+        rc, out, err = cli(srv, "rollout", "show", "7")
+        check(rc == 1 and "there is no rollout 7" in err, "show unknown: %r" % err)
+        rc, out, err = cli(srv, "rollout", "list")
+        check(rc == 0 and "aborted" in out and "1/3" in out, "list: %r" % out)
+        kinds = [e["kind"] for e in events(srv)]
+        for k in ("rollout-created", "rollout-wave", "rollout-paused", "rollout-resumed",
+                  "rollout-aborted"):
+            check(k in kinds, "event %s recorded" % k)
+        check(any("paused by admin-token: lunch" in e["detail"] for e in events(srv, kind="rollout-paused")),
+              "the pause event says who and why")
+        # targets: a filter (docs/filters.md); disjoint targets run side by side
+        for d in devs[:5]:
+            eq(srv.api("PUT", "/api/v1/devices/%s/channel" % d.mac, {"channel": "beta"}).status,
+               200, "device to channel beta")
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "channel=beta", "--waves", "100%", "--json")
+        eq(rc, 0, "create --target channel=beta (%s)" % err)
+        beta = json.loads(out) if rc == 0 else {}
+        eq(beta.get("total", {}).get("eligible"), 5, "the beta target names the 5 beta devices")
+        eq(beta.get("target"), "channel=beta", "the target in its canonical form")
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "channel=stable", "--waves", "100%")
+        eq(rc, 0, "a disjoint target runs beside it (%s)" % err)
+        rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]))
+        check(rc == 1 and "rollout %d" % beta.get("id", 0) in err and "already covers 5" in err,
+              "an overlapping target is refused with the overlap named: %r" % err)
+        rc, out, err = cli(srv, "rollout", "create", "--release", "2", "--target", "verison<2")
+        check(rc == 2 and "--target: filter term 'verison<2'" in err and "version" in err,
+              "a bad target in CLI words: %r" % err)
+        r = beta and devs[0].check()
+        check(r and r.status == 200 and "(rollout %d, wave 1)" % beta["id"] in srv.api(
+            "GET", "/api/v1/devices/" + devs[0].mac).json.get("last_result", ""),
+            "a beta device is offered the release by the beta rollout")
+        rc, out, err = cli(srv, "rollout", "--help")
+        check(rc == 0 and "rollback" in out and "plan" in out, "rollout --help")
+        rc, out, err = cli(srv, "rollout", "create", "--help")
+        check(rc == 0 and "--max-failures" in out and "--min-sample" in out, "create --help")
+    finally:
+        srv.stop()
+
+
+def t_converge():
+    """A good release goes 10% -> 50% -> 100% and every device converges; the rollout
+    completes by itself."""
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 40)
+        st = create(srv, {"release": new["id"], "waves": "10%,50%,100%", "soak": "1s",
+                          "min_sample": 2})
+        rid = st.get("id")
+
+        def done():
+            s = show(srv, rid)
+            return s["state"] == "completed" and all(d.ver == "2.0.0" for d in devs)
+        ok = rounds(devs, done, timeout=90)
+        check(ok, "converged and completed: %r" % show(srv, rid).get("reason"))
+        waves = [e["detail"].split(": ", 1)[1] for e in reversed(events(srv, kind="rollout-wave"))]
+        check(len(waves) == 3 and all(w.startswith("wave %d of 3 opened" % (i + 1))
+                                      for i, w in enumerate(waves)),
+              "the waves opened one after the other: %r" % waves)
+        check(waves[1:] and all("(soaked)" in w for w in waves[1:]),
+              "waves 2 and 3 opened when the one before had soaked: %r" % waves)
+        st = show(srv, rid)
+        eq(st["total"]["updated"], 40, "all 40 updated")
+        eq(st["total"]["failed"] + st["total"]["silent"], 0, "no failures")
+        check(st["reason"].startswith("completed"), "reason: %r" % st["reason"])
+        # after completion the release is not offered by the finished rollout any more;
+        # devices run it: current
+        eq(devs[0].check().status, 304, "a device on 2.0.0 is current")
+    finally:
+        srv.stop()
+
+
+def t_badpause():
+    """A release that fails on about half the devices pauses in its first wave: no more
+    devices than wave 1 get it, the rollout says why in a sentence, and devices that have
+    not started are no longer offered it."""
+    srv = Server()
+    try:
+        old = srv.upload(OLD, "1.0.0", "stable").json
+        devs = [Device(srv, i, fate=("fail" if i % 2 else "ok")) for i in range(100)]
+        for i in range(0, 100, 8):
+            devs[i].fate = "silent"  # ESP8266 boot loop: never seen again
+        for d in devs:
+            d.check()
+        new = srv.upload(NEW, "2.0.0").json
+        hook = Hook()
+        st = create(srv, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
+                          "silent_after": "2s", "max_failures": "5%", "webhook": hook.url})
+        rid = st.get("id")
+        wave1 = st["waves_detail"][0]["eligible"]
+        eq(wave1, 10, "wave 1 is 10 of 100")
+        t0 = time.time()
+        ok = rounds(devs, lambda: show(srv, rid)["state"] == "paused", timeout=90)
+        check(ok, "the rollout paused itself")
+        st = show(srv, rid)
+        reached = sum(1 for d in devs if d.got)
+        check(reached <= wave1, "reached %d devices, no more than wave 1's %d" % (reached, wave1))
+        eq(st["wave"], 1, "paused in wave 1")
+        reason = st["reason"]
+        check(reason.startswith("paused: ") and " devices in wave 1 failed (" in reason and
+              "% > 5%)" in reason, "the pause's sentence: %r" % reason)
+        ev = []
+        for _ in range(40):
+            ev = events(srv, kind="rollout-paused")
+            if ev:
+                break
+            time.sleep(0.05)
+        check(ev and ev[0]["detail"] == "rollout %d: %s" % (rid, reason),
+              "the pause is an event with the sentence: %r" % ev[:1])
+        # nothing more is offered to devices that have not started, however long we wait
+        rounds(devs, lambda: False, timeout=2.5)
+        eq(sum(1 for d in devs if d.got), reached, "paused: no new device was offered it")
+        r = Device(srv, 500).check()
+        eq(r.status, 304, "a new device is not offered the paused rollout's release")
+        print("paused after %.1f s: %s" % (time.time() - t0, reason))
+        # the webhook: retried after the receiver's 500, the pause with its sentence
+        b = hook.wait("rollout-paused")
+        check(b and b["rollout"] == rid and b["state"] == "paused" and b["reason"] == reason,
+              "the pause reached the webhook: %r" % b)
+        check(hook.wait("rollout-created") is not None and hook.posts >= 3,
+              "the first message was retried after the 500: %d posts, %r" % (hook.posts,
+                                                                            hook.bodies))
+        hook.stop()
+        # the API says the same, and the CLI shows it
+        rc, out, err = cli(srv, "rollout", "show", str(rid))
+        check(rc == 0 and "state:   paused" in out and reason in out, "show: %r" % out)
+        print("$ updraft rollout show %d\n%s" % (rid, out))  # docs/rollouts.md quotes it
+        # resume: failures before the resume no longer count; the rollout goes on and,
+        # failing again past the limit with the next wave's results, pauses again
+        eq(srv.api("POST", "/api/v1/rollouts/%d/resume" % rid).status, 200, "resume")
+        ok = rounds(devs, lambda: show(srv, rid)["state"] == "paused", timeout=90)
+        check(ok, "paused again after the resume")
+        st = show(srv, rid)
+        check(st["wave"] <= 2, "the second pause is in wave 2 at the latest: %r" % st["reason"])
+    finally:
+        srv.stop()
+
+
+def t_rollback():
+    """rollout rollback: the devices that got the bad release go back to the one before,
+    a downgrade allowed for them alone."""
+    srv = Server()
+    try:
+        old = srv.upload(OLD, "1.0.0", "stable").json
+        devs = [Device(srv, i, fate=("fail" if i % 4 == 1 else "ok")) for i in range(40)]
+        for d in devs:
+            d.check()
+        new = srv.upload(NEW, "2.0.0").json
+        st = create(srv, {"release": new["id"], "waves": "25%,100%", "soak": "30s",
+                          "max_failures": "60%", "min_sample": 1})
+        rid = st["id"]
+        rounds(devs, lambda: show(srv, rid)["total"]["updated"] +
+               show(srv, rid)["total"]["failed"] >= 10, timeout=60)
+        got = [d for d in devs if d.got]
+        on_new = [d for d in devs if d.ver == "2.0.0"]
+        check(len(got) == 10 and on_new, "wave 1 took it: %d got, %d run it" % (len(got),
+                                                                                len(on_new)))
+        rc, out, err = cli(srv, "rollout", "rollback", str(rid), "--json")
+        eq(rc, 0, "rollout rollback: exit 0 (%s)" % err)
+        rb = json.loads(out) if rc == 0 else {}
+        eq(rb.get("release"), old["id"], "the rollback's release is the one before")
+        eq(rb.get("rollback_of"), rid, "it names the rolled-back rollout")
+        eq(rb.get("total", {}).get("eligible"), 10, "its devices: the 10 that got 2.0.0")
+        eq(show(srv, rid)["state"], "aborted", "the bad rollout is aborted")
+        ok = rounds(devs, lambda: all(d.ver == "1.0.0" for d in devs) and
+                    show(srv, rb["id"])["state"] == "completed", timeout=90)
+        check(ok, "every device runs 1.0.0 again, the rollback completed: %r" %
+              show(srv, rb["id"]).get("reason"))
+        for d in devs:
+            if d not in got:
+                eq(d.got, [], "%s never got anything" % d.mac)
+        # downgrades stay refused outside the rollback
+        other = Device(srv, 300, img=NEW, ver="2.0.0")
+        r = other.check()
+        check(r.status == 304 and "downgrades are offered only" in
+              r.headers.get("x-updraft-reason", ""), "no silent downgrade for others: %r" %
+              r.headers.get("x-updraft-reason"))
+        rc, out, err = cli(srv, "rollout", "rollback", "99")
+        check(rc == 1 and "there is no rollout 99" in err, "rollback of nothing: %r" % err)
+    finally:
+        srv.stop()
+
+
+def t_late():
+    """Devices that appear after the rollout started and match its target join their wave."""
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 20)
+        st = create(srv, {"release": new["id"], "waves": "50%,100%", "soak": "2s",
+                          "min_sample": 1})
+        rid = st["id"]
+        late = fleet(srv, 40, start=100)
+        first = [d for d in late if d.check().status == 200]
+        check(0 < len(first) < 40, "some late devices fall in the open wave 1 at their first "
+              "check: %d of 40" % len(first))
+        allv = devs + late
+        ok = rounds(allv, lambda: all(d.ver == "2.0.0" for d in allv) and
+                    show(srv, rid)["state"] == "completed", timeout=90)
+        check(ok, "old and late devices all converge")
+        eq(show(srv, rid)["total"]["updated"], 60, "60 devices updated in the rollout")
+    finally:
+        srv.stop()
+
+
+def t_restart():
+    """A restart mid-rollout loses nothing: state, wave, device states; it goes on."""
+    srv = Server()
+    first = srv
+    try:
+        old, new, devs = setup(srv, 30)
+        st = create(srv, {"release": new["id"], "waves": "20%,100%", "soak": "3s",
+                          "min_sample": 1})
+        rid = st["id"]
+        rounds(devs, lambda: show(srv, rid)["total"]["updated"] >= 6, timeout=60)
+        before = show(srv, rid)
+        srv.stop()
+        srv = Server(data=first.data)
+        for d in devs:
+            d.srv = srv
+        after = show(srv, rid)
+        for k in ("state", "wave", "waves", "reason", "waves_detail"):
+            eq(after.get(k), before.get(k), "after a restart: %s" % k)
+        check("rollouts: 1 active, resumed where they stood" in "".join(srv.out),
+              "the server says it resumed: %r" % srv.out)
+        ok = rounds(devs, lambda: show(srv, rid)["state"] == "completed" and
+                    all(d.ver == "2.0.0" for d in devs), timeout=90)
+        check(ok, "the rollout completes after the restart")
+    finally:
+        srv.stop()
+        del first
+
+
+def t_precedence():
+    """pin > active rollout > channel; a channel does not serve what a rollout holds back."""
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 20)
+        newer = srv.upload(NEWER, "3.0.0").json
+        st = create(srv, {"release": new["id"], "waves": "50%,100%", "soak": "1h"})
+        rid = st["id"]
+        answers = {d.mac: d.check() for d in devs}
+        inwave = [d for d in devs if answers[d.mac].status == 200]
+        outwave = [d for d in devs if answers[d.mac].status != 200]
+        eq(len(inwave), 10, "50% of 20 offered")
+        check("(rollout %d, wave 1)" % rid in inwave[0].srv.api(
+            "GET", "/api/v1/devices/" + inwave[0].mac).json.get("last_result", ""),
+            "the offer names the rollout and the wave")
+        # a pin wins over the rollout
+        pinned = outwave[0]
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % pinned.mac, {"release": newer["id"]})
+           .status, 200, "pin")
+        r = pinned.check()
+        eq(r.headers.get("x-version") if r.status == 200 else None, "3.0.0",
+           "pin > rollout: the pinned release is offered")
+        # the channel set to the rollout's release does not reach devices outside the wave
+        eq(srv.api("PUT", "/api/v1/channels/stable", {"release": new["id"]}).status, 200,
+           "channel stable -> 2.0.0")
+        r = outwave[1].check()
+        check(r.status == 304 and "being rolled out (rollout %d)" % rid in
+              r.headers.get("x-updraft-reason", ""),
+              "rollout > channel: held back from a device outside the open waves: %r" %
+              r.headers.get("x-updraft-reason"))
+        # a channel release other than the rollout's still reaches them
+        eq(srv.api("PUT", "/api/v1/channels/stable", {"release": newer["id"]}).status, 200,
+           "channel stable -> 3.0.0")
+        r = outwave[1].check()
+        eq(r.headers.get("x-version") if r.status == 200 else r.headers.get("x-updraft-reason"),
+           "3.0.0", "outside the waves the channel's own release is offered")
+        # new devices: those in the wave get the rollout's release, not the channel's newer
+        # one; the others the channel's
+        got = [Device(srv, 200 + i).check().headers.get("x-version") for i in range(30)]
+        n2, n3 = got.count("2.0.0"), got.count("3.0.0")
+        check(n2 + n3 == 30 and 5 <= n2 <= 25,
+              "new devices: rollout's release in the wave (%d), channel's outside (%d)" % (n2, n3))
+    finally:
+        srv.stop()
+
+
+GROUPS = {"admin": t_admin, "converge": t_converge, "badpause": t_badpause,
+          "rollback": t_rollback, "late": t_late, "restart": t_restart,
+          "precedence": t_precedence}
+
+if __name__ == "__main__":
+    GROUPS[t.GROUP]()
+    if t.FAILS:
+        print("%d check(s) failed in group %s" % (len(t.FAILS), t.GROUP))
+        sys.exit(1)
+    print("ok: group %s" % t.GROUP)
