@@ -157,6 +157,16 @@ def psql(url, sql):
     return p.stdout
 
 
+def dump(url):
+    """Every row of the database at url, as pg_dump writes it (bytes)."""
+    st = state()
+    exe = os.path.join(st["bindir"], "pg_dump")
+    p = subprocess.run([exe, "--data-only", "-d", url], capture_output=True)
+    if p.returncode != 0:
+        raise SystemExit("pg_dump failed: %s" % p.stderr.decode(errors="replace"))
+    return p.stdout
+
+
 def database_url(key):
     """The URL of the database for key (a data directory: a server restarted on the same
     directory finds its database again), created empty on first use; None on SQLite."""

@@ -114,12 +114,24 @@ def show(srv, rid):
     return r.json or {}
 
 
+def registered(srv, n, timeout=20):
+    """Wait until the registry holds n devices: the writer thread records check-ins after
+    the answers (a rollout made earlier counts only the devices written by then)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if srv.api("GET", "/api/v1/devices?limit=1").json.get("total") == n:
+            return
+        time.sleep(0.05)
+    check(False, "the registry holds the %d devices that checked in" % n)
+
+
 def setup(srv, n, **kw):
     """Release 1 (1.0.0) on stable, n devices that run it, release 2 (2.0.0) uploaded."""
     old = srv.upload(OLD, "1.0.0", "stable").json
     devs = fleet(srv, n, **kw)
     for d in devs:
         eq(d.check().status, 304, "device runs the channel's release")
+    registered(srv, n)
     new = srv.upload(NEW, "2.0.0").json
     return old, new, devs
 
@@ -350,6 +362,7 @@ def t_rollback():
         devs = [Device(srv, i, fate=("fail" if i % 4 == 1 else "ok")) for i in range(40)]
         for d in devs:
             d.check()
+        registered(srv, 40)
         new = srv.upload(NEW, "2.0.0").json
         st = create(srv, {"release": new["id"], "waves": "25%,100%", "soak": "30s",
                           "max_failures": "60%", "min_sample": 1})
