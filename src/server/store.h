@@ -364,7 +364,8 @@ typedef struct upd_store_ops {
     int (*event_list)(upd_store *st, const char *mac, const char *kind, int64_t before_id,
                       int limit, upd_event_cb cb, void *ctx);
     /* Delete up to max events older than before_ms (oldest first). Returns how many
-     * were deleted (>= 0) or UPD_STORE_EFAIL. */
+     * were deleted (>= 0) or UPD_STORE_EFAIL. With several servers on one database one
+     * prunes at a time: the others delete nothing (0) meanwhile. */
     int (*events_prune)(upd_store *st, int64_t before_ms, int max);
     /* Apply the writer thread's records in one transaction: for each, read the device,
      * ask rules what the record means (upd_plan) and write that. */
@@ -425,6 +426,12 @@ typedef struct upd_store_ops {
                     size_t errlen);
     int (*blob_drop)(upd_store *st, const char *sha256);
     int (*blob_prune)(upd_store *st, int64_t before_ms);
+    /* Call changed(ctx), from a thread of the store's, soon after another server on the
+     * same database changed releases, channels or devices' settings (PostgreSQL:
+     * LISTEN/NOTIFY), and when it may have missed such a change (its connection came
+     * back): read caches then drop what they hold. NULL in a store no other server
+     * writes (SQLite). Once per store; 0 or EFAIL. */
+    int (*watch)(upd_store *st, void (*changed)(void *ctx), void *ctx);
 } upd_store_ops;
 
 struct upd_store {

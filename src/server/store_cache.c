@@ -4,7 +4,9 @@
  * the writer thread) or, with several servers on one database, through another
  * server's. So entries are dropped by a generation counter that every write through
  * this wrapper bumps, and are never used for longer than UPD_CACHE_TTL_MS, which
- * bounds what another server's writes can leave stale.
+ * bounds what another server's writes can leave stale; with a store that reports them
+ * (store.h watch: PostgreSQL's LISTEN/NOTIFY) another server's changes drop the cache at
+ * once.
  *
  * A reader notes the generation before it asks the store and files the answer only if
  * no write came in between, so a row read just before a write is never kept. */
@@ -483,6 +485,12 @@ static int c_blob_prune(upd_store *st, int64_t before_ms)
     return cs(st)->inner->ops->blob_prune(cs(st)->inner, before_ms);
 }
 
+/* Another server changed the database: drop everything (the store's watch thread). */
+static void changed_elsewhere(void *ctx)
+{
+    bump(ctx, 1, 1);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -556,7 +564,11 @@ upd_store *upd_store_cached(upd_store *inner)
         c->ops.blob_prune = NULL;
     }
     c->base.ops = &c->ops;
+    c->ops.watch = NULL; /* the wrapper is the one that watches */
     c->inner = inner;
     pthread_mutex_init(&c->mu, NULL);
+    if (inner->ops->watch && inner->ops->watch(inner, changed_elsewhere, c) != 0)
+        fprintf(stderr, "updraft: cannot watch the database for other servers' changes: "
+                        "cached rows may be a second old\n");
     return &c->base;
 }

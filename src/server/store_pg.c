@@ -6,7 +6,9 @@
  * back). Text is sent as UTF-8: bytes that are not (a device's header) become '?'. */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,8 +129,11 @@ static const char *const PG_MIGRATIONS[] = {
 #define N_PG_MIGRATIONS ((int)(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0]))
 #define BLOB_CHUNK      (1 << 20)
 
-/* The advisory lock key under which schema migrations run (one server at a time). */
+/* Advisory lock keys: schema migrations and event retention run on one server at a time. */
 #define MIGRATE_LOCK "7535327101"
+#define PRUNE_LOCK   "7535327102"
+/* The channel of the notifications of admin changes; the payload is the sender's id. */
+#define NOTIFY_CHANNEL "updraft_changed"
 
 /* ---- statements ---------------------------------------------------------------------- */
 
@@ -339,8 +344,10 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=$2 WHERE mac=$1",
     [Q_DEV_HOLD] = "UPDATE devices SET hold_release=$2, hold_failures=$3, hold_until_ms=$4 "
                    "WHERE mac=$1",
-    [Q_EV_PRUNE] = "DELETE FROM events WHERE id IN "
-                   "(SELECT id FROM events WHERE at_ms < $1 ORDER BY id LIMIT $2)",
+    /* only the server that holds the lock for the statement's transaction deletes */
+    [Q_EV_PRUNE] = "WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(" PRUNE_LOCK
+                   ") AS ok) DELETE FROM events WHERE id IN (SELECT e.id FROM events e, l "
+                   "WHERE l.ok AND e.at_ms < $1 ORDER BY e.id LIMIT $2)",
     [Q_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES($1,$2,$3,$4,$5,$6)",
     [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM "
@@ -396,6 +403,7 @@ static const char *const SQL[Q__COUNT] = {
 
 typedef struct conn {
     PGconn *pg;
+    const char *notify; /* the NOTIFY statement of this server */
     int busy;
     unsigned char prepared[Q__COUNT];
     char err[256]; /* the database's words for the last failure */
@@ -408,6 +416,14 @@ typedef struct pg_store {
     int n;
     conn *pool;
     char url[1024];
+    char id[96];      /* this server among those on the database: host, pid, start time */
+    char notify[160]; /* "NOTIFY updraft_changed, '<id>'" */
+    /* the watch thread (store.h watch) */
+    pthread_t watcher;
+    int watching;
+    atomic_int stop;
+    void (*changed)(void *ctx);
+    void *changed_ctx;
 } pg_store;
 
 static int64_t now_ms(void)
@@ -669,6 +685,13 @@ static int begin(conn *c)
 static int commit(conn *c)
 {
     return simple(c, "COMMIT");
+}
+
+/* Commit an admin change and tell the other servers (their caches drop their rows). */
+static int commit_notify(conn *c)
+{
+    int rc = simple(c, c->notify);
+    return rc ? rc : commit(c);
 }
 
 static void rollback(conn *c)
@@ -953,7 +976,7 @@ static int p_release_insert(upd_store *base, upd_release_row *r, const char *cha
     }
     if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms)) != 0)
         goto fail;
-    if ((rc = commit(c)) != 0)
+    if ((rc = commit_notify(c)) != 0)
         goto fail;
     release_conn(s, c);
     return 0;
@@ -1038,7 +1061,7 @@ static int p_release_retire(upd_store *base, int64_t id, char *err, size_t errle
         rc = add_event(c, now_ms(), NULL, "release-retired", id, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not retire the release", c);
@@ -1065,7 +1088,7 @@ static int p_release_unretire(upd_store *base, int64_t id, char *err, size_t err
         rc = add_event(c, now_ms(), NULL, "release-unretired", id, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not unretire the release", c);
@@ -1108,7 +1131,7 @@ static int p_release_delete(upd_store *base, int64_t id, int *channels, int *pin
         snprintf(d, sizeof d, "release %lld (version %.200s, %s %s) deleted", (long long)id,
                  r->version, r->platform, r->kind);
         if ((rc = add_event(c, now_ms(), NULL, "release-deleted", id, -1, d)) == 0)
-            rc = commit(c);
+            rc = commit_notify(c);
     }
     if (rc) {
         if (rc == UPD_STORE_EFAIL)
@@ -1160,7 +1183,7 @@ static int p_channel_set(upd_store *base, const char *name, int64_t id, char *er
     if (rc == 0)
         rc = set_channel(c, name, r, now_ms());
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not set the channel", c);
@@ -1257,7 +1280,7 @@ static int p_channel_chip_set(upd_store *base, const char *name, const char *chi
         rc = add_event(c, now_ms(), NULL, "channel-chip", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         seterr(err, errlen, "could not record the channel's chip", c);
         rollback(c);
@@ -1317,7 +1340,7 @@ static int p_channel_key_set(upd_store *base, const char *name, const char *pem,
         rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         seterr(err, errlen, "could not record the channel's signing key", c);
         rollback(c);
@@ -1358,7 +1381,7 @@ static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
         rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc == UPD_STORE_EFAIL)
             seterr(err, errlen, "could not write the devices' tags", c);
@@ -1497,7 +1520,7 @@ static int p_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
     if (rc == 0)
         rc = add_event(c, now_ms(), mac, id > 0 ? "pinned" : "unpinned", id, -1, d);
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not pin the device", c);
@@ -1546,7 +1569,7 @@ static int p_device_clear_hold(upd_store *base, const char *mac, char *err, size
         if ((rc = write_hold(c, mac, &p)) == 0 &&
             (rc = exec_q(c, Q_DEV_FAILED_RESET, &a, NULL)) == 0 &&
             (rc = add_event(c, now_ms(), mac, "retry", d->hold_release, -1, detail)) == 0)
-            rc = commit(c);
+            rc = commit_notify(c);
     }
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
@@ -1582,7 +1605,7 @@ static int p_device_set_channel(upd_store *base, const char *mac, const char *ch
         rc = add_event(c, now_ms(), mac, "channel-assigned", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         seterr(err, errlen, "could not set the device's channel", c);
         rollback(c);
@@ -1667,7 +1690,7 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
         rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not delete the device", c);
@@ -2065,7 +2088,7 @@ static int p_rollout_insert(upd_store *base, upd_rollout_row *r, const char *kin
         rc = add_event(c, now, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         seterr(err, errlen, "could not record the rollout", c);
         rollback(c);
@@ -2102,7 +2125,7 @@ static int p_rollout_update(upd_store *base, const upd_rollout_row *r, const cha
         rc = add_event(c, r->updated_ms, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)
-        rc = commit(c);
+        rc = commit_notify(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not record the rollout's state", c);
@@ -2327,6 +2350,68 @@ static int p_blob_prune(upd_store *base, int64_t before_ms)
     return rc ? UPD_STORE_EFAIL : (int)n;
 }
 
+/* ---- other servers' changes (LISTEN/NOTIFY) ------------------------------------------ */
+
+/* Sleep ms unless the store is closing. */
+static void nap(pg_store *s, int ms)
+{
+    for (int i = 0; i < ms / 50 && !atomic_load(&s->stop); i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The watch thread: its own connection LISTENs; a notification from another server (or
+ * a connection that came back, after which some may be missing) calls changed. */
+static void *watch_main(void *arg)
+{
+    pg_store *s = arg;
+    PGconn *pg = NULL;
+    while (!atomic_load(&s->stop)) {
+        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            PQfinish(pg);
+            pg = PQconnectdb(s->url);
+            PGresult *r =
+                PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " NOTIFY_CHANNEL) : NULL;
+            int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                nap(s, 1000);
+                continue;
+            }
+            s->changed(s->changed_ctx);
+        }
+        struct pollfd p = {PQsocket(pg), POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        if (!PQconsumeInput(pg))
+            continue; /* broken: connect again */
+        PGnotify *n;
+        int other = 0;
+        while ((n = PQnotifies(pg)) != NULL) {
+            other |= strcmp(n->extra, s->id) != 0;
+            PQfreemem(n);
+        }
+        if (other)
+            s->changed(s->changed_ctx);
+    }
+    PQfinish(pg);
+    return NULL;
+}
+
+static int p_watch(upd_store *base, void (*changed)(void *ctx), void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    if (s->watching)
+        return UPD_STORE_EFAIL;
+    s->changed = changed;
+    s->changed_ctx = ctx;
+    if (pthread_create(&s->watcher, NULL, watch_main, s) != 0)
+        return UPD_STORE_EFAIL;
+    s->watching = 1;
+    return 0;
+}
+
 /* ---- open / close ----------------------------------------------------------------------- */
 
 static void p_close(upd_store *base)
@@ -2334,6 +2419,10 @@ static void p_close(upd_store *base)
     pg_store *s = (pg_store *)base;
     if (!s)
         return;
+    if (s->watching) {
+        atomic_store(&s->stop, 1);
+        pthread_join(s->watcher, NULL);
+    }
     for (int i = 0; i < s->n; i++)
         PQfinish(s->pool[i].pg);
     free(s->pool);
@@ -2388,6 +2477,7 @@ static const upd_store_ops PG_OPS = {
     .blob_get = p_blob_get,
     .blob_drop = p_blob_drop,
     .blob_prune = p_blob_prune,
+    .watch = p_watch,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
@@ -2495,10 +2585,24 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     s->base.ops = &PG_OPS;
     s->n = pool;
     snprintf(s->url, sizeof s->url, "%s", url);
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    /* letters, digits, '-' and '.' only: it is quoted into the NOTIFY statement */
+    for (char *h = host; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+              *h == '-' || *h == '.'))
+            *h = '-';
+    snprintf(s->id, sizeof s->id, "%s-%d-%lld%09ld", host, (int)getpid(), (long long)ts.tv_sec,
+             ts.tv_nsec);
+    snprintf(s->notify, sizeof s->notify, "NOTIFY " NOTIFY_CHANNEL ", '%s'", s->id);
+    atomic_init(&s->stop, 0);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < pool; i++) {
         conn *c = &s->pool[i];
+        c->notify = s->notify;
         c->pg = PQconnectdb(url);
         if (PQstatus(c->pg) != CONNECTION_OK) {
             char m[512];

@@ -299,6 +299,7 @@ def t_badpause():
             devs[i].fate = "silent"  # ESP8266 boot loop: never seen again
         for d in devs:
             d.check()
+        registered(srv, 100)
         new = srv.upload(NEW, "2.0.0").json
         hook = Hook()
         st = create(srv, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
