@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2406,7 +2407,13 @@ static int p_watch(upd_store *base, void (*changed)(void *ctx), void *ctx)
         return UPD_STORE_EFAIL;
     s->changed = changed;
     s->changed_ctx = ctx;
-    if (pthread_create(&s->watcher, NULL, watch_main, s) != 0)
+    /* the thread takes no signal: SIGTERM and SIGINT go to the server's main thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&s->watcher, NULL, watch_main, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
         return UPD_STORE_EFAIL;
     s->watching = 1;
     return 0;
