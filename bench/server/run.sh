@@ -115,6 +115,7 @@ pick_port P_NGXD
 pick_port P_FLR
 pick_port P_PHP
 pick_port P_PHP2
+pick_port P_UPDRO
 
 wait_port() { # PORT: up to 10 s
     for _ in $(seq 100); do
@@ -156,12 +157,16 @@ device_request() {
 }
 OLD_MD5=a43ad019932b627ab90ee35a94a764ee
 # a device running the current release (2.0.0 = the 1 MiB image): every server says 304
-for p in UPD NGX NGXD FLR PHP PHP2; do
+for p in UPD NGX NGXD FLR PHP PHP2 UPDRO; do
     port_var=P_$p
     device_request /update "127.0.0.1:${!port_var}" 2.0.0 "$BIG_MD5" "$BIG_SIZE" >"$WORK/check-$p.req"
 done
 # a device on 1.0.0: gets the 1 MiB image
 device_request /update "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-UPD.req"
+# that device downloads again and again and never installs: to the failed-release rules
+# (docs/protocol.md "Failed releases") a failing device, held back after 3 downloads (304s
+# from then on). Marked as a tool's device, as updraft sim's are, it is never held.
+sed -i 's/^Content-Length: 0\r$/x-updraft-tool: bench\r\nContent-Length: 0\r/' "$WORK/dl-UPD.req"
 device_request /firmware.bin "127.0.0.1:$P_NGX" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGX.req"
 device_request /firmware.bin "127.0.0.1:$P_NGXD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/dl-NGXD.req"
 device_request /update/slow "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 >"$WORK/slow.req"
@@ -204,11 +209,25 @@ upload() { # FILE VERSION CHANNEL -> release id
         sed -n 's/^{"id":\([0-9]*\),.*/\1/p'
 }
 BIG_ID=$(upload "$WORK/fw-1mib.bin" 2.0.0 stable)
-SLOW_ID=$(upload "$WORK/fw-slow.bin" 2.0.0 slow)
+SLOW_ID=$(upload "$WORK/fw-slow.bin" 2.0.1 slow) # its own version: two builds may not share one
 [ -n "$BIG_ID" ] && [ -n "$SLOW_ID" ] || die "release upload failed: $(tail -5 "$WORK/updraft.log")"
 device_request "/releases/$BIG_ID/firmware.bin" "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 \
     >"$WORK/dl-UPDREL.req"
 log "updraft on :$P_UPD (pid $UPD_PID), releases $BIG_ID (1 MiB) and $SLOW_ID ($SLOW_SIZE B)"
+
+# updraft-rollout: a second updraft (same binary, own data) whose every check is decided by
+# an active rollout (docs/rollouts.md): the 1 MiB release rolled out to every device in one
+# wave of 100% (issue 9: the check path must stay as fast with rollouts)
+UPDRAFT_ADMIN_TOKEN=$TOKEN "$UPDRAFT" serve --listen "127.0.0.1:$P_UPDRO" \
+    --data "$WORK/updraft-ro-data" >>"$WORK/updraft-ro.log" 2>&1 &
+UPDRO_PID=$!
+STARTED+=("$UPDRO_PID")
+wait_port "$P_UPDRO" || die "the second updraft did not start: $(tail -5 "$WORK/updraft-ro.log")"
+RO_REL=$(api --data-binary "@$WORK/fw-1mib.bin" -H 'Content-Type: application/octet-stream' \
+    "http://127.0.0.1:$P_UPDRO/api/v1/releases?version=2.0.0" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
+api -H 'Content-Type: application/json' -d "{\"release\": ${RO_REL:-0}, \"waves\": \"100%\"}" \
+    "http://127.0.0.1:$P_UPDRO/api/v1/rollouts" | grep -q '"state":"running"' ||
+    die "the rollout on the second updraft was not created: $(tail -5 "$WORK/updraft-ro.log")"
 
 NGX_DIR="$WORK/nginx"
 mkdir -p "$NGX_DIR"
@@ -322,6 +341,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # sanity: every server answers the way the benchmark assumes
 SANITY[check,updraft]=$(raw_status "$P_UPD" "$WORK/check-UPD.req")
+SANITY[check,updraft-rollout]=$(raw_status "$P_UPDRO" "$WORK/check-UPDRO.req")
 SANITY[check,nginx]=$(raw_status "$P_NGX" "$WORK/check-NGX.req")
 SANITY[check,nginx-deferred]=$(raw_status "$P_NGXD" "$WORK/check-NGXD.req")
 SANITY[check,floor]=$(raw_status "$P_FLR" "$WORK/check-FLR.req")
@@ -334,9 +354,10 @@ SANITY[dl,nginx-deferred]=$(raw_status "$P_NGXD" "$WORK/dl-NGXD.req")
 for k in "${!SANITY[@]}"; do log "sanity $k: ${SANITY[$k]}"; done
 
 # ---- 1. checks/s ------------------------------------------------------------------------
-CHECK_SERVERS="updraft nginx nginx-deferred floor php php-w2"
+CHECK_SERVERS="updraft updraft-rollout nginx nginx-deferred floor php php-w2"
 for r in $(seq "$ROUNDS"); do
     wrk_run check updraft "$P_UPD" "$WORK/check-UPD.req" "$UPD_PID" "$r"
+    wrk_run check updraft-rollout "$P_UPDRO" "$WORK/check-UPDRO.req" "$UPDRO_PID" "$r"
     wrk_run check nginx "$P_NGX" "$WORK/check-NGX.req" "$NGX_PID" "$r"
     wrk_run check nginx-deferred "$P_NGXD" "$WORK/check-NGXD.req" "$NGX_PID" "$r"
     wrk_run check floor "$P_FLR" "$WORK/check-FLR.req" "$FLR_PID" "$r"
@@ -484,6 +505,8 @@ for s in $DL_SERVERS; do
     CPUD[$s]=$(med_cpu dl "$s" "$MIB_PER_REQ")
 done
 R_NGX=$(ratio "${CHK[updraft]}" "${CHK[nginx]}")
+R_RO_NGX=$(ratio "${CHK[updraft-rollout]}" "${CHK[nginx]}")
+R_RO_CPU=$(ratio "${CPUC[updraft-rollout]}" "${CPUC[updraft]}")
 R_NGXD=$(ratio "${CHK[updraft]}" "${CHK[nginx-deferred]}")
 R_FLR_PHP=$(ratio "${CHK[floor]}" "${CHK[php]}")
 R_FLR_PHP2=$(ratio "${CHK[floor]}" "${CHK[php-w2]}")
@@ -534,6 +557,8 @@ mkdir -p "$(dirname "$OUT")"
         echo "| $s | $(fmt "${CHK[$s]}") | $(all_rates check "$s") | $(fmt "${CPUC[$s]}" 1) | $(awk -v c="${CPUC[$s]}" 'BEGIN {if (c=="nan" || c+0==0) print "n/a"; else printf "%.0f", 1e6 / c}') | $(errs check "$s") |"
     done
     echo
+    echo "updraft-rollout: a second updraft (same binary) whose checks are all decided by an"
+    echo "active rollout (the release rolled out to every device, one wave of 100%)."
     echo "nginx-deferred: the same nginx on a second port with \`listen ... deferred\`"
     echo "(TCP_DEFER_ACCEPT, which updraft's listening sockets have: the fair comparison)."
     echo "floor: bench/server/floor.c, $(nproc) epoll threads that accept, read to the blank"
@@ -541,6 +566,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "do per check here (what the kernel's connection handling allows)."
     echo
     echo "Answers checked before the runs (status, Content-Length): updraft \`${SANITY[check,updraft]}\`,"
+    echo "updraft-rollout \`${SANITY[check,updraft-rollout]}\`,"
     echo "nginx \`${SANITY[check,nginx]}\`, nginx-deferred \`${SANITY[check,nginx-deferred]}\`,"
     echo "floor \`${SANITY[check,floor]}\`, php \`${SANITY[check,php]}\`, php-w2 \`${SANITY[check,php-w2]}\`."
     echo "updraft device records dropped by its writer queue during the check runs: ${DROPPED:-n/a}."
@@ -549,6 +575,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "|---|---:|---|"
     echo "| updraft >= 1.0x nginx | ${R_NGX}x | $(goal "$R_NGX" ">=" 1.0) |"
     echo "| updraft >= 1.0x nginx with \`deferred\` | ${R_NGXD}x | $(goal "$R_NGXD" ">=" 1.0) |"
+    echo "| updraft with an active rollout >= 1.0x nginx | ${R_RO_NGX}x | $(goal "$R_RO_NGX" ">=" 1.0) |"
+    echo "| CPU per check with an active rollout <= 1.1x without | ${R_RO_CPU}x | $(goal "$R_RO_CPU" "<=" 1.1) |"
     echo "| updraft >= 20x PHP (\`php -S\`, one process) | ${R_PHP}x | $(goal "$R_PHP" ">=" 20) |"
     echo "| updraft >= 20x PHP (2 workers) | ${R_PHP2}x | $(goal "$R_PHP2" ">=" 20) |"
     echo

@@ -62,11 +62,13 @@ static char *require_key(const char *arg)
 
 static int set(int argc, char **argv)
 {
-    static const char *const known[] = {"--chip", "--create", "--require-signed", NULL};
+    static const char *const known[] = {"--chip", "--create", "--require-signed",
+                                        "--allow-downgrade", NULL};
     int bad = 0;
     const char *chip = upd_cli_opt(&argc, argv, "channel set", "--chip", &bad);
     const char *keyarg = upd_cli_opt(&argc, argv, "channel set", "--require-signed", &bad);
     int create = upd_cli_flag(&argc, argv, "--create");
+    int downgrade = upd_cli_flag(&argc, argv, "--allow-downgrade");
     if (bad)
         return 2;
     if (upd_cli_unknown_options(argc, argv, "channel set", known))
@@ -78,6 +80,11 @@ static int set(int argc, char **argv)
         return 2;
     if (chip && check_chip("channel set", chip, 0))
         return 2;
+    if (downgrade && !id) {
+        fprintf(stderr, "updraft channel set: --allow-downgrade goes with the RELEASE to roll "
+                        "back to: 'updraft channel set CHANNEL RELEASE --allow-downgrade'\n");
+        return 2;
+    }
     char *pem = NULL;
     if (keyarg && strcmp(keyarg, "-") && !(pem = require_key(keyarg)))
         return 2;
@@ -97,6 +104,8 @@ static int set(int argc, char **argv)
     else if (keyarg)
         cJSON_AddNullToObject(b, "require_signed");
     cJSON_AddBoolToObject(b, "create", create);
+    if (downgrade)
+        cJSON_AddBoolToObject(b, "allow_downgrade", 1);
     free(pem);
     char *body = cJSON_PrintUnformatted(b);
     cJSON_Delete(b);
@@ -135,6 +144,21 @@ static int set(int argc, char **argv)
     else if (keyarg)
         printf("%s requires no signatures", id ? ";" : "");
     printf("\n");
+    /* the devices on it that run a newer version (docs/operations.md "Rolling back") */
+    long long newer = N(j, "newer_devices");
+    if (downgrade)
+        printf("downgrades allowed: %lld device%s on it that run%s a newer version %s offered "
+               "release %lld once (a device that runs it is current), and so is any that comes "
+               "later, until the channel is set again\n",
+               newer < 0 ? 0 : newer, newer == 1 ? "" : "s", newer == 1 ? "s" : "",
+               newer == 1 ? "is" : "are", N(j, "release"));
+    else if (newer > 0)
+        fprintf(stderr,
+                "updraft channel set: warning: %lld device%s on channel %s run%s a newer version "
+                "than %s and will not move: downgrades are offered only with --allow-downgrade "
+                "('updraft channel set %s %lld --allow-downgrade') or to pinned devices\n",
+                newer, newer == 1 ? "" : "s", S(j, "name"), newer == 1 ? "s" : "", S(j, "version"),
+                S(j, "name"), N(j, "release"));
     cJSON_Delete(j);
     return 0;
 }
@@ -196,10 +220,15 @@ static int list(int argc, char **argv)
 }
 
 static const upd_cli_sub SUBS[] = {
-    {"set", set, "set CHANNEL [RELEASE] [--chip CHIP] [--require-signed KEY|-] [--create]",
+    {"set", set,
+     "set CHANNEL [RELEASE] [--allow-downgrade] [--chip CHIP] [--require-signed KEY|-] [--create]",
      "Make RELEASE the current release of CHANNEL for the release's platform and mode\n"
      "(a channel serves one release per platform, esp8266/esp32, and mode, app/filesystem).\n"
-     "Devices on the channel that run an older version are offered it at their next check.\n\n"
+     "Devices on the channel that run an older version are offered it at their next check.\n"
+     "Devices that run a newer version are not (it warns how many), unless:\n\n"
+     "  --allow-downgrade  offer it to the devices that run a newer version too: the\n"
+     "                  rollback of a bad release. Each gets it once (a device that runs\n"
+     "                  it is current); it holds until the channel is set again\n"
      "  --chip CHIP     also declare CHANNEL for CHIP devices (see 'channel chip')\n"
      "  --require-signed KEY  CHANNEL takes only ESP8266 releases signed with the RSA key\n"
      "                  KEY (a PEM public key; of a private key only the public half is\n"

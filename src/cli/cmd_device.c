@@ -159,7 +159,7 @@ static int list(int argc, char **argv)
         printf("devices %lld-%lld of %lld\n", offset + 1, offset + got, total);
     if (hidden > 0)
         printf("not counted: %lld device%s made by updraft sim or doctor ('--tool any' lists "
-               "them, 'updraft device delete --filter --tool any --yes' removes them)\n",
+               "them, 'updraft device delete --tool any --yes' removes them)\n",
                hidden, hidden == 1 ? "" : "s");
     return 0;
 }

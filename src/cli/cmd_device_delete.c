@@ -10,17 +10,18 @@
 #include "cmd_apiclient.h"
 
 const char UPD_DEVICE_DELETE_SYNOPSIS[] =
-    "delete MAC... | delete --filter [--channel C] [--platform P] [--version V] "
-    "[--seen-since TIME] [--attention] [--tool sim|doctor|any|none] [--yes]";
+    "delete MAC... | delete [--filter FILTER] [--channel C] [--platform P] [--version V] "
+    "[--seen-since TIME] [--attention] [--tool sim|doctor|any|none] [--all] [--yes]";
 
 const char UPD_DEVICE_DELETE_HELP[] =
     "Forget devices: their registry rows and their events go (the server keeps one\n"
     "'device-deleted' event per device, under its MAC). A deleted device that checks in\n"
     "again is new to the server: no channel assignment, no pin, no history.\n\n"
     "  MAC...            the devices to delete (5C:CF:7F:0A:1B:2C or 5ccf7f0a1b2c)\n"
-    "  --filter          delete every device the options below match (as in 'updraft\n"
-    "                    device list'; none: every device); without --yes it only lists\n"
-    "                    them\n"
+    "or select them as 'updraft device list' does (the options together: all must hold);\n"
+    "without --yes the selected devices are only listed:\n"
+    "  --filter FILTER   the devices the target filter selects (docs/filters.md), e.g.\n"
+    "                    --filter 'tool=sim' or --filter 'platform=esp32 seen>30d'\n"
     "  --channel C       devices whose effective channel is C\n"
     "  --platform P      esp8266 or esp32\n"
     "  --version V       devices that run exactly version V\n"
@@ -28,7 +29,8 @@ const char UPD_DEVICE_DELETE_HELP[] =
     "  --attention       devices a failed release is no longer offered to\n"
     "  --tool T          the devices updraft sim / doctor made: sim, doctor, any; none\n"
     "                    (the default, as in 'updraft device list'): real devices only\n"
-    "  --yes             with --filter: delete them\n";
+    "  --all             every device (real devices only, unless --tool or --filter)\n"
+    "  --yes             delete the selected devices\n";
 
 static int delete_one(const char *mac)
 {
@@ -52,32 +54,52 @@ static int delete_one(const char *mac)
     return 0;
 }
 
+/* The selection options, in 'updraft device list's terms and API keys. */
+/* The selection options, in 'updraft device list's terms, and their API keys; --filter
+ * first, so that an option written after it is seen as its missing value. */
+static const char *const SEL_OPTS[] = {"--filter",  "--channel",    "--platform",
+                                       "--version", "--seen-since", "--tool"};
+static const char *const SEL_KEYS[] = {"filter",  "channel",    "platform",
+                                       "version", "seen-since", "tool"};
+#define NSEL ((int)(sizeof SEL_OPTS / sizeof SEL_OPTS[0]))
+
 static int delete_filtered(int argc, char **argv)
 {
-    static const char *const known[] = {"--channel",    "--platform",  "--version",
-                                        "--seen-since", "--attention", "--yes",
-                                        "--filter",     "--tool",      NULL};
-    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
-                                       "--tool"};
-    static const char *const keys[] = {"channel", "platform", "version", "seen-since", "tool"};
+    static const char *const known[] = {"--channel",   "--platform", "--version", "--seen-since",
+                                        "--attention", "--yes",      "--filter",  "--tool",
+                                        "--all",       NULL};
     int tool_given = 0;
     /* the API's largest page; more matches are left for another run (said below) */
-    char path[4096] = "/api/v1/devices?limit=100000", enc[1024];
+    char path[8192] = "/api/v1/devices?limit=100000", enc[4096];
     size_t n = strlen(path);
     int bad = 0, yes = upd_cli_flag(&argc, argv, "--yes");
+    int all = upd_cli_flag(&argc, argv, "--all"), selected = all;
     if (upd_cli_flag(&argc, argv, "--attention")) {
         snprintf(path + n, sizeof path - n, "&attention=1");
         n = strlen(path);
+        selected = 1;
     }
-    for (int i = 0; i < 5; i++) {
-        const char *v = upd_cli_opt(&argc, argv, "device delete", opts[i], &bad);
+    for (int i = 0; i < NSEL; i++) {
+        const char *v = upd_cli_opt(&argc, argv, "device delete", SEL_OPTS[i], &bad);
         if (!v)
             continue;
-        tool_given |= i == 4;
-        upd_api_urlencode(v, enc, sizeof enc);
-        n += (size_t)snprintf(path + n, sizeof path - n, "&%s=%s", keys[i], enc);
-        if (n >= sizeof path)
+        if (i == 0 && (!v[0] || !strncmp(v, "--", 2))) {
+            fprintf(stderr,
+                    "updraft device delete: --filter takes a filter (docs/filters.md), e.g. "
+                    "--filter 'tool=sim' or --filter 'platform=esp32 seen>30d'; the options "
+                    "--channel, --platform, --version, --seen-since, --attention and --tool "
+                    "select by themselves ('updraft device delete --tool sim --yes')\n");
             return 2;
+        }
+        selected = 1;
+        /* a filter selects exactly what it says, the tools' devices included */
+        tool_given |= i == 0 || i == NSEL - 1;
+        upd_api_urlencode(v, enc, sizeof enc);
+        n += (size_t)snprintf(path + n, sizeof path - n, "&%s=%s", SEL_KEYS[i], enc);
+        if (n >= sizeof path) {
+            fprintf(stderr, "updraft device delete: the selection is too long\n");
+            return 2;
+        }
     }
     if (!tool_given) /* as 'device list': not the devices updraft's tools made */
         n += (size_t)snprintf(path + n, sizeof path - n, "&tool=none");
@@ -86,14 +108,20 @@ static int delete_filtered(int argc, char **argv)
     if (bad || upd_cli_unknown_options(argc, argv, "device delete", known))
         return 2;
     if (argc != 1) {
-        fprintf(stderr, "updraft device delete: give MACs or --filter with options, not both\n");
+        fprintf(stderr, "updraft device delete: give MACs or selection options (--filter, "
+                        "--channel, --tool ..., --all), not both\n");
+        return 2;
+    }
+    if (!selected) {
+        fprintf(stderr, "usage: updraft device %s\n", UPD_DEVICE_DELETE_SYNOPSIS);
         return 2;
     }
     const upd_cli_err errs[] = {
         {400, "bad-request",
          "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"},
-        {400, "bad-tool", "--tool takes sim, doctor, any or none"}};
-    cJSON *j = upd_cli_call("device delete", "GET", path, NULL, errs, 2, NULL);
+        {400, "bad-tool", "--tool takes sim, doctor, any or none"},
+        {400, "bad-filter", "--filter: %s"}};
+    cJSON *j = upd_cli_call("device delete", "GET", path, NULL, errs, 3, NULL);
     if (!j)
         return 1;
     const cJSON *devs = cJSON_GetObjectItemCaseSensitive(j, "devices");
@@ -131,9 +159,19 @@ static int delete_filtered(int argc, char **argv)
 
 int upd_cmd_device_delete(int argc, char **argv)
 {
-    if (upd_cli_flag(&argc, argv, "--filter"))
-        return delete_filtered(argc, argv);
-    static const char *const known[] = {"--filter", NULL};
+    /* any selection option: delete what it selects (listed first without --yes) */
+    static const char *const sel_flags[] = {"--all", "--attention", "--yes"};
+    for (int i = 1; i < argc; i++) {
+        for (int k = 0; k < NSEL; k++) {
+            size_t l = strlen(SEL_OPTS[k]);
+            if (!strncmp(argv[i], SEL_OPTS[k], l) && (!argv[i][l] || argv[i][l] == '='))
+                return delete_filtered(argc, argv);
+        }
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(argv[i], sel_flags[k]))
+                return delete_filtered(argc, argv);
+    }
+    static const char *const known[] = {"--filter", "--all", NULL};
     if (upd_cli_unknown_options(argc, argv, "device delete", known))
         return 2;
     if (argc < 2) {

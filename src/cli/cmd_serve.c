@@ -103,6 +103,26 @@ STRING_OPT(set_device_auth, device_auth)
 STRING_OPT(set_device_auth_file, device_auth_file)
 STRING_OPT(set_metrics_listen, metrics_listen)
 STRING_OPT(set_sign_key, sign_key)
+
+static int set_log_format(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "text") && strcmp(v, "json")) {
+        snprintf(err, errlen, "needs text or json");
+        return -1;
+    }
+    cfg->log_format = v;
+    return 0;
+}
+
+static int set_log_level(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "error") && strcmp(v, "warn") && strcmp(v, "info") && strcmp(v, "debug")) {
+        snprintf(err, errlen, "needs error, warn, info or debug");
+        return -1;
+    }
+    cfg->log_level = v;
+    return 0;
+}
 #undef STRING_OPT
 
 #define UINT_OPT(fn, max, expr)                                                                    \
@@ -199,6 +219,10 @@ static const serve_opt OPTS[] = {
      "device until 'updraft device\nretry MAC' (default 0,15m,2h; 'none': stop at the\nfirst "
      "failure)",
      set_backoff},
+    {"--log-format", "log-format", "FORMAT",
+     "the log on stderr: text (default) or json, one line\nper event", set_log_format},
+    {"--log-level", "log-level", "LEVEL",
+     "error, warn, info (default) or debug (debug: a line\nper device check)", set_log_level},
     {"--metrics-listen", "metrics-listen", "HOST:PORT",
      "serve /metrics (Prometheus) there without a token,\ne.g. 127.0.0.1:9100 (default: on "
      "--listen, with the\nadmin token)",

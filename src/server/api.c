@@ -518,7 +518,10 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
             return upd__reply_error(r, c, MHD_HTTP_CONFLICT, "signature", "%s", err);
         if (rc)
             return upd__api_store_failed(r, c, err);
-        rc = s->store->ops->channel_set(s->store, name, id, err, sizeof err);
+        /* "allow_downgrade": devices that run a newer version get it too (policy.c) */
+        rc = body_flag(r, "allow_downgrade")
+                 ? s->store->ops->channel_set_downgrade(s->store, name, id, err, sizeof err)
+                 : s->store->ops->channel_set(s->store, name, id, err, sizeof err);
         if (rc == UPD_STORE_ENOTFOUND)
             return no_release(r, c, id);
         if (rc == UPD_STORE_ECONFLICT)
@@ -535,6 +538,12 @@ static enum MHD_Result channels(req *r, struct MHD_Connection *c, const char *me
         cJSON_AddStringToObject(j, "mode", rel.mode);
         cJSON_AddNumberToObject(j, "release", (double)id);
         cJSON_AddStringToObject(j, "version", rel.version);
+        /* the devices on it that run a newer version: offered it only with the flag */
+        int64_t newer = 0;
+        if (upd__devsel_newer(s, name, &rel, &newer) != 0)
+            newer = -1;
+        cJSON_AddNumberToObject(j, "newer_devices", (double)newer);
+        cJSON_AddBoolToObject(j, "allow_downgrade", body_flag(r, "allow_downgrade"));
     }
     add_str_or_null(j, "chip", declared);
     add_channel_key(s, j, name);
@@ -864,6 +873,14 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         cJSON_AddStringToObject(j, "service", "updraft");
         cJSON_AddNumberToObject(j, "dropped_device_records",
                                 (double)upd_writer_dropped(r->s->writer));
+        char why[256];
+        uint64_t lost = upd_writer_lost(r->s->writer, why, sizeof why);
+        cJSON *dr = cJSON_AddObjectToObject(j, "dropped_device_records_by_cause");
+        cJSON_AddNumberToObject(dr, "queue_full",
+                                (double)(upd_writer_dropped(r->s->writer) - lost));
+        cJSON_AddNumberToObject(dr, "store_failed", (double)lost);
+        if (lost)
+            cJSON_AddStringToObject(dr, "last_error", why);
         upd__upspace_json(r->s, j);
         /* failed authentication (authlimit.h): attempts, and requests answered 429 */
         cJSON *af = cJSON_AddObjectToObject(j, "auth_failures");

@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "authlimit.h"
 
 #define SLOTS 4096 /* a power of two */
 #define PROBE 16   /* slots looked at per address; the stalest one of them is reused */
 
 typedef struct source {
-    char key[64]; /* the address (IPv6: its /64 as "2001:db8:1:2::/64"); "" free */
+    char key[112]; /* the address (IPv6: its /64 as "2001:db8:1:2::/64") and the scope,
+                    * "" free */
     unsigned failures;
     unsigned level; /* blocks so far: the next one lasts 2^level s */
     int64_t last_fail_ms;
@@ -49,22 +51,26 @@ void upd_authlimit_free(upd_authlimit *l)
     free(l);
 }
 
-/* The key an address counts under. */
-static void source_key(const char *ip, char out[64])
+/* The key an address (and scope) counts under. */
+static void source_key(const char *ip, const char *scope, char out[112])
 {
     struct in6_addr a;
+    char addr[64];
+    snprintf(addr, sizeof addr, "%s", ip);
     if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a) == 1) {
         if (IN6_IS_ADDR_V4MAPPED(&a)) { /* an IPv4 client of a dual-stack socket */
-            inet_ntop(AF_INET, a.s6_addr + 12, out, 64);
-            return;
+            inet_ntop(AF_INET, a.s6_addr + 12, addr, sizeof addr);
+        } else {
+            memset(a.s6_addr + 8, 0, 8);
+            char buf[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &a, buf, sizeof buf);
+            snprintf(addr, sizeof addr, "%.46s/64", buf);
         }
-        memset(a.s6_addr + 8, 0, 8);
-        char buf[INET6_ADDRSTRLEN];
-        inet_ntop(AF_INET6, &a, buf, sizeof buf);
-        snprintf(out, 64, "%s/64", buf);
-        return;
     }
-    snprintf(out, 64, "%s", ip);
+    if (scope && *scope)
+        snprintf(out, 112, "%.63s (%.40s)", addr, scope);
+    else
+        snprintf(out, 112, "%s", addr);
 }
 
 static uint32_t hash(const char *s)
@@ -130,22 +136,21 @@ static void maybe_log(upd_authlimit *l, source *e, int64_t now_ms)
     else
         snprintf(tail, sizeof tail, "%u more failure(s) before it is made to wait",
                  e->failures < UPD_AUTHLIMIT_FREE ? UPD_AUTHLIMIT_FREE - e->failures : 0);
-    fprintf(stderr,
-            "updraft: auth: %s from %s: %u failed authentication(s), %u request(s) refused "
-            "(429) since %s; %s\n",
-            l->what, e->key, e->fails_since_log, e->refused_since_log,
-            e->logged_ms ? "the last report" : "the first failure", tail);
+    upd__log(UPD_LOG_WARN, "auth-failures",
+             "%s from %s: %u failed authentication(s), %u request(s) refused (429) since %s; %s",
+             l->what, e->key, e->fails_since_log, e->refused_since_log,
+             e->logged_ms ? "the last report" : "the first failure", tail);
     e->logged_ms = now_ms;
     e->fails_since_log = 0;
     e->refused_since_log = 0;
 }
 
-unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, int64_t now_ms)
+unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, const char *scope, int64_t now_ms)
 {
     if (!l || atomic_load(&l->used) == 0)
         return 0;
-    char key[64];
-    source_key(ip, key);
+    char key[112];
+    source_key(ip, scope, key);
     unsigned wait = 0;
     pthread_mutex_lock(&l->mu);
     source *e = find(l, key, now_ms, 0);
@@ -161,13 +166,13 @@ unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, int64_t now_ms)
     return wait;
 }
 
-unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, int64_t now_ms)
+unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, const char *scope, int64_t now_ms)
 {
     if (!l)
         return 0;
     atomic_fetch_add(&l->failures, 1);
-    char key[64];
-    source_key(ip, key);
+    char key[112];
+    source_key(ip, scope, key);
     unsigned wait = 0;
     pthread_mutex_lock(&l->mu);
     source *e = find(l, key, now_ms, 1);
@@ -192,12 +197,12 @@ unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, int64_t now_ms)
     return wait;
 }
 
-void upd_authlimit_ok(upd_authlimit *l, const char *ip)
+void upd_authlimit_ok(upd_authlimit *l, const char *ip, const char *scope)
 {
     if (!l || atomic_load(&l->used) == 0)
         return;
-    char key[64];
-    source_key(ip, key);
+    char key[112];
+    source_key(ip, scope, key);
     pthread_mutex_lock(&l->mu);
     source *e = find(l, key, 0, 0);
     if (e && e->blocked_until_ms == 0 && e->failures == 0) {

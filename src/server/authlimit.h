@@ -25,15 +25,20 @@ typedef struct upd_authlimit upd_authlimit;
 upd_authlimit *upd_authlimit_new(const char *what);
 void upd_authlimit_free(upd_authlimit *l); /* NULL is fine */
 
-/* Before looking at a request's credentials: 0 go on, else the seconds the source must
+/* A source is an address and a scope: the credential tried, where one address may
+ * rightly try several (devices behind one NAT: each device's own credentials are a
+ * scope, the fleet's another); NULL or "" for the address alone (the admin API).
+ *
+ * Before looking at a request's credentials: 0 go on, else the seconds the source must
  * still wait (answer 429 with Retry-After: that many). Counts a refusal. */
-unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, int64_t now_ms);
-/* The credentials were missing or wrong: count it. Returns the seconds the source is
+unsigned upd_authlimit_check(upd_authlimit *l, const char *ip, const char *scope, int64_t now_ms);
+/* The credentials were wrong: count it (callers do not count a request that sent none:
+ * that is a challenge, not a guess). Returns the seconds the source is
  * now blocked for (0: not blocked yet). */
-unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, int64_t now_ms);
+unsigned upd_authlimit_fail(upd_authlimit *l, const char *ip, const char *scope, int64_t now_ms);
 /* The credentials were right: forget the source's failures (not when it was last
  * logged). Cheap when no source failed lately. */
-void upd_authlimit_ok(upd_authlimit *l, const char *ip);
+void upd_authlimit_ok(upd_authlimit *l, const char *ip, const char *scope);
 
 /* Plain counters since the start (for the status route and /metrics): failed
  * authentications, and requests answered 429 because of them. */

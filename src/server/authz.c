@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "srv.h"
 
@@ -18,8 +19,10 @@
 /* Every admin API route and the roles that may call it: the one place that says it.
  * Paths are under /api/v1; "{id}", "{mac}", "{name}" stand for one path segment. GET
  * also answers HEAD. A route that is not here cannot be called (404/405), whatever the
- * router in api.c knows: add the route here, in docs/api.md's role table and in
- * tests/server/test_tokens.py's walk (which compares the three). */
+ * router in api.c knows. A new route: one line here and one in docs/api.md's role table
+ * ("Tokens and roles"); tests/server/test_tokens.py requires the two to agree, a role for
+ * every route a heading of docs/api.md names, and calls each route with each role. The
+ * first line whose path and method match decides (a literal segment before "{...}"). */
 static const upd_route ROUTES[] = {
     {"GET", "/", ANY, "show the server's status and who you are"},
     {"GET", "/roles", ANY, "show which role each API route needs"},
@@ -203,7 +206,8 @@ static void flush(srv *s, int force)
     pthread_mutex_unlock(&a->mu);
     char err[256];
     if (n && s->store->ops->token_touch(s->store, batch, n, err, sizeof err) != 0)
-        fprintf(stderr, "updraft: could not record the API tokens' last use: %s\n", err);
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not record the API tokens' last use: %s",
+                 err);
 }
 
 void upd__authz_flush(srv *s)
@@ -330,8 +334,11 @@ static void audit(req *r, const upd_route *rt, const char *path, const char *met
     snprintf(e.detail, sizeof e.detail, "%s (%s /api/v1%s%s%s)%s%s", what, method, path,
              body[0] ? " " : "", body, r->audit_note[0] ? ": " : "", r->audit_note);
     char err[256];
+    upd__log(UPD_LOG_INFO, "audit", "%s by %s from %s", e.detail, e.actor[0] ? e.actor : "?",
+             e.source[0] ? e.source : "?");
     if (s->store->ops->event_add(s->store, &e, err, sizeof err) != 0)
-        fprintf(stderr, "updraft: could not record the audit event '%s': %s\n", e.detail, err);
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not record the audit event '%s': %s",
+                 e.detail, err);
 }
 
 /* The token of the request (Authorization: Bearer, the scheme in any case) into who.
@@ -363,15 +370,16 @@ int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles)
     upd_principal who;
     memset(&who, 0, sizeof who);
     upd__client_ip(c, who.ip, sizeof who.ip);
-    if (upd_authlimit_check(s->admin_limit, who.ip, upd__now_ms()))
+    const int presented = upd__header(c, "Authorization") != NULL;
+    if (presented && upd_authlimit_check(s->admin_limit, who.ip, NULL, upd__now_ms()))
         return 0;
     char why[512];
     int ok = authenticate(s, c, &who, why, sizeof why);
-    if (ok == 0)
-        upd_authlimit_fail(s->admin_limit, who.ip, upd__now_ms());
+    if (ok == 0 && presented)
+        upd_authlimit_fail(s->admin_limit, who.ip, NULL, upd__now_ms());
     if (ok != 1)
         return 0;
-    upd_authlimit_ok(s->admin_limit, who.ip);
+    upd_authlimit_ok(s->admin_limit, who.ip, NULL);
     note_use(s, &who);
     return (who.role & roles) != 0;
 }
@@ -381,7 +389,12 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
 {
     srv *s = r->s;
     upd__client_ip(c, r->who.ip, sizeof r->who.ip);
-    unsigned wait = upd_authlimit_check(s->admin_limit, r->who.ip, upd__now_ms());
+    /* A request without credentials is a challenge, not a guess: it is neither throttled
+     * nor counted, so that a client behind the same address that sends a right token is
+     * never held up by one that sends none. */
+    const int presented = upd__header(c, "Authorization") != NULL;
+    unsigned wait =
+        presented ? upd_authlimit_check(s->admin_limit, r->who.ip, NULL, upd__now_ms()) : 0;
     if (wait) {
         *ret = upd__reply_throttled(r, c, wait, 1);
         return -1;
@@ -394,8 +407,10 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
     }
     if (!ok) {
         r->who.role = 0;
-        upd__metrics_auth_failure(1);
-        wait = upd_authlimit_fail(s->admin_limit, r->who.ip, upd__now_ms());
+        if (presented) {
+            upd__metrics_auth_failure(1);
+            wait = upd_authlimit_fail(s->admin_limit, r->who.ip, NULL, upd__now_ms());
+        }
         if (wait) {
             *ret = upd__reply_throttled(r, c, wait, 1);
         } else if (r->who.name[0]) { /* a token that expired: say so, and its name */
@@ -412,7 +427,7 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
         }
         return -1;
     }
-    upd_authlimit_ok(s->admin_limit, r->who.ip);
+    upd_authlimit_ok(s->admin_limit, r->who.ip, NULL);
     note_use(s, &r->who);
     /* the route and its roles */
     const char *p = *path ? path : "/";

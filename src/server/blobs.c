@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "fsutil.h"
 #include "srv.h"
 
@@ -187,7 +188,7 @@ void upd__blob_gc(srv *s)
                 !strncmp(e->d_name, "fetch-", 6)) {
                 snprintf(path, sizeof path, "%s/%s", s->tmp_dir, e->d_name);
                 if (unlink(path) == 0)
-                    fprintf(stderr, "updraft: removed the unfinished upload %s\n", path);
+                    upd__log(UPD_LOG_INFO, "cleanup", "removed the unfinished upload %s", path);
             }
         }
         closedir(d);
@@ -210,10 +211,10 @@ void upd__blob_gc(srv *s)
             if (s->store->ops->blob_referenced(s->store, f->d_name) == 0) {
                 snprintf(path, sizeof path, "%s/%s", sub, f->d_name);
                 if (unlink(path) == 0)
-                    fprintf(stderr,
-                            "updraft: removed blob %s: no release refers to it (an upload "
-                            "interrupted before it was recorded)\n",
-                            f->d_name);
+                    upd__log(UPD_LOG_INFO, "cleanup",
+                             "removed blob %s: no release refers to it (an upload "
+                             "interrupted before it was recorded)",
+                             f->d_name);
             }
         }
         closedir(sd);

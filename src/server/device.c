@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "manifest.h"
 #include "metrics.h"
 #include "reload.h"
@@ -336,6 +337,10 @@ int upd__device_auth_ok(srv *s, struct MHD_Connection *c, const char *mac)
     return device_auth_ok(s, c, mac);
 }
 
+#define DEVICE_AUTH_401                                                                            \
+    "updraft: device authentication required: the device must send the user and password "         \
+    "configured on the server (HTTP Basic, ESPhttpUpdate.setAuthorization)"
+
 int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, const char *text401,
                              enum MHD_Result *ret)
 {
@@ -343,24 +348,36 @@ int upd__device_auth_refused(req *r, struct MHD_Connection *c, const char *mac, 
     const upd_devauth *a = upd__devauth(s); /* the set in force (SIGHUP replaces it) */
     if (!a->fleet && a->ncreds == 0)
         return 0;
+    if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
+        /* no credentials at all: a challenge, not a guess. Not counted against the source:
+         * a device behind the same address (one NAT, one test host) that sends the right
+         * credentials must not be throttled because another one sends none. */
+        *ret = upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED, text401 ? text401 : DEVICE_AUTH_401);
+        return 1;
+    }
     char ip[48];
     upd__client_ip(c, ip, sizeof ip);
+    /* the credential tried is the scope (authlimit.h): a device with credentials of its
+     * own is counted by its MAC, the rest as the fleet's; so one device with a wrong
+     * password does not make the devices sharing its address (NAT) wait */
+    const char *scope = "fleet";
+    for (size_t i = 0; mac && mac[0] && i < a->ncreds; i++)
+        if (!strcmp(a->creds[i].mac, mac)) {
+            scope = mac;
+            break;
+        }
     int64_t now = upd__now_ms();
-    unsigned wait = upd_authlimit_check(s->device_limit, ip, now);
+    unsigned wait = upd_authlimit_check(s->device_limit, ip, scope, now);
     if (!wait) {
         if (device_auth_ok(s, c, mac)) {
-            upd_authlimit_ok(s->device_limit, ip);
+            upd_authlimit_ok(s->device_limit, ip, scope);
             return 0;
         }
         upd__metrics_auth_failure(0);
-        wait = upd_authlimit_fail(s->device_limit, ip, now);
+        wait = upd_authlimit_fail(s->device_limit, ip, scope, now);
         if (!wait) {
-            *ret = upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED,
-                                   text401 ? text401
-                                           : "updraft: device authentication required: the "
-                                             "device must send the user and password "
-                                             "configured on the server (HTTP Basic, "
-                                             "ESPhttpUpdate.setAuthorization)");
+            *ret =
+                upd__reply_text(r, c, MHD_HTTP_UNAUTHORIZED, text401 ? text401 : DEVICE_AUTH_401);
             return 1;
         }
     }
@@ -571,10 +588,9 @@ static int open_blob(srv *s, const upd_release_row *rel)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)rel->size) {
-        fprintf(stderr,
-                "updraft: release %lld: blob %s is %s: restore the data directory from "
-                "a backup\n",
-                (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
+        upd__log(UPD_LOG_ERROR, "release-unreadable",
+                 "release %lld: blob %s is %s: restore the data directory from a backup",
+                 (long long)rel->id, path, fd < 0 ? strerror(errno) : "of the wrong size");
         if (fd >= 0)
             close(fd);
         return -1;
@@ -730,6 +746,9 @@ static void push_checkin(req *r, const upd_devreq *dr, const upd_decision *dec,
                          const char *result_override)
 {
     upd__metrics_check(result_override ? result_override : dec->result, dec->decline);
+    if (upd__log_on(UPD_LOG_DEBUG))
+        upd__log(UPD_LOG_DEBUG, "check", "%s %s: %s", dr->has_mac ? dr->dev.mac : "(no MAC)",
+                 result_override ? result_override : dec->result, dec->detail);
     if (dr->report[0])
         upd__metrics_report(dr->report_kind);
     if (!dr->has_mac)

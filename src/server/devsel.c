@@ -5,6 +5,7 @@
 #include "chip.h"
 #include "devsel.h"
 #include "srv.h"
+#include "updraft/version.h"
 
 static int chip_of(void *ctx, const upd_device_row *d)
 {
@@ -70,5 +71,35 @@ int upd__devsel_list(srv *s, const upd_device_filter *pre, const upd_filter *f, 
     int rc = s->store->ops->device_list(s->store, &all, each, &x);
     if (rc == 0 && total)
         *total = x.matched;
+    return rc;
+}
+
+typedef struct newer {
+    const upd_release_row *rel;
+    int64_t n;
+} newer;
+
+static int count_newer(void *ctx, const upd_device_row *d)
+{
+    newer *x = ctx;
+    if (d->pin_release <= 0 && d->version[0] && upd_version_cmp(d->version, x->rel->version) > 0)
+        x->n++;
+    return 0;
+}
+
+int upd__devsel_newer(srv *s, const char *name, const upd_release_row *rel, int64_t *out)
+{
+    *out = 0;
+    if (strcmp(rel->mode, "sketch"))
+        return 0; /* the versions devices send are their applications' */
+    upd_device_filter pre;
+    memset(&pre, 0, sizeof pre);
+    pre.channel = name;
+    pre.platform = strcmp(rel->platform, "any") ? rel->platform : NULL;
+    pre.limit = INT_MAX;
+    newer x = {rel, 0};
+    upd_writer_flush(s->writer); /* count what the devices just said */
+    int rc = s->store->ops->device_list(s->store, &pre, count_newer, &x);
+    *out = x.n;
     return rc;
 }

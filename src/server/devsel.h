@@ -25,4 +25,9 @@ void upd__devsel_env(struct srv *s, upd_filter_env *env);
 int upd__devsel_list(struct srv *s, const upd_device_filter *pre, const upd_filter *f,
                      int64_t offset, int64_t limit, upd_device_cb cb, void *ctx, int64_t *total);
 
+/* How many devices a downgrade of channel name to rel concerns: those that effectively
+ * use the channel, of rel's platform, not pinned, running a version newer than rel's
+ * (0 for filesystem releases). 0, or a UPD_STORE_* error. */
+int upd__devsel_newer(struct srv *s, const char *name, const upd_release_row *rel, int64_t *out);
+
 #endif

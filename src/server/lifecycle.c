@@ -7,6 +7,7 @@
 
 #include "closest.h"
 #include "lifecycle.h"
+#include "sigrule.h"
 
 /* ---- what serves what -------------------------------------------------------------------- */
 
@@ -160,6 +161,21 @@ enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t 
                                    "%s to fall back to",
                                    rel->platform, rel->mode, names);
             goto out;
+        }
+        /* a channel that requires signatures falls back only to a release that verifies */
+        for (size_t i = 0; i < l.n; i++) {
+            int sr = l.v[i].release_id == id
+                         ? upd__sign_channel_accepts(s, l.v[i].name, prev, err, sizeof err)
+                         : 0;
+            if (sr == -1) {
+                ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "signature", "cannot fall back: %s",
+                                       err);
+                goto out;
+            }
+            if (sr) {
+                ret = upd__api_store_failed(r, c, err);
+                goto out;
+            }
         }
         for (size_t i = 0; i < l.n; i++)
             if (l.v[i].release_id == id &&

@@ -271,7 +271,7 @@ char *upd__metrics_render(srv *s, size_t *len)
             (unsigned long long)upd_authlimit_refused(s->admin_limit));
 
     family(f, "updraft_dropped_records_total", "counter",
-           "Device records dropped because the writer's queue was full (the registry "
+           "Device records dropped because the writer's queue was full or the store failed (a full disk; the registry "
            "missed them; the devices were answered).");
     fprintf(f, "updraft_dropped_records_total %llu\n",
             (unsigned long long)(s->writer ? upd_writer_dropped(s->writer) : 0));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "delivery.h"
 #include "chip.h"
 #include "sigrule.h"
@@ -34,7 +35,7 @@ int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *ou
     if (!fi)
         return -1;
     if (upd_inspect_file(path, fi, err, sizeof err) != 0) {
-        fprintf(stderr, "updraft: release %lld: %s\n", (long long)rel->id, err);
+        upd__log(UPD_LOG_ERROR, "release-unreadable", "release %lld: %s", (long long)rel->id, err);
         free(fi);
         return -1;
     }
@@ -230,13 +231,16 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
         upd__copy(out->detail, sizeof out->detail, pk.why);
         return;
     }
-    if (!out->pinned && !downgrade_ok && d->version[0] &&
-        upd_version_cmp(rel->version, d->version) < 0) {
+    /* a downgrade: offered to a pinned device, by a rollout that allows it, or by a
+     * channel set with --allow-downgrade (once: a device that runs it is current above) */
+    int downgrade = !out->pinned && d->version[0] && upd_version_cmp(rel->version, d->version) < 0;
+    if (downgrade && !downgrade_ok && !rel->channel_downgrade) {
         out->result = "declined";
         out->decline = UPD_DECLINE_DOWNGRADE;
         snprintf(out->detail, sizeof out->detail,
                  "release %lld has version %.100s, older than the running %.100s: downgrades "
-                 "are offered only to pinned devices ('updraft device pin MAC %lld')",
+                 "are offered only to pinned devices ('updraft device pin MAC %lld') or by a "
+                 "channel set with --allow-downgrade",
                  (long long)rel->id, rel->version, d->version, (long long)rel->id);
         return;
     }
@@ -360,8 +364,10 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     }
     out->offer = 1;
     out->result = "offered";
-    snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s",
-             (long long)rel->id, rel->version, via);
+    snprintf(out->detail, sizeof out->detail, "release %lld (version %.200s) offered%s%s%.100s%s",
+             (long long)rel->id, rel->version, via, downgrade ? " as a downgrade from " : "",
+             downgrade ? d->version : "",
+             downgrade && !downgrade_ok ? " (channel set with --allow-downgrade)" : "");
     if (rel->gz_size > 0 && gz_why[0] && !dr->mode_fs) {
         size_t n = strlen(out->detail);
         snprintf(out->detail + n, sizeof out->detail - n, " plain (not its gzip copy: %.200s)",

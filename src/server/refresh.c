@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "log.h"
 #include "refresh.h"
 
 typedef struct stale_list {
@@ -43,12 +44,12 @@ void upd__refresh_releases(srv *s, const upd_refresh *w)
                      ? -1
                      : w->update(s, path, fi, r, err, sizeof err);
         if (rc < 0)
-            fprintf(stderr, "updraft: release %lld: %s (%s); %s\n", (long long)l.ids[i], w->failed,
-                    err, w->result);
+            upd__log(UPD_LOG_WARN, "refresh", "release %lld: %s (%s); %s", (long long)l.ids[i],
+                     w->failed, err, w->result);
         done += rc > 0;
     }
     if (done)
-        fprintf(stderr, "updraft: %s %zu release(s) stored before\n", w->done, done);
+        upd__log(UPD_LOG_INFO, "refresh", "%s %zu release(s) stored before", w->done, done);
     free(fi);
     free(r);
     free(l.ids);

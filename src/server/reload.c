@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "reload.h"
 
 /* A whole file into a NUL-terminated malloc'd buffer; -1 with errno set. */
@@ -276,27 +277,22 @@ int upd__reload(srv *s)
     int rc = 0;
     char err[600];
     if (upd__devauth_load(s, err, sizeof err) != 0) {
-        fprintf(stderr,
-                "updraft: reload: device credentials not reloaded (the old ones stay "
-                "in force): %s\n",
-                err);
+        upd__log(UPD_LOG_ERROR, "reload-failed",
+                 "device credentials not reloaded (the old ones stay in force): %s", err);
         rc = -1;
     } else {
         const upd_devauth *a = upd__devauth(s);
-        printf("reload: device credentials: %s, %zu per-device\n",
-               a->fleet ? "fleet credentials set" : "no fleet credentials", a->ncreds);
+        upd__log(UPD_LOG_INFO, "reload", "device credentials: %s, %zu per-device",
+                 a->fleet ? "fleet credentials set" : "no fleet credentials", a->ncreds);
     }
     if (s->cfg.tls_cert) {
         if (upd__tls_load(s->cfg.tls_cert, s->cfg.tls_key, err, sizeof err) != 0) {
-            fprintf(stderr,
-                    "updraft: reload: TLS certificate not reloaded (the old one stays in "
-                    "force): %s\n",
-                    err);
+            upd__log(UPD_LOG_ERROR, "reload-failed",
+                     "TLS certificate not reloaded (the old one stays in force): %s", err);
             rc = -1;
         } else
-            printf("reload: TLS certificate from %s\n", s->cfg.tls_cert);
+            upd__log(UPD_LOG_INFO, "reload", "TLS certificate from %s", s->cfg.tls_cert);
     }
-    fflush(stdout);
     return rc;
 }
 

@@ -25,6 +25,7 @@
 #include "health.h"
 #include "rollout.h"
 #include "imageid.h"
+#include "log.h"
 #include "metrics.h"
 #include "reload.h"
 #include "sdnotify.h"
@@ -341,11 +342,10 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     if (!upd__lograte_allow(&s->http_log, kind, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
                             &dropped))
         return;
-    if (dropped)
-        fprintf(stderr, "updraft: http: %s (and %lu more like it in the last %d s)\n", buf, dropped,
-                UPD_LOG_INTERVAL_MS / 1000);
-    else
-        fprintf(stderr, "updraft: http: %s\n", buf);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    upd__log_limited(UPD_LOG_WARN, "http", dropped, buf);
 }
 
 /* Until SIGTERM or SIGINT (returned): SIGHUP reloads (reload.h); under a systemd
@@ -355,6 +355,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static int wait_signals(srv *s, const sigset_t *sigs, const char *ready)
 {
     uint64_t wd = upd__sd_watchdog_usec();
+    int was_ready = 1;
     for (;;) {
         int sig;
         if (wd) {
@@ -362,8 +363,13 @@ static int wait_signals(srv *s, const sigset_t *sigs, const char *ready)
             sig = sigtimedwait(sigs, NULL, &ts);
             if (sig < 0) {
                 char why[1024];
-                if (upd__health_ready(s, why, sizeof why))
+                int ok = upd__health_ready(s, why, sizeof why);
+                if (ok)
                     upd__sd_notify("WATCHDOG=1");
+                if (ok != was_ready) /* say it once, when it changes */
+                    upd__log(ok ? UPD_LOG_INFO : UPD_LOG_ERROR, ok ? "ready" : "not-ready", "%s",
+                             ok ? "ready again: the watchdog is fed" : why);
+                was_ready = ok;
                 continue;
             }
         } else if (sigwait(sigs, &sig) != 0)
@@ -393,6 +399,7 @@ int upd_server_main(const upd_server_config *cfg)
     pthread_mutex_init(&s->resp_mu, NULL);
     upd__lograte_init(&s->http_log, UPD_LOG_INTERVAL_MS);
     upd__upspace_init(s);
+    upd__log_configure(cfg->log_format, cfg->log_level); /* checked by the CLI */
     unsigned threads = cfg->threads;
     if (!threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -481,7 +488,11 @@ int upd_server_main(const upd_server_config *cfg)
     snprintf(db, sizeof db, "%s/updraft.db", data);
     upd_store *inner = cfg->db ? upd_store_pg_open(cfg->db, (int)threads + 3, err, sizeof err)
                                : upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!inner && !cfg->db && upd__upspace_give_up_reserve(s)) /* a full disk (upspace.c) */
+        inner = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
     if (!inner) {
+        if (!cfg->db)
+            upd__upspace_explain(s, err, sizeof err);
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
@@ -500,6 +511,8 @@ int upd_server_main(const upd_server_config *cfg)
         goto out;
     }
     upd__blob_gc(s);
+    upd__upspace_startup_check(s);
+    upd__upspace_keep_reserve(s);
     upd__blob_sync(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
@@ -614,9 +627,18 @@ int upd_server_main(const upd_server_config *cfg)
              tls ? "https" : "http", ss.ss_family == AF_INET6 ? "[" : "", host,
              ss.ss_family == AF_INET6 ? "]" : "", port);
     upd__sd_notify(state);
+    upd__log(UPD_LOG_INFO, "server-started",
+             "updraft %s listening on %s://%s%s%s:%u, data %s%s%s, %u threads", UPD_VERSION_STRING,
+             tls ? "https" : "http", ss.ss_family == AF_INET6 ? "[" : "", host,
+             ss.ss_family == AF_INET6 ? "]" : "", port, s->data_dir,
+             cfg->metrics_listen ? ", metrics on " : "", cfg->metrics_listen ? murl : "", threads);
     int sig = wait_signals(s, &sigs, state);
     upd__sd_notify("STOPPING=1");
     printf("shutting down (%s)\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    upd__log(UPD_LOG_INFO, "server-stopping",
+             "%s: ending open requests, writing queued device "
+             "records",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
     fflush(stdout);
     status = 0;
 out:
@@ -638,6 +660,7 @@ out:
     pthread_mutex_destroy(&s->resp_mu);
     upd__lograte_free(&s->http_log);
     upd__upspace_free(s);
+    upd__log_flush();
     memset(s->token, 0, sizeof s->token);
     free(s);
     upd_datalock_release(lockfd); /* last: the store is closed */

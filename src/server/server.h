@@ -14,6 +14,8 @@ typedef struct upd_server_config {
     const char *device_auth_file; /* lines "MAC USER:PASSWORD": per-device credentials */
     const char *metrics_listen;   /* "HOST:PORT" for /metrics without a token; NULL: /metrics
                                    * on the main address, with the admin token */
+    const char *log_format;       /* "text" (NULL) or "json" (log.h) */
+    const char *log_level;        /* "error", "warn", "info" (NULL) or "debug" */
     const char *sign_key;         /* private key PEM: signs uploads on request (sigrule.h) */
     unsigned threads;             /* request threads; 0: number of CPUs (at least 2) */
     unsigned connection_limit;    /* 0: 16384 */

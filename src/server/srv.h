@@ -267,6 +267,15 @@ void upd__upspace_free(srv *s);
 int upd__upspace_take(srv *s, uint64_t n, char *why, size_t whylen);
 /* Give back n bytes taken. */
 void upd__upspace_give(srv *s, uint64_t n);
+/* <data>/space-reserve: set aside while there is room (keep), given up (1) when the disk
+ * is full so that the store can open at start; explain appends "no space left on DIR" to
+ * err when that is the case. */
+#define UPD_SPACE_RESERVE (4 << 20)
+void upd__upspace_keep_reserve(srv *s);
+int upd__upspace_give_up_reserve(srv *s);
+void upd__upspace_explain(srv *s, char *err, size_t errlen);
+/* At start: warn (stderr) when the data directory's disk is (nearly) full. */
+void upd__upspace_startup_check(srv *s);
 /* Add "upload_room": {"used", "max"} (bytes) to j (GET /api/v1). */
 void upd__upspace_json(srv *s, cJSON *j);
 

@@ -65,6 +65,9 @@ typedef struct upd_release_row {
     char gz_md5[33];
     int64_t gz_size;
     int64_t gz_min_stage; /* the lowest address eboot may inflate it from (gzcopy.h) */
+    /* rows from channel_current only: the channel was set with --allow-downgrade, so it
+     * offers this release to devices that run a newer version too (policy.c); else 0 */
+    int channel_downgrade;
 } upd_release_row;
 
 typedef struct upd_device_row {
@@ -329,6 +332,9 @@ typedef struct upd_store_ops {
     /* Is the blob with this sha256 referenced by a release (its file or its gzip copy)?
      * 1 yes, 0 no, <0 error */
     int (*blob_referenced)(upd_store *st, const char *sha256);
+    /* Make release_id the current release of channel name for its platform and mode,
+     * with an event "channel-set"; a retired release: ECONFLICT. Clears the channel's
+     * downgrade permission (channel_set_downgrade). */
     int (*channel_set)(upd_store *st, const char *name, int64_t release_id, char *err,
                        size_t errlen);
     int (*channel_current)(upd_store *st, const char *name, const char *platform, const char *mode,
@@ -411,6 +417,11 @@ typedef struct upd_store_ops {
     int (*token_delete)(upd_store *st, const char *name, char *err, size_t errlen);
     int (*token_touch)(upd_store *st, const upd_token_use *uses, size_t n, char *err,
                        size_t errlen);
+    /* channel_set, and the channel offers the release to devices that run a newer
+     * version too (`channel set --allow-downgrade`: channel_current's rows say
+     * channel_downgrade) until the channel is set again. */
+    int (*channel_set_downgrade)(upd_store *st, const char *name, int64_t release_id, char *err,
+                                 size_t errlen);
     /* Blobs kept in the database itself, shared by every server on it (store_pg.c);
      * NULL in a store whose blobs are only the files of one data directory (SQLite).
      * blob_put: store the size bytes fd reads (from its start) as blob sha256, in

@@ -296,6 +296,14 @@ static int c_channel_set(upd_store *st, const char *name, int64_t id, char *err,
     return rc;
 }
 
+static int c_channel_set_downgrade(upd_store *st, const char *name, int64_t id, char *err,
+                                   size_t errlen)
+{
+    int rc = cs(st)->inner->ops->channel_set_downgrade(cs(st)->inner, name, id, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
 static int c_device_set_pin(upd_store *st, const char *mac, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_set_pin(cs(st)->inner, mac, id, err, errlen);
@@ -543,6 +551,7 @@ static const upd_store_ops CACHE_OPS = {
     .token_list = c_token_list,
     .token_delete = c_token_delete,
     .token_touch = c_token_touch,
+    .channel_set_downgrade = c_channel_set_downgrade,
     .blob_put = c_blob_put,
     .blob_get = c_blob_get,
     .blob_drop = c_blob_drop,

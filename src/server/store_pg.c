@@ -113,6 +113,9 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE rollout_devices("
     " rollout_id BIGINT NOT NULL, mac TEXT NOT NULL, state TEXT NOT NULL,"
     " at_ms BIGINT NOT NULL, PRIMARY KEY(rollout_id, mac));",
+    /* 13: a channel set with --allow-downgrade offers its release to devices that run a
+     * newer version, until it is set again (policy.c) */
+    "ALTER TABLE channels ADD COLUMN allow_downgrade INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -268,11 +271,12 @@ static const char *const SQL[Q__COUNT] = {
                     "VALUES($1,$2,$3,$4,$5) ON CONFLICT(release_id) DO UPDATE SET "
                     "sha256=excluded.sha256, md5=excluded.md5, size=excluded.size, "
                     "min_stage=excluded.min_stage",
-    [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
-                   "VALUES($1,$2,$3,$4,$5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
-                   "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
+    [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms, "
+                   "allow_downgrade) VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT(name, platform, mode) "
+                   "DO UPDATE SET release_id=excluded.release_id, updated_ms=excluded.updated_ms, "
+                   "allow_downgrade=excluded.allow_downgrade",
     [Q_CHAN_CURRENT] =
-        "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
+        "SELECT " REL_COLS ", c.allow_downgrade FROM channels c JOIN releases r ON "
         "r.id=c.release_id" GZ_JOIN " WHERE c.name=$1 AND c.platform=$2 AND c.mode=$3 AND "
         "r.retired=0",
     [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms, "
@@ -839,7 +843,8 @@ static int get_release(conn *c, int64_t id, upd_release_row *out)
     return get_release_by(c, Q_REL_GET, &a, out);
 }
 
-static int set_channel(conn *c, const char *name, const upd_release_row *r, int64_t at)
+static int set_channel(conn *c, const char *name, const upd_release_row *r, int64_t at,
+                       int downgrade)
 {
     args a;
     args_init(&a);
@@ -848,11 +853,13 @@ static int set_channel(conn *c, const char *name, const upd_release_row *r, int6
     arg_text(&a, r->mode);
     arg_int(&a, r->id);
     arg_int(&a, at);
+    arg_int(&a, downgrade);
     int rc = exec_q(c, Q_CHAN_SET, &a, NULL);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)", name,
-                 r->platform, r->mode, (long long)r->id, r->version);
+        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)%s",
+                 name, r->platform, r->mode, (long long)r->id, r->version,
+                 downgrade ? ", also to devices that run a newer version (--allow-downgrade)" : "");
         rc = add_event(c, at, NULL, "channel-set", r->id, -1, d);
     }
     return rc;
@@ -975,7 +982,7 @@ static int p_release_insert(upd_store *base, upd_release_row *r, const char *cha
         if ((rc = add_event(c, r->created_ms, NULL, "release-added", r->id, r->size, d)) != 0)
             goto fail;
     }
-    if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms)) != 0)
+    if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms, 0)) != 0)
         goto fail;
     if ((rc = commit_notify(c)) != 0)
         goto fail;
@@ -1162,7 +1169,9 @@ static int p_blob_referenced(upd_store *base, const char *sha)
 
 /* ---- channels ------------------------------------------------------------------------ */
 
-static int p_channel_set(upd_store *base, const char *name, int64_t id, char *err, size_t errlen)
+/* channel_set, and channel_set_downgrade with downgrade 1. */
+static int channel_set(upd_store *base, const char *name, int64_t id, int downgrade, char *err,
+                       size_t errlen)
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
@@ -1182,7 +1191,7 @@ static int p_channel_set(upd_store *base, const char *name, int64_t id, char *er
         return UPD_STORE_ECONFLICT;
     }
     if (rc == 0)
-        rc = set_channel(c, name, r, now_ms());
+        rc = set_channel(c, name, r, now_ms(), downgrade);
     if (rc == 0)
         rc = commit_notify(c);
     if (rc) {
@@ -1195,6 +1204,17 @@ static int p_channel_set(upd_store *base, const char *name, int64_t id, char *er
     return rc;
 }
 
+static int p_channel_set(upd_store *base, const char *name, int64_t id, char *err, size_t errlen)
+{
+    return channel_set(base, name, id, 0, err, errlen);
+}
+
+static int p_channel_set_downgrade(upd_store *base, const char *name, int64_t id, char *err,
+                                   size_t errlen)
+{
+    return channel_set(base, name, id, 1, err, errlen);
+}
+
 static int p_channel_current(upd_store *base, const char *name, const char *platform,
                              const char *mode, upd_release_row *out)
 {
@@ -1205,7 +1225,15 @@ static int p_channel_current(upd_store *base, const char *name, const char *plat
     arg_text(&a, name);
     arg_text(&a, platform);
     arg_text(&a, mode);
-    int rc = get_release_by(c, Q_CHAN_CURRENT, &a, out);
+    int rc;
+    PGresult *r = run(c, Q_CHAN_CURRENT, &a, &rc);
+    if (r && PQntuples(r) > 0) {
+        read_release(r, 0, out);
+        out->channel_downgrade = col_int(r, 0, 22, 0) != 0; /* after REL_COLS */
+    } else if (r) {
+        rc = UPD_STORE_ENOTFOUND;
+    }
+    PQclear(r);
     release_conn(s, c);
     return rc;
 }
@@ -2454,6 +2482,7 @@ static const upd_store_ops PG_OPS = {
     .device_count = p_device_count,
     .channel_set = p_channel_set,
     .channel_current = p_channel_current,
+    .channel_set_downgrade = p_channel_set_downgrade,
     .channel_list = p_channel_list,
     .channel_chip_get = p_channel_chip_get,
     .channel_chip_set = p_channel_chip_set,

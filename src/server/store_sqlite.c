@@ -111,6 +111,9 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE rollout_devices("
     " rollout_id INTEGER NOT NULL, mac TEXT NOT NULL, state TEXT NOT NULL,"
     " at_ms INTEGER NOT NULL, PRIMARY KEY(rollout_id, mac)) WITHOUT ROWID;",
+    /* 13: a channel set with --allow-downgrade offers its release to devices that run a
+     * newer version, until it is set again (policy.c) */
+    "ALTER TABLE channels ADD COLUMN allow_downgrade INTEGER NOT NULL DEFAULT 0;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -234,11 +237,12 @@ static const char *const SQL[Q__COUNT] = {
                     "VALUES(?1,?2,?3,?4,?5)",
     [Q_GZ_UPSERT] = "INSERT OR REPLACE INTO release_gzip(release_id, sha256, md5, size, "
                     "min_stage) VALUES(?1,?2,?3,?4,?5)",
-    [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms) "
-                   "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name, platform, mode) DO UPDATE SET "
-                   "release_id=excluded.release_id, updated_ms=excluded.updated_ms",
+    [Q_CHAN_SET] = "INSERT INTO channels(name, platform, mode, release_id, updated_ms, "
+                   "allow_downgrade) VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(name, platform, mode) "
+                   "DO UPDATE SET release_id=excluded.release_id, updated_ms=excluded.updated_ms, "
+                   "allow_downgrade=excluded.allow_downgrade",
     [Q_CHAN_CURRENT] =
-        "SELECT " REL_COLS " FROM channels c JOIN releases r ON "
+        "SELECT " REL_COLS ", c.allow_downgrade FROM channels c JOIN releases r ON "
         "r.id=c.release_id" GZ_JOIN " WHERE c.name=?1 AND c.platform=?2 AND c.mode=?3 AND "
         "r.retired=0",
     [Q_CHAN_LIST] = "SELECT c.name, c.platform, c.mode, c.release_id, r.version, c.updated_ms, "
@@ -673,7 +677,8 @@ static int get_release(conn *c, int64_t id, upd_release_row *out)
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
 }
 
-static int set_channel(conn *c, const char *name, const upd_release_row *r, int64_t at)
+static int set_channel(conn *c, const char *name, const upd_release_row *r, int64_t at,
+                       int downgrade)
 {
     sqlite3_stmt *st = stmt(c, Q_CHAN_SET);
     if (!st)
@@ -683,11 +688,13 @@ static int set_channel(conn *c, const char *name, const upd_release_row *r, int6
     sqlite3_bind_text(st, 3, r->mode, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, r->id);
     sqlite3_bind_int64(st, 5, at);
+    sqlite3_bind_int(st, 6, downgrade);
     int rc = exec_done(c, st);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)", name,
-                 r->platform, r->mode, (long long)r->id, r->version);
+        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)%s",
+                 name, r->platform, r->mode, (long long)r->id, r->version,
+                 downgrade ? ", also to devices that run a newer version (--allow-downgrade)" : "");
         rc = add_event(c, at, NULL, "channel-set", r->id, -1, d);
     }
     return rc;
@@ -825,7 +832,7 @@ static int s_release_insert(upd_store *base, upd_release_row *r, const char *cha
         if (rc)
             goto fail;
     }
-    if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms)) != 0)
+    if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms, 0)) != 0)
         goto fail;
     if ((rc = commit(c)) != 0)
         goto fail;
@@ -1043,7 +1050,9 @@ static int s_blob_referenced(upd_store *base, const char *sha)
 
 /* ---- channels ------------------------------------------------------------------------ */
 
-static int s_channel_set(upd_store *base, const char *name, int64_t id, char *err, size_t errlen)
+/* channel_set, and channel_set_downgrade with downgrade 1. */
+static int channel_set(upd_store *base, const char *name, int64_t id, int downgrade, char *err,
+                       size_t errlen)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
@@ -1063,7 +1072,7 @@ static int s_channel_set(upd_store *base, const char *name, int64_t id, char *er
         release_conn(s, c);
         return UPD_STORE_ECONFLICT;
     }
-    if ((rc = set_channel(c, name, &r, now_ms())) != 0 || (rc = commit(c)) != 0)
+    if ((rc = set_channel(c, name, &r, now_ms(), downgrade)) != 0 || (rc = commit(c)) != 0)
         goto fail;
     release_conn(s, c);
     return 0;
@@ -1073,6 +1082,17 @@ fail:
     rollback(c);
     release_conn(s, c);
     return rc;
+}
+
+static int s_channel_set(upd_store *base, const char *name, int64_t id, char *err, size_t errlen)
+{
+    return channel_set(base, name, id, 0, err, errlen);
+}
+
+static int s_channel_set_downgrade(upd_store *base, const char *name, int64_t id, char *err,
+                                   size_t errlen)
+{
+    return channel_set(base, name, id, 1, err, errlen);
 }
 
 static int s_channel_current(upd_store *base, const char *name, const char *platform,
@@ -1087,8 +1107,10 @@ static int s_channel_current(upd_store *base, const char *name, const char *plat
         sqlite3_bind_text(st, 2, platform, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 3, mode, -1, SQLITE_TRANSIENT);
         int x = sqlite3_step(st);
-        if (x == SQLITE_ROW)
+        if (x == SQLITE_ROW) {
             read_release(st, out);
+            out->channel_downgrade = sqlite3_column_int(st, 22) != 0; /* after REL_COLS */
+        }
         rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
         sqlite3_reset(st);
     }
@@ -2245,6 +2267,7 @@ static const upd_store_ops SQLITE_OPS = {
     .token_list = s_token_list,
     .token_delete = s_token_delete,
     .token_touch = s_token_touch,
+    .channel_set_downgrade = s_channel_set_downgrade,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "host/fileinspect.h"
 #include "delivery.h"
 #include "imageid.h"
@@ -444,7 +445,7 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
     int dup = s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0;
     if (!dup && upd__delivery_make_gzip(s, up->tmp, fi, rel, err, sizeof err) != 0) {
         /* the release is served plain: devices lose only the smaller download */
-        fprintf(stderr, "updraft: release upload: no gzip copy: %s\n", err);
+        upd__log(UPD_LOG_WARN, "upload", "release upload: no gzip copy: %s", err);
         rel->gz_size = 0;
     }
     if (dup) {
@@ -548,8 +549,8 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
     if (other) {
         /* replace: the channels that served the old build serve the new one */
         if (upd__lifecycle_replace(s, other, rel, err, sizeof err) != 0)
-            fprintf(stderr, "updraft: release %lld: replacing release %lld: %s\n",
-                    (long long)rel->id, (long long)other->id, err);
+            upd__log(UPD_LOG_ERROR, "database-failed", "release %lld: replacing release %lld: %s",
+                     (long long)rel->id, (long long)other->id, err);
         free(other);
     }
     {

@@ -8,8 +8,11 @@
  * without Content-Length takes its room as it arrives. The budget is also held against
  * the free space of the filesystem, so that the uploads never take the last of it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "srv.h"
@@ -76,4 +79,66 @@ void upd__upspace_json(srv *s, cJSON *j)
     cJSON *o = cJSON_AddObjectToObject(j, "upload_room");
     cJSON_AddNumberToObject(o, "used", (double)used);
     cJSON_AddNumberToObject(o, "max", (double)max);
+}
+
+void upd__upspace_startup_check(srv *s)
+{
+    int64_t avail = fs_free(s->data_dir);
+    if (avail < 0 || avail >= UPD_UPLOAD_DISK_RESERVE)
+        return;
+    fprintf(stderr,
+            "updraft: warning: no space left on %s (%lld bytes free): serving the releases it "
+            "has, but device records are lost and uploads refused until space is freed there\n",
+            s->data_dir, (long long)avail);
+}
+
+/* <data>/space-reserve: UPD_SPACE_RESERVE bytes set aside while there is room, given up
+ * when the server cannot start for lack of space (SQLite needs a little room to open a
+ * database: its shared-memory index and the write-ahead log), so that it can start and
+ * serve the releases it has. */
+static void reserve_path(const srv *s, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/space-reserve", s->data_dir);
+}
+
+void upd__upspace_keep_reserve(srv *s)
+{
+    char path[PATH_MAX + 32];
+    reserve_path(s, path, sizeof path);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size >= UPD_SPACE_RESERVE)
+        return;
+    int64_t avail = fs_free(s->data_dir);
+    if (avail < 0 || avail < UPD_SPACE_RESERVE + UPD_UPLOAD_DISK_RESERVE)
+        return; /* no room to set it aside now; the next start tries again */
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (posix_fallocate(fd, 0, UPD_SPACE_RESERVE) != 0)
+        unlink(path);
+    close(fd);
+}
+
+int upd__upspace_give_up_reserve(srv *s)
+{
+    char path[PATH_MAX + 32];
+    reserve_path(s, path, sizeof path);
+    int64_t avail = fs_free(s->data_dir);
+    if (avail < 0 || avail >= UPD_UPLOAD_DISK_RESERVE || unlink(path) != 0)
+        return 0;
+    fprintf(stderr,
+            "updraft: no space left on %s (%lld bytes free): gave up the %d MiB kept in %s "
+            "to start\n",
+            s->data_dir, (long long)avail, UPD_SPACE_RESERVE >> 20, path);
+    return 1;
+}
+
+void upd__upspace_explain(srv *s, char *err, size_t errlen)
+{
+    int64_t avail = fs_free(s->data_dir);
+    if (avail < 0 || avail >= UPD_UPLOAD_DISK_RESERVE)
+        return;
+    size_t n = strlen(err);
+    snprintf(err + n, errlen - n, " (no space left on %s: %lld bytes free; free space there)",
+             s->data_dir, (long long)avail);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "writer.h"
 
@@ -23,13 +24,18 @@ struct upd_writer {
     upd_record *pending;
     size_t n, cap, max;
     uint64_t pushed, written, dropped;
+    uint64_t lost;          /* records the store failed to write (of dropped) */
+    char lost_why[256];     /* the store's last error when records were lost */
+    int64_t lost_logged_ms; /* monotonic ms of the last log line about them */
+    uint64_t lost_unlogged; /* lost since that line */
     int stop;
     unsigned flushing;  /* upd_writer_flush calls waiting: write without gathering */
     int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
     int64_t next_prune; /* monotonic ms of the next pruning pass */
 };
 
-#define PRUNE_CHUNK 5000 /* events deleted per statement: short write locks */
+#define LOST_LOG_EVERY_MS 60000
+#define PRUNE_CHUNK       5000 /* events deleted per statement: short write locks */
 
 static int64_t mono_ms(void)
 {
@@ -60,7 +66,7 @@ static void prune(upd_writer *w)
     while ((n = w->st->ops->events_prune(w->st, before, PRUNE_CHUNK)) == PRUNE_CHUNK)
         ;
     if (n < 0)
-        fprintf(stderr, "updraft: could not delete old events (retention)\n");
+        upd__log(UPD_LOG_ERROR, "database-failed", "could not delete old events (retention)");
 }
 
 /* A routine check-in ("current" or "none") that the same device repeats, with the same
@@ -103,6 +109,26 @@ static size_t coalesce(upd_record *b, size_t n)
         }
     }
     return out;
+}
+
+/* A batch the store could not write (a full disk, above all): its records are counted as
+ * dropped, the cause kept for the API, and a line logged at most once a minute (a full
+ * disk fails every batch). Called with the lock held. */
+static void count_lost(upd_writer *w, size_t n, const char *err)
+{
+    w->dropped += n;
+    w->lost += n;
+    w->lost_unlogged += n;
+    snprintf(w->lost_why, sizeof w->lost_why, "%s", err[0] ? err : "the database failed");
+    int64_t now = mono_ms();
+    if (w->lost_logged_ms && now - w->lost_logged_ms < LOST_LOG_EVERY_MS)
+        return;
+    upd__log(UPD_LOG_ERROR, "database-failed",
+             "device records lost: %s (%llu since the last line, %llu since start; the "
+             "registry misses them: free space in the data directory)",
+             w->lost_why, (unsigned long long)w->lost_unlogged, (unsigned long long)w->lost);
+    w->lost_logged_ms = now;
+    w->lost_unlogged = 0;
 }
 
 static void *writer_main(void *arg)
@@ -165,11 +191,12 @@ static void *writer_main(void *arg)
         char err[256] = "";
         n = coalesce(batch, n);
         int64_t t0 = upd__metrics_now_ns();
-        if (w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0)
-            fprintf(stderr, "updraft: %s (%zu device records lost)\n", err, n);
+        int failed = w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0;
         upd__metrics_store(UPD_STORE_BATCH, upd__metrics_now_ns() - t0);
 
         pthread_mutex_lock(&w->mu);
+        if (failed)
+            count_lost(w, n, err);
         w->written = upto;
         pthread_cond_broadcast(&w->done);
     }
@@ -222,10 +249,17 @@ void upd_writer_push(upd_writer *w, const upd_record *r)
          * signal per record woke it for every record and made batches of one or two). */
         if (w->n == 1 || w->n == BATCH_FULL)
             pthread_cond_signal(&w->work);
-    } else {
-        w->dropped++;
+        pthread_mutex_unlock(&w->mu);
+        return;
     }
+    uint64_t dropped = ++w->dropped;
+    size_t max = w->max;
     pthread_mutex_unlock(&w->mu);
+    /* the log's repeat limit keeps this to a few lines a minute, with a count */
+    upd__log(UPD_LOG_WARN, "records-dropped",
+             "the device record queue is full (%zu records): a record was dropped, %llu since "
+             "start (the database does not keep up; updraft_dropped_records_total)",
+             max, (unsigned long long)dropped);
 }
 
 void upd_writer_flush(upd_writer *w)
@@ -246,6 +280,16 @@ uint64_t upd_writer_dropped(upd_writer *w)
     uint64_t d = w->dropped;
     pthread_mutex_unlock(&w->mu);
     return d;
+}
+
+uint64_t upd_writer_lost(upd_writer *w, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t n = w->lost;
+    if (why && whylen)
+        snprintf(why, whylen, "%s", w->lost_why);
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 void upd_writer_stop(upd_writer *w)

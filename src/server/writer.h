@@ -26,8 +26,13 @@ void upd_writer_push(upd_writer *w, const upd_record *r);
  * that they see what devices just did). */
 void upd_writer_flush(upd_writer *w);
 
-/* Records dropped because the queue was full, since start. */
+/* Records dropped since start: the queue was full, or the store could not write them (a
+ * full disk). */
 uint64_t upd_writer_dropped(upd_writer *w);
+
+/* Of those, the records the store failed to write; why (whylen bytes, may be NULL) gets
+ * the store's last error about them ("" when none). */
+uint64_t upd_writer_lost(upd_writer *w, char *why, size_t whylen);
 
 /* Write everything still queued, stop the thread, free w. NULL is harmless. */
 void upd_writer_stop(upd_writer *w);

@@ -461,11 +461,19 @@ def t_devdelete():
               "device delete of an unknown MAC: %r" % err)
         rc, out, err = run("device", "delete", "nonsense", env=env)
         check(rc == 1 and "not a MAC address" in err, "device delete nonsense: %r" % err)
-        rc, out, err = run("device", "delete", "--filter", "--platform", "esp32", env=env)
+        rc, out, err = run("device", "delete", "--platform", "esp32", env=env)
         check(rc == 1 and c in out and "--yes" in err and a not in out,
-              "--filter without --yes lists and deletes nothing: %r %r" % (out, err))
+              "a selection without --yes lists and deletes nothing: %r %r" % (out, err))
         eq(srv.api("GET", "/api/v1/devices/" + c).status, 200, "still there")
-        rc, out, err = run("device", "delete", "--filter", "--platform", "esp32", "--yes", env=env)
+        # the filter is the one syntax of device list, tag and rollouts (docs/filters.md)
+        rc, out, err = run("device", "delete", "--filter", "--platform", "esp32", env=env)
+        check(rc == 2 and "--filter takes a filter" in err and "--platform" in err,
+              "--filter followed by an option: says what --filter takes: %r" % err)
+        rc, out, err = run("device", "delete", "--filter", "platfrm=esp32", env=env)
+        check(rc != 0 and "--filter" in err and "platform" in err,
+              "a bad filter: the parser's reason, in CLI terms: %r" % err)
+        eq(srv.api("GET", "/api/v1/devices/" + c).status, 200, "still there after bad input")
+        rc, out, err = run("device", "delete", "--filter", "platform=esp32", "--yes", env=env)
         check(rc == 0 and "1 of 1 device deleted" in out, "--filter --yes: %r %r" % (out, err))
         eq(srv.api("GET", "/api/v1/devices/" + c).status, 404, "the ESP32 is gone")
         eq(srv.api("GET", "/api/v1/devices/" + a).status, 200, "the ESP8266 stays")

@@ -6,7 +6,7 @@ binary against the real `updraft serve` on 127.0.0.1, devices as the ESP8266 cor
 byte-exact requests.
 
 usage: test_cohorts.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: tags filter urlchannel downgrade"""
+GROUP: tags filter urlchannel downgrade rollback"""
 import json
 import os
 import subprocess
@@ -16,6 +16,9 @@ import urllib.parse
 
 import test_server as t
 from test_server import Server, arduino_bin, check, eq, esp8266_request, events
+
+
+KEEP = []
 
 
 def run(srv, *args, stdin=None):
@@ -164,6 +167,7 @@ def t_tags():
         check(rc == 0 and "tags               lab" in out, "device show shows the tags: %r" % out)
         data = srv.data
         srv.stop()
+        KEEP.append(srv)  # its temporary directory holds the data directory
         srv = Server(data=data)
         eq(sorted(listed(srv, "tag=lab")), [mac(1), mac(2)], "tags survive a restart")
         # a check-in keeps the tags (the writer's upsert does not touch them)
@@ -299,6 +303,7 @@ def t_urlchannel():
         # survives a restart
         data = srv.data
         srv.stop()
+        KEEP.append(srv)  # its temporary directory holds the data directory
         srv = Server(data=data)
         eq(srv.api("GET", "/api/v1/devices/%s" % mac(1)).json["url_channel"], "beta",
            "the URL's channel survives a restart")
@@ -307,7 +312,145 @@ def t_urlchannel():
         srv.stop()
 
 
-GROUPS = {"tags": t_tags, "filter": t_filter, "urlchannel": t_urlchannel}
+def t_downgrade():
+    """`channel set` to an older release: without --allow-downgrade it warns how many
+    devices will not move and names the flag; with it the channel's newer devices are
+    offered the older release once, and the permission ends with the next `channel set`."""
+    srv = Server()
+    try:
+        a, b = arduino_bin(seed=41), arduino_bin(seed=42)
+        ra = srv.upload(a, "1.0.0", channel="stable").json
+        rb = srv.upload(b, "2.0.0", channel="stable").json
+
+        def dev(i, version, image):  # a device that runs image (its version and MD5)
+            return srv.raw(esp8266_request(srv.port, mac=mac(i), version=version,
+                                           md5sum=t.md5(image)))
+        for i in (1, 2, 3):
+            r = dev(i, "1.0.0", a)
+            eq(r.status, 200, "device %d: 1.0.0 -> offered 2.0.0" % i)
+            eq(dev(i, "2.0.0", b).status, 304, "device %d: runs 2.0.0, current" % i)
+        # device 4 is pinned to 2.0.0, device 5 follows beta: neither is concerned
+        eq(dev(4, "2.0.0", b).status, 304, "device 4 runs 2.0.0")
+        srv.api("POST", "/api/v1/devices/%s/pin" % mac(4), {"release": rb["id"]})
+        srv.raw(esp8266_request(srv.port, path="/update/beta", mac=mac(5), version="2.0.0",
+                                md5sum=t.md5(b)))
+        # without the flag: a warning in CLI words, and nobody moves
+        rc, out, err = run(srv, "channel", "set", "stable", str(ra["id"]))
+        check(rc == 0 and "now serves release %d (version 1.0.0)" % ra["id"] in out,
+              "channel set to the older release: done: %r %r" % (out, err))
+        eq(err, "updraft channel set: warning: 3 devices on channel stable run a newer version "
+           "than 1.0.0 and will not move: downgrades are offered only with --allow-downgrade "
+           "('updraft channel set stable %d --allow-downgrade') or to pinned devices\n" % ra["id"],
+           "the warning counts the devices and names the flag")
+        r = dev(1, "2.0.0", b)
+        eq((r.status, r.headers.get("x-updraft-result")), (304, "declined"),
+           "without the flag: no downgrade")
+        check("--allow-downgrade" in r.headers.get("x-updraft-reason", ""),
+              "the device's reason names the flag: %r" % r.headers.get("x-updraft-reason"))
+        # with it: each newer device is offered the older release, once
+        rc, out, err = run(srv, "channel", "set", "stable", str(ra["id"]), "--allow-downgrade")
+        check(rc == 0 and "downgrades allowed: 3 devices on it that run a newer version are "
+              "offered release %d once" % ra["id"] in out and not err,
+              "channel set --allow-downgrade says whom it reaches: %r %r" % (out, err))
+        for i in (1, 2, 3):
+            r = dev(i, "2.0.0", b)
+            eq((r.status, r.headers.get("x-md5")), (200, t.md5(a)),
+               "device %d (2.0.0) is offered 1.0.0" % i)
+            r = dev(i, "1.0.0", a)
+            eq((r.status, r.headers.get("x-updraft-result")), (304, "current"),
+               "device %d runs 1.0.0: current, no loop" % i)
+        ev = [e["detail"] for e in events(srv, mac(1), "offered")]
+        check(any("as a downgrade from 2.0.0 (channel set with --allow-downgrade)" in d
+                  for d in ev), "the offer event says it is a downgrade: %r" % ev[:2])
+        check(any("also to devices that run a newer version (--allow-downgrade)" in e["detail"]
+                  for e in events(srv, None, "channel-set")), "the channel-set event says so")
+        eq(dev(4, "2.0.0", b).status, 304, "the pinned device stays on its pin")
+        r = srv.raw(esp8266_request(srv.port, path="/update/beta", mac=mac(5), version="2.0.0",
+                                    md5sum=t.md5(b)))
+        eq(r.status, 304, "a device of another channel is not concerned")
+        # a device that comes later on 2.0.0 gets it too while the permission holds
+        eq(dev(6, "2.0.0", b).status, 200, "a late device is rolled back too")
+        # survives a restart
+        data = srv.data
+        srv.stop()
+        KEEP.append(srv)  # its temporary directory holds the data directory
+        srv = Server(data=data)
+        eq(dev(7, "2.0.0", b).status, 200, "the permission survives a restart")
+        # the next channel set without the flag ends it
+        rc, out, err = run(srv, "channel", "set", "stable", str(ra["id"]))
+        eq(rc, 0, "channel set again, no flag")
+        check("warning: 2 devices" in err, "it warns about the devices still on 2.0.0 (6 and 7 "
+              "have not installed it; 4 is pinned): %r" % err)
+        r = dev(8, "2.0.0", b)
+        eq((r.status, r.headers.get("x-updraft-result")), (304, "declined"),
+           "without the flag again: no downgrade")
+        # the API
+        r = srv.api("PUT", "/api/v1/channels/stable", {"release": ra["id"], "allow_downgrade": True})
+        eq((r.status, r.json["allow_downgrade"], r.json["newer_devices"]), (200, True, 3),
+           "API: allow_downgrade and newer_devices (6, 7, 8)")
+    finally:
+        srv.stop()
+
+
+def t_rollback():
+    """The README's walk with `updraft sim`: a fleet updates to 1.1.0, `channel set` back
+    to 1.0.0 moves nobody (the sim counts them refused, with the reason), with
+    --allow-downgrade every device goes back to 1.0.0, and a device that runs it is
+    current (no update loop)."""
+    srv = Server()
+    try:
+        tmp = tempfile.TemporaryDirectory()
+        a, b = os.path.join(tmp.name, "app-1.0.bin"), os.path.join(tmp.name, "app-1.1.bin")
+        open(a, "wb").write(arduino_bin(seed=51, irom=250000))
+        open(b, "wb").write(arduino_bin(seed=52, irom=250000))
+        url = "http://127.0.0.1:%d/update" % srv.port
+
+        def sim(version, firmware=None):
+            args = ["sim", "--server", url, "--devices", "20", "--version", version, "--json",
+                    "--quiet"]
+            if firmware:
+                args += ["--firmware", firmware]
+            rc, out, err = run(srv, *args)
+            try:
+                return rc, json.loads(out.strip().splitlines()[-1]), out
+            except (ValueError, IndexError):
+                check(False, "updraft sim %s: JSON summary: %r %r" % (version, out, err))
+                return rc, {}, out
+
+        eq(run(srv, "release", "add", a, "--version", "1.0.0", "--channel", "stable")[0], 0,
+           "release add 1.0.0")
+        rc, j, _ = sim("0.9.0")
+        eq((rc, j.get("updated")), (0, 20), "the fleet updates to 1.0.0")
+        eq(run(srv, "release", "add", b, "--version", "1.1.0", "--channel", "stable")[0], 0,
+           "release add 1.1.0")
+        rc, j, _ = sim("1.0.0", a)
+        eq((rc, j.get("updated")), (0, 20), "the fleet updates to 1.1.0")
+        # 1.1.0 is bad: back to release 1
+        rc, out, err = run(srv, "channel", "set", "stable", "1")
+        check(rc == 0 and "warning: 20 devices on channel stable run a newer version than 1.0.0 "
+              "and will not move" in err, "channel set warns: %r" % err)
+        rc, j, out = sim("1.1.0", b)
+        check(rc == 1 and j.get("refused") == 20 and j.get("updated") == 0,
+              "without --allow-downgrade the sim's devices are refused: %r" % out[-600:])
+        reasons = json.dumps(j.get("refused_reasons"))
+        check("--allow-downgrade" in reasons, "the sim shows the reason naming the flag: %s"
+              % reasons[:300])
+        rc, out, err = run(srv, "channel", "set", "stable", "1", "--allow-downgrade")
+        check(rc == 0 and "downgrades allowed: 20 devices" in out, "rollback: %r %r" % (out, err))
+        rc, j, out = sim("1.1.0", b)
+        eq((rc, j.get("updated"), j.get("bricked_client")), (0, 20, 0),
+           "with --allow-downgrade every device goes back to 1.0.0")
+        rc, j, out = sim("1.0.0", a)
+        eq((rc, j.get("current"), j.get("updated")), (0, 20, 0),
+           "a device that runs 1.0.0 is current: no loop")
+        rc, out, err = run(srv, "device", "list", "--filter", "tool=sim version=1.0.0", "--json")
+        eq(json.loads(out)["total"] if rc == 0 else err, 20, "the registry sees them on 1.0.0")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"tags": t_tags, "filter": t_filter, "urlchannel": t_urlchannel,
+          "downgrade": t_downgrade, "rollback": t_rollback}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

@@ -3,7 +3,7 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict heads uploads"""
+GROUP: strict heads uploads fulldisk"""
 import os
 import socket
 import subprocess
@@ -206,7 +206,101 @@ def t_uploads():
         srv.stop()
 
 
-GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads}
+def t_fulldisk():
+    """A real full disk: a 24 MiB tmpfs mounted in a user+mount namespace of our own (no root
+    needed: `unshare -rm`); the server runs in it (nsenter), the test fills it through
+    /proc/PID/root. Records lost are counted and logged with the cause; the server starts on
+    the full disk, says so, and serves the release it has."""
+    import shutil
+    import tempfile
+    if not shutil.which("unshare") or not shutil.which("nsenter"):
+        print("SKIPPED: no unshare/nsenter (util-linux) to mount a small filesystem")
+        sys.exit(t.SKIP)
+    work = tempfile.TemporaryDirectory(prefix="updraft-fulldisk-")
+    mnt = os.path.join(work.name, "disk")
+    os.mkdir(mnt)
+    holder = subprocess.Popen(["unshare", "-rm", "sh", "-c",
+                               "mount -t tmpfs -o size=24m tmpfs '%s' && echo ready && "
+                               "exec sleep 600" % mnt],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if holder.stdout.readline().strip() != b"ready":
+        holder.kill()
+        print("SKIPPED: this kernel does not let a user mount a tmpfs in a namespace of its "
+              "own (unshare -rm): %s" % holder.stderr.read().decode().strip())
+        sys.exit(t.SKIP)
+    wrapper = os.path.join(work.name, "updraft-in-ns")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec nsenter -t %d -U -m --preserve-credentials %s \"$@\"\n"
+                % (holder.pid, t.BIN))
+    os.chmod(wrapper, 0o755)
+    inside = "/proc/%d/root%s" % (holder.pid, mnt)  # the tmpfs, seen from out here
+    real_bin, t.BIN = t.BIN, wrapper
+    data = os.path.join(mnt, "data")
+
+    def fill():
+        # unbuffered: a buffered file keeps the bytes a short write left over and raises
+        # again when it is closed, depending on how the free space ends
+        with open(os.path.join(inside, "fill"), "ab", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+
+    def dev(srv, i):
+        return srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:00:10:%02X" % i))
+    srv = None
+    try:
+        srv = Server(data=data)
+        img = arduino_bin(seed=331)
+        eq(srv.upload(img, "2.0", "stable").status, 201, "a release while there is room")
+        fill()
+        for i in range(12):  # devices keep being answered on the full disk
+            eq(dev(srv, i).status, 200, "device %d offered the release on a full disk" % i)
+        deadline, info = time.time() + 10, {}
+        while time.time() < deadline:
+            info = srv.api("GET", "/api/v1").json
+            if info["dropped_device_records_by_cause"]["store_failed"] >= 12:
+                break
+            time.sleep(0.1)
+        causes = info["dropped_device_records_by_cause"]
+        check(causes["store_failed"] >= 12 and info["dropped_device_records"] >= 12,
+              "records lost to the full disk counted: %r" % info)
+        check("full" in causes.get("last_error", ""), "with the cause: %r" % causes)
+        r = srv.upload(arduino_bin(seed=332), "2.1")
+        eq(r.status, 507, "an upload on the full disk: 507")
+        check("no space left" in (r.json or {}).get("error", ""), "saying so: %r" % (r.json,))
+        os.unlink(os.path.join(inside, "fill"))
+        eq(dev(srv, 99).status, 200, "a device after space was freed")
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.api(
+                "GET", "/api/v1/devices/5C:CF:7F:00:10:63").status != 200:
+            time.sleep(0.1)
+        eq(srv.api("GET", "/api/v1/devices/5C:CF:7F:00:10:63").status, 200,
+           "recorded again once there is room")
+        srv.stop()
+        lost_lines = [ln for ln in srv.stderr.splitlines() if "device records lost" in ln]
+        eq(len(lost_lines), 1, "the loss logged once in the minute, not per batch: %r"
+           % lost_lines)
+        # a start on the full disk: it says so, and serves the release it has
+        fill()
+        srv = Server(data=data)
+        eq(dev(srv, 100).status, 200, "started on a full disk: the release is served")
+        srv.stop()
+        check("no space left on %s" % data in srv.stderr,
+              "the start names the cause: %r" % srv.stderr)
+        srv = None
+    finally:
+        t.BIN = real_bin
+        if srv:
+            srv.stop()
+        holder.kill()
+        holder.wait()
+
+
+GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads,
+          "fulldisk": t_fulldisk}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

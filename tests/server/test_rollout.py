@@ -4,7 +4,7 @@ fleet of devices that send the ESP8266 core's byte-exact requests, install what 
 offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: admin converge badpause rollback late restart precedence"""
+GROUP: admin converge badpause rollback late restart precedence sim"""
 import json
 import os
 import subprocess
@@ -495,9 +495,52 @@ def t_precedence():
         srv.stop()
 
 
+def sim(srv, *args):
+    """updraft sim: the real device engine on simulated ESP8266 flash, polling srv."""
+    p = subprocess.run([t.BIN, "sim", "--server", "http://127.0.0.1:%d/update" % srv.port,
+                        "--seed", "3", "--quiet", "--json"] + list(args), capture_output=True,
+                       text=True, timeout=300)
+    lines = p.stdout.strip().splitlines()
+    return p.returncode, json.loads(lines[-1]) if lines else {}, p.stderr
+
+
+def t_sim():
+    """With `updraft sim` (the real update engine): a good release goes 10% -> 100% and the
+    fleet converges; a release that the Updater refuses on half the devices pauses the
+    rollout in wave 1, reaching no more than wave 1."""
+    for bad in (False, True):
+        srv = Server()
+        try:
+            sim(srv, "--devices", "60", "--interval", "1s", "--duration", "2s")
+            eq(srv.api("GET", "/api/v1/devices?limit=1000").status, 200, "devices listed")
+            rel = srv.upload(NEW, "2.0.0").json
+            st = create(srv, {"release": rel["id"], "waves": "10%,100%", "soak": "3s",
+                              "min_sample": 5})
+            rid = st.get("id")
+            wave1 = st["waves_detail"][0]["eligible"]
+            eq(st["total"]["eligible"], 60, "the 60 simulated devices are the target")
+            args = ["--devices", "60", "--interval", "1s", "--duration", "25s"]
+            if bad:
+                args += ["--bad-release", "2.0.0:50%:refuse"]
+            rc, out, err = sim(srv, *args)
+            st = show(srv, rid)
+            reached = st["total"]["eligible"] - st["total"]["pending"]
+            if bad:
+                eq(st["state"], "paused", "a bad release pauses the rollout: %r" % st["reason"])
+                eq(st["wave"], 1, "in wave 1")
+                check(reached <= wave1, "reached %d, wave 1 is %d" % (reached, wave1))
+                check(st["total"]["failed"] >= 1, "failures counted: %r" % st["total"])
+            else:
+                eq(st["state"], "completed", "a good release completes: %r" % st["reason"])
+                eq(st["total"]["updated"], 60, "every simulated device runs it")
+                eq(rc, 0, "updraft sim: every device converged (%s)" % err[-300:])
+        finally:
+            srv.stop()
+
+
 GROUPS = {"admin": t_admin, "converge": t_converge, "badpause": t_badpause,
           "rollback": t_rollback, "late": t_late, "restart": t_restart,
-          "precedence": t_precedence}
+          "precedence": t_precedence, "sim": t_sim}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

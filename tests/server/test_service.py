@@ -3,7 +3,7 @@
 The real `updraft serve` on 127.0.0.1.
 
 usage: test_service.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: health metrics esp32fota config reload notify unit"""
+GROUP: health metrics esp32fota config reload notify unit logs"""
 import json
 import math
 import os
@@ -412,7 +412,7 @@ def t_esp32fota():
         srv.stop()
 
 
-SAMPLE_VALUES = {"HOST:PORT": "127.0.0.1:0", "DIR": "/srv/updraft data", "FILE": "/etc/x.pem",
+SAMPLE_VALUES = {"FORMAT": "json", "LEVEL": "debug", "HOST:PORT": "127.0.0.1:0", "DIR": "/srv/updraft data", "FILE": "/etc/x.pem",
                  "USER:PASS": "fleet:secret", "N": "3", "SECONDS": "45", "MIB": "8",
                  "AGE": "30d", "AGES": "0,15m", "URL": "postgres://updraft@db.example/updraft"}
 
@@ -583,10 +583,15 @@ def t_reload():
             return ssl.PEM_cert_to_DER_cert(f.read())
 
     def reload(expect):
+        """SIGHUP; the log's reload lines (expect of them) on stderr."""
         p.send_signal(signal.SIGHUP)
         got = []
         while len(got) < expect:
-            got.append(p.stdout.readline().decode())
+            line = p.stderr.readline().decode()
+            if not line:
+                break
+            if " info reload: " in line:
+                got.append(line)
         return got
 
     stop_load = threading.Event()
@@ -631,7 +636,8 @@ def t_reload():
         time.sleep(0.3)
         got = reload(2)
         check(any("reload: TLS certificate" in g for g in got) and
-              any("reload: device credentials" in g for g in got), "reload says what: %r" % got)
+              any("reload: device credentials" in g for g in got),
+              "the log says what reloaded: %r" % got)
 
         # the download under way finishes, byte for byte
         rest = first
@@ -773,7 +779,73 @@ def t_unit():
     check("\ndata = /var/lib/updraft\n" in conf, "the packaged config sets data")
 
 
-GROUPS = {"health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota,
+TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn|info|debug) "
+                       r"([a-z][a-z-]*): (.*)$")
+
+
+def t_logs():
+    # JSON, debug: every stderr line is one JSON object; a line per check, bounded
+    srv = Server(extra=["--log-format", "json", "--log-level", "debug"])
+    try:
+        img = arduino_bin(seed=901)
+        eq(srv.upload(img, "2.0", "stable").status, 201, "upload")
+        eq(srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E9:11", version="1.0")).status,
+           200, "a check")
+        for i in range(40):  # a flood of checks: at most UPD_LOG_BURST lines a minute
+            srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:EA:%02X" % i, md5sum=md5(img),
+                                    version="2.0", size=len(img)))
+    finally:
+        srv.stop()
+    recs = []
+    for ln in srv.stderr.splitlines():
+        try:
+            recs.append(json.loads(ln))
+        except ValueError:
+            check(False, "a JSON log line: %r" % ln)
+    for r in recs:
+        check(set(r) >= {"time", "level", "event", "msg"} and
+              re.match(r"\d{4}-\d\d-\d\dT.*Z$", r["time"]), "log record fields: %r" % r)
+    events_ = [r["event"] for r in recs]
+    for want in ("server-started", "audit", "check", "server-stopping"):
+        check(want in events_, "a %s line: %r" % (want, sorted(set(events_))))
+    started = [r for r in recs if r["event"] == "server-started"]
+    check(started and "listening on http://127.0.0.1:%d" % srv.port in started[0]["msg"],
+          "server-started names the address: %r" % started)
+    audit = [r for r in recs if r["event"] == "audit"]
+    check(audit and "release" in audit[0]["msg"].lower(), "the upload is an audit line: %r" % audit)
+    checks = [r for r in recs if r["event"] == "check" and "suppressed" not in r]
+    check(checks and "DE:BA:7A:B1:E9:11 offered" in checks[0]["msg"],
+          "a check line: MAC, result, why: %r" % checks[:1])
+    eq(len(checks), 10, "check lines in a minute (the repeat limit)")
+    held = sum(r.get("suppressed", 0) for r in recs if r["event"] == "check")
+    eq(held, 31, "what the limit held back is counted (at shutdown)")
+
+    # text, warn: only warnings and errors; each line "TIME LEVEL EVENT: message"
+    srv = Server(extra=["--log-level", "warn"])
+    try:
+        srv.upload(arduino_bin(seed=902), "1.0", "stable")
+        srv.raw(esp8266_request(srv.port))
+    finally:
+        srv.stop()
+    eq([ln for ln in srv.stderr.splitlines() if ln], [], "--log-level warn: a quiet server")
+    srv = Server()
+    try:
+        srv.raw(esp8266_request(srv.port))
+    finally:
+        srv.stop()
+    lines = srv.stderr.splitlines()
+    for ln in lines:
+        check(TEXT_LINE.match(ln), "a text log line: %r" % ln)
+    got = [TEXT_LINE.match(ln).group(2) for ln in lines if TEXT_LINE.match(ln)]
+    eq(got, ["server-started", "server-stopping"], "info: start and stop, no line per check")
+    # bad values, in the option's terms
+    for args, want in ((["--log-format", "xml"], "--log-format needs text or json"),
+                       (["--log-level", "verbose"], "--log-level needs error, warn, info or debug")):
+        p = serve(*args)
+        check(p.returncode == 2 and want in p.stderr, "%r refused: %r" % (args, p.stderr))
+
+
+GROUPS = {"logs": t_logs, "health": t_health, "metrics": t_metrics, "esp32fota": t_esp32fota,
           "config": t_config, "reload": t_reload, "notify": t_notify, "unit": t_unit}
 
 if __name__ == "__main__":

@@ -123,6 +123,13 @@ def t_channel():
         r = srv.upload(sign(arduino_bin(seed=306), key, "ok"), "1.7", "stable")
         eq(r.status, 201, "a signed upload to the channel: %r" % r.json)
         newest = r.json["id"]
+        # retiring it with a fall-back to the release before it (1.6, signed with another
+        # key): refused, the channel keeps serving a release its devices take
+        r = srv.api("POST", "/api/v1/releases/%d/retire" % newest, {"fallback": "previous"})
+        check(r.status == 409 and r.json.get("kind") == "signature" and
+              "does NOT verify" in r.json.get("error", ""),
+              "retire --fallback previous onto a wrongly signed release: %d %r" % (r.status, r.json))
+        eq(stable8266(srv)["release"], newest, "the channel still serves 1.7")
         # replacing the release a signed channel serves with an unsigned build: refused
         r = srv.upload(arduino_bin(seed=307), "1.7", same_version="replace")
         check(r.status == 422 and "stable" in r.json.get("error", ""),

@@ -404,6 +404,18 @@ def t_ratelimit():
             eq(srv.api("GET", "/api/v1/releases", token="x").status, 401,
                "a success forgot the failures (%d)" % i)
         eq(srv.api("GET", "/api/v1/releases").status, 200, "a success resets")
+        # no credentials at all is a challenge, not a guess: never counted, never throttled,
+        # so a right client behind the same address (one NAT) is not held up by it
+        for i in range(8):
+            eq(srv.api("GET", "/api/v1/releases", token=None).status, 401,
+               "no token %d: 401, not 429" % (i + 1))
+            eq(srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:0A")).status, 401,
+               "device without credentials %d: 401, not 429" % (i + 1))
+        eq(srv.api("GET", "/api/v1/releases").status, 200,
+           "after 8 requests without a token the right token works")
+        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:01", auth="dev1:s3cret"))
+        check(r.status not in (401, 429),
+              "after 8 devices without credentials a right device is served: %d" % r.status)
         # devices: the same per address, with text answers
         for i in range(5):
             r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:09", auth="fleet:bad%d" % i))
@@ -411,21 +423,30 @@ def t_ratelimit():
         r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:09", auth="fleet:bad"))
         eq((r.status, r.headers.get("retry-after")), (429, "1"), "device: 429 after 5 failures")
         check(b"too many failed authentications" in r.body, "the text says why: %r" % r.body)
+        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:0A", auth="fleet:fleetpass"))
+        eq(r.status, 429, "while blocked the fleet's credentials are not looked at from there")
         r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:01", auth="dev1:s3cret"))
-        eq(r.status, 429, "while blocked the address's devices wait too")
+        check(r.status not in (401, 429), "a device with credentials of its own is not made to "
+              "wait for the fleet's (devices behind one NAT): %d" % r.status)
         eq(srv.api("GET", "/api/v1/releases").status, 200, "admin and device counts are apart")
         time.sleep(1.1)
-        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:01", auth="dev1:s3cret"))
+        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:0A", auth="fleet:fleetpass"))
         check(r.status not in (401, 429), "after the wait a right device is served: %d" % r.status)
+        # a listed device failing with its own credentials blocks only itself
+        for i in range(6):
+            r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:01", auth="dev1:bad"))
+        eq(r.status, 429, "dev1 failing 6 times: 429")
+        r = srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:00:0A", auth="fleet:fleetpass"))
+        check(r.status not in (401, 429), "its neighbours are served: %d" % r.status)
         # counted where the server's other counters are
         j = srv.api("GET", "/api/v1/").json
-        eq(j["auth_failures"], {"admin": 13, "device": 6}, "failures counted")
+        eq(j["auth_failures"], {"admin": 13, "device": 12}, "failures counted")
         eq(j["auth_throttled"], {"admin": 1, "device": 1}, "429s that were not failures counted")
         r = srv.raw(("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                      "Connection: close\r\n\r\n" % t.TOKEN).encode())
         text = r.body.decode()
         for line in ('updraft_auth_failures_total{who="admin"} 13',
-                     'updraft_auth_failures_total{who="device"} 6',
+                     'updraft_auth_failures_total{who="device"} 12',
                      'updraft_auth_throttled_total{who="admin"} 1',
                      'updraft_auth_throttled_total{who="device"} 1'):
             check(line in text, "/metrics has %s: %r" % (line, text[:200]))
@@ -439,11 +460,13 @@ def t_ratelimit():
     finally:
         srv.stop()
     # logged once per source per interval (60 s), not once per failure
-    lines = [ln for ln in srv.stderr.splitlines() if ln.startswith("updraft: auth:")]
+    lines = [ln for ln in srv.stderr.splitlines() if " warn auth-failures: " in ln]
     eq(len([ln for ln in lines if "admin API from 127.0.0.1" in ln]), 1,
        "one admin log line for the address: %r" % lines)
-    eq(len([ln for ln in lines if "device from 127.0.0.1" in ln]), 1,
-       "one device log line for the address: %r" % lines)
+    eq(len([ln for ln in lines if "device from 127.0.0.1 (fleet)" in ln]), 1,
+       "one device log line for the address and the fleet's credentials: %r" % lines)
+    eq(len([ln for ln in lines if "device from 127.0.0.1 (5C:CF:7F:00:00:01)" in ln]), 1,
+       "one for dev1's own: %r" % lines)
 
 
 GROUPS = {"roles": t_roles, "tokens": t_tokens, "cli": t_cli, "audit": t_audit,

@@ -2,7 +2,7 @@
 """Devices made by updraft's tools (issue 10): `updraft sim` and `updraft doctor` say so to
 the real `updraft serve` on 127.0.0.1 (x-updraft-tool); the server records it in the
 device row (API field "tool"); `updraft device list` leaves them out and says how many
-(`--tool sim|doctor|any` lists them); `updraft device delete --filter --tool sim --yes`
+(`--tool sim|doctor|any` lists them); `updraft device delete --tool sim --yes`
 removes them in one command; a failed release is held back from a real device but never
 from a tool's device (outcome.c).
 
@@ -116,8 +116,8 @@ def main():
             rc, out, err = cli(srv, tmp, "device", "list", "--tool", "robot")
             eq(rc, 1, "device list --tool robot: refused")
             check("--tool takes sim, doctor, any" in err, "--tool robot: says what --tool takes")
-            rc, out, err = cli(srv, tmp, "device", "delete", "--filter", "--tool", "sim", "--yes")
-            eq(rc, 0, "delete --filter --tool sim --yes: exit")
+            rc, out, err = cli(srv, tmp, "device", "delete", "--tool", "sim", "--yes")
+            eq(rc, 0, "delete --tool sim --yes: exit")
             check("3 of 3 devices deleted" in out, "delete: 3 of 3: " + out)
             st, js = srv.api("GET", "/api/v1/devices")
             eq(js["total"], 3, "left: the real device and the 2 doctor devices")

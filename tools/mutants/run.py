@@ -135,8 +135,25 @@ def main():
     ap.add_argument("--workdir", default=os.path.join(ROOT, "build", "mutants"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--check", action="store_true",
+                    help="only check that every mutant still applies (its `from` text occurs "
+                         "exactly once in its file), without building: exit 1 naming those "
+                         "that do not")
     a = ap.parse_args()
     muts = parse_list(LIST)
+    if a.check:
+        stale = []
+        for m in muts:
+            with open(os.path.join(ROOT, m["file"])) as f:
+                n = f.read().count(m["from"])
+            if n != 1:
+                stale.append("%s: its `from` text occurs %d times in %s" % (m["name"], n, m["file"]))
+        for line in stale:
+            print("STALE   " + line)
+        print("mutants: %d of %d apply%s" % (len(muts) - len(stale), len(muts),
+              "" if not stale else ": the code moved; update these mutants in "
+              "tools/mutants/mutants.txt to the new code (do not delete them)"))
+        return 1 if stale else 0
     if a.list:
         for m in muts:
             print("%-34s %-28s %s" % (m["name"], m["file"], m["why"]))
