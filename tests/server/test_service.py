@@ -233,7 +233,10 @@ def t_metrics():
         r = srv.raw(esp8266_request(srv.port, path="/update/nothing", mac="DE:BA:7A:B1:E5:05",
                                     auth=auth))
         eq(r.status, 304, "none")
-        # a device without the fleet's credentials
+        # a device with wrong credentials counts; one without any is a challenge, not a
+        # guess, and does not (docs/security.md "Failed authentication")
+        r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:06", auth="fleet:wrong"))
+        eq(r.status, 401, "device with wrong credentials")
         r = srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E5:06"))
         eq(r.status, 401, "device without credentials")
         # outcome reports
