@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "server.h"
+#include "store.h"
 
 /* The configuration file the service reads when no --config is given (docs/operations.md
  * "Configuration file"): only when started by systemd, and only if it exists. */
@@ -141,6 +142,19 @@ UINT_OPT(set_timeout, 86400, cfg->timeout_s = (unsigned)n)
 UINT_OPT(set_max_upload, 4096, cfg->max_upload = (uint64_t)n << 20)
 #undef UINT_OPT
 
+static int set_db(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (!upd_store_is_pg_url(v)) {
+        snprintf(err, errlen,
+                 "needs a PostgreSQL URL like postgres://updraft@db.example/updraft, not '%.80s' "
+                 "(without it the server keeps its SQLite database in the data directory)",
+                 v);
+        return -1;
+    }
+    cfg->db = v;
+    return 0;
+}
+
 static int set_keep_events(upd_server_config *cfg, const char *v, char *err, size_t errlen)
 {
     if (parse_age(v, &cfg->keep_events_ms) == 0)
@@ -176,6 +190,10 @@ static const serve_opt OPTS[] = {
      "state: database, firmware blobs, admin token\n(default ./updraft-data, created; one "
      "server per\ndirectory: a second one is refused)",
      set_data},
+    {"--db", "db", "URL",
+     "keep the database in PostgreSQL instead of SQLite in\nDIR: postgres://USER@HOST[:PORT]/DB "
+     "(also\nUPDRAFT_DB); several servers may share it\n(docs/scaling.md)",
+     set_db},
     {"--tls-cert", "tls-cert", "FILE", "PEM certificate (chain) for native HTTPS", set_tls_cert},
     {"--tls-key", "tls-key", "FILE", "PEM private key for native HTTPS", set_tls_key},
     {"--device-auth", "device-auth", "USER:PASS",
@@ -408,6 +426,15 @@ static int serve(int argc, char **argv)
     cfg.backoff_ms[1] = 15ll * 60000;
     cfg.backoff_ms[2] = 2ll * 3600000;
     cfg.nbackoff = 3;
+    /* UPDRAFT_DB: under what the configuration file and the options say */
+    const char *env_db = getenv("UPDRAFT_DB");
+    if (env_db && *env_db) {
+        char err[256];
+        if (set_db(&cfg, env_db, err, sizeof err) != 0) {
+            fprintf(stderr, "updraft serve: UPDRAFT_DB %s\n", err);
+            return 2;
+        }
+    }
     /* first pass: --help, --config, --print-config, unknown options and missing values */
     const char *config = NULL;
     int print = 0;

@@ -1,6 +1,8 @@
 /* File-system helpers (fsutil.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,4 +60,32 @@ void upd_base64(const char *in, char *out, size_t cap)
         out[o++] = i + 2 < n ? t[v & 63] : '=';
     }
     out[o] = '\0';
+}
+
+int upd_sha256_file(const char *path, char hex[65], uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    gnutls_hash_hd_t h;
+    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) != 0) {
+        close(fd);
+        return -1;
+    }
+    static __thread unsigned char buf[1 << 16];
+    uint64_t n = 0;
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0) {
+        gnutls_hash(h, buf, (size_t)got);
+        n += (uint64_t)got;
+    }
+    unsigned char d[32];
+    gnutls_hash_deinit(h, d);
+    close(fd);
+    if (got < 0)
+        return -1;
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    *size = n;
+    return 0;
 }

@@ -3,6 +3,7 @@
 #define UPD_HOST_FSUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* mkdir -p path with mode for each folder made. 0, or -1 with errno. */
@@ -12,5 +13,8 @@ int upd_fsync_dir(const char *dir);
 /* RFC 4648 base64 of the string in into out (cap bytes, NUL-terminated; cut short when
  * out is too small): the value of HTTP Basic authentication ("user:password"). */
 void upd_base64(const char *in, char *out, size_t cap);
+/* SHA-256 of the file at path in lowercase hex into hex, its size into *size. 0, or -1
+ * when it cannot be read. */
+int upd_sha256_file(const char *path, char hex[65], uint64_t *size);
 
 #endif

@@ -5,8 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,35 +45,6 @@ static int holds_something(const char *dir, const char *const *skip, char *what,
     }
     closedir(d);
     return found;
-}
-
-/* SHA-256 of the file at path in lowercase hex; its size in *size. */
-static int hash_file(const char *path, char hex[65], uint64_t *size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    gnutls_hash_hd_t h;
-    if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) != 0) {
-        close(fd);
-        return -1;
-    }
-    static __thread unsigned char buf[1 << 16];
-    uint64_t n = 0;
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0) {
-        gnutls_hash(h, buf, (size_t)got);
-        n += (uint64_t)got;
-    }
-    unsigned char d[32];
-    gnutls_hash_deinit(h, d);
-    close(fd);
-    if (got < 0)
-        return -1;
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    *size = n;
-    return 0;
 }
 
 /* Copy src to dst whole or not at all: a temp file beside dst, fsynced, renamed. */
@@ -135,7 +104,7 @@ static int check_blob(const char *from, const char *sha, uint64_t *size, char *e
 {
     char path[PATH_MAX + 100], hex[65];
     blob_path(from, sha, path, sizeof path);
-    if (hash_file(path, hex, size) != 0) {
+    if (upd_sha256_file(path, hex, size) != 0) {
         snprintf(err, errlen, "the firmware file %s that a release refers to cannot be read: %s",
                  path, strerror(errno));
         return -1;
@@ -157,7 +126,7 @@ static int copy_blob(const char *from, const char *to, const char *sha, char *er
     uint64_t size;
     blob_path(from, sha, src, sizeof src);
     blob_path(to, sha, dst, sizeof dst);
-    if (hash_file(dst, hex, &size) == 0 && !strcmp(hex, sha))
+    if (upd_sha256_file(dst, hex, &size) == 0 && !strcmp(hex, sha))
         return 0;
     snprintf(dir, sizeof dir, "%s/blobs/sha256/%.2s", to, sha);
     if (upd_mkdir_p(dir, 0750) != 0) {
@@ -166,7 +135,7 @@ static int copy_blob(const char *from, const char *to, const char *sha, char *er
     }
     if (copy_file(src, dst, 0640, err, errlen) != 0)
         return -1;
-    if (hash_file(dst, hex, &size) != 0 || strcmp(hex, sha)) {
+    if (upd_sha256_file(dst, hex, &size) != 0 || strcmp(hex, sha)) {
         snprintf(err, errlen,
                  "the copy %s does not read back as written (SHA-256 %s): check the disk of %s",
                  dst, hex, to);

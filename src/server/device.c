@@ -584,7 +584,7 @@ static int parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *
 static int open_blob(srv *s, const upd_release_row *rel)
 {
     char path[PATH_MAX + 80];
-    upd__blob_path(s, rel->sha256, path, sizeof path);
+    upd__blob_local(s, rel->sha256, path, sizeof path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != (uint64_t)rel->size) {

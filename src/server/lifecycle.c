@@ -231,16 +231,6 @@ enum MHD_Result upd__lifecycle_unretire(req *r, struct MHD_Connection *c, int64_
     return upd__reply_json(r, c, MHD_HTTP_OK, upd__release_json(&rel));
 }
 
-/* Remove the blob sha256 when no release references it any more. */
-static void drop_blob(srv *s, const char *sha256)
-{
-    char path[PATH_MAX + 80];
-    if (!sha256[0] || s->store->ops->blob_referenced(s->store, sha256) != 0)
-        return;
-    upd__blob_path(s, sha256, path, sizeof path);
-    unlink(path);
-}
-
 enum MHD_Result upd__lifecycle_delete(req *r, struct MHD_Connection *c, int64_t id)
 {
     srv *s = r->s;
@@ -276,8 +266,8 @@ enum MHD_Result upd__lifecycle_delete(req *r, struct MHD_Connection *c, int64_t 
     }
     if (rc)
         return upd__api_store_failed(r, c, err);
-    drop_blob(s, rel.sha256);
-    drop_blob(s, rel.gz_sha256);
+    upd__blob_drop(s, rel.sha256);
+    upd__blob_drop(s, rel.gz_sha256);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "deleted", (double)id);
     cJSON_AddStringToObject(j, "version", rel.version);

@@ -30,7 +30,7 @@ int upd__release_report(srv *s, const upd_release_row *rel, upd_image_report *ou
     pthread_mutex_unlock(&s->cache_mu);
 
     char path[PATH_MAX + 80], err[512];
-    upd__blob_path(s, rel->sha256, path, sizeof path);
+    upd__blob_local(s, rel->sha256, path, sizeof path);
     upd_file_info *fi = malloc(sizeof *fi);
     if (!fi)
         return -1;

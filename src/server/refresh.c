@@ -39,7 +39,7 @@ void upd__refresh_releases(srv *s, const upd_refresh *w)
         char path[PATH_MAX + 80], err[512] = "";
         if (s->store->ops->release_get(s->store, l.ids[i], r) != 0)
             continue;
-        upd__blob_path(s, r->sha256, path, sizeof path);
+        upd__blob_local(s, r->sha256, path, sizeof path);
         int rc = upd_inspect_file(path, fi, err, sizeof err) != 0
                      ? -1
                      : w->update(s, path, fi, r, err, sizeof err);

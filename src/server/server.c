@@ -484,19 +484,21 @@ int upd_server_main(const upd_server_config *cfg)
     if (setup_token(s) != 0 || upd__sign_setup(s) != 0)
         goto out;
 
-    char db[PATH_MAX + 16], err[512];
+    char db[PATH_MAX + 16], err[1600];
     snprintf(db, sizeof db, "%s/updraft.db", data);
-    upd_store *sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
-    if (!sqlite && upd__upspace_give_up_reserve(s)) /* a full disk (upspace.c) */
-        sqlite = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
-    if (!sqlite) {
-        upd__upspace_explain(s, err, sizeof err);
+    upd_store *inner = cfg->db ? upd_store_pg_open(cfg->db, (int)threads + 3, err, sizeof err)
+                               : upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!inner && !cfg->db && upd__upspace_give_up_reserve(s)) /* a full disk (upspace.c) */
+        inner = upd_store_sqlite_open(db, (int)threads + 3, err, sizeof err);
+    if (!inner) {
+        if (!cfg->db)
+            upd__upspace_explain(s, err, sizeof err);
         fprintf(stderr, "updraft: %s\n", err);
         goto out;
     }
-    s->store = upd_store_cached(sqlite);
+    s->store = upd_store_cached(inner);
     if (!s->store) {
-        sqlite->ops->close(sqlite);
+        inner->ops->close(inner);
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
@@ -511,6 +513,7 @@ int upd_server_main(const upd_server_config *cfg)
     upd__blob_gc(s);
     upd__upspace_startup_check(s);
     upd__upspace_keep_reserve(s);
+    upd__blob_sync(s);
     upd__imageid_refresh(s);
     upd__delivery_refresh(s);
     s->outcome.nbackoff = cfg->nbackoff < UPD_BACKOFF_MAX ? cfg->nbackoff : UPD_BACKOFF_MAX;

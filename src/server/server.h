@@ -7,6 +7,7 @@
 typedef struct upd_server_config {
     const char *listen;   /* "HOST:PORT", "[V6]:PORT", ":PORT" or "PORT"; NULL: 0.0.0.0:8080 */
     const char *data_dir; /* NULL: ./updraft-data */
+    const char *db;       /* PostgreSQL URL; NULL: SQLite in data_dir (updraft.db) */
     const char *tls_cert; /* PEM files for native HTTPS; both or neither */
     const char *tls_key;
     const char *device_auth;      /* "USER:PASSWORD" every device must send (HTTP Basic) */

@@ -288,6 +288,15 @@ void upd__blob_path(const srv *s, const char *sha256, char *out, size_t cap);
 int upd__blob_commit(const srv *s, const char *tmp, const char *sha256, char *err, size_t errlen);
 /* Startup: remove temp files and blobs no release references. */
 void upd__blob_gc(srv *s);
+/* The path of blob sha256 in the data directory into path; with a store that keeps
+ * blobs (PostgreSQL) a blob missing there is fetched first. 0, or -1 (logged) when it
+ * could not be fetched. */
+int upd__blob_local(srv *s, const char *sha256, char *path, size_t cap);
+/* Startup with a store that keeps blobs: fetch the releases' blobs this server lacks,
+ * store the ones the database lacks, prune the database's unreferenced ones. */
+void upd__blob_sync(srv *s);
+/* Remove blob sha256 (local file and database copy) unless a release refers to it. */
+void upd__blob_drop(srv *s, const char *sha256);
 
 /* ---- policy.c ---- */
 typedef struct upd_devreq {

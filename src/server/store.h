@@ -1,6 +1,6 @@
 /* The server's persistent state behind one interface: releases, channels, devices and
- * their events. The SQLite implementation (store_sqlite.c) holds every SQL statement
- * and every schema migration; a PostgreSQL backend implements the same operations.
+ * their events. Two backends hold every SQL statement and schema migration:
+ * store_sqlite.c (the default) and store_pg.c (several servers on one PostgreSQL).
  *
  * Threads: every operation may be called from any thread at the same time. Admin
  * writes are synchronous and transactional; device-state writes arrive in batches from
@@ -370,7 +370,8 @@ typedef struct upd_store_ops {
     int (*event_list)(upd_store *st, const char *mac, const char *kind, int64_t before_id,
                       int limit, upd_event_cb cb, void *ctx);
     /* Delete up to max events older than before_ms (oldest first). Returns how many
-     * were deleted (>= 0) or UPD_STORE_EFAIL. */
+     * were deleted (>= 0) or UPD_STORE_EFAIL. With several servers on one database one
+     * prunes at a time: the others delete nothing (0) meanwhile. */
     int (*events_prune)(upd_store *st, int64_t before_ms, int max);
     /* Apply the writer thread's records in one transaction: for each, read the device,
      * ask rules what the record means (upd_plan) and write that. */
@@ -421,6 +422,27 @@ typedef struct upd_store_ops {
      * channel_downgrade) until the channel is set again. */
     int (*channel_set_downgrade)(upd_store *st, const char *name, int64_t release_id, char *err,
                                  size_t errlen);
+    /* Blobs kept in the database itself, shared by every server on it (store_pg.c);
+     * NULL in a store whose blobs are only the files of one data directory (SQLite).
+     * blob_put: store the size bytes fd reads (from its start) as blob sha256, in
+     * chunks, never all in memory; nothing when it is stored already; one transaction.
+     * blob_get: write blob sha256 to fd chunk by chunk (*size: its length);
+     * ENOTFOUND when it is not stored. blob_drop: delete blob sha256 unless a release
+     * refers to it (0 also when there is none). blob_prune: delete the blobs stored
+     * before before_ms that no release refers to (uploads that were never recorded);
+     * how many (>= 0) or EFAIL. */
+    int (*blob_put)(upd_store *st, const char *sha256, int fd, int64_t size, char *err,
+                    size_t errlen);
+    int (*blob_get)(upd_store *st, const char *sha256, int fd, int64_t *size, char *err,
+                    size_t errlen);
+    int (*blob_drop)(upd_store *st, const char *sha256);
+    int (*blob_prune)(upd_store *st, int64_t before_ms);
+    /* Call changed(ctx), from a thread of the store's, soon after another server on the
+     * same database changed releases, channels or devices' settings (PostgreSQL:
+     * LISTEN/NOTIFY), and when it may have missed such a change (its connection came
+     * back): read caches then drop what they hold. NULL in a store no other server
+     * writes (SQLite). Once per store; 0 or EFAIL. */
+    int (*watch)(upd_store *st, void (*changed)(void *ctx), void *ctx);
 } upd_store_ops;
 
 struct upd_store {
@@ -430,6 +452,14 @@ struct upd_store {
 /* Open (create, migrate) the SQLite store at path. pool is the number of connections
  * for concurrent readers. Returns NULL with a message in err on failure. */
 upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen);
+
+/* Is s a PostgreSQL connection URL ("postgres://..." or "postgresql://...")? 1 or 0. */
+int upd_store_is_pg_url(const char *s);
+
+/* Open (migrate) the PostgreSQL store at url (a libpq connection URL) with pool
+ * connections (store_pg.c). Returns NULL with a message in err (the URL shown without
+ * its password) when it cannot connect or the schema is newer than this updraft's. */
+upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen);
 
 /* Copy the SQLite database at src (which must exist) into the new file dst with
  * SQLite's online backup: one consistent snapshot even while a server writes to src

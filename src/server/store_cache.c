@@ -4,7 +4,9 @@
  * the writer thread) or, with several servers on one database, through another
  * server's. So entries are dropped by a generation counter that every write through
  * this wrapper bumps, and are never used for longer than UPD_CACHE_TTL_MS, which
- * bounds what another server's writes can leave stale.
+ * bounds what another server's writes can leave stale; with a store that reports them
+ * (store.h watch: PostgreSQL's LISTEN/NOTIFY) another server's changes drop the cache at
+ * once.
  *
  * A reader notes the generation before it asks the store and files the answer only if
  * no write came in between, so a row read just before a write is never kept. */
@@ -40,6 +42,7 @@ typedef struct rel_ent {
 
 typedef struct cache_store {
     upd_store base;
+    upd_store_ops ops; /* CACHE_OPS, without the blob operations the inner store lacks */
     upd_store *inner;
     pthread_mutex_t mu;
     uint64_t dev_gen; /* bumped by every write that can change a device row */
@@ -468,6 +471,34 @@ static int c_token_touch(upd_store *st, const upd_token_use *uses, size_t n, cha
     return cs(st)->inner->ops->token_touch(cs(st)->inner, uses, n, err, errlen);
 }
 
+static int c_blob_put(upd_store *st, const char *sha, int fd, int64_t size, char *err,
+                      size_t errlen)
+{
+    return cs(st)->inner->ops->blob_put(cs(st)->inner, sha, fd, size, err, errlen);
+}
+
+static int c_blob_get(upd_store *st, const char *sha, int fd, int64_t *size, char *err,
+                      size_t errlen)
+{
+    return cs(st)->inner->ops->blob_get(cs(st)->inner, sha, fd, size, err, errlen);
+}
+
+static int c_blob_drop(upd_store *st, const char *sha)
+{
+    return cs(st)->inner->ops->blob_drop(cs(st)->inner, sha);
+}
+
+static int c_blob_prune(upd_store *st, int64_t before_ms)
+{
+    return cs(st)->inner->ops->blob_prune(cs(st)->inner, before_ms);
+}
+
+/* Another server changed the database: drop everything (the store's watch thread). */
+static void changed_elsewhere(void *ctx)
+{
+    bump(ctx, 1, 1);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -521,6 +552,10 @@ static const upd_store_ops CACHE_OPS = {
     .token_delete = c_token_delete,
     .token_touch = c_token_touch,
     .channel_set_downgrade = c_channel_set_downgrade,
+    .blob_put = c_blob_put,
+    .blob_get = c_blob_get,
+    .blob_drop = c_blob_drop,
+    .blob_prune = c_blob_prune,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
@@ -530,8 +565,19 @@ upd_store *upd_store_cached(upd_store *inner)
     cache_store *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->base.ops = &CACHE_OPS;
+    c->ops = CACHE_OPS;
+    if (!inner->ops->blob_put) {
+        c->ops.blob_put = NULL;
+        c->ops.blob_get = NULL;
+        c->ops.blob_drop = NULL;
+        c->ops.blob_prune = NULL;
+    }
+    c->base.ops = &c->ops;
+    c->ops.watch = NULL; /* the wrapper is the one that watches */
     c->inner = inner;
     pthread_mutex_init(&c->mu, NULL);
+    if (inner->ops->watch && inner->ops->watch(inner, changed_elsewhere, c) != 0)
+        fprintf(stderr, "updraft: cannot watch the database for other servers' changes: "
+                        "cached rows may be a second old\n");
     return &c->base;
 }

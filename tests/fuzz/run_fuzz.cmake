@@ -8,6 +8,11 @@
 # directory when it exists: libFuzzer only reads it. Crash inputs go to WORKDIR/.
 # Fails when the fuzzer fails (a crash, a leak, a timeout or a broken invariant).
 
+# SEEDS_DIR (instead of MAKE_SEEDS): copy the seeds from that directory. EXTRA: more
+# libFuzzer flags (a ;-list).
+if(DEFINED SEEDS_DIR)
+  set(MAKE_SEEDS "")
+endif()
 foreach(v FUZZER MAKE_SEEDS WORKDIR SECONDS MAX_LEN)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "run_fuzz.cmake: -D${v}=... is required")
@@ -18,9 +23,14 @@ set(corpus "${WORKDIR}/corpus")
 file(REMOVE_RECURSE "${corpus}")
 file(MAKE_DIRECTORY "${corpus}")
 
-execute_process(COMMAND "${MAKE_SEEDS}" "${corpus}" RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "make_seeds failed (${rc})")
+if(DEFINED SEEDS_DIR)
+  file(GLOB seeds "${SEEDS_DIR}/*")
+  file(COPY ${seeds} DESTINATION "${corpus}")
+else()
+  execute_process(COMMAND "${MAKE_SEEDS}" "${corpus}" RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "make_seeds failed (${rc})")
+  endif()
 endif()
 
 set(dirs "${corpus}")
@@ -34,7 +44,7 @@ endif()
 
 # Inputs longer than MAX_LEN (real firmware) are cut to MAX_LEN when loaded.
 set(cmd "${FUZZER}" -max_total_time=${SECONDS} -max_len=${MAX_LEN} -rss_limit_mb=4096
-        -timeout=60 -print_final_stats=1 -artifact_prefix=${WORKDIR}/ ${dirs})
+        -timeout=60 -print_final_stats=1 -artifact_prefix=${WORKDIR}/ ${EXTRA} ${dirs})
 string(REPLACE ";" " " shown "${cmd}")
 message(STATUS "running: ${shown}")
 execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)

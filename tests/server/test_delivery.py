@@ -188,7 +188,6 @@ def t_gzip():
 def t_backfill():
     """A database from before gzip copies (schema 5, no release_gzip rows): at start-up the
     server makes the copy of every ESP8266 Arduino release from its blob, and serves it."""
-    import sqlite3
     full = corpus(TASMOTA)
     minimal_gz = corpus(MINIMAL)
     minimal = inflate(minimal_gz)
@@ -198,10 +197,7 @@ def t_backfill():
     srv.upload(minimal_gz, "14.0.0")
     want = a["gzip"]
     srv.stop()
-    db = sqlite3.connect(os.path.join(data, "updraft.db"))
-    db.execute("DELETE FROM release_gzip")
-    db.commit()
-    db.close()
+    srv.sql("DELETE FROM release_gzip")
     first = srv  # its temporary directory holds data: keep it alive
     srv = Server(data=data)
     try:

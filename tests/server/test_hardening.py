@@ -237,16 +237,18 @@ def t_fulldisk():
     real_bin, t.BIN = t.BIN, wrapper
     data = os.path.join(mnt, "data")
 
-    def fill():
-        # unbuffered: a buffered file keeps the bytes a short write left over and raises
-        # again when it is closed, depending on how the free space ends
-        with open(os.path.join(inside, "fill"), "ab", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+    def fill():  # unbuffered writes until the disk says no (it may be full already)
+        try:
+            fd = os.open(os.path.join(inside, "fill"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        except OSError:
+            return
+        try:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     def dev(srv, i):
         return srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:00:10:%02X" % i))

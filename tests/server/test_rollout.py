@@ -114,12 +114,24 @@ def show(srv, rid):
     return r.json or {}
 
 
+def registered(srv, n, timeout=20):
+    """Wait until the registry holds n devices: the writer thread records check-ins after
+    the answers (a rollout made earlier counts only the devices written by then)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if srv.api("GET", "/api/v1/devices?limit=1").json.get("total") == n:
+            return
+        time.sleep(0.05)
+    check(False, "the registry holds the %d devices that checked in" % n)
+
+
 def setup(srv, n, **kw):
     """Release 1 (1.0.0) on stable, n devices that run it, release 2 (2.0.0) uploaded."""
     old = srv.upload(OLD, "1.0.0", "stable").json
     devs = fleet(srv, n, **kw)
     for d in devs:
         eq(d.check().status, 304, "device runs the channel's release")
+    registered(srv, n)
     new = srv.upload(NEW, "2.0.0").json
     return old, new, devs
 
@@ -287,6 +299,7 @@ def t_badpause():
             devs[i].fate = "silent"  # ESP8266 boot loop: never seen again
         for d in devs:
             d.check()
+        registered(srv, 100)
         new = srv.upload(NEW, "2.0.0").json
         hook = Hook()
         st = create(srv, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
@@ -350,6 +363,7 @@ def t_rollback():
         devs = [Device(srv, i, fate=("fail" if i % 4 == 1 else "ok")) for i in range(40)]
         for d in devs:
             d.check()
+        registered(srv, 40)
         new = srv.upload(NEW, "2.0.0").json
         st = create(srv, {"release": new["id"], "waves": "25%,100%", "soak": "30s",
                           "max_failures": "60%", "min_sample": 1})

@@ -23,6 +23,8 @@ import tempfile
 import time
 import urllib.parse
 
+import pgcluster
+
 BIN = sys.argv[1]
 FWDIR = sys.argv[2]
 GROUP = sys.argv[3]
@@ -118,8 +120,11 @@ class Server:
         env.pop("UPDRAFT_ADMIN_TOKEN", None)
         if env_token:
             env["UPDRAFT_ADMIN_TOKEN"] = TOKEN
+        # UPDRAFT_TEST_PG (pgcluster.py): the same tests on PostgreSQL
+        self.db = pgcluster.database_url(self.data)
         self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
-                                      self.data, "--threads", "4"] + list(extra),
+                                      self.data, "--threads", "4"] +
+                                     (["--db", self.db] if self.db else []) + list(extra),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.out = []
         deadline = time.time() + 10
@@ -138,6 +143,20 @@ class Server:
             self.proc.kill()
             raise SystemExit("server did not start (exit status %r after %.1f s): %s %s" % (
                 rc, time.time() - deadline + 10, self.out, self.proc.stderr.read()))
+
+    def sql(self, *statements):
+        """Run SQL on the server's database as it is (stopped server: an older database
+        made by hand), in its backend: SQLite in the data dir, or PostgreSQL."""
+        if self.db:
+            for q in statements:
+                pgcluster.psql(self.db, q)
+            return
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data, "updraft.db"))
+        for q in statements:
+            db.execute(q)
+        db.commit()
+        db.close()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

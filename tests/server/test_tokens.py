@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+import pgcluster
 import test_server as t
 from test_server import Server, arduino_bin, check, eq, esp8266_request
 
@@ -143,10 +144,13 @@ def t_tokens():
         wrong = secret[:-1] + ("0" if secret[-1] != "0" else "1")
         eq(srv.api("GET", "/api/v1/releases", token=wrong).status, 401, "a changed secret: 401")
         # stored hashed: the database holds its SHA-256, never the secret
-        db = open(os.path.join(srv.data, "updraft.db"), "rb").read()
-        wal = os.path.join(srv.data, "updraft.db-wal")
-        if os.path.exists(wal):
-            db += open(wal, "rb").read()
+        if srv.db:  # PostgreSQL (pgcluster.py): everything the database holds
+            db = pgcluster.dump(srv.db)
+        else:
+            db = open(os.path.join(srv.data, "updraft.db"), "rb").read()
+            wal = os.path.join(srv.data, "updraft.db-wal")
+            if os.path.exists(wal):
+                db += open(wal, "rb").read()
         check(secret.encode() not in db and secret[17:].encode() not in db,
               "the secret is not in the database")
         import hashlib

@@ -6,7 +6,6 @@ installed it reports, and stops offering a release that failed on a device. The 
 usage: test_truth.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
 GROUP: imageid refresh backoff"""
 import os
-import sqlite3
 import sys
 import time
 
@@ -120,11 +119,8 @@ def t_refresh():
     img = arduino_bin(seed=91, mode=0)
     rel = srv.upload(img, "5.0", "stable").json
     srv.stop()
-    db = sqlite3.connect(os.path.join(data, "updraft.db"))
-    db.execute("DELETE FROM release_hashes WHERE what NOT IN ('file MD5', 'file SHA-256')")
-    db.execute("UPDATE releases SET hash_rules=0")
-    db.commit()
-    db.close()
+    srv.sql("DELETE FROM release_hashes WHERE what NOT IN ('file MD5', 'file SHA-256')",
+            "UPDATE releases SET hash_rules=0")
     first = srv  # its temp dir holds the data: keep it until the end
     srv = Server(data=data)
     try:
