@@ -7,16 +7,12 @@ packages=(
   # build
   build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
   # host libraries: compression, crypto/TLS, HTTP, storage, JSON
-<<<<<<< HEAD
   zlib1g-dev libgnutls28-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcjson-dev
   # PostgreSQL: the tests start a throwaway cluster of their own (tests/server/pgcluster.py)
   postgresql
-=======
-  zlib1g-dev libgnutls28-dev libmicrohttpd-dev libsqlite3-dev libcjson-dev
   # systemd's service protocol (Type=notify, watchdog): src/server/sdnotify.c; the unit
   # in contrib/systemd is checked with systemd-analyze
   libsystemd-dev systemd
->>>>>>> main
   # the ESP8266 CPU: cross compiler, C library, and QEMU to run tests on it
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
   # black-box tests (openssl makes the test certificates of the HTTPS tests)
