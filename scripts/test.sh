@@ -5,6 +5,12 @@
 # ctest's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# a merge that left its conflict markers in a file (it happened once: install-deps.sh)
+if git rev-parse --git-dir >/dev/null 2>&1 &&
+  git grep -n -E '^(<<<<<<< |>>>>>>> )' -- . ':!*.md'; then
+  echo "scripts/test.sh: merge conflict markers in the files above: resolve them" >&2
+  exit 1
+fi
 scripts/install-deps.sh
 # the release build (gcc, what scripts/run.sh builds) must stay warning-free too
 cmake --preset release >/dev/null
