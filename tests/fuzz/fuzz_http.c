@@ -133,9 +133,12 @@ static void check_answer(const uint8_t *req, size_t rlen, char *resp, size_t n)
         }
     if (!cl)
         return;
-    /* libmicrohttpd 0.9.75's own answer to a malformed Content-Length sends its head twice
-     * (found by this target; docs/fuzzing.md): not the server's code, not judged here */
-    if (strstr(resp, "Request malformed") && n - head >= 9 && !memcmp(resp + head, "HTTP/1.1 ", 9))
+    /* libmicrohttpd 0.9.75's own answers to a malformed Content-Length (400) and to one
+     * too large for a 64-bit number (413) send their head twice (found by this target;
+     * docs/fuzzing.md): given before the server's code sees the request, not judged here */
+    if ((strstr(resp, "<title>Request malformed</title>") ||
+         strstr(resp, "<title>Request content too large</title>")) &&
+        n - head >= 9 && !memcmp(resp + head, "HTTP/1.1 ", 9))
         return;
     unsigned long long want = strtoull(cl, NULL, 10);
     size_t body = n - head;
