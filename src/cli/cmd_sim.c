@@ -1418,34 +1418,6 @@ static int setup_auth(fleet *fl)
     return 0;
 }
 
-static uint8_t *read_file(const char *path, uint32_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            uint8_t *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        if (!k)
-            break;
-        n += k;
-    }
-    fclose(f);
-    *len = (uint32_t)n;
-    return buf;
-}
-
 /* --pubkey: the device's firmware verifies signatures (the core's Update.installSignature)
  * with the key, through the GnuTLS verifier (src/host/signing.h). */
 static void sim_verifier(fleet *fl, sdev *d)
@@ -1472,11 +1444,15 @@ static int setup(fleet *fl)
     uint32_t len = 0;
     uint8_t *img;
     if (o->firmware) {
-        img = read_file(o->firmware, &len);
-        if (!img) {
-            fprintf(stderr, "updraft sim: cannot read %s\n", o->firmware);
+        char *text = NULL;
+        size_t n = 0;
+        if (upd_read_file(o->firmware, &text, &n) != 0) {
+            fprintf(stderr, "updraft sim: cannot read --firmware %s: %s\n", o->firmware,
+                    strerror(errno));
             return -1;
         }
+        img = (uint8_t *)text;
+        len = (uint32_t)n;
     } else {
         uint32_t cap = o->code_size + 65536;
         img = malloc(cap);

@@ -17,4 +17,8 @@ void upd_base64(const char *in, char *out, size_t cap);
  * when it cannot be read. */
 int upd_sha256_file(const char *path, char hex[65], uint64_t *size);
 
+/* A whole file (up to 32 MiB) into a NUL-terminated malloc'd buffer, its length in *len
+ * (len may be NULL). 0, or -1 with errno set (EFBIG when too large). */
+int upd_read_file(const char *path, char **out, size_t *len);
+
 #endif

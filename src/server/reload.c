@@ -8,42 +8,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "fsutil.h"
 #include "reload.h"
-
-/* A whole file into a NUL-terminated malloc'd buffer; -1 with errno set. */
-static int slurp(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n + 1 == cap) {
-            char *nb = cap > (1u << 24) ? NULL : realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                errno = EFBIG;
-            } else
-                buf = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return -1;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /* ---- device credentials ---------------------------------------------------------------- */
 
@@ -87,7 +53,7 @@ static int devauth_read(const upd_server_config *cfg, upd_devauth *a, char *err,
         return 0;
     char *text;
     size_t len;
-    if (slurp(cfg->device_auth_file, &text, &len) != 0) {
+    if (upd_read_file(cfg->device_auth_file, &text, &len) != 0) {
         snprintf(err, errlen, "cannot read the device credentials file %s: %s",
                  cfg->device_auth_file, strerror(errno));
         return -1;
@@ -203,11 +169,11 @@ int upd__tls_load(const char *cert_file, const char *key_file, char *err, size_t
 {
     char *cert = NULL, *key = NULL;
     size_t clen = 0, klen = 0;
-    if (slurp(cert_file, &cert, &clen) != 0) {
+    if (upd_read_file(cert_file, &cert, &clen) != 0) {
         snprintf(err, errlen, "cannot read the TLS certificate %s: %s", cert_file, strerror(errno));
         return -1;
     }
-    if (slurp(key_file, &key, &klen) != 0) {
+    if (upd_read_file(key_file, &key, &klen) != 0) {
         snprintf(err, errlen, "cannot read the TLS key %s: %s", key_file, strerror(errno));
         free(cert);
         return -1;

@@ -38,42 +38,6 @@
 
 /* ---- setup helpers ---------------------------------------------------------------------- */
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-        if (n + 1 == cap) {
-            if (cap > (1u << 24))
-                break;
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            } else
-                buf = nb;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return -1;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len)
-        *len = n;
-    return 0;
-}
-
 /* The admin token: UPDRAFT_ADMIN_TOKEN, else <data>/admin-token, else a new random one
  * written there with mode 0600. */
 static int setup_token(srv *s)
@@ -92,7 +56,7 @@ static int setup_token(srv *s)
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/admin-token", s->data_dir);
     char *text = NULL;
-    if (read_file(path, &text, NULL) == 0) {
+    if (upd_read_file(path, &text, NULL) == 0) {
         text[strcspn(text, "\r\n")] = '\0';
         if (strlen(text) >= 8 && strlen(text) < sizeof s->token) {
             upd__copy(s->token, sizeof s->token, text);
