@@ -460,34 +460,42 @@ static int is_silent(const ro_ent *e, const rdev *d, int64_t now)
     return d->st == ST_DOWNLOADING && e->row.silent_ms > 0 && now - d->at >= e->row.silent_ms;
 }
 
-/* Count the devices of e by state (only results since from_ms count when from_ms > 0). */
+/* One device in state st into c (a device without a state is pending). */
+static void add_state(upd_rollout_counts *c, int st, int silent)
+{
+    switch (st) {
+    case ST_OFFERED:
+        c->offered++;
+        break;
+    case ST_DOWNLOADING:
+        if (silent)
+            c->silent++;
+        else
+            c->downloading++;
+        break;
+    case ST_UPDATED:
+        c->updated++;
+        break;
+    case ST_FAILED:
+        c->failed++;
+        break;
+    case ST_ROLLED_BACK:
+        c->rolled_back++;
+        break;
+    default:
+        c->pending++;
+    }
+}
+
+/* Count the devices of e by state (only results since from_ms count when from_ms > 0);
+ * devices without a result are not counted here. */
 static void count_states(const ro_ent *e, int64_t now, int64_t from_ms, upd_rollout_counts *c)
 {
     memset(c, 0, sizeof *c);
     for (uint32_t i = 0; i < e->ndv; i++) {
         const rdev *d = &e->dv[i];
-        if (from_ms > 0 && d->at < from_ms)
-            continue;
-        switch (d->st) {
-        case ST_OFFERED:
-            c->offered++;
-            break;
-        case ST_DOWNLOADING:
-            if (is_silent(e, d, now))
-                c->silent++;
-            else
-                c->downloading++;
-            break;
-        case ST_UPDATED:
-            c->updated++;
-            break;
-        case ST_FAILED:
-            c->failed++;
-            break;
-        case ST_ROLLED_BACK:
-            c->rolled_back++;
-            break;
-        }
+        if (d->st != ST_NONE && (from_ms <= 0 || d->at >= from_ms))
+            add_state(c, d->st, is_silent(e, d, now));
     }
 }
 
@@ -1324,32 +1332,6 @@ static int collect_state(void *ctx, const char *mac, const char *state, int64_t 
     l->at[l->n] = at;
     l->n++;
     return 0;
-}
-
-static void add_state(upd_rollout_counts *c, int st, int silent)
-{
-    switch (st) {
-    case ST_OFFERED:
-        c->offered++;
-        break;
-    case ST_DOWNLOADING:
-        if (silent)
-            c->silent++;
-        else
-            c->downloading++;
-        break;
-    case ST_UPDATED:
-        c->updated++;
-        break;
-    case ST_FAILED:
-        c->failed++;
-        break;
-    case ST_ROLLED_BACK:
-        c->rolled_back++;
-        break;
-    default:
-        c->pending++;
-    }
 }
 
 static void sum_counts(upd_rollout_counts *t, const upd_rollout_counts *c)
