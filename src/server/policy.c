@@ -228,7 +228,7 @@ void upd__decide(srv *s, const upd_devreq *dr, const upd_device_row *known, upd_
     if (ro == UPD_RO_HOLD && rel->id == pk.release_id) {
         /* the channel serves what a rollout holds back from this device */
         out->result = "declined";
-        upd__copy(out->detail, sizeof out->detail, pk.why);
+        upd__rollout_hold_why(&pk, out->detail, sizeof out->detail);
         return;
     }
     /* a downgrade: offered to a pinned device, by a rollout that allows it, or by a

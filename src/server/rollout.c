@@ -743,32 +743,33 @@ int upd__rollout_pick(upd_rollouts *ro, const char *mac, const upd_device_row *f
         out->release_id = e->row.release_id;
         out->allow_downgrade = e->row.allow_downgrade;
         out->wave = wave_of(e->thr, e->row.wave, member_hash(e->row.id, mac));
-        out->why[0] = '\0';
+        out->scheduled = !strcmp(e->row.state, "scheduled");
+        out->waves_open = e->row.wave;
         int running = !strcmp(e->row.state, "running");
-        if (out->wave > 0 && (running || offered_release == e->row.release_id)) {
-            rc = UPD_RO_OFFER;
-        } else {
-            rc = UPD_RO_HOLD;
-            if (!strcmp(e->row.state, "scheduled"))
-                snprintf(out->why, sizeof out->why,
-                         "release %lld is held for rollout %lld, which has not started",
-                         (long long)e->row.release_id, (long long)e->row.id);
-            else if (out->wave == 0)
-                snprintf(out->why, sizeof out->why,
-                         "release %lld is being rolled out (rollout %lld): this device is not "
-                         "in the %d wave%s opened so far",
-                         (long long)e->row.release_id, (long long)e->row.id, e->row.wave,
-                         e->row.wave == 1 ? "" : "s");
-            else
-                snprintf(out->why, sizeof out->why,
-                         "release %lld is held: rollout %lld is paused ('updraft rollout show "
-                         "%lld' says why)",
-                         (long long)e->row.release_id, (long long)e->row.id, (long long)e->row.id);
-        }
+        rc = out->wave > 0 && (running || offered_release == e->row.release_id) ? UPD_RO_OFFER
+                                                                                : UPD_RO_HOLD;
         break;
     }
     pthread_rwlock_unlock(&ro->lk);
     return rc;
+}
+
+void upd__rollout_hold_why(const upd_rollout_pick *pk, char *out, size_t cap)
+{
+    if (pk->scheduled)
+        snprintf(out, cap, "release %lld is held for rollout %lld, which has not started",
+                 (long long)pk->release_id, (long long)pk->rollout_id);
+    else if (pk->wave == 0)
+        snprintf(out, cap,
+                 "release %lld is being rolled out (rollout %lld): this device is not in the "
+                 "%d wave%s opened so far",
+                 (long long)pk->release_id, (long long)pk->rollout_id, pk->waves_open,
+                 pk->waves_open == 1 ? "" : "s");
+    else
+        snprintf(out, cap,
+                 "release %lld is held: rollout %lld is paused ('updraft rollout show %lld' "
+                 "says why)",
+                 (long long)pk->release_id, (long long)pk->rollout_id, (long long)pk->rollout_id);
 }
 
 /* ---- the target's devices ------------------------------------------------------------ */

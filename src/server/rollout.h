@@ -72,8 +72,15 @@ typedef struct upd_rollout_pick {
     int64_t release_id;
     int wave; /* 1-based wave of the device; 0 not in an open one */
     int allow_downgrade;
-    char why[256]; /* HOLD: why the rollout's release is not offered now */
+    /* HOLD: why the rollout's release is not offered now, as facts; the sentence is made
+     * by upd__rollout_hold_why only when the answer uses it (most held devices' checks
+     * end "current": no text is formatted for them) */
+    int scheduled;  /* the rollout has not started */
+    int waves_open; /* waves opened so far */
 } upd_rollout_pick;
+
+/* The sentence for a HOLD pick: why the device is not offered the rollout's release. */
+void upd__rollout_hold_why(const upd_rollout_pick *pk, char *out, size_t cap);
 
 /* What the active rollouts say about device mac (facts: its registry row when known,
  * else what its request said; family from the request) for a sketch or filesystem
