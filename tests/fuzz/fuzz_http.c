@@ -120,6 +120,12 @@ static void check_answer(const uint8_t *req, size_t rlen, char *resp, size_t n)
     if (!end)
         return; /* cut by the capture limit, or the server closed mid-head: not judged */
     size_t head = (size_t)(end - resp) + 4;
+    /* empty lines before the request line are skipped (RFC 9112 section 2.2), as
+     * libmicrohttpd does: "\nHEAD ..." is a HEAD request */
+    while (rlen > 0 && (*req == '\r' || *req == '\n')) {
+        req++;
+        rlen--;
+    }
     int head_req = rlen >= 5 && !memcmp(req, "HEAD ", 5);
     if (head_req || status < 200 || status == 204 || status == 304)
         return;
