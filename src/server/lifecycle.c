@@ -7,6 +7,7 @@
 
 #include "closest.h"
 #include "lifecycle.h"
+#include "rollout.h"
 #include "sigrule.h"
 
 /* ---- what serves what -------------------------------------------------------------------- */
@@ -96,6 +97,19 @@ static enum MHD_Result no_release(req *r, struct MHD_Connection *c, int64_t id)
                             (long long)id);
 }
 
+/* 409: an active rollout needs release id (why names it). */
+static enum MHD_Result in_rollout(req *r, struct MHD_Connection *c, const char *verb, int64_t id,
+                                  const char *why)
+{
+    char m[700];
+    snprintf(m, sizeof m, "cannot %s release %lld: %s", verb, (long long)id, why);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "error", m);
+    cJSON_AddStringToObject(j, "reason", why);
+    cJSON_AddStringToObject(j, "kind", "in-rollout");
+    return upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+}
+
 enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t id)
 {
     srv *s = r->s;
@@ -120,6 +134,7 @@ enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t 
     chan_list l;
     memset(&l, 0, sizeof l);
     enum MHD_Result ret;
+    int locked = 0;
     if (!rel || !prev) {
         ret = upd__api_store_failed(r, c, "out of memory");
         goto out;
@@ -128,6 +143,12 @@ enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t 
         ret = no_release(r, c, id);
         goto out;
     }
+    /* an active rollout offers it: held until the retirement is written */
+    if (upd__rollout_release_lock(s->rollouts, id, 0, names, sizeof names)) {
+        ret = in_rollout(r, c, "retire", id, names);
+        goto out;
+    }
+    locked = 1;
     channels_of(s, &l);
     int nserving = serving(&l, id, names, sizeof names);
     if (nserving && !fallback && !force) {
@@ -210,6 +231,8 @@ enum MHD_Result upd__lifecycle_retire(req *r, struct MHD_Connection *c, int64_t 
         }
     ret = upd__reply_json(r, c, MHD_HTTP_OK, j);
 out:
+    if (locked)
+        upd__rollout_release_unlock(s->rollouts);
     free(l.v);
     free(rel);
     free(prev);
@@ -239,7 +262,10 @@ enum MHD_Result upd__lifecycle_delete(req *r, struct MHD_Connection *c, int64_t 
     if (s->store->ops->release_get(s->store, id, &rel) != 0)
         return no_release(r, c, id);
     int channels = 0, pins = 0;
+    if (upd__rollout_release_lock(s->rollouts, id, 1, err, sizeof err))
+        return in_rollout(r, c, "delete", id, err);
     int rc = s->store->ops->release_delete(s->store, id, &channels, &pins, err, sizeof err);
+    upd__rollout_release_unlock(s->rollouts);
     if (rc == UPD_STORE_ENOTFOUND)
         return no_release(r, c, id);
     if (rc == UPD_STORE_ECONFLICT) {

@@ -1610,6 +1610,13 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
         upd__copy(r->target, sizeof r->target, canon);
     }
     pthread_mutex_lock(&ro->admin);
+    /* a release deleted or retired since it was read above (they hold admin too) */
+    if (s->store->ops->release_get(s->store, r->release_id, rel) != 0 || rel->retired) {
+        snprintf(why, whylen, "release %lld was deleted or retired just now",
+                 (long long)r->release_id);
+        rc = UPD_RO_ECONFLICT;
+        goto out;
+    }
     last_id li = {0};
     s->store->ops->rollout_list(s->store, note_last, &li);
     r->id = li.id + 1; /* the id it will get (rollouts are never deleted) */
@@ -1758,6 +1765,72 @@ int upd__rollout_act(upd_rollouts *ro, int64_t id, const char *action, const cha
 out:
     pthread_mutex_unlock(&ro->admin);
     return rc;
+}
+
+typedef struct named_ctx {
+    int64_t release_id;
+    upd_rollout_row found;
+    int n;
+} named_ctx;
+
+static int note_named(void *ctx, const upd_rollout_row *r)
+{
+    named_ctx *nc = ctx;
+    if (r->release_id == nc->release_id && nc->n++ == 0)
+        nc->found = *r;
+    return 0;
+}
+
+int upd__rollout_release_lock(upd_rollouts *ro, int64_t release_id, int deleting, char *why,
+                              size_t whylen)
+{
+    if (!ro)
+        return 0;
+    pthread_mutex_lock(&ro->admin);
+    int used = 0;
+    pthread_rwlock_rdlock(&ro->lk);
+    for (size_t i = 0; i < ro->nents && !used; i++) {
+        const ro_ent *e = ro->ents[i];
+        if (!e->active || e->row.release_id != release_id)
+            continue;
+        snprintf(why, whylen,
+                 "rollout %lld (%s) offers release %lld%s: abort it first ('updraft rollout "
+                 "abort %lld'), or let it complete",
+                 (long long)e->row.id, e->row.state, (long long)release_id,
+                 e->row.rollback_of > 0 ? " as a rollback" : "", (long long)e->row.id);
+        used = 1;
+    }
+    pthread_rwlock_unlock(&ro->lk);
+    if (!used && deleting) {
+        named_ctx *nc = calloc(1, sizeof *nc);
+        if (!nc) {
+            snprintf(why, whylen, "out of memory");
+            used = 1;
+        } else {
+            nc->release_id = release_id;
+            if (ro->s->store->ops->rollout_list(ro->s->store, note_named, nc) != 0) {
+                snprintf(why, whylen, "the database failed listing the rollouts");
+                used = 1;
+            } else if (nc->n) {
+                snprintf(why, whylen,
+                         "rollout %lld (%s)%s rolled it out and its history names it: retire it "
+                         "instead ('updraft release retire %lld'), which offers it to no device",
+                         (long long)nc->found.id, nc->found.state, nc->n > 1 ? " and others" : "",
+                         (long long)release_id);
+                used = 1;
+            }
+            free(nc);
+        }
+    }
+    if (used)
+        pthread_mutex_unlock(&ro->admin);
+    return used;
+}
+
+void upd__rollout_release_unlock(upd_rollouts *ro)
+{
+    if (ro)
+        pthread_mutex_unlock(&ro->admin);
 }
 
 typedef struct prev_ctx {

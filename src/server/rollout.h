@@ -131,6 +131,16 @@ int upd__rollout_rollback(upd_rollouts *ro, int64_t id, upd_rollout_row *r, char
 /* "pause", "resume" or "abort" rollout id, said by by, with an optional note. */
 int upd__rollout_act(upd_rollouts *ro, int64_t id, const char *action, const char *by,
                      const char *note, upd_rollout_row *out, char *why, size_t whylen);
+/* Guard of a release's deletion or retirement (lifecycle.c): an active rollout (scheduled,
+ * running, paused) that offers release_id, or rolls devices back to it, needs it; for a
+ * deletion (deleting set) any rollout that names it does (its history keeps it). 1 when
+ * one does, with the sentence naming it in why (nothing held); 0 when none does: then no
+ * rollout can be created until upd__rollout_release_unlock (call it after the change).
+ * ro NULL: 0, nothing to unlock. */
+int upd__rollout_release_lock(upd_rollouts *ro, int64_t release_id, int deleting, char *why,
+                              size_t whylen);
+void upd__rollout_release_unlock(upd_rollouts *ro);
+
 /* The status of rollout id (any state). */
 int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, char *why,
                         size_t whylen);

@@ -18,6 +18,7 @@
 #include "chip.h"
 #include "sigrule.h"
 #include "lifecycle.h"
+#include "rollout.h"
 #include "srv.h"
 #include "updraft/error.h"
 #include "updraft/version.h"
@@ -517,6 +518,15 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
             goto out;
         }
     }
+    if (other && upd__rollout_release_lock(s->rollouts, other->id, 0, err, sizeof err)) {
+        /* replace retires the old build: not while a rollout offers it */
+        ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "in-rollout",
+                               "cannot replace release %lld: %s", (long long)other->id, err);
+        free(other);
+        goto out;
+    }
+    if (other)
+        upd__rollout_release_unlock(s->rollouts);
     if (other) {
         /* replace: the channels that serve the old build must take the new one */
         int crc = upd__sign_replace_accepted(s, other->id, up->tmp, fi, err, sizeof err);

@@ -4,7 +4,7 @@ fleet of devices that send the ESP8266 core's byte-exact requests, install what 
 offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: admin converge badpause rollback late restart precedence sim"""
+GROUP: admin converge badpause rollback late restart precedence sim lifecycle"""
 import json
 import os
 import subprocess
@@ -495,6 +495,52 @@ def t_precedence():
         srv.stop()
 
 
+def t_lifecycle():
+    """The release an active or paused rollout offers cannot be deleted, retired or replaced:
+    refused with the rollout named; once it is aborted (or for a completed one) they work."""
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 10)
+        st = create(srv, {"release": new["id"], "waves": "50%,100%", "soak": "1h"})
+        rid = st["id"]
+        for state in ("running", "paused"):
+            if state == "paused":
+                eq(cli(srv, "rollout", "pause", str(rid))[0], 0, "rollout paused")
+            rc, out, err = cli(srv, "release", "delete", str(new["id"]))
+            check(rc == 1 and "cannot delete release %d: rollout %d (%s) offers" %
+                  (new["id"], rid, state) in err and "updraft rollout abort %d" % rid in err,
+                  "delete refused while the rollout is %s, naming it: %r" % (state, err))
+            for extra in ((), ("--force",)):
+                rc, out, err = cli(srv, "release", "retire", str(new["id"]), *extra)
+                check(rc == 1 and "cannot retire release %d: rollout %d (%s)" %
+                      (new["id"], rid, state) in err,
+                      "retire %r refused while %s: %r" % (extra, state, err))
+            r = srv.api("DELETE", "/api/v1/releases/%d" % new["id"])
+            check(r.status == 409 and (r.json or {}).get("kind") == "in-rollout" and
+                  "rollout %d" % rid in r.json.get("error", ""), "API: 409 in-rollout %r" % r.json)
+            r = srv.upload(NEWER, "2.0.0", same_version="replace")
+            check(r.status == 409 and "cannot replace release %d: rollout %d" % (new["id"], rid)
+                  in (r.json or {}).get("error", ""), "upload --replace refused: %r" % r.json)
+        rel = srv.api("GET", "/api/v1/releases/%d" % new["id"]).json
+        eq(rel.get("retired"), False, "the release is untouched")
+        check(show(srv, rid)["state"] == "paused", "the rollout is untouched")
+        # the release before it is free: no rollout offers it
+        rc, out, err = cli(srv, "release", "retire", str(old["id"]), "--force")
+        eq(rc, 0, "a release no rollout offers is retired (%s)" % err)
+        eq(cli(srv, "rollout", "abort", str(rid))[0], 0, "rollout aborted")
+        rc, out, err = cli(srv, "release", "retire", str(new["id"]))
+        eq(rc, 0, "after the abort the release can be retired (%s)" % err)
+        rc, out, err = cli(srv, "release", "delete", str(new["id"]))
+        check(rc == 1 and "rollout %d (aborted) rolled it out and its history names it" % rid
+              in err and "updraft release retire %d" % new["id"] in err,
+              "a release in a rollout's history is kept, and the CLI says why: %r" % err)
+        eq(srv.api("GET", "/api/v1/releases/%d" % new["id"]).status, 200, "it is still there")
+        r = srv.api("POST", "/api/v1/rollouts", {"release": new["id"]})
+        eq(r.status, 409, "no rollout of a retired release")
+    finally:
+        srv.stop()
+
+
 def sim(srv, *args):
     """updraft sim: the real device engine on simulated ESP8266 flash, polling srv."""
     p = subprocess.run([t.BIN, "sim", "--server", "http://127.0.0.1:%d/update" % srv.port,
@@ -540,7 +586,7 @@ def t_sim():
 
 GROUPS = {"admin": t_admin, "converge": t_converge, "badpause": t_badpause,
           "rollback": t_rollback, "late": t_late, "restart": t_restart,
-          "precedence": t_precedence, "sim": t_sim}
+          "precedence": t_precedence, "sim": t_sim, "lifecycle": t_lifecycle}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
