@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "rollout.h"
 #include "rotarget.h"
 #include "srv.h"
@@ -1224,6 +1225,50 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* ---- metrics --------------------------------------------------------------------------- */
+
+static const char *const RO_STATES[] = {"scheduled", "running", "paused", "completed", "aborted"};
+#define NRO_STATES ((int)(sizeof RO_STATES / sizeof RO_STATES[0]))
+
+typedef struct state_count {
+    upd_rollouts *ro;
+    int64_t n[NRO_STATES];
+} state_count;
+
+static int count_row(void *ctx, const upd_rollout_row *r)
+{
+    state_count *sc = ctx;
+    /* the engine's state is newer than the row's while a pause is being written */
+    char st[16];
+    upd__copy(st, sizeof st, r->state);
+    pthread_rwlock_rdlock(&sc->ro->lk);
+    const ro_ent *e = find_ent(sc->ro, r->id);
+    if (e)
+        upd__copy(st, sizeof st, e->row.state);
+    pthread_rwlock_unlock(&sc->ro->lk);
+    for (int k = 0; k < NRO_STATES; k++)
+        if (!strcmp(st, RO_STATES[k]))
+            sc->n[k]++;
+    return 0;
+}
+
+/* updraft_rollouts{state}: every rollout by its state, at each scrape (metrics.h). */
+static void collect_metrics(FILE *f, void *ctx)
+{
+    state_count sc;
+    memset(&sc, 0, sizeof sc);
+    sc.ro = ctx;
+    int ok = sc.ro->s->store->ops->rollout_list(sc.ro->s->store, count_row, &sc) == 0;
+    fputs("# HELP updraft_rollouts Staged rollouts by state (docs/rollouts.md): scheduled, "
+          "running, paused (by the health rule or an operator), completed, aborted.\n"
+          "# TYPE updraft_rollouts gauge\n",
+          f);
+    if (!ok)
+        return; /* the database failed: no samples rather than wrong ones */
+    for (int k = 0; k < NRO_STATES; k++)
+        fprintf(f, "updraft_rollouts{state=\"%s\"} %lld\n", RO_STATES[k], (long long)sc.n[k]);
+}
+
 upd_rollouts *upd__rollouts_start(srv *s, char *err, size_t errlen)
 {
     upd_rollouts *ro = calloc(1, sizeof *ro);
@@ -1273,6 +1318,7 @@ upd_rollouts *upd__rollouts_start(srv *s, char *err, size_t errlen)
         return NULL;
     }
     ro->started = 1;
+    upd__metrics_register(collect_metrics, ro);
     return ro;
 }
 

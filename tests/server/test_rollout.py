@@ -280,6 +280,7 @@ def t_converge():
         eq(st["total"]["updated"], 40, "all 40 updated")
         eq(st["total"]["failed"] + st["total"]["silent"], 0, "no failures")
         check(st["reason"].startswith("completed"), "reason: %r" % st["reason"])
+        eq(by_state(srv)["completed"], 1, "/metrics: 1 rollout completed")
         # after completion the release is not offered by the finished rollout any more;
         # devices run it: current
         eq(devs[0].check().status, 304, "a device on 2.0.0 is current")
@@ -495,17 +496,36 @@ def t_precedence():
         srv.stop()
 
 
+def by_state(srv):
+    """updraft_rollouts{state} of /metrics as a dict (every state must be there)."""
+    r = srv.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                b"Authorization: Bearer " + t.TOKEN.encode() + b"\r\n\r\n")
+    eq(r.status, 200, "GET /metrics")
+    got = {}
+    for line in r.body.decode().splitlines():
+        if line.startswith("updraft_rollouts{"):
+            st, n = line[len('updraft_rollouts{state="'):].split('"} ')
+            got[st] = int(n)
+    check("# TYPE updraft_rollouts gauge" in r.body.decode(), "updraft_rollouts is a gauge")
+    eq(sorted(got), sorted(["scheduled", "running", "paused", "completed", "aborted"]),
+       "every state has its sample")
+    return got
+
+
 def t_lifecycle():
     """The release an active or paused rollout offers cannot be deleted, retired or replaced:
     refused with the rollout named; once it is aborted (or for a completed one) they work."""
     srv = Server()
     try:
         old, new, devs = setup(srv, 10)
+        eq(by_state(srv), {"scheduled": 0, "running": 0, "paused": 0, "completed": 0,
+                           "aborted": 0}, "/metrics: no rollouts")
         st = create(srv, {"release": new["id"], "waves": "50%,100%", "soak": "1h"})
         rid = st["id"]
         for state in ("running", "paused"):
             if state == "paused":
                 eq(cli(srv, "rollout", "pause", str(rid))[0], 0, "rollout paused")
+            eq(by_state(srv)[state], 1, "/metrics: the rollout is %s" % state)
             rc, out, err = cli(srv, "release", "delete", str(new["id"]))
             check(rc == 1 and "cannot delete release %d: rollout %d (%s) offers" %
                   (new["id"], rid, state) in err and "updraft rollout abort %d" % rid in err,
@@ -528,6 +548,8 @@ def t_lifecycle():
         rc, out, err = cli(srv, "release", "retire", str(old["id"]), "--force")
         eq(rc, 0, "a release no rollout offers is retired (%s)" % err)
         eq(cli(srv, "rollout", "abort", str(rid))[0], 0, "rollout aborted")
+        eq(by_state(srv), {"scheduled": 0, "running": 0, "paused": 0, "completed": 0,
+                           "aborted": 1}, "/metrics: the rollout is aborted")
         rc, out, err = cli(srv, "release", "retire", str(new["id"]))
         eq(rc, 0, "after the abort the release can be retired (%s)" % err)
         rc, out, err = cli(srv, "release", "delete", str(new["id"]))
