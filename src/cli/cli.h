@@ -16,6 +16,7 @@ int upd_cmd_logout(int argc, char **argv);
 int upd_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int upd_cmd_restore(int argc, char **argv); /* cmd_backup.c */
 int upd_cmd_events(int argc, char **argv);
+int upd_cmd_problems(int argc, char **argv);
 int upd_cmd_keygen(int argc, char **argv); /* cmd_sign.c */
 int upd_cmd_sign(int argc, char **argv);   /* cmd_sign.c */
 int upd_cmd_token(int argc, char **argv); /* cmd_token.c */

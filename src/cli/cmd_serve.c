@@ -163,6 +163,14 @@ static int set_keep_events(upd_server_config *cfg, const char *v, char *err, siz
     return -1;
 }
 
+static int set_adoption(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    if (parse_age(v, &cfg->adoption_ms) == 0 && cfg->adoption_ms >= 1000)
+        return 0;
+    snprintf(err, errlen, "needs an age of at least 1s like 1h (default), 15m or 10s");
+    return -1;
+}
+
 static int set_backoff(upd_server_config *cfg, const char *v, char *err, size_t errlen)
 {
     if (parse_backoff(v, cfg) == 0)
@@ -213,6 +221,10 @@ static const serve_opt OPTS[] = {
      "delete device and admin events older than AGE, e.g.\n90d (default), 12h, 30m, 45s; "
      "'forever' keeps them",
      set_keep_events},
+    {"--adoption-every", "adoption-every", "AGE",
+     "record how many devices run each version this often,\nfor the adoption chart "
+     "(default 1h; shorter for\ntests and demos; kept 400 days)",
+     set_adoption},
     {"--failure-backoff", "failure-backoff", "AGES",
      "after a release failed on a device, hold it back for\nthe first AGE (0: offer it again at "
      "once), after a\nsecond failure the next...; one failure more stops\noffering it to that "

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"logout", upd_cmd_logout, "forget them"},
     {"token", upd_cmd_token, "create, list and revoke named API tokens with roles"},
     {"events", upd_cmd_events, "show what devices and admins did; --follow for new events"},
+    {"problems", upd_cmd_problems, "show the devices that need attention, grouped by reason"},
     {"backup", upd_cmd_backup, "copy a data directory (database and firmware) while serving"},
     {"restore", upd_cmd_restore, "put a backup back into a data directory"},
     {"keygen", upd_cmd_keygen, "make a key pair for signed updates"},

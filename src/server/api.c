@@ -6,9 +6,12 @@
 
 #include "chip.h"
 #include "sigrule.h"
+#include "adoption.h"
 #include "devsel.h"
+#include "fleet.h"
 #include "lifecycle.h"
 #include "metrics.h"
+#include "problems.h"
 #include "srv.h"
 #include "tagging.h"
 
@@ -155,7 +158,7 @@ cJSON *upd__api_device_json(const upd_device_row *d)
     return j;
 }
 
-static cJSON *event_json(const upd_event_row *e)
+cJSON *upd__event_json(const upd_event_row *e)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "id", (double)e->id);
@@ -189,7 +192,7 @@ static int collect_device(void *ctx, const upd_device_row *d)
 
 static int collect_event(void *ctx, const upd_event_row *e)
 {
-    cJSON_AddItemToArray(ctx, event_json(e));
+    cJSON_AddItemToArray(ctx, upd__event_json(e));
     return 0;
 }
 
@@ -784,6 +787,9 @@ static enum MHD_Result events(req *r, struct MHD_Connection *c, const char *meth
                                 "mac must be a MAC address like 5C:CF:7F:0A:1B:2C");
     const char *before = upd__arg(c, "before");
     const char *lim = upd__arg(c, "limit");
+    const char *after = upd__arg(c, "after");
+    if (after) /* the tail since the last event a poller saw, oldest first */
+        return upd__events_tail(r, c, macarg ? mac : NULL, after, before, lim);
     cJSON *arr = cJSON_CreateArray();
     if (s->store->ops->event_list(s->store, macarg ? mac : NULL, upd__arg(c, "kind"),
                                   before ? atoll(before) : 0, lim ? atoi(lim) : 100, collect_event,
@@ -866,6 +872,12 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         return devices(r, c, method, path + 8);
     if (!strcmp(path, "/events"))
         return events(r, c, method);
+    if (!strcmp(path, "/overview"))
+        return upd__overview_route(r, c, method);
+    if (!strcmp(path, "/problems"))
+        return upd__problems_route(r, c, method);
+    if (!strcmp(path, "/adoption"))
+        return upd__adoption_route(r, c, method);
     if (!strncmp(path, "/rollouts", 9) && (path[9] == '\0' || path[9] == '/'))
         return upd__rollout_route(r, c, method, path + 9);
     if (!strcmp(path, "") || !strcmp(path, "/")) {

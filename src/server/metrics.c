@@ -167,7 +167,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static const char *decline_class(int d)
+const char *upd__decline_class(int d)
 {
     switch (d) {
     case UPD_DECLINE_DOWNGRADE:
@@ -227,7 +227,7 @@ char *upd__metrics_render(srv *s, size_t *len)
     for (int d = 1; d < UPD_DECLINE_N; d++) {
         if (d > UPD_FIT_INFLATE_OVERRUN && d < UPD_DECLINE_DOWNGRADE)
             continue;
-        fprintf(f, "updraft_declines_total{reason=\"%s\"} %llu\n", decline_class(d),
+        fprintf(f, "updraft_declines_total{reason=\"%s\"} %llu\n", upd__decline_class(d),
                 (unsigned long long)sum(C_DECLINE + d));
     }
 
@@ -271,7 +271,8 @@ char *upd__metrics_render(srv *s, size_t *len)
             (unsigned long long)upd_authlimit_refused(s->admin_limit));
 
     family(f, "updraft_dropped_records_total", "counter",
-           "Device records dropped because the writer's queue was full or the store failed (a full disk; the registry "
+           "Device records dropped because the writer's queue was full or the store failed (a full "
+           "disk; the registry "
            "missed them; the devices were answered).");
     fprintf(f, "updraft_dropped_records_total %llu\n",
             (unsigned long long)(s->writer ? upd_writer_dropped(s->writer) : 0));

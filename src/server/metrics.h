@@ -22,6 +22,11 @@ typedef enum upd_decline {
     UPD_DECLINE_N
 } upd_decline;
 
+/* The class of a decline as the metrics' label and the problems' reason say it:
+ * "no-space", "wrong-chip" (the fit codes), "downgrade", "held-back",
+ * "release-unreadable", "other". */
+const char *upd__decline_class(int decline);
+
 enum { UPD_DL_STARTED, UPD_DL_COMPLETED, UPD_DL_ABORTED };
 enum { UPD_STORE_READ, UPD_STORE_BATCH };
 

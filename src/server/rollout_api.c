@@ -86,7 +86,7 @@ static cJSON *row_json(const upd_rollout_row *r, const char *version)
     return j;
 }
 
-static cJSON *status_json(const upd_rollout_status *st, int plan)
+cJSON *upd__rollout_status_json(const upd_rollout_status *st, int plan)
 {
     cJSON *j = row_json(&st->row, st->rel.version);
     if (plan) {
@@ -341,7 +341,7 @@ static enum MHD_Result create(req *r, struct MHD_Connection *c, int plan_path)
         free(st);
         return fail(r, c, rc, why);
     }
-    cJSON *out = status_json(st, plan);
+    cJSON *out = upd__rollout_status_json(st, plan);
     free(row);
     free(st);
     return upd__reply_json(r, c, plan ? MHD_HTTP_OK : MHD_HTTP_CREATED, out);
@@ -375,7 +375,7 @@ static enum MHD_Result show(req *r, struct MHD_Connection *c, int64_t id)
         free(st);
         return fail(r, c, rc, why);
     }
-    cJSON *out = status_json(st, 0);
+    cJSON *out = upd__rollout_status_json(st, 0);
     free(st);
     return upd__reply_json(r, c, MHD_HTTP_OK, out);
 }
@@ -417,7 +417,7 @@ static enum MHD_Result action(req *r, struct MHD_Connection *c, int64_t id, cons
             free(st);
             return fail(r, c, rc, why);
         }
-        cJSON *out = status_json(st, 0);
+        cJSON *out = upd__rollout_status_json(st, 0);
         free(st);
         return upd__reply_json(r, c, MHD_HTTP_CREATED, out);
     }

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fleet.h"
 #include "fsutil.h"
 #include "datalock.h"
 #include "delivery.h"
@@ -506,6 +507,11 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: cannot start the writer thread\n");
         goto out;
     }
+    s->fleet = upd__fleet_start(s, cfg->adoption_ms);
+    if (!s->fleet) {
+        fprintf(stderr, "updraft: cannot start the fleet thread (overview, adoption)\n");
+        goto out;
+    }
 
     /* More descriptors: every connection and every download holds one or two. */
     struct rlimit rl;
@@ -610,6 +616,7 @@ out:
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
     upd__resp_cache_free(s);
+    upd__fleet_stop(s->fleet);
     upd_writer_stop(s->writer);
     upd__rollouts_stop(s->rollouts);
     upd__authz_free(s); /* writes the tokens' last uses: before the store closes */

@@ -26,6 +26,7 @@ typedef struct upd_server_config {
      * failure after the last step stops offers until `device retry` (outcome.h) */
     int64_t backoff_ms[8];
     int nbackoff;
+    int64_t adoption_ms; /* an adoption snapshot this often (adoption.h); 0: hourly */
 } upd_server_config;
 
 /* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token

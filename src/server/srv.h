@@ -109,7 +109,8 @@ typedef struct srv {
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
     upd_authz *authz;             /* token use, batched (authz.h) */
     upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
-    pthread_mutex_t upspace_mu;                /* room for uploads in <data>/tmp (upspace.c) */
+    struct upd_fleet *fleet;    /* the registry's figures for the dashboard (fleet.h) */
+    pthread_mutex_t upspace_mu; /* room for uploads in <data>/tmp (upspace.c) */
     uint64_t upspace_used, upspace_max;
 } srv;
 
@@ -351,8 +352,17 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
                                const char *method, const char *upload_data,
                                size_t *upload_data_size);
 cJSON *upd__release_json(const upd_release_row *rel);
+/* An event as the API answers it (docs/api.md "Events"). */
+cJSON *upd__event_json(const upd_event_row *e);
+/* GET /api/v1/events?after=ID (evtail.c): the events after ID, oldest first; mac
+ * normalised or NULL; before and limit as given (NULL: none). */
+enum MHD_Result upd__events_tail(req *r, struct MHD_Connection *c, const char *mac,
+                                 const char *after, const char *before, const char *limit);
 /* A device row as the API answers it (docs/api.md "Devices"). */
 cJSON *upd__api_device_json(const upd_device_row *d);
+/* A rollout's status as GET /api/v1/rollouts/<id> answers it (plan: as a plan). */
+struct upd_rollout_status;
+cJSON *upd__rollout_status_json(const struct upd_rollout_status *st, int plan);
 /* /api/v1/rollouts<rest> (rollout_api.c). */
 enum MHD_Result upd__rollout_route(req *r, struct MHD_Connection *c, const char *method,
                                    const char *rest);

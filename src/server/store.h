@@ -284,6 +284,17 @@ typedef struct upd_rollout_row {
     char created_by[64];
 } upd_rollout_row;
 
+/* The devices of one platform running one version at one moment (adoption.h): what
+ * the adoption chart is drawn from. tool: "" real devices, "sim"/"doctor" an updraft
+ * tool's. */
+typedef struct upd_adoption_row {
+    int64_t at_ms;
+    char platform[16]; /* "esp8266", "esp32", "" unknown */
+    char version[UPD_VER_MAX];
+    char tool[16];
+    int64_t devices;
+} upd_adoption_row;
+
 typedef struct upd_store upd_store;
 
 typedef int (*upd_release_cb)(void *ctx, const upd_release_row *r);
@@ -294,6 +305,7 @@ typedef int (*upd_rollout_cb)(void *ctx, const upd_rollout_row *r);
 /* One device's state in a rollout ("offered", "downloading", "updated", ...) since at_ms. */
 typedef int (*upd_rollout_dev_cb)(void *ctx, const char *mac, const char *state, int64_t at_ms);
 typedef int (*upd_token_cb)(void *ctx, const upd_token_row *t);
+typedef int (*upd_adoption_cb)(void *ctx, const upd_adoption_row *a);
 
 /* Every operation returns 0, UPD_STORE_ENOTFOUND, UPD_STORE_ECONFLICT or
  * UPD_STORE_EFAIL (then err, when not NULL, holds the reason). List callbacks return 0
@@ -443,6 +455,17 @@ typedef struct upd_store_ops {
      * back): read caches then drop what they hold. NULL in a store no other server
      * writes (SQLite). Once per store; 0 or EFAIL. */
     int (*watch)(upd_store *st, void (*changed)(void *ctx), void *ctx);
+    /* Events with an id above after_id, oldest first, at most limit (<= 0: 100); mac and
+     * kind NULL = all: the tail a poller asks for (GET /api/v1/events?after=). */
+    int (*event_tail)(upd_store *st, const char *mac, const char *kind, int64_t after_id, int limit,
+                      upd_event_cb cb, void *ctx);
+    /* Record one adoption snapshot (rows[0..n), all of one at_ms) and delete the rows
+     * older than prune_before_ms (0: none): one transaction (adoption.h). */
+    int (*adoption_add)(upd_store *st, const upd_adoption_row *rows, size_t n,
+                        int64_t prune_before_ms, char *err, size_t errlen);
+    /* The snapshots' rows from since_ms on, oldest first; platform NULL = all. */
+    int (*adoption_list)(upd_store *st, const char *platform, int64_t since_ms, upd_adoption_cb cb,
+                         void *ctx);
 } upd_store_ops;
 
 struct upd_store {

@@ -509,6 +509,24 @@ static void c_close(upd_store *st)
     free(c);
 }
 
+static int c_event_tail(upd_store *st, const char *mac, const char *kind, int64_t after, int limit,
+                        upd_event_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->event_tail(cs(st)->inner, mac, kind, after, limit, cb, ctx);
+}
+
+static int c_adoption_add(upd_store *st, const upd_adoption_row *rows, size_t n, int64_t prune,
+                          char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->adoption_add(cs(st)->inner, rows, n, prune, err, errlen);
+}
+
+static int c_adoption_list(upd_store *st, const char *platform, int64_t since, upd_adoption_cb cb,
+                           void *ctx)
+{
+    return cs(st)->inner->ops->adoption_list(cs(st)->inner, platform, since, cb, ctx);
+}
+
 static const upd_store_ops CACHE_OPS = {
     .close = c_close,
     .release_insert = c_release_insert,
@@ -556,6 +574,9 @@ static const upd_store_ops CACHE_OPS = {
     .blob_get = c_blob_get,
     .blob_drop = c_blob_drop,
     .blob_prune = c_blob_prune,
+    .event_tail = c_event_tail,
+    .adoption_add = c_adoption_add,
+    .adoption_list = c_adoption_list,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

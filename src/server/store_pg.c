@@ -116,6 +116,11 @@ static const char *const MIGRATIONS[] = {
     /* 13: a channel set with --allow-downgrade offers its release to devices that run a
      * newer version, until it is set again (policy.c) */
     "ALTER TABLE channels ADD COLUMN allow_downgrade INTEGER NOT NULL DEFAULT 0;",
+    /* 14: hourly counts of devices per platform and version (adoption.c) */
+    "CREATE TABLE adoption("
+    " at_ms BIGINT NOT NULL, platform TEXT NOT NULL, version TEXT NOT NULL,"
+    " tool TEXT NOT NULL DEFAULT '', devices BIGINT NOT NULL,"
+    " PRIMARY KEY(at_ms, platform, version, tool));",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -243,6 +248,10 @@ enum q {
     Q_BLOB_CHUNK_GET,
     Q_BLOB_DROP,
     Q_BLOB_PRUNE,
+    Q_EV_TAIL,
+    Q_ADOPT_PUT,
+    Q_ADOPT_PRUNE,
+    Q_ADOPT_LIST,
     Q__COUNT
 };
 
@@ -359,6 +368,15 @@ static const char *const SQL[Q__COUNT] = {
                   "events WHERE "
                   "($1::text IS NULL OR mac=$1) AND ($2::text IS NULL OR kind=$2) AND "
                   "($3::bigint=0 OR id<$3) ORDER BY id DESC LIMIT $4",
+    [Q_EV_TAIL] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM "
+                  "events WHERE id>$3::bigint AND ($1::text IS NULL OR mac=$1) AND "
+                  "($2::text IS NULL OR kind=$2) ORDER BY id LIMIT $4",
+    [Q_ADOPT_PUT] = "INSERT INTO adoption(at_ms, platform, version, tool, devices) "
+                    "VALUES($1,$2,$3,$4,$5) ON CONFLICT(at_ms, platform, version, tool) DO "
+                    "UPDATE SET devices=excluded.devices",
+    [Q_ADOPT_PRUNE] = "DELETE FROM adoption WHERE at_ms<$1",
+    [Q_ADOPT_LIST] = "SELECT at_ms, platform, version, tool, devices FROM adoption WHERE "
+                     "at_ms>=$1::bigint AND ($2::text IS NULL OR platform=$2) ORDER BY at_ms",
     [Q_DEV_DELETE] = "DELETE FROM devices WHERE mac=$1",
     [Q_EV_DELETE_MAC] = "DELETE FROM events WHERE mac=$1",
     [Q_KEY_GET] = "SELECT pubkey, key_id FROM channel_keys WHERE name=$1",
@@ -1676,6 +1694,94 @@ static int p_event_list(upd_store *base, const char *mac, const char *kind, int6
     return rc;
 }
 
+static int p_event_tail(upd_store *base, const char *mac, const char *kind, int64_t after,
+                        int limit, upd_event_cb cb, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text_or_null(&a, mac);
+    arg_text_or_null(&a, kind);
+    arg_int(&a, after > 0 ? after : 0);
+    arg_int(&a, limit > 0 ? limit : 100);
+    int rc;
+    PGresult *res = run(c, Q_EV_TAIL, &a, &rc);
+    release_conn(s, c);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        upd_event_row e;
+        memset(&e, 0, sizeof e);
+        e.id = col_int(res, i, 0, 0);
+        e.at_ms = col_int(res, i, 1, 0);
+        col_text(res, i, 2, e.mac, sizeof e.mac);
+        col_text(res, i, 3, e.kind, sizeof e.kind);
+        e.release_id = col_int(res, i, 4, 0);
+        e.bytes = col_int(res, i, 5, -1);
+        col_text(res, i, 6, e.detail, sizeof e.detail);
+        col_text(res, i, 7, e.actor, sizeof e.actor);
+        col_text(res, i, 8, e.source, sizeof e.source);
+        if (cb(ctx, &e))
+            break;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int p_adoption_add(upd_store *base, const upd_adoption_row *rows, size_t n,
+                          int64_t prune_before_ms, char *err, size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        args a;
+        args_init(&a);
+        arg_int(&a, rows[i].at_ms);
+        arg_text(&a, rows[i].platform);
+        arg_text(&a, rows[i].version);
+        arg_text(&a, rows[i].tool);
+        arg_int(&a, rows[i].devices);
+        rc = exec_q(c, Q_ADOPT_PUT, &a, NULL);
+    }
+    if (rc == 0 && prune_before_ms > 0)
+        rc = exec_id(c, Q_ADOPT_PRUNE, prune_before_ms);
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the adoption snapshot", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc ? UPD_STORE_EFAIL : 0;
+}
+
+static int p_adoption_list(upd_store *base, const char *platform, int64_t since_ms,
+                           upd_adoption_cb cb, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_int(&a, since_ms);
+    arg_text_or_null(&a, platform);
+    int rc;
+    PGresult *res = run(c, Q_ADOPT_LIST, &a, &rc);
+    release_conn(s, c);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        upd_adoption_row r;
+        memset(&r, 0, sizeof r);
+        r.at_ms = col_int(res, i, 0, 0);
+        col_text(res, i, 1, r.platform, sizeof r.platform);
+        col_text(res, i, 2, r.version, sizeof r.version);
+        col_text(res, i, 3, r.tool, sizeof r.tool);
+        r.devices = col_int(res, i, 4, 0);
+        if (cb(ctx, &r))
+            break;
+    }
+    PQclear(res);
+    return rc;
+}
+
 static int p_events_prune(upd_store *base, int64_t before_ms, int max)
 {
     pg_store *s = (pg_store *)base;
@@ -2514,6 +2620,9 @@ static const upd_store_ops PG_OPS = {
     .blob_drop = p_blob_drop,
     .blob_prune = p_blob_prune,
     .watch = p_watch,
+    .event_tail = p_event_tail,
+    .adoption_add = p_adoption_add,
+    .adoption_list = p_adoption_list,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,

@@ -114,6 +114,12 @@ static const char *const MIGRATIONS[] = {
     /* 13: a channel set with --allow-downgrade offers its release to devices that run a
      * newer version, until it is set again (policy.c) */
     "ALTER TABLE channels ADD COLUMN allow_downgrade INTEGER NOT NULL DEFAULT 0;",
+    /* 14: hourly counts of devices per platform and version (adoption.c): the adoption
+     * chart's history */
+    "CREATE TABLE adoption("
+    " at_ms INTEGER NOT NULL, platform TEXT NOT NULL, version TEXT NOT NULL,"
+    " tool TEXT NOT NULL DEFAULT '', devices INTEGER NOT NULL,"
+    " PRIMARY KEY(at_ms, platform, version, tool)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -2225,6 +2231,109 @@ static int s_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
     return rc;
 }
 
+static int s_event_tail(upd_store *base, const char *mac, const char *kind, int64_t after,
+                        int limit, upd_event_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st =
+        prep(c, "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM "
+                "events WHERE id>?3 AND (?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) "
+                "ORDER BY id LIMIT ?4");
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (rc == 0) {
+        bind_text_or_null(st, 1, mac);
+        bind_text_or_null(st, 2, kind);
+        sqlite3_bind_int64(st, 3, after > 0 ? after : 0);
+        sqlite3_bind_int(st, 4, limit > 0 ? limit : 100);
+    }
+    while (rc == 0 && next_row(st, &rc)) {
+        upd_event_row e;
+        memset(&e, 0, sizeof e);
+        e.id = sqlite3_column_int64(st, 0);
+        e.at_ms = col_int(st, 1, 0);
+        col_text(st, 2, e.mac, sizeof e.mac);
+        col_text(st, 3, e.kind, sizeof e.kind);
+        e.release_id = col_int(st, 4, 0);
+        e.bytes = col_int(st, 5, -1);
+        col_text(st, 6, e.detail, sizeof e.detail);
+        col_text(st, 7, e.actor, sizeof e.actor);
+        col_text(st, 8, e.source, sizeof e.source);
+        if (cb(ctx, &e))
+            break;
+    }
+    sqlite3_finalize(st);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_adoption_add(upd_store *base, const upd_adoption_row *rows, size_t n,
+                          int64_t prune_before_ms, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_stmt *st = prep(c, "INSERT OR REPLACE INTO adoption(at_ms, platform, version, "
+                                   "tool, devices) VALUES(?1,?2,?3,?4,?5)");
+        if (!st) {
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, rows[i].at_ms);
+        sqlite3_bind_text(st, 2, rows[i].platform, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, rows[i].version, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, rows[i].tool, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, rows[i].devices);
+        rc = step_done(st);
+    }
+    if (rc == 0 && prune_before_ms > 0) {
+        sqlite3_stmt *st = prep(c, "DELETE FROM adoption WHERE at_ms<?1");
+        if (!st)
+            rc = UPD_STORE_EFAIL;
+        else {
+            sqlite3_bind_int64(st, 1, prune_before_ms);
+            rc = step_done(st);
+        }
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not record the adoption snapshot", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_adoption_list(upd_store *base, const char *platform, int64_t since_ms,
+                           upd_adoption_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = prep(c, "SELECT at_ms, platform, version, tool, devices FROM adoption "
+                               "WHERE at_ms>=?1 AND (?2 IS NULL OR platform=?2) ORDER BY at_ms");
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, since_ms);
+        bind_text_or_null(st, 2, platform);
+    }
+    while (rc == 0 && next_row(st, &rc)) {
+        upd_adoption_row a;
+        memset(&a, 0, sizeof a);
+        a.at_ms = sqlite3_column_int64(st, 0);
+        col_text(st, 1, a.platform, sizeof a.platform);
+        col_text(st, 2, a.version, sizeof a.version);
+        col_text(st, 3, a.tool, sizeof a.tool);
+        a.devices = sqlite3_column_int64(st, 4);
+        if (cb(ctx, &a))
+            break;
+    }
+    sqlite3_finalize(st);
+    release_conn(s, c);
+    return rc;
+}
+
 static const upd_store_ops SQLITE_OPS = {
     .close = s_close,
     .release_insert = s_release_insert,
@@ -2268,6 +2377,9 @@ static const upd_store_ops SQLITE_OPS = {
     .token_delete = s_token_delete,
     .token_touch = s_token_touch,
     .channel_set_downgrade = s_channel_set_downgrade,
+    .event_tail = s_event_tail,
+    .adoption_add = s_adoption_add,
+    .adoption_list = s_adoption_list,
 };
 
 static int migrate(sqlite3 *db, char *err, size_t errlen)
