@@ -139,6 +139,8 @@ static int set_log_level(upd_server_config *cfg, const char *v, char *err, size_
 UINT_OPT(set_threads, 256, cfg->threads = (unsigned)n)
 UINT_OPT(set_connection_limit, 1000000, cfg->connection_limit = (unsigned)n)
 UINT_OPT(set_timeout, 86400, cfg->timeout_s = (unsigned)n)
+UINT_OPT(set_per_address, 1000000, cfg->per_address = (unsigned)n)
+UINT_OPT(set_head_timeout, 3600, cfg->head_timeout_s = (unsigned)n)
 UINT_OPT(set_max_upload, 4096, cfg->max_upload = (uint64_t)n << 20)
 #undef UINT_OPT
 
@@ -216,6 +218,12 @@ static const serve_opt OPTS[] = {
     {"--connection-limit", "connection-limit", "N", "most connections at once (default 16384)",
      set_connection_limit},
     {"--timeout", "timeout", "SECONDS", "idle connection timeout (default 90)", set_timeout},
+    {"--max-per-address", "max-per-address", "N",
+     "most connections open at once from one address\n(an IPv6 /64 counts as one; default 128)",
+     set_per_address},
+    {"--head-timeout", "head-timeout", "SECONDS",
+     "a request head must arrive complete within this\ntime of the connection (default 10)",
+     set_head_timeout},
     {"--max-upload", "max-upload", "MIB", "largest release upload (default 64)", set_max_upload},
     {"--keep-events", "keep-events", "AGE",
      "delete device and admin events older than AGE, e.g.\n90d (default), 12h, 30m, 45s; "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "chip.h"
+#include "connguard.h"
 #include "sigrule.h"
 #include "adoption.h"
 #include "devsel.h"
@@ -901,6 +902,11 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         cJSON *at = cJSON_AddObjectToObject(j, "auth_throttled");
         cJSON_AddNumberToObject(at, "admin", (double)upd_authlimit_refused(r->s->admin_limit));
         cJSON_AddNumberToObject(at, "device", (double)upd_authlimit_refused(r->s->device_limit));
+        /* slow and greedy clients (connguard.h) */
+        cJSON *sc = cJSON_AddObjectToObject(j, "slow_clients");
+        cJSON_AddNumberToObject(sc, "refused_per_address",
+                                (double)upd_connguard_refused(r->s->guard));
+        cJSON_AddNumberToObject(sc, "cut_slow_head", (double)upd_connguard_cut(r->s->guard));
         cJSON *who = cJSON_AddObjectToObject(j, "token");
         cJSON_AddStringToObject(who, "name", r->who.name);
         cJSON_AddStringToObject(who, "role", upd__role_name(r->who.role));

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "connguard.h"
 #include "health.h"
 #include "metrics.h"
 #include "updraft/fit.h"
@@ -269,6 +270,17 @@ char *upd__metrics_render(srv *s, size_t *len)
             (unsigned long long)upd_authlimit_refused(s->device_limit));
     fprintf(f, "updraft_auth_throttled_total{who=\"admin\"} %llu\n",
             (unsigned long long)upd_authlimit_refused(s->admin_limit));
+
+    family(f, "updraft_connections_refused_total", "counter",
+           "Connections refused because their address already held --max-per-address open "
+           "connections (docs/security.md).");
+    fprintf(f, "updraft_connections_refused_total %llu\n",
+            (unsigned long long)upd_connguard_refused(s->guard));
+    family(f, "updraft_connections_cut_total", "counter",
+           "Connections cut because their request head was not complete within "
+           "--head-timeout (docs/security.md).");
+    fprintf(f, "updraft_connections_cut_total %llu\n",
+            (unsigned long long)upd_connguard_cut(s->guard));
 
     family(f, "updraft_dropped_records_total", "counter",
            "Device records dropped because the writer's queue was full or the store failed (a full "

@@ -21,6 +21,7 @@
 
 #include "fleet.h"
 #include "fsutil.h"
+#include "connguard.h"
 #include "datalock.h"
 #include "delivery.h"
 #include "health.h"
@@ -201,6 +202,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return MHD_NO;
         r->s = s;
         *con_cls = r;
+        upd_connguard_head_done(c);
         if (s->cfg.tls_cert && upd__tls_fit_records(c) < 0)
             return MHD_NO; /* cannot send records the device can take */
         upd_head_size hs;
@@ -231,6 +233,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
+    upd_connguard_request_done(c);
     req *r = *con_cls;
     if (!r)
         return;
@@ -527,6 +530,13 @@ int upd_server_main(const upd_server_config *cfg)
         flags |= MHD_USE_TLS;
     unsigned limit = cfg->connection_limit ? cfg->connection_limit : 16384;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : 90;
+    s->guard = upd_connguard_new(cfg->per_address ? cfg->per_address : UPD_CONNGUARD_PER_ADDRESS,
+                                 cfg->head_timeout_s ? cfg->head_timeout_s : UPD_CONNGUARD_HEAD_S,
+                                 timeout);
+    if (!s->guard) {
+        fprintf(stderr, "updraft: out of memory\n");
+        goto out;
+    }
     struct MHD_OptionItem tls_opts[] = {
         {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, upd__tls_cert_callback()},
         {MHD_OPTION_END, 0, NULL},
@@ -542,7 +552,8 @@ int upd_server_main(const upd_server_config *cfg)
     unsigned port = 0;
     for (unsigned i = 0; i < threads; i++) {
         struct MHD_Daemon *d = MHD_start_daemon(
-            flags, 0, NULL, NULL, handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+            flags, 0, upd_connguard_accept, s->guard, handler, s, MHD_OPTION_EXTERNAL_LOGGER,
+            mhd_log, s, MHD_OPTION_NOTIFY_CONNECTION, upd_connguard_notify, s->guard,
             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, per_limit,
             MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
             (size_t)UPD_CONN_MEMORY, MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024,
@@ -615,6 +626,7 @@ out:
     upd__metrics_listen_stop();
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
+    upd_connguard_free(s->guard); /* after the daemons: their connections are closed */
     upd__resp_cache_free(s);
     upd__fleet_stop(s->fleet);
     upd_writer_stop(s->writer);

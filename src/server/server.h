@@ -20,6 +20,8 @@ typedef struct upd_server_config {
     unsigned threads;             /* request threads; 0: number of CPUs (at least 2) */
     unsigned connection_limit;    /* 0: 16384 */
     unsigned timeout_s;           /* idle connection timeout; 0: 90 */
+    unsigned per_address;         /* open connections per address; 0: 128 (connguard.h) */
+    unsigned head_timeout_s;      /* seconds for a request head; 0: 10 (connguard.h) */
     uint64_t max_upload;          /* largest upload accepted, bytes; 0: 64 MiB */
     int64_t keep_events_ms;       /* delete events older than this; 0 keeps them all */
     /* back-off after a release failed on a device: step k waits backoff_ms[k-1]; a

@@ -109,8 +109,9 @@ typedef struct srv {
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
     upd_authz *authz;             /* token use, batched (authz.h) */
     upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
-    struct upd_fleet *fleet;    /* the registry's figures for the dashboard (fleet.h) */
-    pthread_mutex_t upspace_mu; /* room for uploads in <data>/tmp (upspace.c) */
+    struct upd_fleet *fleet;     /* the registry's figures for the dashboard (fleet.h) */
+    struct upd_connguard *guard; /* connections per address, head deadline (connguard.h) */
+    pthread_mutex_t upspace_mu;  /* room for uploads in <data>/tmp (upspace.c) */
     uint64_t upspace_used, upspace_max;
 } srv;
 

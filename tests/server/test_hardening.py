@@ -3,7 +3,7 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict heads uploads fulldisk"""
+GROUP: strict heads uploads fulldisk slow"""
 import os
 import socket
 import subprocess
@@ -206,6 +206,112 @@ def t_uploads():
         srv.stop()
 
 
+def t_slow():
+    """Slow clients (slowloris): one address opens far more connections than its limit and
+    trickles a header line a second on each; the connections over the limit are refused,
+    the others cut at the head deadline, one log line says so, and devices from another
+    address are answered all along, though the slow ones alone would fill every slot."""
+    import select
+    limit, head_s = 40, 3
+    srv = Server(["--max-per-address", str(limit), "--head-timeout", str(head_s),
+                  "--connection-limit", "120"])
+    slow = []
+    try:
+        img = arduino_bin(seed=341)
+        eq(srv.upload(img, "2.0", "stable").status, 201, "a release")
+        start = time.time()
+        for _ in range(200):  # more than the server's 120 slots
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+
+        def alive(s):  # the server neither answered, closed nor reset it
+            return not select.select([s], [], [], 0)[0]
+
+        def trickle():  # one more header line on each, at most every half second
+            for s in slow:
+                if alive(s):
+                    try:
+                        s.sendall(b"X-Slow: 1\r\n")
+                    except OSError:
+                        pass
+        checks, worst, last = 0, 0.0, 0
+        while time.time() - start < head_s - 0.5:
+            if time.time() - last >= 0.5:
+                trickle()
+                last = time.time()
+            t0 = time.time()
+            r = srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:01:%02X:%02X" % (
+                checks >> 8, checks & 255)))  # a new device each time: each is offered 2.0
+            worst = max(worst, time.time() - t0)
+            if r.status != 200:
+                eq(r.status, 200, "a device check from 127.0.0.1 while 127.0.0.2 holds its "
+                   "connections")
+                break
+            checks += 1
+            time.sleep(0.02)
+        # (how fast is for bench/; here: answered, each within the client's 10 s)
+        check(checks >= 3, "devices answered (%d checks, slowest %.2f s)" % (checks, worst))
+        time.sleep(0.5)
+        held = sum(alive(s) for s in slow)
+        check(0 < held <= limit, "at most --max-per-address (%d) connections of 127.0.0.2 "
+              "kept, not %d" % (limit, held))
+        # past the head deadline, every one of them is cut, though bytes keep coming
+        deadline = time.time() + head_s + 3
+        while time.time() < deadline and any(alive(s) for s in slow):
+            trickle()
+            time.sleep(0.5)
+        eq(sum(alive(s) for s in slow), 0, "every trickled head is cut by %d s" % (head_s + 3))
+        st = srv.api("GET", "/api/v1").json["slow_clients"]
+        cut, refused = st["cut_slow_head"], st["refused_per_address"]
+        check(cut >= held, "GET /api/v1 counts the connections cut (%d)" % cut)
+        eq(cut + refused, 200, "each slow connection was refused or cut, once (%d + %d)"
+           % (refused, cut))
+        # a head that comes in pieces but in time is answered
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        for part in (b"GET / HTTP/1.1\r\n", b"Host: x\r\n", b"X-A: 1\r\n\r\n"):
+            s.sendall(part)
+            time.sleep(0.6)
+        check(s.recv(100).startswith(b"HTTP/1.1 200"), "a head in pieces within the deadline")
+        s.close()
+        # a kept-alive connection (the API's) may wait longer than the head deadline
+        # between requests: the idle timeout applies there
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        api = ("GET /api/v1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n%%s\r\n"
+               % t.TOKEN)
+        s.sendall((api % "").encode())
+        first = t.read_response(s, False)
+        eq(first.status, 200, "an API request on a kept-alive connection")
+        time.sleep(head_s + 1.5)
+        s.sendall((api % "Connection: close\r\n").encode())
+        try:
+            st = t.read_response(s, False).status
+        except (OSError, IndexError) as e:  # reset, or closed without an answer
+            st = repr(e)
+        eq(st, 200, "the next request on it, %.1f s later" % (head_s + 1.5))
+        s.close()
+        m = srv.api("GET", "/metrics").body.decode()
+        check("updraft_connections_refused_total %d" % refused in m and
+              "updraft_connections_cut_total %d" % cut in m, "/metrics counts them too")
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()
+    lines = [ln for ln in srv.stderr.splitlines() if "slow-clients" in ln]
+    check(1 <= len(lines) <= 2 and all("127.0.0.2" in ln for ln in lines),
+          "127.0.0.2 logged at most once a minute (and at shutdown), not per connection: %r"
+          % lines)
+    import re
+    got = [tuple(map(int, re.search(r"(\d+) connection\(s\) refused.* (\d+) cut", ln).groups()))
+           for ln in lines]
+    eq((sum(g[0] for g in got), sum(g[1] for g in got)), (refused, cut),
+       "the log lines add up to what was refused and cut")
+    check(len(srv.stderr) < 20000, "the log stays small (%d bytes)" % len(srv.stderr))
+
+
 def t_fulldisk():
     """A real full disk: a 24 MiB tmpfs mounted in a user+mount namespace of our own (no root
     needed: `unshare -rm`); the server runs in it (nsenter), the test fills it through
@@ -302,7 +408,7 @@ def t_fulldisk():
 
 
 GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads,
-          "fulldisk": t_fulldisk}
+          "fulldisk": t_fulldisk, "slow": t_slow}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
