@@ -700,7 +700,12 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
                 return ret;
             upd_release_row rel;
             char why[1024];
-            if (!body_flag(r, "force") && s->store->ops->release_get(s->store, id, &rel) == 0 &&
+            int have = s->store->ops->release_get(s->store, id, &rel) == 0;
+            if (have && (rc = upd__lifecycle_pin_signed(s, mac, &rel, why, sizeof why)) != 0)
+                return rc == -1 ? upd__reply_error(r, c, MHD_HTTP_CONFLICT, "unsigned-for-channel",
+                                                   "%s", why)
+                                : upd__api_store_failed(r, c, why);
+            if (!body_flag(r, "force") && have &&
                 upd__lifecycle_pin_fits(s, mac, &rel, why, sizeof why) != 0)
                 return reply_reason(r, c, MHD_HTTP_CONFLICT, "wont-fit", why,
                                     "to pin it anyway, add \"force\": true");

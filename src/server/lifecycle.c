@@ -441,3 +441,16 @@ int upd__lifecycle_pin_fits(srv *s, const char *mac, const upd_release_row *rel,
     free(d);
     return rc;
 }
+
+int upd__lifecycle_pin_signed(srv *s, const char *mac, const upd_release_row *rel, char *why,
+                              size_t whylen)
+{
+    upd_device_row *d = malloc(sizeof *d);
+    if (!d)
+        return UPD_STORE_EFAIL;
+    int rc = 0;
+    if (s->store->ops->device_get(s->store, mac, d) == 0)
+        rc = upd__sign_device_accepts(s, d, rel, why, whylen);
+    free(d);
+    return rc;
+}

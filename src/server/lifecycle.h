@@ -42,4 +42,10 @@ int upd__lifecycle_channel_known(srv *s, const char *name, char *why, size_t why
 int upd__lifecycle_pin_fits(srv *s, const char *mac, const upd_release_row *rel, char *why,
                             size_t whylen);
 
+/* Does release rel verify with the key the channel of device mac requires (sigrule.h)?
+ * Unlike the fit rules, no "force" passes this: the device itself refuses the image. 0
+ * yes (or the device is not known); -1 no, with the reason in why; UPD_STORE_EFAIL. */
+int upd__lifecycle_pin_signed(srv *s, const char *mac, const upd_release_row *rel, char *why,
+                              size_t whylen);
+
 #endif

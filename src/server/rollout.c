@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "rollout.h"
 #include "rotarget.h"
+#include "sigrule.h"
 #include "srv.h"
 #include "updraft/version.h"
 #include "webhook.h"
@@ -1611,6 +1612,12 @@ static void normalise_defaults(upd_rollout_row *r)
         r->silent_ms = UPD_RO_DEFAULT_SILENT;
 }
 
+/* upd_sign_member_fn over a compiled target */
+static int in_target(const void *ctx, const upd_device_row *d)
+{
+    return upd__ro_target_match(ctx, d, upd__now_ms());
+}
+
 int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd_rollout_status *st,
                         char *why, size_t whylen)
 {
@@ -1654,6 +1661,13 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
             return UPD_RO_EINVAL;
         }
         upd__copy(r->target, sizeof r->target, canon);
+        /* devices on a channel that requires a signing key refuse what it does not verify */
+        int sr = upd__sign_target_accepts(s, rel, in_target, tgt, why, whylen);
+        if (sr) {
+            free(rel);
+            free(tgt);
+            return sr == -1 ? UPD_RO_ECONFLICT : UPD_RO_EFAIL;
+        }
     }
     pthread_mutex_lock(&ro->admin);
     /* a release deleted or retired since it was read above (they hold admin too) */

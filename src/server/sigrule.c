@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "imageid.h"
 #include "signing.h"
 #include "srv.h"
@@ -78,9 +80,12 @@ static int channel_key(srv *s, const char *name, upd_sig_key **k, char *err, siz
     return 1;
 }
 
-/* Check the file at path against k. 0 verifies; -1 with the sentence in err. */
-static int check_path(const upd_sig_key *k, const char *name, const char *path, const char *what,
-                      int requiring, char *err, size_t errlen)
+/* Check the file at path against k, the key of channel name. 0 verifies; -1 with the
+ * sentence in err, which says why the caller wanted it: requiring the key (requiring),
+ * pinning a device to it (device: its MAC), or the channel taking it (neither). */
+static int check_path_for(const upd_sig_key *k, const char *name, const char *path,
+                          const char *what, int requiring, const char *device, char *err,
+                          size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -100,7 +105,15 @@ static int check_path(const upd_sig_key *k, const char *name, const char *path, 
         return 0;
     char id[65] = "";
     upd_sig_key_id(k, id);
-    if (requiring)
+    if (device)
+        snprintf(err, errlen,
+                 "device %s uses channel '%s', which requires releases signed with %s key "
+                 "%.16s, and %s is %s: the device would download it and refuse it (Updater "
+                 "error 12). Pin it to a release signed with that key, or first move it to a "
+                 "channel without the requirement ('updraft device channel %s CHANNEL'; a "
+                 "channel named in the device's update URL comes first)",
+                 device, name, upd_sig_key_desc(k), id, what, why, device);
+    else if (requiring)
         snprintf(err, errlen,
                  "channel '%s' cannot require %s key %.16s: %s is %s. Its devices would be "
                  "left with an image they refuse: make a release signed with that key its "
@@ -115,6 +128,12 @@ static int check_path(const upd_sig_key *k, const char *name, const char *path, 
                  "requirement",
                  name, upd_sig_key_desc(k), id, what, why);
     return -1;
+}
+
+static int check_path(const upd_sig_key *k, const char *name, const char *path, const char *what,
+                      int requiring, char *err, size_t errlen)
+{
+    return check_path_for(k, name, path, what, requiring, NULL, err, errlen);
 }
 
 int upd__sign_file_accepted(srv *s, const char *name, const char *path, const upd_file_info *fi,
@@ -180,6 +199,119 @@ int upd__sign_channel_accepts(srv *s, const char *name, const upd_release_row *r
     snprintf(what, sizeof what, "release %lld (version %.100s)", (long long)rel->id, rel->version);
     rc = check_path(k, name, path, what, 0, err, errlen);
     upd_sig_key_free(k);
+    return rc;
+}
+
+int upd__sign_device_accepts(srv *s, const upd_device_row *d, const upd_release_row *rel, char *err,
+                             size_t errlen)
+{
+    if (!strcmp(rel->platform, "esp32"))
+        return 0;
+    const char *name = upd__device_channel(d);
+    upd_sig_key *k = NULL;
+    int rc = channel_key(s, name, &k, err, errlen);
+    if (rc <= 0)
+        return rc;
+    char path[PATH_MAX], what[160];
+    upd__blob_path(s, rel->sha256, path, sizeof path);
+    snprintf(what, sizeof what, "release %lld (version %.100s)", (long long)rel->id, rel->version);
+    rc = check_path_for(k, name, path, what, 0, d->mac, err, errlen);
+    upd_sig_key_free(k);
+    return rc;
+}
+
+/* The channels the target's devices use, each judged once. */
+#define TGT_CHANNELS 64
+typedef struct tgt_walk {
+    srv *s;
+    const upd_release_row *rel;
+    upd_sign_member_fn in_target;
+    const void *ctx;
+    int n;
+    struct {
+        char name[UPD_NAME_MAX];
+        int refused; /* 0 takes it, 1 refuses, -1 could not tell (the store failed) */
+        int64_t devices;
+        char mac[UPD_MAC_STR];
+    } ch[TGT_CHANNELS];
+    char why[1024]; /* the first refusal's sentence */
+    int first;      /* its channel */
+    int failed;
+} tgt_walk;
+
+static int walk_device(void *ctx, const upd_device_row *d)
+{
+    tgt_walk *w = ctx;
+    if (!w->in_target(w->ctx, d))
+        return 0;
+    const char *name = upd__device_channel(d);
+    int i = 0;
+    while (i < w->n && strcmp(w->ch[i].name, name))
+        i++;
+    if (i == w->n) {
+        if (w->n == TGT_CHANNELS)
+            return 0; /* more channels than that in one target: the first ones are judged */
+        upd__copy(w->ch[i].name, sizeof w->ch[i].name, name);
+        char err[1024];
+        int rc = upd__sign_channel_accepts(w->s, name, w->rel, err, sizeof err);
+        w->ch[i].refused = rc == 0 ? 0 : rc == -1 ? 1 : -1;
+        if (rc == -1 && w->first < 0) {
+            w->first = i;
+            upd__copy(w->why, sizeof w->why, err);
+        }
+        if (rc != 0 && rc != -1)
+            w->failed = 1;
+        w->n++;
+    }
+    if (w->ch[i].refused == 1 && w->ch[i].devices++ == 0)
+        upd__copy(w->ch[i].mac, sizeof w->ch[i].mac, d->mac);
+    return 0;
+}
+
+int upd__sign_target_accepts(srv *s, const upd_release_row *rel, upd_sign_member_fn in_target,
+                             const void *ctx, char *err, size_t errlen)
+{
+    if (!strcmp(rel->platform, "esp32"))
+        return 0;
+    tgt_walk *w = calloc(1, sizeof *w);
+    if (!w)
+        return UPD_STORE_EFAIL;
+    w->s = s;
+    w->rel = rel;
+    w->in_target = in_target;
+    w->ctx = ctx;
+    w->first = -1;
+    upd_device_filter f;
+    memset(&f, 0, sizeof f);
+    f.platform = "esp8266";
+    f.limit = INT_MAX;
+    int rc = s->store->ops->device_list(s->store, &f, walk_device, w);
+    if (rc != 0 || w->failed) {
+        snprintf(err, errlen,
+                 "could not check the target's devices against their channels' "
+                 "signing keys (the database failed)");
+        free(w);
+        return UPD_STORE_EFAIL;
+    }
+    rc = 0;
+    if (w->first >= 0) {
+        int64_t total = 0;
+        int nch = 0;
+        for (int i = 0; i < w->n; i++)
+            if (w->ch[i].refused == 1) {
+                total += w->ch[i].devices;
+                nch++;
+            }
+        snprintf(err, errlen,
+                 "%lld device(s) of the target (%s on channel '%s'%s) would download release "
+                 "%lld and refuse it (Updater error 12): %s. Or leave them out of the target "
+                 "(add 'channel!=%s' to it)",
+                 (long long)total, w->ch[w->first].mac, w->ch[w->first].name,
+                 nch > 1 ? ", and other channels that require a key" : "", (long long)rel->id,
+                 w->why, w->ch[w->first].name);
+        rc = -1;
+    }
+    free(w);
     return rc;
 }
 

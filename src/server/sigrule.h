@@ -48,6 +48,22 @@ int upd__sign_replace_accepted(struct srv *s, int64_t old, const char *path,
 int upd__sign_channel_accepts(struct srv *s, const char *name, const upd_release_row *rel,
                               char *err, size_t errlen);
 
+/* May device d be pinned to release rel? Its effective channel's key (filter.h
+ * upd__device_channel) must verify rel, as the device verifies what it installs. 0 yes
+ * (no key, an ESP32 release, or it verifies); -1 no, with the sentence in err;
+ * UPD_STORE_EFAIL when the store failed. */
+int upd__sign_device_accepts(struct srv *s, const upd_device_row *d, const upd_release_row *rel,
+                             char *err, size_t errlen);
+
+/* May release rel be rolled out to a target? Every known ESP8266 device the target holds
+ * (in_target(ctx, d) says which) must be on a channel whose key, if any, verifies rel.
+ * 0 yes; -1 no, with the sentence in err (how many devices, one of them, the channel);
+ * UPD_STORE_EFAIL when the store failed. */
+typedef int (*upd_sign_member_fn)(const void *ctx, const upd_device_row *d);
+int upd__sign_target_accepts(struct srv *s, const upd_release_row *rel,
+                             upd_sign_member_fn in_target, const void *ctx, char *err,
+                             size_t errlen);
+
 /* Sign the upload at path in place (payload || signature || u32 length) with the
  * server's key and inspect it again into fi. 0; -1 with err when the server has no key
  * (*status 400), the file is signed already or the key cannot sign it (*status 422), or

@@ -7,7 +7,7 @@ running it is current (no loop). The real `updraft serve` on 127.0.0.1, the real
 CLI, keys made by `updraft keygen`, signatures checked by openssl.
 
 usage: test_signed.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: channel sign delivery"""
+GROUP: channel sign delivery pin"""
 import gzip
 import json
 import os
@@ -268,7 +268,69 @@ def t_delivery():
         srv.stop()
 
 
-GROUPS = {"channel": t_channel, "sign": t_sign, "delivery": t_delivery}
+def t_pin():
+    """A device whose channel requires a key cannot be pinned to a release that key does not
+    verify (not even with force: the device itself would refuse the image, Updater error
+    12, after downloading it), nor can a rollout offer such a release to a target holding
+    devices on that channel; devices on other channels can."""
+    key, pub = keygen("pin.key")
+    other, _ = keygen("pin-other.key")
+    srv = Server()
+    try:
+        app = arduino_bin(seed=401)
+        sid = srv.upload(sign(app, key, "p1"), "1.0").json["id"]
+        rc, _, err = run(["channel", "set", "stable", str(sid), "--require-signed", pub], srv)
+        eq(rc, 0, "stable requires the key: %s" % err)
+        eq(srv.upload(arduino_bin(seed=402), "0.9", "beta").status, 201, "beta, unsigned")
+        on_stable, on_beta = "5C:CF:7F:00:30:01", "5C:CF:7F:00:30:02"
+        eq(srv.raw(esp8266_request(srv.port, mac=on_stable, version="0.1")).status, 200,
+           "a device checks on stable")
+        eq(srv.raw(esp8266_request(srv.port, path="/update/beta", mac=on_beta,
+                                   version="0.1")).status, 200, "a device checks on beta")
+        unsigned = srv.upload(arduino_bin(seed=403), "2.0").json["id"]
+        wrong = srv.upload(sign(arduino_bin(seed=404), other, "p2"), "2.1").json["id"]
+        good = srv.upload(sign(arduino_bin(seed=405), key, "p3"), "2.2").json["id"]
+        for rid, words in ((unsigned, "is unsigned"), (wrong, "does NOT verify")):
+            for body in ({"release": rid}, {"release": rid, "force": True}):
+                r = srv.api("POST", "/api/v1/devices/%s/pin" % on_stable, body)
+                check(r.status == 409 and r.json.get("kind") == "unsigned-for-channel" and
+                      words in r.json.get("error", "") and "channel 'stable'" in r.json["error"]
+                      and "Updater error 12" in r.json["error"],
+                      "pin to release %d %r refused with the reason: %d %r" % (
+                          rid, body, r.status, r.json))
+        d = srv.api("GET", "/api/v1/devices/" + on_stable).json
+        eq(d["pinned_release"], None, "nothing pinned")
+        rc, _, err = run(["device", "pin", on_stable, str(unsigned), "--force"], srv)
+        check(rc == 1 and "is unsigned" in err and "updraft device channel" in err,
+              "the CLI says why: %r" % err)
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % on_stable, {"release": good}).status, 200,
+           "a release signed with the key is pinned")
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % on_beta, {"release": unsigned}).status,
+           200, "a device on a channel without the requirement is pinned to the unsigned one")
+        eq(srv.raw(esp8266_request(srv.port, mac="5C:CF:7F:00:30:03", version="0.1")).status,
+           200, "a device the pin never named")
+        eq(srv.api("POST", "/api/v1/devices/5C:CF:7F:00:30:09/pin", {"release": unsigned}).status,
+           200, "a device never seen has no channel to judge by: pinned")
+        # rollouts: a target with devices on stable is refused, one without them is not
+        rc, _, err = run(["rollout", "create", "--release", str(unsigned), "--target", "all"],
+                         srv)
+        check(rc == 1 and "2 device(s) of the target" in err and "channel 'stable'" in err and
+              "is unsigned" in err and "channel!=stable" in err,
+              "rollout of the unsigned release to every device refused: %r" % err)
+        r = srv.api("POST", "/api/v1/rollouts", {"release": wrong, "target": "platform=esp8266"})
+        check(r.status == 409 and "does NOT verify" in r.json.get("error", ""),
+              "through the API: %d %r" % (r.status, r.json))
+        rc, out, err = run(["rollout", "create", "--release", str(unsigned), "--target",
+                            "channel!=stable"], srv)
+        eq(rc, 0, "the target without the devices on stable: %s" % err)
+        rc, out, err = run(["rollout", "create", "--release", str(good), "--target",
+                            "channel=stable"], srv)
+        eq(rc, 0, "a release the key verifies, to stable's devices: %s" % err)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"channel": t_channel, "sign": t_sign, "delivery": t_delivery, "pin": t_pin}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
