@@ -15,6 +15,8 @@ packages=(
   libsystemd-dev systemd
   # the ESP8266 CPU: cross compiler, C library, and QEMU to run tests on it
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf qemu-system-misc
+  # time zone rules of rollout delivery windows (src/server/tzone.c reads its TZif files)
+  tzdata
   # black-box tests (openssl makes the test certificates of the HTTPS tests)
   python3 openssl
   # /metrics is also read by the reference Prometheus parser (tests/server/test_service.py)
