@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -12,6 +13,8 @@
 #include "cmd_apiclient.h"
 #include "filter.h"
 #include "rollout.h"
+#include "rowindow.h"
+#include "tzone.h"
 #include "webhook.h"
 
 #define S upd_cli_jstr
@@ -59,13 +62,31 @@ static cJSON *settings(int *argc, char **argv, const char *cmd, int rollback, in
     if (bad || upd_cli_unknown_options(*argc, argv, cmd, SETTINGS))
         return NULL;
     char why[256], norm[160];
-    if (window || tz) {
+    if (window) {
+        upd_window w;
+        if (upd__window_parse(window, &w, norm, sizeof norm, why, sizeof why)) {
+            fprintf(stderr, "updraft %s: --window: %s\n", cmd, why);
+            return NULL;
+        }
+    }
+    if (tz && !window) {
         fprintf(stderr,
-                "updraft %s: --window and --tz are not available in this version: start the "
-                "rollout when you want with --start-at and pause it ('updraft rollout pause') "
-                "outside hours\n",
-                cmd);
+                "updraft %s: --tz is the time zone of the delivery window: give --window too "
+                "(--window 02:00-05:00 --tz %s)\n",
+                cmd, tz);
         return NULL;
+    }
+    if (tz && access("/usr/share/zoneinfo", F_OK) == 0) {
+        /* checked here too, so that the error is said in the CLI's words (the server,
+         * which may have another tzdata, checks it again) */
+        upd_tzone *zone = malloc(sizeof *zone);
+        char zw[300];
+        int bad_zone = zone && upd__tz_load(zone, tz, NULL, zw, sizeof zw) != 0;
+        free(zone);
+        if (bad_zone) {
+            fprintf(stderr, "updraft %s: --tz: %s\n", cmd, zw);
+            return NULL;
+        }
     }
     if (hook && upd__webhook_check_url(hook, why, sizeof why)) {
         fprintf(stderr, "updraft %s: --webhook: %s\n", cmd, why);
@@ -150,6 +171,10 @@ static cJSON *settings(int *argc, char **argv, const char *cmd, int rollback, in
     }
     if (start)
         cJSON_AddStringToObject(j, "start_at", start);
+    if (window)
+        cJSON_AddStringToObject(j, "window", window);
+    if (tz)
+        cJSON_AddStringToObject(j, "tz", tz);
     if (down)
         cJSON_AddBoolToObject(j, "allow_downgrade", 1);
     if (hook)
@@ -221,6 +246,16 @@ static void print_status(const cJSON *j)
            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "waves_detail")));
     printf("why:     %s\n", S(j, "reason"));
     printf("health:  %s\n", S(j, "health"));
+    const cJSON *wo = cJSON_GetObjectItemCaseSensitive(j, "window_open");
+    if (S(j, "window")[0]) {
+        printf("window:  %s %s", S(j, "window"), S(j, "tz"));
+        if (cJSON_IsBool(wo))
+            printf(", %s now%s%s", cJSON_IsTrue(wo) ? "open" : "closed",
+                   S(j, "window_change")[0] ? (cJSON_IsTrue(wo) ? ", closes at " : ", opens at ")
+                                            : "",
+                   S(j, "window_change"));
+        printf("\n");
+    }
     if (S(j, "next")[0] && strcmp(S(j, "next"), "-"))
         printf("next:    %s\n", S(j, "next"));
     printf("rules:   waves %s, pause past %s failed, soak %gs, silent after %gs, min-success "
@@ -420,6 +455,10 @@ static int rollback(int argc, char **argv)
     "  --silent-after DUR   a device that downloaded and is not seen again within DUR\n"           \
     "                       counts as failed, silent (default 30m)\n"                              \
     "  --start-at TIME      start later: 2026-12-24T02:00:00Z, or +2h from now\n"                  \
+    "  --window HH:MM-HH:MM open waves and offer the release only in these hours of the\n"         \
+    "                       day (22:00-04:00 crosses midnight); devices in flight finish\n"        \
+    "  --tz ZONE            the window's time zone: Europe/Berlin, America/New_York, ...\n"        \
+    "                       (tzdata; default UTC), daylight saving time included\n"                \
     "  --allow-downgrade    offer the release to devices that run a newer version\n"               \
     "  --webhook URL        POST every change of the rollout (a pause above all) as JSON\n"        \
     "                       to URL (http:// or https://), retried with back-off\n"                 \

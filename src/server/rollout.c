@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "rollout.h"
 #include "rotarget.h"
+#include "rowindow.h"
 #include "sigrule.h"
 #include "srv.h"
 #include "updraft/version.h"
@@ -55,6 +56,13 @@ typedef struct ro_ent {
     int64_t members_at;        /* when (monotonic ms) */
     int dirty;                 /* a pause the health rule made, not yet written */
     char next[UPD_DETAIL_MAX]; /* what it waits for */
+    /* its delivery window (has_win 0: any time), on the wall clock of tz (NULL: UTC);
+     * win_open is what the check path reads, kept current by the rollout thread */
+    int has_win;
+    upd_window win;
+    upd_tzone *tz;
+    int win_open;
+    int64_t win_change_ms; /* when it next opens (closed) or closes (open); -1 never */
 } ro_ent;
 
 struct upd_rollouts {
@@ -276,17 +284,6 @@ int64_t upd__parse_duration(const char *s)
     return total;
 }
 
-int upd__rollout_parse_window(const char *s, char *norm, size_t cap)
-{
-    unsigned h1, m1, h2, m2;
-    char tail;
-    if (!s || sscanf(s, "%2u:%2u-%2u:%2u%c", &h1, &m1, &h2, &m2, &tail) != 4 || h1 > 23 ||
-        h2 > 24 || m1 > 59 || m2 > 59 || (h2 == 24 && m2) || (h1 * 60 + m1 == h2 * 60 + m2))
-        return -1;
-    snprintf(norm, cap, "%02u:%02u-%02u:%02u", h1, m1, h2, m2);
-    return 0;
-}
-
 /* ---- membership ---------------------------------------------------------------------- */
 
 /* The device's place in rollout id: a 32-bit hash of both, stable for ever. */
@@ -416,9 +413,70 @@ static void ent_free(ro_ent *e)
 {
     if (!e)
         return;
+    free(e->tz);
     free(e->dv);
     free(e->idx);
     free(e);
+}
+
+/* ---- the delivery window -------------------------------------------------------------- */
+
+/* Read row's window and zone into e (the zone's rules from tzdata). 0, or -1 with why. */
+static int window_load(ro_ent *e, const upd_rollout_row *row, char *why, size_t whylen)
+{
+    e->win_open = 1;
+    e->win_change_ms = -1;
+    if (!row->window[0])
+        return 0;
+    char norm[16], w[200];
+    if (upd__window_parse(row->window, &e->win, norm, sizeof norm, w, sizeof w) != 0) {
+        snprintf(why, whylen, "window: %s", w);
+        return -1;
+    }
+    if (row->tz[0]) {
+        if (!(e->tz = malloc(sizeof *e->tz)) ||
+            upd__tz_load(e->tz, row->tz, NULL, why, whylen) != 0) {
+            free(e->tz);
+            e->tz = NULL;
+            return -1;
+        }
+    }
+    e->has_win = 1;
+    e->win_open = -1; /* not known yet: window_tick sets it */
+    return 0;
+}
+
+/* Bring e's window state to now (ms); 1 when it changed. The caller holds the write lock
+ * or owns e alone. */
+static int window_tick(ro_ent *e, int64_t now)
+{
+    if (!e->has_win)
+        return 0;
+    if (e->win_open >= 0 && (e->win_change_ms < 0 || now < e->win_change_ms))
+        return 0;
+    int open = upd__window_contains(&e->win, e->tz, now / 1000);
+    int64_t next = upd__window_next(&e->win, e->tz, now / 1000, !open);
+    int changed = open != e->win_open;
+    e->win_open = open;
+    e->win_change_ms = next < 0 ? -1 : next * 1000;
+    return changed;
+}
+
+/* "the delivery window 02:00-05:00 Europe/Berlin" */
+static void window_text(const upd_rollout_row *row, char *out, size_t cap)
+{
+    snprintf(out, cap, "the delivery window %s %s", row->window, row->tz[0] ? row->tz : "UTC");
+}
+
+/* What e waits for while its window is closed (into e->next): "wave 2 is due; ...". */
+static void window_wait(ro_ent *e, const char *what)
+{
+    char w[120], t[40] = "";
+    window_text(&e->row, w, sizeof w);
+    if (e->win_change_ms > 0)
+        upd__iso_time(e->win_change_ms, t, sizeof t);
+    snprintf(e->next, sizeof e->next, "%s; waits for %s%s%s", what, w,
+             t[0] ? ", which opens at " : "", t);
 }
 
 /* Did the device get the release (downloaded it, whatever came of it)? The devices a
@@ -746,10 +804,20 @@ int upd__rollout_pick(upd_rollouts *ro, const char *mac, const upd_device_row *f
         out->allow_downgrade = e->row.allow_downgrade;
         out->wave = wave_of(e->thr, e->row.wave, member_hash(e->row.id, mac));
         out->scheduled = !strcmp(e->row.state, "scheduled");
+        out->paused = !strcmp(e->row.state, "paused");
         out->waves_open = e->row.wave;
         int running = !strcmp(e->row.state, "running");
-        rc = out->wave > 0 && (running || offered_release == e->row.release_id) ? UPD_RO_OFFER
-                                                                                : UPD_RO_HOLD;
+        out->outside_window = e->win_open == 0;
+        out->window_opens_ms = e->win_change_ms;
+        if (out->outside_window && (out->wave > 0 || e->row.wave == 0)) {
+            upd__copy(out->window, sizeof out->window, e->row.window);
+            upd__copy(out->tz, sizeof out->tz, e->row.tz[0] ? e->row.tz : "UTC");
+        }
+        /* devices in flight (an open offer) finish, also when it paused or the window
+         * closed */
+        rc = out->wave > 0 && ((running && e->win_open) || offered_release == e->row.release_id)
+                 ? UPD_RO_OFFER
+                 : UPD_RO_HOLD;
         break;
     }
     pthread_rwlock_unlock(&ro->lk);
@@ -761,7 +829,15 @@ void upd__rollout_hold_why(const upd_rollout_pick *pk, char *out, size_t cap)
     if (pk->scheduled)
         snprintf(out, cap, "release %lld is held for rollout %lld, which has not started",
                  (long long)pk->release_id, (long long)pk->rollout_id);
-    else if (pk->wave == 0)
+    else if (pk->outside_window && !pk->paused && (pk->wave > 0 || pk->waves_open == 0)) {
+        char t[40] = "";
+        if (pk->window_opens_ms > 0)
+            upd__iso_time(pk->window_opens_ms, t, sizeof t);
+        snprintf(out, cap,
+                 "release %lld is held: rollout %lld delivers only in its window %s %s%s%s",
+                 (long long)pk->release_id, (long long)pk->rollout_id, pk->window, pk->tz,
+                 t[0] ? "; it opens at " : "", t);
+    } else if (pk->wave == 0)
         snprintf(out, cap,
                  "release %lld is being rolled out (rollout %lld): this device is not in the "
                  "%d wave%s opened so far",
@@ -899,6 +975,14 @@ static ro_ent *ent_new(srv *s, const upd_rollout_row *row, char *why, size_t why
         free(e);
         return NULL;
     }
+    if (window_load(e, row, why, whylen) != 0) {
+        char w[300];
+        snprintf(w, sizeof w, "rollout %lld: its %s", (long long)row->id, why);
+        snprintf(why, whylen, "%s", w);
+        ent_free(e);
+        return NULL;
+    }
+    window_tick(e, upd__now_ms());
     e->active = is_active_state(row->state);
     return e;
 }
@@ -1126,14 +1210,25 @@ static void step(upd_rollouts *ro, ro_ent *e)
         if (persist(ro, e, "rollout-paused", detail, why, sizeof why) == 0)
             e->dirty = 0;
     }
+    if (e->has_win && (e->win_open < 0 || (e->win_change_ms >= 0 && now >= e->win_change_ms))) {
+        pthread_rwlock_wrlock(&ro->lk);
+        window_tick(e, now);
+        pthread_rwlock_unlock(&ro->lk);
+    }
     if (!strcmp(e->row.state, "scheduled") && now >= e->row.start_at_ms) {
-        open_wave(ro, e, "scheduled start");
+        if (e->win_open)
+            open_wave(ro, e, "scheduled start");
+        else
+            window_wait(e, "its start time has come");
         return;
     }
     if (strcmp(e->row.state, "running"))
         return;
     if (e->row.wave == 0) {
-        open_wave(ro, e, "start");
+        if (e->win_open)
+            open_wave(ro, e, "start");
+        else
+            window_wait(e, "wave 1 is due");
         return;
     }
     pthread_rwlock_wrlock(&ro->lk);
@@ -1193,6 +1288,12 @@ static void step(upd_rollouts *ro, ro_ent *e)
                      (long long)flying, flying == 1 ? "" : "s");
             return;
         }
+    }
+    if (!e->win_open && e->row.wave < e->nw) {
+        char what[64];
+        snprintf(what, sizeof what, "wave %d soaked, wave %d is due", e->row.wave, e->row.wave + 1);
+        window_wait(e, what);
+        return;
     }
     e->next[0] = '\0';
     open_wave(ro, e, "soaked");
@@ -1488,6 +1589,8 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
     srv *s = ro->s;
     upd_writer_flush(s->writer);
     memset(out, 0, sizeof *out);
+    out->window_open = -1;
+    out->window_change_ms = -1;
     int rc = s->store->ops->rollout_get(s->store, id, &out->row);
     if (rc == UPD_STORE_ENOTFOUND) {
         snprintf(why, whylen, "there is no rollout %lld", (long long)id);
@@ -1502,7 +1605,11 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
     ro_ent *e = find_ent(ro, id);
     if (e) {
         out->row = e->row;
-        upd__copy(out->next, sizeof out->next, !strcmp(e->row.state, "running") ? e->next : "");
+        upd__copy(out->next, sizeof out->next,
+                  !strcmp(e->row.state, "running") || !strcmp(e->row.state, "scheduled") ? e->next
+                                                                                         : "");
+        out->window_open = e->win_open;
+        out->window_change_ms = e->win_change_ms;
     }
     pthread_rwlock_unlock(&ro->lk);
     upd_ro_target *tgt = calloc(1, sizeof *tgt);
@@ -1732,8 +1839,10 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
             upd__webhook_post(ro->hooks, r->webhook, body, r->id);
         free(body);
     }
-    if (!strcmp(r->state, "running"))
+    if (!strcmp(r->state, "running") && e->win_open)
         open_wave(ro, e, "start");
+    else if (!strcmp(r->state, "running"))
+        window_wait(e, "wave 1 is due");
     pthread_rwlock_rdlock(&ro->lk);
     *r = e->row;
     pthread_rwlock_unlock(&ro->lk);

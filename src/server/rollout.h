@@ -51,8 +51,6 @@ int upd__rollout_parse_failures(const char *s, int64_t *bp, int64_t *count, char
                                 size_t whycap);
 /* "90s", "5m", "2h", "1d", "0", "1h30m": milliseconds; -1 when not a duration. */
 int64_t upd__parse_duration(const char *s);
-/* "02:00-05:00": 0 ok (normalised into norm). */
-int upd__rollout_parse_window(const char *s, char *norm, size_t cap);
 
 /* ---- the engine ---- */
 
@@ -75,8 +73,12 @@ typedef struct upd_rollout_pick {
     /* HOLD: why the rollout's release is not offered now, as facts; the sentence is made
      * by upd__rollout_hold_why only when the answer uses it (most held devices' checks
      * end "current": no text is formatted for them) */
-    int scheduled;  /* the rollout has not started */
-    int waves_open; /* waves opened so far */
+    int scheduled; /* the rollout has not started */
+    int paused;
+    int waves_open;          /* waves opened so far */
+    int outside_window;      /* its delivery window is closed */
+    int64_t window_opens_ms; /* when it opens next (outside_window) */
+    char window[16], tz[64]; /* the window, when the device is held by it */
 } upd_rollout_pick;
 
 /* The sentence for a HOLD pick: why the device is not offered the rollout's release. */
@@ -115,6 +117,8 @@ typedef struct upd_rollout_status {
     } wave[UPD_WAVES_MAX];
     upd_rollout_counts total;
     char health[UPD_DETAIL_MAX]; /* the failure share now, in a sentence */
+    int window_open;             /* 1 open or no window, 0 closed, -1 not known (not active) */
+    int64_t window_change_ms;    /* when it next opens or closes; -1 never or not known */
     char next[UPD_DETAIL_MAX];   /* what it waits for */
 } upd_rollout_status;
 

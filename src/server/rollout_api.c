@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rollout.h"
+#include "rowindow.h"
 #include "srv.h"
 #include "webhook.h"
 
@@ -79,6 +80,13 @@ static cJSON *row_json(const upd_rollout_row *r, const char *version)
     else
         cJSON_AddNullToObject(j, "webhook");
     add_time(j, "start_at", r->start_at_ms);
+    if (r->window[0]) {
+        cJSON_AddStringToObject(j, "window", r->window);
+        cJSON_AddStringToObject(j, "tz", r->tz[0] ? r->tz : "UTC");
+    } else {
+        cJSON_AddNullToObject(j, "window");
+        cJSON_AddNullToObject(j, "tz");
+    }
     add_time(j, "wave_opened", r->wave_opened_ms);
     add_time(j, "created", r->created_ms);
     cJSON_AddStringToObject(j, "created_by", r->created_by);
@@ -116,6 +124,15 @@ cJSON *upd__rollout_status_json(const upd_rollout_status *st, int plan)
     if (!plan) {
         cJSON_AddStringToObject(j, "health", st->health);
         cJSON_AddStringToObject(j, "next", st->next);
+        /* the delivery window now: open (true/false; null when it has none or the rollout
+         * is over) and when that changes */
+        if (st->row.window[0] && st->window_open >= 0) {
+            cJSON_AddBoolToObject(j, "window_open", st->window_open);
+            add_time(j, "window_change", st->window_change_ms);
+        } else {
+            cJSON_AddNullToObject(j, "window_open");
+            cJSON_AddNullToObject(j, "window_change");
+        }
     }
     return j;
 }
@@ -194,7 +211,7 @@ static int read_settings(const cJSON *j, upd_rollout_row *row, int rollback, cha
             snprintf(why, whylen,
                      "unknown field \"%.40s\": a rollout takes release, target, waves, "
                      "max_failures, min_success, min_sample, soak, silent_after, start_at, "
-                     "webhook, allow_downgrade, plan (docs/api.md \"Rollouts\")",
+                     "window, tz, webhook, allow_downgrade, plan (docs/api.md \"Rollouts\")",
                      it->string);
             return -1;
         }
@@ -283,13 +300,36 @@ static int read_settings(const cJSON *j, upd_rollout_row *row, int rollback, cha
         row->start_at_ms = ms;
     }
     const char *win = str_field(j, "window", &bad);
+    const char *tz = str_field(j, "tz", &bad);
     const char *hook = str_field(j, "webhook", &bad);
-    if ((win && *win) || str_field(j, "tz", &bad)) {
-        snprintf(why, whylen,
-                 "\"window\"/\"tz\": delivery windows are not implemented in this version; start "
-                 "the rollout at the time you want with \"start_at\" and pause it outside "
-                 "hours");
+    if (bad) {
+        snprintf(why, whylen, "\"start_at\", \"window\", \"tz\" and \"webhook\" are strings");
         return -1;
+    }
+    if (win && *win) {
+        upd_window hours;
+        char wy[200];
+        if (upd__window_parse(win, &hours, row->window, sizeof row->window, wy, sizeof wy)) {
+            snprintf(why, whylen, "\"window\": %s", wy);
+            return -1;
+        }
+    }
+    if (tz && *tz) {
+        if (!row->window[0]) {
+            snprintf(why, whylen,
+                     "\"tz\" is the time zone of the delivery window: give \"window\" too "
+                     "(\"02:00-05:00\")");
+            return -1;
+        }
+        upd_tzone *zone = malloc(sizeof *zone);
+        char wy[300];
+        int zr = !zone || upd__tz_load(zone, tz, NULL, wy, sizeof wy);
+        free(zone);
+        if (zr) {
+            snprintf(why, whylen, "\"tz\": %s", zone ? wy : "out of memory");
+            return -1;
+        }
+        upd__copy(row->tz, sizeof row->tz, tz);
     }
     if (hook && *hook) {
         char w2[200];

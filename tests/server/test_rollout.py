@@ -4,7 +4,7 @@ fleet of devices that send the ESP8266 core's byte-exact requests, install what 
 offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: admin converge badpause rollback late restart precedence sim lifecycle"""
+GROUP: admin converge badpause rollback late restart precedence sim lifecycle window"""
 import json
 import os
 import subprocess
@@ -563,6 +563,142 @@ def t_lifecycle():
         srv.stop()
 
 
+def local_window(zone, start_off, end_off):
+    """A window "HH:MM-HH:MM" on zone's wall clock, its edges start_off and end_off minutes
+    from the current minute (Python's zoneinfo computes the wall clock: an implementation
+    of its own)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    now = datetime.now(ZoneInfo(zone))
+    m = now.hour * 60 + now.minute
+    a, b = (m + start_off) % 1440, (m + end_off) % 1440
+    return "%02d:%02d-%02d:%02d" % (a // 60, a % 60, b // 60, b % 60)
+
+
+def next_opening(zone, window):
+    """When window next opens on zone's wall clock (UTC seconds), by zoneinfo."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    a, b = window.split("-")
+    start, end = int(a[:2]) * 60 + int(a[3:]), int(b[:2]) * 60 + int(b[3:])
+    t = int(time.time()) // 60 * 60 + 60
+    for _ in range(3 * 1440):
+        lt = datetime.fromtimestamp(t, ZoneInfo(zone))
+        m = lt.hour * 60 + lt.minute
+        if (start <= m < end) if start < end else (m >= start or m < end):
+            return t
+        t += 60
+    return None
+
+
+def iso_seconds(text):
+    from datetime import datetime
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def t_window():
+    """--window/--tz: waves open and the release is offered only inside the window on the
+    zone's wall clock (windows computed around now with Python's zoneinfo: one open, one
+    closed, both across midnight in other zones, one that closes during the test);
+    --start-at makes it scheduled; the errors in CLI words."""
+    # the window that closes during the test ends at the next minute: leave the devices
+    # time to check before that
+    if time.time() % 60 > 40:
+        time.sleep(61 - time.time() % 60)
+    srv = Server()
+    try:
+        old, new, devs = setup(srv, 40)
+        groups = {"a": devs[0:10], "b": devs[10:20], "c": devs[20:30], "d": devs[30:40]}
+        for tag, ds in groups.items():
+            eq(srv.api("POST", "/api/v1/devices/tags", {"macs": [d.mac for d in ds],
+                                                         "add": [tag]}).status, 200, "tag " + tag)
+        # the channel serves the release too: a device the window holds says why
+        eq(srv.api("PUT", "/api/v1/channels/stable", {"release": new["id"]}).status, 200,
+           "channel stable -> 2.0.0")
+        # a: open now, closes at the end of this minute (Berlin)
+        wa = local_window("Europe/Berlin", -3, 1)
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "tag=a", "--waves", "100%", "--window", wa, "--tz", "Europe/Berlin")
+        eq(rc, 0, "create with an open window (%s)" % err)
+        check("window:  %s Europe/Berlin, open now, closes at " % wa in out,
+              "create shows the window open: %r" % out)
+        ra = show(srv, 1)
+        eq((ra["window"], ra["tz"], ra["window_open"], ra["wave"]), (wa, "Europe/Berlin", True, 1),
+           "open window: wave 1 opened at once")
+        # b: closed now, across midnight (Berlin): opens in 10 minutes
+        wb = local_window("Europe/Berlin", 10, -3)
+        st = create(srv, {"release": new["id"], "target": "tag=b", "waves": "100%",
+                          "window": wb, "tz": "Europe/Berlin"})
+        rb = st["id"]
+        eq((st["window_open"], st["wave"], st["state"]), (False, 0, "running"),
+           "closed window: running, no wave open")
+        opens = next_opening("Europe/Berlin", wb)
+        eq(iso_seconds(st["window_change"]), opens,
+           "it opens when zoneinfo says %s does in Berlin" % wb)
+        check("wave 1 is due; waits for the delivery window %s Europe/Berlin, which opens at" % wb
+              in st["next"], "next says what it waits for: %r" % st["next"])
+        # c: open now across midnight, in a zone 3:30 (or 2:30) behind UTC
+        wc = local_window("America/St_Johns", -3, -5)
+        st = create(srv, {"release": new["id"], "target": "tag=c", "waves": "100%",
+                          "window": wc, "tz": "America/St_Johns"})
+        eq((st["window_open"], st["wave"]), (True, 1), "St John's window %s is open" % wc)
+        # d: scheduled (--start-at), its window open: starts in an hour
+        rc, out, err = cli(srv, "rollout", "create", "--release", str(new["id"]), "--target",
+                           "tag=d", "--waves", "100%", "--start-at", "+1h", "--window",
+                           local_window("UTC", -3, 30))
+        eq(rc, 0, "create --start-at +1h (%s)" % err)
+        check("state:   scheduled" in out and "window:  " in out and " UTC, open now" in out,
+              "scheduled, window in UTC: %r" % out)
+        eq(by_state(srv), {"scheduled": 1, "running": 3, "paused": 0, "completed": 0,
+                           "aborted": 0}, "/metrics: 1 scheduled, 3 running")
+        # the devices: a (first half) and c are offered it; b and d are held, saying why
+        for d in groups["a"][:5] + groups["c"]:
+            eq(d.check().status, 200, "%s: its window is open" % d.mac)
+        for d in groups["b"]:
+            r = d.check()
+            check(r.status == 304 and "rollout %d delivers only in its window %s Europe/Berlin"
+                  % (rb, wb) in r.headers.get("x-updraft-reason", ""),
+                  "%s held by the window: %r" % (d.mac, r.headers.get("x-updraft-reason")))
+        r = groups["d"][0].check()
+        check(r.status == 304 and "has not started" in r.headers.get("x-updraft-reason", ""),
+              "a scheduled rollout holds its devices: %r" % r.headers.get("x-updraft-reason"))
+        # a's window closes at the minute: the devices not offered it before are held then
+        time.sleep(61 - time.time() % 60 + 0.5)
+        for d in groups["a"][5:]:
+            r = d.check()
+            check(r.status == 304 and "delivers only in its window %s" % wa in
+                  r.headers.get("x-updraft-reason", ""),
+                  "%s: a's window closed: %r" % (d.mac, r.headers.get("x-updraft-reason")))
+        st = show(srv, 1)
+        eq(st["window_open"], False, "a's window is closed now")
+        # the devices offered it in time install it: in flight, they finish
+        rounds(groups["a"][:5], lambda: all(d.ver == "2.0.0" for d in groups["a"][:5]), timeout=10)
+        eq(show(srv, 1)["total"]["updated"], 5, "the 5 offered before the window closed updated")
+        # errors, in CLI words and in the API's
+        bad = [(("--window", "02:00"), "--window: '02:00' is not a window: give the hours as"),
+               (("--window", "25:00-01:00"), "--window: '25:00-01:00' is not a window: hours"),
+               (("--window", "02:00-05:00", "--tz", "Europe/Berln"),
+                "--tz: there is no time zone 'Europe/Berln' (in /usr/share/zoneinfo): did you "
+                "mean Europe/Berlin?"),
+               (("--window", "02:00-05:00", "--tz", "../etc/passwd"),
+                "--tz: '../etc/passwd' is not a time zone name"),
+               (("--tz", "Europe/Berlin"), "--tz is the time zone of the delivery window: give "
+                                           "--window too")]
+        for args, want in bad:
+            rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]), *args)
+            check(rc == 2 and want in err, "plan %r: %r in %r" % (args, want, err))
+        for body, want in (({"window": "02:00-05:00", "tz": "Mars/Base"},
+                            "\"tz\": there is no time zone 'Mars/Base'"),
+                           ({"tz": "UTC"}, "\"tz\" is the time zone of the delivery window"),
+                           ({"window": "3-4"}, "\"window\": '3-4' is not a window")):
+            body.update(release=new["id"], target="tag=zz")
+            r = srv.api("POST", "/api/v1/rollouts/plan", body)
+            check(r.status == 400 and want in (r.json or {}).get("error", ""),
+                  "API %r: 400 %r: %r" % (body, want, r.json))
+    finally:
+        srv.stop()
+
+
 def sim(srv, *args):
     """updraft sim: the real device engine on simulated ESP8266 flash, polling srv."""
     p = subprocess.run([t.BIN, "sim", "--server", "http://127.0.0.1:%d/update" % srv.port,
@@ -608,7 +744,8 @@ def t_sim():
 
 GROUPS = {"admin": t_admin, "converge": t_converge, "badpause": t_badpause,
           "rollback": t_rollback, "late": t_late, "restart": t_restart,
-          "precedence": t_precedence, "sim": t_sim, "lifecycle": t_lifecycle}
+          "precedence": t_precedence, "sim": t_sim, "lifecycle": t_lifecycle,
+          "window": t_window}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
