@@ -304,7 +304,7 @@ static int parse_tzif(upd_tzone *tz, const unsigned char *b, size_t n, char *why
             memcpy(rule, f + 1, (size_t)(e - f - 1));
             rule[e - f - 1] = '\0';
             if (parse_rule(tz, rule) != 0) {
-                snprintf(why, whylen, "has a rule updraft cannot read ('%s')", rule);
+                snprintf(why, whylen, "has a rule updraft cannot read ('%.60s')", rule);
                 return -1;
             }
         }
