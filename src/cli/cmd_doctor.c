@@ -146,6 +146,7 @@ int upd_cmd_doctor(int argc, char **argv)
     upd__doctor_check_headers(d);
     upd__doctor_check_md5(d);
     upd__doctor_check_probes(d);
+    upd__doctor_check_mfln(d);
     int status = d->would_update && !d->loop ? 0 : 1;
     upd__doctor_print(d, r, status);
     upd__doctor_run_free(r);

@@ -6,7 +6,7 @@ device's own client gives (spec section 2), name the problem in its cause, and e
 when a real device would update.
 
 usage: test_doctor.py UPDRAFT MKIMAGE GROUP
-GROUP: device redirects stalls tls serve loop.  Python 3 standard library only."""
+GROUP: device redirects stalls tls serve loop tlsrec.  Python 3 standard library only."""
 import base64
 import hashlib
 import json
@@ -583,8 +583,93 @@ def t_loop():
         eq(checks(js).get("loop", {}).get("level"), "ok", "good server, %s: no loop" % mode)
 
 
+def t_tlsrec():
+    """TLS records for small ESP8266 buffers against the real `updraft serve --tls-*`: which
+    max_fragment_length values it accepts (asked as probeMaxFragmentLength asks), the records
+    it sends for each while serving an image, and the RAM table, which docs/operations.md
+    shows as this command prints it."""
+    if not shutil.which("openssl"):
+        print("SKIPPED: no openssl command to make a test certificate")
+        sys.exit(77)
+    cert, key = os.path.join(TMP.name, "cert.pem"), os.path.join(TMP.name, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    token = "doctor-test-token-0123456789"
+    env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=token)
+    proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data",
+                             os.path.join(TMP.name, "tls-data"), "--tls-cert", cert,
+                             "--tls-key", key], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    port = None
+    deadline = time.time() + 10
+    while time.time() < deadline and not port:
+        line = proc.stdout.readline().decode()
+        if not line:
+            break
+        m = re.match(r"listening on https://127\.0\.0\.1:(\d+)", line)
+        port = int(m.group(1)) if m else None
+    if not port:
+        proc.kill()
+        check(False, "updraft serve --tls-* did not start")
+        return
+    try:
+        ctx = ssl.create_default_context(cafile=cert)
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                            server_hostname="127.0.0.1")
+        s.sendall(("POST /api/v1/releases?version=2.0.0&channel=stable HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\nContent-Type: application/octet-stream\r\n"
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n" % (token, len(APP))).encode()
+                  + APP)
+        resp = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            resp += chunk
+        s.close()
+        check(resp.startswith(b"HTTP/1.1 201"), "release uploaded: %r" % resp[:200])
+        u = "https://127.0.0.1:%d/update" % port
+        js = expect(u, 0, 0, args=("--version", "1.0.0", "--cacert", cert), result="ok")
+        c = checks(js)
+        check(c.get("mfln", {}).get("level") == "ok" and "512, 1024, 2048, 4096" in
+              c["mfln"]["text"], "every max_fragment_length accepted: %r" % c.get("mfln"))
+        eq(c.get("records", {}).get("level"), "ok", "records within what was asked: %r"
+           % c.get("records"))
+        rows = js.get("tls_buffers", [])
+        eq([(r["receive"], r["send"], r["ram"], r["accepted"]) for r in rows],
+           [(16384, 512, 17306, True), (512, 512, 1434, True), (1024, 1024, 2458, True),
+            (2048, 2048, 4506, True), (4096, 4096, 8602, True)], "the RAM table")
+        for r in rows[1:]:
+            check(r["receive"] - 64 <= r["largest_record_data"] <= r["receive"],
+                  "asking %d: records of up to %d bytes of data (the image fills them)"
+                  % (r["receive"], r.get("largest_record_data", -1)))
+        check(rows[0]["largest_record_data"] > 4096 - 64, "asking none: records as large as "
+              "the server writes (%d)" % rows[0]["largest_record_data"])
+        # the table docs/operations.md shows is the one this command prints
+        p = subprocess.run([BIN, "doctor", u, "--version", "1.0.0", "--cacert", cert],
+                           capture_output=True, text=True, timeout=60)
+        table = [ln.strip() for ln in p.stdout.splitlines() if ln.strip().startswith("|")]
+        doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                                "operations.md")).read()
+        eq(len(table), 7, "doctor prints the table: %r" % p.stdout[-800:])
+        for ln in table:
+            check(ln in doc, "docs/operations.md has the line doctor prints: %r" % ln)
+        # --no-probes asks nothing of the kind
+        js = expect(u, 0, 0, args=("--version", "1.0.0", "--cacert", cert, "--no-probes"))
+        check("mfln" not in checks(js) and "tls_buffers" not in js, "--no-probes: no TLS probes")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 GROUPS = {"device": t_device, "redirects": t_redirects, "stalls": t_stalls, "tls": t_tls,
-          "serve": t_serve, "loop": t_loop}
+          "serve": t_serve, "loop": t_loop, "tlsrec": t_tlsrec}
 
 if __name__ == "__main__":
     t0 = time.time()

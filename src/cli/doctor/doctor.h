@@ -11,6 +11,7 @@
  *   body.c        the answer's own checks: body (MD5, inspector, fit rules), headers
  *   probes.c      the extra HEAD and Range requests
  *   loop.c        the update loop check (the image offered again after installing it)
+ *   mfln.c        TLS record sizes for small device buffers, and what they cost in RAM
  *   report.c      the checks list and the output (human and JSON) */
 #ifndef UPD_CLI_DOCTOR_H
 #define UPD_CLI_DOCTOR_H
@@ -174,6 +175,18 @@ typedef struct check {
     char text[1024];
 } check;
 
+/* TLS record sizes (mfln.c): index 0 asks no length, 1..4 ask 512..4096. */
+#define UPD_DOCTOR_MFLN_N 4
+/* WiFiClientSecureBearSSL.cpp: receive buffer = size + 325 bytes, send buffer = size + 85 */
+#define UPD_DOCTOR_BEARSSL_IN  325u
+#define UPD_DOCTOR_BEARSSL_OUT 85u
+typedef struct upd_doctor_mfln {
+    int done;
+    int accepted[UPD_DOCTOR_MFLN_N];  /* the ServerHello echoed max_fragment_length */
+    long data[UPD_DOCTOR_MFLN_N + 1]; /* the longest record's data; -1 not measured */
+    long wire[UPD_DOCTOR_MFLN_N + 1]; /* and its length on the wire */
+} upd_doctor_mfln;
+
 typedef struct doctor {
     struct opts *o;
     upd_client_config cfg;
@@ -202,6 +215,7 @@ typedef struct doctor {
     /* the other redirect setting */
     int alt_done, alt_follow, alt_code;
     const char *alt_result;
+    upd_doctor_mfln mfln;
 } doctor;
 
 /* ---- the simulated device (device.c) ------------------------------------------------------ */
@@ -250,6 +264,17 @@ void upd__doctor_check_headers(doctor *d);
 void upd__doctor_check_loop(doctor *d, const run *r);
 /* HEAD and Range requests, replaying the last request (unless --no-probes). */
 void upd__doctor_check_probes(doctor *d);
+
+/* ---- TLS record sizes (mfln.c) ------------------------------------------------------------ */
+
+/* Over HTTPS as an ESP8266 (unless --no-probes): the max_fragment_length values the server
+ * accepts, asked as the core's probeMaxFragmentLength does, and the records it sends for
+ * each (checks mfln, records; d->mfln for the RAM table). */
+void upd__doctor_check_mfln(doctor *d);
+/* The length index i (0..3) stands for: 512 ... 4096. */
+unsigned upd__doctor_mfln_len(int i);
+/* The RAM an ESP8266's BearSSL client takes for buffers of rx and tx bytes. */
+unsigned upd__doctor_bearssl_ram(unsigned rx, unsigned tx);
 
 /* ---- the report (report.c) ---------------------------------------------------------------- */
 

@@ -27,6 +27,19 @@ void upd__doctor_note(doctor *d, const char *name, int level, const char *fmt, .
     va_end(ap);
 }
 
+/* n with a comma every three digits ("17,306"). */
+static void thousands(unsigned n, char *out, size_t cap)
+{
+    char d[16];
+    int len = snprintf(d, sizeof d, "%u", n), o = 0;
+    for (int i = 0; i < len && o + 2 < (int)cap; i++) {
+        if (i && (len - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = d[i];
+    }
+    out[o] = '\0';
+}
+
 static const char *as_name(int as)
 {
     return as == AS_ESP32 ? "esp32" : as == AS_IDF ? "esp-idf" : "esp8266";
@@ -88,6 +101,30 @@ static void print_human(const doctor *d, const run *r, const struct style *st)
                           : c->level == L_WARN ? st->warn
                                                : st->dim;
         printf("  %-10s %s%-4s%s %s\n", c->name, col, level_name[c->level], st->off, c->text);
+    }
+    if (d->mfln.done) {
+        printf("  %-10s what the TLS buffers cost an ESP8266 (BearSSL::WiFiClientSecure, receive "
+               "buffer + %u, send buffer + %u bytes):\n",
+               "tls-ram", UPD_DOCTOR_BEARSSL_IN, UPD_DOCTOR_BEARSSL_OUT);
+        printf("  %-10s | `setBufferSizes` | TLS buffers on the device | with this server |\n", "");
+        printf("  %-10s |---|---|---|\n", "");
+        for (int k = 0; k <= UPD_DOCTOR_MFLN_N; k++) {
+            unsigned rx = k ? upd__doctor_mfln_len(k - 1) : 16384, tx = k ? rx : 512;
+            char ram[32], who[96];
+            thousands(upd__doctor_bearssl_ram(rx, tx), ram, sizeof ram);
+            if (k && !d->mfln.accepted[k - 1])
+                snprintf(who, sizeof who, "refused (probeMaxFragmentLength is false)");
+            else if (d->mfln.data[k] < 0)
+                snprintf(who, sizeof who, "not measured");
+            else if (k && d->mfln.data[k] > (long)rx)
+                snprintf(who, sizeof who, "FAILS: records of %ld bytes", d->mfln.data[k]);
+            else
+                snprintf(who, sizeof who, "works");
+            if (k)
+                printf("  %-10s | (%u, %u) | %s bytes | %s |\n", "", rx, tx, ram, who);
+            else
+                printf("  %-10s | default (%u, %u) | %s bytes | %s |\n", "", rx, tx, ram, who);
+        }
     }
 }
 
@@ -153,6 +190,22 @@ static cJSON *json_report(const doctor *d, const run *r, int status)
         if (d->fit_done) {
             cJSON_AddStringToObject(b, "fit", upd_fit_code_name(d->fit.code));
             cJSON_AddStringToObject(b, "fit_explanation", d->fit.explanation);
+        }
+    }
+    if (d->mfln.done) {
+        cJSON *t = cJSON_AddArrayToObject(j, "tls_buffers");
+        for (int k = 0; k <= UPD_DOCTOR_MFLN_N; k++) {
+            unsigned rx = k ? upd__doctor_mfln_len(k - 1) : 16384, tx = k ? rx : 512;
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "receive", rx);
+            cJSON_AddNumberToObject(e, "send", tx);
+            cJSON_AddNumberToObject(e, "ram", upd__doctor_bearssl_ram(rx, tx));
+            cJSON_AddBoolToObject(e, "accepted", !k || d->mfln.accepted[k - 1]);
+            if (d->mfln.data[k] >= 0 && (!k || d->mfln.accepted[k - 1])) {
+                cJSON_AddNumberToObject(e, "largest_record_data", (double)d->mfln.data[k]);
+                cJSON_AddNumberToObject(e, "largest_record_wire", (double)d->mfln.wire[k]);
+            }
+            cJSON_AddItemToArray(t, e);
         }
     }
     cJSON *cs = cJSON_AddArrayToObject(j, "checks");
