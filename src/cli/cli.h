@@ -15,11 +15,12 @@ int upd_cmd_login(int argc, char **argv);
 int upd_cmd_logout(int argc, char **argv);
 int upd_cmd_backup(int argc, char **argv);  /* cmd_backup.c */
 int upd_cmd_restore(int argc, char **argv); /* cmd_backup.c */
+int upd_cmd_db(int argc, char **argv);      /* cmd_db.c */
 int upd_cmd_events(int argc, char **argv);
 int upd_cmd_problems(int argc, char **argv);
 int upd_cmd_keygen(int argc, char **argv); /* cmd_sign.c */
 int upd_cmd_sign(int argc, char **argv);   /* cmd_sign.c */
-int upd_cmd_token(int argc, char **argv); /* cmd_token.c */
+int upd_cmd_token(int argc, char **argv);  /* cmd_token.c */
 /* `updraft device delete` (cmd_device_delete.c), a subcommand of `updraft device`:
  * argv[0] is "delete"; its usage line and help for the subcommand table. */
 int upd_cmd_device_delete(int argc, char **argv);

@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"problems", upd_cmd_problems, "show the devices that need attention, grouped by reason"},
     {"backup", upd_cmd_backup, "copy a data directory (database and firmware) while serving"},
     {"restore", upd_cmd_restore, "put a backup back into a data directory"},
+    {"db", upd_cmd_db, "move a SQLite installation into PostgreSQL (db migrate)"},
     {"keygen", upd_cmd_keygen, "make a key pair for signed updates"},
     {"sign", upd_cmd_sign, "sign a firmware image the way ESP8266 devices verify it"},
 };

@@ -479,6 +479,15 @@ upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t e
 /* Is s a PostgreSQL connection URL ("postgres://..." or "postgresql://...")? 1 or 0. */
 int upd_store_is_pg_url(const char *s);
 
+/* url as it may be shown (in messages, logs): without its password ("user:***@"). */
+void upd_store_pg_url_shown(const char *url, char *out, size_t cap);
+
+/* The PostgreSQL store's advisory lock of schema migrations (held by whoever changes the
+ * schema or moves an installation in: store_migrate.h) and the channel of its
+ * notifications of changes (store op watch). */
+#define UPD_PG_MIGRATE_LOCK   "7535327101"
+#define UPD_PG_NOTIFY_CHANNEL "updraft_changed"
+
 /* Open (migrate) the PostgreSQL store at url (a libpq connection URL) with pool
  * connections (store_pg.c). Returns NULL with a message in err (the URL shown without
  * its password) when it cannot connect or the schema is newer than this updraft's. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "utf8.h"
 
 /* ---- schema ------------------------------------------------------------------------ */
 
@@ -139,10 +140,10 @@ static const char *const PG_MIGRATIONS[] = {
 #define BLOB_CHUNK      (1 << 20)
 
 /* Advisory lock keys: schema migrations and event retention run on one server at a time. */
-#define MIGRATE_LOCK "7535327101"
+#define MIGRATE_LOCK UPD_PG_MIGRATE_LOCK
 #define PRUNE_LOCK   "7535327102"
 /* The channel of the notifications of admin changes; the payload is the sender's id. */
-#define NOTIFY_CHANNEL "updraft_changed"
+#define NOTIFY_CHANNEL UPD_PG_NOTIFY_CHANNEL
 
 /* ---- statements ---------------------------------------------------------------------- */
 
@@ -549,25 +550,6 @@ static void args_free(args *a)
             free(a->own[i]);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when it is not one. */
-static int utf8_seq(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    int n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
-            : (p[0] & 0xf0) == 0xe0        ? 3
-            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                           : 0;
-    for (int i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if (n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-        return 0; /* overlong, surrogates */
-    if (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-        return 0;
-    return n;
-}
-
 static void arg_text(args *a, const char *s)
 {
     int i = a->n++;
@@ -578,7 +560,7 @@ static void arg_text(args *a, const char *s)
     const unsigned char *p = (const unsigned char *)s;
     int ok = 1;
     for (int k; *p; p += k)
-        if ((k = utf8_seq(p)) == 0) {
+        if ((k = upd_utf8_seq(p)) == 0) {
             ok = 0;
             break;
         }
@@ -590,7 +572,7 @@ static void arg_text(args *a, const char *s)
         return;
     }
     for (unsigned char *q = (unsigned char *)copy; *q;) {
-        int k = utf8_seq(q);
+        int k = upd_utf8_seq(q);
         if (k == 0) {
             *q++ = '?';
         } else {
@@ -2699,8 +2681,7 @@ static int migrate(conn *c, const char *shown, char *err, size_t errlen)
     return rc ? -1 : 0;
 }
 
-/* The URL as it may be shown: without a password. */
-static void url_shown(const char *url, char *out, size_t cap)
+void upd_store_pg_url_shown(const char *url, char *out, size_t cap)
 {
     const char *at = strchr(url, '@'), *scheme = strstr(url, "://");
     const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
@@ -2718,7 +2699,7 @@ int upd_store_is_pg_url(const char *s)
 upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen)
 {
     char shown[1024];
-    url_shown(url, shown, sizeof shown);
+    upd_store_pg_url_shown(url, shown, sizeof shown);
     if (pool < 2)
         pool = 2;
     pg_store *s = calloc(1, sizeof *s);
