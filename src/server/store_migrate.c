@@ -525,15 +525,16 @@ static int check_empty(mig *m)
         if (pg_num(m, sql, "looking for an installation", &n) != 0)
             return -1;
         if (n && len + 80 < sizeof held)
-            len += (size_t)snprintf(held + len, sizeof held - len, "%s%lld %s", len ? ", " : "",
-                                    (long long)n, t);
+            len += (size_t)snprintf(held + len, sizeof held - len, "%s%s: %lld", len ? ", " : "", t,
+                                    (long long)n);
     }
     if (len) {
-        snprintf(m->err, m->errlen,
-                 "the database %s is not empty: it holds %s (an installation moved or started "
-                 "there already). updraft db migrate moves an installation only into an empty "
-                 "database: create a new one (createdb) and give its URL",
-                 m->shown, held);
+        snprintf(
+            m->err, m->errlen,
+            "the database %s is not empty: it holds rows (%s: an installation moved or started "
+            "there already). updraft db migrate moves an installation only into an empty "
+            "database: create a new one (createdb) and give its URL",
+            m->shown, held);
         return -1;
     }
     return 0;

@@ -18,8 +18,21 @@ import test_server as t
 from test_rollout import OLD, NEW, NEWER, Device, create, rounds, show, sim
 from test_server import Server, arduino_bin, check, eq, esp8266_request, md5
 
+# what an installation holds at least (every table of its database is compared)
 TABLES = ("releases", "release_hashes", "release_gzip", "channels", "channel_chips",
           "channel_keys", "devices", "api_tokens", "rollouts", "rollout_devices", "events")
+
+
+def tables(data):
+    """Every table of the SQLite database in data."""
+    db = sqlite3.connect(os.path.join(data, "updraft.db"))
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                          "AND name NOT LIKE 'sqlite%'")]
+    finally:
+        db.close()
+    check(set(TABLES) <= set(names), "the database has the tables of an installation: %r" % names)
+    return names
 
 
 def need_pg(group):
@@ -28,11 +41,11 @@ def need_pg(group):
         sys.exit(77)
 
 
-def sqlite_server(data=None):
+def sqlite_server(extra=()):
     """A server on SQLite, whatever this run's backend."""
     saved = os.environ.pop("UPDRAFT_TEST_PG")
     try:
-        return Server(data=data)
+        return Server(extra=extra)
     finally:
         os.environ["UPDRAFT_TEST_PG"] = saved
 
@@ -51,13 +64,14 @@ def migrate(data, url):
 def sqlite_counts(data):
     db = sqlite3.connect(os.path.join(data, "updraft.db"))
     try:
-        return {tb: db.execute("SELECT count(*) FROM %s" % tb).fetchone()[0] for tb in TABLES}
+        return {tb: db.execute("SELECT count(*) FROM %s" % tb).fetchone()[0]
+                for tb in tables(data)}
     finally:
         db.close()
 
 
-def pg_counts(url):
-    return {tb: int(pgcluster.psql(url, "SELECT count(*) FROM %s" % tb).strip()) for tb in TABLES}
+def pg_counts(url, names):
+    return {tb: int(pgcluster.psql(url, "SELECT count(*) FROM %s" % tb).strip()) for tb in names}
 
 
 def answers(srv, devs):
@@ -109,8 +123,9 @@ def settle(srv):
 def installation():
     """A server on SQLite with what an installation has: a simulated fleet, devices that
     run a release and a rollout of the next one in its first wave, a pin, a device's
-    channel, tags, a named token. Returns (server, devices, rollout id, token)."""
-    a = sqlite_server()
+    channel, tags, a named token, adoption history. Returns (server, devices, rollout id,
+    token)."""
+    a = sqlite_server(["--adoption-every", "1s"])
     a.upload(OLD, "1.0.0", "stable")
     rc, out, err = sim(a, "--devices", "25", "--interval", "1s", "--duration", "2s")
     check(rc in (0, 1), "updraft sim ran: %s" % err[-300:])
@@ -157,11 +172,12 @@ def t_migrate():
         counts = sqlite_counts(a.data)
         rc, out, err = migrate(a.data, url)
         eq(rc, 0, "db migrate: %s" % err)
-        for tb in TABLES:
+        for tb in counts:
             check(("  %-16s %10d row" % (tb, counts[tb])) in out,
                   "the summary says %d rows of %s: %s" % (counts[tb], tb, out))
-        eq(pg_counts(url), counts, "every table has its rows in the database")
-        check(counts["devices"] >= 45 and counts["events"] > 45 and counts["rollout_devices"] > 0,
+        eq(pg_counts(url, counts), counts, "every table has its rows in the database")
+        check(counts["devices"] >= 45 and counts["events"] > 45 and
+              counts["rollout_devices"] > 0 and counts.get("adoption", 0) > 0,
               "a fleet moved: %r" % counts)
         db = sqlite3.connect(os.path.join(a.data, "updraft.db"))
         files = {r[0] for r in db.execute("SELECT sha256 FROM releases UNION "
@@ -187,12 +203,12 @@ def t_migrate():
         r = b.upload(arduino_bin(seed=404), "4.0.0")
         eq((r.status, (r.json or {}).get("id")), (201, top + 1), "the next release id")
         # a second run: refused, nothing changed
-        before = pg_counts(url)
+        before = pg_counts(url, counts)
         rc, out, err = migrate(a.data, url)
         eq(rc, 1, "a second run is refused")
-        check("is not empty: it holds" in err and "releases" in err and
+        check("is not empty: it holds rows (releases: " in err and
               "nothing was moved" in err, "and says why: %r" % err)
-        eq(pg_counts(url), before, "the database is as it was")
+        eq(pg_counts(url, counts), before, "the database is as it was")
     finally:
         if b:
             b.stop()
@@ -264,8 +280,8 @@ def t_failed():
     eq(rc, 1, "a damaged firmware file fails the run")
     check("the firmware file %s is damaged: its SHA-256 is" % path in err and
           "nothing was moved" in err, "and says which and what to do: %r" % err)
-    empty = dict({tb: 0 for tb in TABLES}, api_tokens=1)
-    eq(pg_counts(url), empty, "no row is left in the database")
+    empty = dict({tb: 0 for tb in tables(a.data)}, api_tokens=1)
+    eq(pg_counts(url, empty), empty, "no row is left in the database")
     eq(pgcluster.psql(url, "SELECT name, key_id IS NULL FROM api_tokens").strip(), "admin-token|t",
        "but the bootstrap token's row every schema has")
     eq(pgcluster.psql(url, "SELECT count(*) FROM blobs").strip(), "0", "nor a blob")
@@ -278,7 +294,7 @@ def t_failed():
     counts = sqlite_counts(a.data)
     rc, out, err = migrate(a.data, url)
     eq(rc, 0, "repaired, the next run moves it: %s" % err)
-    eq(pg_counts(url), counts, "all of it")
+    eq(pg_counts(url, counts), counts, "all of it")
 
 
 def wait_for(what, cond, limit=1.0):
