@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evtext.h"
 #include "store.h"
 #include "utf8.h"
 
@@ -857,9 +858,7 @@ static int set_channel(conn *c, const char *name, const upd_release_row *r, int6
     int rc = exec_q(c, Q_CHAN_SET, &a, NULL);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)%s",
-                 name, r->platform, r->mode, (long long)r->id, r->version,
-                 downgrade ? ", also to devices that run a newer version (--allow-downgrade)" : "");
+        upd__evtext_channel_set(d, sizeof d, name, r, downgrade);
         rc = add_event(c, at, NULL, "channel-set", r->id, -1, d);
     }
     return rc;
@@ -974,11 +973,7 @@ static int p_release_insert(upd_store *base, upd_release_row *r, const char *cha
     }
     {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld added: version %.200s, %s %s, %lld bytes",
-                 (long long)r->id, r->version, r->platform, r->kind, (long long)r->size);
-        if (r->gz_size > 0)
-            snprintf(d + strlen(d), sizeof d - strlen(d), " (gzip copy %lld bytes)",
-                     (long long)r->gz_size);
+        upd__evtext_release_added(d, sizeof d, r);
         if ((rc = add_event(c, r->created_ms, NULL, "release-added", r->id, r->size, d)) != 0)
             goto fail;
     }
@@ -1065,7 +1060,7 @@ static int p_release_retire(upd_store *base, int64_t id, char *err, size_t errle
         rc = exec_id(c, Q_REL_UNCHANNEL, id);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s) retired", (long long)id, r->version);
+        upd__evtext_release_retired(d, sizeof d, id, r->version, 1);
         rc = add_event(c, now_ms(), NULL, "release-retired", id, -1, d);
     }
     if (rc == 0)
@@ -1092,7 +1087,7 @@ static int p_release_unretire(upd_store *base, int64_t id, char *err, size_t err
         rc = exec_id(c, Q_REL_UNRETIRE, id);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s) unretired", (long long)id, r->version);
+        upd__evtext_release_retired(d, sizeof d, id, r->version, 0);
         rc = add_event(c, now_ms(), NULL, "release-unretired", id, -1, d);
     }
     if (rc == 0)
@@ -1136,8 +1131,7 @@ static int p_release_delete(upd_store *base, int64_t id, int *channels, int *pin
         (rc = exec_id(c, Q_REL_DELETE, id)) == 0 && (rc = exec_id(c, Q_REL_DELETE_GZ, id)) == 0 &&
         (rc = exec_id(c, Q_REL_DELETE_ROW, id)) == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s, %s %s) deleted", (long long)id,
-                 r->version, r->platform, r->kind);
+        upd__evtext_release_deleted(d, sizeof d, r);
         if ((rc = add_event(c, now_ms(), NULL, "release-deleted", id, -1, d)) == 0)
             rc = commit_notify(c);
     }
@@ -1302,10 +1296,7 @@ static int p_channel_chip_set(upd_store *base, const char *name, const char *chi
     }
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        if (clear)
-            snprintf(d, sizeof d, "channel '%s' no longer declares a chip", name);
-        else
-            snprintf(d, sizeof d, "channel '%s' is declared for %s devices", name, chip);
+        upd__evtext_channel_chip(d, sizeof d, name, clear ? NULL : chip);
         rc = add_event(c, now_ms(), NULL, "channel-chip", 0, -1, d);
     }
     if (rc == 0)
@@ -1361,11 +1352,7 @@ static int p_channel_key_set(upd_store *base, const char *name, const char *pem,
     }
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        if (clear)
-            snprintf(d, sizeof d, "channel '%s' no longer requires signed releases", name);
-        else
-            snprintf(d, sizeof d, "channel '%s' requires releases signed with %s key %.16s", name,
-                     desc ? desc : "the", key_id ? key_id : "");
+        upd__evtext_channel_signing(d, sizeof d, name, !clear, key_id, desc);
         rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d);
     }
     if (rc == 0)
@@ -1532,11 +1519,7 @@ static int p_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
         return UPD_STORE_ECONFLICT;
     }
     if (rc == 0) {
-        if (id > 0)
-            snprintf(d, sizeof d, "pinned to release %lld (version %.200s)", (long long)id,
-                     r->version);
-        else
-            snprintf(d, sizeof d, "unpinned");
+        upd__evtext_pin(d, sizeof d, id, id > 0 ? r->version : "");
         rc = ensure_device(c, mac);
     }
     if (rc == 0) {
@@ -1584,13 +1567,7 @@ static int p_device_clear_hold(upd_store *base, const char *mac, char *err, size
         upd_plan p;
         memset(&p, 0, sizeof p);
         p.set_hold = 1;
-        if (d->hold_release > 0)
-            snprintf(detail, sizeof detail,
-                     "retry: release %lld (failed %lld time%s) is offered again",
-                     (long long)d->hold_release, (long long)d->hold_failures,
-                     d->hold_failures == 1 ? "" : "s");
-        else
-            snprintf(detail, sizeof detail, "retry: no release was held back");
+        upd__evtext_retry(detail, sizeof detail, d->hold_release, d->hold_failures);
         args a;
         args_init(&a);
         arg_text(&a, mac);
@@ -1627,10 +1604,7 @@ static int p_device_set_channel(upd_store *base, const char *mac, const char *ch
         rc = exec_q(c, Q_DEV_CHANNEL, &a, NULL);
     }
     if (rc == 0) {
-        if (channel && *channel)
-            snprintf(d, sizeof d, "assigned to channel '%s'", channel);
-        else
-            snprintf(d, sizeof d, "channel assignment cleared (follows 'stable' or the URL)");
+        upd__evtext_channel_assigned(d, sizeof d, channel);
         rc = add_event(c, now_ms(), mac, "channel-assigned", 0, -1, d);
     }
     if (rc == 0)
@@ -1800,10 +1774,7 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
         rc = exec_q(c, Q_EV_DELETE_MAC, &a, &evs);
     }
     if (rc == 0) {
-        snprintf(detail, sizeof detail,
-                 "device deleted with its %lld event%s: it is new to the server if it checks "
-                 "in again",
-                 (long long)evs, evs == 1 ? "" : "s");
+        upd__evtext_device_deleted(detail, sizeof detail, evs);
         rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
     }
     if (rc == 0)
@@ -2201,7 +2172,7 @@ static int p_rollout_insert(upd_store *base, upd_rollout_row *r, const char *kin
     if (rc == 0) {
         r->created_ms = r->updated_ms = now;
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        upd__evtext_rollout(d, sizeof d, r->id, detail);
         rc = add_event(c, now, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)
@@ -2238,7 +2209,7 @@ static int p_rollout_update(upd_store *base, const upd_rollout_row *r, const cha
     }
     if (rc == 0 && kind) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        upd__evtext_rollout(d, sizeof d, r->id, detail);
         rc = add_event(c, r->updated_ms, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "imageid.h"
+#include "evtext.h"
 #include "store.h"
 #include "updraft/version.h"
 
@@ -698,9 +699,7 @@ static int set_channel(conn *c, const char *name, const upd_release_row *r, int6
     int rc = exec_done(c, st);
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "channel '%s' (%s %s) now serves release %lld (version %.200s)%s",
-                 name, r->platform, r->mode, (long long)r->id, r->version,
-                 downgrade ? ", also to devices that run a newer version (--allow-downgrade)" : "");
+        upd__evtext_channel_set(d, sizeof d, name, r, downgrade);
         rc = add_event(c, at, NULL, "channel-set", r->id, -1, d);
     }
     return rc;
@@ -829,11 +828,7 @@ static int s_release_insert(upd_store *base, upd_release_row *r, const char *cha
     }
     {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld added: version %.200s, %s %s, %lld bytes",
-                 (long long)r->id, r->version, r->platform, r->kind, (long long)r->size);
-        if (r->gz_size > 0)
-            snprintf(d + strlen(d), sizeof d - strlen(d), " (gzip copy %lld bytes)",
-                     (long long)r->gz_size);
+        upd__evtext_release_added(d, sizeof d, r);
         rc = add_event(c, r->created_ms, NULL, "release-added", r->id, r->size, d);
         if (rc)
             goto fail;
@@ -941,7 +936,7 @@ static int s_release_retire(upd_store *base, int64_t id, char *err, size_t errle
     if (!st || (rc = (sqlite3_bind_int64(st, 1, id), exec_done(c, st))) != 0)
         goto fail;
     char d[UPD_DETAIL_MAX];
-    snprintf(d, sizeof d, "release %lld (version %.200s) retired", (long long)id, r.version);
+    upd__evtext_release_retired(d, sizeof d, id, r.version, 1);
     if ((rc = add_event(c, now_ms(), NULL, "release-retired", id, -1, d)) != 0)
         goto fail;
     if ((rc = commit(c)) != 0)
@@ -965,7 +960,7 @@ static int s_release_unretire(upd_store *base, int64_t id, char *err, size_t err
     if (rc == 0 && (rc = get_release(c, id, r)) == 0) {
         sqlite3_stmt *st = stmt(c, Q_REL_UNRETIRE);
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s) unretired", (long long)id, r->version);
+        upd__evtext_release_retired(d, sizeof d, id, r->version, 0);
         if (!st)
             rc = UPD_STORE_EFAIL;
         else if ((rc = (sqlite3_bind_int64(st, 1, id), exec_done(c, st))) == 0 &&
@@ -1023,8 +1018,7 @@ static int s_release_delete(upd_store *base, int64_t id, int *channels, int *pin
         (rc = exec_id(c, Q_REL_DELETE, id)) == 0 && (rc = exec_id(c, Q_REL_DELETE_GZ, id)) == 0 &&
         (rc = exec_id(c, Q_REL_DELETE_ROW, id)) == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s, %s %s) deleted", (long long)id,
-                 r->version, r->platform, r->kind);
+        upd__evtext_release_deleted(d, sizeof d, r);
         if ((rc = add_event(c, now_ms(), NULL, "release-deleted", id, -1, d)) == 0)
             rc = commit(c);
     }
@@ -1212,11 +1206,7 @@ static int s_channel_key_set(upd_store *base, const char *name, const char *pem,
     if ((rc = exec_done(c, st)) != 0)
         goto fail;
     char d[UPD_DETAIL_MAX];
-    if (clear)
-        snprintf(d, sizeof d, "channel '%s' no longer requires signed releases", name);
-    else
-        snprintf(d, sizeof d, "channel '%s' requires releases signed with %s key %.16s", name,
-                 desc ? desc : "the", key_id ? key_id : "");
+    upd__evtext_channel_signing(d, sizeof d, name, !clear, key_id, desc);
     if ((rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d)) != 0 ||
         (rc = commit(c)) != 0)
         goto fail;
@@ -1249,10 +1239,7 @@ static int s_channel_chip_set(upd_store *base, const char *name, const char *chi
     if ((rc = exec_done(c, st)) != 0)
         goto fail;
     char d[UPD_DETAIL_MAX];
-    if (clear)
-        snprintf(d, sizeof d, "channel '%s' no longer declares a chip", name);
-    else
-        snprintf(d, sizeof d, "channel '%s' is declared for %s devices", name, chip);
+    upd__evtext_channel_chip(d, sizeof d, name, clear ? NULL : chip);
     if ((rc = add_event(c, now_ms(), NULL, "channel-chip", 0, -1, d)) != 0 || (rc = commit(c)) != 0)
         goto fail;
     release_conn(s, c);
@@ -1381,10 +1368,8 @@ static int s_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
             release_conn(s, c);
             return UPD_STORE_ECONFLICT;
         }
-        snprintf(d, sizeof d, "pinned to release %lld (version %.200s)", (long long)id, r.version);
-    } else {
-        snprintf(d, sizeof d, "unpinned");
     }
+    upd__evtext_pin(d, sizeof d, id, id > 0 ? r.version : "");
     if ((rc = ensure_device(c, mac)) != 0)
         goto fail;
     sqlite3_stmt *st = stmt(c, Q_DEV_PIN);
@@ -1423,13 +1408,7 @@ static int s_device_clear_hold(upd_store *base, const char *mac, char *err, size
         upd_plan p;
         memset(&p, 0, sizeof p);
         p.set_hold = 1;
-        if (d.hold_release > 0)
-            snprintf(detail, sizeof detail,
-                     "retry: release %lld (failed %lld time%s) is offered again",
-                     (long long)d.hold_release, (long long)d.hold_failures,
-                     d.hold_failures == 1 ? "" : "s");
-        else
-            snprintf(detail, sizeof detail, "retry: no release was held back");
+        upd__evtext_retry(detail, sizeof detail, d.hold_release, d.hold_failures);
         /* the downloads before the retry do not count again */
         sqlite3_stmt *st = stmt(c, Q_DEV_FAILED_RESET);
         if (st)
@@ -1466,10 +1445,7 @@ static int s_device_set_channel(upd_store *base, const char *mac, const char *ch
     bind_text_or_null(st, 2, channel);
     if ((rc = exec_done(c, st)) != 0)
         goto fail;
-    if (channel && *channel)
-        snprintf(d, sizeof d, "assigned to channel '%s'", channel);
-    else
-        snprintf(d, sizeof d, "channel assignment cleared (follows 'stable' or the URL)");
+    upd__evtext_channel_assigned(d, sizeof d, channel);
     if ((rc = add_event(c, now_ms(), mac, "channel-assigned", 0, -1, d)) != 0 ||
         (rc = commit(c)) != 0)
         goto fail;
@@ -2002,7 +1978,7 @@ static int s_rollout_insert(upd_store *base, upd_rollout_row *r, const char *kin
         r->id = sqlite3_last_insert_rowid(c->db);
         r->created_ms = r->updated_ms = now;
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        upd__evtext_rollout(d, sizeof d, r->id, detail);
         rc = add_event(c, now, "", kind, r->release_id, -1, d);
     }
     if (!rc)
@@ -2042,7 +2018,7 @@ static int s_rollout_update(upd_store *base, const upd_rollout_row *r, const cha
     }
     if (!rc && kind) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "rollout %lld: %s", (long long)r->id, detail);
+        upd__evtext_rollout(d, sizeof d, r->id, detail);
         rc = add_event(c, r->updated_ms, "", kind, r->release_id, -1, d);
     }
     if (!rc)
@@ -2168,10 +2144,7 @@ static int s_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
     if (rc == 0)
         rc = run_mac(c, "DELETE FROM events WHERE mac=?1", mac, &evs);
     if (rc == 0) {
-        snprintf(detail, sizeof detail,
-                 "device deleted with its %lld event%s: it is new to the server if it checks "
-                 "in again",
-                 (long long)evs, evs == 1 ? "" : "s");
+        upd__evtext_device_deleted(detail, sizeof detail, evs);
         rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
     }
     if (rc == 0)

@@ -1,0 +1,42 @@
+/* The sentences of the events the stores write inside their transactions (the "detail" of
+ * release-added, channel-set, pinned, retry, device-deleted, ...): composed here, once,
+ * for both backends (DESIGN.md "Rules above the store"), from what the store read in the
+ * transaction. Each writes a NUL-terminated sentence of at most cap bytes into d (cut
+ * short when longer; versions are cut at 200 characters). The wording is the API's and
+ * the event log's (docs/api.md "Events"): change it here and in the docs together. */
+#ifndef UPD_SERVER_EVTEXT_H
+#define UPD_SERVER_EVTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* "release 3 added: version 1.2.0, esp8266 esp8266-arduino, 300000 bytes" (+ its gzip copy) */
+void upd__evtext_release_added(char *d, size_t cap, const upd_release_row *r);
+/* "release 3 (version 1.2.0) retired" / "... unretired" (retired: 1 or 0) */
+void upd__evtext_release_retired(char *d, size_t cap, int64_t id, const char *version, int retired);
+/* "release 3 (version 1.2.0, esp8266 esp8266-arduino) deleted" */
+void upd__evtext_release_deleted(char *d, size_t cap, const upd_release_row *r);
+/* "channel 'beta' (esp8266 sketch) now serves release 3 (version 1.2.0)", and with
+ * downgrade, that it also serves devices that run a newer version */
+void upd__evtext_channel_set(char *d, size_t cap, const char *name, const upd_release_row *r,
+                             int downgrade);
+/* A channel's signing key: required (key_id, NULL ""; desc: its description, NULL "the")
+ * or no longer (required 0). */
+void upd__evtext_channel_signing(char *d, size_t cap, const char *name, int required,
+                                 const char *key_id, const char *desc);
+/* A channel's chip: declared (chip) or cleared (chip NULL or ""). */
+void upd__evtext_channel_chip(char *d, size_t cap, const char *name, const char *chip);
+/* A device's pin: "pinned to release 3 (version 1.2.0)", or "unpinned" (id 0). */
+void upd__evtext_pin(char *d, size_t cap, int64_t id, const char *version);
+/* A device's channel: assigned (channel) or cleared (NULL or ""). */
+void upd__evtext_channel_assigned(char *d, size_t cap, const char *channel);
+/* `updraft device retry`: the hold lifted (hold_release 0: there was none). */
+void upd__evtext_retry(char *d, size_t cap, int64_t hold_release, int64_t hold_failures);
+/* A forgotten device, with how many events went with it. */
+void upd__evtext_device_deleted(char *d, size_t cap, int64_t nevents);
+/* A rollout's event: "rollout 4: " and the rollout module's sentence. */
+void upd__evtext_rollout(char *d, size_t cap, int64_t id, const char *detail);
+
+#endif
