@@ -31,5 +31,9 @@ int upd_cmd_device_tag(int argc, char **argv);
 int upd_cmd_device_untag(int argc, char **argv);
 extern const char UPD_DEVICE_TAG_SYNOPSIS[], UPD_DEVICE_TAG_HELP[];
 extern const char UPD_DEVICE_UNTAG_SYNOPSIS[], UPD_DEVICE_UNTAG_HELP[];
+/* `updraft release notes` (cmd_release_notes.c); the notes of a file ("-": standard
+ * input) for `release add --notes-file` too: malloc'd text, or NULL after saying why. */
+int upd_cmd_release_notes(int argc, char **argv);
+char *upd_cli_read_notes(const char *cmd, const char *file);
 
 #endif

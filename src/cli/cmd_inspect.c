@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "fileinspect.h"
 #include "inspect_layout.h"
+#include "inspectjson.h"
 #include "sbv2.h"
 #include "signing.h"
 #include "updraft/error.h"
@@ -95,61 +96,7 @@ static void print_notes(const upd_image_report *r)
             printf("  %-10s %s\n", "note", notes[i].text);
 }
 
-static int acceptable(const upd_image_report *r, int allow_fs)
-{
-    return r->verdict == UPD_VERDICT_OTA_APP || (allow_fs && r->verdict == UPD_VERDICT_FS_IMAGE);
-}
-
-/* A file's ESP8266 signature (payload || signature || u32 length, docs/signing.md): what
- * the inspector saw, and with --pubkey what a device holding the key makes of it. */
-struct sigview {
-    uint32_t len;    /* signature length, 0 none seen */
-    int status;      /* upd_sig_status, or -1: not checked */
-    const char *key; /* the --pubkey key's description */
-    char key_id[65];
-    char why[512];
-    int esp32;        /* an ESP32-family app: the Secure Boot v2 view below */
-    upd_sbv2_info sb; /* its signature sector */
-    char sb_why[600];
-};
-
-static void sig_view(const upd_image_report *r, const uint8_t *data, size_t len,
-                     const upd_sig_key *k, struct sigview *v)
-{
-    memset(v, 0, sizeof *v);
-    v->status = -1;
-    uint32_t sl = 0;
-    size_t plen = 0;
-    if (r->sig_len)
-        v->len = r->sig_len;
-    else if (r->gzip && data && upd_sig_trailer(data, len, &sl, &plen))
-        v->len = sl; /* a signed .bin.gz: the inspector looks at the gzip member only */
-    if (r->platform == UPD_PLATFORM_ESP32 && r->has_app && r->verdict == UPD_VERDICT_OTA_APP &&
-        data) {
-        v->esp32 = 1;
-        upd_sbv2_inspect(data, len, r->app.end, &v->sb);
-        upd_sbv2_verdict(&v->sb, v->sb_why, sizeof v->sb_why);
-    }
-    if (!k || !data)
-        return;
-    v->key = upd_sig_key_desc(k);
-    upd_sig_key_id(k, v->key_id);
-    if (r->platform == UPD_PLATFORM_ESP32) {
-        snprintf(v->why, sizeof v->why,
-                 "not checked: ESP32-family devices do not verify ESP8266-style signatures "
-                 "(their boot loader checks Secure Boot v2 signature blocks)");
-        return;
-    }
-    v->status = upd_sig_check(k, data, len, v->why, sizeof v->why);
-}
-
-/* With --pubkey, only an image that verifies is one the device takes. */
-static int sig_acceptable(const struct sigview *v)
-{
-    return !v->key || v->status == UPD_SIG_VERIFIES || v->status == -1;
-}
-
-static void print_sig(const struct sigview *v, const struct style *st)
+static void print_sig(const upd_sigview *v, const struct style *st)
 {
     if (v->esp32) {
         printf("  %-10s %s\n", "secboot v2", v->sb_why);
@@ -173,46 +120,6 @@ static void print_sig(const struct sigview *v, const struct style *st)
         if (v->len == 128 || v->len == 256 || v->len == 384 || v->len == 512)
             printf(" (an RSA-%u key's)", v->len * 8u);
         printf(", not checked: --pubkey KEY checks it against the devices' key\n");
-    }
-}
-
-static void sig_json(cJSON *o, const struct sigview *v)
-{
-    if (v->esp32) {
-        cJSON *s = cJSON_AddObjectToObject(o, "secure_boot_v2");
-        cJSON_AddBoolToObject(s, "signed", v->sb.present);
-        cJSON_AddStringToObject(s, "verdict", v->sb_why);
-        if (v->sb.present)
-            cJSON_AddNumberToObject(s, "sector", v->sb.sector);
-        cJSON *arr = cJSON_AddArrayToObject(s, "blocks");
-        for (int i = 0; i < v->sb.nblocks; i++) {
-            const upd_sbv2_block *b = &v->sb.b[i];
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddStringToObject(j, "scheme", b->scheme);
-            cJSON_AddBoolToObject(j, "crc_ok", b->crc_ok == 1);
-            cJSON_AddBoolToObject(j, "digest_ok", b->digest_ok == 1);
-            cJSON_AddItemToObject(j, "signature_ok",
-                                  b->sig_ok < 0 ? cJSON_CreateNull() : cJSON_CreateBool(b->sig_ok));
-            if (b->key_digest[0])
-                cJSON_AddStringToObject(j, "key_digest", b->key_digest);
-            else
-                cJSON_AddNullToObject(j, "key_digest");
-            cJSON_AddItemToArray(arr, j);
-        }
-    }
-    if (!v->key && !v->len)
-        return;
-    cJSON *j = cJSON_AddObjectToObject(o, "signature");
-    if (v->len)
-        cJSON_AddNumberToObject(j, "len", v->len);
-    else
-        cJSON_AddNullToObject(j, "len");
-    cJSON_AddStringToObject(j, "status",
-                            v->status >= 0 ? upd_sig_status_slug(v->status) : "not-checked");
-    if (v->key) {
-        cJSON_AddStringToObject(j, "reason", v->why);
-        cJSON_AddStringToObject(j, "key", v->key);
-        cJSON_AddStringToObject(j, "key_id", v->key_id);
     }
 }
 
@@ -256,10 +163,10 @@ static uint8_t *file_bytes(const char *name, size_t *len, int *mapped)
 }
 
 static void print_human(const char *name, const upd_file_info *fi, int allow_fs, int segments,
-                        const struct sigview *sv, const struct style *st)
+                        const upd_sigview *sv, const struct style *st)
 {
     const upd_image_report *r = &fi->report;
-    int ok = acceptable(r, allow_fs) && sig_acceptable(sv);
+    int ok = upd_inspect_acceptable(r, allow_fs) && upd_sig_acceptable(sv);
     printf("%s%s%s\n", st->bold, name, st->off);
     printf("  %-10s %s%s%s: %s\n", "verdict", ok ? st->good : st->bad, upd_verdict_name(r->verdict),
            st->off, r->reason);
@@ -315,132 +222,6 @@ static void print_human(const char *name, const upd_file_info *fi, int allow_fs,
                r->app_part_size[i]);
     print_notes(r);
     print_sig(sv, st);
-}
-
-static cJSON *image_json(const upd_image_info *im)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "offset", im->offset);
-    cJSON_AddNumberToObject(o, "end", im->end);
-    cJSON_AddNumberToObject(o, "entry", im->entry);
-    cJSON_AddStringToObject(o, "flash_mode", upd_flash_mode_name(im->flash_mode));
-    cJSON_AddNumberToObject(o, "size_freq", im->size_freq);
-    cJSON_AddNumberToObject(o, "checksum_stored", im->checksum_stored);
-    cJSON_AddNumberToObject(o, "checksum_calc", im->checksum_calc);
-    cJSON_AddItemToObject(o, "checksum_ok",
-                          im->checksum_ok < 0 ? cJSON_CreateNull()
-                                              : cJSON_CreateBool(im->checksum_ok));
-    if (im->esp32) {
-        cJSON_AddNumberToObject(o, "chip_id", im->chip_id);
-        cJSON_AddBoolToObject(o, "hash_appended", im->hash_appended);
-        cJSON_AddItemToObject(o, "hash_ok",
-                              im->hash_ok < 0 ? cJSON_CreateNull() : cJSON_CreateBool(im->hash_ok));
-        cJSON_AddNumberToObject(o, "min_rev_full", im->min_rev_full);
-        cJSON_AddNumberToObject(o, "max_rev_full", im->max_rev_full);
-    }
-    cJSON *segs = cJSON_AddArrayToObject(o, "segments");
-    for (unsigned i = 0; i < im->segment_count && i < UPD_IMAGE_MAX_SEGMENTS; i++) {
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddNumberToObject(s, "load", im->seg[i].load);
-        cJSON_AddNumberToObject(s, "len", im->seg[i].len);
-        cJSON_AddNumberToObject(s, "offset", im->seg[i].offset);
-        cJSON_AddItemToArray(segs, s);
-    }
-    return o;
-}
-
-static cJSON *report_json(const char *name, const upd_file_info *fi, int allow_fs,
-                          const struct sigview *sv)
-{
-    const upd_image_report *r = &fi->report;
-    cJSON *o = cJSON_CreateObject();
-    char hex[65];
-    cJSON_AddStringToObject(o, "file", name);
-    cJSON_AddBoolToObject(o, "acceptable", acceptable(r, allow_fs) && sig_acceptable(sv));
-    cJSON_AddStringToObject(o, "verdict", upd_verdict_name(r->verdict));
-    cJSON_AddStringToObject(o, "kind", upd_kind_slug(r->kind));
-    if (fi->has_inner)
-        cJSON_AddStringToObject(o, "inner_kind", upd_kind_slug(fi->inner.kind));
-    cJSON_AddStringToObject(o, "reason", r->reason);
-    if (r->error)
-        cJSON_AddStringToObject(o, "error", upd_err_name(r->error));
-    else
-        cJSON_AddNullToObject(o, "error");
-    cJSON_AddStringToObject(o, "platform", upd_platform_name(r->platform));
-    if (upd_chip_name(r->chip))
-        cJSON_AddStringToObject(o, "chip", upd_chip_name(r->chip));
-    else
-        cJSON_AddNullToObject(o, "chip");
-    cJSON_AddNumberToObject(o, "size", (double)fi->size);
-    if (fi->has_inner)
-        cJSON_AddNumberToObject(o, "inner_size", (double)fi->inner_size);
-    cJSON_AddStringToObject(o, "md5", fi->md5_hex);
-    cJSON_AddStringToObject(o, "sha256", fi->sha256_hex);
-    if (r->has_app || r->has_boot) {
-        cJSON *f = cJSON_AddObjectToObject(o, "flash");
-        cJSON_AddStringToObject(f, "mode", upd_flash_mode_name(r->flash_mode));
-        cJSON_AddNumberToObject(f, "size", r->flash_size);
-        cJSON_AddNumberToObject(f, "freq_mhz", upd_flash_freq_mhz(r->flash_freq_code));
-    }
-    if (r->has_boot)
-        cJSON_AddItemToObject(o, "boot", image_json(&r->boot));
-    if (r->has_app)
-        cJSON_AddItemToObject(o, "app", image_json(&r->app));
-    if (r->crc_offset) {
-        cJSON *c = cJSON_AddObjectToObject(o, "crc");
-        cJSON_AddNumberToObject(c, "offset", r->crc_offset);
-        cJSON_AddNumberToObject(c, "len", r->crc_len);
-        cJSON_AddNumberToObject(c, "stored", r->crc_stored);
-        cJSON_AddNumberToObject(c, "calc", r->crc_calc);
-        cJSON_AddBoolToObject(c, "ok", r->crc_stored == r->crc_calc);
-    }
-    if (r->desc.present) {
-        cJSON *d = cJSON_AddObjectToObject(o, "app_desc");
-        cJSON_AddStringToObject(d, "version", r->desc.version);
-        cJSON_AddStringToObject(d, "project", r->desc.project);
-        cJSON_AddStringToObject(d, "idf_ver", r->desc.idf_ver);
-        cJSON_AddStringToObject(d, "date", r->desc.date);
-        cJSON_AddStringToObject(d, "time", r->desc.time);
-        cJSON_AddNumberToObject(d, "secure_version", r->desc.secure_version);
-        upd_hex(r->desc.elf_sha256, 32, hex);
-        cJSON_AddStringToObject(d, "elf_sha256", hex);
-    }
-    if (r->gzip) {
-        cJSON *g = cJSON_AddObjectToObject(o, "gzip");
-        cJSON_AddNumberToObject(g, "isize", r->gzip_isize);
-        cJSON_AddNumberToObject(g, "mtime", r->gzip_mtime);
-        cJSON_AddStringToObject(g, "name", r->gzip_name);
-    }
-    if (r->sig_len)
-        cJSON_AddNumberToObject(o, "signature_len", r->sig_len);
-    sig_json(o, sv);
-    cJSON *notes = cJSON_AddArrayToObject(o, "notes");
-    static const struct {
-        uint32_t bit;
-        const char *name;
-    } names[] = {
-        {UPD_NOTE_CRC_PATCHED_XOR, "crc-patched-xor"},
-        {UPD_NOTE_UNALIGNED_SEGMENTS, "unaligned-segments"},
-        {UPD_NOTE_TRAILING_DATA, "trailing-data"},
-        {UPD_NOTE_SIGNED, "signed"},
-        {UPD_NOTE_NO_APP_DESC, "no-app-desc"},
-        {UPD_NOTE_NO_SHA256, "no-sha256"},
-        {UPD_NOTE_HASH_UNCHECKED, "hash-unchecked"},
-        {UPD_NOTE_PREFIX_ONLY, "prefix-only"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (r->notes & names[i].bit)
-            cJSON_AddItemToArray(notes, cJSON_CreateString(names[i].name));
-    if (r->app_part_count) {
-        cJSON *parts = cJSON_AddArrayToObject(o, "app_partitions");
-        for (unsigned i = 0; i < r->app_part_count; i++) {
-            cJSON *p = cJSON_CreateObject();
-            cJSON_AddNumberToObject(p, "offset", r->app_part_offset[i]);
-            cJSON_AddNumberToObject(p, "size", r->app_part_size[i]);
-            cJSON_AddItemToArray(parts, p);
-        }
-    }
-    return o;
 }
 
 int upd_cmd_inspect(int argc, char **argv)
@@ -547,8 +328,8 @@ int upd_cmd_inspect(int argc, char **argv)
         } else
             rc = !strcmp(name, "-") ? upd_inspect_fd(STDIN_FILENO, "(stdin)", fi, err, sizeof err)
                                     : upd_inspect_file(name, fi, err, sizeof err);
-        struct sigview sv;
-        sig_view(&fi->report, bytes, blen, key, &sv);
+        upd_sigview sv;
+        upd_sig_view(&fi->report, bytes, blen, key, &sv);
         if (mapped)
             munmap(bytes, blen);
         else
@@ -565,12 +346,13 @@ int upd_cmd_inspect(int argc, char **argv)
             }
             continue;
         }
-        if ((!acceptable(&fi->report, allow_fs) || !sig_acceptable(&sv)) && status == 0)
+        if ((!upd_inspect_acceptable(&fi->report, allow_fs) || !upd_sig_acceptable(&sv)) &&
+            status == 0)
             status = 1;
         upd_layout_ctx lc;
         upd__layout_ctx(fi, strcmp(name, "-") ? name : NULL, &lc);
         if (json) {
-            cJSON *o = report_json(name, fi, allow_fs, &sv);
+            cJSON *o = upd_inspect_json(name, fi, allow_fs, &sv);
             upd__layout_json(o, fi, &lc, board, fs_size);
             cJSON_AddItemToArray(all, o);
         } else {

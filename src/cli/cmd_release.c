@@ -33,15 +33,20 @@ static void form_boundary(char *out, size_t cap)
 #define S upd_cli_jstr
 #define N upd_cli_jnum
 
+static int add_file(int argc, char **argv, const char *version, const char *channel,
+                    const char *notes, const char *platform, int json, int replace, int allow_dup,
+                    int sign);
+
 static int add(int argc, char **argv)
 {
-    static const char *const known[] = {"--version",  "--channel", "--notes",
-                                        "--platform", "--replace", "--allow-duplicate",
-                                        "--json",     "--sign",    NULL};
+    static const char *const known[] = {
+        "--version", "--channel",         "--notes", "--notes-file", "--platform",
+        "--replace", "--allow-duplicate", "--json",  "--sign",       NULL};
     int bad = 0;
     const char *version = upd_cli_opt(&argc, argv, "release add", "--version", &bad);
     const char *channel = upd_cli_opt(&argc, argv, "release add", "--channel", &bad);
     const char *notes = upd_cli_opt(&argc, argv, "release add", "--notes", &bad);
+    const char *notes_file = upd_cli_opt(&argc, argv, "release add", "--notes-file", &bad);
     const char *platform = upd_cli_opt(&argc, argv, "release add", "--platform", &bad);
     int json = upd_cli_flag(&argc, argv, "--json");
     int replace = upd_cli_flag(&argc, argv, "--replace");
@@ -56,6 +61,27 @@ static int add(int argc, char **argv)
     }
     if (argc != 2)
         return upd_cli_usage();
+    if (notes && notes_file) {
+        fprintf(stderr, "updraft release add: --notes and --notes-file exclude each other\n");
+        return 2;
+    }
+    char *notes_text = notes_file ? upd_cli_read_notes("release add", notes_file) : NULL;
+    if (notes_file && !notes_text)
+        return 1;
+    if (notes_text)
+        notes = notes_text;
+    int rc =
+        add_file(argc, argv, version, channel, notes, platform, json, replace, allow_dup, sign);
+    free(notes_text);
+    return rc;
+}
+
+/* release add, its options read: upload argv[1]. */
+static int add_file(int argc, char **argv, const char *version, const char *channel,
+                    const char *notes, const char *platform, int json, int replace, int allow_dup,
+                    int sign)
+{
+    (void)argc;
     if (version && !*version) {
         fprintf(stderr, "updraft release add: --version needs a version, e.g. --version 1.2.3\n");
         return 2;
@@ -249,6 +275,10 @@ static void print_release(const cJSON *j)
                S(j, "inflated_md5"));
     printf("%-14s %s\n", "state",
            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "retired")) ? "retired" : "active");
+    const cJSON *ad = cJSON_GetObjectItemCaseSensitive(j, "adoption");
+    if (ad)
+        printf("%-14s %lld device%s run it (and %lld of updraft's tools)\n", "adoption",
+               N(ad, "devices"), N(ad, "devices") == 1 ? "" : "s", N(ad, "tool_devices"));
     const cJSON *insp = cJSON_GetObjectItemCaseSensitive(j, "inspection");
     if (insp)
         printf("%-14s %s: %s\n", "inspection", S(insp, "verdict"), S(insp, "reason"));
@@ -405,7 +435,8 @@ static int delete_release(int argc, char **argv)
 
 static const upd_cli_sub SUBS[] = {
     {"add", add,
-     "add FILE --version V [--channel C] [--notes TEXT] [--platform esp8266|esp32] "
+     "add FILE --version V [--channel C] [--notes TEXT | --notes-file FILE] "
+     "[--platform esp8266|esp32] "
      "[--replace | --allow-duplicate] [--sign] [--json]",
      "Upload a firmware file as a new release. The server inspects it first (as 'updraft\n"
      "inspect' does) and refuses what no device should be sent.\n\n"
@@ -413,7 +444,8 @@ static const upd_cli_sub SUBS[] = {
      "                  newer one (docs/versions.md). Required, except for ESP32 apps\n"
      "                  whose app description names the application's version\n"
      "  --channel C     make it the current release of channel C for its platform\n"
-     "  --notes TEXT    release notes (at most 4,095 bytes)\n"
+     "  --notes TEXT    release notes, Markdown (at most 4,095 bytes)\n"
+     "  --notes-file FILE  the release notes from FILE (- for standard input)\n"
      "  --platform P    esp8266 or esp32: for filesystem images, which carry none\n"
      "  --replace       a release of this platform already has this version with other\n"
      "                  bytes: retire it, and its channels serve this one\n"
@@ -442,6 +474,13 @@ static const upd_cli_sub SUBS[] = {
      "Serve a retired release again: pins to it work, and 'updraft channel set' can put\n"
      "it on a channel (channels are not changed).\n\n"
      "  --json          the API's JSON\n"},
+    {"notes", upd_cmd_release_notes, "notes ID [--set FILE | --clear] [--json]",
+     "Print a release's notes (Markdown, as the dashboard shows them rendered), or set\n"
+     "them.\n\n"
+     "  --set FILE      replace them with the contents of FILE (- for standard input; at\n"
+     "                  most 4,095 bytes of UTF-8 text)\n"
+     "  --clear         remove them\n"
+     "  --json          the release as JSON\n"},
     {"delete", delete_release, "delete ID [--json]",
      "Delete a release and its file. Refused while a channel serves it or a device is\n"
      "pinned to it; devices that ran it or were offered it simply forget it.\n\n"
@@ -451,6 +490,7 @@ static const upd_cli_sub SUBS[] = {
 
 int upd_cmd_release(int argc, char **argv)
 {
-    return upd_cli_dispatch("release", "Add, list, show, retire, unretire and delete releases.",
+    return upd_cli_dispatch("release",
+                            "Add, list, show, retire, unretire and delete releases; their notes.",
                             SUBS, argc, argv);
 }

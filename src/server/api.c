@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reladopt.h"
 #include "chip.h"
 #include "connguard.h"
 #include "sigrule.h"
@@ -13,6 +14,7 @@
 #include "lifecycle.h"
 #include "metrics.h"
 #include "problems.h"
+#include "relnotes.h"
 #include "srv.h"
 #include "tagging.h"
 
@@ -336,6 +338,7 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
                 return upd__api_store_failed(r, c, NULL);
             }
             upd__lifecycle_add_serving(s, arr);
+            upd__reladopt_add(s, arr);
             cJSON *j = cJSON_CreateObject();
             cJSON_AddItemToObject(j, "releases", arr);
             return upd__reply_json(r, c, MHD_HTTP_OK, j);
@@ -364,6 +367,7 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
         cJSON *one = cJSON_CreateArray();
         cJSON_AddItemReferenceToArray(one, j);
         upd__lifecycle_add_serving(s, one);
+        upd__reladopt_add(s, one);
         cJSON_Delete(one);
         upd_image_report rep;
         if (upd__release_report(s, &rel, &rep) == 0) {
@@ -381,6 +385,8 @@ static enum MHD_Result releases(req *r, struct MHD_Connection *c, const char *me
                                     "use POST /api/v1/releases/<id>/retire");
         return upd__lifecycle_retire(r, c, id);
     }
+    if (!strcmp(rest, "/notes"))
+        return upd__relnotes_route(r, c, method, id);
     if (!strcmp(rest, "/unretire")) {
         if (strcmp(method, "POST"))
             return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
@@ -822,14 +828,16 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
                                size_t *upload_data_size)
 {
     const char *path = url + 7; /* after "/api/v1" */
-    int is_upload = !strcmp(path, "/releases") && !strcmp(method, "POST");
+    /* a file in the body: a release, or one to inspect before publishing (preview.c) */
+    int is_preview = !strcmp(path, "/inspect") && !strcmp(method, "POST");
+    int is_upload = (!strcmp(path, "/releases") && !strcmp(method, "POST")) || is_preview;
     if (!r->started) {
         r->started = 1;
         /* who sent it and whether their role may call the route (authz.c) */
         enum MHD_Result ret = MHD_NO;
         if (upd__authz_begin(r, c, path, method, &ret) != 0)
             return ret;
-        if (is_upload && upd__upload_begin(r, c) < 0)
+        if (is_upload && upd__upload_begin(r, c, is_preview) < 0)
             return MHD_NO;
         return MHD_YES; /* upload_begin may have answered already (r->responded) */
     }
@@ -884,6 +892,8 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         return upd__problems_route(r, c, method);
     if (!strcmp(path, "/adoption"))
         return upd__adoption_route(r, c, method);
+    if (!strcmp(path, "/inspect"))
+        return upd__upload_finish(r, c); /* only POST reaches it (authz.c) */
     if (!strncmp(path, "/rollouts", 9) && (path[9] == '\0' || path[9] == '/'))
         return upd__rollout_route(r, c, method, path + 9);
     if (!strcmp(path, "") || !strcmp(path, "/")) {

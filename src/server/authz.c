@@ -28,10 +28,12 @@ static const upd_route ROUTES[] = {
     {"GET", "/roles", ANY, "show which role each API route needs"},
     {"GET", "/releases", READ, "list releases"},
     {"POST", "/releases", UPLOAD, "add a release"},
+    {"POST", "/inspect", UPLOAD, "inspect a file before publishing it (nothing is stored)"},
     {"GET", "/releases/{id}", READ, "show a release"},
     {"DELETE", "/releases/{id}", OPERATE, "delete a release"},
     {"POST", "/releases/{id}/retire", OPERATE, "retire a release"},
     {"POST", "/releases/{id}/unretire", OPERATE, "serve a retired release again"},
+    {"PUT", "/releases/{id}/notes", OPERATE, "set a release's notes"},
     {"GET", "/channels", READ, "list channels"},
     {"PUT", "/channels/{name}", OPERATE, "set what a channel serves"},
     {"POST", "/channels/{name}", OPERATE, "set what a channel serves"},
@@ -65,6 +67,13 @@ static const upd_route ROUTES[] = {
     {"DELETE", "/tokens/{name}", ADMIN, "revoke an API token"},
 };
 #define NROUTES ((int)(sizeof ROUTES / sizeof ROUTES[0]))
+
+/* POST routes that change nothing (a preview, a plan: the dashboard calls them as the
+ * user types): no audit event records them. */
+static int read_only(const upd_route *rt)
+{
+    return !strcmp(rt->path, "/inspect") || !strcmp(rt->path, "/rollouts/plan");
+}
 
 /* Token uses are written at most this often from the request path. */
 #define FLUSH_MS 10000
@@ -487,7 +496,8 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
 
 void upd__authz_audit(req *r, const char *path, const char *method)
 {
-    if (!r->route || !strcmp(r->route->method, "GET") || r->status < 200 || r->status > 299)
+    if (!r->route || !strcmp(r->route->method, "GET") || read_only(r->route) || r->status < 200 ||
+        r->status > 299)
         return;
     audit(r, r->route, *path ? path : "/", method, r->route->what);
 }

@@ -351,6 +351,15 @@ static int thresholds_parse(const char *s, uint64_t *thr, int max)
     return n;
 }
 
+int upd__rollout_wave_of(const upd_rollout_row *row, const char *mac)
+{
+    uint64_t thr[UPD_WAVES_MAX];
+    int opened = thresholds_parse(row->thresholds, thr, UPD_WAVES_MAX);
+    if (opened > row->wave)
+        opened = row->wave;
+    return wave_of(thr, opened, member_hash(row->id, mac));
+}
+
 /* ---- devices of an entry ------------------------------------------------------------- */
 
 static uint32_t mac_hash(const char *mac)

@@ -95,6 +95,10 @@ int upd__rollout_pick(upd_rollouts *ro, const char *mac, const upd_device_row *f
                       const char *family, int mode_fs, int64_t offered_release,
                       upd_rollout_pick *out);
 
+/* The wave (1, 2, ...) of row's opened waves that device mac is in by its stable place in
+ * the rollout, 0 when none (a device that joined and then left the target). */
+int upd__rollout_wave_of(const upd_rollout_row *row, const char *mac);
+
 /* ---- admin (rollout_api.c) ---- */
 
 typedef struct upd_rollout_counts {

@@ -6,6 +6,7 @@
 
 #include "rollout.h"
 #include "rowindow.h"
+#include "roreasons.h"
 #include "srv.h"
 #include "webhook.h"
 
@@ -382,6 +383,8 @@ static enum MHD_Result create(req *r, struct MHD_Connection *c, int plan_path)
         return fail(r, c, rc, why);
     }
     cJSON *out = upd__rollout_status_json(st, plan);
+    if (!plan)
+        upd__roreasons_add(r->s, &st->row, &st->rel, out);
     free(row);
     free(st);
     return upd__reply_json(r, c, plan ? MHD_HTTP_OK : MHD_HTTP_CREATED, out);
@@ -416,6 +419,7 @@ static enum MHD_Result show(req *r, struct MHD_Connection *c, int64_t id)
         return fail(r, c, rc, why);
     }
     cJSON *out = upd__rollout_status_json(st, 0);
+    upd__roreasons_add(r->s, &st->row, &st->rel, out); /* failures per wave, why */
     free(st);
     return upd__reply_json(r, c, MHD_HTTP_OK, out);
 }

@@ -374,7 +374,13 @@ enum MHD_Result upd__api_store_failed(req *r, struct MHD_Connection *c, const ch
 /* Upload of a release: feed body bytes (size 0 = end of body). */
 /* Start an upload: 0 go on (the body follows), 1 refused and answered already (too large,
  * no room: before the body is read), -1 out of memory. */
-int upd__upload_begin(req *r, struct MHD_Connection *c);
+/* preview: POST /api/v1/inspect, which runs every check of an upload and stores nothing;
+ * its answer (preview.c) is the inspection and what publishing would answer. */
+struct upd_file_info;
+int upd__upload_begin(req *r, struct MHD_Connection *c, int preview);
+enum MHD_Result upd__preview_reply(req *r, struct MHD_Connection *c, const char *path,
+                                   const char *filename, const struct upd_file_info *fi,
+                                   unsigned status, cJSON *said);
 enum MHD_Result upd__upload_feed(req *r, struct MHD_Connection *c, const char *data, size_t size);
 enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c);
 void upd__upload_free(struct upload *up);

@@ -306,6 +306,9 @@ typedef int (*upd_rollout_cb)(void *ctx, const upd_rollout_row *r);
 typedef int (*upd_rollout_dev_cb)(void *ctx, const char *mac, const char *state, int64_t at_ms);
 typedef int (*upd_token_cb)(void *ctx, const upd_token_row *t);
 typedef int (*upd_adoption_cb)(void *ctx, const upd_adoption_row *a);
+/* How many devices run release id: real ones and those updraft's tools made. */
+typedef int (*upd_release_adoption_cb)(void *ctx, int64_t id, int64_t devices,
+                                       int64_t tool_devices);
 
 /* Every operation returns 0, UPD_STORE_ENOTFOUND, UPD_STORE_ECONFLICT or
  * UPD_STORE_EFAIL (then err, when not NULL, holds the reason). List callbacks return 0
@@ -335,6 +338,12 @@ typedef struct upd_store_ops {
     /* Serve a retired release again (channels are not changed); event
      * "release-unretired". ENOTFOUND when there is no such release. */
     int (*release_unretire)(upd_store *st, int64_t id, char *err, size_t errlen);
+    /* Replace a release's notes (at most UPD_NOTES_MAX - 1 bytes); event "release-notes".
+     * ENOTFOUND when there is no such release. */
+    int (*release_set_notes)(upd_store *st, int64_t id, const char *notes, char *err,
+                             size_t errlen);
+    /* For each release some device runs (running_release), the devices that run it. */
+    int (*release_adoption)(upd_store *st, upd_release_adoption_cb cb, void *ctx);
     /* Delete a release with its hashes and gzip copy (devices' offers, holds and
      * running_release that name it are cleared); event "release-deleted". ECONFLICT,
      * with nothing deleted, when a channel serves it or a device is pinned to it: then

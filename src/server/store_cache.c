@@ -262,6 +262,19 @@ static int c_release_set_gzip(upd_store *st, const upd_release_row *r, char *err
     return rc;
 }
 
+static int c_release_set_notes(upd_store *st, int64_t id, const char *notes, char *err,
+                               size_t errlen)
+{
+    int rc = cs(st)->inner->ops->release_set_notes(cs(st)->inner, id, notes, err, errlen);
+    bump(cs(st), 1, 0);
+    return rc;
+}
+
+static int c_release_adoption(upd_store *st, upd_release_adoption_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->release_adoption(cs(st)->inner, cb, ctx);
+}
+
 static int c_release_unretire(upd_store *st, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_unretire(cs(st)->inner, id, err, errlen);
@@ -539,6 +552,8 @@ static const upd_store_ops CACHE_OPS = {
     .release_retire = c_release_retire,
     .blob_referenced = c_blob_referenced,
     .release_unretire = c_release_unretire,
+    .release_set_notes = c_release_set_notes,
+    .release_adoption = c_release_adoption,
     .release_delete = c_release_delete,
     .device_count = c_device_count,
     .channel_set = c_channel_set,

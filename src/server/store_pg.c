@@ -203,6 +203,8 @@ enum q {
     Q_DEV_LIST,
     Q_DEV_COUNT,
     Q_REL_UNRETIRE,
+    Q_REL_NOTES,
+    Q_REL_ADOPTION,
     Q_REL_USERS,
     Q_REL_FORGET,
     Q_REL_DELETE,
@@ -307,6 +309,10 @@ static const char *const SQL[Q__COUNT] = {
                    " ORDER BY last_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
+    [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
+    [Q_REL_ADOPTION] = "SELECT running_release, count(*) FILTER (WHERE tool=''), "
+                       "count(*) FILTER (WHERE tool<>'') FROM devices "
+                       "WHERE running_release>0 GROUP BY running_release",
     [Q_REL_USERS] = "SELECT (SELECT count(*) FROM channels WHERE release_id=$1), "
                     "(SELECT count(*) FROM devices WHERE pin_release=$1)",
     [Q_REL_FORGET] = "UPDATE devices SET "
@@ -1099,6 +1105,56 @@ static int p_release_unretire(upd_store *base, int64_t id, char *err, size_t err
     }
     free(r);
     release_conn(s, c);
+    return rc;
+}
+
+static int p_release_set_notes(upd_store *base, int64_t id, const char *notes, char *err,
+                               size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    upd_release_row *r = malloc(sizeof *r);
+    int rc = r ? begin(c) : UPD_STORE_EFAIL;
+    if (rc == 0)
+        rc = get_release(c, id, r);
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_int(&a, id);
+        arg_text(&a, notes);
+        rc = exec_q(c, Q_REL_NOTES, &a, NULL);
+    }
+    if (rc == 0) {
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "release %lld (version %.200s): notes set (%zu bytes)", (long long)id,
+                 r->version, strlen(notes));
+        rc = add_event(c, now_ms(), NULL, "release-notes", id, -1, d);
+    }
+    if (rc == 0)
+        rc = commit_notify(c);
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not set the release's notes", c);
+        rollback(c);
+    }
+    free(r);
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_release_adoption(upd_store *base, upd_release_adoption_cb cb, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    int rc;
+    PGresult *res = run(c, Q_REL_ADOPTION, &a, &rc);
+    release_conn(s, c); /* the rows are in res */
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+        if (cb(ctx, col_int(res, i, 0, 0), col_int(res, i, 1, 0), col_int(res, i, 2, 0)))
+            break;
+    PQclear(res);
     return rc;
 }
 
@@ -2537,6 +2593,8 @@ static const upd_store_ops PG_OPS = {
     .release_retire = p_release_retire,
     .blob_referenced = p_blob_referenced,
     .release_unretire = p_release_unretire,
+    .release_set_notes = p_release_set_notes,
+    .release_adoption = p_release_adoption,
     .release_delete = p_release_delete,
     .device_count = p_device_count,
     .channel_set = p_channel_set,

@@ -177,6 +177,8 @@ enum q {
     Q_DEV_LIST,
     Q_DEV_COUNT,
     Q_REL_UNRETIRE,
+    Q_REL_NOTES,
+    Q_REL_ADOPTION,
     Q_REL_USERS,
     Q_REL_FORGET,
     Q_REL_DELETE,
@@ -275,6 +277,9 @@ static const char *const SQL[Q__COUNT] = {
                    " ORDER BY last_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=?1",
+    [Q_REL_NOTES] = "UPDATE releases SET notes=?2 WHERE id=?1",
+    [Q_REL_ADOPTION] = "SELECT running_release, sum(tool=''), sum(tool<>'') FROM devices "
+                       "WHERE running_release>0 GROUP BY running_release",
     [Q_REL_USERS] = "SELECT (SELECT count(*) FROM channels WHERE release_id=?1), "
                     "(SELECT count(*) FROM devices WHERE pin_release=?1)",
     [Q_REL_FORGET] = "UPDATE devices SET "
@@ -973,6 +978,52 @@ static int s_release_unretire(upd_store *base, int64_t id, char *err, size_t err
         rollback(c);
     }
     free(r);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_set_notes(upd_store *base, int64_t id, const char *notes, char *err,
+                               size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    upd_release_row *r = malloc(sizeof *r);
+    int rc = r ? begin(c) : UPD_STORE_EFAIL;
+    if (rc == 0 && (rc = get_release(c, id, r)) == 0) {
+        sqlite3_stmt *st = stmt(c, Q_REL_NOTES);
+        char d[UPD_DETAIL_MAX];
+        snprintf(d, sizeof d, "release %lld (version %.200s): notes set (%zu bytes)", (long long)id,
+                 r->version, strlen(notes));
+        if (!st)
+            rc = UPD_STORE_EFAIL;
+        else if ((rc = (sqlite3_bind_int64(st, 1, id),
+                        sqlite3_bind_text(st, 2, notes, -1, SQLITE_TRANSIENT), exec_done(c, st))) ==
+                     0 &&
+                 (rc = add_event(c, now_ms(), NULL, "release-notes", id, -1, d)) == 0)
+            rc = commit(c);
+    }
+    if (rc) {
+        if (rc != UPD_STORE_ENOTFOUND)
+            seterr(err, errlen, "could not set the release's notes", c);
+        rollback(c);
+    }
+    free(r);
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_release_adoption(upd_store *base, upd_release_adoption_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_REL_ADOPTION);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    while (rc == 0 && next_row(st, &rc))
+        if (cb(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+               sqlite3_column_int64(st, 2)))
+            break;
+    if (st)
+        sqlite3_reset(st);
     release_conn(s, c);
     return rc;
 }
@@ -2319,6 +2370,8 @@ static const upd_store_ops SQLITE_OPS = {
     .release_retire = s_release_retire,
     .blob_referenced = s_blob_referenced,
     .release_unretire = s_release_unretire,
+    .release_set_notes = s_release_set_notes,
+    .release_adoption = s_release_adoption,
     .release_delete = s_release_delete,
     .device_count = s_device_count,
     .channel_set = s_channel_set,

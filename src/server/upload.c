@@ -4,6 +4,7 @@
  * the transaction commits nothing is visible; a crash leaves at most a temp file or an
  * unreferenced blob, both removed at the next start and never served. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "sigrule.h"
 #include "lifecycle.h"
 #include "rollout.h"
+#include "relnotes.h"
 #include "srv.h"
 #include "updraft/error.h"
 #include "updraft/version.h"
@@ -44,6 +46,10 @@ struct upload {
      * release (its channels serve the new one), "allow-duplicate" keeps both */
     char same_version[24];
     char sign[8]; /* "1": the server signs the file with its key (sigrule.h) */
+    /* POST /api/v1/inspect: run every check of an upload, store nothing (preview.c) */
+    int preview;
+    unsigned said_status; /* what publishing would answer: status and body */
+    cJSON *said;
 };
 
 static void fail(struct upload *up, unsigned status, const char *kind, const char *msg)
@@ -158,6 +164,7 @@ void upd__upload_free(struct upload *up)
 {
     if (!up)
         return;
+    cJSON_Delete(up->said);
     if (up->pp)
         MHD_destroy_post_processor(up->pp);
     if (up->fd >= 0)
@@ -188,7 +195,7 @@ static int refuse_now(req *r, struct MHD_Connection *c, unsigned status, const c
     return upd__reply_error(r, c, status, kind, "%s", msg) == MHD_YES ? 1 : -1;
 }
 
-int upd__upload_begin(req *r, struct MHD_Connection *c)
+int upd__upload_begin(req *r, struct MHD_Connection *c, int preview)
 {
     srv *s = r->s;
     /* The size first, from Content-Length: too large, or no room, is said before a byte
@@ -226,6 +233,7 @@ int upd__upload_begin(req *r, struct MHD_Connection *c)
         return -1;
     }
     up->s = s;
+    up->preview = preview;
     up->reserved = len;
     up->fd = -1;
     r->up = up;
@@ -297,6 +305,33 @@ static int ascii_printable(const char *s)
     return 1;
 }
 
+/* An answer of finish(): sent now, or, for a preview (POST /api/v1/inspect), kept as what
+ * publishing the file would answer (preview.c says it with the inspection). */
+static enum MHD_Result say(req *r, struct MHD_Connection *c, unsigned status, cJSON *j)
+{
+    struct upload *up = r->up;
+    if (!up->preview)
+        return upd__reply_json(r, c, status, j);
+    cJSON_Delete(up->said);
+    up->said = j;
+    up->said_status = status;
+    return MHD_YES;
+}
+
+__attribute__((format(printf, 5, 6))) static enum MHD_Result
+say_error(req *r, struct MHD_Connection *c, unsigned status, const char *kind, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "error", msg);
+    cJSON_AddStringToObject(j, "kind", kind);
+    return say(r, c, status, j);
+}
+
 static enum MHD_Result finish(req *r, struct MHD_Connection *c)
 {
     srv *s = r->s;
@@ -310,6 +345,9 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
                                 "a field is too long: version at most %d characters, channel %d, "
                                 "platform 16, filename 128, notes %d",
                                 UPD_VER_MAX - 1, UPD_NAME_MAX - 1, UPD_NOTES_MAX - 1);
+    char nwhy[300];
+    if (up->notes[0] && upd__relnotes_check(up->notes, strlen(up->notes), nwhy, sizeof nwhy) != 0)
+        return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-notes", "%s", nwhy);
     if (up->received == 0)
         return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "empty",
                                 "no file was uploaded: send the firmware .bin as the request "
@@ -331,11 +369,13 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         free(rel);
         return MHD_NO;
     }
+    int have_fi = 0;
     if (upd_inspect_file(up->tmp, fi, err, sizeof err) != 0) {
-        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
-                               "the server could not read the upload back: %s", err);
+        ret = say_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage",
+                        "the server could not read the upload back: %s", err);
         goto out;
     }
+    have_fi = 1;
     const upd_image_report *rep = &fi->report;
     if (rep->verdict != UPD_VERDICT_OTA_APP && rep->verdict != UPD_VERDICT_FS_IMAGE) {
         cJSON *j = cJSON_CreateObject();
@@ -345,19 +385,19 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(j, "reason", rep->reason);
         cJSON_AddStringToObject(j, "code", upd_err_name(rep->error ? rep->error : UPD_ENOTAPP));
         cJSON_AddStringToObject(j, "verdict", upd_verdict_name(rep->verdict));
-        ret = upd__reply_json(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
+        ret = say(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
         goto out;
     }
     if (up->sign[0] && strcmp(up->sign, "0") && strcmp(up->sign, "false")) {
         /* signed by the server's key (sigrule.h); fi then describes the signed file */
         unsigned st = 0;
         if (strcmp(up->sign, "1") && strcmp(up->sign, "true")) {
-            ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                                   "sign must be 1 (the server signs the file) or 0");
+            ret = say_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                            "sign must be 1 (the server signs the file) or 0");
             goto out;
         }
         if (upd__sign_upload(s, up->tmp, fi, &st, err, sizeof err) != 0) {
-            ret = upd__reply_error(r, c, st, st == 400 ? "no-signing-key" : "sign", "%s", err);
+            ret = say_error(r, c, st, st == 400 ? "no-signing-key" : "sign", "%s", err);
             goto out;
         }
     }
@@ -377,28 +417,28 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(j, "error", m);
         cJSON_AddStringToObject(j, "kind", "no-version");
         cJSON_AddStringToObject(j, "reason", vwhy);
-        ret = upd__reply_json(r, c, MHD_HTTP_BAD_REQUEST, j);
+        ret = say(r, c, MHD_HTTP_BAD_REQUEST, j);
         goto out;
     }
     if (!ascii_printable(up->version) || strlen(up->version) > UPD_VERSION_MAX) {
-        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                               "the version must be printable ASCII of at most %d characters "
-                               "(it is sent to devices in the x-version header)",
-                               UPD_VERSION_MAX);
+        ret = say_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                        "the version must be printable ASCII of at most %d characters "
+                        "(it is sent to devices in the x-version header)",
+                        UPD_VERSION_MAX);
         goto out;
     }
     if (up->channel[0] && !upd__valid_channel(up->channel)) {
-        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                               "channel '%s' is not a valid name: use letters, digits, '.', "
-                               "'_' and '-' (at most 63)",
-                               up->channel);
+        ret = say_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                        "channel '%s' is not a valid name: use letters, digits, '.', "
+                        "'_' and '-' (at most 63)",
+                        up->channel);
         goto out;
     }
     const char *img_platform = upd_platform_name(rep->platform);
     if (up->platform[0]) {
         if (strcasecmp(up->platform, "esp8266") && strcasecmp(up->platform, "esp32")) {
-            ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                                   "platform must be esp8266 or esp32, not '%s'", up->platform);
+            ret = say_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                            "platform must be esp8266 or esp32, not '%s'", up->platform);
             goto out;
         }
         for (char *p = up->platform; *p; p++)
@@ -413,7 +453,7 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
             cJSON_AddStringToObject(j, "error", m);
             cJSON_AddStringToObject(j, "kind", upd_kind_slug(rep->kind));
             cJSON_AddStringToObject(j, "reason", rep->reason);
-            ret = upd__reply_json(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
+            ret = say(r, c, MHD_HTTP_UNPROCESSABLE_CONTENT, j);
             goto out;
         }
     }
@@ -439,12 +479,13 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         rel->inner_size = (int64_t)fi->inner_size;
     }
     if (upd__imageid_compute(up->tmp, fi, rel, err, sizeof err) != 0) {
-        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        ret = say_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
         goto out;
     }
     upd_release_row existing;
     int dup = s->store->ops->release_by_sha256(s->store, rel->sha256, &existing) == 0;
-    if (!dup && upd__delivery_make_gzip(s, up->tmp, fi, rel, err, sizeof err) != 0) {
+    if (!dup && !up->preview &&
+        upd__delivery_make_gzip(s, up->tmp, fi, rel, err, sizeof err) != 0) {
         /* the release is served plain: devices lose only the smaller download */
         upd__log(UPD_LOG_WARN, "upload", "release upload: no gzip copy: %s", err);
         rel->gz_size = 0;
@@ -466,17 +507,17 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(j, "kind", "duplicate");
         cJSON_AddNumberToObject(j, "release", (double)existing.id);
         cJSON_AddBoolToObject(j, "retired", existing.retired);
-        ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+        ret = say(r, c, MHD_HTTP_CONFLICT, j);
         goto out;
     }
     int replace = !strcmp(up->same_version, "replace");
     if (up->same_version[0] && !replace && strcmp(up->same_version, "allow-duplicate")) {
-        ret = upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
-                               "same_version must be 'replace' or 'allow-duplicate'");
+        ret = say_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-request",
+                        "same_version must be 'replace' or 'allow-duplicate'");
         goto out;
     }
     /* a ci token may be limited to some channels (authz.h) */
-    if (upd__authz_upload_channel(r, c, up->channel, replace, &ret) != 0)
+    if (!up->preview && upd__authz_upload_channel(r, c, up->channel, replace, &ret) != 0)
         goto out;
     upd_release_row *other = malloc(sizeof *other);
     int same = other && upd__lifecycle_same_version(s, rel, other);
@@ -492,7 +533,7 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(j, "error", m);
         cJSON_AddStringToObject(j, "kind", "version-exists");
         cJSON_AddNumberToObject(j, "release", (double)other->id);
-        ret = upd__reply_json(r, c, MHD_HTTP_CONFLICT, j);
+        ret = say(r, c, MHD_HTTP_CONFLICT, j);
         free(other);
         goto out;
     }
@@ -504,9 +545,8 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         /* a channel declared for a chip takes only that chip's images (chip.h) */
         int crc = upd__chip_channel_accepts(s, up->channel, rel, err, sizeof err);
         if (crc != 0) {
-            ret = upd__reply_error(r, c,
-                                   crc == -1 ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                   crc == -1 ? "wrong-chip" : "storage", "%s", err);
+            ret = say_error(r, c, crc == -1 ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                            crc == -1 ? "wrong-chip" : "storage", "%s", err);
             goto out;
         }
         /* a channel that requires signatures takes only images that verify (sigrule.h) */
@@ -538,21 +578,27 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
             goto out;
         }
     }
+    if (up->preview) { /* what would be published: nothing is stored */
+        free(other);
+        upd__copy(rel->channel, sizeof rel->channel, up->channel);
+        ret = say(r, c, MHD_HTTP_OK, upd__release_json(rel));
+        goto out;
+    }
     if (upd__blob_commit(s, up->tmp, rel->sha256, err, sizeof err) != 0) {
-        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        ret = say_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
         goto out;
     }
     up->tmp[0] = '\0'; /* now the blob's; the store GC owns it if the insert fails */
     int rc = s->store->ops->release_insert(s->store, rel, up->channel, err, sizeof err);
     if (rc == UPD_STORE_ECONFLICT) {
-        ret = upd__reply_error(r, c, MHD_HTTP_CONFLICT, "duplicate",
-                               "this exact file was just added as another release: list them "
-                               "with GET /api/v1/releases");
+        ret = say_error(r, c, MHD_HTTP_CONFLICT, "duplicate",
+                        "this exact file was just added as another release: list them "
+                        "with GET /api/v1/releases");
         free(other);
         goto out;
     }
     if (rc != 0) {
-        ret = upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
+        ret = say_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage", "%s", err);
         free(other);
         goto out;
     }
@@ -570,13 +616,19 @@ static enum MHD_Result finish(req *r, struct MHD_Connection *c)
         cJSON_AddStringToObject(insp, "reason", rep->reason);
         cJSON_AddStringToObject(insp, "flash_mode", upd_flash_mode_name(rep->flash_mode));
         cJSON_AddNumberToObject(insp, "flash_size", rep->flash_size);
-        ret = upd__reply_json(r, c, MHD_HTTP_CREATED, j);
+        ret = say(r, c, MHD_HTTP_CREATED, j);
         r->audit_release = rel->id; /* the audit event names it (authz.c) */
         snprintf(r->audit_note, sizeof r->audit_note, "release %lld, version %.60s, %s%s%.63s",
                  (long long)rel->id, rel->version, rel->platform,
                  up->channel[0] ? ", channel " : "", up->channel);
     }
 out:
+    if (up->preview && up->said) {
+        cJSON *said = up->said;
+        up->said = NULL;
+        ret = upd__preview_reply(r, c, up->tmp, up->filename, have_fi ? fi : NULL, up->said_status,
+                                 said);
+    }
     free(fi);
     free(rel);
     return ret;

@@ -2,8 +2,8 @@
  * eboot can do and how large a sketch can still update itself on a board's standard flash
  * layouts, plain and gzip-compressed, and whether this image can (the core's fit rules,
  * docs/fit-rules.md). */
-#ifndef UPD_CLI_INSPECT_LAYOUT_H
-#define UPD_CLI_INSPECT_LAYOUT_H
+#ifndef UPD_HOST_INSPECT_LAYOUT_H
+#define UPD_HOST_INSPECT_LAYOUT_H
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
