@@ -10,6 +10,7 @@
 #include "log.h"
 #include "problems.h"
 #include "rollout.h"
+#include "roreasons.h"
 #include "updraft/version.h"
 
 struct upd_fleet {
@@ -221,8 +222,11 @@ static upd_fleet_scan *read_fleet(srv *s)
     upd_rollout_status *st = malloc(sizeof *st);
     for (int i = 0; rc == 0 && st && i < rl.n; i++) {
         char why[256];
-        if (upd__rollout_status(s->rollouts, rl.id[i], st, why, sizeof why) == 0)
-            cJSON_AddItemToArray(sc->rollouts, upd__rollout_status_json(st, 0));
+        if (upd__rollout_status(s->rollouts, rl.id[i], st, why, sizeof why) == 0) {
+            cJSON *o = upd__rollout_status_json(st, 0);
+            upd__roreasons_add(s, &st->row, &st->rel, o); /* as GET /api/v1/rollouts/<id> */
+            cJSON_AddItemToArray(sc->rollouts, o);
+        }
     }
     free(st);
     if (rc != 0 || x.oom) {
