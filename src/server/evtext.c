@@ -18,6 +18,15 @@ void upd__evtext_release_retired(char *d, size_t cap, int64_t id, const char *ve
              retired ? "retired" : "unretired");
 }
 
+void upd__evtext_release_notes(char *d, size_t cap, int64_t id, const char *version, size_t bytes)
+{
+    if (bytes)
+        snprintf(d, cap, "release %lld (version %.200s): notes set (%zu bytes)", (long long)id,
+                 version, bytes);
+    else
+        snprintf(d, cap, "release %lld (version %.200s): notes cleared", (long long)id, version);
+}
+
 void upd__evtext_release_deleted(char *d, size_t cap, const upd_release_row *r)
 {
     snprintf(d, cap, "release %lld (version %.200s, %s %s) deleted", (long long)r->id, r->version,

@@ -16,6 +16,8 @@
 void upd__evtext_release_added(char *d, size_t cap, const upd_release_row *r);
 /* "release 3 (version 1.2.0) retired" / "... unretired" (retired: 1 or 0) */
 void upd__evtext_release_retired(char *d, size_t cap, int64_t id, const char *version, int retired);
+/* "release 3 (version 1.2.0): notes set (120 bytes)", or "... notes cleared" (bytes 0) */
+void upd__evtext_release_notes(char *d, size_t cap, int64_t id, const char *version, size_t bytes);
 /* "release 3 (version 1.2.0, esp8266 esp8266-arduino) deleted" */
 void upd__evtext_release_deleted(char *d, size_t cap, const upd_release_row *r);
 /* "channel 'beta' (esp8266 sketch) now serves release 3 (version 1.2.0)", and with

@@ -3,30 +3,7 @@
 #include <string.h>
 
 #include "relnotes.h"
-
-/* The length of the UTF-8 sequence at p (at most n bytes), or 0 when it is not one:
- * no overlong forms, no surrogates, nothing past U+10FFFF (RFC 3629). */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (!len || len > n || c > 0xF4)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if (c == 0xE0 && p[1] < 0xA0) /* overlong */
-        return 0;
-    if (c == 0xED && p[1] >= 0xA0) /* surrogates */
-        return 0;
-    if (c == 0xF0 && p[1] < 0x90) /* overlong */
-        return 0;
-    if (c == 0xF4 && p[1] >= 0x90) /* past U+10FFFF */
-        return 0;
-    return len;
-}
+#include "utf8.h"
 
 int upd__relnotes_check(const char *text, size_t len, char *why, size_t whylen)
 {
@@ -50,7 +27,7 @@ int upd__relnotes_check(const char *text, size_t len, char *why, size_t whylen)
                      ch, i, line);
             return -1;
         }
-        size_t k = utf8_seq(p + i, len - i);
+        size_t k = (size_t)upd_utf8_seq(p + i);
         if (!k) {
             snprintf(why, whylen,
                      "the notes are not UTF-8 at byte %zu (line %zu): save them as UTF-8", i, line);

@@ -1126,8 +1126,7 @@ static int p_release_set_notes(upd_store *base, int64_t id, const char *notes, c
     }
     if (rc == 0) {
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s): notes set (%zu bytes)", (long long)id,
-                 r->version, strlen(notes));
+        upd__evtext_release_notes(d, sizeof d, id, r->version, strlen(notes));
         rc = add_event(c, now_ms(), NULL, "release-notes", id, -1, d);
     }
     if (rc == 0)

@@ -992,8 +992,7 @@ static int s_release_set_notes(upd_store *base, int64_t id, const char *notes, c
     if (rc == 0 && (rc = get_release(c, id, r)) == 0) {
         sqlite3_stmt *st = stmt(c, Q_REL_NOTES);
         char d[UPD_DETAIL_MAX];
-        snprintf(d, sizeof d, "release %lld (version %.200s): notes set (%zu bytes)", (long long)id,
-                 r->version, strlen(notes));
+        upd__evtext_release_notes(d, sizeof d, id, r->version, strlen(notes));
         if (!st)
             rc = UPD_STORE_EFAIL;
         else if ((rc = (sqlite3_bind_int64(st, 1, id),

@@ -32,6 +32,10 @@ static void test_releases(void)
     CHECK_STR(d, "release 3 (version 1.2.0) retired");
     upd__evtext_release_retired(d, sizeof d, 3, "1.2.0", 0);
     CHECK_STR(d, "release 3 (version 1.2.0) unretired");
+    upd__evtext_release_notes(d, sizeof d, 3, "1.2.0", 120);
+    CHECK_STR(d, "release 3 (version 1.2.0): notes set (120 bytes)");
+    upd__evtext_release_notes(d, sizeof d, 3, "1.2.0", 0);
+    CHECK_STR(d, "release 3 (version 1.2.0): notes cleared");
     upd__evtext_release_deleted(d, sizeof d, &r);
     CHECK_STR(d, "release 3 (version 1.2.0, esp8266 esp8266-arduino) deleted");
 }

@@ -194,7 +194,7 @@ def t_notes():
         eq(srv.api("GET", "/api/v1/releases").json["releases"][0]["notes"], new,
            "the list shows them (no stale cache)")
         ev = [e for e in events(srv, kind="release-notes")]
-        check(len(ev) == 1 and ev[0]["release"] == rid and "notes set" in ev[0]["detail"],
+        check(len(ev) == 1 and ev[0]["release"] == rid and ev[0]["detail"] == "release %d (version 1.1.0): notes set (%d bytes)" % (rid, len(new)),
               "a release-notes event: %r" % ev)
         audits = [e["detail"] for e in events(srv, kind="audit")]
         check(any("set a release's notes" in d for d in audits), "an audit event: %r" % audits)
