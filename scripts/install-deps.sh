@@ -23,6 +23,10 @@ packages=(
   python3-prometheus-client
   # the installed man page is read with man (tests/cli/test_install.py)
   man-db groff-base
+  # the dashboard (web/): Chart.js is compiled into the binary from Debian's copy; the
+  # browser tests (tests/web) drive Debian's chromium with playwright-core (npm ci in
+  # scripts/test.sh), no browser download
+  libjs-chart.js chromium nodejs npm
   # the real ESP8266 client of ../shared/realclient, built from the core's source by the
   # tests (tests/realclient): host g++, make, patch, xz
   g++ make patch xz-utils
