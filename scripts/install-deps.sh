@@ -25,8 +25,9 @@ packages=(
   man-db groff-base
   # the dashboard (web/): Chart.js is compiled into the binary from Debian's copy; the
   # browser tests (tests/web) drive Debian's chromium with playwright-core (npm ci in
-  # scripts/test.sh), no browser download
-  libjs-chart.js chromium nodejs npm
+  # scripts/test.sh), no browser download; npm comes with nodejs from NodeSource, Debian's
+  # nodejs needs its npm package (added below only when no npm is there)
+  libjs-chart.js chromium nodejs
   # the real ESP8266 client of ../shared/realclient, built from the core's source by the
   # tests (tests/realclient): host g++, make, patch, xz
   g++ make patch xz-utils
@@ -36,6 +37,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "updraft: installing ${missing[*]}" >&2
