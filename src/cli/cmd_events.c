@@ -97,41 +97,29 @@ static cJSON *fetch(const char *query, long long before, int limit)
     return upd_cli_call("events", "GET", path, NULL, errs, 1, NULL);
 }
 
-/* Every event newer than last (by id), oldest first, into out (an array); paging back
- * with before= while a whole page is newer than last. 0, or -1 when a request failed. */
-static int newer_than(const char *query, long long last, cJSON *out)
+/* Every event newer than last (by id), oldest first, into out (an array): the tail the
+ * server gives with after= (docs/api.md "Events"), page after page while it has more.
+ * *last becomes the newest id seen. 0, or -1 when a request failed. */
+static int newer_than(const char *query, long long *last, cJSON *out)
 {
-    enum { PAGE = 200 };
-    long long before = 0;
-    cJSON *found = cJSON_CreateArray(); /* newest first */
     for (;;) {
-        cJSON *j = fetch(query, before, PAGE);
-        if (!j) {
-            cJSON_Delete(found);
+        char path[1200];
+        snprintf(path, sizeof path, "/api/v1/events?after=%lld&limit=1000%s", *last, query);
+        cJSON *j = upd_cli_call("events", "GET", path, NULL, NULL, 0, NULL);
+        if (!j)
             return -1;
-        }
-        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "events");
-        int n = 0, done = 0;
         const cJSON *e;
-        cJSON_ArrayForEach(e, arr)
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "events"))
         {
-            n++;
-            long long id = upd_cli_jnum(e, "id");
-            if (id <= last) {
-                done = 1;
-                break;
-            }
-            cJSON_AddItemToArray(found, cJSON_Duplicate(e, 1));
-            before = id;
+            cJSON_AddItemToArray(out, cJSON_Duplicate(e, 1));
         }
+        if (upd_cli_jnum(j, "last_id") > *last)
+            *last = upd_cli_jnum(j, "last_id");
+        int more = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "more"));
         cJSON_Delete(j);
-        if (done || n < PAGE)
-            break;
+        if (!more)
+            return 0;
     }
-    for (int i = cJSON_GetArraySize(found) - 1; i >= 0; i--)
-        cJSON_AddItemToArray(out, cJSON_Duplicate(cJSON_GetArrayItem(found, i), 1));
-    cJSON_Delete(found);
-    return 0;
 }
 
 int upd_cmd_events(int argc, char **argv)
@@ -224,7 +212,7 @@ int upd_cmd_events(int argc, char **argv)
         struct timespec ts = {1, 0};
         nanosleep(&ts, NULL);
         cJSON *fresh = cJSON_CreateArray();
-        if (newer_than(query, last, fresh) != 0) {
+        if (newer_than(query, &last, fresh) != 0) {
             cJSON_Delete(fresh);
             return 1;
         }
@@ -232,8 +220,6 @@ int upd_cmd_events(int argc, char **argv)
         cJSON_ArrayForEach(e, fresh)
         {
             print_event(e, json);
-            if (upd_cli_jnum(e, "id") > last)
-                last = upd_cli_jnum(e, "id");
         }
         cJSON_Delete(fresh);
         fflush(stdout);

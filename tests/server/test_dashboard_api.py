@@ -9,8 +9,10 @@ usage: test_dashboard_api.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
 GROUP: overview adoption problems events cli"""
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -326,6 +328,29 @@ def t_events():
         check(one and all(e["mac"] == mac for e in one), "mac filter")
         kinds = get(srv, "/api/v1/events?after=0&kind=offered")["events"]
         eq(len(kinds), 6, "kind filter: six offers")
+        # updraft events --follow: the tail, each event once, in order
+        env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port,
+                   UPDRAFT_TOKEN=t.TOKEN)
+        fol = subprocess.Popen([t.BIN, "events", "--follow", "--json", "--limit", "1"],
+                               stdout=subprocess.PIPE, text=True, env=env)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in fol.stdout], daemon=True).start()
+        try:
+            first = json.loads(lines.get(timeout=20))
+            rc, _, err = sim(srv, "--devices", "3", "--version", "0.8.0")
+            newest = get(srv, "/api/v1/events?limit=1")["events"][0]["id"]
+            seen = [first["id"]]
+            deadline = time.time() + 20
+            while seen[-1] < newest and time.time() < deadline:
+                try:
+                    seen.append(json.loads(lines.get(timeout=1))["id"])
+                except queue.Empty:
+                    pass
+            eq(seen, list(range(first["id"], newest + 1)),
+               "--follow prints every new event once, in order")
+        finally:
+            fol.terminate()
+            fol.wait(10)
         for q, kind in (("after=x", "bad-after"), ("after=-1", "bad-after"),
                         ("after=0&before=9", "bad-request"), ("after=0&limit=0", "bad-limit"),
                         ("after=0&limit=1001", "bad-limit")):
