@@ -53,8 +53,8 @@ typedef struct reading {
     upd_fleet_scan *sc;
     int64_t now;
     int oom;
-    char (*cand)[UPD_MAC_STR]; /* devices to look at after the listing (problems.h) */
-    size_t ncand, capcand;
+    srv *s;
+    upd_problem *pb;
     int last_v; /* the version entry the previous device had (devices come in runs) */
 } reading;
 
@@ -102,34 +102,6 @@ static void add_version(reading *x, const upd_device_row *d, int tool)
     x->last_v = (int)sc->nv++;
 }
 
-static int each_device(void *ctx, const upd_device_row *d)
-{
-    reading *x = ctx;
-    upd_fleet_scan *sc = x->sc;
-    int t = upd__fleet_tool(d->tool);
-    sc->total[t]++;
-    if (d->last_seen_ms <= 0) {
-        sc->never[t]++;
-        return 0;
-    }
-    if (x->now - d->last_seen_ms <= UPD_FLEET_SEEN_MS)
-        sc->seen[t]++;
-    else
-        sc->silent[t]++;
-    if (d->family[0])
-        add_version(x, d, t);
-    if (upd__problem_candidate(d)) {
-        char(*nc)[UPD_MAC_STR] = grow(x->cand, &x->capcand, x->ncand, sizeof *nc);
-        if (!nc) {
-            x->oom = 1;
-            return 1;
-        }
-        x->cand = nc;
-        memcpy(x->cand[x->ncand++], d->mac, UPD_MAC_STR);
-    }
-    return x->oom;
-}
-
 static int last_event(void *ctx, const upd_event_row *e)
 {
     upd_fleet_problem *p = ctx;
@@ -172,6 +144,29 @@ static void add_problem(srv *s, upd_fleet_scan *sc, const upd_problem *pb, int t
         upd__copy(p->version, sizeof p->version, rel.version);
 }
 
+static int each_device(void *ctx, const upd_device_row *d)
+{
+    reading *x = ctx;
+    upd_fleet_scan *sc = x->sc;
+    int t = upd__fleet_tool(d->tool);
+    sc->total[t]++;
+    if (d->last_seen_ms <= 0) {
+        sc->never[t]++;
+        return 0;
+    }
+    if (x->now - d->last_seen_ms <= UPD_FLEET_SEEN_MS)
+        sc->seen[t]++;
+    else
+        sc->silent[t]++;
+    if (d->family[0])
+        add_version(x, d, t);
+    /* the decision reads the store, from another connection than the listing's (the
+     * fleet thread is the only one that holds one while it asks for another) */
+    if (upd__problem_candidate(d) && upd__problem_of(x->s, d, x->now, x->pb))
+        add_problem(x->s, sc, x->pb, t, d->mac, &x->oom);
+    return x->oom;
+}
+
 typedef struct ro_list {
     int64_t id[64];
     int n;
@@ -194,26 +189,21 @@ static upd_fleet_scan *read_fleet(srv *s)
     reading x;
     memset(&x, 0, sizeof x);
     x.last_v = -1;
+    x.s = s;
     x.sc = calloc(1, sizeof *x.sc);
-    if (!x.sc)
+    x.pb = malloc(sizeof *x.pb);
+    if (!x.sc || !x.pb) {
+        free(x.sc);
+        free(x.pb);
         return NULL;
+    }
     upd_fleet_scan *sc = x.sc;
     sc->at_ms = x.now = upd__now_ms();
     upd_device_filter all;
     memset(&all, 0, sizeof all);
     all.limit = INT_MAX;
     int rc = s->store->ops->device_list(s->store, &all, each_device, &x);
-    /* the devices that may have a problem, one by one: the decision reads the store,
-     * which the listing above held */
-    upd_device_row *d = malloc(sizeof *d);
-    upd_problem *pb = malloc(sizeof *pb);
-    for (size_t i = 0; rc == 0 && !x.oom && d && pb && i < x.ncand; i++)
-        if (s->store->ops->device_get(s->store, x.cand[i], d) == 0 &&
-            upd__problem_of(s, d, x.now, pb))
-            add_problem(s, sc, pb, upd__fleet_tool(d->tool), d->mac, &x.oom);
-    free(d);
-    free(pb);
-    free(x.cand);
+    free(x.pb);
     sc->rollouts = cJSON_CreateArray();
     ro_list rl;
     rl.n = 0;

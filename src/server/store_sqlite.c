@@ -201,6 +201,7 @@ enum q {
     Q_EV_INSERT,
     Q_EV_INSERT_N,
     Q_EV_LIST,
+    Q_EV_LIST_MAC,
     Q_CHIP_GET,
     Q_CHIP_SET,
     Q_CHIP_DEL,
@@ -360,6 +361,11 @@ static const char *const SQL[Q__COUNT] = {
         "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events WHERE "
         "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
         "ORDER BY id DESC LIMIT ?4",
+    /* one device's: by its index (events_mac), not by a walk back through every event
+     * (the planner cannot use the index for "?1 IS NULL OR mac=?1") */
+    [Q_EV_LIST_MAC] =
+        "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events WHERE "
+        "mac=?1 AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) ORDER BY id DESC LIMIT ?4",
 };
 
 /* ---- connection pool ------------------------------------------------------------------ */
@@ -1513,7 +1519,7 @@ static int s_event_list(upd_store *base, const char *mac, const char *kind, int6
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    sqlite3_stmt *st = stmt(c, Q_EV_LIST);
+    sqlite3_stmt *st = stmt(c, mac && mac[0] ? Q_EV_LIST_MAC : Q_EV_LIST);
     int rc = st ? 0 : UPD_STORE_EFAIL;
     if (rc == 0) {
         bind_text_or_null(st, 1, mac);

@@ -1,0 +1,298 @@
+#!/usr/bin/env python3
+"""The dashboard's API at fleet scale (issue 11): a registry of 100,000 devices and
+1,000,000 events, and the latency of the calls behind the overview page (goal: each
+< 100 ms) and a device page (goal: < 50 ms). A latency bench, not a ratio: the numbers
+depend on the machine, which the results state. Writes bench/results/ui.md.
+
+How the registry is filled: `updraft serve` (release build) creates its SQLite database
+and takes three releases over the API; it is stopped, and the devices, their events and
+7 days of hourly adoption snapshots are written straight into that database with
+Python's sqlite3 in the server's own schema (a million events through the device
+endpoint would take most of an hour here and measure the writer, not the API). The
+server is started again on it and every call is made ROUNDS times over one keep-alive
+connection, after WARMUP calls; the table has the median, the 95th percentile and the
+slowest.
+
+usage: bench/ui/run.py [DEVICES [EVENTS]]   (cmake --preset release && cmake --build --preset release)
+Settings (environment): UPDRAFT, MKIMAGE (binaries), ROUNDS (50), WARMUP (5),
+BENCH_RESULTS (default bench/results/ui.md; empty: print only), BENCH_DATA (a data
+directory: filled by the first run, used as it is by the next ones).
+Python 3 standard library only; loopback only."""
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+UPD = os.environ.get("UPDRAFT", os.path.join(ROOT, "build/release/src/cli/updraft"))
+MK = os.environ.get("MKIMAGE", os.path.join(ROOT, "build/release/tests/cli/mkimage"))
+NDEV = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
+NEV = int(sys.argv[2]) if len(sys.argv) > 2 else 1000000
+ROUNDS = int(os.environ.get("ROUNDS", "50"))
+WARMUP = int(os.environ.get("WARMUP", "5"))
+OUT = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/results/ui.md"))
+TOKEN = "bench-ui-token-0123456789"
+HOUR = 3600 * 1000
+
+
+def start(data):
+    env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
+    log = open(os.path.join(data + ".log"), "w+")
+    p = subprocess.Popen([UPD, "serve", "--listen", "127.0.0.1:0", "--data", data],
+                         stdout=log, stderr=subprocess.STDOUT, env=env)
+    for _ in range(300):
+        log.seek(0)
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
+        if m:
+            return p, int(m.group(1))
+        time.sleep(0.1)
+    p.kill()
+    sys.exit("bench/ui: the server did not start (see %s.log)" % data)
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    p.wait(60)
+
+
+class Client:
+    def __init__(self, port):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        hdrs = {"Authorization": "Bearer " + TOKEN}
+        if body is not None:
+            hdrs["Content-Type"] = ctype
+        self.c.request(method, "/api/v1" + path, body=body, headers=hdrs)
+        r = self.c.getresponse()
+        data = r.read()
+        if r.status >= 300:
+            sys.exit("bench/ui: %s %s answered %d: %s" % (method, path, r.status, data[:300]))
+        return json.loads(data or b"null"), len(data)
+
+
+def releases(port, tmp):
+    c = Client(port)
+    ids = []
+    for i, ver in enumerate(["1.0.0", "1.1.0", "1.2.0"]):
+        f = os.path.join(tmp, "app-%s.bin" % ver)
+        subprocess.run([MK, "esp8266-app", f, "250000", str(i + 1)], check=True)
+        with open(f, "rb") as fh:
+            j, _ = c.call("POST", "/releases?version=%s&channel=stable" % ver, fh.read(),
+                          "application/octet-stream")
+        ids.append((j["id"], ver, j["md5"]))
+    return ids
+
+
+def fill(db, rels):
+    """NDEV devices (ESP8266 on three versions, ESP32 on two), NEV events spread over
+    them and over 30 days, 7 days of hourly adoption snapshots."""
+    rnd = random.Random(11)
+    now = int(time.time() * 1000)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA synchronous=OFF")
+    (r1, v1, m1), (r2, v2, m2), (r3, v3, m3) = rels
+    devs = []
+    for i in range(NDEV):
+        mac = "5C:CF:%02X:%02X:%02X:%02X" % ((i >> 24) & 255, (i >> 16) & 255, (i >> 8) & 255,
+                                             i & 255)
+        esp32 = i % 5 == 4
+        x = rnd.random()
+        seen = now - int(rnd.random() * 20 * HOUR) if rnd.random() < 0.95 else \
+            now - int((2 + rnd.random() * 20) * 24 * HOUR)
+        if esp32:
+            fam, ver, md5, free = "esp32", "2.%d.0" % (i % 2), "", 1966080
+            last = "no release for esp32 devices on channel stable"
+            running = 0
+        elif x < 0.80:
+            fam, ver, md5, free, running = "esp8266", v3, m3, 1695744, r3
+            last = "up to date: runs release %d (version %s, file MD5)" % (r3, v3)
+        elif x < 0.95:
+            fam, ver, md5, free, running = "esp8266", v2, m2, 1695744, r2
+            last = "up to date: runs release %d (version %s, file MD5)" % (r2, v2)
+        else:  # no room for 1.2.0: declined, a problem
+            fam, ver, md5, free, running = "esp8266", v1, m1, 4096, r1
+            last = ("release %d (version %s) not offered: would fail -100 (Not Enough space)"
+                    % (r3, v3))
+        devs.append((mac, mac, fam, "15602487", "2.5.0", ver, 400000, md5 or None, None, free,
+                     4194304, "sketch", "10.0.%d.%d" % ((i >> 8) & 255, i & 255),
+                     "ESP8266-http-Update" if fam == "esp8266" else "ESP32-http-Update",
+                     now - 40 * 24 * HOUR, seen, running, last, seen))
+    con.executemany("INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, "
+                    "sketch_size, sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, "
+                    "user_agent, first_seen_ms, last_seen_ms, running_release, last_result, "
+                    "last_event_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", devs)
+    kinds = ["check", "check", "check", "offered", "download-started", "download-completed",
+             "updated", "declined"]
+
+    def events():
+        for k in range(NEV):
+            d = devs[rnd.randrange(NDEV)]
+            kind = kinds[k % len(kinds)]
+            at = now - int(30 * 24 * HOUR * (NEV - k) / NEV)
+            yield (at, d[0], kind, r3 if kind != "check" else None,
+                   250000 if kind.startswith("download") else None, d[17])
+    con.executemany("INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
+                    "VALUES(?,?,?,?,?,?)", events())
+    rows = []
+    for h in range(7 * 24, 0, -1):
+        at = (now - h * HOUR) // HOUR * HOUR
+        moved = min(1.0, (7 * 24 - h) / 72)  # 1.2.0 takes over in three days
+        n8 = NDEV - NDEV // 5
+        rows += [(at, "esp8266", v1, "", n8 // 20),
+                 (at, "esp8266", v2, "", int((n8 - n8 // 20) * (1 - moved))),
+                 (at, "esp8266", v3, "", n8 - n8 // 20 - int((n8 - n8 // 20) * (1 - moved))),
+                 (at, "esp32", "2.0.0", "", NDEV // 10), (at, "esp32", "2.1.0", "", NDEV // 10)]
+    con.executemany("INSERT INTO adoption(at_ms, platform, version, tool, devices) "
+                    "VALUES(?,?,?,?,?)", rows)
+    con.commit()
+    busiest = con.execute("SELECT mac, count(*) n FROM events WHERE mac IS NOT NULL GROUP BY "
+                          "mac ORDER BY n DESC LIMIT 1").fetchone()
+    last_id = con.execute("SELECT max(id) FROM events").fetchone()[0]
+    con.close()
+    return busiest, last_id
+
+
+def measure(c, path):
+    for _ in range(WARMUP):
+        c.call("GET", path)
+    t = []
+    size = 0
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter()
+        _, size = c.call("GET", path)
+        t.append((time.perf_counter() - t0) * 1000)
+    t.sort()
+    return t[len(t) // 2], t[min(len(t) - 1, int(len(t) * 0.95))], t[-1], size
+
+
+def machine():
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    except OSError:
+        pass
+    return "%s, %d CPUs, %s RAM, %s %s" % (cpu, os.cpu_count() or 0, mem, platform.system(),
+                                          platform.release())
+
+
+def main():
+    for b in (UPD, MK):
+        if not os.access(b, os.X_OK):
+            sys.exit("bench/ui: %s is missing: cmake --preset release && cmake --build "
+                     "--preset release" % b)
+    with tempfile.TemporaryDirectory(prefix="updraft-bench-ui-") as tmp:
+        keep = os.environ.get("BENCH_DATA")  # a data directory filled by an earlier run
+        data = keep or os.path.join(tmp, "data")
+        fill_s = 0
+        if keep and os.path.exists(os.path.join(keep, "updraft.db")):
+            con = sqlite3.connect(os.path.join(keep, "updraft.db"))
+            mac, nev_mac = con.execute("SELECT mac, count(*) n FROM events WHERE mac IS NOT "
+                                       "NULL GROUP BY mac ORDER BY n DESC LIMIT 1").fetchone()
+            last_id = con.execute("SELECT max(id) FROM events").fetchone()[0]
+            con.close()
+        else:
+            p, port = start(data)
+            try:
+                rels = releases(port, tmp)
+            finally:
+                stop(p)
+            t0 = time.time()
+            (mac, nev_mac), last_id = fill(os.path.join(data, "updraft.db"), rels)
+            fill_s = time.time() - t0
+        p, port = start(data)
+        try:
+            c = Client(port)
+            t0 = time.perf_counter()
+            first, _ = c.call("GET", "/overview?fresh=1")
+            first_ms = (time.perf_counter() - t0) * 1000
+            eq_total = first["devices"]["total"]
+            if eq_total != NDEV:
+                sys.exit("bench/ui: the overview counts %d devices, not %d" % (eq_total, NDEV))
+            scans = [c.call("GET", "/overview?fresh=1")[0]["scan_ms"] for _ in range(5)]
+            scans.sort()
+            q = urllib.parse.quote
+            overview = [
+                ("overview", "/overview"),
+                ("adoption, hourly, 7 days", "/adoption?bucket=hour"),
+                ("adoption, daily, esp8266", "/adoption?bucket=day&platform=esp8266"),
+                ("problems", "/problems"),
+                ("events, newest 20", "/events?limit=20"),
+            ]
+            device = [
+                ("device %s (%d events, history 100)" % (mac, nev_mac), "/devices/" + q(mac)),
+                ("its events, newest 50", "/events?mac=%s&limit=50" % q(mac)),
+            ]
+            other = [
+                ("devices, first page of 50", "/devices?limit=50"),
+                ("devices, page 1000 of 50", "/devices?limit=50&offset=50000"),
+                ("devices, filter version=1.1.0, 50", "/devices?limit=50&filter=" +
+                 q("version=1.1.0")),
+                ("event tail after the newest 100", "/events?after=%d" % (last_id - 100)),
+            ]
+            rows = []
+            for group, goal, calls in (("overview page", 100, overview),
+                                       ("device page", 50, device), ("other", None, other)):
+                for name, path in calls:
+                    p50, p95, mx, size = measure(c, path)
+                    rows.append((group, name, path, p50, p95, mx, size, goal))
+            load = open("/proc/loadavg").read().split()[:3]
+        finally:
+            stop(p)
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip()
+    ver = subprocess.run([UPD, "--version"], capture_output=True, text=True).stdout.strip()
+    lines = ["# Dashboard API at fleet scale", "",
+             "Written by `bench/ui/run.py` (method in its header and docs/benchmarks.md).",
+             "Do not edit by hand: run the script again.", "",
+             "| | |", "|---|---|",
+             "| date | %s |" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             "| updraft | %s, %s (release build) |" % (rev, ver),
+             "| machine | %s |" % machine(),
+             "| load average after | %s (other jobs share the machine) |" % " ".join(load),
+             "| registry | %d devices, %d events, 7 days of hourly adoption snapshots "
+             "(filled in %.0f s) |" % (NDEV, NEV, fill_s),
+             "| calls | %d per row over one keep-alive connection, after %d warm-up calls |"
+             % (ROUNDS, WARMUP),
+             "| first overview after start | %.0f ms (waits for the first reading of the "
+             "registry) |" % first_ms,
+             "| one reading of the registry | %d ms median of 5 (`scan_ms`; off the "
+             "request path, at most every 10 s while someone asks) |" % scans[2],
+             "",
+             "| page | call | median ms | p95 ms | max ms | bytes | goal |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for group, name, path, p50, p95, mx, size, goal in rows:
+        g = "< %d ms: %s" % (goal, "met" if p95 < goal else "NOT met") if goal else ""
+        lines.append("| %s | `GET /api/v1%s` %s | %.1f | %.1f | %.1f | %d | %s |"
+                     % (group, path, name, p50, p95, mx, size, g))
+    lines += ["", "Goal judged on the 95th percentile. The overview's figures come from "
+              "memory (fleet.c); the device page is one device row and its newest 100 "
+              "events (indexed by MAC)."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if OUT:
+        with open(OUT, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
