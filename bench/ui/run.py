@@ -270,7 +270,8 @@ def main():
              "| machine | %s |" % machine(),
              "| load average after | %s (other jobs share the machine) |" % " ".join(load),
              "| registry | %d devices, %d events, 7 days of hourly adoption snapshots "
-             "(filled in %.0f s) |" % (NDEV, NEV, fill_s),
+             "(%s) |" % (NDEV, NEV, "filled in %.0f s" % fill_s if fill_s else
+                         "filled by an earlier run: BENCH_DATA"),
              "| calls | %d per row over one keep-alive connection, after %d warm-up calls |"
              % (ROUNDS, WARMUP),
              "| first overview after start | %.0f ms (waits for the first reading of the "
