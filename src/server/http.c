@@ -216,6 +216,13 @@ enum MHD_Result upd__queue(req *r, struct MHD_Connection *c, unsigned status,
 {
     if (!resp)
         return MHD_NO;
+    if (r && r->defer) { /* not on the connection's thread: kept for the handler */
+        if (r->deferred)
+            MHD_destroy_response(r->deferred);
+        r->deferred = resp;
+        r->deferred_status = status;
+        return MHD_YES;
+    }
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     if (r) {

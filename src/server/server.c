@@ -23,6 +23,7 @@
 #include "fsutil.h"
 #include "connguard.h"
 #include "datalock.h"
+#include "finisher.h"
 #include "delivery.h"
 #include "health.h"
 #include "rollout.h"
@@ -281,6 +282,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         }
     }
     upd__upload_free(r->up);
+    if (r->deferred)
+        MHD_destroy_response(r->deferred);
     free(r->body);
     free(r);
 }
@@ -523,7 +526,9 @@ int upd_server_main(const upd_server_config *cfg)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* suspend/resume: uploads are finished on the finisher's threads (upload.c) */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -533,7 +538,8 @@ int upd_server_main(const upd_server_config *cfg)
     s->guard = upd_connguard_new(cfg->per_address ? cfg->per_address : UPD_CONNGUARD_PER_ADDRESS,
                                  cfg->head_timeout_s ? cfg->head_timeout_s : UPD_CONNGUARD_HEAD_S,
                                  timeout);
-    if (!s->guard) {
+    s->finisher = upd_finisher_start(2);
+    if (!s->guard || !s->finisher) {
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
@@ -624,8 +630,11 @@ int upd_server_main(const upd_server_config *cfg)
     status = 0;
 out:
     upd__metrics_listen_stop();
+    /* the uploads being finished resume their connections: before the daemons stop */
+    upd_finisher_stop(s->finisher);
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
+    upd_finisher_free(s->finisher);
     upd_connguard_free(s->guard); /* after the daemons: their connections are closed */
     upd__resp_cache_free(s);
     upd__fleet_stop(s->fleet);

@@ -109,9 +109,10 @@ typedef struct srv {
     upd_lograte http_log;         /* libmicrohttpd's messages (server.c) */
     upd_authz *authz;             /* token use, batched (authz.h) */
     upd_authlimit *admin_limit, *device_limit; /* failed authentication (authlimit.h) */
-    struct upd_fleet *fleet;     /* the registry's figures for the dashboard (fleet.h) */
-    struct upd_connguard *guard; /* connections per address, head deadline (connguard.h) */
-    pthread_mutex_t upspace_mu;  /* room for uploads in <data>/tmp (upspace.c) */
+    struct upd_fleet *fleet;       /* the registry's figures for the dashboard (fleet.h) */
+    struct upd_connguard *guard;   /* connections per address, head deadline (connguard.h) */
+    struct upd_finisher *finisher; /* upload finishing off the device threads (finisher.h) */
+    pthread_mutex_t upspace_mu;    /* room for uploads in <data>/tmp (upspace.c) */
     uint64_t upspace_used, upspace_max;
 } srv;
 
@@ -144,6 +145,11 @@ typedef struct req {
     const upd_route *route;
     int64_t audit_release;
     char audit_note[320];
+    /* work done off the handler's thread (finisher.h): while defer is set, upd__queue keeps
+     * the response here instead of sending it; the handler sends it when called again */
+    int defer;
+    struct MHD_Response *deferred;
+    unsigned deferred_status;
 } req;
 
 /* ---- http.c ---- */

@@ -17,6 +17,7 @@
 #include "delivery.h"
 #include "imageid.h"
 #include "chip.h"
+#include "finisher.h"
 #include "sigrule.h"
 #include "lifecycle.h"
 #include "rollout.h"
@@ -50,6 +51,9 @@ struct upload {
     int preview;
     unsigned said_status; /* what publishing would answer: status and body */
     cJSON *said;
+    int finishing;            /* 1: on the finisher's thread (finisher.h), 2: done there */
+    enum MHD_Result finished; /* what finish() returned there */
+    struct MHD_Connection *conn;
 };
 
 static void fail(struct upload *up, unsigned status, const char *kind, const char *msg)
@@ -634,7 +638,7 @@ out:
     return ret;
 }
 
-enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
+static enum MHD_Result finish_now(req *r, struct MHD_Connection *c)
 {
     enum MHD_Result ret = finish(r, c);
     /* A refused upload's temp file goes now, inside the handler, before the answer
@@ -650,4 +654,44 @@ enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
     upd__upspace_give(r->s, up->reserved); /* the temp file is gone or is a blob now */
     up->reserved = 0;
     return ret;
+}
+
+/* On the finisher's thread: the work, its answer kept in r (r->defer), then the connection
+ * resumed; libmicrohttpd calls the handler again, which sends the answer. */
+static void finish_job(void *arg)
+{
+    req *r = arg;
+    struct upload *up = r->up;
+    up->finished = finish_now(r, up->conn);
+    r->defer = 0;
+    up->finishing = 2;
+    MHD_resume_connection(up->conn);
+}
+
+enum MHD_Result upd__upload_finish(req *r, struct MHD_Connection *c)
+{
+    struct upload *up = r->up;
+    if (up->finishing == 2) { /* resumed: send what the work left */
+        if (!r->deferred)
+            return up->finished;
+        struct MHD_Response *resp = r->deferred;
+        r->deferred = NULL;
+        return upd__queue(r, c, r->deferred_status, resp);
+    }
+    /* Finishing (fsync, hashing, inspection, the database) takes long for a large file:
+     * not on this thread, which answers devices too (finisher.h). A refused upload is
+     * answered at once. */
+    if (up->fail_status || !r->s->finisher)
+        return finish_now(r, c);
+    up->finishing = 1;
+    up->conn = c;
+    r->defer = 1;
+    MHD_suspend_connection(c);
+    if (upd_finisher_submit(r->s->finisher, finish_job, r) != 0) {
+        MHD_resume_connection(c);
+        r->defer = 0;
+        up->finishing = 0;
+        return finish_now(r, c);
+    }
+    return MHD_YES;
 }

@@ -3,7 +3,7 @@
 `updraft serve` on 127.0.0.1.
 
 usage: test_hardening.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: strict heads uploads fulldisk slow"""
+GROUP: strict heads uploads fulldisk slow finish"""
 import os
 import socket
 import subprocess
@@ -312,6 +312,61 @@ def t_slow():
     check(len(srv.stderr) < 20000, "the log stays small (%d bytes)" % len(srv.stderr))
 
 
+def t_finish():
+    """Finishing an upload (fsync, hashing, inspection, the database) runs off the thread that
+    answers devices: with one request thread, device checks are answered while a large
+    upload is being finished (between its last byte and its answer). Inline, none could be."""
+    import threading
+    srv = Server(["--threads", "1", "--max-upload", "40"])
+    try:
+        eq(srv.upload(arduino_bin(seed=351), "2.0", "stable").status, 201, "a release")
+        # 20 MB: an application and random bytes after it (answered 201 or 422: the
+        # finishing is the same work)
+        data = arduino_bin(seed=352) + os.urandom(20000000)
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=120)
+        s.sendall(upload_head(len(data)).replace(b"version=9", b"version=7.0"))
+        s.sendall(data[:-1])
+        done = []
+        stop = threading.Event()
+
+        def checker():
+            k = 0
+            while not stop.is_set():
+                k += 1
+                r = srv.raw(esp8266_request(srv.port, version="1.0", mac="5C:CF:7F:02:%02X:%02X"
+                                            % (k >> 8 & 255, k & 255)))
+                done.append((time.time(), r.status))
+        th = threading.Thread(target=checker)
+        th.start()
+        time.sleep(0.3)
+        before = len(done)
+        t_last = time.time()
+        s.sendall(data[-1:])  # the last byte: now the server finishes the upload
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        t_answer = time.time()
+        stop.set()
+        th.join()
+        s.close()
+        check(head[:12] in (b"HTTP/1.1 201", b"HTTP/1.1 422"),
+              "the upload is answered: %r" % head[:80])
+        during = [st for (tm, st) in done[before:] if t_last < tm < t_answer - 0.001]
+        window = t_answer - t_last
+        print("finishing took %.3f s; %d device checks answered meanwhile" % (window, len(during)))
+        check(before > 0 and all(st == 200 for _, st in done), "the checks are answered (200)")
+        if window < 0.15:
+            print("note: the finishing was too quick here to tell (%.3f s)" % window)
+        else:
+            check(len(during) >= 3, "device checks answered while the upload was finished on "
+                  "the one request thread (%d in %.3f s)" % (len(during), window))
+    finally:
+        srv.stop()
+
+
 def t_fulldisk():
     """A real full disk: a 24 MiB tmpfs mounted in a user+mount namespace of our own (no root
     needed: `unshare -rm`); the server runs in it (nsenter), the test fills it through
@@ -408,7 +463,8 @@ def t_fulldisk():
 
 
 GROUPS = {"strict": t_strict, "heads": t_heads, "uploads": t_uploads,
-          "fulldisk": t_fulldisk, "slow": t_slow}
+          "fulldisk": t_fulldisk, "slow": t_slow,
+          "finish": t_finish}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
