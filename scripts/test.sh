@@ -12,6 +12,12 @@ if git rev-parse --git-dir >/dev/null 2>&1 &&
   exit 1
 fi
 scripts/install-deps.sh
+# the browser tests' driver (tests/web: playwright-core, pinned by package-lock.json; no
+# browser download, they use Debian's chromium); without it they report SKIPPED
+if command -v npm >/dev/null 2>&1; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "scripts/test.sh: npm ci in tests/web failed: the browser tests will be skipped" >&2
+fi
 # the release build (gcc, what scripts/run.sh builds) must stay warning-free too
 cmake --preset release >/dev/null
 cmake --build --preset release

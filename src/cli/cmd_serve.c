@@ -173,6 +173,25 @@ static int set_adoption(upd_server_config *cfg, const char *v, char *err, size_t
     return -1;
 }
 
+/* --session-idle, --session-max: a positive age (dashboard sessions, session.h) */
+static int set_session_age(int64_t *out, const char *v, char *err, size_t errlen)
+{
+    if (strcmp(v, "forever") && parse_age(v, out) == 0)
+        return 0;
+    snprintf(err, errlen, "needs an age like 12h, 30m, 7d or 45s");
+    return -1;
+}
+
+static int set_session_idle(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_session_age(&cfg->session_idle_ms, v, err, errlen);
+}
+
+static int set_session_max(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    return set_session_age(&cfg->session_max_ms, v, err, errlen);
+}
+
 static int set_backoff(upd_server_config *cfg, const char *v, char *err, size_t errlen)
 {
     if (parse_backoff(v, cfg) == 0)
@@ -239,6 +258,11 @@ static const serve_opt OPTS[] = {
      "device until 'updraft device\nretry MAC' (default 0,15m,2h; 'none': stop at the\nfirst "
      "failure)",
      set_backoff},
+    {"--session-idle", "session-idle", "AGE",
+     "a dashboard session unused this long ends (default\n12h; docs/dashboard.md)",
+     set_session_idle},
+    {"--session-max", "session-max", "AGE",
+     "a dashboard session ends this long after sign-in\n(default 7d)", set_session_max},
     {"--log-format", "log-format", "FORMAT",
      "the log on stderr: text (default) or json, one line\nper event", set_log_format},
     {"--log-level", "log-level", "LEVEL",

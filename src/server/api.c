@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "problems.h"
 #include "relnotes.h"
+#include "session.h"
 #include "srv.h"
 #include "tagging.h"
 
@@ -835,6 +836,8 @@ enum MHD_Result upd__api_route(req *r, struct MHD_Connection *c, const char *url
         r->started = 1;
         /* who sent it and whether their role may call the route (authz.c) */
         enum MHD_Result ret = MHD_NO;
+        if (upd__session_is_signin(path, method)) /* authenticated by its body (session.h) */
+            return MHD_YES;
         if (upd__authz_begin(r, c, path, method, &ret) != 0)
             return ret;
         if (is_upload && upd__upload_begin(r, c, is_preview) < 0)
@@ -878,6 +881,8 @@ static enum MHD_Result dispatch(req *r, struct MHD_Connection *c, const char *pa
         return upd__tokens_route(r, c, method, path + 7);
     if (!strcmp(path, "/roles"))
         return upd__roles_route(r, c);
+    if (!strcmp(path, "/session"))
+        return upd__session_route(r, c, method);
     if (!strncmp(path, "/releases", 9) && (path[9] == '\0' || path[9] == '/'))
         return releases(r, c, method, path + 9);
     if (!strncmp(path, "/channels", 9) && (path[9] == '\0' || path[9] == '/'))

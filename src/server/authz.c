@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "session.h"
 #include "srv.h"
 
 #define ANY     (UPD_ROLE_ADMIN | UPD_ROLE_OPERATOR | UPD_ROLE_VIEWER | UPD_ROLE_CI)
@@ -62,6 +63,9 @@ static const upd_route ROUTES[] = {
     {"POST", "/rollouts/{id}/resume", OPERATE, "resume a paused rollout"},
     {"POST", "/rollouts/{id}/abort", OPERATE, "abort a rollout"},
     {"POST", "/rollouts/{id}/rollback", OPERATE, "roll a rollout's devices back"},
+    {"POST", "/session", READ, "sign in to the dashboard (a session cookie)"},
+    {"GET", "/session", ANY, "show whom the request acts for (and the session's CSRF value)"},
+    {"DELETE", "/session", ANY, "sign out of the dashboard"},
     {"GET", "/tokens", ADMIN, "list API tokens"},
     {"POST", "/tokens", ADMIN, "create an API token"},
     {"DELETE", "/tokens/{name}", ADMIN, "revoke an API token"},
@@ -354,12 +358,33 @@ static void audit(req *r, const upd_route *rt, const char *path, const char *met
                  e.detail, err);
 }
 
-/* The token of the request (Authorization: Bearer, the scheme in any case) into who.
- * 1 when it is valid, 0 when missing or wrong (why says which), -1 store failure. */
+int upd__authz_secret(srv *s, const char *secret, upd_principal *who, char *why, size_t whylen)
+{
+    if (upd__secret_eq(secret, s->token)) {
+        upd__copy(who->name, sizeof who->name, UPD_BOOTSTRAP_TOKEN);
+        who->role = UPD_ROLE_ADMIN;
+        return 1;
+    }
+    return upd__token_check(s, secret, who, why, whylen);
+}
+
+const upd_route *upd__authz_find(const char *method, const char *path)
+{
+    for (int i = 0; i < NROUTES; i++)
+        if (!strcmp(ROUTES[i].method, method) && path_match(ROUTES[i].path, path))
+            return &ROUTES[i];
+    return NULL;
+}
+
+/* The token of the request (Authorization: Bearer, the scheme in any case; without one,
+ * a dashboard session's cookie: session.h) into who. 1 when it is valid, 0 when missing
+ * or wrong (why says which), -1 store failure. */
 static int authenticate(srv *s, struct MHD_Connection *c, upd_principal *who, char *why,
                         size_t whylen)
 {
     const char *h = upd__header(c, "Authorization");
+    if (!h && MHD_lookup_connection_value(c, MHD_COOKIE_KIND, UPD_SESSION_COOKIE))
+        return upd__session_auth(s, c, who, why, whylen);
     if (!h || strncasecmp(h, "Bearer ", 7)) {
         snprintf(why, whylen,
                  "missing admin token: send 'Authorization: Bearer <token>' (the bootstrap "
@@ -370,12 +395,7 @@ static int authenticate(srv *s, struct MHD_Connection *c, upd_principal *who, ch
     h += 7;
     while (*h == ' ')
         h++;
-    if (upd__secret_eq(h, s->token)) {
-        upd__copy(who->name, sizeof who->name, UPD_BOOTSTRAP_TOKEN);
-        who->role = UPD_ROLE_ADMIN;
-        return 1;
-    }
-    return upd__token_check(s, h, who, why, whylen);
+    return upd__authz_secret(s, h, who, why, whylen);
 }
 
 int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles)
@@ -442,6 +462,8 @@ int upd__authz_begin(req *r, struct MHD_Connection *c, const char *path, const c
     }
     upd_authlimit_ok(s->admin_limit, r->who.ip, NULL);
     note_use(s, &r->who);
+    if (upd__session_write_refused(r, c, method, ret)) /* CSRF and Origin (session.h) */
+        return -1;
     /* the route and its roles */
     const char *p = *path ? path : "/";
     const char *m = !strcmp(method, "HEAD") ? "GET" : method;

@@ -37,6 +37,10 @@ typedef struct upd_principal {
     unsigned role;      /* one UPD_ROLE_* bit; 0 none (not authenticated) */
     char channels[512]; /* ci: the channels it may upload to, "a,b"; "" any */
     char ip[48];
+    /* a dashboard session (session.h): its id (SHA-256 of the cookie) and CSRF value;
+     * both "" for a bearer token */
+    char session[65];
+    char csrf[65];
 } upd_principal;
 
 /* A role's name ("operator"), NULL for a value that is not one role. */
@@ -45,6 +49,9 @@ const char *upd__role_name(unsigned role);
 unsigned upd__role_parse(const char *s);
 /* The names of the roles in mask: "operator or admin". */
 void upd__roles_text(unsigned mask, char *out, size_t cap);
+
+/* The route of the table for method and path (under /api/v1), NULL when none. */
+const upd_route *upd__authz_find(const char *method, const char *path);
 
 /* Is the channel in the comma-separated list? */
 int upd__channel_in_list(const char *list, const char *channel);

@@ -1013,6 +1013,8 @@ enum MHD_Result upd__device_route(req *r, struct MHD_Connection *c, const char *
         return handle_release_file(r, c, method, url + 10);
     if (!strncmp(url, "/manifest/", 10))
         return upd__manifest_route(r, c, url + 10);
+    if (!strncmp(url, "/ui/", 4)) /* the dashboard's files: after every device path */
+        return upd__webui_route(r, c, url, method);
     return upd__reply_text(r, c, MHD_HTTP_NOT_FOUND,
                            "updraft: not found. Devices: /update, /update/<channel>, "
                            "/fw/<MAC>.version, /fw/<MAC>.bin, /releases/<id>/<name>.bin, "

@@ -52,7 +52,11 @@ int upd__head_check(struct MHD_Connection *c, const char *method, const char *ur
     out->line = line;
     out->fields = a.fields;
     out->cost = out->bytes + a.fields * UPD_HEAD_FIELD_COST;
-    return out->cost > UPD_HEAD_MAX;
+    /* browsers (the dashboard and its API) send larger heads than devices */
+    int web =
+        (url[0] == '/' && url[1] == '\0') || !strncmp(url, "/ui/", 4) || !strncmp(url, "/api/", 5);
+    out->max = web ? UPD_HEAD_MAX_WEB : UPD_HEAD_MAX;
+    return out->cost > out->max;
 }
 
 static int send_direct(struct MHD_Connection *c, const char *p, size_t n)
@@ -92,19 +96,19 @@ static int send_direct(struct MHD_Connection *c, const char *p, size_t n)
 enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
                                         const upd_head_size *h)
 {
-    int uri = h->line > UPD_HEAD_MAX / 2;
+    int uri = h->line > h->max / 2;
     char msg[512];
     if (uri)
         snprintf(msg, sizeof msg,
                  "the request line is %zu bytes; this server takes request heads of at most "
                  "%d bytes: send long values (such as release notes) in the body, not in the "
                  "URL (docs/api.md)",
-                 h->line, UPD_HEAD_MAX);
+                 h->line, (int)h->max);
     else
         snprintf(msg, sizeof msg,
                  "the request head is %zu bytes in %zu fields; this server takes at most %d "
                  "bytes (each field counts %d more): send fewer or shorter headers",
-                 h->bytes, h->fields, UPD_HEAD_MAX, UPD_HEAD_FIELD_COST);
+                 h->bytes, h->fields, (int)h->max, UPD_HEAD_FIELD_COST);
     int api = !strncmp(url, "/api/", 5);
     char body[700];
     if (api)

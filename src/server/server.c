@@ -221,12 +221,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return upd__health_route(r, c, url);
     if (!strcmp(url, "/metrics"))
         return metrics_route(r, c, method);
-    if (!strcmp(url, "/")) {
-        r->started = 1;
-        return upd__reply_text(r, c, MHD_HTTP_OK,
-                               "updraft update server: devices use /update (docs/protocol.md), "
-                               "operators /api/v1 (docs/api.md)");
-    }
+    if (!strcmp(url, "/")) /* the dashboard (webui.c); its files under /ui/: device.c */
+        return upd__webui_route(r, c, url, method);
     return upd__device_route(r, c, url, method);
 }
 

@@ -24,6 +24,8 @@ typedef struct upd_server_config {
     unsigned head_timeout_s;      /* seconds for a request head; 0: 10 (connguard.h) */
     uint64_t max_upload;          /* largest upload accepted, bytes; 0: 64 MiB */
     int64_t keep_events_ms;       /* delete events older than this; 0 keeps them all */
+    int64_t session_idle_ms;      /* a dashboard session ends unused this long; 0: 12 h */
+    int64_t session_max_ms;       /* ... and this long after sign-in at the latest; 0: 7 d */
     /* back-off after a release failed on a device: step k waits backoff_ms[k-1]; a
      * failure after the last step stops offers until `device retry` (outcome.h) */
     int64_t backoff_ms[8];

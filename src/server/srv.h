@@ -217,8 +217,12 @@ int upd__api_token_ok(srv *s, struct MHD_Connection *c);
 /* ---- reqlimit.c ---- */
 /* The largest request head taken (request line and header lines, each field counted
  * UPD_HEAD_FIELD_COST more for its record in the connection's memory pool). Below it,
- * every answer's header lines fit in UPD_CONN_MEMORY; a device request is about 500. */
+ * every answer's header lines fit in UPD_CONN_MEMORY; a device request is about 500.
+ * The dashboard's paths (/, /ui/, /api/) take UPD_HEAD_MAX_WEB: a browser's head with
+ * the session cookie costs about 2,000 (Debian's chromium, tests/web/measure-head.mjs),
+ * and their answers fit beside a head of up to about 3,500 (docs/security.md). */
 #define UPD_HEAD_MAX        2560
+#define UPD_HEAD_MAX_WEB    3072
 #define UPD_HEAD_FIELD_COST 64
 
 typedef struct upd_head_size {
@@ -226,9 +230,10 @@ typedef struct upd_head_size {
     size_t line;   /* the request line's share */
     size_t fields; /* header lines and query arguments */
     size_t cost;   /* bytes + fields * UPD_HEAD_FIELD_COST */
+    size_t max;    /* the limit of its path: UPD_HEAD_MAX, or UPD_HEAD_MAX_WEB */
 } upd_head_size;
 
-/* Measure the request head of c into out; 1 when it is above UPD_HEAD_MAX. */
+/* Measure the request head of c into out; 1 when it is above its path's limit. */
 int upd__head_check(struct MHD_Connection *c, const char *method, const char *url,
                     upd_head_size *out);
 /* Answer 431 (or 414 when the request line is most of it) on the connection itself, then
@@ -252,6 +257,9 @@ int upd__authz_token_ok(srv *s, struct MHD_Connection *c, unsigned roles);
 enum MHD_Result upd__roles_route(req *r, struct MHD_Connection *c);
 /* 429 with Retry-After: secs (JSON for the API, plain text for devices). */
 enum MHD_Result upd__reply_throttled(req *r, struct MHD_Connection *c, unsigned secs, int json);
+/* A token's secret (the bootstrap token or a named one) into who: 1 valid, 0 unknown,
+ * wrong or expired (why says which), -1 the store failed. */
+int upd__authz_secret(srv *s, const char *secret, upd_principal *who, char *why, size_t whylen);
 /* A named token's secret into who: 1 valid, 0 unknown, wrong or expired (why says
  * which), -1 the store failed. */
 int upd__token_check(srv *s, const char *secret, upd_principal *who, char *why, size_t whylen);
@@ -286,6 +294,13 @@ void upd__upspace_explain(srv *s, char *err, size_t errlen);
 void upd__upspace_startup_check(srv *s);
 /* Add "upload_room": {"used", "max"} (bytes) to j (GET /api/v1). */
 void upd__upspace_json(srv *s, cJSON *j);
+
+/* ---- webui.c: the dashboard's files (webui.h, docs/dashboard.md) ---- */
+/* GET/HEAD / and /ui/<path>: the file with its ETag, gzip when accepted, 304. */
+enum MHD_Result upd__webui_route(req *r, struct MHD_Connection *c, const char *url,
+                                 const char *method);
+/* The dashboard's Content-Security-Policy, nosniff and Referrer-Policy on resp. */
+void upd__webui_security_headers(struct MHD_Response *resp);
 
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);

@@ -155,6 +155,22 @@ typedef struct upd_token_use {
     char from[48];
 } upd_token_use;
 
+/* A dashboard session (session.h). The cookie's value is never stored: id is the SHA-256
+ * (hex) of it. The session acts for the token it was opened with (token_key finds a
+ * named token's row, token_hash is the SHA-256 of the token's secret): when that token
+ * is revoked, expires or (the bootstrap token) is replaced, the session is over. */
+typedef struct upd_session_row {
+    char id[65];
+    char csrf[65]; /* the value writes must send in X-CSRF-Token */
+    char token_name[UPD_NAME_MAX];
+    char token_key[32]; /* "" the bootstrap token */
+    char token_hash[65];
+    int64_t created_ms;
+    int64_t last_ms;    /* its last use (written at most once a minute) */
+    int64_t expires_ms; /* absolute end */
+    char ip[48];        /* where it was opened from */
+} upd_session_row;
+
 typedef struct upd_channel_row {
     char name[UPD_NAME_MAX];
     char platform[16];
@@ -475,6 +491,16 @@ typedef struct upd_store_ops {
     /* The snapshots' rows from since_ms on, oldest first; platform NULL = all. */
     int (*adoption_list)(upd_store *st, const char *platform, int64_t since_ms, upd_adoption_cb cb,
                          void *ctx);
+    /* Dashboard sessions (session.h). session_insert: store s and, in the same
+     * transaction, delete the sessions that are over (expires_ms <= now_ms, or last_ms <=
+     * idle_before_ms). session_get: by id (ENOTFOUND). session_touch: set last_ms.
+     * session_delete: session id, or (id NULL) every session opened with the token named
+     * token_name; *n (may be NULL) says how many went. */
+    int (*session_insert)(upd_store *st, const upd_session_row *s, int64_t now_ms,
+                          int64_t idle_before_ms, char *err, size_t errlen);
+    int (*session_get)(upd_store *st, const char *id, upd_session_row *out);
+    int (*session_touch)(upd_store *st, const char *id, int64_t last_ms);
+    int (*session_delete)(upd_store *st, const char *id, const char *token_name, int64_t *n);
 } upd_store_ops;
 
 struct upd_store {

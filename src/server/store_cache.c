@@ -512,6 +512,29 @@ static void changed_elsewhere(void *ctx)
     bump(ctx, 1, 1);
 }
 
+/* Sessions pass through: they are not on the device path. */
+static int c_session_insert(upd_store *st, const upd_session_row *x, int64_t now_ms,
+                            int64_t idle_before_ms, char *err, size_t errlen)
+{
+    return cs(st)->inner->ops->session_insert(cs(st)->inner, x, now_ms, idle_before_ms, err,
+                                              errlen);
+}
+
+static int c_session_get(upd_store *st, const char *id, upd_session_row *out)
+{
+    return cs(st)->inner->ops->session_get(cs(st)->inner, id, out);
+}
+
+static int c_session_touch(upd_store *st, const char *id, int64_t last_ms)
+{
+    return cs(st)->inner->ops->session_touch(cs(st)->inner, id, last_ms);
+}
+
+static int c_session_delete(upd_store *st, const char *id, const char *token_name, int64_t *n)
+{
+    return cs(st)->inner->ops->session_delete(cs(st)->inner, id, token_name, n);
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -584,6 +607,10 @@ static const upd_store_ops CACHE_OPS = {
     .token_list = c_token_list,
     .token_delete = c_token_delete,
     .token_touch = c_token_touch,
+    .session_insert = c_session_insert,
+    .session_get = c_session_get,
+    .session_touch = c_session_touch,
+    .session_delete = c_session_delete,
     .channel_set_downgrade = c_channel_set_downgrade,
     .blob_put = c_blob_put,
     .blob_get = c_blob_get,

@@ -123,6 +123,13 @@ static const char *const MIGRATIONS[] = {
     " at_ms BIGINT NOT NULL, platform TEXT NOT NULL, version TEXT NOT NULL,"
     " tool TEXT NOT NULL DEFAULT '', devices BIGINT NOT NULL,"
     " PRIMARY KEY(at_ms, platform, version, tool));",
+    /* 15: dashboard sessions (session.c) */
+    "CREATE TABLE sessions("
+    " id TEXT PRIMARY KEY, csrf TEXT NOT NULL, token_name TEXT NOT NULL,"
+    " token_key TEXT NOT NULL DEFAULT '', token_hash TEXT NOT NULL,"
+    " created_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,"
+    " ip TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX sessions_token ON sessions(token_name);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -256,6 +263,12 @@ enum q {
     Q_ADOPT_PUT,
     Q_ADOPT_PRUNE,
     Q_ADOPT_LIST,
+    Q_SES_INSERT,
+    Q_SES_PRUNE,
+    Q_SES_GET,
+    Q_SES_TOUCH,
+    Q_SES_DEL,
+    Q_SES_DEL_TOKEN,
     Q__COUNT
 };
 
@@ -406,6 +419,15 @@ static const char *const SQL[Q__COUNT] = {
     [Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE name=$1 AND key_id IS NOT NULL",
     [Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_ms=$2, last_used_from=$3 WHERE name=$1 AND "
                     "last_used_ms<$2",
+    [Q_SES_INSERT] =
+        "INSERT INTO sessions(id, csrf, token_name, token_key, token_hash, created_ms, "
+        "last_ms, expires_ms, ip) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+    [Q_SES_PRUNE] = "DELETE FROM sessions WHERE expires_ms<=$1 OR last_ms<=$2",
+    [Q_SES_GET] = "SELECT id, csrf, token_name, token_key, token_hash, created_ms, last_ms, "
+                  "expires_ms, ip FROM sessions WHERE id=$1",
+    [Q_SES_TOUCH] = "UPDATE sessions SET last_ms=$2 WHERE id=$1 AND last_ms<$2",
+    [Q_SES_DEL] = "DELETE FROM sessions WHERE id=$1",
+    [Q_SES_DEL_TOKEN] = "DELETE FROM sessions WHERE token_name=$1",
     [Q_RO_INSERT] = "INSERT INTO rollouts(release_id, target, rollback_of, waves, thresholds, "
                     "max_fail_bp, max_fail_count, min_success, min_sample, soak_ms, silent_ms, "
                     "win, tz, allow_downgrade, start_at_ms, webhook, state, wave, wave_opened_ms, "
@@ -2041,6 +2063,101 @@ static int p_event_add(upd_store *base, const upd_event_row *e, char *err, size_
     return rc;
 }
 
+/* ---- dashboard sessions ------------------------------------------------------------- */
+
+static int p_session_insert(upd_store *base, const upd_session_row *x, int64_t now_ms,
+                            int64_t idle_before_ms, char *err, size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_int(&a, now_ms);
+        arg_int(&a, idle_before_ms);
+        rc = exec_q(c, Q_SES_PRUNE, &a, NULL);
+    }
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_text(&a, x->id);
+        arg_text(&a, x->csrf);
+        arg_text(&a, x->token_name);
+        arg_text(&a, x->token_key);
+        arg_text(&a, x->token_hash);
+        arg_int(&a, x->created_ms);
+        arg_int(&a, x->last_ms);
+        arg_int(&a, x->expires_ms);
+        arg_text(&a, x->ip);
+        rc = exec_q(c, Q_SES_INSERT, &a, NULL);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not store the session", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_session_get(upd_store *base, const char *id, upd_session_row *out)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, id);
+    int rc;
+    PGresult *r = run(c, Q_SES_GET, &a, &rc);
+    if (r && PQntuples(r) > 0) {
+        memset(out, 0, sizeof *out);
+        col_text(r, 0, 0, out->id, sizeof out->id);
+        col_text(r, 0, 1, out->csrf, sizeof out->csrf);
+        col_text(r, 0, 2, out->token_name, sizeof out->token_name);
+        col_text(r, 0, 3, out->token_key, sizeof out->token_key);
+        col_text(r, 0, 4, out->token_hash, sizeof out->token_hash);
+        out->created_ms = col_int(r, 0, 5, 0);
+        out->last_ms = col_int(r, 0, 6, 0);
+        out->expires_ms = col_int(r, 0, 7, 0);
+        col_text(r, 0, 8, out->ip, sizeof out->ip);
+    } else if (r) {
+        rc = UPD_STORE_ENOTFOUND;
+    }
+    PQclear(r);
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_session_touch(upd_store *base, const char *id, int64_t last_ms)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, id);
+    arg_int(&a, last_ms);
+    int rc = exec_q(c, Q_SES_TOUCH, &a, NULL);
+    release_conn(s, c);
+    return rc;
+}
+
+static int p_session_delete(upd_store *base, const char *id, const char *token_name, int64_t *n)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    args_init(&a);
+    arg_text(&a, id ? id : token_name);
+    int64_t changed = 0;
+    int rc = exec_q(c, id ? Q_SES_DEL : Q_SES_DEL_TOKEN, &a, &changed);
+    if (n)
+        *n = rc == 0 ? changed : 0;
+    release_conn(s, c);
+    return rc;
+}
+
 static void read_token(const PGresult *r, int row, upd_token_row *t)
 {
     memset(t, 0, sizeof *t);
@@ -2625,6 +2742,10 @@ static const upd_store_ops PG_OPS = {
     .token_list = p_token_list,
     .token_delete = p_token_delete,
     .token_touch = p_token_touch,
+    .session_insert = p_session_insert,
+    .session_get = p_session_get,
+    .session_touch = p_session_touch,
+    .session_delete = p_session_delete,
     .blob_put = p_blob_put,
     .blob_get = p_blob_get,
     .blob_drop = p_blob_drop,

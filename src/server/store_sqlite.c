@@ -121,6 +121,14 @@ static const char *const MIGRATIONS[] = {
     " at_ms INTEGER NOT NULL, platform TEXT NOT NULL, version TEXT NOT NULL,"
     " tool TEXT NOT NULL DEFAULT '', devices INTEGER NOT NULL,"
     " PRIMARY KEY(at_ms, platform, version, tool)) WITHOUT ROWID;",
+    /* 15: dashboard sessions (session.c): the cookie only as its SHA-256, the token it
+     * acts for, its times */
+    "CREATE TABLE sessions("
+    " id TEXT PRIMARY KEY, csrf TEXT NOT NULL, token_name TEXT NOT NULL,"
+    " token_key TEXT NOT NULL DEFAULT '', token_hash TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+    " ip TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
+    "CREATE INDEX sessions_token ON sessions(token_name);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -215,6 +223,12 @@ enum q {
     Q_TOK_LIST,
     Q_TOK_DELETE,
     Q_TOK_TOUCH,
+    Q_SES_INSERT,
+    Q_SES_PRUNE,
+    Q_SES_GET,
+    Q_SES_TOUCH,
+    Q_SES_DEL,
+    Q_SES_DEL_TOKEN,
     Q__COUNT
 };
 
@@ -357,6 +371,15 @@ static const char *const SQL[Q__COUNT] = {
     [Q_TOK_DELETE] = "DELETE FROM api_tokens WHERE name=?1 AND key_id IS NOT NULL",
     [Q_TOK_TOUCH] = "UPDATE api_tokens SET last_used_ms=?2, last_used_from=?3 WHERE name=?1 AND "
                     "last_used_ms<?2",
+    [Q_SES_INSERT] =
+        "INSERT INTO sessions(id, csrf, token_name, token_key, token_hash, created_ms, "
+        "last_ms, expires_ms, ip) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+    [Q_SES_PRUNE] = "DELETE FROM sessions WHERE expires_ms<=?1 OR last_ms<=?2",
+    [Q_SES_GET] = "SELECT id, csrf, token_name, token_key, token_hash, created_ms, last_ms, "
+                  "expires_ms, ip FROM sessions WHERE id=?1",
+    [Q_SES_TOUCH] = "UPDATE sessions SET last_ms=?2 WHERE id=?1 AND last_ms<?2",
+    [Q_SES_DEL] = "DELETE FROM sessions WHERE id=?1",
+    [Q_SES_DEL_TOKEN] = "DELETE FROM sessions WHERE token_name=?1",
     [Q_EV_LIST] =
         "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events WHERE "
         "(?1 IS NULL OR mac=?1) AND (?2 IS NULL OR kind=?2) AND (?3=0 OR id<?3) "
@@ -1695,6 +1718,105 @@ static int s_token_touch(upd_store *base, const upd_token_use *uses, size_t n, c
     return rc;
 }
 
+/* ---- dashboard sessions ------------------------------------------------------------- */
+
+static int s_session_insert(upd_store *base, const upd_session_row *x, int64_t now_ms,
+                            int64_t idle_before_ms, char *err, size_t errlen)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = begin(c);
+    sqlite3_stmt *st = rc ? NULL : stmt(c, Q_SES_PRUNE);
+    if (!rc && !st)
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_int64(st, 2, idle_before_ms);
+        rc = exec_done(c, st);
+    }
+    if (!rc && !(st = stmt(c, Q_SES_INSERT)))
+        rc = UPD_STORE_EFAIL;
+    if (!rc) {
+        sqlite3_bind_text(st, 1, x->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, x->csrf, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, x->token_name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, x->token_key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, x->token_hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, x->created_ms);
+        sqlite3_bind_int64(st, 7, x->last_ms);
+        sqlite3_bind_int64(st, 8, x->expires_ms);
+        sqlite3_bind_text(st, 9, x->ip, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+    }
+    if (rc == 0)
+        rc = commit(c);
+    if (rc) {
+        seterr(err, errlen, "could not store the session", c);
+        rollback(c);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_session_get(upd_store *base, const char *id, upd_session_row *out)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_SES_GET);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        int x = sqlite3_step(st);
+        if (x == SQLITE_ROW) {
+            memset(out, 0, sizeof *out);
+            col_text(st, 0, out->id, sizeof out->id);
+            col_text(st, 1, out->csrf, sizeof out->csrf);
+            col_text(st, 2, out->token_name, sizeof out->token_name);
+            col_text(st, 3, out->token_key, sizeof out->token_key);
+            col_text(st, 4, out->token_hash, sizeof out->token_hash);
+            out->created_ms = col_int(st, 5, 0);
+            out->last_ms = col_int(st, 6, 0);
+            out->expires_ms = col_int(st, 7, 0);
+            col_text(st, 8, out->ip, sizeof out->ip);
+        }
+        rc = x == SQLITE_ROW ? 0 : x == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
+        sqlite3_reset(st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_session_touch(upd_store *base, const char *id, int64_t last_ms)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_SES_TOUCH);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, last_ms);
+        rc = exec_done(c, st);
+    }
+    release_conn(s, c);
+    return rc;
+}
+
+static int s_session_delete(upd_store *base, const char *id, const char *token_name, int64_t *n)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, id ? Q_SES_DEL : Q_SES_DEL_TOKEN);
+    int rc = UPD_STORE_EFAIL;
+    if (st) {
+        sqlite3_bind_text(st, 1, id ? id : token_name, -1, SQLITE_TRANSIENT);
+        rc = exec_done(c, st);
+        if (n)
+            *n = rc == 0 ? sqlite3_changes(c->db) : 0;
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 /* ---- the writer thread's batches ------------------------------------------------------ */
 
 /* The statement that records a check-in on the device row, bound and ready to step:
@@ -2407,6 +2529,10 @@ static const upd_store_ops SQLITE_OPS = {
     .token_list = s_token_list,
     .token_delete = s_token_delete,
     .token_touch = s_token_touch,
+    .session_insert = s_session_insert,
+    .session_get = s_session_get,
+    .session_touch = s_session_touch,
+    .session_delete = s_session_delete,
     .channel_set_downgrade = s_channel_set_downgrade,
     .event_tail = s_event_tail,
     .adoption_add = s_adoption_add,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session.h"
 #include "srv.h"
 
 #define KEY_HEX    12
@@ -290,6 +291,7 @@ enum MHD_Result upd__tokens_route(req *r, struct MHD_Connection *c, const char *
                                     UPD_BOOTSTRAP_TOKEN);
         if (rc)
             return upd__api_store_failed(r, c, err);
+        upd__session_end_token(s, name); /* its dashboard sessions end with it */
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "name", name);
         cJSON_AddBoolToObject(j, "revoked", 1);
