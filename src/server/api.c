@@ -610,6 +610,21 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         f.limit = (int)lv;
         f.offset = ov;
         f.pinned_to = pv;
+        /* sort=mac, -mac, last_seen, -last_seen (the default), first_seen, -first_seen */
+        static const char *const SORTS[UPD_ORDER_COUNT] = {
+            "-last_seen", "last_seen", "mac", "-mac", "-first_seen", "first_seen"};
+        const char *sort = upd__arg(c, "sort");
+        if (sort && *sort) {
+            f.order = -1;
+            for (int i = 0; i < UPD_ORDER_COUNT; i++)
+                if (!strcmp(sort, SORTS[i]))
+                    f.order = i;
+            if (f.order < 0)
+                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-sort",
+                                        "sort must be last_seen, first_seen or mac, with a '-' "
+                                        "before it for the reverse order (default -last_seen: "
+                                        "the newest seen first)");
+        }
         f.tool = upd__arg(c, "tool");
         const char *ftext = upd__arg(c, "filter");
         upd_filter *filt = NULL;

@@ -192,7 +192,19 @@ typedef struct upd_device_filter {
                             * devices only; "sim"/"doctor" that tool's */
     int limit;             /* <= 0: 1000 */
     int64_t offset;        /* rows to skip (paging), 0 none */
+    int order;             /* UPD_ORDER_*: the listing's order (0: last seen, newest first) */
 } upd_device_filter;
+
+/* Orders of a device listing (upd_device_filter.order); ties go by MAC. */
+enum {
+    UPD_ORDER_SEEN_DESC = 0, /* last seen, newest first */
+    UPD_ORDER_SEEN,          /* last seen, oldest first (never seen first) */
+    UPD_ORDER_MAC,
+    UPD_ORDER_MAC_DESC,
+    UPD_ORDER_FIRST_DESC, /* first seen, newest first */
+    UPD_ORDER_FIRST,
+    UPD_ORDER_COUNT
+};
 
 /* One device's new tags (store op device_set_tags). */
 typedef struct upd_tag_write {

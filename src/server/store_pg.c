@@ -207,7 +207,12 @@ enum q {
     Q_CHAN_LIST,
     Q_DEV_GET,
     Q_DEV_GET_PRE,
-    Q_DEV_LIST,
+    Q_DEV_LIST, /* then one per UPD_ORDER_*, in its order */
+    Q_DEV_LIST_SEEN,
+    Q_DEV_LIST_MAC,
+    Q_DEV_LIST_MAC_DESC,
+    Q_DEV_LIST_FIRST_DESC,
+    Q_DEV_LIST_FIRST,
     Q_DEV_COUNT,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
@@ -320,6 +325,16 @@ static const char *const SQL[Q__COUNT] = {
                       "WHERE mac=$1 FOR UPDATE",
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
                    " ORDER BY last_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
+    [Q_DEV_LIST_SEEN] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                        " ORDER BY last_seen_ms, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
+    [Q_DEV_LIST_MAC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                       " ORDER BY mac COLLATE \"C\" LIMIT $8 OFFSET $9",
+    [Q_DEV_LIST_MAC_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                            " ORDER BY mac COLLATE \"C\" DESC LIMIT $8 OFFSET $9",
+    [Q_DEV_LIST_FIRST_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                              " ORDER BY first_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
+    [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                         " ORDER BY first_seen_ms, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
@@ -1547,6 +1562,13 @@ static int p_device_count(upd_store *base, const upd_device_filter *f, int64_t *
     return rc;
 }
 
+/* The listing statement of f's order (upd_device_filter.order). */
+static enum q dev_list_q(const upd_device_filter *f)
+{
+    int o = f ? f->order : 0;
+    return (enum q)(Q_DEV_LIST + (o > 0 && o < UPD_ORDER_COUNT ? o : 0));
+}
+
 static int p_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     pg_store *s = (pg_store *)base;
@@ -1556,7 +1578,7 @@ static int p_device_list(upd_store *base, const upd_device_filter *f, upd_device
     arg_int(&a, f && f->limit > 0 ? f->limit : 1000);
     arg_int(&a, f && f->offset > 0 ? f->offset : 0);
     int rc;
-    PGresult *res = run(c, Q_DEV_LIST, &a, &rc);
+    PGresult *res = run(c, dev_list_q(f), &a, &rc);
     release_conn(s, c);
     upd_device_row *d = malloc(sizeof *d);
     if (res && !d)

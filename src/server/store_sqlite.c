@@ -182,7 +182,12 @@ enum q {
     Q_CHAN_LIST,
     Q_DEV_GET,
     Q_DEV_GET_PRE,
-    Q_DEV_LIST,
+    Q_DEV_LIST, /* then one per UPD_ORDER_*, in its order */
+    Q_DEV_LIST_SEEN,
+    Q_DEV_LIST_MAC,
+    Q_DEV_LIST_MAC_DESC,
+    Q_DEV_LIST_FIRST_DESC,
+    Q_DEV_LIST_FIRST,
     Q_DEV_COUNT,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
@@ -290,6 +295,16 @@ static const char *const SQL[Q__COUNT] = {
                       "WHERE mac=?1",
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
                    " ORDER BY last_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
+    [Q_DEV_LIST_SEEN] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                        " ORDER BY last_seen_ms, mac LIMIT ?5 OFFSET ?8",
+    [Q_DEV_LIST_MAC] =
+        "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER " ORDER BY mac LIMIT ?5 OFFSET ?8",
+    [Q_DEV_LIST_MAC_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                            " ORDER BY mac DESC LIMIT ?5 OFFSET ?8",
+    [Q_DEV_LIST_FIRST_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                              " ORDER BY first_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
+    [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
+                         " ORDER BY first_seen_ms, mac LIMIT ?5 OFFSET ?8",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=?1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=?2 WHERE id=?1",
@@ -1392,11 +1407,18 @@ static int s_device_count(upd_store *base, const upd_device_filter *f, int64_t *
     return rc;
 }
 
+/* The listing statement of f's order (upd_device_filter.order). */
+static enum q dev_list_q(const upd_device_filter *f)
+{
+    int o = f ? f->order : 0;
+    return (enum q)(Q_DEV_LIST + (o > 0 && o < UPD_ORDER_COUNT ? o : 0));
+}
+
 static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    sqlite3_stmt *st = stmt(c, Q_DEV_LIST);
+    sqlite3_stmt *st = stmt(c, dev_list_q(f));
     int rc = st ? 0 : UPD_STORE_EFAIL;
     upd_device_row *d = malloc(sizeof *d);
     if (!d)

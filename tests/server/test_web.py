@@ -5,7 +5,7 @@ Origin on writes, sign-out, idle and absolute expiry, a revoked token, restarts)
 the real `updraft serve` on 127.0.0.1. The browser itself: tests/web.
 
 usage: test_web.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: assets sessions expiry heads"""
+GROUP: assets sessions expiry heads sort"""
 import gzip
 import json
 import os
@@ -381,7 +381,44 @@ def t_heads():
         srv.stop()
 
 
-GROUPS = {"assets": t_assets, "sessions": t_sessions, "expiry": t_expiry, "heads": t_heads}
+def t_sort():
+    """GET /api/v1/devices?sort= (the Devices page's sort), with and without a filter."""
+    srv = Server()
+    try:
+        macs = ["5C:CF:7F:00:00:%02X" % i for i in (3, 1, 4, 2)]  # checked in in this order
+        for i, m in enumerate(macs):
+            srv.raw(t.esp8266_request(srv.port, mac=m, version="1.0.%d" % i))
+            time.sleep(0.02)
+        r = srv.api("POST", "/api/v1/devices/tags", {"macs": macs[:2], "add": ["lab"]})
+        eq(r.status, 200, "tag two")
+
+        def listed(**q):
+            r = srv.api("GET", "/api/v1/devices?" + t.urllib.parse.urlencode(q))
+            eq(r.status, 200, "list %r" % q)
+            return [d["mac"] for d in r.json["devices"]]
+        newest = list(reversed(macs))
+        eq(listed(), newest, "default: newest seen first")
+        eq(listed(sort="-last_seen"), newest, "-last_seen: the same")
+        eq(listed(sort="last_seen"), macs, "last_seen: oldest first")
+        eq(listed(sort="mac"), sorted(macs), "mac")
+        eq(listed(sort="-mac"), sorted(macs, reverse=True), "-mac")
+        eq(listed(sort="first_seen"), macs, "first_seen: the first registered first")
+        eq(listed(sort="-first_seen"), newest, "-first_seen")
+        eq(listed(sort="mac", limit=2, offset=1), sorted(macs)[1:3], "mac, a page")
+        eq(listed(sort="-mac", filter="tag=lab"), sorted(macs[:2], reverse=True),
+           "-mac with a filter")
+        eq(listed(sort="mac", filter="tag=lab", limit=1, offset=1), sorted(macs[:2])[1:],
+           "a page of a filtered, sorted listing")
+        for bad in ("version", "MAC", "--mac", "mac "):
+            r = srv.api("GET", "/api/v1/devices?sort=" + t.urllib.parse.quote(bad))
+            eq((r.status, (r.json or {}).get("kind")), (400, "bad-sort"), "sort=%r" % bad)
+        check("first_seen" in r.json["error"], "the error names the sorts: %r" % r.json)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"assets": t_assets, "sessions": t_sessions, "expiry": t_expiry, "heads": t_heads,
+          "sort": t_sort}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
