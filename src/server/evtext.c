@@ -96,3 +96,18 @@ void upd__evtext_rollout(char *d, size_t cap, int64_t id, const char *detail)
 {
     snprintf(d, cap, "rollout %lld: %s", (long long)id, detail);
 }
+
+void upd__evtext_retired_refused(char *err, size_t cap, int64_t id, int pin)
+{
+    snprintf(err, cap, "release %lld is retired: %s", (long long)id,
+             pin ? "pin a release that is not retired"
+                 : "pick a release that is not retired (GET /api/v1/releases)");
+}
+
+void upd__evtext_tags_refused(char *err, size_t cap, const char *mac, int conflict)
+{
+    snprintf(err, cap,
+             conflict ? "the tags of device %s changed meanwhile"
+                      : "device %s is not in the registry",
+             mac);
+}

@@ -1,9 +1,10 @@
-/* The sentences of the events the stores write inside their transactions (the "detail" of
- * release-added, channel-set, pinned, retry, device-deleted, ...): composed here, once,
- * for both backends (DESIGN.md "Rules above the store"), from what the store read in the
- * transaction. Each writes a NUL-terminated sentence of at most cap bytes into d (cut
- * short when longer; versions are cut at 200 characters). The wording is the API's and
- * the event log's (docs/api.md "Events"): change it here and in the docs together. */
+/* The sentences the stores write inside their transactions: the "detail" of their events
+ * (release-added, channel-set, pinned, retry, device-deleted, ...) and the refusals they
+ * explain. Composed here, once, for both backends (DESIGN.md "Rules above the store"),
+ * from what the store read in the transaction. Each writes a NUL-terminated sentence of
+ * at most cap bytes (cut short when longer; versions are cut at 200 characters). The
+ * wording is the API's and the event log's (docs/api.md): change it here and in the docs
+ * together. */
 #ifndef UPD_SERVER_EVTEXT_H
 #define UPD_SERVER_EVTEXT_H
 
@@ -40,5 +41,12 @@ void upd__evtext_retry(char *d, size_t cap, int64_t hold_release, int64_t hold_f
 void upd__evtext_device_deleted(char *d, size_t cap, int64_t nevents);
 /* A rollout's event: "rollout 4: " and the rollout module's sentence. */
 void upd__evtext_rollout(char *d, size_t cap, int64_t id, const char *detail);
+
+/* The refusals both stores explain (their ECONFLICT / ENOTFOUND), into err:
+ * a retired release given to a channel (pin 0) or a pin (pin 1); */
+void upd__evtext_retired_refused(char *err, size_t cap, int64_t id, int pin);
+/* tags not written: the device's tags changed since they were read (conflict 1), or the
+ * device is gone (0). */
+void upd__evtext_tags_refused(char *err, size_t cap, const char *mac, int conflict);
 
 #endif

@@ -1267,10 +1267,7 @@ static int channel_set(upd_store *base, const char *name, int64_t id, int downgr
         rc = get_release(c, id, r);
     if (rc == 0 && r->retired) {
         if (err)
-            snprintf(err, errlen,
-                     "release %lld is retired: pick a release that is not retired "
-                     "(GET /api/v1/releases)",
-                     (long long)id);
+            upd__evtext_retired_refused(err, errlen, id, 0);
         rollback(c);
         free(r);
         release_conn(s, c);
@@ -1480,10 +1477,7 @@ static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
                                                               : UPD_STORE_ENOTFOUND;
             free(d);
             if (err)
-                snprintf(err, errlen,
-                         rc == UPD_STORE_ECONFLICT ? "the tags of device %s changed meanwhile"
-                                                   : "device %s is not in the registry",
-                         w[i].mac);
+                upd__evtext_tags_refused(err, errlen, w[i].mac, rc == UPD_STORE_ECONFLICT);
             break;
         }
         rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);
@@ -1610,8 +1604,7 @@ static int p_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
     int rc = r ? begin(c) : UPD_STORE_EFAIL;
     if (rc == 0 && id > 0 && (rc = get_release(c, id, r)) == 0 && r->retired) {
         if (err)
-            snprintf(err, errlen, "release %lld is retired: pin a release that is not retired",
-                     (long long)id);
+            upd__evtext_retired_refused(err, errlen, id, 1);
         rollback(c);
         free(r);
         release_conn(s, c);

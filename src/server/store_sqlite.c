@@ -1158,10 +1158,7 @@ static int channel_set(upd_store *base, const char *name, int64_t id, int downgr
         goto fail;
     if (r.retired) {
         if (err)
-            snprintf(err, errlen,
-                     "release %lld is retired: pick a release that is not retired "
-                     "(GET /api/v1/releases)",
-                     (long long)id);
+            upd__evtext_retired_refused(err, errlen, id, 0);
         rollback(c);
         release_conn(s, c);
         return UPD_STORE_ECONFLICT;
@@ -1463,8 +1460,7 @@ static int s_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
             goto fail;
         if (r.retired) {
             if (err)
-                snprintf(err, errlen, "release %lld is retired: pin a release that is not retired",
-                         (long long)id);
+                upd__evtext_retired_refused(err, errlen, id, 1);
             rollback(c);
             release_conn(s, c);
             return UPD_STORE_ECONFLICT;
@@ -2385,10 +2381,7 @@ static int s_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
                                                               : UPD_STORE_ENOTFOUND;
             free(d);
             if (err)
-                snprintf(err, errlen,
-                         rc == UPD_STORE_ECONFLICT ? "the tags of device %s changed meanwhile"
-                                                   : "device %s is not in the registry",
-                         w[i].mac);
+                upd__evtext_tags_refused(err, errlen, w[i].mac, rc == UPD_STORE_ECONFLICT);
             break;
         }
         rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);

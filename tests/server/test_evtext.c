@@ -89,6 +89,19 @@ static void test_devices(void)
     CHECK_STR(d, "rollout 4: wave 2 of 3 opened");
 }
 
+static void test_refusals(void)
+{
+    char e[200];
+    upd__evtext_retired_refused(e, sizeof e, 7, 0);
+    CHECK_STR(e, "release 7 is retired: pick a release that is not retired (GET /api/v1/releases)");
+    upd__evtext_retired_refused(e, sizeof e, 7, 1);
+    CHECK_STR(e, "release 7 is retired: pin a release that is not retired");
+    upd__evtext_tags_refused(e, sizeof e, "AA:BB:CC:DD:EE:FF", 1);
+    CHECK_STR(e, "the tags of device AA:BB:CC:DD:EE:FF changed meanwhile");
+    upd__evtext_tags_refused(e, sizeof e, "AA:BB:CC:DD:EE:FF", 0);
+    CHECK_STR(e, "device AA:BB:CC:DD:EE:FF is not in the registry");
+}
+
 /* A long version is cut at 200 characters; a small buffer holds a cut sentence. */
 static void test_bounds(void)
 {
@@ -115,6 +128,7 @@ int main(void)
     RUN(test_releases);
     RUN(test_channels);
     RUN(test_devices);
+    RUN(test_refusals);
     RUN(test_bounds);
     return upd_test_summary();
 }
