@@ -1,2 +1,4 @@
 // The pages' own browser tests (run.mjs GROUP): filled in as the pages are built.
-export const PAGE_TESTS = {};
+import {releases, rollouts} from './releases_rollouts.mjs';
+
+export const PAGE_TESTS = {releases, rollouts};
