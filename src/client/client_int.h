@@ -26,6 +26,13 @@
  *             (about 18 KB of ESP8266 code) into every firmware, used or not. The host
  *             build turns it on (src/client/CMakeLists.txt): its tools link it anyway.
  * The parity configuration (features 0, no verifier) needs none of them. */
+/* A build that cannot pass -D flags (the Arduino IDE building the updraft Arduino
+ * library, tools/arduino-lib.py) sets them in upd_client_config.h beside the sources. */
+#if defined(__has_include)
+#if __has_include("upd_client_config.h")
+#include "upd_client_config.h"
+#endif
+#endif
 #ifndef UPD_CLIENT_WITH_SIGN
 #define UPD_CLIENT_WITH_SIGN 0
 #endif
