@@ -157,6 +157,7 @@ class CutProxy:
         self.port_to = port
         self.cut = cut
         self.heads = []
+        self.times = []
         self.sent = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -184,6 +185,7 @@ class CutProxy:
                 break
             head += d
         self.heads.append(head.decode(errors="replace"))
+        self.times.append(time.monotonic())
         s.sendall(head)
         total = 0
         while True:
@@ -299,6 +301,10 @@ def resume_after_cut(h, t):
                     "the second asks for the rest:\n" + px.heads[1])
             t.check(px.sent[1] < len(new), "the second response is shorter than the image "
                     "(%d of %d bytes)" % (px.sent[1], len(new)))
+            # setIntervalMs(1000, 20): the next check 0.8 .. 1.2 s after the failed one
+            gap = px.times[1] - px.times[0]
+            t.check(0.75 <= gap <= 1.8, "the retry came after the jittered interval "
+                    "(1 s +- 20 %%): %.2f s" % gap)
         staged_ok(t, b, rel, "after resume")
     finally:
         px.close()
