@@ -143,7 +143,7 @@ export async function newPage(browser, opts = {}) {
   page.on('console', (m) => {
     const t = m.text();
     if (/Content Security Policy|Refused to/i.test(t)) problems.push('CSP: ' + t);
-    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|422)/.test(t))
+    else if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/.test(t))
       problems.push('console error: ' + t);
   });
   page.on('pageerror', (e) => problems.push('script error: ' + e.message));

@@ -4,10 +4,10 @@
 //
 // usage: node run.mjs UPDRAFT_BINARY MKIMAGE OUT_DIR GROUP
 // GROUP: shell (sign-in, cookie, CSRF, CSP on every page, keyboard, phone, sign-out,
-//        viewer) | pages (the Overview and Devices pages)
+//        viewer) | overview | devices (pages.mjs)
 import {check, eq, finish, loadPlaywright, makeFleet, newPage, shot, signIn, startServer,
   TOKEN, CHROMIUM} from './harness.mjs';
-import {PAGE_TESTS} from './pages.mjs';
+import {PAGE_SERVER_ARGS, PAGE_TESTS} from './pages.mjs';
 
 const [bin, mkimage, outDir, group] = process.argv.slice(2);
 const {chromium} = await loadPlaywright();
@@ -97,6 +97,7 @@ async function shell(srv, browser) {
   await phone.context.close();
   // the keyboard: the skip link first, then the navigation, focus visible
   await page.goto(srv.url + '/#/overview');
+  await page.reload(); // a fresh load: the focus starts at the top of the document
   await page.locator('main h1').first().waitFor();
   await page.keyboard.press('Tab');
   eq(await page.evaluate(() => document.activeElement.textContent), 'Skip to content',
@@ -144,7 +145,7 @@ async function shell(srv, browser) {
   await viewer.context.close();
 }
 
-const srv = await startServer(bin);
+const srv = await startServer(bin, PAGE_SERVER_ARGS[group] || []);
 let browser;
 try {
   makeFleet(srv, mkimage);
