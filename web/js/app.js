@@ -20,6 +20,9 @@ const whoBox = document.getElementById('who');
 let session = null;   // {name, role, csrf, expires}
 let leave = null;     // what the page on screen asked to run when it is left
 let generation = 0;   // renders of an older route are dropped
+let unloading = false; // the document is being left: its cut requests are no errors
+window.addEventListener('pagehide', () => { unloading = true; });
+window.addEventListener('beforeunload', () => { unloading = true; });
 
 // '#/devices/5C:CF:7F:00:00:01?sort=mac' -> {name, id, query}
 export function parseHash(hash) {
@@ -122,7 +125,7 @@ async function route() {
     if (gen === generation && typeof done === 'function') leave = done;
     else if (typeof done === 'function') done();
   } catch (e) {
-    if (gen !== generation || (e instanceof ApiError && e.status === 401)) return;
+    if (gen !== generation || unloading || (e instanceof ApiError && e.status === 401)) return;
     console.error(e);
     root.appendChild(message('error', e.message));
   }
