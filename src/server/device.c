@@ -806,9 +806,10 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         upd__copy(dr.dev.url_channel, sizeof dr.dev.url_channel, channel);
     }
     upd_device_row *known = NULL;
+    int known_rc = 0;
     if (dr.has_mac) {
         known = malloc(sizeof *known);
-        if (known && s->store->ops->device_get(s->store, dr.dev.mac, known) != 0) {
+        if (known && (known_rc = s->store->ops->device_get(s->store, dr.dev.mac, known)) != 0) {
             free(known);
             known = NULL;
         }
@@ -818,7 +819,16 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         free(known);
         return MHD_NO;
     }
-    upd__decide(s, &dr, known, dec);
+    if (known_rc == UPD_STORE_EFAIL) {
+        /* its pin and channel are unknown: no offer, rather than a wrong one */
+        memset(dec, 0, sizeof *dec);
+        dec->result = "none";
+        dec->decline = UPD_DECLINE_OTHER;
+        upd__copy(dec->detail, sizeof dec->detail,
+                  "the database cannot be reached and this device is not in the cache: "
+                  "nothing is offered until it is back");
+    } else
+        upd__decide(s, &dr, known, dec);
     free(known);
     enum MHD_Result ret;
     upd__copy(r->mac, sizeof r->mac, dr.has_mac ? dr.dev.mac : "");
@@ -910,11 +920,24 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
         free(rel);
         return MHD_NO;
     }
-    int have_known = s->store->ops->device_get(s->store, mac, known) == 0;
+    int known_rc = s->store->ops->device_get(s->store, mac, known);
+    int have_known = known_rc == 0;
     char why[UPD_DETAIL_MAX];
     int pinned;
     enum MHD_Result ret;
     upd__copy(r->mac, sizeof r->mac, mac);
+    if (known_rc == UPD_STORE_EFAIL) {
+        /* its pin is unknown: no release, rather than a wrong one */
+        const char *ua = upd__header(c, "User-Agent");
+        static const char down[] = "updraft: the database cannot be reached and this device is "
+                                   "not in the cache: try again later";
+        ret = is_bin && ua && !strncasecmp(ua, "ESP32 HTTP Client", 17)
+                  ? idf_no_update(r, c, down + 9)
+                  : upd__reply_text(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, down);
+        free(known);
+        free(rel);
+        return ret;
+    }
     /* Which platform's release: the device's, as its earlier requests told, else as this
      * request tells. A device nothing identifies gets no answer rather than the version
      * of another platform's release (it would download, be refused, and ask again at

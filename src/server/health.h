@@ -6,7 +6,9 @@
 
 #include "srv.h"
 
-/* 1 when ready, else 0 with the reasons (lines) in why (cap bytes). */
+/* 1 when ready for the watchdog, else 0 with the reasons (lines) in why (cap bytes). A
+ * database that cannot be reached does not count here (the store reconnects by itself
+ * and the server answers from its cache meanwhile); /readyz says it. */
 int upd__health_ready(srv *s, char *why, size_t cap);
 
 /* Answer GET|HEAD /healthz or /readyz (url). */

@@ -72,6 +72,13 @@ int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel
             *pinned = 1;
             return 0;
         }
+        if (rc == UPD_STORE_EFAIL) {
+            snprintf(why, whylen,
+                     "the database cannot be reached and release %lld, which the device is "
+                     "pinned to, is not in the cache: nothing is offered until it is back",
+                     (long long)known->pin_release);
+            return -1;
+        }
         if (rc != 0 || out->retired) {
             snprintf(why, whylen,
                      "pinned to release %lld, which is %s: nothing is offered; pin another "
@@ -94,14 +101,24 @@ int upd__target(srv *s, const char *family, int mode_fs, const char *url_channel
     }
     if (mode_fs)
         fams[nf++] = "any";
-    for (int i = 0; i < nf; i++)
-        if (s->store->ops->channel_current(s->store, ch, fams[i], mode, out) == 0)
+    int failed = 0;
+    for (int i = 0; i < nf; i++) {
+        int rc = s->store->ops->channel_current(s->store, ch, fams[i], mode, out);
+        if (rc == 0)
             return 0;
-    snprintf(why, whylen,
-             "channel '%s' has no current %s release%s%s: nothing to install (publish one with "
-             "'updraft release add FILE --version V --channel %s')",
-             ch, mode_fs ? "filesystem" : "application", family && family[0] ? " for " : "",
-             family && family[0] ? family : "", ch);
+        failed |= rc == UPD_STORE_EFAIL;
+    }
+    if (failed)
+        snprintf(why, whylen,
+                 "the database cannot be reached and channel '%s' is not in the cache: "
+                 "nothing is offered until it is back",
+                 ch);
+    else
+        snprintf(why, whylen,
+                 "channel '%s' has no current %s release%s%s: nothing to install (publish one with "
+                 "'updraft release add FILE --version V --channel %s')",
+                 ch, mode_fs ? "filesystem" : "application", family && family[0] ? " for " : "",
+                 family && family[0] ? family : "", ch);
     return -1;
 }
 

@@ -26,6 +26,7 @@
 #include "finisher.h"
 #include "delivery.h"
 #include "health.h"
+#include "outage.h"
 #include "rollout.h"
 #include "imageid.h"
 #include "log.h"
@@ -514,6 +515,7 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: cannot start the fleet thread (overview, adoption)\n");
         goto out;
     }
+    upd__outage_init(s);
 
     /* More descriptors: every connection and every download holds one or two. */
     struct rlimit rl;

@@ -513,6 +513,12 @@ typedef struct upd_store_ops {
     int (*session_get)(upd_store *st, const char *id, upd_session_row *out);
     int (*session_touch)(upd_store *st, const char *id, int64_t last_ms);
     int (*session_delete)(upd_store *st, const char *id, const char *token_name, int64_t *n);
+    /* Can the database be reached? 1 yes. 0: a database server that went away (or a
+     * connection it broke): operations fail at once (EFAIL) until the store, which
+     * reconnects by itself, reaches it again; *since_ms (wall clock, may be NULL) says
+     * since when and why (whylen bytes, may be NULL) the database's last words. NULL in
+     * a store that cannot lose its database (SQLite: a file). */
+    int (*reachable)(upd_store *st, int64_t *since_ms, char *why, size_t whylen);
 } upd_store_ops;
 
 struct upd_store {
@@ -559,5 +565,9 @@ int upd_store_sqlite_check(const char *path, char *err, size_t errlen);
  * (or at most a second) makes them stale. Owns inner from then on (close closes it).
  * NULL (inner left open) when out of memory. */
 upd_store *upd_store_cached(upd_store *inner);
+
+/* Reads the cache of st (a store upd_store_cached made) answered with a row older than
+ * its freshness because the database failed (store_cache.c). */
+uint64_t upd_store_cached_stale(upd_store *st);
 
 #endif

@@ -9,7 +9,15 @@
  * once.
  *
  * A reader notes the generation before it asks the store and files the answer only if
- * no write came in between, so a row read just before a write is never kept. */
+ * no write came in between, so a row read just before a write is never kept.
+ *
+ * A batch of the writer thread, and an admin change of one device, changes only the rows
+ * of its devices: they drop their slots (per-slot counts), not the whole cache.
+ *
+ * When the database cannot be reached (a read fails), the last row read is answered
+ * however old it is, unless a write since (an admin change here, another server's change
+ * told by the watch, a reconnection) made it wrong: the cached decision, never one from
+ * rows an operator has changed. What is not cached fails as before. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,9 @@
 
 typedef struct dev_ent {
     uint64_t gen;
+    int found;     /* 0: the device has no row (row.mac only) */
+    uint32_t wseq; /* the slot's batch count when filed */
+    uint32_t aseq; /* the slot's admin write count when filed */
     int64_t at_ms;
     int used;
     upd_device_row row;
@@ -48,7 +59,10 @@ typedef struct cache_store {
     uint64_t dev_gen; /* bumped by every write that can change a device row */
     uint64_t rel_gen; /* bumped by every write to releases or channels */
     dev_ent dev[DEV_SLOTS];
+    uint32_t wseq[DEV_SLOTS]; /* batches that wrote a device of the slot */
+    uint32_t aseq[DEV_SLOTS]; /* admin writes to a device of the slot */
     rel_ent rel[REL_SLOTS + CHAN_SLOTS];
+    uint64_t stale; /* reads answered from the cache because the database failed */
 } cache_store;
 
 static int64_t now_ms(void)
@@ -73,16 +87,18 @@ static cache_store *cs(upd_store *st)
 
 /* ---- releases and channels ----------------------------------------------------------- */
 
-/* Look key up; 1 with *out filled (or 0 found flag in *found) on a fresh hit. */
+/* Look key up; 1 with *out filled (or 0 found flag in *found) on a fresh hit, or with
+ * stale 1 on any hit no write has made wrong (the database failed). */
 static int rel_lookup(cache_store *c, const char *key, unsigned base, unsigned slots,
-                      upd_release_row *out, int *found, uint64_t *gen)
+                      upd_release_row *out, int *found, uint64_t *gen, int stale)
 {
     rel_ent *e = &c->rel[base + hash(key) % slots];
     int hit = 0;
     pthread_mutex_lock(&c->mu);
     *gen = c->rel_gen;
-    if (e->used && e->gen == c->rel_gen && now_ms() - e->at_ms < UPD_CACHE_TTL_MS &&
+    if (e->used && e->gen == c->rel_gen && (stale || now_ms() - e->at_ms < UPD_CACHE_TTL_MS) &&
         !strcmp(e->key, key)) {
+        c->stale += (uint64_t)stale;
         *found = e->found;
         if (e->found)
             *out = e->row;
@@ -119,13 +135,15 @@ static int cached_release(cache_store *c, const char *key, unsigned base, unsign
 {
     int found;
     uint64_t gen;
-    if (rel_lookup(c, key, base, slots, out, &found, &gen))
+    if (rel_lookup(c, key, base, slots, out, &found, &gen, 0))
         return found ? 0 : UPD_STORE_ENOTFOUND;
     int64_t t0 = upd__metrics_now_ns();
     int rc = fetch(c->inner, arg, out);
     upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0 || rc == UPD_STORE_ENOTFOUND)
         rel_file(c, key, base, slots, out, rc == 0, gen);
+    else if (rc == UPD_STORE_EFAIL && rel_lookup(c, key, base, slots, out, &found, &gen, 1))
+        return found ? 0 : UPD_STORE_ENOTFOUND;
     return rc;
 }
 
@@ -204,26 +222,52 @@ static int c_channel_current(upd_store *st, const char *name, const char *platfo
 static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
 {
     cache_store *c = cs(st);
-    dev_ent *e = &c->dev[hash(mac) % DEV_SLOTS];
+    unsigned slot = hash(mac) % DEV_SLOTS;
+    dev_ent *e = &c->dev[slot];
     pthread_mutex_lock(&c->mu);
     uint64_t gen = c->dev_gen;
-    if (e->used && e->gen == gen && now_ms() - e->at_ms < UPD_CACHE_TTL_MS &&
-        !strcmp(e->row.mac, mac)) {
-        *out = e->row;
+    uint32_t wseq = c->wseq[slot], aseq = c->aseq[slot];
+    if (e->used && e->gen == gen && e->wseq == wseq && e->aseq == aseq &&
+        now_ms() - e->at_ms < UPD_CACHE_TTL_MS && !strcmp(e->row.mac, mac)) {
+        int found = e->found;
+        if (found)
+            *out = e->row;
         pthread_mutex_unlock(&c->mu);
-        return 0;
+        return found ? 0 : UPD_STORE_ENOTFOUND;
     }
     pthread_mutex_unlock(&c->mu);
     int64_t t0 = upd__metrics_now_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
     upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
-    if (rc == 0) {
+    if ((rc == 0 || rc == UPD_STORE_ENOTFOUND) && strlen(mac) < sizeof e->row.mac) {
         pthread_mutex_lock(&c->mu);
-        if (gen == c->dev_gen) {
+        /* filed even when a batch of the device's own records was written meanwhile: the
+         * entry's wseq is then old, so it is not fresh, but it is still the row to answer
+         * with should the database fail */
+        if (gen == c->dev_gen && aseq == c->aseq[slot]) {
             e->used = 1;
+            e->found = rc == 0;
             e->gen = gen;
+            e->wseq = wseq;
+            e->aseq = aseq;
             e->at_ms = now_ms();
-            e->row = *out;
+            if (rc == 0)
+                e->row = *out;
+            else
+                strcpy(e->row.mac, mac);
+        }
+        pthread_mutex_unlock(&c->mu);
+    } else if (rc == UPD_STORE_EFAIL) {
+        /* the database failed: the row as last read (or its absence), unless an admin
+         * change (or another server's) since made it wrong; the device's own records
+         * since changed only what it did, which it tells again */
+        pthread_mutex_lock(&c->mu);
+        if (e->used && e->gen == c->dev_gen && e->aseq == c->aseq[slot] &&
+            !strcmp(e->row.mac, mac)) {
+            if (e->found)
+                *out = e->row;
+            c->stale++;
+            rc = e->found ? 0 : UPD_STORE_ENOTFOUND;
         }
         pthread_mutex_unlock(&c->mu);
     }
@@ -240,25 +284,36 @@ static void bump(cache_store *c, int releases, int devices)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* An admin write changed the row of device mac. */
+static void touch(cache_store *c, const char *mac)
+{
+    pthread_mutex_lock(&c->mu);
+    c->aseq[hash(mac) % DEV_SLOTS]++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 static int c_release_insert(upd_store *st, upd_release_row *r, const char *channel, char *err,
                             size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_insert(cs(st)->inner, r, channel, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
 static int c_release_set_hashes(upd_store *st, const upd_release_row *r, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_set_hashes(cs(st)->inner, r, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
 static int c_release_set_gzip(upd_store *st, const upd_release_row *r, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_set_gzip(cs(st)->inner, r, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
@@ -278,7 +333,8 @@ static int c_release_adoption(upd_store *st, upd_release_adoption_cb cb, void *c
 static int c_release_unretire(upd_store *st, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_unretire(cs(st)->inner, id, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
@@ -286,7 +342,8 @@ static int c_release_delete(upd_store *st, int64_t id, int *channels, int *pins,
                             size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_delete(cs(st)->inner, id, channels, pins, err, errlen);
-    bump(cs(st), 1, 1);
+    if (rc == 0)
+        bump(cs(st), 1, 1);
     return rc;
 }
 
@@ -298,14 +355,16 @@ static int c_device_count(upd_store *st, const upd_device_filter *f, int64_t *ou
 static int c_release_retire(upd_store *st, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->release_retire(cs(st)->inner, id, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
 static int c_channel_set(upd_store *st, const char *name, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->channel_set(cs(st)->inner, name, id, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
@@ -313,14 +372,16 @@ static int c_channel_set_downgrade(upd_store *st, const char *name, int64_t id, 
                                    size_t errlen)
 {
     int rc = cs(st)->inner->ops->channel_set_downgrade(cs(st)->inner, name, id, err, errlen);
-    bump(cs(st), 1, 0);
+    if (rc == 0)
+        bump(cs(st), 1, 0);
     return rc;
 }
 
 static int c_device_set_pin(upd_store *st, const char *mac, int64_t id, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_set_pin(cs(st)->inner, mac, id, err, errlen);
-    bump(cs(st), 0, 1);
+    if (rc == 0)
+        touch(cs(st), mac);
     return rc;
 }
 
@@ -328,22 +389,33 @@ static int c_device_set_channel(upd_store *st, const char *mac, const char *ch, 
                                 size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_set_channel(cs(st)->inner, mac, ch, err, errlen);
-    bump(cs(st), 0, 1);
+    if (rc == 0)
+        touch(cs(st), mac);
     return rc;
 }
 
 static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, const upd_rules *rules,
                          char *err, size_t errlen)
 {
-    int rc = cs(st)->inner->ops->apply_batch(cs(st)->inner, recs, n, rules, err, errlen);
-    bump(cs(st), 0, 1);
+    cache_store *c = cs(st);
+    int rc = c->inner->ops->apply_batch(c->inner, recs, n, rules, err, errlen);
+    if (rc != 0)
+        return rc; /* nothing written */
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++) {
+        const char *mac = recs[i].type == UPD_REC_CHECKIN ? recs[i].dev.mac : recs[i].mac;
+        if (mac[0])
+            c->wseq[hash(mac) % DEV_SLOTS]++;
+    }
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
 static int c_device_clear_hold(upd_store *st, const char *mac, char *err, size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_clear_hold(cs(st)->inner, mac, err, errlen);
-    bump(cs(st), 0, 1);
+    if (rc == 0)
+        touch(cs(st), mac);
     return rc;
 }
 
@@ -351,7 +423,8 @@ static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, cha
                            size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_delete(cs(st)->inner, mac, nevents, err, errlen);
-    bump(cs(st), 0, 1);
+    if (rc == 0)
+        touch(cs(st), mac);
     return rc;
 }
 
@@ -359,7 +432,8 @@ static int c_device_set_tags(upd_store *st, const upd_tag_write *w, size_t n, ch
                              size_t errlen)
 {
     int rc = cs(st)->inner->ops->device_set_tags(cs(st)->inner, w, n, err, errlen);
-    bump(cs(st), 0, 1);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        touch(cs(st), w[i].mac);
     return rc;
 }
 
@@ -535,6 +609,25 @@ static int c_session_delete(upd_store *st, const char *id, const char *token_nam
     return cs(st)->inner->ops->session_delete(cs(st)->inner, id, token_name, n);
 }
 
+static int c_reachable(upd_store *st, int64_t *since_ms, char *why, size_t whylen)
+{
+    upd_store *in = cs(st)->inner;
+    if (in->ops->reachable)
+        return in->ops->reachable(in, since_ms, why, whylen);
+    if (since_ms)
+        *since_ms = 0;
+    return 1;
+}
+
+uint64_t upd_store_cached_stale(upd_store *st)
+{
+    cache_store *c = cs(st);
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->stale;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 static void c_close(upd_store *st)
 {
     if (!st)
@@ -619,6 +712,7 @@ static const upd_store_ops CACHE_OPS = {
     .event_tail = c_event_tail,
     .adoption_add = c_adoption_add,
     .adoption_list = c_adoption_list,
+    .reachable = c_reachable,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

@@ -1,9 +1,14 @@
 /* The PostgreSQL store: the same operations as store_sqlite.c, through libpq, with the
  * same schema migrations one for one (the table updraft_schema counts the applied ones).
  * A pool of connections serves concurrent callers; every statement is prepared once per
- * connection. A connection the database dropped is re-established at its next use (the
- * statement that found it broken fails; the next one works again when the database is
- * back). Text is sent as UTF-8: bytes that are not (a device's header) become '?'. */
+ * connection. Text is sent as UTF-8: bytes that are not (a device's header) become '?'.
+ *
+ * Losing the database: a connection found broken marks the store unreachable (store.h
+ * reachable). From then on operations fail at once instead of each waiting on a connect:
+ * one caller a second tries to connect again (and the watch thread, when it runs, every
+ * second), and the first that succeeds marks the store reachable; every connection of
+ * the pool made before the loss is then made again before its next use, so none fails
+ * a statement on a socket the old server closed. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -473,6 +478,7 @@ typedef struct conn {
     PGconn *pg;
     const char *notify; /* the NOTIFY statement of this server */
     int busy;
+    unsigned epoch; /* the store's epoch when it was connected (pg_store.epoch) */
     unsigned char prepared[Q__COUNT];
     char err[256]; /* the database's words for the last failure */
 } conn;
@@ -492,7 +498,36 @@ typedef struct pg_store {
     atomic_int stop;
     void (*changed)(void *ctx);
     void *changed_ctx;
+    /* reachability (store.h reachable) */
+    atomic_llong down_since; /* wall ms the database was lost, 0 reachable */
+    atomic_llong next_probe; /* monotonic ms before which no caller tries to connect */
+    atomic_uint epoch;       /* bumped at each loss: older connections are made again */
+    pthread_mutex_t down_mu; /* down_why */
+    char down_why[256];
 } pg_store;
+
+#define PROBE_EVERY_MS 1000
+
+/* The database's notices (a "terminating connection" as it stops): not for the server's
+ * log, which says what the loss means (writer.c). */
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Connection parameters added to every URL (which overrides them): a database that is
+ * gone or cut off is noticed in seconds, not after TCP's two hours. */
+static PGconn *pg_connect(const char *url)
+{
+    static const char *const keys[] = {"connect_timeout",  "keepalives_idle", "keepalives_interval",
+                                       "keepalives_count", "dbname",          NULL};
+    const char *vals[] = {"5", "30", "10", "3", url, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg)
+        PQsetNoticeProcessor(pg, quiet, NULL);
+    return pg;
+}
 
 static int64_t now_ms(void)
 {
@@ -511,21 +546,62 @@ static void pg_message(char *out, size_t cap, const char *msg)
     out[n] = '\0';
 }
 
-/* Make c usable: reconnect when the server dropped it (its statements are gone then). */
-static void conn_check(conn *c)
+static int64_t mono_ms(void)
 {
-    if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The database is lost (why: its last words): note since when, once, and make every
+ * connection of the pool connect again before its next use. */
+static void mark_down(pg_store *s, const char *why)
+{
+    long long zero = 0;
+    if (!atomic_compare_exchange_strong(&s->down_since, &zero, (long long)now_ms()))
         return;
-    if (PQstatus(c->pg) == CONNECTION_OK) {
+    atomic_fetch_add(&s->epoch, 1);
+    pthread_mutex_lock(&s->down_mu);
+    pg_message(s->down_why, sizeof s->down_why, why && why[0] ? why : "connection lost");
+    pthread_mutex_unlock(&s->down_mu);
+}
+
+static void mark_up(pg_store *s)
+{
+    atomic_store(&s->down_since, 0);
+}
+
+/* Make c usable: end a transaction a failed operation left open; connect again when the
+ * database dropped the connection (its statements are gone then) or it predates a loss
+ * of the database. While the database is lost only one caller a second tries; the rest
+ * go on with the broken connection, whose statements fail at once. */
+static void conn_check(pg_store *s, conn *c)
+{
+    unsigned epoch = atomic_load(&s->epoch);
+    if (PQstatus(c->pg) == CONNECTION_OK && c->epoch == epoch) {
+        if (PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+            return;
         /* a transaction left open by a failed operation: end it */
         PQclear(PQexec(c->pg, "ROLLBACK"));
         if (PQstatus(c->pg) == CONNECTION_OK)
             return;
     }
+    if (atomic_load(&s->down_since)) {
+        long long due = atomic_load(&s->next_probe), now = mono_ms();
+        if (now < due ||
+            !atomic_compare_exchange_strong(&s->next_probe, &due, now + PROBE_EVERY_MS))
+            return;
+    }
     PQreset(c->pg);
     memset(c->prepared, 0, sizeof c->prepared);
-    if (PQstatus(c->pg) == CONNECTION_OK)
+    c->epoch = epoch;
+    if (PQstatus(c->pg) == CONNECTION_OK) {
         PQclear(PQexec(c->pg, "SET client_min_messages=warning"));
+        mark_up(s);
+    } else {
+        atomic_store(&s->next_probe, mono_ms() + PROBE_EVERY_MS);
+        mark_down(s, PQerrorMessage(c->pg));
+    }
 }
 
 static conn *acquire(pg_store *s)
@@ -536,7 +612,7 @@ static conn *acquire(pg_store *s)
             if (!s->pool[i].busy) {
                 s->pool[i].busy = 1;
                 pthread_mutex_unlock(&s->mu);
-                conn_check(&s->pool[i]);
+                conn_check(s, &s->pool[i]);
                 s->pool[i].err[0] = '\0';
                 return &s->pool[i];
             }
@@ -546,6 +622,8 @@ static conn *acquire(pg_store *s)
 
 static void release_conn(pg_store *s, conn *c)
 {
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        mark_down(s, c->err[0] ? c->err : PQerrorMessage(c->pg));
     pthread_mutex_lock(&s->mu);
     c->busy = 0;
     pthread_cond_signal(&s->cv);
@@ -731,9 +809,19 @@ static int begin(conn *c)
     return simple(c, "BEGIN");
 }
 
+/* COMMIT, which PostgreSQL answers with success and the tag ROLLBACK when a statement of
+ * the transaction failed: that is a failure. */
 static int commit(conn *c)
 {
-    return simple(c, "COMMIT");
+    PGresult *r = PQexec(c->pg, "COMMIT");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
+    if (!ok)
+        pg_message(c->err, sizeof c->err,
+                   PQresultStatus(r) == PGRES_COMMAND_OK
+                       ? "the transaction was rolled back (a statement in it failed)"
+                       : PQerrorMessage(c->pg));
+    PQclear(r);
+    return ok ? 0 : UPD_STORE_EFAIL;
 }
 
 /* Commit an admin change and tell the other servers (their caches drop their rows). */
@@ -2644,16 +2732,22 @@ static void *watch_main(void *arg)
     PGconn *pg = NULL;
     while (!atomic_load(&s->stop)) {
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            if (pg)
+                mark_down(s, PQerrorMessage(pg));
             PQfinish(pg);
-            pg = PQconnectdb(s->url);
+            pg = pg_connect(s->url);
             PGresult *r =
                 PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " NOTIFY_CHANNEL) : NULL;
             int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (!ok) {
-                nap(s, 1000);
+                mark_down(s, PQerrorMessage(pg));
+                nap(s, PROBE_EVERY_MS);
                 continue;
             }
+            /* reachable again (or for the first time): whatever changed meanwhile is
+             * unknown, so every cached row goes */
+            mark_up(s);
             s->changed(s->changed_ctx);
         }
         struct pollfd p = {PQsocket(pg), POLLIN, 0};
@@ -2672,6 +2766,20 @@ static void *watch_main(void *arg)
     }
     PQfinish(pg);
     return NULL;
+}
+
+static int p_reachable(upd_store *base, int64_t *since_ms, char *why, size_t whylen)
+{
+    pg_store *s = (pg_store *)base;
+    int64_t since = atomic_load(&s->down_since);
+    if (since_ms)
+        *since_ms = since;
+    if (since && why && whylen) {
+        pthread_mutex_lock(&s->down_mu);
+        snprintf(why, whylen, "%s", s->down_why);
+        pthread_mutex_unlock(&s->down_mu);
+    }
+    return since == 0;
 }
 
 static int p_watch(upd_store *base, void (*changed)(void *ctx), void *ctx)
@@ -2707,6 +2815,7 @@ static void p_close(upd_store *base)
     for (int i = 0; i < s->n; i++)
         PQfinish(s->pool[i].pg);
     free(s->pool);
+    pthread_mutex_destroy(&s->down_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -2769,6 +2878,7 @@ static const upd_store_ops PG_OPS = {
     .event_tail = p_event_tail,
     .adoption_add = p_adoption_add,
     .adoption_list = p_adoption_list,
+    .reachable = p_reachable,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
@@ -2888,12 +2998,16 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
              ts.tv_nsec);
     snprintf(s->notify, sizeof s->notify, "NOTIFY " NOTIFY_CHANNEL ", '%s'", s->id);
     atomic_init(&s->stop, 0);
+    atomic_init(&s->down_since, 0);
+    atomic_init(&s->next_probe, 0);
+    atomic_init(&s->epoch, 0);
+    pthread_mutex_init(&s->down_mu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < pool; i++) {
         conn *c = &s->pool[i];
         c->notify = s->notify;
-        c->pg = PQconnectdb(url);
+        c->pg = pg_connect(url);
         if (PQstatus(c->pg) != CONNECTION_OK) {
             char m[512];
             pg_message(m, sizeof m, c->pg ? PQerrorMessage(c->pg) : "out of memory");

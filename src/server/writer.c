@@ -1,5 +1,8 @@
 /* Batched device-state writer (see writer.h). Two vectors: handlers append to the
- * pending one under the lock; the thread swaps it out and writes it unlocked. */
+ * pending one under the lock; the thread swaps it out and writes it unlocked. A batch
+ * that fails because the database cannot be reached (store.h reachable) goes back to
+ * the front of the pending vector, which then holds up to max records until the
+ * database is back; the thread tries again every RETRY_MS. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +35,16 @@ struct upd_writer {
     unsigned flushing;  /* upd_writer_flush calls waiting: write without gathering */
     int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
     int64_t next_prune; /* monotonic ms of the next pruning pass */
+    /* the database is unreachable: records are held (the pending vector) */
+    int outage;
+    int64_t outage_since;     /* wall ms */
+    int64_t retry_at;         /* monotonic ms of the next attempt */
+    uint64_t outage_dropped;  /* records dropped during this outage */
+    uint64_t outage_dropped0; /* w->dropped when it began */
+    size_t inflight;          /* records of the batch being written */
 };
+
+#define RETRY_MS 1000
 
 #define LOST_LOG_EVERY_MS 60000
 #define PRUNE_CHUNK       5000 /* events deleted per statement: short write locks */
@@ -131,6 +143,61 @@ static void count_lost(upd_writer *w, size_t n, const char *err)
     w->lost_unlogged = 0;
 }
 
+/* The database is unreachable: put the n records of *batch back in front of the pending
+ * ones (the oldest first), keeping at most max (the newest beyond go: counted and said
+ * on the next line about them). The first time, say it. Called with the lock held. */
+static void hold(upd_writer *w, upd_record **batch, size_t *batch_cap, size_t n, int64_t since,
+                 const char *why)
+{
+    size_t m = w->n, keep = n + m > w->max ? w->max : n + m;
+    if (*batch_cap < keep) {
+        upd_record *p = realloc(*batch, keep * sizeof *p);
+        if (!p)
+            keep = *batch_cap > n ? *batch_cap : n; /* what fits */
+        else {
+            *batch = p;
+            *batch_cap = keep;
+        }
+    }
+    if (keep > n)
+        memcpy(*batch + n, w->pending, (keep - n) * sizeof **batch);
+    uint64_t gone = n + m - keep;
+    upd_record *old = w->pending;
+    size_t old_cap = w->cap;
+    w->pending = *batch;
+    w->cap = *batch_cap;
+    w->n = keep;
+    *batch = old;
+    *batch_cap = old_cap;
+    w->dropped += gone;
+    w->retry_at = mono_ms() + RETRY_MS;
+    if (w->outage) {
+        w->outage_dropped += gone;
+        return;
+    }
+    w->outage = 1;
+    w->outage_since = since ? since : wall_ms();
+    w->outage_dropped = gone;
+    w->outage_dropped0 = w->dropped - gone;
+    upd__log(UPD_LOG_ERROR, "database-unreachable",
+             "the database cannot be reached (%s): devices are answered from the cache, their "
+             "records held (%zu now, at most %zu: more are dropped and counted, "
+             "updraft_dropped_records_total) until it is back; trying again every second",
+             why, keep, w->max);
+}
+
+/* The held records were written: the outage is over; say so, with what it cost. Called
+ * with the lock held. */
+static void outage_over(upd_writer *w, size_t n)
+{
+    w->outage = 0;
+    upd__log(UPD_LOG_INFO, "database-reachable",
+             "the database is reachable again after %lld s: %zu held device records written, "
+             "%llu dropped meanwhile",
+             (long long)((wall_ms() - w->outage_since + 500) / 1000), n,
+             (unsigned long long)(w->dropped - w->outage_dropped0));
+}
+
 static void *writer_main(void *arg)
 {
     upd_writer *w = arg;
@@ -163,6 +230,17 @@ static void *writer_main(void *arg)
         }
         if (w->n == 0 && w->stop)
             break;
+        /* the database is unreachable: the next attempt waits its time (the records
+         * held and those arriving meanwhile go together) */
+        while (w->outage && !w->stop && mono_ms() < w->retry_at) {
+            int64_t wait = w->retry_at - mono_ms();
+            struct timespec rt;
+            clock_gettime(CLOCK_REALTIME, &rt);
+            rt.tv_nsec += (long)wait * 1000000L;
+            rt.tv_sec += rt.tv_nsec / 1000000000L;
+            rt.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&w->work, &w->mu, &rt);
+        }
         /* Let a burst gather into one transaction: wait out the whole window (pushes
          * do not wake this thread, see upd_writer_push) unless the batch is full, a
          * flush waits for it or the server stops. */
@@ -186,6 +264,7 @@ static void *writer_main(void *arg)
         w->pending = tmp;
         w->cap = tmp_cap;
         w->n = 0;
+        w->inflight = n;
         pthread_mutex_unlock(&w->mu);
 
         char err[256] = "";
@@ -194,9 +273,22 @@ static void *writer_main(void *arg)
         int failed = w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0;
         upd__metrics_store(UPD_STORE_BATCH, upd__metrics_now_ns() - t0);
 
+        int64_t since = 0;
+        char why[256] = "";
+        int down = failed && w->st->ops->reachable &&
+                   !w->st->ops->reachable(w->st, &since, why, sizeof why);
+
         pthread_mutex_lock(&w->mu);
+        w->inflight = 0;
+        if (down && !w->stop) {
+            hold(w, &batch, &batch_cap, n, since, why[0] ? why : err);
+            pthread_cond_broadcast(&w->done); /* flushes do not wait for the database */
+            continue;
+        }
         if (failed)
             count_lost(w, n, err);
+        else if (w->outage)
+            outage_over(w, n);
         w->written = upto;
         pthread_cond_broadcast(&w->done);
     }
@@ -254,12 +346,15 @@ void upd_writer_push(upd_writer *w, const upd_record *r)
     }
     uint64_t dropped = ++w->dropped;
     size_t max = w->max;
+    int outage = w->outage;
     pthread_mutex_unlock(&w->mu);
     /* the log's repeat limit keeps this to a few lines a minute, with a count */
     upd__log(UPD_LOG_WARN, "records-dropped",
              "the device record queue is full (%zu records): a record was dropped, %llu since "
-             "start (the database does not keep up; updraft_dropped_records_total)",
-             max, (unsigned long long)dropped);
+             "start (%s; updraft_dropped_records_total)",
+             max, (unsigned long long)dropped,
+             outage ? "the database cannot be reached: the held records fill it"
+                    : "the database does not keep up");
 }
 
 void upd_writer_flush(upd_writer *w)
@@ -268,7 +363,7 @@ void upd_writer_flush(upd_writer *w)
     uint64_t target = w->pushed;
     w->flushing++;
     pthread_cond_signal(&w->work);
-    while (w->written < target)
+    while (w->written < target && !w->outage)
         pthread_cond_wait(&w->done, &w->mu);
     w->flushing--;
     pthread_mutex_unlock(&w->mu);
@@ -280,6 +375,16 @@ uint64_t upd_writer_dropped(upd_writer *w)
     uint64_t d = w->dropped;
     pthread_mutex_unlock(&w->mu);
     return d;
+}
+
+size_t upd_writer_held(upd_writer *w, int64_t *since_ms)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t n = w->outage ? w->n + w->inflight : 0;
+    if (since_ms)
+        *since_ms = w->outage ? w->outage_since : 0;
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 uint64_t upd_writer_lost(upd_writer *w, char *why, size_t whylen)

@@ -23,7 +23,8 @@ upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_event
 void upd_writer_push(upd_writer *w, const upd_record *r);
 
 /* Wait until every record queued before this call is written (used by admin reads so
- * that they see what devices just did). */
+ * that they see what devices just did); while the database cannot be reached, not
+ * longer than until the writer finds that out. */
 void upd_writer_flush(upd_writer *w);
 
 /* Records dropped since start: the queue was full, or the store could not write them (a
@@ -33,6 +34,12 @@ uint64_t upd_writer_dropped(upd_writer *w);
 /* Of those, the records the store failed to write; why (whylen bytes, may be NULL) gets
  * the store's last error about them ("" when none). */
 uint64_t upd_writer_lost(upd_writer *w, char *why, size_t whylen);
+
+/* Records held because the database cannot be reached (store.h reachable), written when
+ * it is back: they and those that arrive meanwhile stay in the queue (max_queue bounds
+ * them; the dropped are counted by upd_writer_dropped). 0 when it can be reached;
+ * *since_ms (may be NULL): when the writer found it unreachable (wall ms), else 0. */
+size_t upd_writer_held(upd_writer *w, int64_t *since_ms);
 
 /* Write everything still queued, stop the thread, free w. NULL is harmless. */
 void upd_writer_stop(upd_writer *w);

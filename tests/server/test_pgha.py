@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Several servers on one PostgreSQL, when things go wrong (docs/scaling.md): the database
+stopped and started again under running servers, with `updraft sim` devices checking
+throughout. Each group starts a PostgreSQL cluster of its own (pgcluster.py), because it
+stops it: the run's shared cluster stays up for the other tests.
+
+usage: test_pgha.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
+GROUP: outage"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import pgcluster
+import test_server as t
+from test_server import Server, arduino_bin, check, eq, esp8266_request
+
+OLD = arduino_bin(seed=401)
+NEW = arduino_bin(seed=402)
+
+
+class Cluster:
+    """A PostgreSQL cluster of this test's own, that it may stop and start again."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="updraft-pgha-")
+        if pgcluster.start(self.dir) != 0:
+            raise SystemExit("cannot start a PostgreSQL cluster")
+        os.environ["UPDRAFT_TEST_PG"] = self.dir
+        self.st = pgcluster.state()  # exits 77 (SKIPPED) without PostgreSQL
+
+    def ctl(self, *args):
+        st = self.st
+        p = subprocess.run(pgcluster.as_user([os.path.join(st["bindir"], "pg_ctl"), "-D",
+                                              st["data"], "-w", "-t", "60"] + list(args),
+                                             st["user"]),
+                           capture_output=True, text=True, cwd=st["root"])
+        eq(p.returncode, 0, "pg_ctl %s: %s%s" % (" ".join(args), p.stdout, p.stderr))
+
+    def stop_db(self):
+        self.ctl("-m", "fast", "stop")
+
+    def start_db(self):
+        opts = ("-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off "
+                "-c max_connections=400" % (self.st["root"], self.st["port"]))
+        self.ctl("-l", os.path.join(self.st["root"], "log"), "-o", opts, "start")
+
+    def close(self):
+        pgcluster.stop(self.dir)
+
+
+def metric(srv, name):
+    r = srv.api("GET", "/metrics")
+    m = re.search(r"^%s (\S+)$" % re.escape(name), r.body.decode(), re.M)
+    return float(m.group(1)) if m else None
+
+
+def sim(srv, *args):
+    """updraft sim: the real device engine on simulated ESP8266 flash, polling srv."""
+    p = subprocess.run([t.BIN, "sim", "--server", "http://127.0.0.1:%d/update" % srv.port,
+                        "--seed", "5", "--quiet", "--json", "--retry-ms", "50"] + list(args),
+                       capture_output=True, text=True, timeout=300)
+    lines = p.stdout.strip().splitlines()
+    return p.returncode, json.loads(lines[-1]) if lines else {}, p.stderr
+
+
+def wait(cond, timeout, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def t_outage():
+    """PostgreSQL stops under two running servers and starts again. Meanwhile a server
+    answers the devices it has in its cache as before (the fleet converges on the
+    channel's release), never gives a device whose pin it does not know the channel's
+    release, holds the devices' records, says so on /readyz and /metrics, and once the
+    database is back writes every held record (none lost), LISTENs again (another
+    server's change is seen at once) and is ready."""
+    cl = Cluster()
+    a = b = None
+    try:
+        a = Server()
+        b = Server(extra=["--db", a.db])
+        old = a.upload(OLD, "1.0.0").json
+        a.upload(NEW, "2.0.0", "stable")
+        # 40 devices update to 2.0.0 while the database is there
+        rc, out, err = sim(a, "--devices", "40", "--max-checks", "10")
+        eq(rc, 0, "sim with the database up converges: %s %s" % (out, err[-300:]))
+        eq(out.get("updated"), 40, "40 devices updated: %r" % out)
+        # a device pinned to 1.0.0 that never checked in: its row is not cached
+        pinned = "5C:CF:7F:00:99:01"
+        eq(a.api("POST", "/api/v1/devices/%s/pin" % pinned.replace(":", "").lower(),
+                 {"release": old["id"], "force": True}).status, 200, "pin")
+        completed0 = int(pgcluster.psql(a.db, "SELECT count(*) FROM events WHERE "
+                                        "kind='download-completed'").strip())
+        eq(completed0, 40, "40 downloads completed before the outage")
+        eq(a.raw(b"GET /readyz HTTP/1.0\r\n\r\n").status, 200, "ready before")
+
+        cl.stop_db()
+        t_down = time.time()
+        # the same 40 devices, flashed back to their old image, check again: their rows
+        # and the channel are in the cache: offered 2.0.0 again, from the local blob
+        rc, out, err = sim(a, "--devices", "40", "--max-checks", "10")
+        eq(rc, 0, "sim without the database converges from the cache: %s %s" % (out, err[-300:]))
+        eq(out.get("updated"), 40, "40 devices updated without the database: %r" % out)
+        # the pinned device: its pinned release is not cached, so nothing rather than the
+        # channel's 2.0.0; a device never seen: its pin is unknown, so nothing either
+        for mac in (pinned, "5C:CF:7F:00:99:03"):
+            r = a.raw(esp8266_request(a.port, mac=mac, md5sum="0" * 32, version="0.1"))
+            eq(r.status, 304, "%s: nothing offered (not the channel's release)" % mac)
+            check(r.headers.get("x-updraft-reason", "").startswith(
+                "the database cannot be reached and "), "and the reason says why: %r" %
+                r.headers.get("x-updraft-reason"))
+        r = a.raw(b"GET /readyz HTTP/1.0\r\n\r\n")
+        eq(r.status, 503, "/readyz: not ready without the database")
+        check(b"the database cannot be reached" in r.body and b"held" in r.body,
+              "/readyz says why and what happens: %r" % r.body)
+        eq(metric(a, "updraft_database_reachable"), 0, "metric: unreachable")
+        held = metric(a, "updraft_held_records")
+        check(held and held >= 80, "metric: the records are held (%r)" % held)
+        check(metric(a, "updraft_cache_stale_answers_total") > 0, "metric: stale answers")
+        eq(metric(a, "updraft_dropped_records_total"), 0, "nothing dropped")
+        down_for = time.time() - t_down
+
+        cl.start_db()
+        ok = wait(lambda: a.raw(b"GET /readyz HTTP/1.0\r\n\r\n").status == 200, 15)
+        check(ok, "ready again within seconds of the database's return")
+        check(wait(lambda: metric(a, "updraft_held_records") == 0, 15), "held records written")
+        completed = int(pgcluster.psql(a.db, "SELECT count(*) FROM events WHERE "
+                                       "kind='download-completed'").strip())
+        eq(completed, 80, "every download of the outage recorded: none lost")
+        eq(metric(a, "updraft_dropped_records_total"), 0, "nothing dropped")
+        # b listens again: a's change of the channel is served by b at once
+        check(wait(lambda: b.raw(b"GET /readyz HTTP/1.0\r\n\r\n").status == 200, 15),
+              "b ready again")
+        time.sleep(1.5)  # b's watch thread has connected again
+        req = esp8266_request(b.port, mac="5C:CF:7F:00:99:02", version="0.9", md5sum="1" * 32)
+        lags = []
+        for rel, ver in ((old["id"], "1.0.0"), (None, "2.0.0"), (old["id"], "1.0.0")):
+            if rel is None:
+                rel = a.api("GET", "/api/v1/releases").json
+                rel = [x["id"] for x in (rel.get("releases", rel) if isinstance(rel, dict)
+                                         else rel) if x["version"] == "2.0.0"][0]
+            b.raw(req)
+            eq(a.api("PUT", "/api/v1/channels/stable", {"release": rel}).status, 200, "set")
+            t0 = time.time()
+            wait(lambda: b.raw(req).headers.get("x-version") == ver, 5, 0.01)
+            lags.append(time.time() - t0)
+        check(min(lags) < 0.5, "b LISTENs again after the outage: %s" %
+              ["%.3f s" % x for x in lags])
+        print("database down %.1f s; lags after it: %s" % (down_for,
+                                                            ["%.3f" % x for x in lags]))
+        # a longer outage with more checks than the writer may hold (8192 records): the
+        # rest are dropped and counted, in a few log lines, not one per record
+        cl.stop_db()
+        checks = 0
+        for _ in range(12):  # until past the bound, however fast this machine is
+            rc, out, err = sim(a, "--devices", "400", "--mac-start", "1000", "--interval",
+                               "100ms", "--duration", "4s")
+            checks += out.get("checks", 0)
+            if metric(a, "updraft_dropped_records_total"):
+                break
+        held = metric(a, "updraft_held_records")
+        dropped = metric(a, "updraft_dropped_records_total")
+        print("sim during the second outage: %d checks; held %r, dropped %r" % (
+            checks, held, dropped))
+        eq(held, 8192, "the writer holds up to its bound")
+        check(dropped and dropped > 0 and dropped + held <= checks + 1200,
+              "the rest dropped and counted: %r" % dropped)
+        cl.start_db()
+        check(wait(lambda: metric(a, "updraft_held_records") == 0, 30), "held records written")
+        eq(metric(a, "updraft_dropped_records_total"), dropped, "no more dropped after it")
+    finally:
+        for srv in (b, a):
+            if srv:
+                srv.stop()
+        cl.close()
+    log = a.stderr if a else ""
+    eq(log.count("database-unreachable"), 2, "one log line each time it went: %r" %
+       log[-2000:])
+    eq(log.count("database-reachable"), 2, "one each time it came back")
+    n = log.count("records-dropped")
+    check(1 <= n <= 12, "the dropped records in a few lines (%d), not one each" % n)
+
+
+GROUPS = {"outage": t_outage}
+
+if __name__ == "__main__":
+    GROUPS[t.GROUP]()
+    if t.FAILS:
+        print("%d check(s) failed in group %s" % (len(t.FAILS), t.GROUP))
+        sys.exit(1)
+    print("ok: group %s" % t.GROUP)
