@@ -80,7 +80,16 @@ struct upd_rollouts {
     pthread_t thread;
     int started;
     upd_webhooks *hooks; /* the rollouts' --webhook messages */
+    int64_t next_sync;   /* monotonic ms of the next sync_shared */
 };
+
+/* Of the servers on one database, does this one open waves and judge health (store.h
+ * leads)? The others follow what the store says (sync_shared). */
+static int leads(const upd_rollouts *ro)
+{
+    const upd_store *st = ro->s->store;
+    return !st->ops->leads || st->ops->leads((upd_store *)st);
+}
 
 static int64_t mono_ms(void)
 {
@@ -722,7 +731,7 @@ static void move(upd_rollouts *ro, int64_t id, int64_t rel, const char *mac, int
         d->at = at;
         p->rollout_id = e->row.id;
         p->rollout_state = ST_NAME[st];
-        if (st == ST_FAILED || st == ST_ROLLED_BACK)
+        if ((st == ST_FAILED || st == ST_ROLLED_BACK) && leads(ro))
             check_health(ro, e, at);
         break;
     }
@@ -1224,6 +1233,8 @@ static void step(upd_rollouts *ro, ro_ent *e)
         window_tick(e, now);
         pthread_rwlock_unlock(&ro->lk);
     }
+    if (!leads(ro))
+        return; /* another server on the database opens the waves and judges the health */
     if (!strcmp(e->row.state, "scheduled") && now >= e->row.start_at_ms) {
         if (e->win_open)
             open_wave(ro, e, "scheduled start");
@@ -1308,6 +1319,101 @@ static void step(upd_rollouts *ro, ro_ent *e)
     open_wave(ro, e, "soaked");
 }
 
+/* One device state read back from the store (sync_shared). */
+typedef struct got_state {
+    char mac[UPD_MAC_STR];
+    uint8_t st;
+    int64_t at;
+} got_state;
+
+typedef struct got_list {
+    got_state *v;
+    size_t n, cap;
+} got_list;
+
+static int collect_state_of(void *ctx, const char *mac, const char *state, int64_t at)
+{
+    got_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 256;
+        got_state *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return 1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    upd__copy(l->v[l->n].mac, UPD_MAC_STR, mac);
+    l->v[l->n].st = (uint8_t)st_parse(state);
+    l->v[l->n].at = at;
+    l->n++;
+    return 0;
+}
+
+/* Several servers on one database (store.h leads): what the others did, once a second.
+ * Rollouts created elsewhere; each rollout's row when the store's is newer than ours (a
+ * wave the leading server opened, its pause, an operator's action on another server);
+ * and the states of every rollout's devices as every server's writer recorded them, so
+ * that the health rule counts the whole fleet, not the devices that talk to this server
+ * (a state newer here, not written yet, is kept). Under admin. */
+static void sync_shared(upd_rollouts *ro)
+{
+    upd_store *st = ro->s->store;
+    load_ctx lc = {ro, NULL, 0};
+    if (st->ops->rollout_list(st, collect_active, &lc) == 0)
+        for (size_t i = 0; i < lc.n; i++) {
+            char why[256];
+            ro_ent *e = find_ent(ro, lc.ids[i]) ? NULL : load_ent(ro, lc.ids[i], why, sizeof why);
+            if (!e)
+                continue;
+            pthread_rwlock_wrlock(&ro->lk);
+            if (add_ent(ro, e) != 0) {
+                ent_free(e);
+                e = NULL;
+            }
+            pthread_rwlock_unlock(&ro->lk);
+            if (e && e->row.rollback_of > 0 && !find_ent(ro, e->row.rollback_of)) {
+                ro_ent *src = load_ent(ro, e->row.rollback_of, why, sizeof why);
+                pthread_rwlock_wrlock(&ro->lk);
+                if (src && add_ent(ro, src) != 0)
+                    ent_free(src);
+                pthread_rwlock_unlock(&ro->lk);
+            }
+        }
+    free(lc.ids);
+    upd_rollout_row *row = malloc(sizeof *row);
+    got_list gl = {NULL, 0, 0};
+    for (size_t i = 0; row && i < ro->nents; i++) {
+        ro_ent *e = ro->ents[i];
+        if (!tracks(e))
+            continue;
+        int have_row = st->ops->rollout_get(st, e->row.id, row) == 0;
+        gl.n = 0;
+        int have_devs = st->ops->rollout_devices(st, e->row.id, collect_state_of, &gl) == 0;
+        pthread_rwlock_wrlock(&ro->lk);
+        if (have_row && row->updated_ms > e->row.updated_ms && !e->dirty) {
+            e->row = *row;
+            int n = thresholds_parse(e->row.thresholds, e->thr, UPD_WAVES_MAX);
+            if (n < e->row.wave)
+                e->row.wave = n;
+            e->active = is_active_state(e->row.state);
+            e->members = -1;
+        }
+        for (size_t k = 0; have_devs && k < gl.n; k++) {
+            rdev *d = dev_find(e, gl.v[k].mac);
+            if (!d && !(d = dev_add(e, gl.v[k].mac)))
+                break;
+            if (d->st == ST_NONE || gl.v[k].at >= d->at) {
+                d->st = gl.v[k].st;
+                d->at = gl.v[k].at;
+            }
+        }
+        pthread_rwlock_unlock(&ro->lk);
+    }
+    free(gl.v);
+    free(row);
+    recount_active(ro);
+}
+
 static void *thread_main(void *arg)
 {
     upd_rollouts *ro = arg;
@@ -1326,6 +1432,10 @@ static void *thread_main(void *arg)
         int stop = ro->stop;
         pthread_mutex_unlock(&ro->mu);
         pthread_mutex_lock(&ro->admin);
+        if (ro->s->store->ops->leads && mono_ms() >= ro->next_sync) {
+            sync_shared(ro);
+            ro->next_sync = mono_ms() + 1000;
+        }
         for (size_t i = 0; i < ro->nents; i++)
             if (ro->ents[i]->active || ro->ents[i]->dirty)
                 step(ro, ro->ents[i]);
@@ -1421,7 +1531,7 @@ upd_rollouts *upd__rollouts_start(srv *s, char *err, size_t errlen)
     /* health as it stands: a pause a crash kept from being written is made again */
     int64_t now = upd__now_ms();
     for (size_t i = 0; i < ro->nents; i++)
-        if (ro->ents[i]->active)
+        if (ro->ents[i]->active && leads(ro))
             check_health(ro, ro->ents[i], now);
     if (pthread_create(&ro->thread, NULL, thread_main, ro) != 0) {
         snprintf(err, errlen, "cannot start the rollout thread");

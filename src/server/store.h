@@ -519,6 +519,12 @@ typedef struct upd_store_ops {
      * since when and why (whylen bytes, may be NULL) the database's last words. NULL in
      * a store that cannot lose its database (SQLite: a file). */
     int (*reachable)(upd_store *st, int64_t *since_ms, char *why, size_t whylen);
+    /* Of the servers on one database, is this the one that runs the fleet-wide jobs
+     * (rollouts' waves and health: rollout.c)? 1 yes, 0 another one does (or none while
+     * the database is lost). One at a time (PostgreSQL: a session advisory lock of the
+     * watch connection, so it passes on when that server goes); needs watch running.
+     * NULL in a store only one server uses (SQLite): always. */
+    int (*leads)(upd_store *st);
 } upd_store_ops;
 
 struct upd_store {

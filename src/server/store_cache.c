@@ -619,6 +619,12 @@ static int c_reachable(upd_store *st, int64_t *since_ms, char *why, size_t whyle
     return 1;
 }
 
+static int c_leads(upd_store *st)
+{
+    upd_store *in = cs(st)->inner;
+    return in->ops->leads(in);
+}
+
 uint64_t upd_store_cached_stale(upd_store *st)
 {
     cache_store *c = cs(st);
@@ -713,6 +719,7 @@ static const upd_store_ops CACHE_OPS = {
     .adoption_add = c_adoption_add,
     .adoption_list = c_adoption_list,
     .reachable = c_reachable,
+    .leads = c_leads,
 };
 
 upd_store *upd_store_cached(upd_store *inner)
@@ -731,6 +738,8 @@ upd_store *upd_store_cached(upd_store *inner)
     }
     c->base.ops = &c->ops;
     c->ops.watch = NULL; /* the wrapper is the one that watches */
+    if (!inner->ops->leads)
+        c->ops.leads = NULL; /* one server: it always leads */
     c->inner = inner;
     pthread_mutex_init(&c->mu, NULL);
     if (inner->ops->watch && inner->ops->watch(inner, changed_elsewhere, c) != 0)

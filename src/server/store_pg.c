@@ -155,6 +155,8 @@ static const char *const PG_MIGRATIONS[] = {
 /* Advisory lock keys: schema migrations and event retention run on one server at a time. */
 #define MIGRATE_LOCK UPD_PG_MIGRATE_LOCK
 #define PRUNE_LOCK   "7535327102"
+/* held for its session by the watch connection of the server that leads (store.h leads) */
+#define LEAD_LOCK "7535327103"
 /* The channel of the notifications of admin changes; the payload is the sender's id. */
 #define NOTIFY_CHANNEL UPD_PG_NOTIFY_CHANNEL
 
@@ -504,6 +506,7 @@ typedef struct pg_store {
     atomic_uint epoch;       /* bumped at each loss: older connections are made again */
     pthread_mutex_t down_mu; /* down_why */
     char down_why[256];
+    atomic_int leader; /* the watch connection holds LEAD_LOCK */
 } pg_store;
 
 #define PROBE_EVERY_MS 1000
@@ -2730,8 +2733,10 @@ static void *watch_main(void *arg)
 {
     pg_store *s = arg;
     PGconn *pg = NULL;
+    int64_t next_lead = 0;
     while (!atomic_load(&s->stop)) {
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            atomic_store(&s->leader, 0); /* the lock went with the session */
             if (pg)
                 mark_down(s, PQerrorMessage(pg));
             PQfinish(pg);
@@ -2749,6 +2754,15 @@ static void *watch_main(void *arg)
              * unknown, so every cached row goes */
             mark_up(s);
             s->changed(s->changed_ctx);
+        }
+        if (!atomic_load(&s->leader) && mono_ms() >= next_lead) {
+            /* not the leader: try to become it (the leader's session ended?) */
+            next_lead = mono_ms() + PROBE_EVERY_MS;
+            PGresult *r = PQexec(pg, "SELECT pg_try_advisory_lock(" LEAD_LOCK ")");
+            if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !strcmp(PQgetvalue(r, 0, 0), "t"))
+                atomic_store(&s->leader, 1);
+            PQclear(r);
         }
         struct pollfd p = {PQsocket(pg), POLLIN, 0};
         if (poll(&p, 1, 200) <= 0)
@@ -2780,6 +2794,11 @@ static int p_reachable(upd_store *base, int64_t *since_ms, char *why, size_t why
         pthread_mutex_unlock(&s->down_mu);
     }
     return since == 0;
+}
+
+static int p_leads(upd_store *base)
+{
+    return atomic_load(&((pg_store *)base)->leader);
 }
 
 static int p_watch(upd_store *base, void (*changed)(void *ctx), void *ctx)
@@ -2879,6 +2898,7 @@ static const upd_store_ops PG_OPS = {
     .adoption_add = p_adoption_add,
     .adoption_list = p_adoption_list,
     .reachable = p_reachable,
+    .leads = p_leads,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
@@ -3001,6 +3021,7 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     atomic_init(&s->down_since, 0);
     atomic_init(&s->next_probe, 0);
     atomic_init(&s->epoch, 0);
+    atomic_init(&s->leader, 0);
     pthread_mutex_init(&s->down_mu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);

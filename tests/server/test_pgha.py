@@ -5,7 +5,7 @@ throughout. Each group starts a PostgreSQL cluster of its own (pgcluster.py), be
 stops it: the run's shared cluster stays up for the other tests.
 
 usage: test_pgha.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: outage"""
+GROUP: outage spread"""
 import json
 import os
 import re
@@ -190,7 +190,62 @@ def t_outage():
     check(1 <= n <= 12, "the dropped records in a few lines (%d), not one each" % n)
 
 
-GROUPS = {"outage": t_outage}
+def t_spread():
+    """A rollout whose devices check in with two servers on one database: one server at a
+    time opens its waves and judges its health, counting every device's result whichever
+    server recorded it. A bad release pauses it once (one pause event), both servers stop
+    offering it, and both show the same counts."""
+    if pgcluster.state() is None:
+        print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.ha.spread)")
+        sys.exit(77)
+    import test_rollout as ro
+    a = b = None
+    try:
+        a = Server()
+        b = Server(extra=["--db", a.db])
+        a.upload(ro.OLD, "1.0.0", "stable")
+        # half the devices check in with a, half with b; the release fails on half of
+        # each server's devices
+        devs = [ro.Device(a if i % 2 == 0 else b, i, fate="fail" if i % 4 in (1, 2) else "ok")
+                for i in range(100)]
+        for d in devs:
+            d.check()
+        ro.registered(a, 100)
+        new = a.upload(ro.NEW, "2.0.0").json
+        st = ro.create(a, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
+                           "max_failures": "5%"})
+        rid = st.get("id")
+        wave1 = st["waves_detail"][0]["eligible"]
+        ok = ro.rounds(devs, lambda: ro.show(a, rid)["state"] == "paused", timeout=90)
+        check(ok, "the rollout paused itself")
+        got = [d for d in devs if d.got]
+        check(len(got) <= wave1, "reached %d devices, no more than wave 1's %d" % (len(got),
+                                                                                 wave1))
+        check(any(d.srv is a for d in got) and any(d.srv is b for d in got),
+              "wave 1's devices check in with both servers")
+        # both stop offering it; more rounds change nothing and make no second pause
+        check(wait(lambda: ro.show(b, rid)["state"] == "paused", 5), "b has it paused too")
+        ro.rounds(devs, lambda: False, timeout=3)
+        eq(len([d for d in devs if d.got]), len(got), "paused: no new device was offered it")
+        paused = [e for e in a.api("GET", "/api/v1/events?kind=rollout-paused").json["events"]]
+        eq(len(paused), 1, "one pause event: %r" % paused)
+        failed = sum(1 for d in got if d.fate == "fail")
+        updated = sum(1 for d in got if d.fate == "ok")
+
+        def counts(srv):
+            t = ro.show(srv, rid)["total"]
+            return t.get("failed"), t.get("updated")
+        check(wait(lambda: counts(a) == (failed, updated) and counts(b) == (failed, updated), 10),
+              "both servers count every device: a %r, b %r, devices (failed, updated) %r" % (
+                  counts(a), counts(b), (failed, updated)))
+        print("paused once: %s" % ro.show(b, rid)["reason"])
+    finally:
+        for srv in (b, a):
+            if srv:
+                srv.stop()
+
+
+GROUPS = {"outage": t_outage, "spread": t_spread}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
