@@ -121,10 +121,14 @@ static void check_answer(const uint8_t *req, size_t rlen, char *resp, size_t n)
         return; /* cut by the capture limit, or the server closed mid-head: not judged */
     size_t head = (size_t)(end - resp) + 4;
     /* empty lines before the request line are skipped (RFC 9112 section 2.2), as
-     * libmicrohttpd does: "\nHEAD ..." is a HEAD request */
-    while (rlen > 0 && (*req == '\r' || *req == '\n')) {
-        req++;
-        rlen--;
+     * libmicrohttpd does; it reads a line as a C string, so a line that starts with a NUL
+     * byte is empty too: "\nHEAD ..." and "\0\0\nHEAD ..." are HEAD requests */
+    while (rlen > 0 && (*req == '\r' || *req == '\n' || *req == '\0')) {
+        const uint8_t *nl = memchr(req, '\n', rlen);
+        if (!nl)
+            break;
+        rlen -= (size_t)(nl + 1 - req);
+        req = nl + 1;
     }
     int head_req = rlen >= 5 && !memcmp(req, "HEAD ", 5);
     if (head_req || status < 200 || status == 204 || status == 304)
