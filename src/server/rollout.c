@@ -994,13 +994,19 @@ static ro_ent *ent_new(srv *s, const upd_rollout_row *row, char *why, size_t why
         return NULL;
     }
     if (window_load(e, row, why, whylen) != 0) {
-        char w[300];
-        snprintf(w, sizeof w, "rollout %lld: its %s", (long long)row->id, why);
-        snprintf(why, whylen, "%s", w);
-        ent_free(e);
-        return NULL;
+        /* its zone is gone from tzdata since: the window stays closed (nothing is offered
+         * through it) rather than the rollout being ignored, when its channel might serve
+         * the release to every device */
+        fprintf(stderr,
+                "updraft: rollout %lld: %s: its window stays closed until the zone can be "
+                "read (install tzdata, restart)\n",
+                (long long)row->id, why);
+        e->has_win = 1;
+        e->win_open = 0;
+        e->win_change_ms = -1;
+    } else {
+        window_tick(e, upd__now_ms());
     }
-    window_tick(e, upd__now_ms());
     e->active = is_active_state(row->state);
     return e;
 }
