@@ -214,6 +214,16 @@ def t_admin():
         rc, out, err = cli(srv, "rollout", "resume", "1")
         check(rc == 1 and "rollout 1 is aborted" in err, "resume an aborted one: %r" % err)
         eq(fresh.check().status, 304, "after the abort nobody new is offered the release")
+        # another rollout's waves are other devices: the hash is of the MAC and the id
+        rc, out, err = cli(srv, "rollout", "plan", "--release", str(new["id"]), "--waves",
+                           "10%,50%,100%", "--json")
+        again = json.loads(out) if rc == 0 else {}
+        eq(again.get("id"), 2, "the plan is of rollout 2")
+        w1 = set(again.get("waves_detail", [{}])[0].get("sample", []))
+        # (31 devices now: 10% is 4; were the hash the MAC's alone, they would be rollout
+        # 1's 3 and one more)
+        check(len(w1) == 4 and not first <= w1,
+              "rollout 2's first wave is not rollout 1's: %r, %r" % (sorted(w1), sorted(first)))
         rc, out, err = cli(srv, "rollout", "show", "7")
         check(rc == 1 and "there is no rollout 7" in err, "show unknown: %r" % err)
         rc, out, err = cli(srv, "rollout", "list")
@@ -351,6 +361,11 @@ def t_badpause():
         check(ok, "paused again after the resume")
         st = show(srv, rid)
         check(st["wave"] <= 2, "the second pause is in wave 2 at the latest: %r" % st["reason"])
+        # resumed again with no device checking: the failures it was resumed over do not
+        # pause it again (the rollout thread judges the health every 250 ms)
+        eq(srv.api("POST", "/api/v1/rollouts/%d/resume" % rid).status, 200, "resume again")
+        time.sleep(1.5)
+        eq(show(srv, rid)["state"], "running", "still running 1.5 s after the resume")
     finally:
         srv.stop()
 
@@ -472,6 +487,12 @@ def t_precedence():
         r = pinned.check()
         eq(r.headers.get("x-version") if r.status == 200 else None, "3.0.0",
            "pin > rollout: the pinned release is offered")
+        # also to a device of the open wave (that the rollout would offer its release)
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % inwave[1].mac, {"release": newer["id"]})
+           .status, 200, "pin a device of wave 1")
+        r = inwave[1].check()
+        eq(r.headers.get("x-version") if r.status == 200 else r.headers.get("x-updraft-reason"),
+           "3.0.0", "pin > rollout in the open wave too")
         # the channel set to the rollout's release does not reach devices outside the wave
         eq(srv.api("PUT", "/api/v1/channels/stable", {"release": new["id"]}).status, 200,
            "channel stable -> 2.0.0")
@@ -525,6 +546,9 @@ def t_lifecycle():
         for state in ("running", "paused"):
             if state == "paused":
                 eq(cli(srv, "rollout", "pause", str(rid))[0], 0, "rollout paused")
+                # none of its devices had started: a paused rollout offers them nothing
+                eq([d.check().status for d in devs], [304] * len(devs),
+                   "a paused rollout offers its release to no device that has not started")
             eq(by_state(srv)[state], 1, "/metrics: the rollout is %s" % state)
             rc, out, err = cli(srv, "release", "delete", str(new["id"]))
             check(rc == 1 and "cannot delete release %d: rollout %d (%s) offers" %
