@@ -207,24 +207,41 @@ def t_retention():
         print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.store.retention)")
         sys.exit(77)
     srv = Server(extra=["--keep-events", "2s"])
+    holder = None
     try:
         url = srv.db
         exe = os.path.join(pgcluster.state()["bindir"], "psql")
+        # the holder keeps the lock until this test ends its session (not for a fixed
+        # time: a loaded machine may take seconds to start psql)
+        env = dict(os.environ, PGAPPNAME="updraft-test-holder")
         holder = subprocess.Popen([exe, "-X", "-q", "-d", url, "-c",
                                    "SELECT pg_advisory_lock(7535327102)", "-c",
-                                   "SELECT pg_sleep(6)"], stdout=subprocess.DEVNULL)
-        time.sleep(0.5)
+                                   "SELECT pg_sleep(600)"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=env)
+        held = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                "WHERE a.application_name = 'updraft-test-holder' AND l.locktype = "
+                "'advisory' AND l.granted AND ((l.classid::bigint << 32) | "
+                "l.objid::bigint) = 7535327102")
+        deadline = time.time() + 30
+        while int(pgcluster.psql(url, held).strip()) == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        check(int(pgcluster.psql(url, held).strip()) == 1, "the test's session holds the lock")
         srv.upload(arduino_bin(seed=31), "1.0", "stable")
         n = count_events(url)
         check(n >= 2, "the upload made events: %d" % n)
         time.sleep(4)  # older than 2 s, pruned every second: but the lock is taken
         eq(count_events(url), n, "nothing pruned while another server holds the lock")
+        check(int(pgcluster.psql(url, held).strip()) == 1, "the lock was held throughout")
+        pgcluster.psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE application_name = 'updraft-test-holder'")
         holder.wait(10)
         deadline = time.time() + 10
         while count_events(url) > 0 and time.time() < deadline:
             time.sleep(0.2)
         eq(count_events(url), 0, "pruned once the lock is free")
     finally:
+        if holder and holder.poll() is None:
+            holder.kill()
         srv.stop()
 
 
