@@ -18,16 +18,6 @@
 /* Decompressed firmware is never larger than the biggest flash chip. */
 #define MAX_INFLATED (128u * 1024u * 1024u)
 
-void upd_hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The core's SHA-256 provider, backed by GnuTLS. */
 struct sha_state {
     gnutls_hash_hd_t h;

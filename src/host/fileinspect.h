@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hexsum.h"
 #include "updraft/image.h"
 
 typedef struct upd_file_info {
@@ -36,8 +37,5 @@ int upd_inspect_fd(int fd, const char *name, upd_file_info *out, char *err, size
 
 /* The same for len bytes in memory (len < 4 GiB). */
 void upd_inspect_buf(const uint8_t *data, size_t len, upd_file_info *out);
-
-/* Lowercase hex of n bytes into out (2n+1 bytes). */
-void upd_hex(const uint8_t *in, size_t n, char *out);
 
 #endif

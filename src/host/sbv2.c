@@ -8,6 +8,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "hexsum.h"
+
 #define SECTOR    4096u
 #define BLOCK     1216u
 #define CRC_LEN   1196u
@@ -15,16 +17,6 @@
 #define KEY_LEN   776u /* n, e, rinv, mdash */
 #define SIG_AT    812u
 #define RSA_BYTES 384u
-
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -81,7 +73,7 @@ void upd_sbv2_inspect(const uint8_t *data, size_t len, uint32_t image_end, upd_s
             uint8_t kd[32];
             snprintf(k->scheme, sizeof k->scheme, "RSA-3072");
             if (gnutls_hash_fast(GNUTLS_DIG_SHA256, b + KEY_AT, KEY_LEN, kd) == 0)
-                hex(kd, 32, k->key_digest);
+                upd_hex(kd, 32, k->key_digest);
             k->sig_ok = (int8_t)(k->crc_ok && rsa_pss_verifies(b, b + 4));
         } else {
             snprintf(k->scheme, sizeof k->scheme, k->version == 0x03 ? "ECDSA" : "unknown");

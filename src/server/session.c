@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hexsum.h"
 #include "log.h"
 #include "metrics.h"
 #include "session.h"
@@ -14,42 +15,9 @@
 /* A session's last use is written at most this often (a read per request, not a write). */
 #define TOUCH_MS 60000
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int sha256_hex(const char *text, char out[65])
-{
-    unsigned char d[32];
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), d) != 0)
-        return -1;
-    hex(d, sizeof d, out);
-    return 0;
-}
-
-/* 32 random bytes as 64 hex digits. */
-static int random_hex(char out[65])
-{
-    unsigned char b[32];
-    if (gnutls_rnd(GNUTLS_RND_KEY, b, sizeof b) != 0)
-        return -1;
-    hex(b, sizeof b, out);
-    return 0;
-}
-
 static int is_hex64(const char *s)
 {
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return 0;
-    return n == 64;
+    return strlen(s) == 64 && upd_is_hex(s, 64);
 }
 
 static int64_t idle_ms(const srv *s)
@@ -70,7 +38,7 @@ static int token_stands(srv *s, const upd_session_row *x, int64_t now, upd_princ
     *token_expires = 0;
     if (!x->token_key[0]) { /* the bootstrap token: the one in force now? */
         char h[65];
-        if (sha256_hex(s->token, h) != 0 || !upd__secret_eq(h, x->token_hash))
+        if (upd_sha256_hex(s->token, strlen(s->token), h) != 0 || !upd__secret_eq(h, x->token_hash))
             return 0;
         upd__copy(who->name, sizeof who->name, UPD_BOOTSTRAP_TOKEN);
         who->role = UPD_ROLE_ADMIN;
@@ -101,7 +69,7 @@ int upd__session_auth(srv *s, struct MHD_Connection *c, upd_principal *who, char
              "sign in again");
     const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, UPD_SESSION_COOKIE);
     char id[65];
-    if (!cookie || !is_hex64(cookie) || sha256_hex(cookie, id) != 0)
+    if (!cookie || !is_hex64(cookie) || upd_sha256_hex(cookie, strlen(cookie), id) != 0)
         return 0;
     upd_session_row x;
     int rc = s->store->ops->session_get(s->store, id, &x);
@@ -317,8 +285,10 @@ static enum MHD_Result sign_in(req *r, struct MHD_Connection *c)
     upd_session_row x;
     memset(&x, 0, sizeof x);
     char cookie[65];
-    int bad = random_hex(cookie) != 0 || sha256_hex(cookie, x.id) != 0 || random_hex(x.csrf) != 0 ||
-              sha256_hex(secret, x.token_hash) != 0;
+    int bad = upd_random_hex(32, cookie) != 0 ||
+              upd_sha256_hex(cookie, strlen(cookie), x.id) != 0 ||
+              upd_random_hex(32, x.csrf) != 0 ||
+              upd_sha256_hex(secret, strlen(secret), x.token_hash) != 0;
     /* a named token ("upd_" + 12-hex-digit key id + "_" + secret, tokens.c): its key id
      * finds its row again; the bootstrap token has none */
     if (strcmp(r->who.name, UPD_BOOTSTRAP_TOKEN) && strlen(secret) > 16)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "datalock.h"
+#include "hexsum.h"
 #include "store.h"
 #include "store_migrate.h"
 #include "utf8.h"
@@ -357,12 +358,6 @@ static int reset_identity(mig *m, const char *t)
 
 /* ---- blobs ----------------------------------------------------------------------------- */
 
-static void hex_of(const unsigned char *d, char out[65])
-{
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static int read_full(int fd, unsigned char *p, size_t n)
 {
     while (n) {
@@ -431,7 +426,7 @@ static int copy_blob(mig *m, const char *sha, unsigned char *chunk)
     if (h)
         gnutls_hash_deinit(h, d);
     if (rc == 0) {
-        hex_of(d, hex);
+        upd_hex(d, 32, hex);
         if (strcmp(hex, sha)) {
             snprintf(m->err, m->errlen,
                      "the firmware file %s is damaged: its SHA-256 is %s, not its name: restore "
@@ -461,7 +456,7 @@ static int copy_blob(mig *m, const char *sha, unsigned char *chunk)
     if (h)
         gnutls_hash_deinit(h, d);
     if (rc == 0) {
-        hex_of(d, hex);
+        upd_hex(d, 32, hex);
         if (strcmp(hex, sha) || back != size) {
             snprintf(m->err, m->errlen,
                      "the firmware file %s read back from %s is not what was written (SHA-256 "

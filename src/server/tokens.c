@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hexsum.h"
 #include "session.h"
 #include "srv.h"
 
@@ -18,33 +19,6 @@
 /* the longest lifetime --expires takes: 10 years */
 #define MAX_EXPIRES_S (10LL * 366 * 24 * 3600)
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int sha256_hex(const char *text, char out[65])
-{
-    unsigned char d[32];
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), d) != 0)
-        return -1;
-    hex(d, sizeof d, out);
-    return 0;
-}
-
-static int is_hex(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 int upd__token_check(srv *s, const char *secret, upd_principal *who, char *why, size_t whylen)
 {
     snprintf(why, whylen,
@@ -52,7 +26,7 @@ int upd__token_check(srv *s, const char *secret, upd_principal *who, char *why, 
              "data directory, or UPDRAFT_ADMIN_TOKEN) nor a token made with POST "
              "/api/v1/tokens that is still valid");
     if (strlen(secret) != TOKEN_LEN || strncmp(secret, "upd_", 4) || secret[4 + KEY_HEX] != '_' ||
-        !is_hex(secret + 4, KEY_HEX) || !is_hex(secret + 5 + KEY_HEX, SECRET_HEX))
+        !upd_is_hex(secret + 4, KEY_HEX) || !upd_is_hex(secret + 5 + KEY_HEX, SECRET_HEX))
         return 0;
     char key[KEY_HEX + 1], h[65];
     memcpy(key, secret + 4, KEY_HEX);
@@ -63,7 +37,7 @@ int upd__token_check(srv *s, const char *secret, upd_principal *who, char *why, 
         return 0;
     if (rc)
         return -1;
-    if (sha256_hex(secret, h) != 0 || !upd__secret_eq(h, t.hash))
+    if (upd_sha256_hex(secret, strlen(secret), h) != 0 || !upd__secret_eq(h, t.hash))
         return 0;
     if (t.expires_ms && t.expires_ms <= upd__now_ms()) {
         char at[40];
@@ -231,11 +205,11 @@ static enum MHD_Result create(req *r, struct MHD_Connection *c)
         return upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "random",
                                 "no random numbers for the token (GnuTLS): retry");
     char secret[TOKEN_LEN + 1], khex[KEY_HEX + 1], shex[SECRET_HEX + 1];
-    hex(rnd, KEY_HEX / 2, khex);
-    hex(rnd + KEY_HEX / 2, SECRET_HEX / 2, shex);
+    upd_hex(rnd, KEY_HEX / 2, khex);
+    upd_hex(rnd + KEY_HEX / 2, SECRET_HEX / 2, shex);
     snprintf(secret, sizeof secret, "upd_%s_%s", khex, shex);
     upd__copy(t.key_id, sizeof t.key_id, khex);
-    if (sha256_hex(secret, t.hash) != 0)
+    if (upd_sha256_hex(secret, strlen(secret), t.hash) != 0)
         return upd__reply_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "hash",
                                 "hashing the token failed (GnuTLS): retry");
     char err[256];
