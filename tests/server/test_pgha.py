@@ -220,8 +220,11 @@ def t_spread():
             d.check()
         ro.registered(a, 100)
         new = a.upload(ro.NEW, "2.0.0").json
+        # judged once all 10 of wave 1 have a result: b learns of a rollout made on a
+        # within about a second, and a's devices alone could otherwise pause it before
+        # b's were offered it (seen on a quiet machine)
         st = ro.create(a, {"release": new["id"], "waves": "10%,50%,100%", "soak": "2s",
-                           "max_failures": "5%"})
+                           "max_failures": "5%", "min_sample": 10})
         rid = st.get("id")
         wave1 = st["waves_detail"][0]["eligible"]
         ok = ro.rounds(devs, lambda: ro.show(a, rid)["state"] == "paused", timeout=90)
