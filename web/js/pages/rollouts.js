@@ -163,7 +163,7 @@ async function rolloutPage(root, id, ctx) {
         fact('Next', r.next || '—'),
         fact('Thresholds', 'at most ' + r.max_failures + ' failures, judged after ' + r.min_sample +
           ' results; soak ' + r.soak_s + ' s'),
-        fact('Started', fmtTime(r.start_at)),
+        fact(r.start_at ? 'Starts at' : 'Created', fmtTime(r.start_at || r.created)),
         fact('Created by', r.created_by || '—')),
       h('h2', null, 'Waves'), waves,
       h('h2', null, 'Why devices failed'), reasons,
