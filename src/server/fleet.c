@@ -390,6 +390,22 @@ int upd__fleet_args(req *r, struct MHD_Connection *c, unsigned *mask, int *fresh
     return 0;
 }
 
+upd_fleet_scan *upd__fleet_route_scan(req *r, struct MHD_Connection *c, const char *method,
+                                      const char *use, unsigned *mask, enum MHD_Result *ret)
+{
+    if (strcmp(method, "GET")) {
+        *ret = upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "%s", use);
+        return NULL;
+    }
+    int fresh;
+    if (upd__fleet_args(r, c, mask, &fresh, ret) != 0)
+        return NULL;
+    upd_fleet_scan *sc = upd__fleet_get(r->s->fleet, fresh);
+    if (!sc)
+        *ret = upd__api_store_failed(r, c, "could not read the device registry");
+    return sc;
+}
+
 void upd__fleet_as_of(const upd_fleet_scan *sc, cJSON *j)
 {
     char t[40];
@@ -508,17 +524,12 @@ static cJSON *versions_json(const upd_fleet_scan *sc, unsigned mask)
 
 enum MHD_Result upd__overview_route(req *r, struct MHD_Connection *c, const char *method)
 {
-    if (strcmp(method, "GET"))
-        return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
-                                "use GET /api/v1/overview");
     unsigned mask;
-    int fresh;
     enum MHD_Result ret;
-    if (upd__fleet_args(r, c, &mask, &fresh, &ret) != 0)
-        return ret;
-    upd_fleet_scan *sc = upd__fleet_get(r->s->fleet, fresh);
+    upd_fleet_scan *sc =
+        upd__fleet_route_scan(r, c, method, "use GET /api/v1/overview", &mask, &ret);
     if (!sc)
-        return upd__api_store_failed(r, c, "could not read the device registry");
+        return ret;
     cJSON *j = cJSON_CreateObject();
     upd__fleet_as_of(sc, j);
     int64_t total = 0, seen = 0, silent = 0, never = 0, tools = 0;

@@ -70,6 +70,11 @@ void upd__fleet_put(upd_fleet *f, upd_fleet_scan *sc);
  * every device) as a mask of UPD_FT_*, fresh=1. 0, or -1 answered (400) in *ret. */
 int upd__fleet_args(req *r, struct MHD_Connection *c, unsigned *mask, int *fresh,
                     enum MHD_Result *ret);
+/* What a GET fleet route starts with: the method (use names the route for the 405), the
+ * arguments of upd__fleet_args and the latest reading. The reading (give it back with
+ * upd__fleet_put), or NULL with the answer in *ret. */
+upd_fleet_scan *upd__fleet_route_scan(req *r, struct MHD_Connection *c, const char *method,
+                                      const char *use, unsigned *mask, enum MHD_Result *ret);
 /* The tool class of a device row (UPD_FT_*). */
 int upd__fleet_tool(const char *tool);
 

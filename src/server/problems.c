@@ -129,17 +129,12 @@ static cJSON *group_json(const upd_fleet_problem *p)
 
 enum MHD_Result upd__problems_route(req *r, struct MHD_Connection *c, const char *method)
 {
-    if (strcmp(method, "GET"))
-        return upd__reply_error(r, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method",
-                                "use GET /api/v1/problems");
     unsigned mask;
-    int fresh;
     enum MHD_Result ret;
-    if (upd__fleet_args(r, c, &mask, &fresh, &ret) != 0)
-        return ret;
-    upd_fleet_scan *sc = upd__fleet_get(r->s->fleet, fresh);
+    upd_fleet_scan *sc =
+        upd__fleet_route_scan(r, c, method, "use GET /api/v1/problems", &mask, &ret);
     if (!sc)
-        return upd__api_store_failed(r, c, "could not read the device registry");
+        return ret;
     upd_fleet_problem *g = NULL;
     size_t ng = upd__fleet_problems(sc, mask, &g);
     cJSON *j = cJSON_CreateObject();
