@@ -37,6 +37,7 @@ Exits 0 whatever the numbers are (non-zero only when the benchmark could not be 
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -435,6 +436,7 @@ def bench_sim(tmp, pg):
     meter = CpuMeter({"sim-a": a.p.pid, "sim-b": b.p.pid, "postgresql": pg.postmaster()})
     meter.start()
     t0 = time.time()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     sims = []
     for srv, n, first in parts:
         cmd = ["timeout", str(SIM_MAX_S), UPD, "sim", "--server",
@@ -456,6 +458,8 @@ def bench_sim(tmp, pg):
             sim_rss.append(j.get("peak_rss_kb", 0))
     wall = time.time() - t0
     cpu = meter.stop()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the simulators, reaped by now
+    cpu["simulators"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     dropped = {s.name: s.dropped() for s in (a, b)}
     hwm = {s.name: status_kb(s.p.pid, "VmHWM") for s in (a, b)}
     t1 = time.time()
@@ -517,8 +521,8 @@ def report_checks(res, sanity, dropped):
         L.append("### Device mix: %s" % ("one device (bench/server's request)" if mix == "one"
                                           else "%d devices in turn (bench/pg/fleet.lua)" % FLEET_MACS))
         L.append("")
-        L.append("| configuration | checks/s (median) | each round | p99 ms | updraft CPU ms / 1000 checks | PostgreSQL CPU ms / 1000 checks | wrk CPU ms / 1000 checks | machine busy | of which other jobs | wrk errors | device records dropped |")
-        L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L.append("| configuration | checks/s (median) | each round | p99 ms | updraft CPU ms / 1000 checks | PostgreSQL CPU ms / 1000 checks | wrk CPU ms / 1000 checks | machine busy | of which other jobs | wrk errors | device records dropped | records kept per second |")
+        L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for cfg in ("sqlite", "pg", "pg-2"):
             runs = [res.get((mix, cfg, r)) for r in range(ROUNDS)]
             ok = [x for x in runs if x]
@@ -539,16 +543,19 @@ def report_checks(res, sanity, dropped):
             summary[(mix, cfg)] = {"rate": rate, "upd_ms": upd_ms, "pg_ms": pg_ms,
                                    "dropped": sum(x["dropped"] for x in ok),
                                    "wrk_ms": wrk_ms, "busy": busy, "other": other}
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d |" % (
+            kept = med([(x["requests"] - x["dropped"]) / x["cpu"]["_wall"] for x in ok])
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s |" % (
                 cfg, fmt(rate), ", ".join(fmt(x["rate"]) if x else "n/a" for x in runs),
                 fmt(med([x["p99_ms"] for x in ok]), 1), fmt(upd_ms, 1), fmt(pg_ms, 1),
                 fmt(wrk_ms, 1), fmt(busy and busy * 100) + "%", fmt(other and other * 100) + "%",
-                sum(x["errors"] for x in ok), sum(x["dropped"] for x in ok)))
+                sum(x["errors"] for x in ok), sum(x["dropped"] for x in ok), fmt(kept)))
         L.append("")
     L.append("Answers checked before the runs (status line): " + ", ".join(
         "%s `%s`" % kv for kv in sanity.items()) + ". Device records dropped: what the servers' "
         "writer queues could not hold (`dropped_device_records`, counted over the measured "
-        "runs); over all runs, warm-up included: " + ", ".join("%s %s" % kv for kv in dropped.items()) + ".")
+        "runs); records kept per second: the checks of a run less its dropped records, over "
+        "its wall time (each check is one device record for the writer). Over all runs, "
+        "warm-up included, dropped: " + ", ".join("%s %s" % kv for kv in dropped.items()) + ".")
     L.append("")
     return L, summary
 
@@ -563,10 +570,37 @@ def limits_text(summary):
         r1 = ratio(s[(mix, "pg")]["rate"], s[(mix, "sqlite")]["rate"])
         r2 = ratio(s[(mix, "pg-2")]["rate"], s[(mix, "pg")]["rate"])
         g[mix] = (r1, r2)
+
+        def verdict(v, lim, cfgs):
+            d = sum(s[(mix, c)]["dropped"] for c in cfgs)
+            if d:  # a rate bought by dropping records does not count
+                return "MISSED: %d device records dropped on the way" % d
+            return goal(v, ">=", lim)
         L.append("| one server on PostgreSQL >= 0.8x one on SQLite | %s | %sx | %s |" % (
-            mix, fmt(r1, 2), goal(r1, ">=", 0.8)))
+            mix, fmt(r1, 2), verdict(r1, 0.8, ("sqlite", "pg"))))
         L.append("| two servers on one PostgreSQL >= 1.6x one | %s | %sx | %s |" % (
-            mix, fmt(r2, 2), goal(r2, ">=", 1.6)))
+            mix, fmt(r2, 2), verdict(r2, 1.6, ("pg", "pg-2"))))
+    L.append("")
+    L.append("The same comparisons by CPU time rather than by rate (less at the mercy of the "
+             "other jobs on the machine): checks per CPU-second of updraft and PostgreSQL "
+             "together, against updraft on SQLite (its database works inside the process); "
+             "and how many checks one server does per CPU-second of its own with two servers "
+             "against with one (1.0x: a second server on a machine of its own doubles the "
+             "rate, as long as PostgreSQL has CPU to spare).")
+    L.append("")
+    L.append("| capacity by CPU time | device mix | measured |")
+    L.append("|---|---|---:|")
+    for mix in ("one", "fleet"):
+        sq, p1, p2 = (summary[(mix, c)] for c in ("sqlite", "pg", "pg-2"))
+        try:
+            c1 = sq["upd_ms"] / (p1["upd_ms"] + p1["pg_ms"])
+            c2 = p1["upd_ms"] / p2["upd_ms"]
+        except (TypeError, ZeroDivisionError):
+            continue
+        L.append("| checks per CPU-second, PostgreSQL (updraft + PostgreSQL) against SQLite | "
+                 "%s | %sx |" % (mix, fmt(c1, 2)))
+        L.append("| checks per server CPU-second, two servers against one | %s | %sx |" % (
+            mix, fmt(c2, 2)))
     L.append("")
     # what limits: CPU per check of each part, and how busy the machine was
     for mix in ("one", "fleet"):
@@ -651,11 +685,28 @@ def report_sim(s):
     L.append("| PostgreSQL: peak memory (sum of Pss of its processes), largest process RSS, CPU | %.1f MB, %.1f MB, %.1f s |" % (
         s["peak"]["postgresql"] / 1024, s["peak"]["postgresql_rss_max_process"] / 1024,
         s["cpu"]["postgresql"]))
-    L.append("| simulators' peak RSS | %s MB |" % ", ".join("%.0f" % (k / 1024) for k in s["sim_rss"]))
+    L.append("| simulators: peak RSS, CPU (both) | %s MB, %.1f s |" % (
+        ", ".join("%.0f" % (k / 1024) for k in s["sim_rss"]), s["cpu"]["simulators"]))
     L.append("| machine busy during the run (all CPUs, other jobs included) | %.0f%% |" % (
         100 * s["cpu"]["_machine_busy"] / s["cpu"]["_machine_total"]))
     L.append("| servers' stop (SIGTERM: queued records written) | %.1f s, exit %s |" % (
         s["flush_s"], ", ".join(str(v) for v in s["rcs"].values())))
+    L.append("")
+    cp = s["cpu"]
+    ours = {"the simulators": cp["simulators"], "the two servers": cp["sim-a"] + cp["sim-b"],
+            "PostgreSQL": cp["postgresql"]}
+    other = max(0.0, cp["_machine_busy"] - sum(ours.values()))
+    top = max(ours, key=ours.get)
+    L.append("What limits the wall time: of the %.0f CPU-seconds the machine had during the "
+             "run (%d CPUs x %.0f s), %s took %.0f, the two servers %.0f, PostgreSQL %.0f and "
+             "other jobs %.0f; idle %.0f. %s" % (
+                 cp["_machine_total"], NCPU, s["wall"], "the simulators", cp["simulators"],
+                 cp["sim-a"] + cp["sim-b"], cp["postgresql"], other,
+                 cp["_machine_total"] - cp["_machine_busy"],
+                 "The largest share of this run's own CPU went to %s; " % top +
+                 ("the machine was busy throughout, so the simulation ran at the pace of the "
+                  "CPU it was left." if cp["_machine_busy"] >= 0.9 * cp["_machine_total"]
+                  else "the machine was not always busy.")))
     L.append("")
     c = s["counts"]
     conv = tot["updated"] + tot["current"]
@@ -706,6 +757,38 @@ def report_sim(s):
                  "devices (`bench/pg/run.py 100000` runs the goal's fleet) |" % DEVICES)
     L.append("")
     return L, {"lost": lost_total, "dropped": dropped, "per_dev": per_dev, "per_ev": per_ev}
+
+
+def report_sizing(summary, sim, simsum):
+    """The numbers docs/scaling.md quotes, each from this run."""
+    L = ["## 3. Sizing (the numbers docs/scaling.md quotes)", "",
+         "| | |", "|---|---|"]
+    if summary:
+        for mix in ("one", "fleet"):
+            for cfg, what in (("sqlite", "one server on SQLite"), ("pg", "one server on PostgreSQL"),
+                              ("pg-2", "two servers on PostgreSQL")):
+                x = summary[(mix, cfg)]
+                if x["upd_ms"]:
+                    L.append("| checks per second of updraft CPU, %s, mix %s | %d |" % (
+                        what, mix, round(1e6 / x["upd_ms"], -2)))
+            x = summary[(mix, "pg-2")]
+            if x["pg_ms"]:
+                L.append("| checks per second of PostgreSQL CPU, two servers, mix %s | %d |" % (
+                    mix, round(1e6 / x["pg_ms"], -2)))
+    if sim and simsum:
+        for n in ("sim-a", "sim-b"):
+            L.append("| peak RSS of a server that served %d devices (VmHWM) | %.1f MB |" % (
+                DEVICES // 2, sim["hwm"][n] / 1024))
+        L.append("| PostgreSQL's peak memory (sum of Pss), %d devices | %.1f MB |" % (
+            DEVICES, sim["peak"]["postgresql"] / 1024))
+        L.append("| database: devices table and indexes per 100,000 devices | %.1f MB |" % (
+            simsum["per_dev"] * 1e5 / 1e6))
+        L.append("| database: events table and indexes per million events | %.0f MB |" % (
+            simsum["per_ev"]))
+        L.append("| `updraft sim`, whole cycle, two servers: devices per second | %.0f |" % (
+            DEVICES / sim["wall"]))
+    L.append("")
+    return L
 
 
 def main():
@@ -779,16 +862,17 @@ def write_report(checks, sim, pg, load_before, load_after):
          "| CPU pinning (taskset) | wrk and sim: %s; servers: %s; PostgreSQL: %s |" % (
              CPUS["wrk"] or "none", CPUS["server"] or "none", CPUS["pg"] or "none"),
          ""]
-    goals = {}
+    summary = simsum = None
     if checks:
         res, sanity, dropped = checks
         lc, summary = report_checks(res, sanity, dropped)
         L += lc
-        lt, goals = limits_text(summary)
+        lt, _ = limits_text(summary)
         L += lt
     if sim:
-        ls, _ = report_sim(sim)
+        ls, simsum = report_sim(sim)
         L += ls
+    L += report_sizing(summary, sim, simsum)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     open(OUT + ".tmp", "w").write("\n".join(L).rstrip() + "\n")
     os.replace(OUT + ".tmp", OUT)
