@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -93,6 +94,28 @@ static int send_direct(struct MHD_Connection *c, const char *p, size_t n)
     return 0;
 }
 
+/* Write a refusal straight to the connection and close it: status line, the message (in a
+ * JSON error object for the API, with kind), nothing else. */
+static enum MHD_Result reply_direct(struct MHD_Connection *c, const char *url, const char *status,
+                                    const char *kind, const char *msg)
+{
+    int api = !strncmp(url, "/api/", 5);
+    char body[700];
+    if (api)
+        snprintf(body, sizeof body, "{\"error\":\"%s\",\"kind\":\"%s\"}\n", msg, kind);
+    else
+        snprintf(body, sizeof body, "%s\n", msg);
+    char out[1024];
+    int n = snprintf(out, sizeof out,
+                     "HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                     "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n%s",
+                     status, api ? "application/json" : "text/plain; charset=utf-8", strlen(body),
+                     body);
+    if (n > 0 && (size_t)n < sizeof out)
+        send_direct(c, out, (size_t)n);
+    return MHD_NO; /* close: libmicrohttpd sends nothing more */
+}
+
 enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
                                         const upd_head_size *h)
 {
@@ -109,20 +132,62 @@ enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *ur
                  "the request head is %zu bytes in %zu fields; this server takes at most %d "
                  "bytes (each field counts %d more): send fewer or shorter headers",
                  h->bytes, h->fields, (int)h->max, UPD_HEAD_FIELD_COST);
-    int api = !strncmp(url, "/api/", 5);
-    char body[700];
-    if (api)
-        snprintf(body, sizeof body, "{\"error\":\"%s\",\"kind\":\"%s\"}\n", msg,
-                 uri ? "uri-too-long" : "headers-too-large");
-    else
-        snprintf(body, sizeof body, "%s\n", msg);
-    char out[1024];
-    int n = snprintf(out, sizeof out,
-                     "HTTP/1.1 %s\r\nConnection: close\r\nContent-Type: %s\r\n"
-                     "Cache-Control: no-store\r\nContent-Length: %zu\r\n\r\n%s",
-                     uri ? "414 URI Too Long" : "431 Request Header Fields Too Large",
-                     api ? "application/json" : "text/plain; charset=utf-8", strlen(body), body);
-    if (n > 0 && (size_t)n < sizeof out)
-        send_direct(c, out, (size_t)n);
-    return MHD_NO; /* close: libmicrohttpd sends nothing more */
+    return reply_direct(c, url, uri ? "414 URI Too Long" : "431 Request Header Fields Too Large",
+                        uri ? "uri-too-long" : "headers-too-large", msg);
+}
+
+/* libmicrohttpd 0.9.75 records every query argument of the request line in the
+ * connection's memory pool before any of our code sees the request. When the records fill
+ * the pool (about 80 arguments, "&&&..." is enough), it decides on its own 431 but cannot
+ * build it, and leaves the connection waiting for a head it has no room to read: no answer
+ * until the head deadline. It calls the URI log callback just before that parse, with the
+ * request line's URI in its own buffer (the line cut into NUL-terminated pieces, the HTTP
+ * version last): past UPD_QUERY_FIELDS_MAX arguments the query is cut off there (so none is
+ * recorded) and the handler answers 414 on the request's first call.
+ *
+ * A URI with a NUL byte in it cannot be measured that way (libmicrohttpd looks for the
+ * query past the NUL; a string function stops at it), and no valid URL holds one: such a
+ * request is refused at once, with a 400 written to the connection and the connection shut
+ * down, whatever libmicrohttpd then does with the rest of the line. */
+void *upd__uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    size_t len = strlen(uri);
+    /* the piece after the URI is the HTTP version (libmicrohttpd checked it): anything
+     * else means the URI went on past a NUL byte; the comparison stops at the next NUL,
+     * which is inside the line */
+    if (strncmp(uri + len + 1, "HTTP/", 5) != 0) {
+        reply_direct(c, uri, "400 Bad Request", "bad-request",
+                     "the request line holds a NUL byte: send a URL without control "
+                     "characters (encode bytes as %XX)");
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fi)
+            shutdown(fi->connect_fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes */
+        return NULL;
+    }
+    char *q = memchr(uri, '?', len);
+    if (!q)
+        return NULL;
+    size_t n = 1;
+    for (const char *p = q + 1; *p; p++)
+        n += *p == '&';
+    if (n <= UPD_QUERY_FIELDS_MAX)
+        return NULL;
+    req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->query_fields = n;
+    q[1] = '\0'; /* the buffer is libmicrohttpd's, writable: it cuts the line up the same way */
+    return r;
+}
+
+enum MHD_Result upd__reply_query_too_long(struct MHD_Connection *c, const char *url, size_t fields)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "the query has %zu arguments; this server takes at most %d: send long lists "
+             "(such as MAC addresses) in the body, not in the URL (docs/api.md)",
+             fields, UPD_QUERY_FIELDS_MAX);
+    return reply_direct(c, url, "414 URI Too Long", "uri-too-long", msg);
 }

@@ -198,15 +198,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     srv *s = cls;
     (void)version;
     req *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
+    if (!r || !r->s) { /* the first call (the URI log callback may have made r: reqlimit.c) */
+        if (!r) {
+            r = calloc(1, sizeof *r);
+            if (!r)
+                return MHD_NO;
+            *con_cls = r;
+        }
         r->s = s;
-        *con_cls = r;
         upd_connguard_head_done(c);
         if (s->cfg.tls_cert && upd__tls_fit_records(c) < 0)
             return MHD_NO; /* cannot send records the device can take */
+        if (r->query_fields)
+            return upd__reply_query_too_long(c, url, r->query_fields);
         upd_head_size hs;
         if (upd__head_check(c, method, url, &hs))
             return upd__reply_head_too_big(c, url, &hs);
@@ -562,7 +566,8 @@ int upd_server_main(const upd_server_config *cfg)
             MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
             (size_t)UPD_CONN_MEMORY, MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_URI_LOG_CALLBACK, upd__uri_seen,
+            NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
         if (!d) {
             fprintf(stderr,
                     "updraft: cannot listen on %s: the port is in use, or the address is not "

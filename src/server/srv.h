@@ -150,6 +150,9 @@ typedef struct req {
     int defer;
     struct MHD_Response *deferred;
     unsigned deferred_status;
+    /* query arguments counted by upd__uri_seen when there were too many (0: not too many);
+     * a req made there has no s until the handler's first call */
+    size_t query_fields;
 } req;
 
 /* ---- http.c ---- */
@@ -238,6 +241,12 @@ int upd__head_check(struct MHD_Connection *c, const char *method, const char *ur
                     upd_head_size *out);
 /* Answer 431 (or 414 when the request line is most of it) on the connection itself, then
  * close it: a response built through libmicrohttpd may not fit beside such a head. */
+/* libmicrohttpd's URI log callback (MHD_OPTION_URI_LOG_CALLBACK): past UPD_QUERY_FIELDS_MAX
+ * query arguments it returns a req marked query_fields (the handler answers 414 with
+ * upd__reply_query_too_long), else NULL. */
+#define UPD_QUERY_FIELDS_MAX 32
+void *upd__uri_seen(void *cls, const char *uri, struct MHD_Connection *c);
+enum MHD_Result upd__reply_query_too_long(struct MHD_Connection *c, const char *url, size_t fields);
 enum MHD_Result upd__reply_head_too_big(struct MHD_Connection *c, const char *url,
                                         const upd_head_size *h);
 

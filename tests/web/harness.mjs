@@ -102,8 +102,10 @@ export async function startServer(bin, extra = []) {
 }
 
 // A fleet: `updraft sim` devices of both platforms, some updated to a release (made by
-// the build's mkimage), so that every page has something to show.
-export function makeFleet(srv, mkimage) {
+// the build's mkimage), so that every page has something to show. The server records
+// check-ins through its writer thread, so it waits until all 38 devices are in the
+// registry (the pages must not be read while the last ones are still on their way).
+export async function makeFleet(srv, mkimage) {
   const dir = srv.tmp;
   const run = (args) => {
     const p = spawnSync(srv.bin, args, {encoding: 'utf8', timeout: 120000,
@@ -125,6 +127,13 @@ export function makeFleet(srv, mkimage) {
     '--mac-start', '100']);
   run(['sim', '--server', srv.url + '/update', '--devices', '6', '--platform', 'esp32',
     '--version', '2.3.0']);
+  const until = Date.now() + 20000;
+  for (;;) {
+    const total = (await srv.api('GET', '/overview')).json?.devices?.total;
+    if (total === 38) return;
+    if (Date.now() > until) throw new Error('the fleet is not in the registry after 20 s: ' + total);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 // A browser page that records what the dashboard must never cause: CSP violations (the

@@ -148,7 +148,7 @@ async function shell(srv, browser) {
 const srv = await startServer(bin, PAGE_SERVER_ARGS[group] || []);
 let browser;
 try {
-  makeFleet(srv, mkimage);
+  await makeFleet(srv, mkimage);
   browser = await chromium.launch({executablePath: CHROMIUM, args: ['--no-sandbox']});
   console.log('chromium ' + browser.version() + ', server ' + srv.url);
   if (group === 'shell') await shell(srv, browser);
