@@ -12,6 +12,7 @@
  * server cannot read ends with the connection). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,42 @@ static void *serve(void *arg)
     int rc = upd_server_main(&cfg);
     fprintf(stderr, "fuzz_http: the server ended (status %d)\n", rc);
     abort();
+}
+
+/* A stalled answer: what every thread of the server is doing (gdb, when the machine has
+ * it), so that a CI log shows where it waits. */
+static void stacks(int fd)
+{
+    struct sockaddr_in me, peer;
+    socklen_t ml = sizeof me, pl = sizeof peer;
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    memset(&me, 0, sizeof me);
+    memset(&peer, 0, sizeof peer);
+    memset(&ti, 0, sizeof ti);
+    int a = getsockname(fd, (struct sockaddr *)&me, &ml);
+    int b = getpeername(fd, (struct sockaddr *)&peer, &pl);
+    int t = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+    fprintf(stderr,
+            "fuzz_http: the client's socket: port %u (%d) to port %u (%d), TCP state %u (%d), "
+            "unacked %u, retransmits %u\n",
+            ntohs(me.sin_port), a, ntohs(peer.sin_port), b, (unsigned)ti.tcpi_state, t,
+            ti.tcpi_unacked, (unsigned)ti.tcpi_retransmits);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd,
+             "command -v gdb >/dev/null && gdb -q -batch -p %d -ex 'thread apply all bt 25' "
+             "</dev/null 2>&1 | grep -v '^\\[New LWP' | head -400 >&2",
+             (int)getpid());
+    if (system(cmd) != 0)
+        fprintf(stderr, "fuzz_http: (no gdb: no thread stacks)\n");
+    /* and the server port's sockets that are not in TIME-WAIT */
+    snprintf(
+        cmd, sizeof cmd,
+        "command -v ss >/dev/null && ss -tanoie exclude time-wait '( sport = :%u or dport = :%u )' "
+        "| head -60 >&2",
+        (unsigned)port, (unsigned)port);
+    if (system(cmd) != 0)
+        fprintf(stderr, "fuzz_http: (no ss: no socket states)\n");
 }
 
 static int connect_once(void)
@@ -88,6 +125,7 @@ static size_t exchange(const void *req, size_t len, char *out, size_t cap)
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, 30000) <= 0) {
             fprintf(stderr, "fuzz_http: no end of the answer within 30 s\n");
+            stacks(fd);
             abort();
         }
         ssize_t r = got < cap ? recv(fd, out + got, cap - got, 0) : recv(fd, sink, sizeof sink, 0);
