@@ -22,7 +22,8 @@
 # Usage: bench/server/run.sh            (from anywhere; about 8 minutes)
 #        PROFILE=1 bench/server/run.sh  (adds a perf + strace profile of updraft)
 # Settings (environment): ROUNDS=3 DURATION=10 WRK_THREADS=2 WRK_CONNS=64 SLOW_N=10000
-#   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 SKIP_BUILD=1 (use the existing
+#   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 INSTR=0 (leave out section 5,
+#   bench/server/instr.sh: instructions per check under valgrind) SKIP_BUILD=1 (use the existing
 #   build/release binaries) OUT=bench/results/server.md KEEP_WORK=1 (keep the temp dir)
 # Needs: wrk, nginx, php-cli, curl, cc, cmake+ninja (unless SKIP_BUILD=1).
 # Bounded: every wrk run lasts DURATION seconds (+ a 15 s kill timer), the slow test at
@@ -469,6 +470,14 @@ UPD_ERRSAMPLE=$(tail -n +"$((LOG_LINES_BEFORE_SLOW + 1))" "$WORK/updraft.log" | 
     sort | uniq -c | sort -rn | head -3)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# ---- 5. instructions and system calls per check (instr.sh; INSTR=0 leaves it out) -------
+INSTR_MD=""
+if [ "${INSTR:-1}" != 0 ]; then
+    log "instructions per check (bench/server/instr.sh)"
+    INSTR_MD=$(SKIP_BUILD=1 OUT='' UPDRAFT="$UPDRAFT" MKIMAGE="$MKIMAGE" "$HERE/instr.sh") ||
+        INSTR_MD="(bench/server/instr.sh could not run: see its messages above)"
+fi
+
 # ---- report ------------------------------------------------------------------------------
 kv() { echo "${SLOW_LINE:-}" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 fmt() { awk -v x="$1" -v d="${2:-0}" 'BEGIN {if (x=="nan" || x=="") print "n/a"; else printf "%.*f", d, x}'; }
@@ -656,6 +665,12 @@ mkdir -p "$(dirname "$OUT")"
         echo "perf (\`perf record -g -F 499\` for $((DURATION / 2)) s of a wrk run as in sections 1 and 2) and strace."
         echo
         echo "$PROFILE_MD"
+    fi
+    if [ -n "$INSTR_MD" ]; then
+        echo
+        echo "## 5. Instructions and system calls per check (bench/server/instr.sh)"
+        echo
+        echo "$INSTR_MD" | sed '1{/^## /d}'
     fi
 } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 log "results written to $OUT"

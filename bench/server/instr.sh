@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Instructions and system calls per device check (issue 9): the same "no update" check
+# as run.sh section 1 (the ESP8266 request of spec section 8: HTTP/1.0, Connection:
+# close, a new TCP connection each), sent one at a time by seqcheck.c, to
+#
+#   updraft           the release is the channel's current one (policy: channel)
+#   updraft-rollout   the release reaches the device through an active rollout (one wave
+#                     of 100%, not on any channel: every check is decided by the rollout)
+#   nginx             `return 304;`, one process (master_process off), no access log
+#
+# Instructions: each server runs under valgrind --tool=callgrind; after WARM checks the
+# counters are zeroed (callgrind_control -z), N checks go through, and the counters are
+# dumped (callgrind_control -d): user-space instructions of every thread of the server
+# (the writer thread's database work included) over exactly N checks, divided by N.
+# Unlike checks/s or CPU time this does not depend on what else runs on the machine;
+# it does not see the kernel's work (accept, read, write, close), which is the same
+# few system calls for every server: those are counted separately, with strace -c -f
+# over N checks of the server running normally.
+#
+# Usage: bench/server/instr.sh    (about 2 minutes)
+# Settings (environment): N=2000 WARM=200 SKIP_BUILD=1 (use build/release as it is)
+#   SERVERS="updraft updraft-rollout nginx" (a subset while iterating; the ratios need nginx)
+#   OUT=bench/results/instr.md ('' : do not write) UPDRAFT=... MKIMAGE=... KEEP_WORK=1
+# Needs: valgrind (callgrind_control), strace, nginx, curl, cc.
+# Exits 0 whatever the numbers (non-zero only when it could not set a server up).
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE="$ROOT/bench/server"
+N=${N:-2000}
+WARM=${WARM:-200}
+OUT=${OUT-$ROOT/bench/results/instr.md}
+UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
+MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
+TOKEN=bench-admin-token-0123456789
+MAC=DE:BA:7A:B1:E0:42
+
+log() { printf '[instr %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+WORK=$(mktemp -d /tmp/updraft-instr.XXXXXX) || die "no temp dir"
+declare -a STARTED=()
+cleanup() {
+    local p
+    for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${STARTED[@]}"; do
+        for _ in $(seq 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "${KEEP_WORK:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in valgrind callgrind_control strace nginx curl cc md5sum; do
+    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y valgrind strace nginx-light curl gcc)"
+done
+if [ -z "${SKIP_BUILD:-}" ]; then
+    log "building (cmake --preset release)"
+    (cd "$ROOT" && cmake --preset release >/dev/null &&
+        cmake --build --preset release --target updraft mkimage >/dev/null) ||
+        log "warning: build failed; using the binaries already in build/release"
+fi
+[ -x "$UPDRAFT" ] || die "$UPDRAFT missing: cmake --preset release && cmake --build --preset release"
+[ -x "$MKIMAGE" ] || die "$MKIMAGE missing: cmake --build --preset release --target mkimage"
+cc -O2 -Wall -o "$WORK/seqcheck" "$HERE/seqcheck.c" || die "cannot compile seqcheck.c"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+next_port=$((20000 + RANDOM % 20000))
+pick_port() {
+    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
+    printf -v "$1" '%s' "$next_port"
+    next_port=$((next_port + 1))
+}
+wait_port() { # PORT SECONDS
+    for _ in $(seq $(($2 * 10))); do
+        port_free "$1" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 300); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+"$MKIMAGE" esp8266-app "$WORK/fw.bin" 1010144 1 >/dev/null || die "mkimage failed"
+FW_MD5=$(md5sum "$WORK/fw.bin" | cut -d' ' -f1)
+FW_SIZE=$(stat -c %s "$WORK/fw.bin")
+
+# the request of a device running the release (run.sh's, byte for byte)
+device_request() { # HOST:PORT
+    printf '%s\r\n' \
+        "GET /update HTTP/1.0" \
+        "Host: $1" \
+        "User-Agent: ESP8266-http-Update" \
+        "Connection: close" \
+        "x-ESP8266-Chip-ID: 15602487" \
+        "x-ESP8266-STA-MAC: $MAC" \
+        "x-ESP8266-AP-MAC: $MAC" \
+        "x-ESP8266-free-space: 1695744" \
+        "x-ESP8266-sketch-size: $FW_SIZE" \
+        "x-ESP8266-sketch-md5: $FW_MD5" \
+        "x-ESP8266-chip-size: 4194304" \
+        "x-ESP8266-sdk-version: 2.5.0" \
+        "x-ESP8266-mode: sketch" \
+        "x-ESP8266-version: 2.0.0" \
+        "Content-Length: 0" \
+        ""
+}
+
+# start_server NAME VALGRIND(0|1): starts NAME on a fresh port (PORT), its pid in PID
+start_server() {
+    local name=$1 vg=() wait_s=10
+    pick_port PORT
+    if [ "$2" = 1 ]; then
+        vg=(valgrind --tool=callgrind --vgdb=yes --separate-threads=yes
+            --callgrind-out-file="$WORK/cg-$name.%p")
+        wait_s=120
+    fi
+    case $name in
+    updraft*)
+        rm -rf "$WORK/data-$name"
+        UPDRAFT_ADMIN_TOKEN=$TOKEN "${vg[@]}" "$UPDRAFT" serve --listen "127.0.0.1:$PORT" \
+            --data "$WORK/data-$name" >>"$WORK/$name.log" 2>&1 &
+        ;;
+    nginx)
+        local d="$WORK/nginx-$PORT"
+        mkdir -p "$d"
+        local user=""
+        [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
+        cat >"$d/nginx.conf" <<EOF
+$user
+daemon off;
+master_process off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        location = /update { return 304; }
+    }
+}
+EOF
+        "${vg[@]}" nginx -c "$d/nginx.conf" >>"$WORK/$name.log" 2>&1 &
+        ;;
+    esac
+    PID=$!
+    STARTED+=("$PID")
+    wait_port "$PORT" "$wait_s" || die "$name did not start: $(tail -5 "$WORK/$name.log")"
+    device_request "127.0.0.1:$PORT" >"$WORK/check-$name.req"
+    local api=(curl -sS -H "Authorization: Bearer $TOKEN")
+    case $name in
+    updraft)
+        "${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
+            "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0&channel=stable" |
+            grep -q '"id":' || die "release upload failed: $(tail -5 "$WORK/$name.log")"
+        ;;
+    updraft-rollout)
+        local rel
+        rel=$("${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
+            "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
+        "${api[@]}" -H 'Content-Type: application/json' -d "{\"release\": ${rel:-0}, \"waves\": \"100%\"}" \
+            "http://127.0.0.1:$PORT/api/v1/rollouts" | grep -q '"state":"running"' ||
+            die "the rollout was not created: $(tail -5 "$WORK/$name.log")"
+        ;;
+    esac
+}
+
+# the answer each server gives, and that it is the one measured (seqcheck checks 304 too)
+answer() { # PORT REQFILE
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        cat "$2" >&3
+        timeout 30 cat <&3 | tr -d '\r' | sed -n '1p; /^X-Updraft-Reason:/p' | paste -sd' '
+    )
+}
+
+declare -A IR SYS SYS_TOP OBJ TOP ANS
+SERVERS=${SERVERS:-updraft updraft-rollout nginx}
+for name in $SERVERS; do
+    # ---- instructions (callgrind) ----
+    start_server "$name" 1
+    ANS[$name]=$(answer "$PORT" "$WORK/check-$name.req")
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$WARM" >/dev/null ||
+        die "$name: the warm-up checks did not all get a 304 (${ANS[$name]})"
+    callgrind_control -z "$PID" >/dev/null 2>&1 || die "callgrind_control -z $PID failed"
+    rm -f "$WORK/cg-$name.$PID".*
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" >/dev/null ||
+        die "$name: not every measured check got a 304"
+    callgrind_control -d "$PID" >/dev/null 2>&1 || die "callgrind_control -d $PID failed"
+    ls "$WORK/cg-$name.$PID".* >/dev/null 2>&1 || die "$name: no callgrind dump"
+    awk -v n="$N" -f "$HERE/cgsum.awk" "$WORK/cg-$name.$PID".* >"$WORK/sum-$name.txt"
+    for role in request writer background; do
+        IR[$name,$role]=$(awk -v r="$role" '$1 == "role" && $2 == r {print $3}' "$WORK/sum-$name.txt")
+        IR[$name,$role]=${IR[$name,$role]:-0}
+    done
+    IR[$name]=$((IR[$name,request] + IR[$name,writer] + IR[$name,background]))
+    OBJ[$name]=$(awk '$1 == "obj" && $3 > 0 {print $3, $2}' "$WORK/sum-$name.txt" | sort -rn |
+        awk '{printf "%s%s %s", sep, $2, $1; sep = ", "}')
+    TOP[$name]=$(awk '$1 == "fn" {$1 = ""; print}' "$WORK/sum-$name.txt" | sort -rn | head -15 |
+        awk '{printf "%8d  ", $1; $1 = ""; print substr($0, 2)}')
+    stop_pid "$PID"
+    log "$name: ${IR[$name]} instructions per check: request threads ${IR[$name,request]} (${OBJ[$name]}), writer ${IR[$name,writer]}, other threads ${IR[$name,background]}"
+
+    # ---- system calls (strace -c -f, the server running normally) ----
+    start_server "$name" 0
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$WARM" >/dev/null ||
+        die "$name: the warm-up checks did not all get a 304"
+    strace -f -c -p "$PID" -o "$WORK/strace-$name.txt" 2>"$WORK/strace-$name.log" &
+    SPID=$!
+    STARTED+=("$SPID")
+    sleep 1
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" >/dev/null ||
+        die "$name: not every check under strace got a 304"
+    sleep 0.5
+    kill -INT "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    calls=$(awk '$NF == "total" {print $4 + 0}' "$WORK/strace-$name.txt") # % seconds usecs/call calls [errors] name
+    SYS[$name]=$(awk -v c="${calls:-0}" -v n="$N" 'BEGIN {printf "%.1f", c / n}')
+    SYS_TOP[$name]=$(awk -v n="$N" 'NR > 2 && $NF != "total" && $1 !~ /^-/ {printf "%s %.2f\n", $NF, $4 / n}' "$WORK/strace-$name.txt" |
+        sort -k2 -rn | awk '$2 >= 0.01 {printf "%s%s %s", sep, $1, $2; sep = ", "}')
+    stop_pid "$PID"
+    log "$name: ${SYS[$name]} system calls per check (${SYS_TOP[$name]})"
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0 || a == "") print "n/a"; else printf "%.2f", a / b}'; }
+REPORT=$(
+    echo "## Instructions and system calls per check"
+    echo
+    echo "Written by \`bench/server/instr.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC'), updraft"
+    echo "$(cd "$ROOT" && git describe --always --dirty 2>/dev/null), $(valgrind --version), $(nginx -v 2>&1 | sed 's/^nginx version: //'))."
+    echo "$N checks one after the other (seqcheck.c), each a new connection, after $WARM"
+    echo "unmeasured ones. Instructions: user space, per thread of the server process"
+    echo "(callgrind --separate-threads): the threads that answer requests; updraft's writer"
+    echo "thread, which records the checks in the database in batches (one device here, so"
+    echo "its batches shrink to one row; how many batches depends on timing: the one column"
+    echo "that varies from run to run); its other threads (timers). The kernel's side of"
+    echo "each connection is in the system calls column (strace -c -f, a separate run)."
+    echo
+    echo "| server | request threads | x nginx | writer | other threads | total | x nginx | system calls | answer |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    for s in $SERVERS; do
+        echo "| $s | ${IR[$s,request]} | $(ratio "${IR[$s,request]}" "${IR[nginx,request]:-}") | ${IR[$s,writer]} | ${IR[$s,background]} | ${IR[$s]} | $(ratio "${IR[$s]}" "${IR[nginx]:-}") | ${SYS[$s]} | \`${ANS[$s]}\` |"
+    done
+    echo
+    echo "(instructions and system calls per check)"
+    if [ -n "${IR[updraft]:-}" ] && [ -n "${IR[updraft-rollout]:-}" ]; then
+        echo
+        echo "An active rollout: $(ratio "${IR[updraft-rollout,request]}" "${IR[updraft,request]}")x the request threads' instructions of the channel's check"
+        echo "($(ratio "${IR[updraft-rollout]}" "${IR[updraft]}")x in total)."
+    fi
+    echo
+    echo "Request threads' instructions per check by object (self):"
+    echo
+    for s in $SERVERS; do echo "- $s: ${OBJ[$s]}"; done
+    echo
+    echo "System calls per check by name:"
+    echo
+    for s in $SERVERS; do echo "- $s: ${SYS_TOP[$s]}"; done
+    for s in $SERVERS; do
+        [ "$s" = updraft ] && continue
+        echo
+        echo "Top functions of $s's request threads (self instructions per check):"
+        echo
+        echo '```'
+        echo "${TOP[$s]}"
+        echo '```'
+    done
+)
+if [ -n "$OUT" ]; then
+    mkdir -p "$(dirname "$OUT")"
+    {
+        echo "# Instructions per check"
+        echo
+        echo "Do not edit by hand: run \`bench/server/instr.sh\` again (method: docs/benchmarks.md)."
+        echo
+        echo "$REPORT"
+    } >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
+    log "results written to $OUT"
+fi
+echo "$REPORT"
+exit 0
