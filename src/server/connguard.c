@@ -24,9 +24,17 @@
 #define NBUCKETS 1024
 #define NLINES   16 /* log lines one pass of the thread may write */
 
+/* The address a connection counts under, in binary: compared and hashed on every
+ * connection (twice: the accept callback, then the "started" notification), so never
+ * formatted there; the text is made only for a log line (key_text). */
+typedef struct addr_key {
+    unsigned char family; /* 4, 6 (its /64 in b[0..7]), 0: unknown */
+    unsigned char b[8];   /* IPv4: b[0..3] */
+} addr_key;
+
 typedef struct addr_entry {
     struct addr_entry *next; /* hash chain */
-    char key[64];            /* "203.0.113.9", "2001:db8:1:2::/64" */
+    addr_key key;
     unsigned open;
     unsigned refused_since_log, cut_since_log;
     int64_t logged_ms; /* 0: never logged */
@@ -65,48 +73,70 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The key an address counts under (authlimit.c's rule). */
-static void addr_key(const struct sockaddr *sa, char out[64])
+/* The key an address counts under (authlimit.c's rule: IPv4 one by one, IPv4-mapped IPv6
+ * as IPv4, IPv6 by its /64). */
+static addr_key key_of(const struct sockaddr *sa)
+{
+    addr_key k;
+    memset(&k, 0, sizeof k);
+    if (sa && sa->sa_family == AF_INET) {
+        k.family = 4;
+        memcpy(k.b, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            k.family = 4;
+            memcpy(k.b, a->s6_addr + 12, 4);
+        } else {
+            k.family = 6;
+            memcpy(k.b, a->s6_addr, 8);
+        }
+    }
+    return k;
+}
+
+/* "203.0.113.9", "2001:db8:1:2::/64", "?": the key as the log says it. */
+static void key_text(const addr_key *k, char out[64])
 {
     char buf[INET6_ADDRSTRLEN] = "?";
-    if (sa && sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, buf,
-                  sizeof buf);
+    if (k->family == 4) {
+        inet_ntop(AF_INET, k->b, buf, sizeof buf);
         snprintf(out, 64, "%s", buf);
-    } else if (sa && sa->sa_family == AF_INET6) {
-        struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(&a)) {
-            inet_ntop(AF_INET, a.s6_addr + 12, buf, sizeof buf);
-            snprintf(out, 64, "%s", buf);
-        } else {
-            memset(a.s6_addr + 8, 0, 8);
-            inet_ntop(AF_INET6, &a, buf, sizeof buf);
-            snprintf(out, 64, "%.46s/64", buf);
-        }
+    } else if (k->family == 6) {
+        unsigned char a[16] = {0};
+        memcpy(a, k->b, 8);
+        inet_ntop(AF_INET6, a, buf, sizeof buf);
+        snprintf(out, 64, "%.46s/64", buf);
     } else {
         snprintf(out, 64, "%s", buf);
     }
 }
 
-static uint32_t hash(const char *s)
+static int key_eq(const addr_key *a, const addr_key *b)
+{
+    return a->family == b->family && !memcmp(a->b, b->b, sizeof a->b);
+}
+
+static uint32_t hash(const addr_key *k)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
+    h = (h ^ k->family) * 16777619u;
+    for (size_t i = 0; i < sizeof k->b; i++)
+        h = (h ^ k->b[i]) * 16777619u;
     return h;
 }
 
 /* The entry of key, created when missing (NULL when out of memory). Under g->mu. */
-static addr_entry *find(upd_connguard *g, const char *key)
+static addr_entry *find(upd_connguard *g, const addr_key *key)
 {
     addr_entry **b = &g->bucket[hash(key) % NBUCKETS];
     for (addr_entry *e = *b; e; e = e->next)
-        if (!strcmp(e->key, key))
+        if (key_eq(&e->key, key))
             return e;
     addr_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    snprintf(e->key, sizeof e->key, "%s", key);
+    e->key = *key;
     e->next = *b;
     *b = e;
     return e;
@@ -121,10 +151,12 @@ static int due_line(upd_connguard *g, addr_entry *e, int64_t now_ms, int force, 
         return 0;
     if (!force && e->logged_ms && now_ms - e->logged_ms < (int64_t)UPD_CONNGUARD_LOG_S * 1000)
         return 0;
+    char key[64];
+    key_text(&e->key, key);
     snprintf(out->text, sizeof out->text,
              "%s: %u connection(s) refused at its limit of %u open connections, %u cut for not "
              "sending a complete request head in time (%u s), since %s; %u open now",
-             e->key, e->refused_since_log, g->per_address, e->cut_since_log, g->head_s,
+             key, e->refused_since_log, g->per_address, e->cut_since_log, g->head_s,
              e->logged_ms ? "its last report" : "its first", e->open);
     e->logged_ms = now_ms ? now_ms : 1;
     e->refused_since_log = e->cut_since_log = 0;
@@ -141,13 +173,12 @@ enum MHD_Result upd_connguard_accept(void *cls, const struct sockaddr *addr, soc
 {
     (void)addrlen;
     upd_connguard *g = cls;
-    char key[64];
-    addr_key(addr, key);
+    addr_key key = key_of(addr);
     line l;
     int say = 0;
     enum MHD_Result ok = MHD_YES;
     pthread_mutex_lock(&g->mu);
-    addr_entry *e = find(g, key);
+    addr_entry *e = find(g, &key);
     if (e && e->open >= g->per_address) {
         ok = MHD_NO;
         atomic_fetch_add(&g->refused, 1);
@@ -191,8 +222,7 @@ void upd_connguard_notify(void *cls, struct MHD_Connection *c, void **socket_con
     conn_rec *r = calloc(1, sizeof *r);
     if (!r || !fi)
         return free(r); /* not guarded: out of memory is not the client's fault */
-    char key[64];
-    addr_key(ai ? ai->client_addr : NULL, key);
+    addr_key key = key_of(ai ? ai->client_addr : NULL);
     r->g = g;
     r->fd = fi->connect_fd;
     r->since_ms = mono_ms();
@@ -201,7 +231,7 @@ void upd_connguard_notify(void *cls, struct MHD_Connection *c, void **socket_con
     line l;
     int say = 0;
     pthread_mutex_lock(&g->mu);
-    r->a = find(g, key);
+    r->a = find(g, &key);
     if (r->a) {
         r->a->open++;
         /* the accept callback looked, but another daemon's thread may have taken the

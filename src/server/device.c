@@ -85,10 +85,10 @@ enum {
         name, sizeof name - 1                                                                      \
     }
 static const struct {
-    const char *name;
-    size_t len; /* compared first: most names are ruled out without a strcasecmp */
+    const char *lower; /* the name after x-ESP8266- / x-ESP32-, lowercase */
+    size_t len;        /* compared first: most names are ruled out by their length */
 } fields[F__COUNT] = {
-    FIELD("STA-MAC"),       FIELD("BASE-MAC"),   FIELD("AP-MAC"),      FIELD("Chip-ID"),
+    FIELD("sta-mac"),       FIELD("base-mac"),   FIELD("ap-mac"),      FIELD("chip-id"),
     FIELD("sdk-version"),   FIELD("version"),    FIELD("sketch-size"), FIELD("sketch-md5"),
     FIELD("sketch-sha256"), FIELD("free-space"), FIELD("chip-size"),   FIELD("mode"),
 };
@@ -98,24 +98,39 @@ struct devhdrs {
     const char *f[2][F__COUNT]; /* [0] x-ESP8266-, [1] x-ESP32-; the first of each wins */
     const char *ua;
     const char *report; /* x-updraft-report */
+    const char *tool;   /* x-updraft-tool */
 };
 
+/* a[0..n) equals lower (lowercase letters, digits, '-') in any case of the letters: the
+ * header names of every check, compared without strcasecmp's locale tables */
+static int name_is(const char *a, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)a[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (unsigned char)(ch | 0x20);
+        if (ch != (unsigned char)lower[i])
+            return 0;
+    }
+    return 1;
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+                                      size_t kl, const char *value, size_t value_size)
 {
     struct devhdrs *h = cls;
     (void)kind;
+    (void)value_size;
     if (!key || !value)
         return MHD_YES;
-    size_t kl = strlen(key);
     if (kl > 5 && (key[0] | 0x20) == 'x' && key[1] == '-') {
-        if (!strncasecmp(key + 2, "ESP", 3)) {
+        if (name_is(key + 2, "esp", 3)) {
             int fam;
             size_t skip;
-            if (!strncasecmp(key + 5, "8266-", 5)) {
+            if (name_is(key + 5, "8266-", 5)) {
                 fam = 0;
                 skip = 10;
-            } else if (!strncasecmp(key + 5, "32-", 3)) {
+            } else if (name_is(key + 5, "32-", 3)) {
                 fam = 1;
                 skip = 8;
             } else {
@@ -126,15 +141,17 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
             const char *rest = key + skip;
             size_t n = kl - skip;
             for (int i = 0; i < F__COUNT; i++)
-                if (fields[i].len == n && !strcasecmp(rest, fields[i].name)) {
+                if (fields[i].len == n && name_is(rest, fields[i].lower, n)) {
                     if (!h->f[fam][i])
                         h->f[fam][i] = value;
                     break;
                 }
-        } else if (!h->report && kl == 16 && !strcasecmp(key + 2, "updraft-report")) {
+        } else if (!h->report && kl == 16 && name_is(key + 2, "updraft-report", 14)) {
             h->report = value;
+        } else if (!h->tool && kl == 14 && name_is(key + 2, "updraft-tool", 12)) {
+            h->tool = value;
         }
-    } else if (!h->ua && kl == 10 && !strcasecmp(key, "User-Agent")) {
+    } else if (!h->ua && kl == 10 && name_is(key, "user-agent", 10)) {
         h->ua = value;
     }
     return MHD_YES;
@@ -142,9 +159,8 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 
 /* x-updraft-tool: the updraft tool that sends the request ("sim", "doctor"; real devices
  * never send it): a lowercase word, else nothing. docs/protocol.md "Tool devices". */
-static void tool_of(struct MHD_Connection *c, char *out, size_t cap)
+static void tool_of(const char *t, char *out, size_t cap)
 {
-    const char *t = upd__header(c, "x-updraft-tool");
     size_t n = 0;
     out[0] = '\0';
     if (!t)
@@ -162,7 +178,7 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
 {
     struct devhdrs h;
     memset(&h, 0, sizeof h);
-    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &h);
     if (report)
         *report = h.report;
     memset(dr, 0, sizeof *dr);
@@ -190,7 +206,7 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
         fam = 1;
     }
     copy_clean(d->user_agent, sizeof d->user_agent, ua);
-    tool_of(c, d->tool, sizeof d->tool);
+    tool_of(h.tool, d->tool, sizeof d->tool);
     upd__client_ip(c, d->ip, sizeof d->ip);
     if (fam < 0)
         return;
@@ -218,6 +234,8 @@ static void read_devreq(struct MHD_Connection *c, upd_devreq *dr, const char **r
     /* Arduino-ESP32 3.x names the filesystem it updates; every one is a filesystem image
      * for the data partition, as spiffs always was */
     static const char *const fs_modes[] = {"spiffs", "fatfs", "littlefs", "flashfs"};
+    if (!d->mode[0] || !strcasecmp(d->mode, "sketch")) /* nearly every check */
+        return;
     for (size_t i = 0; i < sizeof fs_modes / sizeof fs_modes[0]; i++)
         if (!strcasecmp(d->mode, fs_modes[i]))
             dr->mode_fs = 1;
@@ -805,20 +823,14 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         upd__copy(dr.url_channel, sizeof dr.url_channel, channel);
         upd__copy(dr.dev.url_channel, sizeof dr.dev.url_channel, channel);
     }
+    /* on the stack (8 KB together), not malloc'd: this runs for every check */
+    upd_device_row known_row;
     upd_device_row *known = NULL;
     int known_rc = 0;
-    if (dr.has_mac) {
-        known = malloc(sizeof *known);
-        if (known && (known_rc = s->store->ops->device_get(s->store, dr.dev.mac, known)) != 0) {
-            free(known);
-            known = NULL;
-        }
-    }
-    upd_decision *dec = malloc(sizeof *dec);
-    if (!dec) {
-        free(known);
-        return MHD_NO;
-    }
+    if (dr.has_mac && (known_rc = s->store->ops->device_get(s->store, dr.dev.mac, &known_row)) == 0)
+        known = &known_row;
+    upd_decision decision;
+    upd_decision *dec = &decision;
     if (known_rc == UPD_STORE_EFAIL) {
         /* its pin and channel are unknown: no offer, rather than a wrong one */
         memset(dec, 0, sizeof *dec);
@@ -829,7 +841,6 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
                   "nothing is offered until it is back");
     } else
         upd__decide(s, &dr, known, dec);
-    free(known);
     enum MHD_Result ret;
     upd__copy(r->mac, sizeof r->mac, dr.has_mac ? dr.dev.mac : "");
     if (dr.mode_version) {
@@ -837,10 +848,8 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         if (tell) {
             struct MHD_Response *resp =
                 MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-            if (!resp) {
-                free(dec);
+            if (!resp)
                 return MHD_NO;
-            }
             MHD_add_response_header(resp, "x-version", dec->rel.version);
             MHD_add_response_header(resp, "x-MD5", dec->rel.md5);
             MHD_add_response_header(resp, "Cache-Control", "no-cache");
@@ -867,7 +876,6 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
         ret = not_modified(r, c, dec->detail, dec->result);
         push_checkin(r, &dr, dec, NULL);
     }
-    free(dec);
     return ret;
 }
 

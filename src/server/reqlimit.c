@@ -28,10 +28,11 @@ typedef struct head_acc {
 } head_acc;
 
 static enum MHD_Result count_field(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     head_acc *a = cls;
-    size_t n = strlen(key) + (value ? strlen(value) : 0);
+    (void)key;
+    size_t n = key_size + (value ? value_size : 0);
     if (kind == MHD_GET_ARGUMENT_KIND) {
         a->query += n + 2; /* '&' and '=' */
         a->bytes += n + 2;
@@ -46,8 +47,8 @@ int upd__head_check(struct MHD_Connection *c, const char *method, const char *ur
                     upd_head_size *out)
 {
     head_acc a = {0, 0, 0};
-    MHD_get_connection_values(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
-                              count_field, &a);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND | MHD_COOKIE_KIND,
+                                count_field, &a);
     size_t line = strlen(method) + 1 + strlen(url) + a.query + sizeof " HTTP/1.1\r\n";
     out->bytes = line + a.bytes - a.query;
     out->line = line;
