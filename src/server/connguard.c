@@ -40,15 +40,20 @@ typedef struct addr_entry {
     int64_t logged_ms; /* 0: never logged */
 } addr_entry;
 
+/* A connection. The list links, a and cut are under g->mu; the head's deadline
+ * (since_ms, deadline_s, waiting) is set by the connection's own thread on every request
+ * without the mutex (it is one of the few shared locks on the path of every check): it
+ * writes since_ms and deadline_s before it sets waiting (release), and the deadline
+ * thread reads waiting (acquire) before them. */
 typedef struct conn_rec {
     struct conn_rec *prev, *next;
     upd_connguard *g;
     addr_entry *a;
     int fd;
-    int64_t since_ms;    /* the head being waited for: since when */
-    unsigned deadline_s; /* and for how long */
-    int waiting;         /* a head is being waited for */
-    int cut;             /* its socket was shut down */
+    _Atomic int64_t since_ms;    /* the head being waited for: since when */
+    _Atomic unsigned deadline_s; /* and for how long */
+    atomic_int waiting;          /* a head is being waited for */
+    int cut;                     /* its socket was shut down */
 } conn_rec;
 
 struct upd_connguard {
@@ -225,9 +230,10 @@ void upd_connguard_notify(void *cls, struct MHD_Connection *c, void **socket_con
     addr_key key = key_of(ai ? ai->client_addr : NULL);
     r->g = g;
     r->fd = fi->connect_fd;
-    r->since_ms = mono_ms();
-    r->deadline_s = g->head_s;
-    r->waiting = 1;
+    int64_t now = mono_ms();
+    atomic_init(&r->since_ms, now);
+    atomic_init(&r->deadline_s, g->head_s);
+    atomic_init(&r->waiting, 1);
     line l;
     int say = 0;
     pthread_mutex_lock(&g->mu);
@@ -239,7 +245,7 @@ void upd_connguard_notify(void *cls, struct MHD_Connection *c, void **socket_con
         if (r->a->open > g->per_address) {
             atomic_fetch_add(&g->refused, 1);
             r->a->refused_since_log++;
-            say = due_line(g, r->a, r->since_ms, 0, &l);
+            say = due_line(g, r->a, now, 0, &l);
             r->cut = 1;
             shutdown(r->fd, SHUT_RDWR);
         }
@@ -264,11 +270,8 @@ static conn_rec *rec_of(struct MHD_Connection *c)
 void upd_connguard_head_done(struct MHD_Connection *c)
 {
     conn_rec *r = rec_of(c);
-    if (!r)
-        return;
-    pthread_mutex_lock(&r->g->mu);
-    r->waiting = 0;
-    pthread_mutex_unlock(&r->g->mu);
+    if (r)
+        atomic_store_explicit(&r->waiting, 0, memory_order_release);
 }
 
 void upd_connguard_request_done(struct MHD_Connection *c)
@@ -276,11 +279,9 @@ void upd_connguard_request_done(struct MHD_Connection *c)
     conn_rec *r = rec_of(c);
     if (!r)
         return;
-    pthread_mutex_lock(&r->g->mu);
-    r->waiting = 1;
-    r->since_ms = mono_ms();
-    r->deadline_s = r->g->keep_s;
-    pthread_mutex_unlock(&r->g->mu);
+    atomic_store_explicit(&r->since_ms, mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&r->deadline_s, r->g->keep_s, memory_order_relaxed);
+    atomic_store_explicit(&r->waiting, 1, memory_order_release);
 }
 
 /* One pass: cut the late heads, say what is due, forget quiet addresses. Lines that do
@@ -289,7 +290,11 @@ static int pass(upd_connguard *g, int64_t now_ms, line *lines, int force)
 {
     int n = 0;
     for (conn_rec *r = g->conns; r; r = r->next) {
-        if (!r->waiting || r->cut || now_ms - r->since_ms < (int64_t)r->deadline_s * 1000)
+        if (r->cut || !atomic_load_explicit(&r->waiting, memory_order_acquire))
+            continue;
+        int64_t since = atomic_load_explicit(&r->since_ms, memory_order_relaxed);
+        unsigned deadline_s = atomic_load_explicit(&r->deadline_s, memory_order_relaxed);
+        if (now_ms - since < (int64_t)deadline_s * 1000)
             continue;
         r->cut = 1;
         shutdown(r->fd, SHUT_RDWR);
