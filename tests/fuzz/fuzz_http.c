@@ -11,6 +11,7 @@
  * 304); a broken promise calls abort(). No answer at all is allowed (a request the
  * server cannot read ends with the connection). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -93,11 +95,43 @@ static int connect_once(void)
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
         return fd;
-    if (fd >= 0)
-        close(fd);
+    if (errno == EINTR) { /* a signal (libFuzzer's SIGALRM): the connect goes on */
+        struct pollfd pf = {fd, POLLOUT, 0};
+        int err = 0;
+        socklen_t el = sizeof err;
+        while (poll(&pf, 1, 10000) < 0 && errno == EINTR)
+            ;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0 &&
+            (pf.revents & POLLOUT))
+            return fd;
+    }
+    close(fd);
     return -1;
+}
+
+/* poll(2) for POLLIN up to ms milliseconds, again after a signal: libFuzzer's SIGALRM
+ * (its -timeout watchdog, every 31 s) interrupts a poll with EINTR, which is no stall.
+ * 1 ready, 0 timed out, -1 error. */
+static int wait_readable(int fd, int ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= ms)
+            return 0;
+        struct pollfd pf = {fd, POLLIN, 0};
+        int n = poll(&pf, 1, (int)(ms - spent));
+        if (n >= 0)
+            return n > 0;
+        if (errno != EINTR)
+            return -1;
+    }
 }
 
 /* Send len bytes on a new connection, close the write side, read the answer (at most
@@ -113,6 +147,8 @@ static size_t exchange(const void *req, size_t len, char *out, size_t cap)
     size_t left = len;
     while (left > 0) {
         ssize_t w = send(fd, p, left, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             break; /* the server answered and closed early: fine */
         p += w;
@@ -122,13 +158,22 @@ static size_t exchange(const void *req, size_t len, char *out, size_t cap)
     size_t got = 0;
     char sink[4096];
     for (;;) {
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, 30000) <= 0) {
+        /* after 8 s of silence the stacks are printed once (what the server is doing while
+         * the answer is late), and the answer still has until 30 s */
+        int ready = wait_readable(fd, 8000);
+        if (ready == 0) {
+            fprintf(stderr, "fuzz_http: no answer after 8 s; the server's threads now:\n");
+            stacks(fd);
+            ready = wait_readable(fd, 22000);
+        }
+        if (ready <= 0) {
             fprintf(stderr, "fuzz_http: no end of the answer within 30 s\n");
             stacks(fd);
             abort();
         }
         ssize_t r = got < cap ? recv(fd, out + got, cap - got, 0) : recv(fd, sink, sizeof sink, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
         if (r <= 0)
             break;
         if (got < cap)
