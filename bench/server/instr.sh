@@ -6,6 +6,11 @@
 #   updraft           the release is the channel's current one (policy: channel)
 #   updraft-rollout   the release reaches the device through an active rollout (one wave
 #                     of 100%, not on any channel: every check is decided by the rollout)
+#   updraft-fleet, updraft-rollout-fleet  the same two with DEVICES devices (a MAC each)
+#                     instead of one: each checks in once unmeasured (its registration),
+#                     then the N measured checks go round them, as a fleet's checks do (one
+#                     device's checks share the writer's batches and the device cache: a
+#                     fleet's each read the device's row from the database and write it)
 #   nginx             `return 304;`, one process (master_process off), no access log
 #
 # Instructions: each server runs under valgrind --tool=callgrind; after WARM checks the
@@ -17,9 +22,9 @@
 # few system calls for every server: those are counted separately, with strace -c -f
 # over N checks of the server running normally.
 #
-# Usage: bench/server/instr.sh    (about 2 minutes)
-# Settings (environment): N=2000 WARM=200 SKIP_BUILD=1 (use build/release as it is)
-#   SERVERS="updraft updraft-rollout nginx" (a subset while iterating; the ratios need nginx)
+# Usage: bench/server/instr.sh    (about 4 minutes)
+# Settings (environment): N=2000 WARM=200 DEVICES=2000 SKIP_BUILD=1 (use build/release as it is)
+#   SERVERS="updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx" (a subset while iterating; the ratios need nginx)
 #   OUT=bench/results/instr.md ('' : do not write) UPDRAFT=... MKIMAGE=... KEEP_WORK=1
 # Needs: valgrind (callgrind_control), strace, nginx, curl, cc.
 # Exits 0 whatever the numbers (non-zero only when it could not set a server up).
@@ -29,6 +34,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/server"
 N=${N:-2000}
 WARM=${WARM:-200}
+DEVICES=${DEVICES:-2000}
 OUT=${OUT-$ROOT/bench/results/instr.md}
 UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
 MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
@@ -171,12 +177,12 @@ EOF
     device_request "127.0.0.1:$PORT" >"$WORK/check-$name.req"
     local api=(curl -sS -H "Authorization: Bearer $TOKEN")
     case $name in
-    updraft)
+    updraft | updraft-fleet)
         "${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
             "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0&channel=stable" |
             grep -q '"id":' || die "release upload failed: $(tail -5 "$WORK/$name.log")"
         ;;
-    updraft-rollout)
+    updraft-rollout*)
         local rel
         rel=$("${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
             "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
@@ -197,16 +203,18 @@ answer() { # PORT REQFILE
 }
 
 declare -A IR SYS SYS_TOP OBJ TOP ANS
-SERVERS=${SERVERS:-updraft updraft-rollout nginx}
+SERVERS=${SERVERS:-updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx}
 for name in $SERVERS; do
+    devs=1 warm=$WARM
+    case $name in *-fleet) devs=$DEVICES warm=$DEVICES ;; esac
     # ---- instructions (callgrind) ----
     start_server "$name" 1
     ANS[$name]=$(answer "$PORT" "$WORK/check-$name.req")
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$WARM" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" 304 "$devs" >/dev/null ||
         die "$name: the warm-up checks did not all get a 304 (${ANS[$name]})"
     callgrind_control -z "$PID" >/dev/null 2>&1 || die "callgrind_control -z $PID failed"
     rm -f "$WORK/cg-$name.$PID".*
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" 304 "$devs" >/dev/null ||
         die "$name: not every measured check got a 304"
     callgrind_control -d "$PID" >/dev/null 2>&1 || die "callgrind_control -d $PID failed"
     ls "$WORK/cg-$name.$PID".* >/dev/null 2>&1 || die "$name: no callgrind dump"
@@ -225,13 +233,13 @@ for name in $SERVERS; do
 
     # ---- system calls (strace -c -f, the server running normally) ----
     start_server "$name" 0
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$WARM" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" 304 "$devs" >/dev/null ||
         die "$name: the warm-up checks did not all get a 304"
     strace -f -c -p "$PID" -o "$WORK/strace-$name.txt" 2>"$WORK/strace-$name.log" &
     SPID=$!
     STARTED+=("$SPID")
     sleep 1
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$N" 304 "$devs" >/dev/null ||
         die "$name: not every check under strace got a 304"
     sleep 0.5
     kill -INT "$SPID" 2>/dev/null
@@ -251,11 +259,12 @@ REPORT=$(
     echo "Written by \`bench/server/instr.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC'), updraft"
     echo "$(cd "$ROOT" && git describe --always --dirty 2>/dev/null), $(valgrind --version), $(nginx -v 2>&1 | sed 's/^nginx version: //'))."
     echo "$N checks one after the other (seqcheck.c), each a new connection, after $WARM"
-    echo "unmeasured ones. Instructions: user space, per thread of the server process"
+    echo "unmeasured ones (the -fleet rows: $DEVICES devices, each checked in once"
+    echo "unmeasured, then the $N checks go round them). Instructions: user space, per thread of the server process"
     echo "(callgrind --separate-threads): the threads that answer requests; updraft's writer"
-    echo "thread, which records the checks in the database in batches (one device here, so"
-    echo "its batches shrink to one row; how many batches depends on timing: the one column"
-    echo "that varies from run to run); its other threads (timers). The kernel's side of"
+    echo "thread, which records the checks in the database in batches (with one device a"
+    echo "batch shrinks to one row, and how many batches there are depends on timing: the"
+    echo "column that varies from run to run); its other threads (timers). The kernel's side of"
     echo "each connection is in the system calls column (strace -c -f, a separate run)."
     echo
     echo "| server | request threads | x nginx | writer | other threads | total | x nginx | system calls | answer |"

@@ -115,6 +115,43 @@ static int name_is(const char *a, const char *lower, size_t n)
     return 1;
 }
 
+/* Which of fields[] rest[0..n) names (any case), or -1: one candidate by the length and a
+ * letter or two, then one comparison (the headers of every check go through here). */
+static int field_of(const char *rest, size_t n)
+{
+    int i;
+    char c0 = (char)(rest[0] | 0x20), c1 = n > 1 ? (char)(rest[1] | 0x20) : 0;
+    switch (n) {
+    case 4:
+        i = F_MODE;
+        break;
+    case 6:
+        i = F_AP_MAC;
+        break;
+    case 7:
+        i = c0 == 's' ? F_STA_MAC : c0 == 'c' ? F_CHIP_ID : F_VERSION;
+        break;
+    case 8:
+        i = F_BASE_MAC;
+        break;
+    case 9:
+        i = F_CHIP_SIZE;
+        break;
+    case 10:
+        i = c0 == 'f' ? F_FREE_SPACE : F_SKETCH_MD5;
+        break;
+    case 11:
+        i = c1 == 'd' ? F_SDK : F_SKETCH_SIZE;
+        break;
+    case 13:
+        i = F_SKETCH_SHA256;
+        break;
+    default:
+        return -1;
+    }
+    return fields[i].len == n && name_is(rest, fields[i].lower, n) ? i : -1;
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       size_t kl, const char *value, size_t value_size)
 {
@@ -124,28 +161,20 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     if (!key || !value)
         return MHD_YES;
     if (kl > 5 && (key[0] | 0x20) == 'x' && key[1] == '-') {
-        if (name_is(key + 2, "esp", 3)) {
-            int fam;
-            size_t skip;
-            if (name_is(key + 5, "8266-", 5)) {
-                fam = 0;
-                skip = 10;
-            } else if (name_is(key + 5, "32-", 3)) {
-                fam = 1;
-                skip = 8;
-            } else {
-                return MHD_YES;
-            }
-            if (kl <= skip)
-                return MHD_YES;
-            const char *rest = key + skip;
-            size_t n = kl - skip;
-            for (int i = 0; i < F__COUNT; i++)
-                if (fields[i].len == n && name_is(rest, fields[i].lower, n)) {
-                    if (!h->f[fam][i])
-                        h->f[fam][i] = value;
-                    break;
-                }
+        int fam = -1;
+        size_t skip = 0;
+        /* the cores send "x-ESP8266-" and "x-ESP32-" as written here; any case is fine */
+        if (kl > 10 && (!memcmp(key, "x-ESP8266-", 10) || name_is(key, "x-esp8266-", 10))) {
+            fam = 0;
+            skip = 10;
+        } else if (kl > 8 && (!memcmp(key, "x-ESP32-", 8) || name_is(key, "x-esp32-", 8))) {
+            fam = 1;
+            skip = 8;
+        }
+        if (fam >= 0) {
+            int i = field_of(key + skip, kl - skip);
+            if (i >= 0 && !h->f[fam][i])
+                h->f[fam][i] = value;
         } else if (!h->report && kl == 16 && name_is(key + 2, "updraft-report", 14)) {
             h->report = value;
         } else if (!h->tool && kl == 14 && name_is(key + 2, "updraft-tool", 12)) {

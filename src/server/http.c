@@ -77,40 +77,37 @@ const char *upd__arg(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static int hex_val(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = (char)(ch | 0x20);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Every check parses one or two MACs: six pairs read straight, no per-character modulo. */
 int upd__parse_mac(const char *in, size_t len, char out[UPD_MAC_STR])
 {
     static const char hex[] = "0123456789ABCDEF";
-    int nib[12], n = 0;
     /* 12 hex digits, or 6 pairs with one separator (':' or '-') between every two */
+    size_t step = len == 17 ? 3 : 2;
     if (len != 12 && len != 17)
         return -1;
-    for (size_t i = 0; i < len; i++) {
-        char ch = in[i];
-        int v;
-        if (len == 17 && i % 3 == 2) {
-            if ((ch != ':' && ch != '-') || ch != in[2])
-                return -1;
-            continue;
-        }
-        if (ch >= '0' && ch <= '9')
-            v = ch - '0';
-        else if (ch >= 'a' && ch <= 'f')
-            v = ch - 'a' + 10;
-        else if (ch >= 'A' && ch <= 'F')
-            v = ch - 'A' + 10;
-        else
-            return -1;
-        if (n == 12)
-            return -1;
-        nib[n++] = v;
-    }
-    if (n != 12)
+    char sep = in[2], buf[UPD_MAC_STR];
+    if (len == 17 && sep != ':' && sep != '-')
         return -1;
-    for (int i = 0; i < 6; i++) {
-        out[i * 3] = hex[nib[2 * i]];
-        out[i * 3 + 1] = hex[nib[2 * i + 1]];
-        out[i * 3 + 2] = i == 5 ? '\0' : ':';
+    for (size_t i = 0; i < 6; i++) {
+        const char *p = in + i * step;
+        if (step == 3 && i < 5 && p[2] != sep)
+            return -1;
+        int hi = hex_val(p[0]), lo = hex_val(p[1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        buf[i * 3] = hex[hi];
+        buf[i * 3 + 1] = hex[lo];
+        buf[i * 3 + 2] = i == 5 ? '\0' : ':';
     }
+    memcpy(out, buf, UPD_MAC_STR);
     return 0;
 }
 
