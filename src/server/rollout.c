@@ -870,17 +870,41 @@ void upd__rollout_hold_why(const upd_rollout_pick *pk, char *out, size_t cap)
 
 /* ---- the target's devices ------------------------------------------------------------ */
 
+/* Another active rollout a new one must not overlap (overlap()): its target, matched
+ * on the same pass over the devices as the new target's (target_devices). */
+typedef struct other_ro {
+    int64_t id, release_id;
+    char state[16], target[UPD_TARGET_MAX];
+    upd_ro_target tgt;
+    int64_t n;               /* devices of the new target it names too */
+    char first[UPD_MAC_STR]; /* the first of them in the device list's order */
+    int64_t first_rank;
+} other_ro;
+
+/* The devices of a target, in the order they were read, with their membership hashes.
+ * rank orders a wave's sample (fill_status): higher first, ties by MAC. */
 typedef struct hashes {
     uint32_t *h;
     char (*mac)[UPD_MAC_STR];
+    int64_t *rank;
     size_t n, cap;
     int64_t id;
     const upd_ro_target *tgt;
     int64_t now;
     int oom;
+    other_ro *oth; /* NULL, or noth targets to count on the same pass */
+    size_t noth;
+    upd_sign_walk *sw; /* NULL, or the signing keys' check on the same pass */
 } hashes;
 
-static int add_hash(hashes *hs, const char *mac)
+/* Is (rank a, mac a) before (rank b, mac b) in the device list's order (last seen, newest
+ * first, ties by MAC)? */
+static int ranks_before(int64_t ra, const char *ma, int64_t rb, const char *mb)
+{
+    return ra != rb ? ra > rb : strcmp(ma, mb) < 0;
+}
+
+static int add_hash(hashes *hs, const char *mac, int64_t rank)
 {
     if (hs->n == hs->cap) {
         size_t nc = hs->cap ? hs->cap * 2 : 256;
@@ -890,7 +914,10 @@ static int add_hash(hashes *hs, const char *mac)
         char(*nm)[UPD_MAC_STR] = realloc(hs->mac, nc * sizeof *nm);
         if (nm)
             hs->mac = nm;
-        if (!nh || !nm) {
+        int64_t *nr = realloc(hs->rank, nc * sizeof *nr);
+        if (nr)
+            hs->rank = nr;
+        if (!nh || !nm || !nr) {
             hs->oom = 1;
             return 1;
         }
@@ -898,6 +925,7 @@ static int add_hash(hashes *hs, const char *mac)
     }
     hs->h[hs->n] = member_hash(hs->id, mac);
     upd__copy(hs->mac[hs->n], UPD_MAC_STR, mac);
+    hs->rank[hs->n] = rank;
     hs->n++;
     return 0;
 }
@@ -907,23 +935,42 @@ static int visit_device(void *ctx, const upd_device_row *d)
     hashes *hs = ctx;
     if (!upd__ro_target_match(hs->tgt, d, hs->now))
         return 0;
-    return add_hash(hs, d->mac);
+    if (hs->sw)
+        upd__sign_walk_device(hs->sw, d);
+    for (size_t i = 0; i < hs->noth; i++) {
+        other_ro *o = &hs->oth[i];
+        if (!upd__ro_target_match(&o->tgt, d, hs->now))
+            continue;
+        if (!o->n++ || ranks_before(d->last_seen_ms, d->mac, o->first_rank, o->first)) {
+            upd__copy(o->first, sizeof o->first, d->mac);
+            o->first_rank = d->last_seen_ms;
+        }
+    }
+    return add_hash(hs, d->mac, d->last_seen_ms);
 }
 
 static int visit_got(void *ctx, const char *mac, const char *state, int64_t at)
 {
     (void)at;
-    return got_it(st_parse(state)) ? add_hash(ctx, mac) : 0;
+    hashes *hs = ctx;
+    /* the store's order: the earlier the higher */
+    return got_it(st_parse(state)) ? add_hash(hs, mac, -(int64_t)hs->n) : 0;
 }
 
-/* The devices the target of rollout row (release rel) names now, with their hashes. */
-static int target_devices(srv *s, const upd_rollout_row *row, const upd_release_row *rel,
-                          const upd_ro_target *tgt, hashes *hs)
+/* The devices the target of rollout row (release rel) names now, with their hashes,
+ * in one pass over the registry that reads only what matching needs (store op
+ * device_scan); oth (NULL, or noth other targets) are counted on the same pass. */
+static int target_devices_with(srv *s, const upd_rollout_row *row, const upd_release_row *rel,
+                               const upd_ro_target *tgt, other_ro *oth, size_t noth,
+                               upd_sign_walk *sw, hashes *hs)
 {
     memset(hs, 0, sizeof *hs);
     hs->id = row->id;
     hs->tgt = tgt;
     hs->now = upd__now_ms();
+    hs->oth = oth;
+    hs->noth = noth;
+    hs->sw = sw;
     int rc;
     if (row->rollback_of > 0) {
         rc = s->store->ops->rollout_devices(s->store, row->rollback_of, visit_got, hs);
@@ -931,16 +978,32 @@ static int target_devices(srv *s, const upd_rollout_row *row, const upd_release_
         upd_device_filter f;
         memset(&f, 0, sizeof f);
         f.platform = strcmp(rel->platform, "any") ? rel->platform : NULL;
-        f.limit = INT_MAX;
-        rc = s->store->ops->device_list(s->store, &f, visit_device, hs);
+        rc = s->store->ops->device_scan(s->store, &f, visit_device, hs);
     }
-    return rc || hs->oom ? -1 : 0;
+    if (rc || hs->oom) {
+        free(hs->h);
+        free(hs->mac);
+        free(hs->rank);
+        hs->h = NULL;
+        hs->mac = NULL;
+        hs->rank = NULL;
+        hs->n = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int target_devices(srv *s, const upd_rollout_row *row, const upd_release_row *rel,
+                          const upd_ro_target *tgt, hashes *hs)
+{
+    return target_devices_with(s, row, rel, tgt, NULL, 0, NULL, hs);
 }
 
 static void hashes_free(hashes *hs)
 {
     free(hs->h);
     free(hs->mac);
+    free(hs->rank);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -1625,10 +1688,34 @@ static int cmp_mac(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* Keep the sample of wave c's devices: the first UPD_RO_SAMPLE of them in the device
+ * list's order (hs->rank, then MAC), whatever order the store read them in. idx holds
+ * their positions in hs, best first. */
+static void sample_add(const hashes *hs, size_t i, size_t *idx, int *n)
+{
+    int k = *n;
+    if (k == UPD_RO_SAMPLE) {
+        size_t last = idx[k - 1];
+        if (!ranks_before(hs->rank[i], hs->mac[i], hs->rank[last], hs->mac[last]))
+            return;
+        k--;
+    }
+    while (k > 0 &&
+           ranks_before(hs->rank[i], hs->mac[i], hs->rank[idx[k - 1]], hs->mac[idx[k - 1]])) {
+        idx[k] = idx[k - 1];
+        k--;
+    }
+    idx[k] = i;
+    if (*n < UPD_RO_SAMPLE)
+        (*n)++;
+}
+
 /* Fill st from row: waves and their thresholds (opened as frozen, the others as they
- * would be now), per-wave counts from the devices' states (states: NULL for a plan). */
+ * would be now), per-wave counts from the devices' states (states: NULL for a plan).
+ * have: the target's devices when the caller read them (NULL: read here). */
 static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *tgt,
-                       const state_list *states, upd_rollout_status *st, char *why, size_t whylen)
+                       const state_list *states, const hashes *have, upd_rollout_status *st,
+                       char *why, size_t whylen)
 {
     memset(st->wave, 0, sizeof st->wave);
     memset(&st->total, 0, sizeof st->total);
@@ -1637,19 +1724,24 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
     char norm[128];
     if (upd__rollout_parse_waves(row->waves, &st->nwaves, val, pct, norm, sizeof norm, why, whylen))
         return UPD_RO_EINVAL;
-    hashes hs;
-    if (target_devices(s, row, &st->rel, tgt, &hs) != 0) {
-        snprintf(why, whylen, "the database failed while listing the target's devices");
-        return UPD_RO_EFAIL;
+    hashes own;
+    if (!have) {
+        if (target_devices(s, row, &st->rel, tgt, &own) != 0) {
+            snprintf(why, whylen, "the database failed while listing the target's devices");
+            return UPD_RO_EFAIL;
+        }
+        have = &own;
     }
-    uint32_t *sorted = malloc((hs.n ? hs.n : 1) * sizeof *sorted);
+    const hashes *hs = have;
+    uint32_t *sorted = malloc((hs->n ? hs->n : 1) * sizeof *sorted);
     if (!sorted) {
-        hashes_free(&hs);
+        if (hs == &own)
+            hashes_free(&own);
         return UPD_RO_EFAIL;
     }
-    if (hs.n) {
-        memcpy(sorted, hs.h, hs.n * sizeof *sorted);
-        qsort(sorted, hs.n, sizeof *sorted, cmp_u32);
+    if (hs->n) {
+        memcpy(sorted, hs->h, hs->n * sizeof *sorted);
+        qsort(sorted, hs->n, sizeof *sorted, cmp_u32);
     }
     uint64_t thr[UPD_WAVES_MAX];
     int opened = thresholds_parse(row->thresholds, thr, UPD_WAVES_MAX);
@@ -1657,7 +1749,7 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
         opened = row->wave;
     for (int i = 0; i < st->nwaves; i++) {
         if (i >= opened)
-            thr[i] = wave_threshold(val[i], pct[i], sorted, hs.n, i ? thr[i - 1] : 0);
+            thr[i] = wave_threshold(val[i], pct[i], sorted, hs->n, i ? thr[i - 1] : 0);
         st->wave[i].pct = pct[i];
         st->wave[i].value = val[i];
         st->wave[i].threshold = thr[i];
@@ -1666,8 +1758,10 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
     free(sorted);
     int64_t now = upd__now_ms();
     char *seen = calloc(states && states->n ? states->n : 1, 1);
-    for (size_t i = 0; i < hs.n; i++) {
-        int w = wave_of(thr, st->nwaves, hs.h[i]);
+    size_t sample[UPD_WAVES_MAX][UPD_RO_SAMPLE];
+    int nsample[UPD_WAVES_MAX] = {0};
+    for (size_t i = 0; i < hs->n; i++) {
+        int w = wave_of(thr, st->nwaves, hs->h[i]);
         if (!w)
             continue;
         upd_rollout_counts *c = &st->wave[w - 1].c;
@@ -1675,7 +1769,7 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
         int sst = ST_NONE, silent = 0;
         if (states && states->n) {
             char(*f)[UPD_MAC_STR] =
-                bsearch(hs.mac[i], states->mac, states->n, UPD_MAC_STR, cmp_mac);
+                bsearch(hs->mac[i], states->mac, states->n, UPD_MAC_STR, cmp_mac);
             if (f) {
                 size_t k = (size_t)(f - states->mac);
                 sst = states->st[k];
@@ -1686,8 +1780,12 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
             }
         }
         add_state(c, sst, silent);
-        if (st->wave[w - 1].nsample < UPD_RO_SAMPLE)
-            upd__copy(st->wave[w - 1].sample[st->wave[w - 1].nsample++], UPD_MAC_STR, hs.mac[i]);
+        sample_add(hs, i, sample[w - 1], &nsample[w - 1]);
+    }
+    for (int w = 0; w < st->nwaves; w++) {
+        st->wave[w].nsample = nsample[w];
+        for (int k = 0; k < nsample[w]; k++)
+            upd__copy(st->wave[w].sample[k], UPD_MAC_STR, hs->mac[sample[w][k]]);
     }
     /* devices with a state that the target no longer names (retagged, deleted) count
      * in their wave still: they were reached */
@@ -1702,7 +1800,8 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
                       now - states->at[k] >= row->silent_ms);
     }
     free(seen);
-    hashes_free(&hs);
+    if (hs == &own)
+        hashes_free(&own);
     for (int i = 0; i < st->nwaves; i++)
         sum_counts(&st->total, &st->wave[i].c);
     return 0;
@@ -1749,7 +1848,7 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
         snprintf(why, whylen, "the database failed reading rollout %lld's devices", (long long)id);
         rc = UPD_RO_EFAIL;
     } else {
-        rc = fill_status(s, &out->row, tgt, &sl, out, why, whylen);
+        rc = fill_status(s, &out->row, tgt, &sl, NULL, out, why, whylen);
     }
     if (rc == 0) {
         /* the health sentence over the results the rule counts */
@@ -1782,42 +1881,94 @@ static int note_last(void *ctx, const upd_rollout_row *r)
     return 0;
 }
 
-/* An active rollout whose devices overlap those of e's target (known devices only);
- * 1 with the sentence in why. Under admin. */
-static int overlap(upd_rollouts *ro, const upd_rollout_row *row, const upd_release_row *rel,
-                   const upd_ro_target *tgt, char *why, size_t whylen)
+/* Is active rollout e one a new rollout of rel must not overlap? */
+static int may_overlap(const ro_ent *e, const upd_release_row *rel)
 {
-    hashes hs;
-    if (target_devices(ro->s, row, rel, tgt, &hs) != 0)
+    if (!e->active || strcmp(e->mode, rel->mode))
         return 0;
+    return !strcmp(e->platform, rel->platform) || !strcmp(e->platform, "any") ||
+           !strcmp(rel->platform, "any");
+}
+
+/* Read the devices of row's target into *hs (0: the caller frees them) and check, on
+ * the same pass over the registry, that the channels' signing keys take rel (sw, NULL
+ * for a rollback; freed here) and that no other active rollout covers any of these
+ * devices (known devices only). UPD_RO_ECONFLICT with the sentence in why when one of
+ * them says no, UPD_RO_EFAIL when the store failed. Under admin (which keeps the
+ * rollouts as they are). */
+static int target_pass(upd_rollouts *ro, const upd_rollout_row *row, const upd_release_row *rel,
+                       const upd_ro_target *tgt, upd_sign_walk *sw, hashes *hs, char *why,
+                       size_t whylen)
+{
+    other_ro *oth = NULL;
+    size_t noth = 0;
+    if (row->rollback_of <= 0) {
+        pthread_rwlock_rdlock(&ro->lk);
+        for (size_t i = 0; i < ro->nents; i++)
+            noth += may_overlap(ro->ents[i], rel) && ro->ents[i]->row.rollback_of <= 0;
+        oth = noth ? calloc(noth, sizeof *oth) : NULL;
+        noth = 0;
+        for (size_t i = 0; oth && i < ro->nents; i++) {
+            const ro_ent *e = ro->ents[i];
+            if (!may_overlap(e, rel) || e->row.rollback_of > 0)
+                continue;
+            other_ro *o = &oth[noth++];
+            o->id = e->row.id;
+            o->release_id = e->row.release_id;
+            upd__copy(o->state, sizeof o->state, e->row.state);
+            upd__copy(o->target, sizeof o->target, e->row.target);
+            o->tgt = e->tgt;
+        }
+        pthread_rwlock_unlock(&ro->lk);
+    }
+    if (target_devices_with(ro->s, row, rel, tgt, oth, noth, sw, hs) != 0) {
+        free(oth);
+        if (sw) {
+            upd__sign_walk_failed(sw);
+            upd__sign_walk_end(sw, why, whylen);
+        }
+        snprintf(why, whylen, "the database failed while listing the target's devices");
+        return UPD_RO_EFAIL;
+    }
+    /* devices on a channel that requires a signing key refuse what it does not verify */
+    int sr = sw ? upd__sign_walk_end(sw, why, whylen) : 0;
+    if (sr) {
+        free(oth);
+        hashes_free(hs);
+        return sr == -1 ? UPD_RO_ECONFLICT : UPD_RO_EFAIL;
+    }
     int found = 0;
     pthread_rwlock_rdlock(&ro->lk);
     for (size_t i = 0; i < ro->nents && !found; i++) {
         const ro_ent *e = ro->ents[i];
-        if (!e->active || strcmp(e->mode, rel->mode))
-            continue;
-        if (strcmp(e->platform, rel->platform) && strcmp(e->platform, "any") &&
-            strcmp(rel->platform, "any"))
+        if (!may_overlap(e, rel))
             continue;
         int64_t n = 0;
         const char *first = NULL;
-        for (size_t k = 0; k < hs.n; k++) {
-            int in;
-            if (e->row.rollback_of > 0) {
-                const ro_ent *src = find_ent(ro, e->row.rollback_of);
-                const rdev *d = src ? dev_find(src, hs.mac[k]) : NULL;
-                in = d && got_it(d->st);
-            } else {
-                /* the device row is needed for the target: the hashes list came from
-                 * matching rows, so ask the other target about the same MAC's row */
-                upd_device_row d;
-                in = ro->s->store->ops->device_get(ro->s->store, hs.mac[k], &d) == 0 &&
-                     upd__ro_target_match(&e->tgt, &d, hs.now);
-            }
-            if (in) {
-                if (!first)
-                    first = hs.mac[k];
-                n++;
+        if (row->rollback_of <= 0 && e->row.rollback_of <= 0) {
+            for (size_t k = 0; k < noth; k++)
+                if (oth[k].id == e->row.id && oth[k].n) {
+                    n = oth[k].n;
+                    first = oth[k].first;
+                }
+        } else {
+            for (size_t k = 0; k < hs->n; k++) {
+                int in;
+                if (e->row.rollback_of > 0) {
+                    const ro_ent *src = find_ent(ro, e->row.rollback_of);
+                    const rdev *d = src ? dev_find(src, hs->mac[k]) : NULL;
+                    in = d && got_it(d->st);
+                } else {
+                    /* a rollback's devices came without their rows: read each */
+                    upd_device_row d;
+                    in = ro->s->store->ops->device_get(ro->s->store, hs->mac[k], &d) == 0 &&
+                         upd__ro_target_match(&e->tgt, &d, hs->now);
+                }
+                if (in) {
+                    if (!first)
+                        first = hs->mac[k];
+                    n++;
+                }
             }
         }
         if (n) {
@@ -1826,14 +1977,16 @@ static int overlap(upd_rollouts *ro, const upd_rollout_row *row, const upd_relea
                      "%zu devices this target names (%s, ...): one active rollout per device; "
                      "abort it ('updraft rollout abort %lld') or narrow --target",
                      (long long)e->row.id, (long long)e->row.release_id, e->row.state,
-                     e->row.target[0] ? e->row.target : "all", (long long)n, hs.n, first,
+                     e->row.target[0] ? e->row.target : "all", (long long)n, hs->n, first,
                      (long long)e->row.id);
             found = 1;
         }
     }
     pthread_rwlock_unlock(&ro->lk);
-    hashes_free(&hs);
-    return found;
+    free(oth);
+    if (found)
+        hashes_free(hs);
+    return found ? UPD_RO_ECONFLICT : 0;
 }
 
 static void normalise_defaults(upd_rollout_row *r)
@@ -1842,12 +1995,6 @@ static void normalise_defaults(upd_rollout_row *r)
         upd__copy(r->waves, sizeof r->waves, UPD_RO_DEFAULT_WAVES);
     if (r->silent_ms <= 0)
         r->silent_ms = UPD_RO_DEFAULT_SILENT;
-}
-
-/* upd_sign_member_fn over a compiled target */
-static int in_target(const void *ctx, const upd_device_row *d)
-{
-    return upd__ro_target_match(ctx, d, upd__now_ms());
 }
 
 int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd_rollout_status *st,
@@ -1893,13 +2040,6 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
             return UPD_RO_EINVAL;
         }
         upd__copy(r->target, sizeof r->target, canon);
-        /* devices on a channel that requires a signing key refuse what it does not verify */
-        int sr = upd__sign_target_accepts(s, rel, in_target, tgt, why, whylen);
-        if (sr) {
-            free(rel);
-            free(tgt);
-            return sr == -1 ? UPD_RO_ECONFLICT : UPD_RO_EFAIL;
-        }
     }
     pthread_mutex_lock(&ro->admin);
     /* a release deleted or retired since it was read above (they hold admin too) */
@@ -1917,17 +2057,23 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
     r->wave = 0;
     r->thresholds[0] = '\0';
     r->health_from_ms = 0;
-    if (overlap(ro, r, rel, tgt, why, whylen)) {
-        rc = UPD_RO_ECONFLICT;
+    upd_sign_walk *sw = NULL;
+    if (r->rollback_of <= 0 && !(sw = upd__sign_walk_new(s, rel))) {
+        rc = UPD_RO_EFAIL;
         goto out;
     }
+    hashes hs;
+    if ((rc = target_pass(ro, r, rel, tgt, sw, &hs, why, whylen)) != 0)
+        goto out;
     if (st) {
         memset(st, 0, sizeof *st);
         st->row = *r;
         st->rel = *rel;
-        if ((rc = fill_status(s, r, tgt, NULL, st, why, whylen)) != 0)
-            goto out;
+        rc = fill_status(s, r, tgt, NULL, &hs, st, why, whylen);
     }
+    hashes_free(&hs);
+    if (rc)
+        goto out;
     if (plan_only) {
         rc = 0;
         goto out;

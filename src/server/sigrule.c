@@ -220,80 +220,83 @@ int upd__sign_device_accepts(srv *s, const upd_device_row *d, const upd_release_
     return rc;
 }
 
-/* The channels the target's devices use, each judged once. */
+/* The channels the target's devices use, each judged once. The store reads the devices
+ * in no particular order: the device and the channel a refusal names are the first in
+ * the device list's order (last seen, newest first, ties by MAC), whatever order they
+ * came in. */
 #define TGT_CHANNELS 64
-typedef struct tgt_walk {
+struct upd_sign_walk {
     srv *s;
     const upd_release_row *rel;
-    upd_sign_member_fn in_target;
-    const void *ctx;
     int n;
     struct {
         char name[UPD_NAME_MAX];
         int refused; /* 0 takes it, 1 refuses, -1 could not tell (the store failed) */
         int64_t devices;
-        char mac[UPD_MAC_STR];
+        char mac[UPD_MAC_STR]; /* the first of them */
+        int64_t seen;          /* its last_seen_ms */
+        char why[1024];        /* the refusal's sentence */
     } ch[TGT_CHANNELS];
-    char why[1024]; /* the first refusal's sentence */
-    int first;      /* its channel */
+    int first; /* the channel of the first device refused */
     int failed;
-} tgt_walk;
+};
 
-static int walk_device(void *ctx, const upd_device_row *d)
+upd_sign_walk *upd__sign_walk_new(srv *s, const upd_release_row *rel)
 {
-    tgt_walk *w = ctx;
-    if (!w->in_target(w->ctx, d))
-        return 0;
+    upd_sign_walk *w = calloc(1, sizeof *w);
+    if (w) {
+        w->s = s;
+        w->rel = rel;
+        w->first = -1;
+    }
+    return w;
+}
+
+void upd__sign_walk_device(upd_sign_walk *w, const upd_device_row *d)
+{
+    if (!strcmp(w->rel->platform, "esp32") || strcmp(d->family, "esp8266"))
+        return;
     const char *name = upd__device_channel(d);
     int i = 0;
     while (i < w->n && strcmp(w->ch[i].name, name))
         i++;
     if (i == w->n) {
         if (w->n == TGT_CHANNELS)
-            return 0; /* more channels than that in one target: the first ones are judged */
+            return; /* more channels than that in one target: the first ones are judged */
         upd__copy(w->ch[i].name, sizeof w->ch[i].name, name);
-        char err[1024];
-        int rc = upd__sign_channel_accepts(w->s, name, w->rel, err, sizeof err);
+        int rc = upd__sign_channel_accepts(w->s, name, w->rel, w->ch[i].why, sizeof w->ch[i].why);
         w->ch[i].refused = rc == 0 ? 0 : rc == -1 ? 1 : -1;
-        if (rc == -1 && w->first < 0) {
-            w->first = i;
-            upd__copy(w->why, sizeof w->why, err);
-        }
         if (rc != 0 && rc != -1)
             w->failed = 1;
         w->n++;
     }
-    if (w->ch[i].refused == 1 && w->ch[i].devices++ == 0)
+    if (w->ch[i].refused != 1)
+        return;
+    if (w->ch[i].devices++ == 0 || d->last_seen_ms > w->ch[i].seen ||
+        (d->last_seen_ms == w->ch[i].seen && strcmp(d->mac, w->ch[i].mac) < 0)) {
         upd__copy(w->ch[i].mac, sizeof w->ch[i].mac, d->mac);
-    return 0;
+        w->ch[i].seen = d->last_seen_ms;
+    }
+    if (w->first < 0 || w->ch[i].seen > w->ch[w->first].seen ||
+        (w->ch[i].seen == w->ch[w->first].seen && strcmp(w->ch[i].mac, w->ch[w->first].mac) < 0))
+        w->first = i;
 }
 
-int upd__sign_target_accepts(srv *s, const upd_release_row *rel, upd_sign_member_fn in_target,
-                             const void *ctx, char *err, size_t errlen)
+void upd__sign_walk_failed(upd_sign_walk *w)
 {
-    if (!strcmp(rel->platform, "esp32"))
-        return 0;
-    tgt_walk *w = calloc(1, sizeof *w);
-    if (!w)
-        return UPD_STORE_EFAIL;
-    w->s = s;
-    w->rel = rel;
-    w->in_target = in_target;
-    w->ctx = ctx;
-    w->first = -1;
-    upd_device_filter f;
-    memset(&f, 0, sizeof f);
-    f.platform = "esp8266";
-    f.limit = INT_MAX;
-    int rc = s->store->ops->device_list(s->store, &f, walk_device, w);
-    if (rc != 0 || w->failed) {
+    w->failed = 1;
+}
+
+int upd__sign_walk_end(upd_sign_walk *w, char *err, size_t errlen)
+{
+    if (w->failed) {
         snprintf(err, errlen,
                  "could not check the target's devices against their channels' "
                  "signing keys (the database failed)");
         free(w);
         return UPD_STORE_EFAIL;
     }
-    rc = 0;
+    int rc = 0;
     if (w->first >= 0) {
         int64_t total = 0;
         int nch = 0;
@@ -307,8 +310,8 @@ int upd__sign_target_accepts(srv *s, const upd_release_row *rel, upd_sign_member
                  "%lld and refuse it (Updater error 12): %s. Or leave them out of the target "
                  "(add 'channel!=%s' to it)",
                  (long long)total, w->ch[w->first].mac, w->ch[w->first].name,
-                 nch > 1 ? ", and other channels that require a key" : "", (long long)rel->id,
-                 w->why, w->ch[w->first].name);
+                 nch > 1 ? ", and other channels that require a key" : "", (long long)w->rel->id,
+                 w->ch[w->first].why, w->ch[w->first].name);
         rc = -1;
     }
     free(w);

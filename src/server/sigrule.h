@@ -56,13 +56,17 @@ int upd__sign_device_accepts(struct srv *s, const upd_device_row *d, const upd_r
                              char *err, size_t errlen);
 
 /* May release rel be rolled out to a target? Every known ESP8266 device the target holds
- * (in_target(ctx, d) says which) must be on a channel whose key, if any, verifies rel.
- * 0 yes; -1 no, with the sentence in err (how many devices, one of them, the channel);
- * UPD_STORE_EFAIL when the store failed. */
-typedef int (*upd_sign_member_fn)(const void *ctx, const upd_device_row *d);
-int upd__sign_target_accepts(struct srv *s, const upd_release_row *rel,
-                             upd_sign_member_fn in_target, const void *ctx, char *err,
-                             size_t errlen);
+ * must be on a channel whose key, if any, verifies rel. The check rides on a pass over
+ * the target's devices that the caller makes anyway (a rollout's plan reads them once):
+ * _new (NULL: out of memory), then _device for each device of the target in any order
+ * (those not ESP8266 are skipped), then _end, which frees w and answers 0 yes; -1 no,
+ * with the sentence in err (how many devices, the first of them in the device list's
+ * order, the channel); UPD_STORE_EFAIL when the store failed (_failed says so). */
+typedef struct upd_sign_walk upd_sign_walk;
+upd_sign_walk *upd__sign_walk_new(struct srv *s, const upd_release_row *rel);
+void upd__sign_walk_device(upd_sign_walk *w, const upd_device_row *d);
+void upd__sign_walk_failed(upd_sign_walk *w);
+int upd__sign_walk_end(upd_sign_walk *w, char *err, size_t errlen);
 
 /* Sign the upload at path in place (payload || signature || u32 length) with the
  * server's key and inspect it again into fi. 0; -1 with err when the server has no key

@@ -409,6 +409,13 @@ typedef struct upd_store_ops {
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* How many devices f matches (limit and offset ignored). */
     int (*device_count)(upd_store *st, const upd_device_filter *f, int64_t *out);
+    /* The devices f passes (its limit, offset and order ignored), in no particular order,
+     * each with only what a target filter (filter.h) and a device's chip (chip.h) read:
+     * mac, family, version, sketch_md5, sketch_sha256, last_seen_ms, channel, pin_release,
+     * running_release, hold_release, hold_failures, hold_until_ms, tool, url_channel and
+     * tags; the other fields are zero (sketch_size, free_space, chip_size -1). For passes
+     * over a whole fleet (a rollout's plan, waves and counts): no sort, fewer columns. */
+    int (*device_scan)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* release_id 0 unpins. Creates the device row when it does not exist yet. */
     int (*device_set_pin)(upd_store *st, const char *mac, int64_t release_id, char *err,
                           size_t errlen);

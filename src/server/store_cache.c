@@ -487,6 +487,11 @@ static int c_device_list(upd_store *st, const upd_device_filter *f, upd_device_c
     return cs(st)->inner->ops->device_list(cs(st)->inner, f, cb, ctx);
 }
 
+static int c_device_scan(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx)
+{
+    return cs(st)->inner->ops->device_scan(cs(st)->inner, f, cb, ctx);
+}
+
 static int c_event_list(upd_store *st, const char *mac, const char *kind, int64_t before, int limit,
                         upd_event_cb cb, void *ctx)
 {
@@ -687,6 +692,7 @@ static const upd_store_ops CACHE_OPS = {
     .channel_key_set = c_channel_key_set,
     .device_get = c_device_get,
     .device_list = c_device_list,
+    .device_scan = c_device_scan,
     .device_set_pin = c_device_set_pin,
     .device_set_channel = c_device_set_channel,
     .event_list = c_event_list,

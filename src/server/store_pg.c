@@ -175,6 +175,10 @@ static const char *const PG_MIGRATIONS[] = {
     "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
     "tags"
 #define DEV_NCOLS 31
+/* What store op device_scan reads (read_device_scan) */
+#define DEV_SCAN_COLS                                                                              \
+    "mac, family, version, sketch_md5, sketch_sha256, last_seen_ms, channel, pin_release, "        \
+    "running_release, hold_release, hold_failures, hold_until_ms, tool, url_channel, tags"
 /* $1 effective channel (filter.h), $2 family, $3 version, $4 seen since, $5 attention, $6 pinned
  * to, $7 tool */
 #define DEV_FILTER                                                                                 \
@@ -221,6 +225,7 @@ enum q {
     Q_DEV_LIST_FIRST_DESC,
     Q_DEV_LIST_FIRST,
     Q_DEV_COUNT,
+    Q_DEV_SCAN,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
     Q_REL_ADOPTION,
@@ -343,6 +348,7 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
                          " ORDER BY first_seen_ms, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
+    [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
     [Q_REL_ADOPTION] = "SELECT running_release, count(*) FILTER (WHERE tool=''), "
@@ -1678,6 +1684,50 @@ static int p_device_list(upd_store *base, const upd_device_filter *f, upd_device
     return rc;
 }
 
+/* The columns of DEV_SCAN_COLS of row into d, whose other fields the caller cleared. */
+static void read_device_scan(const PGresult *r, int row, upd_device_row *d)
+{
+    col_text(r, row, 0, d->mac, sizeof d->mac);
+    col_text(r, row, 1, d->family, sizeof d->family);
+    col_text(r, row, 2, d->version, sizeof d->version);
+    col_text(r, row, 3, d->sketch_md5, sizeof d->sketch_md5);
+    col_text(r, row, 4, d->sketch_sha256, sizeof d->sketch_sha256);
+    d->last_seen_ms = col_int(r, row, 5, 0);
+    col_text(r, row, 6, d->channel, sizeof d->channel);
+    d->pin_release = col_int(r, row, 7, 0);
+    d->running_release = col_int(r, row, 8, 0);
+    d->hold_release = col_int(r, row, 9, 0);
+    d->hold_failures = col_int(r, row, 10, 0);
+    d->hold_until_ms = col_int(r, row, 11, 0);
+    col_text(r, row, 12, d->tool, sizeof d->tool);
+    col_text(r, row, 13, d->url_channel, sizeof d->url_channel);
+    col_text(r, row, 14, d->tags, sizeof d->tags);
+}
+
+static int p_device_scan(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    args a;
+    filter_args(&a, f);
+    int rc;
+    PGresult *res = run(c, Q_DEV_SCAN, &a, &rc);
+    release_conn(s, c);
+    upd_device_row *d = calloc(1, sizeof *d);
+    if (res && !d)
+        rc = UPD_STORE_EFAIL;
+    if (d)
+        d->sketch_size = d->free_space = d->chip_size = -1;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        read_device_scan(res, i, d);
+        if (cb(ctx, d))
+            break;
+    }
+    free(d);
+    PQclear(res);
+    return rc;
+}
+
 static int ensure_device(conn *c, const char *mac)
 {
     args a;
@@ -2856,6 +2906,7 @@ static const upd_store_ops PG_OPS = {
     .release_adoption = p_release_adoption,
     .release_delete = p_release_delete,
     .device_count = p_device_count,
+    .device_scan = p_device_scan,
     .channel_set = p_channel_set,
     .channel_current = p_channel_current,
     .channel_set_downgrade = p_channel_set_downgrade,

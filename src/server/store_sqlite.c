@@ -148,6 +148,10 @@ static const char *const MIGRATIONS[] = {
     "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
     "tags"
 #define DEV_NCOLS 31
+/* What store op device_scan reads (read_device_scan) */
+#define DEV_SCAN_COLS                                                                              \
+    "mac, family, version, sketch_md5, sketch_sha256, last_seen_ms, channel, pin_release, "        \
+    "running_release, hold_release, hold_failures, hold_until_ms, tool, url_channel, tags"
 /* An API token row (read_token) */
 #define TOK_COLS                                                                                   \
     "name, role, channels, COALESCE(key_id, ''), hash, created_ms, created_by, expires_ms, "       \
@@ -189,6 +193,7 @@ enum q {
     Q_DEV_LIST_FIRST_DESC,
     Q_DEV_LIST_FIRST,
     Q_DEV_COUNT,
+    Q_DEV_SCAN,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
     Q_REL_ADOPTION,
@@ -306,6 +311,9 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
                          " ORDER BY first_seen_ms, mac LIMIT ?5 OFFSET ?8",
     [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
+    /* a pass over the fleet: in the table's order, not through devices_seen (whose
+     * range ?4 = 0 takes every row, each then looked up in the table) */
+    [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices NOT INDEXED WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=?1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=?2 WHERE id=?1",
     [Q_REL_ADOPTION] = "SELECT running_release, sum(tool=''), sum(tool<>'') FROM devices "
@@ -1437,6 +1445,51 @@ static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device
     return rc;
 }
 
+/* The columns of DEV_SCAN_COLS into d, whose other fields the caller cleared. */
+static void read_device_scan(sqlite3_stmt *st, upd_device_row *d)
+{
+    col_text(st, 0, d->mac, sizeof d->mac);
+    col_text(st, 1, d->family, sizeof d->family);
+    col_text(st, 2, d->version, sizeof d->version);
+    col_text(st, 3, d->sketch_md5, sizeof d->sketch_md5);
+    col_text(st, 4, d->sketch_sha256, sizeof d->sketch_sha256);
+    d->last_seen_ms = col_int(st, 5, 0);
+    col_text(st, 6, d->channel, sizeof d->channel);
+    d->pin_release = col_int(st, 7, 0);
+    d->running_release = col_int(st, 8, 0);
+    d->hold_release = col_int(st, 9, 0);
+    d->hold_failures = col_int(st, 10, 0);
+    d->hold_until_ms = col_int(st, 11, 0);
+    col_text(st, 12, d->tool, sizeof d->tool);
+    col_text(st, 13, d->url_channel, sizeof d->url_channel);
+    col_text(st, 14, d->tags, sizeof d->tags);
+}
+
+static int s_device_scan(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, Q_DEV_SCAN);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    upd_device_row *d = calloc(1, sizeof *d);
+    if (!d)
+        rc = UPD_STORE_EFAIL;
+    if (rc == 0) {
+        bind_filter(st, f);
+        d->sketch_size = d->free_space = d->chip_size = -1;
+    }
+    while (rc == 0 && next_row(st, &rc)) {
+        read_device_scan(st, d);
+        if (cb(ctx, d))
+            break;
+    }
+    if (st)
+        sqlite3_reset(st);
+    free(d);
+    release_conn(s, c);
+    return rc;
+}
+
 static int ensure_device(conn *c, const char *mac)
 {
     sqlite3_stmt *st = stmt(c, Q_DEV_ENSURE);
@@ -2516,6 +2569,7 @@ static const upd_store_ops SQLITE_OPS = {
     .release_adoption = s_release_adoption,
     .release_delete = s_release_delete,
     .device_count = s_device_count,
+    .device_scan = s_device_scan,
     .channel_set = s_channel_set,
     .channel_current = s_channel_current,
     .channel_list = s_channel_list,

@@ -4,7 +4,7 @@ fleet of devices that send the ESP8266 core's byte-exact requests, install what 
 offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: admin converge badpause rollback late restart precedence sim lifecycle window"""
+GROUP: plan admin converge badpause rollback late restart precedence sim lifecycle window"""
 import json
 import os
 import subprocess
@@ -766,7 +766,83 @@ def t_sim():
             srv.stop()
 
 
-GROUPS = {"admin": t_admin, "converge": t_converge, "badpause": t_badpause,
+def t_plan():
+    """The plan (the dashboard's live count, `updraft rollout plan`) names the devices the
+    device list names for the same filter, whatever the filter, and its sample of each
+    wave is the first devices of the list (newest seen first) in that wave, the same on
+    every call: it reads the registry in one pass, in no particular order, with only
+    the columns matching needs (store op device_scan)."""
+    import urllib.parse
+    srv = Server()
+    try:
+        srv.upload(OLD, "1.0.0", "stable")
+        versions = ["0.9.0", "1.0.0", "1.1.0"]
+        devs = []
+        for i in range(36):
+            d = Device(srv, 0x300 + i, ver=versions[i % 3])
+            path = "/update/beta" if i % 5 == 0 else "/update"
+            r = srv.raw(esp8266_request(srv.port, path=path, mac=d.mac, md5sum=md5(OLD),
+                                        size=len(OLD), version=d.ver))
+            check(r.status in (200, 304), "device %s checks in: %d" % (d.mac, r.status))
+            devs.append(d)
+            time.sleep(0.002)  # distinct last-seen times, so the list's order is the clock's
+        registered(srv, 36)
+        tags = {0: ["lab"], 1: ["kitchen"], 2: ["lab", "kitchen"]}
+        for i, d in enumerate(devs):
+            if i % 4 in tags:
+                r = srv.api("POST", "/api/v1/devices/%s/tags" % d.mac, {"add": tags[i % 4]})
+                eq(r.status, 200, "tags of %s" % d.mac)
+        rel = srv.upload(NEW, "2.0.0").json
+        eq(srv.api("POST", "/api/v1/devices/%s/pin" % devs[7].mac,
+                   {"release": rel["id"]}).status, 200, "a pin")
+        filters = ["all", "version=1.0.0", "tag=lab", "version<1.1.0 tag=kitchen",
+                   "tag!=lab,kitchen", "channel=beta", "pinned=no version>=1.0.0",
+                   "mac=%s,%s" % (devs[3].mac, devs[4].mac), "seen<1h tag=lab", "tag=nothing"]
+        for f in filters:
+            q = "" if f == "all" else "&filter=" + urllib.parse.quote(f)
+            listed = srv.api("GET", "/api/v1/devices?limit=1000" + q).json
+            macs = [d["mac"] for d in listed["devices"]]
+            eq(listed["total"], len(macs), "the list of %r is whole" % f)
+            for waves in ("100%", "10%,50%,100%"):
+                body = {"release": rel["id"], "target": f, "waves": waves}
+                plan = srv.api("POST", "/api/v1/rollouts/plan", body)
+                eq(plan.status, 200, "plan %r %s: %r" % (f, waves, plan.json))
+                plan = plan.json
+                eq(plan["total"]["eligible"], len(macs), "plan %r %s: the list's count" % (f, waves))
+                eq(sum(w["eligible"] for w in plan["waves_detail"]), len(macs),
+                   "plan %r %s: the waves hold every device once" % (f, waves))
+                seen = []
+                for w in plan["waves_detail"]:
+                    sample = w["sample"]
+                    eq(len(sample), min(5, w["eligible"]), "plan %r: a sample of %d" % (f, len(sample)))
+                    check(all(m in macs for m in sample), "plan %r: sample %r in the list" % (f, sample))
+                    eq(sample, sorted(sample, key=macs.index),
+                       "plan %r %s: the sample in the list's order" % (f, waves))
+                    seen += sample
+                eq(len(seen), len(set(seen)), "plan %r %s: no device in two waves" % (f, waves))
+                if waves == "100%":
+                    eq(plan["waves_detail"][0]["sample"], macs[:5],
+                       "plan %r: one wave's sample is the first 5 of the list" % f)
+                again = srv.api("POST", "/api/v1/rollouts/plan", body).json
+                eq(again["waves_detail"], plan["waves_detail"], "plan %r %s: the same twice" % (f, waves))
+        # a running rollout: a second one over some of its devices is refused, naming the
+        # first of them in the list's order
+        st = create(srv, {"release": rel["id"], "target": "tag=lab"})
+        lab = [d["mac"] for d in srv.api("GET", "/api/v1/devices?limit=1000&filter=" +
+                                         urllib.parse.quote("tag=lab version=1.0.0")).json["devices"]]
+        r = srv.api("POST", "/api/v1/rollouts/plan", {"release": rel["id"], "target": "version=1.0.0"})
+        eq(r.status, 409, "an overlapping plan: %r" % r.json)
+        want = "rollout %d (release %d, running, target 'tag=lab') already covers %d of the" % (
+            st["id"], rel["id"], len(lab))
+        check(want in r.json.get("error", "") and "(%s, ...)" % lab[0] in r.json.get("error", ""),
+              "the overlap says %r and names %s: %r" % (want, lab[0], r.json))
+        r = srv.api("POST", "/api/v1/rollouts/plan", {"release": rel["id"], "target": "tag!=lab"})
+        eq(r.status, 200, "a plan beside it: %r" % r.json)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"plan": t_plan, "admin": t_admin, "converge": t_converge, "badpause": t_badpause,
           "rollback": t_rollback, "late": t_late, "restart": t_restart,
           "precedence": t_precedence, "sim": t_sim, "lifecycle": t_lifecycle,
           "window": t_window}
