@@ -212,6 +212,14 @@ static enum MHD_Result sign_in(req *r, struct MHD_Connection *c)
     unsigned wait = upd_authlimit_check(s->admin_limit, r->who.ip, NULL, now);
     if (wait)
         return upd__reply_throttled(r, c, wait, 1);
+    /* a page of another site may not sign a browser in (to the attacker's token: login
+     * CSRF); the dashboard's own sign-in sends its Origin, the CLI none */
+    const char *o = upd__header(c, "Origin");
+    if (o && !same_origin(c, o))
+        return upd__reply_error(r, c, MHD_HTTP_FORBIDDEN, "origin",
+                                "the sign-in comes from a page of %.200s, not of this server: "
+                                "sign in on the dashboard itself",
+                                o);
     char secret[200] = "";
     const char *bearer = upd__header(c, "Authorization");
     if (r->body_len) {
