@@ -17,7 +17,8 @@ import time
 import urllib.parse
 
 import test_server as t
-from test_server import Server, arduino_bin, check, eq, esp8266_request, events, md5
+from test_server import (Server, arduino_bin, check, eq, esp32_request, esp8266_request,
+                         events, md5)
 
 V1 = arduino_bin(seed=401)
 V2 = arduino_bin(seed=402)
@@ -101,6 +102,11 @@ def t_overview():
         eq(real["versions"][0]["versions"], [{"version": "0.9.0", "devices": 3, "share": 1}],
            "tool=none: their versions")
         eq(get(srv, "/api/v1/overview?tool=sim")["devices"]["total"], 20, "tool=sim")
+        anyt = get(srv, "/api/v1/overview?tool=any")
+        eq((anyt["devices"]["total"], anyt["devices"]["tool_devices"]), (20, 20),
+           "tool=any: the devices of updraft's tools only")
+        eq([(v["version"], v["devices"]) for v in anyt["versions"][0]["versions"]],
+           [("1.0.0", 20)], "tool=any: their versions")
         # the problem count: the two real devices without room (the silent one too: its
         # last check was declined)
         pr = get(srv, "/api/v1/problems")
@@ -120,9 +126,25 @@ def t_overview():
             eq(ro[0]["waves_detail"], shown["waves_detail"], "its waves as the rollout shows them")
             eq(ro[0]["total"], shown["total"], "its counts as the rollout shows them")
             eq(ro[0]["total"]["eligible"], 20, "the 20 sim devices are its target")
+        # a paused rollout is still active (it is the one that needs someone)
+        eq(srv.api("POST", "/api/v1/rollouts/%d/pause" % rid, {}).status, 200, "pause it")
+        ov = get(srv, "/api/v1/overview?fresh=1")
+        eq([(x["id"], x["state"]) for x in ov["rollouts"]], [(rid, "paused")],
+           "a paused rollout is in the overview")
         srv.api("POST", "/api/v1/rollouts/%d/abort" % rid, {})
         ov = get(srv, "/api/v1/overview?fresh=1")
         eq([x["id"] for x in ov["rollouts"]], [], "an aborted rollout is not active")
+        # the 24-hour line: 23 h 50 min ago is seen, 24 h 10 min ago is silent; a row an
+        # operator made for a device that never checked in is neither
+        age_device(srv, "DE:BA:7A:D0:00:00", 23 * 3600 + 50 * 60)
+        age_device(srv, "DE:BA:7A:D0:00:01", 24 * 3600 + 10 * 60)
+        r = srv.api("PUT", "/api/v1/devices/DE:BA:7A:D0:00:99/channel", {"channel": "stable"})
+        eq(r.status, 200, "a channel for a device never seen: %s" % r.body[:200])
+        d = get(srv, "/api/v1/overview?fresh=1")["devices"]
+        eq((d["total"], d["seen_24h"], d["silent"], d["never_seen"]), (24, 21, 2, 1),
+           "23 h 50 min: seen; 24 h 10 min and 3 days: silent; never seen: its own count")
+        eq(get(srv, "/api/v1/overview?tool=none")["devices"]["never_seen"], 1,
+           "the row never seen is a real device's")
         # stale figures are answered at once and read again behind the answer
         a = get(srv, "/api/v1/overview")["as_of"]
         eq(get(srv, "/api/v1/overview")["as_of"], a, "without fresh=1: the figures in memory")
@@ -144,6 +166,9 @@ def t_adoption():
         srv.upload(V1, "1.0.0", "stable")
         rc, _, err = sim(srv, "--devices", "10", "--version", "0.9.0")
         eq(rc, 0, "sim: 10 devices on 1.0.0 (%s)" % err[-300:])
+        # the series from here on (a snapshot taken while the sim ran, on a slow machine,
+        # holds a device still on 0.9.0)
+        since = int(time.time()) + 1
         time.sleep(2.5)  # snapshots with every device on 1.0.0
         srv.upload(V2, "1.1.0", "stable")
         fw = write_sim_firmware(srv, V1, "v1.bin")
@@ -152,7 +177,7 @@ def t_adoption():
         time.sleep(2.5)
 
         def series():
-            a = get(srv, "/api/v1/adoption?bucket=1s&platform=esp8266")
+            a = get(srv, "/api/v1/adoption?bucket=1s&platform=esp8266&since=%d" % since)
             return a if a.get("series") and any(
                 s["version"] == "1.1.0" and s["share"] and s["share"][-1] == 1
                 for s in a["series"]) else None
@@ -183,6 +208,23 @@ def t_adoption():
         eq(hb.get("1.1.0"), 10, "the hour's point is its last snapshot")
         eq(get(srv, "/api/v1/adoption?platform=esp32")["series"], [], "no esp32 devices")
         eq(get(srv, "/api/v1/adoption?tool=none")["series"], [], "no real devices")
+        eq([s["version"] for s in a["series"]], ["1.1.0", "1.0.0"], "newest version first")
+        # a second platform: each version's share is of its own platform's devices
+        r = srv.raw(esp32_request(srv.port, version="3.0.0"))
+        check(r.status in (200, 304), "an ESP32 checks in: %d" % r.status)
+
+        def both():
+            a = get(srv, "/api/v1/adoption?bucket=1s")
+            return a if {s["platform"] for s in a["series"]} == {"esp32", "esp8266"} and \
+                all(x["devices"][-1] for x in a["totals"]) else None
+        a = wait_for("a snapshot with the ESP32", both)
+        if a:
+            last = {(s["platform"], s["version"]): (s["devices"][-1], s["share"][-1])
+                    for s in a["series"]}
+            eq((last[("esp32", "3.0.0")], last[("esp8266", "1.1.0")]), ((1, 1), (10, 1)),
+               "the ESP32's version: all of its platform; 1.1.0: all of the ESP8266s")
+            eq([(x["platform"], x["devices"][-1]) for x in a["totals"]],
+               [("esp32", 1), ("esp8266", 10)], "a total per platform")
         for q, kind in (("bucket=banana", "bad-bucket"), ("bucket=0s", "bad-bucket"),
                         ("since=yesterday", "bad-since"),
                         ("bucket=1s&since=2020-01-01", "too-many-buckets")):
@@ -280,6 +322,24 @@ def t_problems():
         pr = get(srv, "/api/v1/problems?fresh=1")
         eq(group(pr, "failed"), None, "a retried device has no problem left")
         eq(pr["devices"], 6, "six left")
+        # the same reason for two releases: a group each, each with its release's sentence
+        beta = srv.upload(arduino_bin(seed=404), "1.0.1", "beta").json
+        bmac = "DE:BA:7A:E5:00:01"
+        eq(srv.api("PUT", "/api/v1/devices/%s/channel" % bmac, {"channel": "beta"}).status, 200,
+           "a device on beta")
+        r = srv.raw(esp8266_request(srv.port, mac=bmac, version="0.9.0", free=4096))
+        eq(r.status, 304, "no room for beta's release either")
+        wait_for("the beta device declined", lambda: events(srv, bmac, "declined"))
+        time.sleep(1.2)
+        pr = get(srv, "/api/v1/problems?fresh=1")
+        nospace = sorted((g["release"], g["devices"], sorted(g["sample"])) for g in pr["groups"]
+                         if g["reason"] == "no-space")
+        eq(nospace, sorted([(rid, 3, small), (beta["id"], 1, [bmac])]),
+           "no room for release %d, no room for release %d: two groups" % (rid, beta["id"]))
+        g = group(pr, "declined", "no-space", beta["id"])
+        if g:
+            check("release %d (version 1.0.1) not offered" % beta["id"] in g["sentence"],
+                  "the beta group's sentence names its release: %r" % g["sentence"])
         # a device waiting for its rollout wave is no problem
         rel2 = srv.upload(V2, "1.1.0", "stable").json
         r = srv.api("POST", "/api/v1/rollouts", {"release": rel2["id"], "start_at": "+2h",

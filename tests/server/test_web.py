@@ -5,7 +5,7 @@ Origin on writes, sign-out, idle and absolute expiry, a revoked token, restarts)
 the real `updraft serve` on 127.0.0.1. The browser itself: tests/web.
 
 usage: test_web.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: assets sessions expiry heads sort"""
+GROUP: assets sessions expiry heads sort tls"""
 import gzip
 import json
 import os
@@ -197,8 +197,19 @@ def t_sessions():
         for attr in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=604800"):
             check(attr in line, "the cookie has %s: %r" % (attr, line))
         check("Secure" not in line, "no Secure over plain HTTP: %r" % line)
-        st, _, _, hall2 = sign_in(srv, headers={"X-Forwarded-Proto": "https"})
+        st, h, _, hall2 = sign_in(srv, headers={"X-Forwarded-Proto": "https"})
         check("; Secure" in (cookie_of(hall2)[1] or ""), "Secure behind a TLS proxy that says so")
+        eq(h.get("cache-control"), "no-store", "the sign-in's answer (the CSRF value) is not kept")
+        other = cookie_of(hall2)[0]  # a second session of the same token
+        # another site's page may not sign the browser in (login CSRF); the dashboard may
+        for origin in ("http://evil.example", "http://127.0.0.1:%d.evil.example" % srv.port,
+                       "null"):
+            st, _, body, hall3 = sign_in(srv, headers={"Origin": origin})
+            eq((st, (json.loads(body) or {}).get("kind")), (403, "origin"),
+               "a sign-in from Origin %r: 403" % origin)
+            eq(cookie_of(hall3)[0], None, "no cookie for it")
+        st, _, _, _ = sign_in(srv, headers={"Origin": "http://127.0.0.1:%d" % srv.port})
+        eq(st, 200, "a sign-in from the dashboard's own page")
         # the cookie authenticates; GET /session says who and gives the CSRF value again
         st, _, body, _ = req(srv, "GET", "/api/v1/session", with_cookie(cookie))
         eq(st, 200, "GET /session with the cookie")
@@ -217,7 +228,16 @@ def t_sessions():
                              body_tags)
         eq((st, json.loads(body)["kind"]), (403, "origin"), "another site's Origin: 403")
         check("evil.example" in json.loads(body)["error"], "names the origin")
-        for origin in (None, "http://127.0.0.1:%d" % srv.port):
+        # an Origin is this server only when it names its host and port exactly; one that
+        # is not http(s) at all (a sandboxed frame's "null", a file) is another page
+        for origin in ("http://127.0.0.1:%d.evil.example" % srv.port,
+                       "http://127.0.0.1:%d@evil.example" % srv.port,
+                       "http://127.0.0.1:%d" % (srv.port + 1), "http://127.0.0.1", "null",
+                       "file://", "127.0.0.1:%d" % srv.port, ""):
+            st, _, body, _ = req(srv, *tags, with_cookie(cookie, j["csrf"], origin), body_tags)
+            eq((st, (json.loads(body) or {}).get("kind")), (403, "origin"),
+               "Origin %r: another page's write, 403" % origin)
+        for origin in (None, "http://127.0.0.1:%d" % srv.port, "https://127.0.0.1:%d" % srv.port):
             st, _, body, _ = req(srv, *tags, with_cookie(cookie, j["csrf"], origin),
                                  body_tags)
             check(st not in (401, 403), "a write with the CSRF value (Origin %r): %d %r" % (
@@ -236,6 +256,8 @@ def t_sessions():
         st, _, body, _ = req(srv, "GET", "/api/v1/devices", with_cookie(cookie))
         eq(st, 401, "the old cookie after sign-out: 401")
         check("sign in again" in json.loads(body)["error"], "says to sign in again")
+        st, _, _, _ = req(srv, "GET", "/api/v1/session", with_cookie(other))
+        eq(st, 200, "the sign-out ends that session only: another browser's goes on")
         r = srv.api("GET", "/api/v1/events?kind=audit")
         details = [e["detail"] for e in r.json["events"]]
         check(any(d.startswith("sign in to the dashboard") for d in details),
@@ -336,6 +358,24 @@ def t_expiry():
            "GET /session with a bearer token: who, no CSRF value")
     finally:
         srv.stop()
+    # a session ends with the named token it was opened with: when the token expires
+    srv = Server()
+    try:
+        r = srv.api("POST", "/api/v1/tokens", {"name": "brief", "role": "operator",
+                                               "expires_in": 2})
+        eq(r.status, 201, "a token that expires in 2 s: %r" % r.body[:200])
+        st, _, body, hall = sign_in(srv, r.json["token"])
+        eq((st, json.loads(body).get("name")), (200, "brief"), "it signs in")
+        cookie = cookie_of(hall)[0]
+        st, _, _, _ = req(srv, "GET", "/api/v1/session", with_cookie(cookie))
+        eq(st, 200, "its session works while the token stands")
+        time.sleep(2.5)
+        st, _, body, _ = req(srv, "GET", "/api/v1/session", with_cookie(cookie))
+        eq(st, 401, "the token expired: its session is over (idle and max are hours away)")
+        check("sign in again" in (json.loads(body) or {}).get("error", ""),
+              "says to sign in again: %r" % body[:200])
+    finally:
+        srv.stop()
     for bad in ("0", "forever", "soon", "-3m"):
         p = t.subprocess.run([t.BIN, "serve", "--session-idle", bad], capture_output=True,
                              text=True, timeout=10)
@@ -417,8 +457,90 @@ def t_sort():
         srv.stop()
 
 
+def t_tls():
+    """Over the server's own HTTPS (--tls-cert/--tls-key) the cookie is Secure, and the
+    dashboard's https Origin is its own."""
+    import shutil
+    import ssl
+    import socket
+    import subprocess
+    import tempfile
+    if not shutil.which("openssl"):
+        print("SKIPPED: no openssl command to make a test certificate (apt-get install openssl)")
+        raise SystemExit(t.SKIP)
+    tmp = tempfile.TemporaryDirectory(prefix="updraft-webtls-")
+    cert, key = os.path.join(tmp.name, "cert.pem"), os.path.join(tmp.name, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=t.TOKEN)
+    p = subprocess.Popen([t.BIN, "serve", "--listen", "127.0.0.1:0", "--data",
+                          os.path.join(tmp.name, "d"), "--tls-cert", cert, "--tls-key", key],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        port = None
+        for _ in range(10):
+            m = re.match(r"listening on https://127\.0\.0\.1:(\d+)", p.stdout.readline().decode())
+            if m:
+                port = int(m.group(1))
+                break
+        check(port is not None, "the HTTPS server starts")
+        if port is None:
+            return
+        ctx = ssl.create_default_context(cafile=cert)
+
+        def treq(method, path, headers=None, body=b""):
+            hd = "".join("%s: %s\r\n" % kv for kv in (headers or {}).items())
+            if body or method in ("POST", "PUT", "DELETE"):
+                hd += "Content-Length: %d\r\n" % len(body)
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                server_hostname="127.0.0.1")
+            s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sConnection: close\r\n\r\n"
+                       % (method, path, port, hd)).encode() + body)
+            buf = b""
+            while True:
+                try:
+                    d = s.recv(65536)
+                except ssl.SSLError:
+                    break
+                if not d:
+                    break
+                buf += d
+            s.close()
+            head, _, rest = buf.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            hall = {}
+            for ln in lines[1:]:
+                k, _, v = ln.partition(":")
+                hall.setdefault(k.strip().lower(), []).append(v.strip())
+            return int(lines[0].split()[1]), rest, hall
+        st, body, hall = treq("POST", "/api/v1/session", {"Content-Type": "application/json"},
+                              json.dumps({"token": t.TOKEN}).encode())
+        eq(st, 200, "sign in over HTTPS")
+        cookie, line = cookie_of(hall)
+        check(line and "; Secure" in line, "over HTTPS the cookie is Secure: %r" % line)
+        for attr in ("HttpOnly", "SameSite=Strict"):
+            check(line and attr in line, "and %s: %r" % (attr, line))
+        csrf = json.loads(body[body.index(b"{"):])["csrf"] if b"{" in body else ""
+        st, body, _ = treq("POST", "/api/v1/devices/tags",
+                           with_cookie(cookie, csrf, "https://127.0.0.1:%d" % port),
+                           json.dumps({"add": ["lab"], "filter": ""}).encode())
+        check(st not in (401, 403), "a write from the dashboard's https page: %d %r"
+              % (st, body[:200]))
+        st, body, hall = treq("DELETE", "/api/v1/session", with_cookie(cookie, csrf))
+        line = cookie_of(hall)[1]
+        check(st == 200 and line and "Max-Age=0" in line and "; Secure" in line,
+              "sign-out clears the cookie, Secure too: %d %r" % (st, line))
+    finally:
+        p.terminate()
+        p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
+        tmp.cleanup()
+
+
 GROUPS = {"assets": t_assets, "sessions": t_sessions, "expiry": t_expiry, "heads": t_heads,
-          "sort": t_sort}
+          "sort": t_sort, "tls": t_tls}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

@@ -83,6 +83,10 @@ def t_preview():
         r = preview(srv, app, version="1.0.0", board="3X")
         eq((r.status, (r.json or {}).get("kind")), (400, "bad-request"), "board=3X refused")
         check("512K, 1M" in r.json.get("error", ""), "board=3X: the sizes there are")
+        r = preview(srv, app, version="1.0.0", fs="1M")
+        eq((r.status, (r.json or {}).get("kind")), (400, "bad-request"),
+           "fs= without board=: refused, not ignored")
+        check("needs board=" in (r.json or {}).get("error", ""), "says so: %r" % r.json)
 
         # an HTML page: the inspector's refusal, as release add would answer it
         r = preview(srv, HTML)
@@ -198,10 +202,16 @@ def t_notes():
               "a release-notes event: %r" % ev)
         audits = [e["detail"] for e in events(srv, kind="audit")]
         check(any("set a release's notes" in d for d in audits), "an audit event: %r" % audits)
+        # tabs and line breaks of any kind are text; the longest notes kept are 4,095 bytes
+        for ok in ("code:\n\tindented\r\nnext line\rend\n", "z" * 4095):
+            r = srv.api("PUT", "/api/v1/releases/%d/notes" % rid, {"notes": ok})
+            eq((r.status, (r.json or {}).get("notes")), (200, ok), "taken: %r" % ok[:20])
         # what is refused, in the API's words
         for body, kind, words in [
                 ({"notes": "x" * 4096}, "bad-notes", "4096 bytes; at most 4095"),
                 ({"notes": "line 1\nbell \u0007"}, "bad-notes", "0x07 at byte 12 (line 2)"),
+                ({"notes": "rub\u007fout"}, "bad-notes", "0x7F at byte 3 (line 1)"),
+                ({"notes": "esc \u001b[31m red"}, "bad-notes", "0x1B at byte 4"),
                 ({"notes": 3}, "bad-json", "{\"notes\": \"text\"}"),
                 ({"text": "x"}, "bad-json", "{\"notes\": \"text\"}")]:
             r = srv.api("PUT", "/api/v1/releases/%d/notes" % rid, body)

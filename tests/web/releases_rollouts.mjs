@@ -119,7 +119,43 @@ export async function releases(srv, browser, outDir) {
   check((await notes.textContent()).includes('<script>alert(2)</script>'), 'HTML shown as text');
   check((await notes.textContent()).includes('javascript:alert(1)'), 'the bad link as text');
   eq((await srv.api('GET', '/releases/' + made.id)).json.notes, md, 'the server keeps the text');
+  eq(await notes.locator('a').getAttribute('rel'), 'noopener noreferrer nofollow',
+    'a link from the notes gets no window.opener and sends no Referer');
   await shot(page, outDir, 'release-page');
+  // the ways notes try to run script: every one shown as text, none a link or an element
+  const vectors = [
+    '[a](javascript:alert`1`//https://example.com/)', '[b](JaVaScRiPt:alert(1))',
+    '[c]( javascript:alert(1))', '[d](&#106;avascript:alert(1))',
+    '[e](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)',
+    '[f](vbscript:msgbox(1))', '[g](//evil.example/x)', '[h](https://ok.example/" onclick="alert(1))',
+    '[i](https://ok.example/\'onmouseover=alert(1))', '<a href="javascript:alert(1)">j</a>',
+    '<iframe src="https://evil.example"></iframe>', '<svg onload=alert(1)>',
+    '**<img src=x onerror=alert(1)>**', '`<script>alert(1)</script>`', '&lt;b&gt;k&lt;/b&gt;',
+    '[<img src=x onerror=alert(1)>](https://ok.example/l)'];
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  const xmd = vectors.map((v) => '- ' + v).join('\n') + '\n';
+  eq((await srv.api('PUT', '/releases/' + made.id + '/notes', {notes: xmd})).status, 200,
+    'notes of script vectors saved');
+  await page.reload();
+  await page.getByRole('heading', {name: /Release \d+: 9\.9\.0/}).waitFor();
+  await notes.locator('li').first().waitFor();
+  eq(await notes.locator('li').count(), vectors.length, 'one item per vector');
+  const hrefs = await notes.locator('a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  eq(hrefs, ['https://ok.example/l'], 'the only link is the plain https one: ' + hrefs.join(' '));
+  eq(await notes.locator('script, img, iframe, svg, object, embed, b').count(), 0,
+    'no element from the notes\' HTML');
+  const onAttrs = await notes.locator('*').evaluateAll((els) => els.flatMap((e) =>
+    [...e.attributes].map((a) => a.name).filter((n) => /^on/i.test(n))));
+  eq(onAttrs, [], 'no event handler attribute');
+  const text = await notes.textContent();
+  for (const bit of ['javascript:alert`1`//https://example.com/', '&#106;avascript:',
+    '<iframe src="https://evil.example"></iframe>', '&lt;b&gt;k&lt;/b&gt;', '<svg onload=alert(1)>'])
+    check(text.includes(bit), 'shown as the text it is: ' + bit);
+  eq(await notes.locator('code').first().textContent(), '<script>alert(1)</script>',
+    'code keeps its HTML as text');
+  await page.waitForTimeout(300);
+  eq(dialogs, [], 'no script ran');
   const stable = after.find((r) => r.serving.includes('stable'));
   await page.goto(srv.url + '/#/releases/' + stable.id);
   await page.getByRole('button', {name: 'Retire', exact: true}).click();
