@@ -258,6 +258,33 @@ def t_sessions():
         check("sign in again" in json.loads(body)["error"], "says to sign in again")
         st, _, _, _ = req(srv, "GET", "/api/v1/session", with_cookie(other))
         eq(st, 200, "the sign-out ends that session only: another browser's goes on")
+        # an upload is a write too: a release or a preview sent with the cookie alone
+        img = t.arduino_bin(seed=77)
+        for path in ("/api/v1/releases?version=7.7.7&channel=stable",
+                     "/api/v1/inspect?version=7.7.7"):
+            # as curl sends an upload: Expect: 100-continue, the body only when asked (the
+            # refusal comes first, and a body sent anyway would meet a closed socket)
+            import socket
+            sk = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            sk.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nCookie: updraft_session=%s"
+                        "\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n"
+                        "Expect: 100-continue\r\nConnection: close\r\n\r\n"
+                        % (path, srv.port, other, len(img))).encode())
+            buf = b""
+            while True:
+                d = sk.recv(65536)
+                if not d:
+                    break
+                buf += d
+                if buf.startswith(b"HTTP/1.1 100") and b"\r\n\r\n" in buf:
+                    sk.sendall(img)  # asked for the body: not refused before it
+                    buf = buf.partition(b"\r\n\r\n")[2]
+            sk.close()
+            st = int(buf.split(b" ", 2)[1]) if buf else 0
+            body = buf.partition(b"\r\n\r\n")[2]
+            eq((st, (json.loads(body) or {}).get("kind")), (403, "csrf"),
+               "POST %s with the cookie and no X-CSRF-Token: 403" % path)
+        eq(srv.api("GET", "/api/v1/releases").json["releases"], [], "no release was made")
         r = srv.api("GET", "/api/v1/events?kind=audit")
         details = [e["detail"] for e in r.json["events"]]
         check(any(d.startswith("sign in to the dashboard") for d in details),
