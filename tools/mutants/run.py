@@ -183,6 +183,11 @@ def main():
     link = os.path.join(work, "shared")
     if os.path.isdir(shared) and not os.path.exists(link):
         os.symlink(shared, link)
+    # the browser tests' playwright-core (npm ci, not in git): the copy uses this tree's
+    nm = os.path.join(ROOT, "tests", "web", "node_modules")
+    nm_link = os.path.join(src, "tests", "web", "node_modules")
+    if os.path.isdir(nm) and not os.path.lexists(nm_link):
+        os.symlink(nm, nm_link)
     # the debug preset's compiler and sanitizers, without the lx106 and fuzz builds (the
     # mutants are host behaviours) and without this check itself
     if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
@@ -206,6 +211,12 @@ def main():
     if rc != 0:
         print(out[-3000:])
         raise SystemExit("mutants: the unmutated tree fails %s: fix that first" % failed)
+    # a test skipped here (no browser, no corpus, no PostgreSQL) passes under any mutant
+    skipped = re.findall(r"^\s*\d+ - (\S+) \(Skipped\)", out, re.M)
+    if skipped:
+        raise SystemExit("mutants: %s skipped on the unmutated tree, so it cannot catch a "
+                         "mutant: install what it says it needs (ctest -R ... -V) first"
+                         % ", ".join(skipped))
     print("mutants: baseline: the %d selected tests pass unmutated" % n, flush=True)
 
     results = []
