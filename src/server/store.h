@@ -532,6 +532,10 @@ typedef struct upd_store_ops {
      * watch connection, so it passes on when that server goes); needs watch running.
      * NULL in a store only one server uses (SQLite): always. */
     int (*leads)(upd_store *st);
+    /* The server stops and will not wait longer: the apply_batch running (in another
+     * thread) gives up as soon as it can (its transaction rolled back, EFAIL), and so does
+     * any after it. NULL in a store whose batches are short (SQLite). */
+    void (*interrupt)(upd_store *st);
 } upd_store_ops;
 
 struct upd_store {

@@ -630,6 +630,13 @@ static int c_leads(upd_store *st)
     return in->ops->leads(in);
 }
 
+static void c_interrupt(upd_store *st)
+{
+    upd_store *in = cs(st)->inner;
+    if (in->ops->interrupt)
+        in->ops->interrupt(in);
+}
+
 uint64_t upd_store_cached_stale(upd_store *st)
 {
     cache_store *c = cs(st);
@@ -726,6 +733,7 @@ static const upd_store_ops CACHE_OPS = {
     .adoption_list = c_adoption_list,
     .reachable = c_reachable,
     .leads = c_leads,
+    .interrupt = c_interrupt,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "evtext.h"
+#include "pgarray.h"
 #include "store.h"
 #include "utf8.h"
 
@@ -217,7 +218,6 @@ enum q {
     Q_CHAN_CURRENT,
     Q_CHAN_LIST,
     Q_DEV_GET,
-    Q_DEV_GET_PRE,
     Q_DEV_LIST, /* then one per UPD_ORDER_*, in its order */
     Q_DEV_LIST_SEEN,
     Q_DEV_LIST_MAC,
@@ -237,14 +237,7 @@ enum q {
     Q_DEV_ENSURE,
     Q_DEV_PIN,
     Q_DEV_CHANNEL,
-    Q_DEV_UPSERT,
-    Q_DEV_SEEN,
-    Q_DEV_OFFER,
-    Q_DEV_UPDATED,
-    Q_DEV_REPORT,
-    Q_DEV_DOWNLOADED,
     Q_DEV_FAILED_RESET,
-    Q_DEV_RUNNING,
     Q_DEV_HOLD,
     Q_EV_PRUNE,
     Q_EV_INSERT,
@@ -258,7 +251,6 @@ enum q {
     Q_KEY_GET,
     Q_KEY_SET,
     Q_KEY_DEL,
-    Q_RO_DEV_PUT,
     Q_EV_ADD,
     Q_TOK_INSERT,
     Q_TOK_BY_KEY,
@@ -286,6 +278,20 @@ enum q {
     Q_SES_TOUCH,
     Q_SES_DEL,
     Q_SES_DEL_TOKEN,
+    /* the writer thread's batches: one row per element of the arrays (pgarray.h) */
+    Q_B_DEV_LOCK,
+    Q_B_REL_GET,
+    Q_B_DEV_UPSERT,
+    Q_B_DEV_SEEN,
+    Q_B_DEV_UPDATED,
+    Q_B_DEV_FAILED_RESET,
+    Q_B_DEV_DOWNLOADED,
+    Q_B_DEV_HOLD,
+    Q_B_RO_DEV_PUT,
+    Q_B_DEV_REPORT,
+    Q_B_DEV_OFFER,
+    Q_B_DEV_RUNNING,
+    Q_B_EV_INSERT,
     Q__COUNT
 };
 
@@ -331,10 +337,6 @@ static const char *const SQL[Q__COUNT] = {
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=$1",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=$1",
-    /* the writer's read of a device, locked until its batch commits: another server's
-     * writer applies its own records of the device after this batch, not beside it */
-    [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
-                      "WHERE mac=$1 FOR UPDATE",
     [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
                    " ORDER BY last_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
     [Q_DEV_LIST_SEEN] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
@@ -369,42 +371,7 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_ENSURE] = "INSERT INTO devices(mac) VALUES($1) ON CONFLICT DO NOTHING",
     [Q_DEV_PIN] = "UPDATE devices SET pin_release=$2 WHERE mac=$1",
     [Q_DEV_CHANNEL] = "UPDATE devices SET channel=$2 WHERE mac=$1",
-    [Q_DEV_UPSERT] =
-        "INSERT INTO devices AS d(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
-        "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms, last_result, last_event_ms, tool, url_channel) "
-        "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$15,$16::text,"
-        "COALESCE($17::bigint,0),COALESCE($18,''),COALESCE($19,'')) "
-        "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, d.ap_mac), "
-        /* every check says its URL's channel: "" (none) replaces the last one */
-        "url_channel=excluded.url_channel, "
-        "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE d.tool END, "
-        "family=COALESCE(excluded.family, d.family), "
-        "chip_id=COALESCE(excluded.chip_id, d.chip_id), sdk=COALESCE(excluded.sdk, d.sdk), "
-        "version=COALESCE(excluded.version, d.version), "
-        "sketch_size=COALESCE(excluded.sketch_size, d.sketch_size), "
-        "sketch_md5=COALESCE(excluded.sketch_md5, d.sketch_md5), "
-        "sketch_sha256=COALESCE(excluded.sketch_sha256, d.sketch_sha256), "
-        "free_space=COALESCE(excluded.free_space, d.free_space), "
-        "chip_size=COALESCE(excluded.chip_size, d.chip_size), "
-        "mode=COALESCE(excluded.mode, d.mode), ip=COALESCE(excluded.ip, d.ip), "
-        "user_agent=COALESCE(excluded.user_agent, d.user_agent), "
-        "first_seen_ms=CASE WHEN d.first_seen_ms=0 THEN excluded.first_seen_ms ELSE "
-        "d.first_seen_ms END, last_seen_ms=GREATEST(d.last_seen_ms, excluded.last_seen_ms), "
-        "last_result=CASE WHEN $17::bigint IS NULL THEN d.last_result ELSE $16::text END, "
-        "last_event_ms=COALESCE($17::bigint, d.last_event_ms)",
-    [Q_DEV_SEEN] = "UPDATE devices SET last_seen_ms=GREATEST(last_seen_ms, $2::bigint), "
-                   "last_result=CASE WHEN $4::bigint IS NULL THEN last_result ELSE $3::text END, "
-                   "last_event_ms=COALESCE($4::bigint, last_event_ms) WHERE mac=$1",
-    [Q_DEV_OFFER] = "UPDATE devices SET offered_release=$2, offered_ms=$3, offer_downloads=0, "
-                    "pre_md5=$4, pre_sha256=$5, pre_version=$6 WHERE mac=$1",
-    [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
-                      "offer_downloads=0, running_release=$2 WHERE mac=$1",
-    [Q_DEV_REPORT] = "UPDATE devices SET last_report=$2 WHERE mac=$1",
-    [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=$1 "
-                         "AND offered_release=$2",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=$1",
-    [Q_DEV_RUNNING] = "UPDATE devices SET running_release=$2 WHERE mac=$1",
     [Q_DEV_HOLD] = "UPDATE devices SET hold_release=$2, hold_failures=$3, hold_until_ms=$4 "
                    "WHERE mac=$1",
     /* only the server that holds the lock for the statement's transaction deletes */
@@ -434,9 +401,6 @@ static const char *const SQL[Q__COUNT] = {
     [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=$1",
     /* only when the tags are still those the caller read ($3) */
     [Q_DEV_TAGS] = "UPDATE devices SET tags=$2 WHERE mac=$1 AND tags=$3",
-    [Q_RO_DEV_PUT] = "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) "
-                     "VALUES($1,$2,$3,$4) ON CONFLICT(rollout_id, mac) DO UPDATE SET "
-                     "state=excluded.state, at_ms=excluded.at_ms",
     [Q_EV_ADD] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail, actor, source) "
                  "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
     [Q_TOK_INSERT] = "INSERT INTO api_tokens(name, role, channels, key_id, hash, created_ms, "
@@ -478,6 +442,76 @@ static const char *const SQL[Q__COUNT] = {
     "release_gzip g WHERE g.sha256=b.sha256)"
     [Q_BLOB_DROP] = "DELETE FROM blobs b WHERE b.sha256=$1 AND " BLOB_UNUSED,
     [Q_BLOB_PRUNE] = "DELETE FROM blobs b WHERE b.created_ms<$1 AND " BLOB_UNUSED,
+    /* the writer's read of its step's devices, locked until its batch commits (another
+     * server's writer applies its own records of a device after this batch, not beside
+     * it), in one order for every server */
+    [Q_B_DEV_LOCK] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
+                     "WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE",
+    [Q_B_REL_GET] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=ANY($1::bigint[])",
+    /* a check-in with facts the row does not hold yet: last_result NULL = no event */
+    [Q_B_DEV_UPSERT] =
+        "INSERT INTO devices AS d(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
+        "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
+        "last_seen_ms, last_result, last_event_ms, tool, url_channel) "
+        "SELECT v.mac, v.ap_mac, v.family, v.chip_id, v.sdk, v.version, v.sketch_size, "
+        "v.sketch_md5, v.sketch_sha256, v.free_space, v.chip_size, v.mode, v.ip, v.user_agent, "
+        "v.at, v.at, v.detail, COALESCE(v.ev,0), COALESCE(v.tool,''), COALESCE(v.url_channel,'') "
+        "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],"
+        "$7::bigint[],$8::text[],$9::text[],$10::bigint[],$11::bigint[],$12::text[],$13::text[],"
+        "$14::text[],$15::bigint[],$16::text[],$17::bigint[],$18::text[],$19::text[]) AS v(mac, "
+        "ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "
+        "free_space, chip_size, mode, ip, user_agent, at, detail, ev, tool, url_channel) "
+        "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, d.ap_mac), "
+        /* every check says its URL's channel: "" (none) replaces the last one */
+        "url_channel=excluded.url_channel, "
+        "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE d.tool END, "
+        "family=COALESCE(excluded.family, d.family), "
+        "chip_id=COALESCE(excluded.chip_id, d.chip_id), sdk=COALESCE(excluded.sdk, d.sdk), "
+        "version=COALESCE(excluded.version, d.version), "
+        "sketch_size=COALESCE(excluded.sketch_size, d.sketch_size), "
+        "sketch_md5=COALESCE(excluded.sketch_md5, d.sketch_md5), "
+        "sketch_sha256=COALESCE(excluded.sketch_sha256, d.sketch_sha256), "
+        "free_space=COALESCE(excluded.free_space, d.free_space), "
+        "chip_size=COALESCE(excluded.chip_size, d.chip_size), "
+        "mode=COALESCE(excluded.mode, d.mode), ip=COALESCE(excluded.ip, d.ip), "
+        "user_agent=COALESCE(excluded.user_agent, d.user_agent), "
+        "first_seen_ms=CASE WHEN d.first_seen_ms=0 THEN excluded.first_seen_ms ELSE "
+        "d.first_seen_ms END, last_seen_ms=GREATEST(d.last_seen_ms, excluded.last_seen_ms), "
+        "last_result=COALESCE(excluded.last_result, d.last_result), "
+        "last_event_ms=CASE WHEN excluded.last_result IS NULL THEN d.last_event_ms ELSE "
+        "excluded.last_event_ms END",
+    /* a check-in the row holds the facts of: its times and result */
+    [Q_B_DEV_SEEN] = "UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), "
+                     "last_result=CASE WHEN v.ev IS NULL THEN d.last_result ELSE v.detail END, "
+                     "last_event_ms=COALESCE(v.ev, d.last_event_ms) FROM unnest($1::text[],"
+                     "$2::bigint[],$3::text[],$4::bigint[]) AS v(mac, at, detail, ev) "
+                     "WHERE d.mac=v.mac",
+    [Q_B_DEV_UPDATED] = "UPDATE devices d SET offered_release=NULL, offered_ms=NULL, "
+                        "offer_downloads=0, running_release=v.rel FROM unnest($1::text[],"
+                        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
+    [Q_B_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=ANY($1::text[])",
+    [Q_B_DEV_DOWNLOADED] = "UPDATE devices d SET offer_downloads=d.offer_downloads+1 FROM "
+                           "unnest($1::text[],$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac "
+                           "AND d.offered_release=v.rel",
+    [Q_B_DEV_HOLD] = "UPDATE devices d SET hold_release=v.rel, hold_failures=v.n, "
+                     "hold_until_ms=v.until FROM unnest($1::text[],$2::bigint[],$3::bigint[],"
+                     "$4::bigint[]) AS v(mac, rel, n, until) WHERE d.mac=v.mac",
+    [Q_B_RO_DEV_PUT] = "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) SELECT * FROM "
+                       "unnest($1::bigint[],$2::text[],$3::text[],$4::bigint[]) ON "
+                       "CONFLICT(rollout_id, mac) DO UPDATE SET state=excluded.state, "
+                       "at_ms=excluded.at_ms",
+    [Q_B_DEV_REPORT] = "UPDATE devices d SET last_report=v.report FROM unnest($1::text[],"
+                       "$2::text[]) AS v(mac, report) WHERE d.mac=v.mac",
+    [Q_B_DEV_OFFER] = "UPDATE devices d SET offered_release=v.rel, offered_ms=v.at, "
+                      "offer_downloads=0, pre_md5=v.md5, pre_sha256=v.sha, pre_version=v.ver "
+                      "FROM unnest($1::text[],$2::bigint[],$3::bigint[],$4::text[],$5::text[],"
+                      "$6::text[]) AS v(mac, rel, at, md5, sha, ver) WHERE d.mac=v.mac",
+    [Q_B_DEV_RUNNING] = "UPDATE devices d SET running_release=v.rel FROM unnest($1::text[],"
+                        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
+    /* ids in the arrays' order (unnest yields its rows in order) */
+    [Q_B_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) SELECT * "
+                      "FROM unnest($1::bigint[],$2::text[],$3::text[],$4::bigint[],$5::bigint[],"
+                      "$6::text[])",
 };
 
 /* ---- connections --------------------------------------------------------------------- */
@@ -513,6 +547,10 @@ typedef struct pg_store {
     pthread_mutex_t down_mu; /* down_why */
     char down_why[256];
     atomic_int leader; /* the watch connection holds LEAD_LOCK */
+    /* the server stops (store op interrupt): the writer's batch gives up */
+    atomic_int interrupt;
+    pthread_mutex_t cancel_mu; /* cancel */
+    PGcancel *cancel;          /* of the connection writing a batch, NULL none */
 } pg_store;
 
 #define PROBE_EVERY_MS 1000
@@ -1495,7 +1533,7 @@ static int p_channel_chip_set(upd_store *base, const char *name, const char *chi
     return rc;
 }
 
-static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre);
+static int read_device_row(conn *c, const char *mac, upd_device_row *out);
 
 static int p_channel_key_get(upd_store *base, const char *name, char *pem, size_t cap,
                              char key_id[65])
@@ -1569,9 +1607,9 @@ static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
             break;
         if (changed == 0) {
             upd_device_row *d = malloc(sizeof *d);
-            rc = !d                                           ? UPD_STORE_EFAIL
-                 : read_device_row(c, w[i].mac, d, NULL) == 0 ? UPD_STORE_ECONFLICT
-                                                              : UPD_STORE_ENOTFOUND;
+            rc = !d                                     ? UPD_STORE_EFAIL
+                 : read_device_row(c, w[i].mac, d) == 0 ? UPD_STORE_ECONFLICT
+                                                        : UPD_STORE_ENOTFOUND;
             free(d);
             if (err)
                 upd__evtext_tags_refused(err, errlen, w[i].mac, rc == UPD_STORE_ECONFLICT);
@@ -1592,26 +1630,19 @@ static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
 
 /* ---- devices ------------------------------------------------------------------------- */
 
-/* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
- * when its open offer was made, and the row stays locked until the transaction ends. */
-static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre)
+/* The device row of mac into *out. */
+static int read_device_row(conn *c, const char *mac, upd_device_row *out)
 {
     args a;
     args_init(&a);
     arg_text(&a, mac);
     int rc;
-    PGresult *r = run(c, pre ? Q_DEV_GET_PRE : Q_DEV_GET, &a, &rc);
+    PGresult *r = run(c, Q_DEV_GET, &a, &rc);
     if (r) {
-        if (PQntuples(r) > 0) {
+        if (PQntuples(r) > 0)
             read_device(r, 0, out);
-            if (pre) {
-                col_text(r, 0, DEV_NCOLS, pre->pre_md5, sizeof pre->pre_md5);
-                col_text(r, 0, DEV_NCOLS + 1, pre->pre_sha256, sizeof pre->pre_sha256);
-                col_text(r, 0, DEV_NCOLS + 2, pre->pre_version, sizeof pre->pre_version);
-            }
-        } else {
+        else
             rc = UPD_STORE_ENOTFOUND;
-        }
     }
     PQclear(r);
     return rc;
@@ -1621,7 +1652,7 @@ static int p_device_get(upd_store *base, const char *mac, upd_device_row *out)
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
-    int rc = read_device_row(c, mac, out, NULL);
+    int rc = read_device_row(c, mac, out);
     release_conn(s, c);
     return rc;
 }
@@ -1796,7 +1827,7 @@ static int p_device_clear_hold(upd_store *base, const char *mac, char *err, size
     upd_device_row *d = malloc(sizeof *d);
     char detail[UPD_DETAIL_MAX];
     int rc = d ? begin(c) : UPD_STORE_EFAIL;
-    if (rc == 0 && (rc = read_device_row(c, mac, d, NULL)) == 0) {
+    if (rc == 0 && (rc = read_device_row(c, mac, d)) == 0) {
         upd_plan p;
         memset(&p, 0, sizeof p);
         p.set_hold = 1;
@@ -2025,156 +2056,484 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
 
 /* ---- the writer thread's batches ------------------------------------------------------ */
 
-/* Record a check-in on the device row: the upsert, or (seen: the row holds the
- * request's facts already) an UPDATE of the times and the result. */
-static int write_checkin(conn *c, const upd_record *rec, int seen, int event)
+/* A batch is written in steps. A step holds at most STEP_ROWS records, each of another
+ * device: a device's first record of the batch goes in the first steps, its second (if
+ * any) in the steps after those, and so on, so that every record sees the device as the
+ * records before it left it. A step reads and locks its devices' rows with one statement
+ * (in MAC order: two servers' batches lock in the same order and do not deadlock), asks
+ * the rules what each record means (outcome.c), and writes each kind of change of the
+ * step with one statement over arrays (unnest), in the order one record's changes were
+ * made. The events, which nothing in the batch reads, go last, in the records' order.
+ * 8,192 records are thus some tens of statements, not some tens of thousands, and no
+ * statement carries more than STEP_ROWS rows (a few MiB at most). Between statements
+ * the batch gives up when the server stops (store op interrupt). */
+#define STEP_ROWS 1000
+
+/* The arrays of one batch statement: one per parameter, a row = one element of each. */
+typedef struct bstmt {
+    enum q q;
+    int ncol;
+    upd_pgarr col[19];
+    size_t rows;
+} bstmt;
+
+/* The statements of a step, in the order one record's changes are made. */
+enum {
+    B_UPSERT,
+    B_SEEN,
+    B_UPDATED,
+    B_FAILED,
+    B_DOWNLOADED,
+    B_HOLD,
+    B_RO,
+    B_REPORT,
+    B_OFFER,
+    B_RUNNING,
+    B_EVENTS,
+    B__COUNT
+};
+static const struct {
+    enum q q;
+    int ncol;
+} BSTMT[B__COUNT] = {
+    [B_UPSERT] = {Q_B_DEV_UPSERT, 19},
+    [B_SEEN] = {Q_B_DEV_SEEN, 4},
+    [B_UPDATED] = {Q_B_DEV_UPDATED, 2},
+    [B_FAILED] = {Q_B_DEV_FAILED_RESET, 1},
+    [B_DOWNLOADED] = {Q_B_DEV_DOWNLOADED, 2},
+    [B_HOLD] = {Q_B_DEV_HOLD, 4},
+    [B_RO] = {Q_B_RO_DEV_PUT, 4},
+    [B_REPORT] = {Q_B_DEV_REPORT, 2},
+    [B_OFFER] = {Q_B_DEV_OFFER, 6},
+    [B_RUNNING] = {Q_B_DEV_RUNNING, 2},
+    [B_EVENTS] = {Q_B_EV_INSERT, 6},
+};
+
+/* A device of the batch: its MAC and how many of the batch's records are its so far. */
+typedef struct bdev {
+    const char *mac;
+    unsigned count;
+    int pos; /* its place in the current step */
+} bdev;
+
+typedef struct batch {
+    pg_store *s;
+    conn *c;
+    const upd_record *recs;
+    size_t n;
+    const upd_rules *rules;
+    bdev *dev; /* open addressing by MAC, mask + 1 slots */
+    size_t mask;
+    int *slot;     /* of each record: its device's slot, -1 a record that reads nothing */
+    unsigned *nth; /* of each record: 0 its device's first record in the batch, 1 ... */
+    upd_plan *plan;
+    unsigned char *planned; /* plan[i] holds what record i means */
+    upd_release_row *rel;   /* the releases offered, read once per batch */
+    size_t nrel, relcap;
+    upd_device_state *old; /* STEP_ROWS: the devices of the step as read */
+    unsigned char *have_old;
+    size_t step[STEP_ROWS]; /* the records of the step */
+    size_t nstep;
+    bstmt st[B__COUNT];
+} batch;
+
+/* Does record r read its device's state (and so take its place in the steps)? A check-in
+ * does; a download only when it completed for a known device. */
+static int reads_device(const upd_record *r)
 {
-    const upd_device_row *d = &rec->dev;
-    args a;
-    args_init(&a);
-    arg_text(&a, d->mac);
-    if (seen) {
-        arg_int(&a, rec->at_ms);
-        arg_text(&a, event ? rec->detail : NULL);
-        arg_int_or_null(&a, event ? rec->at_ms : -1);
-        return exec_q(c, Q_DEV_SEEN, &a, NULL);
+    return r->type == UPD_REC_CHECKIN || (r->mac[0] && !strcmp(r->event, "download-completed"));
+}
+
+static uint32_t mac_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* The slot of mac (added when absent). */
+static int dev_slot(batch *b, const char *mac)
+{
+    size_t i = mac_hash(mac) & b->mask;
+    while (b->dev[i].mac && strcmp(b->dev[i].mac, mac) != 0)
+        i = (i + 1) & b->mask;
+    if (!b->dev[i].mac)
+        b->dev[i].mac = mac;
+    return (int)i;
+}
+
+/* The slot of mac if the batch has it, else -1. */
+static int dev_find(const batch *b, const char *mac)
+{
+    size_t i = mac_hash(mac) & b->mask;
+    for (; b->dev[i].mac; i = (i + 1) & b->mask)
+        if (!strcmp(b->dev[i].mac, mac))
+            return (int)i;
+    return -1;
+}
+
+static int batch_init(batch *b)
+{
+    for (int k = 0; k < B__COUNT; k++) {
+        b->st[k].q = BSTMT[k].q;
+        b->st[k].ncol = BSTMT[k].ncol;
+        for (int j = 0; j < b->st[k].ncol; j++)
+            upd__pgarr_init(&b->st[k].col[j]);
     }
-    arg_text_or_null(&a, d->ap_mac);
-    arg_text_or_null(&a, d->family);
-    arg_text_or_null(&a, d->chip_id);
-    arg_text_or_null(&a, d->sdk);
-    arg_text_or_null(&a, d->version);
-    arg_int_or_null(&a, d->sketch_size);
-    arg_text_or_null(&a, d->sketch_md5);
-    arg_text_or_null(&a, d->sketch_sha256);
-    arg_int_or_null(&a, d->free_space);
-    arg_int_or_null(&a, d->chip_size);
-    arg_text_or_null(&a, d->mode);
-    arg_text_or_null(&a, d->ip);
-    arg_text_or_null(&a, d->user_agent);
-    arg_int(&a, rec->at_ms);
-    arg_text(&a, event ? rec->detail : NULL);
-    arg_int_or_null(&a, event ? rec->at_ms : -1);
-    arg_text_or_null(&a, d->tool);
-    arg_text_or_null(&a, d->url_channel);
-    return exec_q(c, Q_DEV_UPSERT, &a, NULL);
+    size_t slots = 16;
+    while (slots < 2 * b->n)
+        slots *= 2;
+    b->mask = slots - 1;
+    b->dev = calloc(slots, sizeof *b->dev);
+    b->slot = malloc(b->n * sizeof *b->slot);
+    b->nth = malloc(b->n * sizeof *b->nth);
+    b->plan = malloc(b->n * sizeof *b->plan);
+    b->planned = calloc(b->n, 1);
+    b->old = malloc(STEP_ROWS * sizeof *b->old);
+    b->have_old = malloc(STEP_ROWS);
+    if (!b->dev || !b->slot || !b->nth || !b->plan || !b->planned || !b->old || !b->have_old)
+        return UPD_STORE_EFAIL;
+    for (size_t i = 0; i < b->n; i++) {
+        const upd_record *r = &b->recs[i];
+        b->slot[i] = -1;
+        if (!reads_device(r))
+            continue;
+        int k = dev_slot(b, r->type == UPD_REC_CHECKIN ? r->dev.mac : r->mac);
+        b->slot[i] = k;
+        b->nth[i] = b->dev[k].count++;
+    }
+    return 0;
 }
 
-/* Write the rollout state of a plan. */
-static int write_rollout_state(conn *c, const char *mac, int64_t at_ms, const upd_plan *p)
+static void batch_free(batch *b)
 {
-    if (p->rollout_id <= 0 || !p->rollout_state)
+    for (int k = 0; k < B__COUNT; k++)
+        for (int j = 0; j < b->st[k].ncol; j++)
+            upd__pgarr_free(&b->st[k].col[j]);
+    free(b->dev);
+    free(b->slot);
+    free(b->nth);
+    free(b->plan);
+    free(b->planned);
+    free(b->rel);
+    free(b->old);
+    free(b->have_old);
+}
+
+/* The server is stopping and asked the batch to give up (store op interrupt). */
+static int interrupted(batch *b)
+{
+    if (!atomic_load(&b->s->interrupt))
         return 0;
+    snprintf(b->c->err, sizeof b->c->err, "the server is stopping");
+    return 1;
+}
+
+/* Run statement k with the rows gathered for it, and empty it. */
+static int bstmt_run(batch *b, int k)
+{
+    bstmt *t = &b->st[k];
+    if (t->rows == 0)
+        return 0;
+    if (interrupted(b))
+        return UPD_STORE_EFAIL;
     args a;
     args_init(&a);
-    arg_int(&a, p->rollout_id);
-    arg_text(&a, mac);
-    arg_text(&a, p->rollout_state);
-    arg_int(&a, at_ms);
-    return exec_q(c, Q_RO_DEV_PUT, &a, NULL);
+    int rc = 0;
+    for (int j = 0; j < t->ncol; j++) {
+        const char *v = upd__pgarr_text(&t->col[j]);
+        if (!v)
+            rc = UPD_STORE_EFAIL;
+        a.own[a.n] = NULL;
+        a.v[a.n++] = v;
+    }
+    if (rc == 0)
+        rc = exec_q(b->c, t->q, &a, NULL);
+    else
+        snprintf(b->c->err, sizeof b->c->err, "out of memory");
+    for (int j = 0; j < t->ncol; j++)
+        upd__pgarr_clear(&t->col[j]);
+    t->rows = 0;
+    return rc;
 }
 
-static int write_plan_events(conn *c, const upd_record *rec, const char *mac, const upd_plan *p)
+/* The column j of statement k's row being added. */
+static upd_pgarr *col(batch *b, int k, int j)
+{
+    return &b->st[k].col[j];
+}
+
+/* The release offered (read for the step by read_releases), NULL when gone. */
+static const upd_release_row *offered_release(const batch *b, int64_t id)
+{
+    for (size_t i = 0; i < b->nrel; i++)
+        if (b->rel[i].id == id)
+            return &b->rel[i];
+    return NULL;
+}
+
+/* Read the releases offered to the step's devices that the batch has not read yet. */
+static int read_releases(batch *b)
+{
+    upd_pgarr ids;
+    upd__pgarr_init(&ids);
+    int rc = 0;
+    for (size_t p = 0; p < b->nstep; p++) {
+        int64_t id = b->old[p].row.offered_release;
+        if (!b->have_old[p] || id <= 0 || offered_release(b, id))
+            continue;
+        upd__pgarr_int(&ids, id); /* a repeat is harmless: ANY() */
+    }
+    if (ids.n > 0) {
+        const char *v = upd__pgarr_text(&ids);
+        args a;
+        args_init(&a);
+        a.own[0] = NULL;
+        a.v[a.n++] = v;
+        PGresult *res = v ? run(b->c, Q_B_REL_GET, &a, &rc) : NULL;
+        if (!v)
+            rc = UPD_STORE_EFAIL;
+        int nr = res ? PQntuples(res) : 0;
+        if (rc == 0 && b->nrel + (size_t)nr > b->relcap) {
+            size_t cap = b->nrel + (size_t)nr + 8;
+            upd_release_row *p = realloc(b->rel, cap * sizeof *p);
+            if (p) {
+                b->rel = p;
+                b->relcap = cap;
+            } else {
+                rc = UPD_STORE_EFAIL;
+            }
+        }
+        for (int i = 0; rc == 0 && i < nr; i++)
+            read_release(res, i, &b->rel[b->nrel++]);
+        PQclear(res);
+    }
+    upd__pgarr_free(&ids);
+    return rc;
+}
+
+/* Read and lock the rows of the step's devices (b->old, b->have_old). */
+static int read_step(batch *b)
+{
+    upd_pgarr macs;
+    upd__pgarr_init(&macs);
+    for (size_t p = 0; p < b->nstep; p++) {
+        const upd_record *r = &b->recs[b->step[p]];
+        upd__pgarr_str(&macs, r->type == UPD_REC_CHECKIN ? r->dev.mac : r->mac);
+        b->dev[b->slot[b->step[p]]].pos = (int)p;
+        b->have_old[p] = 0;
+    }
+    const char *v = upd__pgarr_text(&macs);
+    int rc = v ? 0 : UPD_STORE_EFAIL;
+    args a;
+    args_init(&a);
+    a.own[0] = NULL;
+    a.v[a.n++] = v;
+    PGresult *res = v && !interrupted(b) ? run(b->c, Q_B_DEV_LOCK, &a, &rc) : NULL;
+    if (!res && rc == 0)
+        rc = UPD_STORE_EFAIL;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        char mac[UPD_MAC_STR * 2];
+        col_text(res, i, 0, mac, sizeof mac);
+        int k = dev_find(b, mac);
+        if (k < 0)
+            continue; /* a MAC made valid UTF-8 ('?'): as if not found */
+        size_t p = (size_t)b->dev[k].pos;
+        upd_device_state *o = &b->old[p];
+        read_device(res, i, &o->row);
+        col_text(res, i, DEV_NCOLS, o->pre_md5, sizeof o->pre_md5);
+        col_text(res, i, DEV_NCOLS + 1, o->pre_sha256, sizeof o->pre_sha256);
+        col_text(res, i, DEV_NCOLS + 2, o->pre_version, sizeof o->pre_version);
+        b->have_old[p] = 1;
+    }
+    PQclear(res);
+    upd__pgarr_free(&macs);
+    return rc == 0 ? read_releases(b) : rc;
+}
+
+/* The rows of hold and rollout state that a plan asks for (both kinds of record). */
+static void add_hold_ro(batch *b, const char *mac, int64_t at_ms, const upd_plan *p)
+{
+    if (p->set_hold) {
+        upd__pgarr_str(col(b, B_HOLD, 0), mac);
+        upd__pgarr_int_or_null(col(b, B_HOLD, 1), p->hold_release > 0 ? p->hold_release : -1);
+        upd__pgarr_int(col(b, B_HOLD, 2), p->hold_failures);
+        upd__pgarr_int(col(b, B_HOLD, 3), p->hold_until_ms);
+        b->st[B_HOLD].rows++;
+    }
+    if (p->rollout_id > 0 && p->rollout_state) {
+        upd__pgarr_int(col(b, B_RO, 0), p->rollout_id);
+        upd__pgarr_str(col(b, B_RO, 1), mac);
+        upd__pgarr_str(col(b, B_RO, 2), p->rollout_state);
+        upd__pgarr_int(col(b, B_RO, 3), at_ms);
+        b->st[B_RO].rows++;
+    }
+}
+
+/* A check-in: what it means (the rules), as rows of the step's statements. */
+static void plan_checkin(batch *b, size_t i, size_t p)
+{
+    const upd_record *rec = &b->recs[i];
+    const upd_device_row *d = &rec->dev;
+    const upd_device_state *old = b->have_old[p] ? &b->old[p] : NULL;
+    const upd_release_row *offered =
+        old && old->row.offered_release > 0 ? offered_release(b, old->row.offered_release) : NULL;
+    upd_plan *pl = &b->plan[i];
+    b->rules->checkin(b->rules->ctx, rec, old, offered, pl);
+    b->planned[i] = 1;
+    int ev = pl->write_event;
+    if (pl->facts_known) {
+        upd__pgarr_str(col(b, B_SEEN, 0), d->mac);
+        upd__pgarr_int(col(b, B_SEEN, 1), rec->at_ms);
+        upd__pgarr_str(col(b, B_SEEN, 2), ev ? rec->detail : NULL);
+        upd__pgarr_int_or_null(col(b, B_SEEN, 3), ev ? rec->at_ms : -1);
+        b->st[B_SEEN].rows++;
+    } else {
+        upd__pgarr_str(col(b, B_UPSERT, 0), d->mac);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 1), d->ap_mac);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 2), d->family);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 3), d->chip_id);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 4), d->sdk);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 5), d->version);
+        upd__pgarr_int_or_null(col(b, B_UPSERT, 6), d->sketch_size);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 7), d->sketch_md5);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 8), d->sketch_sha256);
+        upd__pgarr_int_or_null(col(b, B_UPSERT, 9), d->free_space);
+        upd__pgarr_int_or_null(col(b, B_UPSERT, 10), d->chip_size);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 11), d->mode);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 12), d->ip);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 13), d->user_agent);
+        upd__pgarr_int(col(b, B_UPSERT, 14), rec->at_ms);
+        upd__pgarr_str(col(b, B_UPSERT, 15), ev ? rec->detail : NULL);
+        upd__pgarr_int_or_null(col(b, B_UPSERT, 16), ev ? rec->at_ms : -1);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 17), d->tool);
+        upd__pgarr_str_or_null(col(b, B_UPSERT, 18), d->url_channel);
+        b->st[B_UPSERT].rows++;
+    }
+    if (pl->updated > 0) {
+        upd__pgarr_str(col(b, B_UPDATED, 0), d->mac);
+        upd__pgarr_int(col(b, B_UPDATED, 1), pl->updated);
+        b->st[B_UPDATED].rows++;
+    } else if (pl->failed) {
+        upd__pgarr_str(col(b, B_FAILED, 0), d->mac);
+        b->st[B_FAILED].rows++;
+    }
+    add_hold_ro(b, d->mac, rec->at_ms, pl);
+    if (pl->record_report) {
+        upd__pgarr_str(col(b, B_REPORT, 0), d->mac);
+        upd__pgarr_str(col(b, B_REPORT, 1), rec->report);
+        b->st[B_REPORT].rows++;
+    }
+    if (pl->open_offer) {
+        upd__pgarr_str(col(b, B_OFFER, 0), d->mac);
+        upd__pgarr_int(col(b, B_OFFER, 1), rec->release_id);
+        upd__pgarr_int(col(b, B_OFFER, 2), rec->at_ms);
+        upd__pgarr_str_or_null(col(b, B_OFFER, 3), d->sketch_md5);
+        upd__pgarr_str_or_null(col(b, B_OFFER, 4), d->sketch_sha256);
+        upd__pgarr_str_or_null(col(b, B_OFFER, 5), d->version);
+        b->st[B_OFFER].rows++;
+    } else if (pl->set_running) {
+        upd__pgarr_str(col(b, B_RUNNING, 0), d->mac);
+        upd__pgarr_int(col(b, B_RUNNING, 1), rec->release_id);
+        b->st[B_RUNNING].rows++;
+    }
+}
+
+/* A completed download: the device's download count (of the release offered to it) and
+ * what that means (the rules). */
+static void plan_download(batch *b, size_t i, size_t p)
+{
+    const upd_record *rec = &b->recs[i];
+    upd_device_state *now = &b->old[p];
+    if (!b->have_old[p] || now->row.offered_release <= 0 ||
+        now->row.offered_release != rec->release_id)
+        return; /* not the release offered to it: only its event */
+    upd__pgarr_str(col(b, B_DOWNLOADED, 0), rec->mac);
+    upd__pgarr_int(col(b, B_DOWNLOADED, 1), rec->release_id);
+    b->st[B_DOWNLOADED].rows++;
+    now->row.offer_downloads++; /* as the statement leaves it */
+    upd_plan *pl = &b->plan[i];
+    b->rules->downloaded(b->rules->ctx, rec, now, pl);
+    b->planned[i] = 1;
+    add_hold_ro(b, rec->mac, rec->at_ms, pl);
+}
+
+/* Write the step's records: read their devices, plan, run the statements. */
+static int run_step(batch *b)
+{
+    int rc = read_step(b);
+    for (size_t p = 0; rc == 0 && p < b->nstep; p++) {
+        size_t i = b->step[p];
+        if (b->recs[i].type == UPD_REC_CHECKIN)
+            plan_checkin(b, i, p);
+        else
+            plan_download(b, i, p);
+    }
+    for (int k = 0; rc == 0 && k < B_EVENTS; k++)
+        rc = bstmt_run(b, k);
+    b->nstep = 0;
+    return rc;
+}
+
+static void add_ev(batch *b, int64_t at, const char *mac, const char *kind, int64_t rel,
+                   int64_t bytes, const char *detail)
+{
+    upd__pgarr_int(col(b, B_EVENTS, 0), at);
+    upd__pgarr_str_or_null(col(b, B_EVENTS, 1), mac);
+    upd__pgarr_str(col(b, B_EVENTS, 2), kind);
+    upd__pgarr_int_or_null(col(b, B_EVENTS, 3), rel > 0 ? rel : -1);
+    upd__pgarr_int_or_null(col(b, B_EVENTS, 4), bytes);
+    upd__pgarr_str(col(b, B_EVENTS, 5), detail ? detail : "");
+    b->st[B_EVENTS].rows++;
+}
+
+/* Every event of the batch, in the records' order: a download's own before what it
+ * meant, a check-in's own after. */
+static int write_events(batch *b)
 {
     int rc = 0;
-    for (int i = 0; i < p->nev && rc == 0; i++)
-        rc = add_event(c, rec->at_ms, mac, p->ev[i].kind, p->ev[i].release, -1, p->ev[i].detail);
-    return rc;
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        const upd_record *r = &b->recs[i];
+        const upd_plan *p = b->planned[i] ? &b->plan[i] : NULL;
+        const char *mac = r->type == UPD_REC_CHECKIN ? r->dev.mac : r->mac;
+        if (r->type == UPD_REC_DOWNLOAD)
+            add_ev(b, r->at_ms, mac, r->event, r->release_id, r->bytes, r->detail);
+        for (int e = 0; p && e < p->nev; e++)
+            add_ev(b, r->at_ms, mac, p->ev[e].kind, p->ev[e].release, -1, p->ev[e].detail);
+        if (r->type == UPD_REC_CHECKIN && p && p->write_event)
+            add_ev(b, r->at_ms, mac, p->kind, r->release_id, -1, r->detail);
+        if (b->st[B_EVENTS].rows >= STEP_ROWS)
+            rc = bstmt_run(b, B_EVENTS);
+    }
+    return rc ? rc : bstmt_run(b, B_EVENTS);
 }
 
-static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
+/* The batch's steps, then its events (see above). */
+static int write_batch(batch *b)
 {
-    const upd_device_row *d = &rec->dev;
-    upd_device_state *oldst = malloc(sizeof *oldst);
-    upd_release_row *offered = malloc(sizeof *offered);
-    upd_plan *p = malloc(sizeof *p);
-    int rc = oldst && offered && p ? 0 : UPD_STORE_EFAIL;
-    int have_old = 0, have_offered = 0;
-    if (rc == 0) {
-        rc = read_device_row(c, d->mac, &oldst->row, oldst);
-        have_old = rc == 0;
-        if (rc == UPD_STORE_ENOTFOUND)
-            rc = 0;
-    }
-    if (rc == 0 && have_old && oldst->row.offered_release > 0) {
-        rc = get_release(c, oldst->row.offered_release, offered);
-        have_offered = rc == 0;
-        if (rc == UPD_STORE_ENOTFOUND)
-            rc = 0;
-    }
-    if (rc == 0) {
-        rules->checkin(rules->ctx, rec, have_old ? oldst : NULL, have_offered ? offered : NULL, p);
-        rc = write_checkin(c, rec, p->facts_known, p->write_event);
-    }
-    if (rc == 0 && (p->updated > 0 || p->failed)) {
-        args a;
-        args_init(&a);
-        arg_text(&a, d->mac);
-        if (p->updated > 0)
-            arg_int(&a, p->updated);
-        rc = exec_q(c, p->updated > 0 ? Q_DEV_UPDATED : Q_DEV_FAILED_RESET, &a, NULL);
-    }
-    if (rc == 0)
-        rc = write_hold(c, d->mac, p);
-    if (rc == 0)
-        rc = write_rollout_state(c, d->mac, rec->at_ms, p);
-    if (rc == 0 && p->record_report) {
-        args a;
-        args_init(&a);
-        arg_text(&a, d->mac);
-        arg_text(&a, rec->report);
-        rc = exec_q(c, Q_DEV_REPORT, &a, NULL);
-    }
-    if (rc == 0)
-        rc = write_plan_events(c, rec, d->mac, p);
-    if (rc == 0 && (p->open_offer || p->set_running)) {
-        args a;
-        args_init(&a);
-        arg_text(&a, d->mac);
-        arg_int(&a, rec->release_id);
-        if (p->open_offer) {
-            arg_int(&a, rec->at_ms);
-            arg_text_or_null(&a, d->sketch_md5);
-            arg_text_or_null(&a, d->sketch_sha256);
-            arg_text_or_null(&a, d->version);
-        }
-        rc = exec_q(c, p->open_offer ? Q_DEV_OFFER : Q_DEV_RUNNING, &a, NULL);
-    }
-    if (rc == 0 && p->write_event)
-        rc = add_event(c, rec->at_ms, d->mac, p->kind, rec->release_id, -1, rec->detail);
-    free(oldst);
-    free(offered);
-    free(p);
-    return rc;
-}
-
-static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules)
-{
-    int rc =
-        add_event(c, rec->at_ms, rec->mac, rec->event, rec->release_id, rec->bytes, rec->detail);
-    if (rc || !rec->mac[0] || strcmp(rec->event, "download-completed"))
+    int rc = batch_init(b);
+    if (rc) {
+        snprintf(b->c->err, sizeof b->c->err, "out of memory");
         return rc;
-    args a;
-    args_init(&a);
-    arg_text(&a, rec->mac);
-    arg_int(&a, rec->release_id);
-    int64_t changed = 0;
-    if ((rc = exec_q(c, Q_DEV_DOWNLOADED, &a, &changed)) != 0 || changed == 0)
-        return rc; /* changed 0: not the release offered to it */
-    upd_device_state *now = malloc(sizeof *now);
-    upd_plan *p = malloc(sizeof *p);
-    rc = now && p ? read_device_row(c, rec->mac, &now->row, now) : UPD_STORE_EFAIL;
-    if (rc == 0) {
-        rules->downloaded(rules->ctx, rec, now, p);
-        rc = write_hold(c, rec->mac, p);
     }
-    if (rc == 0)
-        rc = write_rollout_state(c, rec->mac, rec->at_ms, p);
-    if (rc == 0)
-        rc = write_plan_events(c, rec, rec->mac, p);
-    free(now);
-    free(p);
-    return rc;
+    for (unsigned nth = 0, more = 1; rc == 0 && more; nth++) {
+        more = 0;
+        for (size_t i = 0; rc == 0 && i < b->n; i++) {
+            if (b->slot[i] < 0 || b->nth[i] < nth)
+                continue;
+            if (b->nth[i] > nth) {
+                more = 1;
+                continue;
+            }
+            b->step[b->nstep++] = i;
+            if (b->nstep == STEP_ROWS)
+                rc = run_step(b);
+        }
+        if (rc == 0 && b->nstep)
+            rc = run_step(b);
+    }
+    return rc ? rc : write_events(b);
 }
 
 static int p_apply_batch(upd_store *base, const upd_record *recs, size_t n, const upd_rules *rules,
@@ -2182,18 +2541,49 @@ static int p_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
-    int rc = begin(c);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i], rules)
-                                             : apply_download(c, &recs[i], rules);
-    if (rc == 0)
+    batch *b = calloc(1, sizeof *b);
+    int rc = b ? 0 : UPD_STORE_EFAIL;
+    if (b) {
+        b->s = s;
+        b->c = c;
+        b->recs = recs;
+        b->n = n;
+        b->rules = rules;
+    }
+    /* the statement running may be cancelled from another thread (p_interrupt) */
+    pthread_mutex_lock(&s->cancel_mu);
+    s->cancel = rc == 0 && PQstatus(c->pg) == CONNECTION_OK ? PQgetCancel(c->pg) : NULL;
+    pthread_mutex_unlock(&s->cancel_mu);
+    if (rc == 0 && (rc = begin(c)) == 0 && (rc = write_batch(b)) == 0)
         rc = commit(c);
+    pthread_mutex_lock(&s->cancel_mu);
+    PQfreeCancel(s->cancel);
+    s->cancel = NULL;
+    pthread_mutex_unlock(&s->cancel_mu);
     if (rc) {
+        if (atomic_load(&s->interrupt))
+            snprintf(c->err, sizeof c->err, "the server is stopping");
         seterr(err, errlen, "could not write device records", c);
         rollback(c);
     }
+    if (b)
+        batch_free(b);
+    free(b);
     release_conn(s, c);
     return rc;
+}
+
+/* The server stops: the batch being written gives up (its statement is cancelled, the
+ * next is not run) and so does any batch after it. */
+static void p_interrupt(upd_store *base)
+{
+    pg_store *s = (pg_store *)base;
+    atomic_store(&s->interrupt, 1);
+    pthread_mutex_lock(&s->cancel_mu);
+    char buf[256];
+    if (s->cancel)
+        PQcancel(s->cancel, buf, sizeof buf);
+    pthread_mutex_unlock(&s->cancel_mu);
 }
 
 /* ---- audit events, API tokens, rollouts ---------------------------------------------- */
@@ -2885,6 +3275,7 @@ static void p_close(upd_store *base)
         PQfinish(s->pool[i].pg);
     free(s->pool);
     pthread_mutex_destroy(&s->down_mu);
+    pthread_mutex_destroy(&s->cancel_mu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -2950,6 +3341,7 @@ static const upd_store_ops PG_OPS = {
     .adoption_list = p_adoption_list,
     .reachable = p_reachable,
     .leads = p_leads,
+    .interrupt = p_interrupt,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
@@ -3073,7 +3465,9 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     atomic_init(&s->next_probe, 0);
     atomic_init(&s->epoch, 0);
     atomic_init(&s->leader, 0);
+    atomic_init(&s->interrupt, 0);
     pthread_mutex_init(&s->down_mu, NULL);
+    pthread_mutex_init(&s->cancel_mu, NULL);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     for (int i = 0; i < pool; i++) {

@@ -3,6 +3,7 @@
  * that fails because the database cannot be reached (store.h reachable) goes back to
  * the front of the pending vector, which then holds up to max records until the
  * database is back; the thread tries again every RETRY_MS. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +43,20 @@ struct upd_writer {
     uint64_t outage_dropped;  /* records dropped during this outage */
     uint64_t outage_dropped0; /* w->dropped when it began */
     size_t inflight;          /* records of the batch being written */
+    /* stopping (upd_writer_stop) */
+    int abandon;        /* it waited STOP_WAIT_S: what is not written yet is lost */
+    int exited;         /* the thread is done */
+    uint64_t stop_lost; /* records lost because the server stopped */
+    char stop_why[256]; /* why they could not be written first */
 };
 
 #define RETRY_MS 1000
+/* How long a stopping server waits for the records still queued to be written; then the
+ * batch being written is given up (store op interrupt) and what is left is counted as
+ * dropped: SIGTERM never waits on a database that is slow, locked or gone. */
+#define STOP_WAIT_S 5
+#define STR_(x)     #x
+#define STR(x)      STR_(x)
 
 #define LOST_LOG_EVERY_MS 60000
 #define PRUNE_CHUNK       5000 /* events deleted per statement: short write locks */
@@ -198,6 +210,18 @@ static void outage_over(upd_writer *w, size_t n)
              (unsigned long long)(w->dropped - w->outage_dropped0));
 }
 
+/* The server stops and n records will not be written (why: the cause): counted as
+ * dropped, said in one line as the thread ends. Called with the lock held. */
+static void lose_at_stop(upd_writer *w, size_t n, const char *why)
+{
+    w->dropped += n;
+    w->lost += n;
+    w->stop_lost += n;
+    if (!w->stop_why[0])
+        snprintf(w->stop_why, sizeof w->stop_why, "%s", why);
+    snprintf(w->lost_why, sizeof w->lost_why, "%s", why);
+}
+
 static void *writer_main(void *arg)
 {
     upd_writer *w = arg;
@@ -230,6 +254,11 @@ static void *writer_main(void *arg)
         }
         if (w->n == 0 && w->stop)
             break;
+        if (w->abandon) {
+            lose_at_stop(w, w->n, "the server stopped first");
+            w->n = 0;
+            break;
+        }
         /* the database is unreachable: the next attempt waits its time (the records
          * held and those arriving meanwhile go together) */
         while (w->outage && !w->stop && mono_ms() < w->retry_at) {
@@ -285,7 +314,12 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&w->done); /* flushes do not wait for the database */
             continue;
         }
-        if (failed)
+        if (failed && w->stop && (down || w->abandon))
+            lose_at_stop(w, n,
+                         down ? "the database could not be reached"
+                              : "the database did not finish writing them within " STR(
+                                    STOP_WAIT_S) " s of the stop");
+        else if (failed)
             count_lost(w, n, err);
         else if (w->outage)
             outage_over(w, n);
@@ -293,6 +327,12 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&w->done);
     }
     w->written = w->pushed;
+    w->exited = 1;
+    if (w->stop_lost)
+        upd__log(UPD_LOG_ERROR, "records-dropped",
+                 "the server stopped before %llu device records could be written (%s): they "
+                 "are lost; the devices' next checks record their state again",
+                 (unsigned long long)w->stop_lost, w->stop_why);
     pthread_cond_broadcast(&w->done);
     pthread_mutex_unlock(&w->mu);
     free(batch);
@@ -404,7 +444,18 @@ void upd_writer_stop(upd_writer *w)
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     pthread_cond_signal(&w->work);
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += STOP_WAIT_S;
+    while (!w->exited && pthread_cond_timedwait(&w->done, &w->mu, &dl) != ETIMEDOUT)
+        ;
+    int late = !w->exited;
+    if (late)
+        w->abandon = 1;
     pthread_mutex_unlock(&w->mu);
+    /* not done in time: the batch being written gives up, at once */
+    if (late && w->st->ops->interrupt)
+        w->st->ops->interrupt(w->st);
     pthread_join(w->thread, NULL);
     free(w->pending);
     pthread_mutex_destroy(&w->mu);

@@ -5,10 +5,11 @@ throughout. Each group starts a PostgreSQL cluster of its own (pgcluster.py), be
 stops it: the run's shared cluster stays up for the other tests.
 
 usage: test_pgha.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: outage spread"""
+GROUP: outage spread stop"""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -257,7 +258,69 @@ def t_spread():
                 srv.stop()
 
 
-GROUPS = {"outage": t_outage, "spread": t_spread}
+def t_stop():
+    """SIGTERM while the writer's batch cannot finish (another session holds a lock on the
+    devices table, as a database that is slow or stuck would): the server ends within
+    seconds, not when the database lets it, says in one line how many device records it
+    could not write, and leaves nothing half-written (the batch's transaction is rolled
+    back). The devices' checks were answered meanwhile."""
+    if pgcluster.state() is None:
+        print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.ha.stop)")
+        sys.exit(77)
+    a = None
+    locker = None
+    try:
+        a = Server()
+        rc, out, err = sim(a, "--devices", "200", "--max-checks", "1")
+        eq(rc, 0, "200 devices check: %s %s" % (out, err[-300:]))
+
+        def count(table):
+            return int(pgcluster.psql(a.db, "SELECT count(*) FROM %s" % table).strip())
+        check(wait(lambda: count("devices") == 200, 20), "200 devices recorded")
+        events0 = count("events")
+        st = pgcluster.state()
+        exe = shutil.which("psql") or os.path.join(st["bindir"], "psql")
+        locker = subprocess.Popen([exe, "-X", "-q", "-d", a.db, "-c",
+                                   "BEGIN; LOCK TABLE devices IN EXCLUSIVE MODE; "
+                                   "SELECT pg_sleep(300)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        check(wait(lambda: pgcluster.psql(
+            a.db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid=l.relation WHERE "
+            "c.relname='devices' AND l.mode='ExclusiveLock' AND l.granted").strip() == "1", 20),
+            "another session locks the devices table")
+        rc, out, err = sim(a, "--devices", "3000", "--mac-start", "1000", "--max-checks", "1")
+        eq(rc, 0, "3000 more devices are answered while the writer waits: %s %s" % (
+            out, err[-300:]))
+        check(wait(lambda: pgcluster.psql(
+            a.db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type='Lock' AND "
+            "datname=current_database()").strip() != "0", 20),
+            "the writer's batch waits for the lock")
+        t0 = time.time()
+        a.stop()  # SIGTERM; fails unless it exits 0 within 10 s
+        took = time.time() - t0
+        check(took < 8, "stopped %.1f s after SIGTERM (the writer waits at most 5 s)" % took)
+        m = re.search(r"the server stopped before (\d+) device records could be written "
+                      r"\(the database did not finish writing them within 5 s of the stop\)",
+                      a.stderr)
+        check(m and int(m.group(1)) >= 3000, "one line says how many records were lost: %r" %
+              a.stderr[-1500:])
+        eq(a.stderr.count("the server stopped before"), 1, "in one line")
+        pgcluster.psql(a.db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                       "datname=current_database() AND pid<>pg_backend_pid()")
+        locker.wait(30)
+        locker = None
+        eq(count("devices"), 200, "no device of the batch given up was written")
+        eq(count("events"), events0, "nor any event of it")
+        print("stopped %.1f s after SIGTERM: %s records given up" % (took, m and m.group(1)))
+    finally:
+        if locker:
+            locker.kill()
+            locker.wait()
+        if a and a.proc.poll() is None:
+            a.stop()
+
+
+GROUPS = {"outage": t_outage, "spread": t_spread, "stop": t_stop}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
