@@ -536,6 +536,12 @@ typedef struct upd_store_ops {
      * thread) gives up as soon as it can (its transaction rolled back, EFAIL), and so does
      * any after it. NULL in a store whose batches are short (SQLite). */
     void (*interrupt)(upd_store *st);
+    /* The states of rollout id's devices recorded at or after since_ms (at_ms: the time
+     * of the device's request), in no order: what a server reads back once a second
+     * (rollout.c) instead of every device's state. NULL in a store only one server uses
+     * (SQLite). */
+    int (*rollout_devices_since)(upd_store *st, int64_t id, int64_t since_ms, upd_rollout_dev_cb cb,
+                                 void *ctx);
 } upd_store_ops;
 
 struct upd_store {

@@ -630,6 +630,16 @@ static int c_leads(upd_store *st)
     return in->ops->leads(in);
 }
 
+/* Without the inner store's op: every state (more than asked, which the caller merges). */
+static int c_rollout_devices_since(upd_store *st, int64_t id, int64_t since_ms,
+                                   upd_rollout_dev_cb cb, void *ctx)
+{
+    upd_store *in = cs(st)->inner;
+    if (in->ops->rollout_devices_since)
+        return in->ops->rollout_devices_since(in, id, since_ms, cb, ctx);
+    return in->ops->rollout_devices(in, id, cb, ctx);
+}
+
 static void c_interrupt(upd_store *st)
 {
     upd_store *in = cs(st)->inner;
@@ -734,6 +744,7 @@ static const upd_store_ops CACHE_OPS = {
     .reachable = c_reachable,
     .leads = c_leads,
     .interrupt = c_interrupt,
+    .rollout_devices_since = c_rollout_devices_since,
 };
 
 upd_store *upd_store_cached(upd_store *inner)

@@ -149,6 +149,9 @@ static const char *const PG_MIGRATIONS[] = {
     "CREATE TABLE blob_chunks(sha256 TEXT NOT NULL REFERENCES blobs(sha256) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(sha256, seq));"
     "ALTER TABLE blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL;",
+    /* 2: the rollout devices' states recorded since a time, which every server reads
+     * back once a second (store op rollout_devices_since) */
+    "CREATE INDEX rollout_devices_at ON rollout_devices(rollout_id, at_ms);",
 };
 #define N_PG_MIGRATIONS ((int)(sizeof PG_MIGRATIONS / sizeof PG_MIGRATIONS[0]))
 #define BLOB_CHUNK      (1 << 20)
@@ -263,6 +266,7 @@ enum q {
     Q_RO_GET,
     Q_RO_LIST,
     Q_RO_DEVICES,
+    Q_RO_DEVICES_SINCE,
     Q_BLOB_NEW,
     Q_BLOB_CHUNK_PUT,
     Q_BLOB_INFO,
@@ -446,6 +450,9 @@ static const char *const SQL[Q__COUNT] = {
     [Q_RO_LIST] = "SELECT " RO_COLS " FROM rollouts ORDER BY id",
     [Q_RO_DEVICES] = "SELECT mac, state, at_ms FROM rollout_devices WHERE rollout_id=$1 "
                      "ORDER BY mac COLLATE \"C\"",
+    /* the states recorded since a time (rollout_devices_at, PG_MIGRATIONS 2) */
+    [Q_RO_DEVICES_SINCE] = "SELECT mac, state, at_ms FROM rollout_devices WHERE rollout_id=$1 "
+                           "AND at_ms>=$2",
     [Q_BLOB_NEW] = "INSERT INTO blobs(sha256, size, chunks, created_ms) VALUES($1,$2,$3,$4) "
                    "ON CONFLICT DO NOTHING RETURNING sha256",
     [Q_BLOB_CHUNK_PUT] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1,$2,$3::bytea)",
@@ -2980,15 +2987,19 @@ static int p_rollout_list(upd_store *base, upd_rollout_cb cb, void *ctx)
     return rc;
 }
 
-static int p_rollout_devices(upd_store *base, int64_t id, upd_rollout_dev_cb cb, void *ctx)
+/* The rows of q (Q_RO_DEVICES, or _SINCE with since_ms) to cb. */
+static int rollout_devices(upd_store *base, enum q q, int64_t id, int64_t since_ms,
+                           upd_rollout_dev_cb cb, void *ctx)
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
     args a;
     args_init(&a);
     arg_int(&a, id);
+    if (q == Q_RO_DEVICES_SINCE)
+        arg_int(&a, since_ms);
     int rc;
-    PGresult *r = run(c, Q_RO_DEVICES, &a, &rc);
+    PGresult *r = run(c, q, &a, &rc);
     release_conn(s, c);
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
         char mac[UPD_MAC_STR], state[24];
@@ -2999,6 +3010,17 @@ static int p_rollout_devices(upd_store *base, int64_t id, upd_rollout_dev_cb cb,
     }
     PQclear(r);
     return rc;
+}
+
+static int p_rollout_devices(upd_store *base, int64_t id, upd_rollout_dev_cb cb, void *ctx)
+{
+    return rollout_devices(base, Q_RO_DEVICES, id, 0, cb, ctx);
+}
+
+static int p_rollout_devices_since(upd_store *base, int64_t id, int64_t since_ms,
+                                   upd_rollout_dev_cb cb, void *ctx)
+{
+    return rollout_devices(base, Q_RO_DEVICES_SINCE, id, since_ms, cb, ctx);
 }
 
 /* ---- blobs ------------------------------------------------------------------------------ */
@@ -3341,6 +3363,7 @@ static const upd_store_ops PG_OPS = {
     .reachable = p_reachable,
     .leads = p_leads,
     .interrupt = p_interrupt,
+    .rollout_devices_since = p_rollout_devices_since,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
