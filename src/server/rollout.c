@@ -11,6 +11,7 @@
 #include "rollout.h"
 #include "rotarget.h"
 #include "rowindow.h"
+#include "ronext.h"
 #include "sigrule.h"
 #include "srv.h"
 #include "updraft/version.h"
@@ -1288,6 +1289,54 @@ static void refresh_members(upd_rollouts *ro, ro_ent *e)
     hashes_free(&hs);
 }
 
+/* Does soaked wave e->row.wave still wait for results before the next opens (or the
+ * rollout completes)? 1 with the sentence in out (--min-sample, --min-success, the last
+ * wave's devices in flight), else 0. Under ro->lk (read). */
+static int results_wait(const ro_ent *e, int64_t now, char *out, size_t cap)
+{
+    upd_rollout_counts c;
+    count_states(e, now, 0, &c);
+    int64_t need = e->row.min_success;
+    if (e->members >= 0 && e->members < need)
+        need = e->members;
+    /* the next wave waits until the failure share can be judged (all results count
+     * here, also those from before a resume) */
+    int64_t results = c.updated + c.failed + c.rolled_back + c.silent;
+    int64_t sample = sample_needed(&e->row, &c);
+    if (results < sample) {
+        snprintf(out, cap,
+                 "wave %d soaked; waiting for %lld more device%s to have a result before the "
+                 "failure share is judged (--min-sample %lld)",
+                 e->row.wave, (long long)(sample - results), sample - results == 1 ? "" : "s",
+                 (long long)e->row.min_sample);
+        return 1;
+    }
+    if (c.updated < need) {
+        snprintf(out, cap,
+                 "wave %d soaked; waiting for %lld of %lld devices to run the release "
+                 "(--min-success %lld)",
+                 e->row.wave, (long long)(need - c.updated), (long long)need,
+                 (long long)e->row.min_success);
+        return 1;
+    }
+    if (e->row.wave >= e->nw) {
+        /* the last wave: completed once the devices offered it have a result (or have
+         * been gone for --silent-after) */
+        int64_t flying = 0;
+        for (uint32_t i = 0; i < e->ndv; i++)
+            flying += (e->dv[i].st == ST_OFFERED || e->dv[i].st == ST_DOWNLOADING) &&
+                      now - e->dv[i].at < e->row.silent_ms;
+        if (flying) {
+            snprintf(out, cap,
+                     "the last wave soaked; waiting for %lld device%s offered the release to "
+                     "have a result (at most --silent-after)",
+                     (long long)flying, flying == 1 ? "" : "s");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* One step of e: start, health, next wave. Under admin. */
 static void step(upd_rollouts *ro, ro_ent *e)
 {
@@ -1336,51 +1385,11 @@ static void step(upd_rollouts *ro, ro_ent *e)
     }
     if (e->members < 0 || mono_ms() - e->members_at >= 2000)
         refresh_members(ro, e);
-    upd_rollout_counts c;
     pthread_rwlock_rdlock(&ro->lk);
-    count_states(e, now, 0, &c);
+    int waits = results_wait(e, now, e->next, sizeof e->next);
     pthread_rwlock_unlock(&ro->lk);
-    int64_t need = e->row.min_success;
-    if (e->members >= 0 && e->members < need)
-        need = e->members;
-    /* the next wave waits until the failure share can be judged (all results count
-     * here, also those from before a resume) */
-    const upd_rollout_counts h = c;
-    int64_t results = h.updated + h.failed + h.rolled_back + h.silent;
-    if (results < sample_needed(&e->row, &h)) {
-        snprintf(e->next, sizeof e->next,
-                 "wave %d soaked; waiting for %lld more device%s to have a result before the "
-                 "failure share is judged (--min-sample %lld)",
-                 e->row.wave, (long long)(sample_needed(&e->row, &h) - results),
-                 sample_needed(&e->row, &h) - results == 1 ? "" : "s",
-                 (long long)e->row.min_sample);
+    if (waits)
         return;
-    }
-    if (c.updated < need) {
-        snprintf(e->next, sizeof e->next,
-                 "wave %d soaked; waiting for %lld of %lld devices to run the release "
-                 "(--min-success %lld)",
-                 e->row.wave, (long long)(need - c.updated), (long long)need,
-                 (long long)e->row.min_success);
-        return;
-    }
-    if (e->row.wave >= e->nw) {
-        /* the last wave: completed once the devices offered it have a result (or have
-         * been gone for --silent-after) */
-        int64_t flying = 0;
-        pthread_rwlock_rdlock(&ro->lk);
-        for (uint32_t i = 0; i < e->ndv; i++)
-            flying += (e->dv[i].st == ST_OFFERED || e->dv[i].st == ST_DOWNLOADING) &&
-                      now - e->dv[i].at < e->row.silent_ms;
-        pthread_rwlock_unlock(&ro->lk);
-        if (flying) {
-            snprintf(e->next, sizeof e->next,
-                     "the last wave soaked; waiting for %lld device%s offered the release to "
-                     "have a result (at most --silent-after)",
-                     (long long)flying, flying == 1 ? "" : "s");
-            return;
-        }
-    }
     if (!e->win_open && e->row.wave < e->nw) {
         char what[64];
         snprintf(what, sizeof what, "wave %d soaked, wave %d is due", e->row.wave, e->row.wave + 1);
@@ -1830,6 +1839,49 @@ static int fill_status(srv *s, const upd_rollout_row *row, const upd_ro_target *
     return 0;
 }
 
+/* What rollout out->row waits for (out->next_*; out->next when the engine of this
+ * server has not said: it opens the waves on one server of several), from the row and
+ * the devices' states this server holds, the same on every server. */
+static void next_of(upd_rollouts *ro, upd_rollout_status *out)
+{
+    int64_t now = upd__now_ms();
+    upd_ro_next nx;
+    upd__ro_next(&out->row, out->nwaves, out->window_open, out->window_change_ms, now, &nx);
+    pthread_rwlock_rdlock(&ro->lk);
+    const ro_ent *e = find_ent(ro, out->row.id);
+    if (nx.kind == UPD_RONEXT_WAITING) {
+        char w[UPD_DETAIL_MAX] = "";
+        if (e && results_wait(e, now, w, sizeof w)) {
+            if (!out->next[0])
+                upd__copy(out->next, sizeof out->next, w);
+        } else if (out->window_open == 0 && out->row.wave < out->nwaves) {
+            nx.kind = UPD_RONEXT_WINDOW;
+            nx.at_ms = out->window_change_ms;
+        } else {
+            nx.kind = UPD_RONEXT_NONE; /* due now: the engine's next step acts */
+        }
+    }
+    pthread_rwlock_unlock(&ro->lk);
+    if (!out->next[0]) {
+        char t[40] = "";
+        if (nx.at_ms > 0)
+            upd__iso_time(nx.at_ms, t, sizeof t);
+        if (nx.kind == UPD_RONEXT_SOAK)
+            snprintf(out->next, sizeof out->next, "wave %d soaks until %s", out->row.wave, t);
+        else if (nx.kind == UPD_RONEXT_START)
+            snprintf(out->next, sizeof out->next, "wave 1 opens at %s (--start-at)", t);
+        else if (nx.kind == UPD_RONEXT_WINDOW) {
+            char w[120];
+            window_text(&out->row, w, sizeof w);
+            snprintf(out->next, sizeof out->next, "wave %d is due; waits for %s%s%s", nx.wave, w,
+                     t[0] ? ", which opens at " : "", t);
+        }
+    }
+    out->next_kind = (int)nx.kind;
+    out->next_wave = nx.wave;
+    out->next_at_ms = nx.at_ms;
+}
+
 int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, char *why,
                         size_t whylen)
 {
@@ -1873,6 +1925,8 @@ int upd__rollout_status(upd_rollouts *ro, int64_t id, upd_rollout_status *out, c
     } else {
         rc = fill_status(s, &out->row, tgt, &sl, NULL, out, why, whylen);
     }
+    if (rc == 0)
+        next_of(ro, out);
     if (rc == 0) {
         /* the health sentence over the results the rule counts */
         upd_rollout_counts c;

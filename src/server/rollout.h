@@ -124,6 +124,10 @@ typedef struct upd_rollout_status {
     int window_open;             /* 1 open or no window, 0 closed, -1 not known (not active) */
     int64_t window_change_ms;    /* when it next opens or closes; -1 never or not known */
     char next[UPD_DETAIL_MAX];   /* what it waits for */
+    /* the same as data (ronext.h): an upd_ro_next_kind, the wave that opens next (0
+     * none) and when (-1 not known) */
+    int next_kind, next_wave;
+    int64_t next_at_ms;
 } upd_rollout_status;
 
 /* Create r (release_id, target, waves, thresholds... as given; state and times are set

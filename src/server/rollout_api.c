@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rollout.h"
+#include "ronext.h"
 #include "rowindow.h"
 #include "roreasons.h"
 #include "srv.h"
@@ -125,6 +126,18 @@ cJSON *upd__rollout_status_json(const upd_rollout_status *st, int plan)
     if (!plan) {
         cJSON_AddStringToObject(j, "health", st->health);
         cJSON_AddStringToObject(j, "next", st->next);
+        /* the same as data (ronext.h): what ("soak", "window", "start", "paused",
+         * "waiting", null), the wave it opens, when (null: not a time) */
+        const char *kind = upd__ro_next_name((upd_ro_next_kind)st->next_kind);
+        if (kind)
+            cJSON_AddStringToObject(j, "next_kind", kind);
+        else
+            cJSON_AddNullToObject(j, "next_kind");
+        if (st->next_wave > 0)
+            cJSON_AddNumberToObject(j, "next_wave", st->next_wave);
+        else
+            cJSON_AddNullToObject(j, "next_wave");
+        add_time(j, "next_at", st->next_at_ms);
         /* the delivery window now: open (true/false; null when it has none or the rollout
          * is over) and when that changes */
         if (st->row.window[0] && st->window_open >= 0) {

@@ -252,6 +252,18 @@ def t_spread():
               "both servers count every device: a %r, b %r, devices (failed, updated) %r" % (
                   counts(a), counts(b), (failed, updated)))
         print("paused once: %s" % ro.show(b, rid)["reason"])
+        # what a rollout waits for, the same on both servers (ronext.h): paused, then a new
+        # rollout's soak (b opens no wave: it tells from the row it read back)
+        check(all(ro.show(srv, rid)["next_kind"] == "paused" for srv in (a, b)), "both: paused")
+        eq(a.api("POST", "/api/v1/rollouts/%d/abort" % rid, {}).status, 200, "aborted")
+        rid2 = ro.create(a, {"release": new["id"], "waves": "10%,100%", "soak": "2h"})["id"]
+
+        def nexts(srv):
+            r = ro.show(srv, rid2)
+            return r["next_kind"], r["next_wave"], r["next_at"], r["next"]
+        check(wait(lambda: nexts(a)[0] == "soak" and nexts(b) == nexts(a), 10),
+              "b says what a says while wave 1 soaks: a %r, b %r" % (nexts(a), nexts(b)))
+        check(nexts(b)[3].startswith("wave 1 soaks until "), "b's sentence: %r" % (nexts(b),))
     finally:
         for srv in (b, a):
             if srv:

@@ -199,6 +199,11 @@ export async function rollouts(srv, browser, outDir) {
   const ro = (await srv.api('GET', '/rollouts/' + id)).json;
   eq([ro.target, ro.waves, ro.state], [filt, '50%,100%', 'running'], 'the rollout as created');
   eq(await page.locator('table.waves tbody tr').count(), 2, 'two waves shown');
+  // while wave 1 soaks: when wave 2 opens, counted down, with the soak (not a dash)
+  eq([ro.next_kind, ro.next_wave], ['soak', 2], 'the API: wave 2 after the soak');
+  const nextShown = await page.locator('#ro-next').textContent();
+  check(/^wave 2 opens in (1 h|59 min|58 min) \(soak 1 h\)$/.test(nextShown),
+    'Next while wave 1 soaks: ' + nextShown);
   await shot(page, outDir, 'rollout-running');
 
   // devices fail it: the reasons per wave, as the API groups them
@@ -228,6 +233,8 @@ export async function rollouts(srv, browser, outDir) {
   await page.getByText('Pausing: done.').waitFor();
   eq((await srv.api('GET', '/rollouts/' + id)).json.state, 'paused', 'paused on the server');
   check(/paused/.test(await page.locator('#ro-reason').textContent()), 'the pause sentence shown');
+  check(/^nothing opens while the rollout is paused/.test(await page.locator('#ro-next').textContent()),
+    'Next while paused: ' + await page.locator('#ro-next').textContent());
   await shot(page, outDir, 'rollout-paused');
   // a second pause is refused by the server, in its words (API call from the page)
   const again = await page.evaluate(async (rid) => {
@@ -237,6 +244,20 @@ export async function rollouts(srv, browser, outDir) {
     return [r.status, (await r.json()).error];
   }, id);
   eq(again[0], 409, 'pausing a paused rollout: 409');
+  // outside its delivery window: when the window opens, on the rollout zone's clock
+  const tokyo = (new Date().getUTCHours() + 9) % 24;
+  const hh = (n) => String(n % 24).padStart(2, '0') + ':00';
+  const made = (await srv.api('POST', '/rollouts', {release: r11.id, target: 'tool=doctor',
+    window: hh(tokyo + 2) + '-' + hh(tokyo + 3), tz: 'Asia/Tokyo'})).json;
+  const win = (await srv.api('GET', '/rollouts/' + made.id)).json;
+  eq([win.next_kind, win.window_open], ['window', false], 'the API: waits for the window');
+  await page.goto(srv.url + '/#/rollouts/' + win.id);
+  await page.locator('#ro-next').waitFor();
+  const winShown = await page.locator('#ro-next').textContent();
+  check(new RegExp('^wave 1 is due; outside the delivery window ' + hh(tokyo + 2) + '-' +
+    hh(tokyo + 3) + ' \\(Asia/Tokyo\\), which opens \\w{3} ' + hh(tokyo + 2) +
+    ' Asia/Tokyo, in (\\d h( \\d+ min)?|\\d+ min)$').test(winShown), 'Next outside the window: ' + winShown);
+  await shot(page, outDir, 'rollout-window');
   await page.goto(srv.url + '/#/rollouts');
   await page.locator('table.rollouts').waitFor();
   check((await page.locator('table.rollouts').textContent()).includes('paused'), 'the list');

@@ -7,6 +7,48 @@ import {ago, fmtTime, h, message, table} from '../dom.js';
 
 const ACTIVE = ['scheduled', 'running', 'paused'];
 
+// "1 h 40 min", "59 min", "45 s", "2 d 3 h": a span of ms, to the minute past an hour.
+export function span(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + ' s';
+  const m = Math.round(s / 60), d = Math.floor(m / 1440), hr = Math.floor((m % 1440) / 60), mn = m % 60;
+  if (d) return d + ' d' + (hr ? ' ' + hr + ' h' : '');
+  return hr ? hr + ' h' + (mn ? ' ' + mn + ' min' : '') : mn + ' min';
+}
+
+// The wall clock time of ISO time t in zone tz ("Mon 02:00 Europe/Berlin"), as the
+// rollout's window counts it; the ISO time when the browser does not know the zone.
+function zoned(t, tz) {
+  try {
+    return new Intl.DateTimeFormat('en-GB', {timeZone: tz, weekday: 'short', hour: '2-digit',
+      minute: '2-digit', hourCycle: 'h23'}).format(new Date(t)) + ' ' + tz;
+  } catch (e) {
+    return t;
+  }
+}
+
+// What the rollout waits for, from the server's next_kind / next_at (ronext.h), as a
+// countdown: "wave 2 opens in 1 h 40 min (soak 2 h)"; the server's sentence otherwise.
+export function nextText(r, now = Date.now()) {
+  const left = r.next_at ? Date.parse(r.next_at) - now : 0;
+  const wave = r.next_wave ? 'wave ' + r.next_wave : 'the last wave';
+  switch (r.next_kind) {
+    case 'soak':
+      return r.next_wave
+        ? 'wave ' + r.next_wave + ' opens in ' + span(left) + ' (soak ' + span(r.soak_s * 1000) + ')'
+        : 'the last wave soaks for ' + span(left) + ' more (soak ' + span(r.soak_s * 1000) + ')';
+    case 'start':
+      return 'wave 1 opens in ' + span(left) + ' (' + fmtTime(r.next_at) + ')';
+    case 'window':
+      return wave + ' is due; outside the delivery window ' + r.window + ' (' + r.tz + ')' +
+        (r.next_at ? ', which opens ' + zoned(r.next_at, r.tz) + ', in ' + span(left) : '');
+    case 'paused':
+      return 'nothing opens while the rollout is paused: Resume goes on';
+    default:
+      return r.next || '—';
+  }
+}
+
 function stateBadge(st) {
   const cls = st === 'running' || st === 'completed' ? 'good' : st === 'paused' ? 'warn'
     : st === 'aborted' ? 'bad' : '';
@@ -160,7 +202,7 @@ async function rolloutPage(root, id, ctx) {
         fact('Platform', r.platform),
         fact('Waves', r.waves + ' (opened ' + r.wave + ')'),
         fact('Health', r.health || '—'),
-        fact('Next', r.next || '—'),
+        fact('Next', h('span', {id: 'ro-next', title: r.next || ''}, nextText(r))),
         fact('Thresholds', 'at most ' + r.max_failures + ' failures, judged after ' + r.min_sample +
           ' results; soak ' + r.soak_s + ' s'),
         fact(r.start_at ? 'Starts at' : 'Created', fmtTime(r.start_at || r.created)),
