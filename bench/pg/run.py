@@ -75,6 +75,9 @@ PG_SETTINGS = {"fsync": "on", "synchronous_commit": "off", "full_page_writes": "
                "shared_buffers": "128MB", "max_connections": "400"}
 
 
+STARTED = []  # every process started here: stopped on the way out, whatever happens
+
+
 def log(msg):
     print("[bench/pg %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
 
@@ -188,6 +191,7 @@ class Server:
         env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
         self.p = subprocess.Popen(pinned(cmd, "server"), stdout=open(self.logf, "w"),
                                   stderr=subprocess.STDOUT, env=env)
+        STARTED.append(self.p)
         self.port = None
         for _ in range(300):
             m = re.search(r"^listening on http://127\.0\.0\.1:(\d+)", open(self.logf).read(),
@@ -303,8 +307,10 @@ def wrk(port, reqfile, threads, conns, mix_args):
     cmd = ["timeout", str(DURATION + 15), "wrk", "-t%d" % threads, "-c%d" % conns,
            "-d%ds" % DURATION, "-s", script, "http://127.0.0.1:%d" % port, "--", reqfile] + \
         [str(a) for a in (mix_args or [])]
-    return subprocess.Popen(pinned(cmd, "wrk"), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(pinned(cmd, "wrk"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    STARTED.append(p)
+    return p
 
 
 def parse_wrk(out):
@@ -444,6 +450,7 @@ def bench_sim(tmp, pg):
                str(first), "--seed", "1", "--json", "--quiet"]
         sims.append(subprocess.Popen(pinned(cmd, "wrk"), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True))
+        STARTED.append(sims[-1])
     outs = []
     sim_rss = []
     for p in sims:
@@ -811,6 +818,7 @@ def main():
     def on_signal(sig, _frame):
         raise SystemExit(130)
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         pg = Cluster(tmp)
         log("PostgreSQL %s, %s" % (pg.version, pg.st["url"]))
@@ -828,6 +836,14 @@ def main():
         load_after = open("/proc/loadavg").read().split()[:3]
         write_report(checks, sim, pg, load_before, load_after)
     finally:
+        for p in STARTED:
+            if p.poll() is None:
+                p.terminate()
+        for p in STARTED:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
         if pg:
             pg.close()
         if os.environ.get("KEEP_WORK"):
