@@ -853,9 +853,12 @@ def main():
     return 0
 
 
+COMMIT = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
+                        capture_output=True, text=True).stdout.strip()  # at the start
+
+
 def write_report(checks, sim, pg, load_before, load_after):
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
+    commit = COMMIT
     model = ""
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
