@@ -658,7 +658,11 @@ def report_sim(s):
     ok = all(j for _, j, _ in outs)
     if not ok:
         for rc, j, e in outs:
-            L.append("A simulator failed (exit status %s): `%s`" % (rc, e.strip()[-400:]))
+            if rc == 124:
+                L.append("A simulator was stopped after %d s (SIM_MAX_S): the run did not "
+                         "finish in time; what the database holds is counted below." % SIM_MAX_S)
+            elif not j:
+                L.append("A simulator failed (exit status %s): `%s`" % (rc, e.strip()[-400:]))
         L.append("")
     js = [j for _, j, _ in outs if j]
     tot = {k: sum(j.get(k, 0) for j in js) for k in ("devices", "updated", "current", "checks",
