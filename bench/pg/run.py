@@ -467,6 +467,10 @@ def bench_sim(tmp, pg):
     cpu = meter.stop()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the simulators, reaped by now
     cpu["simulators"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    t1 = time.time()
+    for srv in (a, b):  # an admin read waits until the writer wrote what it holds
+        srv.api("GET", "/devices?limit=1")
+    drain_s = time.time() - t1
     dropped = {s.name: s.dropped() for s in (a, b)}
     hwm = {s.name: status_kb(s.p.pid, "VmHWM") for s in (a, b)}
     t1 = time.time()
@@ -486,7 +490,7 @@ def bench_sim(tmp, pg):
     sizes["_database"] = int(pg.sql(url, "SELECT pg_database_size(current_database())").strip())
     events_total = sum(counts.values())
     return {"wall": wall, "outs": outs, "cpu": cpu, "dropped": dropped, "rcs": rcs,
-            "flush_s": flush_s, "peak": sampler.peak, "hwm": hwm, "counts": counts,
+            "flush_s": flush_s, "drain_s": drain_s, "peak": sampler.peak, "hwm": hwm, "counts": counts,
             "devices": devices, "on_new": on_new, "sizes": sizes, "events_total": events_total,
             "sim_rss": sim_rss}
 
@@ -700,8 +704,9 @@ def report_sim(s):
         ", ".join("%.0f" % (k / 1024) for k in s["sim_rss"]), s["cpu"]["simulators"]))
     L.append("| machine busy during the run (all CPUs, other jobs included) | %.0f%% |" % (
         100 * s["cpu"]["_machine_busy"] / s["cpu"]["_machine_total"]))
-    L.append("| servers' stop (SIGTERM: queued records written) | %.1f s, exit %s |" % (
-        s["flush_s"], ", ".join(str(v) for v in s["rcs"].values())))
+    L.append("| after the simulators: the writers' queues written (an admin read waits for "
+             "it), then the servers' stop (SIGTERM) | %.1f s, %.1f s, exit %s |" % (
+                 s["drain_s"], s["flush_s"], ", ".join(str(v) for v in s["rcs"].values())))
     L.append("")
     cp = s["cpu"]
     ours = {"the simulators": cp["simulators"], "the two servers": cp["sim-a"] + cp["sim-b"],
