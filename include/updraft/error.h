@@ -38,19 +38,28 @@
       "with gzip -9")                                                                              \
     X(EUNSUPPORTED, -19, "this firmware feature is not supported by updraft yet")                  \
     X(EVERSION, -30, "the version string is empty or too long (max 255 characters)")               \
-    X(ENOFIT, -40, "the image would not be accepted by the device (see the explanation)")        \
+    X(ENOFIT, -40, "the image would not be accepted by the device (see the explanation)")          \
     X(ESHA256, -50,                                                                                \
-      "the downloaded image's SHA-256 does not match the announced one: the download was "        \
-      "corrupted or the server sent another file; the update was not installed, check again")     \
+      "the downloaded image's SHA-256 does not match the announced one: the download was "         \
+      "corrupted or the server sent another file; the update was not installed, check again")      \
     X(EIMAGE, -51,                                                                                 \
-      "the downloaded file is not an image this device can boot (inspector, see the detail "      \
-      "code): the update was not installed; publish the right .bin for this device")             \
+      "the downloaded file is not an image this device can boot (inspector, see the detail "       \
+      "code): the update was not installed; publish the right .bin for this device")               \
     X(ESTATE, -52,                                                                                 \
-      "the boot command could not be written to persistent state (RTC memory / otadata): "        \
-      "the update was not installed; check the port's state operations")                          \
+      "the boot command could not be written to persistent state (RTC memory / otadata): "         \
+      "the update was not installed; check the port's state operations")                           \
     X(ERESUME, -53,                                                                                \
-      "the server's answer to a resumed download (Range) does not match the interrupted one "    \
-      "(other length, ETag or range): progress dropped, the next check starts over")
+      "the server's answer to a resumed download (Range) does not match the interrupted one "      \
+      "(other length, ETag or range): progress dropped, the next check starts over")               \
+    X(EKEY, -60,                                                                                   \
+      "the public key is not an RSA key of 2048 to 3072 bits with an odd exponent, in PEM or "     \
+      "DER (PUBLIC KEY or RSA PUBLIC KEY): give the device the .pub file of `updraft keygen`")     \
+    X(ESIGLEN, -61,                                                                                \
+      "the signature is not as long as the key's modulus (256 bytes for RSA-2048, 384 for "        \
+      "RSA-3072): sign the image with the key whose public half the device holds")                 \
+    X(ESIGNATURE, -62,                                                                             \
+      "the signature does not verify with the device's key: the image was changed after "          \
+      "signing or signed with another key; sign it again with `updraft sign --key KEY`")
 
 /* The constants: UPD_EINVAL, UPD_ETRUNC, ... */
 enum upd_errno {

@@ -28,6 +28,8 @@
 #include "devtext.h"
 #include "simfirm.h"
 #include "toolmark.h"
+#include "updraft/error.h"
+#include "updraft/rsa.h"
 
 #ifndef UPD_HAVE_SIM
 int upd_cmd_sim(int argc, char **argv)
@@ -327,7 +329,9 @@ typedef struct slot {
 
 typedef struct fleet {
     opts o;
-    upd_sig_key *sigkey; /* --pubkey: every ESP8266 device verifies with it */
+    upd_sig_key *sigkey;   /* --pubkey, as loaded and checked on the host (GnuTLS) */
+    upd_rsa_verifier *rsa; /* ... and as the devices hold it: the device library's RSA
+                              verifier (updraft/rsa.h), one for all (one thread) */
     sdev *dev;
     slot *slots;
     int *free_slots, nfree;
@@ -1419,14 +1423,28 @@ static int setup_auth(fleet *fl)
 }
 
 /* --pubkey: the device's firmware verifies signatures (the core's Update.installSignature)
- * with the key, through the GnuTLS verifier (src/host/signing.h). */
+ * with the key, through the device library's own verifier (src/client/crypto, what a
+ * port without a crypto library links), not the host's GnuTLS. */
 static void sim_verifier(fleet *fl, sdev *d)
 {
-    if (!fl->sigkey || d->d.refuse || fl->o.platform != UPD_SIM_ESP8266)
+    if (!fl->rsa || d->d.refuse || fl->o.platform != UPD_SIM_ESP8266)
         return;
-    d->d.port.crypto.verify = upd_sig_port_verify;
-    d->d.port.crypto.verify_ctx = fl->sigkey;
-    d->d.port.crypto.verify_sig_len = upd_sig_key_sig_len(fl->sigkey);
+    upd_rsa_port_init(&d->d.port.crypto, fl->rsa);
+}
+
+/* The device's copy of the --pubkey key: its public half as PEM, read by the device
+ * library. 0, or -1 with the reason in err. */
+static int sim_device_key(fleet *fl, char *err, size_t errlen)
+{
+    char *pem = upd_sig_key_public_pem(fl->sigkey);
+    fl->rsa = calloc(1, sizeof *fl->rsa);
+    int e = pem && fl->rsa ? upd_rsa_key_from_pem(&fl->rsa->key, pem, strlen(pem), &fl->rsa->work)
+                           : UPD_EINVAL;
+    free(pem);
+    if (e != 0)
+        snprintf(err, errlen, "%s: the device library's RSA verifier cannot use it (%s): %s",
+                 fl->o.pubkey, upd_sig_key_desc(fl->sigkey), upd_strerror(e));
+    return e == 0 ? 0 : -1;
 }
 
 static int setup(fleet *fl)
@@ -1833,6 +1851,14 @@ int upd_cmd_sim(int argc, char **argv)
             free(fl);
             return 2;
         }
+        if (sim_device_key(fl, kerr, sizeof kerr) != 0) {
+            fprintf(stderr, "updraft sim: --pubkey %s\n", kerr);
+            free(fl->rsa);
+            upd_sig_key_free(fl->sigkey);
+            free(fl->auths);
+            free(fl);
+            return 2;
+        }
     }
     if (o->parallel > o->devices)
         o->parallel = o->devices;
@@ -1864,6 +1890,7 @@ int upd_cmd_sim(int argc, char **argv)
     free(fl->wakes);
     upd_simfirm_free(&fl->firm);
     upd_sig_key_free(fl->sigkey);
+    free(fl->rsa);
     free(fl->auths);
     free(fl);
     return ok ? 0 : 1;

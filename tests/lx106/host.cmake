@@ -46,6 +46,12 @@ endforeach()
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_CLIENT_LIB})
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-min.a)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-full.a)
+# The device crypto library and its tests (tests/crypto).
+set(UPD_LX106_CRYPTO_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-crypto.a)
+set(UPD_LX106_CRYPTO_VECTORS_ELF ${UPD_LX106_BINARY_DIR}/tests/crypto/test_rsa_vectors.elf)
+set(UPD_LX106_SHA256_ELF ${UPD_LX106_BINARY_DIR}/tests/crypto/test_sha256.elf)
+list(APPEND UPD_LX106_ELFS ${UPD_LX106_CRYPTO_LIB} ${UPD_LX106_CRYPTO_VECTORS_ELF}
+     ${UPD_LX106_SHA256_ELF})
 # The ESP8266 port over a fake SDK (tests/esp8266).
 set(UPD_LX106_ESP8266_ELF ${UPD_LX106_BINARY_DIR}/tests/esp8266/test_esp8266_port.elf)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_ESP8266_ELF})
@@ -113,3 +119,27 @@ set_tests_properties(lx106.client_no_malloc lx106.client_size PROPERTIES LABELS 
 # SDK of tests/esp8266, on the ESP8266's CPU.
 add_test(NAME lx106.esp8266_port COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_ESP8266_ELF})
 set_tests_properties(lx106.esp8266_port PROPERTIES TIMEOUT 90 LABELS lx106)
+
+# The device crypto library (src/client/crypto: SHA-256, the RSA verifier) on the
+# ESP8266's CPU: the vectors `updraft keygen` and `updraft sign` make now (vectors.py),
+# read through semihosting in 4 KB pieces as from flash; -icount shift=4 makes CCOUNT
+# count instructions (the test calibrates it and prints instructions per step and the
+# stack of the key set-up and of the verification; ctest -R crypto_vectors -V).
+# No heap, and its size (docs/client.md "A verifier for ports without crypto").
+find_program(UPD_LX106_PYTHON3 python3 REQUIRED)
+add_test(NAME lx106.crypto_vectors
+         COMMAND ${UPD_LX106_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/crypto/vectors.py
+                 $<TARGET_FILE:updraft> $<TARGET_FILE:mkimage> --
+                 ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_CRYPTO_VECTORS_ELF}
+                 -icount shift=4)
+add_test(NAME lx106.crypto_sha256
+         COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_SHA256_ELF})
+add_test(NAME lx106.crypto_no_malloc
+         COMMAND ${CMAKE_COMMAND} -DNM=${UPD_LX106_NM} -DLIB=${UPD_LX106_CRYPTO_LIB}
+                 -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
+add_test(NAME lx106.crypto_size
+         COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE} "-DLIBS=${UPD_LX106_CRYPTO_LIB}=4096"
+                 "-DWHAT=the device crypto library" -DDOC=docs/client.md
+                 -P ${CMAKE_CURRENT_LIST_DIR}/check-size.cmake)
+set_tests_properties(lx106.crypto_vectors lx106.crypto_sha256 lx106.crypto_no_malloc
+                     lx106.crypto_size PROPERTIES TIMEOUT 240 LABELS lx106)

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """A signed fleet in `updraft sim` (docs/signing.md): ESP8266 devices built for signed
-updates (--pubkey: the real device engine with a GnuTLS RSA verifier as the port's
-crypto.verify) against the real `updraft serve` on 127.0.0.1:
+updates (--pubkey: the real device engine with the device library's own RSA verifier,
+src/client/crypto, as the port's crypto.verify) against the real `updraft serve` on
+127.0.0.1:
 
-- a release signed by `updraft sign` with the fleet's key: every device installs it;
+- a release signed by `updraft sign` with the fleet's key (RSA-2048, and RSA-3072 for a
+  fleet holding a 3072-bit key): every device installs it;
 - the same release changed after signing (two bits flipped so that the image's own XOR
-  checksum still holds: the server and the boot loader would not notice), one signed with
-  another key, and an unsigned one: every device refuses it with Updater error 12 and
-  keeps running its old image (nothing copied, nothing bricked); devices without a key
-  install the changed one, so it is the signature check that refuses it.
+  checksum still holds: the server and the boot loader would not notice), one bit of
+  its signature flipped, one signed with another key, and an unsigned one: every device
+  refuses it with Updater error 12 and keeps running its old image (nothing copied,
+  nothing bricked); devices without a key install the changed one, so it is the
+  signature check that refuses it;
+- a key the device library cannot use (RSA-4096, made by openssl when it is there) is
+  refused by `updraft sim` with the reason.
 
 usage: test_sim_signed.py UPDRAFT_BINARY MKIMAGE_BINARY
 Python 3 standard library only."""
@@ -61,20 +66,29 @@ def flip_two_bits(data):
 def main():
     tmp = tempfile.mkdtemp(prefix="updraft-simsigned-")
     key, other = os.path.join(tmp, "fleet.key"), os.path.join(tmp, "other.key")
+    key3 = os.path.join(tmp, "fleet3072.key")
     run("keygen", key)
     run("keygen", other)
+    run("keygen", key3, "--type", "rsa3072")
     img = os.path.join(tmp, "app.bin")
     subprocess.run([MKIMAGE, "esp8266-app", img, "150000", "7", "2.0.0"], check=True)
     payload = open(img, "rb").read()
     run("sign", img, "--key", key, "-o", img + ".signed")
     signed = open(img + ".signed", "rb").read()
     run("sign", img, "--key", other, "-o", img + ".other")
-    cases = [("signed with the fleet's key", signed, True),
+    run("sign", img, "--key", key3, "-o", img + ".3072")
+    signed3 = open(img + ".3072", "rb").read()
+    sigflip = bytearray(signed)
+    sigflip[len(payload) + 17] ^= 0x10
+    cases = [("signed with the fleet's key", signed, True, key),
+             ("signed with the fleet's RSA-3072 key", signed3, True, key3),
              ("changed after signing", flip_two_bits(signed[:len(payload)]) +
-              signed[len(payload):], False),
-             ("signed with another key", open(img + ".other", "rb").read(), False),
-             ("unsigned", payload, False)]
-    for i, (what, data, good) in enumerate(cases):
+              signed[len(payload):], False, key),
+             ("one bit of the signature flipped", bytes(sigflip), False, key),
+             ("RSA-3072 signature, RSA-2048 devices", signed3, False, key),
+             ("signed with another key", open(img + ".other", "rb").read(), False, key),
+             ("unsigned", payload, False, key)]
+    for i, (what, data, good, key) in enumerate(cases):
         srv = Server(tmp, "data%d" % i)
         try:
             upload(srv, data, "2.0.0")
@@ -101,6 +115,15 @@ def main():
                          os.path.join(tmp, "missing.pub")], capture_output=True, text=True)
     check(rc.returncode == 2 and "--pubkey" in rc.stderr and "cannot open" in rc.stderr,
           "a missing --pubkey file: %r" % rc.stderr)
+    big = os.path.join(tmp, "rsa4096.pem")
+    if subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                       "rsa_keygen_bits:4096", "-out", big], capture_output=True).returncode == 0:
+        rc = subprocess.run([BIN, "sim", "--server", "http://127.0.0.1:9/update", "--pubkey", big],
+                            capture_output=True, text=True)
+        check(rc.returncode == 2 and "RSA-4096" in rc.stderr and "2048 to 3072" in rc.stderr,
+              "an RSA-4096 --pubkey is refused with the reason: %r" % rc.stderr)
+    else:
+        print("no openssl: the RSA-4096 refusal is not checked")
     if FAILS:
         print("%d check(s) failed" % len(FAILS))
         sys.exit(1)

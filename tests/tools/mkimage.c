@@ -5,6 +5,8 @@
  *
  * KIND: esp8266-app (Arduino eboot + app, core 2.x layout, 4 MB DIO), esp8266-app-crc
  * (core 3.x length/CRC words at 0x1010), esp8266-app-gz (gzip of esp8266-app),
+ * esp8266-app-tiny (the same layout with small segments: CODE_BYTES plus about 5 KB, for
+ * tests that hold a whole image in a device's RAM, tests/crypto),
  * esp32-app and esp32c3-app (SHA-256 appended, app description with VERSION),
  * esp32-bootloader, html (an error page saved as .bin), empty. CODE_BYTES is the
  * length of the big code segment (default 200000); SEED varies the bytes. */
@@ -32,6 +34,16 @@ static int32_t esp8266(uint8_t *buf, uint32_t cap, uint32_t code, int crc, uint3
         {0x3FFE8980u, 1281u, seed + 5},
     };
     tw_arduino_opts o = {2, 0x40, crc ? 2u : 1u, segs, 5, crc ? TW_CRC_AT_1010 : TW_CRC_NONE};
+    return tw_arduino_bin(buf, cap, &o);
+}
+
+static int32_t esp8266_tiny(uint8_t *buf, uint32_t cap, uint32_t code, uint32_t seed)
+{
+    tw_seg segs[] = {{0x40201010u, code, seed + 1},
+                     {0x40100000u, 903u, seed + 2},
+                     {0x3FFE8000u, 36u, seed + 3},
+                     {0x3FFE8030u, 99u, seed + 4}};
+    tw_arduino_opts o = {2, 0x40, 1u, segs, 4, TW_CRC_NONE};
     return tw_arduino_bin(buf, cap, &o);
 }
 
@@ -81,6 +93,8 @@ int main(int argc, char **argv)
     int32_t n = -1;
     if (!strcmp(kind, "esp8266-app") || !strcmp(kind, "esp8266-app-crc")) {
         n = esp8266(buf, cap, code, !strcmp(kind, "esp8266-app-crc"), seed);
+    } else if (!strcmp(kind, "esp8266-app-tiny")) {
+        n = esp8266_tiny(buf, cap, code, seed);
     } else if (!strcmp(kind, "esp8266-app-gz")) {
         n = esp8266(buf, cap, code, 0, seed);
         uint32_t gcap = (uint32_t)n + (uint32_t)n / 1000u + 1024u;
