@@ -23,7 +23,8 @@ Writes bench/results/pgstore.md. Three measurements:
 usage: bench/pgstore/run.py     (cmake --preset release && cmake --build --preset release)
 Settings (environment): UPDRAFT (default build/release/src/cli/updraft), BEFORE (an
 older updraft binary to compare with; default none: only this build), MKIMAGE,
-ROUNDS (50), WARMUP (10), IDLE (20 s), BENCH_RESULTS (default bench/results/pgstore.md; empty:
+ROUNDS (50), WARMUP (10), IDLE (65 s: more than the minute between two reads of
+every rollout device's state), BENCH_RESULTS (default bench/results/pgstore.md; empty:
 print only), PARTS (default batch,events,idle; results are written only when all run). Python 3 standard library and Debian's postgresql; loopback only."""
 import http.client
 import json
@@ -46,7 +47,7 @@ BEFORE = os.environ.get("BEFORE", "")
 MK = os.environ.get("MKIMAGE", os.path.join(ROOT, "build/release/tests/cli/mkimage"))
 ROUNDS = int(os.environ.get("ROUNDS", "50"))
 WARMUP = int(os.environ.get("WARMUP", "10"))
-IDLE = int(os.environ.get("IDLE", "20"))
+IDLE = int(os.environ.get("IDLE", "65"))  # > 60 s: includes a whole read-back
 PARTS = os.environ.get("PARTS", "batch,events,idle").split(",")
 OUT = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/results/pgstore.md"))
 TOKEN = "bench-pg-token-0123456789"
@@ -244,8 +245,8 @@ INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, ske
                     free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms,
                     last_result, last_event_ms)
   SELECT m, m, 'esp8266', '15602487', '2.5.0', '1.2.0', 400000, md5('3'), 1695744, 4194304,
-         'sketch', '10.0.0.1', 'ESP8266-http-Update', {now} - 3456000000, {now} - (g % 72000000),
-         'up to date', {now} - (g % 72000000)
+         'sketch', '10.0.0.1', 'ESP8266-http-Update', {now} - 3456000000, {now} - (g * 719 % 72000000),
+         'up to date', {now} - (g * 719 % 72000000)
   FROM (SELECT g, '5C:CF:7F:' || upper(lpad(to_hex((g >> 16) & 255), 2, '0') || ':' ||
                lpad(to_hex((g >> 8) & 255), 2, '0') || ':' || lpad(to_hex(g & 255), 2, '0')) m
         FROM generate_series(1::bigint, {ndev}) g) d;
@@ -315,9 +316,16 @@ def settle(srv, most=60):
             return
 
 
+def older_first():
+    """The builds for parts 2 and 3, the older first: a newer server migrates the schema
+    (PG_MIGRATIONS), after which an older one refuses the database."""
+    return ([("before", BEFORE)] if BEFORE else []) + [("this build", UPD)]
+
+
 def bench_events(cl, tmp):
     url = cl.database("fleet")
-    srv = Server(UPD, url, tmp, "fleet-schema")  # the schema
+    bins = older_first()
+    srv = Server(bins[0][1], url, tmp, "fleet-schema")  # the schema
     srv.stop()
     now = int(time.time() * 1000)
     log("filling %d devices and %d events" % (NDEV, NEV))
@@ -334,7 +342,7 @@ def bench_events(cl, tmp):
               "/api/v1/events?mac=%s&kind=updated&limit=50" % q),
              ("all events, newest 50", "/api/v1/events?limit=50")]
     rows = []
-    bins = [("this build", UPD)] + ([("before", BEFORE)] if BEFORE else [])
+    found = {}
     for name, binary in bins:
         srv = Server(binary, url, tmp, "fleet-%s" % name.replace(" ", ""))
         try:
@@ -344,8 +352,7 @@ def bench_events(cl, tmp):
                 log("%s: %s: p95 %.1f ms" % (name, what, rows[-1][4]))
         finally:
             srv.stop()
-    found = {name: plans(cl, url, binary, tmp, [p for _, p in paths], name)
-             for name, binary in bins}
+        found[name] = plans(cl, url, binary, tmp, [p for _, p in paths], name)
     return url, mac, nmac, rows, found
 
 
@@ -359,36 +366,32 @@ def idle_cpu(cl, srv):
     return (a1 - a0) * per, (b1 - b0) * per
 
 
-def bench_idle(cl, url, tmp):
+def bench_idle(cl, tmp):
+    """Part 3: per build, a database of its own with NDEV devices (a newer build migrates
+    the schema, which an older one then refuses): idle without a rollout, then with a
+    running rollout whose NDEV devices all have a state in it."""
     rows = []
-    bins = [("this build", UPD)] + ([("before", BEFORE)] if BEFORE else [])
-    for name, binary in bins:
-        srv = Server(binary, url, tmp, "idle-%s" % name.replace(" ", ""))
+    for n, (name, binary) in enumerate(older_first()):
+        url = cl.database("idle_%d" % n)
+        srv = Server(binary, url, tmp, "idle-schema-%d" % n)
+        srv.stop()
+        pgcluster.psql(url, FILL.format(now=int(time.time() * 1000), ndev=NDEV, nev=0))
+        srv = Server(binary, url, tmp, "idle-%d" % n)
         try:
             settle(srv)
             rows.append((name, "no rollout") + idle_cpu(cl, srv))
             log("%s idle, no rollout: server %.1f ms/s, PostgreSQL %.1f ms/s" % (
                 name, rows[-1][2], rows[-1][3]))
-        finally:
-            srv.stop()
-    # a running rollout whose devices all have a state in it
-    srv = Server(UPD, url, tmp, "idle-rollout")
-    try:
-        f = os.path.join(tmp, "app.bin")
-        subprocess.run([MK, "esp8266-app", f, "250000", "7"], check=True)
-        rel = json.loads(srv.call("POST", "/api/v1/releases?version=2.0.0", open(f, "rb").read(),
-                                  "application/octet-stream"))
-        ro = json.loads(srv.call("POST", "/api/v1/rollouts", json.dumps(
-            {"release": rel["id"], "waves": "100%", "max_failures": "50%"})))
-        pgcluster.psql(url, "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) SELECT "
-                       "%d, mac, CASE WHEN (last_seen_ms %% 3) = 0 THEN 'offered' ELSE "
-                       "'updated' END, last_seen_ms FROM devices" % ro["id"])
-    finally:
-        srv.stop()
-    for name, binary in bins:
-        srv = Server(binary, url, tmp, "idle-ro-%s" % name.replace(" ", ""))
-        try:
-            settle(srv, 30)  # the old read-back may never let it settle
+            f = os.path.join(tmp, "app.bin")
+            subprocess.run([MK, "esp8266-app", f, "250000", "7"], check=True)
+            rel = json.loads(srv.call("POST", "/api/v1/releases?version=2.0.0",
+                                      open(f, "rb").read(), "application/octet-stream"))
+            ro = json.loads(srv.call("POST", "/api/v1/rollouts", json.dumps(
+                {"release": rel["id"], "waves": "100%", "max_failures": "50%"})))
+            pgcluster.psql(url, "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) "
+                           "SELECT %d, mac, CASE WHEN (last_seen_ms %% 3) = 0 THEN 'offered' "
+                           "ELSE 'updated' END, last_seen_ms FROM devices" % ro["id"])
+            time.sleep(5)
             rows.append((name, "a running rollout over %d devices" % NDEV) + idle_cpu(cl, srv))
             log("%s idle, rollout: server %.1f ms/s, PostgreSQL %.1f ms/s" % (
                 name, rows[-1][2], rows[-1][3]))
@@ -428,7 +431,7 @@ def main():
     try:
         batch, left = bench_batch(cl, tmp) if "batch" in PARTS else ({}, {})
         url, mac, nmac, ev, found = bench_events(cl, tmp)
-        idle = bench_idle(cl, url, tmp) if "idle" in PARTS else []
+        idle = bench_idle(cl, tmp) if "idle" in PARTS else []
         pgver = pgcluster.psql(cl.st["url"], "SHOW server_version").strip()
     finally:
         cl.close()

@@ -389,11 +389,12 @@ static const char *const SQL[Q__COUNT] = {
     /* Events newest first, of every device or of one: two statements, so that each has a
      * plan that uses an index (with "mac IS NULL OR mac=$1" PostgreSQL's generic plan
      * walked the whole primary key backwards for a device's events). $3 is the id to
-     * start below (INT64_MAX: the newest). At 1,000,000 events (bench/pgstore/run.py) EXPLAIN
-     * says: Q_EV_LIST: Limit -> Index Scan Backward using events_pkey, Index Cond: id <
-     * $2, Filter: $1 IS NULL OR kind = $1; Q_EV_LIST_MAC: Limit -> Index Scan Backward
-     * using events_mac, Index Cond: mac = $1 AND id < $3, Filter: $2 IS NULL OR kind =
-     * $2. The tails (after an id, oldest first) likewise, forwards. */
+     * start below (INT64_MAX: the newest). At 1,000,000 events PostgreSQL's auto_explain
+     * logs (bench/results/pgstore.md): Q_EV_LIST: Limit -> Index Scan Backward using
+     * events_pkey, Index Cond: (id < '9223372036854775807'::bigint); Q_EV_LIST_MAC (its
+     * generic plan): Limit -> Index Scan Backward using events_mac, Index Cond: ((mac =
+     * $1) AND (id < $3)), Filter: (($2 IS NULL) OR (kind = $2)). The tails (after an id,
+     * oldest first) likewise, forwards. */
     [Q_EV_LIST] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM "
                   "events WHERE id<$2::bigint AND ($1::text IS NULL OR kind=$1) "
                   "ORDER BY id DESC LIMIT $3",
