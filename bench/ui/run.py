@@ -141,6 +141,9 @@ def fill(db, rels):
             at = now - int(30 * 24 * HOUR * (NEV - k) / NEV)
             yield (at, d[0], kind, r3 if kind != "check" else None,
                    250000 if kind.startswith("download") else None, d[17])
+    # tags: one device in 50 "lab", one in 1000 also "kitchen" (the search box's tags)
+    con.execute("UPDATE devices SET tags='lab' WHERE rowid % 50 = 7")
+    con.execute("UPDATE devices SET tags='kitchen,lab' WHERE rowid % 1000 = 7")
     con.executemany("INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) "
                     "VALUES(?,?,?,?,?,?)", events())
     rows = []
@@ -242,16 +245,33 @@ def main():
                 ("device %s (%d events, history 100)" % (mac, nev_mac), "/devices/" + q(mac)),
                 ("its events, newest 50", "/events?mac=%s&limit=50" % q(mac)),
             ]
-            other = [
-                ("devices, first page of 50", "/devices?limit=50"),
-                ("devices, page 1000 of 50", "/devices?limit=50&offset=50000"),
-                ("devices, filter version=1.1.0, 50", "/devices?limit=50&filter=" +
+            # the cursor of page 1001, as the page before it answers it
+            cursor = c.call("GET", "/devices?limit=50&offset=49950")[0]["next"]
+            devices = [
+                ("first page of 50", "/devices?limit=50"),
+                ("page 1001 by offset", "/devices?limit=50&offset=50000"),
+                ("page 1001 by cursor (the dashboard's Next)", "/devices?limit=50&after=" +
+                 cursor),
+                ("filter version=1.1.0, first page", "/devices?limit=50&filter=" +
                  q("version=1.1.0")),
+                ("filter version=1.1.0, page 101", "/devices?limit=50&offset=5000&filter=" +
+                 q("version=1.1.0")),
+                ("filter version<1.2.0 platform=esp8266 seen<24h", "/devices?limit=50&filter=" +
+                 q("version<1.2.0 platform=esp8266 seen<24h")),
+                ("search a part of a MAC", "/devices?limit=50&filter=" + q("mac~0a1b")),
+                ("search a part of a tag", "/devices?limit=50&filter=" + q("tag~kitch")),
+                ("tag=lab (2 % of the fleet), page 11", "/devices?limit=50&offset=500&filter=" +
+                 q("tag=lab")),
+                ("sort=version, page 1001", "/devices?limit=50&offset=50000&sort=version"),
+                ("sort=-mac, page 1001", "/devices?limit=50&offset=50000&sort=-mac"),
+            ]
+            other = [
                 ("event tail after the newest 100", "/events?after=%d" % (last_id - 100)),
             ]
             rows = []
             for group, goal, calls in (("overview page", 100, overview),
-                                       ("device page", 50, device), ("other", None, other)):
+                                       ("device page", 50, device),
+                                       ("devices page", 100, devices), ("other", None, other)):
                 for name, path in calls:
                     p50, p95, mx, size = measure(c, path)
                     rows.append((group, name, path, p50, p95, mx, size, goal))
@@ -287,7 +307,8 @@ def main():
                      % (group, path, name, p50, p95, mx, size, g))
     lines += ["", "Goal judged on the 95th percentile. The overview's figures come from "
               "memory (fleet.c); the device page is one device row and its newest 100 "
-              "events (indexed by MAC)."]
+              "events (indexed by MAC); the Devices table's pages are SQL over the indexes of "
+              "store migration 16 (src/server/devpage.c, devquery.c, store_devsql.c)."]
     text = "\n".join(lines) + "\n"
     print(text)
     if OUT:

@@ -9,6 +9,7 @@
 #include "connguard.h"
 #include "sigrule.h"
 #include "adoption.h"
+#include "devpage.h"
 #include "devsel.h"
 #include "fleet.h"
 #include "lifecycle.h"
@@ -610,21 +611,20 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         f.limit = (int)lv;
         f.offset = ov;
         f.pinned_to = pv;
-        /* sort=mac, -mac, last_seen, -last_seen (the default), first_seen, -first_seen */
-        static const char *const SORTS[UPD_ORDER_COUNT] = {
-            "-last_seen", "last_seen", "mac", "-mac", "-first_seen", "first_seen"};
-        const char *sort = upd__arg(c, "sort");
-        if (sort && *sort) {
-            f.order = -1;
-            for (int i = 0; i < UPD_ORDER_COUNT; i++)
-                if (!strcmp(sort, SORTS[i]))
-                    f.order = i;
-            if (f.order < 0)
-                return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-sort",
-                                        "sort must be last_seen, first_seen or mac, with a '-' "
-                                        "before it for the reverse order (default -last_seen: "
-                                        "the newest seen first)");
-        }
+        /* sort=-last_seen (the default), last_seen, mac, -mac, -first_seen, first_seen,
+         * version, -version; after= the cursor of the page before (devpage.h) */
+        int sort = upd__devpage_sort(upd__arg(c, "sort"));
+        if (sort < 0)
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-sort",
+                                    "sort must be last_seen, first_seen, mac or version, with a "
+                                    "'-' before it for the reverse order (default -last_seen: "
+                                    "the newest seen first; version: in updraft's version "
+                                    "order, 1.10.0 after 1.9.0)");
+        const char *after = upd__arg(c, "after");
+        if (after && off)
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-after",
+                                    "after (the next page's cursor) and offset cannot be used "
+                                    "together: leave offset out");
         f.tool = upd__arg(c, "tool");
         const char *ftext = upd__arg(c, "filter");
         upd_filter *filt = NULL;
@@ -637,13 +637,22 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
             }
         }
         if (f.tool && strcmp(f.tool, "none") && strcmp(f.tool, "any") && strcmp(f.tool, "sim") &&
-            strcmp(f.tool, "doctor"))
+            strcmp(f.tool, "doctor")) {
+            free(filt);
             return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-tool",
                                     "tool must be none (real devices only), any (the devices "
                                     "updraft's tools made), sim or doctor");
+        }
         int64_t total = 0, hidden = -1;
         cJSON *arr = cJSON_CreateArray();
-        int rc = upd__devsel_list(s, &f, filt, ov, lv, collect_device, arr, &total);
+        char next[UPD_DEVPAGE_CURSOR];
+        upd_devpage pg = {&f, filt, sort, ov, lv, after};
+        int rc = upd__devpage_list(s, &pg, collect_device, arr, &total, next, err, sizeof err);
+        if (rc == -1) {
+            free(filt);
+            cJSON_Delete(arr);
+            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-after", "%s", err);
+        }
         if (rc == 0 && f.tool && !strcmp(f.tool, "none")) {
             /* what the listing leaves out: the tools' devices that match the rest */
             upd_device_filter t = f;
@@ -665,6 +674,11 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         if (hidden >= 0)
             cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
         cJSON_AddNumberToObject(j, "offset", (double)ov);
+        cJSON_AddStringToObject(j, "sort", upd__devpage_sort_name(sort));
+        if (next[0])
+            cJSON_AddStringToObject(j, "next", next);
+        else
+            cJSON_AddNullToObject(j, "next");
         cJSON_AddItemToObject(j, "devices", arr);
         return upd__reply_json(r, c, MHD_HTTP_OK, j);
     }

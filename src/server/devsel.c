@@ -1,8 +1,10 @@
 /* Selecting devices with a target filter (devsel.h). */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chip.h"
+#include "devquery.h"
 #include "devsel.h"
 #include "srv.h"
 #include "updraft/version.h"
@@ -52,25 +54,40 @@ int upd__devsel_list(srv *s, const upd_device_filter *pre, const upd_filter *f, 
     if (pre)
         all = *pre;
     all.offset = 0;
-    if (!f || f->nterms == 0) {
-        /* no filter: the store pages by itself */
+    upd_devquery *q = malloc(sizeof *q);
+    if (!q)
+        return UPD_STORE_EFAIL;
+    int rc = upd__devquery_compile(s->store, f, upd__now_ms(), q);
+    for (int i = 0; rc == 0 && pre && i < pre->ncond; i++) /* the caller's own, too */
+        if (q->ncond < (int)(sizeof q->cond / sizeof q->cond[0]))
+            q->cond[q->ncond++] = pre->cond[i];
+    all.cond = q->cond;
+    all.ncond = q->ncond;
+    if (rc == 0 && !q->residual) {
+        /* all of it in SQL: the store counts and pages by itself */
         all.limit = limit > 0 && limit < INT_MAX ? (int)limit : INT_MAX;
         all.offset = offset;
-        int rc = total ? s->store->ops->device_count(s->store, &all, total) : 0;
-        return rc || !cb ? rc : s->store->ops->device_list(s->store, &all, cb, ctx);
+        rc = total ? s->store->ops->device_count(s->store, &all, total) : 0;
+        all.counted = total && rc == 0 ? *total + 1 : 0;
+        if (rc == 0 && cb)
+            rc = s->store->ops->device_list(s->store, &all, cb, ctx);
+    } else if (rc == 0) {
+        /* the rest above the store, over the rows the conditions select */
+        all.limit = INT_MAX;
+        sel x;
+        memset(&x, 0, sizeof x);
+        x.f = f;
+        upd__devsel_env(s, &x.env);
+        x.offset = offset;
+        x.limit = limit;
+        x.cb = cb;
+        x.ctx = ctx;
+        rc = s->store->ops->device_list(s->store, &all, each, &x);
+        if (rc == 0 && total)
+            *total = x.matched;
     }
-    all.limit = INT_MAX;
-    sel x;
-    memset(&x, 0, sizeof x);
-    x.f = f;
-    upd__devsel_env(s, &x.env);
-    x.offset = offset;
-    x.limit = limit;
-    x.cb = cb;
-    x.ctx = ctx;
-    int rc = s->store->ops->device_list(s->store, &all, each, &x);
-    if (rc == 0 && total)
-        *total = x.matched;
+    upd__devquery_free(q);
+    free(q);
     return rc;
 }
 

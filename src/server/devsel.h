@@ -1,6 +1,7 @@
-/* Selecting devices with a target filter (filter.h) over the store: the store's plain
- * pre-selection (upd_device_filter) first, then the filter, in memory, above the store
- * (DESIGN.md "Rules above the store"). Used by the API's device listing and the bulk
+/* Selecting devices with a target filter (filter.h) over the store: the filter compiled
+ * into the store's conditions (devquery.h) with the store's plain pre-selection
+ * (upd_device_filter), and what SQL cannot say (a chip term) matched in memory, above
+ * the store (DESIGN.md "Rules above the store"). Used by the API's device listing and the bulk
  * tag commands; rollouts count and plan their targets the same way. */
 #ifndef UPD_SERVER_DEVSEL_H
 #define UPD_SERVER_DEVSEL_H
@@ -17,7 +18,7 @@ struct srv;
 void upd__devsel_env(struct srv *s, upd_filter_env *env);
 
 /* Call cb for the devices that pass pre (NULL: every device; its limit and offset are
- * ignored) and match f (NULL: no filter), newest-seen first as the store lists them,
+ * ignored) and match f (NULL: no filter), in pre's order (newest seen first by default),
  * skipping the first offset matches and stopping after limit of them (limit <= 0: no
  * limit; cb NULL: only count). *total (when not NULL) receives the number of all
  * matches. 0, or a

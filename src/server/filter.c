@@ -16,7 +16,7 @@ static const char *const KEYS[UPD_FK__COUNT + 1] = {
     [UPD_FK_MAC] = "mac",           [UPD_FK_PINNED] = "pinned",   [UPD_FK_ATTENTION] = "attention",
     [UPD_FK_TOOL] = "tool",         [UPD_FK__COUNT] = NULL};
 
-static const char *const OPS[] = {"=", "!=", "<", "<=", ">", ">="};
+static const char *const OPS[] = {"=", "!=", "<", "<=", ">", ">=", "~", "!~"};
 
 #define ALL_KEYS                                                                                   \
     "keys are platform, chip, channel, tag, version, seen, mac, pinned, attention, tool "          \
@@ -31,12 +31,15 @@ static const char *const TAKES[UPD_FK__COUNT] = {
     [UPD_FK_CHANNEL] = "channel takes = or != with channel names: letters, digits, '.', '_', "
                        "'-' (channel=beta,stable)",
     [UPD_FK_TAG] = "tag takes = (has any of the tags) or != (has none of them) with tags "
-                   "(tag=lab,kitchen)",
+                   "(tag=lab,kitchen), or ~ (has a tag containing it) with a part of a tag "
+                   "(tag~kitch)",
     [UPD_FK_VERSION] = "version takes =, != with versions (version=1.2.0,1.2.1) or one of <, "
                        "<=, >, >= with one version (version<2.0.0)",
     [UPD_FK_SEEN] = "seen takes < or > (or <=, >=) with one age: a number and s, m, h, d or w "
                     "(seen<24h: seen in the last 24 hours; seen>7d: not seen for 7 days)",
-    [UPD_FK_MAC] = "mac takes = or != with MAC addresses (mac=5C:CF:7F:0A:1B:2C,5ccf7f0a1b2d)",
+    [UPD_FK_MAC] = "mac takes = or != with MAC addresses (mac=5C:CF:7F:0A:1B:2C,5ccf7f0a1b2d), "
+                   "or ~ with a part of one: hex digits, with or without ':' or '-' "
+                   "(mac~0A:1B, mac~0a1b)",
     [UPD_FK_PINNED] = "pinned takes = or != with yes, no or a release id (pinned=yes, pinned=4)",
     [UPD_FK_ATTENTION] = "attention takes = or != with yes or no (attention=yes: a failed "
                          "release is no longer offered to the device)",
@@ -216,6 +219,41 @@ static int parse_value(upd_filter_key k, const char *term, size_t tlen, const ch
     }
 }
 
+/* A value of mac~ or tag~ (a part of a MAC: hex digits, one ':' or '-' between them; of
+ * a tag: its characters) normalised into out: "0A:1B", "0A1B", "kitch". */
+static int parse_part(upd_filter_key k, const char *term, size_t tlen, const char *v, size_t n,
+                      char *out, size_t cap, char *err, size_t errlen)
+{
+    char what[160];
+    if (n == 0)
+        return bad(err, errlen, term, tlen, "a value is missing", TAKES[k]);
+    if (n >= cap || n > (k == UPD_FK_MAC ? 17 : 24)) {
+        snprintf(what, sizeof what, "'%.40s' is longer than a %s", v, KEYS[k]);
+        return bad(err, errlen, term, tlen, what, TAKES[k]);
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (ch >= 'A' && ch <= 'Z' && k == UPD_FK_TAG)
+            ch = (char)(ch - 'A' + 'a');
+        if (ch >= 'a' && ch <= 'f' && k == UPD_FK_MAC)
+            ch = (char)(ch - 'a' + 'A');
+        int ok = k == UPD_FK_MAC
+                     ? (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'F') ||
+                           ((ch == ':' || ch == '-') && i > 0 && i + 1 < n && out[w - 1] != ':')
+                     : (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                           ch == '_' || ch == '-';
+        if (!ok) {
+            snprintf(what, sizeof what, "'%.*s' is not a part of a %s", (int)(n > 40 ? 40 : n), v,
+                     k == UPD_FK_MAC ? "MAC address" : "tag");
+            return bad(err, errlen, term, tlen, what, TAKES[k]);
+        }
+        out[w++] = ch == '-' && k == UPD_FK_MAC ? ':' : ch;
+    }
+    out[w] = '\0';
+    return 0;
+}
+
 /* Parse one term (tlen bytes at term) into f. */
 static int parse_term(upd_filter *f, size_t *used, const char *term, size_t tlen, char *err,
                       size_t errlen)
@@ -230,6 +268,10 @@ static int parse_term(upd_filter *f, size_t *used, const char *term, size_t tlen
     if (kl < tlen) {
         if (op[0] == '!' && kl + 1 < tlen && op[1] == '=')
             ol = 2, opi = UPD_FOP_NE;
+        else if (op[0] == '!' && kl + 1 < tlen && op[1] == '~')
+            ol = 2, opi = UPD_FOP_HASNT;
+        else if (op[0] == '~')
+            ol = 1, opi = UPD_FOP_HAS;
         else if (op[0] == '<' && kl + 1 < tlen && op[1] == '=')
             ol = 2, opi = UPD_FOP_LE;
         else if (op[0] == '>' && kl + 1 < tlen && op[1] == '=')
@@ -245,7 +287,7 @@ static int parse_term(upd_filter *f, size_t *used, const char *term, size_t tlen
     }
     if (kl == 0 || opi < 0)
         return bad(
-            err, errlen, term, tlen, "not KEY=VALUE (or KEY!=, KEY<, KEY<=, KEY>, KEY>=)",
+            err, errlen, term, tlen, "not KEY=VALUE (or KEY!=, KEY<, KEY<=, KEY>, KEY>=, KEY~)",
             "write terms like platform=esp8266 tag=lab,kitchen version<2.0.0 seen<24h; " ALL_KEYS);
     char key[16] = "";
     int k = -1;
@@ -268,8 +310,10 @@ static int parse_term(upd_filter *f, size_t *used, const char *term, size_t tlen
                  near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
         return bad(err, errlen, term, tlen, what, ALL_KEYS);
     }
-    int ordered = opi >= UPD_FOP_LT;
-    if ((k == UPD_FK_SEEN && !ordered) || (k != UPD_FK_SEEN && k != UPD_FK_VERSION && ordered)) {
+    int ordered = opi >= UPD_FOP_LT && opi <= UPD_FOP_GE;
+    int part = opi == UPD_FOP_HAS || opi == UPD_FOP_HASNT;
+    if ((k == UPD_FK_SEEN && !ordered) || (k != UPD_FK_SEEN && k != UPD_FK_VERSION && ordered) ||
+        (part && k != UPD_FK_MAC && k != UPD_FK_TAG)) {
         char what[64];
         snprintf(what, sizeof what, "%s cannot be compared with %s", KEYS[k], OPS[opi]);
         return bad(err, errlen, term, tlen, what, TAKES[k]);
@@ -296,8 +340,11 @@ static int parse_term(upd_filter *f, size_t *used, const char *term, size_t tlen
             return bad(err, errlen, term, tlen, "the filter is too long",
                        "a filter has at most 4095 characters");
         fv->off = (uint16_t)*used;
-        if (parse_value((upd_filter_key)k, term, tlen, p, (size_t)(ve - p), f->buf + *used,
-                        sizeof f->buf - *used, &fv->num, err, errlen) != 0)
+        fv->num = 0;
+        if (part ? parse_part((upd_filter_key)k, term, tlen, p, (size_t)(ve - p), f->buf + *used,
+                              sizeof f->buf - *used, err, errlen) != 0
+                 : parse_value((upd_filter_key)k, term, tlen, p, (size_t)(ve - p), f->buf + *used,
+                               sizeof f->buf - *used, &fv->num, err, errlen) != 0)
             return -1;
         *used += strlen(f->buf + *used) + 1;
         if (!comma)
@@ -394,7 +441,7 @@ static int term_holds(const upd_filter *f, const upd_filter_term *t, const upd_d
     case UPD_FK_VERSION:
         if (!d->version[0])
             return 0; /* a device that never said its version matches no version term */
-        if (t->op >= UPD_FOP_LT)
+        if (t->op >= UPD_FOP_LT && t->op <= UPD_FOP_GE)
             return compare(upd_version_cmp(d->version, f->buf + v->off), t->op);
         for (int i = 0; i < t->n && !any; i++)
             any = upd_version_cmp(d->version, f->buf + v[i].off) == 0;
@@ -420,13 +467,24 @@ static int term_holds(const upd_filter *f, const upd_filter_term *t, const upd_d
     case UPD_FK_TAG:
         for (int i = 0; i < t->n && !any; i++) {
             const char *tag = f->buf + v[i].off;
-            any = upd__tags_has(d->tags, tag, strlen(tag));
+            any = t->op >= UPD_FOP_HAS ? strstr(d->tags, tag) != NULL /* no ',' in tag */
+                                       : upd__tags_has(d->tags, tag, strlen(tag));
         }
         break;
-    case UPD_FK_MAC:
-        for (int i = 0; i < t->n && !any; i++)
-            any = !strcmp(d->mac, f->buf + v[i].off);
+    case UPD_FK_MAC: {
+        char hex[UPD_MAC_STR];
+        size_t w = 0;
+        for (const char *p = d->mac; *p && w + 1 < sizeof hex; p++)
+            if (*p != ':')
+                hex[w++] = *p;
+        hex[w] = '\0';
+        for (int i = 0; i < t->n && !any; i++) {
+            const char *m = f->buf + v[i].off;
+            any = t->op < UPD_FOP_HAS ? !strcmp(d->mac, m)
+                                      : strstr(strchr(m, ':') ? d->mac : hex, m) != NULL;
+        }
         break;
+    }
     case UPD_FK_PINNED:
         for (int i = 0; i < t->n && !any; i++)
             any = v[i].num < 0    ? d->pin_release > 0
@@ -449,7 +507,7 @@ static int term_holds(const upd_filter *f, const upd_filter_term *t, const upd_d
         return 0;
     }
     /* a fact the device never sent (platform, chip) matches neither = nor != */
-    return known && (t->op == UPD_FOP_NE ? !any : any);
+    return known && (t->op == UPD_FOP_NE || t->op == UPD_FOP_HASNT ? !any : any);
 }
 
 int upd__filter_match(const upd_filter *f, const upd_device_row *d, const upd_filter_env *env)

@@ -9,13 +9,15 @@
  * holds when none of them does. Keys: platform, chip, channel (the channel the device
  * effectively uses), tag, version (=, !=, <, <=, >, >= in updraft's version order),
  * seen (<, > an age: 90s, 30m, 24h, 7d, 2w), mac, pinned (yes, no, a release id),
- * attention (yes, no), tool (none, sim, doctor).
+ * attention (yes, no), tool (none, sim, doctor); mac and tag also take ~ (a part of the
+ * MAC, of a tag: the search box) and !~.
  *
  * A filter is parsed once (upd__filter_parse) into a self-contained struct (no pointers:
  * it may be copied and kept), then matched against device rows in memory
  * (upd__filter_match) without allocating: cheap enough for the device check path.
- * The store is never given filter text: callers list rows (with a store's plain
- * pre-selection when they have one) and match above it (DESIGN.md). */
+ * The store is never given filter text: devquery.c compiles what SQL can say into the
+ * store's conditions (store.h upd_device_cond), callers match the rest above it
+ * (DESIGN.md). */
 #ifndef UPD_SERVER_FILTER_H
 #define UPD_SERVER_FILTER_H
 
@@ -48,7 +50,9 @@ typedef enum upd_filter_op {
     UPD_FOP_LT,
     UPD_FOP_LE,
     UPD_FOP_GT,
-    UPD_FOP_GE
+    UPD_FOP_GE,
+    UPD_FOP_HAS,  /* "~": mac and tag, a part of it (mac~0a1b, tag~kitch) */
+    UPD_FOP_HASNT /* "!~": none of the parts */
 } upd_filter_op;
 
 typedef struct upd_filter_value {

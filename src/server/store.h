@@ -181,21 +181,61 @@ typedef struct upd_channel_row {
     char chip[16]; /* the chip the channel is declared for ("ESP32-C3"), "" none */
 } upd_channel_row;
 
+/* A condition of a device listing that the store evaluates itself (in SQL). devquery.c
+ * compiles target filters (filter.h) into these: the rules stay there, the store only
+ * compares columns. A device passes when one of the n values holds; with negate when none
+ * does. FAMILY and VERSION never pass for a device that did not send that fact. */
+enum {
+    UPD_DC_FAMILY,    /* text: its family */
+    UPD_DC_CHANNEL,   /* text: its effective channel (filter.h upd__device_channel) */
+    UPD_DC_TAG,       /* text: it carries the tag */
+    UPD_DC_TAG_PART,  /* text: it carries a tag that contains the text */
+    UPD_DC_VERSION,   /* text: its version string is the text (byte for byte) */
+    UPD_DC_MAC,       /* text: its MAC ("AA:BB:CC:DD:EE:FF") */
+    UPD_DC_MAC_PART,  /* text: its MAC contains it: with colons ("0A:1B") as written, without
+                       * ("0A1B") in the MAC's 12 hex digits; upper case */
+    UPD_DC_SEEN_MIN,  /* num: last seen at or after num (ms since the epoch); never seen: no */
+    UPD_DC_SEEN_MAX,  /* num: never seen, or last seen at or before num */
+    UPD_DC_PINNED,    /* num: -1 pinned, 0 not pinned, > 0 pinned to that release */
+    UPD_DC_ATTENTION, /* num: 1 a failed release is no longer offered to it, 0 not */
+    UPD_DC_TOOL,      /* text: "none" no tool made it, else that tool made it */
+    UPD_DC_NO_VERSION /* no values: it never sent its version (negate: it did) */
+};
+
+typedef struct upd_device_cond {
+    int field;  /* UPD_DC_* */
+    int negate; /* 1: none of the values holds */
+    int n;      /* values in text[] (text fields) or num[] (the others); at most 256 */
+    const char *const *text;
+    const int64_t *num;
+} upd_device_cond;
+
 typedef struct upd_device_filter {
-    const char *channel;   /* effective channel (assigned, else "stable"); NULL any */
-    const char *platform;  /* family; NULL any */
-    const char *version;   /* exact version string; NULL any */
-    int64_t seen_since_ms; /* 0 any */
-    int attention;         /* 1: only devices a failed release is no longer offered to */
-    int64_t pinned_to;     /* > 0: only devices pinned to this release */
-    const char *tool;      /* NULL any device; "none" real devices only; "any" the tools'
-                            * devices only; "sim"/"doctor" that tool's */
-    int limit;             /* <= 0: 1000 */
-    int64_t offset;        /* rows to skip (paging), 0 none */
-    int order;             /* UPD_ORDER_*: the listing's order (0: last seen, newest first) */
+    const char *channel;         /* effective channel (assigned, else "stable"); NULL any */
+    const char *platform;        /* family; NULL any */
+    const char *version;         /* exact version string; NULL any */
+    int64_t seen_since_ms;       /* 0 any */
+    int attention;               /* 1: only devices a failed release is no longer offered to */
+    int64_t pinned_to;           /* > 0: only devices pinned to this release */
+    const char *tool;            /* NULL any device; "none" real devices only; "any" the tools'
+                                  * devices only; "sim"/"doctor" that tool's */
+    int limit;                   /* <= 0: 1000 */
+    int64_t offset;              /* rows to skip (paging), 0 none */
+    int order;                   /* UPD_ORDER_*: the listing's order (0: last seen, newest first) */
+    const upd_device_cond *cond; /* ncond more conditions, all must hold */
+    int ncond;
+    /* keyset paging: with after, only the rows after (after_num, after_mac) in the
+     * listing's order (after_num: last or first seen; unused for the MAC orders) */
+    int after;
+    int64_t after_num;
+    const char *after_mac;
+    /* 1 + the number of devices the filter selects, when the caller has just counted them
+     * (device_count); 0 not counted. Lets a listing pick its plan without counting again. */
+    int64_t counted;
 } upd_device_filter;
 
-/* Orders of a device listing (upd_device_filter.order); ties go by MAC. */
+/* Orders of a device listing (upd_device_filter.order); ties go by MAC, in the same
+ * direction (a descending order is the exact reverse of the ascending one). */
 enum {
     UPD_ORDER_SEEN_DESC = 0, /* last seen, newest first */
     UPD_ORDER_SEEN,          /* last seen, oldest first (never seen first) */
@@ -409,13 +449,18 @@ typedef struct upd_store_ops {
     int (*device_list)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
     /* How many devices f matches (limit and offset ignored). */
     int (*device_count)(upd_store *st, const upd_device_filter *f, int64_t *out);
-    /* The devices f passes (its limit, offset and order ignored), in no particular order,
+    /* The devices f passes (its limit, offset, order, cond and after ignored), in no order,
      * each with only what a target filter (filter.h) and a device's chip (chip.h) read:
      * mac, family, version, sketch_md5, sketch_sha256, last_seen_ms, channel, pin_release,
      * running_release, hold_release, hold_failures, hold_until_ms, tool, url_channel and
      * tags; the other fields are zero (sketch_size, free_space, chip_size -1). For passes
      * over a whole fleet (a rollout's plan, waves and counts): no sort, fewer columns. */
     int (*device_scan)(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx);
+    /* The distinct version strings devices sent (not ""), in no order, each with the number
+     * of devices f matches that run it; f NULL: every version any device runs, with -1
+     * (not counted: read from the index alone). cb returns non-zero to stop. */
+    int (*device_versions)(upd_store *st, const upd_device_filter *f,
+                           int (*cb)(void *ctx, const char *version, int64_t devices), void *ctx);
     /* release_id 0 unpins. Creates the device row when it does not exist yet. */
     int (*device_set_pin)(upd_store *st, const char *mac, int64_t release_id, char *err,
                           size_t errlen);

@@ -482,6 +482,12 @@ static int c_channel_list(upd_store *st, upd_channel_cb cb, void *ctx)
     return cs(st)->inner->ops->channel_list(cs(st)->inner, cb, ctx);
 }
 
+static int c_device_versions(upd_store *st, const upd_device_filter *f,
+                             int (*cb)(void *ctx, const char *version, int64_t devices), void *ctx)
+{
+    return cs(st)->inner->ops->device_versions(cs(st)->inner, f, cb, ctx);
+}
+
 static int c_device_list(upd_store *st, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     return cs(st)->inner->ops->device_list(cs(st)->inner, f, cb, ctx);
@@ -700,6 +706,7 @@ static const upd_store_ops CACHE_OPS = {
     .release_adoption = c_release_adoption,
     .release_delete = c_release_delete,
     .device_count = c_device_count,
+    .device_versions = c_device_versions,
     .channel_set = c_channel_set,
     .channel_current = c_channel_current,
     .channel_list = c_channel_list,

@@ -24,6 +24,7 @@
 #include "evtext.h"
 #include "pgarray.h"
 #include "store.h"
+#include "store_devsql.h"
 #include "utf8.h"
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -136,6 +137,18 @@ static const char *const MIGRATIONS[] = {
     " created_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,"
     " ip TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX sessions_token ON sessions(token_name);",
+    /* 16: the Devices table at fleet scale (devpage.c); MACs ordered bytewise (COLLATE
+     * "C", as store_devsql.c orders them) */
+    "DROP INDEX devices_seen;"
+    "CREATE INDEX devices_seen_mac ON devices(last_seen_ms, mac COLLATE \"C\")"
+    " INCLUDE (family, version, tool, tags);"
+    "CREATE INDEX devices_first_mac ON devices(first_seen_ms, mac COLLATE \"C\")"
+    " INCLUDE (family, version, tool, tags);"
+    "CREATE INDEX devices_version ON devices(version, mac COLLATE \"C\")"
+    " INCLUDE (family, tool, tags);"
+    "CREATE INDEX devices_mac_cover ON devices(mac COLLATE \"C\") INCLUDE (family, version, tool, "
+    "tags);"
+    "CREATE INDEX devices_tags ON devices(tags) WHERE tags<>'';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -221,13 +234,6 @@ enum q {
     Q_CHAN_CURRENT,
     Q_CHAN_LIST,
     Q_DEV_GET,
-    Q_DEV_LIST, /* then one per UPD_ORDER_*, in its order */
-    Q_DEV_LIST_SEEN,
-    Q_DEV_LIST_MAC,
-    Q_DEV_LIST_MAC_DESC,
-    Q_DEV_LIST_FIRST_DESC,
-    Q_DEV_LIST_FIRST,
-    Q_DEV_COUNT,
     Q_DEV_SCAN,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
@@ -343,19 +349,6 @@ static const char *const SQL[Q__COUNT] = {
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=$1",
     [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=$1",
-    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                   " ORDER BY last_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
-    [Q_DEV_LIST_SEEN] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                        " ORDER BY last_seen_ms, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
-    [Q_DEV_LIST_MAC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                       " ORDER BY mac COLLATE \"C\" LIMIT $8 OFFSET $9",
-    [Q_DEV_LIST_MAC_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                            " ORDER BY mac COLLATE \"C\" DESC LIMIT $8 OFFSET $9",
-    [Q_DEV_LIST_FIRST_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                              " ORDER BY first_seen_ms DESC, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
-    [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                         " ORDER BY first_seen_ms, mac COLLATE \"C\" LIMIT $8 OFFSET $9",
-    [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
@@ -1680,6 +1673,7 @@ static int p_device_get(upd_store *base, const char *mac, upd_device_row *out)
     return rc;
 }
 
+/* The parameters of DEV_FILTER (store op device_scan). */
 static void filter_args(args *a, const upd_device_filter *f)
 {
     args_init(a);
@@ -1692,14 +1686,48 @@ static void filter_args(args *a, const upd_device_filter *f)
     arg_text_or_null(a, f ? f->tool : NULL);
 }
 
+/* Run a device listing's statement (store_devsql.h) for f; the result (the caller clears
+ * it) or NULL with *rc set. */
+static PGresult *devsql_run(conn *c, int kind, const upd_device_filter *f, int *rc)
+{
+    upd_devsql *q = malloc(sizeof *q);
+    const char **v = calloc(UPD_DEVSQL_PARAMS, sizeof *v);
+    char(*num)[24] = calloc(UPD_DEVSQL_PARAMS, sizeof *num);
+    PGresult *r = NULL;
+    *rc = UPD_STORE_EFAIL;
+    if (q && v && num && upd__devsql_build(q, UPD_DEVSQL_PG, kind, DEV_COLS, f, 0) == 0) {
+        for (int i = 0; i < q->nparam; i++) {
+            if (q->param[i].is_text) {
+                v[i] = q->param[i].text;
+            } else {
+                snprintf(num[i], sizeof num[i], "%lld", (long long)q->param[i].num);
+                v[i] = num[i];
+            }
+        }
+        r = PQexecParams(c->pg, q->sql, q->nparam, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            *rc = 0;
+        } else {
+            pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
+            if (PQstatus(c->pg) == CONNECTION_OK)
+                fprintf(stderr, "updraft: SQL failed (%s): %s\n", c->err, q->sql);
+            PQclear(r);
+            r = NULL;
+        }
+        upd__devsql_free(q);
+    }
+    free(q);
+    free(v);
+    free(num);
+    return r;
+}
+
 static int p_device_count(upd_store *base, const upd_device_filter *f, int64_t *out)
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
-    args a;
-    filter_args(&a, f);
     int rc;
-    PGresult *res = run(c, Q_DEV_COUNT, &a, &rc);
+    PGresult *res = devsql_run(c, UPD_DEVSQL_COUNT, f, &rc);
     if (res)
         *out = col_int(res, 0, 0, 0);
     PQclear(res);
@@ -1707,23 +1735,27 @@ static int p_device_count(upd_store *base, const upd_device_filter *f, int64_t *
     return rc;
 }
 
-/* The listing statement of f's order (upd_device_filter.order). */
-static enum q dev_list_q(const upd_device_filter *f)
+static int p_device_versions(upd_store *base, const upd_device_filter *f,
+                             int (*cb)(void *ctx, const char *version, int64_t devices), void *ctx)
 {
-    int o = f ? f->order : 0;
-    return (enum q)(Q_DEV_LIST + (o > 0 && o < UPD_ORDER_COUNT ? o : 0));
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int rc;
+    PGresult *res = devsql_run(c, f ? UPD_DEVSQL_VERSIONS : UPD_DEVSQL_DISTINCT, f, &rc);
+    release_conn(s, c);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+        if (cb(ctx, PQgetvalue(res, i, 0), col_int(res, i, 1, 0)))
+            break;
+    PQclear(res);
+    return rc;
 }
 
 static int p_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     pg_store *s = (pg_store *)base;
     conn *c = acquire(s);
-    args a;
-    filter_args(&a, f);
-    arg_int(&a, f && f->limit > 0 ? f->limit : 1000);
-    arg_int(&a, f && f->offset > 0 ? f->offset : 0);
     int rc;
-    PGresult *res = run(c, dev_list_q(f), &a, &rc);
+    PGresult *res = devsql_run(c, UPD_DEVSQL_LIST, f, &rc);
     release_conn(s, c);
     upd_device_row *d = malloc(sizeof *d);
     if (res && !d)
@@ -3320,6 +3352,7 @@ static const upd_store_ops PG_OPS = {
     .release_delete = p_release_delete,
     .device_count = p_device_count,
     .device_scan = p_device_scan,
+    .device_versions = p_device_versions,
     .channel_set = p_channel_set,
     .channel_current = p_channel_current,
     .channel_set_downgrade = p_channel_set_downgrade,

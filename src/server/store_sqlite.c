@@ -13,6 +13,7 @@
 #include "imageid.h"
 #include "evtext.h"
 #include "store.h"
+#include "store_devsql.h"
 #include "updraft/version.h"
 
 /* ---- schema ------------------------------------------------------------------------ */
@@ -129,6 +130,16 @@ static const char *const MIGRATIONS[] = {
     " created_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
     " ip TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"
     "CREATE INDEX sessions_token ON sessions(token_name);",
+    /* 16: the Devices table at fleet scale (devpage.c): each of its orders (ties by MAC)
+     * and the version filter and order read from an index that also holds what filters
+     * and searches test (family, version, tool, tags), so a page and its count read no
+     * table row but the page's; tagged devices apart (tag searches) */
+    "DROP INDEX devices_seen;"
+    "CREATE INDEX devices_seen_mac ON devices(last_seen_ms, mac, family, version, tool, tags);"
+    "CREATE INDEX devices_first_mac ON devices(first_seen_ms, mac, family, version, tool, tags);"
+    "CREATE INDEX devices_version ON devices(version, mac, family, tool, tags);"
+    "CREATE INDEX devices_mac_cover ON devices(mac, family, version, tool, tags);"
+    "CREATE INDEX devices_tags ON devices(tags) WHERE tags<>'';",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -186,13 +197,6 @@ enum q {
     Q_CHAN_LIST,
     Q_DEV_GET,
     Q_DEV_GET_PRE,
-    Q_DEV_LIST, /* then one per UPD_ORDER_*, in its order */
-    Q_DEV_LIST_SEEN,
-    Q_DEV_LIST_MAC,
-    Q_DEV_LIST_MAC_DESC,
-    Q_DEV_LIST_FIRST_DESC,
-    Q_DEV_LIST_FIRST,
-    Q_DEV_COUNT,
     Q_DEV_SCAN,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
@@ -298,19 +302,6 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
                       "WHERE mac=?1",
-    [Q_DEV_LIST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                   " ORDER BY last_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
-    [Q_DEV_LIST_SEEN] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                        " ORDER BY last_seen_ms, mac LIMIT ?5 OFFSET ?8",
-    [Q_DEV_LIST_MAC] =
-        "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER " ORDER BY mac LIMIT ?5 OFFSET ?8",
-    [Q_DEV_LIST_MAC_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                            " ORDER BY mac DESC LIMIT ?5 OFFSET ?8",
-    [Q_DEV_LIST_FIRST_DESC] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                              " ORDER BY first_seen_ms DESC, mac LIMIT ?5 OFFSET ?8",
-    [Q_DEV_LIST_FIRST] = "SELECT " DEV_COLS " FROM devices WHERE " DEV_FILTER
-                         " ORDER BY first_seen_ms, mac LIMIT ?5 OFFSET ?8",
-    [Q_DEV_COUNT] = "SELECT count(*) FROM devices WHERE " DEV_FILTER,
     /* a pass over the fleet: in the table's order, not through devices_seen (whose
      * range ?4 = 0 takes every row, each then looked up in the table) */
     [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices NOT INDEXED WHERE " DEV_FILTER,
@@ -1382,7 +1373,7 @@ static int s_device_get(upd_store *base, const char *mac, upd_device_row *out)
     return rc;
 }
 
-/* The parameters of DEV_FILTER (and, for listings, ?5 limit and ?8 offset). */
+/* The parameters of DEV_FILTER (store op device_scan). */
 static void bind_filter(sqlite3_stmt *st, const upd_device_filter *f)
 {
     bind_text_or_null(st, 1, f ? f->channel : NULL);
@@ -1394,52 +1385,89 @@ static void bind_filter(sqlite3_stmt *st, const upd_device_filter *f)
     bind_text_or_null(st, 9, f ? f->tool : NULL);
 }
 
+/* A device listing's statement (store_devsql.h), prepared for this call with its
+ * parameters bound; NULL on an error. */
+static sqlite3_stmt *devsql_stmt(conn *c, int kind, const upd_device_filter *f, int narrow)
+{
+    upd_devsql *q = malloc(sizeof *q);
+    sqlite3_stmt *st = NULL;
+    if (!q || upd__devsql_build(q, UPD_DEVSQL_SQLITE, kind, DEV_COLS, f, narrow) != 0) {
+        free(q);
+        return NULL;
+    }
+    if (sqlite3_prepare_v2(c->db, q->sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "updraft: SQL prepare failed (%s): %s\n", sqlite3_errmsg(c->db), q->sql);
+        st = NULL;
+    }
+    for (int i = 0; st && i < q->nparam; i++)
+        if (q->param[i].is_text)
+            sqlite3_bind_text(st, i + 1, q->param[i].text, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_int64(st, i + 1, q->param[i].num);
+    upd__devsql_free(q);
+    free(q);
+    return st;
+}
+
+/* The devices f selects: MAC and tag conditions from their indexes alone. */
+static int count_devices(conn *c, const upd_device_filter *f, int64_t *out)
+{
+    sqlite3_stmt *st = devsql_stmt(c, UPD_DEVSQL_COUNT, f, 1);
+    int rc = UPD_STORE_EFAIL;
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int s_device_count(upd_store *base, const upd_device_filter *f, int64_t *out)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    sqlite3_stmt *st = stmt(c, Q_DEV_COUNT);
-    int rc = UPD_STORE_EFAIL;
-    if (st) {
-        bind_filter(st, f);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
-            rc = 0;
-        }
-        sqlite3_reset(st);
-    }
+    int rc = count_devices(c, f, out);
     release_conn(s, c);
     return rc;
 }
 
-/* The listing statement of f's order (upd_device_filter.order). */
-static enum q dev_list_q(const upd_device_filter *f)
+static int s_device_versions(upd_store *base, const upd_device_filter *f,
+                             int (*cb)(void *ctx, const char *version, int64_t devices), void *ctx)
 {
-    int o = f ? f->order : 0;
-    return (enum q)(Q_DEV_LIST + (o > 0 && o < UPD_ORDER_COUNT ? o : 0));
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    sqlite3_stmt *st = devsql_stmt(c, f ? UPD_DEVSQL_VERSIONS : UPD_DEVSQL_DISTINCT, f, 1);
+    int rc = st ? 0 : UPD_STORE_EFAIL;
+    while (rc == 0 && next_row(st, &rc)) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        if (v && cb(ctx, (const char *)v, sqlite3_column_int64(st, 1)))
+            break;
+    }
+    sqlite3_finalize(st);
+    release_conn(s, c);
+    return rc;
 }
 
 static int s_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire(s);
-    sqlite3_stmt *st = stmt(c, dev_list_q(f));
+    /* a search that selects few devices starts from them; one that selects many reads
+     * the order's index and stops at the page's end (store_devsql.h) */
+    int64_t n = f && f->counted > 0 ? f->counted - 1 : 0;
+    int narrow =
+        upd__devsql_searches(f) && (f->counted > 0 || count_devices(c, f, &n) == 0) && n <= 5000;
+    sqlite3_stmt *st = devsql_stmt(c, UPD_DEVSQL_LIST, f, narrow);
     int rc = st ? 0 : UPD_STORE_EFAIL;
     upd_device_row *d = malloc(sizeof *d);
     if (!d)
         rc = UPD_STORE_EFAIL;
-    if (rc == 0) {
-        bind_filter(st, f);
-        sqlite3_bind_int(st, 5, f && f->limit > 0 ? f->limit : 1000);
-        sqlite3_bind_int64(st, 8, f && f->offset > 0 ? f->offset : 0);
-    }
     while (rc == 0 && next_row(st, &rc)) {
         read_device(st, d);
         if (cb(ctx, d))
             break;
     }
-    if (st)
-        sqlite3_reset(st);
+    sqlite3_finalize(st);
     free(d);
     release_conn(s, c);
     return rc;
@@ -2570,6 +2598,7 @@ static const upd_store_ops SQLITE_OPS = {
     .release_delete = s_release_delete,
     .device_count = s_device_count,
     .device_scan = s_device_scan,
+    .device_versions = s_device_versions,
     .channel_set = s_channel_set,
     .channel_current = s_channel_current,
     .channel_list = s_channel_list,

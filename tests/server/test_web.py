@@ -476,7 +476,7 @@ def t_sort():
            "-mac with a filter")
         eq(listed(sort="mac", filter="tag=lab", limit=1, offset=1), sorted(macs[:2])[1:],
            "a page of a filtered, sorted listing")
-        for bad in ("version", "MAC", "--mac", "mac "):
+        for bad in ("versions", "MAC", "--mac", "mac "):
             r = srv.api("GET", "/api/v1/devices?sort=" + t.urllib.parse.quote(bad))
             eq((r.status, (r.json or {}).get("kind")), (400, "bad-sort"), "sort=%r" % bad)
         check("first_seen" in r.json["error"], "the error names the sorts: %r" % r.json)

@@ -1,0 +1,374 @@
+/* The SQL of a device listing for both backends (store_devsql.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_devsql.h"
+
+typedef struct buf {
+    char *s;
+    size_t len, cap;
+    int bad;
+    int dialect, narrow;
+    upd_devsql *q;
+    int by_time; /* a listing ordered by last or first seen */
+} buf;
+
+__attribute__((format(printf, 2, 3))) static void put(buf *b, const char *fmt, ...)
+{
+    if (b->bad)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->bad = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->bad = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* A parameter's placeholder, typed in PostgreSQL (its planner cannot always infer it). */
+static void param(buf *b, int is_text, const char *text, int64_t num)
+{
+    upd_devsql *q = b->q;
+    if (q->nparam >= UPD_DEVSQL_PARAMS) {
+        b->bad = 1;
+        return;
+    }
+    int i = q->nparam++;
+    q->param[i].is_text = is_text;
+    q->param[i].text = text;
+    q->param[i].num = num;
+    if (b->dialect == UPD_DEVSQL_PG)
+        put(b, "$%d::%s", i + 1, is_text ? "text" : "bigint");
+    else
+        put(b, "?%d", i + 1);
+}
+
+static void text_p(buf *b, const char *t)
+{
+    param(b, 1, t, 0);
+}
+
+static void num_p(buf *b, int64_t v)
+{
+    param(b, 0, NULL, v);
+}
+
+/* The MAC column as it is ordered: byte order in both backends. */
+static const char *mac_col(const buf *b)
+{
+    return b->dialect == UPD_DEVSQL_PG ? "mac COLLATE \"C\"" : "mac";
+}
+
+static const char *instr(const buf *b)
+{
+    return b->dialect == UPD_DEVSQL_PG ? "strpos" : "instr";
+}
+
+#define EFFECTIVE_CHANNEL "COALESCE(NULLIF(url_channel,''),NULLIF(channel,''),'stable')"
+#define ATTENTION         "(COALESCE(hold_release,0)>0 AND hold_failures>0 AND hold_until_ms=0)"
+
+/* "col IN (values)" */
+static void in_list(buf *b, const char *col, const upd_device_cond *c)
+{
+    put(b, "%s IN (", col);
+    for (int i = 0; i < c->n; i++) {
+        put(b, "%s", i ? "," : "");
+        text_p(b, c->text[i]);
+    }
+    put(b, ")");
+}
+
+/* A MAC contains part t: as written when it has colons; else its hex digits, which
+ * stand in the MAC with colons inserted starting at an even or at an odd digit ("0A1B":
+ * "0A:1B" or "0:A1:B"), two plain substring tests (no function over every row's MAC). */
+static void mac_part(buf *b, const char *t)
+{
+    if (strchr(t, ':') || strlen(t) < 2) {
+        put(b, "%s(mac, ", instr(b));
+        text_p(b, t);
+        put(b, ")>0");
+        return;
+    }
+    upd_devsql *q = b->q;
+    put(b, "(");
+    for (int odd = 0; odd < 2; odd++) {
+        size_t n = strlen(t), need = n + n / 2 + 2;
+        if (q->used + need > sizeof q->scratch) {
+            b->bad = 1;
+            return;
+        }
+        char *p = q->scratch + q->used, *w = p;
+        for (size_t i = 0; i < n; i++) {
+            if (i && (i + (size_t)odd) % 2 == 0)
+                *w++ = ':';
+            *w++ = t[i];
+        }
+        *w++ = '\0';
+        q->used += (size_t)(w - p);
+        put(b, "%s%s(mac, ", odd ? " OR " : "", instr(b));
+        text_p(b, p);
+        put(b, ")>0");
+    }
+    put(b, ")");
+}
+
+/* One value of c holds (n > 0). */
+static void any_of(buf *b, const upd_device_cond *c)
+{
+    switch (c->field) {
+    case UPD_DC_FAMILY:
+        in_list(b, "family", c);
+        return;
+    case UPD_DC_VERSION:
+        /* SQLite, a listing by time: not from the version index (which has no statistics
+         * to say that a version may be half the fleet) but tested on the order's index */
+        in_list(b, b->by_time && b->dialect == UPD_DEVSQL_SQLITE ? "+version" : "version", c);
+        return;
+    case UPD_DC_CHANNEL:
+        in_list(b, EFFECTIVE_CHANNEL, c);
+        return;
+    case UPD_DC_MAC:
+        in_list(b, "mac", c);
+        return;
+    default:
+        break;
+    }
+    put(b, "(");
+    for (int i = 0; i < c->n; i++) {
+        put(b, i ? " OR " : "");
+        const char *t = c->text ? c->text[i] : NULL;
+        int64_t v = c->num ? c->num[i] : 0;
+        switch (c->field) {
+        case UPD_DC_TAG: /* tags<>'': the partial index of tagged devices */
+            put(b, "(tags<>'' AND %s(','||tags||',', ','||", instr(b));
+            text_p(b, t);
+            put(b, "||',')>0)");
+            break;
+        case UPD_DC_TAG_PART:
+            put(b, "(tags<>'' AND %s(tags, ", instr(b));
+            text_p(b, t);
+            put(b, ")>0)");
+            break;
+        case UPD_DC_MAC_PART:
+            mac_part(b, t);
+            break;
+        case UPD_DC_SEEN_MIN:
+            put(b, "(last_seen_ms>0 AND last_seen_ms>=");
+            num_p(b, v);
+            put(b, ")");
+            break;
+        case UPD_DC_SEEN_MAX:
+            put(b, "(last_seen_ms<=0 OR last_seen_ms<=");
+            num_p(b, v);
+            put(b, ")");
+            break;
+        case UPD_DC_PINNED:
+            if (v < 0) {
+                put(b, "%s", "COALESCE(pin_release,0)>0");
+            } else if (v == 0) {
+                put(b, "%s", "COALESCE(pin_release,0)<=0");
+            } else {
+                put(b, "pin_release=");
+                num_p(b, v);
+            }
+            break;
+        case UPD_DC_ATTENTION:
+            put(b, "%s", v ? ATTENTION : "NOT " ATTENTION);
+            break;
+        case UPD_DC_TOOL:
+            if (!strcmp(t, "none")) {
+                put(b, "tool=''");
+            } else {
+                put(b, "tool=");
+                text_p(b, t);
+            }
+            break;
+        default:
+            b->bad = 1;
+            break;
+        }
+    }
+    put(b, ")");
+}
+
+/* One condition, as " AND (...)". A device that never sent its family or version passes
+ * neither way (store.h). */
+static void cond(buf *b, const upd_device_cond *c)
+{
+    const char *known = c->field == UPD_DC_FAMILY    ? "COALESCE(family,'')<>''"
+                        : c->field == UPD_DC_VERSION ? "COALESCE(version,'')<>''"
+                                                     : NULL;
+    put(b, " AND ");
+    if (c->field == UPD_DC_NO_VERSION) {
+        put(b, "COALESCE(version,'')%s''", c->negate ? "<>" : "=");
+        return;
+    }
+    if (c->n <= 0) { /* no value can hold */
+        put(b, "%s", c->negate && known ? known : c->negate ? "1=1" : "1=0");
+        return;
+    }
+    if (b->narrow &&
+        (c->field == UPD_DC_MAC_PART || c->field == UPD_DC_TAG || c->field == UPD_DC_TAG_PART)) {
+        /* from the MAC's or the tagged devices' index alone (upd__devsql_build) */
+        put(b, "rowid %sIN (SELECT rowid FROM devices WHERE ", c->negate ? "NOT " : "");
+        any_of(b, c);
+        put(b, ")");
+        return;
+    }
+    if (!c->negate) {
+        any_of(b, c);
+        return;
+    }
+    put(b, "(%s%sNOT ", known ? known : "", known ? " AND " : "");
+    any_of(b, c);
+    put(b, ")");
+}
+
+/* The plain fields of f and its conditions, as " AND ..." after "WHERE 1=1". */
+static void where(buf *b, const upd_device_filter *f)
+{
+    if (!f)
+        return;
+    if (f->channel) {
+        put(b, " AND " EFFECTIVE_CHANNEL "=");
+        text_p(b, f->channel);
+    }
+    if (f->platform) {
+        put(b, " AND family=");
+        text_p(b, f->platform);
+    }
+    if (f->version) {
+        put(b, " AND version=");
+        text_p(b, f->version);
+    }
+    if (f->seen_since_ms > 0) {
+        put(b, " AND last_seen_ms>=");
+        num_p(b, f->seen_since_ms);
+    }
+    if (f->attention)
+        put(b, " AND hold_failures>0 AND hold_until_ms=0");
+    if (f->pinned_to > 0) {
+        put(b, " AND pin_release=");
+        num_p(b, f->pinned_to);
+    }
+    if (f->tool) {
+        if (!strcmp(f->tool, "none")) {
+            put(b, " AND tool=''");
+        } else if (!strcmp(f->tool, "any")) {
+            put(b, " AND tool<>''");
+        } else {
+            put(b, " AND tool=");
+            text_p(b, f->tool);
+        }
+    }
+    for (int i = 0; i < f->ncond; i++)
+        cond(b, &f->cond[i]);
+}
+
+/* The ordering column of an order (NULL: the MAC orders) and whether it descends. */
+static const char *order_col(int order, int *desc)
+{
+    *desc = order == UPD_ORDER_SEEN_DESC || order == UPD_ORDER_MAC_DESC ||
+            order == UPD_ORDER_FIRST_DESC;
+    return order == UPD_ORDER_SEEN_DESC || order == UPD_ORDER_SEEN     ? "last_seen_ms"
+           : order == UPD_ORDER_FIRST_DESC || order == UPD_ORDER_FIRST ? "first_seen_ms"
+                                                                       : NULL;
+}
+
+int upd__devsql_searches(const upd_device_filter *f)
+{
+    for (int i = 0; f && i < f->ncond; i++)
+        if (f->cond[i].field == UPD_DC_MAC_PART || f->cond[i].field == UPD_DC_TAG ||
+            f->cond[i].field == UPD_DC_TAG_PART)
+            return 1;
+    return 0;
+}
+
+int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
+                      const upd_device_filter *f, int narrow)
+{
+    q->sql = NULL;
+    q->nparam = 0;
+    q->used = 0;
+    buf b = {malloc(1024), 0, 1024, 0, dialect, narrow && dialect == UPD_DEVSQL_SQLITE, q, 0};
+    if (!b.s)
+        return -1;
+    b.s[0] = 0;
+    if (kind == UPD_DEVSQL_DISTINCT) {
+        /* one index probe per version: the next version after the one before */
+        put(&b, "WITH RECURSIVE v(x) AS (SELECT min(version) FROM devices WHERE version>'' "
+                "UNION ALL SELECT (SELECT min(version) FROM devices WHERE version>v.x) FROM v "
+                "WHERE v.x IS NOT NULL) SELECT x, -1 FROM v WHERE x IS NOT NULL");
+    } else if (kind == UPD_DEVSQL_LIST) {
+        put(&b, "SELECT %s FROM devices WHERE 1=1", cols);
+    } else if (kind == UPD_DEVSQL_COUNT) {
+        put(&b, "SELECT count(*) FROM devices WHERE 1=1");
+    } else {
+        put(&b, "SELECT version, count(*) FROM devices WHERE version>''");
+    }
+    if (kind == UPD_DEVSQL_LIST && f) {
+        int d;
+        b.by_time =
+            order_col(f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0, &d) != NULL;
+    }
+    if (kind != UPD_DEVSQL_DISTINCT)
+        where(&b, f);
+    if (kind == UPD_DEVSQL_VERSIONS)
+        put(&b, " GROUP BY version");
+    if (kind == UPD_DEVSQL_LIST) {
+        int order = f && f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0, desc;
+        const char *col = order_col(order, &desc);
+        if (f && f->after && f->after_mac) {
+            if (col) {
+                put(&b, " AND (%s, %s) %s (", col, mac_col(&b), desc ? "<" : ">");
+                num_p(&b, f->after_num);
+                put(&b, ", ");
+                text_p(&b, f->after_mac);
+                put(&b, ")");
+            } else {
+                put(&b, " AND %s %s ", mac_col(&b), desc ? "<" : ">");
+                text_p(&b, f->after_mac);
+            }
+        }
+        const char *dir = desc ? " DESC" : "";
+        if (col)
+            put(&b, " ORDER BY %s%s, %s%s", col, dir, mac_col(&b), dir);
+        else
+            put(&b, " ORDER BY %s%s", mac_col(&b), dir);
+        put(&b, " LIMIT ");
+        num_p(&b, f && f->limit > 0 ? f->limit : 1000);
+        put(&b, " OFFSET ");
+        num_p(&b, f && f->offset > 0 ? f->offset : 0);
+    }
+    if (b.bad) {
+        free(b.s);
+        q->sql = NULL;
+        return -1;
+    }
+    q->sql = b.s;
+    return 0;
+}
+
+void upd__devsql_free(upd_devsql *q)
+{
+    free(q->sql);
+    q->sql = NULL;
+}

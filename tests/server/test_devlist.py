@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""The device listing at fleet scale (issue 11, docs/api.md "Devices", docs/filters.md):
+target filters evaluated by the store (SQL) give the same devices as the filter's rules
+say, search by a part of a MAC or a tag (mac~, tag~), sort by version in updraft's version
+order, and keyset paging (`after`/`next`) that walks every order exactly like offsets do;
+against the real `updraft serve` (SQLite, and PostgreSQL in the pg variant).
+
+usage: test_devlist.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
+GROUP: filters sort paging"""
+import re
+import time
+import urllib.parse
+
+import test_server as t
+from test_server import Server, check, eq
+
+# (MAC, version or None, tags, platform): a small fleet with versions that string order
+# gets wrong (1.10.0 > 1.9.0), spellings of one version (v1.2 = 1.2.0) and devices that
+# never said their version
+FLEET = [
+    ("5C:CF:7F:0A:1B:2C", "1.9.0", ["kitchen"], "esp8266"),
+    ("5C:CF:7F:0A:1B:2D", "1.10.0", ["kitchen", "lab"], "esp8266"),
+    ("5C:CF:7F:10:A1:B0", "1.2.0", [], "esp8266"),
+    ("5C:CF:7F:33:44:55", "v1.2", ["lab2"], "esp8266"),
+    ("5C:CF:7F:00:00:01", None, ["attic"], "esp8266"),
+    ("24:6F:28:0A:1B:99", "2.0.0", ["lab"], "esp32"),
+    ("24:6F:28:AA:BB:CC", "1.10.0", [], "esp32"),
+    ("24:6F:28:00:00:02", None, [], "esp32"),
+    ("5C:CF:7F:0A:1B:2E", "1.10.0", ["kitchenette"], "esp8266"),
+    ("5C:CF:7F:99:0A:1B", "0.9.9", [], "esp8266"),
+]
+
+
+def vkey(v):
+    """updraft's version order for the versions of FLEET (docs/versions.md)."""
+    parts = [int(x) for x in v.lstrip("v").split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def fleet(srv):
+    for i, (mac, ver, tags, plat) in enumerate(FLEET):
+        if plat == "esp8266":
+            req = t.esp8266_request(srv.port, mac=mac, version=ver)
+        else:
+            req = t.esp32_request(srv.port, mac=mac, version=ver)
+        srv.raw(req)
+        time.sleep(0.01)
+        if tags:
+            r = srv.api("POST", "/api/v1/devices/%s/tags" % mac, {"add": tags})
+            eq(r.status, 200, "tag %s" % mac)
+
+
+def listing(srv, status=200, **q):
+    r = srv.api("GET", "/api/v1/devices?" + urllib.parse.urlencode(q))
+    eq(r.status, status, "GET devices %r: %s" % (q, r.body[:300]))
+    return r.json or {}
+
+
+def macs(srv, **q):
+    return [d["mac"] for d in listing(srv, **q).get("devices", [])]
+
+
+def t_filters():
+    """Each filter selects what its rules say (computed here from FLEET), counted and paged
+    by the store."""
+    srv = Server()
+    try:
+        fleet(srv)
+        hexmac = {m: m.replace(":", "") for m, _, _, _ in FLEET}
+        cases = [
+            ("mac~0A:1B", lambda m, v, g, p: "0A:1B" in m),
+            ("mac~0a1b", lambda m, v, g, p: "0A1B" in hexmac[m]),
+            ("mac~0a-1b", lambda m, v, g, p: "0A:1B" in m),
+            ("mac~A1B", lambda m, v, g, p: "A1B" in hexmac[m]),
+            ("mac!~0A:1B", lambda m, v, g, p: "0A:1B" not in m),
+            ("mac~5c:cf:7f:0a:1b:2c", lambda m, v, g, p: m == "5C:CF:7F:0A:1B:2C"),
+            ("tag~kitch", lambda m, v, g, p: any("kitch" in x for x in g)),
+            ("tag~lab", lambda m, v, g, p: any("lab" in x for x in g)),
+            ("tag=lab", lambda m, v, g, p: "lab" in g),
+            ("tag!=lab", lambda m, v, g, p: "lab" not in g),
+            ("tag~KITCH platform=esp8266", lambda m, v, g, p: any("kitch" in x for x in g)
+             and p == "esp8266"),
+            ("version=1.2.0", lambda m, v, g, p: v is not None and vkey(v) == (1, 2, 0)),
+            ("version>1.9.0", lambda m, v, g, p: v is not None and vkey(v) > (1, 9, 0)),
+            ("version<=1.2", lambda m, v, g, p: v is not None and vkey(v) <= (1, 2, 0)),
+            ("version!=1.10.0", lambda m, v, g, p: v is not None and vkey(v) != (1, 10, 0)),
+            ("version=3.0.0", lambda m, v, g, p: False),
+            ("platform!=esp32", lambda m, v, g, p: p != "esp32"),
+            ("seen<1h mac~0A:1B", lambda m, v, g, p: "0A:1B" in m),
+            ("seen>1h", lambda m, v, g, p: False),
+            ("channel=stable version>=1.10 tag~lab", lambda m, v, g, p: v is not None and
+             vkey(v) >= (1, 10, 0) and any("lab" in x for x in g)),
+            # a chip term is matched above the store, the rest in SQL
+            ("chip=esp8266 version>1.0", lambda m, v, g, p: p == "esp8266" and v is not None
+             and vkey(v) > (1, 0, 0)),
+            ("chip=esp8266 mac~0A1B", lambda m, v, g, p: p == "esp8266" and
+             "0A1B" in hexmac[m]),
+            ("chip=esp8266 tag~lab mac!~7F:0A", lambda m, v, g, p: p == "esp8266" and
+             any("lab" in x for x in g) and "7F:0A" not in m),
+        ]
+        for flt, rule in cases:
+            want = sorted(m for m, v, g, p in FLEET if rule(m, v, g, p))
+            j = listing(srv, filter=flt, sort="mac", limit=1000)
+            eq([d["mac"] for d in j.get("devices", [])], want, "filter %r" % flt)
+            eq(j.get("total"), len(want), "filter %r: total" % flt)
+            if len(want) > 2:  # paged by the store: offset and after agree
+                page = listing(srv, filter=flt, sort="mac", limit=2, offset=1)
+                eq([d["mac"] for d in page["devices"]], want[1:3], "filter %r, offset" % flt)
+                eq(page["total"], len(want), "filter %r, a page's total" % flt)
+        # the canonical form says how the parts were read
+        eq(listing(srv, filter="mac~0a-1b tag~Kitch")["filter"], "mac~0A:1B tag~kitch",
+           "canonical form")
+        for bad, says in (("mac~0g", "not a part of a MAC"), ("mac~:0a", "not a part of a MAC"),
+                          ("mac~0a::1b", "not a part of a MAC"), ("tag~a,", "value is missing"),
+                          ("version~1.2", "cannot be compared with ~"),
+                          ("mac~0123456789abcdef012", "longer than a mac")):
+            j = listing(srv, 400, filter=bad)
+            eq(j.get("kind"), "bad-filter", "filter %r refused" % bad)
+            check(says in j.get("error", ""), "filter %r: the error says %r: %r" % (bad, says, j))
+        # the CLI takes the same syntax
+        env = dict(t.os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port,
+                   UPDRAFT_TOKEN=t.TOKEN)
+        p = t.subprocess.run([t.BIN, "device", "list", "--filter", "mac~0a1b", "--json"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        eq(p.returncode, 0, "device list --filter mac~0a1b: %s" % p.stderr)
+        got = sorted(re.findall(r'"mac":\s*"([0-9A-F:]{17})"', p.stdout))
+        eq(got, sorted(m for m in hexmac if "0A1B" in hexmac[m]), "the CLI's devices")
+    finally:
+        srv.stop()
+
+
+def t_sort():
+    """version and -version: updraft's version order (the one upgrades use), devices that
+    never said their version last (first in reverse), ties by MAC."""
+    srv = Server()
+    try:
+        fleet(srv)
+        known = [(vkey(v), v, m) for m, v, _, _ in FLEET if v]
+        # versions that compare equal (1.2.0, v1.2) are kept apart by their text
+        want = [m for _, _, m in sorted(known)] + \
+            sorted(m for m, v, _, _ in FLEET if not v)
+        eq(macs(srv, sort="version", limit=1000), want, "sort=version")
+        eq(macs(srv, sort="-version", limit=1000), list(reversed(want)), "sort=-version")
+        j = listing(srv, sort="version", limit=3, offset=4)
+        eq([d["mac"] for d in j["devices"]], want[4:7], "sort=version, a page by offset")
+        eq(j["total"], len(FLEET), "total")
+        eq(j["sort"], "version", "the sort is answered")
+        lab = [m for m in want if any("lab" in x for x in dict((f[0], f[2]) for f in FLEET)[m])]
+        eq(macs(srv, sort="version", filter="tag~lab", limit=1000), lab,
+           "sort=version with a filter")
+        chip = [m for m in want if m.startswith("5C")]
+        eq(macs(srv, sort="-version", filter="chip=esp8266", limit=1000), list(reversed(chip)),
+           "sort=-version with a filter matched above the store")
+        versions = [d["version"] for d in listing(srv, sort="version", limit=1000)["devices"]]
+        check(versions.index("1.10.0") > versions.index("1.9.0"),
+              "1.10.0 after 1.9.0: %r" % versions)
+        for bad in ("VERSION", "--version", "ver"):
+            j = listing(srv, 400, sort=bad)
+            eq(j.get("kind"), "bad-sort", "sort=%r" % bad)
+        check("version" in j.get("error", ""), "the error names version: %r" % j)
+    finally:
+        srv.stop()
+
+
+def walk(srv, **q):
+    """Every device of a listing, a page at a time by the cursors it answers."""
+    got, after, pages = [], None, 0
+    while True:
+        args = dict(q)
+        if after:
+            args["after"] = after
+        j = listing(srv, **args)
+        got += [d["mac"] for d in j["devices"]]
+        pages += 1
+        after = j.get("next")
+        if not after or pages > 50:
+            return got, j["total"]
+
+
+def t_paging():
+    """after=<next>: every order, with and without a filter, walks the same devices as one
+    long page; the cursor is refused with a sentence when it does not fit."""
+    srv = Server()
+    try:
+        fleet(srv)
+        srv.sql("UPDATE devices SET last_seen_ms=1000, first_seen_ms=500 WHERE mac LIKE '24:%'")
+        for sort in ("", "last_seen", "mac", "-mac", "first_seen", "-first_seen", "version",
+                     "-version"):
+            for flt in ("", "tag~lab", "mac~0a1b", "chip=esp32,esp8266"):
+                whole = listing(srv, sort=sort, filter=flt, limit=1000)
+                got, total = walk(srv, sort=sort, filter=flt, limit=3)
+                eq(got, [d["mac"] for d in whole["devices"]],
+                   "sort=%r filter=%r: pages by cursor" % (sort, flt))
+                eq(total, whole["total"], "sort=%r filter=%r: total" % (sort, flt))
+                offs = []
+                for off in range(0, whole["total"], 3):
+                    offs += macs(srv, sort=sort, filter=flt, limit=3, offset=off)
+                eq(offs, got, "sort=%r filter=%r: pages by offset" % (sort, flt))
+        eq(listing(srv, limit=len(FLEET)).get("next"), None, "the last page has no next")
+        j = listing(srv, limit=2)
+        check(j.get("next"), "a page with more after it has next: %r" % j)
+        bad = listing(srv, 400, limit=2, after=j["next"], offset=2)
+        eq(bad.get("kind"), "bad-after", "after with offset")
+        bad = listing(srv, 400, limit=2, after=j["next"], sort="mac")
+        check("sorted by -last_seen" in bad.get("error", ""), "a cursor of another sort: %r" % bad)
+        for junk in ("x", "00", "abc", j["next"][:-2], "7c" * 20):
+            bad = listing(srv, 400, limit=2, after=junk)
+            eq(bad.get("kind"), "bad-after", "after=%r" % junk)
+        # a cursor outlives its row: the device deleted, the next page still follows it
+        first = listing(srv, sort="mac", limit=2)
+        r = srv.api("DELETE", "/api/v1/devices/" + first["devices"][1]["mac"])
+        eq(r.status, 200, "delete a device")
+        rest = macs(srv, sort="mac", limit=1000, after=first["next"])
+        eq(rest, sorted(m for m, _, _, _ in FLEET)[2:], "after a deleted device")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"filters": t_filters, "sort": t_sort, "paging": t_paging}
+
+if __name__ == "__main__":
+    GROUPS[t.GROUP]()
+    if t.FAILS:
+        print("%d check(s) failed in group %s" % (len(t.FAILS), t.GROUP))
+        raise SystemExit(1)
+    print("ok: group %s" % t.GROUP)
