@@ -102,17 +102,44 @@ async function devices(srv, browser, outDir) {
   await page.goto(srv.url + '/#/devices?sort=mac&size=25');
   await page.locator('table.devices').waitFor();
   const byMac = (await srv.api('GET', '/devices?sort=mac&limit=25&offset=25')).json.devices;
+  const tableMacs = () => page.locator('table.devices tbody tr td:first-child').allTextContents();
+  const firstMac = (m) => page.waitForFunction(
+    (x) => document.querySelector('table.devices tbody td a')?.textContent === x, m);
   await page.click('button:has-text("Next")');
-  await page.waitForFunction(() => location.hash.includes('page=2'));
-  await page.waitForFunction((m) => document.querySelector('table.devices tbody td a')?.textContent === m,
-    byMac[0].mac);
-  eq(await page.locator('table.devices tbody tr td:first-child').allTextContents(),
-    byMac.map((d) => d.mac), 'page 2 sorted by MAC is the API\'s');
-  // search by tag
+  // Next follows the server's cursor (after=), not an offset
+  await page.waitForFunction(() => location.hash.includes('page=2') && location.hash.includes('after='));
+  await firstMac(byMac[0].mac);
+  eq(await tableMacs(), byMac.map((d) => d.mac), 'page 2 sorted by MAC is the API\'s');
+  check(all <= 50 || await page.locator('button:has-text("Next")').isEnabled(), 'more pages: Next');
+  await page.click('button:has-text("Previous")');
+  await page.waitForFunction(() => !location.hash.includes('page=') && !location.hash.includes('after='));
+  const firstPage = (await srv.api('GET', '/devices?sort=mac&limit=25')).json.devices;
+  await firstMac(firstPage[0].mac);
+  eq(await tableMacs(), firstPage.map((d) => d.mac), 'back to page 1');
+  // sorted by version, in updraft's version order (the API's sort=version)
+  await page.goto(srv.url + '/#/devices?sort=version&size=25');
+  const byVersion = (await srv.api('GET', '/devices?sort=version&limit=25')).json.devices;
+  await firstMac(byVersion[0].mac);
+  eq(await tableMacs(), byVersion.map((d) => d.mac), 'sorted by version as the API sorts');
+  eq(await page.locator('#dev-sort').inputValue(), 'version', 'the sort box says version');
+  // search by a part of a tag, then by a part of a MAC (without its colons)
   const mac = byMac[0].mac;
   await srv.api('POST', '/devices/' + mac + '/tags', {add: ['kitchen']});
   await page.goto(srv.url + '/#/devices');
-  await page.fill('#dev-search', 'kitchen');
+  await page.fill('#dev-search', 'KITCH');
+  await page.click('button:has-text("Apply")');
+  await page.waitForFunction(() => document.querySelector('#dev-count')?.textContent.startsWith('1 device'));
+  check((await page.locator('#dev-count').textContent()).includes('tag~kitch'),
+    'the count says the search term: ' + await page.locator('#dev-count').textContent());
+  const part = mac.slice(9, 14).replace(':', '').toLowerCase(); // "0a1b" of ..:0A:1B:..
+  const found = (await srv.api('GET', '/devices?limit=1000&filter=' + encodeURIComponent('mac~' + part))).json;
+  await page.fill('#dev-search', part);
+  await page.click('button:has-text("Apply")');
+  await page.waitForFunction((n) => document.querySelector('#dev-count')?.textContent.startsWith(
+    n === 1 ? '1 device' : n + ' devices'), found.total);
+  check((await tableMacs()).includes(mac), 'the search finds ' + mac + ' by ' + part);
+  eq(await tableMacs(), found.devices.slice(0, 50).map((d) => d.mac), 'the MAC search is the API\'s');
+  await page.fill('#dev-search', 'kitch');
   await page.click('button:has-text("Apply")');
   await page.waitForFunction(() => document.querySelector('#dev-count')?.textContent.startsWith('1 device'));
   // the device page

@@ -1,5 +1,6 @@
 // Devices (docs/dashboard.md "The pages"): the device table, filtered on the server with
-// the target filter syntax (docs/filters.md), searched by MAC or tag, sorted, in pages;
+// the target filter syntax (docs/filters.md), searched by a part of a MAC or a tag, sorted
+// (also by version, in updraft's version order), in pages that follow the server's cursor;
 // and one device's page (#/devices/<MAC>): its facts, what it runs, its timeline, and
 // (operator, admin) pin/unpin, channel, tags, retry. GET /api/v1/devices[/<mac>],
 // /api/v1/events?mac= and the device routes of docs/api.md.
@@ -13,6 +14,8 @@ export const SORTS = [
   {value: '-mac', label: 'MAC, descending'},
   {value: '-first_seen', label: 'First seen, newest first'},
   {value: 'first_seen', label: 'First seen, oldest first'},
+  {value: '-version', label: 'Version, newest first'},
+  {value: 'version', label: 'Version, oldest first'},
 ];
 const SHOW = [
   {value: '', label: 'All devices'},
@@ -20,15 +23,20 @@ const SHOW = [
   {value: 'any', label: 'Simulated and test devices only'},
 ];
 const MAC_RE = /^([0-9a-fA-F]{2}([:-]?)){5}[0-9a-fA-F]{2}$/;
-const TAG_RE = /^[a-z0-9][a-z0-9._-]{0,23}$/;
+// a part of a MAC: hex digits, one ':' or '-' between them; with a digit or a separator
+// (a word of hex letters only, "beef", is searched as a tag)
+const MAC_PART_RE = /^[0-9a-fA-F]+([:-][0-9a-fA-F]+)*$/;
+const TAG_PART_RE = /^[a-z0-9._-]{1,24}$/;
 
-// The search box's words as filter terms: a MAC (whole, in any spelling) or a tag.
+// The search box's words as a filter term, searched on the server (docs/filters.md):
+// a whole MAC (mac=), a part of one (mac~0a1b, mac~0A:1B), else a part of a tag (tag~).
 export function searchTerm(q) {
   q = q.trim();
   if (!q) return {term: ''};
   if (MAC_RE.test(q)) return {term: 'mac=' + q};
-  if (TAG_RE.test(q.toLowerCase())) return {term: 'tag=' + q.toLowerCase()};
-  return {error: `"${q}" is neither a MAC (5C:CF:7F:0A:1B:2C or 5ccf7f0a1b2c) nor a tag ` +
+  if (MAC_PART_RE.test(q) && q.length <= 17 && /[0-9:-]/.test(q)) return {term: 'mac~' + q};
+  if (TAG_PART_RE.test(q.toLowerCase())) return {term: 'tag~' + q.toLowerCase()};
+  return {error: `"${q}" is neither a part of a MAC (0A:1B, 0a1b) nor of a tag ` +
     '(letters, digits, ".", "_", "-")'};
 }
 
@@ -54,13 +62,16 @@ async function renderList(root, params, ctx) {
   const sort = q.get('sort') || '';
   const size = PAGE_SIZES.includes(Number(q.get('size'))) ? Number(q.get('size')) : 50;
   const page = Math.max(1, Number(q.get('page')) || 1);
+  // the pages after the first follow the server's cursor (after=: the page before's next),
+  // which costs the same on page 1000 as on page 1; a link with only page= uses offset
+  const after = q.get('after') || '';
   root.appendChild(h('h1', null, 'Devices'));
 
   const fIn = h('input', {id: 'dev-filter', name: 'filter', type: 'text', value: filter,
     spellcheck: 'false', autocomplete: 'off',
     placeholder: 'platform=esp8266 tag=lab version<2.0.0 seen<24h', 'aria-describedby': 'dev-filter-help'});
   const sIn = h('input', {id: 'dev-search', name: 'q', type: 'search', value: search,
-    spellcheck: 'false', autocomplete: 'off', placeholder: 'a MAC or a tag'});
+    spellcheck: 'false', autocomplete: 'off', placeholder: 'part of a MAC or a tag'});
   const showSel = h('select', {id: 'dev-show', name: 'tool'},
     SHOW.map((o) => h('option', {value: o.value, selected: o.value === show}, o.label)));
   const sortSel = h('select', {id: 'dev-sort', name: 'sort'},
@@ -91,7 +102,7 @@ async function renderList(root, params, ctx) {
   root.appendChild(form);
   root.appendChild(h('p', {class: 'help', id: 'dev-filter-help'},
     'Terms separated by spaces, all must hold: platform, chip, channel, tag, version, seen, mac, ' +
-    'pinned, attention, tool (docs/filters.md). Search: a whole MAC or a tag.'));
+    'pinned, attention, tool (docs/filters.md). Search: a part of a MAC (0A:1B, 0a1b) or of a tag.'));
   root.appendChild(formErr);
 
   const s = searchTerm(search);
@@ -105,8 +116,8 @@ async function renderList(root, params, ctx) {
   root.appendChild(results);
   let res;
   try {
-    res = await ctx.api('GET', '/devices' + ctx.qs({filter: full, tool: show, sort,
-      limit: size, offset: (page - 1) * size}));
+    res = await ctx.api('GET', '/devices' + ctx.qs(after ? {filter: full, tool: show, sort,
+      limit: size, after} : {filter: full, tool: show, sort, limit: size, offset: (page - 1) * size}));
   } catch (e) {
     if (!ctx.current()) return;
     formErr.textContent = e.message;
@@ -137,15 +148,17 @@ async function renderList(root, params, ctx) {
     ], res.devices, {class: 'data devices'}));
   }
   const pages = Math.max(1, Math.ceil(res.total / size));
-  const goPage = (p) => {
+  const goPage = (p, cursor) => {
     const n = new URLSearchParams(q);
     n.set('page', String(p));
+    if (cursor) n.set('after', cursor); else n.delete('after');
+    if (p <= 1) n.delete('page');
     ctx.navigate('#/devices?' + n.toString());
   };
   results.appendChild(h('nav', {class: 'pager', 'aria-label': 'Pages of devices'}, [
     h('button', {type: 'button', disabled: page <= 1, onclick: () => goPage(page - 1)}, '← Previous'),
     h('span', null, `Page ${page} of ${pages}`),
-    h('button', {type: 'button', disabled: page >= pages, onclick: () => goPage(page + 1)}, 'Next →'),
+    h('button', {type: 'button', disabled: !res.next, onclick: () => goPage(page + 1, res.next)}, 'Next →'),
   ]));
 }
 
