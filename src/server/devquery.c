@@ -33,36 +33,6 @@ static int add_version(void *ctx, const char *v, int64_t devices)
     return 0;
 }
 
-static int compare(int c, int op)
-{
-    switch (op) {
-    case UPD_FOP_NE:
-        return c != 0;
-    case UPD_FOP_LT:
-        return c < 0;
-    case UPD_FOP_LE:
-        return c <= 0;
-    case UPD_FOP_GT:
-        return c > 0;
-    case UPD_FOP_GE:
-        return c >= 0;
-    default:
-        return c == 0;
-    }
-}
-
-/* Does version v satisfy version term t (filter.c's rule for a device that runs v)? */
-static int version_holds(const upd_filter *f, const upd_filter_term *t, const char *v)
-{
-    const upd_filter_value *val = &f->value[t->first];
-    if (t->op >= UPD_FOP_LT && t->op <= UPD_FOP_GE)
-        return compare(upd_version_cmp(v, f->buf + val->off), t->op);
-    int any = 0;
-    for (int i = 0; i < t->n && !any; i++)
-        any = upd_version_cmp(v, f->buf + val[i].off) == 0;
-    return t->op == UPD_FOP_NE ? !any : any;
-}
-
 int upd__devquery_compile(upd_store *st, const upd_filter *f, int64_t now_ms, upd_devquery *q)
 {
     memset(q, 0, sizeof *q);
@@ -132,7 +102,7 @@ int upd__devquery_compile(upd_store *st, const upd_filter *f, int64_t now_ms, up
             c->text = &q->text[q->ntext];
             for (int k = 0; k < q->nv; k++) {
                 const char *ver = q->vbuf + q->voff[k];
-                if (!version_holds(f, t, ver))
+                if (!upd__filter_version_holds(f, t, ver))
                     continue;
                 if (++nversions > UPD_DEVQUERY_VERSIONS)
                     break;

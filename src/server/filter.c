@@ -426,6 +426,17 @@ static int compare(int c, int op)
     }
 }
 
+int upd__filter_version_holds(const upd_filter *f, const upd_filter_term *t, const char *v)
+{
+    const upd_filter_value *val = &f->value[t->first];
+    if (t->op >= UPD_FOP_LT && t->op <= UPD_FOP_GE)
+        return compare(upd_version_cmp(v, f->buf + val->off), t->op);
+    int any = 0;
+    for (int i = 0; i < t->n && !any; i++)
+        any = upd_version_cmp(v, f->buf + val[i].off) == 0;
+    return t->op == UPD_FOP_NE ? !any : any;
+}
+
 /* Does one term hold for d? */
 static int term_holds(const upd_filter *f, const upd_filter_term *t, const upd_device_row *d,
                       const upd_filter_env *env)
@@ -439,13 +450,8 @@ static int term_holds(const upd_filter *f, const upd_filter_term *t, const upd_d
         return compare(age < v->num ? -1 : age > v->num ? 1 : 0, t->op);
     }
     case UPD_FK_VERSION:
-        if (!d->version[0])
-            return 0; /* a device that never said its version matches no version term */
-        if (t->op >= UPD_FOP_LT && t->op <= UPD_FOP_GE)
-            return compare(upd_version_cmp(d->version, f->buf + v->off), t->op);
-        for (int i = 0; i < t->n && !any; i++)
-            any = upd_version_cmp(d->version, f->buf + v[i].off) == 0;
-        break;
+        /* a device that never said its version matches no version term */
+        return d->version[0] && upd__filter_version_holds(f, t, d->version);
     case UPD_FK_PLATFORM:
         known = d->family[0] != 0;
         for (int i = 0; i < t->n && !any; i++)

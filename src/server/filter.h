@@ -95,6 +95,10 @@ int upd__filter_parse(const char *text, upd_filter *f, char *err, size_t errlen)
  * env->chip does). env may be NULL when f has no seen or chip term. */
 int upd__filter_match(const upd_filter *f, const upd_device_row *d, const upd_filter_env *env);
 
+/* Does version v (a device's, not empty) satisfy t, a version term of f? The one rule the
+ * filter's matching and the store's version lists (devquery.c) both use. */
+int upd__filter_version_holds(const upd_filter *f, const upd_filter_term *t, const char *v);
+
 /* The filter in its canonical form ("platform=esp8266 tag=kitchen,lab seen<86400s"),
  * which parses back to the same filter; "" for the empty filter. Cut short to cap. */
 void upd__filter_format(const upd_filter *f, char *out, size_t cap);
