@@ -13,17 +13,26 @@ server is started again on it and every call is made ROUNDS times over one keep-
 connection, after WARMUP calls; the table has the median, the 95th percentile and the
 slowest.
 
+BACKEND=pg: the same calls to a server on PostgreSQL (`updraft serve --db URL`), writes
+bench/results/ui-pg.md. The registry is filled into SQLite as above (or taken from
+BENCH_DATA) and moved into a throwaway PostgreSQL cluster (tests/server/pgcluster.py,
+Unix socket only, the settings of bench/pg) with `updraft db migrate` (COPY, the same
+rows with the same ids); then VACUUM ANALYZE, which autovacuum does within minutes of
+such a load (PG_ANALYZE=0 leaves it out: the planner as it is right after the move).
+
 usage: bench/ui/run.py [DEVICES [EVENTS]]   (cmake --preset release && cmake --build --preset release)
 Settings (environment): UPDRAFT, MKIMAGE (binaries), ROUNDS (50), WARMUP (5),
-BENCH_RESULTS (default bench/results/ui.md; empty: print only), BENCH_DATA (a data
-directory: filled by the first run, used as it is by the next ones).
-Python 3 standard library only; loopback only."""
+BACKEND (sqlite or pg), BENCH_RESULTS (default bench/results/ui.md, ui-pg.md with
+BACKEND=pg; empty: print only), BENCH_DATA (a data directory: filled by the first run,
+used as it is by the next ones, on either backend), PG_ANALYZE (1).
+Python 3 standard library only (and Debian's postgresql for BACKEND=pg); loopback only."""
 import http.client
 import json
 import os
 import platform
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -33,22 +42,33 @@ import time
 import urllib.parse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "server"))
+import pgcluster  # noqa: E402
+
 UPD = os.environ.get("UPDRAFT", os.path.join(ROOT, "build/release/src/cli/updraft"))
 MK = os.environ.get("MKIMAGE", os.path.join(ROOT, "build/release/tests/cli/mkimage"))
 NDEV = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
 NEV = int(sys.argv[2]) if len(sys.argv) > 2 else 1000000
 ROUNDS = int(os.environ.get("ROUNDS", "50"))
 WARMUP = int(os.environ.get("WARMUP", "5"))
-OUT = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/results/ui.md"))
+BACKEND = os.environ.get("BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "pg"):
+    sys.exit("bench/ui: BACKEND=%s: give sqlite (the default) or pg" % BACKEND)
+OUT = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "bench/results/%s.md" % (
+    "ui" if BACKEND == "sqlite" else "ui-pg")))
+PG_ANALYZE = os.environ.get("PG_ANALYZE", "1") != "0"
+# bench/pg's cluster: durable (fsync, full pages), commits not waiting for their fsync
+PG_SETTINGS = {"fsync": "on", "synchronous_commit": "off", "full_page_writes": "on",
+               "shared_buffers": "128MB", "max_connections": "400"}
 TOKEN = "bench-ui-token-0123456789"
 HOUR = 3600 * 1000
 
 
-def start(data):
+def start(data, db=None):
     env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
     log = open(os.path.join(data + ".log"), "w+")
-    p = subprocess.Popen([UPD, "serve", "--listen", "127.0.0.1:0", "--data", data],
-                         stdout=log, stderr=subprocess.STDOUT, env=env)
+    p = subprocess.Popen([UPD, "serve", "--listen", "127.0.0.1:0", "--data", data] +
+                         (["--db", db] if db else []), stdout=log, stderr=subprocess.STDOUT, env=env)
     for _ in range(300):
         log.seek(0)
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
@@ -165,6 +185,53 @@ def fill(db, rels):
     return busiest, last_id
 
 
+class Postgres:
+    """A throwaway cluster holding the registry of the SQLite data directory data, moved
+    by `updraft db migrate`."""
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "pg")
+        if pgcluster.start(self.dir, PG_SETTINGS) != 0:
+            sys.exit("bench/ui: cannot start a PostgreSQL cluster (tests/server/pgcluster.py)")
+        self.st = json.load(open(os.path.join(self.dir, "state.json")))
+        if "skip" in self.st:
+            pgcluster.stop(self.dir)
+            sys.exit("bench/ui: " + self.st["skip"])
+        self.version = self.sql(self.st["url"], "SHOW server_version").strip()
+        self.sql(self.st["url"], "CREATE DATABASE ui")
+        self.url = self.st["url"].replace("/postgres?", "/ui?")
+
+    def sql(self, url, q):
+        exe = shutil.which("psql") or os.path.join(self.st["bindir"], "psql")
+        p = subprocess.run([exe, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url,
+                            "-c", q], capture_output=True, text=True)
+        if p.returncode != 0:
+            self.close()
+            sys.exit("bench/ui: psql (%s): %s" % (q, p.stderr))
+        return p.stdout
+
+    def move(self, data):
+        """(seconds of the migration, seconds of VACUUM ANALYZE or None)."""
+        t0 = time.time()
+        p = subprocess.run([UPD, "db", "migrate", "--from", data, "--to", self.url],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.close()
+            sys.exit("bench/ui: updraft db migrate failed: " + p.stdout + p.stderr)
+        moved = time.time() - t0
+        if not PG_ANALYZE:
+            return moved, None
+        t0 = time.time()
+        self.sql(self.url, "VACUUM ANALYZE")
+        return moved, time.time() - t0
+
+    def size(self):
+        return int(self.sql(self.url, "SELECT pg_database_size(current_database())"))
+
+    def close(self):
+        pgcluster.stop(self.dir)
+
+
 def measure(c, path):
     for _ in range(WARMUP):
         c.call("GET", path)
@@ -222,8 +289,17 @@ def main():
             t0 = time.time()
             (mac, nev_mac), last_id = fill(os.path.join(data, "updraft.db"), rels)
             fill_s = time.time() - t0
-        p, port = start(data)
+        pg = None
+        db = None
+        serve_data = data
+        p = None
         try:
+            if BACKEND == "pg":
+                pg = Postgres(tmp)
+                moved_s, analyze_s = pg.move(data)
+                db = pg.url
+                serve_data = os.path.join(tmp, "pg-server")  # the server's own files only
+            p, port = start(serve_data, db)
             c = Client(port)
             t0 = time.perf_counter()
             first, _ = c.call("GET", "/overview?fresh=1")
@@ -245,25 +321,32 @@ def main():
                 ("device %s (%d events, history 100)" % (mac, nev_mac), "/devices/" + q(mac)),
                 ("its events, newest 50", "/events?mac=%s&limit=50" % q(mac)),
             ]
-            # the cursor of page 1001, as the page before it answers it
-            cursor = c.call("GET", "/devices?limit=50&offset=49950")[0]["next"]
+            # pages at the same place in a smaller fleet (page 1001 of 100,000 devices)
+            def page(off):
+                return max(1, off * NDEV // 100000 // 50) * 50
+
+            mid, ver, lab = page(50000), page(5000), page(500)
+            # the cursor of page mid, as the page before it answers it
+            cursor = c.call("GET", "/devices?limit=50&offset=%d" % (mid - 50))[0]["next"]
             devices = [
                 ("first page of 50", "/devices?limit=50"),
-                ("page 1001 by offset", "/devices?limit=50&offset=50000"),
-                ("page 1001 by cursor (the dashboard's Next)", "/devices?limit=50&after=" +
-                 cursor),
+                ("page %d by offset" % (mid // 50 + 1), "/devices?limit=50&offset=%d" % mid),
+                ("page %d by cursor (the dashboard's Next)" % (mid // 50 + 1),
+                 "/devices?limit=50&after=" + cursor),
                 ("filter version=1.1.0, first page", "/devices?limit=50&filter=" +
                  q("version=1.1.0")),
-                ("filter version=1.1.0, page 101", "/devices?limit=50&offset=5000&filter=" +
-                 q("version=1.1.0")),
+                ("filter version=1.1.0, page %d" % (ver // 50 + 1),
+                 "/devices?limit=50&offset=%d&filter=%s" % (ver, q("version=1.1.0"))),
                 ("filter version<1.2.0 platform=esp8266 seen<24h", "/devices?limit=50&filter=" +
                  q("version<1.2.0 platform=esp8266 seen<24h")),
                 ("search a part of a MAC", "/devices?limit=50&filter=" + q("mac~0a1b")),
                 ("search a part of a tag", "/devices?limit=50&filter=" + q("tag~kitch")),
-                ("tag=lab (2 % of the fleet), page 11", "/devices?limit=50&offset=500&filter=" +
-                 q("tag=lab")),
-                ("sort=version, page 1001", "/devices?limit=50&offset=50000&sort=version"),
-                ("sort=-mac, page 1001", "/devices?limit=50&offset=50000&sort=-mac"),
+                ("tag=lab (2 %% of the fleet), page %d" % (lab // 50 + 1),
+                 "/devices?limit=50&offset=%d&filter=%s" % (lab, q("tag=lab"))),
+                ("sort=version, page %d" % (mid // 50 + 1),
+                 "/devices?limit=50&offset=%d&sort=version" % mid),
+                ("sort=-mac, page %d" % (mid // 50 + 1),
+                 "/devices?limit=50&offset=%d&sort=-mac" % mid),
             ]
             other = [
                 ("event tail after the newest 100", "/events?after=%d" % (last_id - 100)),
@@ -277,11 +360,15 @@ def main():
                     rows.append((group, name, path, p50, p95, mx, size, goal))
             load = open("/proc/loadavg").read().split()[:3]
         finally:
-            stop(p)
+            if p:
+                stop(p)
+            if pg:
+                db_bytes = pg.size()
+                pg.close()
     rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
                          capture_output=True, text=True).stdout.strip()
     ver = subprocess.run([UPD, "--version"], capture_output=True, text=True).stdout.strip()
-    lines = ["# Dashboard API at fleet scale", "",
+    lines = ["# Dashboard API at fleet scale" + (" on PostgreSQL" if pg else ""), "",
              "Written by `bench/ui/run.py` (method in its header and docs/benchmarks.md).",
              "Do not edit by hand: run the script again.", "",
              "| | |", "|---|---|",
@@ -292,6 +379,16 @@ def main():
              "| registry | %d devices, %d events, 7 days of hourly adoption snapshots "
              "(%s) |" % (NDEV, NEV, "filled in %.0f s" % fill_s if fill_s else
                          "filled by an earlier run: BENCH_DATA"),
+             ] + ([
+                 "| database | PostgreSQL %s, a throwaway cluster (tests/server/pgcluster.py) "
+                 "on a Unix socket; %s; %.0f MB |" % (
+                     pg.version, ", ".join("%s=%s" % kv for kv in PG_SETTINGS.items()),
+                     db_bytes / 1e6),
+                 "| moved into it | by `updraft db migrate` in %.0f s; %s |" % (
+                     moved_s, "then VACUUM ANALYZE in %.0f s (what autovacuum does within "
+                     "minutes)" % analyze_s if analyze_s is not None else
+                     "not analyzed (PG_ANALYZE=0: the planner right after the move)"),
+             ] if pg else []) + [
              "| calls | %d per row over one keep-alive connection, after %d warm-up calls |"
              % (ROUNDS, WARMUP),
              "| first overview after start | %.0f ms (waits for the first reading of the "
@@ -309,6 +406,9 @@ def main():
               "memory (fleet.c); the device page is one device row and its newest 100 "
               "events (indexed by MAC); the Devices table's pages are SQL over the indexes of "
               "store migration 16 (src/server/devpage.c, devquery.c, store_devsql.c)."]
+    lines += ["", "The same calls on PostgreSQL: bench/results/ui-pg.md (`BACKEND=pg "
+              "bench/ui/run.py`)." if not pg else "The same calls on SQLite: "
+              "bench/results/ui.md (`bench/ui/run.py`)."]
     text = "\n".join(lines) + "\n"
     print(text)
     if OUT:

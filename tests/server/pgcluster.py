@@ -59,7 +59,15 @@ def as_user(cmd, user):
     return ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups"] + cmd
 
 
-def start(state_dir):
+# The tests' settings: a cluster that loses everything on a crash, which a test run does
+# not mind. A benchmark gives its own (start's settings) for what it measures.
+TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                 "max_connections": "400", "shared_buffers": "64MB"}
+
+
+def start(state_dir, settings=None):
+    """Start a cluster with TEST_SETTINGS, each overridden by settings (a dict of
+    postgresql.conf names and values) when given."""
     os.makedirs(state_dir, exist_ok=True)
     state_file = os.path.join(state_dir, "state.json")
     if os.path.exists(state_file):
@@ -89,9 +97,9 @@ def start(state_dir):
         shutil.rmtree(root, ignore_errors=True)
         print("pgcluster: initdb failed:\n" + p.stdout + p.stderr, file=sys.stderr)
         return 1
-    opts = ("-c listen_addresses='' -c unix_socket_directories=%s -p %d -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400 "
-            "-c shared_buffers=64MB" % (root, port))
+    conf = dict(TEST_SETTINGS, **(settings or {}))
+    opts = "-c listen_addresses='' -c unix_socket_directories=%s -p %d %s" % (
+        root, port, " ".join("-c %s=%s" % kv for kv in conf.items()))
     p = subprocess.run(as_user([os.path.join(bindir, "pg_ctl"), "-D", data, "-l",
                                 os.path.join(root, "log"), "-o", opts, "-w", "-t", "60",
                                 "start"], user),
