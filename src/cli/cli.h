@@ -21,6 +21,10 @@ int upd_cmd_problems(int argc, char **argv);
 int upd_cmd_keygen(int argc, char **argv); /* cmd_sign.c */
 int upd_cmd_sign(int argc, char **argv);   /* cmd_sign.c */
 int upd_cmd_token(int argc, char **argv);  /* cmd_token.c */
+/* `updraft device list` (cmd_device_list.c), a subcommand of `updraft device`: argv[0]
+ * is "list"; its usage line and help for the subcommand table. */
+int upd_cmd_device_list(int argc, char **argv);
+extern const char UPD_DEVICE_LIST_SYNOPSIS[], UPD_DEVICE_LIST_HELP[];
 /* `updraft device delete` (cmd_device_delete.c), a subcommand of `updraft device`:
  * argv[0] is "delete"; its usage line and help for the subcommand table. */
 int upd_cmd_device_delete(int argc, char **argv);

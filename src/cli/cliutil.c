@@ -288,11 +288,20 @@ int upd_cli_auth_error(const char *cmd, int status, const cJSON *j)
     return 0;
 }
 
+static cJSON *last_error;
+
+const cJSON *upd_cli_last_error(void)
+{
+    return last_error;
+}
+
 cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const char *json_body,
                     const upd_cli_err *errs, size_t n, int *status)
 {
     upd_api_resp resp;
     char err[512];
+    cJSON_Delete(last_error);
+    last_error = NULL;
     if (status)
         *status = 0;
     if (upd_api_request(method, path, json_body ? "application/json" : NULL, json_body,
@@ -319,13 +328,18 @@ cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const
     }
     const char *kind = upd_cli_jstr(j, "kind");
     const char *text = NULL;
+    int silent = 0;
     for (size_t i = 0; i < n; i++)
         if (errs[i].status == resp.status && (!errs[i].kind || !strcmp(errs[i].kind, kind))) {
             text = errs[i].text;
+            silent = !text;
             break;
         }
     const char *at = text ? strstr(text, "%s") : NULL;
-    if (at) {
+    if (silent) {
+        last_error = j; /* the caller's to say */
+        j = NULL;
+    } else if (at) {
         /* the server's reason (without API words), else its message, in the caller's words */
         const char *why = cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "reason"))
                               ? upd_cli_jstr(j, "reason")

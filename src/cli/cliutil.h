@@ -80,8 +80,12 @@ int upd_cli_auth_error(const char *cmd, int status, const cJSON *j);
 
 /* upd_api_call with the caller's words for the errors in errs (n of them). On an error
  * answer prints "updraft CMD: ..." and returns NULL; *status (when not NULL) is the HTTP
- * status (0 when the server could not be reached). */
+ * status (0 when the server could not be reached). An entry of errs with text NULL prints
+ * nothing: the caller says it, from upd_cli_last_error. */
 cJSON *upd_cli_call(const char *cmd, const char *method, const char *path, const char *json_body,
                     const upd_cli_err *errs, size_t n, int *status);
+/* The JSON of the last error answer upd_cli_call returned NULL for (NULL when there was
+ * none, or it was not JSON); valid until the next upd_cli_call. */
+const cJSON *upd_cli_last_error(void);
 
 #endif

@@ -1,5 +1,5 @@
-/* `updraft device list|show|pin|unpin|channel|retry`: the device registry, over the
- * server's API. */
+/* `updraft device show|pin|unpin|channel|retry`: the device registry, over the server's
+ * API (`device list`: cmd_device_list.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,137 +31,6 @@ static const char *bad_mac_text(const char *mac)
     snprintf(bad_mac, sizeof bad_mac,
              "'%.60s' is not a MAC address: write it as 5C:CF:7F:0A:1B:2C or 5ccf7f0a1b2c", mac);
     return bad_mac;
-}
-
-static int list(int argc, char **argv)
-{
-    static const char *const known[] = {"--channel", "--platform",  "--version", "--seen-since",
-                                        "--pinned",  "--attention", "--limit",   "--offset",
-                                        "--all",     "--json",      "--tool",    "--filter",
-                                        NULL};
-    static const char *const opts[] = {"--channel", "--platform", "--version", "--seen-since",
-                                       "--pinned",  "--tool",     "--filter"};
-    static const char *const keys[] = {"channel", "platform", "version", "seen-since",
-                                       "pinned",  "tool",     "filter"};
-    int tool_given = 0;
-    int bad = 0;
-    char base[4096] = "/api/v1/devices", enc[1024];
-    size_t n = strlen(base);
-    int json = upd_cli_flag(&argc, argv, "--json");
-    int all = upd_cli_flag(&argc, argv, "--all");
-    if (upd_cli_flag(&argc, argv, "--attention")) {
-        snprintf(base + n, sizeof base - n, "?attention=1");
-        n = strlen(base);
-    }
-    for (int i = 0; i < 7; i++) {
-        const char *v = upd_cli_opt(&argc, argv, "device list", opts[i], &bad);
-        if (!v)
-            continue;
-        /* a filter selects exactly what it says, the tools' devices included (as in
-         * 'device tag --filter' and rollouts): tool=none leaves them out */
-        tool_given |= i >= 5;
-        upd_api_urlencode(v, enc, sizeof enc);
-        n += (size_t)snprintf(base + n, sizeof base - n, "%c%s=%s", strchr(base, '?') ? '&' : '?',
-                              keys[i], enc);
-        if (n >= sizeof base)
-            return 2;
-    }
-    if (!tool_given) { /* the fleet: not the devices updraft sim and doctor made */
-        n += (size_t)snprintf(base + n, sizeof base - n, "%ctool=none",
-                              strchr(base, '?') ? '&' : '?');
-        if (n >= sizeof base)
-            return 2;
-    }
-    const char *lim = upd_cli_opt(&argc, argv, "device list", "--limit", &bad);
-    const char *off = upd_cli_opt(&argc, argv, "device list", "--offset", &bad);
-    if (bad || upd_cli_unknown_options(argc, argv, "device list", known))
-        return 2;
-    if (argc != 1)
-        return upd_cli_usage();
-    char *end;
-    long long limit = lim ? strtoll(lim, &end, 10) : 100, offset = off ? strtoll(off, &end, 10) : 0;
-    if ((lim && (limit < 1 || limit > 100000)) || (off && offset < 0) || (all && lim)) {
-        fprintf(stderr, "updraft device list: --limit takes 1 to 100000 devices and --offset a "
-                        "number to skip; --all takes every page (no --limit)\n");
-        return 2;
-    }
-    if (all)
-        limit = 1000;
-    const upd_cli_err errs[] = {
-        {400, "bad-request",
-         "--seen-since must be a UTC time like 2026-11-27T10:00:00Z or seconds since 1970"},
-        {400, "bad-pinned", "--pinned takes a release id"},
-        {400, "bad-tool",
-         "--tool takes sim, doctor, any (the devices updraft's tools made) or none (real "
-         "devices only, the default)"},
-        {400, "bad-filter", "--filter: %s"}};
-    cJSON *devs = cJSON_CreateArray();
-    long long total = 0, got = 0, hidden = 0;
-    for (;;) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s%climit=%lld&offset=%lld", base,
-                 strchr(base, '?') ? '&' : '?', limit, offset + got);
-        cJSON *j = upd_cli_call("device list", "GET", path, NULL, errs, 4, NULL);
-        if (!j) {
-            cJSON_Delete(devs);
-            return 1;
-        }
-        total = N(j, "total");
-        hidden = N(j, "tool_devices_hidden");
-        cJSON *page = cJSON_DetachItemFromObjectCaseSensitive(j, "devices");
-        int k = cJSON_GetArraySize(page);
-        cJSON *d;
-        while (page && (d = cJSON_DetachItemFromArray(page, 0)) != NULL)
-            cJSON_AddItemToArray(devs, d);
-        cJSON_Delete(page);
-        cJSON_Delete(j);
-        got += k;
-        if (!all || k == 0 || offset + got >= total)
-            break;
-    }
-    if (json) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "total", (double)total);
-        if (!tool_given)
-            cJSON_AddNumberToObject(j, "tool_devices_hidden", (double)hidden);
-        cJSON_AddNumberToObject(j, "offset", (double)offset);
-        cJSON_AddItemToObject(j, "devices", devs);
-        upd_cli_print_json(j);
-        cJSON_Delete(j);
-        return 0;
-    }
-    static const upd_cli_col cols[] = {{"MAC", 17},       {"PLATFORM", 8}, {"VERSION", 16},
-                                       {"CHANNEL", 10},   {"TAGS", 14},    {"LAST SEEN", 24},
-                                       {"LAST RESULT", 0}};
-    upd_cli_table_head(cols, 7);
-    const cJSON *d;
-    cJSON_ArrayForEach(d, devs)
-    {
-        const char *attention = S(d, "attention");
-        char tags[300];
-        upd_cli_tag_text(cJSON_GetObjectItemCaseSensitive(d, "tags"), tags, sizeof tags);
-        const char *v[] = {S(d, "mac"),
-                           S(d, "platform"),
-                           S(d, "version"),
-                           S(d, "effective_channel"),
-                           tags,
-                           S(d, "last_seen"),
-                           strcmp(attention, "-") ? attention : S(d, "last_result")};
-        upd_cli_table_row(cols, 7, v);
-    }
-    cJSON_Delete(devs);
-    if (got == 0)
-        printf("no device matches (of %lld)\n", total);
-    else if (offset + got < total)
-        printf("devices %lld-%lld of %lld: --offset %lld shows the next ones, --all every one\n",
-               offset + 1, offset + got, total, offset + got);
-    else
-        printf("devices %lld-%lld of %lld\n", offset + 1, offset + got, total);
-    if (hidden > 0)
-        printf("not counted: %lld device%s made by updraft sim or doctor ('--tool any' lists "
-               "them, 'updraft device delete --tool any --yes' removes them)\n",
-               hidden, hidden == 1 ? "" : "s");
-    return 0;
 }
 
 static int show(int argc, char **argv)
@@ -331,31 +200,7 @@ static int retry(int argc, char **argv)
 }
 
 static const upd_cli_sub SUBS[] = {
-    {"list", list,
-     "list [--filter FILTER] [--channel C] [--platform P] [--version V] [--seen-since TIME] "
-     "[--pinned RELEASE] [--attention] [--tool sim|doctor|any|none] [--limit N] [--offset N] "
-     "[--all] [--json]",
-     "List the devices that contacted the server, last seen first. Devices made by\n"
-     "updraft sim and updraft doctor are not listed or counted unless --tool or --filter\n"
-     "asks. CHANNEL is the channel the device effectively uses: the one in the URL of its\n"
-     "last check (/update/beta), else the one assigned to it, else stable.\n\n"
-     "  --filter FILTER   the devices the target filter selects (docs/filters.md), e.g.\n"
-     "                    'platform=esp8266 tag=lab,kitchen version<2.0.0 seen<24h';\n"
-     "                    it selects the tools' devices too unless it says tool=none\n"
-     "  --channel C       devices whose effective channel is C\n"
-     "  --platform P      esp8266 or esp32\n"
-     "  --version V       devices that run exactly version V\n"
-     "  --seen-since T    seen since T (2026-11-27T10:00:00Z, or seconds since 1970)\n"
-     "  --pinned RELEASE  devices pinned to that release\n"
-     "  --attention       only devices a failed release is no longer offered to\n"
-     "                    ('updraft device retry MAC' offers it again)\n"
-     "  --tool T          the devices updraft's tools made: sim, doctor, any; none: real\n"
-     "                    devices only (the default)\n"
-     "  --limit N         at most N devices (default 100); the last line says how many\n"
-     "                    match and how to see the rest\n"
-     "  --offset N        skip the first N (the next page)\n"
-     "  --all             every matching device, page by page\n"
-     "  --json            the API's JSON\n"},
+    {"list", upd_cmd_device_list, UPD_DEVICE_LIST_SYNOPSIS, UPD_DEVICE_LIST_HELP},
     {"show", show, "show MAC [--json]",
      "Show one device: what it reported, what the server knows (pin, channel, offers, the\n"
      "release it runs, a release held back) and its events, newest first.\n\n"

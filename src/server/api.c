@@ -648,10 +648,16 @@ static enum MHD_Result devices(req *r, struct MHD_Connection *c, const char *met
         char next[UPD_DEVPAGE_CURSOR];
         upd_devpage pg = {&f, filt, sort, ov, lv, after};
         int rc = upd__devpage_list(s, &pg, collect_device, arr, &total, next, err, sizeof err);
-        if (rc == -1) {
+        if (rc == -1) { /* with the cursor's own sort, when it is a cursor */
             free(filt);
             cJSON_Delete(arr);
-            return upd__reply_error(r, c, MHD_HTTP_BAD_REQUEST, "bad-after", "%s", err);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "error", err);
+            cJSON_AddStringToObject(e, "kind", "bad-after");
+            int cs = upd__devpage_cursor_sort(after);
+            if (cs >= 0)
+                cJSON_AddStringToObject(e, "cursor_sort", upd__devpage_sort_name(cs));
+            return upd__reply_json(r, c, MHD_HTTP_BAD_REQUEST, e);
         }
         if (rc == 0 && f.tool && !strcmp(f.tool, "none")) {
             /* what the listing leaves out: the tools' devices that match the rest */

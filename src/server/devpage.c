@@ -98,6 +98,12 @@ static int decode(const char *text, cursor *c)
     return 0;
 }
 
+int upd__devpage_cursor_sort(const char *text)
+{
+    cursor c;
+    return text && decode(text, &c) == 0 ? c.sort : -1;
+}
+
 /* ---- the page ------------------------------------------------------------------------- */
 
 typedef struct pager {

@@ -27,6 +27,10 @@ int upd__devpage_sort(const char *text);
 /* The name of sort (upd__devpage_sort's words). */
 const char *upd__devpage_sort_name(int sort);
 
+/* The sort whose listing answered text as its next cursor, or -1 when text is not a
+ * cursor (a refused `after` says which sort it belongs to: docs/api.md). */
+int upd__devpage_cursor_sort(const char *text);
+
 typedef struct upd_devpage {
     const upd_device_filter *pre; /* the plain selection (its order, limit, offset unused) */
     const upd_filter *f;          /* NULL: none */

@@ -293,9 +293,10 @@ def t_lifecycle():
             srv.raw(esp8266_request(srv.port, mac="DE:BA:7A:B1:E4:%02X" % i))
         rc, out, err = cli("device", "list", "--limit", "2")
         lines = out.strip().splitlines()
-        eq(len(lines), 4, "header, 2 rows, the total line")
-        check("devices 1-2 of 6: --offset 2 shows the next ones, --all every one" in out,
-              "the total and how to see the rest: %r" % lines[-1])
+        eq(len(lines), 6, "header, 2 rows, the total line, the next page's command")
+        check(lines[3] == "devices 1-2 of 6" and "--all lists every one" in lines[4] and
+              lines[5].startswith("  updraft device list --limit 2 --after "),
+              "the total and how to see the rest: %r" % lines[3:])
         rc, out, err = cli("device", "list", "--all")
         check("devices 1-6 of 6" in out and len(out.strip().splitlines()) == 8, "--all")
         rc, out, err = cli("device", "list", "--json", "--limit", "2", "--offset", "4")

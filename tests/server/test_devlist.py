@@ -3,11 +3,14 @@
 target filters evaluated by the store (SQL) give the same devices as the filter's rules
 say, search by a part of a MAC or a tag (mac~, tag~), sort by version in updraft's version
 order, and keyset paging (`after`/`next`) that walks every order exactly like offsets do;
-against the real `updraft serve` (SQLite, and PostgreSQL in the pg variant).
+`updraft device list --sort/--after` walks the same pages (group cli); against the real
+`updraft serve` (SQLite, and PostgreSQL in the pg variant).
 
 usage: test_devlist.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: filters sort paging"""
+GROUP: filters sort paging cli"""
+import json
 import re
+import shlex
 import time
 import urllib.parse
 
@@ -216,7 +219,149 @@ def t_paging():
         srv.stop()
 
 
-GROUPS = {"filters": t_filters, "sort": t_sort, "paging": t_paging}
+SORTS = ("", "last_seen", "-last_seen", "mac", "-mac", "first_seen", "-first_seen", "version",
+         "-version")
+MAC_RE = re.compile(r"^([0-9A-F]{2}(?::[0-9A-F]{2}){5}) ")
+
+
+def cli(srv, *args):
+    env = dict(t.os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port, UPDRAFT_TOKEN=t.TOKEN)
+    p = t.subprocess.run([t.BIN] + list(args), env=env, capture_output=True, text=True,
+                         timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def table(out):
+    """The MACs of a device list table, the lines after it, and the next page's command
+    (the words of the line the table ends with, or None)."""
+    lines = out.splitlines()
+    rows = [MAC_RE.match(ln).group(1) for ln in lines if MAC_RE.match(ln)]
+    tail = [ln for ln in lines[1:] if not MAC_RE.match(ln)]
+    nxt = None
+    for i, ln in enumerate(tail):
+        if ln.startswith("the next page") and i + 1 < len(tail):
+            nxt = shlex.split(tail[i + 1])
+    return rows, tail, nxt
+
+
+def cli_walk(srv, args):
+    """Every device a table walk shows: the first page, then each command the page before
+    printed, as a user would paste it."""
+    got, pages, cmd, tails = [], 0, ["updraft", "device", "list"] + list(args), []
+    while cmd:
+        eq(cmd[:3], ["updraft", "device", "list"], "the next page's command")
+        rc, out, err = cli(srv, *cmd[1:])
+        eq((rc, err), (0, ""), "%s" % " ".join(cmd))
+        rows, tail, cmd = table(out)
+        got += rows
+        tails.append(tail)
+        pages += 1
+        if pages > 20:
+            check(False, "the walk %r ends" % (args,))
+            break
+    return got, tails
+
+
+def t_cli():
+    """updraft device list --sort KEY [--limit N] [--after CURSOR]: a walk that follows the
+    command each page prints equals --all and the API's one long page in every order, with
+    and without a filter; --json gives the API's answer with next; bad values are refused
+    in the CLI's words."""
+    srv = Server()
+    try:
+        fleet(srv)
+        # ties in the time orders: four devices seen (and first seen) at the same moment
+        srv.sql("UPDATE devices SET last_seen_ms=1000, first_seen_ms=500 WHERE mac LIKE '24:%'")
+        for sort in SORTS:
+            # with a filter (words the shell must have quoted) in three orders: the cursor
+            # does not carry the filter, the printed command does
+            for flt in ("", "version>=1.0 seen<1h") if sort in ("", "-version", "first_seen") \
+                    else ("",):
+                q = {"tool": "none", "limit": 1000}
+                args = []
+                if sort:
+                    q["sort"] = sort
+                    args += ["--sort", sort]
+                if flt:
+                    q["filter"] = flt
+                    args += ["--filter", flt]
+                want = macs(srv, **q)
+                what = "device list %s" % " ".join(args)
+                check(len(want) > 3, "%s: a fleet to page through" % what)
+                got, tails = cli_walk(srv, args + ["--limit", "3"])
+                eq(got, want, "%s: pages by the printed commands" % what)
+                eq(len(tails), (len(want) + 2) // 3, "%s: pages" % what)
+                check("devices 1-3 of %d" % len(want) in tails[0],
+                      "%s: the first page says where it is: %r" % (what, tails[0]))
+                left = len(want) - 3 * (len(tails) - 1)
+                last = "%d device%s after the cursor, of %d; no more after them" % (
+                    left, "" if left == 1 else "s", len(want))
+                check(last in tails[-1], "%s: the last page says it is: %r" % (what, tails[-1]))
+                rc, out, err = cli(srv, "device", "list", *args, "--all")
+                eq((rc, table(out)[0]), (0, want), "%s --all" % what)
+                check(table(out)[2] is None, "%s --all: no next page" % what)
+                if flt or sort not in ("", "version", "-mac", "first_seen"):
+                    continue
+                # --json: the API's pages, next the cursor for --after
+                rc, out, err = cli(srv, "device", "list", *args, "--limit", "3", "--json")
+                j = json.loads(out)
+                eq(j.get("sort"), sort or "-last_seen", "%s --json: sort" % what)
+                eq(j.get("total"), len(want), "%s --json: total" % what)
+                walked = [d["mac"] for d in j["devices"]]
+                while j.get("next"):
+                    rc, out, err = cli(srv, "device", "list", *args, "--limit", "3", "--json",
+                                       "--after", j["next"])
+                    eq(rc, 0, "%s --json --after: %s" % (what, err))
+                    j = json.loads(out)
+                    walked += [d["mac"] for d in j["devices"]]
+                eq(walked, want, "%s --json: pages by next" % what)
+                rc, out, err = cli(srv, "device", "list", *args, "--all", "--json")
+                j = json.loads(out)
+                eq(([d["mac"] for d in j["devices"]], j.get("next", "absent"), j["total"]),
+                   (want, None, len(want)), "%s --all --json" % what)
+        # --offset then --all: the rest by cursor; --after then --all: the rest after it
+        order = macs(srv, sort="version", tool="none", limit=1000)
+        rc, out, err = cli(srv, "device", "list", "--sort", "version", "--offset", "4", "--all")
+        eq(table(out)[0], order[4:], "--offset 4 --all")
+        rc, out, err = cli(srv, "device", "list", "--sort", "version", "--limit", "2")
+        rows, tail, nxt = table(out)
+        cursor = nxt[nxt.index("--after") + 1]
+        rc, out, err = cli(srv, "device", "list", "--sort", "version", "--after", cursor, "--all")
+        eq(table(out)[0], order[2:], "--after --all")
+        # refused, in the CLI's words, with the closest key
+        cases = [
+            (["--sort", "verison"], 2, "--sort takes last_seen, first_seen, mac or version",
+             "did you mean 'version'?"),
+            (["--sort", "-lastseen"], 2, "'-lastseen' is not one", "did you mean '-last_seen'?"),
+            (["--sort", "size"], 2, "with a '-' before it for the reverse order", "updraft"),
+            (["--after", "zz"], 1, "--after takes the cursor a page of 'updraft device list' "
+             "printed", "to start over, leave --after out"),
+            (["--after", cursor], 1, "--after is a cursor of the listing sorted by version, "
+             "not by -last_seen", "ask with --sort version"),
+            (["--sort", "mac", "--after", cursor], 1, "sorted by version, not by mac",
+             "--sort version"),
+            (["--after", cursor, "--offset", "2"], 2, "--after and --offset cannot be used "
+             "together", "leave --offset out"),
+            (["--after", ""], 2, "--after takes the cursor", "leave --after out"),
+            (["--offset", "x"], 2, "--offset takes a number of devices to skip", "updraft"),
+            (["--sort"], 2, "--sort needs a value", "updraft"),
+        ]
+        for args, rc_want, says, says2 in cases:
+            rc, out, err = cli(srv, "device", "list", *args)
+            check(rc == rc_want and says in err and says2 in err and not out,
+                  "device list %r: exit %d saying %r: got %d %r" % (args, rc_want, says, rc, err))
+            for w in ("/api/v1", "sort=", "after=", "{\""):
+                check(w not in err, "device list %r: no API words (%r): %r" % (args, w, err))
+        # the API says which order a refused cursor is of (the CLI's words come from it)
+        j = listing(srv, 400, after=cursor)
+        eq((j.get("kind"), j.get("cursor_sort")), ("bad-after", "version"), "cursor_sort")
+        j = listing(srv, 400, after="zz")
+        check("cursor_sort" not in j, "not a cursor: no cursor_sort: %r" % j)
+    finally:
+        srv.stop()
+
+
+GROUPS = {"filters": t_filters, "sort": t_sort, "paging": t_paging, "cli": t_cli}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()
