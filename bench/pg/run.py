@@ -866,6 +866,19 @@ COMMIT = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
                         capture_output=True, text=True).stdout.strip()  # at the start
 
 
+def settings_text():
+    """The settings of this run that change what the report holds, as a command prefix."""
+    keys = ["SKIP_CHECKS", "SKIP_SIM", "ROUNDS", "DURATION", "FLEET_MACS", "OUT"]
+    out = []
+    for k in keys:
+        v = os.environ.get(k)
+        if v:
+            if k == "OUT":
+                v = os.path.relpath(os.path.abspath(v), ROOT)
+            out.append("%s=%s " % (k, v))
+    return "".join(out)
+
+
 def write_report(checks, sim, pg, load_before, load_after):
     commit = COMMIT
     model = ""
@@ -876,8 +889,8 @@ def write_report(checks, sim, pg, load_before, load_after):
     mem = int(open("/proc/meminfo").readline().split()[1]) / 1048576
     wrkv = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     L = ["# PostgreSQL benchmark results", "",
-         "Written by `bench/pg/run.py %d` (method in its header; docs/scaling.md uses these "
-         "numbers). Do not edit by hand: run the script again." % DEVICES, "",
+         "Written by `%sbench/pg/run.py %d` (method in its header; docs/scaling.md uses these "
+         "numbers). Do not edit by hand: run the script again." % (settings_text(), DEVICES), "",
          "| | |", "|---|---|",
          "| date | %s |" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
          "| machine | %d CPUs (%s), %.0f GiB RAM, Linux %s |" % (NCPU, model, mem, os.uname().release),
