@@ -77,9 +77,49 @@ static const char *mac_col(const buf *b)
     return b->dialect == UPD_DEVSQL_PG ? "mac COLLATE \"C\"" : "mac";
 }
 
-static const char *instr(const buf *b)
+/* t with LIKE's characters escaped, between pre and post, in q's scratch; NULL when it
+ * does not fit (b made bad). */
+static const char *like_pattern(buf *b, const char *pre, const char *t, const char *post)
 {
-    return b->dialect == UPD_DEVSQL_PG ? "strpos" : "instr";
+    upd_devsql *q = b->q;
+    size_t need = strlen(pre) + 2 * strlen(t) + strlen(post) + 1;
+    if (q->used + need > sizeof q->scratch) {
+        b->bad = 1;
+        return NULL;
+    }
+    char *p = q->scratch + q->used, *w = p;
+    for (const char *c = pre; *c; c++)
+        *w++ = *c;
+    for (const char *c = t; *c; c++) {
+        if (*c == '%' || *c == '_' || *c == '\\')
+            *w++ = '\\';
+        *w++ = *c;
+    }
+    for (const char *c = post; *c; c++)
+        *w++ = *c;
+    *w++ = '\0';
+    q->used += (size_t)(w - p);
+    return p;
+}
+
+/* hay contains t (whole: t is one of the comma-separated items of hay). SQLite: instr().
+ * PostgreSQL: LIKE '%t%', whose planner estimates how many rows a pattern matches (few,
+ * for a search: it reads them and sorts them), where it takes strpos()>0 to hold for a
+ * third of the table and walks the order's index through every device to fill a page. */
+static void contains(buf *b, const char *hay, const char *t, int whole)
+{
+    if (b->dialect == UPD_DEVSQL_PG) {
+        const char *p = like_pattern(b, whole ? "%," : "%", t, whole ? ",%" : "%");
+        if (!p)
+            return;
+        put(b, "%s%s%s LIKE ", whole ? "','||" : "", hay, whole ? "||','" : "");
+        text_p(b, p);
+        return;
+    }
+    put(b, "instr(%s%s%s, %s", whole ? "','||" : "", hay, whole ? "||','" : "",
+        whole ? "','||" : "");
+    text_p(b, t);
+    put(b, "%s)>0", whole ? "||','" : "");
 }
 
 #define EFFECTIVE_CHANNEL "COALESCE(NULLIF(url_channel,''),NULLIF(channel,''),'stable')"
@@ -102,9 +142,7 @@ static void in_list(buf *b, const char *col, const upd_device_cond *c)
 static void mac_part(buf *b, const char *t)
 {
     if (strchr(t, ':') || strlen(t) < 2) {
-        put(b, "%s(mac, ", instr(b));
-        text_p(b, t);
-        put(b, ")>0");
+        contains(b, "mac", t, 0);
         return;
     }
     upd_devsql *q = b->q;
@@ -123,9 +161,8 @@ static void mac_part(buf *b, const char *t)
         }
         *w++ = '\0';
         q->used += (size_t)(w - p);
-        put(b, "%s%s(mac, ", odd ? " OR " : "", instr(b));
-        text_p(b, p);
-        put(b, ")>0");
+        put(b, "%s", odd ? " OR " : "");
+        contains(b, "mac", p, 0);
     }
     put(b, ")");
 }
@@ -158,14 +195,14 @@ static void any_of(buf *b, const upd_device_cond *c)
         int64_t v = c->num ? c->num[i] : 0;
         switch (c->field) {
         case UPD_DC_TAG: /* tags<>'': the partial index of tagged devices */
-            put(b, "(tags<>'' AND %s(','||tags||',', ','||", instr(b));
-            text_p(b, t);
-            put(b, "||',')>0)");
+            put(b, "(tags<>'' AND ");
+            contains(b, "tags", t, 1);
+            put(b, ")");
             break;
         case UPD_DC_TAG_PART:
-            put(b, "(tags<>'' AND %s(tags, ", instr(b));
-            text_p(b, t);
-            put(b, ")>0)");
+            put(b, "(tags<>'' AND ");
+            contains(b, "tags", t, 0);
+            put(b, ")");
             break;
         case UPD_DC_MAC_PART:
             mac_part(b, t);
@@ -217,6 +254,11 @@ static void cond(buf *b, const upd_device_cond *c)
                         : c->field == UPD_DC_VERSION ? "COALESCE(version,'')<>''"
                                                      : NULL;
     put(b, " AND ");
+    if (c->field == UPD_DC_NO_VERSION && b->dialect == UPD_DEVSQL_PG) {
+        /* the same, in terms PostgreSQL reads from the version index (not every row) */
+        put(b, "%s", c->negate ? "version<>''" : "(version IS NULL OR version='')");
+        return;
+    }
     if (c->field == UPD_DC_NO_VERSION) {
         put(b, "COALESCE(version,'')%s''", c->negate ? "<>" : "=");
         return;
@@ -309,6 +351,10 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     q->nparam = 0;
     q->used = 0;
     buf b = {malloc(1024), 0, 1024, 0, dialect, narrow && dialect == UPD_DEVSQL_SQLITE, q, 0};
+    /* PostgreSQL, a page past the first: the page's MACs first (from an index, without
+     * reading the rows it passes over: its Index Scan reads each row before OFFSET drops
+     * it, where SQLite reads only the rows it returns), then their rows */
+    int late = kind == UPD_DEVSQL_LIST && dialect == UPD_DEVSQL_PG && f && f->offset > 0;
     if (!b.s)
         return -1;
     b.s[0] = 0;
@@ -317,6 +363,8 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
         put(&b, "WITH RECURSIVE v(x) AS (SELECT min(version) FROM devices WHERE version>'' "
                 "UNION ALL SELECT (SELECT min(version) FROM devices WHERE version>v.x) FROM v "
                 "WHERE v.x IS NOT NULL) SELECT x, -1 FROM v WHERE x IS NOT NULL");
+    } else if (late) {
+        put(&b, "SELECT %s FROM devices JOIN (SELECT mac AS page_mac FROM devices WHERE 1=1", cols);
     } else if (kind == UPD_DEVSQL_LIST) {
         put(&b, "SELECT %s FROM devices WHERE 1=1", cols);
     } else if (kind == UPD_DEVSQL_COUNT) {
@@ -349,14 +397,20 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
             }
         }
         const char *dir = desc ? " DESC" : "";
-        if (col)
-            put(&b, " ORDER BY %s%s, %s%s", col, dir, mac_col(&b), dir);
-        else
-            put(&b, " ORDER BY %s%s", mac_col(&b), dir);
-        put(&b, " LIMIT ");
-        num_p(&b, f && f->limit > 0 ? f->limit : 1000);
-        put(&b, " OFFSET ");
-        num_p(&b, f && f->offset > 0 ? f->offset : 0);
+        for (int pass = 0; pass < 1 + late; pass++) {
+            if (pass)
+                put(&b, ") page ON mac=page_mac");
+            if (col)
+                put(&b, " ORDER BY %s%s, %s%s", col, dir, mac_col(&b), dir);
+            else
+                put(&b, " ORDER BY %s%s", mac_col(&b), dir);
+            if (pass)
+                break;
+            put(&b, " LIMIT ");
+            num_p(&b, f && f->limit > 0 ? f->limit : 1000);
+            put(&b, " OFFSET ");
+            num_p(&b, f && f->offset > 0 ? f->offset : 0);
+        }
     }
     if (b.bad) {
         free(b.s);

@@ -13,6 +13,10 @@
 #include "store.h"
 
 #define UPD_DEVSQL_PARAMS 320 /* 256 filter values and the plain fields, keyset, page */
+/* The patterns made from a filter's values (4096 bytes of text at most, filter.h): a MAC
+ * part twice with colons (3 bytes a character at most), a tag's escaped for LIKE (2), and
+ * a few bytes around each value */
+#define UPD_DEVSQL_SCRATCH (4 * 4096 + UPD_DEVSQL_PARAMS * 8)
 
 enum { UPD_DEVSQL_SQLITE, UPD_DEVSQL_PG };
 
@@ -33,7 +37,7 @@ typedef struct upd_devsql {
     char *sql; /* malloc'd, NUL-terminated */
     int nparam;
     upd_devsql_param param[UPD_DEVSQL_PARAMS];
-    char scratch[UPD_DEVSQL_PARAMS * 20]; /* parameters made here (MAC patterns) */
+    char scratch[UPD_DEVSQL_SCRATCH]; /* parameters made here (MAC and LIKE patterns) */
     size_t used;
 } upd_devsql;
 

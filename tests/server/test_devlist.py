@@ -24,10 +24,10 @@ FLEET = [
     ("5C:CF:7F:0A:1B:2C", "1.9.0", ["kitchen"], "esp8266"),
     ("5C:CF:7F:0A:1B:2D", "1.10.0", ["kitchen", "lab"], "esp8266"),
     ("5C:CF:7F:10:A1:B0", "1.2.0", [], "esp8266"),
-    ("5C:CF:7F:33:44:55", "v1.2", ["lab2"], "esp8266"),
+    ("5C:CF:7F:33:44:55", "v1.2", ["lab2", "floor_2"], "esp8266"),
     ("5C:CF:7F:00:00:01", None, ["attic"], "esp8266"),
     ("24:6F:28:0A:1B:99", "2.0.0", ["lab"], "esp32"),
-    ("24:6F:28:AA:BB:CC", "1.10.0", [], "esp32"),
+    ("24:6F:28:AA:BB:CC", "1.10.0", ["floorx2"], "esp32"),
     ("24:6F:28:00:00:02", None, [], "esp32"),
     ("5C:CF:7F:0A:1B:2E", "1.10.0", ["kitchenette"], "esp8266"),
     ("5C:CF:7F:99:0A:1B", "0.9.9", [], "esp8266"),
@@ -81,6 +81,10 @@ def t_filters():
             ("tag~lab", lambda m, v, g, p: any("lab" in x for x in g)),
             ("tag=lab", lambda m, v, g, p: "lab" in g),
             ("tag!=lab", lambda m, v, g, p: "lab" not in g),
+            # '_' is a tag's character, not a wildcard (PostgreSQL matches parts with LIKE)
+            ("tag~r_2", lambda m, v, g, p: any("r_2" in x for x in g)),
+            ("tag=floor_2", lambda m, v, g, p: "floor_2" in g),
+            ("tag!~or_", lambda m, v, g, p: not any("or_" in x for x in g)),
             ("tag~KITCH platform=esp8266", lambda m, v, g, p: any("kitch" in x for x in g)
              and p == "esp8266"),
             ("version=1.2.0", lambda m, v, g, p: v is not None and vkey(v) == (1, 2, 0)),
