@@ -182,7 +182,7 @@ def fill(db, rels):
                     "VALUES(?,?,?,?,?)", rows)
     con.commit()
     # the planner's statistics, as a server's PRAGMA optimize leaves them when it stops
-    # after reading the tables (without them the filtered pages took 3-10x as long here)
+    # after reading the tables (without them the filtered pages get other, slower plans)
     con.execute("ANALYZE")
     busiest = con.execute("SELECT mac, count(*) n FROM events WHERE mac IS NOT NULL GROUP BY "
                           "mac ORDER BY n DESC LIMIT 1").fetchone()
