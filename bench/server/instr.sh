@@ -23,7 +23,7 @@
 # over N checks of the server running normally.
 #
 # Usage: bench/server/instr.sh    (about 4 minutes)
-# Settings (environment): N=2000 WARM=200 DEVICES=2000 SKIP_BUILD=1 (use build/release as it is)
+# Settings (environment): N=2000 WARM=200 DEVICES=10000 SKIP_BUILD=1 (use build/release as it is)
 #   SERVERS="updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx" (a subset while iterating; the ratios need nginx)
 #   OUT=bench/results/instr.md ('' : do not write) UPDRAFT=... MKIMAGE=... KEEP_WORK=1
 # Needs: valgrind (callgrind_control), strace, nginx, curl, cc.
@@ -34,7 +34,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/server"
 N=${N:-2000}
 WARM=${WARM:-200}
-DEVICES=${DEVICES:-2000}
+DEVICES=${DEVICES:-10000}
 OUT=${OUT-$ROOT/bench/results/instr.md}
 UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
 MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
@@ -279,6 +279,14 @@ REPORT=$(
         echo "An active rollout: $(ratio "${IR[updraft-rollout,request]}" "${IR[updraft,request]}")x the request threads' instructions of the channel's check"
         echo "($(ratio "${IR[updraft-rollout]}" "${IR[updraft]}")x in total)."
     fi
+    for pair in "updraft updraft-fleet" "updraft-rollout updraft-rollout-fleet"; do
+        set -- $pair
+        [ -n "${IR[$1]:-}" ] && [ -n "${IR[$2]:-}" ] || continue
+        echo
+        echo "A fleet ($2, $DEVICES devices in turn) against one device checking again and again ($1):"
+        echo "$(ratio "${IR[$2,request]}" "${IR[$1,request]}")x the request threads' instructions per check,"
+        echo "$(ratio "${IR[$2,writer]}" "${IR[$1,writer]}")x the writer's, $(ratio "${IR[$2]}" "${IR[$1]}")x in total."
+    done
     echo
     echo "Request threads' instructions per check by object (self):"
     echo
