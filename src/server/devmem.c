@@ -516,8 +516,9 @@ static void collect(FILE *f, void *ctx)
             "# TYPE updraft_device_memory_checks_total counter\n"
             "updraft_device_memory_checks_total{from=\"memory\"} %llu\n"
             "updraft_device_memory_checks_total{from=\"database\"} %llu\n"
-            "# HELP updraft_device_memory_full_total Devices not held because the device "
-            "memory was full (their rows are read from the database at each check).\n"
+            "# HELP updraft_device_memory_full_total Device rows not kept because the "
+            "device memory was full (those devices' rows are read from the database at each "
+            "check).\n"
             "# TYPE updraft_device_memory_full_total counter\n"
             "updraft_device_memory_full_total %llu\n",
             (unsigned long long)st.devices, (unsigned long long)st.max,

@@ -67,7 +67,7 @@ typedef struct upd_devmem_stats {
     uint64_t max;     /* the bound */
     uint64_t hits;    /* checks answered from it */
     uint64_t misses;  /* checks that read the store */
-    uint64_t full;    /* records not kept because the table was full */
+    uint64_t full;    /* rows not kept because the table was full (each time) */
 } upd_devmem_stats;
 
 void upd__devmem_stats(upd_devmem *m, upd_devmem_stats *out);
