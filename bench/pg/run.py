@@ -186,8 +186,11 @@ class Server:
         self.name = name
         self.data = os.path.join(tmp, name)
         self.logf = os.path.join(tmp, name + ".log")
-        cmd = [UPD, "serve", "--listen", "127.0.0.1:0", "--data", self.data,
-               "--max-per-address", "100000"] + (["--db", db] if db else [])
+        # the server's defaults: the simulated devices connect each from an address of its
+        # own (docs/sim.md); only wrk's connections all come from 127.0.0.1
+        cmd = [UPD, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + (
+            ["--db", db] if db else []) + (
+            ["--max-per-address", str(WRK_CONNS)] if WRK_CONNS > 128 else [])
         env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
         self.p = subprocess.Popen(pinned(cmd, "server"), stdout=open(self.logf, "w"),
                                   stderr=subprocess.STDOUT, env=env)
@@ -693,6 +696,9 @@ def report_sim(s):
                                                          tot["retries"]))
     L.append("| errors on the way (the simulators' count, by error) | %s |" % (
         ", ".join("%s: %d" % kv for kv in sorted(errs.items())) or "none"))
+    L.append("| the simulators' slowest turn (the longest a response waited unread: "
+             "docs/sim.md \"When the simulator falls behind\") | %s |" % (
+                 ", ".join("%.1f s" % (j.get("slowest_turn_ms", 0) / 1000) for j in js)))
     L.append("| firmware sent | %.2f GB |" % (tot["bytes"] / 1e9))
     for n in ("sim-a", "sim-b"):
         L.append("| %s: peak RSS (VmHWM), CPU | %.1f MB, %.1f s |" % (

@@ -23,7 +23,7 @@
 # over N checks of the server running normally.
 #
 # Usage: bench/server/instr.sh    (about 4 minutes)
-# Settings (environment): N=2000 WARM=200 DEVICES=2000 SKIP_BUILD=1 (use build/release as it is)
+# Settings (environment): N=2000 WARM=200 DEVICES=10000 SKIP_BUILD=1 (use build/release as it is)
 #   SERVERS="updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx" (a subset while iterating; the ratios need nginx)
 #   OUT=bench/results/instr.md ('' : do not write) UPDRAFT=... MKIMAGE=... KEEP_WORK=1
 # Needs: valgrind (callgrind_control), strace, nginx, curl, cc.
@@ -34,98 +34,17 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE="$ROOT/bench/server"
 N=${N:-2000}
 WARM=${WARM:-200}
-DEVICES=${DEVICES:-2000}
+DEVICES=${DEVICES:-10000}
 OUT=${OUT-$ROOT/bench/results/instr.md}
-UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
-MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
-TOKEN=bench-admin-token-0123456789
-MAC=DE:BA:7A:B1:E0:42
+LOG_TAG=instr
+# shellcheck source=bench/server/lib.sh
+. "$HERE/lib.sh" # the set-up run.sh shares: build, ports, firmware, request, servers
 
-log() { printf '[instr %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-WORK=$(mktemp -d /tmp/updraft-instr.XXXXXX) || die "no temp dir"
-declare -a STARTED=()
-cleanup() {
-    local p
-    for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${STARTED[@]}"; do
-        for _ in $(seq 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -n "${KEEP_WORK:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for tool in valgrind callgrind_control strace nginx curl cc md5sum; do
-    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y valgrind strace nginx-light curl gcc)"
-done
-if [ -z "${SKIP_BUILD:-}" ]; then
-    log "building (cmake --preset release)"
-    (cd "$ROOT" && cmake --preset release >/dev/null &&
-        cmake --build --preset release --target updraft mkimage >/dev/null) ||
-        log "warning: build failed; using the binaries already in build/release"
-fi
-[ -x "$UPDRAFT" ] || die "$UPDRAFT missing: cmake --preset release && cmake --build --preset release"
-[ -x "$MKIMAGE" ] || die "$MKIMAGE missing: cmake --build --preset release --target mkimage"
+need valgrind callgrind_control strace nginx curl cc md5sum
+build_release
 cc -O2 -Wall -o "$WORK/seqcheck" "$HERE/seqcheck.c" || die "cannot compile seqcheck.c"
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=$((20000 + RANDOM % 20000))
-pick_port() {
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    printf -v "$1" '%s' "$next_port"
-    next_port=$((next_port + 1))
-}
-wait_port() { # PORT SECONDS
-    for _ in $(seq $(($2 * 10))); do
-        port_free "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null
-    for _ in $(seq 300); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-
-"$MKIMAGE" esp8266-app "$WORK/fw.bin" 1010144 1 >/dev/null || die "mkimage failed"
-FW_MD5=$(md5sum "$WORK/fw.bin" | cut -d' ' -f1)
-FW_SIZE=$(stat -c %s "$WORK/fw.bin")
-
-# the request of a device running the release (run.sh's, byte for byte)
-device_request() { # HOST:PORT
-    printf '%s\r\n' \
-        "GET /update HTTP/1.0" \
-        "Host: $1" \
-        "User-Agent: ESP8266-http-Update" \
-        "Connection: close" \
-        "x-ESP8266-Chip-ID: 15602487" \
-        "x-ESP8266-STA-MAC: $MAC" \
-        "x-ESP8266-AP-MAC: $MAC" \
-        "x-ESP8266-free-space: 1695744" \
-        "x-ESP8266-sketch-size: $FW_SIZE" \
-        "x-ESP8266-sketch-md5: $FW_MD5" \
-        "x-ESP8266-chip-size: 4194304" \
-        "x-ESP8266-sdk-version: 2.5.0" \
-        "x-ESP8266-mode: sketch" \
-        "x-ESP8266-version: 2.0.0" \
-        "Content-Length: 0" \
-        ""
-}
+make_big_firmware "$WORK/fw.bin"
 
 # start_server NAME VALGRIND(0|1): starts NAME on a fresh port (PORT), its pid in PID
 start_server() {
@@ -139,55 +58,34 @@ start_server() {
     case $name in
     updraft*)
         rm -rf "$WORK/data-$name"
-        UPDRAFT_ADMIN_TOKEN=$TOKEN "${vg[@]}" "$UPDRAFT" serve --listen "127.0.0.1:$PORT" \
-            --data "$WORK/data-$name" >>"$WORK/$name.log" 2>&1 &
+        SERVE_WRAPPER=("${vg[@]}")
+        serve_updraft "$PORT" "$WORK/data-$name" "$WORK/$name.log" "$wait_s"
+        SERVE_WRAPPER=()
+        PID=$SERVED_PID
         ;;
     nginx)
         local d="$WORK/nginx-$PORT"
-        mkdir -p "$d"
-        local user=""
-        [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);"
-        cat >"$d/nginx.conf" <<EOF
-$user
-daemon off;
-master_process off;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $d/body;
-    proxy_temp_path $d/proxy;
-    fastcgi_temp_path $d/fastcgi;
-    uwsgi_temp_path $d/uwsgi;
-    scgi_temp_path $d/scgi;
+        nginx_conf "$d" 1 1024 "daemon off;
+master_process off;" "
     server {
         listen 127.0.0.1:$PORT;
         location = /update { return 304; }
-    }
-}
-EOF
+    }"
         "${vg[@]}" nginx -c "$d/nginx.conf" >>"$WORK/$name.log" 2>&1 &
+        PID=$!
+        STARTED+=("$PID")
+        wait_port "$PORT" "$wait_s" || die "$name did not start: $(tail -5 "$WORK/$name.log")"
         ;;
     esac
-    PID=$!
-    STARTED+=("$PID")
-    wait_port "$PORT" "$wait_s" || die "$name did not start: $(tail -5 "$WORK/$name.log")"
-    device_request "127.0.0.1:$PORT" >"$WORK/check-$name.req"
-    local api=(curl -sS -H "Authorization: Bearer $TOKEN")
+    # a device running the release (run.sh's check request)
+    device_request /update "127.0.0.1:$PORT" 2.0.0 "$BIG_MD5" "$BIG_SIZE" >"$WORK/check-$name.req"
     case $name in
     updraft | updraft-fleet)
-        "${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
-            "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0&channel=stable" |
-            grep -q '"id":' || die "release upload failed: $(tail -5 "$WORK/$name.log")"
+        [ -n "$(upload_release "$PORT" "$WORK/fw.bin" 2.0.0 stable)" ] ||
+            die "release upload failed: $(tail -5 "$WORK/$name.log")"
         ;;
     updraft-rollout*)
-        local rel
-        rel=$("${api[@]}" --data-binary "@$WORK/fw.bin" -H 'Content-Type: application/octet-stream' \
-            "http://127.0.0.1:$PORT/api/v1/releases?version=2.0.0" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
-        "${api[@]}" -H 'Content-Type: application/json' -d "{\"release\": ${rel:-0}, \"waves\": \"100%\"}" \
-            "http://127.0.0.1:$PORT/api/v1/rollouts" | grep -q '"state":"running"' ||
+        rollout_to_all "$PORT" "$(upload_release "$PORT" "$WORK/fw.bin" 2.0.0)" ||
             die "the rollout was not created: $(tail -5 "$WORK/$name.log")"
         ;;
     esac
@@ -228,7 +126,7 @@ for name in $SERVERS; do
         awk '{printf "%s%s %s", sep, $2, $1; sep = ", "}')
     TOP[$name]=$(awk '$1 == "fn" {$1 = ""; print}' "$WORK/sum-$name.txt" | sort -rn | head -15 |
         awk '{printf "%8d  ", $1; $1 = ""; print substr($0, 2)}')
-    stop_pid "$PID"
+    stop_pid "$PID" 30
     log "$name: ${IR[$name]} instructions per check: request threads ${IR[$name,request]} (${OBJ[$name]}), writer ${IR[$name,writer]}, other threads ${IR[$name,background]}"
 
     # ---- system calls (strace -c -f, the server running normally) ----
@@ -248,7 +146,7 @@ for name in $SERVERS; do
     SYS[$name]=$(awk -v c="${calls:-0}" -v n="$N" 'BEGIN {printf "%.1f", c / n}')
     SYS_TOP[$name]=$(awk -v n="$N" 'NR > 2 && $NF != "total" && $1 !~ /^-/ {printf "%s %.2f\n", $NF, $4 / n}' "$WORK/strace-$name.txt" |
         sort -k2 -rn | awk '$2 >= 0.01 {printf "%s%s %s", sep, $1, $2; sep = ", "}')
-    stop_pid "$PID"
+    stop_pid "$PID" 30
     log "$name: ${SYS[$name]} system calls per check (${SYS_TOP[$name]})"
 done
 
@@ -279,6 +177,14 @@ REPORT=$(
         echo "An active rollout: $(ratio "${IR[updraft-rollout,request]}" "${IR[updraft,request]}")x the request threads' instructions of the channel's check"
         echo "($(ratio "${IR[updraft-rollout]}" "${IR[updraft]}")x in total)."
     fi
+    for pair in "updraft updraft-fleet" "updraft-rollout updraft-rollout-fleet"; do
+        set -- $pair
+        [ -n "${IR[$1]:-}" ] && [ -n "${IR[$2]:-}" ] || continue
+        echo
+        echo "A fleet ($2, $DEVICES devices in turn) against one device checking again and again ($1):"
+        echo "$(ratio "${IR[$2,request]}" "${IR[$1,request]}")x the request threads' instructions per check,"
+        echo "$(ratio "${IR[$2,writer]}" "${IR[$1,writer]}")x the writer's, $(ratio "${IR[$2]}" "${IR[$1]}")x in total."
+    done
     echo
     echo "Request threads' instructions per check by object (self):"
     echo

@@ -46,46 +46,11 @@ SLOW_ROUNDS=${SLOW_ROUNDS:-3}
 # (--max-per-address, default 128) must let all of them in, as distinct addresses would be
 PER_ADDR=$((SLOW_N + 1000))
 OUT=${OUT:-$ROOT/bench/results/server.md}
-UPDRAFT=${UPDRAFT:-$ROOT/build/release/src/cli/updraft}
-MKIMAGE=${MKIMAGE:-$ROOT/build/release/tests/cli/mkimage}
-TOKEN=bench-admin-token-0123456789
-MAC=DE:BA:7A:B1:E0:42
+LOG_TAG=bench
+# shellcheck source=bench/server/lib.sh
+. "$HERE/lib.sh" # the set-up instr.sh shares: build, ports, firmware, request, servers
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-WORK=$(mktemp -d /tmp/updraft-bench.XXXXXX) || die "no temp dir"
-declare -a STARTED=()
-cleanup() {
-    # the processes started here and their children (nginx and php -S workers: a php -S
-    # master stopped by SIGTERM does not always take its workers along)
-    local p all=()
-    for p in "${STARTED[@]}"; do
-        # shellcheck disable=SC2207
-        all+=($(pgrep -P "$p" 2>/dev/null) "$p")
-    done
-    for p in "${all[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in "${all[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    if [ -n "${KEEP_WORK:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-for tool in wrk nginx php curl cc md5sum; do
-    command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y wrk nginx-light php-cli curl gcc)"
-done
+need wrk nginx php curl cc md5sum
 
 # ---- fd limit: as high as the hard limit allows (both the server and slowdl inherit it)
 ulimit -Hn 65536 2>/dev/null
@@ -93,26 +58,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 FD_LIMIT=$(ulimit -n)
 log "fd limit (ulimit -n) for all processes: $FD_LIMIT"
 
-# ---- build ------------------------------------------------------------------------------
-if [ -z "${SKIP_BUILD:-}" ]; then
-    log "building (cmake --preset release)"
-    (cd "$ROOT" && cmake --preset release >/dev/null &&
-        cmake --build --preset release --target updraft mkimage >/dev/null) ||
-        log "warning: build failed; using the binaries already in build/release"
-fi
-[ -x "$UPDRAFT" ] || die "$UPDRAFT missing: cmake --preset release && cmake --build --preset release"
-[ -x "$MKIMAGE" ] || die "$MKIMAGE missing: cmake --build --preset release --target mkimage"
+build_release
 cc -O2 -Wall -o "$WORK/slowdl" "$HERE/slowdl.c" || die "cannot compile slowdl.c"
 cc -O2 -Wall -pthread -o "$WORK/floor" "$HERE/floor.c" || die "cannot compile floor.c"
 
 # ---- ports ------------------------------------------------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-next_port=$((20000 + RANDOM % 20000))
-pick_port() { # VAR: set VAR to a free port (no subshell: next_port must advance)
-    while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-    printf -v "$1" '%s' "$next_port"
-    next_port=$((next_port + 1))
-}
 pick_port P_UPD
 pick_port P_NGX
 pick_port P_NGXD
@@ -121,45 +71,12 @@ pick_port P_PHP
 pick_port P_PHP2
 pick_port P_UPDRO
 
-wait_port() { # PORT: up to 10 s
-    for _ in $(seq 100); do
-        port_free "$1" || return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # ---- firmware files ---------------------------------------------------------------------
-# 1 MiB exactly: mkimage's esp8266-app adds 38,432 bytes around the code segment.
-"$MKIMAGE" esp8266-app "$WORK/fw-1mib.bin" 1010144 1 >/dev/null || die "mkimage failed"
+make_big_firmware "$WORK/fw-1mib.bin"
 "$MKIMAGE" esp8266-app "$WORK/fw-slow.bin" "$SLOW_CODE" 7 >/dev/null || die "mkimage failed"
-BIG_SIZE=$(stat -c %s "$WORK/fw-1mib.bin")
-BIG_MD5=$(md5sum "$WORK/fw-1mib.bin" | cut -d' ' -f1)
 SLOW_SIZE=$(stat -c %s "$WORK/fw-slow.bin")
-[ "$BIG_SIZE" = 1048576 ] || log "warning: the big image is $BIG_SIZE bytes, not 1 MiB"
 
-# ---- the device requests (spec section 8, byte for byte) --------------------------------
-# device_request PATH HOST:PORT VERSION SKETCH_MD5 SKETCH_SIZE > file
-device_request() {
-    printf '%s\r\n' \
-        "GET $1 HTTP/1.0" \
-        "Host: $2" \
-        "User-Agent: ESP8266-http-Update" \
-        "Connection: close" \
-        "x-ESP8266-Chip-ID: 15602487" \
-        "x-ESP8266-STA-MAC: $MAC" \
-        "x-ESP8266-AP-MAC: $MAC" \
-        "x-ESP8266-free-space: 1695744" \
-        "x-ESP8266-sketch-size: $5" \
-        "x-ESP8266-sketch-md5: $4" \
-        "x-ESP8266-chip-size: 4194304" \
-        "x-ESP8266-sdk-version: 2.5.0" \
-        "x-ESP8266-mode: sketch" \
-        "x-ESP8266-version: $3" \
-        "Content-Length: 0" \
-        ""
-}
-OLD_MD5=a43ad019932b627ab90ee35a94a764ee
+# ---- the device requests (device_request: spec section 8, byte for byte) -------------
 # a device running the current release (2.0.0 = the 1 MiB image): every server says 304
 for p in UPD NGX NGXD FLR PHP PHP2 UPDRO; do
     port_var=P_$p
@@ -189,31 +106,14 @@ raw_status() {
 
 # ---- servers ----------------------------------------------------------------------------
 start_updraft() { # (re)start updraft on P_UPD with the data dir in WORK
-    UPDRAFT_ADMIN_TOKEN=$TOKEN "$UPDRAFT" serve --listen "127.0.0.1:$P_UPD" \
-        --max-per-address "$PER_ADDR" --data "$WORK/updraft-data" >>"$WORK/updraft.log" 2>&1 &
-    UPD_PID=$!
-    STARTED+=("$UPD_PID")
-    wait_port "$P_UPD" || die "updraft did not start: $(tail -5 "$WORK/updraft.log")"
-}
-stop_pid() {
-    kill -TERM "$1" 2>/dev/null
-    for _ in $(seq 100); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
+    serve_updraft "$P_UPD" "$WORK/updraft-data" "$WORK/updraft.log" 10 --max-per-address "$PER_ADDR"
+    UPD_PID=$SERVED_PID
 }
 
 start_updraft
-api() { curl -sS -H "Authorization: Bearer $TOKEN" "$@"; }
-upload() { # FILE VERSION CHANNEL -> release id
-    api --data-binary "@$1" -H 'Content-Type: application/octet-stream' \
-        "http://127.0.0.1:$P_UPD/api/v1/releases?version=$2&channel=$3" |
-        sed -n 's/^{"id":\([0-9]*\),.*/\1/p'
-}
-BIG_ID=$(upload "$WORK/fw-1mib.bin" 2.0.0 stable)
-SLOW_ID=$(upload "$WORK/fw-slow.bin" 2.0.1 slow) # its own version: two builds may not share one
+BIG_ID=$(upload_release "$P_UPD" "$WORK/fw-1mib.bin" 2.0.0 stable)
+# its own version: two builds may not share one
+SLOW_ID=$(upload_release "$P_UPD" "$WORK/fw-slow.bin" 2.0.1 slow)
 [ -n "$BIG_ID" ] && [ -n "$SLOW_ID" ] || die "release upload failed: $(tail -5 "$WORK/updraft.log")"
 device_request "/releases/$BIG_ID/firmware.bin" "127.0.0.1:$P_UPD" 1.0.0 "$OLD_MD5" 400000 \
     >"$WORK/dl-UPDREL.req"
@@ -222,56 +122,29 @@ log "updraft on :$P_UPD (pid $UPD_PID), releases $BIG_ID (1 MiB) and $SLOW_ID ($
 # updraft-rollout: a second updraft (same binary, own data) whose every check is decided by
 # an active rollout (docs/rollouts.md): the 1 MiB release rolled out to every device in one
 # wave of 100% (issue 9: the check path must stay as fast with rollouts)
-UPDRAFT_ADMIN_TOKEN=$TOKEN "$UPDRAFT" serve --listen "127.0.0.1:$P_UPDRO" \
-    --max-per-address "$PER_ADDR" --data "$WORK/updraft-ro-data" >>"$WORK/updraft-ro.log" 2>&1 &
-UPDRO_PID=$!
-STARTED+=("$UPDRO_PID")
-wait_port "$P_UPDRO" || die "the second updraft did not start: $(tail -5 "$WORK/updraft-ro.log")"
-RO_REL=$(api --data-binary "@$WORK/fw-1mib.bin" -H 'Content-Type: application/octet-stream' \
-    "http://127.0.0.1:$P_UPDRO/api/v1/releases?version=2.0.0" | sed -n 's/^{"id":\([0-9]*\),.*/\1/p')
-api -H 'Content-Type: application/json' -d "{\"release\": ${RO_REL:-0}, \"waves\": \"100%\"}" \
-    "http://127.0.0.1:$P_UPDRO/api/v1/rollouts" | grep -q '"state":"running"' ||
+serve_updraft "$P_UPDRO" "$WORK/updraft-ro-data" "$WORK/updraft-ro.log" 10 --max-per-address "$PER_ADDR"
+UPDRO_PID=$SERVED_PID
+RO_REL=$(upload_release "$P_UPDRO" "$WORK/fw-1mib.bin" 2.0.0)
+rollout_to_all "$P_UPDRO" "$RO_REL" ||
     die "the rollout on the second updraft was not created: $(tail -5 "$WORK/updraft-ro.log")"
 
 NGX_DIR="$WORK/nginx"
-mkdir -p "$NGX_DIR"
-ngx_user=""
-[ "$(id -u)" = 0 ] && ngx_user="user $(id -un) $(id -gn);"
-cat >"$NGX_DIR/nginx.conf" <<EOF
-# nginx as the benchmark's baseline: as lean as it gets (no access log).
-$ngx_user
-worker_processes $(nproc);
-pid $NGX_DIR/nginx.pid;
-error_log $NGX_DIR/error.log warn;
-events { worker_connections 16384; }
-http {
-    access_log off;
-    client_body_temp_path $NGX_DIR/body;
-    proxy_temp_path $NGX_DIR/proxy;
-    fastcgi_temp_path $NGX_DIR/fastcgi;
-    uwsgi_temp_path $NGX_DIR/uwsgi;
-    scgi_temp_path $NGX_DIR/scgi;
+# sendfile for the downloads; a second server with TCP_DEFER_ACCEPT, which updraft's
+# listening sockets have
+NGX_FW="default_type application/octet-stream; alias $WORK/fw-1mib.bin;"
+nginx_conf "$NGX_DIR" "$(nproc)" 16384 "" "
     sendfile on;
     tcp_nopush on;
     server {
         listen 127.0.0.1:$P_NGX backlog=4096;
         location = /update { return 304; }
-        location = /firmware.bin {
-            default_type application/octet-stream;
-            alias $WORK/fw-1mib.bin;
-        }
+        location = /firmware.bin { $NGX_FW }
     }
-    # the same with TCP_DEFER_ACCEPT, which updraft's listening sockets have
     server {
         listen 127.0.0.1:$P_NGXD backlog=4096 deferred;
         location = /update { return 304; }
-        location = /firmware.bin {
-            default_type application/octet-stream;
-            alias $WORK/fw-1mib.bin;
-        }
-    }
-}
-EOF
+        location = /firmware.bin { $NGX_FW }
+    }"
 nginx -c "$NGX_DIR/nginx.conf" -g 'daemon off;' >"$NGX_DIR/stdout.log" 2>&1 &
 NGX_PID=$!
 STARTED+=("$NGX_PID")

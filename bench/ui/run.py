@@ -14,6 +14,13 @@ started again on it and every call is made ROUNDS times over one keep-alive
 connection, after WARMUP calls; the table has the median, the 95th percentile and the
 slowest.
 
+The audit view (events of one kind across devices: `GET /api/v1/events?kind=K`,
+`updraft events --kind K`) is measured with the index store migration 17 adds
+(events_kind) and again with it dropped for the comparison (KIND_ROUNDS calls per row:
+the plan of the build before it, which walks back through the events), then the index is
+made again; the results have both, their ratio, the plans (EXPLAIN of the server's
+statement) and the index's size.
+
 BACKEND=pg: the same calls to a server on PostgreSQL (`updraft serve --db URL`), writes
 bench/results/ui-pg.md. The registry is filled into SQLite as above (or taken from
 BENCH_DATA) and moved into a throwaway PostgreSQL cluster (tests/server/pgcluster.py,
@@ -25,8 +32,8 @@ for a device that checks: the worst case before autovacuum comes again).
 
 usage: bench/ui/run.py [DEVICES [EVENTS]]   (cmake --preset release && cmake --build --preset release)
 Settings (environment): UPDRAFT, MKIMAGE (binaries), ROUNDS (50), WARMUP (5),
-BACKEND (sqlite or pg), BENCH_RESULTS (default bench/results/ui.md, ui-pg.md with
-BACKEND=pg; empty: print only), BENCH_DATA (a data directory: filled by the first run,
+BACKEND (sqlite or pg), KIND_ROUNDS (10), BENCH_RESULTS (default bench/results/ui.md,
+ui-pg.md with BACKEND=pg; empty: print only), BENCH_DATA (a data directory: filled by the first run,
 used as it is by the next ones, on either backend), PG_ANALYZE (1).
 Python 3 standard library only (and Debian's postgresql for BACKEND=pg); loopback only."""
 import http.client
@@ -54,6 +61,7 @@ NDEV = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
 NEV = int(sys.argv[2]) if len(sys.argv) > 2 else 1000000
 ROUNDS = int(os.environ.get("ROUNDS", "50"))
 WARMUP = int(os.environ.get("WARMUP", "5"))
+KIND_ROUNDS = int(os.environ.get("KIND_ROUNDS", "10"))
 BACKEND = os.environ.get("BACKEND", "sqlite")
 if BACKEND not in ("sqlite", "pg"):
     sys.exit("bench/ui: BACKEND=%s: give sqlite (the default) or pg" % BACKEND)
@@ -160,7 +168,7 @@ def fill(db, rels):
     def events():
         for k in range(NEV):
             d = devs[rnd.randrange(NDEV)]
-            kind = kinds[k % len(kinds)]
+            kind = "failed" if k % 1000 == 999 else kinds[k % len(kinds)]  # a rare kind
             at = now - int(30 * 24 * HOUR * (NEV - k) / NEV)
             yield (at, d[0], kind, r3 if kind != "check" else None,
                    250000 if kind.startswith("download") else None, d[17])
@@ -282,17 +290,67 @@ def table(rows):
     return lines
 
 
-def measure(c, path):
-    for _ in range(WARMUP):
+def measure(c, path, rounds=None, warmup=None):
+    for _ in range(WARMUP if warmup is None else warmup):
         c.call("GET", path)
     t = []
     size = 0
-    for _ in range(ROUNDS):
+    for _ in range(rounds or ROUNDS):
         t0 = time.perf_counter()
         _, size = c.call("GET", path)
         t.append((time.perf_counter() - t0) * 1000)
     t.sort()
     return t[len(t) // 2], t[min(len(t) - 1, int(len(t) * 0.95))], t[-1], size
+
+
+# The server's statement for a kind's newest events (store_sqlite.c / store_pg.c
+# Q_EV_LIST_KIND), with the values of the first kind row, for EXPLAIN.
+KIND_SQL = ("SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source FROM events "
+            "WHERE kind='failed' AND id<9223372036854775807 ORDER BY id DESC LIMIT 50")
+INDEX_SQL = {"sqlite": "CREATE INDEX events_kind ON events(kind)",  # migration 17, as it is
+             "pg": "CREATE INDEX events_kind ON events(kind, id)"}
+
+
+class KindIndex:
+    """The events_kind index of the running server's database: its plan, its size,
+    dropped and made again."""
+
+    def __init__(self, db_file, pg):
+        self.db_file, self.pg = db_file, pg
+
+    def sql(self, q):
+        if self.pg:
+            return self.pg.sql(self.pg.url, q)
+        con = sqlite3.connect(self.db_file, timeout=60)
+        try:
+            rows = con.execute(q).fetchall()
+            con.commit()
+        finally:
+            con.close()
+        return "\n".join("|".join(str(v) for v in r) for r in rows)
+
+    def plan(self):
+        if self.pg:  # the generic plan: what a prepared statement runs after five calls
+            q = ("SET plan_cache_mode = force_generic_plan; PREPARE k(text, bigint, bigint) AS " +
+                 KIND_SQL.replace("'failed'", "$1").replace("9223372036854775807", "$2::bigint")
+                 .replace("LIMIT 50", "LIMIT $3") +
+                 "; EXPLAIN EXECUTE k('failed', 9223372036854775807, 50)")
+            return " / ".join(line.strip() for line in self.sql(q).splitlines() if line.strip())
+        return " / ".join(r.split("|")[-1] for r in
+                          self.sql("EXPLAIN QUERY PLAN " + KIND_SQL).splitlines())
+
+    def size(self):
+        if self.pg:
+            return int(self.sql("SELECT pg_relation_size('events_kind')"))
+        return int(self.sql("SELECT sum(pgsize) FROM dbstat WHERE name='events_kind'") or 0)
+
+    def drop(self):
+        self.sql("DROP INDEX events_kind")
+
+    def make(self):
+        t0 = time.time()
+        self.sql(INDEX_SQL["pg" if self.pg else "sqlite"])
+        return time.time() - t0
 
 
 def machine():
@@ -401,9 +459,32 @@ def main():
             other = [
                 ("event tail after the newest 100", "/events?after=%d" % (last_id - 100)),
             ]
+            mid_id = last_id // 2
+            audit = [
+                ("kind=check (3 events in 8), newest 50", "/events?kind=check&limit=50"),
+                ("kind=failed (1 in 1000), newest 50", "/events?kind=failed&limit=50"),
+                ("kind=failed, 50 before the middle",
+                 "/events?kind=failed&limit=50&before=%d" % mid_id),
+                ("kind=failed, the tail after the middle (100)",
+                 "/events?kind=failed&after=%d" % mid_id),
+                ("kind=rollout-paused (none), newest 50", "/events?kind=rollout-paused&limit=50"),
+            ]
             groups = (("overview page", 100, overview), ("device page", 50, device),
-                      ("devices page", 100, devices), ("other", None, other))
+                      ("devices page", 100, devices), ("other", None, other),
+                      ("audit view", 100, audit))
             rows = measure_all(c, groups)
+            # the audit view without events_kind (the build before migration 17), then
+            # the index made again (BENCH_DATA keeps a database the schema describes)
+            kidx = KindIndex(os.path.join(data, "updraft.db"), pg)
+            kind_plan, kind_size = kidx.plan(), kidx.size()
+            kidx.drop()
+            kind_plan_without = kidx.plan()
+            without = {}
+            try:
+                for name, path in audit:
+                    without[path] = measure(c, path, KIND_ROUNDS, 1)
+            finally:
+                kind_make_s = kidx.make()
             if pg:
                 visible = [pg.visible()]
                 churn_s = pg.churn()
@@ -464,6 +545,24 @@ def main():
               "memory (fleet.c); the device page is one device row and its newest 100 "
               "events (indexed by MAC); the Devices table's pages are SQL over the indexes of "
               "store migration 16 (src/server/devpage.c, devquery.c, store_devsql.c)."]
+    lines += ["", "## The audit view with and without the events_kind index", "",
+              "The calls of the audit view again with events_kind dropped (%d calls each, "
+              "after one; the server and its statements unchanged: the plan is that of the "
+              "build before store migration 17), then the index made again in %.1f s. "
+              "Index size: %.1f MB (%.0f bytes per event)." % (
+                  KIND_ROUNDS, kind_make_s, kind_size / 1e6, kind_size / max(1, NEV)), "",
+              "| call | with: median ms | with: p95 ms | without: median ms | without: p95 ms "
+              "| without / with (medians) |", "|---|---:|---:|---:|---:|---:|"]
+    for group, name, path, p50, p95, mx, size, goal in rows:
+        if path in without:
+            w50, w95 = without[path][0], without[path][1]
+            lines.append("| `GET /api/v1%s` %s | %.1f | %.1f | %.1f | %.1f | %.1fx |"
+                         % (path, name, p50, p95, w50, w95, w50 / p50 if p50 else 0))
+    lines += ["", "The plan of the server's statement for a kind's newest 50 (%s of "
+              "`%s`):" % ("EXPLAIN EXECUTE of it prepared, its generic plan" if pg else
+                          "EXPLAIN QUERY PLAN", KIND_SQL), "",
+              "- with events_kind: `%s`" % kind_plan,
+              "- without: `%s`" % kind_plan_without]
     lines += ["", "The same calls on PostgreSQL: bench/results/ui-pg.md (`BACKEND=pg "
               "bench/ui/run.py`)." if not pg else "The same calls on SQLite: "
               "bench/results/ui.md (`bench/ui/run.py`)."]

@@ -3,10 +3,11 @@
  * simulated flash, with power cuts at any flash erase/write, in the spirit of MCUboot's
  * simulator. docs/sim.md describes what is modelled and what is counted.
  *
- * Device side (this header, simflash.c, simdev.c, simhash.c): portable C11, no malloc,
- * no OS header. The flash is sparse: a table of 4 KB sector pages, NULL meaning erased;
- * pages come from the host through upd_sim_pages (so 10,000 devices can share the pages
- * of identical firmware, see simhost.h). Everything else the caller owns.
+ * Device side (this header, simflash.c, simdev.c): portable C11, no malloc, no OS
+ * header; its MD5 and SHA-256 are the device crypto library's (updraft/md5.h, sha256.h).
+ * The flash is sparse: a table of 4 KB sector pages, NULL meaning erased; pages come from
+ * the host through upd_sim_pages (so 10,000 devices can share the pages of identical
+ * firmware, see simhost.h). Everything else the caller owns.
  *
  * Facts: shared/spec/esp8266-http-update.md sections 3-4 (layouts, staging, eboot
  * command and copy, gzip), shared/spec/esp32-ota.md section 4 (otadata, rollback). */
@@ -17,30 +18,12 @@
 #include <stdint.h>
 
 #include "updraft/client.h"
+#include "updraft/md5.h"
 #include "updraft/port.h"
+#include "updraft/sha256.h"
 
 #define UPD_SIM_SECTOR      4096u
 #define UPD_SIM_MAX_SECTORS 1024u /* 4 MB of flash at most */
-
-/* ---- hashes (device side, for the port's crypto ops and the boot checks) ----------- */
-
-typedef struct upd_sim_md5 {
-    uint32_t h[4];
-    uint32_t nlo, nhi; /* bytes */
-    uint8_t buf[64];
-} upd_sim_md5;
-void upd_sim_md5_init(void *ctx);
-void upd_sim_md5_update(void *ctx, const void *data, size_t len);
-void upd_sim_md5_final(void *ctx, uint8_t out[16]);
-
-typedef struct upd_sim_sha256 {
-    uint32_t h[8];
-    uint32_t nlo, nhi;
-    uint8_t buf[64];
-} upd_sim_sha256;
-void upd_sim_sha256_init(void *ctx);
-void upd_sim_sha256_update(void *ctx, const void *data, size_t len);
-void upd_sim_sha256_final(void *ctx, uint8_t out[32]);
 
 /* ---- host services ------------------------------------------------------------------ */
 
@@ -77,8 +60,8 @@ typedef struct upd_sim_inflate {
 typedef struct upd_sim_env {
     upd_sim_pages pages;
     upd_sim_inflate inflate;
-    upd_clock_ops clock;   /* handed to the engine as the device's clock */
-    uint8_t *scratch;      /* UPD_SIM_SCRATCH bytes, 8-byte aligned: boot-time buffers */
+    upd_clock_ops clock; /* handed to the engine as the device's clock */
+    uint8_t *scratch;    /* UPD_SIM_SCRATCH bytes, 8-byte aligned: boot-time buffers */
 } upd_sim_env;
 
 /* ---- layouts -------------------------------------------------------------------------- */
@@ -88,11 +71,11 @@ enum upd_sim_platform { UPD_SIM_ESP8266 = 0, UPD_SIM_ESP32 = 1 };
 typedef struct upd_sim_layout {
     const char *name;
     uint8_t platform;
-    uint8_t size_code;   /* image header size nibble that matches the chip */
+    uint8_t size_code; /* image header size nibble that matches the chip */
     uint32_t chip_size;
-    uint32_t fs_start, fs_end; /* ESP8266: _FS_start/_FS_end - 0x40200000 */
-    uint32_t resume;           /* the sector the sim keeps UPD_STATE_RESUME in */
-    uint32_t otadata;          /* ESP32: two sectors, one entry each */
+    uint32_t fs_start, fs_end;   /* ESP8266: _FS_start/_FS_end - 0x40200000 */
+    uint32_t resume;             /* the sector the sim keeps UPD_STATE_RESUME in */
+    uint32_t otadata;            /* ESP32: two sectors, one entry each */
     uint32_t slot[2], slot_size; /* ESP32: ota_0, ota_1 */
 } upd_sim_layout;
 
@@ -111,29 +94,29 @@ enum upd_sim_phase { UPD_SIM_PH_APP = 0, UPD_SIM_PH_BOOT = 1, UPD_SIM_PH__N = 2 
 
 /* Device life states. */
 enum upd_sim_state {
-    UPD_SIM_OFF = 0,   /* power was cut: nothing works until upd_sim_boot() */
-    UPD_SIM_RUNNING,   /* an intact application runs */
-    UPD_SIM_BRICKED    /* the boot found no intact application: the device is dead */
+    UPD_SIM_OFF = 0, /* power was cut: nothing works until upd_sim_boot() */
+    UPD_SIM_RUNNING, /* an intact application runs */
+    UPD_SIM_BRICKED  /* the boot found no intact application: the device is dead */
 };
 
 /* upd_sim_boot() results. */
 enum upd_sim_boot_result {
-    UPD_SIM_BOOTED = 0,  /* an application runs (see running_*) */
-    UPD_SIM_BOOT_CUT,    /* the power was cut during the boot loader's work: boot again */
-    UPD_SIM_BOOT_BRICK   /* no intact application */
+    UPD_SIM_BOOTED = 0, /* an application runs (see running_*) */
+    UPD_SIM_BOOT_CUT,   /* the power was cut during the boot loader's work: boot again */
+    UPD_SIM_BOOT_BRICK  /* no intact application */
 };
 
 typedef struct upd_sim_flash {
-    uint8_t *sec[UPD_SIM_MAX_SECTORS]; /* NULL: erased */
+    uint8_t *sec[UPD_SIM_MAX_SECTORS];     /* NULL: erased */
     uint8_t priv[UPD_SIM_MAX_SECTORS / 8]; /* bit set: sec[i] is private (writable) */
     uint32_t nsec;
     uint32_t ops[UPD_SIM_PH__N]; /* erases + writes per phase, since the device was made */
     uint32_t erases, writes, reads;
-    int32_t cut_left;  /* ops of cut_phase still allowed before the cut; -1: no cut armed */
+    int32_t cut_left; /* ops of cut_phase still allowed before the cut; -1: no cut armed */
     uint8_t cut_phase;
     int32_t weak_left;    /* writes of the app phase before a weak one; -1: none armed */
     uint32_t weak_writes; /* writes that left a bit unprogrammed (upd_sim_arm_weak_write) */
-    uint8_t off;       /* the power is off (after a cut) */
+    uint8_t off;          /* the power is off (after a cut) */
     uint32_t nor_violations, range_violations, oom;
 } upd_sim_flash;
 
@@ -142,20 +125,20 @@ typedef struct upd_sim_dev {
     const upd_sim_env *env;
     upd_sim_flash flash;
     upd_port port;
-    uint8_t rtc[UPD_STATE_BOOT_SIZE]; /* RTC user memory (ESP8266): the eboot command */
+    uint8_t rtc[UPD_STATE_BOOT_SIZE];      /* RTC user memory (ESP8266): the eboot command */
     uint8_t report[UPD_STATE_REPORT_SIZE]; /* UPD_STATE_REPORT: kept like NVS (survives
                                               resets and cuts; not a modelled flash area) */
-    upd_sim_md5 md5;
-    upd_sim_sha256 sha;
-    uint32_t rng;          /* garbage for cut operations and lost RTC memory */
-    uint8_t state;         /* enum upd_sim_state */
-    uint8_t phase;         /* enum upd_sim_phase */
-    uint8_t flash_mode;    /* the chip's flash mode (0 QIO .. 3 DOUT) */
+    upd_md5 md5;
+    upd_sha256 sha;
+    uint32_t rng;                    /* garbage for cut operations and lost RTC memory */
+    uint8_t state;                   /* enum upd_sim_state */
+    uint8_t phase;                   /* enum upd_sim_phase */
+    uint8_t flash_mode;              /* the chip's flash mode (0 QIO .. 3 DOUT) */
     uint8_t cut_seen[UPD_SIM_PH__N]; /* a cut happened in this phase since the last good boot */
     /* what runs (valid in UPD_SIM_RUNNING) */
-    uint32_t run_addr;     /* where the running image starts (ESP8266 0; ESP32 its slot) */
-    uint32_t run_size;     /* sketch size */
-    int8_t run_slot;       /* ESP32 0/1, ESP8266 -1 */
+    uint32_t run_addr; /* where the running image starts (ESP8266 0; ESP32 its slot) */
+    uint32_t run_size; /* sketch size */
+    int8_t run_slot;   /* ESP32 0/1, ESP8266 -1 */
     uint8_t run_md5[16];
     char run_md5_hex[33];
     char run_sha256_hex[65]; /* ESP32: UPPERCASE, as x-ESP32-sketch-sha256 */

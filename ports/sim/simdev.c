@@ -279,14 +279,8 @@ void upd_sim_init(upd_sim_dev *dev, const upd_sim_layout *lay, const upd_sim_env
     upd_port *p = &dev->port;
     upd__sim_flash_ops(dev, &p->flash);
     p->clock = env->clock;
-    p->crypto.md5.init = upd_sim_md5_init;
-    p->crypto.md5.update = upd_sim_md5_update;
-    p->crypto.md5.final = upd_sim_md5_final;
-    p->crypto.md5.ctx = &dev->md5;
-    p->crypto.sha256.init = upd_sim_sha256_init;
-    p->crypto.sha256.update = upd_sim_sha256_update;
-    p->crypto.sha256.final = upd_sim_sha256_final;
-    p->crypto.sha256.ctx = &dev->sha;
+    upd_md5_ops_init(&p->crypto.md5, &dev->md5);
+    upd_sha256_ops_init(&p->crypto.sha256, &dev->sha);
     p->state.read = s_read;
     p->state.write = s_write;
     p->state.activate = lay->platform == UPD_SIM_ESP32 ? s_activate : NULL;
@@ -384,27 +378,28 @@ static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
     struct flash_src fs = {dev, addr};
     upd_source src = {src_read, &fs, len, len};
     upd_image_report *rep = (upd_image_report *)(void *)(dev->env->scratch + 2u * SECTOR);
-    upd_sim_sha256 sha;
-    upd_sha256_ops ops = {upd_sim_sha256_init, upd_sim_sha256_update, upd_sim_sha256_final, &sha};
+    upd_sha256 sha;
+    upd_sha256_ops ops;
+    upd_sha256_ops_init(&ops, &sha);
     int e = upd_image_inspect(&src, &ops, rep);
     if (e != 0 || rep->verdict != UPD_VERDICT_OTA_APP)
         return -1;
     if (plat == UPD_SIM_ESP32 ? rep->platform != UPD_PLATFORM_ESP32 || rep->app.hash_ok == 0
                               : rep->platform != UPD_PLATFORM_ESP8266 || !rep->has_app)
         return -1;
-    upd_sim_md5 md5;
-    upd_sim_md5_init(&md5);
-    upd_sim_sha256_init(&sha);
+    upd_md5 md5;
+    upd_md5_init(&md5);
+    upd_sha256_init(&sha);
     uint8_t *buf = dev->env->scratch;
     for (uint32_t off = 0; off < len; off += SECTOR) {
         uint32_t k = len - off < SECTOR ? len - off : SECTOR;
         upd_sim_read(dev, addr + off, buf, k);
-        upd_sim_md5_update(&md5, buf, k);
+        upd_md5_update(&md5, buf, k);
         if (plat == UPD_SIM_ESP32)
-            upd_sim_sha256_update(&sha, buf, k);
+            upd_sha256_update(&sha, buf, k);
     }
     static const char hx[] = "0123456789abcdef", HX[] = "0123456789ABCDEF";
-    upd_sim_md5_final(&md5, dev->run_md5);
+    upd_md5_final(&md5, dev->run_md5);
     for (int i = 0; i < 16; i++) {
         dev->run_md5_hex[2 * i] = hx[dev->run_md5[i] >> 4];
         dev->run_md5_hex[2 * i + 1] = hx[dev->run_md5[i] & 15];
@@ -413,7 +408,7 @@ static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
     dev->run_sha256_hex[0] = '\0';
     if (plat == UPD_SIM_ESP32) {
         uint8_t d[32];
-        upd_sim_sha256_final(&sha, d);
+        upd_sha256_final(&sha, d);
         if (rep->app.hash_appended)
             memcpy(d, rep->app.sha256, 32);
         for (int i = 0; i < 32; i++) {

@@ -334,10 +334,10 @@ int32_t upd_sim_make_image(int platform, uint8_t size_code, uint8_t *buf, uint32
         int32_t end = segments(buf, cap, 24, 0, s, 4, seed, version ? version : "");
         if (end < 0 || (uint32_t)end + 32u > cap)
             return -1;
-        upd_sim_sha256 sha;
-        upd_sim_sha256_init(&sha);
-        upd_sim_sha256_update(&sha, buf, (size_t)end);
-        upd_sim_sha256_final(&sha, buf + end);
+        upd_sha256 sha;
+        upd_sha256_init(&sha);
+        upd_sha256_update(&sha, buf, (size_t)end);
+        upd_sha256_final(&sha, buf + end);
         return end + 32;
     }
     /* eboot: one segment, padded with 0xAA to 0x1000 */

@@ -144,6 +144,24 @@ UINT_OPT(set_head_timeout, 3600, cfg->head_timeout_s = (unsigned)n)
 UINT_OPT(set_max_upload, 4096, cfg->max_upload = (uint64_t)n << 20)
 #undef UINT_OPT
 
+/* --device-memory: devices whose check-path row is kept in memory; 0 none */
+static int set_device_memory(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    unsigned long n;
+    if (v && !strcmp(v, "0")) {
+        cfg->device_memory = -1;
+        return 0;
+    }
+    if (parse_uint(v, 100000000, &n) != 0) {
+        snprintf(err, errlen,
+                 "needs a number of devices from 0 (none: every check reads the database) to "
+                 "100000000");
+        return -1;
+    }
+    cfg->device_memory = (int64_t)n;
+    return 0;
+}
+
 static int set_db(upd_server_config *cfg, const char *v, char *err, size_t errlen)
 {
     if (!upd_store_is_pg_url(v)) {
@@ -248,6 +266,11 @@ static const serve_opt OPTS[] = {
      "delete device and admin events older than AGE, e.g.\n90d (default), 12h, 30m, 45s; "
      "'forever' keeps them",
      set_keep_events},
+    {"--device-memory", "device-memory", "N",
+     "keep what a check reads of a device's row in memory\nfor up to N devices (default "
+     "1000000, about 170 B\neach; 0: none): checks of a fleet read no database\n(SQLite; with "
+     "--db the read cache keeps 1024 rows)",
+     set_device_memory},
     {"--adoption-every", "adoption-every", "AGE",
      "record how many devices run each version this often,\nfor the adoption chart "
      "(default 1h; shorter for\ntests and demos; kept 400 days)",

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -117,6 +118,9 @@ static void sim_usage(FILE *f)
                "                     (x-updraft-report, docs/protocol.md)\n"
                "  --json             print the summary as one JSON object (last line)\n"
                "  --quiet            no progress bar\n"
+               "\n"
+               "Against a server on 127.0.0.0/8 each device connects from 127.B3.B4.B5, the\n"
+               "last three bytes of its MAC, as devices have addresses of their own.\n"
                "\n"
                "A device the server answers 304 with X-Updraft-Result: declined (a release is\n"
                "there, refused to it) counts as refused, with the server's X-Updraft-Reason;\n"
@@ -308,7 +312,8 @@ typedef struct sdev {
 typedef struct slot {
     int fd;
     uint32_t dev;
-    int registered, rd_on;
+    int registered;
+    int rd_on;        /* the request is sent: the engine reads the response (WANT_RECV) */
     uint64_t rx;      /* response bytes received */
     uint32_t hdr_len; /* bytes buffered while the headers are incomplete */
     int hdr_done;
@@ -365,6 +370,7 @@ typedef struct fleet {
     unsigned long long resumed;
     int codes[MAX_CODES], code_fail[MAX_CODES], code_err[MAX_CODES], ncodes;
     uint64_t t0, last_bar;
+    uint64_t turn_max_ms; /* the event loop's longest turn with checks in flight (run()) */
     int tty;
 } fleet;
 
@@ -504,6 +510,7 @@ static void slot_close(fleet *fl, slot *s)
     }
     s->fd = -1;
     s->registered = 0;
+    s->rd_on = 0;
     s->out_len = s->out_off = s->out_eng = 0; /* a request half sent is gone with the link */
 }
 
@@ -537,6 +544,30 @@ static int resolve(fleet *fl, const char *host, uint16_t port, struct sockaddr_s
     return 0;
 }
 
+/* Each device connects from an address of its own, as devices do: to a server on the
+ * loopback network (127.0.0.0/8, all of it local on Linux) from 127.B3.B4.B5, the last
+ * three bytes of its MAC. From 127.0.0.1 alone, the fleet would be one client to the
+ * server, and its limit of open connections per address (serve --max-per-address, 128)
+ * would refuse the devices beyond it whenever their downloads overlap. An address that
+ * cannot be bound (.0.0.0 or .255.255.255) leaves the kernel's choice. */
+static void bind_device_address(int fd, const sdev *d, const struct sockaddr_storage *to)
+{
+    if (to->ss_family != AF_INET)
+        return;
+    const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)to;
+    if ((ntohl(in->sin_addr.s_addr) >> 24) != 127)
+        return;
+    uint32_t n = (uint32_t)d->mac[3] << 16 | (uint32_t)d->mac[4] << 8 | d->mac[5];
+    if (n == 0 || n == 0xFFFFFFu)
+        return;
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_port = 0};
+    from.sin_addr.s_addr = htonl(0x7F000000u | n);
+    int one = 1;
+    /* the port is chosen at connect(), per destination: no ephemeral port held by bind() */
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    (void)bind(fd, (const struct sockaddr *)&from, sizeof from);
+}
+
 static void start_connect(fleet *fl, sdev *d, slot *s)
 {
     slot_close(fl, s);
@@ -553,6 +584,7 @@ static void start_connect(fleet *fl, sdev *d, slot *s)
     }
     int one = 1;
     setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bind_device_address(s->fd, d, &ss);
     int r = connect(s->fd, (struct sockaddr *)&ss, len);
     if (r == 0) {
         upd_client_connected(&d->c);
@@ -881,6 +913,7 @@ static void start_check(fleet *fl, sdev *d)
     s->dev = d->index;
     s->fd = -1;
     s->registered = 0;
+    s->rd_on = 0;
     s->rx = 0;
     s->hdr_len = 0;
     s->hdr_done = 0;
@@ -1304,6 +1337,10 @@ static void summary(fleet *fl, double secs)
                 c[OUT_BRICK_CLIENT], c[OUT_BRICK_BOOT]);
         upd_simfirm_print(&fl->firm, f, running_version, fl);
         fprintf(f, "  wall time          %.2f s\n", secs);
+        fprintf(f,
+                "  slowest turn       %llu ms (the longest the simulator left the connections "
+                "unread)\n",
+                (unsigned long long)fl->turn_max_ms);
         fprintf(f, "  received           %.1f MB\n", (double)fl->bytes / 1e6);
         fprintf(f, "  sim memory         peak RSS %ld MB, flash pages %llu private + %llu shared\n",
                 ru.ru_maxrss / 1024, (unsigned long long)priv, (unsigned long long)shared);
@@ -1331,8 +1368,9 @@ static void summary(fleet *fl, double secs)
                fl->weak_writes, c[OUT_BRICK_CLIENT], c[OUT_BRICK_BOOT], c[OUT_LOOPING],
                c[OUT_ROLLED_BACK], c[OUT_DEV_REFUSED], c[OUT_NONE]);
         upd_simfirm_json(&fl->firm, stdout, running_version, fl);
-        printf(", \"seconds\": %.3f, \"bytes\": %llu, \"peak_rss_kb\": %ld}\n", secs, fl->bytes,
-               ru.ru_maxrss);
+        printf(", \"seconds\": %.3f, \"slowest_turn_ms\": %llu, \"bytes\": %llu, "
+               "\"peak_rss_kb\": %ld}\n",
+               secs, (unsigned long long)fl->turn_max_ms, fl->bytes, ru.ru_maxrss);
     }
     fflush(stdout);
 }
@@ -1549,6 +1587,24 @@ static int setup(fleet *fl)
     return fl->epfd < 0 ? -1 : 0;
 }
 
+/* Before an engine's timeout is looked at, the bytes that are already there are read:
+ * the device's HTTPClient (and the Updater) time out only when nothing is available
+ * (`_client->available()` first, then `millis() - lastDataTime > _tcpTimeout`). The
+ * simulator runs every device on one thread: when it falls behind (its own work, or a
+ * machine too busy to give it the CPU), a response can wait in the socket longer than a
+ * device's timeout although it came in time; timing out first would count the
+ * simulator's lateness as the server's. (Bytes that arrived while the simulator was
+ * away count as arrived in time: the socket does not say when they came.) Returns 1
+ * when the check is over (the slot is free). */
+static int read_first(fleet *fl, sdev *d, slot *s)
+{
+    int bytes = 0;
+    if (s->fd < 0 || ioctl(s->fd, FIONREAD, &bytes) != 0 || bytes <= 0)
+        return 0;
+    on_readable(fl, d, s);
+    return d->st != D_ACTIVE || d->slot != (int)(s - fl->slots);
+}
+
 /* Timeouts of the engines and slow links, every tick. */
 static void tick(fleet *fl)
 {
@@ -1563,6 +1619,8 @@ static void tick(fleet *fl)
             s->throttled = 0;
             want_events(fl, s, EPOLLIN | EPOLLRDHUP);
         }
+        if (s->rd_on && read_first(fl, d, s))
+            continue; /* the check ended on what was waiting */
         if (upd_client_poll(&d->c) == UPD_CLIENT_DONE)
             finish_check(fl, d);
     }
@@ -1590,7 +1648,8 @@ static int run(fleet *fl)
                     fl->t0 + (uint64_t)(jitter01(fl->o.seed ^ 0xF1257u, i, 0) *
                                         (double)fl->o.interval_ms));
     for (;;) {
-        uint64_t t = now_ms();
+        uint64_t t = now_ms(), turn0 = t;
+        int busy = fl->nfree < (int)fl->o.parallel;
         int stop = stopping(fl, t);
         if (stop && fl->nfree == (int)fl->o.parallel)
             break; /* no check in flight */
@@ -1608,11 +1667,13 @@ static int run(fleet *fl)
             timeout = (int)(fl->wakes[0].at > t ? fl->wakes[0].at - t : 0);
         if (fl->o.duration_ms && !stop && fl->t0 + fl->o.duration_ms < t + (uint64_t)timeout)
             timeout = (int)(fl->t0 + fl->o.duration_ms - t);
+        uint64_t wait0 = now_ms();
         int n = epoll_wait(fl->epfd, ev, 256, timeout);
         if (n < 0 && errno != EINTR) {
             perror("epoll_wait");
             return -1;
         }
+        uint64_t wait1 = now_ms();
         for (int i = 0; i < n; i++) {
             slot *s = &fl->slots[ev[i].data.u32];
             if (s->fd < 0)
@@ -1621,7 +1682,9 @@ static int run(fleet *fl)
             if (d->st != D_ACTIVE)
                 continue;
             if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                if (upd_client_poll(&d->c) == UPD_CLIENT_WANT_RECV)
+                /* not upd_client_poll() first: it would apply the engine's timeout to
+                 * bytes that are waiting here (read_first) */
+                if (s->rd_on)
                     on_readable(fl, d, s);
                 else
                     on_writable(fl, d, s);
@@ -1634,6 +1697,12 @@ static int run(fleet *fl)
             last_tick = t;
             tick(fl);
         }
+        /* How long this turn kept the connections waiting: the work before and after the
+         * wait, and the wait beyond its timeout (the process was not given the CPU). */
+        uint64_t over = wait1 - wait0 > (uint64_t)timeout ? wait1 - wait0 - (uint64_t)timeout : 0;
+        uint64_t turn = (wait0 - turn0) + over + (now_ms() - wait1);
+        if (busy && turn > fl->turn_max_ms)
+            fl->turn_max_ms = turn;
         progress_bar(fl, 0);
     }
     progress_bar(fl, 1);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devmem.h"
 #include "log.h"
 #include "manifest.h"
 #include "metrics.h"
@@ -856,7 +857,8 @@ static enum MHD_Result handle_update(req *r, struct MHD_Connection *c, const cha
     upd_device_row known_row;
     upd_device_row *known = NULL;
     int known_rc = 0;
-    if (dr.has_mac && (known_rc = s->store->ops->device_get(s->store, dr.dev.mac, &known_row)) == 0)
+    if (dr.has_mac &&
+        (known_rc = upd_store_cached_device_check(s->store, dr.dev.mac, &known_row)) == 0)
         known = &known_row;
     upd_decision decision;
     upd_decision *dec = &decision;
@@ -957,7 +959,7 @@ static enum MHD_Result handle_fw(req *r, struct MHD_Connection *c, const char *m
         free(rel);
         return MHD_NO;
     }
-    int known_rc = s->store->ops->device_get(s->store, mac, known);
+    int known_rc = upd_store_cached_device_check(s->store, mac, known);
     int have_known = known_rc == 0;
     char why[UPD_DETAIL_MAX];
     int pinned;

@@ -69,11 +69,15 @@ static int pick_event(void *ctx, const upd_event_row *e)
 static void reason_of(srv *s, const upd_rollout_row *row, const upd_release_row *rel, const bad *d,
                       size_t looked, char *out, size_t cap)
 {
-    if (!strcmp(d->state, "silent")) {
+    if (!strcmp(d->state, "silent")) { /* --silent-after 90s: seconds, not "1 minutes" */
+        int64_t secs = row->silent_ms / 1000;
         snprintf(out, cap,
-                 "downloaded release %lld and not seen for %lld minutes or more: it may not "
-                 "boot the new image, or it lost its network",
-                 (long long)rel->id, (long long)(row->silent_ms / 60000));
+                 "downloaded release %lld and not seen for %lld %s or more: it may not boot "
+                 "the new image, or it lost its network",
+                 (long long)rel->id, (long long)(secs % 60 ? secs : secs / 60),
+                 secs % 60    ? (secs == 1 ? "second" : "seconds")
+                 : secs == 60 ? "minute"
+                              : "minutes");
         return;
     }
     if (looked >= UPD_ROREASONS_LOOKUPS) {

@@ -25,6 +25,7 @@
 #include "datalock.h"
 #include "finisher.h"
 #include "delivery.h"
+#include "devmem.h"
 #include "health.h"
 #include "outage.h"
 #include "rollout.h"
@@ -474,7 +475,14 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
+    if (!cfg->db && cfg->device_memory >= 0 &&
+        upd_store_cached_devmem(s->store, cfg->device_memory ? (size_t)cfg->device_memory
+                                                             : UPD_DEVMEM_DEFAULT) != 0) {
+        fprintf(stderr, "updraft: out of memory\n");
+        goto out;
+    }
     upd__metrics_init();
+    upd__devmem_metrics_init(s->store);
     s->authz = upd__authz_new();
     s->admin_limit = upd_authlimit_new("admin API");
     s->device_limit = upd_authlimit_new("device");

@@ -31,6 +31,9 @@ typedef struct upd_server_config {
     int64_t backoff_ms[8];
     int nbackoff;
     int64_t adoption_ms; /* an adoption snapshot this often (adoption.h); 0: hourly */
+    /* devices whose check-path row is kept in memory (devmem.h; SQLite only): 0 the
+     * default (UPD_DEVMEM_DEFAULT), -1 none (every check reads the database) */
+    int64_t device_memory;
 } upd_server_config;
 
 /* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "devmem.h"
+#include "log.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -63,6 +65,12 @@ typedef struct cache_store {
     uint32_t aseq[DEV_SLOTS]; /* admin writes to a device of the slot */
     rel_ent rel[REL_SLOTS + CHAN_SLOTS];
     uint64_t stale; /* reads answered from the cache because the database failed */
+    /* The device memory (devmem.h): the check path's device rows, when this server is
+     * the only writer of the database (SQLite); NULL: they come through dev[] above. */
+    upd_devmem *mem;
+    unsigned mem_busy;     /* a batch (or an admin write) is between the store and mem */
+    uint64_t mem_seq;      /* bumped when one ends */
+    uint64_t mem_mismatch; /* checks whose record differed from the store's row (debug) */
 } cache_store;
 
 static int64_t now_ms(void)
@@ -274,6 +282,83 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
     return rc;
 }
 
+/* ---- the check path's device rows ------------------------------------------------------- */
+
+#ifndef NDEBUG
+/* Debug builds (the test suite) check every record the memory answers with against the
+ * store's row, when no write came in between, and stop the server at once when they
+ * differ: a rule of the writer's that the memory does not follow is a wrong decision. */
+static void mem_verify(cache_store *c, const upd_device_row *got, unsigned busy, uint64_t seq)
+{
+    if (busy)
+        return;
+    upd_device_row *row = malloc(sizeof *row);
+    if (!row)
+        return;
+    int rc = c->inner->ops->device_get(c->inner, got->mac, row);
+    pthread_mutex_lock(&c->mu);
+    int quiet = !c->mem_busy && c->mem_seq == seq;
+    pthread_mutex_unlock(&c->mu);
+    const char *what = "the row itself (the store has none)";
+    if (quiet && (rc != 0 || !upd__devmem_same(got, row, &what))) {
+        pthread_mutex_lock(&c->mu);
+        c->mem_mismatch++;
+        pthread_mutex_unlock(&c->mu);
+        upd__log(UPD_LOG_ERROR, "device-memory-mismatch",
+                 "device %s: the device memory's %s differs from the database's row", got->mac,
+                 what);
+        abort();
+    }
+    free(row);
+}
+#endif
+
+int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row *out)
+{
+    cache_store *c = cs(st);
+    if (!c->mem)
+        return c_device_get(st, mac, out);
+#ifndef NDEBUG
+    pthread_mutex_lock(&c->mu);
+    unsigned busy = c->mem_busy;
+    uint64_t seq = c->mem_seq;
+    pthread_mutex_unlock(&c->mu);
+#endif
+    if (upd__devmem_get(c->mem, mac, out) == 0) {
+#ifndef NDEBUG
+        mem_verify(c, out, busy, seq);
+#endif
+        return 0;
+    }
+    /* not held yet (or no longer, after an admin write): the store's row, kept */
+    uint64_t epoch = upd__devmem_epoch(c->mem);
+    int64_t t0 = upd__metrics_now_ns();
+    int rc = c->inner->ops->device_get(c->inner, mac, out);
+    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
+    if (rc == 0)
+        upd__devmem_fill(c->mem, out, epoch);
+    return rc;
+}
+
+int upd_store_cached_devmem(upd_store *st, size_t max)
+{
+    cache_store *c = cs(st);
+    if (c->inner->ops->watch || !max)
+        return -1; /* other servers write the rows too (PostgreSQL): the read cache only */
+    if (!(c->mem = upd__devmem_new(max)))
+        return -1;
+    return 0;
+}
+
+int upd_store_cached_devmem_stats(upd_store *st, upd_devmem_stats *out)
+{
+    cache_store *c = cs(st);
+    if (!c->mem)
+        return -1;
+    upd__devmem_stats(c->mem, out);
+    return 0;
+}
+
 /* ---- writes: through to the store, then drop what they may have changed ---------------- */
 
 static void bump(cache_store *c, int releases, int devices)
@@ -284,12 +369,25 @@ static void bump(cache_store *c, int releases, int devices)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* A write to device rows begins (d 1) or ends (-1): between the two, the store's rows and
+ * the device memory may differ (the check that they agree waits for neither). */
+static void mem_busy(cache_store *c, int d)
+{
+    pthread_mutex_lock(&c->mu);
+    c->mem_busy += (unsigned)d;
+    if (d < 0)
+        c->mem_seq++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* An admin write changed the row of device mac. */
 static void touch(cache_store *c, const char *mac)
 {
     pthread_mutex_lock(&c->mu);
     c->aseq[hash(mac) % DEV_SLOTS]++;
     pthread_mutex_unlock(&c->mu);
+    if (c->mem)
+        upd__devmem_drop(c->mem, mac);
 }
 
 static int c_release_insert(upd_store *st, upd_release_row *r, const char *channel, char *err,
@@ -341,9 +439,14 @@ static int c_release_unretire(upd_store *st, int64_t id, char *err, size_t errle
 static int c_release_delete(upd_store *st, int64_t id, int *channels, int *pins, char *err,
                             size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->release_delete(cs(st)->inner, id, channels, pins, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
         bump(cs(st), 1, 1);
+        if (cs(st)->mem) /* it changed the rows of every device that ran it, or held it */
+            upd__devmem_clear(cs(st)->mem);
+    }
+    mem_busy(cs(st), -1);
     return rc;
 }
 
@@ -379,18 +482,97 @@ static int c_channel_set_downgrade(upd_store *st, const char *name, int64_t id, 
 
 static int c_device_set_pin(upd_store *st, const char *mac, int64_t id, char *err, size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->device_set_pin(cs(st)->inner, mac, id, err, errlen);
     if (rc == 0)
         touch(cs(st), mac);
+    mem_busy(cs(st), -1);
     return rc;
 }
 
 static int c_device_set_channel(upd_store *st, const char *mac, const char *ch, char *err,
                                 size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->device_set_channel(cs(st)->inner, mac, ch, err, errlen);
     if (rc == 0)
         touch(cs(st), mac);
+    mem_busy(cs(st), -1);
+    return rc;
+}
+
+/* The device memory follows the writer's batches: the fleet's rules are called by the
+ * store once per record, inside the batch's transaction, with the device's row as it
+ * is there; the row the record leaves is made from it (devmem.h) and put in memory once
+ * the batch is committed. */
+typedef struct mem_batch {
+    const upd_rules *rules;
+    upd_devmem_rec **recs;
+    size_t n, cap;
+    int failed; /* a row that cannot be held, or out of memory: drop the batch's devices */
+    upd_device_row row;
+} mem_batch;
+
+static void mem_keep(mem_batch *b)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        upd_devmem_rec **p = realloc(b->recs, cap * sizeof *p);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->recs = p;
+        b->cap = cap;
+    }
+    upd_devmem_rec *r = upd__devmem_make(&b->row);
+    if (!r)
+        b->failed = 1;
+    else
+        b->recs[b->n++] = r;
+}
+
+static void mem_checkin(void *ctx, const upd_record *rec, const upd_device_state *old,
+                        const upd_release_row *offered, upd_plan *p)
+{
+    mem_batch *b = ctx;
+    b->rules->checkin(b->rules->ctx, rec, old, offered, p);
+    upd__devmem_after_checkin(old ? &old->row : NULL, rec, p, &b->row);
+    mem_keep(b);
+}
+
+static void mem_downloaded(void *ctx, const upd_record *rec, const upd_device_state *now,
+                           upd_plan *p)
+{
+    mem_batch *b = ctx;
+    b->rules->downloaded(b->rules->ctx, rec, now, p);
+    upd__devmem_after_download(&now->row, p, &b->row);
+    mem_keep(b);
+}
+
+static int mem_apply_batch(cache_store *c, const upd_record *recs, size_t n, const upd_rules *rules,
+                           char *err, size_t errlen)
+{
+    mem_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return UPD_STORE_EFAIL;
+    b->rules = rules;
+    upd_rules wrap = {b, mem_checkin, mem_downloaded};
+    mem_busy(c, 1);
+    uint64_t epoch = upd__devmem_epoch(c->mem);
+    int rc = c->inner->ops->apply_batch(c->inner, recs, n, &wrap, err, errlen);
+    if (rc == 0 && !b->failed)
+        upd__devmem_put(c->mem, b->recs, b->n, epoch);
+    else {
+        for (size_t i = 0; i < b->n; i++)
+            upd__devmem_unmake(b->recs[i]);
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            upd__devmem_drop(c->mem,
+                             recs[i].type == UPD_REC_CHECKIN ? recs[i].dev.mac : recs[i].mac);
+    }
+    mem_busy(c, -1);
+    free(b->recs);
+    free(b);
     return rc;
 }
 
@@ -398,7 +580,8 @@ static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, const 
                          char *err, size_t errlen)
 {
     cache_store *c = cs(st);
-    int rc = c->inner->ops->apply_batch(c->inner, recs, n, rules, err, errlen);
+    int rc = c->mem ? mem_apply_batch(c, recs, n, rules, err, errlen)
+                    : c->inner->ops->apply_batch(c->inner, recs, n, rules, err, errlen);
     if (rc != 0)
         return rc; /* nothing written */
     pthread_mutex_lock(&c->mu);
@@ -413,27 +596,33 @@ static int c_apply_batch(upd_store *st, const upd_record *recs, size_t n, const 
 
 static int c_device_clear_hold(upd_store *st, const char *mac, char *err, size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->device_clear_hold(cs(st)->inner, mac, err, errlen);
     if (rc == 0)
         touch(cs(st), mac);
+    mem_busy(cs(st), -1);
     return rc;
 }
 
 static int c_device_delete(upd_store *st, const char *mac, int64_t *nevents, char *err,
                            size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->device_delete(cs(st)->inner, mac, nevents, err, errlen);
     if (rc == 0)
         touch(cs(st), mac);
+    mem_busy(cs(st), -1);
     return rc;
 }
 
 static int c_device_set_tags(upd_store *st, const upd_tag_write *w, size_t n, char *err,
                              size_t errlen)
 {
+    mem_busy(cs(st), 1);
     int rc = cs(st)->inner->ops->device_set_tags(cs(st)->inner, w, n, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++)
         touch(cs(st), w[i].mac);
+    mem_busy(cs(st), -1);
     return rc;
 }
 
@@ -668,6 +857,7 @@ static void c_close(upd_store *st)
         return;
     cache_store *c = cs(st);
     c->inner->ops->close(c->inner);
+    upd__devmem_free(c->mem);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -149,6 +149,9 @@ static const char *const MIGRATIONS[] = {
     "CREATE INDEX devices_mac_cover ON devices(mac COLLATE \"C\") INCLUDE (family, version, tool, "
     "tags);"
     "CREATE INDEX devices_tags ON devices(tags) WHERE tags<>'';",
+    /* 17: the events of one kind across devices, newest first (the audit view):
+     * Q_EV_LIST_KIND and Q_EV_TAIL_KIND read their rows from here */
+    "CREATE INDEX events_kind ON events(kind, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -281,6 +284,8 @@ enum q {
     Q_BLOB_PRUNE,
     Q_EV_TAIL,
     Q_EV_TAIL_MAC,
+    Q_EV_LIST_KIND,
+    Q_EV_TAIL_KIND,
     Q_ADOPT_PUT,
     Q_ADOPT_PRUNE,
     Q_ADOPT_LIST,
@@ -400,6 +405,15 @@ static const char *const SQL[Q__COUNT] = {
     [Q_EV_TAIL_MAC] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
                       "FROM events WHERE mac=$1 AND id>$3::bigint AND ($2::text IS NULL OR "
                       "kind=$2) ORDER BY id LIMIT $4",
+    /* One kind's, of every device (the audit view), by events_kind (migration 17). EXPLAIN
+     * (generic plan) at 1,000,000 events: Limit -> Index Scan Backward using events_kind,
+     * Index Cond: ((kind = $1) AND (id < $2)); before the index: Index Scan Backward
+     * using events_pkey, Filter: (kind = $1), every event newer than the 50th of the kind
+     * read (all of them for a kind that is not there). The tail likewise, forwards. */
+    [Q_EV_LIST_KIND] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
+                       "FROM events WHERE kind=$1 AND id<$2::bigint ORDER BY id DESC LIMIT $3",
+    [Q_EV_TAIL_KIND] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
+                       "FROM events WHERE kind=$1 AND id>$2::bigint ORDER BY id LIMIT $3",
     [Q_ADOPT_PUT] = "INSERT INTO adoption(at_ms, platform, version, tool, devices) "
                     "VALUES($1,$2,$3,$4,$5) ON CONFLICT(at_ms, platform, version, tool) DO "
                     "UPDATE SET devices=excluded.devices",
@@ -1948,6 +1962,8 @@ static int list_events(upd_store *base, enum q q, const char *mac, const char *k
     if (mac && *mac) {
         q = q == Q_EV_LIST ? Q_EV_LIST_MAC : Q_EV_TAIL_MAC;
         arg_text(&a, mac);
+    } else if (kind && *kind) {
+        q = q == Q_EV_LIST ? Q_EV_LIST_KIND : Q_EV_TAIL_KIND; /* the same arguments */
     }
     arg_text_or_null(&a, kind);
     arg_int(&a, bound);

@@ -122,8 +122,9 @@ static int slot_read(const upd_source *src, uint32_t off, void *buf, uint32_t le
 static int slot_bootable(memport *m, uint32_t start, uint32_t size)
 {
     static upd_image_report rep; /* 1.2 KB: not on the 4 KB lx106 stack */
-    static tw_sha256_ctx sha;
-    upd_sha256_ops ops = {tw_sha256_init, tw_sha256_update, tw_sha256_final, &sha};
+    static upd_sha256 sha;
+    upd_sha256_ops ops;
+    upd_sha256_ops_init(&ops, &sha);
     upd_source src = {slot_read, m, size, size};
     m->act_start = start;
     int e = upd_image_inspect(&src, &ops, &rep);
@@ -152,11 +153,6 @@ static uint32_t c_now(void *ctx)
     memport *m = ctx;
     m->now += m->tick;
     return m->now;
-}
-
-static void sha_init(void *ctx)
-{
-    tw_sha256_init(ctx);
 }
 
 static int v_verify(void *ctx, const uint8_t digest[32], const uint8_t *sig, size_t sig_len)
@@ -288,8 +284,8 @@ void memport_init(memport *m, uint8_t *mem, uint32_t base, uint32_t size,
     p->flash.ctx = m;
     p->flash.layout = *layout;
     p->clock = (upd_clock_ops){c_now, m};
-    p->crypto.md5 = (upd_md5_ops){mp_md5_init, mp_md5_update, mp_md5_final, &m->md5};
-    p->crypto.sha256 = (upd_sha256_ops){sha_init, tw_sha256_update, tw_sha256_final, &m->sha};
+    upd_md5_ops_init(&p->crypto.md5, &m->md5);
+    upd_sha256_ops_init(&p->crypto.sha256, &m->sha);
     p->state = (upd_state_ops){s_read, s_write, s_activate, m};
 }
 

@@ -13,12 +13,6 @@
 #include "imgwriter.h"
 #include "updraft/port.h"
 
-/* The port's MD5 is the test writer's incremental one (tests/support/imgwriter.h). */
-typedef tw_md5_ctx mp_md5;
-#define mp_md5_init   tw_md5_init
-#define mp_md5_update tw_md5_update
-#define mp_md5_final  tw_md5_final
-
 /* Whether the engine under test has the core's inspector (UPD_CLIENT_F_INSPECT): the
  * host build does, the lx106 (device) build does not (src/client/CMakeLists.txt). */
 #if defined(UPD_CLIENT_WITH_INSPECT) && UPD_CLIENT_WITH_INSPECT
@@ -67,8 +61,8 @@ typedef struct memport {
     /* clock: each read advances by tick ms */
     uint32_t now, tick;
     /* crypto */
-    mp_md5 md5;
-    tw_sha256_ctx sha;
+    upd_md5 md5; /* the port's hashes: the device crypto library's */
+    upd_sha256 sha;
     int no_sha;
     int verifies; /* calls of the fake verifier */
     /* transport */

@@ -351,28 +351,9 @@ static void test_timeouts_wraparound(void)
     CHECK_STR(upd_client_strerror(9), "New Flash Configuration Wrong"); /* ESP8266 words */
 }
 
-/* The test port's MD5 is the RFC's (against the image writer's one-shot MD5). */
-static void test_memport_md5(void)
-{
-    static const char *const v[] = {"", "a", "abc", "message digest",
-                                    ("12345678901234567890123456789012345678901234567890123456789"
-                                     "012345678901234567890")};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
-        uint8_t a[16], b[16];
-        mp_md5 m;
-        mp_md5_init(&m);
-        for (const char *p = v[i]; *p; p++)
-            mp_md5_update(&m, p, 1);
-        mp_md5_final(&m, a);
-        tw_md5(v[i], strlen(v[i]), b);
-        CHECK(memcmp(a, b, 16) == 0);
-    }
-}
-
 int main(void)
 {
     make_image();
-    RUN(test_memport_md5);
     RUN(test_resume_206);
     RUN(test_resume_corrupted_flash);
     RUN(test_resume_ignored_and_mismatch);

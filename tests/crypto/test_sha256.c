@@ -1,13 +1,14 @@
 /* The device library's SHA-256 (updraft/sha256.h): the examples of FIPS 180-4's
  * companion document (NIST "SHA256.pdf": "abc", the 448-bit message, a million 'a'),
- * lengths around the padding boundaries (55, 56, 63, 64, 65 bytes) against the test
- * writer's independent SHA-256 (tests/support), and a stream fed in every split. Host
- * and lx106. */
+ * the 896-bit message of FIPS 180-2's SHA-512 example, lengths around the padding
+ * boundaries (55, 56, 63, 64, 65 bytes...) against hashlib's digests
+ * (hash_vectors.h, made by hash_vectors.py), each fed in every split, a million 'a' in
+ * pieces of odd sizes, and the ops the engine calls. Host and lx106. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "imgwriter.h"
+#include "hash_vectors.h"
 #include "upd_test.h"
 #include "updraft/sha256.h"
 
@@ -47,46 +48,74 @@ static void test_fips_examples(void)
     upd_sha256_final(&s, d);
     hex(d, h);
     CHECK_STR(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* the same in pieces of odd sizes: every fill level of the block buffer is used */
+    upd_sha256_init(&s);
+    uint32_t left = 1000000, step = 1;
+    while (left > 0) {
+        uint32_t n = step < left ? step : left;
+        upd_sha256_update(&s, a, n);
+        left -= n;
+        step = step % 983 + 13;
+    }
+    upd_sha256_final(&s, d);
+    hex(d, h);
+    CHECK_STR(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmno"
+                       "ijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    check_digest(m896, 112, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
-static uint8_t msg[300];
+static uint8_t msg[HV_MSG_LEN];
 
 static void test_boundaries_and_splits(void)
 {
     for (size_t i = 0; i < sizeof msg; i++)
         msg[i] = (uint8_t)(i * 37u + 11u);
-    uint8_t want[32], got[32];
-    static const size_t lens[] = {1, 55, 56, 57, 63, 64, 65, 119, 120, 128, 300};
-    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-        size_t n = lens[li];
-        tw_sha256(msg, n, want);
+    uint8_t got[32];
+    char h[65];
+    for (size_t vi = 0; vi < sizeof hash_vectors / sizeof hash_vectors[0]; vi++) {
+        size_t n = hash_vectors[vi].n;
         for (size_t cut = 0; cut <= n; cut++) {
             upd_sha256_init(&s);
             upd_sha256_update(&s, msg, cut);
             upd_sha256_update(&s, msg + cut, 0);
             upd_sha256_update(&s, msg + cut, n - cut);
             upd_sha256_final(&s, got);
-            if (memcmp(got, want, 32) != 0) {
-                printf("  length %zu split at %zu differs\n", n, cut);
+            hex(got, h);
+            if (strcmp(h, hash_vectors[vi].sha256) != 0) {
+                printf("  length %zu split at %zu: %s, want %s\n", n, cut, h,
+                       hash_vectors[vi].sha256);
                 CHECK(0);
                 return;
             }
         }
     }
-    /* through the ops the engine calls */
+}
+
+/* Through the ops the engine calls; a state is reused after init. */
+static void test_ops(void)
+{
     upd_sha256_ops ops;
+    uint8_t got[32];
+    char h[65];
     upd_sha256_ops_init(&ops, &s);
+    CHECK(ops.ctx == &s);
     ops.init(ops.ctx);
     ops.update(ops.ctx, msg, 200);
     ops.update(ops.ctx, msg + 200, 100);
     ops.final(ops.ctx, got);
-    tw_sha256(msg, 300, want);
-    CHECK(memcmp(got, want, 32) == 0);
+    hex(got, h);
+    CHECK_STR(h, hash_vectors[sizeof hash_vectors / sizeof hash_vectors[0] - 1].sha256);
+    ops.init(ops.ctx);
+    ops.final(ops.ctx, got);
+    hex(got, h);
+    CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 int main(void)
 {
     RUN(test_fips_examples);
     RUN(test_boundaries_and_splits);
+    RUN(test_ops);
     return upd_test_summary();
 }

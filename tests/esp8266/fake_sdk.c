@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "imgwriter.h"
+#include "updraft/md5.h"
 
 fk_state fk;
 
@@ -414,46 +415,46 @@ int8_t espconn_secure_send(struct espconn *espconn, uint8_t *psent, uint16_t len
 
 /* ---- MD5 (RFC 1321) over the ROM's context: buf = state, bits = bit count, in = block -- */
 
-/* the compression function is the test writer's (tests/support/imgwriter.h) */
+/* The hashing is the device crypto library's (updraft/md5.h); these move its state in
+ * and out of the ROM's layout, which the port sees (sizeof md5_context_t). */
+static void md5_from_rom(const md5_context_t *c, upd_md5 *m)
+{
+    memcpy(m->h, c->buf, sizeof m->h);
+    m->len_lo = c->bits[0] >> 3 | c->bits[1] << 29;
+    m->len_hi = c->bits[1] >> 3;
+    m->fill = m->len_lo & 63u;
+    memcpy(m->buf, c->in, sizeof m->buf);
+}
+
+static void md5_to_rom(const upd_md5 *m, md5_context_t *c)
+{
+    memcpy(c->buf, m->h, sizeof m->h);
+    c->bits[0] = m->len_lo << 3;
+    c->bits[1] = m->len_hi << 3 | m->len_lo >> 29;
+    memcpy(c->in, m->buf, sizeof m->buf);
+}
 
 void MD5Init(md5_context_t *ctx)
 {
-    ctx->buf[0] = 0x67452301u;
-    ctx->buf[1] = 0xefcdab89u;
-    ctx->buf[2] = 0x98badcfeu;
-    ctx->buf[3] = 0x10325476u;
-    ctx->bits[0] = ctx->bits[1] = 0;
+    upd_md5 m;
+    upd_md5_init(&m);
+    md5_to_rom(&m, ctx);
 }
 
 void MD5Update(md5_context_t *ctx, const uint8_t *buf, const uint16_t len)
 {
-    uint32_t fill = (ctx->bits[0] >> 3) & 63u;
-    uint32_t lo = ctx->bits[0] + ((uint32_t)len << 3);
-    if (lo < ctx->bits[0])
-        ctx->bits[1]++;
-    ctx->bits[0] = lo;
-    for (uint16_t i = 0; i < len; i++) {
-        ctx->in[fill++] = buf[i];
-        if (fill == 64) {
-            tw_md5_block(ctx->buf, ctx->in);
-            fill = 0;
-        }
-    }
+    upd_md5 m;
+    md5_from_rom(ctx, &m);
+    upd_md5_update(&m, buf, len);
+    md5_to_rom(&m, ctx);
 }
 
 void MD5Final(uint8_t digest[16], md5_context_t *ctx)
 {
-    uint8_t len[8];
-    for (int i = 0; i < 4; i++) {
-        len[i] = (uint8_t)(ctx->bits[0] >> (8 * i));
-        len[4 + i] = (uint8_t)(ctx->bits[1] >> (8 * i));
-    }
-    static const uint8_t pad[64] = {0x80};
-    uint32_t fill = (ctx->bits[0] >> 3) & 63u;
-    MD5Update(ctx, pad, (uint16_t)(fill < 56 ? 56 - fill : 120 - fill));
-    MD5Update(ctx, len, 8);
-    for (int i = 0; i < 16; i++)
-        digest[i] = (uint8_t)(ctx->buf[i / 4] >> (8 * (i % 4)));
+    upd_md5 m;
+    md5_from_rom(ctx, &m);
+    upd_md5_final(&m, digest);
+    md5_to_rom(&m, ctx);
 }
 
 /* ---- the event loop ------------------------------------------------------------------------ */

@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Reports are large (about 2 KB): static, not on the stack. */
     static upd_image_report whole, pre, cbw, cbp, io, half;
     static uint8_t *prefix;
-    tw_sha256_ctx shactx;
+    upd_sha256 shactx;
     upd_sha256_ops sha;
     upd_source src;
     struct cb_ctx cb;
@@ -158,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0x7FFFFFFFu)
         return 0;
     uint32_t n = (uint32_t)size;
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
 
     /* 1. whole file, memory */
     upd_source_init_mem(&src, data, n);

@@ -50,8 +50,9 @@ list(APPEND UPD_LX106_ELFS ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-client-
 set(UPD_LX106_CRYPTO_LIB ${UPD_LX106_BINARY_DIR}/src/client/libupdraft-crypto.a)
 set(UPD_LX106_CRYPTO_VECTORS_ELF ${UPD_LX106_BINARY_DIR}/tests/crypto/test_rsa_vectors.elf)
 set(UPD_LX106_SHA256_ELF ${UPD_LX106_BINARY_DIR}/tests/crypto/test_sha256.elf)
+set(UPD_LX106_MD5_ELF ${UPD_LX106_BINARY_DIR}/tests/crypto/test_md5.elf)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_CRYPTO_LIB} ${UPD_LX106_CRYPTO_VECTORS_ELF}
-     ${UPD_LX106_SHA256_ELF})
+     ${UPD_LX106_SHA256_ELF} ${UPD_LX106_MD5_ELF})
 # The ESP8266 port over a fake SDK (tests/esp8266).
 set(UPD_LX106_ESP8266_ELF ${UPD_LX106_BINARY_DIR}/tests/esp8266/test_esp8266_port.elf)
 list(APPEND UPD_LX106_ELFS ${UPD_LX106_ESP8266_ELF})
@@ -134,12 +135,13 @@ add_test(NAME lx106.crypto_vectors
                  -icount shift=4)
 add_test(NAME lx106.crypto_sha256
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_SHA256_ELF})
+add_test(NAME lx106.crypto_md5 COMMAND ${CMAKE_CURRENT_LIST_DIR}/run-qemu.sh ${UPD_LX106_MD5_ELF})
 add_test(NAME lx106.crypto_no_malloc
          COMMAND ${CMAKE_COMMAND} -DNM=${UPD_LX106_NM} -DLIB=${UPD_LX106_CRYPTO_LIB}
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-no-malloc.cmake)
 add_test(NAME lx106.crypto_size
-         COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE} "-DLIBS=${UPD_LX106_CRYPTO_LIB}=4096"
+         COMMAND ${CMAKE_COMMAND} -DSIZE=${UPD_LX106_SIZE} "-DLIBS=${UPD_LX106_CRYPTO_LIB}=5376"
                  "-DWHAT=the device crypto library" -DDOC=docs/client.md
                  -P ${CMAKE_CURRENT_LIST_DIR}/check-size.cmake)
-set_tests_properties(lx106.crypto_vectors lx106.crypto_sha256 lx106.crypto_no_malloc
-                     lx106.crypto_size PROPERTIES TIMEOUT 240 LABELS lx106)
+set_tests_properties(lx106.crypto_vectors lx106.crypto_sha256 lx106.crypto_md5
+                     lx106.crypto_no_malloc lx106.crypto_size PROPERTIES TIMEOUT 240 LABELS lx106)

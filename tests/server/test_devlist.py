@@ -161,6 +161,9 @@ def t_sort():
         versions = [d["version"] for d in listing(srv, sort="version", limit=1000)["devices"]]
         check(versions.index("1.10.0") > versions.index("1.9.0"),
               "1.10.0 after 1.9.0: %r" % versions)
+        # no sort: the newest seen first (the fleet checked in one after the other)
+        eq(macs(srv, limit=1000), [f[0] for f in reversed(FLEET)], "the default order")
+        eq(listing(srv, limit=1)["sort"], "-last_seen", "the default sort is answered")
         for bad in ("VERSION", "--version", "ver"):
             j = listing(srv, 400, sort=bad)
             eq(j.get("kind"), "bad-sort", "sort=%r" % bad)
@@ -191,6 +194,8 @@ def t_paging():
     try:
         fleet(srv)
         srv.sql("UPDATE devices SET last_seen_ms=1000, first_seen_ms=500 WHERE mac LIKE '24:%'")
+        # first seen apart from last seen: a first_seen cursor must hold the first-seen time
+        srv.sql("UPDATE devices SET first_seen_ms=2000 WHERE mac LIKE '5C:CF:7F:0A:%'")
         for sort in ("", "last_seen", "mac", "-mac", "first_seen", "-first_seen", "version",
                      "-version"):
             for flt in ("", "tag~lab", "mac~0a1b", "chip=esp32,esp8266"):
@@ -219,6 +224,16 @@ def t_paging():
         eq(r.status, 200, "delete a device")
         rest = macs(srv, sort="mac", limit=1000, after=first["next"])
         eq(rest, sorted(m for m, _, _, _ in FLEET)[2:], "after a deleted device")
+        # ... and its version: the only device of 1.9.0 or of 0.9.9 gone, the next page
+        # starts at the version after it, in either direction
+        for sort, mac in (("-version", "5C:CF:7F:0A:1B:2C"), ("version", "5C:CF:7F:99:0A:1B")):
+            whole = macs(srv, sort=sort, limit=1000)
+            k = whole.index(mac)
+            page = listing(srv, sort=sort, limit=k + 1)
+            eq(page["devices"][-1]["mac"], mac, "%s: the page ends with %s" % (sort, mac))
+            eq(srv.api("DELETE", "/api/v1/devices/" + mac).status, 200, "delete %s" % mac)
+            eq(macs(srv, sort=sort, limit=1000, after=page["next"]), whole[k + 1:],
+               "%s: after a cursor whose version no device runs any more" % sort)
     finally:
         srv.stop()
 

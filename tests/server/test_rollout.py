@@ -4,7 +4,8 @@ fleet of devices that send the ESP8266 core's byte-exact requests, install what 
 offered (or fail to, or never come back), and the operator's CLI and API.
 
 usage: test_rollout.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: plan admin converge badpause rollback late restart precedence sim lifecycle window"""
+GROUP: plan admin converge badpause rollback late restart precedence sim lifecycle window
+       reasons"""
 import json
 import os
 import subprocess
@@ -12,7 +13,8 @@ import sys
 import time
 
 import test_server as t
-from test_server import Server, arduino_bin, check, eq, esp8266_request, events, md5
+from test_server import (Server, arduino_bin, check, eq, esp8266_request, events, md5,
+                         with_report)
 
 OLD = arduino_bin(seed=301)
 NEW = arduino_bin(seed=302)
@@ -438,28 +440,47 @@ def t_late():
 
 
 def t_restart():
-    """A restart mid-rollout loses nothing: state, wave, device states; it goes on."""
+    """A restart mid-rollout loses nothing: state, wave, reason, device states; it goes
+    on: wave 1's devices that had not checked in yet get the release from the restarted
+    server, wave 2 stays closed. The soak is an hour, so that nothing the clock drives can
+    happen between the look before the restart and the one after it, however slow the
+    machine is (with a 3 s soak, wave 2 opened meanwhile when the restart took longer)."""
     srv = Server()
     first = srv
     try:
         old, new, devs = setup(srv, 30)
-        st = create(srv, {"release": new["id"], "waves": "20%,100%", "soak": "3s",
+        st = create(srv, {"release": new["id"], "waves": "20%,100%", "soak": "1h",
                           "min_sample": 1})
         rid = st["id"]
-        rounds(devs, lambda: show(srv, rid)["total"]["updated"] >= 6, timeout=60)
+        # half of the fleet checks in before the restart, the other half after it
+        early, late = devs[:15], devs[15:]
+        for d in early:
+            d.check()
+        n_early = sum(1 for d in early if d.got)
+        wave1 = show(srv, rid)["waves_detail"][0]["eligible"]
+        check(0 < n_early < wave1, "wave 1 (%d devices) has devices in both halves: %d in the "
+              "first" % (wave1, n_early))
+        ok = rounds(early, lambda: show(srv, rid)["total"]["updated"] == n_early, timeout=60)
+        check(ok, "the %d early wave 1 devices updated before the restart" % n_early)
         before = show(srv, rid)
         srv.stop()
         srv = Server(data=first.data)
         for d in devs:
             d.srv = srv
         after = show(srv, rid)
-        for k in ("state", "wave", "waves", "reason", "waves_detail"):
+        for k in ("state", "wave", "waves", "reason", "waves_detail", "total"):
             eq(after.get(k), before.get(k), "after a restart: %s" % k)
         check("rollouts: 1 active, resumed where they stood" in "".join(srv.out),
               "the server says it resumed: %r" % srv.out)
-        ok = rounds(devs, lambda: show(srv, rid)["state"] == "completed" and
-                    all(d.ver == "2.0.0" for d in devs), timeout=90)
-        check(ok, "the rollout completes after the restart")
+        ok = rounds(devs, lambda: show(srv, rid)["total"]["updated"] == wave1, timeout=60)
+        check(ok, "the rest of wave 1 updates after the restart: %r" % show(srv, rid)["total"])
+        for d in devs:
+            d.check()
+        got = [d for d in devs if d.got]
+        eq(len(got), wave1, "only wave 1's devices were offered the release")
+        check(all(d.ver == "2.0.0" for d in got), "wave 1 runs 2.0.0")
+        now = show(srv, rid)
+        eq((now["state"], now["wave"]), ("running", 1), "wave 2 waits for wave 1's soak")
     finally:
         srv.stop()
         del first
@@ -842,10 +863,142 @@ def t_plan():
         srv.stop()
 
 
+class Reporting(Device):
+    """A device with what it does with the release it downloads, as its outcome report
+    (docs/protocol.md) says: "report:N" the Updater refused it with error N, "rollback" its
+    boot loader went back to the old image (both keep the old image and say so at the next
+    check); "fail" keeps the old image and says nothing (the server infers the failure);
+    "silent" never checks in again; "ok" installs it."""
+
+    def __init__(self, srv, n, fate):
+        Device.__init__(self, srv, n, fate="silent" if fate == "silent" else "ok")
+        self.how, self.report = fate, None
+
+    def check(self):
+        if self.gone:
+            return None
+        req = esp8266_request(self.srv.port, mac=self.mac, md5sum=md5(self.img),
+                              size=len(self.img), version=self.ver)
+        if self.report:
+            req, self.report = with_report(req, self.report), None
+        r = self.srv.raw(req)
+        if r.status != 200:
+            return r
+        ver = r.headers.get("x-version")
+        self.got.append(ver)
+        if self.how == "ok":
+            self.img, self.ver = r.body, ver
+        elif self.how == "silent":
+            self.gone = True
+        elif self.how.startswith("report:"):
+            self.report = "v=1;result=%s;md5=%s;version=%s;rollback=0" % (
+                self.how[7:], md5(r.body), ver)
+        elif self.how == "rollback":
+            self.report = "v=1;result=0;md5=%s;version=%s;rollback=1" % (md5(r.body), ver)
+        return r
+
+
+def t_reasons():
+    """A rollout's failure reasons per wave (GET /api/v1/rollouts/<id> "failures",
+    src/server/roreasons.c): every failed, rolled-back and silent device of each wave
+    counted under the sentence recorded for it, the device's own report before the
+    server's inference and only of this rollout's release, most devices first."""
+    srv = Server()
+    try:
+        srv.upload(OLD, "1.0.0", "stable")
+        other = srv.upload(NEWER, "3.0.0").json
+        fates = []
+        for i in range(40):
+            fates.append("report:12" if i % 4 == 1 else "report:7" if i % 8 == 2 else
+                         "fail" if i % 8 == 6 else "rollback" if i % 16 == 3 else
+                         "silent" if i % 16 == 11 else "ok")
+        devs = [Reporting(srv, i, f) for i, f in enumerate(fates)]
+        for d in devs:
+            eq(d.check().status, 304, "device runs the channel's release")
+            if d.how == "fail":  # an earlier failure of another release, reported
+                r = srv.raw(with_report(
+                    esp8266_request(srv.port, mac=d.mac, md5sum=md5(d.img), size=len(d.img),
+                                    version=d.ver),
+                    "v=1;result=9;md5=%s;version=3.0.0;rollback=0" % md5(NEWER)))
+                check(r.status in (200, 304), "a report of release %d" % other["id"])
+        registered(srv, 40)
+        new = srv.upload(NEW, "2.0.0").json
+        st = create(srv, {"release": new["id"], "waves": "25%,100%", "soak": "1s",
+                          "min_sample": 1, "max_failures": "90%", "silent_after": "2s"})
+        rid = st["id"]
+        bad = sum(1 for f in fates if f != "ok")
+
+        def settled():
+            s = show(srv, rid)
+            tot = s.get("total", {})
+            return s.get("wave") == 2 and \
+                tot.get("failed", 0) + tot.get("rolled_back", 0) + tot.get("silent", 0) == bad
+        ok = rounds(devs, settled, timeout=90, pause=0.3)
+        check(ok, "every device's outcome is known: %r" % show(srv, rid).get("total"))
+        st = show(srv, rid)
+
+        def said(mac):
+            """The recorded sentence: the device's own report of release 2, else the
+            server's inference (docs/api.md)."""
+            evs = [e for e in events(srv, mac=mac) if e.get("release") == new["id"]]
+            for kinds in (("report-failed", "report-rolled-back"), ("failed",)):
+                for e in evs:  # newest first
+                    if e["kind"] in kinds:
+                        return e["detail"]
+            return None
+        want = {}  # (state, reason) -> devices, over every wave
+        for d in devs:
+            if d.how == "silent":
+                key = ("silent", None)
+            elif d.how != "ok":
+                key = ("rolled-back" if d.how == "rollback" else "failed", said(d.mac))
+            else:
+                continue
+            want[key] = want.get(key, 0) + 1
+        got = {}
+        waves_with_failures, mixed = 0, False
+        for w in st["waves_detail"]:
+            fails = w.get("failures", [])
+            for state, field in (("failed", "failed"), ("rolled-back", "rolled_back"),
+                                 ("silent", "silent")):
+                eq(sum(f["count"] for f in fails if f["state"] == state), w[field],
+                   "wave %d: the %s devices are all counted under a reason" % (w["wave"], state))
+            counts = [f["count"] for f in fails]
+            eq(counts, sorted(counts, reverse=True), "wave %d: most devices first" % w["wave"])
+            waves_with_failures += bool(fails)
+            mixed |= len(set(counts)) > 1
+            for f in fails:
+                check(0 < len(f["macs"]) <= min(3, f["count"]), "a reason with MACs: %r" % f)
+                if f["state"] == "silent":
+                    check(f["reason"].startswith("downloaded release %d and not seen for 2 "
+                                                 "seconds or more" % new["id"]),
+                          "silent: %r" % f["reason"])
+                    key = ("silent", None)
+                else:
+                    for m in f["macs"]:
+                        eq(f["reason"], said(m), "%s: the sentence recorded for it" % m)
+                    key = (f["state"], f["reason"])
+                got[key] = got.get(key, 0) + f["count"]
+        for w in st["waves_detail"]:
+            print("wave %d failures: %s" % (w["wave"], json.dumps(
+                [(f["state"], f["count"], f["reason"][:60]) for f in w.get("failures", [])])))
+        eq(got, want, "every failed device under its own reason")
+        check(waves_with_failures == 2 and mixed,
+              "both waves have failures, of different counts (what this test needs): %r" %
+              [w.get("failures") for w in st["waves_detail"]])
+        reasons = {k[1] for k in want if k[0] == "failed"}
+        check(len(reasons) >= 3, "reports 12 and 7 and the inference: %r" % reasons)
+        check(any(k[0] == "rolled-back" for k in got), "rolled-back devices: %r" % got)
+        check(not any("3.0.0" in (r or "") for r in reasons),
+              "no reason of another release: %r" % reasons)
+    finally:
+        srv.stop()
+
+
 GROUPS = {"plan": t_plan, "admin": t_admin, "converge": t_converge, "badpause": t_badpause,
           "rollback": t_rollback, "late": t_late, "restart": t_restart,
           "precedence": t_precedence, "sim": t_sim, "lifecycle": t_lifecycle,
-          "window": t_window}
+          "window": t_window, "reasons": t_reasons}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

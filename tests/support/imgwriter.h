@@ -3,7 +3,7 @@
  * .bin (eboot at 0 + app at 0x1000, with or without the core 3.x length/CRC words),
  * ESP32-family images (with or without appended SHA-256 and esp_app_desc_t), and gzip
  * files (stored deflate blocks, so no zlib is needed). Malloc-free: the caller gives the
- * output buffer. Also reference SHA-256 and MD5 for tests. Runs on lx106 too. */
+ * output buffer. Also one-shot SHA-256 and MD5 for tests. Runs on lx106 too. */
 #ifndef UPD_IMGWRITER_H
 #define UPD_IMGWRITER_H
 
@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "updraft/image.h"
+#include "updraft/md5.h"
+#include "updraft/sha256.h"
 
 /* One segment: load address and length; the data is deterministic pseudo-random bytes
  * derived from seed (tw_fill), so checksums are never trivial. */
@@ -114,35 +116,11 @@ int32_t tw_esp32_image(uint8_t *buf, uint32_t cap, const tw_esp32_opts *o);
 int32_t tw_gzip_store(uint8_t *out, uint32_t cap, const uint8_t *in, uint32_t len,
                       const char *fname);
 
-/* Reference hashes (straightforward, for tests; not tuned). */
-typedef struct tw_sha256_ctx {
-    uint32_t h[8];
-    uint64_t bytes;
-    uint8_t buf[64];
-    uint32_t fill;
-} tw_sha256_ctx;
-void tw_sha256_init(void *ctx);
-void tw_sha256_update(void *ctx, const void *data, size_t len);
-void tw_sha256_final(void *ctx, uint8_t out[32]);
+/* SHA-256 and MD5 of data, one shot: the device crypto library's (updraft/sha256.h,
+ * updraft/md5.h; tested on their own vectors in tests/crypto), for tests that need a
+ * digest; incremental hashing and the ops take upd_sha256 / upd_md5 directly. */
 void tw_sha256(const void *data, size_t len, uint8_t out[32]);
-
-/* Fill ops with the reference SHA-256 over *ctx (for upd_image_inspect). */
-void tw_sha256_ops(upd_sha256_ops *ops, tw_sha256_ctx *ctx);
-
-/* MD5 of data (RFC 1321), one shot. */
-/* MD5 (RFC 1321), one-shot and incremental (the incremental form fits upd_md5_ops). */
-typedef struct tw_md5_ctx {
-    uint32_t h[4];
-    uint32_t bytes_lo, bytes_hi;
-    uint8_t buf[64];
-    uint32_t fill;
-} tw_md5_ctx;
-void tw_md5_init(void *ctx);
-void tw_md5_update(void *ctx, const void *data, size_t len);
-void tw_md5_final(void *ctx, uint8_t out[16]);
 void tw_md5(const void *data, size_t len, uint8_t out[16]);
-/* One MD5 compression of a 64-byte block into h (for tests that model other contexts). */
-void tw_md5_block(uint32_t h[4], const uint8_t *b);
 
 /* CRC-32/MPEG-2 (poly 0x04C11DB7, MSB first, no reflection, no final XOR), as the
  * ESP8266 core 3.x stores it. Start with crc = 0xFFFFFFFF; feed the result back in to

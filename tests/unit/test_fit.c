@@ -20,7 +20,7 @@ static uint8_t buf[16384]; /* the image a row is about */
 static uint8_t aux[6144];  /* the .bin inside a gzip; the virtual image's prefix */
 static upd_image_report rep, inner;
 static upd_fit_result res;
-static tw_sha256_ctx shactx;
+static upd_sha256 shactx;
 static upd_sha256_ops sha;
 
 /* ---- images ----------------------------------------------------------------------- */
@@ -190,7 +190,7 @@ static int build(int img, uint32_t len, uint8_t size_code, uint16_t chip)
     upd_source src;
     int32_t n;
     int rc;
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     switch (img) {
     case IMG_ARD:
     case IMG_ARD_BADSUM:

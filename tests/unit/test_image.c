@@ -10,7 +10,7 @@
 
 static uint8_t img[0x8100];
 static upd_image_report rep, inner;
-static tw_sha256_ctx shactx;
+static upd_sha256 shactx;
 static upd_sha256_ops sha;
 
 static const tw_seg app_segs[] = {
@@ -155,7 +155,7 @@ static void test_esp32_app(void)
 {
     int32_t n = esp32(UPD_CHIP_ESP32C3, 1, 1, esp32_app_segs, 4);
     CHECK(n > 0);
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     CHECK_INT(inspect((uint32_t)n, &sha), ==, 0);
     CHECK_INT(rep.kind, ==, UPD_KIND_ESP32_APP);
     CHECK_INT(rep.verdict, ==, UPD_VERDICT_OTA_APP);

@@ -15,7 +15,7 @@
 static uint8_t img[16384];
 static uint8_t map[5120]; /* what each byte of the image under test is (enum region) */
 static upd_image_report rep, rep2;
-static tw_sha256_ctx shactx;
+static upd_sha256 shactx;
 static upd_sha256_ops sha;
 static unsigned long inspections;
 
@@ -283,7 +283,7 @@ static void truncate_everywhere(uint32_t size, int gzip)
 
 static void test_truncated_arduino(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_arduino(TW_CRC_AT_1010, 2);
     CHECK_INT(inspect_mem(size), ==, 0);
     CHECK_INT(rep.verdict, ==, UPD_VERDICT_OTA_APP);
@@ -299,7 +299,7 @@ static void test_truncated_arduino(void)
 
 static void test_truncated_esp32(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_esp32(1);
     CHECK_INT(inspect_mem(size), ==, 0);
     CHECK_INT(rep.verdict, ==, UPD_VERDICT_OTA_APP);
@@ -314,7 +314,7 @@ static void test_truncated_esp32(void)
 
 static void test_truncated_gzip(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_gzip();
     CHECK_INT(inspect_mem(size), ==, 0);
     CHECK_INT(rep.kind, ==, UPD_KIND_GZIP);
@@ -362,7 +362,7 @@ static void lie_all(uint32_t size, uint32_t len_at, int esp32)
 
 static void test_lying_lengths(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_arduino(TW_CRC_AT_1010, 2);
     uint32_t last = TW_ARDUINO_APP_OFF + 8u + 8u + ard_segs[0].len + 8u + ard_segs[1].len;
     lie_all(size, 12u, 0);                               /* eboot segment 0 */
@@ -394,7 +394,7 @@ static void bad_count(uint32_t size, uint32_t at, uint8_t count)
 static void test_segment_counts(void)
 {
     static const uint8_t counts[] = {0, 17, 255};
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     for (size_t i = 0; i < sizeof counts; i++) {
         uint32_t size = make_arduino(TW_CRC_AT_1010, 2);
         bad_count(size, 1, counts[i]);
@@ -491,7 +491,7 @@ static int arduino_expect(uint8_t region, int crc)
 
 static void flip_arduino(int crc_place, unsigned eboot_segs)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_arduino(crc_place, eboot_segs);
     CHECK(size <= sizeof map);
     if (size > sizeof map)
@@ -546,7 +546,7 @@ static int esp32_expect(uint8_t region)
 
 static void test_flips_esp32(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_esp32(1);
     CHECK(size <= sizeof map);
     if (size > sizeof map)
@@ -571,7 +571,7 @@ static void test_flips_esp32(void)
     flip_one(size, size - 5u, 0x40, X_ANY, 0);
     CHECK_INT(rep.verdict, ==, UPD_VERDICT_OTA_APP);
     CHECK(rep.notes & UPD_NOTE_HASH_UNCHECKED);
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
 }
 
 /* ---- valid images through a non-memory source, and a failing source ----------------- */
@@ -641,7 +641,7 @@ static void same_for_all_prefixes(uint32_t size)
 
 static void test_callback_source(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_arduino(TW_CRC_AT_1010, 2);
     same_for_all_prefixes(size);
     for (uint32_t n = 0; n <= size; n += 13)
@@ -702,7 +702,7 @@ static void failing_reads(uint32_t size, const char *what)
 
 static void test_failing_source(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     eio_swallowed = 0;
     failing_reads(make_arduino(TW_CRC_AT_1010, 2), "core 3.x .bin");
     failing_reads(make_arduino(TW_CRC_NONE, 1), "core 2.x .bin");
@@ -722,7 +722,7 @@ static void test_failing_source(void)
 
 static void test_prefixes_of_valid_images(void)
 {
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     uint32_t size = make_arduino(TW_CRC_AT_1010, 2);
     CHECK_INT(inspect_mem(size), ==, 0);
     for (uint32_t a = 0; a <= size; a++)
@@ -753,7 +753,7 @@ static void test_esp32_short_prefix(void)
     o.app_desc = 1;
     o.min_rev_full = 3;
     o.max_rev_full = 199;
-    tw_sha256_ops(&sha, &shactx);
+    upd_sha256_ops_init(&sha, &shactx);
     int32_t n = tw_esp32_image(img, sizeof img, &o);
     CHECK(n > 0);
     if (n <= 0)

@@ -3,6 +3,8 @@
  * (section 6.2.2 needs W[t-16..t-1] only), so a block costs 64 bytes of stack, not 256. */
 #include "updraft/sha256.h"
 
+#include "mdframe.h"
+
 /* FIPS 180-4 section 4.2.2: the first 32 bits of the fractional parts of the cube roots
  * of the first 64 primes. */
 static const uint32_t K[64] = {
@@ -36,7 +38,7 @@ static void put_be32(uint8_t *p, uint32_t v)
 }
 
 /* Section 6.2.2: one 64-byte block into the hash value h. */
-static void block(uint32_t h[8], const uint8_t *p)
+static void block(uint32_t *h, const uint8_t *p)
 {
     uint32_t w[16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
@@ -83,47 +85,24 @@ void upd_sha256_init(upd_sha256 *s)
     s->fill = 0;
 }
 
+/* Where the framing (mdframe.h) finds its state in s. */
+static upd__md_frame frame(upd_sha256 *s)
+{
+    return (upd__md_frame){s->h, &s->len_lo, &s->len_hi, &s->fill, s->buf, block};
+}
+
 void upd_sha256_update(upd_sha256 *s, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    uint32_t lo = s->len_lo + (uint32_t)len;
-    s->len_hi += (lo < s->len_lo) + (uint32_t)((uint64_t)len >> 32);
-    s->len_lo = lo;
-    if (s->fill) {
-        while (len && s->fill < 64) {
-            s->buf[s->fill++] = *p++;
-            len--;
-        }
-        if (s->fill < 64)
-            return;
-        block(s->h, s->buf);
-        s->fill = 0;
-    }
-    for (; len >= 64; p += 64, len -= 64)
-        block(s->h, p);
-    while (len--)
-        s->buf[s->fill++] = *p++;
+    upd__md_frame f = frame(s);
+    upd__md_update(&f, data, len);
 }
 
 void upd_sha256_final(upd_sha256 *s, uint8_t out[32])
 {
-    /* section 5.1.1: a 1 bit, zeros to 56 mod 64 bytes, the length in bits (64 bits BE) */
-    uint32_t hi = s->len_hi << 3 | s->len_lo >> 29, lo = s->len_lo << 3;
-    s->buf[s->fill++] = 0x80;
-    if (s->fill > 56) {
-        while (s->fill < 64)
-            s->buf[s->fill++] = 0;
-        block(s->h, s->buf);
-        s->fill = 0;
-    }
-    while (s->fill < 56)
-        s->buf[s->fill++] = 0;
-    put_be32(s->buf + 56, hi);
-    put_be32(s->buf + 60, lo);
-    block(s->h, s->buf);
+    upd__md_frame f = frame(s);
+    upd__md_final(&f, 1);
     for (unsigned i = 0; i < 8; i++)
         put_be32(out + 4 * i, s->h[i]);
-    s->fill = 0;
 }
 
 static void ops_init(void *ctx)
