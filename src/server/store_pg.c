@@ -405,11 +405,14 @@ static const char *const SQL[Q__COUNT] = {
     [Q_EV_TAIL_MAC] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
                       "FROM events WHERE mac=$1 AND id>$3::bigint AND ($2::text IS NULL OR "
                       "kind=$2) ORDER BY id LIMIT $4",
-    /* One kind's, of every device (the audit view), by events_kind (migration 17). EXPLAIN
-     * (generic plan) at 1,000,000 events: Limit -> Index Scan Backward using events_kind,
-     * Index Cond: ((kind = $1) AND (id < $2)); before the index: Index Scan Backward
-     * using events_pkey, Filter: (kind = $1), every event newer than the 50th of the kind
-     * read (all of them for a kind that is not there). The tail likewise, forwards. */
+    /* One kind's, of every device (the audit view), by events_kind (migration 17). At
+     * 1,000,000 events (bench/results/ui-pg.md) the plan for a rare kind's values: Limit ->
+     * Index Scan Backward using events_kind, Index Cond: ((kind = 'failed') AND (id <
+     * ...)); without the index: Index Scan Backward using events_pkey, Filter: (kind =
+     * 'failed'), every event newer than the 50th of the kind read (all of them for a kind
+     * that is not there). PostgreSQL keeps planning the calls for their values: the
+     * generic plan (the pkey walk, its limit unknown) is estimated dearer. The tail
+     * likewise, forwards. */
     [Q_EV_LIST_KIND] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
                        "FROM events WHERE kind=$1 AND id<$2::bigint ORDER BY id DESC LIMIT $3",
     [Q_EV_TAIL_KIND] = "SELECT id, at_ms, mac, kind, release_id, bytes, detail, actor, source "
