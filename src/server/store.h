@@ -474,6 +474,11 @@ typedef struct upd_store_ops {
      * were deleted (>= 0) or UPD_STORE_EFAIL. With several servers on one database one
      * prunes at a time: the others delete nothing (0) meanwhile. */
     int (*events_prune)(upd_store *st, int64_t before_ms, int max);
+    /* Gather the query planner's statistics again when the tables grew or shrank much since
+     * they were last gathered (SQLite: ANALYZE within an analysis limit, seen by every
+     * connection). NULL where the database does it by itself (PostgreSQL's autovacuum).
+     * 1 gathered, 0 not needed, UPD_STORE_EFAIL. */
+    int (*refresh_stats)(upd_store *st);
     /* Apply the writer thread's records in one transaction: for each, read the device,
      * ask rules what the record means (upd_plan) and write that. */
     int (*apply_batch)(upd_store *st, const upd_record *recs, size_t n, const upd_rules *rules,

@@ -693,6 +693,12 @@ static int c_event_list(upd_store *st, const char *mac, const char *kind, int64_
     return cs(st)->inner->ops->event_list(cs(st)->inner, mac, kind, before, limit, cb, ctx);
 }
 
+static int c_refresh_stats(upd_store *st)
+{
+    upd_store *in = cs(st)->inner;
+    return in->ops->refresh_stats ? in->ops->refresh_stats(in) : 0;
+}
+
 static int c_events_prune(upd_store *st, int64_t before_ms, int max)
 {
     return cs(st)->inner->ops->events_prune(cs(st)->inner, before_ms, max);
@@ -911,6 +917,7 @@ static const upd_store_ops CACHE_OPS = {
     .device_set_channel = c_device_set_channel,
     .event_list = c_event_list,
     .events_prune = c_events_prune,
+    .refresh_stats = c_refresh_stats,
     .apply_batch = c_apply_batch,
     .device_clear_hold = c_device_clear_hold,
     .device_delete = c_device_delete,

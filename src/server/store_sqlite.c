@@ -3,6 +3,7 @@
  * lose the last commits but never corrupts the database). A small pool of connections
  * serves concurrent readers; writes take the write lock with BEGIN IMMEDIATE. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,6 +440,7 @@ typedef struct conn {
     int gather;
     pending_event ev[EV_ROWS];
     int nev;
+    int stats_gen; /* the planner statistics this connection has loaded (refresh_stats) */
 } conn;
 
 typedef struct sqlite_store {
@@ -447,6 +449,7 @@ typedef struct sqlite_store {
     pthread_cond_t cv;
     int n;
     conn *pool;
+    atomic_int stats_gen; /* bumped when refresh_stats gathered new statistics */
 } sqlite_store;
 
 static int64_t now_ms(void)
@@ -454,6 +457,17 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connection loads the planner statistics with its schema; another connection's ANALYZE
+ * is seen only after "ANALYZE sqlite_schema" (which also re-plans its statements). */
+static conn *fresh_stats(sqlite_store *s, conn *c)
+{
+    int gen = atomic_load(&s->stats_gen);
+    if (c->stats_gen != gen &&
+        sqlite3_exec(c->db, "ANALYZE sqlite_schema", NULL, NULL, NULL) == SQLITE_OK)
+        c->stats_gen = gen;
+    return c;
 }
 
 static conn *acquire(sqlite_store *s)
@@ -464,7 +478,7 @@ static conn *acquire(sqlite_store *s)
             if (!s->pool[i].busy) {
                 s->pool[i].busy = 1;
                 pthread_mutex_unlock(&s->mu);
-                return &s->pool[i];
+                return fresh_stats(s, &s->pool[i]);
             }
         pthread_cond_wait(&s->cv, &s->mu);
     }
@@ -2146,6 +2160,53 @@ static int s_events_prune(upd_store *base, int64_t before_ms, int max)
     return rc;
 }
 
+/* One number from a query (0 when it fails or has no row). */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* Statistics are gathered again when a table holds STATS_MIN_ROWS rows or more and twice or
+ * half as many as when they were last gathered (or never were): below that size every plan
+ * is fast, and the query planner's choices change with the proportions, not with each row. */
+#define STATS_MIN_ROWS 1000
+#define STATS_LIMIT    "1000" /* rows ANALYZE reads per index (PRAGMA analysis_limit) */
+
+static int stats_stale(sqlite3 *db, const char *tbl, const char *rows_sql)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT CAST(stat AS INTEGER) FROM sqlite_stat1 WHERE tbl='%s' AND idx IS NOT NULL "
+             "LIMIT 1",
+             tbl);
+    int64_t then = query_int(db, sql); /* 0 also when sqlite_stat1 does not exist yet */
+    int64_t now = query_int(db, rows_sql);
+    return now >= STATS_MIN_ROWS && (then == 0 || now > 2 * then || 2 * now < then);
+}
+
+static int s_refresh_stats(upd_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    conn *c = acquire(s);
+    int rc = 0;
+    if (stats_stale(c->db, "devices", "SELECT count(*) FROM devices") ||
+        stats_stale(c->db, "events", "SELECT coalesce(max(id) - min(id) + 1, 0) FROM events")) {
+        rc = sqlite3_exec(c->db, "PRAGMA analysis_limit=" STATS_LIMIT "; ANALYZE", NULL, NULL,
+                          NULL) == SQLITE_OK
+                 ? 1
+                 : UPD_STORE_EFAIL;
+        if (rc == 1)
+            c->stats_gen = atomic_fetch_add(&s->stats_gen, 1) + 1; /* the others reload */
+    }
+    release_conn(s, c);
+    return rc;
+}
+
 static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, const upd_rules *rules,
                          char *err, size_t errlen)
 {
@@ -2635,6 +2696,7 @@ static const upd_store_ops SQLITE_OPS = {
     .device_set_channel = s_device_set_channel,
     .event_list = s_event_list,
     .events_prune = s_events_prune,
+    .refresh_stats = s_refresh_stats,
     .apply_batch = s_apply_batch,
     .device_clear_hold = s_device_clear_hold,
     .device_delete = s_device_delete,

@@ -36,6 +36,7 @@ struct upd_writer {
     unsigned flushing;  /* upd_writer_flush calls waiting: write without gathering */
     int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
     int64_t next_prune; /* monotonic ms of the next pruning pass */
+    int64_t next_stats; /* monotonic ms of the next look at the planner statistics */
     /* the database is unreachable: records are held (the pending vector) */
     int outage;
     int64_t outage_since;     /* wall ms */
@@ -91,6 +92,25 @@ static void prune(upd_writer *w)
         ;
     if (n < 0)
         upd__log(UPD_LOG_ERROR, "database-failed", "could not delete old events (retention)");
+}
+
+/* The query planner's statistics follow the registry's growth (a fleet that grew from 0 to
+ * 100,000 devices would otherwise be planned as an empty one until a restart): looked at
+ * when the server starts and then hourly, gathered only when a table changed much. */
+#define STATS_EVERY_MS 3600000
+
+static void refresh_stats(upd_writer *w)
+{
+    if (!w->st->ops->refresh_stats)
+        return;
+    int rc = w->st->ops->refresh_stats(w->st);
+    if (rc < 0)
+        upd__log(UPD_LOG_ERROR, "database-failed",
+                 "could not gather the query planner's statistics (ANALYZE)");
+    else if (rc > 0)
+        upd__log(UPD_LOG_INFO, "statistics-gathered",
+                 "the registry changed much since the query planner's statistics were "
+                 "gathered: gathered again");
 }
 
 /* A routine check-in ("current" or "none") that the same device repeats, with the same
@@ -237,11 +257,16 @@ static void *writer_main(void *arg)
                 pthread_mutex_lock(&w->mu);
                 continue;
             }
-            if (w->keep_ms <= 0) {
-                pthread_cond_wait(&w->work, &w->mu);
+            if (mono_ms() >= w->next_stats) {
+                w->next_stats = mono_ms() + STATS_EVERY_MS;
+                pthread_mutex_unlock(&w->mu);
+                refresh_stats(w);
+                pthread_mutex_lock(&w->mu);
                 continue;
             }
-            int64_t wait = w->next_prune - mono_ms();
+            int64_t due =
+                w->keep_ms > 0 && w->next_prune < w->next_stats ? w->next_prune : w->next_stats;
+            int64_t wait = due - mono_ms();
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += (time_t)(wait / 1000);
@@ -349,6 +374,7 @@ upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_event
     w->rules = rules;
     w->keep_ms = keep_events_ms > 0 ? keep_events_ms : 0;
     w->next_prune = mono_ms(); /* a first pass at start */
+    w->next_stats = mono_ms();
     w->max = max_queue ? max_queue : 8192;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
