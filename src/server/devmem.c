@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devmem.h"
+#include "hexsum.h"
 #include "metrics.h"
 
 enum { S_FAMILY, S_VERSION, S_CHANNEL, S_URL_CHANNEL, S_TOOL, S_TAGS, NSTR };
@@ -103,16 +104,6 @@ static int unhex(const char *hex, size_t n, uint8_t *bin)
     return 1;
 }
 
-static void tohex(const uint8_t *bin, size_t nbytes, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[bin[i] >> 4];
-        out[2 * i + 1] = hex[bin[i] & 15];
-    }
-    out[2 * nbytes] = '\0';
-}
-
 /* What a record takes from the heap: its allocation as malloc made it, and malloc's
  * header of it. */
 static size_t rec_size(upd_devmem_rec *r)
@@ -179,9 +170,9 @@ static void expand(const upd_devmem_rec *r, upd_device_row *out)
     out->hold_failures = r->hold_failures;
     out->hold_until_ms = r->hold_until_ms;
     if (r->has_md5)
-        tohex(r->md5, sizeof r->md5, out->sketch_md5);
+        upd_hex(r->md5, sizeof r->md5, out->sketch_md5);
     if (r->has_sha256)
-        tohex(r->sha256, sizeof r->sha256, out->sketch_sha256);
+        upd_hex(r->sha256, sizeof r->sha256, out->sketch_sha256);
     char *dst[NSTR] = {out->family,      out->version, out->channel,
                        out->url_channel, out->tool,    out->tags};
     const char *p = r->str;
@@ -412,6 +403,16 @@ static void keep_or_take(char *dst, size_t cap, const char *said)
     }
 }
 
+/* The hold a plan sets (outcome.c), as the stores write it. */
+static void take_hold(const upd_plan *p, upd_device_row *out)
+{
+    if (p->set_hold) {
+        out->hold_release = p->hold_release > 0 ? p->hold_release : 0;
+        out->hold_failures = p->hold_failures;
+        out->hold_until_ms = p->hold_until_ms;
+    }
+}
+
 void upd__devmem_after_checkin(const upd_device_row *old, const upd_record *rec, const upd_plan *p,
                                upd_device_row *out)
 {
@@ -439,11 +440,7 @@ void upd__devmem_after_checkin(const upd_device_row *old, const upd_record *rec,
         out->offered_release = 0;
         out->running_release = p->updated;
     }
-    if (p->set_hold) {
-        out->hold_release = p->hold_release > 0 ? p->hold_release : 0;
-        out->hold_failures = p->hold_failures;
-        out->hold_until_ms = p->hold_until_ms;
-    }
+    take_hold(p, out);
     if (p->open_offer)
         out->offered_release = rec->release_id;
     else if (p->set_running)
@@ -453,11 +450,7 @@ void upd__devmem_after_checkin(const upd_device_row *old, const upd_record *rec,
 void upd__devmem_after_download(const upd_device_row *now, const upd_plan *p, upd_device_row *out)
 {
     *out = *now;
-    if (p->set_hold) {
-        out->hold_release = p->hold_release > 0 ? p->hold_release : 0;
-        out->hold_failures = p->hold_failures;
-        out->hold_until_ms = p->hold_until_ms;
-    }
+    take_hold(p, out);
 }
 
 int upd__devmem_same(const upd_device_row *a, const upd_device_row *b, const char **what)
