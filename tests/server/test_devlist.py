@@ -383,8 +383,4 @@ def t_cli():
 GROUPS = {"filters": t_filters, "sort": t_sort, "paging": t_paging, "cli": t_cli}
 
 if __name__ == "__main__":
-    GROUPS[t.GROUP]()
-    if t.FAILS:
-        print("%d check(s) failed in group %s" % (len(t.FAILS), t.GROUP))
-        raise SystemExit(1)
-    print("ok: group %s" % t.GROUP)
+    t.run_group(GROUPS)

@@ -99,8 +99,4 @@ if __name__ == "__main__":
     if t.pgcluster.state() is not None:
         print("SKIPPED: PostgreSQL gathers its statistics itself (autovacuum)")
         raise SystemExit(t.SKIP)
-    GROUPS[t.GROUP]()
-    if t.FAILS:
-        print("%d check(s) failed in group %s" % (len(t.FAILS), t.GROUP))
-        raise SystemExit(1)
-    print("ok: group %s" % t.GROUP)
+    t.run_group(GROUPS)

@@ -44,6 +44,16 @@ def eq(got, want, what):
     check(got == want, "%s: got %r, want %r" % (what, got, want))
 
 
+def run_group(groups):
+    """Run the group named on the command line (GROUP) of groups ({name: function}) and
+    exit as ctest reads it: 1 with the count of failed checks, else 0."""
+    groups[GROUP]()
+    if FAILS:
+        print("%d check(s) failed in group %s" % (len(FAILS), GROUP))
+        raise SystemExit(1)
+    print("ok: group %s" % GROUP)
+
+
 # ---- synthetic images (spec: esp8266-http-update.md 4.1/4.2, esp32-ota.md 2) ---------------
 
 def fill(n, seed):
