@@ -17,9 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "memport.h"
-#include "upd_test.h"
-#include "updraft/client.h"
+#include "sigdev.h"
 #include "updraft/error.h"
 #include "updraft/rsa.h"
 #include "updraft/sha256.h"
@@ -128,8 +126,6 @@ static uint32_t stack_used(void)
 }
 #endif
 
-#define KB 1024u
-
 static upd_rsa_verifier ver; /* the device's key and work area: static, as on a device */
 static upd_sha256 sha;
 static char text[4096]; /* cases.txt, then a key file */
@@ -151,11 +147,6 @@ static long slurp(const char *path, char *buf, size_t cap)
     return n;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint32_t ticks_key, ticks_sha, ticks_rsa, stack_key, stack_sha, stack_rsa;
 
 /* The check the core's Updater makes with a verifier, on a file read in 4 KB pieces: the
@@ -171,7 +162,7 @@ static int check_file(const char *path, long *size)
     int e = UPD_EIO;
     if (total < 4 || f_seek(fd, total - 4, 0) != total - 4 || f_read(fd, chunk, 4) != 4)
         goto out;
-    uint32_t sl = le32(chunk);
+    uint32_t sl = sd_le32(chunk);
     e = UPD_ESIGLEN;
     if (sl != ver.key.nbytes || sl >= (uint32_t)total - 4)
         goto out;
@@ -205,68 +196,30 @@ out:
     return e;
 }
 
-/* ---- the engine: one check against a 200 carrying the file ------------------------ */
-
-static uint32_t cbuf[2048 / 4];
-static uint8_t flash[16 * KB];
-static char resp[9 * KB];
-static memport mp;
-static upd_client_ctx cl;
-
-static const upd_flash_layout L = {.chip_size = 4096 * KB,
-                                   .sketch_size = 300000,
-                                   .fs_start = 0x300000,
-                                   .fs_end = 0x3FA000,
-                                   .flash_mode = 2};
-#define BASE (0x300000u - 12 * KB) /* an 8 KB image is staged at fs_start - 8 KB */
+/* ---- the engine: one check against a 200 carrying the file (tests/client/sigdev.h) -- */
 
 static int engine(const char *path, int good)
 {
     int fd = f_open(path);
     if (fd < 0)
         return -1;
-    int hl =
-        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %u\r\nx-MD5: %s\r\n\r\n",
-                 0u, "0123456789abcdef0123456789abcdef");
-    int n = f_read(fd, resp + hl, (uint32_t)(sizeof resp - (size_t)hl));
-    f_close(fd);
-    if (n <= 0 || (size_t)(hl + n) >= sizeof resp)
-        return -1; /* too big for this test's flash */
-    /* the real Content-Length now that the body's length is known */
-    char head[128];
-    int hl2 =
-        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nx-MD5: %s\r\n\r\n", n,
-                 "0123456789abcdef0123456789abcdef");
-    memmove(resp + hl2, resp + hl, (size_t)n);
-    memcpy(resp, head, (size_t)hl2);
-    memset(flash, 0xA5, sizeof flash);
-    memport_init(&mp, flash, BASE, sizeof flash, &L);
-    upd_sha256_ops_init(&mp.port.crypto.sha256, &sha); /* the device's own SHA-256 */
-    upd_rsa_port_init(&mp.port.crypto, &ver);
-    memport_add_response(&mp, resp, (size_t)hl2 + (size_t)n, MP_CLOSE);
-    upd_client_config cfg = {0};
-    cfg.flavor = UPD_CLIENT_ESP8266_ARDUINO;
-    cfg.host = "10.0.0.3";
-    cfg.path = "/signed";
-    cfg.sdk_version = "2.2.2";
-    cfg.sketch_md5 = "00000000000000000000000000000000";
-    CHECK_INT(upd_client_init(&cl, &cfg, &mp.port, cbuf, sizeof cbuf), ==, 0);
-    upd_client_result r = upd_client_run(&cl);
-    if (good) {
-        CHECK_INT(r, ==, UPD_CLIENT_OK);
-        CHECK_INT(upd_client_error(&cl), ==, 0);
-        CHECK_INT(mp.boot_writes, ==, 1);
-        uint32_t sl = le32((const uint8_t *)resp + hl2 + n - 4);
-        /* eboot copies the payload only, from where it was staged */
-        CHECK_INT((int)le32(mp.boot + 16), ==, n - 4 - (int)sl);
-        uint32_t at = L.fs_start - (((uint32_t)n + 4095u) & ~4095u);
-        CHECK_INT((int)le32(mp.boot + 8), ==, (int)at);
-        CHECK(memcmp(flash + (at - BASE), resp + hl2, (size_t)n) == 0);
-    } else {
-        CHECK_INT(r, ==, UPD_CLIENT_FAILED);
-        CHECK_INT(upd_client_error(&cl), ==, 12); /* Updater error 12: UPDATE_ERROR_SIGN */
-        CHECK_INT(mp.boot_writes, ==, 0);         /* nothing for eboot to copy */
+    long n = f_seek(fd, 0, 2 /* SEEK_END */);
+    if (n <= 4 || (size_t)n > sizeof sd_file || f_seek(fd, 0, 0) != 0 ||
+        f_read(fd, sd_file, (uint32_t)n) != (int)n) {
+        f_close(fd);
+        return -1; /* unreadable, or too big for this test's flash */
     }
+    f_close(fd);
+    uint32_t len = (uint32_t)n;
+    sd_port(&sd_layout, SD_BASE);
+    upd_sha256_ops_init(&sd_mp.port.crypto.sha256, &sha); /* the device's own SHA-256 */
+    upd_rsa_port_init(&sd_mp.port.crypto, &ver);
+    sd_respond(len, len, "x-MD5: 0123456789abcdef0123456789abcdef\r\n");
+    upd_client_result r = sd_run(UPD_CLIENT_ESP8266_ARDUINO);
+    if (good) /* eboot copies the payload only, from where it was staged */
+        sd_check_installed(r, len, len - 4 - sd_le32(sd_file + len - 4));
+    else
+        sd_check_refused(r);
     return 0;
 }
 
