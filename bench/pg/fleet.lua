@@ -7,6 +7,8 @@
 -- 5C:CF:7F + the number in 3 bytes, as `updraft sim` numbers its devices), each wrk
 -- thread starting at another point of the cycle. With more devices than the server's
 -- read cache holds (1024 device rows), checks read device rows from the database.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local wrklib = dofile(here .. "../server/wrklib.lua")
 local raw, first, count, i
 local threads = 0
 
@@ -16,9 +18,7 @@ function setup(thread)
 end
 
 function init(args)
-  local f = assert(io.open(args[1], "rb"), "fleet.lua: request file missing")
-  raw = f:read("*a")
-  f:close()
+  raw = wrklib.request_file(args[1], "fleet.lua")
   assert(raw:find("DE:BA:7A:B1:E0:42", 1, true), "fleet.lua: no MAC to replace")
   first = assert(tonumber(args[2]), "fleet.lua: FIRST missing")
   count = assert(tonumber(args[3]), "fleet.lua: COUNT missing")
@@ -34,11 +34,4 @@ function request()
 end
 
 -- One machine-readable line per run, as device.lua's.
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "WRK requests=%d duration_us=%d bytes=%d err_connect=%d err_read=%d err_write=%d " ..
-    "err_status=%d err_timeout=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
-    e.status, e.timeout, latency:percentile(50), latency:percentile(99)))
-end
+done = wrklib.done
