@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "cliutil.h"
@@ -22,6 +23,41 @@ static const char PROBLEMS_HELP[] =
     "             sim or doctor: that tool's (default: every device)\n"
     "  --fresh    read the registry now (default: the server's figures, at most 10 s old)\n"
     "  --json     the API's JSON ({\"groups\": [...], \"devices\": N, \"as_of\": ...})\n";
+
+/* GET path; while the server answers 202 "building" (the first reading of its registry
+ * since it started is under way: docs/api.md "Fleet"), say so once and ask again after
+ * the time it gives, for at most 10 minutes. The figures, or NULL (said). */
+static cJSON *call_built(const char *cmd, const char *path)
+{
+    int said = 0;
+    for (long long waited = 0;;) {
+        int status = 0;
+        cJSON *j = upd_cli_call(cmd, "GET", path, NULL, NULL, 0, &status);
+        if (!j || status != 202)
+            return j;
+        long long retry = upd_cli_jnum(j, "retry_ms");
+        if (retry <= 0 || retry > 5000)
+            retry = 500;
+        if (!said) {
+            fprintf(stderr,
+                    "updraft %s: the server is reading its device registry for the first time "
+                    "since it started (%lld devices so far); waiting for the figures\n",
+                    cmd, upd_cli_jnum(j, "devices_read"));
+            said = 1;
+        }
+        cJSON_Delete(j);
+        if (waited >= 600000) {
+            fprintf(stderr,
+                    "updraft %s: the server has not finished reading its device registry "
+                    "after 10 minutes: look at its log, or try again later\n",
+                    cmd);
+            return NULL;
+        }
+        struct timespec ts = {(time_t)(retry / 1000), (long)(retry % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        waited += retry;
+    }
+}
 
 int upd_cmd_problems(int argc, char **argv)
 {
@@ -51,7 +87,7 @@ int upd_cmd_problems(int argc, char **argv)
     char path[200];
     snprintf(path, sizeof path, "/api/v1/problems?fresh=%d%s%s", fresh, tool ? "&tool=" : "",
              tool ? tool : "");
-    cJSON *j = upd_cli_call("problems", "GET", path, NULL, NULL, 0, NULL);
+    cJSON *j = call_built("problems", path);
     if (!j)
         return 1;
     if (json) {

@@ -23,6 +23,10 @@ struct upd_fleet {
     int stop, want, scanning;
     uint64_t gen; /* readings published */
     upd_fleet_scan *cur;
+    /* the reading under way: when it started and how many devices it has read (the
+     * scan's own count, read without the lock by an answer that cannot wait for it) */
+    int64_t scan_started_ms;
+    int64_t devices_read;
     int64_t adoption_ms, next_adoption_ms;
 };
 
@@ -55,7 +59,8 @@ typedef struct reading {
     int oom;
     srv *s;
     upd_problem *pb;
-    int last_v; /* the version entry the previous device had (devices come in runs) */
+    int last_v;               /* the version entry the previous device had (devices come in runs) */
+    int64_t nread, *progress; /* devices read; published to *progress now and then */
 } reading;
 
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
@@ -148,6 +153,8 @@ static int each_device(void *ctx, const upd_device_row *d)
 {
     reading *x = ctx;
     upd_fleet_scan *sc = x->sc;
+    if ((++x->nread & 1023) == 0)
+        __atomic_store_n(x->progress, x->nread, __ATOMIC_RELAXED);
     int t = upd__fleet_tool(d->tool);
     sc->total[t]++;
     if (d->last_seen_ms <= 0) {
@@ -181,8 +188,9 @@ static int each_rollout(void *ctx, const upd_rollout_row *r)
     return 0;
 }
 
-/* Read the registry into a new reading; NULL when the store failed (logged). */
-static upd_fleet_scan *read_fleet(srv *s)
+/* Read the registry into a new reading, counting the devices read into *progress; NULL
+ * when the store failed (logged). */
+static upd_fleet_scan *read_fleet(srv *s, int64_t *progress)
 {
     int64_t t0 = upd__now_ms();
     upd_writer_flush(s->writer); /* what the devices just said */
@@ -190,6 +198,7 @@ static upd_fleet_scan *read_fleet(srv *s)
     memset(&x, 0, sizeof x);
     x.last_v = -1;
     x.s = s;
+    x.progress = progress;
     x.sc = calloc(1, sizeof *x.sc);
     x.pb = malloc(sizeof *x.pb);
     if (!x.sc || !x.pb) {
@@ -252,8 +261,10 @@ static void *thread_main(void *arg)
         }
         f->want = 0;
         f->scanning = 1;
+        f->scan_started_ms = now;
+        __atomic_store_n(&f->devices_read, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&f->mu);
-        upd_fleet_scan *sc = read_fleet(f->s);
+        upd_fleet_scan *sc = read_fleet(f->s, &f->devices_read);
         if (sc && due)
             upd__adoption_record(f->s, sc);
         pthread_mutex_lock(&f->mu);
@@ -316,23 +327,53 @@ void upd__fleet_stop(upd_fleet *f)
     free(f);
 }
 
-upd_fleet_scan *upd__fleet_get(upd_fleet *f, int fresh)
+/* Wait on done until the reading gen target is published, asking the thread again if it
+ * took the wish for a reading that started earlier; with a deadline (ms since the epoch,
+ * 0: none), until then. Called with the lock held. */
+static void wait_gen(upd_fleet *f, uint64_t target, int64_t deadline)
 {
+    struct timespec ts = {(time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000};
+    while (f->gen < target && !f->stop) {
+        if (deadline) {
+            /* done uses the default clock: CLOCK_REALTIME, as upd__now_ms */
+            if (pthread_cond_timedwait(&f->done, &f->mu, &ts) != 0 && upd__now_ms() >= deadline)
+                return;
+        } else {
+            pthread_cond_wait(&f->done, &f->mu);
+        }
+        if (f->gen < target && !f->scanning && !f->want) {
+            f->want = 1; /* the thread took the wish for the reading under way */
+            pthread_cond_signal(&f->wake);
+        }
+    }
+}
+
+upd_fleet_scan *upd__fleet_get(upd_fleet *f, int fresh, upd_fleet_building *b)
+{
+    if (b)
+        memset(b, 0, sizeof *b);
     if (!f)
         return NULL;
     pthread_mutex_lock(&f->mu);
-    if (fresh || !f->cur) {
+    if (fresh) {
         /* a reading that starts after now: the next one, or the one after the one under
          * way */
         uint64_t target = f->gen + (f->scanning ? 2 : 1);
         f->want = 1;
         pthread_cond_signal(&f->wake);
-        while (f->gen < target && !f->stop) {
-            pthread_cond_wait(&f->done, &f->mu);
-            if (f->gen < target && !f->scanning && !f->want) {
-                f->want = 1; /* the thread took the wish for the reading under way */
-                pthread_cond_signal(&f->wake);
-            }
+        wait_gen(f, target, 0);
+    } else if (!f->cur) {
+        /* none yet (the one the server starts with is under way): that one, for a
+         * moment; then, when asked so, say how far it got rather than wait for it */
+        if (!f->scanning) {
+            f->want = 1;
+            pthread_cond_signal(&f->wake);
+        }
+        wait_gen(f, f->gen + 1, b ? upd__now_ms() + UPD_FLEET_FIRST_WAIT_MS : 0);
+        if (!f->cur && b && f->gen == 0 && !f->stop) {
+            b->building = 1;
+            b->started_ms = f->scan_started_ms;
+            b->devices_read = __atomic_load_n(&f->devices_read, __ATOMIC_RELAXED);
         }
     } else if (upd__now_ms() - f->cur->at_ms > UPD_FLEET_MAX_AGE_MS && !f->scanning) {
         f->want = 1;
@@ -400,10 +441,30 @@ upd_fleet_scan *upd__fleet_route_scan(req *r, struct MHD_Connection *c, const ch
     int fresh;
     if (upd__fleet_args(r, c, mask, &fresh, ret) != 0)
         return NULL;
-    upd_fleet_scan *sc = upd__fleet_get(r->s->fleet, fresh);
-    if (!sc)
+    upd_fleet_building b;
+    upd_fleet_scan *sc = upd__fleet_get(r->s->fleet, fresh, &b);
+    if (!sc && b.building)
+        *ret = upd__fleet_building_reply(r, c, &b);
+    else if (!sc)
         *ret = upd__api_store_failed(r, c, "could not read the device registry");
     return sc;
+}
+
+enum MHD_Result upd__fleet_building_reply(req *r, struct MHD_Connection *c,
+                                          const upd_fleet_building *b)
+{
+    cJSON *j = cJSON_CreateObject();
+    char t[40];
+    upd__iso_time(b->started_ms, t, sizeof t);
+    cJSON_AddBoolToObject(j, "building", 1);
+    cJSON_AddStringToObject(j, "started", t);
+    cJSON_AddNumberToObject(j, "devices_read", (double)b->devices_read);
+    cJSON_AddNumberToObject(j, "retry_ms", UPD_FLEET_RETRY_MS);
+    cJSON_AddStringToObject(j, "message",
+                            "the server is reading its device registry for the first time "
+                            "since it started: ask again in a moment (or with fresh=1 to wait "
+                            "for the figures)");
+    return upd__reply_json(r, c, MHD_HTTP_ACCEPTED, j);
 }
 
 void upd__fleet_as_of(const upd_fleet_scan *sc, cJSON *j)

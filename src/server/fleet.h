@@ -15,6 +15,11 @@
 #include "srv.h"
 
 #define UPD_FLEET_MAX_AGE_MS 10000
+/* An answer that finds no reading yet (the first one since the server started is under
+ * way) waits this long for it, then answers 202 "building" with how far it got; the
+ * client asks again after UPD_FLEET_RETRY_MS. */
+#define UPD_FLEET_FIRST_WAIT_MS 100
+#define UPD_FLEET_RETRY_MS      500
 /* Seen in 24 h, else silent. */
 #define UPD_FLEET_SEEN_MS (24ll * 3600 * 1000)
 #define UPD_FLEET_SAMPLE  5
@@ -61,9 +66,18 @@ upd_fleet *upd__fleet_start(srv *s, int64_t adoption_ms);
 /* Stop and free (NULL is harmless). */
 void upd__fleet_stop(upd_fleet *f);
 
-/* The latest reading (fresh: one that starts after this call), held until
- * upd__fleet_put; NULL when the store failed and there is none. */
-upd_fleet_scan *upd__fleet_get(upd_fleet *f, int fresh);
+/* The first reading since the start, while it is under way. */
+typedef struct upd_fleet_building {
+    int building;
+    int64_t started_ms, devices_read;
+} upd_fleet_building;
+
+/* The latest reading, held until upd__fleet_put. fresh: one that starts after this call
+ * (waits for it). Otherwise the latest; when there is none yet, the one under way: with
+ * b, for at most UPD_FLEET_FIRST_WAIT_MS, after which NULL with b->building set and how
+ * far that reading got; without b, until it is done. NULL (b->building 0) when the
+ * store failed and there is no reading. */
+upd_fleet_scan *upd__fleet_get(upd_fleet *f, int fresh, upd_fleet_building *b);
 void upd__fleet_put(upd_fleet *f, upd_fleet_scan *sc);
 
 /* The query arguments every fleet route takes: tool= (none, any, sim, doctor; absent:
@@ -72,9 +86,14 @@ int upd__fleet_args(req *r, struct MHD_Connection *c, unsigned *mask, int *fresh
                     enum MHD_Result *ret);
 /* What a GET fleet route starts with: the method (use names the route for the 405), the
  * arguments of upd__fleet_args and the latest reading. The reading (give it back with
- * upd__fleet_put), or NULL with the answer in *ret. */
+ * upd__fleet_put), or NULL with the answer in *ret (202 while the first reading is under
+ * way: upd__fleet_building_reply; 503 when the store failed). */
 upd_fleet_scan *upd__fleet_route_scan(req *r, struct MHD_Connection *c, const char *method,
                                       const char *use, unsigned *mask, enum MHD_Result *ret);
+/* 202 {"building": true, "started", "devices_read", "retry_ms", "message"}: the answer
+ * of a fleet route while the first reading since the start is under way. */
+enum MHD_Result upd__fleet_building_reply(req *r, struct MHD_Connection *c,
+                                          const upd_fleet_building *b);
 /* The tool class of a device row (UPD_FT_*). */
 int upd__fleet_tool(const char *tool);
 

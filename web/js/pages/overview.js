@@ -4,6 +4,7 @@
 // problems. GET /api/v1/overview and /api/v1/adoption (docs/api.md "Fleet").
 import {ago, fmtTime, h, message, table} from '../dom.js';
 import {colour, makeChart} from '../chart.js';
+import {fleetFigures} from '../fleetwait.js';
 
 const TOOLS = [
   {value: '', label: 'All devices'},
@@ -42,8 +43,8 @@ export async function render(root, params, ctx) {
   TOOLS.map((t) => h('option', {value: t.value, selected: t.value === tool}, t.label)));
   root.appendChild(h('div', {class: 'toolbar'},
     h('div', null, h('label', {for: 'ov-tool'}, 'Count'), toolSel)));
-  const ov = await ctx.api('GET', '/overview' + ctx.qs({tool}));
-  if (!ctx.current()) return;
+  const ov = await fleetFigures(ctx, '/overview' + ctx.qs({tool}), root);
+  if (!ov || !ctx.current()) return;
   const d = ov.devices;
   root.appendChild(h('div', {class: 'cards', id: 'ov-cards'}, [
     card('devices', d.total, devicesLink(tool, '')),

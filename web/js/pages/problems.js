@@ -2,6 +2,7 @@
 // the server's own sentence (what is wrong and what to do) and links to its devices
 // (GET /api/v1/problems; docs/api.md "Problems").
 import {h, message, ago} from '../dom.js';
+import {fleetFigures} from '../fleetwait.js';
 
 const KINDS = {
   'declined': 'Not offered: it would fail on them',
@@ -47,13 +48,13 @@ export async function render(root, params, ctx) {
   async function load(fresh) {
     let p;
     try {
-      p = await ctx.api('GET', '/problems' + ctx.qs({tool, fresh: fresh ? 1 : ''}));
+      p = await fleetFigures(ctx, '/problems' + ctx.qs({tool, fresh: fresh ? 1 : ''}), list);
     } catch (e) {
       if (!ctx.current()) return;
       list.replaceChildren(message('error', e.message));
       return;
     }
-    if (!ctx.current()) return;
+    if (!p || !ctx.current()) return;
     status.replaceChildren(p.devices === 1 ? '1 device needs' : p.devices + ' devices need',
       ' attention, as of ', ago(p.as_of), '.');
     list.replaceChildren(...(p.groups.length ? p.groups.map(group)

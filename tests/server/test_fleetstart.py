@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""The dashboard's first figures after a server start with a large registry (src/server/
+fleet.c, docs/api.md "Fleet"): the fleet thread reads the registry when the server
+starts; an overview or problems call that comes before that reading is done answers at
+once, 202 {"building": true, "devices_read": N, ...}, instead of waiting for it, and
+the figures follow as soon as it is done; ?fresh=1 still waits for a reading;
+`updraft problems` waits through the 202. Against the real `updraft serve` (SQLite, and
+PostgreSQL in the pg variant) on a registry of DEVICES devices written into its database
+while it was stopped.
+
+The bound is measured in the same run: the first call must answer within half the time
+one whole reading of this registry takes (its scan_ms); before, it waited for the
+reading the start began and then for one more (twice scan_ms).
+
+usage: test_fleetstart.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
+GROUP: first
+Environment: FLEETSTART_DEVICES (100000)."""
+import os
+import subprocess
+import time
+
+import test_server as t
+from test_server import Server, check, eq
+
+NDEV = int(os.environ.get("FLEETSTART_DEVICES", "100000"))
+
+
+def fill(srv, n):
+    """n ESP8266 devices on two versions, seen in the last hours, written straight into
+    the stopped server's database (one statement). Three in four were last told they are
+    not up to date: the reading asks the decision again for those (as for the bench's
+    ESP32 and declined devices, bench/ui/run.py), the rest are up to date."""
+    now = int(time.time() * 1000)
+    if srv.db:
+        hexb = "lpad(upper(to_hex((i >> %d) & 255)), 2, '0')"
+        mac = "'5C:CF:' || %s || ':' || %s || ':' || %s || ':' || %s" % (
+            hexb % 24, hexb % 16, hexb % 8, hexb % 0)
+        rows = "generate_series(0, %d) AS g(i)" % (n - 1)
+    else:
+        mac = ("printf('5C:CF:%02X:%02X:%02X:%02X', (i >> 24) & 255, (i >> 16) & 255, "
+               "(i >> 8) & 255, i & 255)")
+        rows = ("(WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < %d) "
+                "SELECT i FROM g)" % (n - 1))
+    srv.sql("INSERT INTO devices(mac, family, version, sdk, first_seen_ms, last_seen_ms, "
+            "last_result) SELECT %s, 'esp8266', CASE WHEN i %% 5 = 0 THEN '1.0.0' ELSE "
+            "'1.1.0' END, '2.2.2', %d, %d - i, CASE WHEN i %% 4 <> 0 THEN 'release 1 (version 1.2.0) "
+            "not offered: would fail -100 (Not Enough space)' ELSE 'up to date: runs release 1 (version 1.1.0, "
+            "file MD5)' END FROM %s" % (mac, now - 86400000, now, rows))
+
+
+def timed(srv, path):
+    t0 = time.perf_counter()
+    r = srv.api("GET", path)
+    return r, (time.perf_counter() - t0) * 1000
+
+
+def t_first():
+    made = Server()  # holds the data directory (its temporary folder) to the end
+    data = made.data
+    eq(made.upload(t.arduino_bin(seed=7), "1.2.0", "stable").status, 201, "a release on stable")
+    made.stop()
+    fill(made, NDEV)
+    srv = Server(data=data)
+    try:
+        first, first_ms = timed(srv, "/api/v1/overview")
+        prob, prob_ms = timed(srv, "/api/v1/problems")
+        # the reading the start began, then the references: whole readings of this registry
+        t0 = time.time()
+        while True:
+            r = srv.api("GET", "/api/v1/overview")
+            if r.status != 202 or time.time() - t0 > 120:
+                break
+            time.sleep(0.05)
+        eq(r.status, 200, "the figures once the first reading is done: %s" % r.body[:300])
+        eq(r.json["devices"]["total"], NDEV, "the first reading counts every device")
+        scans = sorted(srv.api("GET", "/api/v1/overview?fresh=1").json["scan_ms"]
+                       for _ in range(3))
+        scan_ms = scans[1]
+        print("%d devices: first overview %.0f ms (%d), first problems %.0f ms (%d), one "
+              "reading %d ms (median of 3)" % (NDEV, first_ms, first.status, prob_ms,
+                                                prob.status, scan_ms))
+        check(scan_ms >= 400, "one reading of %d devices takes %d ms: too quick for the "
+              "bound to tell anything (set FLEETSTART_DEVICES higher)" % (NDEV, scan_ms))
+        for what, resp, ms in (("overview", first, first_ms), ("problems", prob, prob_ms)):
+            check(ms < scan_ms / 2, "the first %s call answers in %.0f ms, within half of "
+                  "one reading of the registry (%d ms)" % (what, ms, scan_ms))
+            eq(resp.status, 202, "the first %s call: the figures are being built" % what)
+            j = resp.json or {}
+            eq(j.get("building"), True, "%s: building" % what)
+            check(0 <= j.get("devices_read", -1) <= NDEV,
+                  "%s: devices_read %r of %d" % (what, j.get("devices_read"), NDEV))
+            check(j.get("retry_ms", 0) > 0 and j.get("started", "").endswith("Z"),
+                  "%s: retry_ms and started: %r" % (what, j))
+            check("fresh=1" in j.get("message", ""), "%s: the message says how to wait: %r"
+                  % (what, j.get("message")))
+
+        # a start again: fresh=1 waits for a whole reading, `updraft problems` waits
+        # through the 202 and prints the result
+        srv.stop()
+        srv = Server(data=data)
+        r, ms = timed(srv, "/api/v1/overview?fresh=1")
+        eq(r.status, 200, "fresh=1 right after the start waits for the figures")
+        eq(r.json["devices"]["total"], NDEV, "fresh=1: every device")
+        srv.stop()
+        srv = Server(data=data)
+        env = dict(os.environ, UPDRAFT_URL="http://127.0.0.1:%d" % srv.port,
+                   UPDRAFT_TOKEN=t.TOKEN)
+        p = subprocess.run([t.BIN, "problems"], env=env, capture_output=True, text=True,
+                           timeout=180)
+        eq((p.returncode, p.stdout.strip()),
+           (0, "no problems: every device checks in and runs what it should"),
+           "updraft problems right after the start (stderr %r)" % p.stderr[-300:])
+    finally:
+        srv.stop()
+
+
+GROUPS = {"first": t_first}
+
+if __name__ == "__main__":
+    t.run_group(GROUPS)
