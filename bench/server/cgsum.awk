@@ -6,6 +6,7 @@
 #   role ROLE INSTRUCTIONS          for each role
 #   obj OBJECT INSTRUCTIONS         self instructions of request threads by executable/library
 #   fn INSTRUCTIONS NAME (OBJECT)   self instructions of request threads by function
+#   wfn INSTRUCTIONS NAME (OBJECT)  the same for the writer thread
 # Names and objects are compressed in the format ("fn=(12) name" once, then "fn=(12)").
 function nm(s, arr,   id) {
     if (match(s, /^\([0-9]+\) /)) { id = substr(s, 1, RLENGTH - 1); arr[id] = substr(s, RLENGTH + 1); return arr[id] }
@@ -23,6 +24,8 @@ function flush(   k) {
         for (k in fobj) obj[k] += fobj[k]
         for (k in ffn) fns_tot[k] += ffn[k]
     }
+    if (role == "writer")
+        for (k in ffn) wfns_tot[k] += ffn[k]
     delete fobj; delete ffn; delete obs; delete fnames
     ftot = 0; has_writer = 0; has_handler = 0
 }
@@ -47,4 +50,5 @@ END {
     for (r in roles) printf "role %s %.0f\n", r, roles[r] / n
     for (o in obj) printf "obj %s %.0f\n", o, obj[o] / n
     for (f in fns_tot) printf "fn %.0f %s\n", fns_tot[f] / n, f
+    for (f in wfns_tot) printf "wfn %.0f %s\n", wfns_tot[f] / n, f
 }

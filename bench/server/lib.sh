@@ -126,6 +126,16 @@ device_request() {
         ""
 }
 
+# The request of a device on 1.0.0 (an image no release is), which gets the 1 MiB release:
+# download_request PATH HOST:PORT > file. The device downloads again and again and never
+# installs: to the failed-release rules (docs/protocol.md "Failed releases") a failing
+# device, held back after 3 downloads (304s from then on). Marked as a tool's device, as
+# updraft sim's are, it is never held.
+download_request() {
+    device_request "$1" "$2" 1.0.0 "$OLD_MD5" 400000 |
+        sed 's/^Content-Length: 0\r$/x-updraft-tool: bench\r\nContent-Length: 0\r/'
+}
+
 # ---- updraft -------------------------------------------------------------------------------
 # serve_updraft PORT DATA LOG WAIT_S [SERVE OPTIONS...]: `updraft serve` on 127.0.0.1:PORT
 # with a fresh or existing data dir, run under the command in the array SERVE_WRAPPER if
