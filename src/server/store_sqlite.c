@@ -440,6 +440,9 @@ typedef struct conn {
     int gather;
     pending_event ev[EV_ROWS];
     int nev;
+    /* inside apply_batch: the releases check-ins were judged against (batch_release) */
+    upd_release_row *brel;
+    int nbrel;
     int stats_gen; /* the planner statistics this connection has loaded (refresh_stats) */
 } conn;
 
@@ -2034,29 +2037,41 @@ static int write_rollout_state(conn *c, const char *mac, int64_t at_ms, const up
     return exec_done(c, st);
 }
 
+/* The release id as apply_checkin judges a check-in against it, read once per batch: a batch
+ * is one write transaction (BEGIN IMMEDIATE), so no release changes under it, and the
+ * check-ins after offers name the same few releases (reading one, its hash list gathered,
+ * was an eighth of the writer's instructions per /update download). NULL: no such release,
+ * or out of memory (as get_release failing). */
+#define BREL_MAX 4
+
+static const upd_release_row *batch_release(conn *c, int64_t id)
+{
+    for (int i = 0; i < c->nbrel; i++)
+        if (c->brel[i].id == id)
+            return &c->brel[i];
+    if (!c->brel && !(c->brel = malloc(BREL_MAX * sizeof *c->brel)))
+        return NULL;
+    int slot = c->nbrel < BREL_MAX ? c->nbrel : BREL_MAX - 1; /* full: the last one goes */
+    if (get_release(c, id, &c->brel[slot]) != 0)
+        return NULL; /* the slot is not counted: its row is not a release's */
+    if (slot == c->nbrel)
+        c->nbrel++;
+    return &c->brel[slot];
+}
+
 static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
 {
     const upd_device_row *d = &rec->dev;
     upd_device_state oldst;
     const upd_device_row *old = &oldst.row;
     int have_old = read_device_row(c, d->mac, &oldst.row, &oldst) == 0;
-    upd_release_row *offered = NULL;
-    if (have_old && old->offered_release > 0) {
-        offered = malloc(sizeof *offered);
-        if (!offered)
-            return UPD_STORE_EFAIL;
-        if (get_release(c, old->offered_release, offered) != 0) {
-            free(offered);
-            offered = NULL;
-        }
-    }
+    const upd_release_row *offered = NULL;
+    if (have_old && old->offered_release > 0)
+        offered = batch_release(c, old->offered_release);
     upd_plan *p = malloc(sizeof *p);
-    if (!p) {
-        free(offered);
+    if (!p)
         return UPD_STORE_EFAIL;
-    }
     rules->checkin(rules->ctx, rec, have_old ? &oldst : NULL, offered, p);
-    free(offered);
     int rc = 0;
     sqlite3_stmt *st = bind_upsert(c, rec, p->facts_known, p->write_event);
     if (!st || (rc = exec_done(c, st)) != 0)
@@ -2215,6 +2230,7 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
     int rc = begin(c);
     c->gather = 1;
     c->nev = 0;
+    c->nbrel = 0; /* read afresh in each transaction */
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = recs[i].type == UPD_REC_CHECKIN ? apply_checkin(c, &recs[i], rules)
                                              : apply_download(c, &recs[i], rules);
@@ -2222,6 +2238,7 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
         rc = flush_events(c);
     c->gather = 0;
     c->nev = 0;
+    c->nbrel = 0;
     if (rc == 0)
         rc = commit(c);
     if (rc) {
@@ -2457,6 +2474,7 @@ static void s_close(upd_store *base)
     if (!s)
         return;
     for (int i = 0; i < s->n; i++) {
+        free(s->pool[i].brel);
         for (int q = 0; q < Q__COUNT; q++)
             sqlite3_finalize(s->pool[i].st[q]);
         if (s->pool[i].db) {
@@ -2756,8 +2774,19 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
+/* SQLite's memory statistics (sqlite3_status) are read nowhere; kept on (its default), they
+ * put a process-wide mutex around every allocation and free SQLite makes, which was a fifth
+ * of the writer thread's instructions per recorded download (bench/server/instr.sh). Set
+ * before SQLite's first use; when something used it first, it stays on (SQLITE_MISUSE). */
+static void sqlite_config_once(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_config_once);
     if (pool < 2)
         pool = 2;
     sqlite_store *s = calloc(1, sizeof *s);
