@@ -268,8 +268,8 @@ static const serve_opt OPTS[] = {
      set_keep_events},
     {"--device-memory", "device-memory", "N",
      "keep what a check reads of a device's row in memory\nfor up to N devices (default "
-     "1000000, about 170 B\neach; 0: none): checks of a fleet read no database\n(SQLite; with "
-     "--db the read cache keeps 1024 rows)",
+     "1000000, about 170 B\neach; 0: none): checks of a fleet read no database\n(with --db, "
+     "rows other servers write are dropped\nwithin a second)",
      set_device_memory},
     {"--adoption-every", "adoption-every", "AGE",
      "record how many devices run each version this often,\nfor the adoption chart "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devmem.h"
+#include "devsync.h"
 #include "hexsum.h"
 #include "metrics.h"
 
@@ -522,4 +523,5 @@ static void collect(FILE *f, void *ctx)
 void upd__devmem_metrics_init(upd_store *st)
 {
     upd__metrics_register(collect, st);
+    upd__devsync_metrics_init(upd_store_cached_devsync(st));
 }

@@ -7,10 +7,10 @@
  * url_channel and tags (policy.c, chip.c, delivery.c, sigrule.c, and the target filters
  * of rollouts, filter.c). About 150 bytes a device (upd__devmem_stats measures it).
  *
- * It is the truth only while this process is the only writer of the rows (SQLite: the
- * data directory's lock): store_cache.c keeps it up to date with the rows the writer
- * thread's batches leave (upd__devmem_after_checkin, _after_download), and drops a
- * device on every admin write to it. The table holds at most max devices; the others
+ * store_cache.c keeps it up to date with the rows the writer thread's batches leave
+ * (upd__devmem_after_checkin, _after_download), and drops a device on every admin write
+ * to it. With other servers writing the database (PostgreSQL), devsync.c drops the rows
+ * they wrote within a second. The table holds at most max devices; the others
  * are read from the store at each check, as before.
  *
  * Threads: every function may be called from any thread at the same time. */
@@ -75,15 +75,20 @@ void upd__devmem_stats(upd_devmem *m, upd_devmem_stats *out);
 /* ---- the device memory of a cached store (store_cache.c) ---------------------------- */
 
 /* Keep the check path's device rows of st (a store upd_store_cached made) in a device
- * memory of at most max devices. 0; -1 when st's database has other writers (PostgreSQL
- * with several servers: rows come through the read cache, at most a second old), max is
- * 0, or out of memory. Call once, before the first check. */
+ * memory of at most max devices. With a database other servers write (PostgreSQL), a
+ * thread drops the rows they wrote, twice a second (devsync.h). 0; -1 when st's
+ * database has other writers and no way to tell what they wrote, max is 0, out of
+ * memory or the sync's thread cannot start. Call once, before the first check. */
 int upd_store_cached_devmem(upd_store *st, size_t max);
 
 /* Device mac's row as the check path reads it: from the device memory (the fields of a
  * record, the others zero) when st has one, else device_get's row through the read cache.
  * Then as device_get: 0, UPD_STORE_ENOTFOUND or UPD_STORE_EFAIL. */
 int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row *out);
+
+/* The device memory's sync across servers (devsync.h), NULL when st has none (SQLite). */
+struct upd_devsync;
+struct upd_devsync *upd_store_cached_devsync(upd_store *st);
 
 /* The device memory's numbers; -1 when st has none. */
 int upd_store_cached_devmem_stats(upd_store *st, upd_devmem_stats *out);

@@ -475,7 +475,7 @@ int upd_server_main(const upd_server_config *cfg)
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
-    if (!cfg->db && cfg->device_memory >= 0 &&
+    if (cfg->device_memory >= 0 &&
         upd_store_cached_devmem(s->store, cfg->device_memory ? (size_t)cfg->device_memory
                                                              : UPD_DEVMEM_DEFAULT) != 0) {
         fprintf(stderr, "updraft: out of memory\n");

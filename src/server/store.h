@@ -592,6 +592,16 @@ typedef struct upd_store_ops {
      * (SQLite). */
     int (*rollout_devices_since)(upd_store *st, int64_t id, int64_t since_ms, upd_rollout_dev_cb cb,
                                  void *ctx);
+    /* The devices whose rows other servers on the database wrote (check-ins, downloads,
+     * admin writes) since the last call: cb(ctx, mac) for each (a device may come more
+     * than once, and again at the next call), none this server wrote. *mark is the
+     * caller's place in the database's changes: 0 the first time (nothing is reported
+     * then, the place is only taken), given back as this call left it; unchanged when
+     * the call fails (EFAIL): the next one reports what this one missed. A device
+     * deleted elsewhere is not reported: its NOTIFY is (watch). What devsync.c polls each
+     * second; NULL in a store only one server writes (SQLite). */
+    int (*device_changes)(upd_store *st, uint64_t *mark, void (*cb)(void *ctx, const char *mac),
+                          void *ctx);
 } upd_store_ops;
 
 struct upd_store {

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "devmem.h"
+#include "devsync.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -65,9 +66,11 @@ typedef struct cache_store {
     uint32_t aseq[DEV_SLOTS]; /* admin writes to a device of the slot */
     rel_ent rel[REL_SLOTS + CHAN_SLOTS];
     uint64_t stale; /* reads answered from the cache because the database failed */
-    /* The device memory (devmem.h): the check path's device rows, when this server is
-     * the only writer of the database (SQLite); NULL: they come through dev[] above. */
+    /* The device memory (devmem.h): the check path's device rows; NULL: they come
+     * through dev[] above. With other servers writing the database (PostgreSQL), sync
+     * drops what they write (devsync.h), and the memory answers only while it is fresh. */
     upd_devmem *mem;
+    upd_devsync *sync;
     unsigned mem_busy;     /* a batch (or an admin write) is between the store and mem */
     uint64_t mem_seq;      /* bumped when one ends */
     uint64_t mem_mismatch; /* checks whose record differed from the store's row (debug) */
@@ -285,9 +288,37 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
 /* ---- the check path's device rows ------------------------------------------------------- */
 
 #ifndef NDEBUG
+/* With other servers writing (sync): is the difference between got and the store's row
+ * (read before read_ms) one the sync has yet to see? Wait until a read of the changes
+ * that began after that has got through: had another server written the row, the device
+ * is gone from the memory then. 1 when it may be (dropped, or the memory or the row
+ * changed meanwhile, or no read got through), 0 when the memory still holds got against
+ * the same row. Waits a second or so in a request thread: debug builds only, and only
+ * when they differ. */
+static int mem_sync_pending(cache_store *c, const upd_device_row *got, const upd_device_row *row,
+                            int64_t read_ms, uint64_t seq)
+{
+    if (upd__devsync_wait(c->sync, read_ms, 3 * UPD_DEVSYNC_FRESH_MS) != 0)
+        return 1;
+    upd_device_row *now = malloc(2 * sizeof *now);
+    if (!now)
+        return 1;
+    const char *what;
+    int pending = upd__devmem_get(c->mem, got->mac, &now[0]) != 0 ||
+                  !upd__devmem_same(&now[0], got, &what) ||
+                  c->inner->ops->device_get(c->inner, got->mac, &now[1]) != 0 ||
+                  !upd__devmem_same(&now[1], row, &what);
+    pthread_mutex_lock(&c->mu);
+    pending |= c->mem_busy || c->mem_seq != seq;
+    pthread_mutex_unlock(&c->mu);
+    free(now);
+    return pending;
+}
+
 /* Debug builds (the test suite) check every record the memory answers with against the
  * store's row, when no write came in between, and stop the server at once when they
- * differ: a rule of the writer's that the memory does not follow is a wrong decision. */
+ * differ: a rule of the writer's that the memory does not follow is a wrong decision.
+ * With other servers writing, a difference counts once the sync had time to see it. */
 static void mem_verify(cache_store *c, const upd_device_row *got, unsigned busy, uint64_t seq)
 {
     if (busy)
@@ -296,10 +327,16 @@ static void mem_verify(cache_store *c, const upd_device_row *got, unsigned busy,
     if (!row)
         return;
     int rc = c->inner->ops->device_get(c->inner, got->mac, row);
+    int64_t read_ms = upd__devsync_now_ms(); /* every commit the row shows came before */
     pthread_mutex_lock(&c->mu);
     int quiet = !c->mem_busy && c->mem_seq == seq;
     pthread_mutex_unlock(&c->mu);
     const char *what = "the row itself (the store has none)";
+    if (quiet && c->sync && rc == UPD_STORE_ENOTFOUND)
+        quiet = 0; /* deleted on another server: its NOTIFY empties the memory */
+    if (quiet && (rc != 0 || !upd__devmem_same(got, row, &what)) && c->sync &&
+        mem_sync_pending(c, got, row, read_ms, seq))
+        quiet = 0;
     if (quiet && (rc != 0 || !upd__devmem_same(got, row, &what))) {
         pthread_mutex_lock(&c->mu);
         c->mem_mismatch++;
@@ -318,6 +355,20 @@ int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row
     cache_store *c = cs(st);
     if (!c->mem)
         return c_device_get(st, mac, out);
+    if (c->sync && !upd__devsync_fresh(c->sync)) {
+        /* other servers' writes may be in the memory's rows unseen (the database slow or
+         * gone): the database's row; when it cannot be read, what the memory holds (as
+         * the read cache answers then: the last row known, one no admin change here or
+         * told by another server made wrong) */
+        int rc = c_device_get(st, mac, out);
+        if (rc == UPD_STORE_EFAIL && upd__devmem_get(c->mem, mac, out) == 0) {
+            pthread_mutex_lock(&c->mu);
+            c->stale++;
+            pthread_mutex_unlock(&c->mu);
+            rc = 0;
+        }
+        return rc;
+    }
 #ifndef NDEBUG
     pthread_mutex_lock(&c->mu);
     unsigned busy = c->mem_busy;
@@ -340,14 +391,33 @@ int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row
     return rc;
 }
 
+/* Another server wrote device mac's row (the sync's thread). */
+static void synced(void *ctx, const char *mac)
+{
+    upd__devmem_drop(ctx, mac);
+}
+
 int upd_store_cached_devmem(upd_store *st, size_t max)
 {
     cache_store *c = cs(st);
-    if (c->inner->ops->watch || !max)
-        return -1; /* other servers write the rows too (PostgreSQL): the read cache only */
-    if (!(c->mem = upd__devmem_new(max)))
+    if (!max || (c->inner->ops->watch && !c->inner->ops->device_changes))
         return -1;
+    upd_devmem *m = upd__devmem_new(max);
+    if (!m)
+        return -1;
+    if (c->inner->ops->device_changes && !(c->sync = upd__devsync_start(c->inner, synced, m))) {
+        upd__devmem_free(m);
+        return -1;
+    }
+    pthread_mutex_lock(&c->mu); /* the watch thread reads it (changed_elsewhere) */
+    c->mem = m;
+    pthread_mutex_unlock(&c->mu);
     return 0;
+}
+
+upd_devsync *upd_store_cached_devsync(upd_store *st)
+{
+    return cs(st)->sync;
 }
 
 int upd_store_cached_devmem_stats(upd_store *st, upd_devmem_stats *out)
@@ -786,10 +856,17 @@ static int c_blob_prune(upd_store *st, int64_t before_ms)
     return cs(st)->inner->ops->blob_prune(cs(st)->inner, before_ms);
 }
 
-/* Another server changed the database: drop everything (the store's watch thread). */
+/* Another server changed the database: drop everything (the store's watch thread), the
+ * device memory too: a device deleted there leaves no row the sync could read. */
 static void changed_elsewhere(void *ctx)
 {
-    bump(ctx, 1, 1);
+    cache_store *c = ctx;
+    bump(c, 1, 1);
+    pthread_mutex_lock(&c->mu);
+    upd_devmem *m = c->mem;
+    pthread_mutex_unlock(&c->mu);
+    if (m)
+        upd__devmem_clear(m);
 }
 
 /* Sessions pass through: they are not on the device path. */
@@ -862,6 +939,7 @@ static void c_close(upd_store *st)
     if (!st)
         return;
     cache_store *c = cs(st);
+    upd__devsync_stop(c->sync); /* it reads the inner store */
     c->inner->ops->close(c->inner);
     upd__devmem_free(c->mem);
     pthread_mutex_destroy(&c->mu);

@@ -152,6 +152,17 @@ static const char *const MIGRATIONS[] = {
     /* 17: the events of one kind across devices, newest first (the audit view):
      * Q_EV_LIST_KIND and Q_EV_TAIL_KIND read their rows from here */
     "CREATE INDEX events_kind ON events(kind, id);",
+    /* 18: which transaction last wrote each device row, and which server: every server
+     * reads the rows the others wrote since its last look, once a second (devsync.c,
+     * store op device_changes). Every statement that writes a row sets both (CHANGED);
+     * the defaults cover the inserts of other writers (db migrate). IF NOT EXISTS: a
+     * test sets the version back to an earlier one and the server migrates again */
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS changed_xid xid8 NOT NULL DEFAULT '0';"
+    "ALTER TABLE devices ALTER COLUMN changed_xid SET DEFAULT pg_current_xact_id();"
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS changed_by BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE devices ALTER COLUMN changed_by SET DEFAULT "
+    "COALESCE(NULLIF(current_setting('updraft.server', true), ''), '0')::bigint;"
+    "CREATE INDEX IF NOT EXISTS devices_changed ON devices(changed_xid);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -181,6 +192,12 @@ static const char *const PG_MIGRATIONS[] = {
 #define NOTIFY_CHANNEL UPD_PG_NOTIFY_CHANNEL
 
 /* ---- statements ---------------------------------------------------------------------- */
+
+/* Set by every statement that writes a device row (migration 18): the writing transaction
+ * and this server (the session's updraft.server, set on each connection: pg_store.sid). */
+#define CHANGED                                                                                    \
+    ", changed_xid=pg_current_xact_id(), changed_by=COALESCE(NULLIF(current_setting("              \
+    "'updraft.server', true), ''), '0')::bigint"
 
 #define REL_COLS                                                                                   \
     "r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, r.filename, r.notes, r.md5, " \
@@ -295,6 +312,8 @@ enum q {
     Q_SES_TOUCH,
     Q_SES_DEL,
     Q_SES_DEL_TOKEN,
+    Q_XMIN,
+    Q_DEV_CHANGED,
     /* the writer thread's batches: one row per element of the arrays (pgarray.h) */
     Q_B_DEV_LOCK,
     Q_B_REL_GET,
@@ -362,22 +381,23 @@ static const char *const SQL[Q__COUNT] = {
                        "WHERE running_release>0 GROUP BY running_release",
     [Q_REL_USERS] = "SELECT (SELECT count(*) FROM channels WHERE release_id=$1), "
                     "(SELECT count(*) FROM devices WHERE pin_release=$1)",
-    [Q_REL_FORGET] = "UPDATE devices SET "
-                     "offered_release=CASE WHEN offered_release=$1 THEN NULL ELSE offered_release "
-                     "END, running_release=CASE WHEN running_release=$1 THEN NULL ELSE "
-                     "running_release END, hold_release=CASE WHEN hold_release=$1 THEN NULL ELSE "
-                     "hold_release END, hold_failures=CASE WHEN hold_release=$1 THEN 0 ELSE "
-                     "hold_failures END WHERE offered_release=$1 OR running_release=$1 OR "
-                     "hold_release=$1",
+    [Q_REL_FORGET] =
+        "UPDATE devices SET "
+        "offered_release=CASE WHEN offered_release=$1 THEN NULL ELSE offered_release "
+        "END, running_release=CASE WHEN running_release=$1 THEN NULL ELSE "
+        "running_release END, hold_release=CASE WHEN hold_release=$1 THEN NULL ELSE "
+        "hold_release END, hold_failures=CASE WHEN hold_release=$1 THEN 0 ELSE "
+        "hold_failures END" CHANGED " WHERE offered_release=$1 OR running_release=$1 OR "
+        "hold_release=$1",
     [Q_REL_DELETE] = "DELETE FROM release_hashes WHERE release_id=$1",
     [Q_REL_DELETE_GZ] = "DELETE FROM release_gzip WHERE release_id=$1",
     [Q_REL_DELETE_ROW] = "DELETE FROM releases WHERE id=$1",
     [Q_DEV_ENSURE] = "INSERT INTO devices(mac) VALUES($1) ON CONFLICT DO NOTHING",
-    [Q_DEV_PIN] = "UPDATE devices SET pin_release=$2 WHERE mac=$1",
-    [Q_DEV_CHANNEL] = "UPDATE devices SET channel=$2 WHERE mac=$1",
-    [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=$1",
-    [Q_DEV_HOLD] = "UPDATE devices SET hold_release=$2, hold_failures=$3, hold_until_ms=$4 "
-                   "WHERE mac=$1",
+    [Q_DEV_PIN] = "UPDATE devices SET pin_release=$2" CHANGED " WHERE mac=$1",
+    [Q_DEV_CHANNEL] = "UPDATE devices SET channel=$2" CHANGED " WHERE mac=$1",
+    [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0" CHANGED " WHERE mac=$1",
+    [Q_DEV_HOLD] = "UPDATE devices SET hold_release=$2, hold_failures=$3, hold_until_ms=$4" CHANGED
+                   " WHERE mac=$1",
     /* only the server that holds the lock for the statement's transaction deletes */
     [Q_EV_PRUNE] = "WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(" PRUNE_LOCK
                    ") AS ok) DELETE FROM events WHERE id IN (SELECT e.id FROM events e, l "
@@ -430,7 +450,7 @@ static const char *const SQL[Q__COUNT] = {
                   "ON CONFLICT(name) DO UPDATE SET pubkey=excluded.pubkey, key_id=excluded.key_id",
     [Q_KEY_DEL] = "DELETE FROM channel_keys WHERE name=$1",
     /* only when the tags are still those the caller read ($3) */
-    [Q_DEV_TAGS] = "UPDATE devices SET tags=$2 WHERE mac=$1 AND tags=$3",
+    [Q_DEV_TAGS] = "UPDATE devices SET tags=$2" CHANGED " WHERE mac=$1 AND tags=$3",
     [Q_EV_ADD] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail, actor, source) "
                  "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
     [Q_TOK_INSERT] = "INSERT INTO api_tokens(name, role, channels, key_id, hash, created_ms, "
@@ -464,6 +484,12 @@ static const char *const SQL[Q__COUNT] = {
     /* the states recorded since a time (rollout_devices_at, PG_MIGRATIONS 2) */
     [Q_RO_DEVICES_SINCE] = "SELECT mac, state, at_ms FROM rollout_devices WHERE rollout_id=$1 "
                            "AND at_ms>=$2",
+    /* the oldest transaction still running (all below it are over): store op
+     * device_changes' mark */
+    [Q_XMIN] = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text",
+    /* the devices other servers wrote in or after transaction $1 (devices_changed) */
+    [Q_DEV_CHANGED] = "SELECT mac FROM devices WHERE changed_xid>=$1::text::xid8 AND "
+                      "changed_by<>$2",
     [Q_BLOB_NEW] = "INSERT INTO blobs(sha256, size, chunks, created_ms) VALUES($1,$2,$3,$4) "
                    "ON CONFLICT DO NOTHING RETURNING sha256",
     [Q_BLOB_CHUNK_PUT] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1,$2,$3::bytea)",
@@ -512,35 +538,43 @@ static const char *const SQL[Q__COUNT] = {
         "d.first_seen_ms END, last_seen_ms=GREATEST(d.last_seen_ms, excluded.last_seen_ms), "
         "last_result=COALESCE(excluded.last_result, d.last_result), "
         "last_event_ms=CASE WHEN excluded.last_result IS NULL THEN d.last_event_ms ELSE "
-        "excluded.last_event_ms END",
+        "excluded.last_event_ms END" CHANGED,
     /* a check-in the row holds the facts of: its times and result */
-    [Q_B_DEV_SEEN] = "UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), "
-                     "last_result=CASE WHEN v.ev IS NULL THEN d.last_result ELSE v.detail END, "
-                     "last_event_ms=COALESCE(v.ev, d.last_event_ms) FROM unnest($1::text[],"
-                     "$2::bigint[],$3::text[],$4::bigint[]) AS v(mac, at, detail, ev) "
-                     "WHERE d.mac=v.mac",
-    [Q_B_DEV_UPDATED] = "UPDATE devices d SET offered_release=NULL, offered_ms=NULL, "
-                        "offer_downloads=0, running_release=v.rel FROM unnest($1::text[],"
-                        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
-    [Q_B_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=ANY($1::text[])",
-    [Q_B_DEV_DOWNLOADED] = "UPDATE devices d SET offer_downloads=d.offer_downloads+1 FROM "
-                           "unnest($1::text[],$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac "
-                           "AND d.offered_release=v.rel",
-    [Q_B_DEV_HOLD] = "UPDATE devices d SET hold_release=v.rel, hold_failures=v.n, "
-                     "hold_until_ms=v.until FROM unnest($1::text[],$2::bigint[],$3::bigint[],"
-                     "$4::bigint[]) AS v(mac, rel, n, until) WHERE d.mac=v.mac",
+    [Q_B_DEV_SEEN] =
+        "UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), "
+        "last_result=CASE WHEN v.ev IS NULL THEN d.last_result ELSE v.detail END, "
+        "last_event_ms=COALESCE(v.ev, d.last_event_ms)" CHANGED " FROM unnest($1::text[],"
+        "$2::bigint[],$3::text[],$4::bigint[]) AS v(mac, at, detail, ev) "
+        "WHERE d.mac=v.mac",
+    [Q_B_DEV_UPDATED] =
+        "UPDATE devices d SET offered_release=NULL, offered_ms=NULL, "
+        "offer_downloads=0, running_release=v.rel" CHANGED " FROM unnest($1::text[],"
+        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
+    [Q_B_DEV_FAILED_RESET] =
+        "UPDATE devices SET offer_downloads=0" CHANGED " WHERE mac=ANY($1::text[])",
+    [Q_B_DEV_DOWNLOADED] =
+        "UPDATE devices d SET offer_downloads=d.offer_downloads+1" CHANGED " FROM "
+        "unnest($1::text[],$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac "
+        "AND d.offered_release=v.rel",
+    [Q_B_DEV_HOLD] =
+        "UPDATE devices d SET hold_release=v.rel, hold_failures=v.n, "
+        "hold_until_ms=v.until" CHANGED " FROM unnest($1::text[],$2::bigint[],$3::bigint[],"
+        "$4::bigint[]) AS v(mac, rel, n, until) WHERE d.mac=v.mac",
     [Q_B_RO_DEV_PUT] = "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) SELECT * FROM "
                        "unnest($1::bigint[],$2::text[],$3::text[],$4::bigint[]) ON "
                        "CONFLICT(rollout_id, mac) DO UPDATE SET state=excluded.state, "
                        "at_ms=excluded.at_ms",
-    [Q_B_DEV_REPORT] = "UPDATE devices d SET last_report=v.report FROM unnest($1::text[],"
-                       "$2::text[]) AS v(mac, report) WHERE d.mac=v.mac",
-    [Q_B_DEV_OFFER] = "UPDATE devices d SET offered_release=v.rel, offered_ms=v.at, "
-                      "offer_downloads=0, pre_md5=v.md5, pre_sha256=v.sha, pre_version=v.ver "
-                      "FROM unnest($1::text[],$2::bigint[],$3::bigint[],$4::text[],$5::text[],"
-                      "$6::text[]) AS v(mac, rel, at, md5, sha, ver) WHERE d.mac=v.mac",
-    [Q_B_DEV_RUNNING] = "UPDATE devices d SET running_release=v.rel FROM unnest($1::text[],"
-                        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
+    [Q_B_DEV_REPORT] =
+        "UPDATE devices d SET last_report=v.report" CHANGED " FROM unnest($1::text[],"
+        "$2::text[]) AS v(mac, report) WHERE d.mac=v.mac",
+    [Q_B_DEV_OFFER] =
+        "UPDATE devices d SET offered_release=v.rel, offered_ms=v.at, "
+        "offer_downloads=0, pre_md5=v.md5, pre_sha256=v.sha, pre_version=v.ver" CHANGED
+        " FROM unnest($1::text[],$2::bigint[],$3::bigint[],$4::text[],$5::text[],"
+        "$6::text[]) AS v(mac, rel, at, md5, sha, ver) WHERE d.mac=v.mac",
+    [Q_B_DEV_RUNNING] =
+        "UPDATE devices d SET running_release=v.rel" CHANGED " FROM unnest($1::text[],"
+        "$2::bigint[]) AS v(mac, rel) WHERE d.mac=v.mac",
     /* ids in the arrays' order (unnest yields its rows in order) */
     [Q_B_EV_INSERT] = "INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail) SELECT * "
                       "FROM unnest($1::bigint[],$2::text[],$3::text[],$4::bigint[],$5::bigint[],"
@@ -567,6 +601,10 @@ typedef struct pg_store {
     char url[1024];
     char id[96];      /* this server among those on the database: host, pid, start time */
     char notify[160]; /* "NOTIFY updraft_changed, '<id>'" */
+    /* "SET ...": each connection's session settings, among them updraft.server, the
+     * number that names this server in the rows it writes (devices.changed_by) */
+    char setup[160];
+    int64_t sid;
     /* the watch thread (store.h watch) */
     pthread_t watcher;
     int watching;
@@ -676,7 +714,7 @@ static void conn_check(pg_store *s, conn *c)
     memset(c->prepared, 0, sizeof c->prepared);
     c->epoch = epoch;
     if (PQstatus(c->pg) == CONNECTION_OK) {
-        PQclear(PQexec(c->pg, "SET client_min_messages=warning"));
+        PQclear(PQexec(c->pg, s->setup));
         mark_up(s);
     } else {
         atomic_store(&s->next_probe, mono_ms() + PROBE_EVERY_MS);
@@ -3075,6 +3113,45 @@ static int p_rollout_devices_since(upd_store *base, int64_t id, int64_t since_ms
     return rollout_devices(base, Q_RO_DEVICES_SINCE, id, since_ms, cb, ctx);
 }
 
+/* The devices other servers wrote since *mark (store.h device_changes). The mark is a
+ * transaction id: the oldest one running when the last call began. A transaction commits
+ * after others that began later, so "rows written after the newest one seen" would miss
+ * rows whose transaction was still open then; every transaction at or above the mark was
+ * running or not begun at the last call, so reading the rows written by it and later
+ * misses none. It re-reads the rows of the transactions that were over (a second's
+ * worth, and those of any transaction running long: a writer's batch, an admin's
+ * transaction), never an unbounded past. The mark is taken before the rows are read:
+ * a transaction that ends in between is read now and again next time. */
+static int p_device_changes(upd_store *base, uint64_t *mark, void (*cb)(void *ctx, const char *mac),
+                            void *ctx)
+{
+    pg_store *s = (pg_store *)base;
+    conn *c = acquire(s);
+    int rc;
+    args a;
+    args_init(&a);
+    PGresult *r = run(c, Q_XMIN, &a, &rc);
+    unsigned long long xmin = 0;
+    if (r && (PQntuples(r) != 1 || sscanf(PQgetvalue(r, 0, 0), "%llu", &xmin) != 1 || !xmin))
+        rc = UPD_STORE_EFAIL;
+    PQclear(r);
+    if (rc == 0 && *mark) {
+        char v[24];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)*mark);
+        args_init(&a);
+        arg_text(&a, v);
+        arg_int(&a, s->sid);
+        r = run(c, Q_DEV_CHANGED, &a, &rc);
+        for (int i = 0; r && rc == 0 && i < PQntuples(r); i++)
+            cb(ctx, PQgetvalue(r, i, 0));
+        PQclear(r);
+    }
+    if (rc == 0)
+        *mark = xmin;
+    release_conn(s, c);
+    return rc;
+}
+
 /* ---- blobs ------------------------------------------------------------------------------ */
 
 /* Read exactly n bytes at offset off of fd. */
@@ -3417,6 +3494,7 @@ static const upd_store_ops PG_OPS = {
     .leads = p_leads,
     .interrupt = p_interrupt,
     .rollout_devices_since = p_rollout_devices_since,
+    .device_changes = p_device_changes,
 };
 
 /* The applied migrations of part ("store": MIGRATIONS, "pg": PG_MIGRATIONS), 0 none,
@@ -3535,6 +3613,12 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     snprintf(s->id, sizeof s->id, "%s-%d-%lld%09ld", host, (int)getpid(), (long long)ts.tv_sec,
              ts.tv_nsec);
     snprintf(s->notify, sizeof s->notify, "NOTIFY " NOTIFY_CHANNEL ", '%s'", s->id);
+    uint64_t h = 14695981039346656037u; /* FNV-1a of the id: positive, never 0 */
+    for (const char *p = s->id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    s->sid = (int64_t)(h >> 1) | 1;
+    snprintf(s->setup, sizeof s->setup,
+             "SET client_min_messages=warning; SET updraft.server='%lld'", (long long)s->sid);
     atomic_init(&s->stop, 0);
     atomic_init(&s->down_since, 0);
     atomic_init(&s->next_probe, 0);
@@ -3559,7 +3643,7 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
             p_close(&s->base);
             return NULL;
         }
-        PQclear(PQexec(c->pg, "SET client_min_messages=warning"));
+        PQclear(PQexec(c->pg, s->setup));
         if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
             snprintf(err, errlen, "cannot use UTF-8 with the database %s", shown);
             p_close(&s->base);

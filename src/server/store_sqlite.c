@@ -146,6 +146,9 @@ static const char *const MIGRATIONS[] = {
      * tail read their rows from here instead of walking back through every event (the
      * rowid, the event's id, is the index's last column) */
     "CREATE INDEX events_kind ON events(kind);",
+    /* 18: PostgreSQL's record of which transaction and server last wrote each device row
+     * (devsync.c): nothing here, one server writes the file (its data directory's lock) */
+    "SELECT 1;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 

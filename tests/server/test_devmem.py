@@ -6,7 +6,7 @@ batches and dropped by admin writes; against the real `updraft serve`.
 - admin: every admin write to a device (channel, pin, unpin, tags that a rollout's target
   reads, retry of a held release, delete) is honoured by the device's very next check,
   made at once after the API call answered, while the device is held in memory (on
-  PostgreSQL, where the memory is off, through the read cache: the same answers).
+  SQLite and on PostgreSQL: test_devsync.py has two servers).
 - bound: `--device-memory N` holds at most N devices; the others are read from the
   database at each check and answered the same (a pinned one gets its pin); the memory
   per device is measured (updraft_device_memory_bytes over 2,000 devices); 0 turns it
@@ -80,7 +80,6 @@ def routine(srv, mac, image, version, want, what, checks=2):
 def t_admin():
     srv = Server(extra=["--failure-backoff", "none"])
     try:
-        pg = bool(srv.db)
         r1 = srv.upload(R1, "2.0.0", "stable").json
         r2 = srv.upload(R2, "3.0.0", "beta").json
         r3 = srv.upload(R3, "4.0.0").json
@@ -89,8 +88,7 @@ def t_admin():
         routine(srv, dev, md5(R1), "2.0.0", None, "runs the channel's release")
         before = from_memory(srv)
         check_in(srv, dev, md5(R1), "2.0.0", None, "once more")
-        if not pg:
-            eq(from_memory(srv), before + 1, "that check read the device's row from memory")
+        eq(from_memory(srv), before + 1, "that check read the device's row from memory")
 
         # its channel
         eq(srv.api("PUT", "/api/v1/devices/%s/channel" % dev, {"channel": "beta"}).status, 200,
@@ -163,12 +161,9 @@ def t_admin():
         settle(srv, gone, 1)
         d = srv.api("GET", "/api/v1/devices/" + gone).json or {}
         eq(d.get("pinned_release"), None, "a new row, without the pin: %r" % d)
-        if not pg:
-            m = metrics(srv)
-            check(m.get("updraft_device_memory_devices", 0) >= 2,
-                  "the devices are held in memory: %r" % m)
-        else:
-            eq(metrics(srv), {}, "PostgreSQL: no device memory (the read cache serves)")
+        m = metrics(srv)
+        check(m.get("updraft_device_memory_devices", 0) >= 2,
+              "the devices are held in memory: %r" % m)
     finally:
         srv.stop()
     check("device-memory-mismatch" not in srv.stderr, "the memory followed the database")
@@ -183,7 +178,6 @@ def t_bound():
 
     srv = Server(extra=["--device-memory", "5"])
     try:
-        pg = bool(srv.db)
         r1 = srv.upload(R1, "2.0.0", "stable").json
         r2 = srv.upload(R2, "3.0.0").json
         macs = ["5C:CF:7F:B0:00:%02X" % i for i in range(12)]
@@ -197,15 +191,12 @@ def t_bound():
                 eq(srv.api("POST", "/api/v1/devices/%s/pin" % pinned, {"release": r2["id"]})
                    .status, 200, "pin the last device")
         m = metrics(srv)
-        if pg:
-            eq(m, {}, "PostgreSQL: no device memory")
-        else:
-            eq(m.get("updraft_device_memory_max_devices"), 5, "the bound")
-            eq(m.get("updraft_device_memory_devices"), 5, "at most 5 devices held: %r" % m)
-            check(m.get("updraft_device_memory_full_total", 0) >= 7,
-                  "the others were not kept: %r" % m)
-            check(m.get('updraft_device_memory_checks_total{from="database"}', 0) >= 14,
-                  "the devices beyond the bound read the database: %r" % m)
+        eq(m.get("updraft_device_memory_max_devices"), 5, "the bound")
+        eq(m.get("updraft_device_memory_devices"), 5, "at most 5 devices held: %r" % m)
+        check(m.get("updraft_device_memory_full_total", 0) >= 7,
+              "the others were not kept: %r" % m)
+        check(m.get('updraft_device_memory_checks_total{from="database"}', 0) >= 14,
+              "the devices beyond the bound read the database: %r" % m)
         check(r1 is not None, "release 1")
     finally:
         srv.stop()
@@ -213,24 +204,22 @@ def t_bound():
     # memory per device, measured over 2,000 devices
     srv = Server()
     try:
-        pg = bool(srv.db)
         srv.upload(R1, "2.0.0", "stable")
         n = 2000
         for i in range(n):
             check_in(srv, "5C:CF:7F:C0:%02X:%02X" % (i >> 8, i & 255), md5(R1), "2.0.0", None,
                      "fleet device %d" % i)
-        if not pg:
-            m = {}
-            for _ in range(100):
-                m = metrics(srv)
-                if m.get("updraft_device_memory_devices") == n:
-                    break
-                time.sleep(0.05)
-            eq(m.get("updraft_device_memory_devices"), n, "every device held")
-            per = m.get("updraft_device_memory_bytes", 0) / n
-            print("device memory: %d bytes for %d devices: %.0f bytes a device" % (
-                m.get("updraft_device_memory_bytes", 0), n, per))
-            check(0 < per <= 256, "at most 256 bytes a device: %.0f" % per)
+        m = {}
+        for _ in range(100):
+            m = metrics(srv)
+            if m.get("updraft_device_memory_devices") == n:
+                break
+            time.sleep(0.05)
+        eq(m.get("updraft_device_memory_devices"), n, "every device held")
+        per = m.get("updraft_device_memory_bytes", 0) / n
+        print("device memory: %d bytes for %d devices: %.0f bytes a device" % (
+            m.get("updraft_device_memory_bytes", 0), n, per))
+        check(0 < per <= 256, "at most 256 bytes a device: %.0f" % per)
     finally:
         srv.stop()
 
