@@ -17,6 +17,10 @@
 # one after the other by a device on an older version (run.sh section 2's request), to
 #
 #   updraft-dl        GET /update: the policy's offer, then the release's blob (sendfile)
+#   updraft-dl-fleet  the same as updraft-dl from DL_N devices (a MAC each), each downloading
+#                     once: a fleet's first download of a release (updraft-dl's one device
+#                     downloads again and again and never installs, so each of its check-ins
+#                     also records that the last download failed)
 #   updraft-rel-dl    GET /releases/<id>/firmware.bin: the blob without a decision
 #   nginx-dl          the same file, static, sendfile on, tcp_nopush on, one process
 #
@@ -38,7 +42,7 @@
 # Usage: bench/server/instr.sh    (about 4 minutes)
 # Settings (environment): N=2000 WARM=200 DEVICES=10000 DL_N=500 SKIP_BUILD=1 (use build/release as it is)
 #   SERVERS="updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx" (a subset while iterating; the ratios need nginx)
-#   DL_SERVERS="updraft-dl updraft-rel-dl nginx-dl" (the same for the downloads; '' leaves them out)
+#   DL_SERVERS="updraft-dl updraft-dl-fleet updraft-rel-dl nginx-dl" (the same for the downloads; '' leaves them out)
 #   OUT=bench/results/instr.md ('' : do not write) UPDRAFT=... MKIMAGE=... KEEP_WORK=1
 # Needs: valgrind (callgrind_control), strace, nginx, curl, cc.
 # Exits 0 whatever the numbers (non-zero only when it could not set a server up).
@@ -101,7 +105,7 @@ master_process off;" "
     device_request /update "127.0.0.1:$PORT" 2.0.0 "$BIG_MD5" "$BIG_SIZE" >"$WORK/check-$name.req"
     local id
     case $name in
-    updraft | updraft-fleet | updraft-dl | updraft-rel-dl)
+    updraft | updraft-fleet | updraft-dl | updraft-dl-fleet | updraft-rel-dl)
         id=$(upload_release "$PORT" "$WORK/fw.bin" 2.0.0 stable)
         [ -n "$id" ] || die "release upload failed: $(tail -5 "$WORK/$name.log")"
         ;;
@@ -111,7 +115,7 @@ master_process off;" "
         ;;
     esac
     case $name in
-    updraft-dl) download_request /update "127.0.0.1:$PORT" >"$WORK/check-$name.req" ;;
+    updraft-dl | updraft-dl-fleet) download_request /update "127.0.0.1:$PORT" >"$WORK/check-$name.req" ;;
     updraft-rel-dl) download_request "/releases/$id/firmware.bin" "127.0.0.1:$PORT" >"$WORK/check-$name.req" ;;
     nginx-dl) download_request /firmware.bin "127.0.0.1:$PORT" >"$WORK/check-$name.req" ;;
     esac
@@ -147,12 +151,12 @@ cpu_ns() {
 }
 
 declare -A IR SYS SYS_TOP OBJ TOP WTOP ANS CPU
-# measure NAME COUNT WARM STATUS DEVICES: instructions (callgrind) and system calls (strace)
-# per request over COUNT requests of NAME after WARM unmeasured ones, each answered STATUS;
-# for a download (STATUS 200) also the CPU time per request without either (CPU[NAME]:
-# "ALL REQUEST" microseconds)
+# measure NAME COUNT WARM STATUS DEVICES [WARM_DEVICES]: instructions (callgrind) and system
+# calls (strace) per request over COUNT requests of NAME after WARM unmeasured ones (from
+# WARM_DEVICES devices, default DEVICES), each answered STATUS; for a download (STATUS 200)
+# also the CPU time per request without either (CPU[NAME]: "ALL REQUEST" microseconds)
 measure() {
-    local name=$1 count=$2 warm=$3 status=$4 devs=$5 what=check
+    local name=$1 count=$2 warm=$3 status=$4 devs=$5 wdevs=${6:-$5} what=check
     [ "$status" = 200 ] && what=download
     # ---- instructions (callgrind) ----
     start_server "$name" 1
@@ -161,7 +165,7 @@ measure() {
     else
         ANS[$name]=$(answer "$PORT" "$WORK/check-$name.req")
     fi
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" "$status" "$devs" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" "$status" "$wdevs" >/dev/null ||
         die "$name: the warm-up ${what}s did not all get a $status (${ANS[$name]})"
     callgrind_control -z "$PID" >/dev/null 2>&1 || die "callgrind_control -z $PID failed"
     rm -f "$WORK/cg-$name.$PID".*
@@ -186,7 +190,7 @@ measure() {
 
     # ---- CPU time (downloads), then system calls (strace -c -f), the server running normally ----
     start_server "$name" 0
-    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" "$status" "$devs" >/dev/null ||
+    "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$warm" "$status" "$wdevs" >/dev/null ||
         die "$name: the warm-up ${what}s did not all get a $status"
     if [ "$status" = 200 ]; then
         local a b
@@ -217,15 +221,20 @@ measure() {
 }
 
 SERVERS=${SERVERS-updraft updraft-rollout updraft-fleet updraft-rollout-fleet nginx}
-DL_SERVERS=${DL_SERVERS-updraft-dl updraft-rel-dl nginx-dl}
+DL_SERVERS=${DL_SERVERS-updraft-dl updraft-dl-fleet updraft-rel-dl nginx-dl}
 for name in $SERVERS; do
     case $name in
     *-fleet) measure "$name" "$N" "$DEVICES" 304 "$DEVICES" ;;
     *) measure "$name" "$N" "$WARM" 304 1 ;;
     esac
 done
+# the fleet's devices each download once in every measured run: a run's DL_N devices are new
+# to the server started for it (the warm-up comes from the one device of updraft-dl)
 for name in $DL_SERVERS; do
-    measure "$name" "$DL_N" 20 200 1
+    case $name in
+    *-fleet) measure "$name" "$DL_N" 20 200 "$DL_N" 1 ;;
+    *) measure "$name" "$DL_N" 20 200 1 ;;
+    esac
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0 || a == "") print "n/a"; else printf "%.2f", a / b}'; }
@@ -292,7 +301,10 @@ DL_REPORT=$(
     echo "$DL_N downloads of the $BIG_SIZE-byte release one after the other (seqcheck.c, each"
     echo "answer read to its end and its status checked), each a new connection, by a device"
     echo "on an older version (run.sh section 2's request), after 20 unmeasured ones."
-    echo "updraft-dl: \`GET /update\` (the policy's offer, then the blob); updraft-rel-dl:"
+    echo "updraft-dl: \`GET /update\` (the policy's offer, then the blob), one device that"
+    echo "downloads again and again and never installs (each of its check-ins also records"
+    echo "that the last download failed); updraft-dl-fleet: the same from $DL_N devices that"
+    echo "download once each, new to the server; updraft-rel-dl:"
     echo "\`GET /releases/<id>/firmware.bin\`; nginx-dl: the same file, static, \`sendfile on\`,"
     echo "\`tcp_nopush on\`, one process. Instructions and system calls as for the checks"
     echo "(user space under callgrind; strace -c -f in a separate run). CPU: the server's time"
