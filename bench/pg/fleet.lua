@@ -6,7 +6,8 @@
 -- headers); each request carries instead the MAC of device FIRST + i (i = 0 .. COUNT-1,
 -- 5C:CF:7F + the number in 3 bytes, as `updraft sim` numbers its devices), each wrk
 -- thread starting at another point of the cycle. With more devices than the server's
--- read cache holds (1024 device rows), checks read device rows from the database.
+-- read cache holds (1024 device rows), checks read device rows from the device memory
+-- (once their first check is written) or, without it, from the database.
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 local wrklib = dofile(here .. "../server/wrklib.lua")
 local raw, first, count, i

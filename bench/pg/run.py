@@ -12,8 +12,9 @@ Unix socket only), loopback only. Writes bench/results/pg.md.
               half the threads and connections (a load balancer's share)
    Two device mixes: "one" (bench/server's: one device again and again, its row always in
    the server's read cache) and "fleet" (FLEET_MACS devices in turn, bench/pg/fleet.lua:
-   more than the read cache holds, so checks read device rows from the database; with
-   two servers each server has half of the devices). Configurations take turns within
+   more than the read cache holds; the device memory holds them, on both backends, once
+   each device's first check is written: the warm-up run; with two servers each server
+   has half of the devices). Configurations take turns within
    each of ROUNDS rounds; tables give the median. During each run the CPU time of every
    process (utime+stime from /proc/PID/stat: the servers, every PostgreSQL process, wrk)
    and of the whole machine (/proc/stat) is measured, so what limits the rate is shown.

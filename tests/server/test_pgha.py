@@ -134,6 +134,13 @@ def t_outage():
         check(held and held >= 80, "metric: the records are held (%r)" % held)
         check(metric(a, "updraft_cache_stale_answers_total") > 0, "metric: stale answers")
         eq(metric(a, "updraft_dropped_records_total"), 0, "nothing dropped")
+        # the device memory's sync cannot read other servers' writes: checks do not trust
+        # the memory as fresh (they read the database, and answer from memory when it fails)
+        check((metric(a, 'updraft_device_sync_reads_total{result="failed"}') or 0) > 0,
+              "metric: the sync's reads failed")
+        check((metric(a, "updraft_device_sync_age_seconds") or 0) > 1,
+              "metric: the sync is older than a second: %r" %
+              metric(a, "updraft_device_sync_age_seconds"))
         down_for = time.time() - t_down
 
         cl.start_db()
