@@ -2043,23 +2043,28 @@ static int write_rollout_state(conn *c, const char *mac, int64_t at_ms, const up
 /* The release id as apply_checkin judges a check-in against it, read once per batch: a batch
  * is one write transaction (BEGIN IMMEDIATE), so no release changes under it, and the
  * check-ins after offers name the same few releases (reading one, its hash list gathered,
- * was an eighth of the writer's instructions per /update download). NULL: no such release,
- * or out of memory (as get_release failing). */
+ * was an eighth of the writer's instructions per /update download). *out: the row, or NULL
+ * when it cannot be read (no such release: as get_release failing). -1 when out of memory. */
 #define BREL_MAX 4
 
-static const upd_release_row *batch_release(conn *c, int64_t id)
+static int batch_release(conn *c, int64_t id, const upd_release_row **out)
 {
+    *out = NULL;
     for (int i = 0; i < c->nbrel; i++)
-        if (c->brel[i].id == id)
-            return &c->brel[i];
+        if (c->brel[i].id == id) {
+            *out = &c->brel[i];
+            return 0;
+        }
     if (!c->brel && !(c->brel = malloc(BREL_MAX * sizeof *c->brel)))
-        return NULL;
+        return -1;
     int slot = c->nbrel < BREL_MAX ? c->nbrel : BREL_MAX - 1; /* full: the last one goes */
+    /* get_release writes the slot only when it found the release */
     if (get_release(c, id, &c->brel[slot]) != 0)
-        return NULL; /* the slot is not counted: its row is not a release's */
+        return 0;
     if (slot == c->nbrel)
         c->nbrel++;
-    return &c->brel[slot];
+    *out = &c->brel[slot];
+    return 0;
 }
 
 static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
@@ -2069,8 +2074,9 @@ static int apply_checkin(conn *c, const upd_record *rec, const upd_rules *rules)
     const upd_device_row *old = &oldst.row;
     int have_old = read_device_row(c, d->mac, &oldst.row, &oldst) == 0;
     const upd_release_row *offered = NULL;
-    if (have_old && old->offered_release > 0)
-        offered = batch_release(c, old->offered_release);
+    if (have_old && old->offered_release > 0 &&
+        batch_release(c, old->offered_release, &offered) != 0)
+        return UPD_STORE_EFAIL;
     upd_plan *p = malloc(sizeof *p);
     if (!p)
         return UPD_STORE_EFAIL;
