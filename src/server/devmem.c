@@ -16,6 +16,9 @@
 
 enum { S_FAMILY, S_VERSION, S_CHANNEL, S_URL_CHANNEL, S_TOOL, S_TAGS, NSTR };
 
+#define MARK_BITS 12
+#define MARKS     (1u << MARK_BITS)
+
 struct upd_devmem_rec {
     uint64_t key;
     int64_t last_seen_ms, pin_release, offered_release, running_release;
@@ -23,6 +26,7 @@ struct upd_devmem_rec {
     uint8_t md5[16], sha256[32];
     uint8_t has_md5, has_sha256;
     uint8_t len[NSTR]; /* every string fits: the longest (version, tags) is 255 bytes */
+    uint32_t mark;     /* its group's mark when its row was read (upd__devmem_note) */
     char str[];
 };
 
@@ -39,9 +43,16 @@ struct upd_devmem {
     uint64_t epoch;
     uint64_t rec_bytes;
     uint64_t hits, misses, full;
+    uint32_t marks[MARKS]; /* per group of devices: bumped by upd__devmem_forget */
 };
 
 #define MIN_CAP 1024
+
+/* The group of a device's key (the marks of upd__devmem_forget). */
+static unsigned group(uint64_t key)
+{
+    return (unsigned)((key * 0x9E3779B97F4A7C15u) >> (64 - MARK_BITS));
+}
 
 static int hexval(char c)
 {
@@ -130,6 +141,7 @@ upd_devmem_rec *upd__devmem_make(const upd_device_row *row)
     if (!r)
         return NULL;
     r->key = key;
+    r->mark = 0; /* no forget yet: upd__devmem_note */
     r->last_seen_ms = row->last_seen_ms;
     r->pin_release = row->pin_release;
     r->offered_release = row->offered_release;
@@ -324,13 +336,28 @@ uint64_t upd__devmem_epoch(upd_devmem *m)
     return e;
 }
 
-void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch)
+uint32_t upd__devmem_mark(upd_devmem *m, const char *mac)
+{
+    pthread_mutex_lock(&m->mu);
+    uint32_t v = m->marks[group(mac_key(mac))];
+    pthread_mutex_unlock(&m->mu);
+    return v;
+}
+
+void upd__devmem_note(upd_devmem *m, upd_devmem_rec *r)
+{
+    pthread_mutex_lock(&m->mu);
+    r->mark = m->marks[group(r->key)];
+    pthread_mutex_unlock(&m->mu);
+}
+
+void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, uint32_t mark)
 {
     upd_devmem_rec *r = upd__devmem_make(row);
     if (!r)
         return;
     pthread_mutex_lock(&m->mu);
-    if (m->epoch == epoch && !m->tab[find(m, r->key)].key) {
+    if (m->epoch == epoch && m->marks[group(r->key)] == mark && !m->tab[find(m, r->key)].key) {
         insert(m, r);
         r = NULL;
     }
@@ -345,7 +372,7 @@ void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n, uint64_t ep
     for (size_t i = 0; i < n; i++) {
         if (!recs[i])
             continue;
-        if (stale) {
+        if (stale || m->marks[group(recs[i]->key)] != recs[i]->mark) {
             erase(m, recs[i]->key);
             free(recs[i]);
         } else
@@ -362,6 +389,17 @@ void upd__devmem_drop(upd_devmem *m, const char *mac)
     m->epoch++;
     if (key)
         erase(m, key);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void upd__devmem_forget(upd_devmem *m, const char *mac)
+{
+    uint64_t key = mac_key(mac);
+    if (!key)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->marks[group(key)]++;
+    erase(m, key);
     pthread_mutex_unlock(&m->mu);
 }
 

@@ -40,9 +40,14 @@ int upd__devmem_get(upd_devmem *m, const char *mac, upd_device_row *out);
  * drop may be older than the write that caused it. */
 uint64_t upd__devmem_epoch(upd_devmem *m);
 
-/* Keep row, read from the store when the epoch was epoch, unless a drop came since or the
- * table holds the device already (a batch's newer row). */
-void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch);
+/* The mark of device mac's group of devices, bumped by upd__devmem_forget: a row read
+ * from the store before it may be older than the write another server made. */
+uint32_t upd__devmem_mark(upd_devmem *m, const char *mac);
+
+/* Keep row, read from the store when the epoch was epoch and its group's mark was mark
+ * (upd__devmem_mark), unless a drop (or a forget of its group) came since or the table
+ * holds the device already (a batch's newer row). */
+void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, uint32_t mark);
 
 /* A record ready to be put (upd__devmem_put); NULL when row cannot be held (a MAC or a
  * hash not in the store's canonical form, or out of memory): then drop the device. */
@@ -50,13 +55,24 @@ typedef struct upd_devmem_rec upd_devmem_rec;
 upd_devmem_rec *upd__devmem_make(const upd_device_row *row);
 void upd__devmem_unmake(upd_devmem_rec *r);
 
+/* Note in r its group's mark now (its row was just read from the store): upd__devmem_put
+ * drops the device instead of putting r if its group is forgotten since. */
+void upd__devmem_note(upd_devmem *m, upd_devmem_rec *r);
+
 /* Put records made by upd__devmem_make (taking them: n of them, in order, a later one
  * of a device replacing an earlier one) unless a drop came since epoch: then the devices
- * are dropped instead (their rows are read from the store at their next check). */
+ * are dropped instead (their rows are read from the store at their next check); likewise
+ * a record whose group was forgotten since it was noted (upd__devmem_note). */
 void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n, uint64_t epoch);
 
 /* Forget device mac (an admin write changed its row, or deleted it). */
 void upd__devmem_drop(upd_devmem *m, const char *mac);
+
+/* Forget device mac because another server wrote its row (devsync.h): as a drop, but
+ * only the rows read and the records noted for the devices of its group before it are
+ * not kept (a drop: those of every device), so the sync's steady drops of other servers'
+ * devices leave this server's batches be. */
+void upd__devmem_forget(upd_devmem *m, const char *mac);
 
 /* Forget every device (a write that changed many rows: a release deleted). */
 void upd__devmem_clear(upd_devmem *m);

@@ -383,18 +383,19 @@ int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row
     }
     /* not held yet (or no longer, after an admin write): the store's row, kept */
     uint64_t epoch = upd__devmem_epoch(c->mem);
+    uint32_t mark = upd__devmem_mark(c->mem, mac);
     int64_t t0 = upd__metrics_now_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
     upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
     if (rc == 0)
-        upd__devmem_fill(c->mem, out, epoch);
+        upd__devmem_fill(c->mem, out, epoch, mark);
     return rc;
 }
 
 /* Another server wrote device mac's row (the sync's thread). */
 static void synced(void *ctx, const char *mac)
 {
-    upd__devmem_drop(ctx, mac);
+    upd__devmem_forget(ctx, mac);
 }
 
 int upd_store_cached_devmem(upd_store *st, size_t max)
@@ -576,6 +577,7 @@ static int c_device_set_channel(upd_store *st, const char *mac, const char *ch, 
  * is there; the row the record leaves is made from it (devmem.h) and put in memory once
  * the batch is committed. */
 typedef struct mem_batch {
+    upd_devmem *mem;
     const upd_rules *rules;
     upd_devmem_rec **recs;
     size_t n, cap;
@@ -596,10 +598,14 @@ static void mem_keep(mem_batch *b)
         b->cap = cap;
     }
     upd_devmem_rec *r = upd__devmem_make(&b->row);
-    if (!r)
+    if (!r) {
         b->failed = 1;
-    else
-        b->recs[b->n++] = r;
+        return;
+    }
+    /* the store read the row just now (locked until the batch commits): a forget of its
+     * group after this may be another server's later write */
+    upd__devmem_note(b->mem, r);
+    b->recs[b->n++] = r;
 }
 
 static void mem_checkin(void *ctx, const upd_record *rec, const upd_device_state *old,
@@ -627,6 +633,7 @@ static int mem_apply_batch(cache_store *c, const upd_record *recs, size_t n, con
     if (!b)
         return UPD_STORE_EFAIL;
     b->rules = rules;
+    b->mem = c->mem;
     upd_rules wrap = {b, mem_checkin, mem_downloaded};
     mem_busy(c, 1);
     uint64_t epoch = upd__devmem_epoch(c->mem);

@@ -167,12 +167,12 @@ static void test_bound_and_epoch(void)
     uint64_t e = upd__devmem_epoch(m);
     upd__devmem_drop(m, "5C:CF:00:00:00:01");
     row_of(2, 10, &r);
-    upd__devmem_fill(m, &r, e);
+    upd__devmem_fill(m, &r, e, upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
-    upd__devmem_fill(m, &r, upd__devmem_epoch(m));
+    upd__devmem_fill(m, &r, upd__devmem_epoch(m), upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     row_of(2, 11, &r);
-    upd__devmem_fill(m, &r, upd__devmem_epoch(m));
+    upd__devmem_fill(m, &r, upd__devmem_epoch(m), upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     CHECK_INT(out.running_release, ==, 10);
 
@@ -181,6 +181,58 @@ static void test_bound_and_epoch(void)
     upd__devmem_drop(m, "5C:CF:00:00:00:00");
     row_of(2, 12, &r);
     upd_devmem_rec *rec = upd__devmem_make(&r);
+    upd__devmem_put(m, &rec, 1, e);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
+    upd__devmem_free(m);
+}
+
+/* Another server wrote a device (upd__devmem_forget): a row read or a record noted before
+ * is not kept for the devices of its group, and is for the others. */
+static void test_forget(void)
+{
+    upd_devmem *m = upd__devmem_new(100);
+    upd_device_row r, out;
+    row_of(1, 1, &r);
+    /* a device of another group than device 1's */
+    char other[32] = "";
+    for (unsigned i = 2; i < 100 && !other[0]; i++) {
+        upd_device_row o;
+        row_of(i, 1, &o);
+        uint32_t before = upd__devmem_mark(m, r.mac);
+        upd__devmem_forget(m, o.mac);
+        if (upd__devmem_mark(m, r.mac) == before)
+            strcpy(other, o.mac);
+    }
+    CHECK(other[0] != '\0');
+
+    /* a check's read before a forget of its group: not kept; of another group: kept */
+    uint64_t e = upd__devmem_epoch(m);
+    uint32_t k = upd__devmem_mark(m, r.mac);
+    upd__devmem_forget(m, r.mac);
+    upd__devmem_fill(m, &r, e, k);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
+    e = upd__devmem_epoch(m);
+    k = upd__devmem_mark(m, r.mac);
+    upd__devmem_forget(m, other);
+    upd__devmem_fill(m, &r, e, k);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
+
+    /* a batch's record noted before a forget of its group: the device goes; one of
+     * another group is put (a forget does not touch the epoch of every batch) */
+    row_of(1, 5, &r);
+    upd_devmem_rec *rec = upd__devmem_make(&r);
+    e = upd__devmem_epoch(m);
+    upd__devmem_note(m, rec);
+    upd__devmem_forget(m, other);
+    CHECK(upd__devmem_epoch(m) == e);
+    upd__devmem_put(m, &rec, 1, e);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
+    CHECK_INT(out.running_release, ==, 5);
+    row_of(1, 6, &r);
+    rec = upd__devmem_make(&r);
+    upd__devmem_note(m, rec);
+    upd__devmem_forget(m, r.mac);
+    upd__devmem_fill(m, &r, e, upd__devmem_mark(m, r.mac)); /* nothing: another row came */
     upd__devmem_put(m, &rec, 1, e);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
     upd__devmem_free(m);
@@ -265,6 +317,7 @@ int main(void)
     RUN(test_roundtrip);
     RUN(test_random);
     RUN(test_bound_and_epoch);
+    RUN(test_forget);
     RUN(test_rules);
     return upd_test_summary();
 }
