@@ -19,7 +19,7 @@
  * way) waits this long for it, then answers 202 "building" with how far it got; the
  * client asks again after UPD_FLEET_RETRY_MS. */
 #define UPD_FLEET_FIRST_WAIT_MS 100
-#define UPD_FLEET_RETRY_MS      500
+#define UPD_FLEET_RETRY_MS      250
 /* Seen in 24 h, else silent. */
 #define UPD_FLEET_SEEN_MS (24ll * 3600 * 1000)
 #define UPD_FLEET_SAMPLE  5

@@ -49,10 +49,10 @@ export async function loadPlaywright() {
   return pw;
 }
 
-// `updraft serve` on 127.0.0.1:0 with a fresh data directory.
-export async function startServer(bin, extra = []) {
+// `updraft serve` on 127.0.0.1:0 with a fresh data directory, or dataDir (kept by stop()).
+export async function startServer(bin, extra = [], dataDir = null) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'updraft-web-'));
-  const data = path.join(tmp, 'data');
+  const data = dataDir || path.join(tmp, 'data'); // a given one outlives stop()
   const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', data, '--threads', '4', ...extra],
     {env: {...process.env, UPDRAFT_ADMIN_TOKEN: TOKEN}, stdio: ['ignore', 'pipe', 'pipe']});
   let stderr = '';

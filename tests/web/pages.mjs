@@ -1,6 +1,7 @@
 // The pages' own browser tests (run.mjs GROUP): what each page shows is what the API
 // says, and what it does happens on the server.
 import {check, eq, newPage, shot, signIn, TOKEN} from './harness.mjs';
+import {FIRSTVIEW_TESTS} from './firstview.mjs';
 import {OPS_TESTS} from './ops_pages.mjs';
 import {releases, rollouts} from './releases_rollouts.mjs';
 
@@ -205,6 +206,7 @@ async function devices(srv, browser, outDir) {
   await context.close();
 }
 
-export const PAGE_TESTS = {overview, devices, releases, rollouts, ...OPS_TESTS};
+export const PAGE_TESTS = {overview, devices, releases, rollouts, ...OPS_TESTS,
+  ...FIRSTVIEW_TESTS};
 // the server options a group needs
 export const PAGE_SERVER_ARGS = {overview: ['--adoption-every', '2s']};
