@@ -412,9 +412,19 @@ def main():
                 serve_data = os.path.join(tmp, "pg-server")  # the server's own files only
             p, port = start(serve_data, db)
             c = Client(port)
+            # the dashboard's first call, as an operator opening it right after the start
+            # makes it (no fresh=1): 202 "building" while the first reading is under way,
+            # then the figures; the dashboard asks again after retry_ms
             t0 = time.perf_counter()
-            first, _ = c.call("GET", "/overview?fresh=1")
+            first, _ = c.call("GET", "/overview")
             first_ms = (time.perf_counter() - t0) * 1000
+            first_building = first.get("building") is True
+            first_read = first.get("devices_read")
+            while first.get("building") is True:
+                time.sleep(first["retry_ms"] / 1000)
+                first, _ = c.call("GET", "/overview")
+            figures_ms = (time.perf_counter() - t0) * 1000
+            first, _ = c.call("GET", "/overview?fresh=1")
             eq_total = first["devices"]["total"]
             if eq_total != NDEV:
                 sys.exit("bench/ui: the overview counts %d devices, not %d" % (eq_total, NDEV))
@@ -528,8 +538,12 @@ def main():
              ] if pg else []) + [
              "| calls | %d per row over one keep-alive connection, after %d warm-up calls |"
              % (ROUNDS, WARMUP),
-             "| first overview after start | %.0f ms (waits for the first reading of the "
-             "registry) |" % first_ms,
+             "| first overview after start | %.0f ms (%s) |" % (
+                 first_ms, "202 building: %s devices read so far; the dashboard asks again "
+                 "after retry_ms" % first_read if first_building else
+                 "200: the first reading was done"),
+             "| first figures after start | %.0f ms (asking again after retry_ms until the "
+             "first reading is done) |" % figures_ms,
              "| one reading of the registry | %d ms median of 5 (`scan_ms`; off the "
              "request path, at most every 10 s while someone asks) |" % scans[2],
              ""]
