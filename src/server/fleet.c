@@ -372,7 +372,7 @@ upd_fleet_scan *upd__fleet_get(upd_fleet *f, int fresh, upd_fleet_building *b)
         wait_gen(f, f->gen + 1, b ? upd__now_ms() + UPD_FLEET_FIRST_WAIT_MS : 0);
         if (!f->cur && b && f->gen == 0 && !f->stop) {
             b->building = 1;
-            b->started_ms = f->scan_started_ms;
+            b->started_ms = f->scanning ? f->scan_started_ms : upd__now_ms(); /* about to */
             b->devices_read = __atomic_load_n(&f->devices_read, __ATOMIC_RELAXED);
         }
     } else if (upd__now_ms() - f->cur->at_ms > UPD_FLEET_MAX_AGE_MS && !f->scanning) {
