@@ -61,6 +61,8 @@ typedef struct reading {
     upd_problem *pb;
     int last_v;               /* the version entry the previous device had (devices come in runs) */
     int64_t nread, *progress; /* devices read; published to *progress now and then */
+    const int *stop;          /* the server stops: the reading ends unfinished */
+    int stopped;
 } reading;
 
 static void *grow(void *p, size_t *cap, size_t n, size_t size)
@@ -153,8 +155,11 @@ static int each_device(void *ctx, const upd_device_row *d)
 {
     reading *x = ctx;
     upd_fleet_scan *sc = x->sc;
-    if ((++x->nread & 1023) == 0)
+    if ((++x->nread & 1023) == 0) {
         __atomic_store_n(x->progress, x->nread, __ATOMIC_RELAXED);
+        if (__atomic_load_n(x->stop, __ATOMIC_RELAXED))
+            return x->stopped = 1;
+    }
     int t = upd__fleet_tool(d->tool);
     sc->total[t]++;
     if (d->last_seen_ms <= 0) {
@@ -189,8 +194,9 @@ static int each_rollout(void *ctx, const upd_rollout_row *r)
 }
 
 /* Read the registry into a new reading, counting the devices read into *progress; NULL
- * when the store failed (logged). */
-static upd_fleet_scan *read_fleet(srv *s, int64_t *progress)
+ * when the store failed (logged), or when *stop was set meanwhile (the server stops: it
+ * does not wait for the rest of a reading of a large registry). */
+static upd_fleet_scan *read_fleet(srv *s, int64_t *progress, const int *stop)
 {
     int64_t t0 = upd__now_ms();
     upd_writer_flush(s->writer); /* what the devices just said */
@@ -199,6 +205,7 @@ static upd_fleet_scan *read_fleet(srv *s, int64_t *progress)
     x.last_v = -1;
     x.s = s;
     x.progress = progress;
+    x.stop = stop;
     x.sc = calloc(1, sizeof *x.sc);
     x.pb = malloc(sizeof *x.pb);
     if (!x.sc || !x.pb) {
@@ -213,6 +220,10 @@ static upd_fleet_scan *read_fleet(srv *s, int64_t *progress)
     all.limit = INT_MAX;
     int rc = s->store->ops->device_list(s->store, &all, each_device, &x);
     free(x.pb);
+    if (x.stopped) {
+        scan_free(sc);
+        return NULL;
+    }
     sc->rollouts = cJSON_CreateArray();
     ro_list rl;
     rl.n = 0;
@@ -264,7 +275,7 @@ static void *thread_main(void *arg)
         f->scan_started_ms = now;
         __atomic_store_n(&f->devices_read, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&f->mu);
-        upd_fleet_scan *sc = read_fleet(f->s, &f->devices_read);
+        upd_fleet_scan *sc = read_fleet(f->s, &f->devices_read, &f->stop);
         if (sc && due)
             upd__adoption_record(f->s, sc);
         pthread_mutex_lock(&f->mu);
@@ -313,7 +324,7 @@ void upd__fleet_stop(upd_fleet *f)
     if (!f)
         return;
     pthread_mutex_lock(&f->mu);
-    f->stop = 1;
+    __atomic_store_n(&f->stop, 1, __ATOMIC_RELAXED); /* read by a reading under way too */
     pthread_cond_broadcast(&f->wake);
     pthread_cond_broadcast(&f->done);
     pthread_mutex_unlock(&f->mu);
