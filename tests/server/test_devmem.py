@@ -14,7 +14,6 @@ batches and dropped by admin writes; against the real `updraft serve`.
 
 usage: test_devmem.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
 GROUP: admin bound"""
-import re
 import subprocess
 import time
 
@@ -28,14 +27,7 @@ OLD = "a43ad019932b627ab90ee35a94a764ee"  # an image none of the releases is
 
 
 def metrics(srv):
-    r = srv.api("GET", "/metrics")
-    eq(r.status, 200, "GET /metrics")
-    out = {}
-    for line in r.body.decode().splitlines():
-        m = re.match(r'(updraft_device_memory_\w+(?:\{from="\w+"\})?) (\d+)$', line)
-        if m:
-            out[m.group(1)] = int(m.group(2))
-    return out
+    return t.metric_samples(srv, r'updraft_device_memory_\w+(?:\{from="\w+"\})?')
 
 
 def from_memory(srv):

@@ -214,6 +214,20 @@ class Server:
         return self.api("POST", "/api/v1/releases?" + urllib.parse.urlencode(q), data)
 
 
+
+def metric_samples(srv, pattern):
+    """The samples of srv's GET /metrics whose name (labels included) matches the regular
+    expression pattern: {name: value}."""
+    r = srv.api("GET", "/metrics")
+    eq(r.status, 200, "GET /metrics")
+    out = {}
+    for line in r.body.decode().splitlines():
+        m = re.match(r"(%s) (\S+)$" % pattern, line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
 class Resp:
     pass
 
