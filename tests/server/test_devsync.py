@@ -19,7 +19,7 @@ import time
 
 import pgcluster
 import test_server as t
-from test_server import Server, arduino_bin, check, eq, esp8266_request, md5
+from test_server import Server, arduino_bin, check, eq, md5
 
 R1 = arduino_bin(seed=21)
 R2 = arduino_bin(seed=22)
@@ -44,16 +44,8 @@ def stop_both(a, b):
 
 
 def check_in(srv, mac, image, version, want, what):
-    """One check of device mac running image (its MD5) at version: want is the version
-    offered (x-version of a 200) or None for a 304. The response."""
-    r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=image, size=len(R1),
-                                version=version))
-    if want is None:
-        eq(r.status, 304, what + ": 304 (%s)" % r.headers.get("x-updraft-reason"))
-    else:
-        eq((r.status, r.headers.get("x-version")), (200, want),
-           what + ": offered %s (%s)" % (want, r.headers.get("x-updraft-reason")))
-    return r
+    """t.check_in with this module's sketch size: the response."""
+    return t.check_in(srv, mac, image, len(R1), version, want, what)
 
 
 def held(srv, mac, image, version, what):

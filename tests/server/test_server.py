@@ -215,6 +215,18 @@ class Server:
 
 
 
+def check_in(srv, mac, image, size, version, want, what):
+    """One check of ESP8266 device mac running image (its MD5; a sketch of size bytes) at
+    version: want is the version offered (x-version of a 200) or None for a 304. The
+    response."""
+    r = srv.raw(esp8266_request(srv.port, mac=mac, md5sum=image, size=size, version=version))
+    if want is None:
+        eq(r.status, 304, what + ": 304 (%s)" % r.headers.get("x-updraft-reason"))
+    else:
+        eq((r.status, r.headers.get("x-version")), (200, want),
+           what + ": offered %s (%s)" % (want, r.headers.get("x-updraft-reason")))
+    return r
+
 def metric_samples(srv, pattern):
     """The samples of srv's GET /metrics whose name (labels included) matches the regular
     expression pattern: {name: value}."""
