@@ -16,7 +16,10 @@
 
 enum { S_FAMILY, S_VERSION, S_CHANNEL, S_URL_CHANNEL, S_TOOL, S_TAGS, NSTR };
 
-#define MARK_BITS 12
+/* 65,536 groups (256 KiB, made at the first forget: with one server, never): another
+ * server writing thousands of devices a second forgets a few percent of them at each of
+ * the sync's reads */
+#define MARK_BITS 16
 #define MARKS     (1u << MARK_BITS)
 
 struct upd_devmem_rec {
@@ -43,7 +46,7 @@ struct upd_devmem {
     uint64_t epoch;
     uint64_t rec_bytes;
     uint64_t hits, misses, full;
-    uint32_t marks[MARKS]; /* per group of devices: bumped by upd__devmem_forget */
+    uint32_t *marks; /* per group of devices: bumped by upd__devmem_forget; NULL none yet */
 };
 
 #define MIN_CAP 1024
@@ -221,6 +224,7 @@ void upd__devmem_free(upd_devmem *m)
     for (size_t i = 0; i < m->cap; i++)
         free(m->tab[i].rec);
     free(m->tab);
+    free(m->marks);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -339,7 +343,7 @@ uint64_t upd__devmem_epoch(upd_devmem *m)
 uint32_t upd__devmem_mark(upd_devmem *m, const char *mac)
 {
     pthread_mutex_lock(&m->mu);
-    uint32_t v = m->marks[group(mac_key(mac))];
+    uint32_t v = m->marks ? m->marks[group(mac_key(mac))] : 0;
     pthread_mutex_unlock(&m->mu);
     return v;
 }
@@ -347,7 +351,7 @@ uint32_t upd__devmem_mark(upd_devmem *m, const char *mac)
 void upd__devmem_note(upd_devmem *m, upd_devmem_rec *r)
 {
     pthread_mutex_lock(&m->mu);
-    r->mark = m->marks[group(r->key)];
+    r->mark = m->marks ? m->marks[group(r->key)] : 0;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -357,7 +361,8 @@ void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, 
     if (!r)
         return;
     pthread_mutex_lock(&m->mu);
-    if (m->epoch == epoch && m->marks[group(r->key)] == mark && !m->tab[find(m, r->key)].key) {
+    if (m->epoch == epoch && (m->marks ? m->marks[group(r->key)] : 0) == mark &&
+        !m->tab[find(m, r->key)].key) {
         insert(m, r);
         r = NULL;
     }
@@ -372,7 +377,7 @@ void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n, uint64_t ep
     for (size_t i = 0; i < n; i++) {
         if (!recs[i])
             continue;
-        if (stale || m->marks[group(recs[i]->key)] != recs[i]->mark) {
+        if (stale || (m->marks ? m->marks[group(recs[i]->key)] : 0) != recs[i]->mark) {
             erase(m, recs[i]->key);
             free(recs[i]);
         } else
@@ -398,7 +403,12 @@ void upd__devmem_forget(upd_devmem *m, const char *mac)
     if (!key)
         return;
     pthread_mutex_lock(&m->mu);
-    m->marks[group(key)]++;
+    if (!m->marks)
+        m->marks = calloc(MARKS, sizeof *m->marks);
+    if (m->marks)
+        m->marks[group(key)]++;
+    else
+        m->epoch++; /* out of memory: as a drop */
     erase(m, key);
     pthread_mutex_unlock(&m->mu);
 }
@@ -421,7 +431,8 @@ void upd__devmem_stats(upd_devmem *m, upd_devmem_stats *out)
 {
     pthread_mutex_lock(&m->mu);
     out->devices = m->n;
-    out->bytes = m->rec_bytes + m->cap * sizeof(slot) + sizeof *m;
+    out->bytes = m->rec_bytes + m->cap * sizeof(slot) + sizeof *m +
+                 (m->marks ? MARKS * sizeof *m->marks : 0);
     out->max = m->max;
     out->hits = m->hits;
     out->misses = m->misses;
