@@ -46,6 +46,18 @@ static void dropped(void *ctx, const char *mac)
     l->n++;
 }
 
+/* Wait on d->cv (its lock held) for at most ms milliseconds: the condition variable keeps
+ * the default clock, CLOCK_REALTIME. */
+static void wait_ms(upd_devsync *d, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    int64_t ns = until.tv_nsec + (int64_t)ms * 1000000;
+    until.tv_sec += (time_t)(ns / 1000000000);
+    until.tv_nsec = (long)(ns % 1000000000);
+    pthread_cond_timedwait(&d->cv, &d->mu, &until);
+}
+
 static void *sync_main(void *arg)
 {
     upd_devsync *d = arg;
@@ -76,12 +88,7 @@ static void *sync_main(void *arg)
         pthread_cond_broadcast(&d->cv);
         if (d->stop)
             break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        int64_t ns = until.tv_nsec + (int64_t)UPD_DEVSYNC_EVERY_MS * 1000000;
-        until.tv_sec += (time_t)(ns / 1000000000);
-        until.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&d->cv, &d->mu, &until);
+        wait_ms(d, UPD_DEVSYNC_EVERY_MS);
     }
     pthread_mutex_unlock(&d->mu);
     return NULL;
@@ -141,14 +148,7 @@ int upd__devsync_wait(upd_devsync *d, int64_t mono_ms, int timeout_ms)
     int64_t end = upd__devsync_now_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
     while (d->ok_begin < mono_ms && !d->stop && upd__devsync_now_ms() < end) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 50 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&d->cv, &d->mu, &until);
+        wait_ms(d, 50);
     }
     int ok = d->ok_begin >= mono_ms;
     pthread_mutex_unlock(&d->mu);
