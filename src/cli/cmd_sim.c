@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fsutil.h"
 #include "signing.h"
 #include "cli.h"
@@ -376,11 +377,10 @@ typedef struct fleet {
 
 static void sim_verifier(fleet *fl, sdev *d);
 
+/* The sim's times are unsigned: only differences, never before its start. */
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)upd__mono_ms();
 }
 
 static uint32_t rnd(uint32_t *s)

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "connguard.h"
 #include "log.h"
 
@@ -70,13 +71,6 @@ struct upd_connguard {
 typedef struct line {
     char text[320];
 } line;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The key an address counts under (authlimit.c's rule: IPv4 one by one, IPv4-mapped IPv6
  * as IPv4, IPv6 by its /64). */
@@ -188,7 +182,7 @@ enum MHD_Result upd_connguard_accept(void *cls, const struct sockaddr *addr, soc
         ok = MHD_NO;
         atomic_fetch_add(&g->refused, 1);
         e->refused_since_log++;
-        say = due_line(g, e, mono_ms(), 0, &l);
+        say = due_line(g, e, upd__mono_ms(), 0, &l);
     }
     pthread_mutex_unlock(&g->mu);
     if (say)
@@ -230,7 +224,7 @@ void upd_connguard_notify(void *cls, struct MHD_Connection *c, void **socket_con
     addr_key key = key_of(ai ? ai->client_addr : NULL);
     r->g = g;
     r->fd = fi->connect_fd;
-    int64_t now = mono_ms();
+    int64_t now = upd__mono_ms();
     atomic_init(&r->since_ms, now);
     atomic_init(&r->deadline_s, g->head_s);
     atomic_init(&r->waiting, 1);
@@ -279,7 +273,7 @@ void upd_connguard_request_done(struct MHD_Connection *c)
     conn_rec *r = rec_of(c);
     if (!r)
         return;
-    atomic_store_explicit(&r->since_ms, mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&r->since_ms, upd__mono_ms(), memory_order_relaxed);
     atomic_store_explicit(&r->deadline_s, r->g->keep_s, memory_order_relaxed);
     atomic_store_explicit(&r->waiting, 1, memory_order_release);
 }
@@ -333,7 +327,7 @@ static void *run(void *arg)
         pthread_cond_timedwait(&g->cv, &g->mu, &ts);
         if (g->stop)
             break;
-        int n = pass(g, mono_ms(), lines, 0);
+        int n = pass(g, upd__mono_ms(), lines, 0);
         pthread_mutex_unlock(&g->mu);
         emit(lines, n);
         pthread_mutex_lock(&g->mu);
@@ -380,7 +374,7 @@ void upd_connguard_free(upd_connguard *g)
         while (g->bucket[b]) {
             addr_entry *e = g->bucket[b];
             g->bucket[b] = e->next;
-            if (due_line(g, e, mono_ms(), 1, &l))
+            if (due_line(g, e, upd__mono_ms(), 1, &l))
                 emit(&l, 1);
             free(e);
         }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "devsync.h"
 #include "log.h"
 #include "metrics.h"
@@ -26,13 +27,6 @@ struct upd_devsync {
     uint64_t looks, failures, drops;
     int failing; /* logged that looks fail */
 };
-
-int64_t upd__devsync_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct look {
     upd_devsync *d;
@@ -64,7 +58,7 @@ static void *sync_main(void *arg)
     pthread_mutex_lock(&d->mu);
     while (!d->stop) {
         pthread_mutex_unlock(&d->mu);
-        int64_t begin = upd__devsync_now_ms();
+        int64_t begin = upd__mono_ms();
         struct look l = {d, 0};
         /* only this thread uses the mark */
         int rc = d->st->ops->device_changes(d->st, &d->mark, dropped, &l);
@@ -140,14 +134,14 @@ int upd__devsync_fresh(upd_devsync *d)
     pthread_mutex_lock(&d->mu);
     int64_t b = d->ok_begin;
     pthread_mutex_unlock(&d->mu);
-    return b && upd__devsync_now_ms() - b < UPD_DEVSYNC_FRESH_MS;
+    return b && upd__mono_ms() - b < UPD_DEVSYNC_FRESH_MS;
 }
 
 int upd__devsync_wait(upd_devsync *d, int64_t mono_ms, int timeout_ms)
 {
-    int64_t end = upd__devsync_now_ms() + timeout_ms;
+    int64_t end = upd__mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
-    while (d->ok_begin < mono_ms && !d->stop && upd__devsync_now_ms() < end) {
+    while (d->ok_begin < mono_ms && !d->stop && upd__mono_ms() < end) {
         wait_ms(d, 50);
     }
     int ok = d->ok_begin >= mono_ms;
@@ -161,7 +155,7 @@ void upd__devsync_stats(upd_devsync *d, upd_devsync_stats *out)
     out->looks = d->looks;
     out->failures = d->failures;
     out->drops = d->drops;
-    out->age_ms = d->ok_begin ? upd__devsync_now_ms() - d->ok_begin : -1;
+    out->age_ms = d->ok_begin ? upd__mono_ms() - d->ok_begin : -1;
     pthread_mutex_unlock(&d->mu);
 }
 

@@ -35,12 +35,9 @@ void upd__devsync_stop(upd_devsync *d);
  * memory is at most that old), else 0. */
 int upd__devsync_fresh(upd_devsync *d);
 
-/* Wait until a look that began at or after mono_ms (CLOCK_MONOTONIC milliseconds) has got
+/* Wait until a look that began at or after mono_ms (upd__mono_ms, clock.h) has got
  * through: 0, or -1 after timeout_ms (the database failed meanwhile). */
 int upd__devsync_wait(upd_devsync *d, int64_t mono_ms, int timeout_ms);
-
-/* CLOCK_MONOTONIC in milliseconds (the clock of upd__devsync_wait). */
-int64_t upd__devsync_now_ms(void);
 
 typedef struct upd_devsync_stats {
     uint64_t looks;    /* looks that got through */

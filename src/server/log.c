@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "log.h"
 
 atomic_int upd__log_level_now = UPD_LOG_INFO;
@@ -48,13 +49,6 @@ typedef struct slot {
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static slot g_slots[SLOTS];
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Write one line (under g_mu). held: lines held back before it. */
 static void emit(int level, const char *event, const char *msg, unsigned long held)
@@ -102,7 +96,7 @@ void upd__log(upd_log_level level, const char *event, const char *fmt, ...)
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    int64_t now = mono_ms();
+    int64_t now = upd__mono_ms();
     pthread_mutex_lock(&g_mu);
     slot *sl = NULL, *oldest = &g_slots[0];
     for (int i = 0; i < SLOTS; i++) {

@@ -125,13 +125,6 @@ void upd__metrics_auth_failure(int admin)
     add(C_AUTH + (admin ? 1 : 0), 1);
 }
 
-int64_t upd__metrics_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void upd__metrics_store(int op, int64_t ns)
 {
     if (op != UPD_STORE_READ && op != UPD_STORE_BATCH)

@@ -42,11 +42,9 @@ void upd__metrics_download(int what, uint64_t bytes);
 void upd__metrics_report(const char *kind);
 /* A request refused for its credentials: admin 1 for the admin token, 0 for a device's. */
 void upd__metrics_auth_failure(int admin);
-/* A store call took ns nanoseconds: a check-path read that missed the cache
- * (UPD_STORE_READ), or one batch of device records written (UPD_STORE_BATCH). */
+/* A store call took ns nanoseconds (upd__mono_ns, clock.h): a check-path read that missed
+ * the cache (UPD_STORE_READ), or one batch of device records written (UPD_STORE_BATCH). */
 void upd__metrics_store(int op, int64_t ns);
-/* Monotonic nanoseconds, for timing store calls. */
-int64_t upd__metrics_now_ns(void);
 
 /* Another module's metrics (rollouts by state, ...): fn writes complete families (# HELP,
  * # TYPE, samples) to f at each scrape, from any thread. At most 16 collectors; register

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "metrics.h"
 #include "rollout.h"
 #include "rotarget.h"
@@ -93,13 +94,6 @@ static int leads(const upd_rollouts *ro)
 {
     const upd_store *st = ro->s->store;
     return !st->ops->leads || st->ops->leads((upd_store *)st);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- parsing ---------------------------------------------------------------------------- */
@@ -1247,7 +1241,7 @@ static int open_wave(upd_rollouts *ro, ro_ent *e, const char *by)
         while (in < hs.n && (uint64_t)hs.h[in] < t)
             in++;
         e->members = (int64_t)in;
-        e->members_at = mono_ms();
+        e->members_at = upd__mono_ms();
         thresholds_text(e->thr, e->row.wave, e->row.thresholds, sizeof e->row.thresholds);
         if (!strcmp(e->row.state, "scheduled"))
             upd__copy(e->row.state, sizeof e->row.state, "running");
@@ -1284,7 +1278,7 @@ static void refresh_members(upd_rollouts *ro, ro_ent *e)
     pthread_rwlock_unlock(&ro->lk);
     pthread_rwlock_wrlock(&ro->lk);
     e->members = in;
-    e->members_at = mono_ms();
+    e->members_at = upd__mono_ms();
     pthread_rwlock_unlock(&ro->lk);
     hashes_free(&hs);
 }
@@ -1383,7 +1377,7 @@ static void step(upd_rollouts *ro, ro_ent *e)
         snprintf(e->next, sizeof e->next, "wave %d soaks until %s", e->row.wave, t);
         return;
     }
-    if (e->members < 0 || mono_ms() - e->members_at >= 2000)
+    if (e->members < 0 || upd__mono_ms() - e->members_at >= 2000)
         refresh_members(ro, e);
     pthread_rwlock_rdlock(&ro->lk);
     int waits = results_wait(e, now, e->next, sizeof e->next);
@@ -1480,7 +1474,7 @@ static void sync_shared(upd_rollouts *ro)
         int have_row = st->ops->rollout_get(st, e->row.id, row) == 0;
         gl.n = 0;
         int64_t began = upd__now_ms();
-        int whole = !st->ops->rollout_devices_since || mono_ms() >= e->sync_whole_ms;
+        int whole = !st->ops->rollout_devices_since || upd__mono_ms() >= e->sync_whole_ms;
         int have_devs =
             (whole ? st->ops->rollout_devices(st, e->row.id, collect_state_of, &gl)
                    : st->ops->rollout_devices_since(st, e->row.id, e->synced_ms - SYNC_LATE_MS,
@@ -1488,7 +1482,7 @@ static void sync_shared(upd_rollouts *ro)
         if (have_devs) {
             e->synced_ms = began;
             if (whole)
-                e->sync_whole_ms = mono_ms() + SYNC_WHOLE_MS;
+                e->sync_whole_ms = upd__mono_ms() + SYNC_WHOLE_MS;
         }
         pthread_rwlock_wrlock(&ro->lk);
         if (have_row && row->updated_ms > e->row.updated_ms && !e->dirty) {
@@ -1533,9 +1527,9 @@ static void *thread_main(void *arg)
         int stop = ro->stop;
         pthread_mutex_unlock(&ro->mu);
         pthread_mutex_lock(&ro->admin);
-        if (ro->s->store->ops->leads && mono_ms() >= ro->next_sync) {
+        if (ro->s->store->ops->leads && upd__mono_ms() >= ro->next_sync) {
             sync_shared(ro);
-            ro->next_sync = mono_ms() + 1000;
+            ro->next_sync = upd__mono_ms() + 1000;
         }
         for (size_t i = 0; i < ro->nents; i++)
             if (ro->ents[i]->active || ro->ents[i]->dirty)

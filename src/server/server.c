@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fleet.h"
 #include "fsutil.h"
 #include "connguard.h"
@@ -295,8 +296,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     srv *s = cls;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned long dropped;
     /* the kind: the format, or its first argument when the format is only "%s" */
     char buf[1024];
@@ -312,8 +311,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
             h = h * 33 + (unsigned char)buf[i];
         kind = (const void *)(h | 1);
     }
-    if (!upd__lograte_allow(&s->http_log, kind, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                            &dropped))
+    if (!upd__lograte_allow(&s->http_log, kind, upd__mono_ms(), &dropped))
         return;
     for (char *p = buf; *p; p++)
         if (*p == '\n')

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "devmem.h"
 #include "devsync.h"
 #include "log.h"
@@ -76,13 +77,6 @@ typedef struct cache_store {
     uint64_t mem_mismatch; /* checks whose record differed from the store's row (debug) */
 } cache_store;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint32_t hash(const char *s)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -107,8 +101,8 @@ static int rel_lookup(cache_store *c, const char *key, unsigned base, unsigned s
     int hit = 0;
     pthread_mutex_lock(&c->mu);
     *gen = c->rel_gen;
-    if (e->used && e->gen == c->rel_gen && (stale || now_ms() - e->at_ms < UPD_CACHE_TTL_MS) &&
-        !strcmp(e->key, key)) {
+    if (e->used && e->gen == c->rel_gen &&
+        (stale || upd__mono_ms() - e->at_ms < UPD_CACHE_TTL_MS) && !strcmp(e->key, key)) {
         c->stale += (uint64_t)stale;
         *found = e->found;
         if (e->found)
@@ -129,7 +123,7 @@ static void rel_file(cache_store *c, const char *key, unsigned base, unsigned sl
     if (gen == c->rel_gen) {
         e->used = 1;
         e->gen = gen;
-        e->at_ms = now_ms();
+        e->at_ms = upd__mono_ms();
         e->found = found;
         strcpy(e->key, key);
         if (found)
@@ -148,9 +142,9 @@ static int cached_release(cache_store *c, const char *key, unsigned base, unsign
     uint64_t gen;
     if (rel_lookup(c, key, base, slots, out, &found, &gen, 0))
         return found ? 0 : UPD_STORE_ENOTFOUND;
-    int64_t t0 = upd__metrics_now_ns();
+    int64_t t0 = upd__mono_ns();
     int rc = fetch(c->inner, arg, out);
-    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
+    upd__metrics_store(UPD_STORE_READ, upd__mono_ns() - t0);
     if (rc == 0 || rc == UPD_STORE_ENOTFOUND)
         rel_file(c, key, base, slots, out, rc == 0, gen);
     else if (rc == UPD_STORE_EFAIL && rel_lookup(c, key, base, slots, out, &found, &gen, 1))
@@ -239,7 +233,7 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
     uint64_t gen = c->dev_gen;
     uint32_t wseq = c->wseq[slot], aseq = c->aseq[slot];
     if (e->used && e->gen == gen && e->wseq == wseq && e->aseq == aseq &&
-        now_ms() - e->at_ms < UPD_CACHE_TTL_MS && !strcmp(e->row.mac, mac)) {
+        upd__mono_ms() - e->at_ms < UPD_CACHE_TTL_MS && !strcmp(e->row.mac, mac)) {
         int found = e->found;
         if (found)
             *out = e->row;
@@ -247,9 +241,9 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
         return found ? 0 : UPD_STORE_ENOTFOUND;
     }
     pthread_mutex_unlock(&c->mu);
-    int64_t t0 = upd__metrics_now_ns();
+    int64_t t0 = upd__mono_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
-    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
+    upd__metrics_store(UPD_STORE_READ, upd__mono_ns() - t0);
     if ((rc == 0 || rc == UPD_STORE_ENOTFOUND) && strlen(mac) < sizeof e->row.mac) {
         pthread_mutex_lock(&c->mu);
         /* filed even when a batch of the device's own records was written meanwhile: the
@@ -261,7 +255,7 @@ static int c_device_get(upd_store *st, const char *mac, upd_device_row *out)
             e->gen = gen;
             e->wseq = wseq;
             e->aseq = aseq;
-            e->at_ms = now_ms();
+            e->at_ms = upd__mono_ms();
             if (rc == 0)
                 e->row = *out;
             else
@@ -327,7 +321,7 @@ static void mem_verify(cache_store *c, const upd_device_row *got, unsigned busy,
     if (!row)
         return;
     int rc = c->inner->ops->device_get(c->inner, got->mac, row);
-    int64_t read_ms = upd__devsync_now_ms(); /* every commit the row shows came before */
+    int64_t read_ms = upd__mono_ms(); /* every commit the row shows came before */
     pthread_mutex_lock(&c->mu);
     int quiet = !c->mem_busy && c->mem_seq == seq;
     pthread_mutex_unlock(&c->mu);
@@ -384,9 +378,9 @@ int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row
     /* not held yet (or no longer, after an admin write): the store's row, kept */
     uint64_t epoch = upd__devmem_epoch(c->mem);
     uint32_t mark = upd__devmem_mark(c->mem, mac);
-    int64_t t0 = upd__metrics_now_ns();
+    int64_t t0 = upd__mono_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
-    upd__metrics_store(UPD_STORE_READ, upd__metrics_now_ns() - t0);
+    upd__metrics_store(UPD_STORE_READ, upd__mono_ns() - t0);
     if (rc == 0)
         upd__devmem_fill(c->mem, out, epoch, mark);
     return rc;

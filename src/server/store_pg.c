@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "evtext.h"
 #include "pgarray.h"
 #include "store.h"
@@ -664,13 +665,6 @@ static void pg_message(char *out, size_t cap, const char *msg)
     out[n] = '\0';
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The database is lost (why: its last words): note since when, once, and make every
  * connection of the pool connect again before its next use. */
 static void mark_down(pg_store *s, const char *why)
@@ -705,7 +699,7 @@ static void conn_check(pg_store *s, conn *c)
             return;
     }
     if (atomic_load(&s->down_since)) {
-        long long due = atomic_load(&s->next_probe), now = mono_ms();
+        long long due = atomic_load(&s->next_probe), now = upd__mono_ms();
         if (now < due ||
             !atomic_compare_exchange_strong(&s->next_probe, &due, now + PROBE_EVERY_MS))
             return;
@@ -717,7 +711,7 @@ static void conn_check(pg_store *s, conn *c)
         PQclear(PQexec(c->pg, s->setup));
         mark_up(s);
     } else {
-        atomic_store(&s->next_probe, mono_ms() + PROBE_EVERY_MS);
+        atomic_store(&s->next_probe, upd__mono_ms() + PROBE_EVERY_MS);
         mark_down(s, PQerrorMessage(c->pg));
     }
 }
@@ -3345,9 +3339,9 @@ static void *watch_main(void *arg)
             mark_up(s);
             s->changed(s->changed_ctx);
         }
-        if (!atomic_load(&s->leader) && mono_ms() >= next_lead) {
+        if (!atomic_load(&s->leader) && upd__mono_ms() >= next_lead) {
             /* not the leader: try to become it (the leader's session ended?) */
-            next_lead = mono_ms() + PROBE_EVERY_MS;
+            next_lead = upd__mono_ms() + PROBE_EVERY_MS;
             PGresult *r = PQexec(pg, "SELECT pg_try_advisory_lock(" LEAD_LOCK ")");
             if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
                 !strcmp(PQgetvalue(r, 0, 0), "t"))

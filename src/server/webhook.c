@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "upd_posix.h"
 #include "webhook.h"
 
@@ -37,13 +38,6 @@ typedef struct url_parts {
     unsigned port;
     const char *path;
 } url_parts;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int parse_url(const char *url, url_parts *u, char *why, size_t whylen)
 {
@@ -194,7 +188,7 @@ static void *thread_main(void *arg)
                 best = m;
         if (w->stop)
             break;
-        int64_t now = mono_ms();
+        int64_t now = upd__mono_ms();
         if (!best || (*best)->due_ms > now) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -228,7 +222,7 @@ static void *thread_main(void *arg)
             free(m);
         } else {
             int64_t back = (int64_t)1000 << (m->attempts - 1);
-            m->due_ms = mono_ms() + (back > BACKOFF_MAX ? BACKOFF_MAX : back);
+            m->due_ms = upd__mono_ms() + (back > BACKOFF_MAX ? BACKOFF_MAX : back);
         }
         pthread_mutex_lock(&w->mu);
         if (!last) {
@@ -286,7 +280,7 @@ void upd__webhook_post(upd_webhooks *w, const char *url, const char *body, int64
         return;
     }
     m->tag = tag;
-    m->due_ms = mono_ms();
+    m->due_ms = upd__mono_ms();
     pthread_mutex_lock(&w->mu);
     msg **t = &w->head;
     while (*t)

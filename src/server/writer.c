@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "writer.h"
@@ -61,13 +62,6 @@ struct upd_writer {
 
 #define LOST_LOG_EVERY_MS 60000
 #define PRUNE_CHUNK       5000 /* events deleted per statement: short write locks */
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t wall_ms(void)
 {
@@ -164,7 +158,7 @@ static void count_lost(upd_writer *w, size_t n, const char *err)
     w->lost += n;
     w->lost_unlogged += n;
     snprintf(w->lost_why, sizeof w->lost_why, "%s", err[0] ? err : "the database failed");
-    int64_t now = mono_ms();
+    int64_t now = upd__mono_ms();
     if (w->lost_logged_ms && now - w->lost_logged_ms < LOST_LOG_EVERY_MS)
         return;
     upd__log(UPD_LOG_ERROR, "database-failed",
@@ -202,7 +196,7 @@ static void hold(upd_writer *w, upd_record **batch, size_t *batch_cap, size_t n,
     *batch = old;
     *batch_cap = old_cap;
     w->dropped += gone;
-    w->retry_at = mono_ms() + RETRY_MS;
+    w->retry_at = upd__mono_ms() + RETRY_MS;
     if (w->outage) {
         w->outage_dropped += gone;
         return;
@@ -250,15 +244,15 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (w->n == 0 && !w->stop) {
-            if (w->keep_ms > 0 && mono_ms() >= w->next_prune) {
-                w->next_prune = mono_ms() + prune_every(w->keep_ms);
+            if (w->keep_ms > 0 && upd__mono_ms() >= w->next_prune) {
+                w->next_prune = upd__mono_ms() + prune_every(w->keep_ms);
                 pthread_mutex_unlock(&w->mu);
                 prune(w);
                 pthread_mutex_lock(&w->mu);
                 continue;
             }
-            if (mono_ms() >= w->next_stats) {
-                w->next_stats = mono_ms() + STATS_EVERY_MS;
+            if (upd__mono_ms() >= w->next_stats) {
+                w->next_stats = upd__mono_ms() + STATS_EVERY_MS;
                 pthread_mutex_unlock(&w->mu);
                 refresh_stats(w);
                 pthread_mutex_lock(&w->mu);
@@ -266,7 +260,7 @@ static void *writer_main(void *arg)
             }
             int64_t due =
                 w->keep_ms > 0 && w->next_prune < w->next_stats ? w->next_prune : w->next_stats;
-            int64_t wait = due - mono_ms();
+            int64_t wait = due - upd__mono_ms();
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += (time_t)(wait / 1000);
@@ -286,8 +280,8 @@ static void *writer_main(void *arg)
         }
         /* the database is unreachable: the next attempt waits its time (the records
          * held and those arriving meanwhile go together) */
-        while (w->outage && !w->stop && mono_ms() < w->retry_at) {
-            int64_t wait = w->retry_at - mono_ms();
+        while (w->outage && !w->stop && upd__mono_ms() < w->retry_at) {
+            int64_t wait = w->retry_at - upd__mono_ms();
             struct timespec rt;
             clock_gettime(CLOCK_REALTIME, &rt);
             rt.tv_nsec += (long)wait * 1000000L;
@@ -323,9 +317,9 @@ static void *writer_main(void *arg)
 
         char err[256] = "";
         n = coalesce(batch, n);
-        int64_t t0 = upd__metrics_now_ns();
+        int64_t t0 = upd__mono_ns();
         int failed = w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0;
-        upd__metrics_store(UPD_STORE_BATCH, upd__metrics_now_ns() - t0);
+        upd__metrics_store(UPD_STORE_BATCH, upd__mono_ns() - t0);
 
         int64_t since = 0;
         char why[256] = "";
@@ -373,8 +367,8 @@ upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_event
     w->st = st;
     w->rules = rules;
     w->keep_ms = keep_events_ms > 0 ? keep_events_ms : 0;
-    w->next_prune = mono_ms(); /* a first pass at start */
-    w->next_stats = mono_ms();
+    w->next_prune = upd__mono_ms(); /* a first pass at start */
+    w->next_stats = upd__mono_ms();
     w->max = max_queue ? max_queue : 8192;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
