@@ -5,6 +5,7 @@
  * writer put in the memory meanwhile. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,8 +23,10 @@ struct upd_devsync {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled after each look, and to stop */
     int stop;
-    uint64_t mark;    /* the store's place in the changes (store.h device_changes) */
-    int64_t ok_begin; /* monotonic ms the last look that got through began, 0 none */
+    uint64_t mark; /* the store's place in the changes (store.h device_changes) */
+    /* monotonic ms the last look that got through began, 0 none: written under mu (the
+     * waiters of cv read it there), read without it by every check (upd__devsync_fresh) */
+    atomic_llong ok_begin;
     uint64_t looks, failures, drops;
     int failing; /* logged that looks fail */
 };
@@ -66,7 +69,7 @@ static void *sync_main(void *arg)
         d->drops += l.n;
         if (rc == 0) {
             d->looks++;
-            d->ok_begin = begin;
+            atomic_store(&d->ok_begin, begin);
             if (d->failing)
                 upd__log(UPD_LOG_INFO, "device-sync-back",
                          "the device memory follows other servers' writes again");
@@ -96,6 +99,7 @@ upd_devsync *upd__devsync_start(upd_store *st, void (*drop)(void *ctx, const cha
     if (!d)
         return NULL;
     d->st = st;
+    atomic_init(&d->ok_begin, 0);
     d->drop = drop;
     d->ctx = ctx;
     pthread_mutex_init(&d->mu, NULL);
@@ -129,11 +133,11 @@ void upd__devsync_stop(upd_devsync *d)
     free(d);
 }
 
+/* Asked by every check answered from memory: one atomic read, not the sync's mutex, which
+ * every request thread would take (and wait on each other for). */
 int upd__devsync_fresh(upd_devsync *d)
 {
-    pthread_mutex_lock(&d->mu);
-    int64_t b = d->ok_begin;
-    pthread_mutex_unlock(&d->mu);
+    int64_t b = atomic_load(&d->ok_begin);
     return b && upd__mono_ms() - b < UPD_DEVSYNC_FRESH_MS;
 }
 
@@ -141,10 +145,10 @@ int upd__devsync_wait(upd_devsync *d, int64_t mono_ms, int timeout_ms)
 {
     int64_t end = upd__mono_ms() + timeout_ms;
     pthread_mutex_lock(&d->mu);
-    while (d->ok_begin < mono_ms && !d->stop && upd__mono_ms() < end) {
+    while (atomic_load(&d->ok_begin) < mono_ms && !d->stop && upd__mono_ms() < end) {
         wait_ms(d, 50);
     }
-    int ok = d->ok_begin >= mono_ms;
+    int ok = atomic_load(&d->ok_begin) >= mono_ms;
     pthread_mutex_unlock(&d->mu);
     return ok ? 0 : -1;
 }
@@ -155,7 +159,8 @@ void upd__devsync_stats(upd_devsync *d, upd_devsync_stats *out)
     out->looks = d->looks;
     out->failures = d->failures;
     out->drops = d->drops;
-    out->age_ms = d->ok_begin ? upd__mono_ms() - d->ok_begin : -1;
+    int64_t b = atomic_load(&d->ok_begin);
+    out->age_ms = b ? upd__mono_ms() - b : -1;
     pthread_mutex_unlock(&d->mu);
 }
 
