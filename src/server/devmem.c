@@ -16,9 +16,27 @@
 
 enum { S_FAMILY, S_VERSION, S_CHANNEL, S_URL_CHANNEL, S_TOOL, S_TAGS, NSTR };
 
-/* 65,536 groups (256 KiB, made at the first forget: with one server, never): another
- * server writing thousands of devices a second forgets a few percent of them at each of
- * the sync's reads */
+/* One way to invalidate: marks. A device's mark is its group's count of drops (65,536
+ * groups by MAC) plus the count of clears; a drop bumps its device's group, a clear every
+ * group at once (the base). A row read from the store, or a batch's record, is kept only
+ * if its device's mark is still the one taken before the read (upd__devmem_fill) or
+ * noted after it, under the row's lock (upd__devmem_note).
+ *
+ * Why no row read before a drop is kept after it: a drop is made after the write that
+ * causes it committed (this server's admin writes: store_cache.c; another server's: its
+ * NOTIFY or the sync read them after their commit).
+ * - A check's read (fill): its mark was taken before the read. A drop after that changes
+ *   the mark, so fill does not keep the row (or, when fill came first, the drop erases
+ *   it). A drop before it followed a write committed before the read: the row shows it.
+ * - A batch's record (note, put): the store reads the row in the batch's transaction and
+ *   holds its lock until the batch commits (SQLite: the database's write lock, BEGIN
+ *   IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE), and the record is noted then. A write
+ *   to the row committed before the read is in the row; one after it waits for the
+ *   batch's commit, so its drop comes after the note: put finds the mark changed and
+ *   erases the device instead, or put came first and the drop erases the record.
+ * So a drop costs the rows in flight of its group only (1/65,536 of them), not every
+ * batch's. The marks (256 KiB) are made at the first drop; without memory for them a
+ * drop bumps the base (every row in flight is lost, none kept wrongly). */
 #define MARK_BITS 16
 #define MARKS     (1u << MARK_BITS)
 
@@ -29,7 +47,7 @@ struct upd_devmem_rec {
     uint8_t md5[16], sha256[32];
     uint8_t has_md5, has_sha256;
     uint8_t len[NSTR]; /* every string fits: the longest (version, tags) is 255 bytes */
-    uint32_t mark;     /* its group's mark when its row was read (upd__devmem_note) */
+    uint32_t mark;     /* its device's mark when its row was read (upd__devmem_note) */
     char str[];
 };
 
@@ -43,18 +61,24 @@ struct upd_devmem {
     slot *tab;
     size_t cap; /* a power of two */
     size_t n, max;
-    uint64_t epoch;
     uint64_t rec_bytes;
     uint64_t hits, misses, full;
-    uint32_t *marks; /* per group of devices: bumped by upd__devmem_forget; NULL none yet */
+    uint32_t base;   /* bumped by a clear: every device's mark (a sum that wraps) */
+    uint32_t *marks; /* per group of devices: bumped by a drop; NULL none yet */
 };
 
 #define MIN_CAP 1024
 
-/* The group of a device's key (the marks of upd__devmem_forget). */
+/* The group of a device's key (its share of the marks). */
 static unsigned group(uint64_t key)
 {
     return (unsigned)((key * 0x9E3779B97F4A7C15u) >> (64 - MARK_BITS));
+}
+
+/* The mark of the device of key. Locked. */
+static uint32_t mark_of(const upd_devmem *m, uint64_t key)
+{
+    return m->base + (m->marks ? m->marks[group(key)] : 0);
 }
 
 static int hexval(char c)
@@ -144,7 +168,7 @@ upd_devmem_rec *upd__devmem_make(const upd_device_row *row)
     if (!r)
         return NULL;
     r->key = key;
-    r->mark = 0; /* no forget yet: upd__devmem_note */
+    r->mark = 0; /* upd__devmem_note */
     r->last_seen_ms = row->last_seen_ms;
     r->pin_release = row->pin_release;
     r->offered_release = row->offered_release;
@@ -332,18 +356,10 @@ int upd__devmem_get(upd_devmem *m, const char *mac, upd_device_row *out)
     return 0;
 }
 
-uint64_t upd__devmem_epoch(upd_devmem *m)
-{
-    pthread_mutex_lock(&m->mu);
-    uint64_t e = m->epoch;
-    pthread_mutex_unlock(&m->mu);
-    return e;
-}
-
 uint32_t upd__devmem_mark(upd_devmem *m, const char *mac)
 {
     pthread_mutex_lock(&m->mu);
-    uint32_t v = m->marks ? m->marks[group(mac_key(mac))] : 0;
+    uint32_t v = mark_of(m, mac_key(mac));
     pthread_mutex_unlock(&m->mu);
     return v;
 }
@@ -351,18 +367,17 @@ uint32_t upd__devmem_mark(upd_devmem *m, const char *mac)
 void upd__devmem_note(upd_devmem *m, upd_devmem_rec *r)
 {
     pthread_mutex_lock(&m->mu);
-    r->mark = m->marks ? m->marks[group(r->key)] : 0;
+    r->mark = mark_of(m, r->key);
     pthread_mutex_unlock(&m->mu);
 }
 
-void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, uint32_t mark)
+void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint32_t mark)
 {
     upd_devmem_rec *r = upd__devmem_make(row);
     if (!r)
         return;
     pthread_mutex_lock(&m->mu);
-    if (m->epoch == epoch && (m->marks ? m->marks[group(r->key)] : 0) == mark &&
-        !m->tab[find(m, r->key)].key) {
+    if (mark_of(m, r->key) == mark && !m->tab[find(m, r->key)].key) {
         insert(m, r);
         r = NULL;
     }
@@ -370,14 +385,13 @@ void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, 
     free(r);
 }
 
-void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n, uint64_t epoch)
+void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n)
 {
     pthread_mutex_lock(&m->mu);
-    int stale = m->epoch != epoch;
     for (size_t i = 0; i < n; i++) {
         if (!recs[i])
             continue;
-        if (stale || (m->marks ? m->marks[group(recs[i]->key)] : 0) != recs[i]->mark) {
+        if (mark_of(m, recs[i]->key) != recs[i]->mark) {
             erase(m, recs[i]->key);
             free(recs[i]);
         } else
@@ -391,32 +405,21 @@ void upd__devmem_drop(upd_devmem *m, const char *mac)
 {
     uint64_t key = mac_key(mac);
     pthread_mutex_lock(&m->mu);
-    m->epoch++;
-    if (key)
-        erase(m, key);
-    pthread_mutex_unlock(&m->mu);
-}
-
-void upd__devmem_forget(upd_devmem *m, const char *mac)
-{
-    uint64_t key = mac_key(mac);
-    if (!key)
-        return;
-    pthread_mutex_lock(&m->mu);
-    if (!m->marks)
+    if (key && !m->marks)
         m->marks = calloc(MARKS, sizeof *m->marks);
-    if (m->marks)
+    if (key && m->marks)
         m->marks[group(key)]++;
     else
-        m->epoch++; /* out of memory: as a drop */
-    erase(m, key);
+        m->base++; /* out of memory (or a MAC never held): every device's mark */
+    if (key)
+        erase(m, key);
     pthread_mutex_unlock(&m->mu);
 }
 
 void upd__devmem_clear(upd_devmem *m)
 {
     pthread_mutex_lock(&m->mu);
-    m->epoch++;
+    m->base++;
     for (size_t i = 0; i < m->cap; i++) {
         free(m->tab[i].rec);
         m->tab[i].key = 0;

@@ -10,7 +10,8 @@
  * store_cache.c keeps it up to date with the rows the writer thread's batches leave
  * (upd__devmem_after_checkin, _after_download), and drops a device on every admin write
  * to it. With other servers writing the database (PostgreSQL), devsync.c drops the rows
- * they wrote within a second. The table holds at most max devices; the others
+ * they wrote within a second, and their admin writes' notifications the devices they
+ * name. The table holds at most max devices; the others
  * are read from the store at each check, as before.
  *
  * Threads: every function may be called from any thread at the same time. */
@@ -36,18 +37,15 @@ void upd__devmem_free(upd_devmem *m);
  * (never seen, dropped, or beyond max: read the store). */
 int upd__devmem_get(upd_devmem *m, const char *mac, upd_device_row *out);
 
-/* Bumped by every drop (upd__devmem_drop, _clear): a row read from the store before a
- * drop may be older than the write that caused it. */
-uint64_t upd__devmem_epoch(upd_devmem *m);
-
-/* The mark of device mac's group of devices, bumped by upd__devmem_forget: a row read
- * from the store before it may be older than the write another server made. */
+/* Device mac's mark, moved by every drop of a device of its group (1 in 65,536) and by
+ * every clear: a row read from the store before it moved may be older than the write
+ * that moved it (devmem.c says why that is enough). */
 uint32_t upd__devmem_mark(upd_devmem *m, const char *mac);
 
-/* Keep row, read from the store when the epoch was epoch and its group's mark was mark
- * (upd__devmem_mark), unless a drop (or a forget of its group) came since or the table
- * holds the device already (a batch's newer row). */
-void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint64_t epoch, uint32_t mark);
+/* Keep row, read from the store after its device's mark was mark (upd__devmem_mark,
+ * taken before the read), unless the mark moved since or the table holds the device
+ * already (a batch's newer row). */
+void upd__devmem_fill(upd_devmem *m, const upd_device_row *row, uint32_t mark);
 
 /* A record ready to be put (upd__devmem_put); NULL when row cannot be held (a MAC or a
  * hash not in the store's canonical form, or out of memory): then drop the device. */
@@ -55,26 +53,25 @@ typedef struct upd_devmem_rec upd_devmem_rec;
 upd_devmem_rec *upd__devmem_make(const upd_device_row *row);
 void upd__devmem_unmake(upd_devmem_rec *r);
 
-/* Note in r its group's mark now (its row was just read from the store): upd__devmem_put
- * drops the device instead of putting r if its group is forgotten since. */
+/* Note in r its device's mark now: its row was just read from the store, in the batch's
+ * transaction that keeps it locked until the commit (devmem.c). */
 void upd__devmem_note(upd_devmem *m, upd_devmem_rec *r);
 
-/* Put records made by upd__devmem_make (taking them: n of them, in order, a later one
- * of a device replacing an earlier one) unless a drop came since epoch: then the devices
- * are dropped instead (their rows are read from the store at their next check); likewise
- * a record whose group was forgotten since it was noted (upd__devmem_note). */
-void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n, uint64_t epoch);
+/* Put records made by upd__devmem_make and noted (upd__devmem_note), taking them: n of
+ * them, in order, a later one of a device replacing an earlier one. A record whose
+ * device's mark moved since it was noted is not put: its device is dropped instead (its
+ * row is read from the store at its next check). */
+void upd__devmem_put(upd_devmem *m, upd_devmem_rec **recs, size_t n);
 
-/* Forget device mac (an admin write changed its row, or deleted it). */
+/* Forget device mac once its row was written (and committed) by someone else than the
+ * writer's batches: an admin write of this server or another's, another server's batch
+ * (devsync.h); or it was deleted. Rows of the devices of its group read, and records
+ * noted, before it are not kept; those of the other devices are. */
 void upd__devmem_drop(upd_devmem *m, const char *mac);
 
-/* Forget device mac because another server wrote its row (devsync.h): as a drop, but
- * only the rows read and the records noted for the devices of its group before it are
- * not kept (a drop: those of every device), so the sync's steady drops of other servers'
- * devices leave this server's batches be. */
-void upd__devmem_forget(upd_devmem *m, const char *mac);
-
-/* Forget every device (a write that changed many rows: a release deleted). */
+/* Forget every device (a write that changed many rows: a release deleted; another
+ * server's change that does not say which devices): no row read or record noted before
+ * it is kept. */
 void upd__devmem_clear(upd_devmem *m);
 
 typedef struct upd_devmem_stats {

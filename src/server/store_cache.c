@@ -376,20 +376,19 @@ int upd_store_cached_device_check(upd_store *st, const char *mac, upd_device_row
         return 0;
     }
     /* not held yet (or no longer, after an admin write): the store's row, kept */
-    uint64_t epoch = upd__devmem_epoch(c->mem);
-    uint32_t mark = upd__devmem_mark(c->mem, mac);
+    uint32_t mark = upd__devmem_mark(c->mem, mac); /* before the read (devmem.c) */
     int64_t t0 = upd__mono_ns();
     int rc = c->inner->ops->device_get(c->inner, mac, out);
     upd__metrics_store(UPD_STORE_READ, upd__mono_ns() - t0);
     if (rc == 0)
-        upd__devmem_fill(c->mem, out, epoch, mark);
+        upd__devmem_fill(c->mem, out, mark);
     return rc;
 }
 
 /* Another server wrote device mac's row (the sync's thread). */
 static void synced(void *ctx, const char *mac)
 {
-    upd__devmem_forget(ctx, mac);
+    upd__devmem_drop(ctx, mac);
 }
 
 int upd_store_cached_devmem(upd_store *st, size_t max)
@@ -596,8 +595,8 @@ static void mem_keep(mem_batch *b)
         b->failed = 1;
         return;
     }
-    /* the store read the row just now (locked until the batch commits): a forget of its
-     * group after this may be another server's later write */
+    /* the store read the row just now (locked until the batch commits): a drop of its
+     * device after this may follow a later write (devmem.c) */
     upd__devmem_note(b->mem, r);
     b->recs[b->n++] = r;
 }
@@ -630,10 +629,9 @@ static int mem_apply_batch(cache_store *c, const upd_record *recs, size_t n, con
     b->mem = c->mem;
     upd_rules wrap = {b, mem_checkin, mem_downloaded};
     mem_busy(c, 1);
-    uint64_t epoch = upd__devmem_epoch(c->mem);
     int rc = c->inner->ops->apply_batch(c->inner, recs, n, &wrap, err, errlen);
     if (rc == 0 && !b->failed)
-        upd__devmem_put(c->mem, b->recs, b->n, epoch);
+        upd__devmem_put(c->mem, b->recs, b->n);
     else {
         for (size_t i = 0; i < b->n; i++)
             upd__devmem_unmake(b->recs[i]);

@@ -1,7 +1,8 @@
 /* The device memory's table and rules (src/server/devmem.c): records round-trip every
  * field a check reads; thousands of devices put, replaced and dropped in a random order
  * agree with a plain array at every step (the table grows and shifts entries back on
- * deletion); the bound; a drop makes an older read and a batch begun before it not count;
+ * deletion); the bound; a drop makes a read and a batch's record of its device (or of its
+ * group) from before it not count, and leaves the other devices' be; a clear, every one;
  * the rows check-in and download records leave. That the server follows the database with
  * it is tested black-box (test_devmem.py) and by the debug builds' check of each answer. */
 #include <stdlib.h>
@@ -48,7 +49,8 @@ static void put_one(upd_devmem *m, const upd_device_row *r)
 {
     upd_devmem_rec *rec = upd__devmem_make(r);
     CHECK(rec != NULL);
-    upd__devmem_put(m, &rec, 1, upd__devmem_epoch(m));
+    upd__devmem_note(m, rec);
+    upd__devmem_put(m, &rec, 1);
 }
 
 static void test_roundtrip(void)
@@ -144,7 +146,7 @@ static void test_random(void)
     upd__devmem_free(m);
 }
 
-static void test_bound_and_epoch(void)
+static void test_bound_and_drop(void)
 {
     upd_devmem *m = upd__devmem_new(3);
     upd_device_row r;
@@ -162,33 +164,77 @@ static void test_bound_and_epoch(void)
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     CHECK_INT(out.running_release, ==, 9);
 
-    /* a row read before a drop is not kept; one read after is, unless held already */
+    /* a row read before a drop of its device is not kept; one read after is, unless
+     * held already */
     upd__devmem_drop(m, r.mac);
-    uint64_t e = upd__devmem_epoch(m);
-    upd__devmem_drop(m, "5C:CF:00:00:00:01");
-    row_of(2, 10, &r);
-    upd__devmem_fill(m, &r, e, upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
-    upd__devmem_fill(m, &r, upd__devmem_epoch(m), upd__devmem_mark(m, r.mac));
+    uint32_t k = upd__devmem_mark(m, r.mac);
+    upd__devmem_drop(m, r.mac);
+    CHECK(upd__devmem_mark(m, r.mac) != k);
+    row_of(2, 10, &r);
+    upd__devmem_fill(m, &r, k);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
+    upd__devmem_fill(m, &r, upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     row_of(2, 11, &r);
-    upd__devmem_fill(m, &r, upd__devmem_epoch(m), upd__devmem_mark(m, r.mac));
+    upd__devmem_fill(m, &r, upd__devmem_mark(m, r.mac));
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     CHECK_INT(out.running_release, ==, 10);
 
-    /* a batch begun before a drop: its devices are dropped, not put */
-    e = upd__devmem_epoch(m);
-    upd__devmem_drop(m, "5C:CF:00:00:00:00");
+    /* a batch's record noted before a drop of its device: the device is dropped, not put
+     * (and stays dropped when the drop came after the put) */
     row_of(2, 12, &r);
     upd_devmem_rec *rec = upd__devmem_make(&r);
-    upd__devmem_put(m, &rec, 1, e);
+    upd__devmem_note(m, rec);
+    upd__devmem_drop(m, r.mac);
+    upd__devmem_put(m, &rec, 1);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
+    rec = upd__devmem_make(&r);
+    upd__devmem_note(m, rec);
+    upd__devmem_put(m, &rec, 1);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
+    upd__devmem_drop(m, r.mac);
+    CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
+
+    /* a clear: no row read and no record noted before it is kept, whatever the device */
+    upd_device_row r3, r4;
+    row_of(3, 1, &r3);
+    row_of(4, 1, &r4);
+    k = upd__devmem_mark(m, r3.mac);
+    rec = upd__devmem_make(&r4);
+    upd__devmem_note(m, rec);
+    upd__devmem_clear(m);
+    upd__devmem_fill(m, &r3, k);
+    upd__devmem_put(m, &rec, 1);
+    CHECK_INT(upd__devmem_get(m, r3.mac, &out), ==, UPD_STORE_ENOTFOUND);
+    CHECK_INT(upd__devmem_get(m, r4.mac, &out), ==, UPD_STORE_ENOTFOUND);
     upd__devmem_free(m);
 }
 
-/* Another server wrote a device (upd__devmem_forget): a row read or a record noted before
- * is not kept for the devices of its group, and is for the others. */
-static void test_forget(void)
+/* Without a drop the marks are not even made: with one server and no admin write, the
+ * memory is its table (updraft_device_memory_bytes); the first drop adds them. */
+static void test_marks_made_at_first_drop(void)
+{
+    upd_devmem *m = upd__devmem_new(10);
+    upd_device_row r;
+    row_of(1, 1, &r);
+    put_one(m, &r);
+    upd_devmem_stats a, b;
+    upd__devmem_stats(m, &a);
+    upd__devmem_clear(m);
+    put_one(m, &r);
+    upd__devmem_stats(m, &b);
+    CHECK_INT(b.bytes, ==, a.bytes);
+    upd__devmem_drop(m, r.mac);
+    upd__devmem_stats(m, &b);
+    CHECK(b.bytes >= a.bytes + 65536 * 4 - 1024); /* less the record */
+    upd__devmem_free(m);
+}
+
+/* A device written (upd__devmem_drop: an admin write here or on another server, another
+ * server's batch): a row read or a record noted before is not kept for the devices of its
+ * group, and is for the others (what the drop costs the batches in flight). */
+static void test_groups(void)
 {
     upd_devmem *m = upd__devmem_new(100);
     upd_device_row r, out;
@@ -199,41 +245,37 @@ static void test_forget(void)
         upd_device_row o;
         row_of(i, 1, &o);
         uint32_t before = upd__devmem_mark(m, r.mac);
-        upd__devmem_forget(m, o.mac);
+        upd__devmem_drop(m, o.mac);
         if (upd__devmem_mark(m, r.mac) == before)
             strcpy(other, o.mac);
     }
     CHECK(other[0] != '\0');
 
-    /* a check's read before a forget of its group: not kept; of another group: kept */
-    uint64_t e = upd__devmem_epoch(m);
+    /* a check's read before a drop of its group: not kept; of another group: kept */
     uint32_t k = upd__devmem_mark(m, r.mac);
-    upd__devmem_forget(m, r.mac);
-    upd__devmem_fill(m, &r, e, k);
+    upd__devmem_drop(m, r.mac);
+    upd__devmem_fill(m, &r, k);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
-    e = upd__devmem_epoch(m);
     k = upd__devmem_mark(m, r.mac);
-    upd__devmem_forget(m, other);
-    upd__devmem_fill(m, &r, e, k);
+    upd__devmem_drop(m, other);
+    upd__devmem_fill(m, &r, k);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
 
-    /* a batch's record noted before a forget of its group: the device goes; one of
-     * another group is put (a forget does not touch the epoch of every batch) */
+    /* a batch's record noted before a drop of another group: put (a drop does not cost
+     * every batch in flight its rows); of its group: the device goes */
     row_of(1, 5, &r);
     upd_devmem_rec *rec = upd__devmem_make(&r);
-    e = upd__devmem_epoch(m);
     upd__devmem_note(m, rec);
-    upd__devmem_forget(m, other);
-    CHECK(upd__devmem_epoch(m) == e);
-    upd__devmem_put(m, &rec, 1, e);
+    upd__devmem_drop(m, other);
+    upd__devmem_put(m, &rec, 1);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, 0);
     CHECK_INT(out.running_release, ==, 5);
     row_of(1, 6, &r);
     rec = upd__devmem_make(&r);
     upd__devmem_note(m, rec);
-    upd__devmem_forget(m, r.mac);
-    upd__devmem_fill(m, &r, e, upd__devmem_mark(m, r.mac)); /* nothing: another row came */
-    upd__devmem_put(m, &rec, 1, e);
+    upd__devmem_drop(m, r.mac);
+    upd__devmem_fill(m, &r, upd__devmem_mark(m, r.mac)); /* nothing: another row came */
+    upd__devmem_put(m, &rec, 1);
     CHECK_INT(upd__devmem_get(m, r.mac, &out), ==, UPD_STORE_ENOTFOUND);
     upd__devmem_free(m);
 }
@@ -316,8 +358,9 @@ int main(void)
 {
     RUN(test_roundtrip);
     RUN(test_random);
-    RUN(test_bound_and_epoch);
-    RUN(test_forget);
+    RUN(test_bound_and_drop);
+    RUN(test_marks_made_at_first_drop);
+    RUN(test_groups);
     RUN(test_rules);
     return upd_test_summary();
 }
