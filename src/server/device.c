@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "devmem.h"
+#include "filesend.h"
 #include "log.h"
 #include "manifest.h"
 #include "metrics.h"
@@ -703,10 +704,65 @@ static void begin_download(req *r, struct MHD_Connection *c, const upd_release_r
     }
 }
 
-/* Queue the whole image of rel. The response (the open blob and its headers) is kept
- * per release and queued again for the next device: libmicrohttpd sends a file
- * response with sendfile() from an explicit offset, so connections can share it, and
- * release rows and blobs never change. */
+/* Give back a response a send of ours used: a kept one (dl slot) may be replaced again
+ * once no send uses it; one that was not kept is destroyed. */
+static void release_image(srv *s, struct MHD_Response *resp)
+{
+    pthread_mutex_lock(&s->resp_mu);
+    unsigned i = 0;
+    while (i < UPD_RESP_SLOTS && s->dl[i].resp != resp)
+        i++;
+    if (i < UPD_RESP_SLOTS)
+        s->dl[i].busy--;
+    pthread_mutex_unlock(&s->resp_mu);
+    if (i == UPD_RESP_SLOTS)
+        MHD_destroy_response(resp);
+}
+
+/* filesend.h's end of a send: for the completion callback (server.c), which writes the
+ * download's record as it does for libmicrohttpd's sends. */
+static void image_sent(void *cls, upd_filesend_end how, uint64_t body_sent)
+{
+    req *r = cls;
+    (void)body_sent;
+    r->fs_end = (int)how + 1;
+    release_image(r->s, r->fs_resp);
+}
+
+/* Send the image's bytes first..first+len-1 from fd with resp's headers: ourselves
+ * (filesend.h) on a plain-HTTP connection, else (HTTPS, the sender stopping) queued to
+ * libmicrohttpd. Takes our use of resp over (release_image). */
+static enum MHD_Result send_image(req *r, struct MHD_Connection *c, unsigned status,
+                                  struct MHD_Response *resp, int fd, uint64_t first, uint64_t len)
+{
+    srv *s = r->s;
+    r->responded = 1;
+    r->status = status;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char head[2048];
+    size_t hlen = s->filesend && ci ? upd_filesend_head(status, resp, len, head, sizeof head) : 0;
+    if (hlen) {
+        r->fs_resp = resp;
+        r->fs_head = hlen;
+        int rc = upd_filesend_start_send(s->filesend, c, ci->connect_fd, head, hlen, fd, first, len,
+                                         image_sent, r);
+        if (rc > 0)
+            return upd__close_quietly(); /* all sent, or the device went away */
+        if (rc == 0)
+            return MHD_YES; /* the rest from a sender thread; then closed */
+        r->fs_head = 0;
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    release_image(s, resp);
+    return ret;
+}
+
+/* Send the whole image of rel. The response (the open blob and its headers) is kept
+ * per release and used again for the next device: libmicrohttpd and filesend.h send a
+ * file with sendfile() from an explicit offset, so connections can share it, and
+ * release rows and blobs never change. A kept response a send of ours uses is not
+ * replaced until it ends (busy). */
 static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
                                          const upd_release_row *rel, int immutable, int head)
 {
@@ -716,8 +772,14 @@ static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
     for (unsigned i = 0; i < UPD_RESP_SLOTS; i++)
         if (s->dl[i].resp && s->dl[i].release_id == rel->id && s->dl[i].immutable == immutable &&
             s->dl[i].gzip == (rel->gz_size < 0)) {
-            if (!head)
+            if (!head) {
                 begin_download(r, c, rel, 0, (uint64_t)rel->size);
+                s->dl[i].busy++;
+                struct MHD_Response *resp = s->dl[i].resp;
+                int fd = s->dl[i].fd;
+                pthread_mutex_unlock(&s->resp_mu);
+                return send_image(r, c, MHD_HTTP_OK, resp, fd, 0, (uint64_t)rel->size);
+            }
             ret = queue_kept(r, c, MHD_HTTP_OK, s->dl[i].resp);
             pthread_mutex_unlock(&s->resp_mu);
             return ret;
@@ -733,16 +795,30 @@ static enum MHD_Result queue_whole_image(req *r, struct MHD_Connection *c,
     if (!head)
         begin_download(r, c, rel, 0, (uint64_t)rel->size);
     pthread_mutex_lock(&s->resp_mu);
-    ret = queue_kept(r, c, MHD_HTTP_OK, resp);
-    dl_slot *slot = &s->dl[s->dl_next++ % UPD_RESP_SLOTS];
-    if (slot->resp)
-        MHD_destroy_response(slot->resp);
-    slot->resp = resp;
-    slot->release_id = rel->id;
-    slot->immutable = immutable;
-    slot->gzip = rel->gz_size < 0;
+    /* the next slot no send uses; none free: this response is used once */
+    dl_slot *slot = NULL;
+    for (unsigned k = 0; k < UPD_RESP_SLOTS && !slot; k++, s->dl_next++)
+        if (!s->dl[s->dl_next % UPD_RESP_SLOTS].busy)
+            slot = &s->dl[s->dl_next % UPD_RESP_SLOTS];
+    if (slot) {
+        if (slot->resp)
+            MHD_destroy_response(slot->resp);
+        slot->resp = resp;
+        slot->fd = fd;
+        slot->busy = !head;
+        slot->release_id = rel->id;
+        slot->immutable = immutable;
+        slot->gzip = rel->gz_size < 0;
+    }
+    if (head) {
+        ret = queue_kept(r, c, MHD_HTTP_OK, resp);
+        if (!slot)
+            MHD_destroy_response(resp);
+    }
     pthread_mutex_unlock(&s->resp_mu);
-    return ret;
+    if (head)
+        return ret;
+    return send_image(r, c, MHD_HTTP_OK, resp, fd, 0, (uint64_t)rel->size);
 }
 
 /* Answer with the release's image (or the slice a Range asks for), straight from the
@@ -775,9 +851,10 @@ static enum MHD_Result serve_image(req *r, struct MHD_Connection *c, const upd_r
     struct MHD_Response *resp = image_response(fd, rel, first, len, 1, immutable);
     if (!resp)
         return MHD_NO;
-    if (!head)
-        begin_download(r, c, rel, first, len);
-    return upd__queue(r, c, MHD_HTTP_PARTIAL_CONTENT, resp);
+    if (head)
+        return upd__queue(r, c, MHD_HTTP_PARTIAL_CONTENT, resp);
+    begin_download(r, c, rel, first, len);
+    return send_image(r, c, MHD_HTTP_PARTIAL_CONTENT, resp, fd, first, len);
 }
 
 /* Turn rel into the row of its gzip copy for serve_image: the copy's blob, MD5 and length

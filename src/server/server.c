@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "connguard.h"
 #include "datalock.h"
+#include "filesend.h"
 #include "finisher.h"
 #include "delivery.h"
 #include "devmem.h"
@@ -200,6 +201,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     srv *s = cls;
     (void)version;
     req *r = *con_cls;
+    if (r && r->fs_end) /* resumed after filesend.h sent the answer: close */
+        return upd__close_quietly();
     if (!r || !r->s) { /* the first call (the URI log callback may have made r: reqlimit.c) */
         if (!r) {
             r = calloc(1, sizeof *r);
@@ -242,6 +245,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    if (r->fs_end) /* sent by filesend.h: how it ended, in libmicrohttpd's terms */
+        toe = r->fs_end == UPD_FILESEND_SENT + 1       ? MHD_REQUEST_TERMINATED_COMPLETED_OK
+              : r->fs_end == UPD_FILESEND_TIMEOUT + 1  ? MHD_REQUEST_TERMINATED_TIMEOUT_REACHED
+              : r->fs_end == UPD_FILESEND_SHUTDOWN + 1 ? MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN
+                                                       : MHD_REQUEST_TERMINATED_WITH_ERROR;
     if (r->dl) {
         upd_record rec;
         memset(&rec, 0, sizeof rec);
@@ -265,8 +273,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
             int64_t bytes = -1;
             if (ok && r->acked_ok && acked >= r->acked0) {
                 uint64_t d = acked - r->acked0;
-                /* minus the response header (about 300 bytes); never more than the body */
-                d = d > 300 ? d - 300 : 0;
+                /* minus the response header (ours: its length; libmicrohttpd's: about 300
+                 * bytes); never more than the body */
+                uint64_t h = r->fs_head ? r->fs_head : 300;
+                d = d > h ? d - h : 0;
                 bytes = (int64_t)(d > r->dl_len ? r->dl_len : d);
             }
             snprintf(rec.event, sizeof rec.event, "download-aborted");
@@ -291,6 +301,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(r);
 }
 
+/* Set by upd__close_quietly for the log line libmicrohttpd writes right after, on the same
+ * thread, when the handler returns MHD_NO. */
+static _Thread_local int closing_quietly;
+
+enum MHD_Result upd__close_quietly(void)
+{
+    closing_quietly = 1;
+    return MHD_NO;
+}
+
 /* libmicrohttpd's messages (one for each refused or aborted connection, among others),
  * each kind at most once per UPD_LOG_INTERVAL_MS (lograte.c). */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -303,6 +323,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n'))
         buf[--n] = '\0';
+    if (closing_quietly) { /* the handler's MHD_NO after filesend.h: no error */
+        closing_quietly = 0;
+        if (strstr(buf, "pplication reported internal error"))
+            return;
+    }
     const void *kind = fmt;
     if (!strcmp(fmt, "%s\n") || !strcmp(fmt, "%s")) {
         /* the text is the kind: hash its first 48 bytes into a stable key */
@@ -547,7 +572,10 @@ int upd_server_main(const upd_server_config *cfg)
                                  cfg->head_timeout_s ? cfg->head_timeout_s : UPD_CONNGUARD_HEAD_S,
                                  timeout);
     s->finisher = upd_finisher_start(2);
-    if (!s->guard || !s->finisher) {
+    /* plain HTTP: file bodies sent by our own threads, one per request thread (filesend.h) */
+    if (!tls)
+        s->filesend = upd_filesend_new(threads, timeout);
+    if (!s->guard || !s->finisher || (!tls && !s->filesend)) {
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
     }
@@ -641,9 +669,12 @@ out:
     upd__metrics_listen_stop();
     /* the uploads being finished resume their connections: before the daemons stop */
     upd_finisher_stop(s->finisher);
+    /* likewise the downloads waiting for their sockets (recorded as aborted by the stop) */
+    upd_filesend_stop(s->filesend);
     for (unsigned i = 0; i < s->nmhd; i++)
         MHD_stop_daemon(s->mhd[i]);
     upd_finisher_free(s->finisher);
+    upd_filesend_free(s->filesend);
     upd_connguard_free(s->guard); /* after the daemons: their connections are closed */
     upd__resp_cache_free(s);
     upd__fleet_stop(s->fleet);

@@ -73,7 +73,9 @@ typedef struct dl_slot { /* whole-image answers (blob fd + headers), by release 
     struct MHD_Response *resp;
     int64_t release_id;
     int immutable;
-    int gzip; /* the release's gzip copy (delivery.h) */
+    int gzip;      /* the release's gzip copy (delivery.h) */
+    int fd;        /* the blob the response sends from */
+    unsigned busy; /* sends of ours (filesend.h) using it: not replaced meanwhile */
 } dl_slot;
 
 typedef struct report_entry {
@@ -112,6 +114,7 @@ typedef struct srv {
     struct upd_fleet *fleet;       /* the registry's figures for the dashboard (fleet.h) */
     struct upd_connguard *guard;   /* connections per address, head deadline (connguard.h) */
     struct upd_finisher *finisher; /* upload finishing off the device threads (finisher.h) */
+    struct upd_filesend *filesend; /* plain-HTTP file bodies (filesend.h); NULL with TLS */
     pthread_mutex_t upspace_mu;    /* room for uploads in <data>/tmp (upspace.c) */
     uint64_t upspace_used, upspace_max;
 } srv;
@@ -137,6 +140,11 @@ typedef struct req {
     int dl_gzip;     /* the gzip copy of the release is being sent */
     uint64_t acked0; /* TCP bytes acked on the socket when the download began */
     int acked_ok;
+    /* sent by filesend.h: how it ended (upd_filesend_end + 1; 0: not ended, or not ours),
+     * its header's length, and the response whose headers and file it sent */
+    int fs_end;
+    size_t fs_head;
+    struct MHD_Response *fs_resp;
     char ip[48];
     unsigned status; /* of the response queued */
     /* admin API: who sent it, the route it matched (authz.c), and what the audit event
@@ -313,6 +321,11 @@ void upd__webui_security_headers(struct MHD_Response *resp);
 
 /* ---- tcpinfo.c ---- */
 uint64_t upd__tcp_acked(struct MHD_Connection *c, int *ok);
+
+/* ---- server.c (more) ---- */
+/* MHD_NO for a handler whose connection must close with nothing more sent (filesend.h sent
+ * the answer): without libmicrohttpd's "internal error" log line it would write. */
+enum MHD_Result upd__close_quietly(void);
 
 /* ---- blobs.c ---- */
 void upd__blob_path(const srv *s, const char *sha256, char *out, size_t cap);
