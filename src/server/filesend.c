@@ -22,6 +22,7 @@
 
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "filesend.h"
 
 /* the most one sendfile() is asked for (Linux sends at most 2 GiB - 4 KiB per call) */
@@ -58,13 +59,6 @@ struct upd_filesend {
     atomic_uint next; /* round robin over the senders */
     sender sd[];
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Send what the socket takes: 1 all sent, 0 the socket is full, -1 the connection
  * failed (or the file ended early). *moved: whether any byte left. */
@@ -143,7 +137,7 @@ static void *run(void *arg)
         int n = epoll_wait(sd->ep, ev, 64, 1000);
         if (atomic_load(&fs->stopping))
             break;
-        int64_t now = mono_ms();
+        int64_t now = upd__mono_ms();
         for (int i = 0; i < n; i++) {
             xfer *x = ev[i].data.ptr;
             if (!x)
@@ -312,7 +306,7 @@ int upd_filesend_start_send(upd_filesend *fs, struct MHD_Connection *c, int sock
     x->head = x->head_buf;
     x->head_len = rest;
     x->head_off = 0;
-    x->last_ms = mono_ms();
+    x->last_ms = upd__mono_ms();
     sender *sd = &fs->sd[atomic_fetch_add(&fs->next, 1) % fs->nthreads];
     pthread_mutex_lock(&sd->mu);
     if (sd->stopped) {
