@@ -14,6 +14,11 @@ runs the client as a device with a given identity, and parses what it printed:
     dev.install(r)                                    # now it runs what it staged
     t.eq(dev.update(srv.url("/update/c1"), version="2.0").result, 1, "current: 304")
 
+On PostgreSQL (UPDRAFT_TEST_PG names the run's cluster, tests/server/pgcluster.py; ctest's
+pg.realclient.* tests) each server gets a database of its own, or another server's
+(h.server(name, same_db_as=other)): several servers on one database, as behind a load
+balancer.
+
 Python 3 standard library only. A case is a function `fn(h, t)` registered with @case(group)
 in test_realclient.py; see docs/testing.md."""
 import concurrent.futures
@@ -33,6 +38,9 @@ import threading
 import time
 import traceback
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "server"))
+import pgcluster  # noqa: E402  (the throwaway PostgreSQL cluster of a pg.* run)
 
 TOKEN = "realclient-admin-token-0123456789"
 SKIP = 77  # ctest SKIP_RETURN_CODE of every realclient.* test
@@ -103,14 +111,18 @@ class Release:
 
 class Server:
     """`updraft serve` on 127.0.0.1 (a free port), with a temporary data dir. Its log goes to
-    a file (`.log_text()`), so a chatty server never blocks on a full pipe."""
+    a file (`.log_text()`), so a chatty server never blocks on a full pipe. On a pg.* run
+    it uses PostgreSQL: the database `db` (another server's .db: the same fleet), or one
+    of its own."""
 
-    def __init__(self, h, args=(), tls=False):
+    def __init__(self, h, args=(), tls=False, db=None):
         self.h = h
         self.tmp = tempfile.mkdtemp(prefix="updraft-rc-srv-")
         self.scheme = "https" if tls else "http"
-        cmd = [h.updraft, "serve", "--listen", "127.0.0.1:0", "--data",
-               os.path.join(self.tmp, "data"), "--threads", "4"] + list(args)
+        data = os.path.join(self.tmp, "data")
+        self.db = (db or pgcluster.database_url(data)) if h.pg else None
+        cmd = [h.updraft, "serve", "--listen", "127.0.0.1:0", "--data", data, "--threads",
+               "4"] + (["--db", self.db] if self.db else []) + list(args)
         if tls:
             cert, key = h.cert()
             cmd += ["--tls-cert", cert, "--tls-key", key]
@@ -397,6 +409,9 @@ class Harness:
         self._layouts = None
         self._manifest = None
         self._macs = 0
+        # a pg.* run (UPDRAFT_TEST_PG): servers on PostgreSQL; exits 77 (SKIPPED, saying
+        # why) when that run has no cluster (no PostgreSQL binaries)
+        self.pg = pgcluster.on_pg()
 
     @property
     def tmp(self):
@@ -428,14 +443,21 @@ class Harness:
                   % (self.client_dir, self.client_dir))
             sys.exit(1)
 
-    def server(self, name="plain", args=(), tls=False):
+    def server(self, name="plain", args=(), tls=False, same_db_as=None):
         """The server called `name`, started at its first use with `args` (shared by every
         case that asks for the same name: give a case its own name when it needs a server
-        alone, e.g. for its admin settings)."""
+        alone, e.g. for its admin settings). same_db_as: the name of a server whose
+        database it shares (PostgreSQL only: two servers of one fleet)."""
         with self.lock:
             s = self.servers.get(name)
             if s is None:
-                s = self.servers[name] = Server(self, args, tls)
+                db = None
+                if same_db_as is not None:
+                    if not self.pg:
+                        raise RuntimeError("server %s: only PostgreSQL shares a database "
+                                           "between servers (run it as pg.realclient.*)" % name)
+                    db = self.server(same_db_as).db
+                s = self.servers[name] = Server(self, args, tls, db)
             return s
 
     def device(self, mac, **kw):

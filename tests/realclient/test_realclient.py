@@ -897,6 +897,130 @@ def fs_image_larger_than_area_nonstandard_start(h, t):
             "the reason names the computed area: %r" % ev)
 
 
+# ---- twoservers: one fleet on two servers behind a load balancer (PostgreSQL only) ---------
+#
+# Two `updraft serve` on one database; the device's checks reach either. The same story is
+# also played on one server (a database of its own), and what the fleet recorded must be
+# the same: the device's row and its events, in order. A server answers checks from its
+# device memory, which learns another server's writes within a second (docs/scaling.md
+# "Caches"); an admin change reaches the other server by NOTIFY within a second too.
+
+REBOOT = 1.5  # seconds from a device's download to its next check (eboot, then the sketch)
+SPREAD = 1.2  # the bound for another server to see an admin change or a device's row
+
+# what the fleet's records of a device are compared by (ids and sentences; no timestamps)
+ROW_FIELDS = ("version", "sketch_md5", "offered_release", "offer_downloads",
+              "running_release", "last_result", "held", "attention", "url_channel")
+
+
+def fleet_pair(h, name):
+    """(a, b): two servers on one database, and (one, one): a server alone on a database of
+    its own; each a fresh database, so release ids agree between the two."""
+    a = h.server(name + "-a")
+    b = h.server(name + "-b", same_db_as=name + "-a")
+    one = h.server(name + "-one")
+    return (a, b), (one, one)
+
+
+def records(srv, mac, want_kind, count=1):
+    """The device's row and its events oldest first as (kind, detail), once `count` events
+    of `want_kind` are there (records are written a moment after the answer); times in
+    sentences (a hold's end) as <time>."""
+    end = time.time() + 10
+    while len(srv.events(mac, want_kind)) < count and time.time() < end:
+        time.sleep(0.05)
+    d = srv.device(mac) or {}
+    ev = [(e["kind"], re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "<time>", e["detail"]))
+          for e in reversed(srv.events(mac))]
+    row = {k: d.get(k) for k in ROW_FIELDS}
+    if row["held"]:
+        row["held"] = dict(row["held"], until="<time>" if row["held"].get("until") else None)
+    return row, ev
+
+
+def same_records(t, pair, alone, what):
+    t.eq(pair[0], alone[0], what + ": the device's row on two servers as on one")
+    t.eq(pair[1], alone[1], what + ": its events on two servers as on one")
+
+
+def update_story(h, t, a, b, channel, mac):
+    """Check in on a (nothing yet), a release published on a, the update downloaded from b,
+    the device back on a running it. The device's records."""
+    dev = h.device(mac)
+    t.result(dev.update(a.url("/update/" + channel), OLD), 1, 0, "first check on a: nothing yet")
+    rel = publish(h, a, DEEPSLEEP, channel)
+    time.sleep(SPREAD)
+    r = dev.update(b.url("/update/" + channel), OLD)
+    staged_is(t, r, rel.data, None, "downloaded from b (uploaded to a)")
+    if r.result != 2:
+        return rel, None
+    wait_event(b, mac, "download-completed")
+    time.sleep(REBOOT)
+    dev.install(r)
+    t.result(dev.update(a.url("/update/" + channel), rel.version), 1, 0,
+             "back on a, running it: no update")
+    return rel, records(a, mac, "updated")
+
+
+@case("twoservers")
+def update_across_servers(h, t):
+    pair, alone = fleet_pair(h, "ts-update")
+    rel, got = update_story(h, t, *pair, "ts-up", "5C:CF:7F:BB:00:01")
+    _, want = update_story(h, t, *alone, "ts-up", "5C:CF:7F:BB:00:01")
+    if not got or not want:
+        return
+    row, ev = got
+    t.eq((row["version"], row["running_release"], row["offered_release"]),
+         (rel.version, rel.id, None), "the row: its version, the release it runs, no open offer")
+    t.eq([k for k, _ in ev].count("updated"), 1, "one updated event: %r" % ev)
+    t.check(not any(k == "failed" for k, _ in ev), "no failed event: %r" % ev)
+    t.eq(pair[1].device("5C:CF:7F:BB:00:01").get("running_release"), rel.id,
+         "b reads the same row")
+    same_records(t, got, want, "update")
+
+
+def failing_story(h, t, a, b, channel, mac):
+    """A device that downloads the release from b and comes back on a on its old image,
+    again, until it is held back; then both servers decline it; `device retry` on a, and b
+    offers it again. The results of its checks and its records."""
+    rel = publish(h, a, DEEPSLEEP, channel)
+    time.sleep(SPREAD)
+    dev = h.device(mac)
+    results = []
+    for n in range(1, 6):
+        srv = b if n % 2 else a
+        r = dev.update(srv.url("/update/" + channel), OLD)
+        results.append(r.result)
+        if r.result != 2:
+            break
+        end = time.time() + 10
+        while len(srv.events(mac, "download-completed")) < n and time.time() < end:
+            time.sleep(0.05)
+        time.sleep(REBOOT)
+    if results[-1] == 1:
+        time.sleep(REBOOT)
+        for srv, name in ((a, "a"), (b, "b")):
+            t.result(dev.update(srv.url("/update/" + channel), OLD), 1, 0,
+                     "held back: %s declines it too" % name)
+        st, _ = a.api("POST", "/devices/%s/retry" % mac)
+        t.eq(st, 200, "updraft device retry, on a")
+        time.sleep(SPREAD)
+        staged_is(t, dev.update(b.url("/update/" + channel), OLD), rel.data, None,
+                  "after the retry on a: b offers it again")
+    return results, records(a, mac, "offered", results.count(2) + (results[-1] == 1))
+
+
+@case("twoservers")
+def failure_across_servers(h, t):
+    pair, alone = fleet_pair(h, "ts-fail")
+    got_results, got = failing_story(h, t, *pair, "ts-fail", "5C:CF:7F:BB:00:02")
+    want_results, want = failing_story(h, t, *alone, "ts-fail", "5C:CF:7F:BB:00:02")
+    t.eq(got_results, want_results, "the RESULTs of its checks on two servers as on one")
+    t.check(got_results[-1:] == [1], "held back within 5 checks: RESULTs %r" % got_results)
+    t.check(any(k == "failed" for k, _ in got[1]), "failed is inferred: %r" % (got[1],))
+    same_records(t, got, want, "failures")
+
+
 GROUPS = sorted({g for g, _, _, _ in CASES})
 
 
@@ -912,8 +1036,13 @@ def main():
     if not os.path.isfile(os.path.join(fw_dir, "MANIFEST.tsv")):
         print("SKIPPED: the firmware corpus is not at '%s'" % fw_dir)
         sys.exit(77)
+    if group == "twoservers" and not h.pg:
+        print("SKIPPED: two servers share a fleet only on PostgreSQL: run it as "
+              "pg.realclient.twoservers (ctest -L pg)")
+        sys.exit(77)
     cases = [("%s.%s" % (g, n), fn, x) for g, n, fn, x in CASES
-             if (group == "all" or g == group) and (not only or only.search("%s.%s" % (g, n)))]
+             if (group == "all" and (h.pg or g != "twoservers") or g == group) and
+             (not only or only.search("%s.%s" % (g, n)))]
     t0 = time.time()
     problems = run_cases(h, cases, jobs=4)
     print("%s: %d case(s) in %.1fs, %d problem(s)" % (group, len(cases), time.time() - t0,
