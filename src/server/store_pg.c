@@ -1735,13 +1735,15 @@ static void filter_args(args *a, const upd_device_filter *f)
     arg_text_or_null(a, f ? f->tool : NULL);
 }
 
-/* Run a device listing's statement (store_devsql.h) for f; the result (the caller clears
- * it) or NULL with *rc set. */
-static PGresult *devsql_run(conn *c, int kind, const upd_device_filter *f, int *rc)
+/* Run a device listing's statement (store_devsql.h) for f, after prefix (a DECLARE: then
+ * it answers no rows); the result (the caller clears it) or NULL with *rc set. */
+static PGresult *devsql_exec(conn *c, int kind, const upd_device_filter *f, const char *prefix,
+                             int *rc)
 {
     upd_devsql *q = malloc(sizeof *q);
     const char **v = calloc(UPD_DEVSQL_PARAMS, sizeof *v);
     char(*num)[24] = calloc(UPD_DEVSQL_PARAMS, sizeof *num);
+    char *sql = NULL;
     PGresult *r = NULL;
     *rc = UPD_STORE_EFAIL;
     if (q && v && num && upd__devsql_build(q, UPD_DEVSQL_PG, kind, DEV_COLS, f, 0) == 0) {
@@ -1753,22 +1755,32 @@ static PGresult *devsql_run(conn *c, int kind, const upd_device_filter *f, int *
                 v[i] = num[i];
             }
         }
-        r = PQexecParams(c->pg, q->sql, q->nparam, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-            *rc = 0;
-        } else {
-            pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
-            if (PQstatus(c->pg) == CONNECTION_OK)
-                fprintf(stderr, "updraft: SQL failed (%s): %s\n", c->err, q->sql);
-            PQclear(r);
-            r = NULL;
+        size_t n = strlen(prefix) + strlen(q->sql) + 1;
+        if ((sql = malloc(n)) != NULL) {
+            snprintf(sql, n, "%s%s", prefix, q->sql);
+            r = PQexecParams(c->pg, sql, q->nparam, NULL, v, NULL, NULL, 0);
+            if (PQresultStatus(r) == (prefix[0] ? PGRES_COMMAND_OK : PGRES_TUPLES_OK)) {
+                *rc = 0;
+            } else {
+                pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
+                if (PQstatus(c->pg) == CONNECTION_OK)
+                    fprintf(stderr, "updraft: SQL failed (%s): %s\n", c->err, sql);
+                PQclear(r);
+                r = NULL;
+            }
         }
         upd__devsql_free(q);
     }
+    free(sql);
     free(q);
     free(v);
     free(num);
     return r;
+}
+
+static PGresult *devsql_run(conn *c, int kind, const upd_device_filter *f, int *rc)
+{
+    return devsql_exec(c, kind, f, "", rc);
 }
 
 static int p_device_count(upd_store *base, const upd_device_filter *f, int64_t *out)
@@ -1799,16 +1811,66 @@ static int p_device_versions(upd_store *base, const upd_device_filter *f,
     return rc;
 }
 
+/* Rows a large device listing (the registry's reading, fleet.c) fetches at a time from a
+ * cursor: its callback sees the rows as they come (the reader counts them) and can stop
+ * between two fetches (the server stops), and the server holds one batch, not the whole
+ * registry, in memory. A listing of at most this many rows is one statement. */
+#define DEV_FETCH 1000
+
+/* Every row of f's listing through a cursor, DEV_FETCH at a time, to cb (until it returns
+ * non-zero: the rest is never read). The connection stays the caller's throughout. */
+static int device_list_fetched(conn *c, const upd_device_filter *f, upd_device_cb cb, void *ctx,
+                               upd_device_row *d)
+{
+    int rc = begin(c);
+    PGresult *res = NULL;
+    if (rc == 0)
+        PQclear(
+            devsql_exec(c, UPD_DEVSQL_LIST, f, "DECLARE upd_devices NO SCROLL CURSOR FOR ", &rc));
+    int stop = 0;
+    while (rc == 0 && !stop) {
+        char fetch[64];
+        snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM upd_devices", DEV_FETCH);
+        res = PQexec(c->pg, fetch);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
+            rc = UPD_STORE_EFAIL;
+            break;
+        }
+        int n = PQntuples(res);
+        for (int i = 0; i < n && !stop; i++) {
+            read_device(res, i, d);
+            stop = cb(ctx, d);
+        }
+        PQclear(res);
+        res = NULL;
+        if (n < DEV_FETCH)
+            break;
+    }
+    PQclear(res);
+    if (rc == 0 && !stop)
+        rc = commit(c);
+    else
+        rollback(c); /* a stop, or a failure: the cursor closes with it */
+    return rc;
+}
+
 static int p_device_list(upd_store *base, const upd_device_filter *f, upd_device_cb cb, void *ctx)
 {
     pg_store *s = (pg_store *)base;
+    upd_device_row *d = malloc(sizeof *d);
+    if (!d)
+        return UPD_STORE_EFAIL;
     conn *c = acquire(s);
     int rc;
+    if (f && f->limit > DEV_FETCH) {
+        rc = device_list_fetched(c, f, cb, ctx, d);
+        release_conn(s, c);
+        free(d);
+        return rc;
+    }
     PGresult *res = devsql_run(c, UPD_DEVSQL_LIST, f, &rc);
     release_conn(s, c);
-    upd_device_row *d = malloc(sizeof *d);
-    if (res && !d)
-        rc = UPD_STORE_EFAIL;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         read_device(res, i, d);
         if (cb(ctx, d))
