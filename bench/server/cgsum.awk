@@ -1,7 +1,8 @@
 # Sums callgrind dumps (one file per thread: --separate-threads=yes) for instr.sh.
 #   awk -v n=CHECKS -f cgsum.awk FILE...
 # Each file (thread) gets a role: "writer" (updraft's device-record writer: writer_main),
-# "request" (a thread that answers requests: updraft's libmicrohttpd handler, or nginx),
+# "request" (a thread that answers requests: updraft's libmicrohttpd handler or its download
+# senders, or nginx),
 # else "background". Prints, per check (divided by n):
 #   role ROLE INSTRUCTIONS          for each role
 #   obj OBJECT INSTRUCTIONS         self instructions of request threads by executable/library
@@ -35,7 +36,8 @@ FNR == 1 { flush(); file = FILENAME }
 /^fn=/ {
     fn = nm(substr($0, 4), fnames); skip = 0
     if (fn == "writer_main") has_writer = 1
-    if (fn == "handler" || fn ~ /^ngx_http_/) has_handler = 1
+    # updraft's sender threads (filesend.c: filesend_run) send download bodies: request work too
+    if (fn == "handler" || fn == "filesend_run" || fn ~ /^ngx_http_/) has_handler = 1
     next
 }
 /^cfn=/ { nm(substr($0, 5), fnames); next }

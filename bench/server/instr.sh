@@ -139,13 +139,14 @@ dl_answer() { # PORT REQFILE
 }
 
 # cpu_ns PID -> "ALL REQUEST": nanoseconds on the CPU so far of all the process's threads,
-# and of its request threads (libmicrohttpd's, named MHD-*; nginx: all of them)
+# and of its request threads (libmicrohttpd's, named MHD-*, and the download senders,
+# filesend; nginx: all of them)
 cpu_ns() {
     local t tot=0 req=0 v
     for t in /proc/"$1"/task/*; do
         v=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) || continue
         tot=$((tot + v))
-        case $(cat "$t/comm" 2>/dev/null) in MHD* | nginx*) req=$((req + v)) ;; esac
+        case $(cat "$t/comm" 2>/dev/null) in MHD* | filesend* | nginx*) req=$((req + v)) ;; esac
     done
     echo "$tot $req"
 }

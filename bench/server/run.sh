@@ -23,8 +23,7 @@
 #        PROFILE=1 bench/server/run.sh  (adds a perf + strace profile of updraft)
 # Settings (environment): ROUNDS=3 DURATION=10 WRK_THREADS=2 WRK_CONNS=64 SLOW_N=10000
 #   SLOW_RATE=50000 SLOW_CODE=162000 SLOW_MAX_S=120 SLOW_ROUNDS=3 INSTR=0 (leave out section 5,
-#   bench/server/instr.sh: instructions per check and per download under valgrind) WHATIF=0
-#   (leave out section 2's what-if rows: updraft with bench/server/mhdsend.c preloaded)
+#   bench/server/instr.sh: instructions per check and per download under valgrind)
 #   SKIP_BUILD=1 (use the existing build/release binaries) OUT=bench/results/server.md
 #   KEEP_WORK=1 (keep the temp dir)
 # Needs: wrk, nginx, php-cli, curl, cc, cmake+ninja (unless SKIP_BUILD=1).
@@ -63,7 +62,6 @@ log "fd limit (ulimit -n) for all processes: $FD_LIMIT"
 build_release
 cc -O2 -Wall -o "$WORK/slowdl" "$HERE/slowdl.c" || die "cannot compile slowdl.c"
 cc -O2 -Wall -pthread -o "$WORK/floor" "$HERE/floor.c" || die "cannot compile floor.c"
-cc -O2 -Wall -shared -fPIC -o "$WORK/mhdsend.so" "$HERE/mhdsend.c" -ldl || die "cannot compile mhdsend.c"
 
 # ---- ports ------------------------------------------------------------------------------
 pick_port P_UPD
@@ -73,7 +71,6 @@ pick_port P_FLR
 pick_port P_PHP
 pick_port P_PHP2
 pick_port P_UPDRO
-pick_port P_UPDW
 
 # ---- firmware files ---------------------------------------------------------------------
 make_big_firmware "$WORK/fw-1mib.bin"
@@ -126,21 +123,6 @@ UPDRO_PID=$SERVED_PID
 RO_REL=$(upload_release "$P_UPDRO" "$WORK/fw-1mib.bin" 2.0.0)
 rollout_to_all "$P_UPDRO" "$RO_REL" ||
     die "the rollout on the second updraft was not created: $(tail -5 "$WORK/updraft-ro.log")"
-
-# updraft-whatif: a third updraft (same binary, own data) with bench/server/mhdsend.c
-# preloaded, which makes libmicrohttpd send a file as nginx does (header and body corked,
-# one sendfile): what of updraft's download CPU is that library's way of sending
-serve_updraft_whatif() {
-    SERVE_WRAPPER=(env "LD_PRELOAD=$WORK/mhdsend.so")
-    serve_updraft "$P_UPDW" "$WORK/updraft-w-data" "$WORK/updraft-w.log" 10 --max-per-address "$PER_ADDR"
-    SERVE_WRAPPER=()
-    UPDW_PID=$SERVED_PID
-}
-serve_updraft_whatif
-W_REL=$(upload_release "$P_UPDW" "$WORK/fw-1mib.bin" 2.0.0 stable)
-[ -n "$W_REL" ] || die "release upload failed: $(tail -5 "$WORK/updraft-w.log")"
-download_request /update "127.0.0.1:$P_UPDW" >"$WORK/dl-UPDW.req"
-download_request "/releases/$W_REL/firmware.bin" "127.0.0.1:$P_UPDW" >"$WORK/dl-UPDWREL.req"
 
 NGX_DIR="$WORK/nginx"
 # sendfile for the downloads; a second server with TCP_DEFER_ACCEPT, which updraft's
@@ -247,8 +229,6 @@ SANITY[check,php]=$(raw_status "$P_PHP" "$WORK/check-PHP.req")
 SANITY[check,php-w2]=$(raw_status "$P_PHP2" "$WORK/check-PHP2.req")
 SANITY[dl,updraft]=$(raw_status "$P_UPD" "$WORK/dl-UPD.req")
 SANITY[dl,updraft-rel]=$(raw_status "$P_UPD" "$WORK/dl-UPDREL.req")
-SANITY[dl,updraft-whatif]=$(raw_status "$P_UPDW" "$WORK/dl-UPDW.req")
-SANITY[dl,updraft-rel-whatif]=$(raw_status "$P_UPDW" "$WORK/dl-UPDWREL.req")
 SANITY[dl,nginx]=$(raw_status "$P_NGX" "$WORK/dl-NGX.req")
 SANITY[dl,nginx-deferred]=$(raw_status "$P_NGXD" "$WORK/dl-NGXD.req")
 for k in "${!SANITY[@]}"; do log "sanity $k: ${SANITY[$k]}"; done
@@ -268,14 +248,9 @@ DROPPED=$(api "http://127.0.0.1:$P_UPD/api/v1" | sed -n 's/.*"dropped_device_rec
 
 # ---- 2. 1 MiB downloads ------------------------------------------------------------------
 DL_SERVERS="updraft updraft-rel nginx nginx-deferred"
-[ "${WHATIF:-1}" != 0 ] && DL_SERVERS="$DL_SERVERS updraft-whatif updraft-rel-whatif"
 for r in $(seq "$ROUNDS"); do
     wrk_run dl updraft "$P_UPD" "$WORK/dl-UPD.req" "$UPD_PID" "$r"
     wrk_run dl updraft-rel "$P_UPD" "$WORK/dl-UPDREL.req" "$UPD_PID" "$r"
-    if [ "${WHATIF:-1}" != 0 ]; then
-        wrk_run dl updraft-whatif "$P_UPDW" "$WORK/dl-UPDW.req" "$UPDW_PID" "$r"
-        wrk_run dl updraft-rel-whatif "$P_UPDW" "$WORK/dl-UPDWREL.req" "$UPDW_PID" "$r"
-    fi
     wrk_run dl nginx "$P_NGX" "$WORK/dl-NGX.req" "$NGX_PID" "$r"
     wrk_run dl nginx-deferred "$P_NGXD" "$WORK/dl-NGXD.req" "$NGX_PID" "$r"
 done
@@ -517,22 +492,15 @@ mkdir -p "$(dirname "$OUT")"
     echo "Server CPU: the time on the CPU of every thread of the server's processes (nginx's"
     echo "workers included) over each wrk run, from /proc/PID/task/TID/schedstat (nanoseconds,"
     echo "kernel time included: sendfile and, on loopback, part of the TCP work of both ends);"
-    echo "request threads: libmicrohttpd's (updraft), every thread (nginx). The rest is"
+    echo "request threads: libmicrohttpd's and the download senders (updraft), every thread (nginx). The rest is"
     echo "updraft's device-record writer putting each download's records into SQLite."
     echo
-    if [ "${WHATIF:-1}" != 0 ]; then
-        echo "updraft-whatif, updraft-rel-whatif: a third updraft (same binary) with"
-        echo "bench/server/mhdsend.c preloaded, a what-if that makes libmicrohttpd 0.9.75 send as"
-        echo "nginx does: the header held back to go with the body, the whole file in one"
-        echo "\`sendfile()\` (the library's own: 128 KiB per pass of its event loop), no"
-        echo "\`TCP_NODELAY\`. Their CPU against plain updraft's is what that library's way of"
-        echo "sending costs: /update $(ratio "${CPUD[updraft-whatif]}" "${CPUD[nginx]}")x nginx with it against ${R_CPU}x, /releases/"
-        echo "$(ratio "${CPUD[updraft-rel-whatif]}" "${CPUD[nginx]}")x against ${R_CPUREL}x (request threads alone: $(ratio "${CPUDR[updraft-whatif]}" "${CPUDR[nginx]}")x and $(ratio "${CPUDR[updraft-rel-whatif]}" "${CPUDR[nginx]}")x)."
-        echo
-    fi
+    echo "updraft sends a plain-HTTP file body itself (src/server/filesend.c, docs/architecture.md"
+    echo "\"The download path\"): the header with the body's first bytes, the rest of the file per"
+    echo "\`sendfile()\`, as nginx does; libmicrohttpd sends HEAD and HTTPS answers."
+    echo
     echo "Answers checked before the runs: updraft \`${SANITY[dl,updraft]}\`, updraft-rel"
-    echo "\`${SANITY[dl,updraft-rel]}\`, updraft-whatif \`${SANITY[dl,updraft-whatif]:-}\`, updraft-rel-whatif"
-    echo "\`${SANITY[dl,updraft-rel-whatif]:-}\`, nginx \`${SANITY[dl,nginx]}\`, nginx-deferred \`${SANITY[dl,nginx-deferred]}\`. Dropped device records after"
+    echo "\`${SANITY[dl,updraft-rel]}\`, nginx \`${SANITY[dl,nginx]}\`, nginx-deferred \`${SANITY[dl,nginx-deferred]}\`. Dropped device records after"
     echo "the download runs: ${DROPPED2:-n/a}. updraft peak RSS over sections 1-2: $(awk -v k="$UPD_RSS_AFTER_LOAD" 'BEGIN {printf "%.1f", k/1024}') MB."
     echo
     echo "| goal | measured | |"

@@ -127,7 +127,7 @@ static void finish(sender *sd, xfer *x, upd_filesend_end how)
     free(x);
 }
 
-static void *run(void *arg)
+static void *filesend_run(void *arg)
 {
     sender *sd = arg;
     upd_filesend *fs = sd->fs;
@@ -261,7 +261,7 @@ upd_filesend *upd_filesend_new(unsigned nthreads, unsigned timeout_s)
         sd->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
         if (sd->ep < 0 || sd->wake < 0 || epoll_ctl(sd->ep, EPOLL_CTL_ADD, sd->wake, &ev) != 0 ||
-            pthread_create(&sd->th, NULL, run, sd) != 0) {
+            pthread_create(&sd->th, NULL, filesend_run, sd) != 0) {
             upd_filesend_stop(fs);
             upd_filesend_free(fs);
             return NULL;
