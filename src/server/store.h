@@ -543,12 +543,14 @@ typedef struct upd_store_ops {
                     size_t errlen);
     int (*blob_drop)(upd_store *st, const char *sha256);
     int (*blob_prune)(upd_store *st, int64_t before_ms);
-    /* Call changed(ctx), from a thread of the store's, soon after another server on the
-     * same database changed releases, channels or devices' settings (PostgreSQL:
+    /* Call changed(ctx, mac), from a thread of the store's, soon after another server on
+     * the same database changed releases, channels or devices' settings (PostgreSQL:
      * LISTEN/NOTIFY), and when it may have missed such a change (its connection came
-     * back): read caches then drop what they hold. NULL in a store no other server
-     * writes (SQLite). Once per store; 0 or EFAIL. */
-    int (*watch)(upd_store *st, void (*changed)(void *ctx), void *ctx);
+     * back): read caches then drop what they hold. mac names the one device whose row
+     * changed (or went) when the change said so (pgnotify.h), else it is NULL: anything
+     * may have changed. NULL in a store no other server writes (SQLite). Once per store;
+     * 0 or EFAIL. */
+    int (*watch)(upd_store *st, void (*changed)(void *ctx, const char *mac), void *ctx);
     /* Events with an id above after_id, oldest first, at most limit (<= 0: 100); mac and
      * kind NULL = all: the tail a poller asks for (GET /api/v1/events?after=). */
     int (*event_tail)(upd_store *st, const char *mac, const char *kind, int64_t after_id, int limit,

@@ -327,7 +327,7 @@ static void mem_verify(cache_store *c, const upd_device_row *got, unsigned busy,
     pthread_mutex_unlock(&c->mu);
     const char *what = "the row itself (the store has none)";
     if (quiet && c->sync && rc == UPD_STORE_ENOTFOUND)
-        quiet = 0; /* deleted on another server: its NOTIFY empties the memory */
+        quiet = 0; /* deleted on another server: its NOTIFY drops the device */
     if (quiet && (rc != 0 || !upd__devmem_same(got, row, &what)) && c->sync &&
         mem_sync_pending(c, got, row, read_ms, seq))
         quiet = 0;
@@ -855,11 +855,21 @@ static int c_blob_prune(upd_store *st, int64_t before_ms)
     return cs(st)->inner->ops->blob_prune(cs(st)->inner, before_ms);
 }
 
-/* Another server changed the database: drop everything (the store's watch thread), the
- * device memory too: a device deleted there leaves no row the sync could read. */
-static void changed_elsewhere(void *ctx)
+/* Another server changed the database (the store's watch thread): device mac's row (its
+ * admin write said which), as an admin write here; else everything, the device memory too
+ * (a device deleted there leaves no row the sync could read). */
+static void changed_elsewhere(void *ctx, const char *mac)
 {
     cache_store *c = ctx;
+    if (mac) {
+        pthread_mutex_lock(&c->mu);
+        c->aseq[hash(mac) % DEV_SLOTS]++;
+        upd_devmem *m = c->mem; /* set after the watch started (upd_store_cached_devmem) */
+        pthread_mutex_unlock(&c->mu);
+        if (m)
+            upd__devmem_drop(m, mac);
+        return;
+    }
     bump(c, 1, 1);
     pthread_mutex_lock(&c->mu);
     upd_devmem *m = c->mem;

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "evtext.h"
 #include "pgarray.h"
+#include "pgnotify.h"
 #include "store.h"
 #include "store_devsql.h"
 #include "utf8.h"
@@ -189,7 +190,8 @@ static const char *const PG_MIGRATIONS[] = {
 #define PRUNE_LOCK   "7535327102"
 /* held for its session by the watch connection of the server that leads (store.h leads) */
 #define LEAD_LOCK "7535327103"
-/* The channel of the notifications of admin changes; the payload is the sender's id. */
+/* The channel of the notifications of admin changes; the payload is the sender's id, and
+ * the devices changed when the change names them (pgnotify.h). */
 #define NOTIFY_CHANNEL UPD_PG_NOTIFY_CHANNEL
 
 /* ---- statements ---------------------------------------------------------------------- */
@@ -587,6 +589,7 @@ static const char *const SQL[Q__COUNT] = {
 typedef struct conn {
     PGconn *pg;
     const char *notify; /* the NOTIFY statement of this server */
+    const char *id;     /* this server's id (pg_store.id) */
     int busy;
     unsigned epoch; /* the store's epoch when it was connected (pg_store.epoch) */
     unsigned char prepared[Q__COUNT];
@@ -610,7 +613,7 @@ typedef struct pg_store {
     pthread_t watcher;
     int watching;
     atomic_int stop;
-    void (*changed)(void *ctx);
+    void (*changed)(void *ctx, const char *mac);
     void *changed_ctx;
     /* reachability (store.h reachable) */
     atomic_llong down_since; /* wall ms the database was lost, 0 reachable */
@@ -941,6 +944,30 @@ static int commit_notify(conn *c)
 {
     int rc = simple(c, c->notify);
     return rc ? rc : commit(c);
+}
+
+/* Commit an admin change to the rows of devices macs[0..n) only, and tell the other
+ * servers which (pgnotify.h): they drop those devices, not every device they hold. */
+static int commit_notify_devices(conn *c, const char *const *macs, size_t n)
+{
+    char *payload = malloc(UPD_PGNOTIFY_CAP);
+    if (!payload)
+        return commit_notify(c);
+    upd__pgnotify_devices(payload, UPD_PGNOTIFY_CAP, c->id, macs, n);
+    const char *v[1] = {payload};
+    PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('" NOTIFY_CHANNEL "', $1)", 1, NULL, v,
+                               NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
+    PQclear(r);
+    free(payload);
+    return ok ? commit(c) : UPD_STORE_EFAIL;
+}
+
+static int commit_notify_device(conn *c, const char *mac)
+{
+    return commit_notify_devices(c, &mac, 1);
 }
 
 static void rollback(conn *c)
@@ -1682,8 +1709,12 @@ static int p_device_set_tags(upd_store *base, const upd_tag_write *w, size_t n, 
         }
         rc = add_event(c, at, w[i].mac, "tags", 0, -1, w[i].detail);
     }
+    const char **macs = rc == 0 ? malloc((n ? n : 1) * sizeof *macs) : NULL;
+    for (size_t i = 0; macs && i < n; i++)
+        macs[i] = w[i].mac;
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = macs ? commit_notify_devices(c, macs, n) : commit_notify(c);
+    free(macs);
     if (rc) {
         if (rc == UPD_STORE_EFAIL)
             seterr(err, errlen, "could not write the devices' tags", c);
@@ -1962,7 +1993,7 @@ static int p_device_set_pin(upd_store *base, const char *mac, int64_t id, char *
     if (rc == 0)
         rc = add_event(c, now_ms(), mac, id > 0 ? "pinned" : "unpinned", id, -1, d);
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_device(c, mac);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not pin the device", c);
@@ -2005,7 +2036,7 @@ static int p_device_clear_hold(upd_store *base, const char *mac, char *err, size
         if ((rc = write_hold(c, mac, &p)) == 0 &&
             (rc = exec_q(c, Q_DEV_FAILED_RESET, &a, NULL)) == 0 &&
             (rc = add_event(c, now_ms(), mac, "retry", d->hold_release, -1, detail)) == 0)
-            rc = commit_notify(c);
+            rc = commit_notify_device(c, mac);
     }
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
@@ -2038,7 +2069,7 @@ static int p_device_set_channel(upd_store *base, const char *mac, const char *ch
         rc = add_event(c, now_ms(), mac, "channel-assigned", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_device(c, mac);
     if (rc) {
         seterr(err, errlen, "could not set the device's channel", c);
         rollback(c);
@@ -2194,7 +2225,7 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
         rc = add_event(c, now_ms(), mac, "device-deleted", 0, -1, detail);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_device(c, mac);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not delete the device", c);
@@ -3373,8 +3404,16 @@ static void nap(pg_store *s, int ms)
     }
 }
 
+/* A device another server's admin write changed (a notification that named it). */
+static void changed_device(void *ctx, const char *mac)
+{
+    pg_store *s = ctx;
+    s->changed(s->changed_ctx, mac);
+}
+
 /* The watch thread: its own connection LISTENs; a notification from another server (or
- * a connection that came back, after which some may be missing) calls changed. */
+ * a connection that came back, after which some may be missing) calls changed, with the
+ * devices it names (pgnotify.h) or NULL. */
 static void *watch_main(void *arg)
 {
     pg_store *s = arg;
@@ -3399,7 +3438,7 @@ static void *watch_main(void *arg)
             /* reachable again (or for the first time): whatever changed meanwhile is
              * unknown, so every cached row goes */
             mark_up(s);
-            s->changed(s->changed_ctx);
+            s->changed(s->changed_ctx, NULL);
         }
         if (!atomic_load(&s->leader) && upd__mono_ms() >= next_lead) {
             /* not the leader: try to become it (the leader's session ended?) */
@@ -3416,13 +3455,14 @@ static void *watch_main(void *arg)
         if (!PQconsumeInput(pg))
             continue; /* broken: connect again */
         PGnotify *n;
-        int other = 0;
+        int all = 0;
         while ((n = PQnotifies(pg)) != NULL) {
-            other |= strcmp(n->extra, s->id) != 0;
+            /* the devices named are dropped at once, everything (if one says so) after */
+            all |= upd__pgnotify_read(n->extra, s->id, changed_device, s) == UPD_PGNOTIFY_ALL;
             PQfreemem(n);
         }
-        if (other)
-            s->changed(s->changed_ctx);
+        if (all)
+            s->changed(s->changed_ctx, NULL);
     }
     PQfinish(pg);
     return NULL;
@@ -3447,7 +3487,7 @@ static int p_leads(upd_store *base)
     return atomic_load(&((pg_store *)base)->leader);
 }
 
-static int p_watch(upd_store *base, void (*changed)(void *ctx), void *ctx)
+static int p_watch(upd_store *base, void (*changed)(void *ctx, const char *mac), void *ctx)
 {
     pg_store *s = (pg_store *)base;
     if (s->watching)
@@ -3688,6 +3728,7 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     for (int i = 0; i < pool; i++) {
         conn *c = &s->pool[i];
         c->notify = s->notify;
+        c->id = s->id;
         c->pg = pg_connect(url);
         if (PQstatus(c->pg) != CONNECTION_OK) {
             char m[512];

@@ -8,9 +8,12 @@ cluster.
   and the hold): a second later b holds the release back too, and so does a after b's
   writer recorded b's checks. Both servers answer from memory (their metrics), and b
   counts the devices the sync dropped.
-- admin: a channel, a pin, a tag a rollout's target reads, a retry of a held release and
-  a delete made on a are honoured by b's check one second later, while b held the device
-  in memory.
+- admin: a channel, a pin, a tag a rollout's target reads (on one device, and in bulk on
+  two), a retry of a held release and a delete made on a are honoured by b's check one
+  second later, while b held the device in memory; and b keeps every other device it
+  holds (a's notification names the device: b's checks of the others read no database,
+  its updraft_device_memory_* say), while a change to the whole fleet (a rollout made on
+  a) empties b's memory.
 
 usage: test_devsync.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
 GROUP: hop admin"""
@@ -63,6 +66,31 @@ def wait_event(srv, mac, kind):
         time.sleep(0.02)
     check(False, "%s's %s event was recorded" % (mac, kind))
     return False
+
+
+BYSTANDERS = ["5C:CF:7F:DB:01:%02X" % i for i in range(1, 4)]
+FROM_DB = 'updraft_device_memory_checks_total{from="database"}'
+FROM_MEM = 'updraft_device_memory_checks_total{from="memory"}'
+
+
+def hold_bystanders(b):
+    for mac in BYSTANDERS:
+        held(b, mac, md5(R1), "2.0.0", "b holds bystander " + mac)
+
+
+def kept(b, what):
+    """b's memory kept the devices a's admin write did not name: their checks read no
+    database."""
+    before = metrics(b)
+    for mac in BYSTANDERS:
+        check_in(b, mac, md5(R1), "2.0.0", None, "%s: bystander %s" % (what, mac))
+    after = metrics(b)
+    eq(after.get(FROM_DB, 0) - before.get(FROM_DB, 0), 0,
+       "%s: b's checks of the other devices it held read the database" % what)
+    eq(after.get(FROM_MEM, 0) - before.get(FROM_MEM, 0), len(BYSTANDERS),
+       "%s: b's checks of the other devices it held, from memory" % what)
+    check(after.get("updraft_device_memory_devices", 0) >= len(BYSTANDERS),
+          "%s: b holds the other devices: %r" % (what, after))
 
 
 def two_servers(extra=()):
@@ -136,17 +164,32 @@ def t_admin():
         check(r1 and r2, "two releases uploaded")
         time.sleep(SYNC)
 
+        # a change to the whole fleet on a (a rollout) empties b's memory; the rollout never
+        # pauses (its devices here keep the old image after their offers: failures, whose
+        # pause would empty b's memory again)
+        hold_bystanders(b)
+        r = a.api("POST", "/api/v1/rollouts", {"release": r2["id"], "waves": "100%",
+                                               "target": "tag=lab", "max_failures": "100"})
+        eq(r.status, 201, "a rollout of 3.0.0 to tag=lab: %s" % r.body[:200])
+        time.sleep(SYNC)
+        eq(metrics(b).get("updraft_device_memory_devices"), 0,
+           "b's memory, a second after a rollout made on a")
+        time.sleep(1.5)  # b reads rollouts made elsewhere once a second
+        hold_bystanders(b)
+
         dev = "5C:CF:7F:DB:00:01"
         held(b, dev, md5(R1), "2.0.0", "b holds the device")
         eq(a.api("PUT", "/api/v1/devices/%s/channel" % dev, {"channel": "beta"}).status, 200,
            "a: channel beta")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", "3.0.0", "b, a second after the channel")
+        kept(b, "the channel")
         time.sleep(0.2)
         eq(a.api("PUT", "/api/v1/devices/%s/channel" % dev, {"channel": ""}).status, 200,
            "a: channel cleared")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", None, "b, a second after the channel cleared")
+        kept(b, "the channel cleared")
 
         dev = "5C:CF:7F:DB:00:02"
         held(b, dev, md5(R1), "2.0.0", "b holds the device")
@@ -154,26 +197,37 @@ def t_admin():
            "a: pinned to 3.0.0")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", "3.0.0", "b, a second after the pin")
+        kept(b, "the pin")
         time.sleep(0.2)
         eq(a.api("DELETE", "/api/v1/devices/%s/pin" % dev).status, 200, "a: unpinned")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", None, "b, a second after the unpin")
+        kept(b, "the unpin")
 
-        r = a.api("POST", "/api/v1/rollouts", {"release": r2["id"], "waves": "100%",
-                                               "target": "tag=lab"})
-        eq(r.status, 201, "a rollout of 3.0.0 to tag=lab: %s" % r.body[:200])
-        time.sleep(2.5)  # b reads rollouts made elsewhere once a second
         dev = "5C:CF:7F:DB:00:03"
         held(b, dev, md5(R1), "2.0.0", "b holds an untagged device")
         eq(a.api("POST", "/api/v1/devices/%s/tags" % dev, {"add": ["lab"]}).status, 200,
            "a: tagged lab")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", "3.0.0", "b, a second after the tag")
+        kept(b, "the tag")
         time.sleep(0.2)
         eq(a.api("POST", "/api/v1/devices/%s/tags" % dev, {"remove": ["lab"]}).status, 200,
            "a: lab removed")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", None, "b, a second after the tag went")
+        kept(b, "the tag removed")
+
+        # tags of several devices in one request: one notification names them all
+        two = ["5C:CF:7F:DB:00:06", "5C:CF:7F:DB:00:07"]
+        for mac in two:
+            held(b, mac, md5(R1), "2.0.0", "b holds " + mac)
+        r = a.api("POST", "/api/v1/devices/tags", {"macs": two, "add": ["lab"]})
+        eq(r.status, 200, "a: two devices tagged lab in one request: %s" % r.body[:200])
+        time.sleep(SYNC)
+        for mac in two:
+            check_in(b, mac, md5(R1), "2.0.0", "3.0.0", "b, a second after %s's tag" % mac)
+        kept(b, "the tags of two devices")
 
         # held back on b, retried on a
         dev = "5C:CF:7F:DB:00:04"
@@ -185,19 +239,23 @@ def t_admin():
         eq(a.api("POST", "/api/v1/devices/%s/retry" % dev).status, 200, "a: retry")
         time.sleep(SYNC)
         check_in(b, dev, OLD, "1.0.0", "2.0.0", "b, a second after the retry")
+        kept(b, "the retry")
 
-        # deleted on a: b has it as a new device (its pin gone)
+        # deleted on a: b has it as a new device (its pin gone); it installed its pin, so
+        # a row b kept would offer the pin again to the old image it reports after
         dev = "5C:CF:7F:DB:00:05"
         eq(a.api("POST", "/api/v1/devices/%s/pin" % dev, {"release": r2["id"]}).status, 200,
            "a: a device pinned before its first check")
         time.sleep(SYNC)
         check_in(b, dev, md5(R1), "2.0.0", "3.0.0", "b: pinned (check 1)")
         time.sleep(0.2)
-        check_in(b, dev, md5(R1), "2.0.0", "3.0.0", "b: pinned (check 2, from memory)")
+        check_in(b, dev, md5(R2), "3.0.0", None, "b: runs its pin (check 2, from memory)")
         time.sleep(0.2)
         eq(a.api("DELETE", "/api/v1/devices/" + dev).status, 200, "a: deleted")
         time.sleep(SYNC)
-        check_in(b, dev, md5(R1), "2.0.0", None, "b, a second after the delete: a new device")
+        check_in(b, dev, md5(R1), "2.0.0", None, "b, a second after the delete: a new device "
+                 "on the stable channel, no pin")
+        kept(b, "the delete")
         m = metrics(b)
         check(m.get('updraft_device_memory_checks_total{from="memory"}', 0) >= 5,
               "b answered from memory: %r" % m)
