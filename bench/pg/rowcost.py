@@ -5,18 +5,25 @@ Cluster and settings). Writes bench/results/pg-rowcost.md.
 
 A routine check-in (a device on its release, nothing but its times change) is, in the
 writer's batch (src/server/store_pg.c), one row of Q_B_DEV_LOCK (read and lock the step's
-rows) and one of Q_B_DEV_SEEN (last_seen_ms, last_result, last_event_ms and the change
-columns of migration 18). Here pgbench runs that pair over DEVICES devices (the schema
-as `updraft serve` migrates it, rows filled with SQL), STEP rows per transaction as the
-writer's steps, for DURATION seconds per variant:
+rows) and one of Q_B_DEV_SEEN (the device's last-seen time). Here pgbench runs that pair
+over DEVICES devices (the schema as `updraft serve` migrates it, put in each variant's
+shape, rows filled with SQL), STEP rows per transaction as the writer's steps, for
+DURATION seconds per variant:
 
-  today            the two statements as the writer runs them
-  no-lock          the UPDATE alone (no FOR UPDATE read)
-  no-change-cols   both, the UPDATE without changed_xid/changed_by
-  hot              no-change-cols with devices_seen_mac and devices_changed dropped and
-                   fillfactor 80: nothing indexed changes, so PostgreSQL can update the
-                   row in place (a HOT update: no new index entries)
-  hot-no-lock      hot without the FOR UPDATE read
+  wide             schema 18: last_seen_ms a column of the wide devices row (indexed by
+                   devices_seen_mac) and every check setting the row's change columns
+                   (changed_xid, indexed by devices_changed): a new row version and an
+                   entry in each of its 8 indexes per check
+  wide-hot         the alternative to a table of its own: wide without devices_seen_mac
+                   and devices_changed, change columns not set, fillfactor 80: nothing
+                   indexed changes, so PostgreSQL can update the row in place (a HOT
+                   update); the Devices page's order by last seen has no index then
+  wide-hot-no-lock wide-hot without the FOR UPDATE read
+  seen             schema 19 (what the server runs): the devices row read and locked
+                   with its device_seen row, only the narrow device_seen row written
+                   (last_seen_ms, seen_xid, seen_by; indexes: the MAC, last seen, seen_xid)
+  seen-no-sync     seen without seen_xid's index (what other servers' device memories
+                   read, devsync.c), to show its share
 
 For each: rows per second, PostgreSQL CPU microseconds per row (every process of the
 cluster, /proc), WAL bytes per row (pg_current_wal_lsn), and the share of HOT updates
@@ -47,23 +54,53 @@ MAC = ("'5C:CF:7F:' || lpad(to_hex((i>>16)&255),2,'0') || ':' || lpad(to_hex((i>
        " || ':' || lpad(to_hex(i&255),2,'0')")
 STEP_MACS = "ARRAY(SELECT %s FROM generate_series(:lo, :lo + %d) i)" % (MAC, STEP - 1)
 NOW = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
-# store_pg.c Q_B_DEV_LOCK (its column list: every column) and Q_B_DEV_SEEN at this commit
-LOCK = ("SELECT count(*) FROM (SELECT * FROM devices WHERE mac=ANY(%s) ORDER BY mac COLLATE "
-        "\"C\" FOR UPDATE) x;" % STEP_MACS)
-CHANGED = (", changed_xid=pg_current_xact_id(), changed_by=COALESCE(NULLIF(current_setting("
-           "'updraft.server', true), ''), '0')::bigint")
-SEEN = ("UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), last_result=CASE WHEN "
-        "v.ev IS NULL THEN d.last_result ELSE v.detail END, last_event_ms=COALESCE(v.ev, "
-        "d.last_event_ms)%s FROM (SELECT m AS mac, " + NOW + " AS at, NULL::text AS detail, "
-        "NULL::bigint AS ev FROM unnest(" + STEP_MACS + ") m) v WHERE d.mac=v.mac;")
-
-VARIANTS = [
-    ("today", True, True, False),
-    ("no-lock", False, True, False),
-    ("no-change-cols", True, False, False),
-    ("hot", True, False, True),
-    ("hot-no-lock", False, False, True),
+SERVER = "COALESCE(NULLIF(current_setting('updraft.server', true), ''), '0')::bigint"
+# schema 18's Q_B_DEV_LOCK (its column list: every column) and Q_B_DEV_SEEN
+WIDE_LOCK = ("SELECT count(*) FROM (SELECT * FROM devices WHERE mac=ANY(%s) ORDER BY mac COLLATE "
+             "\"C\" FOR UPDATE) x;" % STEP_MACS)
+CHANGED = ", changed_xid=pg_current_xact_id(), changed_by=" + SERVER
+WIDE_SEEN = ("UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), last_result=CASE "
+             "WHEN v.ev IS NULL THEN d.last_result ELSE v.detail END, last_event_ms=COALESCE(v.ev, "
+             "d.last_event_ms)%s FROM (SELECT m AS mac, " + NOW + " AS at, NULL::text AS detail, "
+             "NULL::bigint AS ev FROM unnest(" + STEP_MACS + ") m) v WHERE d.mac=v.mac;")
+# schema 19's (store_pg.c at this commit)
+SEEN_LOCK = ("SELECT count(*) FROM (SELECT * FROM devices d JOIN device_seen s USING(mac) WHERE "
+             "mac=ANY(%s) ORDER BY mac COLLATE \"C\" FOR UPDATE OF d) x;" % STEP_MACS)
+SEEN_SEEN = ("UPDATE device_seen s SET last_seen_ms=GREATEST(s.last_seen_ms, v.at), "
+             "seen_xid=pg_current_xact_id(), seen_by=" + SERVER + " FROM (SELECT m AS mac, " + NOW +
+             " AS at FROM unnest(" + STEP_MACS + ") m) v WHERE s.mac=v.mac;")
+# what each shape adds to the migrated schema (either one: the script runs on both)
+WIDE_SHAPE = [
+    "DROP TABLE IF EXISTS device_seen",
+    "ALTER TABLE devices ADD COLUMN IF NOT EXISTS last_seen_ms BIGINT NOT NULL DEFAULT 0",
+    "CREATE INDEX IF NOT EXISTS devices_seen_mac ON devices(last_seen_ms, mac COLLATE \"C\") "
+    "INCLUDE (family, version, tool, tags)",
+    "CREATE INDEX IF NOT EXISTS devices_changed ON devices(changed_xid)",
+    "ALTER TABLE devices RESET (fillfactor)",
 ]
+HOT_SHAPE = WIDE_SHAPE + ["DROP INDEX devices_seen_mac", "DROP INDEX devices_changed",
+                          "ALTER TABLE devices SET (fillfactor=80)"]
+SEEN_SHAPE = [
+    "ALTER TABLE devices DROP COLUMN IF EXISTS last_seen_ms",
+    "CREATE INDEX IF NOT EXISTS devices_changed ON devices(changed_xid)",
+    "ALTER TABLE devices RESET (fillfactor)",
+    "CREATE TABLE IF NOT EXISTS device_seen(mac TEXT PRIMARY KEY REFERENCES devices(mac) ON "
+    "DELETE CASCADE, last_seen_ms BIGINT NOT NULL DEFAULT 0, seen_xid xid8 NOT NULL DEFAULT '0', "
+    "seen_by BIGINT NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS device_seen_at ON device_seen(last_seen_ms, mac COLLATE \"C\")",
+    "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid)",
+]
+NOSYNC_SHAPE = SEEN_SHAPE + ["DROP INDEX device_seen_xid"]
+
+# name, shape, the step's statements, whether last_seen_ms is a column of devices
+VARIANTS = [
+    ("wide", WIDE_SHAPE, WIDE_LOCK + "\n" + WIDE_SEEN % CHANGED, True),
+    ("wide-hot", HOT_SHAPE, WIDE_LOCK + "\n" + WIDE_SEEN % "", True),
+    ("wide-hot-no-lock", HOT_SHAPE, WIDE_SEEN % "", True),
+    ("seen", SEEN_SHAPE, SEEN_LOCK + "\n" + SEEN_SEEN, False),
+    ("seen-no-sync", NOSYNC_SHAPE, SEEN_LOCK + "\n" + SEEN_SEEN, False),
+]
+TABLES = ("devices", "device_seen")
 
 
 def main():
@@ -89,25 +126,26 @@ def main():
         p.terminate()
         p.wait(timeout=30)
         indexes = cl.sql(url, "SELECT count(*) FROM pg_indexes WHERE tablename='devices'").strip()
+        seen_table = cl.sql(url, "SELECT count(*) FROM pg_tables WHERE tablename='device_seen'"
+                            ).strip() == "1"
         rows = []
         pgbench = os.path.join(cl.st["bindir"], "pgbench")
         script = os.path.join(tmp, "step.sql")
-        for name, lock, changed, hot in VARIANTS:
-            cl.sql(url, "DROP TABLE IF EXISTS devices_fill")
-            cl.sql(url, "TRUNCATE devices")
-            if hot:
-                cl.sql(url, "DROP INDEX IF EXISTS devices_seen_mac")
-                cl.sql(url, "DROP INDEX IF EXISTS devices_changed")
-                cl.sql(url, "ALTER TABLE devices SET (fillfactor=80)")
+        for name, shape, stmts, wide in VARIANTS:
+            cl.sql(url, "TRUNCATE devices CASCADE")
+            for q in shape:
+                cl.sql(url, q)
             cl.sql(url, "INSERT INTO devices(mac, family, version, sketch_md5, first_seen_ms, "
-                        "last_seen_ms, tool, tags, last_result) SELECT " + MAC + ", 'esp8266', "
-                        "'2.0.0', 'a43ad019932b627ab90ee35a94a764ee', 1, 1, '', '', 'check' "
-                        "FROM generate_series(0, %d) i" % (DEVICES - 1))
-            cl.sql(url, "VACUUM ANALYZE devices")
+                        "%stool, tags, last_result) SELECT %s, 'esp8266', '2.0.0', "
+                        "'a43ad019932b627ab90ee35a94a764ee', 1, %s'', '', 'check' "
+                        "FROM generate_series(0, %d) i" % ("last_seen_ms, " if wide else "", MAC,
+                                                           "1, " if wide else "", DEVICES - 1))
+            if not wide:
+                cl.sql(url, "INSERT INTO device_seen(mac, last_seen_ms) SELECT mac, 1 FROM devices")
+            cl.sql(url, "VACUUM ANALYZE")
             with open(script, "w") as f:
                 f.write("\\set lo random(0, %d) * %d\n" % (max(DEVICES // STEP - 1, 0), STEP))
-                f.write("BEGIN;\n" + (LOCK + "\n" if lock else "") +
-                        (SEEN % (CHANGED if changed else "")) + "\nCOMMIT;\n")
+                f.write("BEGIN;\n" + stmts + "\nCOMMIT;\n")
             cl.sql(url, "SELECT pg_stat_reset()")
             wal0 = int(cl.sql(url, "SELECT pg_current_wal_lsn() - '0/0'").strip())
             root = cl.postmaster()
@@ -117,9 +155,9 @@ def main():
             t1 = pgrun.group_ticks(root)
             wal1 = int(cl.sql(url, "SELECT pg_current_wal_lsn() - '0/0'").strip())
             time.sleep(0.6)  # the statistics collector
-            upd, hotn = (int(x) for x in cl.sql(
-                url, "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE "
-                     "relname='devices'").split())
+            upd, hotn = (int(x or 0) for x in cl.sql(
+                url, "SELECT sum(n_tup_upd), sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE "
+                     "relname IN ('devices', 'device_seen')").split())
             tx = [line for line in b.stdout.splitlines()
                   if line.startswith("number of transactions actually processed")]
             if b.returncode != 0 or not tx:
@@ -140,8 +178,8 @@ def main():
              "run it again.", "",
              "| | |", "|---|---|",
              "| date | %s |" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-             "| updraft | %s (the schema it migrates: %s indexes on `devices`) |" % (commit,
-                                                                                  indexes),
+             "| updraft | %s (the schema it migrates: %s indexes on `devices`%s) |" % (
+                 commit, indexes, ", a `device_seen` table" if seen_table else ""),
              "| PostgreSQL | %s, %s |" % (cl.version, ", ".join(
                  "%s=%s" % kv for kv in pgrun.PG_SETTINGS.items())),
              "| load average before / after | %s / %s (other jobs share the machine) |" % (
@@ -149,7 +187,7 @@ def main():
              "| devices, rows per transaction, seconds per variant | %d, %d, %d |" % (
                  DEVICES, STEP, DURATION), "",
              "| variant | rows/s | PostgreSQL CPU us / row | WAL bytes / row | HOT updates | "
-             "CPU against today |", "|---|---:|---:|---:|---:|---:|"]
+             "CPU against wide |", "|---|---:|---:|---:|---:|---:|"]
         for r in rows:
             L.append("| %s | %.0f | %.1f | %.0f | %.0f%% | %.2fx |" % (
                 r["name"], r["rate"], r["cpu_us"], r["wal"], 100 * r["hot"],

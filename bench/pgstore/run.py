@@ -242,14 +242,24 @@ INSERT INTO releases(version, platform, mode, kind, md5, sha256, size, created_m
          md5(g::text) || md5(g::text), 300000, {now} FROM generate_series(1, 3) g
   ON CONFLICT DO NOTHING;
 INSERT INTO devices(mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5,
-                    free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms,
+                    free_space, chip_size, mode, ip, user_agent, first_seen_ms,
                     last_result, last_event_ms)
   SELECT m, m, 'esp8266', '15602487', '2.5.0', '1.2.0', 400000, md5('3'), 1695744, 4194304,
-         'sketch', '10.0.0.1', 'ESP8266-http-Update', {now} - 3456000000, {now} - (g * 719 % 72000000),
+         'sketch', '10.0.0.1', 'ESP8266-http-Update', {now} - 3456000000,
          'up to date', {now} - (g * 719 % 72000000)
   FROM (SELECT g, '5C:CF:7F:' || upper(lpad(to_hex((g >> 16) & 255), 2, '0') || ':' ||
                lpad(to_hex((g >> 8) & 255), 2, '0') || ':' || lpad(to_hex(g & 255), 2, '0')) m
         FROM generate_series(1::bigint, {ndev}) g) d;
+-- last seen when last written: device_seen from schema 19 on (store_pg.c), the devices
+-- row before (BEFORE= an older build)
+DO $$ BEGIN
+  IF to_regclass('device_seen') IS NOT NULL THEN
+    INSERT INTO device_seen(mac, last_seen_ms) SELECT mac, last_event_ms FROM devices
+      ON CONFLICT (mac) DO UPDATE SET last_seen_ms=excluded.last_seen_ms;
+  ELSE
+    EXECUTE 'UPDATE devices SET last_seen_ms=last_event_ms';
+  END IF;
+END $$;
 INSERT INTO events(at_ms, mac, kind, release_id, bytes, detail)
   SELECT {now} - ({nev} - g) * 2592, '5C:CF:7F:' || upper(lpad(to_hex((d >> 16) & 255), 2, '0')
          || ':' || lpad(to_hex((d >> 8) & 255), 2, '0') || ':' || lpad(to_hex(d & 255), 2, '0')),
@@ -389,8 +399,8 @@ def bench_idle(cl, tmp):
             ro = json.loads(srv.call("POST", "/api/v1/rollouts", json.dumps(
                 {"release": rel["id"], "waves": "100%", "max_failures": "50%"})))
             pgcluster.psql(url, "INSERT INTO rollout_devices(rollout_id, mac, state, at_ms) "
-                           "SELECT %d, mac, CASE WHEN (last_seen_ms %% 3) = 0 THEN 'offered' "
-                           "ELSE 'updated' END, last_seen_ms FROM devices" % ro["id"])
+                           "SELECT %d, mac, CASE WHEN (last_event_ms %% 3) = 0 THEN 'offered' "
+                           "ELSE 'updated' END, last_event_ms FROM devices" % ro["id"])
             time.sleep(5)
             rows.append((name, "a running rollout over %d devices" % NDEV) + idle_cpu(cl, srv))
             log("%s idle, rollout: server %.1f ms/s, PostgreSQL %.1f ms/s" % (

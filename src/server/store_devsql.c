@@ -13,6 +13,7 @@ typedef struct buf {
     int dialect, narrow;
     upd_devsql *q;
     int by_time; /* a listing ordered by last or first seen */
+    int by_seen; /* PostgreSQL, ordered by last seen: the MAC of device_seen's index */
 } buf;
 
 __attribute__((format(printf, 2, 3))) static void put(buf *b, const char *fmt, ...)
@@ -74,7 +75,9 @@ static void num_p(buf *b, int64_t v)
 /* The MAC column as it is ordered: byte order in both backends. */
 static const char *mac_col(const buf *b)
 {
-    return b->dialect == UPD_DEVSQL_PG ? "mac COLLATE \"C\"" : "mac";
+    return b->by_seen                    ? "device_seen.mac COLLATE \"C\""
+           : b->dialect == UPD_DEVSQL_PG ? "mac COLLATE \"C\""
+                                         : "mac";
 }
 
 /* t with LIKE's characters escaped, between pre and post, in q's scratch; NULL when it
@@ -344,13 +347,24 @@ int upd__devsql_searches(const upd_device_filter *f)
     return 0;
 }
 
+/* Does f have a condition on the last-seen time? */
+static int reads_seen(const upd_device_filter *f)
+{
+    if (!f)
+        return 0;
+    int any = f->seen_since_ms > 0;
+    for (int i = 0; i < f->ncond; i++)
+        any |= f->cond[i].field == UPD_DC_SEEN_MIN || f->cond[i].field == UPD_DC_SEEN_MAX;
+    return any;
+}
+
 int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                       const upd_device_filter *f, int narrow)
 {
     q->sql = NULL;
     q->nparam = 0;
     q->used = 0;
-    buf b = {malloc(1024), 0, 1024, 0, dialect, narrow && dialect == UPD_DEVSQL_SQLITE, q, 0};
+    buf b = {malloc(1024), 0, 1024, 0, dialect, narrow && dialect == UPD_DEVSQL_SQLITE, q, 0, 0};
     /* PostgreSQL, a page past the first: the page's MACs first (from an index, without
      * reading the rows it passes over: its Index Scan reads each row before OFFSET drops
      * it, where SQLite reads only the rows it returns), then their rows */
@@ -358,19 +372,29 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     if (!b.s)
         return -1;
     b.s[0] = 0;
+    /* PostgreSQL keeps the last-seen time in a table of its own (store_pg.c migration
+     * 19), joined where it is read: every listing (its columns), a count or tally only
+     * when a condition reads it */
+    const char *from = dialect == UPD_DEVSQL_PG && (kind == UPD_DEVSQL_LIST || reads_seen(f))
+                           ? "devices JOIN device_seen USING(mac)"
+                           : "devices";
+    int order = f && f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0;
+    b.by_seen = dialect == UPD_DEVSQL_PG && kind == UPD_DEVSQL_LIST &&
+                (order == UPD_ORDER_SEEN_DESC || order == UPD_ORDER_SEEN);
     if (kind == UPD_DEVSQL_DISTINCT) {
         /* one index probe per version: the next version after the one before */
         put(&b, "WITH RECURSIVE v(x) AS (SELECT min(version) FROM devices WHERE version>'' "
                 "UNION ALL SELECT (SELECT min(version) FROM devices WHERE version>v.x) FROM v "
                 "WHERE v.x IS NOT NULL) SELECT x, -1 FROM v WHERE x IS NOT NULL");
     } else if (late) {
-        put(&b, "SELECT %s FROM devices JOIN (SELECT mac AS page_mac FROM devices WHERE 1=1", cols);
+        put(&b, "SELECT %s FROM %s JOIN (SELECT %s AS page_mac FROM %s WHERE 1=1", cols, from,
+            b.by_seen ? "device_seen.mac" : "mac", from);
     } else if (kind == UPD_DEVSQL_LIST) {
-        put(&b, "SELECT %s FROM devices WHERE 1=1", cols);
+        put(&b, "SELECT %s FROM %s WHERE 1=1", cols, from);
     } else if (kind == UPD_DEVSQL_COUNT) {
-        put(&b, "SELECT count(*) FROM devices WHERE 1=1");
+        put(&b, "SELECT count(*) FROM %s WHERE 1=1", from);
     } else {
-        put(&b, "SELECT version, count(*) FROM devices WHERE version>''");
+        put(&b, "SELECT version, count(*) FROM %s WHERE version>''", from);
     }
     if (kind == UPD_DEVSQL_LIST && f) {
         int d;
@@ -382,7 +406,7 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     if (kind == UPD_DEVSQL_VERSIONS)
         put(&b, " GROUP BY version");
     if (kind == UPD_DEVSQL_LIST) {
-        int order = f && f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0, desc;
+        int desc;
         const char *col = order_col(order, &desc);
         if (f && f->after && f->after_mac) {
             if (col) {

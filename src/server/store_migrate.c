@@ -259,6 +259,8 @@ static int columns(mig *m, const char *t, char *cols, size_t cap)
         int found = 0;
         for (int i = 0; i < PQntuples(r); i++)
             found |= !strcmp(PQgetvalue(r, i, 0), name);
+        if (!found && !strcmp(t, "devices") && !strcmp(name, "last_seen_ms"))
+            continue; /* PostgreSQL's device_seen (copy_seen) */
         if (!found || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name)) {
             snprintf(m->err, m->errlen,
                      "the table %s of the SQLite database has a column %.60s that the "
@@ -278,20 +280,32 @@ static int columns(mig *m, const char *t, char *cols, size_t cap)
     return rc;
 }
 
+static int copy_rows(mig *m, const char *t, const char *cols, const char *from, const char *what,
+                     int64_t *rows);
+
 /* Copy table t: every SQLite row through one COPY; *rows: how many PostgreSQL took. */
 static int copy_table(mig *m, const char *t, int64_t *rows)
 {
-    char cols[2048], sql[2400], what[96];
+    char cols[2048], what[96];
     if (columns(m, t, cols, sizeof cols) != 0)
         return -1;
     snprintf(what, sizeof what, "copying the table %s", t);
+    return copy_rows(m, t, cols, t, what, rows);
+}
+
+/* The SQLite rows of "SELECT cols FROM from" into PostgreSQL's table t(cols), through one
+ * COPY; *rows: how many PostgreSQL took. */
+static int copy_rows(mig *m, const char *t, const char *cols, const char *from, const char *what,
+                     int64_t *rows)
+{
+    char sql[2400];
     snprintf(sql, sizeof sql, "COPY %s(%s) FROM STDIN", t, cols);
     PGresult *r = PQexec(m->pg, sql);
     int ok = pg_ok(m, r, PGRES_COPY_IN, what);
     PQclear(r);
     if (!ok)
         return -1;
-    snprintf(sql, sizeof sql, "SELECT %s FROM %s", cols, t);
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s", cols, from);
     sqlite3_stmt *st = NULL;
     const char *fail = NULL;
     char why[600] = "";
@@ -331,6 +345,31 @@ static int copy_table(mig *m, const char *t, int64_t *rows)
     while ((r = PQgetResult(m->pg)) != NULL)
         PQclear(r);
     return ok ? 0 : -1;
+}
+
+/* PostgreSQL keeps each device's last-seen time in a row of device_seen (store_pg.c
+ * migration 19), SQLite in the devices row: copied there, checked by count and sum. */
+static int copy_seen(mig *m)
+{
+    int64_t copied = 0, want[2] = {0, 0}, have[2] = {0, 0};
+    if (copy_rows(m, "device_seen", "mac,last_seen_ms", "devices", "copying the last-seen times",
+                  &copied) != 0 ||
+        lite_num(m, "SELECT count(*) FROM devices", &want[0]) != 0 ||
+        lite_num(m, "SELECT COALESCE(sum(last_seen_ms),0) FROM devices", &want[1]) != 0 ||
+        pg_num(m, "SELECT count(*) FROM device_seen", "counting the last-seen times", &have[0]) !=
+            0 ||
+        pg_num(m, "SELECT COALESCE(sum(last_seen_ms),0) FROM device_seen",
+               "adding up the last-seen times", &have[1]) != 0)
+        return -1;
+    if (copied != want[0] || have[0] != want[0] || have[1] != want[1]) {
+        snprintf(m->err, m->errlen,
+                 "the devices' last-seen times differ after the copy (%lld devices in SQLite, "
+                 "%lld times in %s, sums %lld and %lld): nothing was moved",
+                 (long long)want[0], (long long)have[0], m->shown, (long long)want[1],
+                 (long long)have[1]);
+        return -1;
+    }
+    return 0;
 }
 
 /* After rows with their own ids: the identity columns of t go on after the largest. */
@@ -586,6 +625,8 @@ static int run(mig *m)
             return -1;
         }
         m->sum->table[i].rows = have;
+        if (!strcmp(t, "devices") && copy_seen(m) != 0)
+            return -1;
     }
     if (copy_blobs(m) != 0)
         return -1;

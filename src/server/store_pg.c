@@ -165,6 +165,29 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE devices ALTER COLUMN changed_by SET DEFAULT "
     "COALESCE(NULLIF(current_setting('updraft.server', true), ''), '0')::bigint;"
     "CREATE INDEX IF NOT EXISTS devices_changed ON devices(changed_xid);",
+    /* 19: a check-in that changes nothing but the time the device was last seen (the
+     * routine one) writes a narrow row of its own instead of a new version of the wide
+     * devices row and an entry in each of its indexes (bench/results/pg-rowcost.md). Every
+     * device has one (the statements that make a devices row make it; deleting the
+     * device deletes it); seen_xid/seen_by are its changed_xid/changed_by (store op
+     * device_changes reads both tables). The last-seen times are moved over; IF NOT
+     * EXISTS and the column test: a test sets the version back and migrates again */
+    "CREATE TABLE IF NOT EXISTS device_seen("
+    " mac TEXT PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,"
+    " last_seen_ms BIGINT NOT NULL DEFAULT 0,"
+    " seen_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
+    " seen_by BIGINT NOT NULL DEFAULT "
+    "COALESCE(NULLIF(current_setting('updraft.server', true), ''), '0')::bigint);"
+    "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns WHERE "
+    "table_schema=current_schema() AND table_name='devices' AND column_name='last_seen_ms') THEN"
+    " EXECUTE 'INSERT INTO device_seen(mac, last_seen_ms, seen_xid, seen_by) SELECT mac, "
+    "last_seen_ms, ''0'', 0 FROM devices ON CONFLICT DO NOTHING';"
+    " EXECUTE 'ALTER TABLE devices DROP COLUMN last_seen_ms'; END IF; END $$;"
+    "INSERT INTO device_seen(mac, seen_xid, seen_by) SELECT mac, '0', 0 FROM devices "
+    "ON CONFLICT DO NOTHING;"
+    "CREATE INDEX IF NOT EXISTS device_seen_at ON device_seen(last_seen_ms, mac COLLATE \"C\");"
+    "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid);"
+    "ANALYZE devices; ANALYZE device_seen;",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -202,12 +225,19 @@ static const char *const PG_MIGRATIONS[] = {
     ", changed_xid=pg_current_xact_id(), changed_by=COALESCE(NULLIF(current_setting("              \
     "'updraft.server', true), ''), '0')::bigint"
 
+/* The same for a device_seen row (migration 19) */
+#define SEEN_CHANGED                                                                               \
+    ", seen_xid=pg_current_xact_id(), seen_by=COALESCE(NULLIF(current_setting("                    \
+    "'updraft.server', true), ''), '0')::bigint"
+
 #define REL_COLS                                                                                   \
     "r.id, r.version, r.platform, r.mode, r.kind, r.chip, r.channel, r.filename, r.notes, r.md5, " \
     "r.sha256, r.inner_md5, r.size, r.inner_size, r.created_ms, r.retired, r.hash_rules, "         \
     "(SELECT string_agg(h.hex || ':' || h.what, ';') FROM release_hashes h WHERE "                 \
     "h.release_id=r.id), g.sha256, g.md5, g.size, g.min_stage"
 #define GZ_JOIN " LEFT JOIN release_gzip g ON g.release_id=r.id"
+/* A device's row: devices and its device_seen row (migration 19); "mac" is both's */
+#define DEV_FROM "devices JOIN device_seen USING(mac)"
 #define DEV_COLS                                                                                   \
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
     "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
@@ -321,7 +351,9 @@ enum q {
     Q_B_DEV_LOCK,
     Q_B_REL_GET,
     Q_B_DEV_UPSERT,
+    Q_B_SEEN_UPSERT,
     Q_B_DEV_SEEN,
+    Q_B_DEV_RESULT,
     Q_B_DEV_UPDATED,
     Q_B_DEV_FAILED_RESET,
     Q_B_DEV_DOWNLOADED,
@@ -375,8 +407,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_CHIP_SET] = "INSERT INTO channel_chips(name, chip) VALUES($1,$2) ON CONFLICT(name) DO "
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=$1",
-    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac=$1",
-    [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices WHERE " DEV_FILTER,
+    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM " DEV_FROM " WHERE mac=$1",
+    [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM " DEV_FROM " WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
     [Q_REL_ADOPTION] = "SELECT running_release, count(*) FILTER (WHERE tool=''), "
@@ -395,7 +427,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_REL_DELETE] = "DELETE FROM release_hashes WHERE release_id=$1",
     [Q_REL_DELETE_GZ] = "DELETE FROM release_gzip WHERE release_id=$1",
     [Q_REL_DELETE_ROW] = "DELETE FROM releases WHERE id=$1",
-    [Q_DEV_ENSURE] = "INSERT INTO devices(mac) VALUES($1) ON CONFLICT DO NOTHING",
+    [Q_DEV_ENSURE] = "WITH n AS (INSERT INTO devices(mac) VALUES($1) ON CONFLICT DO NOTHING "
+                     "RETURNING mac) INSERT INTO device_seen(mac) SELECT mac FROM n",
     [Q_DEV_PIN] = "UPDATE devices SET pin_release=$2" CHANGED " WHERE mac=$1",
     [Q_DEV_CHANNEL] = "UPDATE devices SET channel=$2" CHANGED " WHERE mac=$1",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0" CHANGED " WHERE mac=$1",
@@ -492,7 +525,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_XMIN] = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text",
     /* the devices other servers wrote in or after transaction $1 (devices_changed) */
     [Q_DEV_CHANGED] = "SELECT mac FROM devices WHERE changed_xid>=$1::text::xid8 AND "
-                      "changed_by<>$2",
+                      "changed_by<>$2 UNION SELECT mac FROM device_seen WHERE "
+                      "seen_xid>=$1::text::xid8 AND seen_by<>$2",
     [Q_BLOB_NEW] = "INSERT INTO blobs(sha256, size, chunks, created_ms) VALUES($1,$2,$3,$4) "
                    "ON CONFLICT DO NOTHING RETURNING sha256",
     [Q_BLOB_CHUNK_PUT] = "INSERT INTO blob_chunks(sha256, seq, data) VALUES($1,$2,$3::bytea)",
@@ -507,17 +541,18 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of its step's devices, locked until its batch commits (another
      * server's writer applies its own records of a device after this batch, not beside
      * it), in one order for every server */
-    [Q_B_DEV_LOCK] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
-                     "WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE",
+    [Q_B_DEV_LOCK] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM " DEV_FROM
+                     " WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE OF "
+                     "devices",
     [Q_B_REL_GET] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=ANY($1::bigint[])",
     /* a check-in with facts the row does not hold yet: last_result NULL = no event */
     [Q_B_DEV_UPSERT] =
         "INSERT INTO devices AS d(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_seen_ms, last_result, last_event_ms, tool, url_channel) "
+        "last_result, last_event_ms, tool, url_channel) "
         "SELECT v.mac, v.ap_mac, v.family, v.chip_id, v.sdk, v.version, v.sketch_size, "
         "v.sketch_md5, v.sketch_sha256, v.free_space, v.chip_size, v.mode, v.ip, v.user_agent, "
-        "v.at, v.at, v.detail, COALESCE(v.ev,0), COALESCE(v.tool,''), COALESCE(v.url_channel,'') "
+        "v.at, v.detail, COALESCE(v.ev,0), COALESCE(v.tool,''), COALESCE(v.url_channel,'') "
         "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],"
         "$7::bigint[],$8::text[],$9::text[],$10::bigint[],$11::bigint[],$12::text[],$13::text[],"
         "$14::text[],$15::bigint[],$16::text[],$17::bigint[],$18::text[],$19::text[]) AS v(mac, "
@@ -538,17 +573,22 @@ static const char *const SQL[Q__COUNT] = {
         "mode=COALESCE(excluded.mode, d.mode), ip=COALESCE(excluded.ip, d.ip), "
         "user_agent=COALESCE(excluded.user_agent, d.user_agent), "
         "first_seen_ms=CASE WHEN d.first_seen_ms=0 THEN excluded.first_seen_ms ELSE "
-        "d.first_seen_ms END, last_seen_ms=GREATEST(d.last_seen_ms, excluded.last_seen_ms), "
-        "last_result=COALESCE(excluded.last_result, d.last_result), "
+        "d.first_seen_ms END, last_result=COALESCE(excluded.last_result, d.last_result), "
         "last_event_ms=CASE WHEN excluded.last_result IS NULL THEN d.last_event_ms ELSE "
         "excluded.last_event_ms END" CHANGED,
-    /* a check-in the row holds the facts of: its times and result */
+    /* the last-seen times of the devices the upserts wrote (a new device's row made) */
+    [Q_B_SEEN_UPSERT] =
+        "INSERT INTO device_seen AS s(mac, last_seen_ms) SELECT * FROM unnest($1::text[],"
+        "$2::bigint[]) ON CONFLICT(mac) DO UPDATE SET last_seen_ms=GREATEST(s.last_seen_ms, "
+        "excluded.last_seen_ms)" SEEN_CHANGED,
+    /* a check-in the row holds the facts of: its time, in the narrow row alone */
     [Q_B_DEV_SEEN] =
-        "UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), "
-        "last_result=CASE WHEN v.ev IS NULL THEN d.last_result ELSE v.detail END, "
-        "last_event_ms=COALESCE(v.ev, d.last_event_ms)" CHANGED " FROM unnest($1::text[],"
-        "$2::bigint[],$3::text[],$4::bigint[]) AS v(mac, at, detail, ev) "
-        "WHERE d.mac=v.mac",
+        "UPDATE device_seen s SET last_seen_ms=GREATEST(s.last_seen_ms, v.at)" SEEN_CHANGED
+        " FROM unnest($1::text[],$2::bigint[]) AS v(mac, at) WHERE s.mac=v.mac",
+    /* ... and its result, when the check is written as an event */
+    [Q_B_DEV_RESULT] = "UPDATE devices d SET last_result=v.detail, last_event_ms=v.ev" CHANGED
+                       " FROM unnest($1::text[],$2::text[],$3::bigint[]) AS v(mac, detail, ev) "
+                       "WHERE d.mac=v.mac",
     [Q_B_DEV_UPDATED] =
         "UPDATE devices d SET offered_release=NULL, offered_ms=NULL, "
         "offer_downloads=0, running_release=v.rel" CHANGED " FROM unnest($1::text[],"
@@ -2263,7 +2303,9 @@ typedef struct bstmt {
 /* The statements of a step, in the order one record's changes are made. */
 enum {
     B_UPSERT,
+    B_SEEN_NEW,
     B_SEEN,
+    B_RESULT,
     B_UPDATED,
     B_FAILED,
     B_DOWNLOADED,
@@ -2280,7 +2322,9 @@ static const struct {
     int ncol;
 } BSTMT[B__COUNT] = {
     [B_UPSERT] = {Q_B_DEV_UPSERT, 19},
-    [B_SEEN] = {Q_B_DEV_SEEN, 4},
+    [B_SEEN_NEW] = {Q_B_SEEN_UPSERT, 2},
+    [B_SEEN] = {Q_B_DEV_SEEN, 2},
+    [B_RESULT] = {Q_B_DEV_RESULT, 3},
     [B_UPDATED] = {Q_B_DEV_UPDATED, 2},
     [B_FAILED] = {Q_B_DEV_FAILED_RESET, 1},
     [B_DOWNLOADED] = {Q_B_DEV_DOWNLOADED, 2},
@@ -2567,12 +2611,20 @@ static void plan_checkin(batch *b, size_t i, size_t p)
     b->planned[i] = 1;
     int ev = pl->write_event;
     if (pl->facts_known) {
+        /* the routine check-in: nothing but the narrow row (migration 19) */
         upd__pgarr_str(col(b, B_SEEN, 0), d->mac);
         upd__pgarr_int(col(b, B_SEEN, 1), rec->at_ms);
-        upd__pgarr_str(col(b, B_SEEN, 2), ev ? rec->detail : NULL);
-        upd__pgarr_int_or_null(col(b, B_SEEN, 3), ev ? rec->at_ms : -1);
         b->st[B_SEEN].rows++;
+        if (ev) {
+            upd__pgarr_str(col(b, B_RESULT, 0), d->mac);
+            upd__pgarr_str(col(b, B_RESULT, 1), rec->detail);
+            upd__pgarr_int(col(b, B_RESULT, 2), rec->at_ms);
+            b->st[B_RESULT].rows++;
+        }
     } else {
+        upd__pgarr_str(col(b, B_SEEN_NEW, 0), d->mac);
+        upd__pgarr_int(col(b, B_SEEN_NEW, 1), rec->at_ms);
+        b->st[B_SEEN_NEW].rows++;
         upd__pgarr_str(col(b, B_UPSERT, 0), d->mac);
         upd__pgarr_str_or_null(col(b, B_UPSERT, 1), d->ap_mac);
         upd__pgarr_str_or_null(col(b, B_UPSERT, 2), d->family);

@@ -67,7 +67,7 @@ def write_sim_firmware(srv, data, name):
 def age_device(srv, mac, seconds):
     """Make the registry say device mac was last seen seconds ago (a fleet that waited)."""
     ms = int((time.time() - seconds) * 1000)
-    srv.sql("UPDATE devices SET last_seen_ms=%d WHERE mac='%s'" % (ms, mac))
+    srv.set_seen(ms, "mac='%s'" % mac)
 
 
 def t_overview():

@@ -193,7 +193,8 @@ def t_paging():
     srv = Server()
     try:
         fleet(srv)
-        srv.sql("UPDATE devices SET last_seen_ms=1000, first_seen_ms=500 WHERE mac LIKE '24:%'")
+        srv.set_seen(1000, "mac LIKE '24:%'")
+        srv.sql("UPDATE devices SET first_seen_ms=500 WHERE mac LIKE '24:%'")
         # first seen apart from last seen: a first_seen cursor must hold the first-seen time
         srv.sql("UPDATE devices SET first_seen_ms=2000 WHERE mac LIKE '5C:CF:7F:0A:%'")
         for sort in ("", "last_seen", "mac", "-mac", "first_seen", "-first_seen", "version",
@@ -290,7 +291,8 @@ def t_cli():
     try:
         fleet(srv)
         # ties in the time orders: four devices seen (and first seen) at the same moment
-        srv.sql("UPDATE devices SET last_seen_ms=1000, first_seen_ms=500 WHERE mac LIKE '24:%'")
+        srv.set_seen(1000, "mac LIKE '24:%'")
+        srv.sql("UPDATE devices SET first_seen_ms=500 WHERE mac LIKE '24:%'")
         for sort in SORTS:
             # with a filter (words the shell must have quoted) in three orders: the cursor
             # does not carry the filter, the printed command does

@@ -45,12 +45,18 @@ def fill(srv, n):
                "(i >> 8) & 255, i & 255)")
         rows = ("(WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < %d) "
                 "SELECT i FROM g)" % (n - 1))
+    # PostgreSQL keeps the last-seen time in device_seen (store_pg.c migration 19)
+    seen = "" if srv.db else "last_seen_ms, "
     srv.sql("INSERT INTO devices(mac, family, version, sdk, free_space, chip_size, "
-            "first_seen_ms, last_seen_ms, last_result) SELECT %s, 'esp8266', CASE WHEN "
+            "first_seen_ms, %slast_result) SELECT %s, 'esp8266', CASE WHEN "
             "i %% 5 = 0 THEN '1.0.0' ELSE '1.1.0' END, '2.2.2', CASE WHEN i %% 4 = 1 THEN "
-            "4096 ELSE 1695744 END, 4194304, %d, %d - i, CASE WHEN i %% 4 <> 0 THEN 'release 1 (version 1.2.0) "
+            "4096 ELSE 1695744 END, 4194304, %d, %s CASE WHEN i %% 4 <> 0 THEN 'release 1 (version 1.2.0) "
             "not offered: would fail -100 (Not Enough space)' ELSE 'up to date: runs release 1 (version 1.1.0, "
-            "file MD5)' END FROM %s" % (mac, now - 86400000, now, rows))
+            "file MD5)' END FROM %s" % (seen, mac, now - 86400000,
+                                        "" if srv.db else "%d - i," % now, rows))
+    if srv.db:
+        srv.sql("INSERT INTO device_seen(mac, last_seen_ms) SELECT %s, %d - i FROM %s" % (
+            mac, now, rows))
 
 
 def rss(srv, field="VmRSS"):

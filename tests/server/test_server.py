@@ -168,6 +168,16 @@ class Server:
         db.commit()
         db.close()
 
+    def set_seen(self, ms, where):
+        """Make the devices where holds (SQL on devices) last seen at ms (an SQL value):
+        a column of devices in SQLite, of device_seen in PostgreSQL (store_pg.c
+        migration 19)."""
+        if self.db:
+            self.sql("UPDATE device_seen SET last_seen_ms=%s WHERE mac IN (SELECT mac FROM "
+                     "devices WHERE %s)" % (ms, where))
+        else:
+            self.sql("UPDATE devices SET last_seen_ms=%s WHERE %s" % (ms, where))
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:
