@@ -358,6 +358,20 @@ static int reads_seen(const upd_device_filter *f)
     return any;
 }
 
+/* Does f select by the last-seen time alone (or not at all)? Then the last-seen order's
+ * page of MACs is read from device_seen alone: every device has its row there. */
+static int only_seen(const upd_device_filter *f)
+{
+    if (!f)
+        return 1;
+    if (f->channel || f->platform || f->version || f->attention || f->pinned_to > 0 || f->tool)
+        return 0;
+    for (int i = 0; i < f->ncond; i++)
+        if (f->cond[i].field != UPD_DC_SEEN_MIN && f->cond[i].field != UPD_DC_SEEN_MAX)
+            return 0;
+    return 1;
+}
+
 int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                       const upd_device_filter *f, int narrow)
 {
@@ -388,7 +402,8 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                 "WHERE v.x IS NOT NULL) SELECT x, -1 FROM v WHERE x IS NOT NULL");
     } else if (late) {
         put(&b, "SELECT %s FROM %s JOIN (SELECT %s AS page_mac FROM %s WHERE 1=1", cols, from,
-            b.by_seen ? "device_seen.mac" : "mac", from);
+            b.by_seen ? "device_seen.mac" : "mac",
+            b.by_seen && only_seen(f) ? "device_seen" : from);
     } else if (kind == UPD_DEVSQL_LIST) {
         put(&b, "SELECT %s FROM %s WHERE 1=1", cols, from);
     } else if (kind == UPD_DEVSQL_COUNT) {
