@@ -401,9 +401,13 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                 "UNION ALL SELECT (SELECT min(version) FROM devices WHERE version>v.x) FROM v "
                 "WHERE v.x IS NOT NULL) SELECT x, -1 FROM v WHERE x IS NOT NULL");
     } else if (late) {
+        /* the page's MACs from the one table the order and conditions read when they
+         * read one (device_seen: the last-seen order, selecting by the time alone) */
+        const char *inner = b.by_seen && only_seen(f)      ? "device_seen"
+                            : !b.by_seen && !reads_seen(f) ? "devices"
+                                                           : from;
         put(&b, "SELECT %s FROM %s JOIN (SELECT %s AS page_mac FROM %s WHERE 1=1", cols, from,
-            b.by_seen ? "device_seen.mac" : "mac",
-            b.by_seen && only_seen(f) ? "device_seen" : from);
+            b.by_seen ? "device_seen.mac" : "mac", inner);
     } else if (kind == UPD_DEVSQL_LIST) {
         put(&b, "SELECT %s FROM %s WHERE 1=1", cols, from);
     } else if (kind == UPD_DEVSQL_COUNT) {
