@@ -84,8 +84,7 @@ SEEN_SHAPE = [
     "ALTER TABLE devices DROP COLUMN IF EXISTS last_seen_ms",
     "CREATE INDEX IF NOT EXISTS devices_changed ON devices(changed_xid)",
     "ALTER TABLE devices RESET (fillfactor)",
-    "CREATE TABLE IF NOT EXISTS device_seen(mac TEXT PRIMARY KEY REFERENCES devices(mac) ON "
-    "DELETE CASCADE, last_seen_ms BIGINT NOT NULL DEFAULT 0, seen_xid xid8 NOT NULL DEFAULT '0', "
+    "CREATE TABLE IF NOT EXISTS device_seen(mac TEXT PRIMARY KEY, last_seen_ms BIGINT NOT NULL DEFAULT 0, seen_xid xid8 NOT NULL DEFAULT '0', "
     "seen_by BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS device_seen_at ON device_seen(last_seen_ms, mac COLLATE \"C\")",
     "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid)",
@@ -132,7 +131,8 @@ def main():
         pgbench = os.path.join(cl.st["bindir"], "pgbench")
         script = os.path.join(tmp, "step.sql")
         for name, shape, stmts, wide in VARIANTS:
-            cl.sql(url, "TRUNCATE devices CASCADE")
+            cl.sql(url, "TRUNCATE devices")
+            cl.sql(url, "DROP TABLE IF EXISTS device_seen")
             for q in shape:
                 cl.sql(url, q)
             cl.sql(url, "INSERT INTO devices(mac, family, version, sketch_md5, first_seen_ms, "

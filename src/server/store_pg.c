@@ -168,12 +168,13 @@ static const char *const MIGRATIONS[] = {
     /* 19: a check-in that changes nothing but the time the device was last seen (the
      * routine one) writes a narrow row of its own instead of a new version of the wide
      * devices row and an entry in each of its indexes (bench/results/pg-rowcost.md). Every
-     * device has one (the statements that make a devices row make it; deleting the
-     * device deletes it); seen_xid/seen_by are its changed_xid/changed_by (store op
-     * device_changes reads both tables). The last-seen times are moved over; IF NOT
-     * EXISTS and the column test: a test sets the version back and migrates again */
+     * device has one: the statements that make a devices row make it, deleting the
+     * device deletes it (no foreign key: its check would cost each insert a query);
+     * seen_xid/seen_by are its changed_xid/changed_by (store op device_changes reads both tables).
+     * The last-seen times are moved over; IF NOT EXISTS and the column test: a test sets the
+     * version back and migrates again */
     "CREATE TABLE IF NOT EXISTS device_seen("
-    " mac TEXT PRIMARY KEY REFERENCES devices(mac) ON DELETE CASCADE,"
+    " mac TEXT PRIMARY KEY,"
     " last_seen_ms BIGINT NOT NULL DEFAULT 0,"
     " seen_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
     " seen_by BIGINT NOT NULL DEFAULT "
@@ -186,8 +187,7 @@ static const char *const MIGRATIONS[] = {
     "INSERT INTO device_seen(mac, seen_xid, seen_by) SELECT mac, '0', 0 FROM devices "
     "ON CONFLICT DO NOTHING;"
     "CREATE INDEX IF NOT EXISTS device_seen_at ON device_seen(last_seen_ms, mac COLLATE \"C\");"
-    "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid);"
-    "ANALYZE devices; ANALYZE device_seen;",
+    "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid);",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -238,12 +238,19 @@ static const char *const PG_MIGRATIONS[] = {
 #define GZ_JOIN " LEFT JOIN release_gzip g ON g.release_id=r.id"
 /* A device's row: devices and its device_seen row (migration 19); "mac" is both's */
 #define DEV_FROM "devices JOIN device_seen USING(mac)"
-#define DEV_COLS                                                                                   \
+#define DEV_COLS_A                                                                                 \
     "mac, ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "         \
-    "free_space, chip_size, mode, ip, user_agent, first_seen_ms, last_seen_ms, channel, "          \
-    "pin_release, offered_release, offered_ms, offer_downloads, running_release, last_result, "    \
-    "last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, url_channel, "  \
-    "tags"
+    "free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
+#define DEV_COLS_B                                                                                 \
+    ", channel, pin_release, offered_release, offered_ms, offer_downloads, running_release, "      \
+    "last_result, last_event_ms, last_report, hold_release, hold_failures, hold_until_ms, tool, "  \
+    "url_channel, tags"
+#define DEV_COLS DEV_COLS_A "last_seen_ms" DEV_COLS_B
+/* The same from devices alone, the time read by the MAC: the statements that read a few
+ * devices by MAC (no join order for the planner to get wrong) */
+#define DEV_COLS_BY_MAC                                                                            \
+    DEV_COLS_A "COALESCE((SELECT s.last_seen_ms FROM device_seen s WHERE s.mac=devices.mac), "     \
+               "0)" DEV_COLS_B
 #define DEV_NCOLS 31
 /* What store op device_scan reads (read_device_scan) */
 #define DEV_SCAN_COLS                                                                              \
@@ -407,7 +414,7 @@ static const char *const SQL[Q__COUNT] = {
     [Q_CHIP_SET] = "INSERT INTO channel_chips(name, chip) VALUES($1,$2) ON CONFLICT(name) DO "
                    "UPDATE SET chip=excluded.chip",
     [Q_CHIP_DEL] = "DELETE FROM channel_chips WHERE name=$1",
-    [Q_DEV_GET] = "SELECT " DEV_COLS " FROM " DEV_FROM " WHERE mac=$1",
+    [Q_DEV_GET] = "SELECT " DEV_COLS_BY_MAC " FROM devices WHERE mac=$1",
     [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM " DEV_FROM " WHERE " DEV_FILTER,
     [Q_REL_UNRETIRE] = "UPDATE releases SET retired=0 WHERE id=$1",
     [Q_REL_NOTES] = "UPDATE releases SET notes=$2 WHERE id=$1",
@@ -479,7 +486,8 @@ static const char *const SQL[Q__COUNT] = {
     [Q_ADOPT_PRUNE] = "DELETE FROM adoption WHERE at_ms<$1",
     [Q_ADOPT_LIST] = "SELECT at_ms, platform, version, tool, devices FROM adoption WHERE "
                      "at_ms>=$1::bigint AND ($2::text IS NULL OR platform=$2) ORDER BY at_ms",
-    [Q_DEV_DELETE] = "DELETE FROM devices WHERE mac=$1",
+    [Q_DEV_DELETE] =
+        "WITH s AS (DELETE FROM device_seen WHERE mac=$1) DELETE FROM devices WHERE mac=$1",
     [Q_EV_DELETE_MAC] = "DELETE FROM events WHERE mac=$1",
     [Q_KEY_GET] = "SELECT pubkey, key_id FROM channel_keys WHERE name=$1",
     [Q_KEY_SET] = "INSERT INTO channel_keys(name, pubkey, key_id) VALUES($1,$2,$3) "
@@ -541,9 +549,8 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of its step's devices, locked until its batch commits (another
      * server's writer applies its own records of a device after this batch, not beside
      * it), in one order for every server */
-    [Q_B_DEV_LOCK] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM " DEV_FROM
-                     " WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE OF "
-                     "devices",
+    [Q_B_DEV_LOCK] = "SELECT " DEV_COLS_BY_MAC ", pre_md5, pre_sha256, pre_version FROM devices "
+                     "WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE",
     [Q_B_REL_GET] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=ANY($1::bigint[])",
     /* a check-in with facts the row does not hold yet: last_result NULL = no event */
     [Q_B_DEV_UPSERT] =
