@@ -64,8 +64,9 @@ WIDE_SEEN = ("UPDATE devices d SET last_seen_ms=GREATEST(d.last_seen_ms, v.at), 
              "d.last_event_ms)%s FROM (SELECT m AS mac, " + NOW + " AS at, NULL::text AS detail, "
              "NULL::bigint AS ev FROM unnest(" + STEP_MACS + ") m) v WHERE d.mac=v.mac;")
 # schema 19's (store_pg.c at this commit)
-SEEN_LOCK = ("SELECT count(*) FROM (SELECT * FROM devices d JOIN device_seen s USING(mac) WHERE "
-             "mac=ANY(%s) ORDER BY mac COLLATE \"C\" FOR UPDATE OF d) x;" % STEP_MACS)
+SEEN_LOCK = ("SELECT count(*) FROM (SELECT *, COALESCE((SELECT s.last_seen_ms FROM device_seen s "
+             "WHERE s.mac=devices.mac), 0) FROM devices WHERE mac=ANY(%s) ORDER BY mac COLLATE "
+             "\"C\" FOR UPDATE) x;" % STEP_MACS)
 SEEN_SEEN = ("UPDATE device_seen s SET last_seen_ms=GREATEST(s.last_seen_ms, v.at), "
              "seen_xid=pg_current_xact_id(), seen_by=" + SERVER + " FROM (SELECT m AS mac, " + NOW +
              " AS at FROM unnest(" + STEP_MACS + ") m) v WHERE s.mac=v.mac;")
