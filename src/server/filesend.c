@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
@@ -152,6 +154,13 @@ static void *filesend_run(void *arg)
                 append_x(sd, x);
             }
             pthread_mutex_unlock(&sd->mu);
+            if (rc > 0) {
+                /* push the body's last, short segment now (Nagle would hold it until
+                 * the device acknowledges the rest, or until libmicrohttpd closes the
+                 * connection once it is resumed) */
+                int one = 1;
+                setsockopt(x->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            }
             if (rc != 0)
                 finish(sd, x, rc > 0 ? UPD_FILESEND_SENT : UPD_FILESEND_CLOSED);
         }
