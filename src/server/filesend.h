@@ -1,9 +1,8 @@
-/* Sending a file response on a plain-HTTP connection ourselves, the way nginx does
- * (sendfile on, tcp_nopush on): the response header held back (MSG_MORE) to leave in the
- * body's first packet, then as much of the file per sendfile() as the socket takes.
- * libmicrohttpd 0.9.75 sends a file body 128 KiB per pass of its event loop and the
- * header as a packet of its own; this halves the system calls of a 1 MiB download
- * (docs/architecture.md "The download path", bench/results/server.md).
+/* Sending a file response on a plain-HTTP connection ourselves, the way nginx does: the
+ * response header, then as much of the file per sendfile() as the socket takes.
+ * libmicrohttpd 0.9.75 sends a file body 128 KiB per pass of its event loop (and pushes
+ * the header with TCP_NODELAY and TCP_CORK calls); this about halves the system calls of
+ * a 1 MiB download (docs/architecture.md "The download path", docs/benchmarks.md).
  *
  * The request handler calls upd_filesend_start_send. The first attempt runs at once on
  * the handler's thread (on a fast network most of a download leaves there); what the

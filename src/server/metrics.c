@@ -8,6 +8,7 @@
 
 #include "connguard.h"
 #include "health.h"
+#include "filesend.h"
 #include "metrics.h"
 #include "updraft/fit.h"
 
@@ -240,6 +241,10 @@ char *upd__metrics_render(srv *s, size_t *len)
            "Image bytes sent to devices (completed downloads, and what aborted ones are "
            "known to have delivered).");
     fprintf(f, "updraft_download_bytes_total %llu\n", (unsigned long long)sum(C_DL_BYTES));
+    family(f, "updraft_downloads_waiting", "gauge",
+           "Downloads whose device has not yet taken the rest of the image, waiting for its "
+           "socket on the download senders (plain HTTP; docs/architecture.md).");
+    fprintf(f, "updraft_downloads_waiting %u\n", upd_filesend_in_flight(s->filesend));
 
     family(f, "updraft_reports_total", "counter",
            "Outcome reports received from devices (x-updraft-report), by outcome.");

@@ -572,9 +572,11 @@ int upd_server_main(const upd_server_config *cfg)
                                  cfg->head_timeout_s ? cfg->head_timeout_s : UPD_CONNGUARD_HEAD_S,
                                  timeout);
     s->finisher = upd_finisher_start(2);
-    /* plain HTTP: file bodies sent by our own threads, one per request thread (filesend.h) */
+    /* plain HTTP: file bodies sent by our own threads, one per request thread (filesend.h;
+     * the request threads are capped below) */
     if (!tls)
-        s->filesend = upd_filesend_new(threads, timeout);
+        s->filesend =
+            upd_filesend_new(threads < UPD_MAX_DAEMONS ? threads : UPD_MAX_DAEMONS, timeout);
     if (!s->guard || !s->finisher || (!tls && !s->filesend)) {
         fprintf(stderr, "updraft: out of memory\n");
         goto out;
@@ -588,8 +590,8 @@ int upd_server_main(const upd_server_config *cfg)
      * them (and all but one found nothing to accept). Separate sockets bound to the
      * same port with SO_REUSEPORT (MHD_OPTION_LISTENING_ADDRESS_REUSE) let the kernel
      * give each connection to one thread. The connection limit is shared out. */
-    if (threads > sizeof s->mhd / sizeof s->mhd[0])
-        threads = sizeof s->mhd / sizeof s->mhd[0];
+    if (threads > UPD_MAX_DAEMONS)
+        threads = UPD_MAX_DAEMONS;
     unsigned per_limit = (limit + threads - 1) / threads;
     unsigned port = 0;
     for (unsigned i = 0; i < threads; i++) {

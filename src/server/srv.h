@@ -61,7 +61,8 @@ typedef struct dev_cred {
 
 /* Responses kept and queued again and again (libmicrohttpd counts a response's users:
  * one replaced here lives on until the connections sending it are done). */
-#define UPD_RESP_SLOTS 16
+#define UPD_RESP_SLOTS  16
+#define UPD_MAX_DAEMONS 64 /* request threads (--threads): one libmicrohttpd daemon each */
 
 typedef struct nm_slot { /* 304 answers, by their reason and result */
     struct MHD_Response *resp;
@@ -96,7 +97,7 @@ typedef struct srv {
     struct upd_rollouts *rollouts; /* staged rollouts (rollout.h) */
     /* one libmicrohttpd daemon per request thread, each with its own listening socket on
      * the same port (SO_REUSEPORT): the kernel hands each new connection to one of them */
-    struct MHD_Daemon *mhd[64];
+    struct MHD_Daemon *mhd[UPD_MAX_DAEMONS];
     unsigned nmhd;
     struct upd_devauth *_Atomic devauth; /* device credentials in force (reload.h) */
     pthread_mutex_t cache_mu;

@@ -7,8 +7,9 @@ what the registry records must be what libmicrohttpd's own sending gave.
   through the library: the same lines in the same order, Date aside), whole and ranged;
   the bodies are the release's bytes; /update records download-started and
   download-completed with the bytes.
-- stall: a device that stops reading mid-body is cut after the connection timeout
-  (--timeout) and recorded as download-aborted "timed out"; the server answers meanwhile.
+- stall: a device that stops reading mid-body waits on a sender (updraft_downloads_waiting)
+  and is cut after the connection timeout (--timeout), recorded as download-aborted
+  "timed out"; the server answers meanwhile.
 - reset: a device that resets mid-body: download-aborted "closed by the device", with
   about how many bytes it acknowledged (less than the image).
 - shutdown: SIGTERM while 20 downloads wait for their devices: the server exits 0 at once,
@@ -108,6 +109,8 @@ def t_stall():
         url = srv.upload(BIG, "5.0").json["url"]
         s = stalled(srv, url)
         t0 = time.time()
+        eq(t.metric_samples(srv, "updraft_downloads_waiting"),
+           {"updraft_downloads_waiting": 1.0}, "the stalled download waits on a sender")
         ev = wait_for("the stalled download's record",
                       lambda: events(srv, kind="download-aborted"), timeout=20)
         took = time.time() - t0
@@ -115,6 +118,8 @@ def t_stall():
         if ev:
             check("timed out" in ev[0]["detail"], "recorded as timed out: %r" % ev[0]["detail"])
         eq(srv.raw(b"GET /healthz HTTP/1.0\r\n\r\n").status, 200, "the server answers")
+        eq(t.metric_samples(srv, "updraft_downloads_waiting"),
+           {"updraft_downloads_waiting": 0.0}, "no download waits after the cut")
         s.close()
     finally:
         srv.stop()
