@@ -109,8 +109,10 @@ def t_stall():
         url = srv.upload(BIG, "5.0").json["url"]
         s = stalled(srv, url)
         t0 = time.time()
-        eq(t.metric_samples(srv, "updraft_downloads_waiting"),
-           {"updraft_downloads_waiting": 1.0}, "the stalled download waits on a sender")
+        # the request thread hands it over once the socket is full: at once, or nearly
+        check(wait_for("the stalled download on a sender", lambda: t.metric_samples(
+            srv, "updraft_downloads_waiting").get("updraft_downloads_waiting") == 1.0, 5),
+            "the stalled download waits on a sender (updraft_downloads_waiting 1)")
         ev = wait_for("the stalled download's record",
                       lambda: events(srv, kind="download-aborted"), timeout=20)
         took = time.time() - t0
