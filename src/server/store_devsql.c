@@ -358,8 +358,10 @@ static int reads_seen(const upd_device_filter *f)
     return any;
 }
 
-/* Does f select by the last-seen time alone (or not at all)? Then the last-seen order's
- * page of MACs is read from device_seen alone: every device has its row there. */
+/* Does f select by the last-seen time and the MAC alone (or not at all)? Then the
+ * last-seen order's page of MACs, and a count, is read from device_seen alone (every
+ * device has its row there; its rows are narrow, where a search of the MACs in devices
+ * reads every wide row). */
 static int only_seen(const upd_device_filter *f)
 {
     if (!f)
@@ -367,9 +369,19 @@ static int only_seen(const upd_device_filter *f)
     if (f->channel || f->platform || f->version || f->attention || f->pinned_to > 0 || f->tool)
         return 0;
     for (int i = 0; i < f->ncond; i++)
-        if (f->cond[i].field != UPD_DC_SEEN_MIN && f->cond[i].field != UPD_DC_SEEN_MAX)
+        if (f->cond[i].field != UPD_DC_SEEN_MIN && f->cond[i].field != UPD_DC_SEEN_MAX &&
+            f->cond[i].field != UPD_DC_MAC && f->cond[i].field != UPD_DC_MAC_PART)
             return 0;
     return 1;
+}
+
+/* Does f have a condition on the MAC? */
+static int reads_mac(const upd_device_filter *f)
+{
+    for (int i = 0; f && i < f->ncond; i++)
+        if (f->cond[i].field == UPD_DC_MAC || f->cond[i].field == UPD_DC_MAC_PART)
+            return 1;
+    return 0;
 }
 
 int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
@@ -392,9 +404,15 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     const char *from = dialect == UPD_DEVSQL_PG && (kind == UPD_DEVSQL_LIST || reads_seen(f))
                            ? "devices JOIN device_seen USING(mac)"
                            : "devices";
+    /* a count selecting by the time and the MAC: device_seen alone */
+    if (dialect == UPD_DEVSQL_PG && kind == UPD_DEVSQL_COUNT && (reads_seen(f) || reads_mac(f)) &&
+        only_seen(f))
+        from = "device_seen";
     int order = f && f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0;
     b.by_seen = dialect == UPD_DEVSQL_PG && kind == UPD_DEVSQL_LIST &&
                 (order == UPD_ORDER_SEEN_DESC || order == UPD_ORDER_SEEN);
+    /* the first page of a search of the MACs, too: the page's MACs from device_seen */
+    late |= b.by_seen && reads_mac(f) && only_seen(f);
     if (kind == UPD_DEVSQL_DISTINCT) {
         /* one index probe per version: the next version after the one before */
         put(&b, "WITH RECURSIVE v(x) AS (SELECT min(version) FROM devices WHERE version>'' "
