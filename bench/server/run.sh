@@ -496,8 +496,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "updraft's device-record writer putting each download's records into SQLite."
     echo
     echo "updraft sends a plain-HTTP file body itself (src/server/filesend.c, docs/architecture.md"
-    echo "\"The download path\"): the header with the body's first bytes, the rest of the file per"
-    echo "\`sendfile()\`, as nginx does; libmicrohttpd sends HEAD and HTTPS answers."
+    echo "\"The download path\"): the header, then as much of the rest of the file per \`sendfile()\`"
+    echo "as the socket takes, as nginx does; libmicrohttpd sends HEAD and HTTPS answers."
     echo
     echo "Answers checked before the runs: updraft \`${SANITY[dl,updraft]}\`, updraft-rel"
     echo "\`${SANITY[dl,updraft-rel]}\`, nginx \`${SANITY[dl,nginx]}\`, nginx-deferred \`${SANITY[dl,nginx-deferred]}\`. Dropped device records after"
