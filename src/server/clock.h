@@ -26,4 +26,16 @@ static inline int64_t upd__mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CLOCK_REALTIME ms milliseconds from now: the deadline pthread_cond_timedwait takes for a
+ * condition variable of the default clock (a wait of at most ms). */
+static inline struct timespec upd__deadline_ms(int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (ms > 0 ? ms : 0) % 1000 * 1000000;
+    ts.tv_sec += (time_t)((ms > 0 ? ms : 0) / 1000 + ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
 #endif

@@ -47,11 +47,7 @@ static void dropped(void *ctx, const char *mac)
  * the default clock, CLOCK_REALTIME. */
 static void wait_ms(upd_devsync *d, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    int64_t ns = until.tv_nsec + (int64_t)ms * 1000000;
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
+    struct timespec until = upd__deadline_ms(ms);
     pthread_cond_timedwait(&d->cv, &d->mu, &until);
 }
 

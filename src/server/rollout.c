@@ -1515,13 +1515,7 @@ static void *thread_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&ro->mu);
         if (!ro->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 250 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = upd__deadline_ms(250);
             pthread_cond_timedwait(&ro->cv, &ro->mu, &ts);
         }
         int stop = ro->stop;

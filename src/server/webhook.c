@@ -190,15 +190,7 @@ static void *thread_main(void *arg)
             break;
         int64_t now = upd__mono_ms();
         if (!best || (*best)->due_ms > now) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            int64_t wait = best ? (*best)->due_ms - now : 60000;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = upd__deadline_ms(best ? (*best)->due_ms - now : 60000);
             pthread_cond_timedwait(&w->cv, &w->mu, &ts);
             continue;
         }

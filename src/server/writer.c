@@ -260,15 +260,7 @@ static void *writer_main(void *arg)
             }
             int64_t due =
                 w->keep_ms > 0 && w->next_prune < w->next_stats ? w->next_prune : w->next_stats;
-            int64_t wait = due - upd__mono_ms();
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = upd__deadline_ms(due - upd__mono_ms());
             pthread_cond_timedwait(&w->work, &w->mu, &ts);
         }
         if (w->n == 0 && w->stop)
@@ -281,24 +273,13 @@ static void *writer_main(void *arg)
         /* the database is unreachable: the next attempt waits its time (the records
          * held and those arriving meanwhile go together) */
         while (w->outage && !w->stop && upd__mono_ms() < w->retry_at) {
-            int64_t wait = w->retry_at - upd__mono_ms();
-            struct timespec rt;
-            clock_gettime(CLOCK_REALTIME, &rt);
-            rt.tv_nsec += (long)wait * 1000000L;
-            rt.tv_sec += rt.tv_nsec / 1000000000L;
-            rt.tv_nsec %= 1000000000L;
+            struct timespec rt = upd__deadline_ms(w->retry_at - upd__mono_ms());
             pthread_cond_timedwait(&w->work, &w->mu, &rt);
         }
         /* Let a burst gather into one transaction: wait out the whole window (pushes
          * do not wake this thread, see upd_writer_push) unless the batch is full, a
          * flush waits for it or the server stops. */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += BATCH_WAIT_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = upd__deadline_ms(BATCH_WAIT_MS);
         while (!w->stop && !w->flushing && w->n < BATCH_FULL &&
                pthread_cond_timedwait(&w->work, &w->mu, &ts) == 0)
             ;
