@@ -444,14 +444,16 @@ static void mem_busy(cache_store *c, int d)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* An admin write changed the row of device mac. */
+/* An admin write (this server's, or another's: changed_elsewhere) changed the row of
+ * device mac. */
 static void touch(cache_store *c, const char *mac)
 {
     pthread_mutex_lock(&c->mu);
     c->aseq[hash(mac) % DEV_SLOTS]++;
+    upd_devmem *m = c->mem; /* set after the watch started (upd_store_cached_devmem) */
     pthread_mutex_unlock(&c->mu);
-    if (c->mem)
-        upd__devmem_drop(c->mem, mac);
+    if (m)
+        upd__devmem_drop(m, mac);
 }
 
 static int c_release_insert(upd_store *st, upd_release_row *r, const char *channel, char *err,
@@ -862,12 +864,7 @@ static void changed_elsewhere(void *ctx, const char *mac)
 {
     cache_store *c = ctx;
     if (mac) {
-        pthread_mutex_lock(&c->mu);
-        c->aseq[hash(mac) % DEV_SLOTS]++;
-        upd_devmem *m = c->mem; /* set after the watch started (upd_store_cached_devmem) */
-        pthread_mutex_unlock(&c->mu);
-        if (m)
-            upd__devmem_drop(m, mac);
+        touch(c, mac);
         return;
     }
     bump(c, 1, 1);
