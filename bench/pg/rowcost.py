@@ -24,6 +24,13 @@ DURATION seconds per variant:
                    (last_seen_ms, seen_xid, seen_by; indexes: the MAC, last seen, seen_xid)
   seen-no-sync     seen without seen_xid's index (what other servers' device memories
                    read, devsync.c), to show its share
+  seen-no-lock     seen with the devices rows read but not locked (FOR UPDATE)
+  seen-lock-narrow seen-no-lock, the device_seen rows locked in MAC order instead (FOR NO
+                   KEY UPDATE) before they are written
+  seen-no-time     seen with the devices rows read and locked without their last-seen
+                   time (the subquery on device_seen)
+  seen-no-read     seen without the read: the device_seen rows written alone (what a
+                   writer that knew its devices' rows from the device memory would run)
 
 For each: rows per second, PostgreSQL CPU microseconds per row (every process of the
 cluster, /proc), WAL bytes per row (pg_current_wal_lsn), and the share of HOT updates
@@ -32,6 +39,7 @@ at the mercy of other jobs (the load average is in the results).
 
 usage: bench/pg/rowcost.py
 Settings (environment): DEVICES=10000 STEP=1000 DURATION=10 SKIP_BUILD=1 OUT=...
+  VARIANTS=seen,seen-no-lock (only these; "CPU against" then compares with the first)
 Needs: PostgreSQL with pgbench (Debian postgresql), a release build."""
 import os
 import shutil
@@ -91,6 +99,12 @@ SEEN_SHAPE = [
     "CREATE INDEX IF NOT EXISTS device_seen_xid ON device_seen(seen_xid)",
 ]
 NOSYNC_SHAPE = SEEN_SHAPE + ["DROP INDEX device_seen_xid"]
+# the read without the wide rows' lock; and with the narrow rows' lock in its place
+SEEN_READ = SEEN_LOCK.replace(" FOR UPDATE", "")
+SEEN_NO_TIME = ("SELECT count(*) FROM (SELECT * FROM devices WHERE mac=ANY(%s) ORDER BY mac "
+                "COLLATE \"C\" FOR UPDATE) x;" % STEP_MACS)
+SEEN_LOCK_NARROW = SEEN_READ + ("\nSELECT count(*) FROM (SELECT 1 FROM device_seen WHERE mac=ANY("
+                                "%s) ORDER BY mac COLLATE \"C\" FOR NO KEY UPDATE) x;" % STEP_MACS)
 
 # name, shape, the step's statements, whether last_seen_ms is a column of devices
 VARIANTS = [
@@ -99,7 +113,13 @@ VARIANTS = [
     ("wide-hot-no-lock", HOT_SHAPE, WIDE_SEEN % "", True),
     ("seen", SEEN_SHAPE, SEEN_LOCK + "\n" + SEEN_SEEN, False),
     ("seen-no-sync", NOSYNC_SHAPE, SEEN_LOCK + "\n" + SEEN_SEEN, False),
+    ("seen-no-lock", SEEN_SHAPE, SEEN_READ + "\n" + SEEN_SEEN, False),
+    ("seen-lock-narrow", SEEN_SHAPE, SEEN_LOCK_NARROW + "\n" + SEEN_SEEN, False),
+    ("seen-no-read", SEEN_SHAPE, SEEN_SEEN, False),
+    ("seen-no-time", SEEN_SHAPE, SEEN_NO_TIME + "\n" + SEEN_SEEN, False),
 ]
+if os.environ.get("VARIANTS"):  # e.g. VARIANTS=seen,seen-no-lock: only these
+    VARIANTS = [v for v in VARIANTS if v[0] in os.environ["VARIANTS"].split(",")]
 TABLES = ("devices", "device_seen")
 
 
@@ -188,7 +208,7 @@ def main():
              "| devices, rows per transaction, seconds per variant | %d, %d, %d |" % (
                  DEVICES, STEP, DURATION), "",
              "| variant | rows/s | PostgreSQL CPU us / row | WAL bytes / row | HOT updates | "
-             "CPU against wide |", "|---|---:|---:|---:|---:|---:|"]
+             "CPU against %s |" % base["name"], "|---|---:|---:|---:|---:|---:|"]
         for r in rows:
             L.append("| %s | %.0f | %.1f | %.0f | %.0f%% | %.2fx |" % (
                 r["name"], r["rate"], r["cpu_us"], r["wal"], 100 * r["hot"],

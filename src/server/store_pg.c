@@ -552,20 +552,24 @@ static const char *const SQL[Q__COUNT] = {
     [Q_B_DEV_LOCK] = "SELECT " DEV_COLS_BY_MAC ", pre_md5, pre_sha256, pre_version FROM devices "
                      "WHERE mac=ANY($1::text[]) ORDER BY mac COLLATE \"C\" FOR UPDATE",
     [Q_B_REL_GET] = "SELECT " REL_COLS " FROM releases r" GZ_JOIN " WHERE r.id=ANY($1::bigint[])",
-    /* a check-in with facts the row does not hold yet: last_result NULL = no event */
+    /* a check-in with facts the row does not hold yet: last_result NULL = no event;
+     * running NULL = running_release unchanged (a new device's first check on its
+     * release sets it here, not by a second version of the row made by Q_B_DEV_RUNNING) */
     [Q_B_DEV_UPSERT] =
         "INSERT INTO devices AS d(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
         "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, first_seen_ms, "
-        "last_result, last_event_ms, tool, url_channel) "
+        "last_result, last_event_ms, tool, url_channel, running_release) "
         "SELECT v.mac, v.ap_mac, v.family, v.chip_id, v.sdk, v.version, v.sketch_size, "
         "v.sketch_md5, v.sketch_sha256, v.free_space, v.chip_size, v.mode, v.ip, v.user_agent, "
-        "v.at, v.detail, COALESCE(v.ev,0), COALESCE(v.tool,''), COALESCE(v.url_channel,'') "
-        "FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],"
-        "$7::bigint[],$8::text[],$9::text[],$10::bigint[],$11::bigint[],$12::text[],$13::text[],"
-        "$14::text[],$15::bigint[],$16::text[],$17::bigint[],$18::text[],$19::text[]) AS v(mac, "
-        "ap_mac, family, chip_id, sdk, version, sketch_size, sketch_md5, sketch_sha256, "
-        "free_space, chip_size, mode, ip, user_agent, at, detail, ev, tool, url_channel) "
+        "v.at, v.detail, COALESCE(v.ev,0), COALESCE(v.tool,''), COALESCE(v.url_channel,''), "
+        "v.running FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],"
+        "$6::text[],$7::bigint[],$8::text[],$9::text[],$10::bigint[],$11::bigint[],$12::text[],"
+        "$13::text[],$14::text[],$15::bigint[],$16::text[],$17::bigint[],$18::text[],$19::text[],"
+        "$20::bigint[]) AS v(mac, ap_mac, family, chip_id, sdk, version, sketch_size, "
+        "sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, at, detail, ev, "
+        "tool, url_channel, running) "
         "ON CONFLICT(mac) DO UPDATE SET ap_mac=COALESCE(excluded.ap_mac, d.ap_mac), "
+        "running_release=COALESCE(excluded.running_release, d.running_release), "
         /* every check says its URL's channel: "" (none) replaces the last one */
         "url_channel=excluded.url_channel, "
         "tool=CASE WHEN excluded.tool<>'' THEN excluded.tool ELSE d.tool END, "
@@ -2303,7 +2307,7 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
 typedef struct bstmt {
     enum q q;
     int ncol;
-    upd_pgarr col[19];
+    upd_pgarr col[20];
     size_t rows;
 } bstmt;
 
@@ -2328,7 +2332,7 @@ static const struct {
     enum q q;
     int ncol;
 } BSTMT[B__COUNT] = {
-    [B_UPSERT] = {Q_B_DEV_UPSERT, 19},
+    [B_UPSERT] = {Q_B_DEV_UPSERT, 20},
     [B_SEEN_NEW] = {Q_B_SEEN_UPSERT, 2},
     [B_SEEN] = {Q_B_DEV_SEEN, 2},
     [B_RESULT] = {Q_B_DEV_RESULT, 3},
@@ -2617,6 +2621,10 @@ static void plan_checkin(batch *b, size_t i, size_t p)
     b->rules->checkin(b->rules->ctx, rec, old, offered, pl);
     b->planned[i] = 1;
     int ev = pl->write_event;
+    /* a check-in that writes the wide row anyway sets its running release in that row
+     * version (a new device's first check: one version, not two), when no statement of
+     * the step between the two sets it (B_UPDATED) */
+    int run_upsert = !pl->facts_known && pl->set_running && !pl->open_offer && pl->updated <= 0;
     if (pl->facts_known) {
         /* the routine check-in: nothing but the narrow row (migration 19) */
         upd__pgarr_str(col(b, B_SEEN, 0), d->mac);
@@ -2651,6 +2659,7 @@ static void plan_checkin(batch *b, size_t i, size_t p)
         upd__pgarr_int_or_null(col(b, B_UPSERT, 16), ev ? rec->at_ms : -1);
         upd__pgarr_str_or_null(col(b, B_UPSERT, 17), d->tool);
         upd__pgarr_str_or_null(col(b, B_UPSERT, 18), d->url_channel);
+        upd__pgarr_int_or_null(col(b, B_UPSERT, 19), run_upsert ? rec->release_id : -1);
         b->st[B_UPSERT].rows++;
     }
     if (pl->updated > 0) {
@@ -2675,7 +2684,7 @@ static void plan_checkin(batch *b, size_t i, size_t p)
         upd__pgarr_str_or_null(col(b, B_OFFER, 4), d->sketch_sha256);
         upd__pgarr_str_or_null(col(b, B_OFFER, 5), d->version);
         b->st[B_OFFER].rows++;
-    } else if (pl->set_running) {
+    } else if (pl->set_running && !run_upsert) {
         upd__pgarr_str(col(b, B_RUNNING, 0), d->mac);
         upd__pgarr_int(col(b, B_RUNNING, 1), rec->release_id);
         b->st[B_RUNNING].rows++;

@@ -249,8 +249,10 @@ def t_batch():
     """The writer's batches as PostgreSQL writes them (arrays, several records of a device
     in one batch: store_pg.c) leave the rows and events SQLite leaves: 60 devices check in
     at once, four times each (offered, updated, current, new facts), with headers full of
-    what array literals quote ('"', '\\', braces, commas, NULL), on a PostgreSQL and on a
-    SQLite server; every device's row and events match."""
+    what array literals quote ('"', '\\', braces, commas, NULL), and 20 more whose first
+    check is on the release already (its running release set in the new row: store_pg.c
+    run_upsert), on a PostgreSQL and on a SQLite server; every device's row and events
+    match."""
     if pgcluster.state() is None:
         print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.store.batch)")
         sys.exit(77)
@@ -267,10 +269,13 @@ def t_batch():
     img = arduino_bin(seed=77)
     md5 = hashlib.md5(img).hexdigest()
     macs = ["5C:CF:7F:0B:00:%02X" % i for i in range(60)]
+    firsts = ["5C:CF:7F:0B:01:%02X" % i for i in range(20)]
     odd = '2.0.0 "q" \\ {a,b},NULL'
 
     def device(srv, i, mac):
         steps = [("1.0.0", "0" * 32), ("2.0.0", md5), ("2.0.0", md5), (odd + " %d" % i, md5)]
+        if mac in firsts:
+            steps = [("2.0.0", md5), ("2.0.0", md5), ("2.0.1", md5)]
         for ver, m in steps:
             srv.raw(esp8266_request(srv.port, mac=mac, version=ver, md5sum=m))
             if ver == "1.0.0":
@@ -280,7 +285,8 @@ def t_batch():
 
     for srv in (pg, lite):
         eq(srv.upload(img, "2.0.0", "stable").status, 201, "upload")
-        th = [threading.Thread(target=device, args=(srv, i, m)) for i, m in enumerate(macs)]
+        th = [threading.Thread(target=device, args=(srv, i, m))
+              for i, m in enumerate(macs + firsts)]
         for x in th:
             x.start()
         for x in th:
@@ -297,7 +303,7 @@ def t_batch():
         return v
 
     same = 0
-    for mac in macs:
+    for mac in macs + firsts:
         q = mac.replace(":", "%3A")
         a = pg.api("GET", "/api/v1/devices/" + q).json
         b = lite.api("GET", "/api/v1/devices/" + q).json
@@ -310,11 +316,14 @@ def t_batch():
         else:
             check(False, "%s: PostgreSQL %s %s\nSQLite %s %s" % (
                 mac, json.dumps(norm(a)), ka, json.dumps(norm(b)), kb))
-    eq(same, len(macs), "every device's row and events are the same on both stores")
+    eq(same, len(macs + firsts), "every device's row and events are the same on both stores")
     d = pg.api("GET", "/api/v1/devices/" + macs[7].replace(":", "%3A")).json
     d = d.get("device", d)
     eq(d.get("version"), odd + " 7", "the quoted characters came back as sent")
     eq(d.get("running_release"), 1, "it runs the release")
+    d = pg.api("GET", "/api/v1/devices/" + firsts[3].replace(":", "%3A")).json
+    d = d.get("device", d)
+    eq(d.get("running_release"), 1, "a device first seen on the release runs it")
     for srv in (pg, lite):
         srv.stop()
 
