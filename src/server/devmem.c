@@ -62,7 +62,7 @@ struct upd_devmem {
     size_t cap; /* a power of two */
     size_t n, max;
     uint64_t rec_bytes;
-    uint64_t hits, misses, full;
+    uint64_t hits, misses, full, clears;
     uint32_t base;   /* bumped by a clear: every device's mark (a sum that wraps) */
     uint32_t *marks; /* per group of devices: bumped by a drop; NULL none yet */
 };
@@ -427,6 +427,7 @@ void upd__devmem_clear(upd_devmem *m)
     }
     m->n = 0;
     m->rec_bytes = 0;
+    m->clears++;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -440,6 +441,7 @@ void upd__devmem_stats(upd_devmem *m, upd_devmem_stats *out)
     out->hits = m->hits;
     out->misses = m->misses;
     out->full = m->full;
+    out->clears = m->clears;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -566,10 +568,17 @@ static void collect(FILE *f, void *ctx)
             "device memory was full (those devices' rows are read from the database at each "
             "check).\n"
             "# TYPE updraft_device_memory_full_total counter\n"
-            "updraft_device_memory_full_total %llu\n",
+            "updraft_device_memory_full_total %llu\n"
+            "# HELP updraft_device_memory_clears_total Times every device was dropped from "
+            "the device memory at once (each then reads its row from the database again): a "
+            "release deleted here; another server's change that does not say which devices "
+            "it changed; the database reached again.\n"
+            "# TYPE updraft_device_memory_clears_total counter\n"
+            "updraft_device_memory_clears_total %llu\n",
             (unsigned long long)st.devices, (unsigned long long)st.max,
             (unsigned long long)st.bytes, (unsigned long long)st.hits,
-            (unsigned long long)st.misses, (unsigned long long)st.full);
+            (unsigned long long)st.misses, (unsigned long long)st.full,
+            (unsigned long long)st.clears);
 }
 
 void upd__devmem_metrics_init(upd_store *st)

@@ -81,6 +81,7 @@ typedef struct upd_devmem_stats {
     uint64_t hits;    /* checks answered from it */
     uint64_t misses;  /* checks that read the store */
     uint64_t full;    /* rows not kept because the table was full (each time) */
+    uint64_t clears;  /* upd__devmem_clear calls */
 } upd_devmem_stats;
 
 void upd__devmem_stats(upd_devmem *m, upd_devmem_stats *out);

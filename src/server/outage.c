@@ -73,6 +73,23 @@ static void collect(FILE *f, void *ctx)
             "# TYPE updraft_cache_stale_answers_total counter\n"
             "updraft_cache_stale_answers_total %llu\n",
             (unsigned long long)upd_store_cached_stale(s->store));
+    if (!s->store->ops->leads)
+        return; /* no other server (SQLite) */
+    upd_store_told t;
+    upd_store_cached_told(s->store, &t);
+    fprintf(f,
+            "# HELP updraft_other_server_changes_total Other servers' admin changes this "
+            "server was told of (PostgreSQL NOTIFY), by what they changed: anything (every "
+            "cached row and the device memory dropped; also counted when the database is "
+            "reached again), not_devices (releases, channels, rollouts: the read caches "
+            "dropped, the device memory kept), devices (one per device named: those "
+            "dropped).\n"
+            "# TYPE updraft_other_server_changes_total counter\n"
+            "updraft_other_server_changes_total{changed=\"anything\"} %llu\n"
+            "updraft_other_server_changes_total{changed=\"not_devices\"} %llu\n"
+            "updraft_other_server_changes_total{changed=\"devices\"} %llu\n",
+            (unsigned long long)t.anything, (unsigned long long)t.not_devices,
+            (unsigned long long)t.devices);
 }
 
 void upd__outage_init(srv *s)

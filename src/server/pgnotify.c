@@ -4,7 +4,8 @@
 
 #include "pgnotify.h"
 
-#define MAC_LEN 17 /* "AA:BB:CC:DD:EE:FF" */
+#define MAC_LEN    17   /* "AA:BB:CC:DD:EE:FF" */
+#define NO_DEVICES " -" /* after the id: no device's row changed */
 
 /* Is s (n bytes) a MAC as upd__parse_mac writes it? */
 static int is_mac(const char *s, size_t n)
@@ -45,6 +46,20 @@ size_t upd__pgnotify_devices(char *out, size_t cap, const char *id, const char *
     return len;
 }
 
+size_t upd__pgnotify_no_devices(char *out, size_t cap, const char *id)
+{
+    size_t idlen = strlen(id), n = idlen + strlen(NO_DEVICES);
+    if (!cap)
+        return 0;
+    if (cap > UPD_PGNOTIFY_CAP)
+        cap = UPD_PGNOTIFY_CAP;
+    if (n >= cap) /* anything: the id alone, cut to fit (as upd__pgnotify_devices) */
+        return upd__pgnotify_devices(out, cap, id, NULL, 0);
+    memcpy(out, id, idlen);
+    memcpy(out + idlen, NO_DEVICES, n - idlen + 1);
+    return n;
+}
+
 int upd__pgnotify_read(const char *payload, const char *self,
                        void (*cb)(void *ctx, const char *mac), void *ctx)
 {
@@ -54,6 +69,8 @@ int upd__pgnotify_read(const char *payload, const char *self,
         return UPD_PGNOTIFY_OWN;
     if (!sp || !idlen)
         return UPD_PGNOTIFY_ALL;
+    if (!strcmp(sp, NO_DEVICES))
+        return UPD_PGNOTIFY_NO_DEVICES;
     /* every MAC is read before any is given: a payload half understood means anything */
     const char *p = sp;
     size_t n = 0;

@@ -547,7 +547,8 @@ typedef struct upd_store_ops {
      * the same database changed releases, channels or devices' settings (PostgreSQL:
      * LISTEN/NOTIFY), and when it may have missed such a change (its connection came
      * back): read caches then drop what they hold. mac names the one device whose row
-     * changed (or went) when the change said so (pgnotify.h), else it is NULL: anything
+     * changed (or went) when the change said so (pgnotify.h); it is "" when releases,
+     * channels or rollouts changed and no device's row did; else it is NULL: anything
      * may have changed. NULL in a store no other server writes (SQLite). Once per store;
      * 0 or EFAIL. */
     int (*watch)(upd_store *st, void (*changed)(void *ctx, const char *mac), void *ctx);
@@ -654,5 +655,13 @@ upd_store *upd_store_cached(upd_store *inner);
 /* Reads the cache of st (a store upd_store_cached made) answered with a row older than
  * its freshness because the database failed (store_cache.c). */
 uint64_t upd_store_cached_stale(upd_store *st);
+
+/* What the other servers' changes that st's watch told (store.h watch) said changed:
+ * anything (its connection came back, too), no device's row, a device's row (one per
+ * device named). */
+typedef struct upd_store_told {
+    uint64_t anything, not_devices, devices;
+} upd_store_told;
+void upd_store_cached_told(upd_store *st, upd_store_told *out);
 
 #endif

@@ -66,7 +66,8 @@ typedef struct cache_store {
     uint32_t wseq[DEV_SLOTS]; /* batches that wrote a device of the slot */
     uint32_t aseq[DEV_SLOTS]; /* admin writes to a device of the slot */
     rel_ent rel[REL_SLOTS + CHAN_SLOTS];
-    uint64_t stale; /* reads answered from the cache because the database failed */
+    uint64_t stale;      /* reads answered from the cache because the database failed */
+    upd_store_told told; /* changed_elsewhere's calls, by what they said */
     /* The device memory (devmem.h): the check path's device rows; NULL: they come
      * through dev[] above. With other servers writing the database (PostgreSQL), sync
      * drops what they write (devsync.h), and the memory answers only while it is fresh. */
@@ -858,13 +859,27 @@ static int c_blob_prune(upd_store *st, int64_t before_ms)
 }
 
 /* Another server changed the database (the store's watch thread): device mac's row (its
- * admin write said which), as an admin write here; else everything, the device memory too
- * (a device deleted there leaves no row the sync could read). */
+ * admin write said which), as an admin write here; releases, channels or rollouts and no
+ * device's row (mac ""), as such a write here: the read caches go, the device memory
+ * stays (it holds device rows only: devmem.h); else everything, the device memory too (a
+ * device deleted there leaves no row the sync could read). */
 static void changed_elsewhere(void *ctx, const char *mac)
 {
     cache_store *c = ctx;
-    if (mac) {
+    pthread_mutex_lock(&c->mu);
+    if (!mac)
+        c->told.anything++;
+    else if (mac[0])
+        c->told.devices++;
+    else
+        c->told.not_devices++;
+    pthread_mutex_unlock(&c->mu);
+    if (mac && mac[0]) {
         touch(c, mac);
+        return;
+    }
+    if (mac) {
+        bump(c, 1, 0);
         return;
     }
     bump(c, 1, 1);
@@ -938,6 +953,14 @@ uint64_t upd_store_cached_stale(upd_store *st)
     uint64_t n = c->stale;
     pthread_mutex_unlock(&c->mu);
     return n;
+}
+
+void upd_store_cached_told(upd_store *st, upd_store_told *out)
+{
+    cache_store *c = cs(st);
+    pthread_mutex_lock(&c->mu);
+    *out = c->told;
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void c_close(upd_store *st)

@@ -430,7 +430,7 @@ static const char *const SQL[Q__COUNT] = {
         "running_release END, hold_release=CASE WHEN hold_release=$1 THEN NULL ELSE "
         "hold_release END, hold_failures=CASE WHEN hold_release=$1 THEN 0 ELSE "
         "hold_failures END" CHANGED " WHERE offered_release=$1 OR running_release=$1 OR "
-        "hold_release=$1",
+        "hold_release=$1 RETURNING mac",
     [Q_REL_DELETE] = "DELETE FROM release_hashes WHERE release_id=$1",
     [Q_REL_DELETE_GZ] = "DELETE FROM release_gzip WHERE release_id=$1",
     [Q_REL_DELETE_ROW] = "DELETE FROM releases WHERE id=$1",
@@ -639,8 +639,9 @@ static const char *const SQL[Q__COUNT] = {
 
 typedef struct conn {
     PGconn *pg;
-    const char *notify; /* the NOTIFY statement of this server */
-    const char *id;     /* this server's id (pg_store.id) */
+    const char *notify;            /* the NOTIFY statement of this server */
+    const char *notify_no_devices; /* its NOTIFY of a change to no device's row */
+    const char *id;                /* this server's id (pg_store.id) */
     int busy;
     unsigned epoch; /* the store's epoch when it was connected (pg_store.epoch) */
     unsigned char prepared[Q__COUNT];
@@ -656,6 +657,7 @@ typedef struct pg_store {
     char url[1024];
     char id[96];      /* this server among those on the database: host, pid, start time */
     char notify[160]; /* "NOTIFY updraft_changed, '<id>'" */
+    char notify_no_devices[160]; /* "NOTIFY updraft_changed, '<id> -'" (pgnotify.h) */
     /* "SET ...": each connection's session settings, among them updraft.server, the
      * number that names this server in the rows it writes (devices.changed_by) */
     char setup[160];
@@ -990,20 +992,30 @@ static int commit(conn *c)
     return ok ? 0 : UPD_STORE_EFAIL;
 }
 
-/* Commit an admin change and tell the other servers (their caches drop their rows). */
+/* Commit an admin change and tell the other servers (their caches drop their rows, the
+ * device memory too): one that may have changed any device's row. */
 static int commit_notify(conn *c)
 {
     int rc = simple(c, c->notify);
     return rc ? rc : commit(c);
 }
 
-/* Commit an admin change to the rows of devices macs[0..n) only, and tell the other
- * servers which (pgnotify.h): they drop those devices, not every device they hold. */
-static int commit_notify_devices(conn *c, const char *const *macs, size_t n)
+/* Commit an admin change that wrote no device's row (devices, device_seen): releases,
+ * channels, rollouts. The other servers drop their read caches, and keep their device
+ * memory (pgnotify.h; docs/scaling.md lists the writes). */
+static int commit_notify_no_devices(conn *c)
+{
+    int rc = simple(c, c->notify_no_devices);
+    return rc ? rc : commit(c);
+}
+
+/* Tell the other servers, in the transaction, that the rows of devices macs[0..n) changed
+ * (pgnotify.h): they drop those devices, not every device they hold. */
+static int notify_devices(conn *c, const char *const *macs, size_t n)
 {
     char *payload = malloc(UPD_PGNOTIFY_CAP);
     if (!payload)
-        return commit_notify(c);
+        return simple(c, c->notify); /* anything */
     upd__pgnotify_devices(payload, UPD_PGNOTIFY_CAP, c->id, macs, n);
     const char *v[1] = {payload};
     PGresult *r = PQexecParams(c->pg, "SELECT pg_notify('" NOTIFY_CHANNEL "', $1)", 1, NULL, v,
@@ -1013,12 +1025,36 @@ static int commit_notify_devices(conn *c, const char *const *macs, size_t n)
         pg_message(c->err, sizeof c->err, PQerrorMessage(c->pg));
     PQclear(r);
     free(payload);
-    return ok ? commit(c) : UPD_STORE_EFAIL;
+    return ok ? 0 : UPD_STORE_EFAIL;
+}
+
+/* Commit an admin change to the rows of devices macs[0..n) only, and say which. */
+static int commit_notify_devices(conn *c, const char *const *macs, size_t n)
+{
+    int rc = notify_devices(c, macs, n);
+    return rc ? rc : commit(c);
 }
 
 static int commit_notify_device(conn *c, const char *mac)
 {
     return commit_notify_devices(c, &mac, 1);
+}
+
+/* Commit a release's deletion, which changed releases and the rows of the devices that
+ * are res's MACs (a statement's RETURNING mac; none when it has no rows): two
+ * notifications, those devices (the id alone when they do not fit), then "no device's
+ * row" for the releases. PostgreSQL delivers them in this order, after the commit. */
+static int commit_notify_forgot(conn *c, PGresult *res)
+{
+    int n = res ? PQntuples(res) : 0, rc = 0;
+    if (n > 0) {
+        const char **macs = malloc((size_t)n * sizeof *macs);
+        for (int i = 0; macs && i < n; i++)
+            macs[i] = PQgetvalue(res, i, 0);
+        rc = macs ? notify_devices(c, macs, (size_t)n) : simple(c, c->notify);
+        free(macs);
+    }
+    return rc ? rc : commit_notify_no_devices(c);
 }
 
 static void rollback(conn *c)
@@ -1300,7 +1336,7 @@ static int p_release_insert(upd_store *base, upd_release_row *r, const char *cha
     }
     if (channel && *channel && (rc = set_channel(c, channel, r, r->created_ms, 0)) != 0)
         goto fail;
-    if ((rc = commit_notify(c)) != 0)
+    if ((rc = commit_notify_no_devices(c)) != 0)
         goto fail;
     release_conn(s, c);
     return 0;
@@ -1385,7 +1421,7 @@ static int p_release_retire(upd_store *base, int64_t id, char *err, size_t errle
         rc = add_event(c, now_ms(), NULL, "release-retired", id, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not retire the release", c);
@@ -1412,7 +1448,7 @@ static int p_release_unretire(upd_store *base, int64_t id, char *err, size_t err
         rc = add_event(c, now_ms(), NULL, "release-unretired", id, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not unretire the release", c);
@@ -1445,7 +1481,7 @@ static int p_release_set_notes(upd_store *base, int64_t id, const char *notes, c
         rc = add_event(c, now_ms(), NULL, "release-notes", id, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not set the release's notes", c);
@@ -1497,14 +1533,24 @@ static int p_release_delete(upd_store *base, int64_t id, int *channels, int *pin
     }
     if (rc == 0 && (*channels || *pins))
         rc = UPD_STORE_ECONFLICT;
-    if (rc == 0 && (rc = exec_id(c, Q_REL_FORGET, id)) == 0 &&
-        (rc = exec_id(c, Q_REL_DELETE, id)) == 0 && (rc = exec_id(c, Q_REL_DELETE_GZ, id)) == 0 &&
+    /* the devices that named the release (offered, running, held) lose it: their MACs
+     * go in the notification (pgnotify.h), the id alone when they do not fit */
+    PGresult *forgot = NULL;
+    if (rc == 0) {
+        args a;
+        args_init(&a);
+        arg_int(&a, id);
+        forgot = run(c, Q_REL_FORGET, &a, &rc);
+    }
+    if (rc == 0 && (rc = exec_id(c, Q_REL_DELETE, id)) == 0 &&
+        (rc = exec_id(c, Q_REL_DELETE_GZ, id)) == 0 &&
         (rc = exec_id(c, Q_REL_DELETE_ROW, id)) == 0) {
         char d[UPD_DETAIL_MAX];
         upd__evtext_release_deleted(d, sizeof d, r);
         if ((rc = add_event(c, now_ms(), NULL, "release-deleted", id, -1, d)) == 0)
-            rc = commit_notify(c);
+            rc = commit_notify_forgot(c, forgot);
     }
+    PQclear(forgot);
     if (rc) {
         if (rc == UPD_STORE_EFAIL)
             seterr(err, errlen, "could not delete the release", c);
@@ -1554,7 +1600,7 @@ static int channel_set(upd_store *base, const char *name, int64_t id, int downgr
     if (rc == 0)
         rc = set_channel(c, name, r, now_ms(), downgrade);
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not set the channel", c);
@@ -1667,7 +1713,7 @@ static int p_channel_chip_set(upd_store *base, const char *name, const char *chi
         rc = add_event(c, now_ms(), NULL, "channel-chip", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         seterr(err, errlen, "could not record the channel's chip", c);
         rollback(c);
@@ -1723,7 +1769,7 @@ static int p_channel_key_set(upd_store *base, const char *name, const char *pem,
         rc = add_event(c, now_ms(), NULL, "channel-signing", 0, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         seterr(err, errlen, "could not record the channel's signing key", c);
         rollback(c);
@@ -3145,7 +3191,7 @@ static int p_rollout_insert(upd_store *base, upd_rollout_row *r, const char *kin
         rc = add_event(c, now, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         seterr(err, errlen, "could not record the rollout", c);
         rollback(c);
@@ -3182,7 +3228,7 @@ static int p_rollout_update(upd_store *base, const upd_rollout_row *r, const cha
         rc = add_event(c, r->updated_ms, "", kind, r->release_id, -1, d);
     }
     if (rc == 0)
-        rc = commit_notify(c);
+        rc = commit_notify_no_devices(c);
     if (rc) {
         if (rc != UPD_STORE_ENOTFOUND)
             seterr(err, errlen, "could not record the rollout's state", c);
@@ -3481,7 +3527,7 @@ static void changed_device(void *ctx, const char *mac)
 
 /* The watch thread: its own connection LISTENs; a notification from another server (or
  * a connection that came back, after which some may be missing) calls changed, with the
- * devices it names (pgnotify.h) or NULL. */
+ * devices it names (pgnotify.h), "" (no device's row changed) or NULL (anything). */
 static void *watch_main(void *arg)
 {
     pg_store *s = arg;
@@ -3523,14 +3569,19 @@ static void *watch_main(void *arg)
         if (!PQconsumeInput(pg))
             continue; /* broken: connect again */
         PGnotify *n;
-        int all = 0;
+        int all = 0, no_devices = 0;
         while ((n = PQnotifies(pg)) != NULL) {
-            /* the devices named are dropped at once, everything (if one says so) after */
-            all |= upd__pgnotify_read(n->extra, s->id, changed_device, s) == UPD_PGNOTIFY_ALL;
+            /* the devices named are dropped at once, everything else (once for all those
+             * read together) after */
+            int kind = upd__pgnotify_read(n->extra, s->id, changed_device, s);
+            all |= kind == UPD_PGNOTIFY_ALL;
+            no_devices |= kind == UPD_PGNOTIFY_NO_DEVICES;
             PQfreemem(n);
         }
         if (all)
             s->changed(s->changed_ctx, NULL);
+        else if (no_devices)
+            s->changed(s->changed_ctx, "");
     }
     PQfinish(pg);
     return NULL;
@@ -3777,6 +3828,12 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     snprintf(s->id, sizeof s->id, "%s-%d-%lld%09ld", host, (int)getpid(), (long long)ts.tv_sec,
              ts.tv_nsec);
     snprintf(s->notify, sizeof s->notify, "NOTIFY " NOTIFY_CHANNEL ", '%s'", s->id);
+    {
+        char payload[sizeof s->id + 8];
+        upd__pgnotify_no_devices(payload, sizeof payload, s->id);
+        snprintf(s->notify_no_devices, sizeof s->notify_no_devices,
+                 "NOTIFY " NOTIFY_CHANNEL ", '%s'", payload);
+    }
     uint64_t h = 14695981039346656037u; /* FNV-1a of the id: positive, never 0 */
     for (const char *p = s->id; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211u;
@@ -3796,6 +3853,7 @@ upd_store *upd_store_pg_open(const char *url, int pool, char *err, size_t errlen
     for (int i = 0; i < pool; i++) {
         conn *c = &s->pool[i];
         c->notify = s->notify;
+        c->notify_no_devices = s->notify_no_devices;
         c->id = s->id;
         c->pg = pg_connect(url);
         if (PQstatus(c->pg) != CONNECTION_OK) {
