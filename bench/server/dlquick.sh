@@ -6,6 +6,9 @@
 #
 # Usage: bench/server/dlquick.sh        Settings: ROUNDS=3 DURATION=5 BASE= SKIP_BUILD=1
 # Prints one line per run and the medians; CPU from /proc/PID/task/*/schedstat as run.sh.
+# "the rest" is updraft's own threads (its device-record writer above all): per 1 MiB
+# download, so ms per MiB x 1000 = us per download; with it the downloads per writer batch
+# (the batches from updraft_store_seconds_count{op="batch"} of /metrics).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -65,22 +68,31 @@ cpu_ns() { # PID -> "ALL REQUEST": nanoseconds on the CPU of every thread of the
     done
     echo "$tot $req"
 }
-declare -A CPU REQ
+batches() { # PORT: the writer batches the server wrote so far (nginx: 0)
+    api "http://127.0.0.1:$1/metrics" 2>/dev/null |
+        sed -n 's/^updraft_store_seconds_count{op="batch"} //p' | grep . || echo 0
+}
+declare -A CPU REQ REST
 log "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
     for s in $SERVERS; do
         IFS=: read -r name port req pid <<<"$s"
+        b0=$(batches "$port")
         c0=$(cpu_ns "$pid")
         line=$(timeout $((DURATION + 15)) wrk -t2 -c64 -d"${DURATION}s" -s "$HERE/device.lua" \
             "http://127.0.0.1:$port" -- "$req" 2>&1 | grep '^WRK ')
         c1=$(cpu_ns "$pid")
+        b1=$(batches "$port")
         rq=$(echo "$line" | sed -n 's/.* requests=\([0-9]*\).*/\1/p')
         [ -n "$rq" ] && [ "$rq" -gt 0 ] || { log "$name: no result"; continue; }
         per=$(awk -v c=$((${c1% *} - ${c0% *})) -v n="$rq" 'BEGIN {printf "%.4f", c / n / 1e6}')
         preq=$(awk -v c=$((${c1#* } - ${c0#* })) -v n="$rq" 'BEGIN {printf "%.4f", c / n / 1e6}')
+        rest=$(awk -v a="$per" -v b="$preq" 'BEGIN {printf "%.4f", a - b}')
+        perb=$(awk -v n="$rq" -v b=$((b1 - b0)) 'BEGIN {printf (b > 0 ? "%.1f" : "-"), n / b}')
         CPU[$name]="${CPU[$name]:-} $per"
         REQ[$name]="${REQ[$name]:-} $preq"
-        log "round $r $name: $rq downloads, server CPU ms per MiB $per (request threads $preq) ($(echo "$line" | cut -c5-))"
+        REST[$name]="${REST[$name]:-} $rest"
+        log "round $r $name: $rq downloads, server CPU ms per MiB $per (request threads $preq, the rest $rest; downloads per writer batch $perb) ($(echo "$line" | cut -c5-))"
         sleep 1
     done
 done
@@ -91,7 +103,8 @@ for s in $SERVERS; do
     name=${s%%:*}
     m=$(echo "${CPU[$name]:-}" | med)
     q=$(echo "${REQ[$name]:-}" | med)
-    printf '%-12s CPU ms per MiB (median) %s = %sx nginx; request threads %s = %sx\n' "$name" \
-        "$m" "$(awk -v a="$m" -v b="$NGX" 'BEGIN {printf "%.2f", a / b}')" "$q" \
-        "$(awk -v a="$q" -v b="$NGX" 'BEGIN {printf "%.2f", a / b}')"
+    o=$(echo "${REST[$name]:-}" | med)
+    printf '%-12s CPU ms per MiB (median) %s = %sx nginx; request threads %s = %sx; the rest %s\n' \
+        "$name" "$m" "$(awk -v a="$m" -v b="$NGX" 'BEGIN {printf "%.2f", a / b}')" "$q" \
+        "$(awk -v a="$q" -v b="$NGX" 'BEGIN {printf "%.2f", a / b}')" "$o"
 done

@@ -15,7 +15,13 @@
 #include "metrics.h"
 #include "writer.h"
 
-#define BATCH_WAIT_MS   20
+/* How long the first record of a batch waits for others. A transaction costs SQLite as much
+ * as 20 to 50 download events on top of its records' (the write lock, every page it changed
+ * written to the WAL again, the thread's wakeups: bench/server/batchcost.sh): 50 ms rather
+ * than 20 makes the batches of bench/server/dlquick.sh's downloads longer and each record
+ * cheaper (docs/benchmarks.md). A record is still written within a fraction of a second
+ * (docs/operations.md); flushes and a stop do not wait for the window. */
+#define BATCH_WAIT_MS   50
 #define BATCH_FULL      256 /* a batch this long is written without waiting longer */
 #define COALESCE_WINDOW 64  /* how far ahead a check-in looks for its repeat */
 

@@ -58,7 +58,7 @@ def routine(srv, mac, image, version, want, what, checks=2):
     comes from the memory (SQLite)."""
     for i in range(checks):
         check_in(srv, mac, image, version, want, "%s (check %d)" % (what, i + 1))
-        time.sleep(0.15)  # the writer's batch (20 ms) has written it
+        time.sleep(0.25)  # the writer's batch (50 ms) has written it
 
 
 def t_admin():
@@ -78,11 +78,11 @@ def t_admin():
         eq(srv.api("PUT", "/api/v1/devices/%s/channel" % dev, {"channel": "beta"}).status, 200,
            "channel beta")
         check_in(srv, dev, md5(R1), "2.0.0", "3.0.0", "the next check after channel beta")
-        time.sleep(0.15)
+        time.sleep(0.25)
         eq(srv.api("PUT", "/api/v1/devices/%s/channel" % dev, {"channel": ""}).status, 200,
            "channel cleared")
         check_in(srv, dev, md5(R1), "2.0.0", None, "the next check after the channel cleared")
-        time.sleep(0.15)
+        time.sleep(0.25)
 
         # a pin, then none (each offer a device does not install counts as a failure: a
         # device of its own for each)
@@ -91,10 +91,10 @@ def t_admin():
         eq(srv.api("POST", "/api/v1/devices/%s/pin" % dev, {"release": r3["id"]}).status, 200,
            "pinned to release 3")
         check_in(srv, dev, md5(R1), "2.0.0", "4.0.0", "the next check after the pin")
-        time.sleep(0.15)
+        time.sleep(0.25)
         eq(srv.api("DELETE", "/api/v1/devices/%s/pin" % dev).status, 200, "unpinned")
         check_in(srv, dev, md5(R1), "2.0.0", None, "the next check after the unpin")
-        time.sleep(0.15)
+        time.sleep(0.25)
 
         # tags, which a rollout's target reads
         r = srv.api("POST", "/api/v1/rollouts", {"release": r3["id"], "waves": "100%",
@@ -105,11 +105,11 @@ def t_admin():
         eq(srv.api("POST", "/api/v1/devices/%s/tags" % dev, {"add": ["lab"]}).status, 200,
            "tagged lab")
         check_in(srv, dev, md5(R1), "2.0.0", "4.0.0", "the next check after the tag")
-        time.sleep(0.15)
+        time.sleep(0.25)
         eq(srv.api("POST", "/api/v1/devices/%s/tags" % dev, {"remove": ["lab"]}).status, 200,
            "lab removed")
         check_in(srv, dev, md5(R1), "2.0.0", None, "the next check after the tag went")
-        time.sleep(0.15)
+        time.sleep(0.25)
 
         # a release that failed on it is held back; retry lifts the hold
         held = "5C:CF:7F:D0:00:02"
@@ -128,11 +128,11 @@ def t_admin():
         r = check_in(srv, held, OLD, "1.0.0", None, "held back")
         check("failed on this device" in r.headers.get("x-updraft-reason", ""),
               "the reason says it failed: %r" % r.headers.get("x-updraft-reason"))
-        time.sleep(0.15)
+        time.sleep(0.25)
         check_in(srv, held, OLD, "1.0.0", None, "still held back")
         eq(srv.api("POST", "/api/v1/devices/%s/retry" % held).status, 200, "retry")
         check_in(srv, held, OLD, "1.0.0", "2.0.0", "the next check after retry")
-        time.sleep(0.15)
+        time.sleep(0.25)
 
         # a deleted device is gone: its pin with it
         gone = "5C:CF:7F:D0:00:03"
