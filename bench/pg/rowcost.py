@@ -29,6 +29,10 @@ DURATION seconds per variant:
                    KEY UPDATE) before they are written
   seen-no-time     seen with the devices rows read and locked without their last-seen
                    time (the subquery on device_seen)
+  first-two-versions  a new device's first check on its release (the read finds no row):
+                   its devices row inserted, then updated for its running release (as
+                   before 49b8630), and its device_seen row inserted (events not included)
+  first-one-version   the same with the running release in the INSERT (49b8630)
   seen-no-read     seen without the read: the device_seen rows written alone (what a
                    writer that knew its devices' rows from the device memory would run)
 
@@ -106,6 +110,20 @@ SEEN_NO_TIME = ("SELECT count(*) FROM (SELECT * FROM devices WHERE mac=ANY(%s) O
 SEEN_LOCK_NARROW = SEEN_READ + ("\nSELECT count(*) FROM (SELECT 1 FROM device_seen WHERE mac=ANY("
                                 "%s) ORDER BY mac COLLATE \"C\" FOR NO KEY UPDATE) x;" % STEP_MACS)
 
+# a new device's first check on its release (the step's read finds no row): its devices
+# row inserted with its running release (store_pg.c at 49b8630), or inserted and then
+# updated for it (before), and its device_seen row; the MACs are new ones (see main)
+FIRST_INSERT = ("INSERT INTO devices AS d(mac, family, version, sketch_md5, first_seen_ms, "
+                "last_result, tool, url_channel%s) SELECT m, 'esp8266', '2.0.0', "
+                "'a43ad019932b627ab90ee35a94a764ee', " + NOW + ", 'check', '', ''%s FROM unnest("
+                + STEP_MACS + ") m ON CONFLICT(mac) DO NOTHING;")
+FIRST_SEEN = ("INSERT INTO device_seen AS s(mac, last_seen_ms) SELECT m, " + NOW + " FROM unnest("
+              + STEP_MACS + ") m ON CONFLICT(mac) DO NOTHING;")
+FIRST_RUNNING = ("UPDATE devices d SET running_release=1" + CHANGED + " FROM unnest(" + STEP_MACS +
+                 ") AS v(mac) WHERE d.mac=v.mac;")
+FIRST_TWO = "\n".join([SEEN_LOCK, FIRST_INSERT % ("", ""), FIRST_SEEN, FIRST_RUNNING])
+FIRST_ONE = "\n".join([SEEN_LOCK, FIRST_INSERT % (", running_release", ", 1"), FIRST_SEEN])
+
 # name, shape, the step's statements, whether last_seen_ms is a column of devices
 VARIANTS = [
     ("wide", WIDE_SHAPE, WIDE_LOCK + "\n" + WIDE_SEEN % CHANGED, True),
@@ -117,6 +135,8 @@ VARIANTS = [
     ("seen-lock-narrow", SEEN_SHAPE, SEEN_LOCK_NARROW + "\n" + SEEN_SEEN, False),
     ("seen-no-read", SEEN_SHAPE, SEEN_SEEN, False),
     ("seen-no-time", SEEN_SHAPE, SEEN_NO_TIME + "\n" + SEEN_SEEN, False),
+    ("first-two-versions", SEEN_SHAPE, FIRST_TWO, False),
+    ("first-one-version", SEEN_SHAPE, FIRST_ONE, False),
 ]
 if os.environ.get("VARIANTS"):  # e.g. VARIANTS=seen,seen-no-lock: only these
     VARIANTS = [v for v in VARIANTS if v[0] in os.environ["VARIANTS"].split(",")]
@@ -165,7 +185,12 @@ def main():
                 cl.sql(url, "INSERT INTO device_seen(mac, last_seen_ms) SELECT mac, 1 FROM devices")
             cl.sql(url, "VACUUM ANALYZE")
             with open(script, "w") as f:
-                f.write("\\set lo random(0, %d) * %d\n" % (max(DEVICES // STEP - 1, 0), STEP))
+                if name.startswith("first"):  # new devices: MACs above the DEVICES known
+                    f.write("\\set lo random(%d, %d) * %d\n" % (
+                        DEVICES // STEP + 1, (1 << 24) // STEP - 1, STEP))
+                else:
+                    f.write("\\set lo random(0, %d) * %d\n" % (max(DEVICES // STEP - 1, 0),
+                                                                  STEP))
                 f.write("BEGIN;\n" + stmts + "\nCOMMIT;\n")
             cl.sql(url, "SELECT pg_stat_reset()")
             wal0 = int(cl.sql(url, "SELECT pg_current_wal_lsn() - '0/0'").strip())

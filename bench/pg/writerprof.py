@@ -16,7 +16,9 @@ batches), the CPU time of the writer thread (the thread named "writer", /proc), 
 whole server and of PostgreSQL (every process of the cluster), and per statement of
 pg_stat_statements (reset before each phase): calls, rows, execution time. The writer's
 capacity is records per second of its time in batches: what it could keep without
-waiting for records (the rate it would drop records above).
+waiting for records (the rate it would drop records above). What a first contact costs
+PostgreSQL is estimated from the first phase: its PostgreSQL CPU less its routine records
+(all but FLEET_MACS) at the first routine phase's cost per record, over FLEET_MACS.
 
 usage: bench/pg/writerprof.py
 Settings (environment): FLEET_MACS=10000 DURATION=10 RUNS=2 WRK_THREADS=2 WRK_CONNS=64
@@ -128,6 +130,13 @@ def report(phases, load0, load1, version):
             w / x["batches"] if x["batches"] else 0, w / x["batch_s"] if x["batch_s"] else 0,
             x["writer_s"] * 1e6 / w, x["server_s"] * 1e6 / max(x["checks"], 1),
             x["pg_s"] * 1e6 / w, 100 * x["busy"]))
+    if len(phases) > 1 and phases[1]["written"]:
+        fc, r1 = phases[0], phases[1]
+        routine_us = r1["pg_s"] * 1e6 / r1["written"]
+        first_us = (fc["pg_s"] * 1e6 - (fc["written"] - pgrun.FLEET_MACS) * routine_us) / \
+            pgrun.FLEET_MACS
+        L += ["", "PostgreSQL CPU per first contact (estimated, see the header): %.1f us, %.2fx "
+              "a routine record's %.1f us." % (first_us, first_us / routine_us, routine_us)]
     for x in phases:
         w = x["written"] or 1
         tot = sum(s[2] for s in x["stmts"]) or 1
