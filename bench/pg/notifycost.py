@@ -127,8 +127,9 @@ def report(res, load0, load1, version, commit):
         "other jobs running; compare the kinds, measured in turns within each round)."
         % (FLEET, DURATION, ROUNDS, commit, version, " ".join(load0), " ".join(load1)),
         "",
-        "Server b holds the %d devices in its device memory (at least 99.5%% of them, "
-        "warmed up again before every run); before each run server a sets "
+        "Server b holds the %d devices in its device memory (warmed up again before "
+        "every run until it holds 99.5%% of them, at most 8 runs: \"held before\" "
+        "below); before each run server a sets "
         "channel beta (no device is on it). `not_devices`: this version's notification "
         "(`<id> -`); `anything`: plus the bare id the previous version sent. Then wrk "
         "checks the fleet against b for %d s. Medians of %d rounds:" % (FLEET, DURATION,
