@@ -14,6 +14,7 @@ typedef struct buf {
     upd_devsql *q;
     int by_time; /* a listing ordered by last or first seen */
     int by_seen; /* PostgreSQL, ordered by last seen: the MAC of device_seen's index */
+    int trgm;    /* PostgreSQL: devices has the trigram index of the MACs (mac_trgm) */
 } buf;
 
 __attribute__((format(printf, 2, 3))) static void put(buf *b, const char *fmt, ...)
@@ -287,34 +288,44 @@ static void cond(buf *b, const upd_device_cond *c)
     put(b, ")");
 }
 
-/* The plain fields of f and its conditions, as " AND ..." after "WHERE 1=1". */
-static void where(buf *b, const upd_device_filter *f)
+/* Which of f's conditions where_part writes */
+enum { ALL_CONDS, DEVICE_CONDS, SEEN_CONDS };
+
+static int is_seen_cond(const upd_device_cond *c)
+{
+    return c->field == UPD_DC_SEEN_MIN || c->field == UPD_DC_SEEN_MAX;
+}
+
+/* The plain fields of f and its conditions, as " AND ..." after "WHERE 1=1": all of them,
+ * those on the device's facts (DEVICE_CONDS) or those on the last-seen time (SEEN_CONDS). */
+static void where_part(buf *b, const upd_device_filter *f, int part)
 {
     if (!f)
         return;
-    if (f->channel) {
+    int dev = part != SEEN_CONDS, seen = part != DEVICE_CONDS;
+    if (dev && f->channel) {
         put(b, " AND " EFFECTIVE_CHANNEL "=");
         text_p(b, f->channel);
     }
-    if (f->platform) {
+    if (dev && f->platform) {
         put(b, " AND family=");
         text_p(b, f->platform);
     }
-    if (f->version) {
+    if (dev && f->version) {
         put(b, " AND version=");
         text_p(b, f->version);
     }
-    if (f->seen_since_ms > 0) {
+    if (seen && f->seen_since_ms > 0) {
         put(b, " AND last_seen_ms>=");
         num_p(b, f->seen_since_ms);
     }
-    if (f->attention)
+    if (dev && f->attention)
         put(b, " AND hold_failures>0 AND hold_until_ms=0");
-    if (f->pinned_to > 0) {
+    if (dev && f->pinned_to > 0) {
         put(b, " AND pin_release=");
         num_p(b, f->pinned_to);
     }
-    if (f->tool) {
+    if (dev && f->tool) {
         if (!strcmp(f->tool, "none")) {
             put(b, " AND tool=''");
         } else if (!strcmp(f->tool, "any")) {
@@ -325,7 +336,13 @@ static void where(buf *b, const upd_device_filter *f)
         }
     }
     for (int i = 0; i < f->ncond; i++)
-        cond(b, &f->cond[i]);
+        if (is_seen_cond(&f->cond[i]) ? seen : dev)
+            cond(b, &f->cond[i]);
+}
+
+static void where(buf *b, const upd_device_filter *f)
+{
+    where_part(b, f, ALL_CONDS);
 }
 
 /* The ordering column of an order (NULL: the MAC orders) and whether it descends. */
@@ -361,8 +378,9 @@ static int reads_seen(const upd_device_filter *f)
 /* Does f select by the last-seen time and the MAC alone (or not at all)? Then the
  * last-seen order's page of MACs, and a count, is read from device_seen alone (every
  * device has its row there; its rows are narrow, where a search of the MACs in devices
- * reads every wide row). */
-static int only_seen(const upd_device_filter *f)
+ * reads every wide row). Not a search by a part of a MAC when devices has the MACs'
+ * trigram index (trgm): that index finds the few matches without reading every MAC. */
+static int only_seen(const upd_device_filter *f, int trgm)
 {
     if (!f)
         return 1;
@@ -370,8 +388,75 @@ static int only_seen(const upd_device_filter *f)
         return 0;
     for (int i = 0; i < f->ncond; i++)
         if (f->cond[i].field != UPD_DC_SEEN_MIN && f->cond[i].field != UPD_DC_SEEN_MAX &&
-            f->cond[i].field != UPD_DC_MAC && f->cond[i].field != UPD_DC_MAC_PART)
+            f->cond[i].field != UPD_DC_MAC && (f->cond[i].field != UPD_DC_MAC_PART || trgm))
             return 0;
+    return 1;
+}
+
+/* Does f select by the last-seen time with one bound (seen<24h, seen>7d)? Then the
+ * devices it leaves out are those on the other side of it: last_seen_ms *op *v. A device
+ * never seen (0) is older than any age (store.h). */
+static int one_seen_bound(const upd_device_filter *f, const char **op, int64_t *v)
+{
+    const upd_device_cond *one = NULL;
+    for (int i = 0; f && i < f->ncond; i++) {
+        if (!is_seen_cond(&f->cond[i]))
+            continue;
+        if (one || f->cond[i].n != 1)
+            return 0;
+        one = &f->cond[i];
+    }
+    if (!f || (one != NULL) == (f->seen_since_ms > 0))
+        return 0;
+    if (!one) { /* last_seen_ms>=seen_since_ms */
+        *op = "<";
+        *v = f->seen_since_ms;
+        return 1;
+    }
+    *v = one->num[0];
+    if (one->field == UPD_DC_SEEN_MIN) { /* last_seen_ms>0 AND last_seen_ms>=v */
+        *op = "<";
+        return *v > 0;
+    }
+    *op = ">"; /* last_seen_ms<=0 OR last_seen_ms<=v */
+    *v = *v > 0 ? *v : 0;
+    return 1;
+}
+
+/* PostgreSQL, a count with conditions on both the device's facts and its last-seen time
+ * (in devices and device_seen, which no index holds together): its plan joins every
+ * device_seen row to the matching devices (a hash join), and with every row updated since
+ * the last vacuum that table holds each row twice. When the time has one bound and few
+ * devices are on its other side (seen<24h in a fleet that checks daily: 5%), the count
+ * is the devices matching the facts (their index) less those of them on the other side
+ * (from device_seen's time index: few rows): a quarter of PostgreSQL's CPU at 100,000
+ * devices before a vacuum (docs/scaling.md). Which form: a probe of the other side in the time's
+ * index, up to an eighth of the rows PostgreSQL last counted in device_seen; a CASE runs only the
+ * branch it takes. The same count either way: every device has its device_seen row (store_pg.c
+ * migration 19). 0: not a filter for it, nothing written. */
+static int count_both(buf *b, const upd_device_filter *f)
+{
+    const char *op;
+    int64_t v;
+    if (!one_seen_bound(f, &op, &v))
+        return 0;
+    put(b,
+        "SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM device_seen WHERE "
+        "last_seen_ms%s",
+        op);
+    num_p(b, v);
+    put(b, " LIMIT (SELECT GREATEST(reltuples, 0)::bigint/8+1 FROM pg_class WHERE "
+           "oid='device_seen'::regclass)) o) < (SELECT GREATEST(reltuples, 0)::bigint/8+1 "
+           "FROM pg_class WHERE oid='device_seen'::regclass)"
+           " THEN (SELECT count(*) FROM devices WHERE 1=1");
+    where_part(b, f, DEVICE_CONDS);
+    put(b, ") - (SELECT count(*) FROM devices JOIN device_seen USING(mac) WHERE 1=1");
+    where_part(b, f, DEVICE_CONDS);
+    put(b, " AND last_seen_ms%s", op);
+    num_p(b, v);
+    put(b, ") ELSE (SELECT count(*) FROM devices JOIN device_seen USING(mac) WHERE 1=1");
+    where(b, f);
+    put(b, ") END");
     return 1;
 }
 
@@ -390,7 +475,16 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     q->sql = NULL;
     q->nparam = 0;
     q->used = 0;
-    buf b = {malloc(1024), 0, 1024, 0, dialect, narrow && dialect == UPD_DEVSQL_SQLITE, q, 0, 0};
+    buf b = {malloc(1024),
+             0,
+             1024,
+             0,
+             dialect,
+             narrow && dialect == UPD_DEVSQL_SQLITE,
+             q,
+             0,
+             0,
+             narrow && dialect == UPD_DEVSQL_PG};
     /* PostgreSQL, a page past the first: the page's MACs first (from an index, without
      * reading the rows it passes over: its Index Scan reads each row before OFFSET drops
      * it, where SQLite reads only the rows it returns), then their rows */
@@ -406,13 +500,14 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                            : "devices";
     /* a count selecting by the time and the MAC: device_seen alone */
     if (dialect == UPD_DEVSQL_PG && kind == UPD_DEVSQL_COUNT && (reads_seen(f) || reads_mac(f)) &&
-        only_seen(f))
+        only_seen(f, b.trgm))
         from = "device_seen";
     int order = f && f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0;
     b.by_seen = dialect == UPD_DEVSQL_PG && kind == UPD_DEVSQL_LIST &&
                 (order == UPD_ORDER_SEEN_DESC || order == UPD_ORDER_SEEN);
     /* the first page of a search of the MACs, too: the page's MACs from device_seen */
-    late |= b.by_seen && reads_mac(f) && only_seen(f);
+    late |= b.by_seen && reads_mac(f) && only_seen(f, b.trgm);
+    int conds_written = 0;
     if (kind == UPD_DEVSQL_DISTINCT) {
         /* one index probe per version: the next version after the one before */
         put(&b, "WITH RECURSIVE v(x) AS (SELECT min(version) FROM devices WHERE version>'' "
@@ -421,13 +516,25 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
     } else if (late) {
         /* the page's MACs from the one table the order and conditions read when they
          * read one (device_seen: the last-seen order, selecting by the time alone) */
-        const char *inner = b.by_seen && only_seen(f)      ? "device_seen"
-                            : !b.by_seen && !reads_seen(f) ? "devices"
-                                                           : from;
+        const char *inner = b.by_seen && only_seen(f, b.trgm) ? "device_seen"
+                            : !b.by_seen && !reads_seen(f)    ? "devices"
+                                                              : from;
         put(&b, "SELECT %s FROM %s JOIN (SELECT %s AS page_mac FROM %s WHERE 1=1", cols, from,
             b.by_seen ? "device_seen.mac" : "mac", inner);
     } else if (kind == UPD_DEVSQL_LIST) {
         put(&b, "SELECT %s FROM %s WHERE 1=1", cols, from);
+    } else if (kind == UPD_DEVSQL_COUNT && dialect == UPD_DEVSQL_PG && reads_seen(f) &&
+               !only_seen(f, b.trgm)) {
+        if (!count_both(&b, f) || b.bad) { /* too many values for 3 copies: the one join */
+            b.bad = 0;
+            b.len = 0;
+            b.s[0] = '\0';
+            q->nparam = 0;
+            q->used = 0;
+            put(&b, "SELECT count(*) FROM %s WHERE 1=1", from);
+            where(&b, f);
+        }
+        conds_written = 1;
     } else if (kind == UPD_DEVSQL_COUNT) {
         put(&b, "SELECT count(*) FROM %s WHERE 1=1", from);
     } else {
@@ -438,7 +545,7 @@ int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
         b.by_time =
             order_col(f->order > 0 && f->order < UPD_ORDER_COUNT ? f->order : 0, &d) != NULL;
     }
-    if (kind != UPD_DEVSQL_DISTINCT)
+    if (kind != UPD_DEVSQL_DISTINCT && !conds_written)
         where(&b, f);
     if (kind == UPD_DEVSQL_VERSIONS)
         put(&b, " GROUP BY version");

@@ -46,7 +46,10 @@ typedef struct upd_devsql {
  * devices, in dialect. narrow (SQLite): the MAC and tag conditions as a set of rowids
  * read from their small indexes, which the plan then starts from: right when they select
  * few devices (a search), wrong when they select many (the order's index is read then,
- * stopping at the page's end). 0, or -1 (out of memory, too many values). */
+ * stopping at the page's end). narrow (PostgreSQL): devices has the trigram index of the
+ * MACs (store_pg.c pg-migration 3): a search by a part of a MAC is read from devices
+ * (the index finds its matches), not from every device_seen row. 0, or -1 (out of
+ * memory, too many values). */
 int upd__devsql_build(upd_devsql *q, int dialect, int kind, const char *cols,
                       const upd_device_filter *f, int narrow);
 

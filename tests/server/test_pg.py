@@ -4,9 +4,10 @@ in the terms of the command line, the schema version table, the refusal of a new
 schema. The real binary on the throwaway cluster of pgcluster.py (ctest pg.store.*).
 
 usage: test_pg.py UPDRAFT_BINARY FIRMWARE_DIR GROUP
-GROUP: options schema blobs notify retention batch"""
+GROUP: options schema blobs notify retention batch mactrgm"""
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -327,9 +328,101 @@ def t_batch():
     for srv in (pg, lite):
         srv.stop()
 
+# ---- mactrgm: a search by a part of a MAC from the trigram index (pg-migration 3) -------
+
+# every statement of the database's later sessions in the cluster's log
+LOG_ALL = ("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement=''all''', "
+           "current_database()); END $$")
+TRGM_MACS = ["7E:A1:B2:00:00:%02X" % i for i in range(4)] + ["7E:0A:1B:00:00:01"]
+
+
+def logged_searches(log, part, since):
+    """The search statements the cluster logged for part (a pattern no other test uses)
+    after byte since of its log: 'devices' or 'device_seen' for each, the table its
+    count read (store_devsql.c)."""
+    with open(log, errors="replace") as f:
+        f.seek(since)
+        text = f.read()
+    return re.findall(r"SELECT count\(\*\) FROM (\w+) WHERE 1=1 AND \(+mac LIKE [^\n]*\n"
+                      r"[^\n]*parameters: \$1 = '%%%s%%'" % re.escape(part), text)
+
+
+def trgm_search(srv, url, log, expect_table, what):
+    """Devices of srv (at url) checked in, then searched by a part of a MAC: the right
+    devices, in the last-seen order, the count read from expect_table."""
+    for mac in TRGM_MACS:
+        r = srv.raw(esp8266_request(srv.port, mac=mac, version="1.0.0"))
+        check(r.status in (200, 304), "%s: check of %s: %d" % (what, mac, r.status))
+        time.sleep(0.02)
+    since = os.path.getsize(log)
+    r = srv.api("GET", "/api/v1/devices?limit=2&filter=" + "mac~A1:B2")
+    eq(r.status, 200, "%s: search: %s" % (what, r.body[:200]))
+    eq(r.json["total"], 4, "%s: 4 devices have A1:B2 in their MAC" % what)
+    eq([d["mac"] for d in r.json["devices"]], TRGM_MACS[3:1:-1], "%s: newest first" % what)
+    r2 = srv.api("GET", "/api/v1/devices?limit=2&after=" + r.json["next"] + "&filter=mac~A1:B2")
+    eq([d["mac"] for d in r2.json["devices"]], TRGM_MACS[1::-1], "%s: the page after" % what)
+    r3 = srv.api("GET", "/api/v1/devices?limit=50&filter=mac~0a1b")
+    eq([d["mac"] for d in r3.json["devices"]], ["7E:0A:1B:00:00:01"],
+       "%s: the hex digits 0A1B, colons where they fall" % what)
+    time.sleep(0.3)  # the cluster's logger
+    eq(logged_searches(log, "A1:B2", since), [expect_table] * 2,
+       "%s: the search's counts (the first page, the page after) read %s" % (what, expect_table))
+
+
+def t_mactrgm():
+    """A search by a part of a MAC (mac~) counts and finds its devices from the trigram
+    index of devices' MACs (store_pg.c pg-migration 3), not by reading every MAC: made
+    for a database at the schema before it, and left out (the search reading every
+    device_seen row, as before) for a user who may not add the pg_trgm extension, whose
+    server still starts."""
+    st = pgcluster.state()
+    if st is None:
+        print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.store.mactrgm)")
+        sys.exit(77)
+    log = os.path.join(st["root"], "log")
+    srv = Server()
+    srv.stop()
+    idx = ("SELECT count(*) FROM pg_index WHERE indisvalid AND "
+           "indexrelid=to_regclass('devices_mac_trgm')")
+    eq(pgcluster.psql(srv.db, idx).strip(), "1", "a new database has the index")
+    # the database as pg-migration 2 left it
+    pgcluster.psql(srv.db, "DROP INDEX devices_mac_trgm")
+    pgcluster.psql(srv.db, "UPDATE updraft_schema SET version=2 WHERE part='pg'")
+    pgcluster.psql(srv.db, LOG_ALL)
+    again = Server(data=srv.data)
+    try:
+        eq(pgcluster.psql(srv.db, "SELECT version FROM updraft_schema WHERE part='pg'").strip(),
+           "3", "migrated to pg-migration 3")
+        eq(pgcluster.psql(srv.db, idx).strip(), "1", "the index made by the migration")
+        trgm_search(again, srv.db, log, "devices", "with the index")
+    finally:
+        again.stop()
+    # a user who may make tables but not add an extension to the database
+    name = "t_notrgm_%d" % os.getpid()
+    pgcluster.psql(st["url"], "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE "
+                   "rolname='updraft_plain') THEN CREATE ROLE updraft_plain LOGIN; END IF; "
+                   "END $$")
+    pgcluster.psql(st["url"], "CREATE DATABASE %s" % name)
+    url = st["url"].replace("/postgres?", "/%s?" % name).replace(
+        "//%s@" % pgcluster.SUPERUSER, "//updraft_plain@")
+    pgcluster.psql(st["url"].replace("/postgres?", "/%s?" % name),
+                   "GRANT CREATE ON SCHEMA public TO updraft_plain")
+    pgcluster.psql(st["url"].replace("/postgres?", "/%s?" % name), LOG_ALL)
+    plain = Server(extra=["--db", url])
+    try:
+        eq(pgcluster.psql(url, "SELECT version FROM updraft_schema WHERE part='pg'").strip(),
+           "3", "the user's server starts, its schema migrated")
+        eq(pgcluster.psql(url, "SELECT count(*) FROM pg_extension WHERE extname='pg_trgm'")
+           .strip(), "0", "no extension")
+        eq(pgcluster.psql(url, idx).strip(), "0", "no index")
+        trgm_search(plain, url, log, "device_seen", "without the index")
+    finally:
+        plain.stop()
+    check("SQL failed" not in plain.stderr, "no statement failed: %r" % plain.stderr[-500:])
+
 
 GROUPS = {"options": t_options, "schema": t_schema, "blobs": t_blobs, "notify": t_notify,
-          "retention": t_retention, "batch": t_batch}
+          "retention": t_retention, "batch": t_batch, "mactrgm": t_mactrgm}
 
 if __name__ == "__main__":
     GROUPS[t.GROUP]()

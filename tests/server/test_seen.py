@@ -9,6 +9,10 @@ serve` (SQLite, and PostgreSQL in the pg variant):
   migrate  a database at schema 18 (PostgreSQL: last_seen_ms a column of devices, no
            device_seen) is migrated by the next server: every device keeps its last-seen
            time and the listing its order
+  counts   a filter on the device's facts and its last-seen time counts (total) the
+           devices it lists, as the time's one bound leaves few or many devices out
+           (PostgreSQL counts those it leaves out when they are few, store_devsql.c
+           count_both: both of its ways)
 
 usage: test_seen.py UPDRAFT_BINARY FIRMWARE_DIR GROUP"""
 import time
@@ -126,7 +130,63 @@ def t_migrate():
     check("device-memory-mismatch" not in again.stderr, "the memory followed the database")
 
 
-GROUPS = {"again": t_again, "migrate": t_migrate}
+def seen_version(srv, mac, version):
+    r = srv.raw(t.esp8266_request(srv.port, mac=mac, version=version))
+    check(r.status in (200, 304), "check of %s on %s: %d" % (mac, version, r.status))
+
+
+def t_counts():
+    macs = ["5C:CF:7F:5E:01:%02X" % i for i in range(16)]
+    ver = {m: "1.0.0" if i < 8 else "1.1.0" for i, m in enumerate(macs)}
+    srv = Server()
+    try:
+        for m in macs:
+            seen_version(srv, m, ver[m])
+        # every check written (the writer's batch) before the times are set under it
+        deadline = time.time() + 10
+        while len(listing(srv)) < len(macs) and time.time() < deadline:
+            time.sleep(0.05)
+        eq(len(listing(srv)), len(macs), "every device listed")
+        now = int(time.time() * 1000)
+        day = 24 * 3600 * 1000
+
+        def age(old):
+            """old devices last seen 2 days ago, the rest now (ANALYZE: PostgreSQL's
+            idea of device_seen's size, 16 rows: the probe of count_both goes to 3)"""
+            listed = ",".join(["''"] + ["'%s'" % m for m in old])
+            srv.set_seen(now - 2 * day, "mac IN (%s)" % listed)
+            srv.set_seen(now, "mac NOT IN (%s)" % listed)
+            srv.sql("ANALYZE")
+
+        def expect(flt, want, what):
+            r = srv.api("GET", "/api/v1/devices?" + urllib.parse.urlencode(
+                {"filter": flt, "limit": 100}))
+            eq(r.status, 200, "%s: %s" % (flt, r.body[:200]))
+            got = sorted(d["mac"] for d in r.json["devices"])
+            eq(got, sorted(want), "%s (%s): the devices" % (flt, what))
+            eq(r.json["total"], len(want), "%s (%s): total" % (flt, what))
+
+        # 2 old: few left out by seen<24h (counted apart), many by seen>24h
+        old = [macs[0], macs[9]]
+        age(old)
+        expect("version=1.0.0 seen<24h", [m for m in macs[:8] if m not in old], "2 old")
+        expect("version=1.1.0 seen>24h", [macs[9]], "2 old")
+        expect("version=1.1.0 seen>24h seen<30d", [macs[9]], "2 old, two bounds")
+        # 14 old: many left out by seen<24h, few by seen>24h (counted apart)
+        old = macs[:7] + macs[8:15]
+        age(old)
+        expect("version=1.0.0 seen<24h", [macs[7]], "14 old")
+        expect("version=1.1.0 seen>24h", macs[8:15], "14 old")
+        expect("version=1.1.0 seen<24h", [macs[15]], "14 old")
+        # none old: nothing left out by seen<24h
+        age([])
+        expect("version=1.1.0 seen<24h", macs[8:], "none old")
+        expect("version=1.0.0 seen>1h", [], "none old")
+    finally:
+        srv.stop()
+
+
+GROUPS = {"again": t_again, "migrate": t_migrate, "counts": t_counts}
 
 if __name__ == "__main__":
     t.run_group(GROUPS)
