@@ -77,19 +77,20 @@ static void collect(FILE *f, void *ctx)
         return; /* no other server (SQLite) */
     upd_store_told t;
     upd_store_cached_told(s->store, &t);
-    fprintf(f,
-            "# HELP updraft_other_server_changes_total Other servers' admin changes this "
-            "server was told of (PostgreSQL NOTIFY), by what they changed: anything (every "
-            "cached row and the device memory dropped; also counted when the database is "
-            "reached again), not_devices (releases, channels, rollouts: the read caches "
-            "dropped, the device memory kept), devices (one per device named: those "
-            "dropped).\n"
-            "# TYPE updraft_other_server_changes_total counter\n"
-            "updraft_other_server_changes_total{changed=\"anything\"} %llu\n"
-            "updraft_other_server_changes_total{changed=\"not_devices\"} %llu\n"
-            "updraft_other_server_changes_total{changed=\"devices\"} %llu\n",
-            (unsigned long long)t.anything, (unsigned long long)t.not_devices,
-            (unsigned long long)t.devices);
+    fprintf(
+        f,
+        "# HELP updraft_other_server_changes_total Other servers' admin changes this "
+        "server was told of (PostgreSQL NOTIFY), by what they changed: anything (every "
+        "cached row and the device memory dropped; also counted at start and when the "
+        "database is reached again), not_devices (releases, channels, rollouts: the read caches "
+        "dropped, the device memory kept), devices (one per device named: those "
+        "dropped).\n"
+        "# TYPE updraft_other_server_changes_total counter\n"
+        "updraft_other_server_changes_total{changed=\"anything\"} %llu\n"
+        "updraft_other_server_changes_total{changed=\"not_devices\"} %llu\n"
+        "updraft_other_server_changes_total{changed=\"devices\"} %llu\n",
+        (unsigned long long)t.anything, (unsigned long long)t.not_devices,
+        (unsigned long long)t.devices);
 }
 
 void upd__outage_init(srv *s)
