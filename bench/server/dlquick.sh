@@ -56,14 +56,14 @@ device_request /firmware.bin "127.0.0.1:$P_NGX" 1.0.0 "$OLD_MD5" 400000 >"$WORK/
 SERVERS="$SERVERS nginx:$P_NGX:$WORK/ngx.req:$NGX_PID"
 
 cpu_ns() { # PID -> "ALL REQUEST": nanoseconds on the CPU of every thread of the process and
-    # its children, and of the request threads alone (all but updraft's own, named updraft*:
-    # its writer and the rest), as run.sh counts them
+    # its children, and of the request threads alone (all but updraft's own: its writer,
+    # named "writer", and the others, named updraft*), as run.sh counts them
     local tot=0 req=0 p t v
     for p in "$@" $(pgrep -P "$1" | tr '\n' ' '); do
         for t in /proc/"$p"/task/*; do
             v=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) || continue
             tot=$((tot + ${v:-0}))
-            case $(cat "$t/comm" 2>/dev/null) in updraft*) ;; *) req=$((req + ${v:-0})) ;; esac
+            case $(cat "$t/comm" 2>/dev/null) in updraft* | writer) ;; *) req=$((req + ${v:-0})) ;; esac
         done
     done
     echo "$tot $req"

@@ -198,7 +198,7 @@ measure() {
         a=$(cpu_ns "$PID")
         "$WORK/seqcheck" "$PORT" "$WORK/check-$name.req" "$count" "$status" "$devs" >/dev/null ||
             die "$name: not every $what got a $status"
-        sleep 0.1 # the writer's batch of the last ones (it gathers for 20 ms)
+        sleep 0.2 # the writer's batch of the last ones (it gathers for 50 ms)
         b=$(cpu_ns "$PID")
         CPU[$name]=$(awk -v a="$a" -v b="$b" -v n="$count" 'BEGIN {split(a, x, " "); split(b, y, " ")
             printf "%.1f %.1f", (y[1] - x[1]) / n / 1000, (y[2] - x[2]) / n / 1000}')

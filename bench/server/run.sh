@@ -182,7 +182,8 @@ cpu_ns() {
             v=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null) || continue
             [ -n "$v" ] || continue
             tot=$((tot + v))
-            case $(cat "$t/comm" 2>/dev/null) in updraft*) ;; *) req=$((req + v)) ;; esac
+            # updraft's own threads: its writer (named "writer" since 49b8630) and the rest
+            case $(cat "$t/comm" 2>/dev/null) in updraft* | writer) ;; *) req=$((req + v)) ;; esac
         done
     done
     echo "$tot $req"
@@ -270,7 +271,7 @@ if [ -n "${PROFILE:-}" ] && command -v perf >/dev/null && command -v strace >/de
             -- sleep $((DURATION / 2)) >"$WORK/perf-$name.log" 2>&1
         timeout -s INT 3 strace -f -c -p "$UPD_PID" -o "$WORK/strace-$name.txt" >"$WORK/strace-$name.log" 2>&1
         wait "$wrkpid" 2>/dev/null
-        writer=$(ls "/proc/$UPD_PID/task" | sort -n | awk -v m="$UPD_PID" '$1 != m' | head -1)
+        writer=$(grep -lx writer /proc/"$UPD_PID"/task/*/comm 2>/dev/null | head -1 | cut -d/ -f5)
         echo "#### $name"
         echo
         echo "perf samples by thread and library (writer = the device-record writer thread):"
