@@ -2066,6 +2066,7 @@ int upd__rollout_create(upd_rollouts *ro, upd_rollout_row *r, int plan_only, upd
                         char *why, size_t whylen)
 {
     srv *s = ro->s;
+    upd_writer_flush(s->writer); /* the devices that just checked in are in its waves */
     normalise_defaults(r);
     int n;
     int64_t val[UPD_WAVES_MAX];
