@@ -242,6 +242,12 @@ class Postgres:
         self.sql(self.url, "VACUUM")
         return moved, time.time() - t0
 
+    def mac_trgm(self):
+        """Whether the server made the trigram index of the MACs (store_pg.c pg-migration
+        3; not when the database's user may not add pg_trgm), which a MAC search reads."""
+        return self.sql(self.url, "SELECT count(*) FROM pg_index WHERE indexrelid="
+                        "to_regclass('devices_mac_trgm')").strip() == "1"
+
     def visible(self):
         """The share of the devices table's pages that are all-visible (what lets an index
         be read without its rows)."""
@@ -505,6 +511,7 @@ def main():
             finally:
                 kind_make_s = kidx.make()
             if pg:
+                trgm = pg.mac_trgm()
                 visible = [pg.visible()]
                 churn_s = pg.churn()
                 visible.append(pg.visible())
@@ -540,6 +547,10 @@ def main():
                      "within minutes)" % analyze_s if analyze_s is not None else
                      "not analyzed nor vacuumed (PG_ANALYZE=0: the database right after the "
                      "move)"),
+                 "| MACs' trigram index | %s |" % (
+                     "devices_mac_trgm (pg-migration 3): a MAC search reads it" if trgm else
+                     "none (the updraft before pg-migration 3, or pg_trgm not available to "
+                     "its user): a MAC search reads every MAC"),
              ] if pg else []) + [
              "| calls | %d per row over one keep-alive connection, after %d warm-up calls |"
              % (ROUNDS, WARMUP),
@@ -568,7 +579,9 @@ def main():
     lines += ["", "Goal judged on the 95th percentile. The overview's figures come from "
               "memory (fleet.c); the device page is one device row and its newest 100 "
               "events (indexed by MAC); the Devices table's pages are SQL over the indexes of "
-              "store migration 16 (src/server/devpage.c, devquery.c, store_devsql.c)."]
+              "store migration 16 (src/server/devpage.c, devquery.c, store_devsql.c)%s." % (
+                  "; on PostgreSQL also device_seen's time index (store migration 19) and the "
+                  "MACs' trigram index (pg-migration 3)" if pg else "")]
     lines += ["", "## The audit view with and without the events_kind index", "",
               "The calls of the audit view again with events_kind dropped (%d calls each, "
               "after one; the server and its statements unchanged: the plan is that of the "
