@@ -1,7 +1,9 @@
 /* The SQLite store: every SQL statement and every schema migration of the server.
- * WAL journal, synchronous=NORMAL (a commit does not wait for fsync; a power cut may
- * lose the last commits but never corrupts the database). A small pool of connections
- * serves concurrent readers; writes take the write lock with BEGIN IMMEDIATE. */
+ * WAL journal. Admin writes commit with synchronous=FULL (the WAL is on disk when the
+ * change is answered, and with it every commit before); the writer thread's batches of
+ * device records with synchronous=NORMAL (a commit does not wait for fsync: a power cut may
+ * lose the last batches, never corrupts the database). A small pool of connections serves
+ * concurrent readers; writes take the write lock with BEGIN IMMEDIATE. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sqlite3.h>
@@ -451,7 +453,8 @@ typedef struct conn {
     /* inside apply_batch: the releases check-ins were judged against (batch_release) */
     upd_release_row *brel;
     int nbrel;
-    int stats_gen; /* the planner statistics this connection has loaded (refresh_stats) */
+    int stats_gen;   /* the planner statistics this connection has loaded (refresh_stats) */
+    int sync_normal; /* PRAGMA synchronous is NORMAL (the writer's batches), else FULL */
 } conn;
 
 typedef struct sqlite_store {
@@ -481,7 +484,23 @@ static conn *fresh_stats(sqlite_store *s, conn *c)
     return c;
 }
 
-static conn *acquire(sqlite_store *s)
+/* Set the connection's PRAGMA synchronous: NORMAL for the writer's batches, FULL for every
+ * other write (those in a transaction of begin() and the single statements). A connection
+ * serves both in turn; the setting changes only when the kind of work does. */
+static int sync_mode(conn *c, int normal)
+{
+    if (c->sync_normal == normal)
+        return 0;
+    if (sqlite3_exec(c->db, normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        return UPD_STORE_EFAIL;
+    c->sync_normal = normal;
+    return 0;
+}
+
+/* A connection for a durable write or a read (synchronous=FULL; begin() checks it again
+ * and fails a transaction that could not have it). */
+static conn *acquire_as(sqlite_store *s, int normal)
 {
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -489,10 +508,16 @@ static conn *acquire(sqlite_store *s)
             if (!s->pool[i].busy) {
                 s->pool[i].busy = 1;
                 pthread_mutex_unlock(&s->mu);
+                sync_mode(&s->pool[i], normal);
                 return fresh_stats(s, &s->pool[i]);
             }
         pthread_cond_wait(&s->cv, &s->mu);
     }
+}
+
+static conn *acquire(sqlite_store *s)
+{
+    return acquire_as(s, 0);
 }
 
 static void release_conn(sqlite_store *s, conn *c)
@@ -669,9 +694,11 @@ static int simple(conn *c, enum q q)
     return st ? exec_done(c, st) : UPD_STORE_EFAIL;
 }
 
+/* A durable write: its commit is on disk before the caller answers. */
 static int begin(conn *c)
 {
-    return simple(c, Q_BEGIN);
+    int rc = sync_mode(c, 0);
+    return rc ? rc : simple(c, Q_BEGIN);
 }
 
 static int commit(conn *c)
@@ -2176,7 +2203,7 @@ static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules
 static int s_events_prune(upd_store *base, int64_t before_ms, int max)
 {
     sqlite_store *s = (sqlite_store *)base;
-    conn *c = acquire(s);
+    conn *c = acquire_as(s, 1); /* the writer's housekeeping: lost by a power cut, done again */
     sqlite3_stmt *st = stmt(c, Q_EV_PRUNE);
     int rc = UPD_STORE_EFAIL;
     if (st) {
@@ -2240,8 +2267,10 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
                          char *err, size_t errlen)
 {
     sqlite_store *s = (sqlite_store *)base;
-    conn *c = acquire(s);
-    int rc = begin(c);
+    conn *c = acquire_as(s, 1);
+    int rc = sync_mode(c, 1);
+    if (rc == 0)
+        rc = simple(c, Q_BEGIN);
     c->gather = 1;
     c->nev = 0;
     c->nbrel = 0; /* read afresh in each transaction */
@@ -2827,7 +2856,7 @@ upd_store *upd_store_sqlite_open(const char *path, int pool, char *err, size_t e
         sqlite3_busy_timeout(db, 10000);
         char *msg = NULL;
         if (sqlite3_exec(db,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
                          "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
                          NULL, NULL, &msg) != SQLITE_OK) {
             snprintf(err, errlen, "cannot set up the database %s: %s", path,
