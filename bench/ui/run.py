@@ -531,7 +531,11 @@ def main():
              "Do not edit by hand: run the script again.", "",
              "| | |", "|---|---|",
              "| date | %s |" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-             "| updraft | %s, %s (release build) |" % (rev, ver),
+             ("| updraft | %s, %s (release build) |" % (rev, ver)
+              if "UPDRAFT" not in os.environ else
+              "| updraft | the binary UPDRAFT=%s (%s), not necessarily built from this "
+              "checkout (%s): its commit is the one the run's commit message names |"
+              % (UPD, ver, rev)),
              "| machine | %s |" % machine(),
              "| load average after | %s (other jobs share the machine) |" % " ".join(load),
              "| registry | %d devices, %d events, 7 days of hourly adoption snapshots "
