@@ -213,6 +213,7 @@ enum q {
     Q_CHAN_LIST,
     Q_DEV_GET,
     Q_DEV_GET_PRE,
+    Q_DEV_GET_OFFERED,
     Q_DEV_SCAN,
     Q_REL_UNRETIRE,
     Q_REL_NOTES,
@@ -319,6 +320,10 @@ static const char *const SQL[Q__COUNT] = {
     /* the writer's read of a device: also what it ran when its open offer was made */
     [Q_DEV_GET_PRE] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version FROM devices "
                       "WHERE mac=?1",
+    /* a download-completed's read of a device, when it was offered the release (?2): the
+     * row as Q_DEV_GET_PRE's and its rowid, for Q_DEV_DOWNLOADED */
+    [Q_DEV_GET_OFFERED] = "SELECT " DEV_COLS ", pre_md5, pre_sha256, pre_version, rowid "
+                          "FROM devices WHERE mac=?1 AND offered_release=?2",
     /* a pass over the fleet: in the table's order, not through devices_seen (whose
      * range ?4 = 0 takes every row, each then looked up in the table) */
     [Q_DEV_SCAN] = "SELECT " DEV_SCAN_COLS " FROM devices NOT INDEXED WHERE " DEV_FILTER,
@@ -377,10 +382,10 @@ static const char *const SQL[Q__COUNT] = {
     [Q_DEV_UPDATED] = "UPDATE devices SET offered_release=NULL, offered_ms=NULL, "
                       "offer_downloads=0, running_release=?2 WHERE mac=?1",
     [Q_DEV_REPORT] = "UPDATE devices SET last_report=?2 WHERE mac=?1",
-    /* no RETURNING: SQLite builds an ephemeral table and a statement journal for it,
-     * which cost more than the UPDATE and a SELECT by primary key together */
-    [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE mac=?1 "
-                         "AND offered_release=?2",
+    /* by the rowid Q_DEV_GET_OFFERED read in the same transaction: no second seek
+     * through the MAC's index (no RETURNING: SQLite builds an ephemeral table and a
+     * statement journal for it, which cost more than the UPDATE and a SELECT together) */
+    [Q_DEV_DOWNLOADED] = "UPDATE devices SET offer_downloads=offer_downloads+1 WHERE rowid=?1",
     [Q_DEV_FAILED_RESET] = "UPDATE devices SET offer_downloads=0 WHERE mac=?1",
     [Q_DEV_RUNNING] = "UPDATE devices SET running_release=?2 WHERE mac=?1",
     [Q_DEV_HOLD] = "UPDATE devices SET hold_release=?2, hold_failures=?3, hold_until_ms=?4 "
@@ -2167,34 +2172,56 @@ out:
     return st || rc ? rc : UPD_STORE_EFAIL;
 }
 
+/* A download-started or download-completed record: its event, and for a completed download
+ * of the release the device was offered, the count of downloads since the offer, then the
+ * fleet's rules on the row as it is now. The row is read first and updated by its rowid: one
+ * seek through the MAC's index per download, not two (the batch is one write transaction,
+ * so the row read is the row updated). */
 static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules)
 {
     int rc =
         add_event(c, rec->at_ms, rec->mac, rec->event, rec->release_id, rec->bytes, rec->detail);
     if (rc || !rec->mac[0] || strcmp(rec->event, "download-completed"))
         return rc;
-    sqlite3_stmt *st = stmt(c, Q_DEV_DOWNLOADED);
+    sqlite3_stmt *st = stmt(c, Q_DEV_GET_OFFERED);
     if (!st)
         return UPD_STORE_EFAIL;
     sqlite3_bind_text(st, 1, rec->mac, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, rec->release_id);
-    if ((rc = exec_done(c, st)) != 0)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return 0; /* not the release offered to it */
+    int step = sqlite3_step(st);
+    if (step != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return step == SQLITE_DONE ? 0 : UPD_STORE_EFAIL; /* not the release offered to it */
+    }
     upd_device_state *now = malloc(sizeof *now);
     upd_plan *p = malloc(sizeof *p);
-    if (!now || !p || read_device_row(c, rec->mac, &now->row, now) != 0) {
+    if (!now || !p) {
+        sqlite3_reset(st);
         free(now);
         free(p);
         return UPD_STORE_EFAIL;
     }
+    read_device(st, &now->row);
+    col_text(st, DEV_NCOLS, now->pre_md5, sizeof now->pre_md5);
+    col_text(st, DEV_NCOLS + 1, now->pre_sha256, sizeof now->pre_sha256);
+    col_text(st, DEV_NCOLS + 2, now->pre_version, sizeof now->pre_version);
+    int64_t rowid = sqlite3_column_int64(st, DEV_NCOLS + 3);
+    sqlite3_reset(st);
+    if (!(st = stmt(c, Q_DEV_DOWNLOADED))) {
+        rc = UPD_STORE_EFAIL;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, rowid);
+    if ((rc = exec_done(c, st)) != 0)
+        goto out;
+    now->row.offer_downloads++; /* what the row holds now */
     rules->downloaded(rules->ctx, rec, now, p);
     rc = write_hold(c, rec->mac, p);
     if (rc == 0)
         rc = write_rollout_state(c, rec->mac, rec->at_ms, p);
     if (rc == 0)
         rc = write_plan_events(c, rec, rec->mac, p);
+out:
     free(now);
     free(p);
     return rc;
