@@ -5,6 +5,9 @@
 #
 # Usage: bench/server/batchcost.sh   Settings: EVENTS=20000 ROUNDS=3 KS="2 10 36 72 180 256"
 # Prints the load before and after: the CPU times grow with it (caches shared with others).
+# INSTR=1: one round under valgrind's callgrind instead, and for each case and K the
+# user-space instructions per event of the measured batches (the kernel's share unseen,
+# but the count does not move with the load: compare two builds with it).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,6 +35,29 @@ cc -O2 -Wall -I "$ROOT/src/server" -I "$ROOT/include" -o "$WORK/batchcost" \
     exit 1
 }
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); updraft $(git -C "$ROOT" rev-parse --short HEAD)"
+if [ "${INSTR:-0}" = 1 ]; then
+    command -v valgrind >/dev/null || {
+        echo "batchcost: INSTR=1 needs valgrind (apt-get install valgrind)" >&2
+        exit 1
+    }
+    # shellcheck disable=SC2086 # KS: one K a word
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$WORK/batchcost" "$WORK" \
+        "$EVENTS" 1 $KS >/dev/null 2>"$WORK/valgrind.log" || {
+        echo "batchcost: the run under callgrind failed:" >&2
+        cat "$WORK/valgrind.log" >&2
+        exit 1
+    }
+    # each dump: "desc: Trigger: Client Request: offer K=180 events=20160" and its totals
+    for f in "$WORK"/cg.out.*; do
+        awk '/^desc: Trigger: Client Request:/ { sub(/.*Client Request: /, ""); label = $0 }
+             /^totals:/ { n = $2 }
+             END { split(label, w, " "); sub(/events=/, "", w[3])
+                   if (label != "" && w[3] > 0)
+                       printf "%-5s %-6s instructions per event %8.0f\n", w[1], w[2], n / w[3] }' "$f"
+    done | sort -t= -k1,1 -k2n
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
 # shellcheck disable=SC2086 # KS: one K a word
 "$WORK/batchcost" "$WORK" "$EVENTS" "$ROUNDS" $KS
 rc=$?
