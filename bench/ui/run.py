@@ -552,7 +552,7 @@ def main():
                      "not analyzed nor vacuumed (PG_ANALYZE=0: the database right after the "
                      "move)"),
                  "| MACs' trigram index | %s |" % (
-                     "devices_mac_trgm (pg-migration 3): a MAC search reads it" if trgm else
+                     "devices_mac_trgm (pg-migrations 3 and 4): a MAC search reads it" if trgm else
                      "none (the updraft before pg-migration 3, or pg_trgm not available to "
                      "its user): a MAC search reads every MAC"),
              ] if pg else []) + [
