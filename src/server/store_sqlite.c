@@ -699,11 +699,17 @@ static int simple(conn *c, enum q q)
     return st ? exec_done(c, st) : UPD_STORE_EFAIL;
 }
 
-/* A durable write: its commit is on disk before the caller answers. */
+/* A write transaction: durable (normal 0: its commit is on disk before the caller
+ * answers) or the writer's batch (1: synchronous=NORMAL). */
+static int begin_as(conn *c, int normal)
+{
+    int rc = sync_mode(c, normal);
+    return rc ? rc : simple(c, Q_BEGIN);
+}
+
 static int begin(conn *c)
 {
-    int rc = sync_mode(c, 0);
-    return rc ? rc : simple(c, Q_BEGIN);
+    return begin_as(c, 0);
 }
 
 static int commit(conn *c)
@@ -1417,6 +1423,18 @@ fail:
 
 /* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
  * when the open offer was made (Q_DEV_GET_PRE). 0, UPD_STORE_ENOTFOUND or EFAIL. */
+/* The row at st (a Q_DEV_GET* statement on its row) into out, and with pre the columns
+ * after it: what the device ran when its open offer was made. */
+static void read_device_state(sqlite3_stmt *st, upd_device_row *out, upd_device_state *pre)
+{
+    read_device(st, out);
+    if (pre) {
+        col_text(st, DEV_NCOLS, pre->pre_md5, sizeof pre->pre_md5);
+        col_text(st, DEV_NCOLS + 1, pre->pre_sha256, sizeof pre->pre_sha256);
+        col_text(st, DEV_NCOLS + 2, pre->pre_version, sizeof pre->pre_version);
+    }
+}
+
 static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre)
 {
     sqlite3_stmt *st = stmt(c, pre ? Q_DEV_GET_PRE : Q_DEV_GET);
@@ -1424,14 +1442,8 @@ static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_de
         return UPD_STORE_EFAIL;
     sqlite3_bind_text(st, 1, mac, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_device(st, out);
-        if (pre) {
-            col_text(st, DEV_NCOLS, pre->pre_md5, sizeof pre->pre_md5);
-            col_text(st, DEV_NCOLS + 1, pre->pre_sha256, sizeof pre->pre_sha256);
-            col_text(st, DEV_NCOLS + 2, pre->pre_version, sizeof pre->pre_version);
-        }
-    }
+    if (rc == SQLITE_ROW)
+        read_device_state(st, out, pre);
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? UPD_STORE_ENOTFOUND : UPD_STORE_EFAIL;
 }
@@ -2201,10 +2213,7 @@ static int apply_download(conn *c, const upd_record *rec, const upd_rules *rules
         free(p);
         return UPD_STORE_EFAIL;
     }
-    read_device(st, &now->row);
-    col_text(st, DEV_NCOLS, now->pre_md5, sizeof now->pre_md5);
-    col_text(st, DEV_NCOLS + 1, now->pre_sha256, sizeof now->pre_sha256);
-    col_text(st, DEV_NCOLS + 2, now->pre_version, sizeof now->pre_version);
+    read_device_state(st, &now->row, now);
     int64_t rowid = sqlite3_column_int64(st, DEV_NCOLS + 3);
     sqlite3_reset(st);
     if (!(st = stmt(c, Q_DEV_DOWNLOADED))) {
@@ -2295,9 +2304,7 @@ static int s_apply_batch(upd_store *base, const upd_record *recs, size_t n, cons
 {
     sqlite_store *s = (sqlite_store *)base;
     conn *c = acquire_as(s, 1);
-    int rc = sync_mode(c, 1);
-    if (rc == 0)
-        rc = simple(c, Q_BEGIN);
+    int rc = begin_as(c, 1);
     c->gather = 1;
     c->nev = 0;
     c->nbrel = 0; /* read afresh in each transaction */
