@@ -427,10 +427,14 @@ uint64_t upd_writer_dropped(upd_writer *w)
 
 size_t upd_writer_held(upd_writer *w, int64_t *since_ms)
 {
+    /* The store may know before this thread does: a check's read failed while the
+     * first batch since is still gathering or being tried. Its records are held too. */
+    int64_t store_since = 0;
+    int down = w->st->ops->reachable && !w->st->ops->reachable(w->st, &store_since, NULL, 0);
     pthread_mutex_lock(&w->mu);
-    size_t n = w->outage ? w->n + w->inflight : 0;
+    size_t n = w->outage || down ? w->n + w->inflight : 0;
     if (since_ms)
-        *since_ms = w->outage ? w->outage_since : 0;
+        *since_ms = w->outage ? w->outage_since : down ? store_since : 0;
     pthread_mutex_unlock(&w->mu);
     return n;
 }

@@ -38,7 +38,8 @@ uint64_t upd_writer_lost(upd_writer *w, char *why, size_t whylen);
 /* Records held because the database cannot be reached (store.h reachable), written when
  * it is back: they and those that arrive meanwhile stay in the queue (max_queue bounds
  * them; the dropped are counted by upd_writer_dropped). 0 when it can be reached;
- * *since_ms (may be NULL): when the writer found it unreachable (wall ms), else 0. */
+ * *since_ms (may be NULL): when the writer (or, before its first attempt since, the
+ * store) found it unreachable (wall ms), else 0. */
 size_t upd_writer_held(upd_writer *w, int64_t *since_ms);
 
 /* Write everything still queued, stop the thread, free w. NULL is harmless. */

@@ -131,7 +131,8 @@ def t_outage():
               "/readyz says why and what happens: %r" % r.body)
         eq(metric(a, "updraft_database_reachable"), 0, "metric: unreachable")
         held = metric(a, "updraft_held_records")
-        check(held and held >= 80, "metric: the records are held (%r)" % held)
+        check(held and held >= 80,
+              "metric: the records are held (%r; /readyz: %r)" % (held, r.body))
         check(metric(a, "updraft_cache_stale_answers_total") > 0, "metric: stale answers")
         eq(metric(a, "updraft_dropped_records_total"), 0, "nothing dropped")
         # the device memory's sync cannot read other servers' writes: checks do not trust
