@@ -378,28 +378,29 @@ static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
     struct flash_src fs = {dev, addr};
     upd_source src = {src_read, &fs, len, len};
     upd_image_report *rep = (upd_image_report *)(void *)(dev->env->scratch + 2u * SECTOR);
-    upd_sha256 sha;
-    upd_sha256_ops ops;
-    upd_sha256_ops_init(&ops, &sha);
-    int e = upd_image_inspect(&src, &ops, rep);
+    /* the device's own hash functions (the port's: the device crypto library, or what the
+     * host put in front of it, simmemo.h) */
+    const upd_md5_ops *md5 = &dev->port.crypto.md5;
+    const upd_sha256_ops *sha = &dev->port.crypto.sha256;
+    int e = upd_image_inspect(&src, sha, rep);
     if (e != 0 || rep->verdict != UPD_VERDICT_OTA_APP)
         return -1;
     if (plat == UPD_SIM_ESP32 ? rep->platform != UPD_PLATFORM_ESP32 || rep->app.hash_ok == 0
                               : rep->platform != UPD_PLATFORM_ESP8266 || !rep->has_app)
         return -1;
-    upd_md5 md5;
-    upd_md5_init(&md5);
-    upd_sha256_init(&sha);
+    md5->init(md5->ctx);
+    if (plat == UPD_SIM_ESP32)
+        sha->init(sha->ctx);
     uint8_t *buf = dev->env->scratch;
     for (uint32_t off = 0; off < len; off += SECTOR) {
         uint32_t k = len - off < SECTOR ? len - off : SECTOR;
         upd_sim_read(dev, addr + off, buf, k);
-        upd_md5_update(&md5, buf, k);
+        md5->update(md5->ctx, buf, k);
         if (plat == UPD_SIM_ESP32)
-            upd_sha256_update(&sha, buf, k);
+            sha->update(sha->ctx, buf, k);
     }
     static const char hx[] = "0123456789abcdef", HX[] = "0123456789ABCDEF";
-    upd_md5_final(&md5, dev->run_md5);
+    md5->final(md5->ctx, dev->run_md5);
     for (int i = 0; i < 16; i++) {
         dev->run_md5_hex[2 * i] = hx[dev->run_md5[i] >> 4];
         dev->run_md5_hex[2 * i + 1] = hx[dev->run_md5[i] & 15];
@@ -408,7 +409,7 @@ static int boot_image(upd_sim_dev *dev, uint32_t addr, int slot)
     dev->run_sha256_hex[0] = '\0';
     if (plat == UPD_SIM_ESP32) {
         uint8_t d[32];
-        upd_sha256_final(&sha, d);
+        sha->final(sha->ctx, d);
         if (rep->app.hash_appended)
             memcpy(d, rep->app.sha256, 32);
         for (int i = 0; i < 32; i++) {

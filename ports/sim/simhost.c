@@ -25,6 +25,7 @@ struct upd_sim_host {
     pg **tab;
     size_t mask, count;
     uint64_t priv, shared;
+    pg *spare; /* pages freed, kept for the next alloc (chained by next) */
     z_stream z;
     int z_open;
     uint64_t scratch[(UPD_SIM_SCRATCH + 7) / 8];
@@ -35,22 +36,46 @@ static pg *of(uint8_t *data)
     return (pg *)(void *)(data - offsetof(pg, data));
 }
 
+/* Four independent lanes (word i goes to lane i % 4), so that the multiplications of a
+ * page overlap instead of waiting for each other: every page a device wrote is hashed
+ * when it is interned. */
 static uint64_t page_hash(const uint8_t *p)
 {
-    uint64_t h = 0x243F6A8885A308D3ull;
-    for (uint32_t i = 0; i < SECTOR; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 31;
+    uint64_t h[4] = {0x243F6A8885A308D3ull, 0x13198A2E03707344ull, 0xA4093822299F31D0ull,
+                     0x082EFA98EC4E6C89ull};
+    for (uint32_t i = 0; i < SECTOR; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * l, 8);
+            h[l] = (h[l] ^ w) * 0x9E3779B97F4A7C15ull;
+            h[l] ^= h[l] >> 31;
+        }
     }
-    return h;
+    uint64_t r = h[0];
+    for (int l = 1; l < 4; l++) {
+        r = (r ^ h[l]) * 0x9E3779B97F4A7C15ull;
+        r ^= r >> 31;
+    }
+    return r;
+}
+
+/* A page no device maps any more goes to the spares: a fleet frees and allocates pages at
+ * every check, and malloc's bookkeeping and the kernel's page faults of new heap cost
+ * more than keeping them. */
+static void put_spare(upd_sim_host *h, pg *g)
+{
+    g->next = h->spare;
+    h->spare = g;
 }
 
 static uint8_t *p_alloc(void *ctx)
 {
     upd_sim_host *h = ctx;
-    pg *g = malloc(sizeof *g);
+    pg *g = h->spare;
+    if (g)
+        h->spare = g->next;
+    else
+        g = malloc(sizeof *g);
     if (!g)
         return NULL;
     g->next = NULL;
@@ -89,7 +114,7 @@ static void p_release(void *ctx, uint8_t *page, int shared)
     } else {
         h->priv--;
     }
-    free(g);
+    put_spare(h, g);
 }
 
 static void grow(upd_sim_host *h)
@@ -123,7 +148,7 @@ static uint8_t *p_intern(void *ctx, uint8_t *page)
         if (e->hash == hv && memcmp(e->data, page, SECTOR) == 0) {
             e->refs++;
             h->priv--;
-            free(g);
+            put_spare(h, g);
             return e->data;
         }
     }
@@ -217,6 +242,11 @@ void upd_sim_host_free(upd_sim_host *h)
         }
     }
     free(h->tab);
+    while (h->spare) {
+        pg *next = h->spare->next;
+        free(h->spare);
+        h->spare = next;
+    }
     free(h);
 }
 
@@ -318,7 +348,9 @@ int32_t upd_sim_make_image(int platform, uint8_t size_code, uint8_t *buf, uint32
 {
     uint8_t sf = (uint8_t)(size_code << 4);
     if (platform == UPD_SIM_ESP32) {
-        struct seg s[4] = {{0x3F400020u, 4096}, {0x3FFBDB60u, 2048}, {0x400D0020u, code_len & ~3u},
+        struct seg s[4] = {{0x3F400020u, 4096},
+                           {0x3FFBDB60u, 2048},
+                           {0x400D0020u, code_len & ~3u},
                            {0x40080000u, 8192}};
         if (cap < 24)
             return -1;
@@ -352,8 +384,11 @@ int32_t upd_sim_make_image(int platform, uint8_t size_code, uint8_t *buf, uint32
     put32(buf + 4, 0x4010F29Cu);
     if (segments(buf, 0x1000, 8, 0, &eb, 1, 0xEB00u, NULL) < 0)
         return -1;
-    struct seg s[5] = {{0x40201010u, code_len}, {0x40100000u, 743}, {0x401002E8u, 29925},
-                       {0x3FFE8000u, 2324}, {0x3FFE8980u, 1281}};
+    struct seg s[5] = {{0x40201010u, code_len},
+                       {0x40100000u, 743},
+                       {0x401002E8u, 29925},
+                       {0x3FFE8000u, 2324},
+                       {0x3FFE8980u, 1281}};
     uint8_t *a = buf + 0x1000;
     a[0] = 0xE9;
     a[1] = 5;

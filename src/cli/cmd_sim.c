@@ -46,6 +46,7 @@ int upd_cmd_sim(int argc, char **argv)
 
 #include "sim.h"
 #include "simhost.h"
+#include "simmemo.h"
 #include "updraft/client.h"
 
 #define HDR_MAX     4096
@@ -306,6 +307,7 @@ typedef struct sdev {
     char result[12];         /* X-Updraft-Result of the last answer ("declined", "current", ...) */
     char reason[REASON_MAX]; /* its X-Updraft-Reason */
     const char *auth;        /* base64 credentials, or NULL */
+    upd_sim_memo_ctx memo_md5, memo_sha; /* its port's hashes, in front of the fleet's memos */
     uint8_t mac[6];
 } sdev;
 
@@ -351,6 +353,7 @@ typedef struct fleet {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     upd_sim_host *host;
+    upd_sim_memo *memo_md5, *memo_sha; /* hashes of bytes the fleet hashed before (simmemo.h) */
     upd_sim_dev twin;
     upd_simfirm firm; /* --bad-release */
     /* counts */
@@ -1494,7 +1497,9 @@ static int setup(fleet *fl)
         return -1;
     }
     fl->host = upd_sim_host_new(1);
-    if (!fl->host)
+    fl->memo_md5 = upd_sim_memo_new_md5();
+    fl->memo_sha = upd_sim_memo_new_sha256();
+    if (!fl->host || !fl->memo_md5 || !fl->memo_sha)
         return -1;
     /* the factory image and its shared pages */
     uint32_t len = 0;
@@ -1558,6 +1563,9 @@ static int setup(fleet *fl)
     for (uint32_t i = 0; i < o->devices; i++) {
         sdev *d = &fl->dev[i];
         upd_sim_init(&d->d, o->lay, env, o->seed ^ (i * 0x9E3779B9u));
+        upd_crypto_ops *cr = &d->d.port.crypto;
+        upd_sim_memo_md5_ops(&cr->md5, &d->memo_md5, fl->memo_md5, &d->d.md5);
+        upd_sim_memo_sha256_ops(&cr->sha256, &d->memo_sha, fl->memo_sha, &d->d.sha);
         upd_sim_map_shared(&d->d, base, pages, npages);
         upd_sim_boot_as(&d->d, &fl->twin);
         sim_verifier(fl, d);
@@ -1952,6 +1960,8 @@ int upd_cmd_sim(int argc, char **argv)
     for (unsigned i = 0; i < o->devices; i++)
         upd_sim_free(&fl->dev[i].d);
     upd_sim_host_free(fl->host);
+    upd_sim_memo_free(fl->memo_md5);
+    upd_sim_memo_free(fl->memo_sha);
     free(fl->dev);
     free(fl->slots);
     free(fl->free_slots);
