@@ -50,7 +50,7 @@ int upd_cmd_sim(int argc, char **argv)
 #include "updraft/client.h"
 
 #define HDR_MAX     4096
-#define RX_CHUNK    16384
+#define RX_CHUNK    65536 /* per recv(): fewer calls, and fewer window updates to send */
 #define MAX_CODES   64
 #define MAX_REASONS 32
 #define REASON_MAX  256
