@@ -150,6 +150,8 @@ PY
 )
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+# before the results file is truncated below (that alone would make the tree dirty)
+DESCRIBE=$(git describe --always --dirty)
 cat > bench/results/sim.md <<MD
 # Fleet simulation benchmark
 
@@ -160,7 +162,7 @@ Written by \`bench/sim/run.sh\` (do not edit by hand: run the script again).
 | date | $(date -u '+%Y-%m-%d %H:%M UTC') |
 | machine | $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr) |
 | load average after | $LOAD (other jobs share the machine) |
-| updraft | $(git describe --always --dirty), clang release build, server and simulator on the same CPUs |
+| updraft | $DESCRIBE, clang release build, server and simulator on the same CPUs |
 | reference | the simulator of $REFREV (same flags), against the same server build |
 | release | synthetic ESP8266 Arduino app (\`mkimage esp8266-app\`), $SIZE bytes |
 | devices | $N ESP8266 (layout esp8266-4m1m), each the real update engine (all features: resume, SHA-256, inspector) on sparse simulated flash, 256 connections at once, one epoll loop |
