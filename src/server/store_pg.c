@@ -391,6 +391,7 @@ enum q {
     Q_B_DEV_LOCK,
     Q_B_REL_GET,
     Q_B_DEV_UPSERT,
+    Q_B_DEV_FACTS,
     Q_B_SEEN_UPSERT,
     Q_B_DEV_SEEN,
     Q_B_DEV_RESULT,
@@ -620,6 +621,38 @@ static const char *const SQL[Q__COUNT] = {
         "d.first_seen_ms END, last_result=COALESCE(excluded.last_result, d.last_result), "
         "last_event_ms=CASE WHEN excluded.last_result IS NULL THEN d.last_event_ms ELSE "
         "excluded.last_event_ms END" CHANGED,
+    /* a check-in with facts the row of a known device (read and locked by the step) does
+     * not hold yet: the upsert's columns ($1..$20, the same values; the row is there, so
+     * no insert is tried) and, in the same row version, what Q_B_DEV_UPDATED would write
+     * after it ($21 1: the device runs the release it was offered; $20 its running
+     * release then, as Q_B_DEV_RUNNING would set it): a wave's final checks make one
+     * version of each row where they made three, each with an entry in every index of
+     * devices (bench/pg/writerprof.py's phase "updated") */
+    [Q_B_DEV_FACTS] =
+        "UPDATE devices d SET ap_mac=COALESCE(v.ap_mac, d.ap_mac), "
+        "running_release=COALESCE(v.running, d.running_release), "
+        "url_channel=COALESCE(v.url_channel,''), "
+        "tool=CASE WHEN COALESCE(v.tool,'')<>'' THEN v.tool ELSE d.tool END, "
+        "family=COALESCE(v.family, d.family), chip_id=COALESCE(v.chip_id, d.chip_id), "
+        "sdk=COALESCE(v.sdk, d.sdk), version=COALESCE(v.version, d.version), "
+        "sketch_size=COALESCE(v.sketch_size, d.sketch_size), "
+        "sketch_md5=COALESCE(v.sketch_md5, d.sketch_md5), "
+        "sketch_sha256=COALESCE(v.sketch_sha256, d.sketch_sha256), "
+        "free_space=COALESCE(v.free_space, d.free_space), "
+        "chip_size=COALESCE(v.chip_size, d.chip_size), mode=COALESCE(v.mode, d.mode), "
+        "ip=COALESCE(v.ip, d.ip), user_agent=COALESCE(v.user_agent, d.user_agent), "
+        "first_seen_ms=CASE WHEN d.first_seen_ms=0 THEN v.at ELSE d.first_seen_ms END, "
+        "last_result=COALESCE(v.detail, d.last_result), "
+        "last_event_ms=CASE WHEN v.detail IS NULL THEN d.last_event_ms ELSE COALESCE(v.ev,0) "
+        "END, offered_release=CASE WHEN v.closed=1 THEN NULL ELSE d.offered_release END, "
+        "offered_ms=CASE WHEN v.closed=1 THEN NULL ELSE d.offered_ms END, "
+        "offer_downloads=CASE WHEN v.closed=1 THEN 0 ELSE d.offer_downloads END" CHANGED
+        " FROM unnest($1::text[],$2::text[],$3::text[],$4::text[],$5::text[],$6::text[],"
+        "$7::bigint[],$8::text[],$9::text[],$10::bigint[],$11::bigint[],$12::text[],$13::text[],"
+        "$14::text[],$15::bigint[],$16::text[],$17::bigint[],$18::text[],$19::text[],"
+        "$20::bigint[],$21::bigint[]) AS v(mac, ap_mac, family, chip_id, sdk, version, "
+        "sketch_size, sketch_md5, sketch_sha256, free_space, chip_size, mode, ip, user_agent, "
+        "at, detail, ev, tool, url_channel, running, closed) WHERE d.mac=v.mac",
     /* the last-seen times of the devices the upserts wrote (a new device's row made) */
     [Q_B_SEEN_UPSERT] =
         "INSERT INTO device_seen AS s(mac, last_seen_ms) SELECT * FROM unnest($1::text[],"
@@ -2389,13 +2422,14 @@ static int p_device_delete(upd_store *base, const char *mac, int64_t *nevents, c
 typedef struct bstmt {
     enum q q;
     int ncol;
-    upd_pgarr col[20];
+    upd_pgarr col[21];
     size_t rows;
 } bstmt;
 
 /* The statements of a step, in the order one record's changes are made. */
 enum {
     B_UPSERT,
+    B_FACTS,
     B_SEEN_NEW,
     B_SEEN,
     B_RESULT,
@@ -2415,6 +2449,7 @@ static const struct {
     int ncol;
 } BSTMT[B__COUNT] = {
     [B_UPSERT] = {Q_B_DEV_UPSERT, 20},
+    [B_FACTS] = {Q_B_DEV_FACTS, 21}, /* B_UPSERT's columns, of a known device */
     [B_SEEN_NEW] = {Q_B_SEEN_UPSERT, 2},
     [B_SEEN] = {Q_B_DEV_SEEN, 2},
     [B_RESULT] = {Q_B_DEV_RESULT, 3},
@@ -2703,10 +2738,13 @@ static void plan_checkin(batch *b, size_t i, size_t p)
     b->rules->checkin(b->rules->ctx, rec, old, offered, pl);
     b->planned[i] = 1;
     int ev = pl->write_event;
-    /* a check-in that writes the wide row anyway sets its running release in that row
-     * version (a new device's first check: one version, not two), when no statement of
-     * the step between the two sets it (B_UPDATED) */
-    int run_upsert = !pl->facts_known && pl->set_running && !pl->open_offer && pl->updated <= 0;
+    /* a check-in that writes the wide row anyway (its facts changed) sets its running
+     * release and closes the offer it installed in that row version, not in a second and
+     * a third one (Q_B_DEV_UPDATED, Q_B_DEV_RUNNING): a new device's first check, a known
+     * device's first check after an update */
+    int64_t running = pl->set_running && !pl->open_offer ? rec->release_id
+                      : pl->updated > 0                  ? pl->updated
+                                                         : -1;
     if (pl->facts_known) {
         /* the routine check-in: nothing but the narrow row (migration 19) */
         upd__pgarr_str(col(b, B_SEEN, 0), d->mac);
@@ -2719,35 +2757,42 @@ static void plan_checkin(batch *b, size_t i, size_t p)
             b->st[B_RESULT].rows++;
         }
     } else {
+        /* a known device's row is there and locked: an update; a new one's an upsert
+         * (another server may make it meanwhile) */
+        int k = old ? B_FACTS : B_UPSERT;
         upd__pgarr_str(col(b, B_SEEN_NEW, 0), d->mac);
         upd__pgarr_int(col(b, B_SEEN_NEW, 1), rec->at_ms);
         b->st[B_SEEN_NEW].rows++;
-        upd__pgarr_str(col(b, B_UPSERT, 0), d->mac);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 1), d->ap_mac);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 2), d->family);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 3), d->chip_id);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 4), d->sdk);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 5), d->version);
-        upd__pgarr_int_or_null(col(b, B_UPSERT, 6), d->sketch_size);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 7), d->sketch_md5);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 8), d->sketch_sha256);
-        upd__pgarr_int_or_null(col(b, B_UPSERT, 9), d->free_space);
-        upd__pgarr_int_or_null(col(b, B_UPSERT, 10), d->chip_size);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 11), d->mode);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 12), d->ip);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 13), d->user_agent);
-        upd__pgarr_int(col(b, B_UPSERT, 14), rec->at_ms);
-        upd__pgarr_str(col(b, B_UPSERT, 15), ev ? rec->detail : NULL);
-        upd__pgarr_int_or_null(col(b, B_UPSERT, 16), ev ? rec->at_ms : -1);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 17), d->tool);
-        upd__pgarr_str_or_null(col(b, B_UPSERT, 18), d->url_channel);
-        upd__pgarr_int_or_null(col(b, B_UPSERT, 19), run_upsert ? rec->release_id : -1);
-        b->st[B_UPSERT].rows++;
+        upd__pgarr_str(col(b, k, 0), d->mac);
+        upd__pgarr_str_or_null(col(b, k, 1), d->ap_mac);
+        upd__pgarr_str_or_null(col(b, k, 2), d->family);
+        upd__pgarr_str_or_null(col(b, k, 3), d->chip_id);
+        upd__pgarr_str_or_null(col(b, k, 4), d->sdk);
+        upd__pgarr_str_or_null(col(b, k, 5), d->version);
+        upd__pgarr_int_or_null(col(b, k, 6), d->sketch_size);
+        upd__pgarr_str_or_null(col(b, k, 7), d->sketch_md5);
+        upd__pgarr_str_or_null(col(b, k, 8), d->sketch_sha256);
+        upd__pgarr_int_or_null(col(b, k, 9), d->free_space);
+        upd__pgarr_int_or_null(col(b, k, 10), d->chip_size);
+        upd__pgarr_str_or_null(col(b, k, 11), d->mode);
+        upd__pgarr_str_or_null(col(b, k, 12), d->ip);
+        upd__pgarr_str_or_null(col(b, k, 13), d->user_agent);
+        upd__pgarr_int(col(b, k, 14), rec->at_ms);
+        upd__pgarr_str(col(b, k, 15), ev ? rec->detail : NULL);
+        upd__pgarr_int_or_null(col(b, k, 16), ev ? rec->at_ms : -1);
+        upd__pgarr_str_or_null(col(b, k, 17), d->tool);
+        upd__pgarr_str_or_null(col(b, k, 18), d->url_channel);
+        upd__pgarr_int_or_null(col(b, k, 19), running);
+        if (k == B_FACTS)
+            upd__pgarr_int(col(b, k, 20), pl->updated > 0);
+        b->st[k].rows++;
     }
     if (pl->updated > 0) {
-        upd__pgarr_str(col(b, B_UPDATED, 0), d->mac);
-        upd__pgarr_int(col(b, B_UPDATED, 1), pl->updated);
-        b->st[B_UPDATED].rows++;
+        if (pl->facts_known) { /* else B_FACTS closed the offer */
+            upd__pgarr_str(col(b, B_UPDATED, 0), d->mac);
+            upd__pgarr_int(col(b, B_UPDATED, 1), pl->updated);
+            b->st[B_UPDATED].rows++;
+        }
     } else if (pl->failed) {
         upd__pgarr_str(col(b, B_FAILED, 0), d->mac);
         b->st[B_FAILED].rows++;
@@ -2766,7 +2811,7 @@ static void plan_checkin(batch *b, size_t i, size_t p)
         upd__pgarr_str_or_null(col(b, B_OFFER, 4), d->sketch_sha256);
         upd__pgarr_str_or_null(col(b, B_OFFER, 5), d->version);
         b->st[B_OFFER].rows++;
-    } else if (pl->set_running && !run_upsert) {
+    } else if (pl->set_running && pl->facts_known) {
         upd__pgarr_str(col(b, B_RUNNING, 0), d->mac);
         upd__pgarr_int(col(b, B_RUNNING, 1), rec->release_id);
         b->st[B_RUNNING].rows++;

@@ -252,8 +252,9 @@ def t_batch():
     at once, four times each (offered, updated, current, new facts), with headers full of
     what array literals quote ('"', '\\', braces, commas, NULL), and 20 more whose first
     check is on the release already (its running release set in the new row: store_pg.c
-    run_upsert), on a PostgreSQL and on a SQLite server; every device's row and events
-    match."""
+    plan_checkin), on a PostgreSQL and on a SQLite server; every device's row and events
+    match (the updated check's new facts, closed offer and running release are one row
+    version on PostgreSQL: Q_B_DEV_FACTS)."""
     if pgcluster.state() is None:
         print("SKIPPED: run with UPDRAFT_TEST_PG (ctest pg.store.batch)")
         sys.exit(77)
