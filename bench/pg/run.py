@@ -189,19 +189,23 @@ class Server:
         self.logf = os.path.join(tmp, name + ".log")
         # the server's defaults: the simulated devices connect each from an address of its
         # own (docs/sim.md); only wrk's connections all come from 127.0.0.1
-        cmd = [UPD, "serve", "--listen", "127.0.0.1:0", "--data", self.data] + (
+        # /metrics on an address of its own: it answers while the request threads wait
+        # for room in a full record queue (docs/operations.md "The record queue")
+        cmd = [UPD, "serve", "--listen", "127.0.0.1:0", "--data", self.data,
+               "--metrics-listen", "127.0.0.1:0"] + (
             ["--db", db] if db else []) + (
             ["--max-per-address", str(WRK_CONNS)] if WRK_CONNS > 128 else [])
         env = dict(os.environ, UPDRAFT_ADMIN_TOKEN=TOKEN)
         self.p = subprocess.Popen(pinned(cmd, "server"), stdout=open(self.logf, "w"),
                                   stderr=subprocess.STDOUT, env=env)
         STARTED.append(self.p)
-        self.port = None
+        self.port = self.mport = None
         for _ in range(300):
-            m = re.search(r"^listening on http://127\.0\.0\.1:(\d+)", open(self.logf).read(),
-                          re.M)
-            if m:
-                self.port = int(m.group(1))
+            log = open(self.logf).read()
+            m = re.search(r"^listening on http://127\.0\.0\.1:(\d+)", log, re.M)
+            mm = re.search(r"^metrics on http://127\.0\.0\.1:(\d+)/metrics", log, re.M)
+            if m and mm:
+                self.port, self.mport = int(m.group(1)), int(mm.group(1))
                 break
             if self.p.poll() is not None:
                 break
@@ -221,6 +225,20 @@ class Server:
 
     def dropped(self):
         return self.api("GET", "")["dropped_device_records"]
+
+    def metrics(self, *names):
+        """Values of /metrics (None: the server did not answer within 2 s)."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.mport,
+                                        timeout=2) as r:
+                body = r.read().decode()
+        except OSError:
+            return None
+        out = {}
+        for n in names:
+            m = re.search(r"^%s (\S+)$" % re.escape(n), body, re.M)
+            out[n] = float(m.group(1)) if m else 0.0
+        return out
 
     def stop(self):
         if self.p.poll() is None:
@@ -405,12 +423,18 @@ def bench_checks(tmp, pg, big):
 
 # ---- 2. sim --------------------------------------------------------------------------------
 
+QUEUE_METRICS = ("updraft_queued_records", "updraft_queued_record_bytes",
+                 "updraft_record_queue_waits_total", "updraft_record_queue_wait_seconds_total")
+
+
 class Sampler(threading.Thread):
-    """Peak RSS of the servers (VmRSS) and of PostgreSQL (sum of Pss), every 0.5 s."""
+    """Peak RSS of the servers (VmRSS) and of PostgreSQL (sum of Pss), and the peak of
+    each server's record queue (records, bytes), every 0.5 s."""
 
     def __init__(self, servers, pg):
         super().__init__(daemon=True)
         self.servers, self.pg = servers, pg
+        self.queue = {s.name: {"records": 0, "bytes": 0} for s in servers}
         self.peak = {s.name: 0 for s in servers}
         self.peak["postgresql"] = 0
         self.peak["postgresql_rss_max_process"] = 0
@@ -420,6 +444,11 @@ class Sampler(threading.Thread):
         while not self.halt.is_set():
             for s in self.servers:
                 self.peak[s.name] = max(self.peak[s.name], status_kb(s.p.pid, "VmRSS"))
+                m = s.metrics(*QUEUE_METRICS)
+                q = self.queue[s.name]
+                if m and m["updraft_queued_records"] > q["records"]:
+                    q["records"] = m["updraft_queued_records"]
+                    q["bytes"] = m["updraft_queued_record_bytes"]
             pids = descendants(self.pg.postmaster())
             self.peak["postgresql"] = max(self.peak["postgresql"], sum(pss_kb(p) for p in pids))
             self.peak["postgresql_rss_max_process"] = max(
@@ -476,6 +505,7 @@ def bench_sim(tmp, pg):
         srv.api("GET", "/devices?limit=1")
     drain_s = time.time() - t1
     dropped = {s.name: s.dropped() for s in (a, b)}
+    waits = {s.name: s.metrics(*QUEUE_METRICS) or {} for s in (a, b)}
     hwm = {s.name: status_kb(s.p.pid, "VmHWM") for s in (a, b)}
     t1 = time.time()
     rcs = {s.name: s.stop() for s in (a, b)}  # SIGTERM: the writers write what they hold
@@ -495,6 +525,7 @@ def bench_sim(tmp, pg):
     events_total = sum(counts.values())
     return {"wall": wall, "outs": outs, "cpu": cpu, "dropped": dropped, "rcs": rcs,
             "flush_s": flush_s, "drain_s": drain_s, "peak": sampler.peak, "hwm": hwm, "counts": counts,
+            "queue": sampler.queue, "waits": waits,
             "devices": devices, "on_new": on_new, "sizes": sizes, "events_total": events_total,
             "sim_rss": sim_rss}
 
@@ -709,6 +740,14 @@ def report_sim(s):
         s["cpu"]["postgresql"]))
     L.append("| simulators: peak RSS, CPU (both) | %s MB, %.1f s |" % (
         ", ".join("%.0f" % (k / 1024) for k in s["sim_rss"]), s["cpu"]["simulators"]))
+    for n in ("sim-a", "sim-b"):
+        q, w = s["queue"][n], s["waits"][n]
+        L.append("| %s: its record queue at its peak (sampled every 0.5 s): records, bytes "
+                 "a record; records that waited for room (docs/operations.md \"The record "
+                 "queue\"), their wait in all | %d, %s; %d, %.1f s |" % (
+                     n, q["records"], "%.0f" % (q["bytes"] / q["records"]) if q["records"]
+                     else "-", w.get("updraft_record_queue_waits_total", 0),
+                     w.get("updraft_record_queue_wait_seconds_total", 0)))
     L.append("| machine busy during the run (all CPUs, other jobs included) | %.0f%% |" % (
         100 * s["cpu"]["_machine_busy"] / s["cpu"]["_machine_total"]))
     L.append("| after the simulators: the writers' queues written (an admin read waits for "

@@ -162,6 +162,19 @@ static int set_device_memory(upd_server_config *cfg, const char *v, char *err, s
     return 0;
 }
 
+/* --record-queue: device records the writer's queue holds */
+static int set_record_queue(upd_server_config *cfg, const char *v, char *err, size_t errlen)
+{
+    unsigned long n;
+    if (parse_uint(v, 16777216, &n) != 0 || n < 1024) {
+        snprintf(err, errlen,
+                 "needs a number of device records from 1024 to 16777216 (default 65536)");
+        return -1;
+    }
+    cfg->record_queue = (size_t)n;
+    return 0;
+}
+
 static int set_db(upd_server_config *cfg, const char *v, char *err, size_t errlen)
 {
     if (!upd_store_is_pg_url(v)) {
@@ -271,6 +284,10 @@ static const serve_opt OPTS[] = {
      "1000000, about 170 B\neach; 0: none): checks of a fleet read no database\n(with --db, "
      "rows other servers write are dropped\nwithin a second)",
      set_device_memory},
+    {"--record-queue", "record-queue", "N",
+     "device records waiting to be written that are held in\nmemory (default 65536, up to 1 KB "
+     "each): a burst\nwaits in it, a database outage is held in it\n(docs/operations.md)",
+     set_record_queue},
     {"--adoption-every", "adoption-every", "AGE",
      "record how many devices run each version this often,\nfor the adoption chart "
      "(default 1h; shorter for\ntests and demos; kept 400 days)",

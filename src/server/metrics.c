@@ -287,6 +287,28 @@ char *upd__metrics_render(srv *s, size_t *len)
     fprintf(f, "updraft_dropped_records_total %llu\n",
             (unsigned long long)(s->writer ? upd_writer_dropped(s->writer) : 0));
 
+    upd_writer_queue_stats q;
+    memset(&q, 0, sizeof q);
+    if (s->writer)
+        upd_writer_queue(s->writer, &q);
+    family(f, "updraft_queued_records", "gauge",
+           "Device records waiting to be written (held ones included): the writer is behind by "
+           "this many.");
+    fprintf(f, "updraft_queued_records %zu\n", q.records);
+    family(f, "updraft_queued_record_bytes", "gauge", "The memory those records take, packed.");
+    fprintf(f, "updraft_queued_record_bytes %zu\n", q.bytes);
+    family(
+        f, "updraft_record_queue_max_records", "gauge",
+        "The queue's bound in records (--record-queue); its bound in bytes is 1 KiB per record.");
+    fprintf(f, "updraft_record_queue_max_records %zu\n", q.max_records);
+    family(f, "updraft_record_queue_waits_total", "counter",
+           "Device records that found the queue full while the database was reachable and waited "
+           "for room (their devices' answers waited with them; dropped after 2 s).");
+    fprintf(f, "updraft_record_queue_waits_total %llu\n", (unsigned long long)q.waits);
+    family(f, "updraft_record_queue_wait_seconds_total", "counter",
+           "The time those records waited, in all.");
+    fprintf(f, "updraft_record_queue_wait_seconds_total %.6f\n", q.wait_seconds);
+
     family(f, "updraft_store_seconds", "histogram",
            "Database latency: check-path reads that missed the cache (op=read), batches of "
            "device records written in one transaction (op=batch).");

@@ -540,7 +540,7 @@ int upd_server_main(const upd_server_config *cfg)
     }
     upd_rules outcome = s->rules;
     upd__rollout_rules(s->rollouts, &outcome, &s->rules);
-    s->writer = upd_writer_start(s->store, 8192, cfg->keep_events_ms, &s->rules);
+    s->writer = upd_writer_start(s->store, cfg->record_queue, cfg->keep_events_ms, &s->rules);
     if (!s->writer) {
         fprintf(stderr, "updraft: cannot start the writer thread\n");
         goto out;

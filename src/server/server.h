@@ -34,6 +34,8 @@ typedef struct upd_server_config {
     /* devices whose check-path row is kept in memory (devmem.h; SQLite only): 0 the
      * default (UPD_DEVMEM_DEFAULT), -1 none (every check reads the database) */
     int64_t device_memory;
+    /* the writer's queue of device records, records (writer.h); 0: the default */
+    size_t record_queue;
 } upd_server_config;
 
 /* Run the server until SIGTERM or SIGINT. Prints where it listens and the admin token

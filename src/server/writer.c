@@ -1,8 +1,10 @@
-/* Batched device-state writer (see writer.h). Two vectors: handlers append to the
- * pending one under the lock; the thread swaps it out and writes it unlocked. A batch
- * that fails because the database cannot be reached (store.h reachable) goes back to
- * the front of the pending vector, which then holds up to max records until the
- * database is back; the thread tries again every RETRY_MS. */
+/* Batched device-state writer (see writer.h). Handlers pack their records into the queue
+ * (recqueue.h) under the lock; the thread copies the first BATCH_MAX out, unpacks and
+ * writes them unlocked, and takes them off the queue once written. A batch that fails
+ * because the database cannot be reached (store.h reachable) stays at the front: the
+ * queue then holds up to its bound until the database is back; the thread tries again
+ * every RETRY_MS. While the database is reachable but slower than records arrive, a full
+ * queue makes the handler wait for the next batch (PUSH_WAIT_MS at most), not drop. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "reccodec.h"
+#include "recqueue.h"
 #include "writer.h"
 
 /* How long the first record of a batch waits for others. A transaction costs SQLite as much
@@ -21,9 +25,17 @@
  * than 20 makes the batches of bench/server/dlquick.sh's downloads longer and each record
  * cheaper (docs/benchmarks.md). A record is still written within a fraction of a second
  * (docs/operations.md); flushes and a stop do not wait for the window. */
-#define BATCH_WAIT_MS   50
-#define BATCH_FULL      256 /* a batch this long is written without waiting longer */
-#define COALESCE_WINDOW 64  /* how far ahead a check-in looks for its repeat */
+#define BATCH_WAIT_MS 50
+#define BATCH_FULL    256 /* a batch this long is written without waiting longer */
+/* The most records in one transaction: a backlog is written in steps, each step freeing
+ * its room in the queue for the handlers waiting (and a step's unpacked records,
+ * sizeof(upd_record) each, take 3 MB). */
+#define BATCH_MAX 1024
+/* How long a handler waits for room when the queue is full and the database is reachable
+ * (a burst the writer will catch up with) before its record is dropped: short of a
+ * device's HTTP timeout (5 s on the ESP8266 core, docs/protocol.md). */
+#define PUSH_WAIT_MS    2000
+#define COALESCE_WINDOW 64 /* how far ahead a check-in looks for its repeat */
 
 struct upd_writer {
     upd_store *st;
@@ -31,10 +43,12 @@ struct upd_writer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work; /* records arrived, or stop */
-    pthread_cond_t done; /* a batch was written */
-    upd_record *pending;
-    size_t n, cap, max;
+    pthread_cond_t done; /* a batch was written (or held, or the thread stops) */
+    upd_recq *q;
+    size_t max, max_bytes; /* the queue's bounds */
     uint64_t pushed, written, dropped;
+    uint64_t waits;         /* pushes that waited for room (a full queue, the database reachable) */
+    int64_t wait_ns;        /* their time waiting */
     uint64_t lost;          /* records the store failed to write (of dropped) */
     char lost_why[256];     /* the store's last error when records were lost */
     int64_t lost_logged_ms; /* monotonic ms of the last log line about them */
@@ -44,13 +58,11 @@ struct upd_writer {
     int64_t keep_ms;    /* events older than this are deleted; 0 keeps them all */
     int64_t next_prune; /* monotonic ms of the next pruning pass */
     int64_t next_stats; /* monotonic ms of the next look at the planner statistics */
-    /* the database is unreachable: records are held (the pending vector) */
+    /* the database is unreachable: records are held (the queue) */
     int outage;
     int64_t outage_since;     /* wall ms */
     int64_t retry_at;         /* monotonic ms of the next attempt */
-    uint64_t outage_dropped;  /* records dropped during this outage */
     uint64_t outage_dropped0; /* w->dropped when it began */
-    size_t inflight;          /* records of the batch being written */
     /* stopping (upd_writer_stop) */
     int abandon;        /* it waited STOP_WAIT_S: what is not written yet is lost */
     int exited;         /* the thread is done */
@@ -175,58 +187,34 @@ static void count_lost(upd_writer *w, size_t n, const char *err)
     w->lost_unlogged = 0;
 }
 
-/* The database is unreachable: put the n records of *batch back in front of the pending
- * ones (the oldest first), keeping at most max (the newest beyond go: counted and said
- * on the next line about them). The first time, say it. Called with the lock held. */
-static void hold(upd_writer *w, upd_record **batch, size_t *batch_cap, size_t n, int64_t since,
-                 const char *why)
+/* The database is unreachable: the batch stays at the front of the queue, which holds
+ * up to its bound (more are dropped and counted at the push). The first time, say it.
+ * Called with the lock held. */
+static void hold(upd_writer *w, int64_t since, const char *why)
 {
-    size_t m = w->n, keep = n + m > w->max ? w->max : n + m;
-    if (*batch_cap < keep) {
-        upd_record *p = realloc(*batch, keep * sizeof *p);
-        if (!p)
-            keep = *batch_cap > n ? *batch_cap : n; /* what fits */
-        else {
-            *batch = p;
-            *batch_cap = keep;
-        }
-    }
-    if (keep > n)
-        memcpy(*batch + n, w->pending, (keep - n) * sizeof **batch);
-    uint64_t gone = n + m - keep;
-    upd_record *old = w->pending;
-    size_t old_cap = w->cap;
-    w->pending = *batch;
-    w->cap = *batch_cap;
-    w->n = keep;
-    *batch = old;
-    *batch_cap = old_cap;
-    w->dropped += gone;
     w->retry_at = upd__mono_ms() + RETRY_MS;
-    if (w->outage) {
-        w->outage_dropped += gone;
+    if (w->outage)
         return;
-    }
     w->outage = 1;
     w->outage_since = since ? since : wall_ms();
-    w->outage_dropped = gone;
-    w->outage_dropped0 = w->dropped - gone;
+    w->outage_dropped0 = w->dropped;
     upd__log(UPD_LOG_ERROR, "database-unreachable",
              "the database cannot be reached (%s): devices are answered from the cache, their "
              "records held (%zu now, at most %zu: more are dropped and counted, "
              "updraft_dropped_records_total) until it is back; trying again every second",
-             why, keep, w->max);
+             why, upd__recq_count(w->q), w->max);
 }
 
-/* The held records were written: the outage is over; say so, with what it cost. Called
- * with the lock held. */
-static void outage_over(upd_writer *w, size_t n)
+/* The first batch of the held records was written: the outage is over; say so, with
+ * what it cost (the rest of the held records follow in the next batches). Called with
+ * the lock held. */
+static void outage_over(upd_writer *w)
 {
     w->outage = 0;
     upd__log(UPD_LOG_INFO, "database-reachable",
-             "the database is reachable again after %lld s: %zu held device records written, "
-             "%llu dropped meanwhile",
-             (long long)((wall_ms() - w->outage_since + 500) / 1000), n,
+             "the database is reachable again after %lld s: writing the %zu device records "
+             "held, %llu dropped meanwhile",
+             (long long)((wall_ms() - w->outage_since + 500) / 1000), upd__recq_count(w->q),
              (unsigned long long)(w->dropped - w->outage_dropped0));
 }
 
@@ -242,15 +230,31 @@ static void lose_at_stop(upd_writer *w, size_t n, const char *why)
     snprintf(w->lost_why, sizeof w->lost_why, "%s", why);
 }
 
+/* Room for k unpacked records in *batch (grown, never shrunk: a burst's size is kept for
+ * the next). 0, or -1 when out of memory. */
+static int batch_room(upd_record **batch, size_t *cap, size_t k)
+{
+    if (*cap >= k)
+        return 0;
+    upd_record *p = realloc(*batch, k * sizeof *p);
+    if (!p)
+        return -1;
+    *batch = p;
+    *cap = k;
+    return 0;
+}
+
 static void *writer_main(void *arg)
 {
     upd_writer *w = arg;
     pthread_setname_np(pthread_self(), "writer"); /* apart in top, perf, bench/pg */
     upd_record *batch = NULL;
     size_t batch_cap = 0;
+    unsigned char *raw = NULL; /* the batch as queued (packed) */
+    size_t raw_cap = 0;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->n == 0 && !w->stop) {
+        while (upd__recq_count(w->q) == 0 && !w->stop) {
             if (w->keep_ms > 0 && upd__mono_ms() >= w->next_prune) {
                 w->next_prune = upd__mono_ms() + prune_every(w->keep_ms);
                 pthread_mutex_unlock(&w->mu);
@@ -270,11 +274,13 @@ static void *writer_main(void *arg)
             struct timespec ts = upd__deadline_ms(due - upd__mono_ms());
             pthread_cond_timedwait(&w->work, &w->mu, &ts);
         }
-        if (w->n == 0 && w->stop)
+        size_t queued = upd__recq_count(w->q);
+        if (queued == 0 && w->stop)
             break;
         if (w->abandon) {
-            lose_at_stop(w, w->n, "the server stopped first");
-            w->n = 0;
+            lose_at_stop(w, queued, "the server stopped first");
+            upd__recq_pop(w->q, queued);
+            w->written += queued;
             break;
         }
         /* the database is unreachable: the next attempt waits its time (the records
@@ -287,27 +293,29 @@ static void *writer_main(void *arg)
          * do not wake this thread, see upd_writer_push) unless the batch is full, a
          * flush waits for it or the server stops. */
         struct timespec ts = upd__deadline_ms(BATCH_WAIT_MS);
-        while (!w->stop && !w->flushing && w->n < BATCH_FULL &&
+        while (!w->stop && !w->flushing && upd__recq_count(w->q) < BATCH_FULL &&
                pthread_cond_timedwait(&w->work, &w->mu, &ts) == 0)
             ;
-        /* swap the vectors */
-        upd_record *tmp = batch;
-        size_t tmp_cap = batch_cap;
-        batch = w->pending;
-        batch_cap = w->cap;
-        size_t n = w->n;
-        uint64_t upto = w->pushed;
-        w->pending = tmp;
-        w->cap = tmp_cap;
-        w->n = 0;
-        w->inflight = n;
+        /* the first records, copied as they are queued: they stay there until written */
+        size_t k = upd__recq_count(w->q);
+        if (k > BATCH_MAX)
+            k = BATCH_MAX;
+        size_t len = upd__recq_copy(w->q, k, &raw, &raw_cap);
         pthread_mutex_unlock(&w->mu);
 
         char err[256] = "";
-        n = coalesce(batch, n);
-        int64_t t0 = upd__mono_ns();
-        int failed = w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0;
-        upd__metrics_store(UPD_STORE_BATCH, upd__mono_ns() - t0);
+        size_t n = 0;
+        int failed;
+        if (!len || batch_room(&batch, &batch_cap, k) != 0 ||
+            (n = upd__recq_unpack(raw, len, batch, k)) != k) {
+            snprintf(err, sizeof err, "out of memory");
+            failed = 1;
+        } else {
+            n = coalesce(batch, n);
+            int64_t t0 = upd__mono_ns();
+            failed = w->st->ops->apply_batch(w->st, batch, n, w->rules, err, sizeof err) != 0;
+            upd__metrics_store(UPD_STORE_BATCH, upd__mono_ns() - t0);
+        }
 
         int64_t since = 0;
         char why[256] = "";
@@ -315,22 +323,22 @@ static void *writer_main(void *arg)
                    !w->st->ops->reachable(w->st, &since, why, sizeof why);
 
         pthread_mutex_lock(&w->mu);
-        w->inflight = 0;
         if (down && !w->stop) {
-            hold(w, &batch, &batch_cap, n, since, why[0] ? why : err);
-            pthread_cond_broadcast(&w->done); /* flushes do not wait for the database */
+            hold(w, since, why[0] ? why : err);
+            pthread_cond_broadcast(&w->done); /* flushes and pushes do not wait for it */
             continue;
         }
         if (failed && w->stop && (down || w->abandon))
-            lose_at_stop(w, n,
+            lose_at_stop(w, k,
                          down ? "the database could not be reached"
                               : "the database did not finish writing them within " STR(
                                     STOP_WAIT_S) " s of the stop");
         else if (failed)
-            count_lost(w, n, err);
+            count_lost(w, k, err);
         else if (w->outage)
-            outage_over(w, n);
-        w->written = upto;
+            outage_over(w);
+        upd__recq_pop(w->q, k);
+        w->written += k;
         pthread_cond_broadcast(&w->done);
     }
     w->written = w->pushed;
@@ -343,6 +351,7 @@ static void *writer_main(void *arg)
     pthread_cond_broadcast(&w->done);
     pthread_mutex_unlock(&w->mu);
     free(batch);
+    free(raw);
     return NULL;
 }
 
@@ -357,52 +366,85 @@ upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_event
     w->keep_ms = keep_events_ms > 0 ? keep_events_ms : 0;
     w->next_prune = upd__mono_ms(); /* a first pass at start */
     w->next_stats = upd__mono_ms();
-    w->max = max_queue ? max_queue : 8192;
+    w->max = max_queue ? max_queue : UPD_WRITER_QUEUE_DEFAULT;
+    w->max_bytes = w->max * UPD_WRITER_RECORD_BUDGET;
+    if (!(w->q = upd__recq_new())) {
+        free(w);
+        return NULL;
+    }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        upd__recq_free(w->q);
         free(w);
         return NULL;
     }
     return w;
 }
 
+/* Room for a record of len packed bytes? Called with the lock held. */
+static int room(const upd_writer *w, size_t len)
+{
+    return upd__recq_count(w->q) < w->max && upd__recq_bytes(w->q) + 2 + len <= w->max_bytes;
+}
+
 void upd_writer_push(upd_writer *w, const upd_record *r)
 {
+    unsigned char packed[UPD_REC_PACKED_MAX];
+    size_t len = upd__rec_pack(r, packed, sizeof packed);
     pthread_mutex_lock(&w->mu);
-    if (w->n == w->cap && w->cap < w->max) {
-        size_t nc = w->cap ? w->cap * 2 : 64;
-        if (nc > w->max)
-            nc = w->max;
-        upd_record *p = realloc(w->pending, nc * sizeof *p);
-        if (p) {
-            w->pending = p;
-            w->cap = nc;
-        }
+    /* The queue is full while the database is reachable: it is slower than records arrive
+     * (a burst). Wait for the next batch to make room rather than lose the record; the
+     * device's answer waits with it. Not while the database is lost or the server stops:
+     * then the queue's bound is what it holds. */
+    int64_t t0 = 0;
+    if (len && !room(w, len) && !w->outage && !w->stop) {
+        t0 = upd__mono_ns();
+        w->waits++;
+        struct timespec dl = upd__deadline_ms(PUSH_WAIT_MS);
+        while (!room(w, len) && !w->outage && !w->stop &&
+               pthread_cond_timedwait(&w->done, &w->mu, &dl) == 0)
+            ;
+        w->wait_ns += upd__mono_ns() - t0;
     }
-    if (w->n < w->cap) {
-        w->pending[w->n++] = *r;
+    if (len && room(w, len) && upd__recq_push(w->q, packed, len) == 0) {
         w->pushed++;
+        size_t n = upd__recq_count(w->q);
         /* The thread sleeps until the queue is non-empty, then gathers for
          * BATCH_WAIT_MS: only the first record and a full batch need to wake it (a
          * signal per record woke it for every record and made batches of one or two). */
-        if (w->n == 1 || w->n == BATCH_FULL)
+        if (n == 1 || n == BATCH_FULL)
             pthread_cond_signal(&w->work);
         pthread_mutex_unlock(&w->mu);
         return;
     }
     uint64_t dropped = ++w->dropped;
-    size_t max = w->max;
-    int outage = w->outage;
+    size_t queued = upd__recq_count(w->q), kib = upd__recq_bytes(w->q) / 1024;
+    const char *why =
+        w->outage ? "the queue is full: the database cannot be reached and the "
+                    "held records fill it"
+        : w->stop ? "the server is stopping and the queue is full"
+        : t0 ? "the queue is full: the database did not make room within " STR(PUSH_WAIT_MS) " ms"
+             : "out of memory";
     pthread_mutex_unlock(&w->mu);
     /* the log's repeat limit keeps this to a few lines a minute, with a count */
     upd__log(UPD_LOG_WARN, "records-dropped",
-             "the device record queue is full (%zu records): a record was dropped, %llu since "
-             "start (%s; updraft_dropped_records_total)",
-             max, (unsigned long long)dropped,
-             outage ? "the database cannot be reached: the held records fill it"
-                    : "the database does not keep up");
+             "a device record was dropped, %llu since start: %s (%zu records queued, %zu KiB; "
+             "updraft_dropped_records_total)",
+             (unsigned long long)dropped, why, queued, kib);
+}
+
+void upd_writer_queue(upd_writer *w, upd_writer_queue_stats *st)
+{
+    pthread_mutex_lock(&w->mu);
+    st->records = upd__recq_count(w->q);
+    st->bytes = upd__recq_bytes(w->q);
+    st->max_records = w->max;
+    st->max_bytes = w->max_bytes;
+    st->waits = w->waits;
+    st->wait_seconds = (double)w->wait_ns / 1e9;
+    pthread_mutex_unlock(&w->mu);
 }
 
 void upd_writer_flush(upd_writer *w)
@@ -432,7 +474,7 @@ size_t upd_writer_held(upd_writer *w, int64_t *since_ms)
     int64_t store_since = 0;
     int down = w->st->ops->reachable && !w->st->ops->reachable(w->st, &store_since, NULL, 0);
     pthread_mutex_lock(&w->mu);
-    size_t n = w->outage || down ? w->n + w->inflight : 0;
+    size_t n = w->outage || down ? upd__recq_count(w->q) : 0;
     if (since_ms)
         *since_ms = w->outage ? w->outage_since : down ? store_since : 0;
     pthread_mutex_unlock(&w->mu);
@@ -456,6 +498,7 @@ void upd_writer_stop(upd_writer *w)
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     pthread_cond_signal(&w->work);
+    pthread_cond_broadcast(&w->done); /* pushes waiting for room: no more */
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += STOP_WAIT_S;
@@ -469,7 +512,7 @@ void upd_writer_stop(upd_writer *w)
     if (late && w->st->ops->interrupt)
         w->st->ops->interrupt(w->st);
     pthread_join(w->thread, NULL);
-    free(w->pending);
+    upd__recq_free(w->q);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);

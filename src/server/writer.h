@@ -11,16 +11,33 @@
 
 typedef struct upd_writer upd_writer;
 
-/* Start the writer thread over st. max_queue bounds the records waiting (records that
- * arrive while it is full are dropped and counted). keep_events_ms > 0: when idle, the
- * thread deletes events older than that (at start, then every quarter of it, at most
- * hourly). rules (outliving the writer) say what each record means. NULL when out of
- * memory. */
+/* The queue's bound by default (records), and the memory it may take per record of its
+ * bound (bytes): a record packs to about 300 bytes (reccodec.h), at most 3.4 KB. */
+#define UPD_WRITER_QUEUE_DEFAULT 65536
+#define UPD_WRITER_RECORD_BUDGET 1024
+
+/* Start the writer thread over st. max_queue (0: the default) bounds the records waiting,
+ * and max_queue * UPD_WRITER_RECORD_BUDGET bytes their memory. A record that finds the
+ * queue full waits for room while the database is reachable (a burst: at most 2 s), and
+ * is dropped and counted when it cannot be reached, the server stops or the wait ends.
+ * keep_events_ms > 0: when idle, the thread deletes events older than that (at start, then every
+ * quarter of it, at most hourly). rules (outliving the writer) say what each record means. NULL
+ * when out of memory. */
 upd_writer *upd_writer_start(upd_store *st, size_t max_queue, int64_t keep_events_ms,
                              const upd_rules *rules);
 
-/* Queue a copy of *r. Never blocks on I/O. */
+/* Queue a copy of *r. Never blocks on I/O; waits (at most 2 s) only when the queue is
+ * full and the database reachable. */
 void upd_writer_push(upd_writer *w, const upd_record *r);
+
+/* The queue now, for /metrics. */
+typedef struct upd_writer_queue_stats {
+    size_t records, bytes;         /* queued (held ones included) */
+    size_t max_records, max_bytes; /* its bounds */
+    uint64_t waits;                /* records that waited for room (the queue was full) */
+    double wait_seconds;           /* their time waiting */
+} upd_writer_queue_stats;
+void upd_writer_queue(upd_writer *w, upd_writer_queue_stats *st);
 
 /* Wait until every record queued before this call is written (used by admin reads so
  * that they see what devices just did); while the database cannot be reached, not
