@@ -284,7 +284,7 @@ static const serve_opt OPTS[] = {
      "1000000, about 170 B\neach; 0: none): checks of a fleet read no database\n(with --db, "
      "rows other servers write are dropped\nwithin a second)",
      set_device_memory},
-    {"--record-queue", "record-queue", "N",
+    {"--record-queue", "record-queue", "RECORDS",
      "device records waiting to be written that are held in\nmemory (default 65536, up to 1 KB "
      "each): a burst\nwaits in it, a database outage is held in it\n(docs/operations.md)",
      set_record_queue},

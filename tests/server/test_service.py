@@ -417,7 +417,7 @@ def t_esp32fota():
 
 SAMPLE_VALUES = {"FORMAT": "json", "LEVEL": "debug", "HOST:PORT": "127.0.0.1:0", "DIR": "/srv/updraft data", "FILE": "/etc/x.pem",
                  "USER:PASS": "fleet:secret", "N": "3", "SECONDS": "45", "MIB": "8",
-                 "AGE": "30d", "AGES": "0,15m", "URL": "postgres://updraft@db.example/updraft"}
+                 "AGE": "30d", "AGES": "0,15m", "RECORDS": "4096", "URL": "postgres://updraft@db.example/updraft"}
 
 
 def serve(*args, env=None):
