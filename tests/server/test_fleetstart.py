@@ -176,6 +176,10 @@ def t_first():
               % p.stdout[:300])
     finally:
         srv.stop()
+        # the server's own words when something failed (a reading the store refused)
+        failed = [ln for ln in (srv.stderr or "").splitlines() if "failed" in ln]
+        if failed:
+            print("server log, its failures:\n" + "\n".join(failed[-10:]))
 
 
 GROUPS = {"first": t_first}
