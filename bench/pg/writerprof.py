@@ -76,7 +76,7 @@ def writer_ticks(pid):
 
 def batch_metrics(srv):
     """(batches, seconds) of the server's writer so far (/metrics)."""
-    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % srv.port,
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % srv.mport,  # run.py's own
                                  headers={"Authorization": "Bearer " + pgrun.TOKEN})
     text = urllib.request.urlopen(req, timeout=60).read().decode()
     n = re.search(r'^updraft_store_seconds_count\{op="batch"\} (\S+)', text, re.M)
