@@ -1,6 +1,7 @@
 /* The device-state writer: request handlers queue records (check-ins, downloads) and
  * return at once; one thread writes them to the store in batches, one transaction per
- * batch. A device check never waits on the disk. */
+ * batch. A device check does not wait on the disk, unless a burst filled the queue while
+ * the database answers: then it waits for room, at most 2 s (docs/operations.md). */
 #ifndef UPD_SERVER_WRITER_H
 #define UPD_SERVER_WRITER_H
 
