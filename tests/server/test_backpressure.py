@@ -21,12 +21,11 @@ import shutil
 import sqlite3
 import subprocess
 import threading
-import time
 import urllib.request
 
 import pgcluster
 import test_server as t
-from test_server import Server, check, eq
+from test_server import Server, check, eq, wait
 
 QUEUE = 1024
 
@@ -97,15 +96,6 @@ def sim_bg(srv, devices, start_mac):
     return th, out
 
 
-def wait(cond, timeout, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
 def devices_known(srv):
     """Devices in the registry (an admin read: the writer's queue is written first)."""
     r = srv.api("GET", "/api/v1/devices?limit=1")
@@ -113,13 +103,20 @@ def devices_known(srv):
     return (r.json or {}).get("total")
 
 
+def filled(srv, start_mac):
+    """The database locked, then 3 queues' worth of devices' first checks until records
+    wait for room. Returns the lock and the simulator's thread and result."""
+    lock = Lock(srv)
+    th, out = sim_bg(srv, 3 * QUEUE, start_mac)
+    check(wait(lambda: (metric(srv, "updraft_record_queue_waits_total") or 0) > 0, 60, 0.05),
+          "the queue filled and records waited for room")
+    return lock, th, out
+
+
 def t_burst():
     srv = start()
     try:
-        lock = Lock(srv)
-        th, out = sim_bg(srv, 3 * QUEUE, 0x1000)
-        check(wait(lambda: (metric(srv, "updraft_record_queue_waits_total") or 0) > 0, 60),
-              "the queue filled and records waited for room")
+        lock, th, out = filled(srv, 0x1000)
         eq(metric(srv, "updraft_record_queue_max_records"), QUEUE, "the bound")
         queued = metric(srv, "updraft_queued_records")
         check(queued and queued >= QUEUE - 1, "the queue is full: %r" % queued)
@@ -127,7 +124,7 @@ def t_burst():
         lock.release()
         th.join(300)
         eq(out.get("rc"), 0, "every device answered: %s" % out.get("stderr", "")[-300:])
-        check(wait(lambda: metric(srv, "updraft_queued_records") == 0, 60), "all written")
+        check(wait(lambda: metric(srv, "updraft_queued_records") == 0, 60, 0.05), "all written")
         eq(metric(srv, "updraft_queued_record_bytes"), 0, "no bytes queued")
         eq(metric(srv, "updraft_dropped_records_total"), 0, "none dropped")
         eq(devices_known(srv), 3 * QUEUE, "every device's record written")
@@ -139,17 +136,14 @@ def t_burst():
 def t_bound():
     srv = start()
     try:
-        lock = Lock(srv)
-        th, out = sim_bg(srv, 3 * QUEUE, 0x2000)
-        check(wait(lambda: (metric(srv, "updraft_record_queue_waits_total") or 0) > 0, 60),
-              "the queue filled")
+        lock, th, out = filled(srv, 0x2000)
         # past the wait's bound: the records waiting are dropped and counted
-        check(wait(lambda: (metric(srv, "updraft_dropped_records_total") or 0) > 0, 30),
+        check(wait(lambda: (metric(srv, "updraft_dropped_records_total") or 0) > 0, 30, 0.05),
               "records dropped after the wait's bound")
         lock.release()
         th.join(300)
         eq(out.get("rc"), 0, "every device answered: %s" % out.get("stderr", "")[-300:])
-        check(wait(lambda: metric(srv, "updraft_queued_records") == 0, 60), "all written")
+        check(wait(lambda: metric(srv, "updraft_queued_records") == 0, 60, 0.05), "all written")
         dropped = metric(srv, "updraft_dropped_records_total")
         eq(devices_known(srv) + dropped, 3 * QUEUE, "written and dropped: every record")
     finally:

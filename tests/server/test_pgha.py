@@ -17,7 +17,7 @@ import time
 
 import pgcluster
 import test_server as t
-from test_server import Server, arduino_bin, check, eq, esp8266_request
+from test_server import Server, arduino_bin, check, eq, esp8266_request, wait
 
 OLD = arduino_bin(seed=401)
 NEW = arduino_bin(seed=402)
@@ -66,15 +66,6 @@ def sim(srv, *args):
                        capture_output=True, text=True, timeout=300)
     lines = p.stdout.strip().splitlines()
     return p.returncode, json.loads(lines[-1]) if lines else {}, p.stderr
-
-
-def wait(cond, timeout, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 def t_outage():

@@ -116,6 +116,16 @@ def esp32_app(seed=1, chip=0, version="2.3.1", big=0, size_freq=0x20):
     return bytes(out)
 
 
+def wait(cond, timeout, step=0.1):
+    """Poll cond until it holds or timeout seconds pass; its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
 def md5(b):
     return hashlib.md5(b).hexdigest()
 
