@@ -1421,8 +1421,6 @@ fail:
 
 /* ---- devices ------------------------------------------------------------------------- */
 
-/* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
- * when the open offer was made (Q_DEV_GET_PRE). 0, UPD_STORE_ENOTFOUND or EFAIL. */
 /* The row at st (a Q_DEV_GET* statement on its row) into out, and with pre the columns
  * after it: what the device ran when its open offer was made. */
 static void read_device_state(sqlite3_stmt *st, upd_device_row *out, upd_device_state *pre)
@@ -1435,6 +1433,8 @@ static void read_device_state(sqlite3_stmt *st, upd_device_row *out, upd_device_
     }
 }
 
+/* The device row of mac into *out; with pre (out == &pre->row) also the image it ran
+ * when the open offer was made (Q_DEV_GET_PRE). 0, UPD_STORE_ENOTFOUND or EFAIL. */
 static int read_device_row(conn *c, const char *mac, upd_device_row *out, upd_device_state *pre)
 {
     sqlite3_stmt *st = stmt(c, pre ? Q_DEV_GET_PRE : Q_DEV_GET);

@@ -441,7 +441,6 @@ void upd_writer_queue(upd_writer *w, upd_writer_queue_stats *st)
     st->records = upd__recq_count(w->q);
     st->bytes = upd__recq_bytes(w->q);
     st->max_records = w->max;
-    st->max_bytes = w->max_bytes;
     st->waits = w->waits;
     st->wait_seconds = (double)w->wait_ns / 1e9;
     pthread_mutex_unlock(&w->mu);

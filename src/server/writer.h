@@ -13,7 +13,8 @@
 typedef struct upd_writer upd_writer;
 
 /* The queue's bound by default (records), and the memory it may take per record of its
- * bound (bytes): a record packs to about 300 bytes (reccodec.h), at most 3.4 KB. */
+ * bound (bytes): a record packs to about 260 bytes (reccodec.h; server.recqueue prints
+ * what it measures), at most upd__rec_packed_max(). */
 #define UPD_WRITER_QUEUE_DEFAULT 65536
 #define UPD_WRITER_RECORD_BUDGET 1024
 
@@ -33,10 +34,10 @@ void upd_writer_push(upd_writer *w, const upd_record *r);
 
 /* The queue now, for /metrics. */
 typedef struct upd_writer_queue_stats {
-    size_t records, bytes;         /* queued (held ones included) */
-    size_t max_records, max_bytes; /* its bounds */
-    uint64_t waits;                /* records that waited for room (the queue was full) */
-    double wait_seconds;           /* their time waiting */
+    size_t records, bytes; /* queued (held ones included) */
+    size_t max_records;    /* its bound (and 1 KiB a record of it, in bytes) */
+    uint64_t waits;        /* records that waited for room (the queue was full) */
+    double wait_seconds;   /* their time waiting */
 } upd_writer_queue_stats;
 void upd_writer_queue(upd_writer *w, upd_writer_queue_stats *st);
 
