@@ -25,7 +25,6 @@ Settings (environment): FLEET_MACS=20000 DURATION=5 ROUNDS=3 WRK_THREADS=2 WRK_C
 Needs: PostgreSQL (Debian postgresql), wrk, a release build."""
 import hashlib
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -46,20 +45,6 @@ pgrun.DURATION = DURATION
 KINDS = ("not_devices", "anything")
 
 
-def metrics(srv):
-    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % srv.port,
-                                 headers={"Authorization": "Bearer " + pgrun.TOKEN})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"(updraft_(?:device_memory|other_server)_\w+(?:\{[^}]*\})?) (\S+)$",
-                     line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
-
-
 FROM_DB = 'updraft_device_memory_checks_total{from="database"}'
 CLEARS = "updraft_device_memory_clears_total"
 TOLD = 'updraft_other_server_changes_total{changed="%s"}'
@@ -67,7 +52,7 @@ TOLD = 'updraft_other_server_changes_total{changed="%s"}'
 
 def wait_told(b, before, kind):
     for _ in range(500):
-        if metrics(b).get(TOLD % kind, 0) > before.get(TOLD % kind, 0):
+        if b.metrics(30).get(TOLD % kind, 0) > before.get(TOLD % kind, 0):
             return True
         time.sleep(0.01)
     return False
@@ -89,25 +74,25 @@ def run_b(pg, b, reqfile):
 def warm(pg, b, reqfile, what):
     """Runs of the fleet against b until b holds (nearly) every device: at most 8."""
     for i in range(8):
-        held = metrics(b).get("updraft_device_memory_devices", 0)
+        held = b.metrics(30).get("updraft_device_memory_devices", 0)
         if held >= FLEET * 0.995:
             return held
         r, _ = run_b(pg, b, reqfile)
         pgrun.log("%s %d: %d checks, b held %d devices before" % (what, i + 1, r["requests"],
                                                                    held))
-    return metrics(b).get("updraft_device_memory_devices", 0)
+    return b.metrics(30).get("updraft_device_memory_devices", 0)
 
 
 def one(pg, url, a, b, rel, reqfile, kind):
     held = warm(pg, b, reqfile, "warm-up before " + kind)
-    before = metrics(b)
+    before = b.metrics(30)
     a.api("PUT", "/channels/beta", {"release": rel})
     if kind == "anything":
         pg.sql(url, "NOTIFY updraft_changed, 'bench-previous-version'")
     if not wait_told(b, before, kind):
         pgrun.die("b was not told of the change (%s)" % kind)
     r, cpu = run_b(pg, b, reqfile)
-    after = metrics(b)
+    after = b.metrics(30)
     n = r["requests"]
     return {"checks": n, "errors": r["errors"], "rate": n / (r["duration_us"] / 1e6),
             "db_reads": after.get(FROM_DB, 0) - before.get(FROM_DB, 0),

@@ -38,7 +38,6 @@ Settings (environment): FLEET_MACS=10000 DURATION=10 RUNS=2 WRK_THREADS=2 WRK_CO
 Needs: PostgreSQL (Debian postgresql, with pg_stat_statements), wrk, a release build."""
 import hashlib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -76,12 +75,9 @@ def writer_ticks(pid):
 
 def batch_metrics(srv):
     """(batches, seconds) of the server's writer so far (/metrics)."""
-    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % srv.mport,  # run.py's own
-                                 headers={"Authorization": "Bearer " + pgrun.TOKEN})
-    text = urllib.request.urlopen(req, timeout=60).read().decode()
-    n = re.search(r'^updraft_store_seconds_count\{op="batch"\} (\S+)', text, re.M)
-    s = re.search(r'^updraft_store_seconds_sum\{op="batch"\} (\S+)', text, re.M)
-    return (float(n.group(1)) if n else 0.0, float(s.group(1)) if s else 0.0)
+    m = srv.metrics(60)
+    return (m.get('updraft_store_seconds_count{op="batch"}', 0.0),
+            m.get('updraft_store_seconds_sum{op="batch"}', 0.0))
 
 
 STMTS = ("SELECT calls, rows, total_exec_time, wal_bytes, "
